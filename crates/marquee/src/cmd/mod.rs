@@ -1,0 +1,4 @@
+//! One module per CLI command family.
+
+pub mod eval_recs;
+pub mod sentiment;
