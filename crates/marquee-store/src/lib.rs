@@ -1,0 +1,320 @@
+//! Marquee's storage layer.
+//!
+//! [`Store`] is the one interface the server and the CLI use; each backend
+//! implements it in its own module (atuin-style). SQLite ([`sqlite::SqliteStore`])
+//! is the embedded default. The backend is chosen by the URL scheme in
+//! [`connect`].
+//!
+//! Invariants every backend keeps:
+//! - a call either commits all of its writes or none of them;
+//! - imports are idempotent: re-importing a row reports it as unchanged;
+//! - times are integer milliseconds since the epoch, passed in by the caller
+//!   (the store never reads the clock).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+use async_trait::async_trait;
+use marquee_domain::{
+    Account, Credentials, GenreCount, HistoryEntry, Millis, Plan, Profile, Role, Thumb,
+    TitleDetail, TitleKind, TitleSummary,
+};
+use std::sync::Arc;
+
+pub mod sqlite;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value is taken, e.g. an e-mail address.
+    #[error("{field} is already taken")]
+    Conflict {
+        /// The field whose value is taken.
+        field: &'static str,
+    },
+    /// A limit was reached.
+    #[error("{field}: {message}")]
+    Limit {
+        /// The field the limit is about.
+        field: &'static str,
+        /// The limit.
+        message: String,
+    },
+    /// A referenced row does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+    },
+    /// The database URL is malformed or names an unsupported backend.
+    #[error("database url: {0}")]
+    Url(String),
+    /// The database cannot be reached or timed out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Schema migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// Store result.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Counts of an idempotent import step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Rows written for the first time.
+    pub imported: u64,
+    /// Rows that were already there.
+    pub unchanged: u64,
+    /// Rows refused (e.g. a rating for an unknown movie).
+    pub rejected: u64,
+}
+
+impl std::ops::AddAssign for ImportCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.imported += o.imported;
+        self.unchanged += o.unchanged;
+        self.rejected += o.rejected;
+    }
+}
+
+/// A title to import from an external catalog.
+#[derive(Debug, Clone)]
+pub struct ImportTitle {
+    /// Id in the source.
+    pub external_id: i64,
+    /// Display name.
+    pub name: String,
+    /// Release year.
+    pub year: Option<i32>,
+    /// Genre names.
+    pub genres: Vec<String>,
+}
+
+/// A tag to import.
+#[derive(Debug, Clone)]
+pub struct ImportTag {
+    /// Source title id.
+    pub external_title: i64,
+    /// Source user id.
+    pub external_user: i64,
+    /// The tag.
+    pub tag: String,
+    /// When, ms.
+    pub at: Millis,
+}
+
+/// External links to import.
+#[derive(Debug, Clone)]
+pub struct ImportLink {
+    /// Source title id.
+    pub external_title: i64,
+    /// IMDb id.
+    pub imdb: Option<String>,
+    /// TMDb id.
+    pub tmdb: Option<i64>,
+}
+
+/// A rating to import into a demo viewer's history and feedback.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRating {
+    /// Source user id.
+    pub external_user: i64,
+    /// Source title id.
+    pub external_title: i64,
+    /// Stars.
+    pub stars: f32,
+    /// When, ms.
+    pub at: Millis,
+}
+
+/// How to order a title listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TitleSort {
+    /// Most rated first.
+    #[default]
+    Popular,
+    /// By name.
+    Name,
+    /// Newest release first.
+    Newest,
+}
+
+/// A title listing query.
+#[derive(Debug, Clone, Default)]
+pub struct TitleQuery {
+    /// Only titles in this genre.
+    pub genre: Option<String>,
+    /// Only this kind.
+    pub kind: Option<TitleKind>,
+    /// Order.
+    pub sort: TitleSort,
+    /// Page size.
+    pub limit: u32,
+    /// Page offset.
+    pub offset: u32,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Validated, lower-cased e-mail.
+    pub email: String,
+    /// argon2id PHC hash.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Plan.
+    pub plan: Plan,
+    /// Must change the password at next log-in.
+    pub must_change_password: bool,
+    /// Name of the first profile, created with the account.
+    pub first_profile: String,
+}
+
+/// A live log-in session.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// The account.
+    pub account: Account,
+    /// The selected profile, if any.
+    pub profile_id: Option<i64>,
+    /// The CSRF token bound to this session.
+    pub csrf_token: String,
+    /// Expiry, ms.
+    pub expires_at: Millis,
+}
+
+/// The storage interface. One implementation per backend.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Brings the schema up to date.
+    async fn migrate(&self) -> Result<()>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Reads an installation-wide setting.
+    async fn meta_get(&self, key: &str) -> Result<Option<String>>;
+    /// Writes an installation-wide setting.
+    async fn meta_set(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Imports titles with their genres, keyed by `(source, external_id)`.
+    async fn import_titles(&self, source: &str, rows: &[ImportTitle], now: Millis)
+        -> Result<ImportCounts>;
+    /// Imports tags; tags for unknown titles are rejected.
+    async fn import_tags(&self, source: &str, rows: &[ImportTag]) -> Result<ImportCounts>;
+    /// Imports external links; links for unknown titles are rejected.
+    async fn import_links(&self, source: &str, rows: &[ImportLink]) -> Result<ImportCounts>;
+    /// Creates one demo viewer account (with one profile) per source user id.
+    async fn import_viewers(
+        &self,
+        source: &str,
+        users: &[i64],
+        password_hash: &str,
+        now: Millis,
+    ) -> Result<ImportCounts>;
+    /// Imports ratings as history and thumbs of the demo viewers' profiles.
+    async fn import_ratings(&self, source: &str, rows: &[ImportRating]) -> Result<ImportCounts>;
+    /// Recomputes the denormalised popularity figures.
+    async fn refresh_title_stats(&self) -> Result<()>;
+
+    /// Number of titles of a kind (all kinds when `None`).
+    async fn count_titles(&self, kind: Option<TitleKind>) -> Result<i64>;
+    /// Lists titles.
+    async fn list_titles(&self, q: &TitleQuery) -> Result<Vec<TitleSummary>>;
+    /// One title with tags and links.
+    async fn title(&self, id: i64) -> Result<Option<TitleDetail>>;
+    /// Full-text search on names, best match first.
+    async fn search_titles(&self, q: &str, limit: u32) -> Result<Vec<TitleSummary>>;
+    /// All genres with title counts, largest first.
+    async fn genres(&self) -> Result<Vec<GenreCount>>;
+
+    /// Creates an account and its first profile.
+    async fn create_account(&self, new: &NewAccount, now: Millis) -> Result<Account>;
+    /// Looks up log-in credentials.
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>>;
+    /// One account.
+    async fn account(&self, id: i64) -> Result<Option<Account>>;
+    /// Lists accounts, newest first.
+    async fn list_accounts(&self, limit: u32, offset: u32) -> Result<Vec<Account>>;
+    /// Counts accounts of a role.
+    async fn count_accounts(&self, role: Option<Role>) -> Result<i64>;
+    /// Replaces a password hash.
+    async fn set_password(&self, account_id: i64, hash: &str, must_change: bool) -> Result<()>;
+    /// Changes an account's role.
+    async fn set_role(&self, account_id: i64, role: Role) -> Result<()>;
+
+    /// The profiles of an account, oldest first.
+    async fn profiles(&self, account_id: i64) -> Result<Vec<Profile>>;
+    /// One profile.
+    async fn profile(&self, id: i64) -> Result<Option<Profile>>;
+    /// Adds a profile; fails with `Limit` past five and `Conflict` on a taken name.
+    async fn create_profile(
+        &self,
+        account_id: i64,
+        name: &str,
+        is_kids: bool,
+        now: Millis,
+    ) -> Result<Profile>;
+
+    /// Stores a new session.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        account_id: i64,
+        profile_id: Option<i64>,
+        csrf_token: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// A live session by token hash.
+    async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<SessionRecord>>;
+    /// Selects a profile for a session.
+    async fn set_session_profile(&self, token_hash: &str, profile_id: i64) -> Result<()>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends every session of an account (after a password change).
+    async fn delete_account_sessions(&self, account_id: i64) -> Result<()>;
+
+    /// Recent history of a profile, newest first.
+    async fn history(&self, profile_id: i64, limit: u32) -> Result<Vec<HistoryEntry>>;
+    /// Sets or clears a thumb.
+    async fn set_feedback(
+        &self,
+        profile_id: i64,
+        title_id: i64,
+        thumb: Option<Thumb>,
+        now: Millis,
+    ) -> Result<()>;
+    /// A profile's thumb on a title.
+    async fn feedback(&self, profile_id: i64, title_id: i64) -> Result<Option<Thumb>>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (created when missing).
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url, max_connections).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(StoreError::Url(
+            "the PostgreSQL backend is not built yet; use a sqlite:// URL".into(),
+        ))
+    } else {
+        Err(StoreError::Url(format!(
+            "unsupported scheme in {url:?}: expected sqlite://"
+        )))
+    }
+}
