@@ -1,0 +1,301 @@
+//! The model: a multinomial logistic regression over hashed features.
+
+use sha2::{Digest, Sha256};
+
+use crate::features::{extract, Feat, FeatureConfig, NO_TOKEN};
+use crate::normalize::{tokenize, Kind, Token};
+use crate::{Error, Label, Result};
+
+/// The default model, trained on TweetEval train by
+/// `marquee train sentiment --seed 42`.
+static DEFAULT_MODEL: &[u8] = include_bytes!("../model/sentiment-v1.bin");
+
+const MAGIC: &[u8; 8] = b"MQSENT\0\x01";
+/// Bumped whenever tokenisation or feature extraction changes meaning.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// How many contributing tokens a [`Prediction`] reports at most.
+pub const TOP_TOKENS: usize = 5;
+
+/// One prediction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    /// The most probable class.
+    pub label: Label,
+    /// Signed polarity in `[-1, 1]`: `P(positive) - P(negative)`.
+    /// Near 0 for neutral or mixed texts.
+    pub score: f32,
+    /// Class probabilities, indexed by [`Label::id`] (negative, neutral, positive); they sum to 1.
+    pub probs: [f32; 3],
+    /// Up to [`TOP_TOKENS`] normalised tokens that pushed the text towards
+    /// `label` the most, with their contribution to the label's logit
+    /// (relative to the mean of the other two logits), largest first. Only
+    /// positive contributions are listed. Tokens inside a negation scope are
+    /// shown as `NOT_word`.
+    pub top_tokens: Vec<(String, f32)>,
+}
+
+impl Prediction {
+    /// Confidence of the predicted label, `probs[label]`.
+    pub fn confidence(&self) -> f32 {
+        self.probs[self.label.id()]
+    }
+}
+
+/// A trained sentiment model. Immutable after construction, so it is
+/// `Send + Sync` and can be shared between threads behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub(crate) cfg: FeatureConfig,
+    /// `2^hash_bits` rows of 3 class weights.
+    pub(crate) weights: Vec<f32>,
+    pub(crate) bias: [f32; 3],
+}
+
+/// Reusable buffers for prediction.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub tokens: Vec<Token>,
+    pub feats: Vec<Feat>,
+    contrib: Vec<f32>,
+}
+
+impl Model {
+    /// The model shipped inside this crate (no file needed at run time).
+    pub fn default_model() -> Result<Model> {
+        Model::from_bytes(DEFAULT_MODEL)
+    }
+
+    /// The raw bytes of the shipped model.
+    pub fn default_model_bytes() -> &'static [u8] {
+        DEFAULT_MODEL
+    }
+
+    /// Feature settings this model was trained with.
+    pub fn feature_config(&self) -> &FeatureConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn new(cfg: FeatureConfig, weights: Vec<f32>, bias: [f32; 3]) -> Model {
+        Model { cfg, weights, bias }
+    }
+
+    /// Serialise. Weights are quantised to `i16` with one scale for the
+    /// whole table; the file ends with a SHA-256 of everything before it.
+    /// Serialising is deterministic: the same model gives the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.weights.len() * 2);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let c = &self.cfg;
+        out.extend_from_slice(&[c.hash_bits, c.char_min, c.char_max, c.neg_window]);
+        for v in [c.w_word, c.w_bigram, c.w_char, c.w_lex, c.w_style] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for b in self.bias {
+            out.extend_from_slice(&b.to_le_bytes());
+        }
+        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+        out.extend_from_slice(&scale.to_le_bytes());
+        for w in &self.weights {
+            let q = (w / scale).round().clamp(-32767.0, 32767.0) as i16;
+            out.extend_from_slice(&q.to_le_bytes());
+        }
+        let digest = Sha256::digest(&out);
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    /// Parse a model file written by [`Model::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        if bytes.len() < 8 + 4 + 4 + 20 + 12 + 4 + 32 {
+            return Err(Error::BadModel("file too short".into()));
+        }
+        let (body, digest) = bytes.split_at(bytes.len() - 32);
+        if Sha256::digest(body).as_slice() != digest {
+            return Err(Error::BadModel("checksum mismatch".into()));
+        }
+        let mut r = Reader { buf: body, pos: 0 };
+        if r.take(8)? != MAGIC {
+            return Err(Error::BadModel("not a marquee sentiment model".into()));
+        }
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(Error::BadModel(format!(
+                "format version {version}, this build reads {FORMAT_VERSION}"
+            )));
+        }
+        let h = r.take(4)?;
+        let (hash_bits, char_min, char_max, neg_window) = (h[0], h[1], h[2], h[3]);
+        if !(8..=26).contains(&hash_bits) || char_min > char_max {
+            return Err(Error::BadModel("bad feature settings".into()));
+        }
+        let cfg = FeatureConfig {
+            hash_bits,
+            char_min,
+            char_max,
+            neg_window,
+            w_word: r.f32()?,
+            w_bigram: r.f32()?,
+            w_char: r.f32()?,
+            w_lex: r.f32()?,
+            w_style: r.f32()?,
+        };
+        let bias = [r.f32()?, r.f32()?, r.f32()?];
+        let scale = r.f32()?;
+        let n = (1usize << hash_bits) * 3;
+        let raw = r.take(n * 2)?;
+        if r.pos != body.len() {
+            return Err(Error::BadModel("trailing bytes".into()));
+        }
+        let weights = raw
+            .chunks_exact(2)
+            .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale)
+            .collect();
+        Ok(Model { cfg, weights, bias })
+    }
+
+    /// SHA-256 (hex) of the serialised model.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(Sha256::digest(self.to_bytes()))
+    }
+
+    pub(crate) fn features_into(&self, text: &str, s: &mut Scratch) {
+        tokenize(text, usize::from(self.cfg.neg_window), &mut s.tokens);
+        extract(&self.cfg, &s.tokens, &mut s.feats);
+    }
+
+    pub(crate) fn logits(&self, feats: &[Feat]) -> [f32; 3] {
+        let mut z = self.bias;
+        for f in feats {
+            let base = f.idx as usize * 3;
+            if let Some(w) = self.weights.get(base..base + 3) {
+                z[0] += w[0] * f.val;
+                z[1] += w[1] * f.val;
+                z[2] += w[2] * f.val;
+            }
+        }
+        z
+    }
+
+    /// Classify one text.
+    pub fn predict(&self, text: &str) -> Prediction {
+        let mut s = Scratch::default();
+        self.predict_with(text, &mut s)
+    }
+
+    /// Classify many texts (sequentially, on the calling thread, reusing buffers).
+    pub fn predict_batch<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Prediction> {
+        let mut s = Scratch::default();
+        texts
+            .iter()
+            .map(|t| self.predict_with(t.as_ref(), &mut s))
+            .collect()
+    }
+
+    /// Only the label (cheaper: no probabilities' explanation).
+    pub fn predict_label(&self, text: &str) -> Label {
+        let mut s = Scratch::default();
+        self.features_into(text, &mut s);
+        argmax(&self.logits(&s.feats))
+    }
+
+    pub(crate) fn predict_with(&self, text: &str, s: &mut Scratch) -> Prediction {
+        self.features_into(text, s);
+        let z = self.logits(&s.feats);
+        let probs = softmax(&z);
+        let label = argmax(&z);
+        let k = label.id();
+        s.contrib.clear();
+        s.contrib.resize(s.tokens.len(), 0.0);
+        for f in &s.feats {
+            if f.tok == NO_TOKEN {
+                continue;
+            }
+            let base = f.idx as usize * 3;
+            if let (Some(w), Some(c)) = (
+                self.weights.get(base..base + 3),
+                s.contrib.get_mut(usize::from(f.tok)),
+            ) {
+                let others = (w[0] + w[1] + w[2] - w[k]) * 0.5;
+                *c += (w[k] - others) * f.val;
+            }
+        }
+        let top_tokens = top_tokens(&s.tokens, &s.contrib);
+        Prediction {
+            label,
+            score: probs[2] - probs[0],
+            probs,
+            top_tokens,
+        }
+    }
+}
+
+fn top_tokens(tokens: &[Token], contrib: &[f32]) -> Vec<(String, f32)> {
+    let mut best: Vec<(usize, f32)> = Vec::with_capacity(TOP_TOKENS + 1);
+    for (i, &c) in contrib.iter().enumerate() {
+        if c <= 0.0 || tokens.get(i).is_some_and(|t| t.kind == Kind::Punct && c < 0.05) {
+            continue;
+        }
+        let pos = best.iter().position(|&(_, b)| c > b).unwrap_or(best.len());
+        if pos < TOP_TOKENS {
+            best.insert(pos, (i, c));
+            best.truncate(TOP_TOKENS);
+        }
+    }
+    best.into_iter()
+        .filter_map(|(i, c)| {
+            let t = tokens.get(i)?;
+            let name = if t.negated {
+                format!("NOT_{}", t.text)
+            } else {
+                t.text.clone()
+            };
+            Some((name, c))
+        })
+        .collect()
+}
+
+pub(crate) fn argmax(z: &[f32; 3]) -> Label {
+    let mut k = 0;
+    for i in 1..3 {
+        if z[i] > z[k] {
+            k = i;
+        }
+    }
+    Label::from_id(k).unwrap_or(Label::Neutral)
+}
+
+pub(crate) fn softmax(z: &[f32; 3]) -> [f32; 3] {
+    let m = z[0].max(z[1]).max(z[2]);
+    let e = [(z[0] - m).exp(), (z[1] - m).exp(), (z[2] - m).exp()];
+    let s = e[0] + e[1] + e[2];
+    [e[0] / s, e[1] / s, e[2] / s]
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| Error::BadModel("truncated".into()))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn f32(&mut self) -> Result<f32> {
+        let b = self.take(4)?;
+        Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}

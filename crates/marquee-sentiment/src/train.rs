@@ -1,0 +1,133 @@
+//! Training: class-weighted multinomial logistic regression, AdaGrad SGD.
+//!
+//! Deterministic for a given seed: single-threaded, the only randomness is
+//! the per-epoch shuffle drawn from the injected RNG, and no hash-map
+//! iteration order is involved.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::features::{Feat, FeatureConfig};
+use crate::model::{softmax, Model, Scratch};
+use crate::{Error, Label, Result};
+
+/// Training hyper-parameters (chosen on TweetEval val; see the crate docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Feature extraction settings (stored in the model).
+    pub features: FeatureConfig,
+    /// Passes over the training set.
+    pub epochs: u32,
+    /// AdaGrad base learning rate.
+    pub lr: f32,
+    /// L2 penalty, applied to the weights a step touches.
+    pub l2: f32,
+    /// Class weights are `(n / (3 n_c))^balance`: 0 = none, 1 = fully balanced.
+    pub balance: f32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            features: FeatureConfig::default(),
+            epochs: 6,
+            lr: 0.2,
+            l2: 1e-6,
+            balance: 1.0,
+        }
+    }
+}
+
+/// Train a model on `(text, label)` pairs. `rng` drives the shuffling; the
+/// same seed and data give a bit-identical model.
+///
+/// `progress` is called after each epoch with `(epoch, mean training loss)`.
+pub fn train<R: Rng, S: AsRef<str>>(
+    texts: &[S],
+    labels: &[Label],
+    cfg: &TrainConfig,
+    rng: &mut R,
+    mut progress: impl FnMut(u32, f64),
+) -> Result<Model> {
+    if texts.len() != labels.len() {
+        return Err(Error::Data(format!(
+            "{} texts but {} labels",
+            texts.len(),
+            labels.len()
+        )));
+    }
+    if texts.is_empty() {
+        return Err(Error::Data("no training examples".into()));
+    }
+    if !(8..=26).contains(&cfg.features.hash_bits) {
+        return Err(Error::Config("hash_bits must be in 8..=26".into()));
+    }
+    let n_buckets = 1usize << cfg.features.hash_bits;
+    let mut model = Model::new(cfg.features.clone(), vec![0.0; n_buckets * 3], [0.0; 3]);
+
+    // Features once, stored flat.
+    let mut offsets = Vec::with_capacity(texts.len() + 1);
+    let mut all: Vec<(u32, f32)> = Vec::new();
+    let mut s = Scratch::default();
+    offsets.push(0usize);
+    for t in texts {
+        model.features_into(t.as_ref(), &mut s);
+        all.extend(s.feats.iter().map(|f: &Feat| (f.idx, f.val)));
+        offsets.push(all.len());
+    }
+
+    let mut counts = [0usize; 3];
+    for l in labels {
+        counts[l.id()] += 1;
+    }
+    let n = labels.len() as f32;
+    let class_w: [f32; 3] = std::array::from_fn(|c| {
+        if counts[c] == 0 {
+            0.0
+        } else {
+            (n / (3.0 * counts[c] as f32)).powf(cfg.balance)
+        }
+    });
+
+    let mut g2 = vec![1e-8f32; n_buckets * 3];
+    let mut gb = [1e-8f32; 3];
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    for epoch in 0..cfg.epochs {
+        order.shuffle(rng);
+        let mut loss = 0f64;
+        for &i in &order {
+            let feats = &all[offsets[i]..offsets[i + 1]];
+            let mut z = model.bias;
+            for &(idx, v) in feats {
+                let b = idx as usize * 3;
+                z[0] += model.weights[b] * v;
+                z[1] += model.weights[b + 1] * v;
+                z[2] += model.weights[b + 2] * v;
+            }
+            let p = softmax(&z);
+            let y = labels[i].id();
+            let cw = class_w[y];
+            loss -= f64::from(cw) * f64::from(p[y].max(1e-12).ln());
+            let g: [f32; 3] =
+                std::array::from_fn(|c| cw * (p[c] - if c == y { 1.0 } else { 0.0 }));
+            for &(idx, v) in feats {
+                let b = idx as usize * 3;
+                for c in 0..3 {
+                    let w = &mut model.weights[b + c];
+                    let grad = g[c] * v + cfg.l2 * *w;
+                    let acc = &mut g2[b + c];
+                    *acc += grad * grad;
+                    *w -= cfg.lr * grad / acc.sqrt();
+                }
+            }
+            for c in 0..3 {
+                gb[c] += g[c] * g[c];
+                model.bias[c] -= cfg.lr * g[c] / gb[c].sqrt();
+            }
+        }
+        progress(epoch + 1, loss / texts.len() as f64);
+    }
+    // Round-trip through the file format so the returned model is exactly
+    // what a saved file loads as (quantised weights).
+    Model::from_bytes(&model.to_bytes())
+}
