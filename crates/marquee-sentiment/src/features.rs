@@ -37,6 +37,12 @@ pub struct FeatureConfig {
     pub w_lex: f32,
     /// Weight of style features (caps, elongation).
     pub w_style: f32,
+    /// Weight of word trigram features (0 disables them).
+    pub w_trigram: f32,
+    /// Scale each feature group to unit L2 norm before weighting (like a
+    /// union of separately normalised vectors), instead of normalising the
+    /// whole vector once.
+    pub group_norm: bool,
 }
 
 impl Default for FeatureConfig {
@@ -45,12 +51,14 @@ impl Default for FeatureConfig {
             hash_bits: 18,
             char_min: 2,
             char_max: 5,
-            neg_window: 4,
+            neg_window: 3,
             w_word: 1.0,
             w_bigram: 0.7,
-            w_char: 0.35,
+            w_char: 0.5,
             w_lex: 1.0,
             w_style: 0.5,
+            w_trigram: 0.3,
+            group_norm: true,
         }
     }
 }
@@ -64,7 +72,16 @@ pub(crate) struct Feat {
     pub idx: u32,
     pub val: f32,
     pub tok: u16,
+    pub grp: u8,
 }
+
+const G_WORD: u8 = 0;
+const G_BIGRAM: u8 = 1;
+const G_CHAR: u8 = 2;
+const G_LEX: u8 = 3;
+const G_STYLE: u8 = 4;
+const G_TRIGRAM: u8 = 5;
+const N_GROUPS: usize = 6;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -104,30 +121,47 @@ const NS_CHAR: u8 = 3;
 const NS_LEX: u8 = 4;
 const NS_STYLE: u8 = 5;
 const NS_BIGRAM: u8 = 6;
+const NS_TRIGRAM: u8 = 7;
+
+#[inline]
+fn hash3(ns: u8, a: &[u8], b: &[u8], c: &[u8]) -> u64 {
+    let h = fnv(fnv(fnv(FNV_OFFSET, &[ns]), a), &[0xff]);
+    fmix(fnv(fnv(fnv(h, b), &[0xff]), c))
+}
 
 /// Extract features of `tokens` into `out` (cleared first).
 pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>) {
     out.clear();
     let mask = (1u64 << cfg.hash_bits) - 1;
-    let push = |out: &mut Vec<Feat>, h: u64, val: f32, tok: usize| {
+    let gw = [cfg.w_word, cfg.w_bigram, cfg.w_char, cfg.w_lex, cfg.w_style, cfg.w_trigram];
+    let push = |out: &mut Vec<Feat>, grp: u8, h: u64, mult: f32, tok: usize| {
         out.push(Feat {
             idx: (h & mask) as u32,
-            val,
+            val: if cfg.group_norm { mult } else { mult * gw[usize::from(grp)] },
             tok: u16::try_from(tok).unwrap_or(NO_TOKEN),
+            grp,
         });
     };
     let mut buf: Vec<u8> = Vec::with_capacity(64);
     let mut prev: Option<&str> = None;
+    let mut prev2: Option<&str> = None;
     for (i, t) in tokens.iter().enumerate() {
         let word = t.text.as_bytes();
         let ns = if t.negated { NS_WORD_NEG } else { NS_WORD };
-        push(out, hash1(ns, word), cfg.w_word, i);
+        push(out, G_WORD, hash1(ns, word), 1.0, i);
 
         if t.kind != Kind::Hashtag {
             if cfg.w_bigram > 0.0 {
                 let p = prev.unwrap_or("<s>");
-                push(out, hash2(NS_BIGRAM, p.as_bytes(), word), cfg.w_bigram, i);
+                push(out, G_BIGRAM, hash2(NS_BIGRAM, p.as_bytes(), word), 1.0, i);
             }
+            if cfg.w_trigram > 0.0 {
+                if let (Some(a), Some(b)) = (prev2, prev) {
+                    let h = hash3(NS_TRIGRAM, a.as_bytes(), b.as_bytes(), word);
+                    push(out, G_TRIGRAM, h, 1.0, i);
+                }
+            }
+            prev2 = prev;
             prev = Some(&t.text);
         }
 
@@ -143,7 +177,7 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
                     break;
                 }
                 for s in 0..=(buf.len() - n) {
-                    push(out, hash1(NS_CHAR, &buf[s..s + n]), cfg.w_char, i);
+                    push(out, G_CHAR, hash1(NS_CHAR, &buf[s..s + n]), 1.0, i);
                 }
             }
         }
@@ -151,29 +185,45 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
         if t.polarity != 0 && cfg.w_lex > 0.0 {
             let sign = if t.polarity > 0 { b'+' } else { b'-' };
             let strength = f32::from(t.polarity.unsigned_abs());
-            let v = cfg.w_lex * strength;
+            let v = strength;
             let neg = if t.negated { b'n' } else { b'a' };
-            push(out, hash1(NS_LEX, &[sign, neg]), v, i);
+            push(out, G_LEX, hash1(NS_LEX, &[sign, neg]), v, i);
             if t.kind == Kind::Emo {
-                push(out, hash1(NS_LEX, &[sign, b'e']), v, i);
+                push(out, G_LEX, hash1(NS_LEX, &[sign, b'e']), v, i);
             }
             if t.intensified {
-                push(out, hash1(NS_LEX, &[sign, neg, b'i']), v, i);
+                push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'i']), v, i);
             }
             if t.allcaps {
-                push(out, hash1(NS_LEX, &[sign, neg, b'c']), v, i);
+                push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'c']), v, i);
             }
             if t.elongated {
-                push(out, hash1(NS_LEX, &[sign, neg, b'l']), v, i);
+                push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'l']), v, i);
             }
         }
         if cfg.w_style > 0.0 {
             if t.allcaps {
-                push(out, hash1(NS_STYLE, b"caps"), cfg.w_style, i);
+                push(out, G_STYLE, hash1(NS_STYLE, b"caps"), 1.0, i);
             }
             if t.elongated {
-                push(out, hash1(NS_STYLE, b"elong"), cfg.w_style, i);
+                push(out, G_STYLE, hash1(NS_STYLE, b"elong"), 1.0, i);
             }
+        }
+    }
+    if cfg.group_norm {
+        let mut sq = [0f32; N_GROUPS];
+        for f in out.iter() {
+            sq[usize::from(f.grp)] += f.val * f.val;
+        }
+        let scale: [f32; N_GROUPS] = std::array::from_fn(|g| {
+            if sq[g] > 0.0 {
+                gw[g] / sq[g].sqrt()
+            } else {
+                0.0
+            }
+        });
+        for f in out.iter_mut() {
+            f.val *= scale[usize::from(f.grp)];
         }
     }
     let norm: f32 = out.iter().map(|f| f.val * f.val).sum::<f32>().sqrt();

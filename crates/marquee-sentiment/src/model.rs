@@ -89,9 +89,10 @@ impl Model {
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         let c = &self.cfg;
         out.extend_from_slice(&[c.hash_bits, c.char_min, c.char_max, c.neg_window]);
-        for v in [c.w_word, c.w_bigram, c.w_char, c.w_lex, c.w_style] {
+        for v in [c.w_word, c.w_bigram, c.w_char, c.w_lex, c.w_style, c.w_trigram] {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        out.extend_from_slice(&u32::from(c.group_norm).to_le_bytes());
         for b in self.bias {
             out.extend_from_slice(&b.to_le_bytes());
         }
@@ -109,7 +110,7 @@ impl Model {
 
     /// Parse a model file written by [`Model::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
-        if bytes.len() < 8 + 4 + 4 + 20 + 12 + 4 + 32 {
+        if bytes.len() < 8 + 4 + 4 + 24 + 4 + 12 + 4 + 32 {
             return Err(Error::BadModel("file too short".into()));
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
@@ -141,6 +142,8 @@ impl Model {
             w_char: r.f32()?,
             w_lex: r.f32()?,
             w_style: r.f32()?,
+            w_trigram: r.f32()?,
+            group_norm: r.u32()? != 0,
         };
         let bias = [r.f32()?, r.f32()?, r.f32()?];
         let scale = r.f32()?;

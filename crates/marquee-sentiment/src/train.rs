@@ -24,16 +24,20 @@ pub struct TrainConfig {
     pub l2: f32,
     /// Class weights are `(n / (3 n_c))^balance`: 0 = none, 1 = fully balanced.
     pub balance: f32,
+    /// Return the average of the weights over all SGD steps (Polyak
+    /// averaging) instead of the last iterate.
+    pub average: bool,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             features: FeatureConfig::default(),
-            epochs: 6,
-            lr: 0.2,
+            epochs: 10,
+            lr: 0.1,
             l2: 1e-6,
             balance: 1.0,
+            average: true,
         }
     }
 }
@@ -91,11 +95,17 @@ pub fn train<R: Rng, S: AsRef<str>>(
 
     let mut g2 = vec![1e-8f32; n_buckets * 3];
     let mut gb = [1e-8f32; 3];
+    // Averaging trick: with u += t * delta at step t, the mean iterate after
+    // T steps is w - u / T.
+    let mut u = if cfg.average { vec![0f32; n_buckets * 3] } else { Vec::new() };
+    let mut ub = [0f32; 3];
+    let mut step = 0f32;
     let mut order: Vec<usize> = (0..texts.len()).collect();
     for epoch in 0..cfg.epochs {
         order.shuffle(rng);
         let mut loss = 0f64;
         for &i in &order {
+            step += 1.0;
             let feats = &all[offsets[i]..offsets[i + 1]];
             let mut z = model.bias;
             for &(idx, v) in feats {
@@ -117,15 +127,29 @@ pub fn train<R: Rng, S: AsRef<str>>(
                     let grad = g[c] * v + cfg.l2 * *w;
                     let acc = &mut g2[b + c];
                     *acc += grad * grad;
-                    *w -= cfg.lr * grad / acc.sqrt();
+                    let delta = cfg.lr * grad / acc.sqrt();
+                    *w -= delta;
+                    if let Some(uu) = u.get_mut(b + c) {
+                        *uu -= step * delta;
+                    }
                 }
             }
             for c in 0..3 {
                 gb[c] += g[c] * g[c];
-                model.bias[c] -= cfg.lr * g[c] / gb[c].sqrt();
+                let delta = cfg.lr * g[c] / gb[c].sqrt();
+                model.bias[c] -= delta;
+                ub[c] -= step * delta;
             }
         }
         progress(epoch + 1, loss / texts.len() as f64);
+    }
+    if cfg.average && step > 0.0 {
+        for (w, uu) in model.weights.iter_mut().zip(&u) {
+            *w -= uu / step;
+        }
+        for c in 0..3 {
+            model.bias[c] -= ub[c] / step;
+        }
     }
     // Round-trip through the file format so the returned model is exactly
     // what a saved file loads as (quantised weights).

@@ -40,6 +40,8 @@ pub struct TrainSentimentArgs {
     #[arg(long)]
     balance: Option<f32>,
     #[arg(long)]
+    average: Option<bool>,
+    #[arg(long)]
     hash_bits: Option<u8>,
     #[arg(long)]
     char_min: Option<u8>,
@@ -57,6 +59,10 @@ pub struct TrainSentimentArgs {
     w_lex: Option<f32>,
     #[arg(long)]
     w_style: Option<f32>,
+    #[arg(long)]
+    w_trigram: Option<f32>,
+    #[arg(long)]
+    group_norm: Option<bool>,
 }
 
 impl TrainSentimentArgs {
@@ -74,11 +80,14 @@ impl TrainSentimentArgs {
                 w_char: self.w_char.unwrap_or(f.w_char),
                 w_lex: self.w_lex.unwrap_or(f.w_lex),
                 w_style: self.w_style.unwrap_or(f.w_style),
+                w_trigram: self.w_trigram.unwrap_or(f.w_trigram),
+                group_norm: self.group_norm.unwrap_or(f.group_norm),
             },
             epochs: self.epochs.unwrap_or(d.epochs),
             lr: self.lr.unwrap_or(d.lr),
             l2: self.l2.unwrap_or(d.l2),
             balance: self.balance.unwrap_or(d.balance),
+            average: self.average.unwrap_or(d.average),
         }
     }
 }
