@@ -1,0 +1,202 @@
+//! EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data").
+//!
+//! `P = (G + Λ)^-1` with `G = XᵀX`, `B = I - P · diag(1 / diag(P))` (zero diagonal).
+//! `Λ = diag(λ + ρ·G_ii)`: `ρ = 0` is plain EASE, `ρ > 0` adds the popularity-proportional
+//! L2 penalty of EDLAE (Steck 2020, dropout `p` gives `ρ = p / (1 - p)`).
+//!
+//! The inverse is computed by faer, in `f32`, in whichever form is cheaper:
+//! * items <= users: Cholesky of the `m x m` Gram matrix and its inverse (`m³` flops);
+//! * users < items: Woodbury, `P = Λ⁻¹ - Zᵀ Z` with `Z = L⁻¹ X Λ⁻¹` and
+//!   `L Lᵀ = I + X Λ⁻¹ Xᵀ` (`u x u`), i.e. `O(m² u)` flops instead of `O(m³)`.
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt;
+use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+use crate::error::{RecsError, Result};
+use crate::itemitem::ItemItem;
+use crate::sparse::Csr;
+
+/// Hyper-parameters of EASE.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EaseParams {
+    /// L2 penalty λ (Steck uses 500 for ML-20M-sized data).
+    pub lambda: f32,
+    /// Popularity-proportional penalty ρ (EDLAE); 0 gives plain EASE.
+    pub rho: f32,
+    /// Items with fewer TRAIN interactions than this are left out of `B` (never scored).
+    pub min_support: u32,
+    /// User weighting exponent γ: user `u`'s row enters the Gram matrix with weight
+    /// `n_u^-2γ` (rescaled so the total weight is unchanged), so heavy users do not dominate
+    /// the co-occurrences. 0 gives plain EASE.
+    pub user_exponent: f32,
+}
+
+impl Default for EaseParams {
+    fn default() -> Self {
+        Self { lambda: 500.0, rho: 0.0, min_support: 1, user_exponent: 0.0 }
+    }
+}
+
+fn faer_par() -> Par {
+    let t = rayon::current_num_threads();
+    if t <= 1 {
+        Par::Seq
+    } else {
+        Par::rayon(t)
+    }
+}
+
+/// Mirrors the lower triangle of a column-major square matrix into its upper triangle.
+fn mirror_lower(buf: &mut [f32], m: usize) {
+    const BS: usize = 64;
+    for jb in (0..m).step_by(BS) {
+        for ib in (jb..m).step_by(BS) {
+            for j in jb..(jb + BS).min(m) {
+                for i in ib.max(j + 1)..(ib + BS).min(m) {
+                    // element (i, j), i > j, lives at j*m + i; its mirror (j, i) at i*m + j.
+                    buf[i * m + j] = buf[j * m + i];
+                }
+            }
+        }
+    }
+}
+
+/// Fits EASE on a binary users x items TRAIN matrix. Runs on the current rayon pool (one
+/// thread in the pool means a sequential factorisation).
+pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
+    if !(params.lambda > 0.0) || !(params.rho >= 0.0) {
+        return Err(RecsError::InvalidParameter("EASE needs lambda > 0 and rho >= 0".into()));
+    }
+    let n_items = train.ncols();
+    let counts = train.col_counts();
+    let items: Vec<u32> = (0..n_items as u32).filter(|&i| counts[i as usize] >= params.min_support.max(1)).collect();
+    let m = items.len();
+    if m == 0 {
+        return Err(RecsError::InvalidInput("no item has enough TRAIN interactions for EASE".into()));
+    }
+    let mut local = vec![u32::MAX; n_items];
+    for (k, &i) in items.iter().enumerate() {
+        local[i as usize] = k as u32;
+    }
+    // Users who touch at least one model item.
+    let rows: Vec<Vec<u32>> = (0..train.nrows())
+        .map(|u| train.row(u).0.iter().map(|&c| local[c as usize]).filter(|&l| l != u32::MAX).collect())
+        .filter(|r: &Vec<u32>| !r.is_empty())
+        .collect();
+    let n_users = rows.len();
+    // Squared user weights s_u² = n_u^-2γ, normalised so that Σ_u s_u² n_u = nnz.
+    let mut w2: Vec<f32> = rows.iter().map(|r| (r.len() as f32).powf(-2.0 * params.user_exponent)).collect();
+    let nnz: f32 = rows.iter().map(|r| r.len() as f32).sum();
+    let mass: f32 = rows.iter().zip(&w2).map(|(r, w)| r.len() as f32 * w).sum();
+    if mass > 0.0 {
+        w2.iter_mut().for_each(|w| *w *= nnz / mass);
+    }
+    let mut gdiag = vec![0f32; m];
+    for (r, w) in rows.iter().zip(&w2) {
+        for &l in r {
+            gdiag[l as usize] += w;
+        }
+    }
+    // Λ_ii = λ + ρ·G_ii.
+    let diag: Vec<f32> = gdiag.iter().map(|g| params.lambda + params.rho * g).collect();
+    let par = faer_par();
+    let mut p = vec![0f32; m * m];
+    if n_users < m {
+        // K = I + X Λ⁻¹ Xᵀ (u x u), via Xs = X Λ^-1/2 stored column-major (u x m).
+        let mut xs = vec![0f32; n_users * m];
+        for (u, r) in rows.iter().enumerate() {
+            let su = w2[u].sqrt();
+            for &l in r {
+                xs[l as usize * n_users + u] = su / diag[l as usize].sqrt();
+            }
+        }
+        let mut k = vec![0f32; n_users * n_users];
+        {
+            let xs_ref = MatRef::from_column_major_slice(&xs, n_users, m);
+            let mut k_mut = MatMut::from_column_major_slice_mut(&mut k, n_users, n_users);
+            matmul(k_mut.as_mut(), Accum::Replace, xs_ref, xs_ref.transpose(), 1.0f32, par);
+            for i in 0..n_users {
+                k_mut[(i, i)] += 1.0;
+            }
+            let req = llt::factor::cholesky_in_place_scratch::<f32>(n_users, par, Default::default());
+            let mut mem = MemBuffer::new(req);
+            llt::factor::cholesky_in_place(
+                k_mut.as_mut(),
+                Default::default(),
+                par,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .map_err(|e| RecsError::Numerical(format!("Cholesky of the user kernel: {e}")))?;
+        }
+        // Z = L⁻¹ X Λ⁻¹: reuse xs, scaling its columns to X Λ⁻¹.
+        for (l, col) in xs.chunks_mut(n_users).enumerate() {
+            let s = 1.0 / diag[l].sqrt();
+            col.iter_mut().for_each(|v| *v *= s);
+        }
+        {
+            let k_ref = MatRef::from_column_major_slice(&k, n_users, n_users);
+            let z = MatMut::from_column_major_slice_mut(&mut xs, n_users, m);
+            solve_lower_triangular_in_place(k_ref, z, par);
+        }
+        let z = MatRef::from_column_major_slice(&xs, n_users, m);
+        let mut pm = MatMut::from_column_major_slice_mut(&mut p, m, m);
+        faer::linalg::matmul::triangular::matmul(
+            pm.as_mut(),
+            faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+            Accum::Replace,
+            z.transpose(),
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            z,
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            -1.0f32,
+            par,
+        );
+        for (l, d) in diag.iter().enumerate() {
+            pm[(l, l)] += 1.0 / d;
+        }
+    } else {
+        let mut g = vec![0f32; m * m];
+        // Gram matrix, column by column in parallel: G[:, b] = Σ_{u ∋ b} x_u.
+        let mut users_of: Vec<Vec<u32>> = vec![Vec::new(); m];
+        for (u, r) in rows.iter().enumerate() {
+            for &l in r {
+                users_of[l as usize].push(u as u32);
+            }
+        }
+        g.par_chunks_mut(m).enumerate().for_each(|(b, col)| {
+            for &u in &users_of[b] {
+                let w = w2[u as usize];
+                for &a in &rows[u as usize] {
+                    col[a as usize] += w;
+                }
+            }
+            col[b] += diag[b];
+        });
+        let mut gm = MatMut::from_column_major_slice_mut(&mut g, m, m);
+        let req = llt::factor::cholesky_in_place_scratch::<f32>(m, par, Default::default())
+            .or(llt::inverse::inverse_scratch::<f32>(m, par));
+        let mut mem = MemBuffer::new(req);
+        llt::factor::cholesky_in_place(gm.as_mut(), Default::default(), par, MemStack::new(&mut mem), Default::default())
+            .map_err(|e| RecsError::Numerical(format!("Cholesky of the Gram matrix: {e}")))?;
+        let pm = MatMut::from_column_major_slice_mut(&mut p, m, m);
+        llt::inverse::inverse(pm, gm.as_ref(), par, MemStack::new(&mut mem));
+    }
+    mirror_lower(&mut p, m);
+    // B[h, j] = -P[h, j] / P[j, j]; column h of P is row h (symmetry), so rows of B are
+    // contiguous in place.
+    let pdiag: Vec<f32> = (0..m).map(|j| p[j * m + j]).collect();
+    if pdiag.iter().any(|d| !(*d > 0.0) || !d.is_finite()) {
+        return Err(RecsError::Numerical("EASE inverse has a non-positive diagonal".into()));
+    }
+    p.par_chunks_mut(m).enumerate().for_each(|(h, row)| {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = if j == h { 0.0 } else { -*v / pdiag[j] };
+        }
+    });
+    Ok(ItemItem::dense("ease", n_items, items, p))
+}

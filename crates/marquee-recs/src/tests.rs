@@ -1,0 +1,1 @@
+//! Crate-level tests: synthetic data with known structure, model files, determinism.
