@@ -35,13 +35,15 @@ pub fn parse_labels(labels: &str) -> Result<Vec<Label>> {
 pub fn parse_csv(csv: &str) -> Result<(Vec<String>, Vec<Label>)> {
     let rows = csv_records(csv)?;
     let mut it = rows.into_iter();
-    let header = it
-        .next()
-        .ok_or_else(|| Error::Data("empty CSV".into()))?;
+    let header = it.next().ok_or_else(|| Error::Data("empty CSV".into()))?;
     let col = |name: &str| {
         header
             .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+            .position(|h| {
+                h.trim()
+                    .trim_start_matches('\u{feff}')
+                    .eq_ignore_ascii_case(name)
+            })
             .ok_or_else(|| Error::Data(format!("CSV has no `{name}` column")))
     };
     let (ti, li) = (col("text")?, col("label")?);

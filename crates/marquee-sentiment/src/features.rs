@@ -133,11 +133,22 @@ fn hash3(ns: u8, a: &[u8], b: &[u8], c: &[u8]) -> u64 {
 pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>) {
     out.clear();
     let mask = (1u64 << cfg.hash_bits) - 1;
-    let gw = [cfg.w_word, cfg.w_bigram, cfg.w_char, cfg.w_lex, cfg.w_style, cfg.w_trigram];
+    let gw = [
+        cfg.w_word,
+        cfg.w_bigram,
+        cfg.w_char,
+        cfg.w_lex,
+        cfg.w_style,
+        cfg.w_trigram,
+    ];
     let push = |out: &mut Vec<Feat>, grp: u8, h: u64, mult: f32, tok: usize| {
         out.push(Feat {
             idx: (h & mask) as u32,
-            val: if cfg.group_norm { mult } else { mult * gw[usize::from(grp)] },
+            val: if cfg.group_norm {
+                mult
+            } else {
+                mult * gw[usize::from(grp)]
+            },
             tok: u16::try_from(tok).unwrap_or(NO_TOKEN),
             grp,
         });
@@ -172,12 +183,17 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
             buf.push(b'>');
             let lo = usize::from(cfg.char_min);
             let hi = usize::from(cfg.char_max);
-            for n in lo..=hi {
-                if n > buf.len() {
-                    break;
-                }
-                for s in 0..=(buf.len() - n) {
-                    push(out, G_CHAR, hash1(NS_CHAR, &buf[s..s + n]), 1.0, i);
+            // Incremental: extend one FNV state per start position, so the
+            // hash of each n-gram equals `hash1(NS_CHAR, gram)`.
+            let h0 = fnv(FNV_OFFSET, &[NS_CHAR]);
+            for s in 0..buf.len() {
+                let mut h = h0;
+                for (k, &b) in buf[s..].iter().take(hi).enumerate() {
+                    h ^= u64::from(b);
+                    h = h.wrapping_mul(FNV_PRIME);
+                    if k + 1 >= lo {
+                        push(out, G_CHAR, fmix(h), 1.0, i);
+                    }
                 }
             }
         }

@@ -43,7 +43,11 @@ impl Metrics {
             recall[c] = ratio(tp, gold_c);
             precision[c] = ratio(tp, pred_c);
             let s = recall[c] + precision[c];
-            f1[c] = if s > 0.0 { 2.0 * recall[c] * precision[c] / s } else { 0.0 };
+            f1[c] = if s > 0.0 {
+                2.0 * recall[c] * precision[c] / s
+            } else {
+                0.0
+            };
         }
         let correct: u64 = (0..3).map(|c| confusion[c][c]).sum();
         Metrics {

@@ -52,6 +52,11 @@ pub struct Model {
     pub(crate) bias: [f32; 3],
 }
 
+thread_local! {
+    /// Per-thread buffers so that single predictions do not allocate them.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// Reusable buffers for prediction.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -89,7 +94,14 @@ impl Model {
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         let c = &self.cfg;
         out.extend_from_slice(&[c.hash_bits, c.char_min, c.char_max, c.neg_window]);
-        for v in [c.w_word, c.w_bigram, c.w_char, c.w_lex, c.w_style, c.w_trigram] {
+        for v in [
+            c.w_word,
+            c.w_bigram,
+            c.w_char,
+            c.w_lex,
+            c.w_style,
+            c.w_trigram,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&u32::from(c.group_norm).to_le_bytes());
@@ -184,8 +196,10 @@ impl Model {
 
     /// Classify one text.
     pub fn predict(&self, text: &str) -> Prediction {
-        let mut s = Scratch::default();
-        self.predict_with(text, &mut s)
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => self.predict_with(text, &mut s),
+            Err(_) => self.predict_with(text, &mut Scratch::default()),
+        })
     }
 
     /// Classify many texts (sequentially, on the calling thread, reusing buffers).
@@ -199,9 +213,16 @@ impl Model {
 
     /// Only the label (cheaper: no probabilities' explanation).
     pub fn predict_label(&self, text: &str) -> Label {
-        let mut s = Scratch::default();
-        self.features_into(text, &mut s);
-        argmax(&self.logits(&s.feats))
+        SCRATCH.with(|s| {
+            let mut fresh = Scratch::default();
+            let mut guard = s.try_borrow_mut();
+            let s = match guard.as_mut() {
+                Ok(s) => &mut **s,
+                Err(_) => &mut fresh,
+            };
+            self.features_into(text, s);
+            argmax(&self.logits(&s.feats))
+        })
     }
 
     pub(crate) fn predict_with(&self, text: &str, s: &mut Scratch) -> Prediction {
@@ -238,7 +259,11 @@ impl Model {
 fn top_tokens(tokens: &[Token], contrib: &[f32]) -> Vec<(String, f32)> {
     let mut best: Vec<(usize, f32)> = Vec::with_capacity(TOP_TOKENS + 1);
     for (i, &c) in contrib.iter().enumerate() {
-        if c <= 0.0 || tokens.get(i).is_some_and(|t| t.kind == Kind::Punct && c < 0.05) {
+        if c <= 0.0
+            || tokens
+                .get(i)
+                .is_some_and(|t| t.kind == Kind::Punct && c < 0.05)
+        {
             continue;
         }
         let pos = best.iter().position(|&(_, b)| c > b).unwrap_or(best.len());

@@ -255,7 +255,10 @@ fn is_word_char(c: char) -> bool {
 }
 
 fn is_emoji_modifier(c: char) -> bool {
-    matches!(c as u32, 0xFE0E | 0xFE0F | 0x200D | 0x1F3FB..=0x1F3FF | 0x20E3)
+    matches!(
+        c as u32,
+        0xFE0E | 0xFE0F | 0x200D | 0x1F3FB..=0x1F3FF | 0x20E3
+    )
 }
 
 /// Tokenise a (decoded) text.
@@ -320,10 +323,7 @@ fn scan_chunk(chunk: &str, out: &mut Vec<Token>) {
             let mut j = i;
             while j < n
                 && (is_word_char(chars[j])
-                    || (chars[j] == '\''
-                        && j + 1 < n
-                        && chars[j + 1].is_alphabetic()
-                        && j > start))
+                    || (chars[j] == '\'' && j + 1 < n && chars[j + 1].is_alphabetic() && j > start))
             {
                 j += 1;
             }
@@ -474,9 +474,18 @@ mod tests {
     fn hashtags_are_split() {
         assert_eq!(
             texts("#HappyBirthdayRemusLupin"),
-            vec!["#happybirthdayremuslupin", "happy", "birthday", "remus", "lupin"]
+            vec![
+                "#happybirthdayremuslupin",
+                "happy",
+                "birthday",
+                "remus",
+                "lupin"
+            ]
         );
-        assert_eq!(split_hashtag("NBAFinals2016"), vec!["nba", "finals", "2016"]);
+        assert_eq!(
+            split_hashtag("NBAFinals2016"),
+            vec!["nba", "finals", "2016"]
+        );
     }
 
     #[test]
@@ -490,14 +499,20 @@ mod tests {
 
     #[test]
     fn emoticons_and_emoji() {
-        assert_eq!(texts("great:) \u{1F62D} :("), vec!["great", "<emo+>", "<emo-->", "<emo->"]);
+        assert_eq!(
+            texts("great:) \u{1F62D} :("),
+            vec!["great", "<emo+>", "<emo-->", "<emo->"]
+        );
     }
 
     #[test]
     fn negation_scope_ends_at_punctuation() {
         let t = toks("this is not good at all. but fine");
         let neg: Vec<bool> = t.iter().map(|t| t.negated).collect();
-        assert_eq!(neg, vec![false, false, false, true, true, true, false, false, false]);
+        assert_eq!(
+            neg,
+            vec![false, false, false, true, true, true, false, false, false]
+        );
         let t = toks("don't like it but love this");
         assert!(t[1].negated && t[2].negated && !t[4].negated);
     }

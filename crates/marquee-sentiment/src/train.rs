@@ -97,7 +97,11 @@ pub fn train<R: Rng, S: AsRef<str>>(
     let mut gb = [1e-8f32; 3];
     // Averaging trick: with u += t * delta at step t, the mean iterate after
     // T steps is w - u / T.
-    let mut u = if cfg.average { vec![0f32; n_buckets * 3] } else { Vec::new() };
+    let mut u = if cfg.average {
+        vec![0f32; n_buckets * 3]
+    } else {
+        Vec::new()
+    };
     let mut ub = [0f32; 3];
     let mut step = 0f32;
     let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -118,8 +122,7 @@ pub fn train<R: Rng, S: AsRef<str>>(
             let y = labels[i].id();
             let cw = class_w[y];
             loss -= f64::from(cw) * f64::from(p[y].max(1e-12).ln());
-            let g: [f32; 3] =
-                std::array::from_fn(|c| cw * (p[c] - if c == y { 1.0 } else { 0.0 }));
+            let g: [f32; 3] = std::array::from_fn(|c| cw * (p[c] - if c == y { 1.0 } else { 0.0 }));
             for &(idx, v) in feats {
                 let b = idx as usize * 3;
                 for c in 0..3 {
@@ -147,8 +150,8 @@ pub fn train<R: Rng, S: AsRef<str>>(
         for (w, uu) in model.weights.iter_mut().zip(&u) {
             *w -= uu / step;
         }
-        for c in 0..3 {
-            model.bias[c] -= ub[c] / step;
+        for (b, uu) in model.bias.iter_mut().zip(&ub) {
+            *b -= uu / step;
         }
     }
     // Round-trip through the file format so the returned model is exactly

@@ -130,7 +130,11 @@ fn read_split(dir: &Path, split: &str) -> anyhow::Result<(Vec<String>, Vec<Label
 pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     let (texts, labels) = read_split(&args.data, "train")?;
-    eprintln!("training on {} texts, {cfg:?}, seed {}", texts.len(), args.seed);
+    eprintln!(
+        "training on {} texts, {cfg:?}, seed {}",
+        texts.len(),
+        args.seed
+    );
     let mut rng = StdRng::seed_from_u64(args.seed);
     let start = Instant::now();
     let model = train(&texts, &labels, &cfg, &mut rng, |epoch, loss| {
@@ -156,8 +160,7 @@ pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
             std::fs::create_dir_all(parent)?;
         }
     }
-    std::fs::write(&args.out, &bytes)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "wrote {} ({} bytes, sha256 {})",
         args.out.display(),
@@ -258,7 +261,10 @@ pub fn run_eval(args: &EvalSentimentArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let m = &metrics;
-    println!("protocol sentiment-v1, {} texts, model sha256 {}", m.n, report.model_sha256);
+    println!(
+        "protocol sentiment-v1, {} texts, model sha256 {}",
+        m.n, report.model_sha256
+    );
     println!("macro-recall  {:.4}", m.macro_recall);
     println!("macro-F1      {:.4}", m.macro_f1);
     println!("accuracy      {:.4}", m.accuracy);
