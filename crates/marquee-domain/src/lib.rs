@@ -101,7 +101,10 @@ impl std::str::FromStr for Role {
             "viewer" => Ok(Role::Viewer),
             "agent" => Ok(Role::Agent),
             "admin" => Ok(Role::Admin),
-            other => Err(DomainError::invalid("role", format!("unknown role {other:?}"))),
+            other => Err(DomainError::invalid(
+                "role",
+                format!("unknown role {other:?}"),
+            )),
         }
     }
 }
@@ -145,7 +148,10 @@ impl std::str::FromStr for Plan {
             "basic" => Ok(Plan::Basic),
             "standard" => Ok(Plan::Standard),
             "premium" => Ok(Plan::Premium),
-            other => Err(DomainError::invalid("plan", format!("unknown plan {other:?}"))),
+            other => Err(DomainError::invalid(
+                "plan",
+                format!("unknown plan {other:?}"),
+            )),
         }
     }
 }
@@ -180,7 +186,10 @@ impl std::str::FromStr for TitleKind {
             "movie" => Ok(TitleKind::Movie),
             "series" => Ok(TitleKind::Series),
             "episode" => Ok(TitleKind::Episode),
-            other => Err(DomainError::invalid("kind", format!("unknown title kind {other:?}"))),
+            other => Err(DomainError::invalid(
+                "kind",
+                format!("unknown title kind {other:?}"),
+            )),
         }
     }
 }

@@ -10,7 +10,10 @@ pub fn email(raw: &str) -> Result<String, DomainError> {
         return Err(DomainError::invalid("email", "is required"));
     }
     if e.len() > 254 {
-        return Err(DomainError::invalid("email", "is longer than 254 characters"));
+        return Err(DomainError::invalid(
+            "email",
+            "is longer than 254 characters",
+        ));
     }
     let Some((local, domain)) = e.split_once('@') else {
         return Err(DomainError::invalid("email", "must contain @"));
@@ -23,7 +26,10 @@ pub fn email(raw: &str) -> Result<String, DomainError> {
         || domain.ends_with('.')
         || e.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(DomainError::invalid("email", "is not a valid e-mail address"));
+        return Err(DomainError::invalid(
+            "email",
+            "is not a valid e-mail address",
+        ));
     }
     Ok(e)
 }
@@ -32,10 +38,16 @@ pub fn email(raw: &str) -> Result<String, DomainError> {
 pub fn password(raw: &str) -> Result<(), DomainError> {
     let n = raw.chars().count();
     if n < 8 {
-        return Err(DomainError::invalid("password", "must have at least 8 characters"));
+        return Err(DomainError::invalid(
+            "password",
+            "must have at least 8 characters",
+        ));
     }
     if n > 256 {
-        return Err(DomainError::invalid("password", "must have at most 256 characters"));
+        return Err(DomainError::invalid(
+            "password",
+            "must have at most 256 characters",
+        ));
     }
     Ok(())
 }
@@ -47,10 +59,16 @@ pub fn profile_name(raw: &str) -> Result<String, DomainError> {
         return Err(DomainError::invalid("name", "is required"));
     }
     if n.chars().count() > 40 {
-        return Err(DomainError::invalid("name", "must have at most 40 characters"));
+        return Err(DomainError::invalid(
+            "name",
+            "must have at most 40 characters",
+        ));
     }
     if n.chars().any(char::is_control) {
-        return Err(DomainError::invalid("name", "must not contain control characters"));
+        return Err(DomainError::invalid(
+            "name",
+            "must not contain control characters",
+        ));
     }
     Ok(n.to_string())
 }
@@ -62,9 +80,21 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("  Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.com", "a@b", "a@@b.com", "a b@c.com", "a@.com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@.com",
+        ] {
             let err = email(bad).unwrap_err();
-            assert!(matches!(err, DomainError::Invalid { field: "email", .. }), "{bad}");
+            assert!(
+                matches!(err, DomainError::Invalid { field: "email", .. }),
+                "{bad}"
+            );
         }
     }
 

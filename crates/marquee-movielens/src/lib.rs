@@ -232,7 +232,9 @@ pub fn split_title(raw: &str) -> (String, Option<i32>) {
 }
 
 fn move_article(name: &str) -> String {
-    for article in ["The", "A", "An", "Les", "La", "Le", "L'", "Il", "Das", "Der", "Die", "El"] {
+    for article in [
+        "The", "A", "An", "Les", "La", "Le", "L'", "Il", "Das", "Der", "Die", "El",
+    ] {
         let suffix = format!(", {article}");
         if let Some(stem) = name.strip_suffix(&suffix) {
             let sep = if article.ends_with('\'') { "" } else { " " };
@@ -242,7 +244,11 @@ fn move_article(name: &str) -> String {
         let infix = format!(", {article} (");
         if let Some(pos) = name.find(&infix) {
             let sep = if article.ends_with('\'') { "" } else { " " };
-            return format!("{article}{sep}{}{}", &name[..pos], &name[pos + infix.len() - 2..]);
+            return format!(
+                "{article}{sep}{}{}",
+                &name[..pos],
+                &name[pos + infix.len() - 2..]
+            );
         }
     }
     name.to_string()
@@ -253,7 +259,13 @@ fn parse_genres(field: &str) -> Vec<String> {
         .split('|')
         .map(str::trim)
         .filter(|g| !g.is_empty() && *g != "(no genres listed)")
-        .map(|g| if g == "Children's" { "Children".to_string() } else { g.to_string() })
+        .map(|g| {
+            if g == "Children's" {
+                "Children".to_string()
+            } else {
+                g.to_string()
+            }
+        })
         .collect()
 }
 
@@ -587,15 +599,27 @@ mod tests {
 
     #[test]
     fn titles_lose_year_and_move_article() {
-        assert_eq!(split_title("Toy Story (1995)"), ("Toy Story".into(), Some(1995)));
-        assert_eq!(split_title("Matrix, The (1999)"), ("The Matrix".into(), Some(1999)));
+        assert_eq!(
+            split_title("Toy Story (1995)"),
+            ("Toy Story".into(), Some(1995))
+        );
+        assert_eq!(
+            split_title("Matrix, The (1999)"),
+            ("The Matrix".into(), Some(1999))
+        );
         assert_eq!(split_title("Babylon 5"), ("Babylon 5".into(), None));
         assert_eq!(
             split_title("Seven (a.k.a. Se7en) (1995)"),
             ("Seven (a.k.a. Se7en)".into(), Some(1995))
         );
-        assert_eq!(split_title("Hyena Road (2015) "), ("Hyena Road".into(), Some(2015)));
-        assert_eq!(split_title("Fawlty Towers (1975-1979)"), ("Fawlty Towers".into(), Some(1975)));
+        assert_eq!(
+            split_title("Hyena Road (2015) "),
+            ("Hyena Road".into(), Some(2015))
+        );
+        assert_eq!(
+            split_title("Fawlty Towers (1975-1979)"),
+            ("Fawlty Towers".into(), Some(1975))
+        );
     }
 
     #[test]
@@ -621,7 +645,15 @@ mod tests {
         assert_eq!(p.errors[0].line, 3);
         let u = "196\t242\t3\t881250949\n186\t302\t3\n";
         let p = parse_ratings(Layout::Ml100k, u);
-        assert_eq!(p.rows[0].1, Rating { user: 196, movie: 242, rating: 3.0, timestamp: 881250949 });
+        assert_eq!(
+            p.rows[0].1,
+            Rating {
+                user: 196,
+                movie: 242,
+                rating: 3.0,
+                timestamp: 881250949
+            }
+        );
         assert_eq!(p.errors[0].line, 2);
         let d = "1::1193::5::978300760\n1::x::5::978300760\n";
         let p = parse_ratings(Layout::Ml1m, d);
@@ -631,8 +663,12 @@ mod tests {
 
     #[test]
     fn ml100k_items_with_latin1() {
-        let mut bytes = b"1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n".to_vec();
-        bytes.extend_from_slice(b"2|Caf\xe9 (1996)|01-Jan-1996||http://x|0|0|0|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0\n");
+        let mut bytes =
+            b"1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+                .to_vec();
+        bytes.extend_from_slice(
+            b"2|Caf\xe9 (1996)|01-Jan-1996||http://x|0|0|0|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0\n",
+        );
         let text = decode(&bytes);
         let p = parse_movies(Layout::Ml100k, &text);
         assert_eq!(p.errors, vec![]);
@@ -642,7 +678,10 @@ mod tests {
 
     #[test]
     fn real_demo_files_parse_cleanly() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/ml-latest-small");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/demo/ml-latest-small"
+        );
         let movies = std::fs::read_to_string(format!("{dir}/movies.csv")).unwrap();
         let p = parse_movies(Layout::LatestCsv, &movies);
         assert_eq!((p.rows.len(), p.errors.len()), (9742, 0));
@@ -656,9 +695,15 @@ mod tests {
 
     #[test]
     fn layout_detection() {
-        assert_eq!(Layout::detect(&["ratings.csv", "movies.csv"]), Some(Layout::LatestCsv));
+        assert_eq!(
+            Layout::detect(&["ratings.csv", "movies.csv"]),
+            Some(Layout::LatestCsv)
+        );
         assert_eq!(Layout::detect(&["u.data", "u.item"]), Some(Layout::Ml100k));
-        assert_eq!(Layout::detect(&["ratings.dat", "movies.dat"]), Some(Layout::Ml1m));
+        assert_eq!(
+            Layout::detect(&["ratings.dat", "movies.dat"]),
+            Some(Layout::Ml1m)
+        );
         assert_eq!(Layout::detect(&["x"]), None);
     }
 }

@@ -206,6 +206,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Closes every connection (checkpointing SQLite's WAL).
+    async fn close(&self);
 
     /// Reads an installation-wide setting.
     async fn meta_get(&self, key: &str) -> Result<Option<String>>;
@@ -213,8 +215,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn meta_set(&self, key: &str, value: &str) -> Result<()>;
 
     /// Imports titles with their genres, keyed by `(source, external_id)`.
-    async fn import_titles(&self, source: &str, rows: &[ImportTitle], now: Millis)
-        -> Result<ImportCounts>;
+    async fn import_titles(
+        &self,
+        source: &str,
+        rows: &[ImportTitle],
+        now: Millis,
+    ) -> Result<ImportCounts>;
     /// Imports tags; tags for unknown titles are rejected.
     async fn import_tags(&self, source: &str, rows: &[ImportTag]) -> Result<ImportCounts>;
     /// Imports external links; links for unknown titles are rejected.
@@ -307,7 +313,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 /// Opens the store a URL names: `sqlite://PATH` (created when missing).
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url, max_connections).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(url, max_connections).await?,
+        ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Err(StoreError::Url(
             "the PostgreSQL backend is not built yet; use a sqlite:// URL".into(),

@@ -43,7 +43,8 @@ fn summary_from_row(row: &SqliteRow) -> Result<TitleSummary> {
     genres.sort();
     Ok(TitleSummary {
         id: row.try_get("id")?,
-        kind: TitleKind::from_str(&kind).map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
+        kind: TitleKind::from_str(&kind)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
         name: row.try_get("name")?,
         year: row.try_get("year")?,
         genres,
@@ -58,8 +59,10 @@ fn account_from_row(row: &SqliteRow) -> Result<Account> {
     Ok(Account {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
-        role: Role::from_str(&role).map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
-        plan: Plan::from_str(&plan).map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
+        role: Role::from_str(&role)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
+        plan: Plan::from_str(&plan)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
         created_at: row.try_get("created_at")?,
         must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
     })
@@ -125,13 +128,26 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        // Fold the WAL into the main file so the database is one file at rest.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint on close failed");
+        }
+        self.pool.close().await;
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<String>> {
@@ -208,7 +224,8 @@ impl Store for SqliteStore {
         let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let matched = matched_titles(&mut tx, source, chunk.iter().map(|r| r.external_title)).await?;
+            let matched =
+                matched_titles(&mut tx, source, chunk.iter().map(|r| r.external_title)).await?;
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR IGNORE INTO title_tags(title_id, tag, source_user, tagged_at) \
                  SELECT t.id, v.column2, v.column3, v.column4 FROM (",
@@ -235,7 +252,8 @@ impl Store for SqliteStore {
         let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(CHUNK) {
-            let matched = matched_titles(&mut tx, source, chunk.iter().map(|r| r.external_title)).await?;
+            let matched =
+                matched_titles(&mut tx, source, chunk.iter().map(|r| r.external_title)).await?;
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR IGNORE INTO title_links(title_id, imdb_id, tmdb_id) \
                  SELECT t.id, v.column2, v.column3 FROM (",
@@ -363,7 +381,9 @@ impl Store for SqliteStore {
 
     async fn refresh_title_stats(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM title_stats").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM title_stats")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO title_stats(title_id, plays, rating_count, rating_sum) \
              SELECT title_id, COUNT(*), COUNT(rating), COALESCE(SUM(rating), 0) \
@@ -387,7 +407,9 @@ impl Store for SqliteStore {
     async fn list_titles(&self, q: &TitleQuery) -> Result<Vec<TitleSummary>> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT ");
         qb.push(SUMMARY_COLS);
-        qb.push(" FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id WHERE t.kind != 'episode'");
+        qb.push(
+            " FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id WHERE t.kind != 'episode'",
+        );
         if let Some(kind) = q.kind {
             qb.push(" AND t.kind = ").push_bind(kind.as_str());
         }
@@ -418,7 +440,11 @@ impl Store for SqliteStore {
              LEFT JOIN seasons se ON se.id = t.season_id \
              LEFT JOIN title_links l ON l.title_id = t.id WHERE t.id = ?"
         );
-        let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         let summary = summary_from_row(&row)?;
@@ -530,7 +556,11 @@ impl Store for SqliteStore {
 
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
         let sql = format!("SELECT {ACCOUNT_COLS}, password_hash FROM accounts WHERE email = ?");
-        let Some(row) = sqlx::query(&sql).bind(email).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query(&sql)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         Ok(Some(Credentials {
@@ -572,13 +602,15 @@ impl Store for SqliteStore {
     }
 
     async fn set_password(&self, account_id: i64, hash: &str, must_change: bool) -> Result<()> {
-        let n = sqlx::query("UPDATE accounts SET password_hash = ?, must_change_password = ? WHERE id = ?")
-            .bind(hash)
-            .bind(i64::from(must_change))
-            .bind(account_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE accounts SET password_hash = ?, must_change_password = ? WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(i64::from(must_change))
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound { what: "account" });
         }
@@ -741,7 +773,9 @@ impl Store for SqliteStore {
                     title: summary_from_row(r)?,
                     watched_at: r.try_get("watched_at")?,
                     rating: rating.map(|v| v as f32),
-                    thumb: r.try_get::<Option<i64>, _>("thumb")?.and_then(Thumb::from_value),
+                    thumb: r
+                        .try_get::<Option<i64>, _>("thumb")?
+                        .and_then(Thumb::from_value),
                 })
             })
             .collect()
@@ -840,24 +874,49 @@ mod tests {
     #[tokio::test]
     async fn import_is_idempotent_and_rejects_unknown_refs() {
         let (_d, s) = store().await;
-        let titles = vec![title(1, "Heat", &["Crime", "Action"]), title(2, "Up", &["Animation"])];
+        let titles = vec![
+            title(1, "Heat", &["Crime", "Action"]),
+            title(2, "Up", &["Animation"]),
+        ];
         let c = s.import_titles("movielens", &titles, 1).await.unwrap();
         assert_eq!((c.imported, c.unchanged), (2, 0));
         let c = s.import_titles("movielens", &titles, 1).await.unwrap();
         assert_eq!((c.imported, c.unchanged), (0, 2));
-        let c = s.import_viewers("movielens", &[7, 8], "hash", 1).await.unwrap();
+        let c = s
+            .import_viewers("movielens", &[7, 8], "hash", 1)
+            .await
+            .unwrap();
         assert_eq!(c.imported, 2);
         let ratings = vec![
-            ImportRating { external_user: 7, external_title: 1, stars: 5.0, at: 10 },
-            ImportRating { external_user: 7, external_title: 99, stars: 5.0, at: 10 },
-            ImportRating { external_user: 8, external_title: 2, stars: 3.0, at: 11 },
+            ImportRating {
+                external_user: 7,
+                external_title: 1,
+                stars: 5.0,
+                at: 10,
+            },
+            ImportRating {
+                external_user: 7,
+                external_title: 99,
+                stars: 5.0,
+                at: 10,
+            },
+            ImportRating {
+                external_user: 8,
+                external_title: 2,
+                stars: 3.0,
+                at: 11,
+            },
         ];
         let c = s.import_ratings("movielens", &ratings).await.unwrap();
         assert_eq!((c.imported, c.unchanged, c.rejected), (2, 0, 1));
         let c = s.import_ratings("movielens", &ratings).await.unwrap();
         assert_eq!((c.imported, c.unchanged, c.rejected), (0, 2, 1));
         s.refresh_title_stats().await.unwrap();
-        let acc = s.credentials("viewer7@demo.marquee").await.unwrap().unwrap();
+        let acc = s
+            .credentials("viewer7@demo.marquee")
+            .await
+            .unwrap()
+            .unwrap();
         let prof = s.profiles(acc.account.id).await.unwrap();
         assert_eq!(prof.len(), 1);
         let h = s.history(prof[0].id, 10).await.unwrap();
@@ -881,12 +940,22 @@ mod tests {
         let r = s.search_titles("amelie", 10).await.unwrap();
         assert_eq!(r[0].name, "Amélie");
         assert!(s.search_titles("\" OR *", 10).await.unwrap().is_empty());
-        let q = TitleQuery { genre: Some("Action".into()), limit: 10, ..Default::default() };
+        let q = TitleQuery {
+            genre: Some("Action".into()),
+            limit: 10,
+            ..Default::default()
+        };
         let r = s.list_titles(&q).await.unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].name, "The Matrix Reloaded");
         let g = s.genres().await.unwrap();
-        assert_eq!(g[0], GenreCount { name: "Sci-Fi".into(), titles: 2 });
+        assert_eq!(
+            g[0],
+            GenreCount {
+                name: "Sci-Fi".into(),
+                titles: 2
+            }
+        );
     }
 
     #[tokio::test]
@@ -901,17 +970,27 @@ mod tests {
             first_profile: "Ann".into(),
         };
         let a = s.create_account(&new, 5).await.unwrap();
-        assert!(matches!(s.create_account(&new, 5).await, Err(StoreError::Conflict { field: "email" })));
+        assert!(matches!(
+            s.create_account(&new, 5).await,
+            Err(StoreError::Conflict { field: "email" })
+        ));
         assert!(matches!(
             s.create_profile(a.id, "Ann", false, 6).await,
             Err(StoreError::Conflict { field: "name" })
         ));
         for i in 0..4 {
-            s.create_profile(a.id, &format!("P{i}"), false, 6).await.unwrap();
+            s.create_profile(a.id, &format!("P{i}"), false, 6)
+                .await
+                .unwrap();
         }
-        assert!(matches!(s.create_profile(a.id, "P9", false, 6).await, Err(StoreError::Limit { .. })));
+        assert!(matches!(
+            s.create_profile(a.id, "P9", false, 6).await,
+            Err(StoreError::Limit { .. })
+        ));
         assert_eq!(s.profiles(a.id).await.unwrap().len(), 5);
-        s.create_session("tok", a.id, None, "csrf", 10, 100).await.unwrap();
+        s.create_session("tok", a.id, None, "csrf", 10, 100)
+            .await
+            .unwrap();
         assert!(s.session("tok", 50).await.unwrap().is_some());
         assert!(s.session("tok", 100).await.unwrap().is_none());
     }

@@ -1,24 +1,50 @@
 //! `marquee`: the one binary. A thin CLI over the library crates.
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 mod cmd;
 
 #[derive(Parser)]
-#[command(name = "marquee", version, about = "Self-hosted streaming customer experience platform")]
+#[command(
+    name = "marquee",
+    version,
+    about = "Self-hosted streaming customer experience platform"
+)]
 struct Cli {
+    /// Config file (TOML). Default: ./marquee.toml when present.
+    #[arg(long, global = true, env = "MARQUEE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server; on first start with an empty database, import the demo catalog.
+    Serve(cmd::serve::ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import data.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(cmd::user::UserCommand),
+    /// Print the effective configuration, secrets redacted.
+    Config,
     /// Offline evaluation of engines.
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Train models.
     #[command(subcommand)]
     Train(TrainCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a MovieLens directory (ml-latest-small, ml-100k or ml-1m).
+    Movielens(cmd::import::MovielensArgs),
 }
 
 #[derive(Subcommand)]
@@ -37,7 +63,13 @@ enum TrainCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let config = cli.config.as_deref();
     match cli.command {
+        Command::Serve(args) => cmd::serve::run(config, &args),
+        Command::Migrate => cmd::app::block_on(cmd::app::migrate(config)),
+        Command::Import(ImportCommand::Movielens(args)) => cmd::import::run(config, &args),
+        Command::User(c) => cmd::user::run(config, &c),
+        Command::Config => cmd::app::print_config(config),
         Command::Eval(EvalCommand::Recs(args)) => cmd::eval_recs::run(&args),
         Command::Eval(EvalCommand::Sentiment(args)) => cmd::sentiment::run_eval(&args),
         Command::Train(TrainCommand::Sentiment(args)) => cmd::sentiment::run_train(&args),

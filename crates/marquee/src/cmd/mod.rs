@@ -1,4 +1,8 @@
 //! One module per CLI command family.
 
+pub mod app;
 pub mod eval_recs;
+pub mod import;
 pub mod sentiment;
+pub mod serve;
+pub mod user;

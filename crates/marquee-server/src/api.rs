@@ -1,0 +1,486 @@
+//! The JSON API under `/api/v1`, described by OpenAPI at `/api/v1/openapi.json`.
+
+use crate::auth::{Admin, CurrentUser, Staff};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
+use crate::service;
+use crate::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use marquee_domain::{
+    Account, GenreCount, HistoryEntry, Plan, Profile, Role, TitleDetail, TitleKind, TitleSummary,
+};
+use marquee_store::{TitleQuery, TitleSort};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Marquee API", version = "1", description = "Catalog, accounts and profiles of a Marquee installation. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."),
+    paths(
+        list_titles, get_title, list_genres, search, signup, login, logout, me, list_profiles,
+        create_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account
+    ),
+    components(schemas(
+        TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
+        ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
+        NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage
+    )),
+    modifiers(&BearerAuth),
+    tags((name = "catalog"), (name = "accounts"), (name = "staff"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+            c.add_security_scheme(
+                "cookie",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                    crate::auth::SESSION_COOKIE,
+                ))),
+            );
+        }
+    }
+}
+
+/// The API routes, to be nested under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/titles", get(list_titles))
+        .route("/titles/{id}", get(get_title))
+        .route("/genres", get(list_genres))
+        .route("/search", get(search))
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/me", get(me))
+        .route("/profiles", get(list_profiles).post(create_profile))
+        .route("/profiles/{id}/select", post(select_profile))
+        .route("/profiles/{id}/history", get(profile_history))
+        .route("/staff/stats", get(staff_stats))
+        .route("/staff/accounts", get(staff_accounts))
+        .route("/staff/accounts/{id}", patch(staff_update_account))
+        .fallback(api_not_found)
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError(AppError::NotFound("no such API route".into()))
+}
+
+/// Page-size rule shared by listings: 1..=100.
+fn check_limit(limit: Option<u32>, default: u32) -> Result<u32, AppError> {
+    match limit {
+        None => Ok(default),
+        Some(0) => Err(AppError::invalid("limit", "must be at least 1")),
+        Some(n) if n > 100 => Err(AppError::invalid("limit", "must be at most 100")),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Title listing parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TitlesParams {
+    /// Only titles in this genre, e.g. `Comedy`.
+    genre: Option<String>,
+    /// Only this kind: movie or series.
+    kind: Option<TitleKind>,
+    /// `popular` (default), `name` or `newest`.
+    sort: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    /// Default 0.
+    offset: Option<u32>,
+}
+
+/// A page of titles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TitlesPage {
+    /// The titles.
+    items: Vec<TitleSummary>,
+    /// The limit applied.
+    limit: u32,
+    /// The offset applied.
+    offset: u32,
+}
+
+/// Lists titles, optionally by genre.
+#[utoipa::path(get, path = "/api/v1/titles", tag = "catalog", params(TitlesParams),
+    responses((status = 200, body = TitlesPage), (status = 400, body = ErrorBody)))]
+async fn list_titles(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<TitlesParams>,
+) -> Result<Json<TitlesPage>, ApiError> {
+    let limit = check_limit(p.limit, 20)?;
+    let offset = p.offset.unwrap_or(0);
+    let sort = match p.sort.as_deref() {
+        None | Some("popular") => TitleSort::Popular,
+        Some("name") => TitleSort::Name,
+        Some("newest") => TitleSort::Newest,
+        Some(other) => {
+            return Err(AppError::invalid(
+                "sort",
+                format!("unknown sort {other:?}: use popular, name or newest"),
+            )
+            .into())
+        }
+    };
+    let items = state
+        .store
+        .list_titles(&TitleQuery {
+            genre: p.genre,
+            kind: p.kind,
+            sort,
+            limit,
+            offset,
+        })
+        .await?;
+    Ok(Json(TitlesPage {
+        items,
+        limit,
+        offset,
+    }))
+}
+
+/// One title with tags and links.
+#[utoipa::path(get, path = "/api/v1/titles/{id}", tag = "catalog", params(("id" = i64, Path, description = "Title id")),
+    responses((status = 200, body = TitleDetail), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
+async fn get_title(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<TitleDetail>, ApiError> {
+    state
+        .store
+        .title(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")).into())
+}
+
+/// Every genre with its title count.
+#[utoipa::path(get, path = "/api/v1/genres", tag = "catalog", responses((status = 200, body = Vec<GenreCount>)))]
+async fn list_genres(State(state): State<AppState>) -> Result<Json<Vec<GenreCount>>, ApiError> {
+    Ok(Json(state.store.genres().await?))
+}
+
+/// Search parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// The words to look for; prefixes match.
+    q: String,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+}
+
+/// Full-text search on titles.
+#[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
+    responses((status = 200, body = Vec<TitleSummary>), (status = 400, body = ErrorBody)))]
+async fn search(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<Vec<TitleSummary>>, ApiError> {
+    let limit = check_limit(p.limit, 20)?;
+    if p.q.len() > 200 {
+        return Err(AppError::invalid("q", "must be at most 200 characters").into());
+    }
+    Ok(Json(state.store.search_titles(&p.q, limit).await?))
+}
+
+/// Sign-up body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// E-mail address.
+    email: String,
+    /// At least 8 characters.
+    password: String,
+    /// Name of the first profile; defaults to the e-mail's local part.
+    profile_name: Option<String>,
+}
+
+/// Log-in body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// E-mail address.
+    email: String,
+    /// Password.
+    password: String,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// Bearer token (also set as the session cookie).
+    token: String,
+    /// Send this in `X-CSRF-Token` on unsafe calls authenticated by cookie.
+    csrf_token: String,
+    /// The account.
+    account: Account,
+}
+
+fn session_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: service::NewSession,
+    status: StatusCode,
+) -> Response {
+    let cookie = service::session_cookie(
+        &s.token,
+        s.max_age_s,
+        service::secure_cookies(state, headers),
+    );
+    (
+        status,
+        [(header::SET_COOKIE, cookie)],
+        Json(SessionResponse {
+            token: s.token,
+            csrf_token: s.csrf_token,
+            account: s.account,
+        }),
+    )
+        .into_response()
+}
+
+/// Creates a viewer account with a first profile and logs it in.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
+    responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<SignupRequest>,
+) -> Result<Response, ApiError> {
+    let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref()).await?;
+    Ok(session_response(&state, &headers, s, StatusCode::CREATED))
+}
+
+/// Logs in. Failed attempts are rate-limited per account and per IP (429).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let s = service::login(&state, &b.email, &b.password, Some(addr.ip())).await?;
+    Ok(session_response(&state, &headers, s, StatusCode::OK))
+}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
+    responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: CurrentUser,
+) -> Result<Response, ApiError> {
+    service::logout(&state, &user).await?;
+    let cookie = service::clear_session_cookie(service::secure_cookies(&state, &headers));
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// The current account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// The account.
+    account: Account,
+    /// Its profiles.
+    profiles: Vec<Profile>,
+    /// The selected profile.
+    current_profile_id: Option<i64>,
+}
+
+/// Who am I.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+async fn me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<MeResponse>, ApiError> {
+    let profiles = state.store.profiles(user.account.id).await?;
+    Ok(Json(MeResponse {
+        account: user.account,
+        profiles,
+        current_profile_id: user.profile_id,
+    }))
+}
+
+/// The account's profiles.
+#[utoipa::path(get, path = "/api/v1/profiles", tag = "accounts",
+    responses((status = 200, body = Vec<Profile>), (status = 401, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+async fn list_profiles(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<Profile>>, ApiError> {
+    Ok(Json(state.store.profiles(user.account.id).await?))
+}
+
+/// New profile body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProfileRequest {
+    /// 1 to 40 characters, unique within the account.
+    name: String,
+    /// A kids profile.
+    #[serde(default)]
+    is_kids: bool,
+}
+
+/// Adds a profile (at most 5 per account).
+#[utoipa::path(post, path = "/api/v1/profiles", tag = "accounts", request_body = NewProfileRequest,
+    responses((status = 201, body = Profile), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn create_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<NewProfileRequest>,
+) -> Result<(StatusCode, Json<Profile>), ApiError> {
+    let p = service::create_profile(&state, &user, &b.name, b.is_kids).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Switches the session to a profile.
+#[utoipa::path(post, path = "/api/v1/profiles/{id}/select", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 200, body = Profile), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn select_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(service::select_profile(&state, &user, id).await?))
+}
+
+/// History parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// 1 to 100, default 50.
+    limit: Option<u32>,
+}
+
+/// A profile's viewing history, newest first.
+#[utoipa::path(get, path = "/api/v1/profiles/{id}/history", tag = "accounts", params(("id" = i64, Path), HistoryParams),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn profile_history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<HistoryParams>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let limit = check_limit(p.limit, 50)?;
+    let profile = service::own_profile(&state, &user, id).await?;
+    Ok(Json(state.store.history(profile.id, limit).await?))
+}
+
+/// Installation figures for staff.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffStats {
+    /// Titles (all kinds).
+    titles: i64,
+    /// Accounts.
+    accounts: i64,
+    /// Staff accounts (agents and admins).
+    staff: i64,
+}
+
+/// Installation figures (agent or admin).
+#[utoipa::path(get, path = "/api/v1/staff/stats", tag = "staff",
+    responses((status = 200, body = StaffStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn staff_stats(
+    State(state): State<AppState>,
+    _staff: Staff,
+) -> Result<Json<StaffStats>, ApiError> {
+    let s = &state.store;
+    Ok(Json(StaffStats {
+        titles: s.count_titles(None).await?,
+        accounts: s.count_accounts(None).await?,
+        staff: s.count_accounts(Some(Role::Agent)).await?
+            + s.count_accounts(Some(Role::Admin)).await?,
+    }))
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 100, default 50.
+    limit: Option<u32>,
+    /// Default 0.
+    offset: Option<u32>,
+}
+
+/// Lists accounts (admin).
+#[utoipa::path(get, path = "/api/v1/staff/accounts", tag = "staff", params(PageParams),
+    responses((status = 200, body = Vec<Account>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn staff_accounts(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    let limit = check_limit(p.limit, 50)?;
+    Ok(Json(
+        state
+            .store
+            .list_accounts(limit, p.offset.unwrap_or(0))
+            .await?,
+    ))
+}
+
+/// Account change body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccountRequest {
+    /// The new role.
+    role: Role,
+}
+
+/// Changes an account's role (admin). An admin cannot demote themself.
+#[utoipa::path(patch, path = "/api/v1/staff/accounts/{id}", tag = "staff", params(("id" = i64, Path)), request_body = UpdateAccountRequest,
+    responses((status = 200, body = Account), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn staff_update_account(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<UpdateAccountRequest>,
+) -> Result<Json<Account>, ApiError> {
+    if id == user.account.id && b.role != Role::Admin {
+        return Err(AppError::invalid("role", "an admin cannot demote themself").into());
+    }
+    state.store.set_role(id, b.role).await?;
+    let account = state
+        .store
+        .account(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("account {id} not found")))?;
+    Ok(Json(account))
+}

@@ -1,0 +1,397 @@
+//! Passwords, sessions, roles and CSRF.
+//!
+//! - Passwords are hashed with argon2id (PHC strings), off the async runtime.
+//! - A session token is 256 random bits; the database keeps only its sha256.
+//!   Browsers carry it in the `marquee_session` cookie (HttpOnly, SameSite=Lax,
+//!   Secure over TLS); API clients may send it as `Authorization: Bearer`.
+//! - CSRF: every form carries a token. Logged in, it is the session's token;
+//!   anonymous (log-in and sign-up forms), it is the `marquee_csrf` cookie
+//!   (double submit). Cookie-authenticated unsafe API calls must send the
+//!   session's token in `X-CSRF-Token`.
+//! - Failed log-ins are rate-limited per account and per IP.
+
+use crate::error::{ApiError, AppError, PageError};
+use crate::AppState;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use marquee_domain::{Account, Millis, Role};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use subtle::ConstantTimeEq;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "marquee_session";
+/// The anonymous CSRF cookie's name.
+pub const CSRF_COOKIE: &str = "marquee_csrf";
+/// The CSRF header for API calls.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A fresh random token: 256 bits, URL-safe base64.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// sha256 of a token, hex: what the database stores.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time string equality.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Hashes a password with argon2id on a blocking thread.
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// Hashes a password with argon2id (default parameters: m=19 MiB, t=2, p=1).
+pub fn hash_password_blocking(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+}
+
+/// Verifies a password against a PHC hash on a blocking thread.
+pub async fn verify_password(password: String, hash: String) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// The logged-in account behind a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The account.
+    pub account: Account,
+    /// The selected profile.
+    pub profile_id: Option<i64>,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// The session token's hash.
+    pub token_hash: String,
+    /// Authenticated by cookie (CSRF applies) rather than a bearer token.
+    pub via_cookie: bool,
+}
+
+fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The anonymous CSRF cookie, when the browser sent one.
+pub fn csrf_cookie(parts: &Parts) -> Option<String> {
+    cookie_value(parts, CSRF_COOKIE)
+}
+
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, AppError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let (token, via_cookie) = match bearer {
+        Some(t) => (t, false),
+        None => match cookie_value(parts, SESSION_COOKIE) {
+            Some(t) => (t, true),
+            None => return Ok(None),
+        },
+    };
+    let hash = token_hash(&token);
+    let Some(rec) = state.store.session(&hash, state.clock.now_ms()).await? else {
+        return Ok(None);
+    };
+    let user = CurrentUser {
+        account: rec.account,
+        profile_id: rec.profile_id,
+        csrf_token: rec.csrf_token,
+        token_hash: hash,
+        via_cookie,
+    };
+    // Cookie-authenticated unsafe API calls must prove they come from our pages.
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if via_cookie && unsafe_method && original_path(parts).starts_with("/api/") {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !same(sent, &user.csrf_token) {
+            return Err(AppError::Forbidden(
+                "missing or wrong X-CSRF-Token header".into(),
+            ));
+        }
+    }
+    Ok(Some(user))
+}
+
+/// Why an auth extractor refused: rendered as JSON under `/api/`, and on pages
+/// as a redirect to the log-in page (401) or an HTML error page.
+#[derive(Debug)]
+pub struct AuthRejection {
+    err: AppError,
+    api: bool,
+    path: String,
+}
+
+/// The request path before any `nest` stripped its prefix.
+pub fn original_path(parts: &Parts) -> String {
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(&parts.uri);
+    uri.path().to_string()
+}
+
+impl AuthRejection {
+    fn new(parts: &Parts, err: AppError) -> Self {
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|o| &o.0)
+            .unwrap_or(&parts.uri);
+        AuthRejection {
+            err,
+            api: uri.path().starts_with("/api/"),
+            path: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into()),
+        }
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        if self.api {
+            return ApiError(self.err).into_response();
+        }
+        if matches!(self.err, AppError::Unauthorized(_)) {
+            let next: String = url_encode(&self.path);
+            return Redirect::to(&format!("/login?next={next}")).into_response();
+        }
+        PageError(self.err).into_response()
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(u) = parts.extensions.get::<CurrentUser>() {
+            return Ok(u.clone());
+        }
+        let user = resolve(parts, state)
+            .await
+            .map_err(|e| AuthRejection::new(parts, e))?
+            .ok_or_else(|| {
+                AuthRejection::new(parts, AppError::Unauthorized("log in first".into()))
+            })?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for CurrentUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(u) = parts.extensions.get::<CurrentUser>() {
+            return Ok(Some(u.clone()));
+        }
+        let user = resolve(parts, state)
+            .await
+            .map_err(|e| AuthRejection::new(parts, e))?;
+        if let Some(u) = &user {
+            parts.extensions.insert(u.clone());
+        }
+        Ok(user)
+    }
+}
+
+async fn with_role(
+    parts: &mut Parts,
+    state: &AppState,
+    role: Role,
+) -> Result<CurrentUser, AuthRejection> {
+    let user =
+        <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+    if user.account.role >= role {
+        Ok(user)
+    } else {
+        Err(AuthRejection::new(
+            parts,
+            AppError::Forbidden(format!("this needs the {} role", role.as_str())),
+        ))
+    }
+}
+
+/// A logged-in agent or admin: 401 anonymous, 403 viewer. Runs before any
+/// body is read, so a viewer never learns more than 403.
+#[derive(Debug, Clone)]
+pub struct Staff(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Agent).await.map(Staff)
+    }
+}
+
+/// A logged-in admin: 401 anonymous, 403 otherwise.
+#[derive(Debug, Clone)]
+pub struct Admin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Admin).await.map(Admin)
+    }
+}
+
+/// A sliding-window counter of failed log-ins, keyed by account and by IP.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Millis>>>,
+}
+
+impl LoginLimiter {
+    /// Seconds to wait if any key is over `max` failures within `window_ms`.
+    pub fn blocked(&self, keys: &[String], now: Millis, max: u32, window_ms: i64) -> Option<u64> {
+        let mut map = self.failures.lock().ok()?;
+        let mut wait = None;
+        for k in keys {
+            if let Some(q) = map.get_mut(k) {
+                while q.front().is_some_and(|t| *t <= now - window_ms) {
+                    q.pop_front();
+                }
+                if q.len() >= max as usize {
+                    let oldest = q.front().copied().unwrap_or(now);
+                    let secs = ((oldest + window_ms - now).max(1000) / 1000) as u64;
+                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+                }
+            }
+        }
+        wait
+    }
+
+    /// Records a failure against every key.
+    pub fn fail(&self, keys: &[String], now: Millis) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.clear();
+            }
+            for k in keys {
+                map.entry(k.clone()).or_default().push_back(now);
+            }
+        }
+    }
+
+    /// Forgets an account's failures after a successful log-in.
+    pub fn succeed(&self, account_key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(account_key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let a = random_token();
+        let b = random_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43); // 256 bits
+        assert_eq!(token_hash(&a).len(), 64);
+        assert!(same(&a, &a.clone()));
+        assert!(!same(&a, &b));
+    }
+
+    #[test]
+    fn limiter_blocks_after_max_and_recovers() {
+        let l = LoginLimiter::default();
+        let keys = vec!["acct:a".to_string(), "ip:1".to_string()];
+        for i in 0..5 {
+            assert_eq!(l.blocked(&keys, 1000 + i, 5, 60_000), None);
+            l.fail(&keys, 1000 + i);
+        }
+        assert!(l.blocked(&keys, 2000, 5, 60_000).is_some());
+        // Another account from the same IP is blocked too.
+        assert!(l
+            .blocked(&["acct:b".into(), "ip:1".into()], 2000, 5, 60_000)
+            .is_some());
+        assert_eq!(l.blocked(&keys, 62_000, 5, 60_000), None);
+    }
+
+    #[test]
+    fn password_hash_roundtrip() {
+        let h = hash_password_blocking("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"wrong", &parsed)
+            .is_err());
+    }
+}

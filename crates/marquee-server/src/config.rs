@@ -1,0 +1,318 @@
+//! Configuration: defaults, then a TOML file, then `MARQUEE_*` environment variables.
+//!
+//! Nested keys use a double underscore in the environment:
+//! `MARQUEE_SERVER__ADDR=0.0.0.0:8080`, `MARQUEE_DATABASE__URL=sqlite://x.db`.
+//! `MARQUEE_ADMIN_PASSWORD` is a short alias for `auth.admin_password`.
+//! Unknown keys, in the file or the environment, are an error.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database and other state live.
+    pub data_dir: PathBuf,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Accounts and sessions.
+    pub auth: AuthConfig,
+    /// The demo catalog.
+    pub demo: DemoConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub addr: String,
+    /// The public URL, used in links and to decide on Secure cookies.
+    pub public_url: Option<String>,
+    /// Force Secure cookies on or off; by default they are Secure when
+    /// `public_url` is https or the request came over TLS (X-Forwarded-Proto).
+    pub secure_cookies: Option<bool>,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered 503.
+    pub request_timeout_s: u64,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH`. Default: `sqlite://{data_dir}/marquee.db`.
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// Accounts and sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The first admin's e-mail.
+    pub admin_email: String,
+    /// The first admin's password. When unset a one-time password is generated
+    /// and printed, and must be changed at first log-in.
+    pub admin_password: Option<String>,
+    /// Session lifetime.
+    pub session_ttl_hours: u64,
+    /// Failed log-ins allowed per account and per IP within the window.
+    pub login_max_failures: u32,
+    /// The rate-limit window.
+    pub login_window_s: u64,
+}
+
+/// Demo catalog settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Import the demo catalog on the first start with an empty database.
+    pub import_on_first_start: bool,
+    /// Where the MovieLens files are.
+    pub dir: PathBuf,
+    /// The password of every demo viewer account (demo data, not a secret).
+    pub viewer_password: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info,marquee_server=debug`. `RUST_LOG` overrides it.
+    pub filter: String,
+    /// JSON log lines instead of text.
+    pub json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("marquee-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            demo: DemoConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: "127.0.0.1:8080".into(),
+            public_url: None,
+            secure_cookies: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_s: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            admin_email: "admin@marquee.local".into(),
+            admin_password: None,
+            session_ttl_hours: 24 * 14,
+            login_max_failures: 5,
+            login_window_s: 15 * 60,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            import_on_first_start: true,
+            dir: PathBuf::from("data/demo/ml-latest-small"),
+            viewer_password: "marquee-demo".into(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            filter: "info".into(),
+            json: false,
+        }
+    }
+}
+
+/// A configuration error, naming the key where it can.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (when given, it must exist; otherwise
+    /// `./marquee.toml` when present), then the `MARQUEE_*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    return Err(ConfigError(format!(
+                        "config file {} not found",
+                        f.display()
+                    )));
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => {
+                let f = Path::new("marquee.toml");
+                if f.exists() {
+                    fig = fig.merge(Toml::file(f));
+                }
+            }
+        }
+        fig = fig
+            .merge(
+                Env::prefixed("MARQUEE_")
+                    .ignore(&["ADMIN_PASSWORD", "CONFIG"])
+                    .split("__"),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["MARQUEE_ADMIN_PASSWORD"])
+                    .map(|_| "auth.admin_password".into()),
+            );
+        let cfg: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.addr.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError(format!(
+                "server.addr {:?} is not an address like 127.0.0.1:8080",
+                self.server.addr
+            )));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "server.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.auth.session_ttl_hours == 0 {
+            return Err(ConfigError(
+                "auth.session_ttl_hours must be positive".into(),
+            ));
+        }
+        if let Some(url) = &self.database.url {
+            if !url.starts_with("sqlite:") && !url.starts_with("postgres") {
+                return Err(ConfigError(format!(
+                    "database.url {url:?} must start with sqlite:// or postgres://"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective database URL.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("marquee.db").display()))
+    }
+
+    /// The configuration as TOML with secrets redacted.
+    pub fn redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut c = self.clone();
+        if c.auth.admin_password.is_some() {
+            c.auth.admin_password = Some("<redacted>".into());
+        }
+        if let Some(url) = &c.database.url {
+            c.database.url = Some(redact_url_password(url));
+        }
+        toml::to_string_pretty(&c).map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layering_file_then_env_and_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "marquee.toml",
+                "data_dir = \"/tmp/x\"\n[server]\naddr = \"127.0.0.1:9000\"\n",
+            )?;
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.addr, "127.0.0.1:9000");
+            assert_eq!(c.database_url(), "sqlite:///tmp/x/marquee.db");
+            jail.set_env("MARQUEE_SERVER__ADDR", "127.0.0.1:9001");
+            jail.set_env("MARQUEE_ADMIN_PASSWORD", "hunter22hunter");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.addr, "127.0.0.1:9001");
+            assert_eq!(c.auth.admin_password.as_deref(), Some("hunter22hunter"));
+            let shown = c.redacted_toml().map_err(|e| e.to_string())?;
+            assert!(!shown.contains("hunter22hunter"));
+            assert!(shown.contains("<redacted>"));
+            jail.set_env("MARQUEE_SERVR__ADDR", "x");
+            let err = Config::load(None).map_err(|e| e.to_string()).unwrap_err();
+            assert!(err.contains("servr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_file_key_and_bad_addr() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("marquee.toml", "[server]\nadress = \"x\"\n")?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("adress"), "{err}");
+            jail.create_file("marquee.toml", "[server]\naddr = \"nowhere\"\n")?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("server.addr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn url_passwords_are_redacted() {
+        assert_eq!(
+            redact_url_password("postgres://u:pw@h/db"),
+            "postgres://u:<redacted>@h/db"
+        );
+        assert_eq!(redact_url_password("sqlite://a.db"), "sqlite://a.db");
+    }
+}

@@ -1,0 +1,434 @@
+//! The one application error, and its two renderers: JSON for `/api`, HTML for pages.
+//!
+//! Every layer's error converts into [`AppError`]; the mapping to HTTP status
+//! codes lives only in [`AppError::status`]. Handlers of the JSON API return
+//! [`ApiError`], page handlers return [`PageError`]; both wrap the same error.
+
+use askama::Template;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use marquee_domain::DomainError;
+use marquee_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input is malformed or breaks a rule.
+    #[error("{message}")]
+    BadRequest {
+        /// The offending field, when one is to blame.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Not logged in, or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Logged in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique value is taken or the state does not allow it.
+    #[error("{message}")]
+    Conflict {
+        /// The field at fault.
+        field: Option<String>,
+        /// What conflicts.
+        message: String,
+    },
+    /// The body is larger than allowed.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not JSON.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// Too many attempts.
+    #[error("too many attempts; retry in {retry_after_s} s")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after_s: u64,
+    },
+    /// A dependency (the database) is down.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details are logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A 400 naming a field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status: the one place errors map to HTTP.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { .. } => "invalid_input",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict { .. } => "conflict",
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The field at fault, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::BadRequest { field, .. } | AppError::Conflict { field, .. } => {
+                field.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            AppError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            _ => {}
+        }
+    }
+
+    fn extra_headers(&self, resp: &mut Response) {
+        if let AppError::TooManyRequests { retry_after_s } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { field } => AppError::Conflict {
+                field: Some(field.to_string()),
+                message: format!("{field} is already taken"),
+            },
+            StoreError::Limit { field, message } => AppError::Conflict {
+                field: Some(field.to_string()),
+                message,
+            },
+            StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
+            StoreError::Unavailable(m) => AppError::Unavailable(m),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid { field, message } => AppError::invalid(field, message),
+            DomainError::Limit { field, message } => AppError::Conflict {
+                field: Some(field.to_string()),
+                message,
+            },
+        }
+    }
+}
+
+/// The JSON error body: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Details of an API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `invalid_input`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// The offending field, when one is to blame.
+    pub field: Option<String>,
+}
+
+/// An [`AppError`] rendered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: e.code().to_string(),
+                message: e.to_string(),
+                field: e.field().map(str::to_string),
+            },
+        };
+        let mut resp = (e.status(), Json(body)).into_response();
+        e.extra_headers(&mut resp);
+        resp
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    reason: &'a str,
+    message: String,
+}
+
+/// An [`AppError`] rendered as an HTML page. Anonymous visitors to pages that
+/// need a log-in are redirected to it instead.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let status = e.status();
+        let page = ErrorPage {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("Error"),
+            message: e.to_string(),
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), e));
+        let mut resp = (status, Html(body)).into_response();
+        e.extra_headers(&mut resp);
+        resp
+    }
+}
+
+/// JSON body extractor whose every rejection is an [`ApiError`] naming the field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType.into());
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, naming the path of the first bad field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        // A missing or unknown field is named in the message, not the path.
+        let field = if path == "." || path.is_empty() {
+            named_field(&message).unwrap_or_else(|| "body".into())
+        } else {
+            path
+        };
+        ApiError(AppError::BadRequest {
+            field: Some(field),
+            message: format!("invalid JSON body: {message}"),
+        })
+    })
+}
+
+fn named_field(message: &str) -> Option<String> {
+    let start = message.find('`')?;
+    let rest = &message[start + 1..];
+    let end = rest.find('`')?;
+    Some(rest[..end].to_string())
+}
+
+/// Maps a body rejection: too large → 413, else 400.
+pub fn body_rejection(r: BytesRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError(AppError::PayloadTooLarge { limit: 0 })
+    } else {
+        ApiError(AppError::invalid("body", r.body_text()))
+    }
+}
+
+/// Query extractor whose rejection names the bad parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match query_de(&parts.uri) {
+            Ok(v) => Ok(ApiQuery(v)),
+            Err((field, message)) => Err(ApiError(AppError::BadRequest {
+                field: Some(field),
+                message: format!("invalid query string: {message}"),
+            })),
+        }
+    }
+}
+
+fn query_de<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, (String, String)> {
+    let res: Result<axum::extract::Query<T>, QueryRejection> =
+        axum::extract::Query::try_from_uri(uri);
+    match res {
+        Ok(axum::extract::Query(v)) => Ok(v),
+        Err(r) => {
+            let text = r.body_text();
+            let field = text
+                .split_once(": ")
+                .map(|(_, rest)| rest)
+                .and_then(|rest| rest.split_once(':').map(|(f, _)| f.trim().to_string()))
+                .filter(|f| !f.contains(' '))
+                .or_else(|| named_field(&text))
+                .unwrap_or_else(|| "query".into());
+            Err((field, text))
+        }
+    }
+}
+
+/// Path extractor whose rejection is a 400 (or 404 for a missing segment) in JSON.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let text = e.body_text();
+                // A lone parameter fails without its key: name it from the route.
+                let lone_key = axum::extract::RawPathParams::from_request_parts(parts, state)
+                    .await
+                    .ok()
+                    .and_then(|raw| {
+                        let keys: Vec<String> = raw.iter().map(|(k, _)| k.to_string()).collect();
+                        (keys.len() == 1).then(|| keys[0].clone())
+                    });
+                let field = match e.into_kind() {
+                    axum::extract::path::ErrorKind::ParseErrorAtKey { key, .. }
+                    | axum::extract::path::ErrorKind::InvalidUtf8InPathParam { key } => key,
+                    _ => lone_key.unwrap_or_else(|| "path".to_string()),
+                };
+                Err(ApiError(AppError::BadRequest {
+                    field: Some(field),
+                    message: text,
+                }))
+            }
+            Err(other) => Err(ApiError(AppError::invalid("path", other.body_text()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        n: u32,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"email": "a", "n": -1}"#).unwrap_err();
+        assert_eq!(e.0.field(), Some("n"));
+        let e = parse_json::<Body>(br#"{"n": 1}"#).unwrap_err();
+        assert_eq!(e.0.field(), Some("email"));
+        let e = parse_json::<Body>(br#"{"email": "a", "n": 1, "x": 2}"#).unwrap_err();
+        assert_eq!(e.0.field(), Some("x"));
+        let e = parse_json::<Body>(b"{not json").unwrap_err();
+        assert_eq!(e.0.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn store_errors_map_to_status() {
+        let e: AppError = StoreError::Conflict { field: "email" }.into();
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.field(), Some("email"));
+        let e: AppError = StoreError::Unavailable("down".into()).into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

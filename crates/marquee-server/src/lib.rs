@@ -1,0 +1,207 @@
+//! Marquee's HTTP server.
+//!
+//! - [`router`] builds the whole application: the JSON API under `/api/v1`
+//!   (documented by OpenAPI at `/api/v1/openapi.json`), the server-rendered
+//!   pages, `/healthz` and `/metrics`.
+//! - [`serve`] runs it on a bound listener, so tests can bind port 0.
+//! - [`AppState`] holds the store, the config, the injected clock and metrics.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use marquee_domain::{Clock, Role};
+use marquee_store::{NewAccount, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod import;
+pub mod metrics;
+pub mod pages;
+pub mod service;
+
+pub use config::Config;
+
+/// Shared state of one server instance.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// The clock: the system clock in production, a manual one in tests.
+    pub clock: Arc<dyn Clock>,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Failed log-in counters.
+    pub limiter: Arc<auth::LoginLimiter>,
+    /// A real argon2id hash to verify against for unknown accounts, so that
+    /// they take as long as a wrong password.
+    pub dummy_hash: Arc<str>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let dummy = auth::hash_password_blocking(&auth::random_token())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            metrics: Arc::new(metrics::Metrics::new()?),
+            limiter: Arc::new(auth::LoginLimiter::default()),
+            dummy_hash: dummy.into(),
+        })
+    }
+}
+
+/// Staff routes (method, path): each answers 401 (API) or a redirect to the
+/// log-in page (pages) when anonymous, and 403 to a viewer. The role-matrix
+/// test walks this list.
+pub const STAFF_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/staff"),
+    ("GET", "/staff/accounts"),
+    ("GET", "/api/v1/staff/stats"),
+    ("GET", "/api/v1/staff/accounts"),
+    ("PATCH", "/api/v1/staff/accounts/1"),
+];
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    let timeout = Duration::from_secs(state.config.server.request_timeout_s);
+    let metrics = state.metrics.clone();
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn(pages::csrf_cookie_layer))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+async fn metrics_text(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    if let Ok(n) = state.store.count_titles(None).await {
+        state.metrics.catalog_titles.set(n);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Serves the application on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// What [`ensure_admin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// An admin already existed.
+    Existing,
+    /// Created with the configured password.
+    Created {
+        /// The admin's e-mail.
+        email: String,
+    },
+    /// Created with a generated one-time password, which must be changed at first log-in.
+    CreatedOneTime {
+        /// The admin's e-mail.
+        email: String,
+        /// The one-time password, to print once.
+        password: String,
+    },
+}
+
+/// Creates the first admin when the installation has none.
+pub async fn ensure_admin(state: &AppState) -> anyhow::Result<AdminBootstrap> {
+    if state.store.count_accounts(Some(Role::Admin)).await? > 0 {
+        return Ok(AdminBootstrap::Existing);
+    }
+    let email = marquee_domain::validate::email(&state.config.auth.admin_email)?;
+    let (password, one_time) = match &state.config.auth.admin_password {
+        Some(p) => {
+            marquee_domain::validate::password(p)?;
+            (p.clone(), false)
+        }
+        None => (auth::random_token()[..20].to_string(), true),
+    };
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state
+        .store
+        .create_account(
+            &NewAccount {
+                email: email.clone(),
+                password_hash: hash,
+                role: Role::Admin,
+                plan: marquee_domain::Plan::Premium,
+                must_change_password: one_time,
+                first_profile: "Admin".into(),
+            },
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(if one_time {
+        AdminBootstrap::CreatedOneTime { email, password }
+    } else {
+        AdminBootstrap::Created { email }
+    })
+}

@@ -1,0 +1,808 @@
+//! Server-rendered pages (askama + htmx).
+//!
+//! Every page gets a [`Layout`] from the [`Page`] extractor: who is logged in,
+//! the selected profile, and the CSRF token its forms must carry. All text is
+//! escaped by askama; nothing from the outside is marked safe.
+
+use crate::auth::{self, Admin, AuthRejection, CurrentUser, Staff};
+use crate::error::{AppError, PageError};
+use crate::service;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use marquee_domain::{Account, GenreCount, Profile, Role, Thumb, TitleDetail, TitleSummary};
+use marquee_store::{TitleQuery, TitleSort};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+const HTMX_JS: &str = include_str!("../static/htmx.min.js");
+const APP_CSS: &str = include_str!("../static/app.css");
+
+/// The page routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/genres", get(genres))
+        .route("/genres/{name}", get(genre))
+        .route("/titles/{id}", get(title))
+        .route("/titles/{id}/thumb", post(thumb))
+        .route("/search", get(search))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/signup", get(signup_page).post(signup_submit))
+        .route("/logout", post(logout))
+        .route("/profiles", get(profiles_page).post(profile_create))
+        .route("/profiles/{id}/select", post(profile_select))
+        .route(
+            "/account/password",
+            get(password_page).post(password_submit),
+        )
+        .route("/staff", get(staff_home))
+        .route("/staff/accounts", get(staff_accounts))
+        .route(
+            "/static/htmx.min.js",
+            get(|| async { static_file("text/javascript", HTMX_JS) }),
+        )
+        .route(
+            "/static/app.css",
+            get(|| async { static_file("text/css", APP_CSS) }),
+        )
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The 404 page (or JSON under `/api`).
+pub async fn not_found(req: Request) -> Response {
+    let e = AppError::NotFound(format!("nothing at {}", req.uri().path()));
+    if req.uri().path().starts_with("/api/") {
+        crate::error::ApiError(e).into_response()
+    } else {
+        PageError(e).into_response()
+    }
+}
+
+/// The anonymous CSRF token of this request (from the cookie, or newly made).
+#[derive(Debug, Clone)]
+pub struct AnonCsrf(pub String);
+
+/// Middleware: gives every browser a `marquee_csrf` cookie, used by the
+/// anonymous forms (log-in, sign-up) as a double-submit token.
+pub async fn csrf_cookie_layer(mut req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let existing = auth::csrf_cookie(&parts).filter(|t| t.len() >= 32);
+    req = Request::from_parts(parts, body);
+    let token = existing.clone().unwrap_or_else(auth::random_token);
+    req.extensions_mut().insert(AnonCsrf(token.clone()));
+    let mut resp = next.run(req).await;
+    if existing.is_none() {
+        let cookie = format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+            auth::CSRF_COOKIE
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// What every page's frame needs.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The logged-in e-mail.
+    pub email: Option<String>,
+    /// The selected profile's name.
+    pub profile_name: Option<String>,
+    /// Agent or admin.
+    pub is_staff: bool,
+    /// Admin.
+    pub is_admin: bool,
+    /// The token forms must carry.
+    pub csrf: String,
+}
+
+/// A page request: the layout and, when logged in, the user.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The frame.
+    pub l: Layout,
+    /// The user.
+    pub user: Option<CurrentUser>,
+    /// The selected profile.
+    pub profile: Option<Profile>,
+}
+
+impl Page {
+    /// Checks a submitted form token.
+    fn check_csrf(&self, sent: &str) -> Result<(), AppError> {
+        if !self.l.csrf.is_empty() && auth::same(sent, &self.l.csrf) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "the form expired or came from another site (CSRF check failed); reload the page and try again".into(),
+            ))
+        }
+    }
+}
+
+async fn build_page(parts: &mut Parts, state: &AppState) -> Result<Page, AuthRejection> {
+    let user =
+        <CurrentUser as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await?;
+    let anon = parts
+        .extensions
+        .get::<AnonCsrf>()
+        .map(|a| a.0.clone())
+        .unwrap_or_default();
+    let mut profile = None;
+    if let Some(pid) = user.as_ref().and_then(|u| u.profile_id) {
+        profile = state.store.profile(pid).await.ok().flatten();
+    }
+    let l = Layout {
+        email: user.as_ref().map(|u| u.account.email.clone()),
+        profile_name: profile.as_ref().map(|p| p.name.clone()),
+        is_staff: user.as_ref().is_some_and(|u| u.account.role.is_staff()),
+        is_admin: user.as_ref().is_some_and(|u| u.account.role == Role::Admin),
+        csrf: user.as_ref().map(|u| u.csrf_token.clone()).unwrap_or(anon),
+    };
+    Ok(Page { l, user, profile })
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        build_page(parts, state).await
+    }
+}
+
+/// A urlencoded form whose rejection is a 400 page.
+#[derive(Debug)]
+pub struct PageForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::Form(v)| PageForm(v))
+            .map_err(|r| PageError(AppError::invalid("form", r.body_text())))
+    }
+}
+
+fn render<T: Template>(t: &T) -> Result<Html<String>, PageError> {
+    t.render()
+        .map(Html)
+        .map_err(|e| PageError(AppError::Internal(format!("template: {e}"))))
+}
+
+fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
+    match render(t) {
+        Ok(html) => (status, html).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Only same-site relative paths may be redirect targets.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// Where a fresh session should land.
+fn landing(account: &Account, selected_profile: bool, next: &str) -> String {
+    if account.must_change_password {
+        "/account/password".into()
+    } else if !selected_profile {
+        "/profiles".into()
+    } else {
+        next.to_string()
+    }
+}
+
+fn with_cookie(mut resp: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// One genre row on the home page.
+#[derive(Debug)]
+pub struct GenreRow {
+    genre: String,
+    slug: String,
+    titles: Vec<TitleSummary>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    l: Layout,
+    recent: Vec<TitleSummary>,
+    rows: Vec<GenreRow>,
+}
+
+async fn home(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
+    if let Some(u) = &page.user {
+        if u.account.must_change_password {
+            return Ok(Redirect::to("/account/password").into_response());
+        }
+        if page.profile.is_none() {
+            return Ok(Redirect::to("/profiles").into_response());
+        }
+    }
+    let recent = match &page.profile {
+        Some(p) => state
+            .store
+            .history(p.id, 12)
+            .await?
+            .into_iter()
+            .map(|h| h.title)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut rows = Vec::new();
+    for g in state.store.genres().await?.into_iter().take(10) {
+        let titles = state
+            .store
+            .list_titles(&TitleQuery {
+                genre: Some(g.name.clone()),
+                sort: TitleSort::Popular,
+                limit: 12,
+                ..Default::default()
+            })
+            .await?;
+        rows.push(GenreRow {
+            slug: auth::url_encode(&g.name),
+            genre: g.name,
+            titles,
+        });
+    }
+    Ok(render(&HomePage {
+        l: page.l,
+        recent,
+        rows,
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "genres.html")]
+struct GenresPage {
+    l: Layout,
+    genres: Vec<GenreCount>,
+}
+
+async fn genres(State(state): State<AppState>, page: Page) -> Result<Html<String>, PageError> {
+    render(&GenresPage {
+        l: page.l,
+        genres: state.store.genres().await?,
+    })
+}
+
+#[derive(Deserialize)]
+struct PageParam {
+    page: Option<u32>,
+}
+
+#[derive(Template)]
+#[template(path = "genre.html")]
+struct GenrePage {
+    l: Layout,
+    genre: String,
+    titles: Vec<TitleSummary>,
+    page: u32,
+    has_more: bool,
+}
+
+const GRID: u32 = 48;
+
+async fn genre(
+    State(state): State<AppState>,
+    page: Page,
+    Path(name): Path<String>,
+    Query(p): Query<PageParam>,
+) -> Result<Html<String>, PageError> {
+    let n = p.page.unwrap_or(1).clamp(1, 10_000);
+    if !state.store.genres().await?.iter().any(|g| g.name == name) {
+        return Err(AppError::NotFound(format!("no genre called {name:?}")).into());
+    }
+    let mut titles = state
+        .store
+        .list_titles(&TitleQuery {
+            genre: Some(name.clone()),
+            sort: TitleSort::Popular,
+            limit: GRID + 1,
+            offset: (n - 1) * GRID,
+            ..Default::default()
+        })
+        .await?;
+    let has_more = titles.len() > GRID as usize;
+    titles.truncate(GRID as usize);
+    render(&GenrePage {
+        l: page.l,
+        genre: name,
+        titles,
+        page: n,
+        has_more,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "title.html")]
+struct TitlePage {
+    l: Layout,
+    t: TitleDetail,
+    can_rate: bool,
+    title_id: i64,
+    thumb: &'static str,
+}
+
+fn thumb_name(t: Option<Thumb>) -> &'static str {
+    match t {
+        Some(Thumb::Down) => "down",
+        Some(Thumb::Up) => "up",
+        Some(Thumb::DoubleUp) => "double_up",
+        None => "none",
+    }
+}
+
+async fn title(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
+    let t = state
+        .store
+        .title(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
+    let thumb = match &page.profile {
+        Some(p) => state.store.feedback(p.id, id).await?,
+        None => None,
+    };
+    render(&TitlePage {
+        can_rate: page.profile.is_some(),
+        l: page.l,
+        t,
+        title_id: id,
+        thumb: thumb_name(thumb),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "partials/thumbs.html")]
+struct ThumbsPartial {
+    l: Layout,
+    title_id: i64,
+    thumb: &'static str,
+}
+
+#[derive(Deserialize)]
+struct ThumbForm {
+    csrf: String,
+    thumb: String,
+}
+
+async fn thumb(
+    State(state): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<ThumbForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let profile = page
+        .profile
+        .as_ref()
+        .ok_or_else(|| AppError::Unauthorized("choose a profile first".into()))?;
+    let value = match f.thumb.as_str() {
+        "down" => Some(Thumb::Down),
+        "up" => Some(Thumb::Up),
+        "double_up" => Some(Thumb::DoubleUp),
+        "none" => None,
+        other => return Err(AppError::invalid("thumb", format!("unknown thumb {other:?}")).into()),
+    };
+    if state.store.title(id).await?.is_none() {
+        return Err(AppError::NotFound(format!("title {id} not found")).into());
+    }
+    state
+        .store
+        .set_feedback(profile.id, id, value, state.clock.now_ms())
+        .await?;
+    if headers.contains_key("hx-request") {
+        Ok(render(&ThumbsPartial {
+            l: page.l,
+            title_id: id,
+            thumb: thumb_name(value),
+        })?
+        .into_response())
+    } else {
+        Ok(Redirect::to(&format!("/titles/{id}")).into_response())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    l: Layout,
+    q: String,
+    results: Vec<TitleSummary>,
+}
+
+#[derive(Deserialize)]
+struct SearchParam {
+    q: Option<String>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    page: Page,
+    Query(p): Query<SearchParam>,
+) -> Result<Html<String>, PageError> {
+    let q: String = p.q.unwrap_or_default().chars().take(200).collect();
+    let results = state.store.search_titles(&q, 48).await?;
+    render(&SearchPage {
+        l: page.l,
+        q,
+        results,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    l: Layout,
+    error: Option<String>,
+    email: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+async fn login_page(page: Page, Query(p): Query<NextParam>) -> Result<Html<String>, PageError> {
+    render(&LoginPage {
+        l: page.l,
+        error: None,
+        email: String::new(),
+        next: safe_next(p.next.as_deref()),
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    page: Page,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    PageForm(f): PageForm<LoginForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let next = safe_next(f.next.as_deref());
+    match service::login(&state, &f.email, &f.password, Some(addr.ip())).await {
+        Ok(s) => {
+            let cookie = service::session_cookie(
+                &s.token,
+                s.max_age_s,
+                service::secure_cookies(&state, &headers),
+            );
+            let profiles = state.store.profiles(s.account.id).await?;
+            let to = landing(&s.account, profiles.len() == 1, &next);
+            Ok(with_cookie(Redirect::to(&to).into_response(), &cookie))
+        }
+        Err(e) => {
+            let status = e.status();
+            if status.is_server_error() {
+                return Err(e.into());
+            }
+            Ok(render_status(
+                status,
+                &LoginPage {
+                    l: page.l,
+                    error: Some(e.to_string()),
+                    email: f.email,
+                    next,
+                },
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    l: Layout,
+    error: Option<String>,
+    email: String,
+    profile_name: String,
+}
+
+async fn signup_page(page: Page) -> Result<Html<String>, PageError> {
+    render(&SignupPage {
+        l: page.l,
+        error: None,
+        email: String::new(),
+        profile_name: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    csrf: String,
+    email: String,
+    password: String,
+    profile_name: Option<String>,
+}
+
+async fn signup_submit(
+    State(state): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    PageForm(f): PageForm<SignupForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::signup(&state, &f.email, &f.password, f.profile_name.as_deref()).await {
+        Ok(s) => {
+            let cookie = service::session_cookie(
+                &s.token,
+                s.max_age_s,
+                service::secure_cookies(&state, &headers),
+            );
+            Ok(with_cookie(Redirect::to("/").into_response(), &cookie))
+        }
+        Err(e) => {
+            let status = e.status();
+            if status.is_server_error() {
+                return Err(e.into());
+            }
+            let message = match e.field() {
+                Some(field) => format!("{field}: {e}"),
+                None => e.to_string(),
+            };
+            Ok(render_status(
+                status,
+                &SignupPage {
+                    l: page.l,
+                    error: Some(message),
+                    email: f.email,
+                    profile_name: f.profile_name.unwrap_or_default(),
+                },
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    if let Some(u) = &page.user {
+        service::logout(&state, u).await?;
+    }
+    let cookie = service::clear_session_cookie(service::secure_cookies(&state, &headers));
+    Ok(with_cookie(Redirect::to("/").into_response(), &cookie))
+}
+
+#[derive(Template)]
+#[template(path = "profiles.html")]
+struct ProfilesPage {
+    l: Layout,
+    profiles: Vec<Profile>,
+    current: i64,
+    error: Option<String>,
+}
+
+async fn profiles_view(
+    state: &AppState,
+    page: Page,
+    user: &CurrentUser,
+    error: Option<(StatusCode, String)>,
+) -> Result<Response, PageError> {
+    let profiles = state.store.profiles(user.account.id).await?;
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
+    Ok(render_status(
+        status,
+        &ProfilesPage {
+            l: page.l,
+            profiles,
+            current: user.profile_id.unwrap_or(0),
+            error: error.map(|e| e.1),
+        },
+    ))
+}
+
+async fn profiles_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+) -> Result<Response, PageError> {
+    profiles_view(&state, page, &user, None).await
+}
+
+#[derive(Deserialize)]
+struct ProfileForm {
+    csrf: String,
+    name: String,
+    is_kids: Option<String>,
+}
+
+async fn profile_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::create_profile(&state, &user, &f.name, f.is_kids.is_some()).await {
+        Ok(_) => Ok(Redirect::to("/profiles").into_response()),
+        Err(e) if e.status().is_client_error() => {
+            let status = e.status();
+            profiles_view(&state, page, &user, Some((status, e.to_string()))).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn profile_select(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    service::select_profile(&state, &user, id).await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    l: Layout,
+    forced: bool,
+    error: Option<String>,
+}
+
+async fn password_page(user: CurrentUser, page: Page) -> Result<Html<String>, PageError> {
+    render(&PasswordPage {
+        l: page.l,
+        forced: user.account.must_change_password,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    PageForm(f): PageForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::change_password(&state, &user, &f.current_password, &f.new_password).await {
+        Ok(s) => {
+            let cookie = service::session_cookie(
+                &s.token,
+                s.max_age_s,
+                service::secure_cookies(&state, &headers),
+            );
+            let to = if user.profile_id.is_some() {
+                "/"
+            } else {
+                "/profiles"
+            };
+            Ok(with_cookie(Redirect::to(to).into_response(), &cookie))
+        }
+        Err(e) if e.status().is_client_error() => Ok(render_status(
+            e.status(),
+            &PasswordPage {
+                l: page.l,
+                forced: user.account.must_change_password,
+                error: Some(e.to_string()),
+            },
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff.html")]
+struct StaffPage {
+    l: Layout,
+    titles: i64,
+    accounts: i64,
+    staff: i64,
+}
+
+async fn staff_home(
+    State(state): State<AppState>,
+    _staff: Staff,
+    page: Page,
+) -> Result<Html<String>, PageError> {
+    let s = &state.store;
+    render(&StaffPage {
+        l: page.l,
+        titles: s.count_titles(None).await?,
+        accounts: s.count_accounts(None).await?,
+        staff: s.count_accounts(Some(Role::Agent)).await?
+            + s.count_accounts(Some(Role::Admin)).await?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "staff_accounts.html")]
+struct StaffAccountsPage {
+    l: Layout,
+    accounts: Vec<Account>,
+    page: u32,
+    has_more: bool,
+}
+
+async fn staff_accounts(
+    State(state): State<AppState>,
+    _admin: Admin,
+    page: Page,
+    Query(p): Query<PageParam>,
+) -> Result<Html<String>, PageError> {
+    let n = p.page.unwrap_or(1).clamp(1, 100_000);
+    let mut accounts = state.store.list_accounts(51, (n - 1) * 50).await?;
+    let has_more = accounts.len() > 50;
+    accounts.truncate(50);
+    render(&StaffAccountsPage {
+        l: page.l,
+        accounts,
+        page: n,
+        has_more,
+    })
+}

@@ -1,0 +1,266 @@
+//! Account flows shared by the JSON API and the pages: sign-up, log-in,
+//! log-out, profile selection. Handlers only translate HTTP to these calls.
+
+use crate::auth::{self, CurrentUser};
+use crate::error::AppError;
+use crate::AppState;
+use axum::http::HeaderMap;
+use marquee_domain::{validate, Account, Plan, Profile, Role};
+use marquee_store::NewAccount;
+use std::net::IpAddr;
+
+/// A new session: the raw token goes into the cookie or the client, once.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The raw session token.
+    pub token: String,
+    /// The CSRF token bound to the session.
+    pub csrf_token: String,
+    /// The account.
+    pub account: Account,
+    /// Seconds until expiry.
+    pub max_age_s: i64,
+}
+
+async fn start_session(
+    state: &AppState,
+    account: Account,
+    profile_id: Option<i64>,
+) -> Result<NewSession, AppError> {
+    let token = auth::random_token();
+    let csrf = auth::random_token();
+    let now = state.clock.now_ms();
+    let ttl_ms = i64::try_from(state.config.auth.session_ttl_hours)
+        .unwrap_or(24)
+        .saturating_mul(3_600_000);
+    state
+        .store
+        .create_session(
+            &auth::token_hash(&token),
+            account.id,
+            profile_id,
+            &csrf,
+            now,
+            now + ttl_ms,
+        )
+        .await?;
+    Ok(NewSession {
+        token,
+        csrf_token: csrf,
+        account,
+        max_age_s: ttl_ms / 1000,
+    })
+}
+
+/// Signs up a viewer with a first profile and starts a session.
+pub async fn signup(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    profile_name: Option<&str>,
+) -> Result<NewSession, AppError> {
+    let email = validate::email(email)?;
+    validate::password(password)?;
+    let first_profile = match profile_name {
+        Some(n) if !n.trim().is_empty() => validate::profile_name(n)?,
+        _ => validate::profile_name(email.split('@').next().unwrap_or("Me"))
+            .unwrap_or_else(|_| "Me".to_string()),
+    };
+    let hash = auth::hash_password(password.to_string()).await?;
+    let account = state
+        .store
+        .create_account(
+            &NewAccount {
+                email,
+                password_hash: hash,
+                role: Role::Viewer,
+                plan: Plan::Standard,
+                must_change_password: false,
+                first_profile,
+            },
+            state.clock.now_ms(),
+        )
+        .await?;
+    let first = state
+        .store
+        .profiles(account.id)
+        .await?
+        .first()
+        .map(|p| p.id);
+    start_session(state, account, first).await
+}
+
+/// Checks credentials under the rate limit and starts a session. A single
+/// profile is selected at once; with several the client picks one.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> Result<NewSession, AppError> {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(AppError::invalid("email", "is required"));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "is required"));
+    }
+    let mut keys = vec![format!("acct:{email}")];
+    if let Some(ip) = ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    let cfg = &state.config.auth;
+    let now = state.clock.now_ms();
+    let window_ms = i64::try_from(cfg.login_window_s)
+        .unwrap_or(900)
+        .saturating_mul(1000);
+    if let Some(retry_after_s) =
+        state
+            .limiter
+            .blocked(&keys, now, cfg.login_max_failures, window_ms)
+    {
+        state
+            .metrics
+            .logins
+            .with_label_values(&["rate_limited"])
+            .inc();
+        return Err(AppError::TooManyRequests { retry_after_s });
+    }
+    let creds = state.store.credentials(&email).await?;
+    let hash = creds
+        .as_ref()
+        .map(|c| c.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.to_string());
+    let ok = auth::verify_password(password.to_string(), hash).await?;
+    let Some(creds) = creds.filter(|_| ok) else {
+        state.limiter.fail(&keys, now);
+        state.metrics.logins.with_label_values(&["failure"]).inc();
+        return Err(AppError::Unauthorized("wrong e-mail or password".into()));
+    };
+    state.limiter.succeed(&keys[0]);
+    state.metrics.logins.with_label_values(&["success"]).inc();
+    let profiles = state.store.profiles(creds.account.id).await?;
+    let selected = (profiles.len() == 1).then(|| profiles[0].id);
+    start_session(state, creds.account, selected).await
+}
+
+/// Ends the session.
+pub async fn logout(state: &AppState, user: &CurrentUser) -> Result<(), AppError> {
+    state.store.delete_session(&user.token_hash).await?;
+    Ok(())
+}
+
+/// Loads a profile, checking it belongs to the user: 404 unknown, 403 another account's.
+pub async fn own_profile(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Profile, AppError> {
+    let p = state
+        .store
+        .profile(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("profile {id} not found")))?;
+    if p.account_id != user.account.id {
+        return Err(AppError::Forbidden(
+            "that profile belongs to another account".into(),
+        ));
+    }
+    Ok(p)
+}
+
+/// Selects a profile for the session.
+pub async fn select_profile(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Profile, AppError> {
+    let p = own_profile(state, user, id).await?;
+    state
+        .store
+        .set_session_profile(&user.token_hash, p.id)
+        .await?;
+    Ok(p)
+}
+
+/// Adds a profile to the user's account.
+pub async fn create_profile(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+    is_kids: bool,
+) -> Result<Profile, AppError> {
+    let name = validate::profile_name(name)?;
+    Ok(state
+        .store
+        .create_profile(user.account.id, &name, is_kids, state.clock.now_ms())
+        .await?)
+}
+
+/// Changes the password, ends every other session and starts a new one.
+pub async fn change_password(
+    state: &AppState,
+    user: &CurrentUser,
+    current: &str,
+    new: &str,
+) -> Result<NewSession, AppError> {
+    let creds = state
+        .store
+        .credentials(&user.account.email)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("account is gone".into()))?;
+    if !auth::verify_password(current.to_string(), creds.password_hash).await? {
+        return Err(AppError::BadRequest {
+            field: Some("current_password".into()),
+            message: "the current password is wrong".into(),
+        });
+    }
+    validate::password(new).map_err(|e| match e {
+        marquee_domain::DomainError::Invalid { message, .. } => {
+            AppError::invalid("new_password", message)
+        }
+        other => other.into(),
+    })?;
+    let hash = auth::hash_password(new.to_string()).await?;
+    state
+        .store
+        .set_password(user.account.id, &hash, false)
+        .await?;
+    state.store.delete_account_sessions(user.account.id).await?;
+    let mut account = user.account.clone();
+    account.must_change_password = false;
+    start_session(state, account, user.profile_id).await
+}
+
+/// Whether cookies should carry `Secure`: forced by config, or when the
+/// public URL or the proxy says https.
+pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+    if let Some(forced) = state.config.server.secure_cookies {
+        return forced;
+    }
+    let public_https = state
+        .config
+        .server
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let proxied_https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    public_https || proxied_https
+}
+
+/// The `Set-Cookie` value for a session.
+pub fn session_cookie(token: &str, max_age_s: i64, secure: bool) -> String {
+    format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{}",
+        auth::SESSION_COOKIE,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that clears the session.
+pub fn clear_session_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}

@@ -1,0 +1,207 @@
+//! Headless Chromium through chromedriver (fantoccini).
+
+use crate::helpers::{TestApp, PASSWORD};
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A chromedriver process, killed on drop.
+pub struct Driver {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts chromedriver, or returns None when it is not installed outside CI
+/// (in CI, `.ci/run` installs it and a missing driver fails the test).
+pub async fn start_driver() -> Option<Driver> {
+    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = free_port();
+    let child = match Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromedriver is required in CI: {e}"
+            );
+            eprintln!("skipping browser test: {bin} not found ({e})");
+            return None;
+        }
+    };
+    let driver = Driver { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(driver);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+pub async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let args = serde_json::json!([
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900"
+    ]);
+    let mut chrome = serde_json::json!({ "args": args });
+    if let Ok(bin) = std::env::var("CHROMIUM") {
+        chrome["binary"] = serde_json::Value::String(bin);
+    } else if std::path::Path::new("/usr/bin/chromium").exists() {
+        chrome["binary"] = serde_json::Value::String("/usr/bin/chromium".into());
+    }
+    caps.insert("goog:chromeOptions".into(), chrome);
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .unwrap()
+}
+
+async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+}
+
+#[tokio::test]
+async fn browser_signup_profiles_genre_title() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::with_demo().await;
+    let c = browser(&driver).await;
+    let run = async {
+        c.goto(&app.url("/signup")).await.unwrap();
+        wait_for(&c, "input[name=email]")
+            .await
+            .send_keys("web@example.com")
+            .await
+            .unwrap();
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("input[name=profile_name]"))
+            .await
+            .unwrap()
+            .send_keys("Web")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#signup-submit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let h1 = wait_for(&c, "main h1").await.text().await.unwrap();
+        assert_eq!(h1, "Welcome back, Web");
+
+        // A second profile, then switch to it.
+        c.goto(&app.url("/profiles")).await.unwrap();
+        wait_for(&c, "#new-profile-name")
+            .await
+            .send_keys("Kiddo")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#add-profile"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "button[data-profile=Kiddo]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let h1 = wait_for(&c, "main h1").await.text().await.unwrap();
+        assert_eq!(h1, "Welcome back, Kiddo");
+        assert_eq!(
+            c.find(Locator::Css("#current-profile"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "Kiddo"
+        );
+
+        // Open a genre, then a title.
+        c.find(Locator::Css("section.genre-row h2 a"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#genre-titles .card").await;
+        let genre = c
+            .find(Locator::Css("main h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(genre, "Drama");
+        let first = c
+            .find(Locator::Css("#genre-titles .card .name"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        c.find(Locator::Css("#genre-titles .card"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let name = wait_for(&c, "#title-name").await.text().await.unwrap();
+        assert_eq!(name, first);
+        // Thumbs up through htmx: the button turns on without a reload.
+        c.find(Locator::Css("#thumbs button[value=up]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#thumbs button.on").await;
+    };
+    run.await;
+    c.close().await.unwrap();
+}

@@ -1,0 +1,11 @@
+//! Integration tests: every test starts the real server on port 0 with a
+//! fresh temporary database, through [`helpers::TestApp`].
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod auth;
+mod browser;
+mod helpers;
+mod pages;
+mod roles;

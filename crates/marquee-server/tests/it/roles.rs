@@ -1,0 +1,57 @@
+use crate::helpers::TestApp;
+use marquee_domain::Role;
+use marquee_server::STAFF_ROUTES;
+use reqwest::Method;
+use serde_json::json;
+
+async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> u16 {
+    let m = Method::from_bytes(method.as_bytes()).unwrap();
+    let mut r = app.req(m.clone(), path, token);
+    if m == Method::PATCH {
+        r = r.json(&json!({"role": "agent"}));
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn role_matrix_on_every_staff_route() {
+    let app = TestApp::spawn().await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let agent = app.login_as("agent@example.com", Role::Agent).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    assert!(STAFF_ROUTES.len() >= 5);
+    for (method, path) in STAFF_ROUTES {
+        let anon = call(&app, method, path, None).await;
+        if path.starts_with("/api/") {
+            assert_eq!(anon, 401, "anonymous {method} {path}");
+        } else {
+            assert_eq!(
+                anon, 303,
+                "anonymous {method} {path} should redirect to log-in"
+            );
+        }
+        assert_eq!(
+            call(&app, method, path, Some(&viewer)).await,
+            403,
+            "viewer {method} {path}"
+        );
+        assert_eq!(
+            call(&app, method, path, Some(&admin)).await,
+            200,
+            "admin {method} {path}"
+        );
+        let admin_only = path.contains("accounts");
+        let expected = if admin_only { 403 } else { 200 };
+        assert_eq!(
+            call(&app, method, path, Some(&agent)).await,
+            expected,
+            "agent {method} {path}"
+        );
+    }
+    // The page redirect carries the way back.
+    let r = app.get("/staff", None).await;
+    assert_eq!(r.headers()["location"], "/login?next=/staff");
+    // The admin promoted account 1 (the viewer) to agent along the way.
+    let a = app.store().account(1).await.unwrap().unwrap();
+    assert_eq!(a.role, Role::Agent);
+}
