@@ -17,7 +17,7 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::error::{RecsError, Result};
-use crate::linalg::{cholesky, cholesky_solve, dot};
+use crate::linalg::{axpy, cholesky, cholesky_solve, dot};
 use crate::sparse::Csr;
 
 /// Hyper-parameters of ALS.
@@ -53,39 +53,29 @@ pub struct Als {
     pub(crate) gram: Vec<f32>,
 }
 
-/// `YᵀY + reg·I` of row-major `n x f` factors.
+/// `YᵀY + reg·I` of row-major `n x f` factors (a faer GEMM on the current rayon pool).
 fn gram(y: &[f32], f: usize, reg: f32) -> Vec<f32> {
     let n = y.len() / f.max(1);
-    let chunk = 512;
-    let partial = (0..n.div_ceil(chunk))
-        .into_par_iter()
-        .map(|c| {
-            let mut g = vec![0f32; f * f];
-            for r in c * chunk..((c + 1) * chunk).min(n) {
-                let row = &y[r * f..(r + 1) * f];
-                for a in 0..f {
-                    let ya = row[a];
-                    crate::linalg::axpy(ya, row, &mut g[a * f..(a + 1) * f]);
-                }
-            }
-            g
-        })
-        .reduce(
-            || vec![0f32; f * f],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    let mut g = partial;
-    for a in 0..f {
-        g[a * f + a] += reg;
+    let mut g = vec![0f32; f * f];
+    // Row-major n x f is column-major f x n.
+    let a = faer::MatRef::from_column_major_slice(&y[..n * f], f, n);
+    let par = if rayon::current_num_threads() <= 1 { faer::Par::Seq } else { faer::Par::rayon(0) };
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_column_major_slice_mut(&mut g, f, f),
+        faer::Accum::Replace,
+        a,
+        a.transpose(),
+        1.0f32,
+        par,
+    );
+    for k in 0..f {
+        g[k * f + k] += reg;
     }
     g
 }
 
 /// `out = A p` for a symmetric row-major `f x f` matrix.
-#[inline]
+#[inline(always)]
 fn matvec(a: &[f32], p: &[f32], out: &mut [f32]) {
     let f = p.len();
     for (k, o) in out.iter_mut().enumerate() {
@@ -93,53 +83,78 @@ fn matvec(a: &[f32], p: &[f32], out: &mut [f32]) {
     }
 }
 
-/// CG sweep over every row of `x` given fixed `y`, like implicit's `_least_squares_cg`.
+/// One row's conjugate-gradient update, like implicit's `_least_squares_cg`. Dispatched
+/// through `pulp` so the kernels are compiled for the best SIMD level of the CPU at run time.
+struct RowCg<'a> {
+    yty: &'a [f32],
+    y: &'a [f32],
+    cols: &'a [u32],
+    vals: &'a [f32],
+    xu: &'a mut [f32],
+    r: &'a mut [f32],
+    p: &'a mut [f32],
+    ap: &'a mut [f32],
+    alpha: f32,
+    cg_steps: usize,
+}
+
+impl pulp::WithSimd for RowCg<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let RowCg { yty, y, cols, vals, xu, r, p, ap, alpha, cg_steps } = self;
+        let f = xu.len();
+        // r = b - A x, with A = YtY + Σ (c-1) y yᵀ, b = Σ c y.
+        matvec(yty, xu, r);
+        r.iter_mut().for_each(|v| *v = -*v);
+        for (&i, &v) in cols.iter().zip(vals) {
+            let c = 1.0 + alpha * v;
+            let yi = &y[i as usize * f..(i as usize + 1) * f];
+            let coef = c - (c - 1.0) * dot(yi, xu);
+            axpy(coef, yi, r);
+        }
+        p.copy_from_slice(r);
+        let mut rsold = dot(r, r);
+        if rsold < 1e-20 {
+            return;
+        }
+        for _ in 0..cg_steps {
+            matvec(yty, p, ap);
+            if alpha != 0.0 {
+                for (&i, &v) in cols.iter().zip(vals) {
+                    let yi = &y[i as usize * f..(i as usize + 1) * f];
+                    axpy(alpha * v * dot(yi, p), yi, ap);
+                }
+            }
+            let pap = dot(p, ap);
+            if !(pap > 0.0) {
+                break;
+            }
+            let a = rsold / pap;
+            axpy(a, p, xu);
+            axpy(-a, ap, r);
+            let rsnew = dot(r, r);
+            if rsnew < 1e-20 {
+                break;
+            }
+            let beta = rsnew / rsold;
+            for (pv, rv) in p.iter_mut().zip(r.iter()) {
+                *pv = rv + beta * *pv;
+            }
+            rsold = rsnew;
+        }
+    }
+}
+
+/// CG sweep over every row of `x` given fixed `y`.
 fn sweep(m: &Csr, y: &[f32], x: &mut [f32], f: usize, reg: f32, alpha: f32, cg_steps: usize) {
     let yty = gram(y, f, reg);
+    let arch = pulp::Arch::new();
     x.par_chunks_mut(f).enumerate().for_each_init(
         || (vec![0f32; f], vec![0f32; f], vec![0f32; f]),
         |(r, p, ap), (u, xu)| {
             let (cols, vals) = m.row(u);
-            // r = b - A x, with A = YtY + Σ (c-1) y yᵀ, b = Σ c y.
-            matvec(&yty, xu, r);
-            r.iter_mut().for_each(|v| *v = -*v);
-            for (&i, &v) in cols.iter().zip(vals) {
-                let c = 1.0 + alpha * v;
-                let yi = &y[i as usize * f..(i as usize + 1) * f];
-                let coef = c - (c - 1.0) * dot(yi, xu);
-                crate::linalg::axpy(coef, yi, r);
-            }
-            p.copy_from_slice(r);
-            let mut rsold = dot(r, r);
-            if rsold < 1e-20 {
-                return;
-            }
-            for _ in 0..cg_steps {
-                matvec(&yty, p, ap);
-                for (&i, &v) in cols.iter().zip(vals) {
-                    let cm1 = alpha * v;
-                    if cm1 != 0.0 {
-                        let yi = &y[i as usize * f..(i as usize + 1) * f];
-                        crate::linalg::axpy(cm1 * dot(yi, p), yi, ap);
-                    }
-                }
-                let pap = dot(p, ap);
-                if !(pap > 0.0) {
-                    break;
-                }
-                let a = rsold / pap;
-                crate::linalg::axpy(a, p, xu);
-                crate::linalg::axpy(-a, ap, r);
-                let rsnew = dot(r, r);
-                if rsnew < 1e-20 {
-                    break;
-                }
-                let beta = rsnew / rsold;
-                for (pv, rv) in p.iter_mut().zip(r.iter()) {
-                    *pv = rv + beta * *pv;
-                }
-                rsold = rsnew;
-            }
+            arch.dispatch(RowCg { yty: &yty, y, cols, vals, xu, r, p, ap, alpha, cg_steps });
         },
     );
 }

@@ -33,11 +33,14 @@ pub struct EaseParams {
     /// `n_u^-2γ` (rescaled so the total weight is unchanged), so heavy users do not dominate
     /// the co-occurrences. 0 gives plain EASE.
     pub user_exponent: f32,
+    /// Popularity debiasing β: column `j` of `B` is scaled by `G_jj^-β` (scores divided by
+    /// item popularity to the power β, as in RP3beta). 0 gives plain EASE.
+    pub pop_exponent: f32,
 }
 
 impl Default for EaseParams {
     fn default() -> Self {
-        Self { lambda: 500.0, rho: 0.0, min_support: 1, user_exponent: 0.0 }
+        Self { lambda: 500.0, rho: 0.0, min_support: 1, user_exponent: 0.0, pop_exponent: 0.0 }
     }
 }
 
@@ -193,9 +196,11 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
     if pdiag.iter().any(|d| !(*d > 0.0) || !d.is_finite()) {
         return Err(RecsError::Numerical("EASE inverse has a non-positive diagonal".into()));
     }
+    let colscale: Vec<f32> =
+        pdiag.iter().zip(&gdiag).map(|(d, g)| g.max(f32::MIN_POSITIVE).powf(-params.pop_exponent) / d).collect();
     p.par_chunks_mut(m).enumerate().for_each(|(h, row)| {
         for (j, v) in row.iter_mut().enumerate() {
-            *v = if j == h { 0.0 } else { -*v / pdiag[j] };
+            *v = if j == h { 0.0 } else { -*v * colscale[j] };
         }
     });
     Ok(ItemItem::dense("ease", n_items, items, p))

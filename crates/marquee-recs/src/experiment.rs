@@ -96,9 +96,9 @@ pub fn parse_request(s: &str) -> Result<Request> {
                 k: get("k", d.k as f32) as usize,
             })))
         }
-        "ease" | "edlae" if tuned => Ok(Request::Tuned(name.into())),
-        "ease" | "edlae" => {
-            known(&["lambda", "rho", "min_support", "top", "gamma"])?;
+        "ease" | "edlae" | "wease" if tuned => Ok(Request::Tuned(name.into())),
+        "ease" | "edlae" | "wease" => {
+            known(&["lambda", "rho", "min_support", "top", "gamma", "beta"])?;
             let top = params.iter().find(|(k, _)| k == "top").map(|e| e.1 as usize);
             Ok(Request::Fixed(ModelSpec::Ease(
                 EaseParams {
@@ -106,6 +106,7 @@ pub fn parse_request(s: &str) -> Result<Request> {
                     rho: get("rho", 0.0),
                     min_support: get("min_support", 1.0) as u32,
                     user_exponent: get("gamma", 0.0),
+                    pop_exponent: get("beta", 0.0),
                 },
                 top,
             )))
@@ -140,10 +141,19 @@ impl ModelSpec {
             },
             ModelSpec::Rp3(p) => format!("rp3:alpha={}:beta={}:k={}", p.alpha, p.beta, p.k),
             ModelSpec::Ease(p, top) => {
-                let base = if p.rho > 0.0 { "edlae" } else { "ease" };
+                let base = if p.user_exponent != 0.0 || p.pop_exponent != 0.0 {
+                    "wease"
+                } else if p.rho > 0.0 {
+                    "edlae"
+                } else {
+                    "ease"
+                };
                 let mut s = format!("{base}:lambda={}:rho={}", p.lambda, p.rho);
                 if p.user_exponent != 0.0 {
                     s.push_str(&format!(":gamma={}", p.user_exponent));
+                }
+                if p.pop_exponent != 0.0 {
+                    s.push_str(&format!(":beta={}", p.pop_exponent));
                 }
                 if p.min_support > 1 {
                     s.push_str(&format!(":min_support={}", p.min_support));
@@ -217,9 +227,12 @@ struct Tuner<'a> {
 
 impl Tuner<'_> {
     fn try_spec(&mut self, spec: ModelSpec) -> Result<f64> {
+        let d = spec.describe();
+        if let Some((_, v)) = self.trials.iter().find(|(n, _)| *n == d) {
+            return Ok(*v);
+        }
         let model = spec.fit(&self.val.train, self.seed, &mut |_, _| {})?;
         let m = evaluate(self.val, &model);
-        let d = spec.describe();
         (self.on_trial)(&d, m.ndcg_at_10);
         self.trials.push((d, m.ndcg_at_10));
         if self.best.as_ref().is_none_or(|(_, b)| m.ndcg_at_10 > b.ndcg_at_10) {
@@ -243,7 +256,7 @@ impl Tuner<'_> {
 }
 
 /// Tunes a model family on `val` (a validation split carved out of TRAIN) by NDCG@10.
-/// Families: `ease` (λ), `edlae` (λ and ρ), `rp3` (α, β), `als` (reg and alpha at 64 factors and
+/// Families: `ease` (λ), `edlae` (λ and ρ), `wease` (λ, user weighting γ, popularity debiasing β), `rp3` (α, β), `als` (reg and alpha at 64 factors and
 /// 15 iterations), `blend` (EDLAE + RP3beta weight).
 pub fn tune(family: &str, val: &Split, seed: u64, on_trial: &mut dyn FnMut(&str, f64)) -> Result<Tuning> {
     let mut t = Tuner { val, seed, trials: Vec::new(), best: None, on_trial };
@@ -271,6 +284,18 @@ pub fn tune(family: &str, val: &Split, seed: u64, on_trial: &mut dyn FnMut(&str,
         }
         "rp3" => {
             tune_rp3(&mut t)?;
+        }
+        "wease" => {
+            // Weighted EASE: user weighting γ and popularity debiasing β, coordinate search.
+            let mk = |lambda: f32, g: f32, b: f32| {
+                ModelSpec::Ease(EaseParams { lambda, user_exponent: g, pop_exponent: b, ..Default::default() }, None)
+            };
+            let (mut g, mut b) = (0.25f32, 0.1f32);
+            let mut lambda = t.scan(&[100.0, 200.0, 400.0, 800.0], &|l| mk(l, g, b))?;
+            g = t.scan(&[0.0, 0.15, 0.25, 0.35], &|x| mk(lambda, x, b))?;
+            b = t.scan(&[0.0, 0.05, 0.1, 0.2], &|x| mk(lambda, g, x))?;
+            lambda = t.scan(&[lambda / 1.5, lambda, lambda * 1.5], &|l| mk(l, g, b))?;
+            let _ = lambda;
         }
         "als" => {
             let base = AlsParams::default();

@@ -1,7 +1,7 @@
 //! Small dense kernels written so that LLVM vectorises them.
 
 /// Dot product with eight independent accumulators.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -22,7 +22,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `y += alpha * x`.
-#[inline]
+#[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yv, xv) in y.iter_mut().zip(x) {
         *yv += alpha * xv;
