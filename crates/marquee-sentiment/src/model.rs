@@ -47,10 +47,14 @@ impl Prediction {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub(crate) cfg: FeatureConfig,
-    /// `2^hash_bits` rows of 3 class weights.
-    pub(crate) weights: Vec<f32>,
+    /// `2^hash_bits` rows of 3 quantised class weights plus one pad (rows of
+    /// 8 bytes never straddle a cache line); weight = `q * scale`.
+    pub(crate) q: Vec<i16>,
+    pub(crate) scale: f32,
     pub(crate) bias: [f32; 3],
 }
+
+const ROW: usize = 4;
 
 thread_local! {
     /// Per-thread buffers so that single predictions do not allocate them.
@@ -81,15 +85,36 @@ impl Model {
         &self.cfg
     }
 
-    pub(crate) fn new(cfg: FeatureConfig, weights: Vec<f32>, bias: [f32; 3]) -> Model {
-        Model { cfg, weights, bias }
+    /// Build a model from float weights (`2^hash_bits * 3`, row-major),
+    /// quantising them to `i16` with one scale.
+    pub(crate) fn quantize(cfg: FeatureConfig, weights: &[f32], bias: [f32; 3]) -> Model {
+        let max = weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+        let mut q = vec![0i16; weights.len() / 3 * ROW];
+        for (row, w) in q.chunks_exact_mut(ROW).zip(weights.chunks_exact(3)) {
+            for c in 0..3 {
+                row[c] = (w[c] / scale).round().clamp(-32767.0, 32767.0) as i16;
+            }
+        }
+        Model {
+            cfg,
+            q,
+            scale,
+            bias,
+        }
+    }
+
+    #[inline]
+    fn row(&self, idx: u32) -> Option<&[i16]> {
+        let base = idx as usize * ROW;
+        self.q.get(base..base + 3)
     }
 
     /// Serialise. Weights are quantised to `i16` with one scale for the
     /// whole table; the file ends with a SHA-256 of everything before it.
     /// Serialising is deterministic: the same model gives the same bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.weights.len() * 2);
+        let mut out = Vec::with_capacity(96 + self.q.len() / ROW * 6);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         let c = &self.cfg;
@@ -108,12 +133,11 @@ impl Model {
         for b in self.bias {
             out.extend_from_slice(&b.to_le_bytes());
         }
-        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
-        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
-        out.extend_from_slice(&scale.to_le_bytes());
-        for w in &self.weights {
-            let q = (w / scale).round().clamp(-32767.0, 32767.0) as i16;
-            out.extend_from_slice(&q.to_le_bytes());
+        out.extend_from_slice(&self.scale.to_le_bytes());
+        for row in self.q.chunks_exact(ROW) {
+            for w in &row[..3] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
         }
         let digest = Sha256::digest(&out);
         out.extend_from_slice(&digest);
@@ -164,11 +188,21 @@ impl Model {
         if r.pos != body.len() {
             return Err(Error::BadModel("trailing bytes".into()));
         }
-        let weights = raw
-            .chunks_exact(2)
-            .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale)
-            .collect();
-        Ok(Model { cfg, weights, bias })
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::BadModel("bad weight scale".into()));
+        }
+        let mut q = vec![0i16; n / 3 * ROW];
+        for (row, c) in q.chunks_exact_mut(ROW).zip(raw.chunks_exact(6)) {
+            for k in 0..3 {
+                row[k] = i16::from_le_bytes([c[2 * k], c[2 * k + 1]]);
+            }
+        }
+        Ok(Model {
+            cfg,
+            q,
+            scale,
+            bias,
+        })
     }
 
     /// SHA-256 (hex) of the serialised model.
@@ -177,21 +211,19 @@ impl Model {
     }
 
     pub(crate) fn features_into(&self, text: &str, s: &mut Scratch) {
-        tokenize(text, usize::from(self.cfg.neg_window), &mut s.tokens);
-        extract(&self.cfg, &s.tokens, &mut s.feats);
+        features_into(&self.cfg, text, s);
     }
 
     pub(crate) fn logits(&self, feats: &[Feat]) -> [f32; 3] {
-        let mut z = self.bias;
+        let mut a = [0f32; 3];
         for f in feats {
-            let base = f.idx as usize * 3;
-            if let Some(w) = self.weights.get(base..base + 3) {
-                z[0] += w[0] * f.val;
-                z[1] += w[1] * f.val;
-                z[2] += w[2] * f.val;
+            if let Some(w) = self.row(f.idx) {
+                a[0] += f32::from(w[0]) * f.val;
+                a[1] += f32::from(w[1]) * f.val;
+                a[2] += f32::from(w[2]) * f.val;
             }
         }
-        z
+        std::array::from_fn(|c| self.bias[c] + self.scale * a[c])
     }
 
     /// Classify one text.
@@ -237,13 +269,11 @@ impl Model {
             if f.tok == NO_TOKEN {
                 continue;
             }
-            let base = f.idx as usize * 3;
-            if let (Some(w), Some(c)) = (
-                self.weights.get(base..base + 3),
-                s.contrib.get_mut(usize::from(f.tok)),
-            ) {
-                let others = (w[0] + w[1] + w[2] - w[k]) * 0.5;
-                *c += (w[k] - others) * f.val;
+            if let (Some(w), Some(c)) = (self.row(f.idx), s.contrib.get_mut(usize::from(f.tok))) {
+                let (w0, w1, w2) = (f32::from(w[0]), f32::from(w[1]), f32::from(w[2]));
+                let wk = [w0, w1, w2][k];
+                let others = (w0 + w1 + w2 - wk) * 0.5;
+                *c += (wk - others) * f.val * self.scale;
             }
         }
         let top_tokens = top_tokens(&s.tokens, &s.contrib);
@@ -254,6 +284,12 @@ impl Model {
             top_tokens,
         }
     }
+}
+
+/// Tokenise and extract features of `text` into `s`.
+pub(crate) fn features_into(cfg: &FeatureConfig, text: &str, s: &mut Scratch) {
+    tokenize(text, usize::from(cfg.neg_window), &mut s.tokens);
+    extract(cfg, &s.tokens, &mut s.feats);
 }
 
 fn top_tokens(tokens: &[Token], contrib: &[f32]) -> Vec<(String, f32)> {

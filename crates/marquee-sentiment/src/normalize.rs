@@ -263,6 +263,7 @@ fn is_emoji_modifier(c: char) -> bool {
 
 /// Tokenise a (decoded) text.
 fn tokenize_into(text: &str, out: &mut Vec<Token>) {
+    let mut chars: Vec<char> = Vec::with_capacity(64);
     for chunk in text.split_whitespace() {
         if is_url(chunk) {
             out.push(Token::new("<url>".to_string(), Kind::Url));
@@ -292,15 +293,17 @@ fn tokenize_into(text: &str, out: &mut Vec<Token>) {
                 }
             }
         }
-        scan_chunk(body, out);
+        scan_chunk(body, &mut chars, out);
         if let Some(t) = trailing {
             out.push(t);
         }
     }
 }
 
-fn scan_chunk(chunk: &str, out: &mut Vec<Token>) {
-    let chars: Vec<char> = chunk.chars().collect();
+fn scan_chunk(chunk: &str, chars: &mut Vec<char>, out: &mut Vec<Token>) {
+    chars.clear();
+    chars.extend(chunk.chars());
+    let chars = &chars[..];
     let n = chars.len();
     let mut i = 0;
     while i < n {
@@ -437,8 +440,14 @@ fn mark_scopes(tokens: &mut [Token], neg_window: usize) {
 /// Full pipeline: decode, tokenise, mark negation scopes.
 pub(crate) fn tokenize(text: &str, neg_window: usize, out: &mut Vec<Token>) {
     out.clear();
-    let decoded = decode(text);
-    tokenize_into(&decoded, out);
+    if text
+        .bytes()
+        .any(|b| b == b'\\' || b == b'&' || b == b'`' || b >= 0x80)
+    {
+        tokenize_into(&decode(text), out);
+    } else {
+        tokenize_into(text, out);
+    }
     mark_scopes(out, neg_window);
 }
 

@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::features::{Feat, FeatureConfig};
-use crate::model::{softmax, Model, Scratch};
+use crate::model::{features_into, softmax, Model, Scratch};
 use crate::{Error, Label, Result};
 
 /// Training hyper-parameters (chosen on TweetEval val; see the crate docs).
@@ -67,7 +67,8 @@ pub fn train<R: Rng, S: AsRef<str>>(
         return Err(Error::Config("hash_bits must be in 8..=26".into()));
     }
     let n_buckets = 1usize << cfg.features.hash_bits;
-    let mut model = Model::new(cfg.features.clone(), vec![0.0; n_buckets * 3], [0.0; 3]);
+    let mut weights = vec![0f32; n_buckets * 3];
+    let mut bias = [0f32; 3];
 
     // Features once, stored flat.
     let mut offsets = Vec::with_capacity(texts.len() + 1);
@@ -75,7 +76,7 @@ pub fn train<R: Rng, S: AsRef<str>>(
     let mut s = Scratch::default();
     offsets.push(0usize);
     for t in texts {
-        model.features_into(t.as_ref(), &mut s);
+        features_into(&cfg.features, t.as_ref(), &mut s);
         all.extend(s.feats.iter().map(|f: &Feat| (f.idx, f.val)));
         offsets.push(all.len());
     }
@@ -111,12 +112,12 @@ pub fn train<R: Rng, S: AsRef<str>>(
         for &i in &order {
             step += 1.0;
             let feats = &all[offsets[i]..offsets[i + 1]];
-            let mut z = model.bias;
+            let mut z = bias;
             for &(idx, v) in feats {
                 let b = idx as usize * 3;
-                z[0] += model.weights[b] * v;
-                z[1] += model.weights[b + 1] * v;
-                z[2] += model.weights[b + 2] * v;
+                z[0] += weights[b] * v;
+                z[1] += weights[b + 1] * v;
+                z[2] += weights[b + 2] * v;
             }
             let p = softmax(&z);
             let y = labels[i].id();
@@ -126,7 +127,7 @@ pub fn train<R: Rng, S: AsRef<str>>(
             for &(idx, v) in feats {
                 let b = idx as usize * 3;
                 for c in 0..3 {
-                    let w = &mut model.weights[b + c];
+                    let w = &mut weights[b + c];
                     let grad = g[c] * v + cfg.l2 * *w;
                     let acc = &mut g2[b + c];
                     *acc += grad * grad;
@@ -140,21 +141,19 @@ pub fn train<R: Rng, S: AsRef<str>>(
             for c in 0..3 {
                 gb[c] += g[c] * g[c];
                 let delta = cfg.lr * g[c] / gb[c].sqrt();
-                model.bias[c] -= delta;
+                bias[c] -= delta;
                 ub[c] -= step * delta;
             }
         }
         progress(epoch + 1, loss / texts.len() as f64);
     }
     if cfg.average && step > 0.0 {
-        for (w, uu) in model.weights.iter_mut().zip(&u) {
+        for (w, uu) in weights.iter_mut().zip(&u) {
             *w -= uu / step;
         }
-        for (b, uu) in model.bias.iter_mut().zip(&ub) {
+        for (b, uu) in bias.iter_mut().zip(&ub) {
             *b -= uu / step;
         }
     }
-    // Round-trip through the file format so the returned model is exactly
-    // what a saved file loads as (quantised weights).
-    Model::from_bytes(&model.to_bytes())
+    Ok(Model::quantize(cfg.features.clone(), &weights, bias))
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee on TweetEval val, one core.
+# Usage: bench/sentiment/run.sh [DATA_DIR] [RUNS]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+DATA="${1:-$ROOT/../shared/data/sentiment/tweeteval}"
+RUNS="${2:-5}"
+VENV="$ROOT/bench/sentiment/.venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q vaderSentiment==3.3.2 scikit-learn numpy
+fi
+cargo build --release -p marquee
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+mkdir -p "$ROOT/bench/sentiment/results"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+taskset -c 0 "$VENV/bin/python" "$ROOT/bench/sentiment/bench.py" \
+  --data "$DATA" --marquee "$TARGET/release/marquee" --runs "$RUNS" \
+  --json-out "$ROOT/bench/sentiment/results/latest.json"
