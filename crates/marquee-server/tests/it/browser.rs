@@ -97,6 +97,24 @@ async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
+/// Polls until the element's text satisfies `ok` (navigation may swap the
+/// page under us, so stale elements are retried), and returns the text.
+pub async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if ok(&t) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: text never matched (last {last:?})");
+}
+
 #[tokio::test]
 async fn browser_signup_profiles_genre_title() {
     let Some(driver) = start_driver().await else {
@@ -129,8 +147,7 @@ async fn browser_signup_profiles_genre_title() {
             .click()
             .await
             .unwrap();
-        let h1 = wait_for(&c, "main h1").await.text().await.unwrap();
-        assert_eq!(h1, "Welcome back, Web");
+        wait_text(&c, "main h1", |t| t == "Welcome back, Web").await;
 
         // A second profile, then switch to it.
         c.goto(&app.url("/profiles")).await.unwrap();
@@ -191,8 +208,7 @@ async fn browser_signup_profiles_genre_title() {
             .click()
             .await
             .unwrap();
-        let name = wait_for(&c, "#title-name").await.text().await.unwrap();
-        assert_eq!(name, first);
+        wait_text(&c, "#title-name", |t| t == first).await;
         // Thumbs up through htmx: the button turns on without a reload.
         c.find(Locator::Css("#thumbs button[value=up]"))
             .await

@@ -57,7 +57,8 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The API routes, to be nested under `/api/v1`.
+/// The API routes, to be nested under `/api/v1`. Feature modules add their
+/// own `routes()` with `.merge(...)`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
@@ -78,8 +79,18 @@ pub fn routes() -> Router<AppState> {
         .fallback(api_not_found)
 }
 
+/// The whole OpenAPI document: the core routes plus each feature module's own
+/// `Doc`, merged.
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    #[allow(unused_mut)]
+    let mut doc = ApiDoc::openapi();
+    // Feature modules merge their documents here, e.g.
+    // doc.merge(playback::Doc::openapi());
+    doc
+}
+
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(openapi_doc())
 }
 
 async fn api_not_found() -> ApiError {

@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
-const HTMX_JS: &str = include_str!("../static/htmx.min.js");
-const APP_CSS: &str = include_str!("../static/app.css");
+const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
+const APP_CSS: &str = include_str!("../../static/app.css");
 
 /// The page routes.
 pub fn routes() -> Router<AppState> {
