@@ -221,58 +221,38 @@ impl Store for SqliteStore {
     }
 
     async fn import_tags(&self, source: &str, rows: &[ImportTag]) -> Result<ImportCounts> {
-        let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(CHUNK) {
-            let matched =
-                matched_titles(&mut tx, source, chunk.iter().map(|r| r.external_title)).await?;
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO title_tags(title_id, tag, source_user, tagged_at) \
-                 SELECT t.id, v.column2, v.column3, v.column4 FROM (",
-            );
-            qb.push_values(chunk, |mut b, r| {
+        import_per_title(
+            &self.pool,
+            source,
+            rows,
+            |r| r.external_title,
+            "INSERT OR IGNORE INTO title_tags(title_id, tag, source_user, tagged_at) \
+             SELECT t.id, v.column2, v.column3, v.column4 FROM (",
+            |mut b, r| {
                 b.push_bind(r.external_title)
-                    .push_bind(&r.tag)
+                    .push_bind(r.tag.clone())
                     .push_bind(r.external_user)
                     .push_bind(r.at);
-            });
-            qb.push(") v JOIN titles t ON t.source = ")
-                .push_bind(source)
-                .push(" AND t.external_id = v.column1");
-            let done = qb.build().execute(&mut *tx).await?.rows_affected();
-            counts.imported += done;
-            counts.unchanged += matched - done;
-            counts.rejected += chunk.len() as u64 - matched;
-        }
-        tx.commit().await?;
-        Ok(counts)
+            },
+        )
+        .await
     }
 
     async fn import_links(&self, source: &str, rows: &[ImportLink]) -> Result<ImportCounts> {
-        let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(CHUNK) {
-            let matched =
-                matched_titles(&mut tx, source, chunk.iter().map(|r| r.external_title)).await?;
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO title_links(title_id, imdb_id, tmdb_id) \
-                 SELECT t.id, v.column2, v.column3 FROM (",
-            );
-            qb.push_values(chunk, |mut b, r| {
+        import_per_title(
+            &self.pool,
+            source,
+            rows,
+            |r| r.external_title,
+            "INSERT OR IGNORE INTO title_links(title_id, imdb_id, tmdb_id) \
+             SELECT t.id, v.column2, v.column3 FROM (",
+            |mut b, r| {
                 b.push_bind(r.external_title)
-                    .push_bind(&r.imdb)
+                    .push_bind(r.imdb.clone())
                     .push_bind(r.tmdb);
-            });
-            qb.push(") v JOIN titles t ON t.source = ")
-                .push_bind(source)
-                .push(" AND t.external_id = v.column1");
-            let done = qb.build().execute(&mut *tx).await?.rows_affected();
-            counts.imported += done;
-            counts.unchanged += matched - done;
-            counts.rejected += chunk.len() as u64 - matched;
-        }
-        tx.commit().await?;
-        Ok(counts)
+            },
+        )
+        .await
     }
 
     async fn import_viewers(
@@ -827,6 +807,35 @@ impl Store for SqliteStore {
                 .await?;
         Ok(v.and_then(Thumb::from_value))
     }
+}
+
+/// Imports rows that hang off a title (tags, links): `head` is an
+/// `INSERT … SELECT t.id, v.column2… FROM (` whose VALUES rows start with the
+/// external title id; rows for unknown titles are counted as rejected.
+async fn import_per_title<T>(
+    pool: &SqlitePool,
+    source: &str,
+    rows: &[T],
+    title_of: impl Fn(&T) -> i64,
+    head: &str,
+    mut bind: impl FnMut(sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T),
+) -> Result<ImportCounts> {
+    let mut counts = ImportCounts::default();
+    let mut tx = pool.begin().await?;
+    for chunk in rows.chunks(CHUNK) {
+        let matched = matched_titles(&mut tx, source, chunk.iter().map(&title_of)).await?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+        qb.push_values(chunk, |b, r| bind(b, r));
+        qb.push(") v JOIN titles t ON t.source = ")
+            .push_bind(source.to_string())
+            .push(" AND t.external_id = v.column1");
+        let done = qb.build().execute(&mut *tx).await?.rows_affected();
+        counts.imported += done;
+        counts.unchanged += matched - done;
+        counts.rejected += chunk.len() as u64 - matched;
+    }
+    tx.commit().await?;
+    Ok(counts)
 }
 
 /// How many of the given external title ids exist (counting repeats).
