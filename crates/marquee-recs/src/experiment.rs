@@ -3,7 +3,7 @@
 //! benchmarks; pure computation.
 //!
 //! Specification syntax: `name[:key=value]*`, e.g. `ease`, `ease:lambda=300:rho=0.2`,
-//! `als:factors=64:reg=0.05:alpha=0:iters=15`, `knn:k=100`, `knn-bm25:k=100:k1=100:b=0.8`,
+//! `als:factors=64:reg=0.05:alpha=0:iters=15`, `knn:k=100`, `knn-bm25:k=100:k1=1.2:b=0.75`,
 //! `rp3:alpha=1:beta=0.5:k=200`, `ease:lambda=500:top=500` (EASE pruned to the 500 largest
 //! weights per row). A bare `ease`, `als`, `rp3` or `edlae` is tuned on the validation split.
 
@@ -96,8 +96,10 @@ pub fn parse_request(s: &str) -> Result<Request> {
             Ok(Request::Fixed(ModelSpec::Knn(KnnParams {
                 k: get("k", 100.0) as usize,
                 weighting: KnnWeighting::Bm25 {
-                    k1: get("k1", 100.0),
-                    b: get("b", 0.8),
+                    // implicit's `BM25Recommender` defaults (its `bm25_weight` function's own
+                    // defaults, K1=100 and B=0.8, are not what the recommender uses).
+                    k1: get("k1", 1.2),
+                    b: get("b", 0.75),
                 },
             })))
         }

@@ -12,7 +12,12 @@ pub enum KnnWeighting {
         /// Shrinkage added to the denominator.
         shrink: f32,
     },
-    /// Dot products of Okapi-BM25 weighted item vectors (as `implicit`'s `BM25Recommender`).
+    /// Dot products of Okapi-BM25 weighted item vectors (as `implicit`'s `BM25Recommender`:
+    /// documents = items, terms = users, `idf_u = ln(n_items) - ln(1 + n_u)`, length
+    /// normalisation by the item's interaction count). Use implicit's recommender defaults
+    /// `k1 = 1.2, b = 0.75`: with `k1 = 100` a weight is about `idf / length_i`, so the
+    /// similarity of two items falls with the product of their popularities and the
+    /// neighbourhoods fill with rare items (NDCG@10 0.011 instead of 0.108 on ml-latest-small).
     Bm25 {
         /// Term-frequency saturation.
         k1: f32,

@@ -365,3 +365,15 @@ fn item_index_maps_split_items() {
     let ext = idx.external(0).unwrap();
     assert_eq!(idx.dense(ext), Some(0));
 }
+
+#[test]
+fn bm25_defaults_are_implicits_recommender_defaults() {
+    use crate::experiment::{parse_request, Request};
+    assert_eq!(
+        parse_request("knn-bm25").unwrap(),
+        Request::Fixed(ModelSpec::Knn(KnnParams {
+            k: 100,
+            weighting: KnnWeighting::Bm25 { k1: 1.2, b: 0.75 },
+        }))
+    );
+}
