@@ -144,6 +144,7 @@ fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start: {lines:?}");
 }
 

@@ -113,7 +113,20 @@ struct OutJson {
 }
 
 /// The protocol's published checksum table.
-const PUBLISHED: &[(&str, f64, usize, usize, usize, usize, usize, &str, &str)] = &[
+/// (data set, MIN_RATING, users, items, catalog, train, test, train sha256, test sha256).
+type PublishedSplit = (
+    &'static str,
+    f64,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    &'static str,
+    &'static str,
+);
+
+const PUBLISHED: &[PublishedSplit] = &[
     (
         "ml-latest-small",
         4.0,
