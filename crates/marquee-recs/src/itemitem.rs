@@ -163,7 +163,9 @@ impl ItemItem {
         }
     }
 
-    /// Keeps the `k` largest weights of each row (by value, ties to the lower item id).
+    /// Keeps the `k` weights of largest magnitude of each row (ties to the lower item id).
+    /// Negative weights are kept too: EASE's negative weights carry much of its accuracy
+    /// (keeping only the largest positive ones costs several times more NDCG).
     pub fn prune(&self, k: usize) -> ItemItem {
         let rows: Vec<Vec<(u32, f32)>> = (0..self.n_items as u32)
             .into_par_iter()
@@ -182,14 +184,14 @@ impl ItemItem {
                             .filter(|(_, &x)| x != 0.0)
                             .map(|(&i, &x)| (i, x))
                             .collect();
-                        top_k_in_place(&mut v, k);
+                        top_k_by_magnitude(&mut v, k);
                         v
                     }
                     Weights::Sparse(c) => {
                         let (cols, vals) = c.row(h as usize);
                         let mut v: Vec<(u32, f32)> =
                             cols.iter().copied().zip(vals.iter().copied()).collect();
-                        top_k_in_place(&mut v, k);
+                        top_k_by_magnitude(&mut v, k);
                         v
                     }
                 };
@@ -201,6 +203,16 @@ impl ItemItem {
             &format!("{}-top{k}", self.algorithm),
             rows_to_csr(self.n_items, self.n_items, rows),
         )
+    }
+}
+
+/// Keeps the `k` entries of largest `|value|` (ties to the lower item), unordered.
+pub(crate) fn top_k_by_magnitude(v: &mut Vec<(u32, f32)>, k: usize) {
+    if v.len() > k {
+        v.select_nth_unstable_by(k, |a, b| {
+            b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0))
+        });
+        v.truncate(k);
     }
 }
 

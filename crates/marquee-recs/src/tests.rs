@@ -377,3 +377,41 @@ fn bm25_defaults_are_implicits_recommender_defaults() {
         }))
     );
 }
+
+#[test]
+fn pruning_keeps_the_largest_magnitudes_including_negative_weights() {
+    use crate::itemitem::ItemItem;
+    let mat = vec![
+        0.0, 5.0, -7.0, 1.0, //
+        0.5, 0.0, -0.1, 0.2, //
+        0.0, 0.0, 0.0, 0.0, //
+        -3.0, 2.0, 1.0, 0.0,
+    ];
+    let pruned = ItemItem::dense("ease", 4, vec![0, 1, 2, 3], mat).prune(2);
+    let w = |h, j| pruned.weight(h, j);
+    assert_eq!((w(0, 1), w(0, 2), w(0, 3)), (5.0, -7.0, 0.0));
+    assert_eq!((w(1, 0), w(1, 3), w(1, 2)), (0.5, 0.2, 0.0));
+    assert_eq!((w(3, 0), w(3, 1), w(3, 2)), (-3.0, 2.0, 0.0));
+    assert_eq!(pruned.nnz(), 6);
+}
+
+#[test]
+fn tuned_ease_family_is_served_pruned_unless_asked_dense() {
+    use crate::experiment::{parse_request, Request, SERVED_TOP};
+    assert_eq!(
+        parse_request("wease").unwrap(),
+        Request::Tuned("wease".into(), Some(SERVED_TOP))
+    );
+    assert_eq!(
+        parse_request("ease:top=0").unwrap(),
+        Request::Tuned("ease".into(), None)
+    );
+    assert_eq!(
+        parse_request("edlae:top=200").unwrap(),
+        Request::Tuned("edlae".into(), Some(200))
+    );
+    assert!(matches!(
+        parse_request("ease:lambda=500").unwrap(),
+        Request::Fixed(ModelSpec::Ease(_, None))
+    ));
+}

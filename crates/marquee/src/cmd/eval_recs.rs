@@ -100,6 +100,8 @@ struct ModelJson {
     file_bytes: usize,
     latency_p50_us: Option<f64>,
     latency_p99_us: Option<f64>,
+    /// p99 over users of each user's fastest of 3 runs.
+    latency_p99_best_of_3_us: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -169,12 +171,17 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Latency of one request: score the full catalog from the history, exclude seen items and an
-/// exclude list, keep the catalog, top 10 with explanations. Single thread.
-fn latency(model: &Model, split: &Split, catalog: &[bool]) -> (f64, f64) {
+/// exclude list, keep the catalog, top 10 with explanations. Single thread. Every user's
+/// request runs 3 times (3 passes over all users). Returns (p50, p99) over all requests and
+/// p99 over users of each user's fastest run (which filters out preemption by other processes
+/// on a shared machine).
+fn latency(model: &Model, split: &Split, catalog: &[bool]) -> (f64, f64, f64) {
     let exclude: Vec<u32> = (0..split.items.len() as u32).step_by(97).collect();
-    let mut times = Vec::with_capacity(split.users.len() * 3);
+    let n_users = split.users.len();
+    let mut times = Vec::with_capacity(n_users * 3);
+    let mut best = vec![f64::INFINITY; n_users];
     for _round in 0..3 {
-        for u in 0..split.users.len() {
+        for (u, b) in best.iter_mut().enumerate() {
             let history: Vec<(u32, f32)> = split.train.row(u).0.iter().map(|&c| (c, 1.0)).collect();
             let filter = Filter {
                 exclude_seen: true,
@@ -184,12 +191,19 @@ fn latency(model: &Model, split: &Split, catalog: &[bool]) -> (f64, f64) {
             };
             let t = Instant::now();
             let recs = model.recommend(&history, &filter, 10);
-            times.push(t.elapsed().as_secs_f64() * 1e6);
+            let us = t.elapsed().as_secs_f64() * 1e6;
             std::hint::black_box(recs);
+            times.push(us);
+            *b = b.min(us);
         }
     }
     times.sort_by(f64::total_cmp);
-    (percentile(&times, 0.5), percentile(&times, 0.99))
+    best.sort_by(f64::total_cmp);
+    (
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        percentile(&best, 0.99),
+    )
 }
 
 pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
@@ -261,7 +275,7 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
         let t_tune = Instant::now();
         let (spec, val_ndcg): (ModelSpec, Option<f64>) = match request {
             Request::Fixed(s) => (s, None),
-            Request::Tuned(family) => {
+            Request::Tuned(family, top) => {
                 let mut n = 0;
                 let t = pool.install(|| {
                     tune(&family, &val, args.seed, &mut |d, v| {
@@ -271,7 +285,7 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
                         ));
                     })
                 })?;
-                (t.best, Some(t.best_metrics.ndcg_at_10))
+                (t.best.pruned(top), Some(t.best_metrics.ndcg_at_10))
             }
         };
         let tune_s = if val_ndcg.is_some() {
@@ -338,11 +352,12 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
             file_bytes: bytes.len(),
             latency_p50_us: lat.map(|l| l.0),
             latency_p99_us: lat.map(|l| l.1),
+            latency_p99_best_of_3_us: lat.map(|l| l.2),
         });
     }
     println!();
     println!(
-        "| model | train_s | rank_s | P@10 | R@20 | nR@20 | NDCG@10 | Cov@10 | tune_s | p99 latency | model MB | spec |"
+        "| model | train_s | rank_s | P@10 | R@20 | nR@20 | NDCG@10 | Cov@10 | tune_s | p99 latency (best of 3) | model MB | spec |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &results {
@@ -357,7 +372,10 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
             r.ndcg_at_10,
             r.cov_at_10,
             r.tune_s,
-            r.latency_p99_us.map(|v| format!("{v:.0} us")).unwrap_or_else(|| "-".into()),
+            match (r.latency_p99_us, r.latency_p99_best_of_3_us) {
+                (Some(a), Some(b)) => format!("{a:.0} us ({b:.0} us)"),
+                _ => "-".into(),
+            },
             r.model_bytes as f64 / 1e6,
             r.spec
         );
