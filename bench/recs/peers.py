@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--expect", help="marquee JSON whose split checksums must match")
     ap.add_argument("--models", default="als,als10,bpr,knn,bm25,ease")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=42, help="random_state of ALS and BPR")
     ap.add_argument("--json", required=True)
     a = ap.parse_args()
 
@@ -159,19 +160,19 @@ def main():
     specs = {
         "als": ("implicit ALS (64 f, reg 0.05, 15 it, alpha 1)",
                 lambda: AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15, alpha=1.0,
-                                                num_threads=a.threads, random_state=42), mf_scores),
+                                                num_threads=a.threads, random_state=a.seed), mf_scores),
         "als10": ("implicit ALS, alpha 10",
                   lambda: AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15, alpha=10.0,
-                                                  num_threads=a.threads, random_state=42), mf_scores),
+                                                  num_threads=a.threads, random_state=a.seed), mf_scores),
         "bpr": ("implicit BPR (64 f, 100 epochs)",
                 lambda: BayesianPersonalizedRanking(factors=64, iterations=100, num_threads=a.threads,
-                                                    random_state=42), mf_scores),
+                                                    random_state=a.seed), mf_scores),
         "knn": ("implicit item-kNN cosine, K=100", lambda: CosineRecommender(K=100, num_threads=a.threads),
                 knn_scores),
-        "bm25": ("implicit item-kNN BM25, K=100", lambda: BM25Recommender(K=100, num_threads=a.threads),
+        "bm25": ("implicit item-kNN BM25 (K1 1.2, B 0.75), K=100", lambda: BM25Recommender(K=100, num_threads=a.threads),
                  knn_scores),
     }
-    out = dict(protocol="recs-holdout-v1", threads=a.threads, split=split, implicit=implicit.__version__,
+    out = dict(protocol="recs-holdout-v1", threads=a.threads, seed=a.seed, split=split, implicit=implicit.__version__,
                numpy=np.__version__, models=[])
     for name in a.models.split(","):
         times = []
