@@ -32,6 +32,10 @@ pub struct ItemItem {
     pub algorithm: String,
     pub(crate) n_items: usize,
     pub(crate) weights: Weights,
+    /// Sparse weights only: the transpose (row `j` = the items `h` with `B[h, j] != 0`), so
+    /// "because" for a recommended item merges one column with the history instead of a
+    /// binary search in every history row. Derived, never stored in model files.
+    pub(crate) by_target: Option<Csr>,
 }
 
 impl ItemItem {
@@ -45,6 +49,7 @@ impl ItemItem {
             algorithm: algorithm.into(),
             n_items,
             weights: Weights::Dense { items, pos, mat },
+            by_target: None,
         }
     }
 
@@ -53,6 +58,7 @@ impl ItemItem {
         Self {
             algorithm: algorithm.into(),
             n_items: weights.nrows(),
+            by_target: Some(weights.transpose()),
             weights: Weights::Sparse(weights),
         }
     }
@@ -79,7 +85,58 @@ impl ItemItem {
     pub fn heap_bytes(&self) -> usize {
         match &self.weights {
             Weights::Dense { items, pos, mat } => (items.len() + pos.len() + mat.len()) * 4,
-            Weights::Sparse(c) => c.heap_bytes(),
+            Weights::Sparse(c) => {
+                c.heap_bytes() + self.by_target.as_ref().map_or(0, Csr::heap_bytes)
+            }
+        }
+    }
+
+    /// For each of `items`, the history item contributing most to its score (`w_h · B[h, j]`,
+    /// positive contributions only, ties to the lower history item).
+    pub fn because_many(&self, history: &[(u32, f32)], items: &[u32]) -> Vec<Option<(u32, f32)>> {
+        fn better(best: Option<(u32, f32)>, c: (u32, f32)) -> Option<(u32, f32)> {
+            match best {
+                _ if c.1 <= 0.0 || c.1.is_nan() => best,
+                Some(b) if b.1 > c.1 || (b.1 == c.1 && b.0 <= c.0) => best,
+                _ => Some(c),
+            }
+        }
+        match &self.by_target {
+            Some(t) if t.nrows() == self.n_items => {
+                let mut hist = history.to_vec();
+                hist.sort_unstable_by_key(|e| e.0);
+                items
+                    .iter()
+                    .map(|&j| {
+                        if j as usize >= t.nrows() {
+                            return None;
+                        }
+                        let (hs, vs) = t.row(j as usize);
+                        // Merge of two lists sorted by item id.
+                        let (mut a, mut b) = (0, 0);
+                        let mut out = None;
+                        while a < hs.len() && b < hist.len() {
+                            match hs[a].cmp(&hist[b].0) {
+                                std::cmp::Ordering::Less => a += 1,
+                                std::cmp::Ordering::Greater => b += 1,
+                                std::cmp::Ordering::Equal => {
+                                    out = better(out, (hs[a], hist[b].1 * vs[a]));
+                                    b += 1;
+                                }
+                            }
+                        }
+                        out
+                    })
+                    .collect()
+            }
+            _ => items
+                .iter()
+                .map(|&j| {
+                    history
+                        .iter()
+                        .fold(None, |o, &(h, w)| better(o, (h, w * self.weight(h, j))))
+                })
+                .collect(),
         }
     }
 

@@ -176,11 +176,7 @@ impl Model {
     pub fn because(&self, history: &[(u32, f32)], item: u32) -> Option<(u32, f32)> {
         match self {
             Model::Popularity(_) => None,
-            Model::ItemItem(m) => history
-                .iter()
-                .map(|&(h, w)| (h, w * m.weight(h, item)))
-                .filter(|e| e.1 > 0.0)
-                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))),
+            Model::ItemItem(m) => m.because_many(history, &[item]).pop().flatten(),
             Model::Als(m) => m.because(history, item),
             Model::Blend(b) => b
                 .components
@@ -248,6 +244,7 @@ impl Model {
     pub fn because_many(&self, history: &[(u32, f32)], items: &[u32]) -> Vec<Option<(u32, f32)>> {
         match self {
             Model::Als(m) => m.because_many(history, items),
+            Model::ItemItem(m) => m.because_many(history, items),
             _ => items.iter().map(|&i| self.because(history, i)).collect(),
         }
     }

@@ -415,3 +415,38 @@ fn tuned_ease_family_is_served_pruned_unless_asked_dense() {
         Request::Fixed(ModelSpec::Ease(_, None))
     ));
 }
+
+#[test]
+fn because_of_sparse_models_matches_a_scan_of_the_history() {
+    let split = Split::build(&synthetic(11), 4.0).unwrap();
+    let dense = ease::fit(
+        &split.train,
+        &EaseParams {
+            lambda: 20.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let pruned = dense.prune(15);
+    for u in [0usize, 7, 100] {
+        let mut history: Vec<(u32, f32)> = split.train.row(u).0.iter().map(|&c| (c, 1.0)).collect();
+        history.reverse();
+        history.push((history[0].0, 0.5)); // a duplicate with a lower weight
+        let items: Vec<u32> = (0..split.items.len() as u32).collect();
+        for m in [&dense, &pruned] {
+            let got = m.because_many(&history, &items);
+            for (&j, g) in items.iter().zip(&got) {
+                let want = history
+                    .iter()
+                    .map(|&(h, w)| (h, w * m.weight(h, j)))
+                    .filter(|e| e.1 > 0.0)
+                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+                assert_eq!(*g, want, "user {u} item {j}");
+            }
+        }
+        assert!(pruned
+            .because_many(&history, &items)
+            .iter()
+            .any(Option::is_some));
+    }
+}
