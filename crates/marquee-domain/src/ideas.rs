@@ -144,7 +144,7 @@ pub struct Idea {
     /// Distinct voters.
     pub votes: i64,
     /// Visible comments.
-    pub comments: i64,
+    pub comment_count: i64,
     /// Approved (false while in the moderation queue).
     pub approved: bool,
     /// Hidden by staff as spam.
@@ -244,7 +244,9 @@ pub fn markdown(field: &'static str, raw: &str, max: usize) -> Result<String, Do
             format!("must have at most {max} characters"),
         ));
     }
-    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if t.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(DomainError::invalid(
             field,
             "must not contain control characters",

@@ -84,6 +84,10 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/stats"),
     ("GET", "/api/v1/staff/accounts"),
     ("PATCH", "/api/v1/staff/accounts/1"),
+    ("GET", "/staff/ideas"),
+    ("GET", "/api/v1/staff/ideas"),
+    ("GET", "/staff/webhooks"),
+    ("GET", "/api/v1/webhooks"),
 ];
 
 /// The whole application.

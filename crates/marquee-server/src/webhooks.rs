@@ -79,7 +79,11 @@ pub fn client(cfg: &WebhooksConfig) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-async fn attempt(client: &reqwest::Client, d: &DueDelivery, now: Millis) -> Result<i64, (Option<i64>, String)> {
+async fn attempt(
+    client: &reqwest::Client,
+    d: &DueDelivery,
+    now: Millis,
+) -> Result<i64, (Option<i64>, String)> {
     let r = client
         .post(&d.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -131,7 +131,10 @@ async fn list_ideas(
         .list_ideas(&IdeaQuery {
             viewer,
             sort,
-            tag: p.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()),
+            tag: p
+                .tag
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
             status,
             author: None,
             visibility: Visibility::Public,
@@ -747,8 +750,7 @@ async fn create_webhook(
     _admin: Admin,
     ApiJson(b): ApiJson<NewWebhookRequest>,
 ) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
-    let (url, secret, events) =
-        webhook_input(&b.url, b.secret.as_deref(), b.events.as_deref())?;
+    let (url, secret, events) = webhook_input(&b.url, b.secret.as_deref(), b.events.as_deref())?;
     let e = state
         .store
         .create_webhook(&url, &secret, &events, state.clock.now_ms())

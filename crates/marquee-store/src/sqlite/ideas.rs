@@ -3,8 +3,8 @@
 use super::outbox::enqueue_in;
 use super::SqliteStore;
 use crate::ideas::{
-    IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, VoteState,
-    Visibility,
+    IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, Visibility,
+    VoteState,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -78,7 +78,7 @@ fn idea_from_row(row: &SqliteRow) -> Result<Idea> {
         duplicate_of: row.try_get("duplicate_of")?,
         release_note_url: row.try_get("release_note_url")?,
         votes: row.try_get("vote_count")?,
-        comments: row.try_get("comment_count")?,
+        comment_count: row.try_get("comment_count")?,
         approved: row.try_get::<i64, _>("approved")? != 0,
         hidden: row.try_get::<i64, _>("hidden")? != 0,
         locked: row.try_get::<i64, _>("locked")? != 0,
@@ -88,7 +88,11 @@ fn idea_from_row(row: &SqliteRow) -> Result<Idea> {
     })
 }
 
-async fn idea_in(conn: &mut SqliteConnection, id: i64, viewer: Option<i64>) -> Result<Option<Idea>> {
+async fn idea_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    viewer: Option<i64>,
+) -> Result<Option<Idea>> {
     let mut qb = QueryBuilder::new("");
     push_idea_select(&mut qb, viewer);
     qb.push(" FROM ideas i WHERE i.id = ").push_bind(id);
@@ -970,10 +974,16 @@ mod tests {
         assert_eq!(o.votes, 3); // a, b (voted both) and c
         assert_eq!(notified, 2); // b (author and voter) and c; a is the actor
         let d = s.idea(dup, None).await.unwrap().unwrap();
-        assert_eq!((d.status, d.duplicate_of, d.votes), (IdeaStatus::Duplicate, Some(orig), 0));
+        assert_eq!(
+            (d.status, d.duplicate_of, d.votes),
+            (IdeaStatus::Duplicate, Some(orig), 0)
+        );
         assert!(matches!(
             s.merge_idea(orig, dup, a, "x", 40, &notice()).await,
-            Err(StoreError::Invalid { field: "duplicate_of", .. })
+            Err(StoreError::Invalid {
+                field: "duplicate_of",
+                ..
+            })
         ));
         assert!(matches!(
             s.merge_idea(orig, orig, a, "x", 40, &notice()).await,
