@@ -223,15 +223,13 @@ struct NewPage {
     queued: bool,
 }
 
-fn logged_in(page: &Page, next: &str) -> Result<CurrentUser, Response> {
-    page.user.clone().ok_or_else(|| {
-        Redirect::to(&format!("/login?next={}", crate::auth::url_encode(next))).into_response()
-    })
+fn to_login(next: &str) -> Response {
+    Redirect::to(&format!("/login?next={}", crate::auth::url_encode(next))).into_response()
 }
 
 async fn new_form(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
-    if let Err(r) = logged_in(&page, "/ideas/new") {
-        return Ok(r);
+    if page.user.is_none() {
+        return Ok(to_login("/ideas/new"));
     }
     let queued = state.config.ideas.moderation_queue && !page.l.is_staff;
     Ok(render(&NewPage {
@@ -261,9 +259,8 @@ async fn create(
     PageForm(f): PageForm<NewIdeaForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    let user = match logged_in(&page, "/ideas/new") {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
+    let Some(user) = page.user.clone() else {
+        return Ok(to_login("/ideas/new"));
     };
     let input = IdeaInput {
         title: f.title.clone(),
@@ -520,9 +517,8 @@ async fn vote(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     page.check_csrf(&f.csrf)?;
-    let user = match logged_in(&page, &format!("/ideas/{id}")) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
+    let Some(user) = page.user.clone() else {
+        return Ok(to_login(&format!("/ideas/{id}")));
     };
     let res = match f.action.as_str() {
         "vote" => svc::vote(&state, &user, id).await,
@@ -561,9 +557,8 @@ async fn comment(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     page.check_csrf(&f.csrf)?;
-    let user = match logged_in(&page, &format!("/ideas/{id}")) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
+    let Some(user) = page.user.clone() else {
+        return Ok(to_login(&format!("/ideas/{id}")));
     };
     match svc::comment(&state, &user, id, &f.body).await {
         Ok(c) => Ok(Redirect::to(&format!("/ideas/{id}#comment-{}", c.id)).into_response()),
@@ -596,9 +591,8 @@ struct NotificationsPage {
 }
 
 async fn notifications(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
-    let user = match logged_in(&page, "/notifications") {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
+    let Some(user) = page.user.clone() else {
+        return Ok(to_login("/notifications"));
     };
     let notes = state
         .store
@@ -643,9 +637,8 @@ async fn read_all(
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    let user = match logged_in(&page, "/notifications") {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
+    let Some(user) = page.user.clone() else {
+        return Ok(to_login("/notifications"));
     };
     state
         .store

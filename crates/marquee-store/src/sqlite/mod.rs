@@ -828,7 +828,7 @@ async fn import_per_title<T>(
     for chunk in rows.chunks(CHUNK) {
         let matched = matched_titles(&mut tx, source, chunk.iter().map(&title_of)).await?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        qb.push_values(chunk, |b, r| bind(b, r));
+        qb.push_values(chunk, &mut bind);
         qb.push(") v JOIN titles t ON t.source = ")
             .push_bind(source.to_string())
             .push(" AND t.external_id = v.column1");
