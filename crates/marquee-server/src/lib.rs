@@ -83,11 +83,12 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/staff/accounts"),
     ("GET", "/api/v1/staff/stats"),
     ("GET", "/api/v1/staff/accounts"),
-    ("PATCH", "/api/v1/staff/accounts/1"),
     ("GET", "/staff/ideas"),
     ("GET", "/api/v1/staff/ideas"),
     ("GET", "/staff/webhooks"),
     ("GET", "/api/v1/webhooks"),
+    // Last: it promotes the matrix's viewer (account 1) to agent.
+    ("PATCH", "/api/v1/staff/accounts/1"),
 ];
 
 /// The whole application.

@@ -20,6 +20,7 @@ use hmac::{Hmac, Mac};
 use marquee_domain::Millis;
 use marquee_store::outbox::DueDelivery;
 use sha2::Sha256;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The signature header.
@@ -70,13 +71,33 @@ pub fn backoff_ms(cfg: &WebhooksConfig, attempts: i64) -> i64 {
     base.saturating_mul(1i64 << exp).min(MAX_BACKOFF_MS)
 }
 
+/// TLS for deliveries: the system's root certificates, with an explicit
+/// crypto provider (no process-wide default is assumed or installed).
+fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let loaded = rustls_native_certs::load_native_certs();
+    for e in &loaded.errors {
+        tracing::warn!(error = %e, "a system root certificate could not be loaded");
+    }
+    let (added, _) = roots.add_parsable_certificates(loaded.certs);
+    if added == 0 {
+        tracing::warn!("no system root certificates: https webhooks will fail");
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The HTTP client for deliveries: no redirects, the configured timeout.
-pub fn client(cfg: &WebhooksConfig) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn client(cfg: &WebhooksConfig) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config()?)
         .timeout(Duration::from_secs(cfg.timeout_s))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("Marquee-Webhooks/1")
-        .build()
+        .build()?)
 }
 
 async fn attempt(
@@ -130,9 +151,20 @@ pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> anyhow::
     Ok(due.len())
 }
 
+/// Makes aws-lc-rs the process's default rustls provider unless one is set,
+/// so that every rustls user in the process (this crate's HTTP clients and
+/// any other) agrees on one provider.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err only when another thread installed one first: fine either way.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
 /// Starts the outbox worker: it runs a pass when woken through
 /// `state.outbox_wake`, and every `poll_interval_ms` (for retries).
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    install_crypto_provider();
     tokio::spawn(async move {
         let client = match client(&state.config.webhooks) {
             Ok(c) => c,

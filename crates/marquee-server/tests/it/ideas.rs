@@ -1362,3 +1362,96 @@ async fn openapi_documents_the_idea_routes() {
     }
     assert!(doc["components"]["schemas"].get("Idea").is_some());
 }
+
+/// Type a title, see the similar idea, vote on it instead; staff mark it
+/// launched; the voter sees the notification.
+#[tokio::test]
+async fn browser_similar_idea_vote_and_launch_notification() {
+    use crate::browser::{browser, start_driver, wait_for, wait_text};
+    use fantoccini::Locator;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let staff = account(&app, "staff@example.com", Role::Agent).await;
+    let author = account(&app, "author@example.com", Role::Viewer).await;
+    let id = post_idea(
+        &app,
+        &author,
+        "Download episodes for offline viewing",
+        &["downloads"],
+    )
+    .await;
+    post_idea(&app, &author, "Dark mode everywhere", &[]).await;
+    app.login_as("web@example.com", Role::Viewer).await;
+    let c = browser(&driver).await;
+    let run = async {
+        c.goto(&app.url("/login?next=/ideas/new")).await.unwrap();
+        wait_for(&c, "input[name=email]")
+            .await
+            .send_keys("web@example.com")
+            .await
+            .unwrap();
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(crate::helpers::PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("#login-submit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#idea-title")
+            .await
+            .send_keys("offline downlo")
+            .await
+            .unwrap();
+        let t = wait_text(&c, "#similar-ideas .idea-title", |t| !t.is_empty()).await;
+        assert_eq!(t, "Download episodes for offline viewing");
+        // Vote on it instead of posting a duplicate.
+        c.find(Locator::Css(&format!(
+            "#similar-ideas button[data-idea='{id}']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        wait_for(&c, &format!("#vote-{id} button.on")).await;
+        wait_text(&c, &format!("#votes-{id}"), |t| t == "1").await;
+
+        // Staff mark it launched.
+        let r = set_status(
+            &app,
+            &staff,
+            id,
+            json!({"status": "launched", "explanation": "Out now", "release_note_url": "https://example.com/notes/5"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        // The voter's bell shows it, and the centre lists it.
+        c.goto(&app.url("/ideas")).await.unwrap();
+        wait_text(&c, "#unread-count", |t| t == "1").await;
+        c.find(Locator::Css("#nav-bell"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let note = wait_text(&c, "#notifications", |t| t.contains("launched")).await;
+        assert!(
+            note.contains("Download episodes for offline viewing"),
+            "{note}"
+        );
+        assert!(note.contains("Out now"), "{note}");
+    };
+    run.await;
+    c.close().await.unwrap();
+    // No duplicate idea was posted.
+    let list = ok_json(app.get("/api/v1/ideas?status=open", None).await, 200).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
