@@ -58,11 +58,19 @@ pub struct IdeaInput {
     pub tags: Vec<String>,
 }
 
-fn rate_limit(n: i64, max: u32, what: &str) -> Result<(), AppError> {
+/// Refuses when `max` posts were made within the hour; Retry-After is when
+/// the oldest of them leaves the window.
+fn rate_limit(
+    (n, oldest): (i64, Option<i64>),
+    max: u32,
+    now: i64,
+    what: &str,
+) -> Result<(), AppError> {
     if n >= i64::from(max) {
         tracing::info!(what, "idea box rate limit hit");
+        let wait_ms = oldest.map_or(HOUR_MS, |o| (o + HOUR_MS - now).clamp(1000, HOUR_MS));
         return Err(AppError::TooManyRequests {
-            retry_after_s: (HOUR_MS / 1000) as u64,
+            retry_after_s: u64::try_from(wait_ms.div_euclid(1000)).unwrap_or(3600),
         });
     }
     Ok(())
@@ -85,7 +93,7 @@ pub async fn post_idea(
             .store
             .ideas_posted_since(user.account.id, now - HOUR_MS)
             .await?;
-        rate_limit(n, state.config.ideas.ideas_per_hour, "ideas")?;
+        rate_limit(n, state.config.ideas.ideas_per_hour, now, "ideas")?;
     }
     Ok(state
         .store
@@ -138,7 +146,7 @@ pub async fn comment(
             .store
             .comments_posted_since(user.account.id, now - HOUR_MS)
             .await?;
-        rate_limit(n, state.config.ideas.comments_per_hour, "comments")?;
+        rate_limit(n, state.config.ideas.comments_per_hour, now, "comments")?;
     }
     Ok(state
         .store

@@ -169,10 +169,19 @@ pub trait IdeaStore: Send + Sync {
     /// Votes an account has on open ideas.
     async fn votes_used(&self, account_id: i64) -> Result<i64>;
 
-    /// Ideas an account created since `since` (for the rate limit).
-    async fn ideas_posted_since(&self, account_id: i64, since: Millis) -> Result<i64>;
-    /// Comments an account wrote since `since` (for the rate limit).
-    async fn comments_posted_since(&self, account_id: i64, since: Millis) -> Result<i64>;
+    /// Ideas an account created after `since`, and when the oldest of them
+    /// was (for the rate limit and its Retry-After).
+    async fn ideas_posted_since(
+        &self,
+        account_id: i64,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)>;
+    /// Comments an account wrote after `since`, and when the oldest was.
+    async fn comments_posted_since(
+        &self,
+        account_id: i64,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)>;
 
     /// Adds a comment; `Limit` on a locked thread.
     async fn add_comment(

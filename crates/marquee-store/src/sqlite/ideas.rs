@@ -476,24 +476,20 @@ impl IdeaStore for SqliteStore {
         used_in(&mut conn, account_id).await
     }
 
-    async fn ideas_posted_since(&self, account_id: i64, since: Millis) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM ideas WHERE author_id = ? AND created_at > ?")
-                .bind(account_id)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+    async fn ideas_posted_since(
+        &self,
+        account_id: i64,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)> {
+        posted_since(&self.pool, "ideas", account_id, since).await
     }
 
-    async fn comments_posted_since(&self, account_id: i64, since: Millis) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM idea_comments WHERE author_id = ? AND created_at > ?",
-        )
-        .bind(account_id)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
+    async fn comments_posted_since(
+        &self,
+        account_id: i64,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)> {
+        posted_since(&self.pool, "idea_comments", account_id, since).await
     }
 
     async fn add_comment(
@@ -845,6 +841,24 @@ impl IdeaStore for SqliteStore {
         .await?
         .rows_affected())
     }
+}
+
+/// How many rows of `table` an author created after `since`, and the oldest's time.
+async fn posted_since(
+    pool: &sqlx::SqlitePool,
+    table: &str,
+    account_id: i64,
+    since: Millis,
+) -> Result<(i64, Option<Millis>)> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM {table} \
+         WHERE author_id = ? AND created_at > ?"
+    ))
+    .bind(account_id)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("oldest")?))
 }
 
 async fn comments_in(
