@@ -1457,3 +1457,156 @@ async fn browser_similar_idea_vote_and_launch_notification() {
     let list = ok_json(app.get("/api/v1/ideas?status=open", None).await, 200).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn staff_pages_change_status_merge_and_manage_webhooks() {
+    let app = TestApp::with(Config::default(), manual()).await;
+    let admin = account(&app, "admin@example.com", Role::Admin).await;
+    let agent = account(&app, "agent@example.com", Role::Agent).await;
+    let ann = account(&app, "ann@example.com", Role::Viewer).await;
+    let a = post_idea(&app, &ann, "Watch party", &[]).await;
+    let b = post_idea(&app, &ann, "Watch together with friends", &[]).await;
+    ok_json(vote(&app, &ann, b).await, 200).await;
+    let form = |who: &Who, path: String, fields: Vec<(&'static str, String)>| {
+        let mut f = vec![("csrf", who.csrf.clone())];
+        f.extend(fields);
+        app.req(Method::POST, &path, Some(&who.token))
+            .form(&f)
+            .send()
+    };
+
+    // The idea page shows the staff panel to staff only.
+    let html = app
+        .get(&format!("/ideas/{a}"), Some(&agent.token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"staff-panel\""));
+    let html = app
+        .get(&format!("/ideas/{a}"), Some(&ann.token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("id=\"staff-panel\""));
+    // A viewer's forged status form is refused before anything is read.
+    let r = form(
+        &ann,
+        format!("/staff/ideas/{a}/status"),
+        vec![("status", "planned".into()), ("explanation", "x".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let r = form(
+        &agent,
+        format!("/staff/ideas/{a}/status"),
+        vec![
+            ("status", "planned".into()),
+            ("explanation", "Coming in spring".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let d = ok_json(app.get(&format!("/api/v1/ideas/{a}"), None).await, 200).await;
+    assert_eq!(
+        (
+            d["status"].as_str(),
+            d["history"][0]["explanation"].as_str()
+        ),
+        (Some("planned"), Some("Coming in spring"))
+    );
+    // Missing explanation → 400 page naming the field; nothing changes.
+    let r = form(
+        &agent,
+        format!("/staff/ideas/{a}/status"),
+        vec![("status", "declined".into()), ("explanation", "".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("explanation: is required"));
+    // Merge from the form; into itself is a 400.
+    let r = form(
+        &agent,
+        format!("/staff/ideas/{b}/status"),
+        vec![
+            ("status", "open".into()),
+            ("explanation", "dup".into()),
+            ("duplicate_of", format!("#{b}")),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = form(
+        &agent,
+        format!("/staff/ideas/{b}/status"),
+        vec![
+            ("status", "open".into()),
+            ("explanation", "Same as the watch party idea".into()),
+            ("duplicate_of", format!("#{a}")),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!((votes_of(&app, a).await, votes_of(&app, b).await), (1, 0));
+    let n = ok_json(
+        app.get("/api/v1/notifications", Some(&ann.token)).await,
+        200,
+    )
+    .await;
+    assert!(n["items"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("merged into"));
+
+    // Webhooks page: admin only; the secret is shown once.
+    assert_eq!(
+        app.get("/staff/webhooks", Some(&agent.token))
+            .await
+            .status(),
+        403
+    );
+    let r = form(
+        &admin,
+        "/staff/webhooks".into(),
+        vec![
+            ("url", "https://hooks.example.com/marquee".into()),
+            ("events", "idea.status_changed".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"new-secret\""));
+    let hooks = ok_json(app.get("/api/v1/webhooks", Some(&admin.token)).await, 200).await;
+    assert_eq!(hooks[0]["events"], "idea.status_changed");
+    let html = app
+        .get("/staff/webhooks", Some(&admin.token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("id=\"new-secret\""));
+    let r = form(
+        &admin,
+        "/staff/webhooks".into(),
+        vec![("url", "javascript:alert(1)".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let id = hooks[0]["id"].as_i64().unwrap();
+    let r = form(&admin, format!("/staff/webhooks/{id}/delete"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let hooks = ok_json(app.get("/api/v1/webhooks", Some(&admin.token)).await, 200).await;
+    assert_eq!(hooks.as_array().unwrap().len(), 0);
+}
