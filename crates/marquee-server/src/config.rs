@@ -26,6 +26,62 @@ pub struct Config {
     pub demo: DemoConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The idea box.
+    pub ideas: IdeasConfig,
+    /// Outbound webhooks.
+    pub webhooks: WebhooksConfig,
+}
+
+/// The idea box.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdeasConfig {
+    /// Votes each account may have on open ideas at once (UserVoice style);
+    /// unset means unlimited. Votes on ideas that close (launched, declined,
+    /// duplicate) stop counting: they are refunded.
+    pub vote_budget: Option<u32>,
+    /// New ideas from viewers wait for staff approval before they are public.
+    pub moderation_queue: bool,
+    /// Ideas one account may post per hour (staff are exempt).
+    pub ideas_per_hour: u32,
+    /// Comments one account may post per hour (staff are exempt).
+    pub comments_per_hour: u32,
+}
+
+/// Outbound webhooks, delivered from a durable outbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Attempts per delivery before it is marked failed.
+    pub max_attempts: u32,
+    /// The first retry waits this long; each further retry waits twice as long (capped at 6 h).
+    pub backoff_base_s: u64,
+    /// Per-attempt HTTP timeout.
+    pub timeout_s: u64,
+    /// How often the outbox is polled when nothing wakes it.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for IdeasConfig {
+    fn default() -> Self {
+        IdeasConfig {
+            vote_budget: None,
+            moderation_queue: false,
+            ideas_per_hour: 5,
+            comments_per_hour: 30,
+        }
+    }
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            max_attempts: 8,
+            backoff_base_s: 30,
+            timeout_s: 10,
+            poll_interval_ms: 2000,
+        }
+    }
 }
 
 /// HTTP server settings.
@@ -103,6 +159,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             demo: DemoConfig::default(),
             log: LogConfig::default(),
+            ideas: IdeasConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -218,6 +276,11 @@ impl Config {
         if self.auth.session_ttl_hours == 0 {
             return Err(ConfigError(
                 "auth.session_ttl_hours must be positive".into(),
+            ));
+        }
+        if self.webhooks.max_attempts == 0 || self.webhooks.timeout_s == 0 {
+            return Err(ConfigError(
+                "webhooks.max_attempts and webhooks.timeout_s must be positive".into(),
             ));
         }
         if let Some(url) = &self.database.url {

@@ -147,6 +147,7 @@ impl From<StoreError> for AppError {
                 field: Some(field.to_string()),
                 message,
             },
+            StoreError::Invalid { field, message } => AppError::invalid(field, message),
             StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             other => AppError::Internal(other.to_string()),

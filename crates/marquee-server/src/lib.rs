@@ -24,10 +24,13 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ideas;
 pub mod import;
+pub mod markdown;
 pub mod metrics;
 pub mod pages;
 pub mod service;
+pub mod webhooks;
 
 pub use config::Config;
 
@@ -47,6 +50,8 @@ pub struct AppState {
     /// A real argon2id hash to verify against for unknown accounts, so that
     /// they take as long as a wrong password.
     pub dummy_hash: Arc<str>,
+    /// Wakes the webhook outbox worker when something was enqueued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -65,6 +70,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()?),
             limiter: Arc::new(auth::LoginLimiter::default()),
             dummy_hash: dummy.into(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }
@@ -77,6 +83,11 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/staff/accounts"),
     ("GET", "/api/v1/staff/stats"),
     ("GET", "/api/v1/staff/accounts"),
+    ("GET", "/staff/ideas"),
+    ("GET", "/api/v1/staff/ideas"),
+    ("GET", "/staff/webhooks"),
+    ("GET", "/api/v1/webhooks"),
+    // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];
 

@@ -20,7 +20,12 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+pub mod ideas;
+pub mod outbox;
 pub mod sqlite;
+
+pub use ideas::IdeaStore;
+pub use outbox::OutboxStore;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,14 @@ pub enum StoreError {
     /// Schema migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The input breaks a rule only the store can check (e.g. a merge cycle).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -201,7 +214,7 @@ pub struct SessionRecord {
 
 /// The storage interface. One implementation per backend.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: IdeaStore + OutboxStore + Send + Sync + std::fmt::Debug + 'static {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.

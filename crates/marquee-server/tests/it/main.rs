@@ -7,5 +7,6 @@ mod api;
 mod auth;
 mod browser;
 mod helpers;
+mod ideas;
 mod pages;
 mod roles;

@@ -73,6 +73,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let state = AppState::new(store.clone(), config.clone(), Arc::new(SystemClock))?;
     let admin = ensure_admin(&state).await?;
+    let outbox = marquee_server::webhooks::spawn_worker(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.server.addr)
         .await
         .with_context(|| format!("binding {}", config.server.addr))?;
@@ -99,6 +100,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  API:          http://{addr}/api/v1/openapi.json   metrics: http://{addr}/metrics");
     tracing::info!(%addr, started_at = SystemClock.now_ms(), "listening");
     marquee_server::serve(listener, state, shutdown_signal()).await?;
+    outbox.abort();
     tracing::info!("shut down");
     Ok(())
 }
