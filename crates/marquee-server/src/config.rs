@@ -26,6 +26,8 @@ pub struct Config {
     pub demo: DemoConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Playback and continuity.
+    pub playback: crate::playback::PlaybackConfig,
 }
 
 /// HTTP server settings.
@@ -103,6 +105,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             demo: DemoConfig::default(),
             log: LogConfig::default(),
+            playback: crate::playback::PlaybackConfig::default(),
         }
     }
 }
@@ -220,6 +223,7 @@ impl Config {
                 "auth.session_ttl_hours must be positive".into(),
             ));
         }
+        self.playback.validate().map_err(ConfigError)?;
         if let Some(url) = &self.database.url {
             if !url.starts_with("sqlite:") && !url.starts_with("postgres") {
                 return Err(ConfigError(format!(

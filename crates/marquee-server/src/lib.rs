@@ -24,9 +24,11 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod import;
 pub mod metrics;
 pub mod pages;
+pub mod playback;
 pub mod service;
 
 pub use config::Config;
@@ -47,6 +49,10 @@ pub struct AppState {
     /// A real argon2id hash to verify against for unknown accounts, so that
     /// they take as long as a wrong password.
     pub dummy_hash: Arc<str>,
+    /// Live events for the profiles' open devices (SSE).
+    pub events: Arc<dyn events::EventBus>,
+    /// The group-commit writer of progress reports.
+    pub ingest: Arc<playback::Ingest>,
 }
 
 impl AppState {
@@ -58,8 +64,16 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let dummy = auth::hash_password_blocking(&auth::random_token())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let events: Arc<dyn events::EventBus> = Arc::new(events::LocalEventBus::default());
+        let ingest = Arc::new(playback::Ingest::new(
+            store.clone(),
+            events.clone(),
+            &config.playback,
+        ));
         Ok(AppState {
             store,
+            events,
+            ingest,
             config: Arc::new(config),
             clock,
             metrics: Arc::new(metrics::Metrics::new()?),
@@ -78,6 +92,7 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/stats"),
     ("GET", "/api/v1/staff/accounts"),
     ("PATCH", "/api/v1/staff/accounts/1"),
+    ("PUT", "/api/v1/staff/titles/1/media"),
 ];
 
 /// The whole application.

@@ -1,6 +1,6 @@
 //! `TestApp`: the real server on 127.0.0.1:0 over a fresh SQLite database.
 
-use marquee_domain::{Plan, Role, SystemClock};
+use marquee_domain::{Clock, Plan, Role, SystemClock};
 use marquee_server::import::{import_movielens, NoProgress};
 use marquee_server::{AppState, Config};
 use marquee_store::{NewAccount, Store};
@@ -41,6 +41,9 @@ async fn demo_template() -> &'static Path {
             )
             .await
             .unwrap();
+            marquee_server::import::import_sample_series(store.as_ref(), 1_700_000_000_000)
+                .await
+                .unwrap();
             store.close().await;
             (dir, path)
         })
@@ -67,7 +70,16 @@ impl TestApp {
         Self::start(true, Config::default()).await
     }
 
-    async fn start(demo: bool, mut config: Config) -> TestApp {
+    /// The demo catalog with a given config and clock.
+    pub async fn with_demo_config(config: Config, clock: Arc<dyn Clock>) -> TestApp {
+        Self::start_with(true, config, clock).await
+    }
+
+    async fn start(demo: bool, config: Config) -> TestApp {
+        Self::start_with(demo, config, Arc::new(SystemClock)).await
+    }
+
+    async fn start_with(demo: bool, mut config: Config, clock: Arc<dyn Clock>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("marquee.db");
         if demo {
@@ -79,7 +91,7 @@ impl TestApp {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let state = AppState::new(store, config, Arc::new(SystemClock)).unwrap();
+        let state = AppState::new(store, config, clock).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();

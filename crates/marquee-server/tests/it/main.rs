@@ -8,4 +8,5 @@ mod auth;
 mod browser;
 mod helpers;
 mod pages;
+mod playback;
 mod roles;

@@ -5,6 +5,8 @@ use crate::{
     SessionRecord, Store, StoreError, TitleQuery, TitleSort,
 };
 use async_trait::async_trait;
+
+mod playback;
 use marquee_domain::{
     Account, Credentials, ExternalLinks, GenreCount, HistoryEntry, Millis, Plan, Profile, Role,
     TagCount, Thumb, TitleDetail, TitleKind, TitleSummary, MAX_PROFILES_PER_ACCOUNT,
