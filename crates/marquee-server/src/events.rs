@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use std::sync::Arc;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
 /// Something that happened to one of a profile's streams.
@@ -42,12 +42,16 @@ pub trait EventBus: Send + Sync + std::fmt::Debug {
     fn publish(&self, event: PlaybackEvent);
     /// Subscribes to one profile's events.
     fn subscribe(&self, profile_id: i64) -> Subscription;
+    /// Ends every subscription (at shutdown, so that open SSE streams let the
+    /// server drain).
+    fn close(&self);
 }
 
 /// One subscriber's stream of a profile's events.
 #[derive(Debug)]
 pub struct Subscription {
     rx: broadcast::Receiver<Arc<PlaybackEvent>>,
+    closed: watch::Receiver<bool>,
     profile_id: i64,
 }
 
@@ -57,10 +61,20 @@ impl Subscription {
     /// each other, so the next one is as good).
     pub async fn next(&mut self) -> Option<Arc<PlaybackEvent>> {
         loop {
-            match self.rx.recv().await {
-                Ok(e) if e.profile_id == self.profile_id => return Some(e),
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
+            if *self.closed.borrow() {
+                return None;
+            }
+            tokio::select! {
+                r = self.rx.recv() => match r {
+                    Ok(e) if e.profile_id == self.profile_id => return Some(e),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                changed = self.closed.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
             }
         }
     }
@@ -70,13 +84,15 @@ impl Subscription {
 #[derive(Debug)]
 pub struct LocalEventBus {
     tx: broadcast::Sender<Arc<PlaybackEvent>>,
+    closed: watch::Sender<bool>,
 }
 
 impl LocalEventBus {
     /// A bus buffering `capacity` events per slow subscriber.
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(16));
-        LocalEventBus { tx }
+        let (closed, _) = watch::channel(false);
+        LocalEventBus { tx, closed }
     }
 }
 
@@ -95,8 +111,13 @@ impl EventBus for LocalEventBus {
     fn subscribe(&self, profile_id: i64) -> Subscription {
         Subscription {
             rx: self.tx.subscribe(),
+            closed: self.closed.subscribe(),
             profile_id,
         }
+    }
+
+    fn close(&self) {
+        self.closed.send_replace(true);
     }
 }
 
@@ -126,5 +147,8 @@ mod tests {
         bus.publish(ev(2, 5));
         bus.publish(ev(1, 7));
         assert_eq!(a.next().await.unwrap().position_ms, 7);
+        bus.close();
+        assert!(a.next().await.is_none());
+        assert!(bus.subscribe(1).next().await.is_none());
     }
 }

@@ -187,11 +187,15 @@ async fn writer(
             }
         }
         let inputs: Vec<ProgressInput> = jobs.iter().map(|j| j.input).collect();
-        match store.record_progress(&rules, timeout_ms, &inputs).await {
+        let started = std::time::Instant::now();
+        let result = store.record_progress(&rules, timeout_ms, &inputs).await;
+        tracing::debug!(batch = inputs.len(), elapsed_us = started.elapsed().as_micros() as u64, "progress batch committed");
+        match result {
             Ok(results) => {
                 for (job, r) in jobs.drain(..).zip(results) {
                     if let Ok(ack) = &r {
-                        if !ack.duplicate {
+                        // A reordered, older report is logged but not news.
+                        if !ack.duplicate && (ack.applied || ack.ended) {
                             events.publish(PlaybackEvent {
                                 kind: if ack.ended { "stop" } else { "progress" }.into(),
                                 profile_id: ack.profile_id,

@@ -119,14 +119,8 @@ async fn register_device(
 ) -> Result<(StatusCode, Json<Device>), ApiError> {
     let pid = profile_of(&user)?;
     let name = device_name(&b.name)?;
-    if state.store.devices(pid).await?.len() >= 50
-        && !state
-            .store
-            .devices(pid)
-            .await?
-            .iter()
-            .any(|d| d.name == name)
-    {
+    let existing = state.store.devices(pid).await?;
+    if existing.len() >= 50 && !existing.iter().any(|d| d.name == name) {
         return Err(AppError::Conflict {
             field: Some("name".into()),
             message: "a profile may register at most 50 devices".into(),

@@ -263,3 +263,16 @@ async fn hide(
         .await?;
     Ok(Redirect::to("/").into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::clock_label;
+
+    #[test]
+    fn clock_labels() {
+        assert_eq!(clock_label(1_234_000), "20:34");
+        assert_eq!(clock_label(5_000), "0:05");
+        assert_eq!(clock_label(3_723_000), "1:02:03");
+        assert_eq!(clock_label(-5), "0:00");
+    }
+}

@@ -59,8 +59,8 @@ CREATE TABLE play_events (
     -- Whether the event moved the saved state (an older, reordered one does not).
     applied         INTEGER NOT NULL DEFAULT 1
 );
+-- One secondary index only: every index is written on each ingest commit.
 CREATE INDEX play_events_profile ON play_events(profile_id, id);
-CREATE INDEX play_events_session ON play_events(play_session_id, id);
 CREATE TRIGGER play_events_no_update BEFORE UPDATE ON play_events BEGIN
     SELECT RAISE(ABORT, 'play_events is append-only');
 END;

@@ -18,7 +18,7 @@ use marquee_domain::playback::{
 };
 use marquee_domain::{Millis, TitleKind};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Executor, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -36,6 +36,36 @@ fn device_from_row(row: &SqliteRow) -> Result<Device> {
         created_at: row.try_get("created_at")?,
         last_seen_at: row.try_get("last_seen_at")?,
     })
+}
+
+/// A JSON array of already-encoded JSON values.
+fn json_rows(rows: impl Iterator<Item = String>) -> String {
+    let mut out = String::from("[");
+    for (i, r) in rows.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&r);
+    }
+    out.push(']');
+    out
+}
+
+/// A JSON text as an SQL string literal.
+fn sql_literal(json: &str) -> String {
+    format!("'{}'", json.replace('\'', "''"))
+}
+
+/// Ends a transaction the batch opened by hand; a failure here means there
+/// was none to end.
+async fn rollback(conn: &mut SqliteConnection) {
+    if let Err(e) = conn.execute(sqlx::raw_sql("ROLLBACK")).await {
+        tracing::debug!(error = %e, "rollback");
+    }
+}
+
+fn json_opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "null".to_string(), |v| v.to_string())
 }
 
 fn duration_ms(id: i64, duration_s: Option<i64>) -> i64 {
@@ -444,86 +474,78 @@ impl PlaybackStore for SqliteStore {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // The sessions the batch touches.
+        // Every statement takes its rows as one JSON array (json_each), so the
+        // SQL text is the same whatever the batch size and stays prepared.
         let mut ids: Vec<i64> = inputs.iter().map(|i| i.play_session_id).collect();
         ids.sort_unstable();
         ids.dedup();
+        let mut conn = self.writer.acquire().await?;
+        // One round trip to take the write lock and read the sessions with
+        // their saved states; one more to write everything and commit. (Each
+        // round trip to SQLite's worker thread costs more than the SQL.)
+        let read = format!(
+            "BEGIN IMMEDIATE; \
+             SELECT s.id, s.profile_id, s.device_id, d.name AS device_name, s.title_id, t.series_id, \
+             s.duration_ms, s.attended, s.counted, s.position_ms, s.paused, s.last_sent_at, \
+             s.last_event_at, s.ended_at, ps.profile_id AS st_profile, ps.series_id AS st_series, \
+             ps.resume_ms, ps.played, ps.play_count, ps.last_played_at, ps.position_sent_at, ps.hidden, \
+             ps.last_device_id FROM play_sessions s JOIN devices d ON d.id = s.device_id \
+             JOIN titles t ON t.id = s.title_id \
+             LEFT JOIN playback_state ps ON ps.profile_id = s.profile_id AND ps.title_id = s.title_id \
+             WHERE s.id IN (SELECT value FROM json_each({}))",
+            sql_literal(&json_rows(ids.iter().map(|i| i.to_string())))
+        );
+        let rows = match (&mut *conn).fetch_all(sqlx::raw_sql(&read)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                rollback(&mut conn).await;
+                return Err(e.into());
+            }
+        };
         let mut sessions: HashMap<i64, SessionRow> = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT s.id, s.profile_id, s.device_id, d.name AS device_name, s.title_id, t.series_id, \
-                 s.duration_ms, s.attended, s.counted, s.position_ms, s.paused, s.last_sent_at, \
-                 s.last_event_at, s.ended_at FROM play_sessions s JOIN devices d ON d.id = s.device_id \
-                 JOIN titles t ON t.id = s.title_id WHERE s.id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            for row in qb.build().fetch_all(&mut *tx).await? {
-                let ended: Option<i64> = row.try_get("ended_at")?;
-                sessions.insert(
-                    row.try_get("id")?,
-                    SessionRow {
-                        profile_id: row.try_get("profile_id")?,
-                        device_id: row.try_get("device_id")?,
-                        device_name: row.try_get("device_name")?,
-                        title_id: row.try_get("title_id")?,
-                        series_id: row.try_get("series_id")?,
-                        duration_ms: row.try_get("duration_ms")?,
-                        attended: row.try_get::<i64, _>("attended")? != 0,
-                        counted: row.try_get::<i64, _>("counted")? != 0,
-                        position_ms: row.try_get("position_ms")?,
-                        paused: row.try_get::<i64, _>("paused")? != 0,
-                        last_sent_at: row.try_get("last_sent_at")?,
-                        last_event_at: row.try_get("last_event_at")?,
-                        ended: ended.is_some(),
-                        dirty: false,
-                        interacted: false,
-                    },
-                );
-            }
-        }
-        // Their saved states.
-        let mut keys: Vec<(i64, i64)> = sessions
-            .values()
-            .map(|s| (s.profile_id, s.title_id))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
         let mut states: HashMap<(i64, i64), (Option<StateRow>, bool)> = HashMap::new();
-        for chunk in keys.chunks(400) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT profile_id, title_id, series_id, resume_ms, played, play_count, last_played_at, \
-                 position_sent_at, hidden, last_device_id FROM playback_state WHERE (profile_id, title_id) IN (VALUES ",
-            );
-            let mut sep = qb.separated(", ");
-            for (p, t) in chunk {
-                sep.push("(")
-                    .push_bind_unseparated(*p)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(*t)
-                    .push_unseparated(")");
+        let decoded = (|| -> Result<()> {
+            for row in &rows {
+                let ended: Option<i64> = row.try_get("ended_at")?;
+                let sess = SessionRow {
+                    profile_id: row.try_get("profile_id")?,
+                    device_id: row.try_get("device_id")?,
+                    device_name: row.try_get("device_name")?,
+                    title_id: row.try_get("title_id")?,
+                    series_id: row.try_get("series_id")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                    attended: row.try_get::<i64, _>("attended")? != 0,
+                    counted: row.try_get::<i64, _>("counted")? != 0,
+                    position_ms: row.try_get("position_ms")?,
+                    paused: row.try_get::<i64, _>("paused")? != 0,
+                    last_sent_at: row.try_get("last_sent_at")?,
+                    last_event_at: row.try_get("last_event_at")?,
+                    ended: ended.is_some(),
+                    dirty: false,
+                    interacted: false,
+                };
+                if row.try_get::<Option<i64>, _>("st_profile")?.is_some() {
+                    states.insert(
+                        (sess.profile_id, sess.title_id),
+                        (
+                            Some(StateRow {
+                                series_id: row.try_get("st_series")?,
+                                device_id: row
+                                    .try_get::<Option<i64>, _>("last_device_id")?
+                                    .unwrap_or(0),
+                                s: saved_from_row(row)?,
+                            }),
+                            false,
+                        ),
+                    );
+                }
+                sessions.insert(row.try_get("id")?, sess);
             }
-            qb.push(")");
-            for row in qb.build().fetch_all(&mut *tx).await? {
-                let key = (row.try_get("profile_id")?, row.try_get("title_id")?);
-                states.insert(
-                    key,
-                    (
-                        Some(StateRow {
-                            series_id: row.try_get("series_id")?,
-                            device_id: row
-                                .try_get::<Option<i64>, _>("last_device_id")?
-                                .unwrap_or(0),
-                            s: saved_from_row(&row)?,
-                        }),
-                        false,
-                    ),
-                );
-            }
+            Ok(())
+        })();
+        if let Err(e) = decoded {
+            rollback(&mut conn).await;
+            return Err(e);
         }
 
         let mut out = Vec::with_capacity(inputs.len());
@@ -646,46 +668,61 @@ impl PlaybackStore for SqliteStore {
             }));
         }
         let now = inputs.iter().map(|i| i.now).max().unwrap_or(0);
+        // Every value below is a number, null or a constant kind: the JSON is
+        // built here, never from client text.
+        let mut sql = String::new();
         // The append-only log.
-        for chunk in events.chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, paused, sent_at, received_at, applied) ",
-            );
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.profile_id)
-                    .push_bind(e.title_id)
-                    .push_bind(e.session)
-                    .push_bind(e.device_id)
-                    .push_bind(e.kind)
-                    .push_bind(e.position_ms)
-                    .push_bind(e.paused)
-                    .push_bind(e.sent_at)
-                    .push_bind(now)
-                    .push_bind(e.applied);
-            });
-            qb.build().execute(&mut *tx).await?;
+        if !events.is_empty() {
+            let rows = json_rows(events.iter().map(|e| {
+                format!(
+                    "[{},{},{},{},\"{}\",{},{},{},{},{}]",
+                    e.profile_id,
+                    e.title_id,
+                    e.session,
+                    e.device_id,
+                    e.kind,
+                    e.position_ms,
+                    i64::from(e.paused),
+                    json_opt(e.sent_at),
+                    now,
+                    i64::from(e.applied)
+                )
+            }));
+            sql.push_str(&format!(
+                "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, \
+                 paused, sent_at, received_at, applied) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+                 value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 FROM json_each({});\n",
+                sql_literal(&rows)
+            ));
         }
         // Sessions.
-        let dirty: Vec<(&i64, &SessionRow)> = sessions.iter().filter(|(_, s)| s.dirty).collect();
-        for chunk in dirty.chunks(300) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE play_sessions SET \
-                 position_ms = v.column2, paused = v.column3, last_sent_at = v.column4, last_event_at = v.column5, \
-                 attended = v.column6, counted = v.column7, \
-                 ended_at = CASE WHEN v.column8 AND play_sessions.ended_at IS NULL THEN v.column5 ELSE play_sessions.ended_at END, \
-                 end_reason = CASE WHEN v.column8 AND play_sessions.ended_at IS NULL THEN 'stopped' ELSE play_sessions.end_reason END \
-                 FROM (");
-            qb.push_values(chunk, |mut b, (id, s)| {
-                b.push_bind(**id)
-                    .push_bind(s.position_ms)
-                    .push_bind(s.paused)
-                    .push_bind(s.last_sent_at)
-                    .push_bind(s.last_event_at)
-                    .push_bind(s.attended)
-                    .push_bind(s.counted)
-                    .push_bind(s.ended);
-            });
-            qb.push(") AS v WHERE play_sessions.id = v.column1");
-            qb.build().execute(&mut *tx).await?;
+        let dirty: Vec<String> = sessions
+            .iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(id, s)| {
+                format!(
+                    "[{id},{},{},{},{},{},{},{}]",
+                    s.position_ms,
+                    i64::from(s.paused),
+                    json_opt(s.last_sent_at),
+                    s.last_event_at,
+                    i64::from(s.attended),
+                    i64::from(s.counted),
+                    i64::from(s.ended)
+                )
+            })
+            .collect();
+        if !dirty.is_empty() {
+            sql.push_str(&format!(
+                "UPDATE play_sessions SET position_ms = v.p, paused = v.pa, last_sent_at = v.ls, \
+                 last_event_at = v.le, attended = v.att, counted = v.c, \
+                 ended_at = CASE WHEN v.e = 1 AND play_sessions.ended_at IS NULL THEN v.le ELSE play_sessions.ended_at END, \
+                 end_reason = CASE WHEN v.e = 1 AND play_sessions.ended_at IS NULL THEN 'stopped' ELSE play_sessions.end_reason END \
+                 FROM (SELECT value ->> 0 AS id, value ->> 1 AS p, value ->> 2 AS pa, value ->> 3 AS ls, \
+                 value ->> 4 AS le, value ->> 5 AS att, value ->> 6 AS c, value ->> 7 AS e FROM json_each({})) AS v \
+                 WHERE play_sessions.id = v.id;\n",
+                sql_literal(&json_rows(dirty.into_iter()))
+            ));
         }
         // Devices that were touched by a person.
         let mut touched: Vec<i64> = sessions
@@ -695,53 +732,51 @@ impl PlaybackStore for SqliteStore {
             .collect();
         touched.sort_unstable();
         touched.dedup();
-        for chunk in touched.chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("UPDATE devices SET last_interaction_at = ");
-            qb.push_bind(now)
-                .push(", last_seen_at = ")
-                .push_bind(now)
-                .push(" WHERE id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build().execute(&mut *tx).await?;
+        if !touched.is_empty() {
+            sql.push_str(&format!(
+                "UPDATE devices SET last_interaction_at = {now}, last_seen_at = {now} \
+                 WHERE id IN (SELECT value FROM json_each({}));\n",
+                sql_literal(&json_rows(touched.iter().map(|i| i.to_string())))
+            ));
         }
         // Saved states.
-        let changed: Vec<((i64, i64), StateRow)> = states
+        let changed: Vec<String> = states
             .iter()
             .filter(|(_, (_, dirty))| *dirty)
-            .filter_map(|(k, (r, _))| r.map(|r| (*k, r)))
+            .filter_map(|((p, t), (r, _))| {
+                r.map(|r| {
+                    format!(
+                        "[{p},{t},{},{},{},{},{},{},{},{},{now}]",
+                        json_opt(r.series_id),
+                        r.s.resume_ms,
+                        i64::from(r.s.played),
+                        r.s.play_count,
+                        json_opt(r.s.last_played_at),
+                        r.s.position_sent_at,
+                        r.device_id,
+                        i64::from(r.s.hidden)
+                    )
+                })
+            })
             .collect();
-        for chunk in changed.chunks(300) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        if !changed.is_empty() {
+            sql.push_str(&format!(
                 "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, \
-                 last_played_at, position_sent_at, last_device_id, hidden, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, ((p, t), r)| {
-                b.push_bind(*p)
-                    .push_bind(*t)
-                    .push_bind(r.series_id)
-                    .push_bind(r.s.resume_ms)
-                    .push_bind(r.s.played)
-                    .push_bind(r.s.play_count)
-                    .push_bind(r.s.last_played_at)
-                    .push_bind(r.s.position_sent_at)
-                    .push_bind(r.device_id)
-                    .push_bind(r.s.hidden)
-                    .push_bind(now);
-            });
-            qb.push(
-                " ON CONFLICT(profile_id, title_id) DO UPDATE SET series_id = excluded.series_id, \
+                 last_played_at, position_sent_at, last_device_id, hidden, updated_at) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+                 value ->> 7, value ->> 8, value ->> 9, value ->> 10 FROM json_each({}) WHERE true \
+                 ON CONFLICT(profile_id, title_id) DO UPDATE SET series_id = excluded.series_id, \
                  resume_ms = excluded.resume_ms, played = excluded.played, play_count = excluded.play_count, \
                  last_played_at = excluded.last_played_at, position_sent_at = excluded.position_sent_at, \
-                 last_device_id = excluded.last_device_id, hidden = excluded.hidden, updated_at = excluded.updated_at",
-            );
-            qb.build().execute(&mut *tx).await?;
+                 last_device_id = excluded.last_device_id, hidden = excluded.hidden, updated_at = excluded.updated_at;\n",
+                sql_literal(&json_rows(changed.into_iter()))
+            ));
         }
-        tx.commit().await?;
+        sql.push_str("COMMIT;");
+        if let Err(e) = (&mut *conn).execute(sqlx::raw_sql(&sql)).await {
+            rollback(&mut conn).await;
+            return Err(e.into());
+        }
         Ok(out)
     }
 
