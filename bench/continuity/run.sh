@@ -31,5 +31,5 @@ for r in $(seq 1 "$RUNS"); do
   TOTAL=$((TOTAL + ACK))
 done
 python3 "$HERE/check.py" "$WORK/data/marquee.db" "$TOTAL"
-python3 "$HERE/sse_latency.py" $ADDR "$WORK/sessions.txt" 200
+python3 "$HERE/sse_latency.py" $ADDR 200
 echo "settings: wrk -t2 -c$CONNS -d${SECS}s, $VIEWERS streams, $RUNS runs, $(nproc) cores"

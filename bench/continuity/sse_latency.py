@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Live-sync latency: one device posts progress, another device of the same
 profile listens on /api/v1/events; measures POST-sent -> SSE-received.
-Usage: sse_latency.py ADDR SESSIONS_FILE [N]"""
+Usage: sse_latency.py ADDR [N]"""
 import http.client
 import json
 import statistics
@@ -9,9 +9,23 @@ import sys
 import threading
 import time
 
-addr, sessions, n = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 200
-token, sid = open(sessions).readline().split()
+addr, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 200
 host, port = addr.split(":")
+
+
+def call(path, body, token=None):
+    c = http.client.HTTPConnection(host, int(port))
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    c.request("POST", path, body=json.dumps(body), headers=h)
+    return json.loads(c.getresponse().read())
+
+
+# A fresh viewer: the tablet plays, the phone (same profile) listens.
+token = call("/api/v1/auth/signup", {"email": f"sse-{int(time.time())}@example.com", "password": "bench-password-1"})["token"]
+tablet = call("/api/v1/devices", {"name": "Tablet", "kind": "tablet"}, token)["id"]
+sid = call("/api/v1/playback/start", {"title_id": 1, "device_id": tablet}, token)["play_session_id"]
 sent = {}
 got = {}
 ready = threading.Event()

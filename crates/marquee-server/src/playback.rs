@@ -189,7 +189,11 @@ async fn writer(
         let inputs: Vec<ProgressInput> = jobs.iter().map(|j| j.input).collect();
         let started = std::time::Instant::now();
         let result = store.record_progress(&rules, timeout_ms, &inputs).await;
-        tracing::debug!(batch = inputs.len(), elapsed_us = started.elapsed().as_micros() as u64, "progress batch committed");
+        tracing::debug!(
+            batch = inputs.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "progress batch committed"
+        );
         match result {
             Ok(results) => {
                 for (job, r) in jobs.drain(..).zip(results) {

@@ -43,15 +43,22 @@ fn start(dir: &Path) -> (Child, String) {
         }
     });
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
+    let mut addr = None;
+    while addr.is_none() && t.elapsed() < Duration::from_secs(60) {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if let Some(rest) = line.strip_prefix("Marquee is running at http://") {
-                return (child, rest.trim_end_matches('/').to_string());
-            }
+            addr = line
+                .strip_prefix("Marquee is running at http://")
+                .map(|rest| rest.trim_end_matches('/').to_string());
         }
     }
-    let _ = child.kill();
-    panic!("server did not start");
+    match addr {
+        Some(addr) => (child, addr),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start");
+        }
+    }
 }
 
 /// One HTTP/1.1 request on a fresh connection: (status, body).

@@ -921,20 +921,30 @@ async fn browser_login(c: &fantoccini::Client, app: &TestApp, email: &str) {
     use crate::browser::{wait_for, wait_text};
     use fantoccini::Locator;
     c.goto(&app.url("/login")).await.unwrap();
-    wait_for(c, "input[name=email]").await.send_keys(email).await.unwrap();
+    wait_for(c, "input[name=email]")
+        .await
+        .send_keys(email)
+        .await
+        .unwrap();
     c.find(Locator::Css("input[name=password]"))
         .await
         .unwrap()
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(c, "main h1", |t| t.starts_with("Welcome back")).await;
 }
 
 fn clock_secs(text: &str) -> i64 {
     let now = text.split('/').next().unwrap_or("").trim();
-    now.split(':').fold(0, |acc, p| acc * 60 + p.trim().parse::<i64>().unwrap_or(0))
+    now.split(':')
+        .fold(0, |acc, p| acc * 60 + p.trim().parse::<i64>().unwrap_or(0))
 }
 
 #[tokio::test]
@@ -952,8 +962,19 @@ async fn browser_two_contexts_resume_and_also_playing() {
     // The tablet stopped at 20:34.
     let tablet = device(&app, &token, "Living-room TV", "tv").await;
     let s = started(&app, &token, ep, tablet).await;
-    assert_eq!(progress(&app, &token, s, 1_234_000, SystemClock.now_ms()).await.0, 200);
-    post(&app, "/api/v1/playback/stop", &token, json!({"play_session_id": s})).await;
+    assert_eq!(
+        progress(&app, &token, s, 1_234_000, SystemClock.now_ms())
+            .await
+            .0,
+        200
+    );
+    post(
+        &app,
+        "/api/v1/playback/stop",
+        &token,
+        json!({"play_session_id": s}),
+    )
+    .await;
 
     let one = browser(&driver).await;
     let two = browser(&driver).await;
@@ -967,22 +988,52 @@ async fn browser_two_contexts_resume_and_also_playing() {
         wait_text(&two, "#resume", |t| t == "Resume from 20:34").await;
         one.goto(&watch).await.unwrap();
         wait_text(&one, "#resume", |t| t == "Resume from 20:34").await;
-        one.find(Locator::Css("#resume")).await.unwrap().click().await.unwrap();
+        one.find(Locator::Css("#resume"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_text(&one, "#clock", |t| clock_secs(t) >= 1236).await;
         // The other browser sees it live.
-        let also = wait_text(&two, "#also-playing", |t| t.starts_with("Also playing on Web browser")).await;
+        let also = wait_text(&two, "#also-playing", |t| {
+            t.starts_with("Also playing on Web browser")
+        })
+        .await;
         assert!(!also.contains("Living-room TV"), "{also}");
-        one.find(Locator::Css("#stop")).await.unwrap().click().await.unwrap();
+        one.find(Locator::Css("#stop"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let stopped = wait_text(&one, "#status", |t| t.starts_with("Stopped at")).await;
         let at = stopped.trim_start_matches("Stopped at ").to_string();
         // The second browser, reloaded, offers to resume where the first stopped.
         two.goto(&watch).await.unwrap();
-        let offer = wait_text(&two, "#resume", |t| t.starts_with("Resume from 20:3") && t != "Resume from 20:34").await;
+        let offer = wait_text(&two, "#resume", |t| {
+            t.starts_with("Resume from 20:3") && t != "Resume from 20:34"
+        })
+        .await;
         assert_eq!(offer, format!("Resume from {at}"));
-        assert!(two.find(Locator::Css("#resume")).await.unwrap().is_displayed().await.unwrap());
-        two.find(Locator::Css("#resume")).await.unwrap().click().await.unwrap();
+        assert!(two
+            .find(Locator::Css("#resume"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap());
+        two.find(Locator::Css("#resume"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_text(&two, "#clock", |t| clock_secs(t) >= clock_secs(&at)).await;
-        wait_text(&one, "#also-playing", |t| t.starts_with("Also playing on Web browser")).await;
+        wait_text(&one, "#also-playing", |t| {
+            t.starts_with("Also playing on Web browser")
+        })
+        .await;
     };
     run.await;
     one.close().await.unwrap();

@@ -38,6 +38,31 @@ fn device_from_row(row: &SqliteRow) -> Result<Device> {
     })
 }
 
+/// Checkpoints the WAL in the background (PASSIVE: it never blocks the
+/// writer), since the group-commit writer does not. Ends when the pool closes.
+pub(super) fn spawn_checkpointer(pool: sqlx::SqlitePool) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
+            }
+        }
+    });
+}
+
 /// A JSON array of already-encoded JSON values.
 fn json_rows(rows: impl Iterator<Item = String>) -> String {
     let mut out = String::from("[");
