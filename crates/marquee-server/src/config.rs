@@ -30,6 +30,8 @@ pub struct Config {
     pub ideas: IdeasConfig,
     /// Outbound webhooks.
     pub webhooks: WebhooksConfig,
+    /// Playback and continuity.
+    pub playback: crate::playback::PlaybackConfig,
 }
 
 /// The idea box.
@@ -161,6 +163,7 @@ impl Default for Config {
             log: LogConfig::default(),
             ideas: IdeasConfig::default(),
             webhooks: WebhooksConfig::default(),
+            playback: crate::playback::PlaybackConfig::default(),
         }
     }
 }
@@ -283,6 +286,7 @@ impl Config {
                 "webhooks.max_attempts and webhooks.timeout_s must be positive".into(),
             ));
         }
+        self.playback.validate().map_err(ConfigError)?;
         if let Some(url) = &self.database.url {
             if !url.starts_with("sqlite:") && !url.starts_with("postgres") {
                 return Err(ConfigError(format!(

@@ -10,6 +10,9 @@ use marquee_store::{ImportCounts, ImportLink, ImportRating, ImportTag, ImportTit
 use std::collections::BTreeSet;
 use std::path::Path;
 
+pub mod sample_series;
+pub use sample_series::import_sample_series;
+
 /// Receives progress; the CLI draws it as a progress bar.
 pub trait Progress: Send {
     /// A new phase with this many units of work.

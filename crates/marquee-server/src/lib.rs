@@ -24,11 +24,13 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod ideas;
 pub mod import;
 pub mod markdown;
 pub mod metrics;
 pub mod pages;
+pub mod playback;
 pub mod service;
 pub mod webhooks;
 
@@ -52,6 +54,10 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Wakes the webhook outbox worker when something was enqueued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Live events for the profiles' open devices (SSE).
+    pub events: Arc<dyn events::EventBus>,
+    /// The group-commit writer of progress reports.
+    pub ingest: Arc<playback::Ingest>,
 }
 
 impl AppState {
@@ -63,8 +69,16 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let dummy = auth::hash_password_blocking(&auth::random_token())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let events: Arc<dyn events::EventBus> = Arc::new(events::LocalEventBus::default());
+        let ingest = Arc::new(playback::Ingest::new(
+            store.clone(),
+            events.clone(),
+            &config.playback,
+        ));
         Ok(AppState {
             store,
+            events,
+            ingest,
             config: Arc::new(config),
             clock,
             metrics: Arc::new(metrics::Metrics::new()?),
@@ -87,6 +101,7 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/ideas"),
     ("GET", "/staff/webhooks"),
     ("GET", "/api/v1/webhooks"),
+    ("PUT", "/api/v1/staff/titles/1/media"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];
@@ -155,9 +170,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let events = state.events.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Open event streams would otherwise keep the server from draining.
+            events.close();
+        })
         .await
 }
 

@@ -22,10 +22,12 @@ use std::sync::Arc;
 
 pub mod ideas;
 pub mod outbox;
+pub mod playback;
 pub mod sqlite;
 
 pub use ideas::IdeaStore;
 pub use outbox::OutboxStore;
+pub use playback::PlaybackStore;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +216,9 @@ pub struct SessionRecord {
 
 /// The storage interface. One implementation per backend.
 #[async_trait]
-pub trait Store: IdeaStore + OutboxStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    IdeaStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.

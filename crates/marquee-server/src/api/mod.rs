@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub mod ideas;
+pub mod playback;
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/accounts", get(staff_accounts))
         .route("/staff/accounts/{id}", patch(staff_update_account))
         .merge(ideas::routes())
+        .merge(playback::routes())
         .fallback(api_not_found)
 }
 
@@ -90,6 +92,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     // Feature modules merge their documents here, e.g.
     // doc.merge(playback::Doc::openapi());
     doc.merge(ideas::Doc::openapi());
+    doc.merge(playback::Doc::openapi());
     doc
 }
 

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 pub mod ideas;
+pub mod playback;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
             "/static/app.css",
             get(|| async { static_file("text/css", APP_CSS) }),
         )
+        .merge(playback::routes())
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {
@@ -246,6 +248,8 @@ struct HomePage {
     l: Layout,
     recent: Vec<TitleSummary>,
     rows: Vec<GenreRow>,
+    continue_watching: Vec<playback::RowCard>,
+    next_up: Vec<playback::RowCard>,
 }
 
 async fn home(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
@@ -266,6 +270,10 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
             .map(|h| h.title)
             .collect(),
         None => Vec::new(),
+    };
+    let (continue_watching, next_up) = match &page.profile {
+        Some(p) => playback::home_rows(&state, p.id).await?,
+        None => (Vec::new(), Vec::new()),
     };
     let mut rows = Vec::new();
     for g in state.store.genres().await?.into_iter().take(10) {
@@ -288,6 +296,8 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
         l: page.l,
         recent,
         rows,
+        continue_watching,
+        next_up,
     })?
     .into_response())
 }

@@ -41,6 +41,9 @@ async fn demo_template() -> &'static Path {
             )
             .await
             .unwrap();
+            marquee_server::import::import_sample_series(store.as_ref(), 1_700_000_000_000)
+                .await
+                .unwrap();
             store.close().await;
             (dir, path)
         })
@@ -70,6 +73,11 @@ impl TestApp {
     /// An empty catalog with a given config and clock.
     pub async fn with(config: Config, clock: Arc<dyn Clock>) -> TestApp {
         Self::start_with(false, config, clock).await
+    }
+
+    /// The demo catalog with a given config and clock.
+    pub async fn with_demo_config(config: Config, clock: Arc<dyn Clock>) -> TestApp {
+        Self::start_with(true, config, clock).await
     }
 
     async fn start(demo: bool, config: Config) -> TestApp {

@@ -9,4 +9,5 @@ mod browser;
 mod helpers;
 mod ideas;
 mod pages;
+mod playback;
 mod roles;

@@ -5,6 +5,8 @@ use crate::{
     SessionRecord, Store, StoreError, TitleQuery, TitleSort,
 };
 use async_trait::async_trait;
+
+mod playback;
 use marquee_domain::{
     Account, Credentials, ExternalLinks, GenreCount, HistoryEntry, Millis, Plan, Profile, Role,
     TagCount, Thumb, TitleDetail, TitleKind, TitleSummary, MAX_PROFILES_PER_ACCOUNT,
@@ -27,6 +29,9 @@ const CHUNK: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection of its own for the playback group-commit writer, so that
+    /// it never queues behind the readers for a pooled connection.
+    writer: SqlitePool,
 }
 
 const SUMMARY_COLS: &str = "t.id, t.kind, t.name, t.year, COALESCE(s.plays, 0) AS plays, \
@@ -117,9 +122,21 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
-        Ok(SqliteStore { pool })
+        // The writer never checkpoints on its commit path (a checkpoint there
+        // stalls every request waiting on the batch); a background task does
+        // it, concurrently, on a pooled connection. It keeps a larger cache.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(
+                opts.pragma("wal_autocheckpoint", "0")
+                    .pragma("cache_size", "-65536"),
+            )
+            .await?;
+        playback::spawn_checkpointer(pool.clone());
+        Ok(SqliteStore { pool, writer })
     }
 
     /// The underlying pool, for backend-specific tools.
@@ -150,6 +167,7 @@ impl Store for SqliteStore {
         {
             tracing::warn!(error = %e, "WAL checkpoint on close failed");
         }
+        self.writer.close().await;
         self.pool.close().await;
     }
 

@@ -71,6 +71,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         import::print_report(&report, 5);
         store.meta_set(DEMO_DONE, "ml-latest-small").await?;
     }
+    if store.meta_get(DEMO_DONE).await?.is_some() {
+        // The labelled sample series (idempotent: also reaches older demo installs).
+        marquee_server::import::import_sample_series(store.as_ref(), SystemClock.now_ms()).await?;
+    }
     let state = AppState::new(store.clone(), config.clone(), Arc::new(SystemClock))?;
     let admin = ensure_admin(&state).await?;
     let outbox = marquee_server::webhooks::spawn_worker(state.clone());

@@ -1,0 +1,154 @@
+//! Live events for a profile's open devices (Server-Sent Events at `/api/v1/events`).
+//!
+//! [`EventBus`] is the seam: this process fans events out through one tokio
+//! broadcast channel filtered by profile ([`LocalEventBus`]). Several server
+//! processes behind a load balancer would implement the same trait on top of
+//! PostgreSQL `LISTEN/NOTIFY` (publish = `NOTIFY`, one listener task feeding a
+//! local broadcast), and the SSE handler would not change.
+
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
+use utoipa::ToSchema;
+
+/// Something that happened to one of a profile's streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PlaybackEvent {
+    /// `start`, `progress` or `stop`.
+    pub kind: String,
+    /// The profile.
+    pub profile_id: i64,
+    /// The play session.
+    pub play_session_id: i64,
+    /// The title.
+    pub title_id: i64,
+    /// The device that sent it.
+    pub device_id: i64,
+    /// Its name, e.g. "Living-room TV".
+    pub device_name: String,
+    /// Position.
+    pub position_ms: i64,
+    /// Paused.
+    pub paused: bool,
+    /// The saved resume point after it.
+    pub resume_ms: i64,
+    /// Server time, ms.
+    pub at: i64,
+}
+
+/// Publishes events and hands out per-profile subscriptions.
+pub trait EventBus: Send + Sync + std::fmt::Debug {
+    /// Sends an event to every subscriber of its profile. Never blocks.
+    fn publish(&self, event: PlaybackEvent);
+    /// Subscribes to one profile's events.
+    fn subscribe(&self, profile_id: i64) -> Subscription;
+    /// Ends every subscription (at shutdown, so that open SSE streams let the
+    /// server drain).
+    fn close(&self);
+}
+
+/// One subscriber's stream of a profile's events.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<Arc<PlaybackEvent>>,
+    closed: watch::Receiver<bool>,
+    profile_id: i64,
+}
+
+impl Subscription {
+    /// The next event of the profile; `None` when the bus is gone. A slow
+    /// subscriber that fell behind skips what it missed (positions supersede
+    /// each other, so the next one is as good).
+    pub async fn next(&mut self) -> Option<Arc<PlaybackEvent>> {
+        loop {
+            if *self.closed.borrow() {
+                return None;
+            }
+            tokio::select! {
+                r = self.rx.recv() => match r {
+                    Ok(e) if e.profile_id == self.profile_id => return Some(e),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                changed = self.closed.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The in-process bus: one broadcast channel, filtered by profile.
+#[derive(Debug)]
+pub struct LocalEventBus {
+    tx: broadcast::Sender<Arc<PlaybackEvent>>,
+    closed: watch::Sender<bool>,
+}
+
+impl LocalEventBus {
+    /// A bus buffering `capacity` events per slow subscriber.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        let (closed, _) = watch::channel(false);
+        LocalEventBus { tx, closed }
+    }
+}
+
+impl Default for LocalEventBus {
+    fn default() -> Self {
+        LocalEventBus::new(4096)
+    }
+}
+
+impl EventBus for LocalEventBus {
+    fn publish(&self, event: PlaybackEvent) {
+        // No subscribers is not an error.
+        let _ = self.tx.send(Arc::new(event));
+    }
+
+    fn subscribe(&self, profile_id: i64) -> Subscription {
+        Subscription {
+            rx: self.tx.subscribe(),
+            closed: self.closed.subscribe(),
+            profile_id,
+        }
+    }
+
+    fn close(&self) {
+        self.closed.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(profile_id: i64, pos: i64) -> PlaybackEvent {
+        PlaybackEvent {
+            kind: "progress".into(),
+            profile_id,
+            play_session_id: 1,
+            title_id: 1,
+            device_id: 1,
+            device_name: "TV".into(),
+            position_ms: pos,
+            paused: false,
+            resume_ms: pos,
+            at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_only_their_profile() {
+        let bus = LocalEventBus::default();
+        let mut a = bus.subscribe(1);
+        bus.publish(ev(2, 5));
+        bus.publish(ev(1, 7));
+        assert_eq!(a.next().await.unwrap().position_ms, 7);
+        bus.close();
+        assert!(a.next().await.is_none());
+        assert!(bus.subscribe(1).next().await.is_none());
+    }
+}

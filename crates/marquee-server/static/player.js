@@ -1,0 +1,165 @@
+// Marquee web player: a clock-driven simulated player (or a <video> when the
+// title has a media file) that reports progress, resumes where any device
+// stopped, and listens to the profile's live events. Served from /static (CSP: 'self').
+(function () {
+  "use strict";
+  var el = document.getElementById("player");
+  if (!el) return;
+  var headers = {};
+  try { headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { headers = {}; }
+  var csrf = headers["X-CSRF-Token"] || "";
+  var titleId = Number(el.dataset.titleId);
+  var profileId = el.dataset.profileId;
+  var duration = Number(el.dataset.durationMs);
+  var interval = Number(el.dataset.intervalMs) || 5000;
+  var nextId = Number(el.dataset.nextId);
+  var video = document.getElementById("video");
+  var $ = function (id) { return document.getElementById(id); };
+  var session = null, deviceId = null, pos = 0, playing = false, lastTick = 0;
+  var touched = false, sinceSend = 0, others = {};
+
+  function fmt(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+    s = s % 60;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return h > 0 ? h + ":" + pad(m) + ":" + pad(s) : m + ":" + pad(s);
+  }
+  function status(t) { $("status").textContent = t; }
+  function post(path, body, keepalive) {
+    return fetch(path, {
+      method: "POST", credentials: "same-origin", keepalive: !!keepalive,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.text().then(function (t) {
+        var j = null; try { j = JSON.parse(t); } catch (e) { j = null; }
+        return { status: r.status, body: j };
+      });
+    });
+  }
+  function register() {
+    var name = "Web browser " + Math.random().toString(36).slice(2, 6).toUpperCase();
+    return post("/api/v1/devices", { name: name, kind: "web" }).then(function (r) {
+      if (!r.body || !r.body.id) throw new Error("could not register this browser");
+      localStorage.setItem("marquee.device." + profileId, String(r.body.id));
+      deviceId = r.body.id;
+      return deviceId;
+    });
+  }
+  function device() {
+    var saved = localStorage.getItem("marquee.device." + profileId);
+    if (saved) { deviceId = Number(saved); return Promise.resolve(deviceId); }
+    return register();
+  }
+  function render() {
+    $("clock").textContent = fmt(pos) + " / " + fmt(duration);
+    $("pause").textContent = playing ? "Pause" : "Play";
+  }
+  function showOthers() {
+    var names = Object.keys(others).map(function (k) { return others[k]; });
+    var n = $("also-playing");
+    n.hidden = names.length === 0;
+    n.textContent = names.length ? "Also playing on " + names.join(", ") : "";
+  }
+  function send(stop) {
+    if (!session) return Promise.resolve();
+    var body = { play_session_id: session, position_ms: Math.round(Math.min(pos, duration)), sent_at: Date.now() };
+    if (stop) {
+      var s = session; session = null;
+      return post("/api/v1/playback/stop", { play_session_id: s, position_ms: body.position_ms, sent_at: body.sent_at }, true);
+    }
+    body.paused = !playing; body.interaction = touched; touched = false;
+    return post("/api/v1/playback/progress", body).then(function (r) {
+      if (r.status === 409 || r.status === 404) { session = null; playing = false; status("This stream has ended. Press play to go on."); render(); }
+    });
+  }
+  function start(from, autoplay) {
+    return device().then(function () {
+      return post("/api/v1/playback/start", { title_id: titleId, device_id: deviceId, autoplay: !!autoplay });
+    }).then(function (r) {
+      if ((r.status === 403 || r.status === 404) && r.body && r.body.error && !r.body.error.field) {
+        localStorage.removeItem("marquee.device." + profileId);
+        return register().then(function () { return start(from, autoplay); });
+      }
+      if (r.status === 409 && r.body && r.body.still_watching) { $("still-watching").hidden = false; status(""); return; }
+      if (r.status === 409 && r.body) {
+        var list = (r.body.active_streams || []).map(function (s) { return s.title_name + " on " + s.device_name; });
+        status(r.body.error.message + (list.length ? ": " + list.join("; ") : ""));
+        return;
+      }
+      if (r.status !== 201) { status((r.body && r.body.error && r.body.error.message) || "could not start"); return; }
+      session = r.body.play_session_id;
+      pos = from === "resume" ? r.body.resume_position_ms : 0;
+      if (video) { try { video.currentTime = pos / 1000; video.play(); } catch (e) { /* metadata not loaded */ } }
+      playing = true; lastTick = Date.now(); sinceSend = 0;
+      $("pause").hidden = false; $("stop").hidden = false; $("resume").hidden = true;
+      $("play-start").hidden = true; $("still-watching").hidden = true;
+      status("Playing on this browser");
+      render();
+      return send(false);
+    }).catch(function (e) { status(String(e)); });
+  }
+  function tick() {
+    var now = Date.now(), dt = now - lastTick;
+    lastTick = now;
+    if (!session || !playing) return;
+    if (video) { pos = video.currentTime * 1000; } else { pos = Math.min(duration, pos + dt); }
+    sinceSend += dt;
+    render();
+    if (pos >= duration) {
+      playing = false;
+      send(true).then(function () {
+        status("Finished");
+        if (nextId) { window.location.href = "/watch/" + nextId + "?autoplay=1"; }
+      });
+      return;
+    }
+    if (sinceSend >= interval) { sinceSend = 0; send(false); }
+  }
+  $("resume").addEventListener("click", function () { touched = true; start("resume", false); });
+  $("play-start").addEventListener("click", function () { touched = true; start("start", false); });
+  $("still-yes").addEventListener("click", function () { touched = true; start("resume", false); });
+  $("pause").addEventListener("click", function () {
+    touched = true; playing = !playing; lastTick = Date.now();
+    if (video) { if (playing) video.play(); else video.pause(); }
+    render(); send(false);
+  });
+  $("stop").addEventListener("click", function () {
+    playing = false;
+    if (video) video.pause();
+    send(true).then(function () {
+      status("Stopped at " + fmt(pos));
+      $("pause").hidden = true; $("stop").hidden = true; $("play-start").hidden = false;
+      $("resume").dataset.ms = String(pos); $("resume").textContent = "Resume from " + fmt(pos); $("resume").hidden = pos <= 0;
+    });
+  });
+  window.addEventListener("pagehide", function () { if (session) send(true); });
+  setInterval(tick, 250);
+  render();
+
+  if (window.EventSource) {
+    device().then(function () {
+      var es = new EventSource("/api/v1/events");
+      es.addEventListener("streams", function (m) {
+        others = {};
+        JSON.parse(m.data).forEach(function (s) { if (s.device_id !== deviceId) others[s.device_id] = s.device_name; });
+        showOthers();
+      });
+      es.addEventListener("playback", function (m) {
+        var e = JSON.parse(m.data);
+        if (e.device_id === deviceId) return;
+        if (e.kind === "stop") { delete others[e.device_id]; } else { others[e.device_id] = e.device_name; }
+        showOthers();
+        if (e.title_id === titleId && !session) {
+          var at = e.kind === "stop" ? e.resume_ms : e.position_ms;
+          var b = $("resume");
+          b.dataset.ms = String(at);
+          b.textContent = "Resume from " + fmt(at);
+          b.hidden = at <= 0;
+          $("play-start").textContent = at > 0 ? "Play from start" : "Play";
+        }
+      });
+    });
+  }
+  if (el.dataset.autoplay === "1") { start("resume", true); }
+})();

@@ -1,0 +1,1041 @@
+//! Screen-to-screen continuity against the real server: devices, resume
+//! rules, ordering, the stream cap, still-watching, rows, SSE, media ranges,
+//! bad input.
+
+use crate::helpers::{error_of, TestApp, PASSWORD};
+use marquee_domain::{Clock, ManualClock, Plan, Role, SystemClock};
+use marquee_server::Config;
+use marquee_store::NewAccount;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+const T0: i64 = 1_800_000_000_000;
+
+async fn call(
+    app: &TestApp,
+    m: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = app.req(m, path, Some(token));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(app, Method::POST, path, token, Some(body)).await
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> Value {
+    let (s, v) = call(app, Method::GET, path, token, None).await;
+    assert_eq!(s, 200, "GET {path}: {v}");
+    v
+}
+
+async fn device(app: &TestApp, token: &str, name: &str, kind: &str) -> i64 {
+    let (s, v) = post(
+        app,
+        "/api/v1/devices",
+        token,
+        json!({"name": name, "kind": kind}),
+    )
+    .await;
+    assert!(s == 201 || s == 200, "{s} {v}");
+    v["id"].as_i64().unwrap()
+}
+
+async fn start(app: &TestApp, token: &str, title: i64, dev: i64, autoplay: bool) -> (u16, Value) {
+    post(
+        app,
+        "/api/v1/playback/start",
+        token,
+        json!({"title_id": title, "device_id": dev, "autoplay": autoplay}),
+    )
+    .await
+}
+
+async fn started(app: &TestApp, token: &str, title: i64, dev: i64) -> i64 {
+    let (s, v) = start(app, token, title, dev, false).await;
+    assert_eq!(s, 201, "{v}");
+    v["play_session_id"].as_i64().unwrap()
+}
+
+async fn progress(
+    app: &TestApp,
+    token: &str,
+    session: i64,
+    pos_ms: i64,
+    sent_at: i64,
+) -> (u16, Value) {
+    post(
+        app,
+        "/api/v1/playback/progress",
+        token,
+        json!({"play_session_id": session, "position_ms": pos_ms, "paused": false, "sent_at": sent_at}),
+    )
+    .await
+}
+
+async fn state(app: &TestApp, token: &str, title: i64) -> Value {
+    get(app, &format!("/api/v1/playback/titles/{title}"), token).await
+}
+
+/// Episode ids of a sample series, in order.
+async fn episodes(app: &TestApp, name: &str) -> Vec<i64> {
+    let hits = app.store().search_titles(name, 5).await.unwrap();
+    let series = hits
+        .iter()
+        .find(|t| t.kind == marquee_domain::TitleKind::Series)
+        .unwrap_or_else(|| panic!("no series {name}"));
+    app.store().series_episodes(series.id).await.unwrap()
+}
+
+fn manual() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(T0))
+}
+
+async fn app_with(clock: Arc<ManualClock>, f: impl FnOnce(&mut Config)) -> TestApp {
+    let mut c = Config::default();
+    f(&mut c);
+    TestApp::with_demo_config(c, clock).await
+}
+
+async fn account_with_plan(app: &TestApp, email: &str, plan: Plan) -> String {
+    let hash = marquee_server::auth::hash_password_blocking(PASSWORD).unwrap();
+    app.store()
+        .create_account(
+            &NewAccount {
+                email: email.into(),
+                password_hash: hash,
+                role: Role::Viewer,
+                plan,
+                must_change_password: false,
+                first_profile: "Main".into(),
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    app.login(email).await
+}
+
+/// Reads SSE frames until one satisfies `ok`; returns its data.
+async fn sse_until(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    ok: impl Fn(&str, &Value) -> bool,
+) -> Value {
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut event = "message";
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = if e.trim() == "playback" {
+                        "playback"
+                    } else if e.trim() == "streams" {
+                        "streams"
+                    } else {
+                        "other"
+                    };
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            if let Ok(v) = serde_json::from_str::<Value>(&data) {
+                if ok(event, &v) {
+                    return v;
+                }
+            }
+        }
+        // A hang guard, not a latency assertion.
+        let chunk = tokio::time::timeout(Duration::from_secs(20), resp.chunk())
+            .await
+            .expect("no SSE event")
+            .unwrap()
+            .expect("SSE stream ended");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn tablet_to_phone_resume_and_live_sync() {
+    let app = TestApp::with_demo().await;
+    let token = app.signup("family@example.com").await;
+    let tablet = device(&app, &token, "Kitchen tablet", "tablet").await;
+    let phone = device(&app, &token, "Phone", "phone").await;
+    // Registering the same name again returns the same device.
+    let (s, v) = post(
+        &app,
+        "/api/v1/devices",
+        &token,
+        json!({"name": "Phone", "kind": "phone"}),
+    )
+    .await;
+    assert_eq!((s, v["id"].as_i64()), (200, Some(phone)));
+    assert_eq!(
+        get(&app, "/api/v1/devices", &token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let eps = episodes(&app, "Harbour Lights").await;
+    let ep = eps[0];
+
+    // The phone listens before the tablet plays.
+    let mut sse = app
+        .req(Method::GET, "/api/v1/events", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    assert!(sse.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut buf = String::new();
+    sse_until(&mut sse, &mut buf, |e, _| e == "streams").await;
+
+    let session = started(&app, &token, ep, tablet).await;
+    let now = SystemClock.now_ms();
+    for (i, pos) in [600_000, 900_000, 1_234_000].iter().enumerate() {
+        let (s, v) = progress(&app, &token, session, *pos, now + i as i64).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["applied"], true);
+    }
+    // The phone's stream carries the tablet's updates, naming the device.
+    let ev = sse_until(&mut sse, &mut buf, |e, v| {
+        e == "playback" && v["position_ms"] == 1_234_000
+    })
+    .await;
+    assert_eq!(ev["device_name"], "Kitchen tablet");
+    assert_eq!(ev["title_id"], ep);
+    let (s, v) = post(
+        &app,
+        "/api/v1/playback/stop",
+        &token,
+        json!({"play_session_id": session}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    sse_until(&mut sse, &mut buf, |e, v| {
+        e == "playback" && v["kind"] == "stop"
+    })
+    .await;
+
+    // The phone resumes at the same second.
+    assert_eq!(state(&app, &token, ep).await["resume_ms"], 1_234_000);
+    let (s, v) = start(&app, &token, ep, phone, false).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["resume_position_ms"], 1_234_000);
+
+    // The log has every event, in order.
+    let log = get(
+        &app,
+        &format!("/api/v1/playback/events?title_id={ep}"),
+        &token,
+    )
+    .await;
+    let kinds: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["start", "progress", "progress", "progress", "stop", "start"]
+    );
+}
+
+#[tokio::test]
+async fn resume_thresholds_are_configurable_and_counted() {
+    let clock = manual();
+    let app = app_with(clock.clone(), |_| {}).await;
+    let token = app.signup("t@example.com").await;
+    let tv = device(&app, &token, "Living-room TV", "tv").await;
+    let ep = episodes(&app, "Harbour Lights").await[1];
+    let dur = state(&app, &token, ep).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    let s = started(&app, &token, ep, tv).await;
+    // 4 %: nothing saved.
+    progress(&app, &token, s, dur * 4 / 100, T0).await;
+    let st = state(&app, &token, ep).await;
+    assert_eq!(
+        (st["resume_ms"].as_i64(), st["played"].as_bool()),
+        (Some(0), Some(false))
+    );
+    assert!(get(&app, "/api/v1/playback/continue-watching", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // 50 %: a resume point.
+    progress(&app, &token, s, dur / 2, T0 + 1).await;
+    assert_eq!(state(&app, &token, ep).await["resume_ms"], dur / 2);
+    // 91 %: played once, position reset; more reports in the session do not count again.
+    progress(&app, &token, s, dur * 91 / 100, T0 + 2).await;
+    progress(&app, &token, s, dur - 500, T0 + 3).await;
+    let st = state(&app, &token, ep).await;
+    assert_eq!(st["played"], true);
+    assert_eq!(st["resume_ms"], 0);
+    assert_eq!(st["play_count"], 1);
+    assert_eq!(st["last_played_at"], T0);
+    // A second viewing counts again.
+    let s2 = started(&app, &token, ep, tv).await;
+    progress(&app, &token, s2, dur, T0 + 4).await;
+    assert_eq!(state(&app, &token, ep).await["play_count"], 2);
+
+    // A title shorter than 300 s is played, never resumed.
+    let short = episodes(&app, "Tiny Planet").await[0];
+    let short_dur = state(&app, &token, short).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    assert!(short_dur < 300_000);
+    let s = started(&app, &token, short, tv).await;
+    progress(&app, &token, s, short_dur / 2, T0 + 5).await;
+    let st = state(&app, &token, short).await;
+    assert_eq!(
+        (st["played"].as_bool(), st["resume_ms"].as_i64()),
+        (Some(true), Some(0))
+    );
+
+    // By hand: unplayed, played.
+    let (c, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/playback/titles/{ep}/played"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(c, 204);
+    let st = state(&app, &token, ep).await;
+    assert_eq!(
+        (st["played"].as_bool(), st["play_count"].as_i64()),
+        (Some(false), Some(0))
+    );
+    let (c, _) = post(
+        &app,
+        &format!("/api/v1/playback/titles/{ep}/played"),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(c, 204);
+    assert_eq!(state(&app, &token, ep).await["play_count"], 1);
+
+    // Other thresholds through the config.
+    let app = app_with(manual(), |c| {
+        c.playback.min_resume_pct = 20.0;
+        c.playback.max_resume_pct = 80.0;
+    })
+    .await;
+    let token = app.signup("t2@example.com").await;
+    let tv = device(&app, &token, "TV", "tv").await;
+    let s = started(&app, &token, ep, tv).await;
+    progress(&app, &token, s, dur * 15 / 100, T0).await;
+    assert_eq!(state(&app, &token, ep).await["resume_ms"], 0);
+    progress(&app, &token, s, dur * 85 / 100, T0 + 1).await;
+    assert_eq!(state(&app, &token, ep).await["played"], true);
+}
+
+#[tokio::test]
+async fn reordered_reports_never_rewind_newest_device_wins_stop_is_idempotent() {
+    let app = app_with(manual(), |_| {}).await;
+    let token = app.signup("r@example.com").await;
+    let tablet = device(&app, &token, "Tablet", "tablet").await;
+    let phone = device(&app, &token, "Phone", "phone").await;
+    let movie = 1;
+    let s = started(&app, &token, movie, tablet).await;
+    let (_, v) = progress(&app, &token, s, 2_000_000, T0 + 20).await;
+    assert_eq!(v["applied"], true);
+    // Sent earlier, arrives later: logged, not applied.
+    let (c, v) = progress(&app, &token, s, 1_000_000, T0 + 10).await;
+    assert_eq!(c, 200);
+    assert_eq!(v["applied"], false);
+    assert_eq!(state(&app, &token, movie).await["resume_ms"], 2_000_000);
+
+    // Two devices on the same title: the newest report wins, even if it is earlier in the film.
+    let p = started(&app, &token, movie, phone).await;
+    progress(&app, &token, p, 1_500_000, T0 + 30).await;
+    progress(&app, &token, s, 2_100_000, T0 + 25).await;
+    let st = state(&app, &token, movie).await;
+    assert_eq!(st["resume_ms"], 1_500_000);
+    assert_eq!(st["last_device_id"], phone);
+
+    // Stop twice: same answer, one stop in the log.
+    let (c1, v1) = post(
+        &app,
+        "/api/v1/playback/stop",
+        &token,
+        json!({"play_session_id": p, "position_ms": 1_600_000, "sent_at": T0 + 40}),
+    )
+    .await;
+    let (c2, v2) = post(
+        &app,
+        "/api/v1/playback/stop",
+        &token,
+        json!({"play_session_id": p, "position_ms": 1_600_000, "sent_at": T0 + 40}),
+    )
+    .await;
+    assert_eq!((c1, c2), (200, 200));
+    assert_eq!(v1["duplicate"], false);
+    assert_eq!(v2["duplicate"], true);
+    assert_eq!(v1["resume_ms"], v2["resume_ms"]);
+    let log = get(
+        &app,
+        &format!("/api/v1/playback/events?title_id={movie}"),
+        &token,
+    )
+    .await;
+    let stops = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "stop")
+        .count();
+    assert_eq!(stops, 1);
+    assert_eq!(state(&app, &token, movie).await["resume_ms"], 1_600_000);
+    // Progress after a stop is refused.
+    let (c, v) = progress(&app, &token, p, 1_700_000, T0 + 50).await;
+    assert_eq!(c, 409, "{v}");
+}
+
+#[tokio::test]
+async fn stream_cap_follows_the_plan_and_streams_time_out() {
+    let clock = manual();
+    let app = app_with(clock.clone(), |_| {}).await;
+    let token = app.signup("cap@example.com").await; // standard: 2 streams
+    let a = device(&app, &token, "A", "tv").await;
+    let b = device(&app, &token, "B", "phone").await;
+    let c = device(&app, &token, "C", "tablet").await;
+    let sa = started(&app, &token, 1, a).await;
+    // The same device starting again replaces its stream, it does not add one.
+    let sa2 = started(&app, &token, 2, a).await;
+    let (code, _) = progress(&app, &token, sa, 10_000, T0).await;
+    assert_eq!(code, 409, "the replaced stream has ended");
+    started(&app, &token, 3, b).await;
+    let (code, v) = start(&app, &token, 4, c, false).await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["code"], "conflict");
+    let active = v["active_streams"].as_array().unwrap();
+    let mut names: Vec<&str> = active
+        .iter()
+        .map(|s| s["device_name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["A", "B"]);
+    assert_eq!(
+        get(&app, "/api/v1/playback/streams", &token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // A keeps reporting; B goes quiet for two minutes and ends.
+    clock.advance(100_000);
+    assert_eq!(
+        progress(&app, &token, sa2, 10_000, T0 + 100_000).await.0,
+        200
+    );
+    clock.advance(21_000);
+    let (code, v) = start(&app, &token, 4, c, false).await;
+    assert_eq!(code, 201, "{v}");
+    let (code, _) = start(&app, &token, 5, b, false).await;
+    assert_eq!(code, 409);
+
+    // Basic: one stream; premium: four.
+    let basic = account_with_plan(&app, "basic@example.com", Plan::Basic).await;
+    let d1 = device(&app, &basic, "One", "tv").await;
+    let d2 = device(&app, &basic, "Two", "web").await;
+    started(&app, &basic, 1, d1).await;
+    assert_eq!(start(&app, &basic, 1, d2, false).await.0, 409);
+    let premium = account_with_plan(&app, "premium@example.com", Plan::Premium).await;
+    for i in 0..4 {
+        let d = device(&app, &premium, &format!("P{i}"), "tv").await;
+        started(&app, &premium, 1, d).await;
+    }
+    let d = device(&app, &premium, "P4", "tv").await;
+    assert_eq!(start(&app, &premium, 1, d, false).await.0, 409);
+}
+
+#[tokio::test]
+async fn still_watching_after_three_autoplays_or_ninety_idle_minutes() {
+    let clock = manual();
+    let app = app_with(clock.clone(), |_| {}).await;
+    let token = app.signup("sw@example.com").await;
+    let tv = device(&app, &token, "TV", "tv").await;
+    let eps = episodes(&app, "Harbour Lights").await;
+    assert_eq!(eps.len(), 7);
+    started(&app, &token, eps[0], tv).await;
+    let mut autos = vec![];
+    for (i, ep) in eps[1..4].iter().enumerate() {
+        let (c, v) = start(&app, &token, *ep, tv, true).await;
+        assert_eq!(c, 201, "{v}");
+        assert_eq!(v["autoplay_run"], i as i64 + 1);
+        autos.push(v["play_session_id"].as_i64().unwrap());
+    }
+    // Unattended autoplay to the very end never marks the episode played.
+    let dur = state(&app, &token, eps[3]).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    progress(&app, &token, autos[2], dur, T0).await;
+    assert_eq!(state(&app, &token, eps[3]).await["played"], false);
+    // The fourth autoplay in a row asks.
+    let (c, v) = start(&app, &token, eps[4], tv, true).await;
+    assert_eq!(c, 409, "{v}");
+    assert_eq!(v["still_watching"], true);
+    assert_eq!(v["error"]["field"], "autoplay");
+    // Confirming (a start by hand) resets the run; an interaction makes a stream attended.
+    let s = started(&app, &token, eps[4], tv).await;
+    let dur4 = state(&app, &token, eps[4]).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    progress(&app, &token, s, dur4, T0 + 1).await;
+    assert_eq!(state(&app, &token, eps[4]).await["played"], true);
+    let (c, v) = start(&app, &token, eps[5], tv, true).await;
+    assert_eq!(c, 201, "{v}");
+    let auto = v["play_session_id"].as_i64().unwrap();
+    let dur5 = state(&app, &token, eps[5]).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    let (c, _) = post(
+        &app,
+        "/api/v1/playback/progress",
+        &token,
+        json!({"play_session_id": auto, "position_ms": dur5, "paused": false, "sent_at": T0 + 2, "interaction": true}),
+    )
+    .await;
+    assert_eq!(c, 200);
+    assert_eq!(state(&app, &token, eps[5]).await["played"], true);
+    // 90 minutes with no interaction: the next autoplay asks.
+    clock.advance(91 * 60_000);
+    let (c, v) = start(&app, &token, eps[6], tv, true).await;
+    assert_eq!((c, v["still_watching"].as_bool()), (409, Some(true)), "{v}");
+}
+
+#[tokio::test]
+async fn next_up_and_continue_watching_rows() {
+    let clock = manual();
+    let app = app_with(clock.clone(), |c| c.playback.next_up_cutoff_days = 30).await;
+    let token = app.signup("nu@example.com").await;
+    let tv = device(&app, &token, "TV", "tv").await;
+    let hl = episodes(&app, "Harbour Lights").await; // S1: 4 episodes, S2: 3
+    let ok = episodes(&app, "Orbit Kitchen").await;
+    let next = |v: &Value| -> Vec<(i64, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["title_id"].as_i64().unwrap(),
+                    r["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // Nothing played: nothing is next.
+    assert!(get(&app, "/api/v1/playback/next-up", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The pilot in progress is Next Up (and Continue Watching).
+    let s = started(&app, &token, hl[0], tv).await;
+    let d = state(&app, &token, hl[0]).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    progress(&app, &token, s, d / 3, T0).await;
+    assert_eq!(
+        next(&get(&app, "/api/v1/playback/next-up", &token).await),
+        [(hl[0], "in_progress".into())]
+    );
+    let cw = get(&app, "/api/v1/playback/continue-watching", &token).await;
+    assert_eq!(cw[0]["title_id"], hl[0]);
+    assert_eq!(cw[0]["season"], 1);
+    // Pilot done: episode 2.
+    progress(&app, &token, s, d, T0 + 1).await;
+    assert_eq!(
+        next(&get(&app, "/api/v1/playback/next-up", &token).await),
+        [(hl[1], "next".into())]
+    );
+    // The last episode of season 1 done: season 2, episode 1.
+    clock.advance(1000);
+    let (c, _) = post(
+        &app,
+        &format!("/api/v1/playback/titles/{}/played", hl[3]),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(c, 204);
+    assert_eq!(
+        next(&get(&app, "/api/v1/playback/next-up", &token).await),
+        [(hl[4], "next".into())]
+    );
+    // An in-progress episode of another series comes first.
+    clock.advance(1000);
+    let s2 = started(&app, &token, ok[2], tv).await;
+    let d2 = state(&app, &token, ok[2]).await["duration_ms"]
+        .as_i64()
+        .unwrap();
+    progress(&app, &token, s2, d2 / 2, T0 + 2).await;
+    // ...but first the Harbour Lights series becomes more recent than Orbit Kitchen.
+    clock.advance(1000);
+    let (c, _) = post(
+        &app,
+        &format!("/api/v1/playback/titles/{}/played", hl[3]),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(c, 204);
+    assert_eq!(
+        next(&get(&app, "/api/v1/playback/next-up", &token).await),
+        [(ok[2], "in_progress".into()), (hl[4], "next".into())]
+    );
+    // The finale done: the series is finished, nothing next for it.
+    clock.advance(1000);
+    post(
+        &app,
+        &format!("/api/v1/playback/titles/{}/played", hl[6]),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        next(&get(&app, "/api/v1/playback/next-up", &token).await),
+        [(ok[2], "in_progress".into())]
+    );
+    // A rewatch: the pilot again, then episode 2 is next although it was seen.
+    clock.advance(1000);
+    let s3 = started(&app, &token, hl[0], tv).await;
+    progress(&app, &token, s3, d, T0 + 3).await;
+    assert!(next(&get(&app, "/api/v1/playback/next-up", &token).await)
+        .contains(&(hl[1], "next".into())));
+    // Hide from row: gone from Continue Watching, back after playing again.
+    let (c, _) = post(
+        &app,
+        &format!("/api/v1/playback/continue-watching/{}/hide", ok[2]),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(c, 204);
+    assert!(get(&app, "/api/v1/playback/continue-watching", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (c, _) = post(
+        &app,
+        &format!("/api/v1/playback/continue-watching/{}/hide", ok[2]),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(c, 404);
+    let s4 = started(&app, &token, ok[2], tv).await;
+    let (c, v) = progress(&app, &token, s4, d2 / 2 + 60_000, T0 + 4).await;
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(
+        get(&app, "/api/v1/playback/continue-watching", &token).await[0]["title_id"],
+        ok[2]
+    );
+    // The home page shows both rows.
+    let html = app.get("/", Some(&token)).await.text().await.unwrap();
+    assert!(html.contains("id=\"row-continue\""), "{html}");
+    assert!(html.contains("id=\"row-next-up\""));
+    assert!(html.contains("Orbit Kitchen [Sample] · S1:E3"));
+    // Stale series drop out of Next Up.
+    clock.advance(31 * 86_400_000);
+    let token = app.login("nu@example.com").await; // the session expired meanwhile
+    assert!(get(&app, "/api/v1/playback/next-up", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
+    let app = app_with(manual(), |_| {}).await;
+    let token = app.signup("bad@example.com").await;
+    let other = app.signup("other@example.com").await;
+    let tv = device(&app, &token, "TV", "tv").await;
+    let theirs = device(&app, &other, "Their TV", "tv").await;
+    let s = started(&app, &token, 1, tv).await;
+    let their_session = started(&app, &other, 1, theirs).await;
+    let before = get(&app, "/api/v1/playback/events?limit=1000", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .len();
+
+    let cases: Vec<(&str, Value, u16, Option<&str>)> = vec![
+        (
+            "/api/v1/playback/start",
+            json!({"title_id": 99_999_999, "device_id": tv}),
+            404,
+            None,
+        ),
+        (
+            "/api/v1/playback/start",
+            json!({"title_id": 1, "device_id": 99_999}),
+            404,
+            None,
+        ),
+        (
+            "/api/v1/playback/start",
+            json!({"title_id": 1, "device_id": theirs}),
+            403,
+            None,
+        ),
+        (
+            "/api/v1/playback/start",
+            json!({"title_id": "one", "device_id": tv}),
+            400,
+            Some("title_id"),
+        ),
+        (
+            "/api/v1/playback/progress",
+            json!({"play_session_id": s, "position_ms": -1, "paused": false, "sent_at": T0}),
+            400,
+            Some("position_ms"),
+        ),
+        (
+            "/api/v1/playback/progress",
+            json!({"play_session_id": s, "position_ms": 999_999_999, "paused": false, "sent_at": T0}),
+            400,
+            Some("position_ms"),
+        ),
+        (
+            "/api/v1/playback/progress",
+            json!({"play_session_id": s, "position_ms": 1000, "paused": false, "sent_at": T0 + 3_600_000}),
+            400,
+            Some("sent_at"),
+        ),
+        (
+            "/api/v1/playback/progress",
+            json!({"play_session_id": s, "position_ms": 1000, "paused": false}),
+            400,
+            Some("sent_at"),
+        ),
+        (
+            "/api/v1/playback/progress",
+            json!({"play_session_id": 424_242, "position_ms": 1000, "paused": false, "sent_at": T0}),
+            404,
+            None,
+        ),
+        (
+            "/api/v1/playback/progress",
+            json!({"play_session_id": their_session, "position_ms": 1000, "paused": false, "sent_at": T0}),
+            403,
+            None,
+        ),
+        (
+            "/api/v1/playback/stop",
+            json!({"play_session_id": their_session}),
+            403,
+            None,
+        ),
+        (
+            "/api/v1/playback/stop",
+            json!({"play_session_id": s, "position_ms": 5}),
+            400,
+            Some("sent_at"),
+        ),
+        (
+            "/api/v1/devices",
+            json!({"name": "", "kind": "tv"}),
+            400,
+            Some("name"),
+        ),
+        (
+            "/api/v1/devices",
+            json!({"name": "Fridge", "kind": "fridge"}),
+            400,
+            Some("kind"),
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        let r = app
+            .req(Method::POST, path, Some(&token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (code, _, f) = error_of(r).await;
+        assert_eq!(code, status, "{path} {body}");
+        assert_eq!(f.as_deref(), field, "{path} {body}");
+    }
+    // A series is not playable.
+    let series = app
+        .store()
+        .search_titles("Harbour Lights", 5)
+        .await
+        .unwrap()[0]
+        .id;
+    let (code, v) = start(&app, &token, series, tv, false).await;
+    assert_eq!(
+        (code, v["error"]["field"].as_str()),
+        (400, Some("title_id"))
+    );
+    // Nothing was written.
+    let after = get(&app, "/api/v1/playback/events?limit=1000", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+    assert_eq!(state(&app, &token, 1).await["resume_ms"], 0);
+    assert_eq!(
+        get(&app, "/api/v1/devices", &token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Anonymous: 401.
+    assert_eq!(app.get("/api/v1/events", None).await.status(), 401);
+    assert_eq!(
+        app.post_json(
+            "/api/v1/playback/start",
+            None,
+            &json!({"title_id": 1, "device_id": tv})
+        )
+        .await
+        .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn media_files_are_served_with_ranges() {
+    let media = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(media.path().join("clip.mp4"), &bytes).unwrap();
+    let dir = media.path().to_path_buf();
+    let app = app_with(manual(), move |c| c.playback.media_dir = Some(dir)).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let viewer = app.signup("v@example.com").await;
+    // Without a file the player page is the simulated player.
+    let html = app
+        .get("/watch/1", Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"screen\""), "{html}");
+    assert_eq!(app.get("/media/1", Some(&viewer)).await.status(), 404);
+    let (c, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/staff/titles/1/media",
+        &admin,
+        Some(json!({"path": "../etc/passwd"})),
+    )
+    .await;
+    assert_eq!((c, v["error"]["field"].as_str()), (400, Some("path")));
+    let (c, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/staff/titles/1/media",
+        &viewer,
+        Some(json!({"path": "clip.mp4"})),
+    )
+    .await;
+    assert_eq!(c, 403, "{v}");
+    let (c, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/staff/titles/1/media",
+        &admin,
+        Some(json!({"path": "clip.mp4"})),
+    )
+    .await;
+    assert_eq!(c, 200, "{v}");
+    let html = app
+        .get("/watch/1", Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<video id=\"video\" src=\"/media/1\""),
+        "{html}"
+    );
+
+    let r = app
+        .req(Method::GET, "/media/1", Some(&viewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["accept-ranges"], "bytes");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
+    let r = app
+        .req(Method::GET, "/media/1", Some(&viewer))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.headers()["content-range"], "bytes 100-199/10000");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[100..200]);
+    let r = app
+        .req(Method::GET, "/media/1", Some(&viewer))
+        .header("range", "bytes=9990-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[9990..]);
+    let r = app
+        .req(Method::GET, "/media/1", Some(&viewer))
+        .header("range", "bytes=20000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    // Anonymous visitors are sent to log in.
+    assert_eq!(app.get("/media/1", None).await.status(), 303);
+}
+
+async fn browser_login(c: &fantoccini::Client, app: &TestApp, email: &str) {
+    use crate::browser::{wait_for, wait_text};
+    use fantoccini::Locator;
+    c.goto(&app.url("/login")).await.unwrap();
+    wait_for(c, "input[name=email]")
+        .await
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "main h1", |t| t.starts_with("Welcome back")).await;
+}
+
+fn clock_secs(text: &str) -> i64 {
+    let now = text.split('/').next().unwrap_or("").trim();
+    now.split(':')
+        .fold(0, |acc, p| acc * 60 + p.trim().parse::<i64>().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn browser_two_contexts_resume_and_also_playing() {
+    use crate::browser::{browser, start_driver, wait_for, wait_text};
+    use fantoccini::Locator;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let mut config = Config::default();
+    config.playback.progress_interval_s = 1;
+    let app = TestApp::with_demo_config(config, Arc::new(SystemClock)).await;
+    let token = app.signup("couch@example.com").await;
+    let ep = episodes(&app, "Harbour Lights").await[0];
+    // The tablet stopped at 20:34.
+    let tablet = device(&app, &token, "Living-room TV", "tv").await;
+    let s = started(&app, &token, ep, tablet).await;
+    assert_eq!(
+        progress(&app, &token, s, 1_234_000, SystemClock.now_ms())
+            .await
+            .0,
+        200
+    );
+    post(
+        &app,
+        "/api/v1/playback/stop",
+        &token,
+        json!({"play_session_id": s}),
+    )
+    .await;
+
+    let one = browser(&driver).await;
+    let two = browser(&driver).await;
+    let run = async {
+        browser_login(&one, &app, "couch@example.com").await;
+        browser_login(&two, &app, "couch@example.com").await;
+        // The home page offers it in Continue Watching.
+        wait_for(&one, "#row-continue .cw-card").await;
+        let watch = app.url(&format!("/watch/{ep}"));
+        two.goto(&watch).await.unwrap();
+        wait_text(&two, "#resume", |t| t == "Resume from 20:34").await;
+        one.goto(&watch).await.unwrap();
+        wait_text(&one, "#resume", |t| t == "Resume from 20:34").await;
+        one.find(Locator::Css("#resume"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&one, "#clock", |t| clock_secs(t) >= 1236).await;
+        // The other browser sees it live.
+        let also = wait_text(&two, "#also-playing", |t| {
+            t.starts_with("Also playing on Web browser")
+        })
+        .await;
+        assert!(!also.contains("Living-room TV"), "{also}");
+        one.find(Locator::Css("#stop"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let stopped = wait_text(&one, "#status", |t| t.starts_with("Stopped at")).await;
+        let at = stopped.trim_start_matches("Stopped at ").to_string();
+        // The second browser, reloaded, offers to resume where the first stopped.
+        two.goto(&watch).await.unwrap();
+        let offer = wait_text(&two, "#resume", |t| {
+            t.starts_with("Resume from 20:3") && t != "Resume from 20:34"
+        })
+        .await;
+        assert_eq!(offer, format!("Resume from {at}"));
+        assert!(two
+            .find(Locator::Css("#resume"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap());
+        two.find(Locator::Css("#resume"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&two, "#clock", |t| clock_secs(t) >= clock_secs(&at)).await;
+        wait_text(&one, "#also-playing", |t| {
+            t.starts_with("Also playing on Web browser")
+        })
+        .await;
+    };
+    run.await;
+    one.close().await.unwrap();
+    two.close().await.unwrap();
+}
