@@ -87,6 +87,11 @@ pub struct AnonCsrf(pub String);
 /// Middleware: gives every browser a `marquee_csrf` cookie, used by the
 /// anonymous forms (log-in, sign-up) as a double-submit token.
 pub async fn csrf_cookie_layer(mut req: Request, next: Next) -> Response {
+    // The JSON API never renders forms: bearer clients need no cookie, and
+    // cookie-authenticated writes carry the session's token in a header.
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let existing = auth::csrf_cookie(&parts).filter(|t| t.len() >= 32);
     req = Request::from_parts(parts, body);
