@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicI64, Ordering};
 use utoipa::ToSchema;
 
+pub mod listening;
 pub mod validate;
 
 /// Milliseconds since the Unix epoch, UTC. The one time unit stored anywhere.

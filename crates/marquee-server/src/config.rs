@@ -26,6 +26,8 @@ pub struct Config {
     pub demo: DemoConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Social listening: ingest, taxonomy, alerts, webhooks, connectors.
+    pub listening: crate::listening::config::ListeningConfig,
 }
 
 /// HTTP server settings.
@@ -103,6 +105,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             demo: DemoConfig::default(),
             log: LogConfig::default(),
+            listening: Default::default(),
         }
     }
 }
@@ -227,6 +230,7 @@ impl Config {
                 )));
             }
         }
+        self.listening.validate().map_err(ConfigError)?;
         Ok(())
     }
 
@@ -247,6 +251,7 @@ impl Config {
         if let Some(url) = &c.database.url {
             c.database.url = Some(redact_url_password(url));
         }
+        c.listening.redact();
         toml::to_string_pretty(&c).map_err(|e| ConfigError(e.to_string()))
     }
 }

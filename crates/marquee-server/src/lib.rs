@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod import;
+pub mod listening;
 pub mod metrics;
 pub mod pages;
 pub mod service;
@@ -47,6 +48,8 @@ pub struct AppState {
     /// A real argon2id hash to verify against for unknown accounts, so that
     /// they take as long as a wrong password.
     pub dummy_hash: Arc<str>,
+    /// Social listening: sentiment model, taxonomy, backlash detector, live events.
+    pub listening: Arc<listening::Listening>,
 }
 
 impl AppState {
@@ -60,11 +63,12 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(AppState {
             store,
-            config: Arc::new(config),
             clock,
             metrics: Arc::new(metrics::Metrics::new()?),
             limiter: Arc::new(auth::LoginLimiter::default()),
             dummy_hash: dummy.into(),
+            listening: Arc::new(listening::Listening::new(&config.listening)?),
+            config: Arc::new(config),
         })
     }
 }

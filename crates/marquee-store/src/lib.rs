@@ -20,7 +20,10 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+pub mod listening;
 pub mod sqlite;
+
+pub use listening::ListeningStore;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +204,7 @@ pub struct SessionRecord {
 
 /// The storage interface. One implementation per backend.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: ListeningStore + Send + Sync + std::fmt::Debug + 'static {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.

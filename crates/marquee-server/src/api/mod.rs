@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+pub mod listening;
+
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
@@ -76,6 +78,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/stats", get(staff_stats))
         .route("/staff/accounts", get(staff_accounts))
         .route("/staff/accounts/{id}", patch(staff_update_account))
+        .merge(listening::routes())
         .fallback(api_not_found)
 }
 
@@ -86,6 +89,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     // Feature modules merge their documents here, e.g.
     // doc.merge(playback::Doc::openapi());
+    doc.merge(listening::Doc::openapi());
     doc
 }
 

@@ -17,6 +17,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod listening;
+
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
 const CHUNK: usize = 1000;
 
