@@ -215,7 +215,7 @@ async fn ingest_posts(
         .map_err(|_| AppError::PayloadTooLarge {
             limit: cfg.max_body_bytes,
         })?;
-    let posts: Vec<PostIn> = parse_json(&bytes)?;
+    let posts: Vec<PostIn> = parse_json(&bytes).map_err(|ApiError(e)| ApiError(name_missing(e)))?;
     if posts.len() > cfg.max_batch_posts {
         return Err(AppError::invalid(
             "body",
@@ -234,6 +234,28 @@ async fn ingest_posts(
         .map(|(i, p)| check_post(p, &format!("[{i}]."), cfg.max_post_chars, now))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(listening::ingest(&state, raws, None).await?))
+}
+
+/// A missing field inside an element is reported at the element (`[3]`);
+/// name the field itself (`[3].text`).
+fn name_missing(e: AppError) -> AppError {
+    match e {
+        AppError::BadRequest {
+            field: Some(f),
+            message,
+        } if f.ends_with(']') && message.contains("missing field `") => {
+            let name = message
+                .split("missing field `")
+                .nth(1)
+                .and_then(|r| r.split('`').next())
+                .unwrap_or("");
+            AppError::BadRequest {
+                field: Some(format!("{f}.{name}")),
+                message,
+            }
+        }
+        other => other,
+    }
 }
 
 fn check_limit(limit: Option<u32>, default: u32) -> Result<u32, AppError> {

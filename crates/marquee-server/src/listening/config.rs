@@ -45,7 +45,7 @@ pub struct KeywordSet {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
-    /// Volume: the Poisson z-score a window must reach.
+    /// Volume: the (Anscombe) Poisson z-score a window must reach.
     pub z_volume: f64,
     /// Volume: and the ratio of observed to expected.
     pub min_ratio: f64,
@@ -104,7 +104,7 @@ pub struct JetstreamConfig {
 impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
-            z_volume: 6.0,
+            z_volume: 5.0,
             min_ratio: 1.6,
             z_negative: 5.0,
             min_share_lift: 0.15,

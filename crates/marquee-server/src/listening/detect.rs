@@ -3,16 +3,22 @@
 //! For every series (all posts, and each topic) and every sliding window
 //! (15 min, 1 h, 1 day), evaluated each time a minute of post time closes:
 //!
-//! - **Volume.** The baseline is an EWMA of the per-minute count, fed with
+//! - **Volume.** The baseline is an EWMA (half-life half a window, at least
+//!   30 minutes, so it follows the daily ramp) of the per-minute count, fed with
 //!   each minute as it leaves the window (so a spike never inflates its own
 //!   baseline), after dividing out a learned hour-of-day factor (seasonality).
 //!   The expected count is `λ = rate × window × factor`; the window alerts when
-//!   `z = (n − λ)/√λ ≥ z_volume`, `n ≥ min_ratio·λ` and `n ≥ min_posts`
-//!   (a one-sided Poisson test in its normal approximation).
-//! - **Negative share.** The baseline share `p₀` is the ratio of EWMAs of
-//!   negative and all posts; the window alerts when the binomial
-//!   `z = (k − n·p₀)/√(n·p₀(1−p₀)) ≥ z_negative`, `k/n ≥ p₀ + min_share_lift`
-//!   and `n ≥ min_posts`.
+//!   Anscombe's variance-stabilised Poisson score, widened by the baseline's
+//!   own sampling error, `z = 2(√(n+3/8) − √(λ+3/8)) / √(1 + window/minutes
+//!   seen) ≥ z_volume`, `n ≥ min_ratio·λ` and
+//!   `n ≥ min_posts` (a one-sided Poisson test, well calibrated for small λ).
+//!   EWMAs are bias-corrected (decayed sum over decayed weight), so a young
+//!   baseline is an honest mean, not a decayed first value.
+//! - **Negative share.** The baseline share `p₀` is the ratio of EWMAs
+//!   (half-life four windows, at least six hours) of negative and all posts,
+//!   `N` their effective count; the window alerts when the two-proportion
+//!   `z = (k/n − p₀)/√(p₀(1−p₀)(1/n + 1/N)) ≥ z_negative`,
+//!   `k/n ≥ p₀ + min_share_lift` and `n ≥ min_posts`.
 //! - **Seasonality.** Once a series has a day of history, each closed hour
 //!   updates its hour-of-day factor `f[h] ← 0.7·f[h] + 0.3·(hour / mean hour of
 //!   the last 24)`.
@@ -64,11 +70,14 @@ struct Win {
     /// Rolling sums over the window.
     total: f64,
     neg: f64,
-    /// EWMA of deseasonalised per-minute counts, and of negatives and totals.
-    rate: f64,
-    ewma_neg: f64,
-    ewma_total: f64,
+    /// Bias-corrected EWMAs (decayed sum over decayed weight) of the
+    /// deseasonalised per-minute count, and of negatives and totals.
+    rate_sum: f64,
+    neg_sum: f64,
+    total_sum: f64,
+    weight: f64,
     alpha: f64,
+    alpha_share: f64,
     /// Minutes folded into the baseline.
     seen: i64,
 }
@@ -84,6 +93,9 @@ struct Series {
     hour_acc: f64,
     hours_seen: i64,
     last_fired: HashMap<&'static str, i64>,
+    /// The detector's first minute: the baseline starts there (a topic never
+    /// mentioned before has a baseline of nothing, not no baseline).
+    first: i64,
 }
 
 impl Series {
@@ -99,11 +111,15 @@ impl Series {
                     name,
                     total: 0.0,
                     neg: 0.0,
-                    rate: 0.0,
-                    ewma_neg: 0.0,
-                    ewma_total: 0.0,
-                    // Half-life: four windows, at least two hours.
-                    alpha: 1.0 - 0.5f64.powf(1.0 / (4 * len).max(120) as f64),
+                    rate_sum: 0.0,
+                    neg_sum: 0.0,
+                    total_sum: 0.0,
+                    weight: 0.0,
+                    // Volume half-life: half a window, at least 30 minutes (it
+                    // follows the daily ramp); share: four windows, at least
+                    // six hours (the share of negatives is steadier).
+                    alpha: 1.0 - 0.5f64.powf(1.0 / (len / 2).max(30) as f64),
+                    alpha_share: 1.0 - 0.5f64.powf(1.0 / (4 * len).max(360) as f64),
                     seen: 0,
                 })
                 .collect(),
@@ -112,6 +128,7 @@ impl Series {
             hour_acc: 0.0,
             hours_seen: 0,
             last_fired: HashMap::new(),
+            first: i64::MAX,
         }
     }
 
@@ -163,6 +180,8 @@ pub struct Detector {
     closed: Option<i64>,
     /// Whether firings are reported (off while warming up from history).
     quiet: bool,
+    /// The first minute ever observed.
+    start: Option<i64>,
 }
 
 impl Detector {
@@ -173,6 +192,7 @@ impl Detector {
             series: HashMap::new(),
             closed: None,
             quiet: false,
+            start: None,
         }
     }
 
@@ -199,6 +219,7 @@ impl Detector {
         total: f64,
     ) -> Vec<Firing> {
         let m = at.div_euclid(MINUTE);
+        let start = *self.start.get_or_insert(m);
         let mut fired = Vec::new();
         match self.closed {
             None => self.closed = Some(m - 1),
@@ -221,9 +242,16 @@ impl Detector {
         let watermark = self.closed.unwrap_or(m - 1);
         for name in std::iter::once("all").chain(topics.iter().map(String::as_str)) {
             if !self.series.contains_key(name) {
-                self.series.insert(name.to_string(), Series::new());
+                let mut s = Series::new();
+                s.first = start;
+                // It had nothing in every minute closed so far.
+                for w in &mut s.wins {
+                    w.seen = (watermark - start + 1 - (w.len - 1)).max(0);
+                }
+                self.series.insert(name.to_string(), s);
             }
             if let Some(s) = self.series.get_mut(name) {
+                s.first = s.first.min(m);
                 s.add(m, total, neg, watermark);
             }
         }
@@ -251,6 +279,9 @@ impl Detector {
         self.closed = Some(m);
         let cfg = &self.cfg;
         for (name, s) in &mut self.series {
+            if m < s.first {
+                continue;
+            }
             let (t, n) = s.get(m);
             // Seasonality: fold the hour in when it ends.
             s.hour_acc += t;
@@ -289,15 +320,22 @@ impl Detector {
                 if warm && cool && w.total >= f64::from(cfg.min_posts) {
                     let start = m - len + 1;
                     let season = (s.season[hour_of(start)] + f_end) / 2.0;
-                    let lambda = (w.rate * len as f64 * season).max(0.5);
-                    let z = (w.total - lambda) / lambda.sqrt();
+                    let rate = if w.weight > 0.0 { w.rate_sum / w.weight } else { 0.0 };
+                    let lambda = (rate * len as f64 * season).max(0.5);
+                    // Anscombe's variance-stabilised Poisson z, widened by the
+                    // baseline's own sampling error (it saw `weight` minutes).
+                    let z = 2.0 * ((w.total + 0.375).sqrt() - (lambda + 0.375).sqrt())
+                        / (1.0 + len as f64 / w.weight.max(1.0)).sqrt();
                     let mut fire = None;
                     if z >= cfg.z_volume && w.total >= cfg.min_ratio * lambda {
                         fire = Some(("volume", w.total, lambda, z));
-                    } else if w.ewma_total > 0.0 {
-                        let p0 = (w.ewma_neg / w.ewma_total).clamp(0.01, 0.99);
+                    } else if w.total_sum > 0.0 {
+                        let p0 = (w.neg_sum / w.total_sum).clamp(0.01, 0.99);
                         let share = w.neg / w.total;
-                        let zn = (w.neg - w.total * p0) / (w.total * p0 * (1.0 - p0)).sqrt();
+                        // Two-proportion z: the window against a baseline of
+                        // `total_sum` (effective) posts.
+                        let zn = (share - p0)
+                            / (p0 * (1.0 - p0) * (1.0 / w.total + 1.0 / w.total_sum)).sqrt();
                         if zn >= cfg.z_negative && share >= p0 + cfg.min_share_lift {
                             fire = Some(("negative_share", share, p0, zn));
                         }
@@ -317,20 +355,21 @@ impl Detector {
                         s.last_fired.insert(kind, m);
                     }
                 }
-                // The minute leaving the window joins the baseline.
+                // The minute leaving the window joins the baseline (from the
+                // series' first minute on).
                 let leaving = m - len + 1;
+                if leaving < s.first {
+                    continue;
+                }
                 let (lt, ln) = s.get(leaving);
                 let w = &mut s.wins[wi];
                 let f = s.season[hour_of(leaving)].max(0.1);
-                if w.seen == 0 {
-                    w.rate = lt / f;
-                    w.ewma_neg = ln;
-                    w.ewma_total = lt;
-                } else {
-                    w.rate += w.alpha * (lt / f - w.rate);
-                    w.ewma_neg += w.alpha * (ln - w.ewma_neg);
-                    w.ewma_total += w.alpha * (lt - w.ewma_total);
-                }
+                let keep = 1.0 - w.alpha;
+                w.rate_sum = keep * w.rate_sum + lt / f;
+                w.weight = keep * w.weight + 1.0;
+                let keep_share = 1.0 - w.alpha_share;
+                w.neg_sum = keep_share * w.neg_sum + ln;
+                w.total_sum = keep_share * w.total_sum + lt;
                 w.seen += 1;
             }
         }
@@ -355,9 +394,9 @@ pub mod sim {
     /// The diurnal rate, posts per minute, at minute-of-day `m`.
     pub fn diurnal_rate(m: i64, base: f64) -> f64 {
         let h = (m.rem_euclid(1440)) as f64 / 60.0;
-        // Trough at 04:00, peak at 20:00.
+        // Peak at 20:00, trough at 08:00: a fourfold daily swing.
         let x = ((h - 20.0) / 24.0 * std::f64::consts::TAU).cos();
-        base * (0.55 + 0.45 * x)
+        base * (0.6 + 0.4 * x)
     }
 
     fn poisson(rng: &mut impl Rng, lambda: f64) -> u32 {

@@ -68,10 +68,18 @@ pub fn to_raw(s: &Status, instance_host: &str) -> Option<RawPost> {
         return None;
     }
     let created_at = parse_time(&s.created_at)?;
+    // Local accounts' `acct` has no domain: take it from the profile URL.
     let acct = if s.account.acct.contains('@') {
         s.account.acct.clone()
     } else {
-        format!("{}@{instance_host}", s.account.acct)
+        let home = s
+            .account
+            .url
+            .as_deref()
+            .map(host_of)
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| instance_host.to_string());
+        format!("{}@{home}", s.account.acct)
     };
     let mut text = classify::html_to_text(&s.content);
     if !s.spoiler_text.is_empty() {

@@ -67,7 +67,23 @@ impl TestApp {
         Self::start(true, Config::default()).await
     }
 
-    async fn start(demo: bool, mut config: Config) -> TestApp {
+    /// An empty catalog with this configuration and clock.
+    pub async fn with_config_and_clock(
+        config: Config,
+        clock: Arc<dyn marquee_domain::Clock>,
+    ) -> TestApp {
+        Self::start_with(false, config, clock).await
+    }
+
+    async fn start(demo: bool, config: Config) -> TestApp {
+        Self::start_with(demo, config, Arc::new(SystemClock)).await
+    }
+
+    async fn start_with(
+        demo: bool,
+        mut config: Config,
+        clock: Arc<dyn marquee_domain::Clock>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("marquee.db");
         if demo {
@@ -79,7 +95,7 @@ impl TestApp {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let state = AppState::new(store, config, Arc::new(SystemClock)).unwrap();
+        let state = AppState::new(store, config, clock).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();

@@ -7,5 +7,6 @@ mod api;
 mod auth;
 mod browser;
 mod helpers;
+mod listening;
 mod pages;
 mod roles;
