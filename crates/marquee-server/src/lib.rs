@@ -81,6 +81,15 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/staff/accounts"),
     ("GET", "/api/v1/staff/stats"),
     ("GET", "/api/v1/staff/accounts"),
+    ("GET", "/listening"),
+    ("GET", "/listening/live"),
+    ("GET", "/listening/posts"),
+    ("GET", "/listening/tokens"),
+    ("GET", "/api/v1/listening/posts"),
+    ("GET", "/api/v1/listening/series"),
+    ("GET", "/api/v1/listening/alerts"),
+    ("GET", "/api/v1/listening/tokens"),
+    // Last: it promotes the test's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];
 

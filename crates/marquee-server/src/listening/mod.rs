@@ -86,6 +86,10 @@ pub struct Listening {
 impl Listening {
     /// Loads the embedded sentiment model and compiles the taxonomy.
     pub fn new(cfg: &ListeningConfig) -> anyhow::Result<Listening> {
+        // The connectors' and webhooks' TLS: pick ring explicitly, since other
+        // crates in the build may enable a second rustls provider. Ignored
+        // when the process already chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let model = Model::default_model().map_err(|e| anyhow::anyhow!("sentiment model: {e}"))?;
         Ok(Listening {
             model,

@@ -21,6 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
+pub mod listening;
+
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
 
@@ -44,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff", get(staff_home))
         .route("/staff/accounts", get(staff_accounts))
+        .merge(listening::routes())
         .route(
             "/static/htmx.min.js",
             get(|| async { static_file("text/javascript", HTMX_JS) }),

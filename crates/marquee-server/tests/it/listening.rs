@@ -677,3 +677,198 @@ async fn jetstream_connector_filters_reconnects_and_resumes_from_its_cursor() {
     let posts = app.store().list_posts(&PostQuery { limit: 5, ..Default::default() }).await.unwrap();
     assert!(posts.iter().all(|p| p.source == "bluesky" && p.author.starts_with("did:plc:")));
 }
+
+// ---- Pages: dashboard, drill-down, escaping, forms, live updates ----
+
+/// Logs in through the API: (bearer token, CSRF token).
+async fn session(app: &TestApp, email: &str, role: Role) -> (String, String) {
+    let token = app.login_as(email, role).await;
+    let v: Value = app
+        .post_json("/api/v1/auth/login", None, &json!({"email": email, "password": crate::helpers::PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let _ = token;
+    (v["token"].as_str().unwrap().to_string(), v["csrf_token"].as_str().unwrap().to_string())
+}
+
+async fn page(app: &TestApp, path: &str, token: &str) -> (u16, String) {
+    let r = app.get(path, Some(token)).await;
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn form(app: &TestApp, path: &str, token: &str, fields: &[(&str, &str)]) -> (u16, Option<String>, String) {
+    let r = app.req(Method::POST, path, Some(token)).form(fields).send().await.unwrap();
+    let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    (r.status().as_u16(), loc, r.text().await.unwrap())
+}
+
+const EVIL: &str = "<script>alert(1)</script> the price hike is awful <img src=x onerror=alert(2)>";
+
+#[tokio::test]
+async fn dashboard_charts_drill_down_and_escaping() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = session(&app, "admin@example.com", Role::Admin).await;
+    let r = app.post_json("/api/v1/listening/tokens", Some(&admin), &json!({"name": "t"})).await;
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let t = now_ms() - 90 * MIN;
+    let mut posts = vec![post("evil", "@mallory@evil.example", EVIL, t)];
+    for i in 0..20 {
+        posts.push(post(&format!("p{i}"), "@fan@x.social", "I love the new season of this show", t + i * MIN));
+    }
+    assert_eq!(ingest(&app, &token, &json!(posts)).await.status(), 200);
+
+    let (s, html) = page(&app, "/listening", &admin).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("<svg"), "charts are inline SVG");
+    assert!(html.contains("data-series=\"price\""));
+    assert!(!html.contains("<script>alert(1)"), "post text must be escaped");
+    assert!(!html.contains("<img src=x"));
+    assert!(html.contains("&#60;script&#62;alert(1)") || html.contains("&lt;script&gt;alert(1)"), "the hostile post is shown, escaped");
+    assert!(html.contains("21 posts"), "the all-mentions chart counts every post");
+    // Every bar links to its posts; follow the one holding the hostile post.
+    let links: Vec<String> = html
+        .split("href=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&"))
+        .filter(|h| h.starts_with("/listening/posts?from=") && h.contains("topic=price"))
+        .collect();
+    assert!(links.len() > 10, "one link per bucket");
+    let mut found = false;
+    for l in &links {
+        let (s, body) = page(&app, l, &admin).await;
+        assert_eq!(s, 200);
+        if body.contains("data-post=") {
+            assert!(!body.contains("<script>alert(1)"));
+            assert!(body.contains("mallory"));
+            found = true;
+        }
+    }
+    assert!(found, "a price bar drills down to the price post");
+    // Filters: topic and a bad range.
+    let (s, html) = page(&app, "/listening?topic=catalog&range=6h", &admin).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("data-series=\"catalog\"") && !html.contains("data-series=\"price\""));
+    let (s, _) = page(&app, "/listening?range=1y", &admin).await;
+    assert_eq!(s, 400);
+    let (s, html) = page(&app, "/listening/live?range=6h", &admin).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("<svg") && !html.contains("<html"));
+    let (s, html) = page(&app, "/listening/posts?sentiment=negative", &admin).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("mallory") && !html.contains("<img src=x"));
+    assert!(html.contains("why:"), "the explanation tokens are shown");
+}
+
+#[tokio::test]
+async fn alert_page_forms_tokens_and_handles() {
+    let app = TestApp::spawn().await;
+    let (admin, csrf) = session(&app, "admin@example.com", Role::Admin).await;
+    // Tokens: created by form, shown once, revoked by form.
+    let (s, _, html) = form(&app, "/listening/tokens", &admin, &[("csrf", &csrf), ("name", "relay <b>")]).await;
+    assert_eq!(s, 200);
+    let i = html.find("id=\"token-secret\">").unwrap() + 18;
+    let token = html[i..i + html[i..].find('<').unwrap()].to_string();
+    assert!(token.len() >= 43, "256-bit token");
+    assert!(!html.contains("relay <b>"));
+    let (s, html) = page(&app, "/listening/tokens", &admin).await;
+    assert_eq!(s, 200);
+    assert!(!html.contains(&token), "the secret is shown only once");
+    let (s, _, _) = form(&app, "/listening/tokens", &admin, &[("csrf", "forged"), ("name", "x")]).await;
+    assert_eq!(s, 403);
+    // Raise an alert with that token.
+    let t0 = (now_ms() - 5 * 3_600_000) / MIN * MIN;
+    let alerts = quiet_then_backlash(&app, &token, t0).await;
+    let id = alerts[0];
+    let (s, html) = page(&app, &format!("/listening/alerts/{id}"), &admin).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Driving terms") && html.contains("id=\"ack\""));
+    let (s, _, _) = form(&app, &format!("/listening/alerts/{id}/acknowledge"), &admin, &[("csrf", "forged")]).await;
+    assert_eq!(s, 403);
+    let (s, loc, _) = form(&app, &format!("/listening/alerts/{id}/acknowledge"), &admin, &[("csrf", &csrf)]).await;
+    assert_eq!((s, loc.as_deref()), (303, Some(format!("/listening/alerts/{id}").as_str())));
+    let (_, html) = page(&app, &format!("/listening/alerts/{id}"), &admin).await;
+    assert!(html.contains("<strong>acknowledged</strong>"));
+    let (s, _, _) = form(&app, &format!("/listening/alerts/{id}/resolve"), &admin, &[("csrf", &csrf)]).await;
+    assert_eq!(s, 303);
+    assert_eq!(app.store().alert(id).await.unwrap().unwrap().status, marquee_domain::listening::AlertStatus::Resolved);
+    let (s, _) = page(&app, "/listening/alerts/9999", &admin).await;
+    assert_eq!(s, 404);
+    // Revoke by form.
+    let tid = app.store().ingest_tokens().await.unwrap()[0].id;
+    let (s, _, _) = form(&app, &format!("/listening/tokens/{tid}/revoke"), &admin, &[("csrf", &csrf)]).await;
+    assert_eq!(s, 303);
+    assert_eq!(ingest(&app, &token, &json!([])).await.status(), 401);
+    // A viewer links a handle on the settings page.
+    let (viewer, vcsrf) = session(&app, "viewer@example.com", Role::Viewer).await;
+    let (s, loc, _) = form(&app, "/account/handles", &viewer, &[("csrf", &vcsrf), ("handle", "@Me@Mastodon.Social")]).await;
+    assert_eq!((s, loc.as_deref()), (303, Some("/account/handles")));
+    let (_, html) = page(&app, "/account/handles", &viewer).await;
+    assert!(html.contains("@me@mastodon.social"));
+    let (s, _, html) = form(&app, "/account/handles", &viewer, &[("csrf", &vcsrf), ("handle", "not a handle")]).await;
+    assert_eq!(s, 400);
+    assert!(html.contains("role=\"alert\""));
+    let (s, _) = page(&app, "/listening", &viewer).await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn the_stream_announces_posts_and_alerts() {
+    let app = TestApp::spawn().await;
+    let (admin, token) = admin_and_token(&app).await;
+    let mut r = app.get("/listening/stream", Some(&admin)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    ingest(&app, &token, &json!([post("1", "@a@x.social", "hello marquee", now_ms() - MIN)])).await;
+    let mut seen = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = r.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: posts") && seen.contains("\"inserted\":1") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(got, Ok(true), "{seen}");
+    let r = app.get("/listening/stream", None).await;
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn browser_dashboard_updates_live() {
+    use crate::browser::{browser, start_driver, wait_text};
+    use fantoccini::Locator;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let (_, token) = admin_and_token(&app).await;
+    let c = browser(&driver).await;
+    let run = async {
+        c.goto(&app.url("/login?next=/listening")).await.unwrap();
+        wait_text(&c, "h1", |t| !t.is_empty()).await;
+        c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys("admin@example.com").await.unwrap();
+        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(crate::helpers::PASSWORD).await.unwrap();
+        c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "figure[data-series=all] figcaption", |t| t.contains("0 posts")).await;
+        wait_text(&c, "#live-status", |_| true).await;
+        // Wait for the event stream to open before posting.
+        for _ in 0..100 {
+            let cls = c.find(Locator::Css("#live-status")).await.unwrap().attr("class").await.unwrap();
+            if cls.as_deref() == Some("live-dot on") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let posts: Vec<Value> = (0..7).map(|i| post(&format!("b{i}"), "@a@x.social", "Marquee raised the price again", now_ms() - MIN)).collect();
+        assert_eq!(ingest(&app, &token, &json!(posts)).await.status(), 200);
+        // No reload: the panel refreshes itself.
+        wait_text(&c, "figure[data-series=all] figcaption", |t| t.contains("7 posts")).await;
+        wait_text(&c, "figure[data-series=price] figcaption", |t| t.contains("7 posts")).await;
+    };
+    run.await;
+    c.close().await.unwrap();
+}
