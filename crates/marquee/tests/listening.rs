@@ -33,7 +33,14 @@ fn serve(dir: &Path) -> (Child, String) {
     let mut c = bin();
     data_env(&mut c, dir);
     let mut child = c
-        .args(["serve", "--no-demo", "--addr", "127.0.0.1:0", "--admin-password", ADMIN_PW])
+        .args([
+            "serve",
+            "--no-demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--admin-password",
+            ADMIN_PW,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -94,7 +101,10 @@ async fn count(dir: &Path, source: &str) -> i64 {
     let url = format!("sqlite://{}", dir.join("data/marquee.db").display());
     let store = marquee_store::connect(&url, 1).await.unwrap();
     let n = store
-        .count_posts(&PostQuery { source: Some(source.into()), ..Default::default() })
+        .count_posts(&PostQuery {
+            source: Some(source.into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     store.close().await;
@@ -107,14 +117,17 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
     let (mut server, addr) = serve(dir.path());
     let token = token(&addr).await;
     let t = now_ms() - 60_000;
-    let line = |i: i64| json!({"source": "file", "external_id": i.to_string(), "author": "@a@x.social", "text": format!("marquee post {i}"), "created_at": t + i}).to_string();
+    let line = |i: i64| {
+        json!({"source": "file", "external_id": i.to_string(), "author": "@a@x.social", "text": format!("marquee post {i}"), "created_at": t + i}).to_string()
+    };
     let lines = [
         line(1),
         line(2),
         "{not json".to_string(),
         line(3),
         String::new(),
-        json!({"external_id": "9", "author": "@a@x", "text": "x", "created_at": t, "likes": 3}).to_string(),
+        json!({"external_id": "9", "author": "@a@x", "text": "x", "created_at": t, "likes": 3})
+            .to_string(),
         line(4),
         line(5),
     ];
@@ -123,14 +136,35 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
     let run = || {
         let mut c = bin();
         data_env(&mut c, dir.path());
-        c.args(["ingest", "posts"]).arg(&file).args(["--server", &format!("http://{addr}"), "--token", &token, "--batch", "2"]).output().unwrap()
+        c.args(["ingest", "posts"])
+            .arg(&file)
+            .args([
+                "--server",
+                &format!("http://{addr}"),
+                "--token",
+                &token,
+                "--batch",
+                "2",
+            ])
+            .output()
+            .unwrap()
     };
     let out = run();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("posts.jsonl:3: "), "{text}");
-    assert!(text.contains("posts.jsonl:6: unknown field `likes`"), "{text}");
-    assert!(text.contains("7 lines: 5 new posts, 0 already there, 2 malformed lines rejected"), "{text}");
+    assert!(
+        text.contains("posts.jsonl:6: unknown field `likes`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("7 lines: 5 new posts, 0 already there, 2 malformed lines rejected"),
+        "{text}"
+    );
     let out = run();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("0 new posts, 5 already there"), "{text}");
@@ -138,7 +172,12 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
     // A bad token is a clear refusal.
     let mut c = bin();
     data_env(&mut c, dir.path());
-    let out = c.args(["ingest", "posts"]).arg(&file).args(["--server", &format!("http://{addr}"), "--token", "wrong"]).output().unwrap();
+    let out = c
+        .args(["ingest", "posts"])
+        .arg(&file)
+        .args(["--server", &format!("http://{addr}"), "--token", "wrong"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
     server.kill().unwrap();
@@ -153,13 +192,27 @@ async fn demo_backlash_alerts_within_five_minutes_without_false_alarms() {
     let mut c = bin();
     data_env(&mut c, dir.path());
     let out = c
-        .args(["demo", "backlash", "--server", &format!("http://{addr}"), "--token", &token, "--speed", "100000", "--check"])
+        .args([
+            "demo",
+            "backlash",
+            "--server",
+            &format!("http://{addr}"),
+            "--token",
+            &token,
+            "--speed",
+            "100000",
+            "--check",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     server.kill().unwrap();
     server.wait().unwrap();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("False alarms before it: 0"), "{text}");
     assert!(text.contains("ALERT #"), "{text}");
     assert!(count(dir.path(), "simulated").await > 10_000);
@@ -181,7 +234,13 @@ async fn kill_9_during_ingest_loses_nothing_acknowledged() {
                 let posts: Vec<Value> = (0..BATCH)
                     .map(|i| json!({"source": "killtest", "external_id": format!("{b}-{i}"), "author": "@a@x.social", "text": format!("post {i} of batch {b} about the marquee price"), "created_at": t + (b * BATCH + i) as i64}))
                     .collect();
-                match c.post(format!("http://{addr}/api/v1/posts")).bearer_auth(&token).json(&posts).send().await {
+                match c
+                    .post(format!("http://{addr}/api/v1/posts"))
+                    .bearer_auth(&token)
+                    .json(&posts)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status().is_success() => {
                         acked.fetch_add(1, Ordering::SeqCst);
                     }
@@ -204,5 +263,8 @@ async fn kill_9_during_ingest_loses_nothing_acknowledged() {
     server.wait().unwrap();
     // Batches go one at a time and commit whole: every acknowledged batch is
     // there, plus at most the one in flight (committed, unacknowledged).
-    assert!(n == acked * BATCH || n == (acked + 1) * BATCH, "acked {acked} batches, found {n} posts");
+    assert!(
+        n == acked * BATCH || n == (acked + 1) * BATCH,
+        "acked {acked} batches, found {n} posts"
+    );
 }

@@ -36,7 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/listening/series", get(series))
         .route("/listening/alerts", get(list_alerts))
         .route("/listening/alerts/{id}", get(get_alert))
-        .route("/listening/alerts/{id}/acknowledge", post(acknowledge_alert))
+        .route(
+            "/listening/alerts/{id}/acknowledge",
+            post(acknowledge_alert),
+        )
         .route("/listening/alerts/{id}/resolve", post(resolve_alert))
         .route("/listening/tokens", get(list_tokens).post(create_token))
         .route("/listening/tokens/{id}", delete(revoke_token))
@@ -102,10 +105,16 @@ pub fn check_post(
         ));
     }
     if p.external_id.trim().is_empty() || p.external_id.len() > 200 {
-        return Err(AppError::invalid(f("external_id"), "must be 1 to 200 characters"));
+        return Err(AppError::invalid(
+            f("external_id"),
+            "must be 1 to 200 characters",
+        ));
     }
     let author = classify::normalize_handle(&p.author).ok_or_else(|| {
-        AppError::invalid(f("author"), "must be a handle like @user@host, name.bsky.social or a DID")
+        AppError::invalid(
+            f("author"),
+            "must be a handle like @user@host, name.bsky.social or a DID",
+        )
     })?;
     let chars = p.text.chars().count();
     if p.text.trim().is_empty() {
@@ -120,7 +129,10 @@ pub fn check_post(
     let created_at = match &p.created_at {
         PostTime::Millis(ms) => *ms,
         PostTime::Rfc3339(s) => listening::mastodon::parse_time(s).ok_or_else(|| {
-            AppError::invalid(f("created_at"), "must be ms since the epoch or an RFC 3339 time")
+            AppError::invalid(
+                f("created_at"),
+                "must be ms since the epoch or an RFC 3339 time",
+            )
         })?,
     };
     // 2001-09-09 .. a day ahead of our clock.
@@ -132,7 +144,10 @@ pub fn check_post(
     }
     if let Some(u) = &p.url {
         if u.len() > 2000 || !(u.starts_with("https://") || u.starts_with("http://")) {
-            return Err(AppError::invalid(f("url"), "must be an http(s) URL of at most 2000 characters"));
+            return Err(AppError::invalid(
+                f("url"),
+                "must be an http(s) URL of at most 2000 characters",
+            ));
         }
     }
     if let Some(l) = &p.lang {
@@ -215,7 +230,11 @@ async fn ingest_posts(
         .map_err(|_| AppError::PayloadTooLarge {
             limit: cfg.max_body_bytes,
         })?;
-    let posts: Vec<PostIn> = parse_json(&bytes).map_err(|ApiError(e)| ApiError(name_missing(e)))?;
+    // Fast path; on failure, parse again to name the offending field.
+    let posts: Vec<PostIn> = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(_) => parse_json(&bytes).map_err(|ApiError(e)| ApiError(name_missing(e)))?,
+    };
     if posts.len() > cfg.max_batch_posts {
         return Err(AppError::invalid(
             "body",
@@ -403,7 +422,11 @@ async fn series(
         return Err(AppError::invalid("from", "must be before to").into());
     }
     if (to - from) / (bucket * 60_000) > 5000 {
-        return Err(AppError::invalid("bucket_minutes", "more than 5000 buckets; use longer buckets").into());
+        return Err(AppError::invalid(
+            "bucket_minutes",
+            "more than 5000 buckets; use longer buckets",
+        )
+        .into());
     }
     let topic = p.topic.as_deref().filter(|t| !t.is_empty() && *t != "all");
     let b = state
@@ -490,7 +513,9 @@ async fn acknowledge_alert(
     Staff(user): Staff,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Alert>, ApiError> {
-    Ok(Json(set_status(&state, &user, id, AlertStatus::Acknowledged).await?))
+    Ok(Json(
+        set_status(&state, &user, id, AlertStatus::Acknowledged).await?,
+    ))
 }
 
 /// Resolves an alert (agent or admin); 409 when it is already resolved.
@@ -502,7 +527,9 @@ async fn resolve_alert(
     Staff(user): Staff,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Alert>, ApiError> {
-    Ok(Json(set_status(&state, &user, id, AlertStatus::Resolved).await?))
+    Ok(Json(
+        set_status(&state, &user, id, AlertStatus::Resolved).await?,
+    ))
 }
 
 /// Ingest tokens (admin).
@@ -566,7 +593,10 @@ async fn create_token(
     Admin(user): Admin,
     ApiJson(b): ApiJson<NewTokenRequest>,
 ) -> Result<(StatusCode, Json<NewTokenResponse>), ApiError> {
-    Ok((StatusCode::CREATED, Json(new_token(&state, &user, &b.name).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(new_token(&state, &user, &b.name).await?),
+    ))
 }
 
 /// Revokes an ingest token (admin).
@@ -617,7 +647,10 @@ async fn my_handles(
 /// Links a handle; returns 409 when another account has it.
 pub async fn link(state: &AppState, user: &CurrentUser, handle: &str) -> Result<String, AppError> {
     let h = classify::normalize_handle(handle).ok_or_else(|| {
-        AppError::invalid("handle", "must look like @user@host, name.bsky.social or did:plc:…")
+        AppError::invalid(
+            "handle",
+            "must look like @user@host, name.bsky.social or did:plc:…",
+        )
     })?;
     state
         .store

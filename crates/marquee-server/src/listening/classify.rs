@@ -150,11 +150,11 @@ pub fn is_stopword(w: &str) -> bool {
     const STOP: &[&str] = &[
         "the", "and", "for", "that", "this", "with", "you", "your", "are", "was", "but", "not",
         "have", "has", "just", "they", "their", "them", "from", "what", "all", "out", "about",
-        "get", "got", "can", "will", "would", "there", "been", "when", "who", "how", "its",
-        "it's", "i'm", "im", "dont", "don't", "one", "more", "now", "new", "our", "out", "him",
-        "her", "his", "she", "had", "did", "too", "than", "then", "into", "over", "also", "any",
-        "only", "very", "why", "were", "which", "some", "could", "should", "like", "amp", "http",
-        "https", "www", "com", "via", "user", "url", "tomorrow", "today", "may",
+        "get", "got", "can", "will", "would", "there", "been", "when", "who", "how", "its", "it's",
+        "i'm", "im", "dont", "don't", "one", "more", "now", "new", "our", "out", "him", "her",
+        "his", "she", "had", "did", "too", "than", "then", "into", "over", "also", "any", "only",
+        "very", "why", "were", "which", "some", "could", "should", "like", "amp", "http", "https",
+        "www", "com", "via", "user", "url", "tomorrow", "today", "may",
     ];
     STOP.contains(&w)
 }
@@ -227,16 +227,31 @@ mod tests {
             },
         ]);
         assert_eq!(m.matches(&words("the #PriceHike is bad")), vec!["price"]);
-        assert_eq!(m.matches(&words("$20 per month, and it crash")), vec!["price", "app"]);
+        assert_eq!(
+            m.matches(&words("$20 per month, and it crash")),
+            vec!["price", "app"]
+        );
         assert!(m.matches(&words("permonth")).is_empty());
     }
 
     #[test]
     fn handles_normalise() {
-        assert_eq!(normalize_handle(" @Alice@Mastodon.Social ").as_deref(), Some("@alice@mastodon.social"));
-        assert_eq!(normalize_handle("alice@mastodon.social").as_deref(), Some("@alice@mastodon.social"));
-        assert_eq!(normalize_handle("@bob.bsky.social").as_deref(), Some("bob.bsky.social"));
-        assert_eq!(normalize_handle("did:plc:abc").as_deref(), Some("did:plc:abc"));
+        assert_eq!(
+            normalize_handle(" @Alice@Mastodon.Social ").as_deref(),
+            Some("@alice@mastodon.social")
+        );
+        assert_eq!(
+            normalize_handle("alice@mastodon.social").as_deref(),
+            Some("@alice@mastodon.social")
+        );
+        assert_eq!(
+            normalize_handle("@bob.bsky.social").as_deref(),
+            Some("bob.bsky.social")
+        );
+        assert_eq!(
+            normalize_handle("did:plc:abc").as_deref(),
+            Some("did:plc:abc")
+        );
         assert_eq!(normalize_handle("a b"), None);
         assert_eq!(normalize_handle("@"), None);
     }
@@ -252,7 +267,9 @@ mod tests {
     #[test]
     fn distinctive_terms_rank_new_words() {
         let fg: Vec<String> = (0..10).map(|i| format!("price hike again {i}")).collect();
-        let bg: Vec<String> = (0..50).map(|_| "love this show again".to_string()).collect();
+        let bg: Vec<String> = (0..50)
+            .map(|_| "love this show again".to_string())
+            .collect();
         let t = distinctive_terms(&fg, &bg, 3, 3);
         let names: Vec<&str> = t.iter().map(|(w, _)| w.as_str()).collect();
         assert!(names.contains(&"price") && names.contains(&"hike"), "{t:?}");

@@ -132,26 +132,79 @@ impl Default for ListeningConfig {
                 set(
                     "price",
                     &[
-                        "price", "prices", "pricing", "priced", "expensive", "cheap", "cheaper",
-                        "cost", "costs", "fee", "fees", "hike", "increase", "raise", "raised",
-                        "subscription", "bill", "billing", "charged", "charge", "per month",
-                        "a month", "dollars", "money", "afford", "refund", "overpriced",
+                        "price",
+                        "prices",
+                        "pricing",
+                        "priced",
+                        "expensive",
+                        "cheap",
+                        "cheaper",
+                        "cost",
+                        "costs",
+                        "fee",
+                        "fees",
+                        "hike",
+                        "increase",
+                        "raise",
+                        "raised",
+                        "subscription",
+                        "bill",
+                        "billing",
+                        "charged",
+                        "charge",
+                        "per month",
+                        "a month",
+                        "dollars",
+                        "money",
+                        "afford",
+                        "refund",
+                        "overpriced",
                     ],
                 ),
                 set(
                     "catalog",
                     &[
-                        "catalog", "catalogue", "library", "movie", "movies", "film", "films",
-                        "show", "shows", "series", "season", "episode", "episodes", "title",
-                        "titles", "content", "documentary", "watchlist", "removed", "leaving",
+                        "catalog",
+                        "catalogue",
+                        "library",
+                        "movie",
+                        "movies",
+                        "film",
+                        "films",
+                        "show",
+                        "shows",
+                        "series",
+                        "season",
+                        "episode",
+                        "episodes",
+                        "title",
+                        "titles",
+                        "content",
+                        "documentary",
+                        "watchlist",
+                        "removed",
+                        "leaving",
                     ],
                 ),
                 set(
                     "streaming",
                     &[
-                        "buffering", "buffer", "stream", "streaming", "quality", "resolution",
-                        "hd", "4k", "lag", "lagging", "pixelated", "stutter", "playback",
-                        "loading", "download", "offline",
+                        "buffering",
+                        "buffer",
+                        "stream",
+                        "streaming",
+                        "quality",
+                        "resolution",
+                        "hd",
+                        "4k",
+                        "lag",
+                        "lagging",
+                        "pixelated",
+                        "stutter",
+                        "playback",
+                        "loading",
+                        "download",
+                        "offline",
                     ],
                 ),
                 set(
@@ -165,16 +218,40 @@ impl Default for ListeningConfig {
                 set(
                     "service",
                     &[
-                        "customer service", "support", "help desk", "agent", "chat", "waited",
-                        "on hold", "email", "response", "complaint", "helpful", "rude",
+                        "customer service",
+                        "support",
+                        "help desk",
+                        "agent",
+                        "chat",
+                        "waited",
+                        "on hold",
+                        "email",
+                        "response",
+                        "complaint",
+                        "helpful",
+                        "rude",
                     ],
                 ),
                 set(
                     "brand",
                     &[
-                        "ceo", "company", "decision", "announcement", "split", "rebrand",
-                        "qwikster", "boycott", "cancel", "cancelled", "canceled", "cancelling",
-                        "unsubscribe", "apology", "apologize", "leadership", "strategy",
+                        "ceo",
+                        "company",
+                        "decision",
+                        "announcement",
+                        "split",
+                        "rebrand",
+                        "qwikster",
+                        "boycott",
+                        "cancel",
+                        "cancelled",
+                        "canceled",
+                        "cancelling",
+                        "unsubscribe",
+                        "apology",
+                        "apologize",
+                        "leadership",
+                        "strategy",
                     ],
                 ),
             ],
@@ -243,12 +320,40 @@ impl ListeningConfig {
         }
         for j in &self.jetstream {
             if !(j.url.starts_with("ws://") || j.url.starts_with("wss://")) {
-                return Err(format!(
-                    "listening.jetstream url {:?} must be ws(s)",
-                    j.url
-                ));
+                return Err(format!("listening.jetstream url {:?} must be ws(s)", j.url));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_and_defaults_validate() {
+        assert!(ListeningConfig::default().validate().is_ok());
+        let e = toml::from_str::<ListeningConfig>("max_batch_post = 3").unwrap_err();
+        assert!(e.to_string().contains("max_batch_post"), "{e}");
+        let e = toml::from_str::<ListeningConfig>("[detector]\nz = 3.0").unwrap_err();
+        assert!(e.to_string().contains("z"), "{e}");
+        let c: ListeningConfig = toml::from_str(
+            "[[mastodon]]\nbase_url = \"https://mastodon.social\"\nhashtag = \"marquee\"\n\
+             [[jetstream]]\nurl = \"wss://jetstream2.us-east.bsky.network/subscribe\"\nkeywords = [\"marquee\"]\n\
+             [[webhooks]]\nurl = \"https://hooks.slack.com/services/T/B/X\"\nsecret = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.mastodon[0].poll_interval_s, 30);
+        let mut bad = c.clone();
+        bad.webhooks[0].secret = "short".into();
+        assert!(bad.validate().is_err());
+        let mut bad = c.clone();
+        bad.jetstream[0].url = "https://x".into();
+        assert!(bad.validate().is_err());
+        let mut shown = c;
+        shown.redact();
+        assert_eq!(shown.webhooks[0].secret, "<redacted>");
     }
 }

@@ -319,8 +319,17 @@ impl Detector {
                     .is_none_or(|&at| m - at >= i64::from(cfg.cooldown_minutes));
                 if warm && cool && w.total >= f64::from(cfg.min_posts) {
                     let start = m - len + 1;
-                    let season = (s.season[hour_of(start)] + f_end) / 2.0;
-                    let rate = if w.weight > 0.0 { w.rate_sum / w.weight } else { 0.0 };
+                    // The mean hour-of-day factor over the window's span.
+                    let season = if len >= 1440 {
+                        s.season.iter().sum::<f64>() / 24.0
+                    } else {
+                        (s.season[hour_of(start)] + f_end) / 2.0
+                    };
+                    let rate = if w.weight > 0.0 {
+                        w.rate_sum / w.weight
+                    } else {
+                        0.0
+                    };
                     let lambda = (rate * len as f64 * season).max(0.5);
                     // Anscombe's variance-stabilised Poisson z, widened by the
                     // baseline's own sampling error (it saw `weight` minutes).
@@ -498,7 +507,10 @@ mod tests {
         let s = sim::stream(7, start + 120, 20.0, Some(start), 40.0);
         let fired = run(&mut det, &s);
         let first = fired.first().expect("the backlash must alert");
-        assert!(first.0 >= start, "false alarm before the backlash: {first:?}");
+        assert!(
+            first.0 >= start,
+            "false alarm before the backlash: {first:?}"
+        );
         assert!(first.0 <= start + 5, "too late: {first:?}");
         assert!(fired.iter().any(|(_, f)| f.series == "price"), "{fired:?}");
     }

@@ -80,7 +80,10 @@ pub fn to_raw(e: &Event, keywords: &[String]) -> Option<RawPost> {
         external_id: format!("at://{}/app.bsky.feed.post/{}", e.did, c.rkey),
         author: e.did.clone(),
         text: r.text.chars().take(5000).collect(),
-        url: Some(format!("https://bsky.app/profile/{}/post/{}", e.did, c.rkey)),
+        url: Some(format!(
+            "https://bsky.app/profile/{}/post/{}",
+            e.did, c.rkey
+        )),
         lang: r.langs.first().cloned(),
         created_at,
     })
@@ -185,7 +188,12 @@ async fn session(
     if result.is_err() && last != saved {
         // Store what was read before the error, with its cursor.
         if let Some(c) = last {
-            let _ = ingest(state, std::mem::take(&mut buf), Some((name, &c.to_string()))).await;
+            let _ = ingest(
+                state,
+                std::mem::take(&mut buf),
+                Some((name, &c.to_string())),
+            )
+            .await;
         }
     }
     result
@@ -206,10 +214,16 @@ mod tests {
         )
         .unwrap();
         let p = to_raw(&e, &["marquee".into()]).unwrap();
-        assert_eq!(p.external_id, "at://did:plc:eygmaihciaxprqvxpfvl6flk/app.bsky.feed.post/3l3qo2vuowo2b");
+        assert_eq!(
+            p.external_id,
+            "at://did:plc:eygmaihciaxprqvxpfvl6flk/app.bsky.feed.post/3l3qo2vuowo2b"
+        );
         assert_eq!(p.created_at, 1_725_911_162_102);
         assert!(to_raw(&e, &["netflix".into()]).is_none());
-        let cfg = JetstreamConfig { url: "ws://h/subscribe".into(), keywords: vec![] };
+        let cfg = JetstreamConfig {
+            url: "ws://h/subscribe".into(),
+            keywords: vec![],
+        };
         assert_eq!(
             subscribe_url(&cfg, Some(10_000_000)),
             "ws://h/subscribe?wantedCollections=app.bsky.feed.post&cursor=5000000"

@@ -64,13 +64,17 @@ pub fn slack_body(a: &NewAlert, examples: &[Post], public_url: Option<&str>) -> 
         serde_json::json!({"type": "section", "text": {"type": "plain_text", "text": describe(a)}}),
     ];
     if !terms.is_empty() {
-        blocks.push(serde_json::json!({"type": "section", "text": {"type": "plain_text",
-            "text": format!("Driving terms: {}", terms.join(", "))}}));
+        blocks.push(
+            serde_json::json!({"type": "section", "text": {"type": "plain_text",
+            "text": format!("Driving terms: {}", terms.join(", "))}}),
+        );
     }
     for p in examples.iter().take(3) {
         let text: String = p.text.chars().take(280).collect();
-        blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "plain_text",
-            "text": format!("{} ({}): {}", p.author, p.sentiment.as_str(), text)}]}));
+        blocks.push(
+            serde_json::json!({"type": "context", "elements": [{"type": "plain_text",
+            "text": format!("{} ({}): {}", p.author, p.sentiment.as_str(), text)}]}),
+        );
     }
     if let Some(base) = public_url {
         blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn",
@@ -180,6 +184,9 @@ mod tests {
         assert_ne!(s, sign("jefe", 1, "{}"));
         let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"1.{}");
-        assert_eq!(s, format!("v1={}", hex::encode(mac.finalize().into_bytes())));
+        assert_eq!(
+            s,
+            format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+        );
     }
 }

@@ -201,11 +201,7 @@ pub fn chart(
         };
         if b.total > 0 {
             // Score in [-1, 1] → y in [H, 0].
-            points.push(format!(
-                "{:.1},{:.1}",
-                x + bw / 2.0,
-                (1.0 - mean) / 2.0 * H
-            ));
+            points.push(format!("{:.1},{:.1}", x + bw / 2.0, (1.0 - mean) / 2.0 * H));
         }
         bars.push(Bar {
             x,
@@ -235,7 +231,13 @@ pub fn chart(
         .map(|a| Marker {
             x: ((a.window_end.min(to) - from) as f64 / (to - from) as f64 * W).clamp(0.0, W),
             href: format!("/listening/alerts/{}", a.id),
-            title: format!("Alert #{}: {} {} ({})", a.id, a.kind, a.window, a.status.as_str()),
+            title: format!(
+                "Alert #{}: {} {} ({})",
+                a.id,
+                a.kind,
+                a.window,
+                a.status.as_str()
+            ),
         })
         .collect();
     Chart {
@@ -655,6 +657,9 @@ async fn handle_remove(
     PageForm(f): PageForm<HandleForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    state.store.unlink_handle(user.account.id, &f.handle).await?;
+    state
+        .store
+        .unlink_handle(user.account.id, &f.handle)
+        .await?;
     Ok(Redirect::to("/account/handles").into_response())
 }

@@ -51,8 +51,18 @@ pub struct BacklashArgs {
 }
 
 const TITLES: &[&str] = &[
-    "Toy Story", "Heat", "The Matrix", "Fargo", "Amélie", "Alien", "Clueless", "Se7en",
-    "Jumanji", "Casino", "Braveheart", "Apollo 13",
+    "Toy Story",
+    "Heat",
+    "The Matrix",
+    "Fargo",
+    "Amélie",
+    "Alien",
+    "Clueless",
+    "Se7en",
+    "Jumanji",
+    "Casino",
+    "Braveheart",
+    "Apollo 13",
 ];
 const DEVICES: &[&str] = &["TV", "phone", "Roku", "iPad", "laptop", "Android box"];
 
@@ -121,7 +131,10 @@ fn val_texts(path: Option<&Path>) -> Vec<(String, u8)> {
         return Vec::new();
     };
     let labels = std::fs::read_to_string(p.with_file_name("val_labels.txt")).unwrap_or_default();
-    let labels: Vec<u8> = labels.lines().map(|l| l.trim().parse().unwrap_or(1)).collect();
+    let labels: Vec<u8> = labels
+        .lines()
+        .map(|l| l.trim().parse().unwrap_or(1))
+        .collect();
     texts
         .lines()
         .enumerate()
@@ -149,12 +162,23 @@ fn hhmm(minute: i64) -> String {
 async fn demo(config: marquee_server::Config, args: &BacklashArgs) -> anyhow::Result<()> {
     let sender = Sender::new(&config, &args.server, "marquee demo backlash").await?;
     let texts = val_texts(args.texts.as_deref());
-    let negative_texts: Vec<&String> = texts.iter().filter(|(_, l)| *l == 0).map(|(t, _)| t).collect();
+    let negative_texts: Vec<&String> = texts
+        .iter()
+        .filter(|(_, l)| *l == 0)
+        .map(|(t, _)| t)
+        .collect();
     let mut rng = StdRng::seed_from_u64(args.seed);
     let now = SystemClock.now_ms();
     let day_start = (now - 86_400_000) / 60_000 * 60_000;
-    let base = args.server.server.clone().unwrap_or_else(|| format!("http://{}", config.server.addr));
-    println!("Replaying a simulated day of mentions ({} to now) into {base}", marquee_server::pages::listening::fmt_time(day_start));
+    let base = args
+        .server
+        .server
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.server.addr));
+    println!(
+        "Replaying a simulated day of mentions ({} to now) into {base}",
+        marquee_server::pages::listening::fmt_time(day_start)
+    );
     println!(
         "The price-rise backlash starts at minute {} of the simulated day ({}, posts dated {}). Watch {base}/listening",
         args.backlash_at,
@@ -191,7 +215,9 @@ async fn demo(config: marquee_server::Config, args: &BacklashArgs) -> anyhow::Re
             for _ in 0..extra {
                 if !negative_texts.is_empty() && rng.gen::<f64>() < 0.2 {
                     let txt = negative_texts[rng.gen_range(0..negative_texts.len())];
-                    texts_now.push(format!("{txt} Also, that Marquee price hike. #MarqueePriceHike"));
+                    texts_now.push(format!(
+                        "{txt} Also, that Marquee price hike. #MarqueePriceHike"
+                    ));
                 } else {
                     let tpl = BACKLASH[rng.gen_range(0..BACKLASH.len())];
                     texts_now.push(fill(&mut rng, tpl));
@@ -219,17 +245,27 @@ async fn demo(config: marquee_server::Config, args: &BacklashArgs) -> anyhow::Re
             for id in o.alerts {
                 alerts.push((id, minute));
                 let when = if minute >= args.backlash_at {
-                    format!("{} simulated min after the backlash began", minute - args.backlash_at)
+                    format!(
+                        "{} simulated min after the backlash began",
+                        minute - args.backlash_at
+                    )
                 } else {
                     "BEFORE the backlash: a false alarm".into()
                 };
-                say(&bar, format!(
-                    "ALERT #{id} raised at simulated {} ({when}): {base}/listening/alerts/{id}",
-                    hhmm(minute)
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "ALERT #{id} raised at simulated {} ({when}): {base}/listening/alerts/{id}",
+                        hhmm(minute)
+                    ),
+                );
             }
             bar.set_position(minute as u64 + 1);
-            bar.set_message(format!("{} · {sent} posts · {} alerts", hhmm(minute), alerts.len()));
+            bar.set_message(format!(
+                "{} · {sent} posts · {} alerts",
+                hhmm(minute),
+                alerts.len()
+            ));
             let target = Duration::from_secs_f64((minute + 1) as f64 / args.speed);
             if let Some(wait) = target.checked_sub(started.elapsed()) {
                 tokio::time::sleep(wait).await;
@@ -238,8 +274,14 @@ async fn demo(config: marquee_server::Config, args: &BacklashArgs) -> anyhow::Re
     }
     bar.finish_and_clear();
     let false_alarms = alerts.iter().filter(|(_, m)| *m < args.backlash_at).count();
-    let first = alerts.iter().find(|(_, m)| *m >= args.backlash_at).map(|(_, m)| *m);
-    println!("Sent {sent} simulated posts in {:.1} s.", started.elapsed().as_secs_f64());
+    let first = alerts
+        .iter()
+        .find(|(_, m)| *m >= args.backlash_at)
+        .map(|(_, m)| *m);
+    println!(
+        "Sent {sent} simulated posts in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
     match first {
         // The detector closes a minute when the first post of the next one
         // arrives: an alert in minute m's batch saw data up to minute m - 1.

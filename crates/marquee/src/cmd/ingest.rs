@@ -102,7 +102,10 @@ impl Sender {
             };
             attempt += 1;
             if attempt > 6 {
-                bail!("giving up on {} after {attempt} attempts: {retry}", self.url);
+                bail!(
+                    "giving up on {} after {attempt} attempts: {retry}",
+                    self.url
+                );
             }
             tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
         }
@@ -123,7 +126,10 @@ async fn mint_token(config: &Config, purpose: &str) -> anyhow::Result<String> {
         )
         .await?;
     store.close().await;
-    eprintln!("minted ingest token {purpose:?} in {}", config.database_url());
+    eprintln!(
+        "minted ingest token {purpose:?} in {}",
+        config.database_url()
+    );
     Ok(token)
 }
 
@@ -160,10 +166,8 @@ async fn ingest(config: Config, args: &IngestPostsArgs) -> anyhow::Result<()> {
     let sender = Sender::new(&config, &args.server, "marquee ingest posts").await?;
     let bar = ProgressBar::new(size);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {bar:40} {bytes}/{total_bytes} {per_sec} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} {bar:40} {bytes}/{total_bytes} {per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let now = SystemClock.now_ms();
     let name = args.file.display().to_string();
@@ -194,7 +198,9 @@ async fn ingest(config: Config, args: &IngestPostsArgs) -> anyhow::Result<()> {
             alerts.extend(o.alerts);
             batch.clear();
             bar.set_position(done_bytes);
-            bar.set_message(format!("{inserted} new, {duplicates} already there, {bad} malformed"));
+            bar.set_message(format!(
+                "{inserted} new, {duplicates} already there, {bad} malformed"
+            ));
         }
     }
     if !batch.is_empty() {
@@ -225,9 +231,19 @@ mod tests {
         let now = 1_800_000_000_000;
         let ok = r#"{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000}"#;
         assert!(parse_line(ok, 100, now).is_ok());
-        let e = parse_line(r#"{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000,"x":1}"#, 100, now).unwrap_err();
+        let e = parse_line(
+            r#"{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000,"x":1}"#,
+            100,
+            now,
+        )
+        .unwrap_err();
         assert!(e.contains("unknown field `x`"), "{e}");
-        let e = parse_line(r#"{"external_id":"1","author":"@a@b.c","text":"hello","created_at":1790000000000}"#, 3, now).unwrap_err();
+        let e = parse_line(
+            r#"{"external_id":"1","author":"@a@b.c","text":"hello","created_at":1790000000000}"#,
+            3,
+            now,
+        )
+        .unwrap_err();
         assert!(e.starts_with("text "), "{e}");
         assert!(parse_line("{nope", 100, now).is_err());
     }
