@@ -28,7 +28,9 @@ fn data_env(c: &mut Command, dir: &Path) {
     c.current_dir(dir).env("MARQUEE_DATA_DIR", dir.join("data"));
 }
 
-/// `marquee serve --no-demo` on port 0: the child and its address.
+/// `marquee serve --no-demo` on port 0: the child and its address. Callers
+/// kill and wait for it.
+#[allow(clippy::zombie_processes)]
 fn serve(dir: &Path) -> (Child, String) {
     let mut c = bin();
     data_env(&mut c, dir);

@@ -450,7 +450,8 @@ pub mod sim {
                     let t: Vec<String> = topics
                         .iter()
                         .zip(shares)
-                        .filter_map(|(t, s)| (rng.gen::<f64>() < s).then(|| t.to_string()))
+                        .filter(|&(_, s)| rng.gen::<f64>() < s)
+                        .map(|(t, _)| t.to_string())
                         .collect();
                     posts.push((t, rng.gen::<f64>() < 0.3));
                 }

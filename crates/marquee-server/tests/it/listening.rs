@@ -946,6 +946,7 @@ async fn jetstream_server(st: Arc<Mutex<Jet>>) -> String {
             let st = st.clone();
             tokio::spawn(async move {
                 let mut uri = String::new();
+                #[allow(clippy::result_large_err)] // tungstenite's callback signature
                 let cb = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
                           resp| {
                     uri = req.uri().to_string();
