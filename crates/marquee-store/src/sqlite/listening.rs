@@ -705,3 +705,159 @@ impl ListeningStore for SqliteStore {
         .await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    fn post(id: &str, author: &str, at: Millis) -> NewPost {
+        NewPost {
+            source: "test".into(),
+            external_id: id.into(),
+            author: author.into(),
+            text: format!("post {id}"),
+            url: None,
+            lang: None,
+            created_at: at,
+            sentiment: Sentiment::Negative,
+            score: -0.5,
+            top_tokens: vec![("bad".into(), 1.5)],
+            topics: vec!["price".into(), "app".into()],
+            brands: vec![],
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let s = SqliteStore::open(&url, 2).await.unwrap();
+        s.migrate().await.unwrap();
+        (dir, s)
+    }
+
+    #[tokio::test]
+    async fn posts_dedupe_move_the_cursor_and_round_trip() {
+        let (_d, s) = store().await;
+        let batch = vec![
+            post("1", "@a@x", 1000),
+            post("2", "@b@x", 2000),
+            post("1", "@a@x", 1000),
+        ];
+        let (c, ids) = s
+            .insert_posts(&batch, Some(("conn", "42")), 5)
+            .await
+            .unwrap();
+        assert_eq!((c.inserted, c.duplicates), (2, 1));
+        assert!(ids[0].is_some() && ids[1].is_some() && ids[2].is_none());
+        assert_eq!(
+            s.connector_cursor("conn").await.unwrap().as_deref(),
+            Some("42")
+        );
+        let (c, _) = s
+            .insert_posts(&batch[..2], Some(("conn", "43")), 6)
+            .await
+            .unwrap();
+        assert_eq!((c.inserted, c.duplicates), (0, 2));
+        assert_eq!(
+            s.connector_cursor("conn").await.unwrap().as_deref(),
+            Some("43")
+        );
+        let all = s
+            .list_posts(&PostQuery {
+                topic: Some("app".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].topics, vec!["price", "app"]);
+        assert_eq!(all[0].top_tokens, vec![("bad".to_string(), 1.5)]);
+        assert_eq!(all[0].ingested_at, 5);
+        // LIKE wildcards in a topic filter match literally.
+        let none = s
+            .count_posts(&PostQuery {
+                topic: Some("pr%".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(none, 0);
+        let b = s
+            .post_series(0, 4000, 1000, Some("price"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.iter().map(|b| (b.start, b.total)).collect::<Vec<_>>(),
+            vec![(1000, 1), (2000, 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn alerts_queue_webhooks_atomically_and_move_through_states() {
+        let (_d, s) = store().await;
+        let a = NewAlert {
+            series: "price".into(),
+            kind: "volume".into(),
+            window: "15m".into(),
+            window_start: 0,
+            window_end: 900_000,
+            observed: 50.0,
+            expected: 5.0,
+            z: 9.0,
+            posts: 50,
+            terms: vec![("hike".into(), 3.2)],
+            example_post_ids: vec![],
+        };
+        let hooks = vec![(
+            "http://h/1".to_string(),
+            "{\"id\":\"{{alert_id}}\"}".to_string(),
+        )];
+        let alert = s.create_alert(&a, &hooks, 10).await.unwrap();
+        let due = s.due_webhooks(10, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].body, format!("{{\"id\":\"{}\"}}", alert.id));
+        s.webhook_failed(due[0].id, "HTTP 500", Some(100), 11)
+            .await
+            .unwrap();
+        assert!(s.due_webhooks(50, 10).await.unwrap().is_empty());
+        assert_eq!(s.next_webhook_at().await.unwrap(), Some(100));
+        s.webhook_delivered(due[0].id, 101).await.unwrap();
+        assert_eq!(s.next_webhook_at().await.unwrap(), None);
+        assert_eq!(s.webhook_outbox(5).await.unwrap()[0].attempts, 2);
+        let agent = s
+            .create_account(
+                &crate::NewAccount {
+                    email: "agent@example.com".into(),
+                    password_hash: "x".into(),
+                    role: marquee_domain::Role::Agent,
+                    plan: marquee_domain::Plan::Basic,
+                    must_change_password: false,
+                    first_profile: "A".into(),
+                },
+                1,
+            )
+            .await
+            .unwrap()
+            .id;
+        let acked = s
+            .set_alert_status(alert.id, AlertStatus::Acknowledged, agent, 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            (acked.status, acked.acknowledged_by),
+            (AlertStatus::Acknowledged, Some(agent))
+        );
+        assert!(matches!(
+            s.set_alert_status(alert.id, AlertStatus::Acknowledged, agent, 21)
+                .await,
+            Err(StoreError::Limit { .. })
+        ));
+        assert!(matches!(
+            s.set_alert_status(99, AlertStatus::Resolved, agent, 21)
+                .await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+}
