@@ -15,11 +15,7 @@ fn main() {
     if on_val {
         rest = &rest[1..];
     }
-    let target = if on_val {
-        split.validation(VALIDATION_SEED).unwrap()
-    } else {
-        split.clone()
-    };
+    let target = if on_val { split.validation(VALIDATION_SEED).unwrap() } else { split.clone() };
     for s in rest {
         match parse_request(s).unwrap() {
             Request::Fixed(spec) => {
@@ -36,13 +32,7 @@ fn main() {
                 let t = tune(&f, &val, 7, &mut |d, v| println!("  trial {d:<50} {v:.4}")).unwrap();
                 let m = t.best.fit(&split.train, 7, &mut |_, _| {}).unwrap();
                 let r = evaluate(&split, &m);
-                println!(
-                    "TUNED {:<44} test NDCG@10 {:.4} P@10 {:.4} nR@20 {:.4}",
-                    t.best.describe(),
-                    r.ndcg_at_10,
-                    r.p_at_10,
-                    r.nr_at_20
-                );
+                println!("TUNED {:<44} test NDCG@10 {:.4} P@10 {:.4} nR@20 {:.4}", t.best.describe(), r.ndcg_at_10, r.p_at_10, r.nr_at_20);
             }
         }
     }

@@ -37,13 +37,7 @@ pub struct AlsParams {
 
 impl Default for AlsParams {
     fn default() -> Self {
-        Self {
-            factors: 64,
-            regularization: 0.05,
-            alpha: 0.0,
-            iterations: 15,
-            cg_steps: 3,
-        }
+        Self { factors: 64, regularization: 0.05, alpha: 0.0, iterations: 15, cg_steps: 3 }
     }
 }
 
@@ -65,11 +59,7 @@ fn gram(y: &[f32], f: usize, reg: f32) -> Vec<f32> {
     let mut g = vec![0f32; f * f];
     // Row-major n x f is column-major f x n.
     let a = faer::MatRef::from_column_major_slice(&y[..n * f], f, n);
-    let par = if rayon::current_num_threads() <= 1 {
-        faer::Par::Seq
-    } else {
-        faer::Par::rayon(0)
-    };
+    let par = if rayon::current_num_threads() <= 1 { faer::Par::Seq } else { faer::Par::rayon(0) };
     faer::linalg::matmul::matmul(
         faer::MatMut::from_column_major_slice_mut(&mut g, f, f),
         faer::Accum::Replace,
@@ -112,18 +102,7 @@ impl pulp::WithSimd for RowCg<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let RowCg {
-            yty,
-            y,
-            cols,
-            vals,
-            xu,
-            r,
-            p,
-            ap,
-            alpha,
-            cg_steps,
-        } = self;
+        let RowCg { yty, y, cols, vals, xu, r, p, ap, alpha, cg_steps } = self;
         let f = xu.len();
         // r = b - A x, with A = YtY + Σ (c-1) y yᵀ, b = Σ c y.
         matvec(yty, xu, r);
@@ -175,18 +154,7 @@ fn sweep(m: &Csr, y: &[f32], x: &mut [f32], f: usize, reg: f32, alpha: f32, cg_s
         || (vec![0f32; f], vec![0f32; f], vec![0f32; f]),
         |(r, p, ap), (u, xu)| {
             let (cols, vals) = m.row(u);
-            arch.dispatch(RowCg {
-                yty: &yty,
-                y,
-                cols,
-                vals,
-                xu,
-                r,
-                p,
-                ap,
-                alpha,
-                cg_steps,
-            });
+            arch.dispatch(RowCg { yty: &yty, y, cols, vals, xu, r, p, ap, alpha, cg_steps });
         },
     );
 }
@@ -202,46 +170,18 @@ pub fn fit(
 ) -> Result<Als> {
     let f = params.factors;
     if f == 0 || !(params.regularization >= 0.0) || !(params.alpha >= 0.0) {
-        return Err(RecsError::InvalidParameter(
-            "ALS needs factors >= 1, reg >= 0, alpha >= 0".into(),
-        ));
+        return Err(RecsError::InvalidParameter("ALS needs factors >= 1, reg >= 0, alpha >= 0".into()));
     }
-    let mut x: Vec<f32> = (0..train.nrows() * f)
-        .map(|_| rng.gen::<f32>() * 0.01)
-        .collect();
-    let mut y: Vec<f32> = (0..train.ncols() * f)
-        .map(|_| rng.gen::<f32>() * 0.01)
-        .collect();
+    let mut x: Vec<f32> = (0..train.nrows() * f).map(|_| rng.gen::<f32>() * 0.01).collect();
+    let mut y: Vec<f32> = (0..train.ncols() * f).map(|_| rng.gen::<f32>() * 0.01).collect();
     let xt = train.transpose();
     for it in 0..params.iterations {
-        sweep(
-            train,
-            &y,
-            &mut x,
-            f,
-            params.regularization,
-            params.alpha,
-            params.cg_steps,
-        );
-        sweep(
-            &xt,
-            &x,
-            &mut y,
-            f,
-            params.regularization,
-            params.alpha,
-            params.cg_steps,
-        );
+        sweep(train, &y, &mut x, f, params.regularization, params.alpha, params.cg_steps);
+        sweep(&xt, &x, &mut y, f, params.regularization, params.alpha, params.cg_steps);
         on_iteration(it + 1);
     }
     let gram = gram(&y, f, params.regularization);
-    Ok(Als {
-        factors: f,
-        alpha: params.alpha,
-        regularization: params.regularization,
-        item_factors: y,
-        gram,
-    })
+    Ok(Als { factors: f, alpha: params.alpha, regularization: params.regularization, item_factors: y, gram })
 }
 
 impl Als {
@@ -290,9 +230,7 @@ impl Als {
 
     /// User factors solved from a history.
     pub fn user_factors(&self, history: &[(u32, f32)]) -> Vec<f32> {
-        self.solve_user(history)
-            .map(|(_, x)| x)
-            .unwrap_or_else(|| vec![0.0; self.factors])
+        self.solve_user(history).map(|(_, x)| x).unwrap_or_else(|| vec![0.0; self.factors])
     }
 
     /// `out += Y x_u` with `x_u` solved from the history.
@@ -312,18 +250,13 @@ impl Als {
         cholesky_solve(&l, self.factors, &mut z);
         history
             .iter()
-            .filter_map(|&(h, w)| {
-                self.item(h)
-                    .map(|y| (h, (1.0 + self.alpha * w) * dot(y, &z)))
-            })
+            .filter_map(|&(h, w)| self.item(h).map(|y| (h, (1.0 + self.alpha * w) * dot(y, &z))))
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
     }
 
     /// Items most similar to `item` by cosine of item factors.
     pub fn similar(&self, item: u32, n: usize) -> Vec<(u32, f32)> {
-        let Some(q) = self.item(item) else {
-            return Vec::new();
-        };
+        let Some(q) = self.item(item) else { return Vec::new() };
         let qn = dot(q, q).sqrt().max(f32::MIN_POSITIVE);
         let scores: Vec<f32> = self
             .item_factors

@@ -120,10 +120,7 @@ impl<'a> Dec<'a> {
                 self.pos = e;
                 Ok(s)
             }
-            None => Err(RecsError::Malformed(format!(
-                "payload ends early at byte {}",
-                self.pos
-            ))),
+            None => Err(RecsError::Malformed(format!("payload ends early at byte {}", self.pos))),
         }
     }
     fn u8(&mut self) -> Result<u8> {
@@ -136,17 +133,12 @@ impl<'a> Dec<'a> {
         Ok(u64::from_le_bytes(a))
     }
     fn usize(&mut self) -> Result<usize> {
-        usize::try_from(self.u64()?)
-            .map_err(|_| RecsError::Malformed("length overflows usize".into()))
+        usize::try_from(self.u64()?).map_err(|_| RecsError::Malformed("length overflows usize".into()))
     }
     fn len(&mut self, elem: usize) -> Result<usize> {
         let n = self.usize()?;
-        if n.checked_mul(elem)
-            .is_none_or(|b| b > self.b.len() - self.pos)
-        {
-            return Err(RecsError::Malformed(format!(
-                "array of {n} elements does not fit in the payload"
-            )));
+        if n.checked_mul(elem).is_none_or(|b| b > self.b.len() - self.pos) {
+            return Err(RecsError::Malformed(format!("array of {n} elements does not fit in the payload")));
         }
         Ok(n)
     }
@@ -156,24 +148,15 @@ impl<'a> Dec<'a> {
     }
     fn str(&mut self) -> Result<String> {
         let n = self.len(1)?;
-        String::from_utf8(self.take(n)?.to_vec())
-            .map_err(|_| RecsError::Malformed("string is not UTF-8".into()))
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| RecsError::Malformed("string is not UTF-8".into()))
     }
     fn f32s(&mut self) -> Result<Vec<f32>> {
         let n = self.len(4)?;
-        Ok(self
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(self.take(n * 4)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
     fn u32s(&mut self) -> Result<Vec<u32>> {
         let n = self.len(4)?;
-        Ok(self
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(self.take(n * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
     fn i64s(&mut self) -> Result<Vec<i64>> {
         let n = self.len(8)?;
@@ -192,9 +175,7 @@ impl<'a> Dec<'a> {
             return Err(RecsError::Malformed("blend nesting too deep".into()));
         }
         match self.u8()? {
-            0 => Ok(Model::Popularity(Popularity {
-                counts: self.f32s()?,
-            })),
+            0 => Ok(Model::Popularity(Popularity { counts: self.f32s()? })),
             1 => {
                 let algorithm = self.str()?;
                 let n_items = self.usize()?;
@@ -206,13 +187,9 @@ impl<'a> Dec<'a> {
                             || items.iter().any(|&i| i as usize >= n_items)
                             || items.windows(2).any(|w| w[0] >= w[1])
                         {
-                            return Err(RecsError::Malformed(
-                                "dense item-item block is inconsistent".into(),
-                            ));
+                            return Err(RecsError::Malformed("dense item-item block is inconsistent".into()));
                         }
-                        Ok(Model::ItemItem(ItemItem::dense(
-                            &algorithm, n_items, items, mat,
-                        )))
+                        Ok(Model::ItemItem(ItemItem::dense(&algorithm, n_items, items, mat)))
                     }
                     1 => {
                         let nrows = self.usize()?;
@@ -239,19 +216,10 @@ impl<'a> Dec<'a> {
                 let regularization = self.f32()?;
                 let item_factors = self.f32s()?;
                 let gram = self.f32s()?;
-                if factors == 0
-                    || item_factors.len() % factors != 0
-                    || gram.len() != factors * factors
-                {
+                if factors == 0 || item_factors.len() % factors != 0 || gram.len() != factors * factors {
                     return Err(RecsError::Malformed("ALS factor shapes".into()));
                 }
-                Ok(Model::Als(Als {
-                    factors,
-                    alpha,
-                    regularization,
-                    item_factors,
-                    gram,
-                }))
+                Ok(Model::Als(Als { factors, alpha, regularization, item_factors, gram }))
             }
             3 => {
                 let n = self.len(1)?;
@@ -295,30 +263,20 @@ fn read_envelope(kind: u8, bytes: &[u8]) -> Result<&[u8]> {
         return Err(RecsError::BadMagic);
     }
     if bytes.len() < HEADER {
-        return Err(RecsError::Truncated(format!(
-            "{} bytes, header needs {HEADER}",
-            bytes.len()
-        )));
+        return Err(RecsError::Truncated(format!("{} bytes, header needs {HEADER}", bytes.len())));
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
     if version != FORMAT_VERSION {
-        return Err(RecsError::UnsupportedVersion {
-            found: version,
-            expected: FORMAT_VERSION,
-        });
+        return Err(RecsError::UnsupportedVersion { found: version, expected: FORMAT_VERSION });
     }
     let mut l = [0u8; 8];
     l.copy_from_slice(&bytes[13..21]);
-    let len = usize::try_from(u64::from_le_bytes(l))
-        .map_err(|_| RecsError::Malformed("payload length".into()))?;
+    let len = usize::try_from(u64::from_le_bytes(l)).map_err(|_| RecsError::Malformed("payload length".into()))?;
     let total = HEADER.checked_add(len).and_then(|t| t.checked_add(32));
     match total {
         Some(t) if t <= bytes.len() => {
             if t != bytes.len() {
-                return Err(RecsError::Malformed(format!(
-                    "{} trailing bytes",
-                    bytes.len() - t
-                )));
+                return Err(RecsError::Malformed(format!("{} trailing bytes", bytes.len() - t)));
             }
         }
         _ => {
@@ -331,16 +289,10 @@ fn read_envelope(kind: u8, bytes: &[u8]) -> Result<&[u8]> {
     let stored = &bytes[HEADER + len..];
     let computed = Sha256::digest(&bytes[..HEADER + len]);
     if stored != computed.as_slice() {
-        return Err(RecsError::ChecksumMismatch {
-            stored: hex::encode(stored),
-            computed: hex::encode(computed),
-        });
+        return Err(RecsError::ChecksumMismatch { stored: hex::encode(stored), computed: hex::encode(computed) });
     }
     if bytes[12] != kind {
-        return Err(RecsError::KindMismatch {
-            found: kind_name(bytes[12]),
-            expected: kind_name(kind),
-        });
+        return Err(RecsError::KindMismatch { found: kind_name(bytes[12]), expected: kind_name(kind) });
     }
     Ok(&bytes[HEADER..HEADER + len])
 }
@@ -393,16 +345,13 @@ impl Recommender {
     pub fn from_bytes(bytes: &[u8]) -> Result<Recommender> {
         let payload = read_envelope(KIND_RECOMMENDER, bytes)?;
         let mut d = Dec { b: payload, pos: 0 };
-        let index =
-            ItemIndex::from_sorted(d.i64s()?).map_err(|e| RecsError::Malformed(e.to_string()))?;
+        let index = ItemIndex::from_sorted(d.i64s()?).map_err(|e| RecsError::Malformed(e.to_string()))?;
         let model = d.model(0)?;
         if d.pos != payload.len() {
             return Err(RecsError::Malformed("unread bytes after the model".into()));
         }
         if model.n_items() > index.len() {
-            return Err(RecsError::Malformed(
-                "model scores more items than the index maps".into(),
-            ));
+            return Err(RecsError::Malformed("model scores more items than the index maps".into()));
         }
         Ok(Recommender { index, model })
     }

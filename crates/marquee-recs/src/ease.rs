@@ -40,13 +40,7 @@ pub struct EaseParams {
 
 impl Default for EaseParams {
     fn default() -> Self {
-        Self {
-            lambda: 500.0,
-            rho: 0.0,
-            min_support: 1,
-            user_exponent: 0.0,
-            pop_exponent: 0.0,
-        }
+        Self { lambda: 500.0, rho: 0.0, min_support: 1, user_exponent: 0.0, pop_exponent: 0.0 }
     }
 }
 
@@ -78,20 +72,14 @@ fn mirror_lower(buf: &mut [f32], m: usize) {
 /// thread in the pool means a sequential factorisation).
 pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
     if !(params.lambda > 0.0) || !(params.rho >= 0.0) {
-        return Err(RecsError::InvalidParameter(
-            "EASE needs lambda > 0 and rho >= 0".into(),
-        ));
+        return Err(RecsError::InvalidParameter("EASE needs lambda > 0 and rho >= 0".into()));
     }
     let n_items = train.ncols();
     let counts = train.col_counts();
-    let items: Vec<u32> = (0..n_items as u32)
-        .filter(|&i| counts[i as usize] >= params.min_support.max(1))
-        .collect();
+    let items: Vec<u32> = (0..n_items as u32).filter(|&i| counts[i as usize] >= params.min_support.max(1)).collect();
     let m = items.len();
     if m == 0 {
-        return Err(RecsError::InvalidInput(
-            "no item has enough TRAIN interactions for EASE".into(),
-        ));
+        return Err(RecsError::InvalidInput("no item has enough TRAIN interactions for EASE".into()));
     }
     let mut local = vec![u32::MAX; n_items];
     for (k, &i) in items.iter().enumerate() {
@@ -99,23 +87,12 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
     }
     // Users who touch at least one model item.
     let rows: Vec<Vec<u32>> = (0..train.nrows())
-        .map(|u| {
-            train
-                .row(u)
-                .0
-                .iter()
-                .map(|&c| local[c as usize])
-                .filter(|&l| l != u32::MAX)
-                .collect()
-        })
+        .map(|u| train.row(u).0.iter().map(|&c| local[c as usize]).filter(|&l| l != u32::MAX).collect())
         .filter(|r: &Vec<u32>| !r.is_empty())
         .collect();
     let n_users = rows.len();
     // Squared user weights s_u² = n_u^-2γ, normalised so that Σ_u s_u² n_u = nnz.
-    let mut w2: Vec<f32> = rows
-        .iter()
-        .map(|r| (r.len() as f32).powf(-2.0 * params.user_exponent))
-        .collect();
+    let mut w2: Vec<f32> = rows.iter().map(|r| (r.len() as f32).powf(-2.0 * params.user_exponent)).collect();
     let nnz: f32 = rows.iter().map(|r| r.len() as f32).sum();
     let mass: f32 = rows.iter().zip(&w2).map(|(r, w)| r.len() as f32 * w).sum();
     if mass > 0.0 {
@@ -128,10 +105,7 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
         }
     }
     // Λ_ii = λ + ρ·G_ii.
-    let diag: Vec<f32> = gdiag
-        .iter()
-        .map(|g| params.lambda + params.rho * g)
-        .collect();
+    let diag: Vec<f32> = gdiag.iter().map(|g| params.lambda + params.rho * g).collect();
     let par = faer_par();
     let mut p = vec![0f32; m * m];
     if n_users < m {
@@ -147,19 +121,11 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
         {
             let xs_ref = MatRef::from_column_major_slice(&xs, n_users, m);
             let mut k_mut = MatMut::from_column_major_slice_mut(&mut k, n_users, n_users);
-            matmul(
-                k_mut.as_mut(),
-                Accum::Replace,
-                xs_ref,
-                xs_ref.transpose(),
-                1.0f32,
-                par,
-            );
+            matmul(k_mut.as_mut(), Accum::Replace, xs_ref, xs_ref.transpose(), 1.0f32, par);
             for i in 0..n_users {
                 k_mut[(i, i)] += 1.0;
             }
-            let req =
-                llt::factor::cholesky_in_place_scratch::<f32>(n_users, par, Default::default());
+            let req = llt::factor::cholesky_in_place_scratch::<f32>(n_users, par, Default::default());
             let mut mem = MemBuffer::new(req);
             llt::factor::cholesky_in_place(
                 k_mut.as_mut(),
@@ -218,14 +184,8 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
         let req = llt::factor::cholesky_in_place_scratch::<f32>(m, par, Default::default())
             .or(llt::inverse::inverse_scratch::<f32>(m, par));
         let mut mem = MemBuffer::new(req);
-        llt::factor::cholesky_in_place(
-            gm.as_mut(),
-            Default::default(),
-            par,
-            MemStack::new(&mut mem),
-            Default::default(),
-        )
-        .map_err(|e| RecsError::Numerical(format!("Cholesky of the Gram matrix: {e}")))?;
+        llt::factor::cholesky_in_place(gm.as_mut(), Default::default(), par, MemStack::new(&mut mem), Default::default())
+            .map_err(|e| RecsError::Numerical(format!("Cholesky of the Gram matrix: {e}")))?;
         let pm = MatMut::from_column_major_slice_mut(&mut p, m, m);
         llt::inverse::inverse(pm, gm.as_ref(), par, MemStack::new(&mut mem));
     }
@@ -234,15 +194,10 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
     // contiguous in place.
     let pdiag: Vec<f32> = (0..m).map(|j| p[j * m + j]).collect();
     if pdiag.iter().any(|d| !(*d > 0.0) || !d.is_finite()) {
-        return Err(RecsError::Numerical(
-            "EASE inverse has a non-positive diagonal".into(),
-        ));
+        return Err(RecsError::Numerical("EASE inverse has a non-positive diagonal".into()));
     }
-    let colscale: Vec<f32> = pdiag
-        .iter()
-        .zip(&gdiag)
-        .map(|(d, g)| g.max(f32::MIN_POSITIVE).powf(-params.pop_exponent) / d)
-        .collect();
+    let colscale: Vec<f32> =
+        pdiag.iter().zip(&gdiag).map(|(d, g)| g.max(f32::MIN_POSITIVE).powf(-params.pop_exponent) / d).collect();
     p.par_chunks_mut(m).enumerate().for_each(|(h, row)| {
         for (j, v) in row.iter_mut().enumerate() {
             *v = if j == h { 0.0 } else { -*v * colscale[j] };

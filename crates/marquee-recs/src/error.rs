@@ -24,9 +24,7 @@ pub enum RecsError {
     #[error("not a marquee-recs model file (bad magic bytes)")]
     BadMagic,
     /// The model file was written by an incompatible format version.
-    #[error(
-        "model file format version {found} is not supported (this build reads version {expected})"
-    )]
+    #[error("model file format version {found} is not supported (this build reads version {expected})")]
     UnsupportedVersion {
         /// Version found in the file.
         found: u32,

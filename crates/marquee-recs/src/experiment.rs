@@ -48,12 +48,10 @@ fn kv(parts: &[&str]) -> Result<Vec<(String, f32)>> {
     parts
         .iter()
         .map(|p| {
-            let (k, v) = p.split_once('=').ok_or_else(|| {
-                RecsError::InvalidParameter(format!("expected key=value, got {p:?}"))
-            })?;
-            let v: f32 = v
-                .parse()
-                .map_err(|_| RecsError::InvalidParameter(format!("bad number in {p:?}")))?;
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| RecsError::InvalidParameter(format!("expected key=value, got {p:?}")))?;
+            let v: f32 = v.parse().map_err(|_| RecsError::InvalidParameter(format!("bad number in {p:?}")))?;
             Ok((k.to_string(), v))
         })
         .collect()
@@ -64,18 +62,10 @@ pub fn parse_request(s: &str) -> Result<Request> {
     let parts: Vec<&str> = s.split(':').collect();
     let name = parts[0];
     let params = kv(&parts[1..])?;
-    let get = |k: &str, d: f32| {
-        params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|e| e.1)
-            .unwrap_or(d)
-    };
+    let get = |k: &str, d: f32| params.iter().find(|(n, _)| n == k).map(|e| e.1).unwrap_or(d);
     let known = |keys: &[&str]| -> Result<()> {
         match params.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
-            Some((k, _)) => Err(RecsError::InvalidParameter(format!(
-                "{name}: unknown parameter {k:?}"
-            ))),
+            Some((k, _)) => Err(RecsError::InvalidParameter(format!("{name}: unknown parameter {k:?}"))),
             None => Ok(()),
         }
     };
@@ -86,19 +76,14 @@ pub fn parse_request(s: &str) -> Result<Request> {
             known(&["k", "shrink"])?;
             Ok(Request::Fixed(ModelSpec::Knn(KnnParams {
                 k: get("k", 100.0) as usize,
-                weighting: KnnWeighting::Cosine {
-                    shrink: get("shrink", 0.0),
-                },
+                weighting: KnnWeighting::Cosine { shrink: get("shrink", 0.0) },
             })))
         }
         "knn-bm25" => {
             known(&["k", "k1", "b"])?;
             Ok(Request::Fixed(ModelSpec::Knn(KnnParams {
                 k: get("k", 100.0) as usize,
-                weighting: KnnWeighting::Bm25 {
-                    k1: get("k1", 100.0),
-                    b: get("b", 0.8),
-                },
+                weighting: KnnWeighting::Bm25 { k1: get("k1", 100.0), b: get("b", 0.8) },
             })))
         }
         "rp3" | "rp3beta" if tuned => Ok(Request::Tuned("rp3".into())),
@@ -114,10 +99,7 @@ pub fn parse_request(s: &str) -> Result<Request> {
         "ease" | "edlae" | "wease" if tuned => Ok(Request::Tuned(name.into())),
         "ease" | "edlae" | "wease" => {
             known(&["lambda", "rho", "min_support", "top", "gamma", "beta"])?;
-            let top = params
-                .iter()
-                .find(|(k, _)| k == "top")
-                .map(|e| e.1 as usize);
+            let top = params.iter().find(|(k, _)| k == "top").map(|e| e.1 as usize);
             Ok(Request::Fixed(ModelSpec::Ease(
                 EaseParams {
                     lambda: get("lambda", 500.0),
@@ -186,10 +168,7 @@ impl ModelSpec {
                 p.factors, p.regularization, p.alpha, p.iterations, p.cg_steps
             ),
             ModelSpec::Blend(c) => {
-                let parts: Vec<String> = c
-                    .iter()
-                    .map(|(w, s)| format!("{w}*{}", s.describe()))
-                    .collect();
+                let parts: Vec<String> = c.iter().map(|(w, s)| format!("{w}*{}", s.describe())).collect();
                 format!("blend({})", parts.join(" + "))
             }
         }
@@ -197,12 +176,7 @@ impl ModelSpec {
 
     /// Fits the model on `train` (current rayon pool). `seed` seeds the RNG of stochastic
     /// models; `progress` is called with (step, total steps) while fitting.
-    pub fn fit(
-        &self,
-        train: &Csr,
-        seed: u64,
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Model> {
+    pub fn fit(&self, train: &Csr, seed: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<Model> {
         let model = match self {
             ModelSpec::Pop => Model::Popularity(Popularity::fit(train)),
             ModelSpec::Knn(p) => Model::ItemItem(fit_knn(train, p)?),
@@ -261,11 +235,7 @@ impl Tuner<'_> {
         let m = evaluate(self.val, &model);
         (self.on_trial)(&d, m.ndcg_at_10);
         self.trials.push((d, m.ndcg_at_10));
-        if self
-            .best
-            .as_ref()
-            .is_none_or(|(_, b)| m.ndcg_at_10 > b.ndcg_at_10)
-        {
+        if self.best.as_ref().is_none_or(|(_, b)| m.ndcg_at_10 > b.ndcg_at_10) {
             self.best = Some((spec, m));
         }
         Ok(m.ndcg_at_10)
@@ -288,75 +258,23 @@ impl Tuner<'_> {
 /// Tunes a model family on `val` (a validation split carved out of TRAIN) by NDCG@10.
 /// Families: `ease` (λ), `edlae` (λ and ρ), `wease` (λ, user weighting γ, popularity debiasing β), `rp3` (α, β), `als` (reg and alpha at 64 factors and
 /// 15 iterations), `blend` (EDLAE + RP3beta weight).
-pub fn tune(
-    family: &str,
-    val: &Split,
-    seed: u64,
-    on_trial: &mut dyn FnMut(&str, f64),
-) -> Result<Tuning> {
-    let mut t = Tuner {
-        val,
-        seed,
-        trials: Vec::new(),
-        best: None,
-        on_trial,
-    };
+pub fn tune(family: &str, val: &Split, seed: u64, on_trial: &mut dyn FnMut(&str, f64)) -> Result<Tuning> {
+    let mut t = Tuner { val, seed, trials: Vec::new(), best: None, on_trial };
     let lambdas = [50.0, 100.0, 200.0, 400.0, 800.0, 1600.0];
     match family {
         "ease" => {
-            t.scan(&lambdas, &|l| {
-                ModelSpec::Ease(
-                    EaseParams {
-                        lambda: l,
-                        ..Default::default()
-                    },
-                    None,
-                )
-            })?;
+            t.scan(&lambdas, &|l| ModelSpec::Ease(EaseParams { lambda: l, ..Default::default() }, None))?;
         }
         "edlae" | "blend" => {
             let rhos = [0.0, 0.1, 0.25, 0.5];
-            let mut lambda = t.scan(&lambdas, &|l| {
-                ModelSpec::Ease(
-                    EaseParams {
-                        lambda: l,
-                        ..Default::default()
-                    },
-                    None,
-                )
-            })?;
-            let rho = t.scan(&rhos, &|r| {
-                ModelSpec::Ease(
-                    EaseParams {
-                        lambda,
-                        rho: r,
-                        ..Default::default()
-                    },
-                    None,
-                )
-            })?;
+            let mut lambda = t.scan(&lambdas, &|l| ModelSpec::Ease(EaseParams { lambda: l, ..Default::default() }, None))?;
+            let rho = t.scan(&rhos, &|r| ModelSpec::Ease(EaseParams { lambda, rho: r, ..Default::default() }, None))?;
             if rho > 0.0 {
                 let fine = [lambda / 4.0, lambda / 2.0, lambda, lambda * 2.0];
-                lambda = t.scan(&fine, &|l| {
-                    ModelSpec::Ease(
-                        EaseParams {
-                            lambda: l,
-                            rho,
-                            ..Default::default()
-                        },
-                        None,
-                    )
-                })?;
+                lambda = t.scan(&fine, &|l| ModelSpec::Ease(EaseParams { lambda: l, rho, ..Default::default() }, None))?;
             }
             if family == "blend" {
-                let ease = ModelSpec::Ease(
-                    EaseParams {
-                        lambda,
-                        rho,
-                        ..Default::default()
-                    },
-                    None,
-                );
+                let ease = ModelSpec::Ease(EaseParams { lambda, rho, ..Default::default() }, None);
                 let (rp3, _) = tune_rp3(&mut t)?;
                 t.best = None;
                 t.scan(&[0.0, 0.1, 0.2, 0.3, 0.5], &|w| {
@@ -370,15 +288,7 @@ pub fn tune(
         "wease" => {
             // Weighted EASE: user weighting γ and popularity debiasing β, coordinate search.
             let mk = |lambda: f32, g: f32, b: f32| {
-                ModelSpec::Ease(
-                    EaseParams {
-                        lambda,
-                        user_exponent: g,
-                        pop_exponent: b,
-                        ..Default::default()
-                    },
-                    None,
-                )
+                ModelSpec::Ease(EaseParams { lambda, user_exponent: g, pop_exponent: b, ..Default::default() }, None)
             };
             let (mut g, mut b) = (0.25f32, 0.1f32);
             let mut lambda = t.scan(&[100.0, 200.0, 400.0, 800.0], &|l| mk(l, g, b))?;
@@ -389,52 +299,19 @@ pub fn tune(
         }
         "als" => {
             let base = AlsParams::default();
-            let alpha = t.scan(&[0.0, 1.0, 3.0, 9.0], &|a| {
-                ModelSpec::Als(AlsParams { alpha: a, ..base })
-            })?;
-            t.scan(&[0.05, 1.0, 5.0, 20.0], &|r| {
-                ModelSpec::Als(AlsParams {
-                    alpha,
-                    regularization: r,
-                    ..base
-                })
-            })?;
+            let alpha = t.scan(&[0.0, 1.0, 3.0, 9.0], &|a| ModelSpec::Als(AlsParams { alpha: a, ..base }))?;
+            t.scan(&[0.05, 1.0, 5.0, 20.0], &|r| ModelSpec::Als(AlsParams { alpha, regularization: r, ..base }))?;
         }
-        other => {
-            return Err(RecsError::InvalidParameter(format!(
-                "cannot tune {other:?}"
-            )))
-        }
+        other => return Err(RecsError::InvalidParameter(format!("cannot tune {other:?}"))),
     }
-    let (best, best_metrics) = t
-        .best
-        .ok_or_else(|| RecsError::InvalidInput("tuning ran no trial".into()))?;
-    Ok(Tuning {
-        best,
-        best_metrics,
-        trials: t.trials,
-    })
+    let (best, best_metrics) =
+        t.best.ok_or_else(|| RecsError::InvalidInput("tuning ran no trial".into()))?;
+    Ok(Tuning { best, best_metrics, trials: t.trials })
 }
 
 fn tune_rp3(t: &mut Tuner<'_>) -> Result<(ModelSpec, f64)> {
-    let beta = t.scan(&[0.0, 0.2, 0.4, 0.6], &|b| {
-        ModelSpec::Rp3(Rp3Params {
-            alpha: 1.0,
-            beta: b,
-            k: 200,
-        })
-    })?;
-    let alpha = t.scan(&[0.6, 0.8, 1.0, 1.2], &|a| {
-        ModelSpec::Rp3(Rp3Params {
-            alpha: a,
-            beta,
-            k: 200,
-        })
-    })?;
-    let spec = ModelSpec::Rp3(Rp3Params {
-        alpha,
-        beta,
-        k: 200,
-    });
+    let beta = t.scan(&[0.0, 0.2, 0.4, 0.6], &|b| ModelSpec::Rp3(Rp3Params { alpha: 1.0, beta: b, k: 200 }))?;
+    let alpha = t.scan(&[0.6, 0.8, 1.0, 1.2], &|a| ModelSpec::Rp3(Rp3Params { alpha: a, beta, k: 200 }))?;
+    let spec = ModelSpec::Rp3(Rp3Params { alpha, beta, k: 200 });
     Ok((spec, 0.0))
 }

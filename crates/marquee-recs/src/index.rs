@@ -20,9 +20,7 @@ impl ItemIndex {
     /// Builds an index from ids that must already be strictly ascending.
     pub fn from_sorted(external: Vec<i64>) -> Result<Self> {
         if external.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(RecsError::InvalidInput(
-                "item ids are not strictly ascending".into(),
-            ));
+            return Err(RecsError::InvalidInput("item ids are not strictly ascending".into()));
         }
         Ok(Self { external })
     }
@@ -39,10 +37,7 @@ impl ItemIndex {
 
     /// Dense id of an external id, if known.
     pub fn dense(&self, external: i64) -> Option<u32> {
-        self.external
-            .binary_search(&external)
-            .ok()
-            .map(|k| k as u32)
+        self.external.binary_search(&external).ok().map(|k| k as u32)
     }
 
     /// External id of a dense id, if in range.

@@ -41,20 +41,12 @@ impl ItemItem {
         for (k, &i) in items.iter().enumerate() {
             pos[i as usize] = k as u32;
         }
-        Self {
-            algorithm: algorithm.into(),
-            n_items,
-            weights: Weights::Dense { items, pos, mat },
-        }
+        Self { algorithm: algorithm.into(), n_items, weights: Weights::Dense { items, pos, mat } }
     }
 
     /// Wraps sparse rows.
     pub(crate) fn sparse(algorithm: &str, weights: Csr) -> Self {
-        Self {
-            algorithm: algorithm.into(),
-            n_items: weights.nrows(),
-            weights: Weights::Sparse(weights),
-        }
+        Self { algorithm: algorithm.into(), n_items: weights.nrows(), weights: Weights::Sparse(weights) }
     }
 
     /// Number of items scored.
@@ -174,19 +166,14 @@ impl ItemItem {
                         }
                         let m = items.len();
                         let row = &mat[p as usize * m..(p as usize + 1) * m];
-                        let mut v: Vec<(u32, f32)> = items
-                            .iter()
-                            .zip(row)
-                            .filter(|(_, &x)| x != 0.0)
-                            .map(|(&i, &x)| (i, x))
-                            .collect();
+                        let mut v: Vec<(u32, f32)> =
+                            items.iter().zip(row).filter(|(_, &x)| x != 0.0).map(|(&i, &x)| (i, x)).collect();
                         top_k_in_place(&mut v, k);
                         v
                     }
                     Weights::Sparse(c) => {
                         let (cols, vals) = c.row(h as usize);
-                        let mut v: Vec<(u32, f32)> =
-                            cols.iter().copied().zip(vals.iter().copied()).collect();
+                        let mut v: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
                         top_k_in_place(&mut v, k);
                         v
                     }
@@ -195,10 +182,7 @@ impl ItemItem {
                 r
             })
             .collect();
-        ItemItem::sparse(
-            &format!("{}-top{k}", self.algorithm),
-            rows_to_csr(self.n_items, self.n_items, rows),
-        )
+        ItemItem::sparse(&format!("{}-top{k}", self.algorithm), rows_to_csr(self.n_items, self.n_items, rows))
     }
 }
 
@@ -224,8 +208,7 @@ pub(crate) fn rows_to_csr(nrows: usize, ncols: usize, rows: Vec<Vec<(u32, f32)>>
         }
         indptr.push(indices.len());
     }
-    Csr::from_parts(nrows, ncols, indptr, indices, data)
-        .unwrap_or_else(|_| Csr::empty(nrows, ncols))
+    Csr::from_parts(nrows, ncols, indptr, indices, data).unwrap_or_else(|_| Csr::empty(nrows, ncols))
 }
 
 /// Row-by-row sparse product `left x right` (`left`: items x users, `right`: users x items),

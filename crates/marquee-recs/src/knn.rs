@@ -32,10 +32,7 @@ pub struct KnnParams {
 
 impl Default for KnnParams {
     fn default() -> Self {
-        Self {
-            k: 100,
-            weighting: KnnWeighting::Cosine { shrink: 0.0 },
-        }
+        Self { k: 100, weighting: KnnWeighting::Cosine { shrink: 0.0 } }
     }
 }
 
@@ -47,28 +44,20 @@ pub fn fit_knn(train: &Csr, params: &KnnParams) -> Result<ItemItem> {
     let xt = train.transpose();
     match params.weighting {
         KnnWeighting::Cosine { shrink } => {
-            let norms: Vec<f32> = (0..xt.nrows())
-                .map(|i| {
-                    let (_, v) = xt.row(i);
-                    v.iter().map(|x| x * x).sum::<f32>().sqrt()
-                })
-                .collect();
+            let norms: Vec<f32> = (0..xt.nrows()).map(|i| {
+                let (_, v) = xt.row(i);
+                v.iter().map(|x| x * x).sum::<f32>().sqrt()
+            }).collect();
             let w = product_top_k(&xt, train, params.k, &|i, j, v| {
                 let d = norms[i as usize] * norms[j as usize] + shrink;
-                if d > 0.0 {
-                    v / d
-                } else {
-                    0.0
-                }
+                if d > 0.0 { v / d } else { 0.0 }
             });
             Ok(ItemItem::sparse("knn-cosine", w))
         }
         KnnWeighting::Bm25 { k1, b } => {
             // BM25 over the items x users matrix: documents = items, terms = users.
             let n_docs = xt.nrows() as f32;
-            let user_df: Vec<f32> = (0..train.nrows())
-                .map(|u| train.row_len(u) as f32)
-                .collect();
+            let user_df: Vec<f32> = (0..train.nrows()).map(|u| train.row_len(u) as f32).collect();
             let item_len: Vec<f32> = (0..xt.nrows()).map(|i| xt.row(i).1.iter().sum()).collect();
             let avg = (item_len.iter().sum::<f32>() / n_docs.max(1.0)).max(f32::MIN_POSITIVE);
             let mut wt = xt.clone();
@@ -101,11 +90,7 @@ pub struct Rp3Params {
 
 impl Default for Rp3Params {
     fn default() -> Self {
-        Self {
-            alpha: 1.0,
-            beta: 0.5,
-            k: 200,
-        }
+        Self { alpha: 1.0, beta: 0.5, k: 200 }
     }
 }
 
@@ -129,9 +114,7 @@ pub fn fit_rp3beta(train: &Csr, params: &Rp3Params) -> Result<ItemItem> {
         x.data_mut()[a..e].iter_mut().for_each(|d| *d = v);
     }
     let beta = params.beta;
-    let mut w = product_top_k(&xt, &x, params.k, &|_, j, v| {
-        v / pop[j as usize].max(1.0).powf(beta)
-    });
+    let mut w = product_top_k(&xt, &x, params.k, &|_, j, v| v / pop[j as usize].max(1.0).powf(beta));
     for i in 0..w.nrows() {
         let (a, e) = (w.indptr()[i], w.indptr()[i + 1]);
         let s: f32 = w.data()[a..e].iter().sum();

@@ -33,9 +33,7 @@ pub mod topn;
 pub use error::{RecsError, Result};
 pub use index::ItemIndex;
 pub use itemitem::ItemItem;
-pub use model::{
-    Blend, CategoryFilter, Filter, ItemCategories, Model, Popularity, Recommendation, Recommender,
-};
+pub use model::{Blend, CategoryFilter, Filter, ItemCategories, Model, Popularity, Recommendation, Recommender};
 
 #[cfg(test)]
 mod tests;

@@ -15,9 +15,7 @@ pub struct Popularity {
 impl Popularity {
     /// Counts interactions per item of a users x items matrix.
     pub fn fit(train: &Csr) -> Self {
-        Self {
-            counts: train.col_counts().into_iter().map(|c| c as f32).collect(),
-        }
+        Self { counts: train.col_counts().into_iter().map(|c| c as f32).collect() }
     }
 
     /// Interaction count per item.
@@ -119,12 +117,7 @@ impl Model {
             Model::Popularity(p) => p.counts.len(),
             Model::ItemItem(m) => m.n_items(),
             Model::Als(m) => m.n_items(),
-            Model::Blend(b) => b
-                .components
-                .iter()
-                .map(|(_, m)| m.n_items())
-                .max()
-                .unwrap_or(0),
+            Model::Blend(b) => b.components.iter().map(|(_, m)| m.n_items()).max().unwrap_or(0),
         }
     }
 
@@ -135,11 +128,7 @@ impl Model {
             Model::ItemItem(m) => m.algorithm.clone(),
             Model::Als(_) => "als".into(),
             Model::Blend(b) => {
-                let names: Vec<String> = b
-                    .components
-                    .iter()
-                    .map(|(w, m)| format!("{w}*{}", m.name()))
-                    .collect();
+                let names: Vec<String> = b.components.iter().map(|(w, m)| format!("{w}*{}", m.name())).collect();
                 format!("blend({})", names.join("+"))
             }
         }
@@ -192,12 +181,7 @@ impl Model {
 
     /// Top-`n` recommendations for a history, after filters, ordered by (score descending,
     /// item ascending), each with its strongest history item.
-    pub fn recommend(
-        &self,
-        history: &[(u32, f32)],
-        filter: &Filter<'_>,
-        n: usize,
-    ) -> Vec<Recommendation> {
+    pub fn recommend(&self, history: &[(u32, f32)], filter: &Filter<'_>, n: usize) -> Vec<Recommendation> {
         let n_items = self.n_items();
         let mut scores = vec![0f32; n_items];
         self.score(history, &mut scores);
@@ -233,11 +217,7 @@ impl Model {
         };
         top_n(&scores, n, keep)
             .into_iter()
-            .map(|(item, score)| Recommendation {
-                item,
-                score,
-                because: self.because(history, item).map(|b| b.0),
-            })
+            .map(|(item, score)| Recommendation { item, score, because: self.because(history, item).map(|b| b.0) })
             .collect()
     }
 

@@ -74,34 +74,17 @@ pub fn parse_ratings(format: Format, text: &str) -> Result<Vec<Rating>> {
         let is_first = std::mem::replace(&mut first, false);
         if is_first
             && matches!(format, Format::MovielensCsv | Format::Csv)
-            && fields
-                .first()
-                .is_some_and(|f| f.trim().parse::<i64>().is_err())
+            && fields.first().is_some_and(|f| f.trim().parse::<i64>().is_err())
         {
             continue;
         }
-        let err = |reason: String| RecsError::Parse {
-            line: no + 1,
-            reason,
-        };
+        let err = |reason: String| RecsError::Parse { line: no + 1, reason };
         if fields.len() < 3 {
-            return Err(err(format!(
-                "expected at least 3 fields, found {}",
-                fields.len()
-            )));
+            return Err(err(format!("expected at least 3 fields, found {}", fields.len())));
         }
-        let user = fields[0]
-            .trim()
-            .parse::<i64>()
-            .map_err(|e| err(format!("user id: {e}")))?;
-        let item = fields[1]
-            .trim()
-            .parse::<i64>()
-            .map_err(|e| err(format!("item id: {e}")))?;
-        let rating = fields[2]
-            .trim()
-            .parse::<f64>()
-            .map_err(|e| err(format!("rating: {e}")))?;
+        let user = fields[0].trim().parse::<i64>().map_err(|e| err(format!("user id: {e}")))?;
+        let item = fields[1].trim().parse::<i64>().map_err(|e| err(format!("item id: {e}")))?;
+        let rating = fields[2].trim().parse::<f64>().map_err(|e| err(format!("rating: {e}")))?;
         out.push(Rating { user, item, rating });
     }
     Ok(out)
@@ -156,10 +139,7 @@ pub struct SplitChecksums {
 
 /// Per-user split of an item list by `(key ascending, item ascending)`: returns (test, train).
 fn split_user(seed: u64, user: i64, items: &[i64]) -> (Vec<i64>, Vec<i64>) {
-    let mut keyed: Vec<(u64, i64)> = items
-        .iter()
-        .map(|&i| (split_key(seed, user, i), i))
-        .collect();
+    let mut keyed: Vec<(u64, i64)> = items.iter().map(|&i| (split_key(seed, user, i), i)).collect();
     keyed.sort_unstable();
     let n_test = (items.len() + 2) / 5;
     let test = keyed[..n_test].iter().map(|e| e.1).collect();
@@ -171,11 +151,8 @@ impl Split {
     /// Steps 2-5 of the protocol: implicit interactions with `rating >= min_rating`, duplicate
     /// pairs collapsed, users with at least 5 interactions, the seeded 80/20 per-user split.
     pub fn build(ratings: &[Rating], min_rating: f64) -> Result<Self> {
-        let mut pairs: Vec<(i64, i64)> = ratings
-            .iter()
-            .filter(|r| r.rating >= min_rating)
-            .map(|r| (r.user, r.item))
-            .collect();
+        let mut pairs: Vec<(i64, i64)> =
+            ratings.iter().filter(|r| r.rating >= min_rating).map(|r| (r.user, r.item)).collect();
         pairs.sort_unstable();
         pairs.dedup();
         let mut per_user: Vec<(i64, Vec<i64>)> = Vec::new();
@@ -187,25 +164,16 @@ impl Split {
         }
         per_user.retain(|(_, list)| list.len() >= MIN_USER_INTERACTIONS);
         if per_user.is_empty() {
-            return Err(RecsError::InvalidInput(
-                "no user has 5 or more interactions".into(),
-            ));
+            return Err(RecsError::InvalidInput("no user has 5 or more interactions".into()));
         }
-        let items = ItemIndex::new(
-            per_user
-                .iter()
-                .flat_map(|(_, l)| l.iter().copied())
-                .collect(),
-        );
+        let items = ItemIndex::new(per_user.iter().flat_map(|(_, l)| l.iter().copied()).collect());
         let users: Vec<i64> = per_user.iter().map(|(u, _)| *u).collect();
         let mut triplets = Vec::new();
         let mut test = Vec::with_capacity(users.len());
         for (du, (u, list)) in per_user.iter().enumerate() {
             let (te, tr) = split_user(PROTOCOL_SEED, *u, list);
             for i in tr {
-                let d = items
-                    .dense(i)
-                    .ok_or_else(|| RecsError::InvalidInput("item index".into()))?;
+                let d = items.dense(i).ok_or_else(|| RecsError::InvalidInput("item index".into()))?;
                 triplets.push((du as u32, d, 1.0));
             }
             let mut t: Vec<u32> = te.iter().filter_map(|&i| items.dense(i)).collect();
@@ -213,12 +181,7 @@ impl Split {
             test.push(t);
         }
         let train = Csr::from_triplets(users.len(), items.len(), &triplets)?;
-        Ok(Self {
-            users,
-            items,
-            train,
-            test,
-        })
+        Ok(Self { users, items, train, test })
     }
 
     /// A validation split carved out of TRAIN with the same per-user rule and another seed.
@@ -230,10 +193,7 @@ impl Split {
         for (du, &u) in self.users.iter().enumerate() {
             let (cols, _) = self.train.row(du);
             // Dense ids follow raw order, so split on raw ids for exactness.
-            let raw: Vec<i64> = cols
-                .iter()
-                .filter_map(|&c| self.items.external(c))
-                .collect();
+            let raw: Vec<i64> = cols.iter().filter_map(|&c| self.items.external(c)).collect();
             let (te, tr) = if raw.len() >= MIN_USER_INTERACTIONS {
                 split_user(seed, u, &raw)
             } else {
@@ -249,12 +209,7 @@ impl Split {
             test.push(t);
         }
         let train = Csr::from_triplets(self.users.len(), self.items.len(), &triplets)?;
-        Ok(Self {
-            users: self.users.clone(),
-            items: self.items.clone(),
-            train,
-            test,
-        })
+        Ok(Self { users: self.users.clone(), items: self.items.clone(), train, test })
     }
 
     /// Catalog mask: items with at least one TRAIN interaction.
@@ -266,14 +221,7 @@ impl Split {
     pub fn train_pairs(&self) -> Vec<(i64, i64)> {
         let mut out = Vec::with_capacity(self.train.nnz());
         for (du, &u) in self.users.iter().enumerate() {
-            out.extend(
-                self.train
-                    .row(du)
-                    .0
-                    .iter()
-                    .filter_map(|&c| self.items.external(c))
-                    .map(|i| (u, i)),
-            );
+            out.extend(self.train.row(du).0.iter().filter_map(|&c| self.items.external(c)).map(|i| (u, i)));
         }
         out
     }
@@ -282,12 +230,7 @@ impl Split {
     pub fn test_pairs(&self) -> Vec<(i64, i64)> {
         let mut out = Vec::new();
         for (du, &u) in self.users.iter().enumerate() {
-            out.extend(
-                self.test[du]
-                    .iter()
-                    .filter_map(|&c| self.items.external(c))
-                    .map(|i| (u, i)),
-            );
+            out.extend(self.test[du].iter().filter_map(|&c| self.items.external(c)).map(|i| (u, i)));
         }
         out
     }
@@ -446,48 +389,16 @@ mod tests {
     fn parses_all_formats() {
         let csv = "userId,movieId,rating,timestamp\n1,10,4.0,1\n2,20,3.5,2\n";
         let r = parse_ratings(Format::MovielensCsv, csv).unwrap();
-        assert_eq!(
-            r,
-            vec![
-                Rating {
-                    user: 1,
-                    item: 10,
-                    rating: 4.0
-                },
-                Rating {
-                    user: 2,
-                    item: 20,
-                    rating: 3.5
-                }
-            ]
-        );
+        assert_eq!(r, vec![
+            Rating { user: 1, item: 10, rating: 4.0 },
+            Rating { user: 2, item: 20, rating: 3.5 }
+        ]);
         let u = parse_ratings(Format::Ml100k, "196\t242\t3\t881250949\n").unwrap();
-        assert_eq!(
-            u[0],
-            Rating {
-                user: 196,
-                item: 242,
-                rating: 3.0
-            }
-        );
+        assert_eq!(u[0], Rating { user: 196, item: 242, rating: 3.0 });
         let d = parse_ratings(Format::Ml1m, "1::1193::5::978300760\r\n").unwrap();
-        assert_eq!(
-            d[0],
-            Rating {
-                user: 1,
-                item: 1193,
-                rating: 5.0
-            }
-        );
+        assert_eq!(d[0], Rating { user: 1, item: 1193, rating: 5.0 });
         let g = parse_ratings(Format::Csv, "user,item,rating\n7,8,1\n").unwrap();
-        assert_eq!(
-            g[0],
-            Rating {
-                user: 7,
-                item: 8,
-                rating: 1.0
-            }
-        );
+        assert_eq!(g[0], Rating { user: 7, item: 8, rating: 1.0 });
         assert!(parse_ratings(Format::Csv, "user,item,rating\n7,x,1\n").is_err());
     }
 
@@ -496,28 +407,12 @@ mod tests {
         // user 1: 6 interactions (one duplicate, one below threshold); user 2: 4 -> dropped.
         let mut r = Vec::new();
         for i in 1..=6 {
-            r.push(Rating {
-                user: 1,
-                item: i * 10,
-                rating: 5.0,
-            });
+            r.push(Rating { user: 1, item: i * 10, rating: 5.0 });
         }
-        r.push(Rating {
-            user: 1,
-            item: 10,
-            rating: 4.0,
-        });
-        r.push(Rating {
-            user: 1,
-            item: 70,
-            rating: 3.0,
-        });
+        r.push(Rating { user: 1, item: 10, rating: 4.0 });
+        r.push(Rating { user: 1, item: 70, rating: 3.0 });
         for i in 1..=4 {
-            r.push(Rating {
-                user: 2,
-                item: i,
-                rating: 5.0,
-            });
+            r.push(Rating { user: 2, item: i, rating: 5.0 });
         }
         let s = Split::build(&r, 4.0).unwrap();
         assert_eq!(s.users, vec![1]);
@@ -525,11 +420,7 @@ mod tests {
         assert_eq!(s.test[0].len(), (6 + 2) / 5);
         assert_eq!(s.train.nnz(), 5);
         // The test item is the one with the smallest key.
-        let best = (1..=6)
-            .map(|i| (split_key(42, 1, i * 10), i * 10))
-            .min()
-            .unwrap()
-            .1;
+        let best = (1..=6).map(|i| (split_key(42, 1, i * 10), i * 10)).min().unwrap().1;
         assert_eq!(s.test_pairs(), vec![(1, best)]);
         let v = s.validation(VALIDATION_SEED).unwrap();
         assert_eq!(v.train.nnz() + v.test[0].len(), 5);
@@ -537,10 +428,7 @@ mod tests {
     }
 
     fn ml_latest_small() -> Vec<Rating> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../data/demo/ml-latest-small/ratings.csv"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/ml-latest-small/ratings.csv");
         let text = std::fs::read_to_string(path).unwrap();
         parse_ratings(Format::MovielensCsv, &text).unwrap()
     }
@@ -549,35 +437,25 @@ mod tests {
     fn ml_latest_small_checksums_match_protocol() {
         let ratings = ml_latest_small();
         let c4 = Split::build(&ratings, 4.0).unwrap().checksums();
-        assert_eq!(
-            c4,
-            SplitChecksums {
-                users: 603,
-                items: 6298,
-                catalog: 5769,
-                train: 38858,
-                test: 9704,
-                train_sha256: "605b4283bcb66368d42c62842d96db7d1c86ab3773e48f43b7ce743a3d9808e0"
-                    .into(),
-                test_sha256: "13631efa37ebc4ae2832c0660ea63e40f58c767098ea8fc7174380ee7e7067b0"
-                    .into(),
-            }
-        );
+        assert_eq!(c4, SplitChecksums {
+            users: 603,
+            items: 6298,
+            catalog: 5769,
+            train: 38858,
+            test: 9704,
+            train_sha256: "605b4283bcb66368d42c62842d96db7d1c86ab3773e48f43b7ce743a3d9808e0".into(),
+            test_sha256: "13631efa37ebc4ae2832c0660ea63e40f58c767098ea8fc7174380ee7e7067b0".into(),
+        });
         let c0 = Split::build(&ratings, 0.0).unwrap().checksums();
-        assert_eq!(
-            c0,
-            SplitChecksums {
-                users: 610,
-                items: 9724,
-                catalog: 9005,
-                train: 80672,
-                test: 20164,
-                train_sha256: "3e396161696cee40485358c5ce74fefff33b33124e36aa991ac35a13312aae70"
-                    .into(),
-                test_sha256: "ac3c2450373f53d2b4b3fbb90fe78ad27e3cda089f604efe9dac6e96b358e214"
-                    .into(),
-            }
-        );
+        assert_eq!(c0, SplitChecksums {
+            users: 610,
+            items: 9724,
+            catalog: 9005,
+            train: 80672,
+            test: 20164,
+            train_sha256: "3e396161696cee40485358c5ce74fefff33b33124e36aa991ac35a13312aae70".into(),
+            test_sha256: "ac3c2450373f53d2b4b3fbb90fe78ad27e3cda089f604efe9dac6e96b358e214".into(),
+        });
     }
 
     #[test]
@@ -586,8 +464,7 @@ mod tests {
         let split = Split {
             users: vec![1, 2],
             items: ItemIndex::new(vec![1, 2, 3, 4]),
-            train: Csr::from_triplets(2, 4, &[(0, 0, 1.0), (1, 1, 1.0), (0, 2, 1.0), (1, 3, 1.0)])
-                .unwrap(),
+            train: Csr::from_triplets(2, 4, &[(0, 0, 1.0), (1, 1, 1.0), (0, 2, 1.0), (1, 3, 1.0)]).unwrap(),
             test: vec![vec![3], vec![2, 3]],
         };
         // Train also holds (0,2) and (1,3), so candidates are u0: {1,3}, u1: {0,2}.

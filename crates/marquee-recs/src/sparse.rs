@@ -62,13 +62,7 @@ impl Csr {
             }
             indptr.push(indices.len());
         }
-        Ok(Self {
-            nrows,
-            ncols,
-            indptr,
-            indices,
-            data,
-        })
+        Ok(Self { nrows, ncols, indptr, indices, data })
     }
 
     /// Builds a matrix directly from its CSR arrays, validating them.
@@ -96,24 +90,12 @@ impl Csr {
                 return bad("column indices out of range or unsorted");
             }
         }
-        Ok(Self {
-            nrows,
-            ncols,
-            indptr,
-            indices,
-            data,
-        })
+        Ok(Self { nrows, ncols, indptr, indices, data })
     }
 
     /// An empty `nrows x ncols` matrix.
     pub fn empty(nrows: usize, ncols: usize) -> Self {
-        Self {
-            nrows,
-            ncols,
-            indptr: vec![0; nrows + 1],
-            indices: Vec::new(),
-            data: Vec::new(),
-        }
+        Self { nrows, ncols, indptr: vec![0; nrows + 1], indices: Vec::new(), data: Vec::new() }
     }
 
     /// Number of rows.
@@ -196,13 +178,7 @@ impl Csr {
                 *slot += 1;
             }
         }
-        Csr {
-            nrows: self.ncols,
-            ncols: self.nrows,
-            indptr: counts,
-            indices,
-            data,
-        }
+        Csr { nrows: self.ncols, ncols: self.nrows, indptr: counts, indices, data }
     }
 
     /// Number of entries in each column.
@@ -216,9 +192,7 @@ impl Csr {
 
     /// Bytes held by the arrays.
     pub fn heap_bytes(&self) -> usize {
-        self.indptr.len() * std::mem::size_of::<usize>()
-            + self.indices.len() * 4
-            + self.data.len() * 4
+        self.indptr.len() * std::mem::size_of::<usize>() + self.indices.len() * 4 + self.data.len() * 4
     }
 }
 
@@ -228,8 +202,7 @@ mod tests {
 
     #[test]
     fn triplets_sum_duplicates_and_transpose() {
-        let m = Csr::from_triplets(2, 3, &[(1, 2, 1.0), (0, 1, 2.0), (1, 2, 3.0), (1, 0, 1.0)])
-            .unwrap();
+        let m = Csr::from_triplets(2, 3, &[(1, 2, 1.0), (0, 1, 2.0), (1, 2, 3.0), (1, 0, 1.0)]).unwrap();
         assert_eq!(m.row(1), (&[0u32, 2][..], &[1.0f32, 4.0][..]));
         let t = m.transpose();
         assert_eq!(t.nrows(), 3);

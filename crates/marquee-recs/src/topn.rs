@@ -47,19 +47,9 @@ mod tests {
         let top = top_n(&scores, 3, |i| i != 5);
         assert_eq!(top.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2, 4]);
         let all = top_n(&scores, 10, |_| true);
-        assert_eq!(
-            all.iter().map(|e| e.0).collect::<Vec<_>>(),
-            vec![1, 2, 5, 4, 0, 3]
-        );
-        let mut sorted: Vec<(u32, f32)> = scores
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| (i as u32, s))
-            .collect();
+        assert_eq!(all.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2, 5, 4, 0, 3]);
+        let mut sorted: Vec<(u32, f32)> = scores.iter().enumerate().map(|(i, &s)| (i as u32, s)).collect();
         sorted.sort_by(|a, b| rank_cmp(*a, *b));
-        assert_eq!(
-            sorted.iter().map(|e| e.0).collect::<Vec<_>>(),
-            vec![1, 2, 5, 4, 0, 3]
-        );
+        assert_eq!(sorted.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2, 5, 4, 0, 3]);
     }
 }

@@ -31,69 +31,34 @@ fn import_is_idempotent_and_reports_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = bin();
     data_env(&mut c, dir.path());
-    let out = c
-        .args(["import", "movielens"])
-        .arg(demo())
-        .output()
-        .unwrap();
+    let out = c.args(["import", "movielens"]).arg(demo()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("titles           9742          0          0"),
-        "{text}"
-    );
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("titles           9742          0          0"), "{text}");
     // The shipped ratings.csv ends with a rating of an unknown movie: rejected, counted.
-    assert!(
-        text.contains("ratings        100836          0          1"),
-        "{text}"
-    );
+    assert!(text.contains("ratings        100836          0          1"), "{text}");
 
     let mut c = bin();
     data_env(&mut c, dir.path());
-    let out = c
-        .args(["import", "movielens"])
-        .arg(demo())
-        .output()
-        .unwrap();
+    let out = c.args(["import", "movielens"]).arg(demo()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(text.contains("nothing new"), "{text}");
-    assert!(
-        text.contains("titles              0       9742          0"),
-        "{text}"
-    );
+    assert!(text.contains("titles              0       9742          0"), "{text}");
 
     // Malformed rows are reported with file and line; the rest goes in.
     let bad = dir.path().join("bad");
     std::fs::create_dir(&bad).unwrap();
-    std::fs::write(
-        bad.join("movies.csv"),
-        "movieId,title,genres\n1,Toy Story (1995),Animation\nx,Broken,Drama\n",
-    )
-    .unwrap();
-    std::fs::write(
-        bad.join("ratings.csv"),
-        "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,1,nine,2\n",
-    )
-    .unwrap();
+    std::fs::write(bad.join("movies.csv"), "movieId,title,genres\n1,Toy Story (1995),Animation\nx,Broken,Drama\n").unwrap();
+    std::fs::write(bad.join("ratings.csv"), "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,1,nine,2\n").unwrap();
     let mut c = bin();
     data_env(&mut c, dir.path());
     c.env("MARQUEE_DATA_DIR", dir.path().join("data2"));
     let out = c.args(["import", "movielens"]).arg(&bad).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("movies.csv:3: movieId \"x\" is not an integer"),
-        "{text}"
-    );
-    assert!(
-        text.contains("ratings.csv:3: rating \"nine\" is not a number"),
-        "{text}"
-    );
+    assert!(text.contains("movies.csv:3: movieId \"x\" is not an integer"), "{text}");
+    assert!(text.contains("ratings.csv:3: rating \"nine\" is not a number"), "{text}");
     assert!(text.contains("2 malformed rows"), "{text}");
 }
 
@@ -102,13 +67,7 @@ fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
     let mut c = bin();
     data_env(&mut c, dir);
     let mut child = c
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--admin-password",
-            "admin-password-1",
-        ])
+        .args(["serve", "--addr", "127.0.0.1:0", "--admin-password", "admin-password-1"])
         .env("MARQUEE_DEMO__DIR", demo())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -150,11 +109,7 @@ fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -165,15 +120,9 @@ fn serve_imports_the_demo_once() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr, lines) = start_server(dir.path());
     let all = lines.join("\n");
-    assert!(
-        all.contains("First start: importing the demo catalog"),
-        "{all}"
-    );
+    assert!(all.contains("First start: importing the demo catalog"), "{all}");
     assert!(all.contains("admin login:  admin@marquee.local"), "{all}");
-    assert!(
-        all.contains("demo viewer:  viewer1@demo.marquee / marquee-demo"),
-        "{all}"
-    );
+    assert!(all.contains("demo viewer:  viewer1@demo.marquee / marquee-demo"), "{all}");
     let body = http_get(&addr, "/api/v1/titles?genre=Comedy&limit=5");
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("\"genres\""));
@@ -192,34 +141,15 @@ fn serve_imports_the_demo_once() {
 #[test]
 fn config_layers_and_rejects_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("marquee.toml"),
-        "[server]\naddr = \"127.0.0.1:9999\"\n",
-    )
-    .unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .arg("config")
-        .env("MARQUEE_ADMIN_PASSWORD", "s3cret-pass")
-        .output()
-        .unwrap();
+    std::fs::write(dir.path().join("marquee.toml"), "[server]\naddr = \"127.0.0.1:9999\"\n").unwrap();
+    let out = bin().current_dir(dir.path()).arg("config").env("MARQUEE_ADMIN_PASSWORD", "s3cret-pass").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(text.contains("addr = \"127.0.0.1:9999\""), "{text}");
     assert!(!text.contains("s3cret-pass"), "{text}");
-    let out = bin()
-        .current_dir(dir.path())
-        .arg("config")
-        .env("MARQUEE_SERVER__ADDR", "127.0.0.1:7")
-        .output()
-        .unwrap();
+    let out = bin().current_dir(dir.path()).arg("config").env("MARQUEE_SERVER__ADDR", "127.0.0.1:7").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:7"));
-    let out = bin()
-        .current_dir(dir.path())
-        .arg("config")
-        .env("MARQUEE_SERVER__PORTT", "1")
-        .output()
-        .unwrap();
+    let out = bin().current_dir(dir.path()).arg("config").env("MARQUEE_SERVER__PORTT", "1").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("portt"));
 }
@@ -229,49 +159,19 @@ fn user_add_creates_staff() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = bin();
     data_env(&mut c, dir.path());
-    let out = c
-        .args([
-            "user",
-            "add",
-            "--email",
-            "Boss@Example.com",
-            "--role",
-            "admin",
-        ])
-        .output()
-        .unwrap();
+    let out = c.args(["user", "add", "--email", "Boss@Example.com", "--role", "admin"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("created admin account boss@example.com"),
-        "{text}"
-    );
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("created admin account boss@example.com"), "{text}");
     assert!(text.contains("one-time password: "), "{text}");
     let mut c = bin();
     data_env(&mut c, dir.path());
-    let out = c
-        .args([
-            "user",
-            "add",
-            "--email",
-            "boss@example.com",
-            "--role",
-            "agent",
-        ])
-        .output()
-        .unwrap();
+    let out = c.args(["user", "add", "--email", "boss@example.com", "--role", "agent"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let mut c = bin();
     data_env(&mut c, dir.path());
-    let out = c
-        .args(["user", "add", "--email", "x@example.com", "--role", "root"])
-        .output()
-        .unwrap();
+    let out = c.args(["user", "add", "--email", "x@example.com", "--role", "root"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 }

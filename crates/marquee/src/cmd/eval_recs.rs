@@ -163,12 +163,7 @@ fn latency(model: &Model, split: &Split, catalog: &[bool]) -> (f64, f64) {
     for _round in 0..3 {
         for u in 0..split.users.len() {
             let history: Vec<(u32, f32)> = split.train.row(u).0.iter().map(|&c| (c, 1.0)).collect();
-            let filter = Filter {
-                exclude_seen: true,
-                exclude: &exclude,
-                categories: None,
-                allowed: Some(catalog),
-            };
+            let filter = Filter { exclude_seen: true, exclude: &exclude, categories: None, allowed: Some(catalog) };
             let t = Instant::now();
             let recs = model.recommend(&history, &filter, 10);
             times.push(t.elapsed().as_secs_f64() * 1e6);
@@ -180,43 +175,23 @@ fn latency(model: &Model, split: &Split, catalog: &[bool]) -> (f64, f64) {
 }
 
 pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
-    let threads = if args.threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        args.threads
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("building the thread pool")?;
+    let threads = if args.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.threads };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("building the thread pool")?;
     let format: Format = args.format.parse()?;
-    let text = std::fs::read_to_string(&args.data)
-        .with_context(|| format!("reading {}", args.data.display()))?;
+    let text = std::fs::read_to_string(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
     let ratings = parse_ratings(format, &text)?;
     let split = Split::build(&ratings, args.min_rating)?;
     let sums = split.checksums();
-    println!(
-        "protocol recs-holdout-v1  data {}  MIN_RATING {}  threads {threads}",
-        args.data.display(),
-        args.min_rating
-    );
+    println!("protocol recs-holdout-v1  data {}  MIN_RATING {}  threads {threads}", args.data.display(), args.min_rating);
     println!(
         "split: users {}  items {}  catalog {}  train {}  test {}\n  train_sha256 {}\n  test_sha256  {}",
         sums.users, sums.items, sums.catalog, sums.train, sums.test, sums.train_sha256, sums.test_sha256
     );
     if let Some(p) = PUBLISHED.iter().find(|p| p.7 == sums.train_sha256) {
         let ok = (p.1 - args.min_rating).abs() < 1e-9
-            && (p.2, p.3, p.4, p.5, p.6)
-                == (sums.users, sums.items, sums.catalog, sums.train, sums.test)
+            && (p.2, p.3, p.4, p.5, p.6) == (sums.users, sums.items, sums.catalog, sums.train, sums.test)
             && p.8 == sums.test_sha256;
-        println!(
-            "  matches the published checksums of {} (MIN_RATING {}): {}",
-            p.0,
-            p.1,
-            if ok { "yes" } else { "NO" }
-        );
+        println!("  matches the published checksums of {} (MIN_RATING {}): {}", p.0, p.1, if ok { "yes" } else { "NO" });
         if !ok {
             bail!("split does not match the protocol table");
         }
@@ -232,17 +207,10 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
     let catalog = split.catalog();
     let val = split.validation(VALIDATION_SEED)?;
     let mut results = Vec::new();
-    for name in args
-        .models
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for name in args.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let request = parse_request(name)?;
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template(
-            "{spinner} {prefix:>8} {wide_msg} [{elapsed}]",
-        )?);
+        bar.set_style(ProgressStyle::with_template("{spinner} {prefix:>8} {wide_msg} [{elapsed}]")?);
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         let t_tune = Instant::now();
@@ -253,31 +221,20 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
                 let t = pool.install(|| {
                     tune(&family, &val, args.seed, &mut |d, v| {
                         n += 1;
-                        bar.set_message(format!(
-                            "tuning on validation, trial {n}: {d} -> NDCG@10 {v:.4}"
-                        ));
+                        bar.set_message(format!("tuning on validation, trial {n}: {d} -> NDCG@10 {v:.4}"));
                     })
                 })?;
                 (t.best, Some(t.best_metrics.ndcg_at_10))
             }
         };
-        let tune_s = if val_ndcg.is_some() {
-            t_tune.elapsed().as_secs_f64()
-        } else {
-            0.0
-        };
+        let tune_s = if val_ndcg.is_some() { t_tune.elapsed().as_secs_f64() } else { 0.0 };
         let mut fits = Vec::new();
         let mut model = None;
         for rep in 0..args.repeats.max(1) {
             let t0 = Instant::now();
             let m = pool.install(|| {
                 spec.fit(&split.train, args.seed, &mut |i, n| {
-                    bar.set_message(format!(
-                        "fit {}/{}: step {i}/{n}  {}",
-                        rep + 1,
-                        args.repeats.max(1),
-                        spec.describe()
-                    ));
+                    bar.set_message(format!("fit {}/{}: step {i}/{n}  {}", rep + 1, args.repeats.max(1), spec.describe()));
                 })
             })?;
             fits.push(t0.elapsed().as_secs_f64());
@@ -294,17 +251,11 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
             bar.set_message("latency");
             Some(latency(&model, &split, &catalog))
         };
-        let rec = Recommender {
-            index: split.items.clone(),
-            model,
-        };
+        let rec = Recommender { index: split.items.clone(), model };
         let bytes = rec.to_bytes();
         if let Some(dir) = &args.save_models {
             std::fs::create_dir_all(dir)?;
-            std::fs::write(
-                dir.join(format!("{}.mqrecs", name.replace([':', '='], "_"))),
-                &bytes,
-            )?;
+            std::fs::write(dir.join(format!("{}.mqrecs", name.replace([':', '='], "_"))), &bytes)?;
         }
         bar.finish_and_clear();
         let train_s_all = fits.clone();
@@ -349,10 +300,7 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
             r.spec
         );
     }
-    println!(
-        "threads: {threads}; train_s = median of {} fits; tune_s = validation search (TRAIN only)",
-        args.repeats.max(1)
-    );
+    println!("threads: {threads}; train_s = median of {} fits; tune_s = validation search (TRAIN only)", args.repeats.max(1));
     if let Some(path) = &args.json {
         let out = OutJson {
             protocol: "recs-holdout-v1",
