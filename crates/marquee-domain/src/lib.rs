@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use utoipa::ToSchema;
 
 pub mod ideas;
+pub mod listening;
 pub mod playback;
 pub mod validate;
 

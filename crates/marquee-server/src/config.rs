@@ -32,6 +32,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// Playback and continuity.
     pub playback: crate::playback::PlaybackConfig,
+    /// Social listening: ingest, taxonomy, alerts, webhooks, connectors.
+    pub listening: crate::listening::config::ListeningConfig,
 }
 
 /// The idea box.
@@ -164,6 +166,7 @@ impl Default for Config {
             ideas: IdeasConfig::default(),
             webhooks: WebhooksConfig::default(),
             playback: crate::playback::PlaybackConfig::default(),
+            listening: Default::default(),
         }
     }
 }
@@ -294,6 +297,7 @@ impl Config {
                 )));
             }
         }
+        self.listening.validate().map_err(ConfigError)?;
         Ok(())
     }
 
@@ -314,6 +318,7 @@ impl Config {
         if let Some(url) = &c.database.url {
             c.database.url = Some(redact_url_password(url));
         }
+        c.listening.redact();
         toml::to_string_pretty(&c).map_err(|e| ConfigError(e.to_string()))
     }
 }

@@ -27,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod ideas;
 pub mod import;
+pub mod listening;
 pub mod markdown;
 pub mod metrics;
 pub mod pages;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub events: Arc<dyn events::EventBus>,
     /// The group-commit writer of progress reports.
     pub ingest: Arc<playback::Ingest>,
+    /// Social listening: sentiment model, taxonomy, backlash detector, live events.
+    pub listening: Arc<listening::Listening>,
 }
 
 impl AppState {
@@ -79,12 +82,13 @@ impl AppState {
             store,
             events,
             ingest,
-            config: Arc::new(config),
             clock,
             metrics: Arc::new(metrics::Metrics::new()?),
             limiter: Arc::new(auth::LoginLimiter::default()),
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            listening: Arc::new(listening::Listening::new(&config.listening)?),
+            config: Arc::new(config),
         })
     }
 }
@@ -102,6 +106,14 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/staff/webhooks"),
     ("GET", "/api/v1/webhooks"),
     ("PUT", "/api/v1/staff/titles/1/media"),
+    ("GET", "/listening"),
+    ("GET", "/listening/live"),
+    ("GET", "/listening/posts"),
+    ("GET", "/listening/tokens"),
+    ("GET", "/api/v1/listening/posts"),
+    ("GET", "/api/v1/listening/series"),
+    ("GET", "/api/v1/listening/alerts"),
+    ("GET", "/api/v1/listening/tokens"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

@@ -74,7 +74,7 @@ pub fn backoff_ms(cfg: &WebhooksConfig, attempts: i64) -> i64 {
 /// TLS for deliveries: the system's root certificates, with an explicit
 /// crypto provider (no process-wide default is assumed or installed).
 fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let loaded = rustls_native_certs::load_native_certs();
     for e in &loaded.errors {
@@ -151,13 +151,13 @@ pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> anyhow::
     Ok(due.len())
 }
 
-/// Makes aws-lc-rs the process's default rustls provider unless one is set,
+/// Makes ring the process's default rustls provider unless one is set,
 /// so that every rustls user in the process (this crate's HTTP clients and
 /// any other) agrees on one provider.
 pub fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err only when another thread installed one first: fine either way.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -21,11 +21,13 @@ use marquee_domain::{
 use std::sync::Arc;
 
 pub mod ideas;
+pub mod listening;
 pub mod outbox;
 pub mod playback;
 pub mod sqlite;
 
 pub use ideas::IdeaStore;
+pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
 pub use playback::PlaybackStore;
 
@@ -217,7 +219,7 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    IdeaStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
+    IdeaStore + ListeningStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
 {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;

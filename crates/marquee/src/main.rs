@@ -39,6 +39,24 @@ enum Command {
     /// Train models.
     #[command(subcommand)]
     Train(TrainCommand),
+    /// Send posts to a running server's ingest API.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Demonstrations against a running server.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Subcommand)]
+enum IngestCommand {
+    /// Ingest a JSON Lines file of posts (one object per line) through `POST /api/v1/posts`.
+    Posts(cmd::ingest::IngestPostsArgs),
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Replay a simulated day of mentions with a price-rise backlash at a known minute.
+    Backlash(cmd::demo::BacklashArgs),
 }
 
 #[derive(Subcommand)]
@@ -73,5 +91,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Recs(args)) => cmd::eval_recs::run(&args),
         Command::Eval(EvalCommand::Sentiment(args)) => cmd::sentiment::run_eval(&args),
         Command::Train(TrainCommand::Sentiment(args)) => cmd::sentiment::run_train(&args),
+        Command::Ingest(IngestCommand::Posts(args)) => cmd::ingest::run(config, &args),
+        Command::Demo(DemoCommand::Backlash(args)) => cmd::demo::run(config, &args),
     }
 }

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub mod ideas;
+pub mod listening;
 pub mod playback;
 
 /// The OpenAPI document.
@@ -81,6 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/accounts/{id}", patch(staff_update_account))
         .merge(ideas::routes())
         .merge(playback::routes())
+        .merge(listening::routes())
         .fallback(api_not_found)
 }
 
@@ -93,6 +95,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     // doc.merge(playback::Doc::openapi());
     doc.merge(ideas::Doc::openapi());
     doc.merge(playback::Doc::openapi());
+    doc.merge(listening::Doc::openapi());
     doc
 }
 

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 pub mod ideas;
+pub mod listening;
 pub mod playback;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff", get(staff_home))
         .route("/staff/accounts", get(staff_accounts))
         .merge(ideas::routes())
+        .merge(listening::routes())
         .route(
             "/static/htmx.min.js",
             get(|| async { static_file("text/javascript", HTMX_JS) }),

@@ -80,6 +80,14 @@ impl TestApp {
         Self::start_with(true, config, clock).await
     }
 
+    /// An empty catalog with this configuration and clock.
+    pub async fn with_config_and_clock(
+        config: Config,
+        clock: Arc<dyn marquee_domain::Clock>,
+    ) -> TestApp {
+        Self::start_with(false, config, clock).await
+    }
+
     async fn start(demo: bool, config: Config) -> TestApp {
         Self::start_with(demo, config, Arc::new(SystemClock)).await
     }

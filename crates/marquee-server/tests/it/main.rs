@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod helpers;
 mod ideas;
+mod listening;
 mod pages;
 mod playback;
 mod roles;

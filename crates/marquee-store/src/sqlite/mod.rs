@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod ideas;
+mod listening;
 mod outbox;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.

@@ -1,8 +1,10 @@
 //! One module per CLI command family.
 
 pub mod app;
+pub mod demo;
 pub mod eval_recs;
 pub mod import;
+pub mod ingest;
 pub mod sentiment;
 pub mod serve;
 pub mod user;

@@ -103,6 +103,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!("  API:          http://{addr}/api/v1/openapi.json   metrics: http://{addr}/metrics");
     tracing::info!(%addr, started_at = SystemClock.now_ms(), "listening");
+    // Social listening: webhook deliveries and the configured connectors.
+    let _listening = marquee_server::listening::start(&state);
     marquee_server::serve(listener, state, shutdown_signal()).await?;
     outbox.abort();
     tracing::info!("shut down");

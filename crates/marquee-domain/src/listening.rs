@@ -1,0 +1,229 @@
+//! Social listening: posts, their sentiment and topics, backlash alerts.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::Millis;
+
+/// The sentiment of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    /// Negative.
+    Negative,
+    /// Neutral.
+    Neutral,
+    /// Positive.
+    Positive,
+}
+
+impl Sentiment {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Negative => "negative",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Positive => "positive",
+        }
+    }
+}
+
+impl std::str::FromStr for Sentiment {
+    type Err = crate::DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "negative" => Ok(Sentiment::Negative),
+            "neutral" => Ok(Sentiment::Neutral),
+            "positive" => Ok(Sentiment::Positive),
+            other => Err(crate::DomainError::invalid(
+                "sentiment",
+                format!("unknown sentiment {other:?}: use negative, neutral or positive"),
+            )),
+        }
+    }
+}
+
+/// A post, classified, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Post {
+    /// Id.
+    pub id: i64,
+    /// Where it came from, e.g. `mastodon`, `bluesky`, `simulated`.
+    pub source: String,
+    /// Its id at the source.
+    pub external_id: String,
+    /// The author's normalised handle.
+    pub author: String,
+    /// The text (untrusted: always escaped when shown).
+    pub text: String,
+    /// A link to the post.
+    pub url: Option<String>,
+    /// Language tag.
+    pub lang: Option<String>,
+    /// Post time, ms.
+    pub created_at: Millis,
+    /// Arrival time, ms.
+    pub ingested_at: Millis,
+    /// The predicted sentiment.
+    pub sentiment: Sentiment,
+    /// p(positive) - p(negative), in [-1, 1].
+    pub score: f32,
+    /// The tokens that drove the prediction, with their weights.
+    pub top_tokens: Vec<(String, f32)>,
+    /// Topics from the taxonomy.
+    pub topics: Vec<String>,
+    /// Brands or products mentioned.
+    pub brands: Vec<String>,
+    /// The Marquee account that linked the author's handle.
+    pub account_id: Option<i64>,
+}
+
+/// A classified post to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPost {
+    /// Source.
+    pub source: String,
+    /// Id at the source.
+    pub external_id: String,
+    /// Normalised author handle.
+    pub author: String,
+    /// Text.
+    pub text: String,
+    /// Link.
+    pub url: Option<String>,
+    /// Language.
+    pub lang: Option<String>,
+    /// Post time, ms.
+    pub created_at: Millis,
+    /// Sentiment.
+    pub sentiment: Sentiment,
+    /// Signed score.
+    pub score: f32,
+    /// Explanation.
+    pub top_tokens: Vec<(String, f32)>,
+    /// Topics.
+    pub topics: Vec<String>,
+    /// Brands.
+    pub brands: Vec<String>,
+}
+
+/// An ingest API token, as listed (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IngestToken {
+    /// Id.
+    pub id: i64,
+    /// What it is for.
+    pub name: String,
+    /// Creation time, ms.
+    pub created_at: Millis,
+    /// Who created it.
+    pub created_by: Option<i64>,
+    /// Revocation time, ms.
+    pub revoked_at: Option<Millis>,
+}
+
+/// The state of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// Raised, nobody has looked yet.
+    Open,
+    /// Someone is on it.
+    Acknowledged,
+    /// Over.
+    Resolved,
+}
+
+impl AlertStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::str::FromStr for AlertStatus {
+    type Err = crate::DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(AlertStatus::Open),
+            "acknowledged" => Ok(AlertStatus::Acknowledged),
+            "resolved" => Ok(AlertStatus::Resolved),
+            other => Err(crate::DomainError::invalid(
+                "status",
+                format!("unknown status {other:?}: use open, acknowledged or resolved"),
+            )),
+        }
+    }
+}
+
+/// A backlash alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Alert {
+    /// Id.
+    pub id: i64,
+    /// `all` or a topic.
+    pub series: String,
+    /// `volume` or `negative_share`.
+    pub kind: String,
+    /// `15m`, `1h` or `1d`.
+    pub window: String,
+    /// Window start (post time), ms.
+    pub window_start: Millis,
+    /// Window end (post time), ms.
+    pub window_end: Millis,
+    /// Observed count or share.
+    pub observed: f64,
+    /// Expected count or share under the baseline.
+    pub expected: f64,
+    /// The test statistic.
+    pub z: f64,
+    /// Posts in the window.
+    pub posts: i64,
+    /// The terms driving it, most distinctive first, with their scores.
+    pub terms: Vec<(String, f64)>,
+    /// Example posts (most negative first).
+    pub example_post_ids: Vec<i64>,
+    /// State.
+    pub status: AlertStatus,
+    /// Raised at (clock time), ms.
+    pub raised_at: Millis,
+    /// Acknowledged at.
+    pub acknowledged_at: Option<Millis>,
+    /// Acknowledged by.
+    pub acknowledged_by: Option<i64>,
+    /// Resolved at.
+    pub resolved_at: Option<Millis>,
+    /// Resolved by.
+    pub resolved_by: Option<i64>,
+}
+
+/// A new alert to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    /// Series.
+    pub series: String,
+    /// Kind.
+    pub kind: String,
+    /// Window name.
+    pub window: String,
+    /// Window start, ms.
+    pub window_start: Millis,
+    /// Window end, ms.
+    pub window_end: Millis,
+    /// Observed.
+    pub observed: f64,
+    /// Expected.
+    pub expected: f64,
+    /// Statistic.
+    pub z: f64,
+    /// Posts in the window.
+    pub posts: i64,
+    /// Driving terms.
+    pub terms: Vec<(String, f64)>,
+    /// Example posts.
+    pub example_post_ids: Vec<i64>,
+}

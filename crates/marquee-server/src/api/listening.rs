@@ -1,0 +1,696 @@
+//! Social listening API: the ingest batch endpoint (ingest-token auth),
+//! posts, series, alerts, ingest tokens, and viewers' linked handles.
+
+use crate::auth::{self, Admin, CurrentUser, Staff};
+use crate::error::{parse_json, ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
+use crate::listening::{self, classify, IngestOutcome, RawPost};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use marquee_domain::listening::{Alert, AlertStatus, IngestToken, Post, Sentiment};
+use marquee_domain::Millis;
+use marquee_store::listening::{Bucket, PostOrder, PostQuery};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// The listening part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(ingest_posts, list_posts, series, list_alerts, get_alert, acknowledge_alert,
+        resolve_alert, list_tokens, create_token, revoke_token, my_handles, link_handle, unlink_handle),
+    components(schemas(PostIn, PostTime, IngestOutcome, Post, Sentiment, Alert, AlertStatus,
+        IngestToken, NewTokenRequest, NewTokenResponse, SeriesPoint, AlertDetail, HandleRequest,
+        HandlesResponse)),
+    tags((name = "listening", description = "Social listening: ingest, posts, alerts"))
+)]
+pub struct Doc;
+
+/// The listening routes, nested under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/posts", post(ingest_posts))
+        .route("/listening/posts", get(list_posts))
+        .route("/listening/series", get(series))
+        .route("/listening/alerts", get(list_alerts))
+        .route("/listening/alerts/{id}", get(get_alert))
+        .route(
+            "/listening/alerts/{id}/acknowledge",
+            post(acknowledge_alert),
+        )
+        .route("/listening/alerts/{id}/resolve", post(resolve_alert))
+        .route("/listening/tokens", get(list_tokens).post(create_token))
+        .route("/listening/tokens/{id}", delete(revoke_token))
+        .route("/me/handles", get(my_handles).post(link_handle))
+        .route("/me/handles/{handle}", delete(unlink_handle))
+}
+
+/// A post time: milliseconds since the epoch or an RFC 3339 string.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PostTime {
+    /// ms since the epoch.
+    Millis(i64),
+    /// e.g. `2026-11-23T05:04:10Z`.
+    Rfc3339(String),
+}
+
+/// One post to ingest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostIn {
+    /// Where it comes from (`[a-z0-9._-]`, 1 to 40), default `api`.
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// Its id there (1 to 200 characters): `(source, external_id)` is unique.
+    pub external_id: String,
+    /// The author's handle: `@user@host`, `name.bsky.social` or a DID.
+    pub author: String,
+    /// The text, 1 to `listening.max_post_chars` characters.
+    pub text: String,
+    /// When it was posted.
+    pub created_at: PostTime,
+    /// A link to it (http or https).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Language tag.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+fn default_source() -> String {
+    "api".into()
+}
+
+/// Checks one post; the error names the field (prefixed by `prefix`).
+pub fn check_post(
+    p: PostIn,
+    prefix: &str,
+    max_chars: usize,
+    now: Millis,
+) -> Result<RawPost, AppError> {
+    let f = |name: &str| format!("{prefix}{name}");
+    if p.source.is_empty()
+        || p.source.len() > 40
+        || !p
+            .source
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
+        return Err(AppError::invalid(
+            f("source"),
+            "must be 1 to 40 characters of a-z, 0-9, '.', '_' or '-'",
+        ));
+    }
+    if p.external_id.trim().is_empty() || p.external_id.len() > 200 {
+        return Err(AppError::invalid(
+            f("external_id"),
+            "must be 1 to 200 characters",
+        ));
+    }
+    let author = classify::normalize_handle(&p.author).ok_or_else(|| {
+        AppError::invalid(
+            f("author"),
+            "must be a handle like @user@host, name.bsky.social or a DID",
+        )
+    })?;
+    let chars = p.text.chars().count();
+    if p.text.trim().is_empty() {
+        return Err(AppError::invalid(f("text"), "must not be empty"));
+    }
+    if chars > max_chars {
+        return Err(AppError::invalid(
+            f("text"),
+            format!("is {chars} characters; the most is {max_chars}"),
+        ));
+    }
+    let created_at = match &p.created_at {
+        PostTime::Millis(ms) => *ms,
+        PostTime::Rfc3339(s) => listening::mastodon::parse_time(s).ok_or_else(|| {
+            AppError::invalid(
+                f("created_at"),
+                "must be ms since the epoch or an RFC 3339 time",
+            )
+        })?,
+    };
+    // 2001-09-09 .. a day ahead of our clock.
+    if !(1_000_000_000_000..=now + 86_400_000).contains(&created_at) {
+        return Err(AppError::invalid(
+            f("created_at"),
+            "must be after 2001 and not more than a day in the future",
+        ));
+    }
+    if let Some(u) = &p.url {
+        if u.len() > 2000 || !(u.starts_with("https://") || u.starts_with("http://")) {
+            return Err(AppError::invalid(
+                f("url"),
+                "must be an http(s) URL of at most 2000 characters",
+            ));
+        }
+    }
+    if let Some(l) = &p.lang {
+        if l.is_empty() || l.len() > 20 {
+            return Err(AppError::invalid(f("lang"), "must be 1 to 20 characters"));
+        }
+    }
+    Ok(RawPost {
+        source: p.source,
+        external_id: p.external_id,
+        author,
+        text: p.text,
+        url: p.url,
+        lang: p.lang,
+        created_at,
+    })
+}
+
+/// An ingest token presented as `Authorization: Bearer <token>`.
+#[derive(Debug, Clone)]
+pub struct IngestAuth(pub IngestToken);
+
+impl FromRequestParts<AppState> for IngestAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(AppError::Unauthorized(
+                "an ingest token is required: Authorization: Bearer <token>".into(),
+            )
+            .into());
+        };
+        match state
+            .store
+            .ingest_token_by_hash(&auth::token_hash(token))
+            .await?
+        {
+            Some(t) => Ok(IngestAuth(t)),
+            None => Err(AppError::Unauthorized("unknown or revoked ingest token".into()).into()),
+        }
+    }
+}
+
+/// Ingests a batch of posts (a JSON array), idempotently: each is classified
+/// and stored once per `(source, external_id)`, all in one transaction. A bad
+/// post rejects the whole batch with its index in `field` (e.g. `[3].text`).
+#[utoipa::path(post, path = "/api/v1/posts", tag = "listening", request_body = Vec<PostIn>,
+    responses((status = 200, body = IngestOutcome), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn ingest_posts(
+    State(state): State<AppState>,
+    _token: IngestAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestOutcome>, ApiError> {
+    let cfg = &state.config.listening;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType.into());
+    }
+    let bytes = axum::body::to_bytes(body, cfg.max_body_bytes)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge {
+            limit: cfg.max_body_bytes,
+        })?;
+    // Fast path; on failure, parse again to name the offending field.
+    let posts: Vec<PostIn> = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(_) => parse_json(&bytes).map_err(|ApiError(e)| ApiError(name_missing(e)))?,
+    };
+    if posts.len() > cfg.max_batch_posts {
+        return Err(AppError::invalid(
+            "body",
+            format!(
+                "{} posts in one batch; the most is {}",
+                posts.len(),
+                cfg.max_batch_posts
+            ),
+        )
+        .into());
+    }
+    let now = state.clock.now_ms();
+    let raws = posts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| check_post(p, &format!("[{i}]."), cfg.max_post_chars, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(listening::ingest(&state, raws, None).await?))
+}
+
+/// A missing field inside an element is reported at the element (`[3]`);
+/// name the field itself (`[3].text`).
+fn name_missing(e: AppError) -> AppError {
+    match e {
+        AppError::BadRequest {
+            field: Some(f),
+            message,
+        } if f.ends_with(']') && message.contains("missing field `") => {
+            let name = message
+                .split("missing field `")
+                .nth(1)
+                .and_then(|r| r.split('`').next())
+                .unwrap_or("");
+            AppError::BadRequest {
+                field: Some(format!("{f}.{name}")),
+                message,
+            }
+        }
+        other => other,
+    }
+}
+
+fn check_limit(limit: Option<u32>, default: u32) -> Result<u32, AppError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=200).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid("limit", "must be 1 to 200")),
+    }
+}
+
+/// Post listing parameters.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PostsParams {
+    /// Post time from (ms).
+    pub from: Option<i64>,
+    /// Post time to (ms, exclusive).
+    pub to: Option<i64>,
+    /// A topic.
+    pub topic: Option<String>,
+    /// A source.
+    pub source: Option<String>,
+    /// negative, neutral or positive.
+    pub sentiment: Option<Sentiment>,
+    /// Posts by handles this account linked.
+    pub account_id: Option<i64>,
+    /// newest (default), negative or positive.
+    pub order: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<u32>,
+    /// Default 0.
+    pub offset: Option<u32>,
+}
+
+impl PostsParams {
+    /// The store query these parameters mean.
+    pub fn query(&self, default_limit: u32) -> Result<PostQuery, AppError> {
+        let order = match self.order.as_deref() {
+            None | Some("") | Some("newest") => PostOrder::Newest,
+            Some("negative") => PostOrder::MostNegative,
+            Some("positive") => PostOrder::MostPositive,
+            Some(o) => {
+                return Err(AppError::invalid(
+                    "order",
+                    format!("unknown order {o:?}: use newest, negative or positive"),
+                ))
+            }
+        };
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if f >= t {
+                return Err(AppError::invalid("from", "must be before to"));
+            }
+        }
+        Ok(PostQuery {
+            from: self.from,
+            to: self.to,
+            topic: self.topic.clone().filter(|t| !t.is_empty() && t != "all"),
+            source: self.source.clone().filter(|s| !s.is_empty()),
+            sentiment: self.sentiment,
+            account_id: self.account_id,
+            order,
+            limit: check_limit(self.limit, default_limit)?,
+            offset: self.offset.unwrap_or(0).min(1_000_000),
+        })
+    }
+}
+
+/// Lists posts with filters (agent or admin).
+#[utoipa::path(get, path = "/api/v1/listening/posts", tag = "listening", params(PostsParams),
+    responses((status = 200, body = Vec<Post>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn list_posts(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiQuery(p): ApiQuery<PostsParams>,
+) -> Result<Json<Vec<Post>>, ApiError> {
+    Ok(Json(state.store.list_posts(&p.query(50)?).await?))
+}
+
+/// Series parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesParams {
+    /// From (ms); default 24 hours before `to`.
+    pub from: Option<i64>,
+    /// To (ms, exclusive); default now.
+    pub to: Option<i64>,
+    /// Bucket length in minutes, 1 to 1440; default 60.
+    pub bucket_minutes: Option<i64>,
+    /// A topic (default: all posts).
+    pub topic: Option<String>,
+    /// A source.
+    pub source: Option<String>,
+}
+
+/// One bucket of a series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesPoint {
+    /// Bucket start, ms.
+    pub start: i64,
+    /// Posts.
+    pub total: i64,
+    /// Negative posts.
+    pub negative: i64,
+    /// Positive posts.
+    pub positive: i64,
+    /// Mean score (p(pos) - p(neg)).
+    pub mean_score: f64,
+}
+
+impl From<Bucket> for SeriesPoint {
+    fn from(b: Bucket) -> Self {
+        SeriesPoint {
+            start: b.start,
+            total: b.total,
+            negative: b.negative,
+            positive: b.positive,
+            mean_score: if b.total > 0 {
+                b.score_sum / b.total as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// Volume and sentiment over time (agent or admin); empty buckets omitted.
+#[utoipa::path(get, path = "/api/v1/listening/series", tag = "listening", params(SeriesParams),
+    responses((status = 200, body = Vec<SeriesPoint>), (status = 400, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn series(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiQuery(p): ApiQuery<SeriesParams>,
+) -> Result<Json<Vec<SeriesPoint>>, ApiError> {
+    let bucket = p.bucket_minutes.unwrap_or(60);
+    if !(1..=1440).contains(&bucket) {
+        return Err(AppError::invalid("bucket_minutes", "must be 1 to 1440").into());
+    }
+    let to = p.to.unwrap_or_else(|| state.clock.now_ms());
+    let from = p.from.unwrap_or(to - 86_400_000);
+    if from >= to {
+        return Err(AppError::invalid("from", "must be before to").into());
+    }
+    if (to - from) / (bucket * 60_000) > 5000 {
+        return Err(AppError::invalid(
+            "bucket_minutes",
+            "more than 5000 buckets; use longer buckets",
+        )
+        .into());
+    }
+    let topic = p.topic.as_deref().filter(|t| !t.is_empty() && *t != "all");
+    let b = state
+        .store
+        .post_series(from, to, bucket * 60_000, topic, p.source.as_deref())
+        .await?;
+    Ok(Json(b.into_iter().map(SeriesPoint::from).collect()))
+}
+
+/// Alert listing parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AlertsParams {
+    /// open, acknowledged or resolved.
+    pub status: Option<AlertStatus>,
+    /// 1 to 200, default 50.
+    pub limit: Option<u32>,
+}
+
+/// Alerts, newest first (agent or admin).
+#[utoipa::path(get, path = "/api/v1/listening/alerts", tag = "listening", params(AlertsParams),
+    responses((status = 200, body = Vec<Alert>), (status = 400, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn list_alerts(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiQuery(p): ApiQuery<AlertsParams>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    let limit = check_limit(p.limit, 50)?;
+    Ok(Json(state.store.list_alerts(p.status, limit).await?))
+}
+
+/// An alert with its example posts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertDetail {
+    /// The alert.
+    pub alert: Alert,
+    /// Its example posts, most negative first.
+    pub examples: Vec<Post>,
+}
+
+/// One alert with its example posts (agent or admin).
+#[utoipa::path(get, path = "/api/v1/listening/alerts/{id}", tag = "listening", params(("id" = i64, Path)),
+    responses((status = 200, body = AlertDetail), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn get_alert(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AlertDetail>, ApiError> {
+    let alert = state
+        .store
+        .alert(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("alert {id} not found")))?;
+    let examples = listening::alert_examples(&state, &alert).await?;
+    Ok(Json(AlertDetail { alert, examples }))
+}
+
+/// Changes an alert's status and tells the dashboards.
+pub async fn set_status(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    status: AlertStatus,
+) -> Result<Alert, AppError> {
+    let a = state
+        .store
+        .set_alert_status(id, status, user.account.id, state.clock.now_ms())
+        .await?;
+    let _ = state.listening.events.send(listening::LiveEvent::Alert {
+        alert: Box::new(a.clone()),
+    });
+    Ok(a)
+}
+
+/// Acknowledges an open alert (agent or admin); 409 when it is not open.
+#[utoipa::path(post, path = "/api/v1/listening/alerts/{id}/acknowledge", tag = "listening", params(("id" = i64, Path)),
+    responses((status = 200, body = Alert), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn acknowledge_alert(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Alert>, ApiError> {
+    Ok(Json(
+        set_status(&state, &user, id, AlertStatus::Acknowledged).await?,
+    ))
+}
+
+/// Resolves an alert (agent or admin); 409 when it is already resolved.
+#[utoipa::path(post, path = "/api/v1/listening/alerts/{id}/resolve", tag = "listening", params(("id" = i64, Path)),
+    responses((status = 200, body = Alert), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn resolve_alert(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Alert>, ApiError> {
+    Ok(Json(
+        set_status(&state, &user, id, AlertStatus::Resolved).await?,
+    ))
+}
+
+/// Ingest tokens (admin).
+#[utoipa::path(get, path = "/api/v1/listening/tokens", tag = "listening",
+    responses((status = 200, body = Vec<IngestToken>), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<IngestToken>>, ApiError> {
+    Ok(Json(state.store.ingest_tokens().await?))
+}
+
+/// New token body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    /// What it is for, 1 to 80 characters.
+    pub name: String,
+}
+
+/// A new token: the secret is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewTokenResponse {
+    /// The token record.
+    #[serde(flatten)]
+    pub info: IngestToken,
+    /// The secret (256 random bits); only its sha256 is stored.
+    pub token: String,
+}
+
+/// Creates an ingest token (admin).
+pub async fn new_token(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+) -> Result<NewTokenResponse, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::invalid("name", "must be 1 to 80 characters"));
+    }
+    let token = auth::random_token();
+    let info = state
+        .store
+        .create_ingest_token(
+            name,
+            &auth::token_hash(&token),
+            Some(user.account.id),
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(NewTokenResponse { info, token })
+}
+
+/// Creates an ingest token (admin); the secret is in the response only.
+#[utoipa::path(post, path = "/api/v1/listening/tokens", tag = "listening", request_body = NewTokenRequest,
+    responses((status = 201, body = NewTokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn create_token(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiJson(b): ApiJson<NewTokenRequest>,
+) -> Result<(StatusCode, Json<NewTokenResponse>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(new_token(&state, &user, &b.name).await?),
+    ))
+}
+
+/// Revokes an ingest token (admin).
+#[utoipa::path(delete, path = "/api/v1/listening/tokens/{id}", tag = "listening", params(("id" = i64, Path)),
+    responses((status = 200, body = IngestToken), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<IngestToken>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .revoke_ingest_token(id, state.clock.now_ms())
+            .await?,
+    ))
+}
+
+/// A handle to link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandleRequest {
+    /// e.g. `@me@mastodon.social`, `me.bsky.social` or `did:plc:…`.
+    pub handle: String,
+}
+
+/// The account's linked handles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandlesResponse {
+    /// Normalised handles.
+    pub handles: Vec<String>,
+}
+
+/// The handles I linked.
+#[utoipa::path(get, path = "/api/v1/me/handles", tag = "listening",
+    responses((status = 200, body = HandlesResponse), (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn my_handles(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<HandlesResponse>, ApiError> {
+    Ok(Json(HandlesResponse {
+        handles: state.store.handles(user.account.id).await?,
+    }))
+}
+
+/// Links a handle; returns 409 when another account has it.
+pub async fn link(state: &AppState, user: &CurrentUser, handle: &str) -> Result<String, AppError> {
+    let h = classify::normalize_handle(handle).ok_or_else(|| {
+        AppError::invalid(
+            "handle",
+            "must look like @user@host, name.bsky.social or did:plc:…",
+        )
+    })?;
+    state
+        .store
+        .link_handle(user.account.id, &h, state.clock.now_ms())
+        .await?;
+    Ok(h)
+}
+
+/// "My handle is @x@host": posts by it are linked to my account, so support
+/// sees them.
+#[utoipa::path(post, path = "/api/v1/me/handles", tag = "listening", request_body = HandleRequest,
+    responses((status = 201, body = HandlesResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn link_handle(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<HandleRequest>,
+) -> Result<(StatusCode, Json<HandlesResponse>), ApiError> {
+    link(&state, &user, &b.handle).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(HandlesResponse {
+            handles: state.store.handles(user.account.id).await?,
+        }),
+    ))
+}
+
+/// Unlinks one of my handles.
+#[utoipa::path(delete, path = "/api/v1/me/handles/{handle}", tag = "listening", params(("handle" = String, Path)),
+    responses((status = 200, body = HandlesResponse), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn unlink_handle(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(handle): ApiPath<String>,
+) -> Result<Json<HandlesResponse>, ApiError> {
+    let h = classify::normalize_handle(&handle)
+        .ok_or_else(|| AppError::invalid("handle", "not a handle"))?;
+    state.store.unlink_handle(user.account.id, &h).await?;
+    Ok(Json(HandlesResponse {
+        handles: state.store.handles(user.account.id).await?,
+    }))
+}

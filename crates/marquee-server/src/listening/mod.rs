@@ -1,0 +1,348 @@
+//! Social listening: every public mention is classified (sentiment, topics,
+//! brands, linked account), stored once per `(source, external_id)`, counted
+//! by the backlash detector, and pushed live to the dashboard.
+//!
+//! - [`Listening`] holds the sentiment model, the compiled taxonomy, the
+//!   detector and the live event channel; it lives in [`AppState`].
+//! - [`ingest`] is the one write path, shared by `POST /api/v1/posts` and the
+//!   connectors: classify → one transaction → detector → alerts → live event.
+//! - [`start`] runs the background tasks of `marquee serve`: the webhook
+//!   deliverer and the configured connectors.
+
+use crate::error::AppError;
+use crate::AppState;
+use marquee_domain::listening::{Alert, NewAlert, NewPost, Post, Sentiment};
+use marquee_domain::Millis;
+use marquee_sentiment::{Label, Model};
+use marquee_store::listening::{PostOrder, PostQuery};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tokio::sync::{broadcast, Notify};
+
+pub mod classify;
+pub mod config;
+pub mod detect;
+pub mod jetstream;
+pub mod mastodon;
+pub mod webhook;
+
+use classify::Matcher;
+use config::ListeningConfig;
+use detect::{Detector, Firing};
+
+/// Something the dashboard should know about now.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// New posts were stored.
+    Posts {
+        /// How many.
+        inserted: u64,
+        /// The newest post time among them.
+        latest: Millis,
+    },
+    /// An alert was raised or changed.
+    Alert {
+        /// The alert.
+        alert: Box<Alert>,
+    },
+}
+
+/// A post as it arrives, before classification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawPost {
+    /// Source, e.g. `mastodon`.
+    pub source: String,
+    /// Id at the source.
+    pub external_id: String,
+    /// Author handle (normalised here).
+    pub author: String,
+    /// Plain text.
+    pub text: String,
+    /// Link.
+    pub url: Option<String>,
+    /// Language.
+    pub lang: Option<String>,
+    /// Post time, ms.
+    pub created_at: Millis,
+}
+
+/// The listening engine of one server.
+#[derive(Debug)]
+pub struct Listening {
+    model: Model,
+    topics: Matcher,
+    brands: Matcher,
+    detector: Mutex<Detector>,
+    warmed: AtomicBool,
+    warm_lock: tokio::sync::Mutex<()>,
+    /// Live events for the dashboard (SSE).
+    pub events: broadcast::Sender<LiveEvent>,
+    /// Wakes the webhook deliverer.
+    pub webhook_wake: Notify,
+}
+
+impl Listening {
+    /// Loads the embedded sentiment model and compiles the taxonomy.
+    pub fn new(cfg: &ListeningConfig) -> anyhow::Result<Listening> {
+        // The connectors' and webhooks' TLS: pick ring explicitly, since other
+        // crates in the build may enable a second rustls provider. Ignored
+        // when the process already chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let model = Model::default_model().map_err(|e| anyhow::anyhow!("sentiment model: {e}"))?;
+        Ok(Listening {
+            model,
+            topics: Matcher::new(&cfg.topics),
+            brands: Matcher::new(&cfg.brands),
+            detector: Mutex::new(Detector::new(cfg.detector.clone())),
+            warmed: AtomicBool::new(false),
+            warm_lock: tokio::sync::Mutex::new(()),
+            events: broadcast::channel(256).0,
+            webhook_wake: Notify::new(),
+        })
+    }
+
+    /// The topic names, in taxonomy order.
+    pub fn topic_names(&self) -> &[String] {
+        self.topics.names()
+    }
+
+    /// The sentiment model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Classifies posts: sentiment with its explanation, topics, brands.
+    pub fn classify(&self, raws: Vec<RawPost>) -> Vec<NewPost> {
+        let texts: Vec<&str> = raws.iter().map(|r| r.text.as_str()).collect();
+        let preds = self.model.predict_batch(&texts);
+        raws.into_iter()
+            .zip(preds)
+            .map(|(r, p)| {
+                let w = classify::words(&r.text);
+                NewPost {
+                    author: classify::normalize_handle(&r.author).unwrap_or(r.author),
+                    topics: self.topics.matches(&w),
+                    brands: self.brands.matches(&w),
+                    source: r.source,
+                    external_id: r.external_id,
+                    text: r.text,
+                    url: r.url,
+                    lang: r.lang,
+                    created_at: r.created_at,
+                    sentiment: match p.label {
+                        Label::Negative => Sentiment::Negative,
+                        Label::Neutral => Sentiment::Neutral,
+                        Label::Positive => Sentiment::Positive,
+                    },
+                    score: p.score,
+                    top_tokens: p
+                        .top_tokens
+                        .into_iter()
+                        .map(|(t, v)| (t, (v * 1000.0).round() / 1000.0))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// What one ingest did.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct IngestOutcome {
+    /// Posts received.
+    pub received: u64,
+    /// New posts stored.
+    pub inserted: u64,
+    /// Posts already stored (same source and external id).
+    pub duplicates: u64,
+    /// Alerts this batch raised.
+    pub alerts: Vec<i64>,
+}
+
+/// Replays recent history into the detector once per process, so a restart
+/// keeps its baselines.
+pub async fn warm_up(state: &AppState) -> Result<(), AppError> {
+    let l = &state.listening;
+    if l.warmed.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let _guard = l.warm_lock.lock().await;
+    if l.warmed.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    if let Some(latest) = state.store.latest_post_time().await? {
+        let counts = state.store.minute_counts(latest - 2 * 86_400_000).await?;
+        if let Ok(mut d) = l.detector.lock() {
+            d.warm_up(
+                counts
+                    .into_iter()
+                    .map(|c| (c.minute, c.topics, c.negative, c.total)),
+            );
+        }
+    }
+    l.warmed.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Classifies and stores posts (one transaction, moving `cursor` with them),
+/// then feeds the new ones to the detector and raises its alerts.
+pub async fn ingest(
+    state: &AppState,
+    raws: Vec<RawPost>,
+    cursor: Option<(&str, &str)>,
+) -> Result<IngestOutcome, AppError> {
+    warm_up(state).await?;
+    let received = raws.len() as u64;
+    let l = state.listening.clone();
+    let posts = if raws.len() > 64 {
+        tokio::task::spawn_blocking(move || l.classify(raws))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+    } else {
+        l.classify(raws)
+    };
+    let now = state.clock.now_ms();
+    let (counts, ids) = state.store.insert_posts(&posts, cursor, now).await?;
+    let mut firings = Vec::new();
+    let mut latest = i64::MIN;
+    if counts.inserted > 0 {
+        if let Ok(mut d) = state.listening.detector.lock() {
+            for (p, id) in posts.iter().zip(&ids) {
+                if id.is_some() {
+                    latest = latest.max(p.created_at);
+                    firings.extend(d.observe(
+                        p.created_at,
+                        &p.topics,
+                        p.sentiment == Sentiment::Negative,
+                    ));
+                }
+            }
+        }
+        let _ = state.listening.events.send(LiveEvent::Posts {
+            inserted: counts.inserted,
+            latest,
+        });
+    }
+    let mut alerts = Vec::new();
+    for f in firings {
+        alerts.push(raise_alert(state, f).await?.id);
+    }
+    Ok(IngestOutcome {
+        received,
+        inserted: counts.inserted,
+        duplicates: counts.duplicates,
+        alerts,
+    })
+}
+
+/// Turns a firing into a stored alert with its driving terms and example
+/// posts, queues its webhooks and announces it.
+pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError> {
+    let topic = (f.series != "all").then_some(f.series.as_str());
+    let fg = state
+        .store
+        .post_texts(f.window_start, f.window_end, topic, 2000)
+        .await?;
+    let span = (f.window_end - f.window_start).max(3_600_000);
+    let bg = state
+        .store
+        .post_texts(f.window_start - 6 * span, f.window_start, topic, 4000)
+        .await?;
+    let fg: Vec<String> = fg
+        .into_iter()
+        .filter(|(_, s)| f.kind == "volume" || *s == Sentiment::Negative)
+        .map(|(t, _)| t)
+        .collect();
+    let bg: Vec<String> = bg.into_iter().map(|(t, _)| t).collect();
+    let min_df = (fg.len() / 20).clamp(2, 10);
+    let terms = classify::distinctive_terms(&fg, &bg, 8, min_df);
+    let examples = state
+        .store
+        .list_posts(&PostQuery {
+            from: Some(f.window_start),
+            to: Some(f.window_end),
+            topic: topic.map(str::to_string),
+            order: PostOrder::MostNegative,
+            limit: 5,
+            ..Default::default()
+        })
+        .await?;
+    let new = NewAlert {
+        series: f.series.clone(),
+        kind: f.kind.to_string(),
+        window: f.window.to_string(),
+        window_start: f.window_start,
+        window_end: f.window_end,
+        observed: f.observed,
+        expected: f.expected,
+        z: f.z,
+        posts: f.posts,
+        terms,
+        example_post_ids: examples.iter().map(|p| p.id).collect(),
+    };
+    let hooks: Vec<(String, String)> = state
+        .config
+        .listening
+        .webhooks
+        .iter()
+        .map(|w| {
+            (
+                w.url.clone(),
+                webhook::slack_body(&new, &examples, state.config.server.public_url.as_deref()),
+            )
+        })
+        .collect();
+    let alert = state
+        .store
+        .create_alert(&new, &hooks, state.clock.now_ms())
+        .await?;
+    tracing::warn!(id = alert.id, series = %alert.series, kind = %alert.kind, window = %alert.window, z = alert.z, "backlash alert");
+    if !hooks.is_empty() {
+        state.listening.webhook_wake.notify_one();
+    }
+    let _ = state.listening.events.send(LiveEvent::Alert {
+        alert: Box::new(alert.clone()),
+    });
+    Ok(alert)
+}
+
+/// The example posts of an alert.
+pub async fn alert_examples(state: &AppState, alert: &Alert) -> Result<Vec<Post>, AppError> {
+    Ok(state.store.posts_by_id(&alert.example_post_ids).await?)
+}
+
+/// Background tasks; aborted when dropped.
+#[derive(Debug, Default)]
+pub struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+/// Starts the webhook deliverer and every configured connector.
+pub fn start(state: &AppState) -> Tasks {
+    let mut tasks = vec![tokio::spawn(webhook::run(state.clone()))];
+    for (i, m) in state.config.listening.mastodon.iter().enumerate() {
+        tasks.push(tokio::spawn(mastodon::run(state.clone(), m.clone(), i)));
+    }
+    for (i, j) in state.config.listening.jetstream.iter().enumerate() {
+        tasks.push(tokio::spawn(jetstream::run(state.clone(), j.clone(), i)));
+    }
+    Tasks(tasks)
+}
+
+/// Exponential back-off with full jitter: up to `base · 2^attempt`, capped.
+pub fn backoff_ms(base_ms: u64, attempt: u32, cap_ms: u64) -> u64 {
+    use rand::Rng;
+    let ceiling = base_ms
+        .saturating_mul(1u64 << attempt.min(20))
+        .min(cap_ms)
+        .max(1);
+    rand::thread_rng().gen_range(ceiling / 2..=ceiling)
+}
