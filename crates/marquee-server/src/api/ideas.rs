@@ -58,15 +58,6 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(webhook_deliveries))
 }
 
-fn check_limit(limit: Option<u32>, default: u32) -> Result<u32, AppError> {
-    match limit {
-        None => Ok(default),
-        Some(0) => Err(AppError::invalid("limit", "must be at least 1")),
-        Some(n) if n > 100 => Err(AppError::invalid("limit", "must be at most 100")),
-        Some(n) => Ok(n),
-    }
-}
-
 /// Parses a sort name.
 pub fn parse_sort(s: Option<&str>) -> Result<IdeaSort, AppError> {
     match s {
@@ -139,7 +130,7 @@ async fn list_ideas(
             author: None,
             visibility: Visibility::Public,
             now: state.clock.now_ms(),
-            limit: check_limit(p.limit, 20)?,
+            limit: super::check_limit(p.limit, 20, 100)?,
             offset: p.offset.unwrap_or(0),
         })
         .await?;
@@ -212,7 +203,7 @@ async fn similar_ideas(
     if p.q.chars().count() > 200 {
         return Err(AppError::invalid("q", "must be at most 200 characters").into());
     }
-    let limit = check_limit(p.limit, 5)?;
+    let limit = super::check_limit(p.limit, 5, 100)?;
     Ok(Json(
         state
             .store
@@ -245,7 +236,7 @@ async fn launched_ideas(
             .list_ideas(&IdeaQuery {
                 sort: IdeaSort::RecentlyChanged,
                 status: Some(IdeaStatus::Launched),
-                limit: check_limit(p.limit, 20)?,
+                limit: super::check_limit(p.limit, 20, 100)?,
                 offset: p.offset.unwrap_or(0),
                 now: state.clock.now_ms(),
                 ..Default::default()
@@ -586,7 +577,7 @@ async fn staff_ideas(
                 sort: IdeaSort::New,
                 visibility,
                 status: None,
-                limit: check_limit(p.limit, 50)?,
+                limit: super::check_limit(p.limit, 50, 100)?,
                 offset: p.offset.unwrap_or(0),
                 now: state.clock.now_ms(),
                 ..Default::default()

@@ -277,14 +277,6 @@ fn name_missing(e: AppError) -> AppError {
     }
 }
 
-fn check_limit(limit: Option<u32>, default: u32) -> Result<u32, AppError> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=200).contains(&n) => Ok(n),
-        Some(_) => Err(AppError::invalid("limit", "must be 1 to 200")),
-    }
-}
-
 /// Post listing parameters.
 #[derive(Debug, Default, Clone, Deserialize, Serialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -337,7 +329,7 @@ impl PostsParams {
             sentiment: self.sentiment,
             account_id: self.account_id,
             order,
-            limit: check_limit(self.limit, default_limit)?,
+            limit: super::check_limit(self.limit, default_limit, 200)?,
             offset: self.offset.unwrap_or(0).min(1_000_000),
         })
     }
@@ -456,7 +448,7 @@ async fn list_alerts(
     _staff: Staff,
     ApiQuery(p): ApiQuery<AlertsParams>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
-    let limit = check_limit(p.limit, 50)?;
+    let limit = super::check_limit(p.limit, 50, 200)?;
     Ok(Json(state.store.list_alerts(p.status, limit).await?))
 }
 

@@ -107,13 +107,13 @@ async fn api_not_found() -> ApiError {
     ApiError(AppError::NotFound("no such API route".into()))
 }
 
-/// Page-size rule shared by listings: 1..=100.
-fn check_limit(limit: Option<u32>, default: u32) -> Result<u32, AppError> {
+/// The page-size rule every listing shares: absent → `default`, else 1..=`max`,
+/// and a 400 naming `limit` otherwise.
+pub(crate) fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, AppError> {
     match limit {
         None => Ok(default),
-        Some(0) => Err(AppError::invalid("limit", "must be at least 1")),
-        Some(n) if n > 100 => Err(AppError::invalid("limit", "must be at most 100")),
-        Some(n) => Ok(n),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid("limit", format!("must be 1 to {max}"))),
     }
 }
 
@@ -152,7 +152,7 @@ async fn list_titles(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<TitlesParams>,
 ) -> Result<Json<TitlesPage>, ApiError> {
-    let limit = check_limit(p.limit, 20)?;
+    let limit = check_limit(p.limit, 20, 100)?;
     let offset = p.offset.unwrap_or(0);
     let sort = match p.sort.as_deref() {
         None | Some("popular") => TitleSort::Popular,
@@ -222,7 +222,7 @@ async fn search(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<Vec<TitleSummary>>, ApiError> {
-    let limit = check_limit(p.limit, 20)?;
+    let limit = check_limit(p.limit, 20, 100)?;
     if p.q.len() > 200 {
         return Err(AppError::invalid("q", "must be at most 200 characters").into());
     }
@@ -414,7 +414,7 @@ async fn profile_history(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let limit = check_limit(p.limit, 50)?;
+    let limit = check_limit(p.limit, 50, 100)?;
     let profile = service::own_profile(&state, &user, id).await?;
     Ok(Json(state.store.history(profile.id, limit).await?))
 }
@@ -467,7 +467,7 @@ async fn staff_accounts(
     _admin: Admin,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<Vec<Account>>, ApiError> {
-    let limit = check_limit(p.limit, 50)?;
+    let limit = check_limit(p.limit, 50, 100)?;
     Ok(Json(
         state
             .store

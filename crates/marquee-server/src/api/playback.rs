@@ -87,16 +87,6 @@ pub(crate) async fn playable(
     Ok(t)
 }
 
-fn limit(v: Option<u32>, default: u32, max: u32) -> Result<u32, AppError> {
-    match v {
-        None => Ok(default),
-        Some(n) if n == 0 || n > max => {
-            Err(AppError::invalid("limit", format!("must be 1 to {max}")))
-        }
-        Some(n) => Ok(n),
-    }
-}
-
 /// New device body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -555,7 +545,7 @@ async fn continue_watching(
     ApiQuery(p): ApiQuery<RowParams>,
 ) -> Result<Json<Vec<RowItem>>, ApiError> {
     let pid = profile_of(&user)?;
-    let n = limit(p.limit, 20, 100)?;
+    let n = super::check_limit(p.limit, 20, 100)?;
     Ok(Json(state.store.continue_watching(pid, n).await?))
 }
 
@@ -596,7 +586,7 @@ async fn next_up(
     ApiQuery(p): ApiQuery<RowParams>,
 ) -> Result<Json<Vec<RowItem>>, ApiError> {
     let pid = profile_of(&user)?;
-    let n = limit(p.limit, 20, 100)?;
+    let n = super::check_limit(p.limit, 20, 100)?;
     Ok(Json(
         state.store.next_up(pid, next_up_since(&state), n).await?,
     ))
@@ -624,7 +614,7 @@ async fn play_events(
     ApiQuery(p): ApiQuery<EventParams>,
 ) -> Result<Json<Vec<PlayEvent>>, ApiError> {
     let pid = profile_of(&user)?;
-    let n = limit(p.limit, 100, 1000)?;
+    let n = super::check_limit(p.limit, 100, 1000)?;
     Ok(Json(
         state
             .store
