@@ -253,7 +253,14 @@ impl Config {
         fig = fig
             .merge(
                 Env::prefixed("MARQUEE_")
-                    .ignore(&["ADMIN_PASSWORD", "CONFIG"])
+                    // Variables read by CLI commands themselves, not config keys.
+                    .ignore(&[
+                        "ADMIN_PASSWORD",
+                        "CONFIG",
+                        "NEW_USER_PASSWORD",
+                        "INGEST_TOKEN",
+                        "SENTIMENT_DATA",
+                    ])
                     .split("__"),
             )
             .merge(
@@ -360,6 +367,9 @@ mod tests {
             let shown = c.redacted_toml().map_err(|e| e.to_string())?;
             assert!(!shown.contains("hunter22hunter"));
             assert!(shown.contains("<redacted>"));
+            // CLI-level variables are not config keys.
+            jail.set_env("MARQUEE_INGEST_TOKEN", "tok");
+            assert!(Config::load(None).is_ok());
             jail.set_env("MARQUEE_SERVR__ADDR", "x");
             let err = Config::load(None).map_err(|e| e.to_string()).unwrap_err();
             assert!(err.contains("servr"), "{err}");
