@@ -276,3 +276,21 @@ fn user_add_creates_staff() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 }
+
+#[test]
+fn tokens_may_start_with_a_hyphen() {
+    // Ingest tokens are URL-safe base64: one in 64 starts with '-'.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["ingest", "posts"])
+        .arg(&missing)
+        .args(["--server", "http://127.0.0.1:9", "--token", "-Wabc"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert!(err.contains("missing.jsonl"), "{err}");
+}

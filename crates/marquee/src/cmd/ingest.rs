@@ -24,7 +24,12 @@ pub struct ServerArgs {
     /// An ingest token (an admin creates one at /listening/tokens). Without
     /// one, a token is minted in the configured database, which must be the
     /// server's.
-    #[arg(long, env = "MARQUEE_INGEST_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MARQUEE_INGEST_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
 }
 
