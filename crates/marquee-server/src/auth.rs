@@ -197,11 +197,15 @@ impl IntoResponse for AuthRejection {
             return ApiError(self.err).into_response();
         }
         if matches!(self.err, AppError::Unauthorized(_)) {
-            let next: String = url_encode(&self.path);
-            return Redirect::to(&format!("/login?next={next}")).into_response();
+            return login_redirect(&self.path);
         }
         PageError(self.err).into_response()
     }
+}
+
+/// A redirect to the log-in page that comes back to `next` afterwards.
+pub fn login_redirect(next: &str) -> Response {
+    Redirect::to(&format!("/login?next={}", url_encode(next))).into_response()
 }
 
 /// Percent-encodes everything but unreserved characters.

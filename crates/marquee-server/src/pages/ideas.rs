@@ -2,7 +2,7 @@
 //! typing (htmx), the idea page with votes and comments, "Ideas launched",
 //! author profiles, the notification centre, and the staff moderation pages.
 
-use super::{render, render_status, Layout, Page, PageForm};
+use super::{render, render_status, CsrfForm, Layout, Page, PageForm};
 use crate::api::ideas::{parse_sort, webhook_input};
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{AppError, PageError};
@@ -223,13 +223,9 @@ struct NewPage {
     queued: bool,
 }
 
-fn to_login(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={}", crate::auth::url_encode(next))).into_response()
-}
-
 async fn new_form(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
     if page.user.is_none() {
-        return Ok(to_login("/ideas/new"));
+        return Ok(crate::auth::login_redirect("/ideas/new"));
     }
     let queued = state.config.ideas.moderation_queue && !page.l.is_staff;
     Ok(render(&NewPage {
@@ -260,7 +256,7 @@ async fn create(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     let Some(user) = page.user.clone() else {
-        return Ok(to_login("/ideas/new"));
+        return Ok(crate::auth::login_redirect("/ideas/new"));
     };
     let input = IdeaInput {
         title: f.title.clone(),
@@ -518,7 +514,7 @@ async fn vote(
     let id = parse_id(&id)?;
     page.check_csrf(&f.csrf)?;
     let Some(user) = page.user.clone() else {
-        return Ok(to_login(&format!("/ideas/{id}")));
+        return Ok(crate::auth::login_redirect(&format!("/ideas/{id}")));
     };
     let res = match f.action.as_str() {
         "vote" => svc::vote(&state, &user, id).await,
@@ -558,7 +554,7 @@ async fn comment(
     let id = parse_id(&id)?;
     page.check_csrf(&f.csrf)?;
     let Some(user) = page.user.clone() else {
-        return Ok(to_login(&format!("/ideas/{id}")));
+        return Ok(crate::auth::login_redirect(&format!("/ideas/{id}")));
     };
     match svc::comment(&state, &user, id, &f.body).await {
         Ok(c) => Ok(Redirect::to(&format!("/ideas/{id}#comment-{}", c.id)).into_response()),
@@ -592,7 +588,7 @@ struct NotificationsPage {
 
 async fn notifications(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
     let Some(user) = page.user.clone() else {
-        return Ok(to_login("/notifications"));
+        return Ok(crate::auth::login_redirect("/notifications"));
     };
     let notes = state
         .store
@@ -626,11 +622,6 @@ async fn bell(State(state): State<AppState>, page: Page) -> Result<Response, Pag
     Ok(render(&BellPartial { unread })?.into_response())
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn read_all(
     State(state): State<AppState>,
     page: Page,
@@ -638,7 +629,7 @@ async fn read_all(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     let Some(user) = page.user.clone() else {
-        return Ok(to_login("/notifications"));
+        return Ok(crate::auth::login_redirect("/notifications"));
     };
     state
         .store

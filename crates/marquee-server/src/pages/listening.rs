@@ -2,7 +2,7 @@
 //! over SSE), the drill-down post list, alerts with acknowledge/resolve,
 //! ingest tokens (admin) and a viewer's linked handles.
 
-use super::{render, Layout, Page, PageForm};
+use super::{render, CsrfForm, Layout, Page, PageForm};
 use crate::api::listening::{self as api, PostsParams};
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{AppError, PageError};
@@ -516,11 +516,6 @@ async fn alert_page(
         examples,
         drill,
     })
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn alert_action(

@@ -628,9 +628,10 @@ async fn signup_submit(
     }
 }
 
+/// A form whose only field is the CSRF token (log-out, profile pick, actions).
 #[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
+pub(crate) struct CsrfForm {
+    pub(crate) csrf: String,
 }
 
 async fn logout(
