@@ -134,10 +134,12 @@ pub fn parse_request(s: &str) -> Result<Request> {
         }
         "ease" | "edlae" | "wease" => {
             known(&["lambda", "rho", "min_support", "top", "gamma", "beta"])?;
+            // `top=0` (or no `top`): the dense model.
             let top = params
                 .iter()
                 .find(|(k, _)| k == "top")
-                .map(|e| e.1 as usize);
+                .map(|e| e.1 as usize)
+                .filter(|t| *t > 0);
             Ok(Request::Fixed(ModelSpec::Ease(
                 EaseParams {
                     lambda: get("lambda", 500.0),

@@ -414,6 +414,15 @@ fn tuned_ease_family_is_served_pruned_unless_asked_dense() {
         parse_request("ease:lambda=500").unwrap(),
         Request::Fixed(ModelSpec::Ease(_, None))
     ));
+    // A fixed spec with top=0 is dense too, not pruned to nothing.
+    assert!(matches!(
+        parse_request("ease:lambda=500:top=0").unwrap(),
+        Request::Fixed(ModelSpec::Ease(_, None))
+    ));
+    assert!(matches!(
+        parse_request("ease:lambda=500:top=50").unwrap(),
+        Request::Fixed(ModelSpec::Ease(_, Some(50)))
+    ));
 }
 
 #[test]

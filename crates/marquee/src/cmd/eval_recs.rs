@@ -88,6 +88,8 @@ struct ModelJson {
     spec: String,
     tune_s: f64,
     validation_ndcg_at_10: Option<f64>,
+    /// Every tuning trial on the validation split: `(spec, NDCG@10)`, in order.
+    validation_trials: Vec<(String, f64)>,
     train_s: f64,
     train_s_all: Vec<f64>,
     rank_s: f64,
@@ -273,21 +275,26 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         let t_tune = Instant::now();
-        let (spec, val_ndcg): (ModelSpec, Option<f64>) = match request {
-            Request::Fixed(s) => (s, None),
-            Request::Tuned(family, top) => {
-                let mut n = 0;
-                let t = pool.install(|| {
-                    tune(&family, &val, args.seed, &mut |d, v| {
-                        n += 1;
-                        bar.set_message(format!(
-                            "tuning on validation, trial {n}: {d} -> NDCG@10 {v:.4}"
-                        ));
-                    })
-                })?;
-                (t.best.pruned(top), Some(t.best_metrics.ndcg_at_10))
-            }
-        };
+        let (spec, val_ndcg, validation_trials): (ModelSpec, Option<f64>, Vec<(String, f64)>) =
+            match request {
+                Request::Fixed(s) => (s, None, Vec::new()),
+                Request::Tuned(family, top) => {
+                    let mut n = 0;
+                    let t = pool.install(|| {
+                        tune(&family, &val, args.seed, &mut |d, v| {
+                            n += 1;
+                            bar.set_message(format!(
+                                "tuning on validation, trial {n}: {d} -> NDCG@10 {v:.4}"
+                            ));
+                        })
+                    })?;
+                    (
+                        t.best.pruned(top),
+                        Some(t.best_metrics.ndcg_at_10),
+                        t.trials,
+                    )
+                }
+            };
         let tune_s = if val_ndcg.is_some() {
             t_tune.elapsed().as_secs_f64()
         } else {
@@ -340,6 +347,7 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
             spec: spec.describe(),
             tune_s,
             validation_ndcg_at_10: val_ndcg,
+            validation_trials,
             train_s: median(&mut fits),
             train_s_all,
             rank_s,
