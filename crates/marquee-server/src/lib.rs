@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod pages;
 pub mod playback;
 pub mod service;
+pub mod voice;
 pub mod webhooks;
 
 pub use config::Config;
@@ -103,6 +104,8 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/accounts"),
     ("GET", "/staff/ideas"),
     ("GET", "/api/v1/staff/ideas"),
+    ("GET", "/api/v1/staff/ideas/1/voice"),
+    ("GET", "/staff/ideas/1/voice"),
     ("GET", "/staff/webhooks"),
     ("GET", "/api/v1/webhooks"),
     ("PUT", "/api/v1/staff/titles/1/media"),

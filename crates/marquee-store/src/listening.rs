@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use marquee_domain::listening::{
     Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
 };
+use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
 
 /// What an insert of a batch of posts did.
@@ -44,6 +45,8 @@ pub struct PostQuery {
     pub sentiment: Option<Sentiment>,
     /// Only posts by handles this account linked.
     pub account_id: Option<i64>,
+    /// Only posts whose text matches (full-text, by word prefix).
+    pub matching: Option<TextMatch>,
     /// Order.
     pub order: PostOrder,
     /// Page size.
@@ -139,7 +142,8 @@ pub trait ListeningStore: Send + Sync {
     async fn posts_by_id(&self, ids: &[i64]) -> Result<Vec<Post>>;
     /// Counts posts matching the query's filters (its paging ignored).
     async fn count_posts(&self, q: &PostQuery) -> Result<i64>;
-    /// Volume and sentiment per bucket of `bucket_ms` over `[from, to)`.
+    /// Volume and sentiment per bucket of `bucket_ms` over `[from, to)`, optionally only of
+    /// one topic, one source and posts whose text matches.
     async fn post_series(
         &self,
         from: Millis,
@@ -147,6 +151,7 @@ pub trait ListeningStore: Send + Sync {
         bucket_ms: i64,
         topic: Option<&str>,
         source: Option<&str>,
+        matching: Option<&TextMatch>,
     ) -> Result<Vec<Bucket>>;
     /// Per-minute counts since `since`, for warming up the detector.
     async fn minute_counts(&self, since: Millis) -> Result<Vec<MinuteCount>>;

@@ -21,14 +21,15 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     paths(
         list_ideas, create_idea, similar_ideas, launched_ideas, idea_tags, get_idea, vote, unvote,
         add_comment, change_status, merge_idea, moderate_idea, set_tags, moderate_comment,
-        staff_ideas, notifications, read_notifications, list_webhooks, create_webhook,
+        staff_ideas, idea_voice, notifications, read_notifications, list_webhooks, create_webhook,
         delete_webhook, webhook_deliveries
     ),
     components(schemas(
         Idea, IdeaComment, IdeaStatus, StatusChange, Notification, Author, TagCount, IdeasPage,
         IdeaDetail, CommentView, NewIdeaRequest, VoteResponse, CommentRequest, StatusRequest,
         MergeRequest, StatusResponse, ModerationRequest, TagsRequest, NotificationsPage,
-        WebhookView, NewWebhookRequest, DeliveryView
+        WebhookView, NewWebhookRequest, DeliveryView, crate::voice::Voice,
+        marquee_domain::textmatch::TextMatch
     )),
     tags((name = "ideas", description = "The idea box: propose, vote, comment, follow status changes."),
          (name = "notifications"), (name = "webhooks"))
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ideas/{id}/tags", put(set_tags))
         .route("/ideas/comments/{id}/moderation", post(moderate_comment))
         .route("/staff/ideas", get(staff_ideas))
+        .route("/staff/ideas/{id}/voice", get(idea_voice))
         .route("/notifications", get(notifications))
         .route("/notifications/read", post(read_notifications))
         .route("/webhooks", get(list_webhooks).post(create_webhook))
@@ -548,6 +550,31 @@ pub struct StaffParams {
     limit: Option<u32>,
     /// Default 0.
     offset: Option<u32>,
+}
+
+/// Voice-of-the-customer window.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VoiceParams {
+    /// Days back from today, 1 to 365; default 30.
+    days: Option<i64>,
+}
+
+/// What social listening heard about an idea: matching posts per day with their
+/// sentiment, the trend, the newest posts (staff).
+#[utoipa::path(get, path = "/api/v1/staff/ideas/{id}/voice", tag = "ideas",
+    params(("id" = i64, Path, description = "Idea id"), VoiceParams),
+    responses((status = 200, body = crate::voice::Voice), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn idea_voice(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<VoiceParams>,
+) -> Result<Json<crate::voice::Voice>, ApiError> {
+    let (v, _) = crate::voice::voice(&state, id, p.days.unwrap_or(30)).await?;
+    Ok(Json(v))
 }
 
 /// The moderation queue, hidden ideas, or everything (staff).

@@ -11,6 +11,7 @@ use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use marquee_domain::listening::{Alert, AlertStatus, IngestToken, Post, Sentiment};
+use marquee_domain::textmatch;
 use marquee_domain::Millis;
 use marquee_store::listening::{Bucket, PostOrder, PostQuery};
 use serde::{Deserialize, Serialize};
@@ -294,6 +295,10 @@ pub struct PostsParams {
     pub sentiment: Option<Sentiment>,
     /// Posts by handles this account linked.
     pub account_id: Option<i64>,
+    /// Words the post must contain (each as a word prefix, case-insensitive).
+    pub q: Option<String>,
+    /// Only posts about this idea: naming one of its tags or two words of its title.
+    pub idea: Option<i64>,
     /// newest (default), negative or positive.
     pub order: Option<String>,
     /// 1 to 200, default 50.
@@ -303,6 +308,24 @@ pub struct PostsParams {
 }
 
 impl PostsParams {
+    /// The store query, with `idea` turned into the idea's text match (404 for an
+    /// unknown idea).
+    pub async fn resolve(
+        &self,
+        state: &AppState,
+        default_limit: u32,
+    ) -> Result<PostQuery, AppError> {
+        let mut q = self.query(default_limit)?;
+        if let Some(id) = self.idea {
+            let about = idea_match(state, id).await?;
+            q.matching = Some(match &q.matching {
+                Some(words) => about.and(words),
+                None => about,
+            });
+        }
+        Ok(q)
+    }
+
     /// The store query these parameters mean.
     pub fn query(&self, default_limit: u32) -> Result<PostQuery, AppError> {
         let order = match self.order.as_deref() {
@@ -328,6 +351,7 @@ impl PostsParams {
             source: self.source.clone().filter(|s| !s.is_empty()),
             sentiment: self.sentiment,
             account_id: self.account_id,
+            matching: self.q.as_deref().and_then(textmatch::all_words),
             order,
             limit: super::check_limit(self.limit, default_limit, 200)?,
             offset: self.offset.unwrap_or(0).min(1_000_000),
@@ -344,7 +368,24 @@ async fn list_posts(
     _staff: Staff,
     ApiQuery(p): ApiQuery<PostsParams>,
 ) -> Result<Json<Vec<Post>>, ApiError> {
-    Ok(Json(state.store.list_posts(&p.query(50)?).await?))
+    Ok(Json(
+        state
+            .store
+            .list_posts(&p.resolve(&state, 50).await?)
+            .await?,
+    ))
+}
+
+/// What counts as a post about idea `id` (an idea with nothing distinctive matches
+/// nothing).
+pub async fn idea_match(state: &AppState, id: i64) -> Result<textmatch::TextMatch, AppError> {
+    let idea = state
+        .store
+        .idea(id, None)
+        .await?
+        .ok_or_else(|| AppError::NotFound("idea".into()))?;
+    Ok(textmatch::about_idea(&idea.title, &idea.tags)
+        .unwrap_or(textmatch::TextMatch { groups: Vec::new() }))
 }
 
 /// Series parameters.
@@ -362,6 +403,8 @@ pub struct SeriesParams {
     pub topic: Option<String>,
     /// A source.
     pub source: Option<String>,
+    /// Words the post must contain (each as a word prefix, case-insensitive).
+    pub q: Option<String>,
 }
 
 /// One bucket of a series.
@@ -423,7 +466,14 @@ async fn series(
     let topic = p.topic.as_deref().filter(|t| !t.is_empty() && *t != "all");
     let b = state
         .store
-        .post_series(from, to, bucket * 60_000, topic, p.source.as_deref())
+        .post_series(
+            from,
+            to,
+            bucket * 60_000,
+            topic,
+            p.source.as_deref(),
+            p.q.as_deref().and_then(textmatch::all_words).as_ref(),
+        )
         .await?;
     Ok(Json(b.into_iter().map(SeriesPoint::from).collect()))
 }

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications/read", post(read_all))
         .route("/staff/ideas", get(staff_board))
         .route("/staff/ideas/{id}/status", post(staff_status))
+        .route("/staff/ideas/{id}/voice", get(staff_voice))
         .route("/staff/ideas/{id}/moderate", post(staff_moderate))
         .route("/staff/ideas/{id}/tags", post(staff_tags))
         .route("/staff/ideas/comments/{id}/moderate", post(staff_comment))
@@ -645,6 +646,46 @@ struct StaffPage {
     pending: Vec<IdeaRow>,
     hidden: Vec<IdeaRow>,
     moderation_queue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ideas/voice.html")]
+struct VoicePartial {
+    v: crate::voice::Voice,
+    c: super::listening::Chart,
+    days: i64,
+}
+
+#[derive(Deserialize)]
+struct VoiceQuery {
+    days: Option<String>,
+}
+
+/// The voice of the customer around an idea (an htmx fragment on the idea page).
+async fn staff_voice(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<VoiceQuery>,
+) -> Result<Html<String>, PageError> {
+    let id = parse_id(&id)?;
+    let days = match q.days.as_deref() {
+        None | Some("") => 30,
+        Some(d) => d
+            .parse()
+            .map_err(|_| AppError::invalid("days", "must be a whole number of days"))?,
+    };
+    let (v, buckets) = crate::voice::voice(&state, id, days).await?;
+    let c = super::listening::chart(
+        "all",
+        &buckets,
+        v.from,
+        v.to,
+        86_400_000,
+        &[],
+        &format!("&idea={id}"),
+    );
+    render(&VoicePartial { v, c, days })
 }
 
 async fn staff_board(

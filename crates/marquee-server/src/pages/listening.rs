@@ -152,18 +152,17 @@ pub const W: f64 = 640.0;
 /// Chart bar area height.
 pub const H: f64 = 110.0;
 
-fn drill(from: Millis, to: Millis, series: &str, source: Option<&str>) -> String {
+fn drill(from: Millis, to: Millis, series: &str, extra: &str) -> String {
     let mut q = format!("/listening/posts?from={from}&to={to}&order=negative");
     if series != "all" {
         q.push_str(&format!("&topic={}", crate::auth::url_encode(series)));
     }
-    if let Some(s) = source {
-        q.push_str(&format!("&source={}", crate::auth::url_encode(s)));
-    }
+    q.push_str(extra);
     q
 }
 
-/// Builds a chart from buckets (missing buckets are empty).
+/// Builds a chart from buckets (missing buckets are empty). `extra` is appended to every
+/// bar's drill-down link (already URL-encoded, `&key=value...`).
 #[allow(clippy::too_many_arguments)]
 pub fn chart(
     series: &str,
@@ -172,7 +171,7 @@ pub fn chart(
     to: Millis,
     bucket_ms: i64,
     alerts: &[Alert],
-    source: Option<&str>,
+    extra: &str,
 ) -> Chart {
     let n = ((to - from) / bucket_ms).max(1) as usize;
     let mut full = vec![Bucket::default(); n];
@@ -220,7 +219,7 @@ pub fn chart(
                 b.positive,
                 mean
             ),
-            href: drill(start, start + bucket_ms, series, source),
+            href: drill(start, start + bucket_ms, series, extra),
         });
     }
     let total: i64 = full.iter().map(|b| b.total).sum();
@@ -323,9 +322,13 @@ async fn live_panel(state: &AppState, p: &DashParams) -> Result<LivePanel, AppEr
         let t = (s != "all").then_some(s.as_str());
         let b = state
             .store
-            .post_series(from, to, bucket, t, source.as_deref())
+            .post_series(from, to, bucket, t, source.as_deref(), None)
             .await?;
-        charts.push(chart(s, &b, from, to, bucket, &alerts, source.as_deref()));
+        let extra = source
+            .as_deref()
+            .map(|s| format!("&source={}", crate::auth::url_encode(s)))
+            .unwrap_or_default();
+        charts.push(chart(s, &b, from, to, bucket, &alerts, &extra));
     }
     let q = |order| PostQuery {
         from: Some(from),
@@ -432,6 +435,8 @@ async fn stream(
 #[template(path = "listening/posts.html")]
 struct PostsPage {
     l: Layout,
+    search: String,
+    idea: Option<i64>,
     posts: Vec<Post>,
     total: i64,
     heading: String,
@@ -461,12 +466,18 @@ async fn posts_page(
     uri: Uri,
 ) -> Result<Html<String>, PageError> {
     let p: PostsParams = page_query(&uri)?;
-    let q = p.query(50)?;
+    let q = p.resolve(&state, 50).await?;
     let posts = state.store.list_posts(&q).await?;
     let total = state.store.count_posts(&q).await?;
     let mut heading = String::from("Posts");
+    if let Some(id) = p.idea {
+        heading.push_str(&format!(" about idea #{id}"));
+    }
     if let Some(t) = &q.topic {
         heading.push_str(&format!(" on {t}"));
+    }
+    if let Some(words) = p.q.as_deref().filter(|w| !w.trim().is_empty()) {
+        heading.push_str(&format!(" saying “{}”", words.trim()));
     }
     if let Some(s) = q.sentiment {
         heading.push_str(&format!(", {}", s.as_str()));
@@ -479,6 +490,8 @@ async fn posts_page(
     let prev = (q.offset > 0).then(|| with_offset(&uri, q.offset.saturating_sub(q.limit)));
     render(&PostsPage {
         l: page.l,
+        search: p.q.clone().unwrap_or_default(),
+        idea: p.idea,
         posts,
         total,
         heading,
@@ -509,7 +522,7 @@ async fn alert_page(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("alert {id} not found")))?;
     let examples = crate::listening::alert_examples(&state, &a).await?;
-    let drill = drill(a.window_start, a.window_end, &a.series, None);
+    let drill = drill(a.window_start, a.window_end, &a.series, "");
     render(&AlertPage {
         l: page.l,
         a,

@@ -36,6 +36,14 @@ async fn role_matrix_on_every_staff_route() {
         )
         .await
         .unwrap();
+    // An idea for the idea routes.
+    let r = app
+        .req(Method::POST, "/api/v1/ideas", Some(&viewer))
+        .json(&json!({"title": "Offline downloads on the TV"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     assert!(STAFF_ROUTES.len() >= 5);
     for (method, path) in STAFF_ROUTES {
         let anon = call(&app, method, path, None).await;

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use marquee_domain::listening::{
     Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
 };
+use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -157,6 +158,20 @@ fn push_filters<'a>(qb: &mut QueryBuilder<'a, Sqlite>, q: &'a PostQuery) {
     if let Some(a) = q.account_id {
         qb.push(" AND account_id = ").push_bind(a);
     }
+    if let Some(m) = &q.matching {
+        push_matching(qb, m);
+    }
+}
+
+/// `AND id IN (full-text matches)`; a match with no groups matches nothing.
+fn push_matching(qb: &mut QueryBuilder<'_, Sqlite>, m: &TextMatch) {
+    if m.groups.is_empty() {
+        qb.push(" AND 0");
+        return;
+    }
+    qb.push(" AND id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ")
+        .push_bind(m.to_fts5())
+        .push(")");
 }
 
 #[async_trait]
@@ -358,6 +373,7 @@ impl ListeningStore for SqliteStore {
         bucket_ms: i64,
         topic: Option<&str>,
         source: Option<&str>,
+        matching: Option<&TextMatch>,
     ) -> Result<Vec<Bucket>> {
         let bucket_ms = bucket_ms.max(1);
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT ((created_at - ");
@@ -379,6 +395,9 @@ impl ListeningStore for SqliteStore {
         }
         if let Some(s) = source {
             qb.push(" AND source = ").push_bind(s.to_string());
+        }
+        if let Some(m) = matching {
+            push_matching(&mut qb, m);
         }
         qb.push(" GROUP BY b ORDER BY b");
         let rows = qb.build().fetch_all(&self.pool).await?;
@@ -785,13 +804,64 @@ mod tests {
             .unwrap();
         assert_eq!(none, 0);
         let b = s
-            .post_series(0, 4000, 1000, Some("price"), None)
+            .post_series(0, 4000, 1000, Some("price"), None, None)
             .await
             .unwrap();
         assert_eq!(
             b.iter().map(|b| (b.start, b.total)).collect::<Vec<_>>(),
             vec![(1000, 1), (2000, 1)]
         );
+    }
+
+    #[tokio::test]
+    async fn full_text_matching_filters_listings_counts_and_series() {
+        use marquee_domain::textmatch::{about_idea, all_words};
+        let (_d, s) = store().await;
+        let texts = [
+            "Offline downloads on the TV would be great",
+            "my tv app crashed",
+            "Download limit again?!",
+            "\"offline\" OR *quotes* are just words",
+        ];
+        let batch: Vec<NewPost> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| NewPost {
+                text: t.to_string(),
+                ..post(&i.to_string(), "@a@x", 1000 * (i as i64 + 1))
+            })
+            .collect();
+        s.insert_posts(&batch, None, 9).await.unwrap();
+        let idea = about_idea("Offline downloads for the TV app", &["downloads".into()]).unwrap();
+        let q = PostQuery {
+            matching: Some(idea.clone()),
+            limit: 10,
+            ..Default::default()
+        };
+        let got: Vec<String> = s
+            .list_posts(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(got, vec![texts[2].to_string(), texts[0].to_string()]);
+        assert_eq!(s.count_posts(&q).await.unwrap(), 2);
+        // The store agrees with the pure rule.
+        for t in texts {
+            assert_eq!(idea.matches(t), got.iter().any(|g| g == t), "{t}");
+        }
+        let b = s
+            .post_series(0, 10_000, 10_000, None, None, Some(&idea))
+            .await
+            .unwrap();
+        assert_eq!(b.iter().map(|b| b.total).sum::<i64>(), 2);
+        // Query syntax typed into a search box is just words.
+        let q = PostQuery {
+            matching: all_words("\"offline\" OR"),
+            ..Default::default()
+        };
+        assert_eq!(s.count_posts(&q).await.unwrap(), 1);
     }
 
     #[tokio::test]
