@@ -1012,6 +1012,23 @@ pub fn anniversaries_reached(created_at: Millis, now: Millis) -> i64 {
     n
 }
 
+/// The mailbox behind an address, for the self-referral guard: lower case,
+/// `+tag` dropped, and dots ignored for Gmail.
+pub fn canonical_email(email: &str) -> String {
+    let e = email.trim().to_lowercase();
+    let Some((local, domain)) = e.rsplit_once('@') else {
+        return e;
+    };
+    let local = local.split('+').next().unwrap_or(local);
+    let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+    let local = if domain == "gmail.com" {
+        local.replace('.', "")
+    } else {
+        local.to_string()
+    };
+    format!("{local}@{domain}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1147,5 +1164,12 @@ mod tests {
             4
         );
         assert_eq!(civil_from_days(0), (1970, 1, 1));
+    }
+
+    #[test]
+    fn canonical_mailboxes() {
+        assert_eq!(canonical_email("A.Lice+x@GMail.com"), "alice@gmail.com");
+        assert_eq!(canonical_email("bob+2@example.com"), "bob@example.com");
+        assert_ne!(canonical_email("b.ob@example.com"), canonical_email("bob@example.com"));
     }
 }
