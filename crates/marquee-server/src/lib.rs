@@ -30,7 +30,9 @@ pub mod import;
 pub mod listening;
 pub mod markdown;
 pub mod metrics;
+pub mod overview;
 pub mod pages;
+pub mod perks;
 pub mod playback;
 pub mod service;
 pub mod webhooks;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub ingest: Arc<playback::Ingest>,
     /// Social listening: sentiment model, taxonomy, backlash detector, live events.
     pub listening: Arc<listening::Listening>,
+    /// Perks: wakes the evaluator; the staff overview's live feed.
+    pub perks: Arc<perks::Perks>,
 }
 
 impl AppState {
@@ -88,6 +92,7 @@ impl AppState {
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
+            perks: Arc::new(perks::Perks::default()),
             config: Arc::new(config),
         })
     }
