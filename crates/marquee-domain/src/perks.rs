@@ -346,8 +346,12 @@ pub struct RuleSpec {
 // ---------- parsing ----------
 
 fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, RuleError> {
-    v.as_object()
-        .ok_or_else(|| err(path, format!("type mismatch: expected an object, got {}", type_name(v))))
+    v.as_object().ok_or_else(|| {
+        err(
+            path,
+            format!("type mismatch: expected an object, got {}", type_name(v)),
+        )
+    })
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -381,7 +385,12 @@ fn only_keys(o: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(),
     Ok(())
 }
 
-fn opt_str(o: &Map<String, Value>, path: &str, key: &str, max: usize) -> Result<Option<String>, RuleError> {
+fn opt_str(
+    o: &Map<String, Value>,
+    path: &str,
+    key: &str,
+    max: usize,
+) -> Result<Option<String>, RuleError> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -390,7 +399,10 @@ fn opt_str(o: &Map<String, Value>, path: &str, key: &str, max: usize) -> Result<
                 return Err(err(join(path, key), "must not be empty"));
             }
             if s.chars().count() > max {
-                return Err(err(join(path, key), format!("must be at most {max} characters")));
+                return Err(err(
+                    join(path, key),
+                    format!("must be at most {max} characters"),
+                ));
             }
             if s.chars().any(char::is_control) {
                 return Err(err(join(path, key), "must not contain control characters"));
@@ -404,13 +416,19 @@ fn opt_str(o: &Map<String, Value>, path: &str, key: &str, max: usize) -> Result<
     }
 }
 
-fn opt_int(o: &Map<String, Value>, path: &str, key: &str, min: i64, max: i64) -> Result<Option<i64>, RuleError> {
+fn opt_int(
+    o: &Map<String, Value>,
+    path: &str,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, RuleError> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
-            let i = n.as_i64().ok_or_else(|| {
-                err(join(path, key), "type mismatch: expected a whole number")
-            })?;
+            let i = n
+                .as_i64()
+                .ok_or_else(|| err(join(path, key), "type mismatch: expected a whole number"))?;
             if i < min || i > max {
                 return Err(err(join(path, key), format!("must be {min} to {max}")));
             }
@@ -431,7 +449,18 @@ fn required<T>(v: Option<T>, path: &str, key: &str) -> Result<T, RuleError> {
 /// an unknown field, a type mismatch, a missing budget.
 pub fn parse_rule(v: &Value) -> Result<RuleSpec, RuleError> {
     let o = object(v, "body")?;
-    only_keys(o, "", &["name", "enabled", "trigger", "conditions", "effect", "budget"])?;
+    only_keys(
+        o,
+        "",
+        &[
+            "name",
+            "enabled",
+            "trigger",
+            "conditions",
+            "effect",
+            "budget",
+        ],
+    )?;
     let name = required(opt_str(o, "", "name", 80)?, "", "name")?;
     let enabled = match o.get("enabled") {
         None | Some(Value::Null) => true,
@@ -443,7 +472,10 @@ pub fn parse_rule(v: &Value) -> Result<RuleSpec, RuleError> {
             ))
         }
     };
-    let trigger = parse_trigger(o.get("trigger").ok_or_else(|| err("trigger", "is required"))?)?;
+    let trigger = parse_trigger(
+        o.get("trigger")
+            .ok_or_else(|| err("trigger", "is required"))?,
+    )?;
     let conditions = match o.get("conditions") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
@@ -463,7 +495,10 @@ pub fn parse_rule(v: &Value) -> Result<RuleSpec, RuleError> {
             ))
         }
     };
-    let effect = parse_effect(o.get("effect").ok_or_else(|| err("effect", "is required"))?)?;
+    let effect = parse_effect(
+        o.get("effect")
+            .ok_or_else(|| err("effect", "is required"))?,
+    )?;
     let budget = match o.get("budget") {
         None | Some(Value::Null) => {
             return Err(err(
@@ -486,7 +521,8 @@ pub fn parse_rule(v: &Value) -> Result<RuleSpec, RuleError> {
 fn parse_trigger(v: &Value) -> Result<Trigger, RuleError> {
     let o = object(v, "trigger")?;
     only_keys(o, "trigger", &["kind", "name", "series_id", "years"])?;
-    let kind: TriggerKind = required(opt_str(o, "trigger", "kind", 40)?, "trigger", "kind")?.parse()?;
+    let kind: TriggerKind =
+        required(opt_str(o, "trigger", "kind", 40)?, "trigger", "kind")?.parse()?;
     let name = opt_str(o, "trigger", "name", 60)?;
     let series_id = opt_int(o, "trigger", "series_id", 1, i64::MAX)?;
     let years = opt_int(o, "trigger", "years", 1, 100)?;
@@ -497,7 +533,10 @@ fn parse_trigger(v: &Value) -> Result<Trigger, RuleError> {
         return Err(err("trigger.name", "only a custom trigger takes a name"));
     }
     if series_id.is_some() && kind != TriggerKind::SeriesFinished {
-        return Err(err("trigger.series_id", "only series_finished takes a series_id"));
+        return Err(err(
+            "trigger.series_id",
+            "only series_finished takes a series_id",
+        ));
     }
     if years.is_some() && kind != TriggerKind::Anniversary {
         return Err(err("trigger.years", "only anniversary takes years"));
@@ -533,12 +572,18 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, RuleError> {
         .ok_or_else(|| {
             err(
                 join(path, "op"),
-                format!("unknown op {oname:?}: use {}", Op::ALL.map(|x| x.as_str()).join(", ")),
+                format!(
+                    "unknown op {oname:?}: use {}",
+                    Op::ALL.map(|x| x.as_str()).join(", ")
+                ),
             )
         })?;
     let genre = opt_str(o, path, "genre", 60)?;
     if genre.is_some() && field != Field::TitlesFinished {
-        return Err(err(join(path, "genre"), "only titles_finished takes a genre"));
+        return Err(err(
+            join(path, "genre"),
+            "only titles_finished takes a genre",
+        ));
     }
     let value = o
         .get("value")
@@ -550,7 +595,10 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, RuleError> {
         if op == Op::In {
             return Err(err(
                 join(path, "op"),
-                format!("{} is a number: use eq, ne, gt, gte, lt or lte", field.as_str()),
+                format!(
+                    "{} is a number: use eq, ne, gt, gte, lt or lte",
+                    field.as_str()
+                ),
             ));
         }
         let n = value.as_f64().ok_or_else(|| {
@@ -582,7 +630,10 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, RuleError> {
             (v, Op::In) => {
                 return Err(err(
                     &vpath,
-                    format!("type mismatch: in takes a list of texts, got {}", type_name(v)),
+                    format!(
+                        "type mismatch: in takes a list of texts, got {}",
+                        type_name(v)
+                    ),
                 ))
             }
             (v, _) => {
@@ -601,10 +652,16 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, RuleError> {
         }
         for t in texts {
             let s = t.as_str().ok_or_else(|| {
-                err(&vpath, format!("type mismatch: expected texts, got {}", type_name(t)))
+                err(
+                    &vpath,
+                    format!("type mismatch: expected texts, got {}", type_name(t)),
+                )
             })?;
             Plan::from_str(s).map_err(|_| {
-                err(&vpath, format!("unknown plan {s:?}: use basic, standard or premium"))
+                err(
+                    &vpath,
+                    format!("unknown plan {s:?}: use basic, standard or premium"),
+                )
             })?;
         }
     }
@@ -621,9 +678,17 @@ fn parse_effect(v: &Value) -> Result<Effect, RuleError> {
     only_keys(
         o,
         "effect",
-        &["kind", "amount_cents", "badge", "feature", "message", "cost_cents"],
+        &[
+            "kind",
+            "amount_cents",
+            "badge",
+            "feature",
+            "message",
+            "cost_cents",
+        ],
     )?;
-    let kind: EffectKind = required(opt_str(o, "effect", "kind", 20)?, "effect", "kind")?.parse()?;
+    let kind: EffectKind =
+        required(opt_str(o, "effect", "kind", 20)?, "effect", "kind")?.parse()?;
     let amount_cents = opt_int(o, "effect", "amount_cents", 1, 1_000_000)?;
     let badge = opt_str(o, "effect", "badge", 40)?;
     let feature = opt_str(o, "effect", "feature", 60)?;
@@ -644,7 +709,10 @@ fn parse_effect(v: &Value) -> Result<Effect, RuleError> {
         }
     }
     if amount_cents.is_some() && kind != EffectKind::Credit {
-        return Err(err("effect.amount_cents", "only a credit takes amount_cents"));
+        return Err(err(
+            "effect.amount_cents",
+            "only a credit takes amount_cents",
+        ));
     }
     if badge.is_some() && kind != EffectKind::Badge {
         return Err(err("effect.badge", "only a badge effect takes badge"));
@@ -665,10 +733,12 @@ fn parse_effect(v: &Value) -> Result<Effect, RuleError> {
 fn parse_budget(v: &Value) -> Result<Budget, RuleError> {
     let o = object(v, "budget")?;
     only_keys(o, "budget", &["global", "per_profile"])?;
-    let g = o
-        .get("global")
-        .filter(|v| !v.is_null())
-        .ok_or_else(|| err("budget.global", "no global budget set: give max_cents or max_awards"))?;
+    let g = o.get("global").filter(|v| !v.is_null()).ok_or_else(|| {
+        err(
+            "budget.global",
+            "no global budget set: give max_cents or max_awards",
+        )
+    })?;
     let go = object(g, "budget.global")?;
     only_keys(go, "budget.global", &["max_cents", "max_awards"])?;
     let global = GlobalBudget {
@@ -676,7 +746,10 @@ fn parse_budget(v: &Value) -> Result<Budget, RuleError> {
         max_awards: opt_int(go, "budget.global", "max_awards", 0, i64::MAX / 4)?,
     };
     if global.max_cents.is_none() && global.max_awards.is_none() {
-        return Err(err("budget.global", "no global budget set: give max_cents or max_awards"));
+        return Err(err(
+            "budget.global",
+            "no global budget set: give max_cents or max_awards",
+        ));
     }
     let p = o
         .get("per_profile")
@@ -858,7 +931,9 @@ impl BudgetVerdict {
 
 /// Checks one more award of `cost` cents against the caps.
 pub fn check_budget(b: &Budget, cost: i64, u: &Usage) -> BudgetVerdict {
-    if b.global.max_cents.is_some_and(|m| u.global_cents + cost > m)
+    if b.global
+        .max_cents
+        .is_some_and(|m| u.global_cents + cost > m)
         || b.global.max_awards.is_some_and(|m| u.global_awards + 1 > m)
     {
         return BudgetVerdict::GlobalExhausted;
@@ -994,7 +1069,11 @@ pub fn anniversary_at(created_at: Millis, n: i64) -> Millis {
     let within = created_at.rem_euclid(DAY_MS);
     let (y, m, d) = civil_from_days(day);
     let ty = y + n;
-    let d = if m == 2 && d == 29 && !is_leap(ty) { 28 } else { d };
+    let d = if m == 2 && d == 29 && !is_leap(ty) {
+        28
+    } else {
+        d
+    };
     days_from_civil(ty, m, d) * DAY_MS + within
 }
 
@@ -1020,7 +1099,11 @@ pub fn canonical_email(email: &str) -> String {
         return e;
     };
     let local = local.split('+').next().unwrap_or(local);
-    let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+    let domain = if domain == "googlemail.com" {
+        "gmail.com"
+    } else {
+        domain
+    };
     let local = if domain == "gmail.com" {
         local.replace('.', "")
     } else {
@@ -1118,7 +1201,10 @@ mod tests {
                                     {"field": "titles_finished", "genre": "Drama", "op": "gte", "value": 2}]);
         let r = parse_rule(&plan).unwrap();
         let mut f = facts();
-        assert!(!eligible(&r, &ev(1, 1, DAY_MS), &f), "no posts: sentiment unknown");
+        assert!(
+            !eligible(&r, &ev(1, 1, DAY_MS), &f),
+            "no posts: sentiment unknown"
+        );
         f.sentiment = Some(-0.5);
         f.genre_finished.insert("Drama".into(), 2);
         assert!(eligible(&r, &ev(1, 1, DAY_MS), &f));
@@ -1132,11 +1218,11 @@ mod tests {
         let d = 31 * DAY_MS;
         let log: Vec<(TriggerEvent, Facts)> = vec![
             (ev(1, 1, d), facts()),
-            (ev(2, 1, d + DAY_MS), facts()),      // profile cap (1 per 30 days)
-            (ev(3, 2, d + 2 * DAY_MS), facts()),  // second award: 1000 cents used
-            (ev(4, 3, d + 3 * DAY_MS), facts()),  // global cap
+            (ev(2, 1, d + DAY_MS), facts()), // profile cap (1 per 30 days)
+            (ev(3, 2, d + 2 * DAY_MS), facts()), // second award: 1000 cents used
+            (ev(4, 3, d + 3 * DAY_MS), facts()), // global cap
             (ev(5, 1, d + 31 * DAY_MS), facts()), // new period, but global cap
-            (ev(6, 4, 10 * DAY_MS), facts()),     // tenure too short
+            (ev(6, 4, 10 * DAY_MS), facts()), // tenure too short
         ];
         let out = dry_run(&r, &log);
         assert_eq!(out.events, 6);
@@ -1170,6 +1256,9 @@ mod tests {
     fn canonical_mailboxes() {
         assert_eq!(canonical_email("A.Lice+x@GMail.com"), "alice@gmail.com");
         assert_eq!(canonical_email("bob+2@example.com"), "bob@example.com");
-        assert_ne!(canonical_email("b.ob@example.com"), canonical_email("bob@example.com"));
+        assert_ne!(
+            canonical_email("b.ob@example.com"),
+            canonical_email("bob@example.com")
+        );
     }
 }

@@ -119,6 +119,13 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/listening/series"),
     ("GET", "/api/v1/listening/alerts"),
     ("GET", "/api/v1/listening/tokens"),
+    ("GET", "/staff/overview/live"),
+    ("GET", "/staff/perks"),
+    ("GET", "/staff/decisions"),
+    ("GET", "/api/v1/staff/overview"),
+    ("GET", "/api/v1/staff/perks/rules"),
+    ("GET", "/api/v1/staff/perks/audit"),
+    ("GET", "/api/v1/staff/perks/spend"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

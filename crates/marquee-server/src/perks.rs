@@ -126,7 +126,11 @@ pub async fn run_once(state: &AppState) -> Result<PassReport, AppError> {
     Ok(report)
 }
 
-async fn facts_for(state: &AppState, rule: &RuleSpec, ev: &TriggerEvent) -> Result<Facts, AppError> {
+async fn facts_for(
+    state: &AppState,
+    rule: &RuleSpec,
+    ev: &TriggerEvent,
+) -> Result<Facts, AppError> {
     Ok(state
         .store
         .perk_facts(
@@ -163,7 +167,11 @@ pub async fn record_event(state: &AppState, ev: &NewPerkEvent) -> Result<Option<
         .await
         .map_err(|e| match e {
             StoreError::NotFound { what } => {
-                let field = if what == "profile" { "profile_id" } else { "account_id" };
+                let field = if what == "profile" {
+                    "profile_id"
+                } else {
+                    "account_id"
+                };
                 AppError::invalid(field, format!("no such {what}"))
             }
             other => other.into(),
@@ -281,7 +289,12 @@ pub async fn set_sharing(
     for _ in 0..5 {
         match state
             .store
-            .set_sharing(account_id, enabled, &new_referral_code(), state.clock.now_ms())
+            .set_sharing(
+                account_id,
+                enabled,
+                &new_referral_code(),
+                state.clock.now_ms(),
+            )
             .await
         {
             Ok(s) => return Ok(s),
@@ -349,13 +362,19 @@ pub async fn record_decision(
         ));
     }
     if evidence.len() > 50 {
-        return Err(AppError::invalid("evidence", "at most 50 pieces of evidence"));
+        return Err(AppError::invalid(
+            "evidence",
+            "at most 50 pieces of evidence",
+        ));
     }
     let d = state
         .store
         .create_decision(title, body, evidence, actor_id, state.clock.now_ms())
         .await?;
-    let _ = state.perks.live.send(OverviewEvent::Decision { decision_id: d.id });
+    let _ = state
+        .perks
+        .live
+        .send(OverviewEvent::Decision { decision_id: d.id });
     Ok(d)
 }
 

@@ -4,7 +4,9 @@
 
 use crate::Result;
 use async_trait::async_trait;
-use marquee_domain::perks::{BudgetVerdict, EffectKind, Facts, RuleSpec, TriggerEvent, TriggerKind};
+use marquee_domain::perks::{
+    BudgetVerdict, EffectKind, Facts, RuleSpec, TriggerEvent, TriggerKind,
+};
 use marquee_domain::Millis;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -194,7 +196,12 @@ pub enum ReferralOutcome {
 #[async_trait]
 pub trait PerksStore: Send + Sync {
     /// Saves a new rule (audited).
-    async fn create_perk_rule(&self, spec: &RuleSpec, actor_id: i64, now: Millis) -> Result<PerkRule>;
+    async fn create_perk_rule(
+        &self,
+        spec: &RuleSpec,
+        actor_id: i64,
+        now: Millis,
+    ) -> Result<PerkRule>;
     /// Replaces a rule's spec (audited). `NotFound` for an unknown id.
     async fn update_perk_rule(
         &self,
@@ -218,8 +225,12 @@ pub trait PerksStore: Send + Sync {
     /// Logged events not yet evaluated, oldest first.
     async fn pending_perk_events(&self, limit: u32) -> Result<Vec<TriggerEvent>>;
     /// Logged events that happened in `[from, to)`, oldest first.
-    async fn perk_events_between(&self, from: Millis, to: Millis, limit: u32)
-        -> Result<Vec<TriggerEvent>>;
+    async fn perk_events_between(
+        &self,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> Result<Vec<TriggerEvent>>;
     /// Marks an event evaluated.
     async fn finish_perk_event(&self, id: i64, now: Millis) -> Result<()>;
     /// The segment facts of a customer as of `at`.
@@ -232,8 +243,12 @@ pub trait PerksStore: Send + Sync {
     ) -> Result<Facts>;
     /// Gives a rule's effect for an event under its budget, in one
     /// transaction with its audit line and the customer's notification.
-    async fn award_perk(&self, rule: &PerkRule, ev: &TriggerEvent, now: Millis)
-        -> Result<AwardOutcome>;
+    async fn award_perk(
+        &self,
+        rule: &PerkRule,
+        ev: &TriggerEvent,
+        now: Millis,
+    ) -> Result<AwardOutcome>;
 
     /// A profile's awards, newest first.
     async fn profile_awards(&self, profile_id: i64, limit: u32) -> Result<Vec<PerkAward>>;

@@ -20,8 +20,8 @@ use marquee_domain::Millis;
 use marquee_store::decisions::{Decision, Evidence, EvidenceKind};
 use marquee_store::overview::{RisingIdea, TitleTrend, ViewingTrends};
 use marquee_store::perks::{
-    AuditEntry, DaySpend, NewPerkEvent, PerkAward, PerkRule, PerkSpend, ReferralOutcome,
-    RuleSpend, ShareSettings,
+    AuditEntry, DaySpend, NewPerkEvent, PerkAward, PerkRule, PerkSpend, ReferralOutcome, RuleSpend,
+    ShareSettings,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -227,13 +227,17 @@ async fn post_event(
     let key = check_text("key", &b.key, 100)?;
     let at = b.occurred_at.unwrap_or(now);
     if at <= 0 || at > now + 60_000 {
-        return Err(AppError::invalid("occurred_at", "must be a past time in ms since the epoch").into());
+        return Err(
+            AppError::invalid("occurred_at", "must be a past time in ms since the epoch").into(),
+        );
     }
     let (id, reason) = match b.kind.as_str() {
         "custom" => {
             let name = check_text(
                 "name",
-                b.name.as_deref().ok_or_else(|| AppError::invalid("name", "a custom event needs a name"))?,
+                b.name
+                    .as_deref()
+                    .ok_or_else(|| AppError::invalid("name", "a custom event needs a name"))?,
                 60,
             )?;
             if b.score.is_some() {
@@ -262,18 +266,21 @@ async fn post_event(
                 return Err(AppError::invalid("name", "only custom events take a name").into());
             }
             if b.profile_id.is_some() {
-                return Err(AppError::invalid("profile_id", "support events are per account").into());
+                return Err(
+                    AppError::invalid("profile_id", "support events are per account").into(),
+                );
             }
             let signal = if b.kind == "sla_breach" {
                 if b.score.is_some() {
-                    return Err(AppError::invalid("score", "only support_csat takes a score").into());
+                    return Err(
+                        AppError::invalid("score", "only support_csat takes a score").into(),
+                    );
                 }
                 SupportSignal::SlaBreach
             } else {
-                SupportSignal::Csat(
-                    b.score
-                        .ok_or_else(|| AppError::invalid("score", "support_csat needs the score (1 to 5)"))?,
-                )
+                SupportSignal::Csat(b.score.ok_or_else(|| {
+                    AppError::invalid("score", "support_csat needs the score (1 to 5)")
+                })?)
             };
             let id = svc::support_signal(&state, b.account_id, &key, signal, at).await?;
             let reason = match signal {
@@ -422,7 +429,9 @@ async fn put_sharing(
     user: CurrentUser,
     ApiJson(b): ApiJson<SharingRequest>,
 ) -> Result<Json<ShareSettings>, ApiError> {
-    Ok(Json(svc::set_sharing(&state, user.account.id, b.enabled).await?))
+    Ok(Json(
+        svc::set_sharing(&state, user.account.id, b.enabled).await?,
+    ))
 }
 
 /// A referral code to enter.
@@ -463,7 +472,9 @@ async fn claim_referral(
             message: "this account was already referred: a second code gives no reward".into(),
         }
         .into()),
-        ReferralOutcome::UnknownCode => Err(AppError::invalid("code", "unknown referral code").into()),
+        ReferralOutcome::UnknownCode => {
+            Err(AppError::invalid("code", "unknown referral code").into())
+        }
     }
 }
 
@@ -533,10 +544,7 @@ async fn public_decisions(
 ) -> Result<Json<Vec<Decision>>, ApiError> {
     let limit = super::check_limit(p.limit, 20, 100)?;
     Ok(Json(
-        state
-            .store
-            .decisions(limit, p.offset.unwrap_or(0))
-            .await?,
+        state.store.decisions(limit, p.offset.unwrap_or(0)).await?,
     ))
 }
 

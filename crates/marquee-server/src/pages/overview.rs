@@ -287,10 +287,7 @@ async fn live(State(state): State<AppState>, _staff: Staff) -> Result<Html<Strin
     })
 }
 
-async fn stream(
-    State(state): State<AppState>,
-    _staff: Staff,
-) -> Response {
+async fn stream(State(state): State<AppState>, _staff: Staff) -> Response {
     let perks = state.perks.live.subscribe();
     let listening = state.listening.events.subscribe();
     let s = futures_util::stream::unfold(
@@ -311,10 +308,7 @@ async fn stream(
                     _ = tick.tick() => Some(Event::default().event("tick").data("{}")),
                 };
                 if let Some(ev) = ev {
-                    return Some((
-                        Ok::<_, Infallible>(ev),
-                        (perks, listening, tick),
-                    ));
+                    return Some((Ok::<_, Infallible>(ev), (perks, listening, tick)));
                 }
             }
         },
@@ -322,8 +316,9 @@ async fn stream(
     let events = state.events.clone();
     // Ends with the server: the playback bus closes at shutdown.
     let mut closed = events.subscribe(-1);
-    let s = futures_util::StreamExt::take_until(s, Box::pin(async move {
-        while closed.next().await.is_some() {}
-    }));
+    let s = futures_util::StreamExt::take_until(
+        s,
+        Box::pin(async move { while closed.next().await.is_some() {} }),
+    );
     Sse::new(s).keep_alive(KeepAlive::default()).into_response()
 }

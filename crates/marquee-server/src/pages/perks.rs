@@ -35,7 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/changelog", get(changelog))
         .route("/staff/perks", get(staff_perks).post(staff_rule_create))
         .route("/staff/perks/dry-run", post(staff_dry_run))
-        .route("/staff/decisions", get(staff_decisions).post(staff_decision_create))
+        .route(
+            "/staff/decisions",
+            get(staff_decisions).post(staff_decision_create),
+        )
 }
 
 fn when(ms: i64) -> String {
@@ -198,7 +201,11 @@ async fn sharing(
     let enabled = match f.enabled.as_str() {
         "on" => true,
         "off" => false,
-        other => return Err(AppError::invalid("enabled", format!("use on or off, not {other:?}")).into()),
+        other => {
+            return Err(
+                AppError::invalid("enabled", format!("use on or off, not {other:?}")).into(),
+            )
+        }
     };
     svc::set_sharing(&state, user.account.id, enabled).await?;
     Ok(Redirect::to("/perks#sharing").into_response())
@@ -219,10 +226,18 @@ async fn referral(
     page.check_csrf(&f.csrf)?;
     if state.clock.now_ms() - user.account.created_at > svc::CLAIM_WINDOW_DAYS * DAY_MS {
         let msg = "A referral code can be entered within 30 days of signing up.";
-        return mine_view(&state, page, &user, Some((StatusCode::BAD_REQUEST, msg.into()))).await;
+        return mine_view(
+            &state,
+            page,
+            &user,
+            Some((StatusCode::BAD_REQUEST, msg.into())),
+        )
+        .await;
     }
     let (status, msg) = match svc::attribute(&state, user.account.id, &f.code).await? {
-        ReferralOutcome::Converted { .. } => (StatusCode::OK, "Thanks! Your friend will hear from us."),
+        ReferralOutcome::Converted { .. } => {
+            (StatusCode::OK, "Thanks! Your friend will hear from us.")
+        }
         ReferralOutcome::SelfReferral => (
             StatusCode::BAD_REQUEST,
             "That is your own code: self-referral gives no reward.",
@@ -254,7 +269,10 @@ pub async fn share_path(
     let mut q = Vec::new();
     if let Some(t) = t {
         if t < 0 || t * 1000 > title.duration_ms {
-            return Err(AppError::invalid("t", "the moment must be within the title's runtime"));
+            return Err(AppError::invalid(
+                "t",
+                "the moment must be within the title's runtime",
+            ));
         }
         q.push(format!("t={t}"));
     }
@@ -460,7 +478,10 @@ pub struct DecisionView {
 
 fn evidence_link(e: &Evidence) -> (Option<String>, String) {
     match e.kind {
-        EvidenceKind::Idea => (Some(format!("/ideas/{}", e.id)), format!("Idea: {}", e.label)),
+        EvidenceKind::Idea => (
+            Some(format!("/ideas/{}", e.id)),
+            format!("Idea: {}", e.label),
+        ),
         EvidenceKind::Post => (None, format!("Post: “{}”", e.label)),
         EvidenceKind::Alert => (
             Some(format!("/listening/alerts/{}", e.id)),
@@ -703,7 +724,11 @@ struct DecisionForm {
 /// Parses "idea 12, post 5, alert 3" (or `idea:12`, `#12` for an idea).
 fn parse_evidence(text: &str) -> Result<Vec<Evidence>, AppError> {
     let mut out = Vec::new();
-    for part in text.split([',', ';', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in text
+        .split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let bad = || {
             AppError::invalid(
                 "evidence",
@@ -812,7 +837,10 @@ mod tests {
                 (EvidenceKind::Idea, 7)
             ]
         );
-        assert_eq!(parse_evidence("ticket 4").unwrap_err().field(), Some("evidence"));
+        assert_eq!(
+            parse_evidence("ticket 4").unwrap_err().field(),
+            Some("evidence")
+        );
         assert!(parse_evidence("").unwrap().is_empty());
     }
 }

@@ -10,5 +10,6 @@ mod helpers;
 mod ideas;
 mod listening;
 mod pages;
+mod perks;
 mod playback;
 mod roles;

@@ -53,9 +53,7 @@ async fn evidence_of(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Evidenc
                 Ok(Evidence {
                     kind,
                     id: r.try_get("ref_id")?,
-                    label: r
-                        .try_get::<Option<String>, _>("label")?
-                        .unwrap_or_default(),
+                    label: r.try_get::<Option<String>, _>("label")?.unwrap_or_default(),
                 })
             })())
         })
@@ -91,11 +89,12 @@ impl DecisionStore for SqliteStore {
                 EvidenceKind::Post => "posts",
                 EvidenceKind::Idea => "ideas",
             };
-            let found: bool =
-                sqlx::query_scalar(&format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?)"))
-                    .bind(e.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let found: bool = sqlx::query_scalar(&format!(
+                "SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?)"
+            ))
+            .bind(e.id)
+            .fetch_one(&mut *tx)
+            .await?;
             if !found {
                 return Err(StoreError::Invalid {
                     field: "evidence",
@@ -140,10 +139,11 @@ impl DecisionStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query("SELECT id, title, body, notified, created_at FROM decisions WHERE id = ?")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, title, body, notified, created_at FROM decisions WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         let d = decision_from_row(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(d)
@@ -168,10 +168,11 @@ impl DecisionStore for SqliteStore {
 
     async fn decision(&self, id: i64) -> Result<Option<Decision>> {
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query("SELECT id, title, body, notified, created_at FROM decisions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, title, body, notified, created_at FROM decisions WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
         match row {
             Some(r) => Ok(Some(decision_from_row(&mut conn, &r).await?)),
             None => Ok(None),

@@ -127,10 +127,11 @@ pub(super) async fn insert_event_in(
 ) -> Result<Option<i64>> {
     let profile_id: i64 = match ev.profile_id {
         Some(p) => {
-            let owner: Option<i64> = sqlx::query_scalar("SELECT account_id FROM profiles WHERE id = ?")
-                .bind(p)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let owner: Option<i64> =
+                sqlx::query_scalar("SELECT account_id FROM profiles WHERE id = ?")
+                    .bind(p)
+                    .fetch_optional(&mut *conn)
+                    .await?;
             if owner != Some(ev.account_id) {
                 return Err(StoreError::NotFound { what: "profile" });
             }
@@ -207,7 +208,11 @@ impl SqliteStore {
     /// Series whose every episode the profile streamed to the end (90 % of
     /// the runtime, by the server's play sessions: a hand-set "played" mark
     /// does not count), among series with playback changes since the cursor.
-    async fn collect_series_finished(&self, conn: &mut SqliteConnection, now: Millis) -> Result<u64> {
+    async fn collect_series_finished(
+        &self,
+        conn: &mut SqliteConnection,
+        now: Millis,
+    ) -> Result<u64> {
         let since = cursor(conn, "series_finished").await?;
         let rows = sqlx::query(
             "SELECT ps.profile_id, ps.series_id, p.account_id, MAX(ps.updated_at) AS upd \
@@ -261,7 +266,11 @@ impl SqliteStore {
         Ok(new)
     }
 
-    async fn collect_ideas_launched(&self, conn: &mut SqliteConnection, now: Millis) -> Result<u64> {
+    async fn collect_ideas_launched(
+        &self,
+        conn: &mut SqliteConnection,
+        now: Millis,
+    ) -> Result<u64> {
         let since = cursor(conn, "idea_launched").await?;
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM idea_status_changes")
             .fetch_one(&mut *conn)
@@ -335,10 +344,11 @@ impl SqliteStore {
     }
 
     async fn share_in(conn: &mut SqliteConnection, account_id: i64) -> Result<ShareSettings> {
-        let row = sqlx::query("SELECT enabled, referral_code FROM share_settings WHERE account_id = ?")
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row =
+            sqlx::query("SELECT enabled, referral_code FROM share_settings WHERE account_id = ?")
+                .bind(account_id)
+                .fetch_optional(&mut *conn)
+                .await?;
         let converted: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM referrals WHERE referrer_id = ? AND status = 'converted'",
         )
@@ -362,7 +372,12 @@ impl SqliteStore {
 
 #[async_trait]
 impl PerksStore for SqliteStore {
-    async fn create_perk_rule(&self, spec: &RuleSpec, actor_id: i64, now: Millis) -> Result<PerkRule> {
+    async fn create_perk_rule(
+        &self,
+        spec: &RuleSpec,
+        actor_id: i64,
+        now: Millis,
+    ) -> Result<PerkRule> {
         let json = serde_json::to_string(spec).map_err(decode)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
@@ -378,8 +393,19 @@ impl PerksStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         let rule = rule_from_row(&row)?;
-        audit_in(&mut tx, now, "rule_created", Some(rule.id), None, None, None, Some(actor_id), 0, &json)
-            .await?;
+        audit_in(
+            &mut tx,
+            now,
+            "rule_created",
+            Some(rule.id),
+            None,
+            None,
+            None,
+            Some(actor_id),
+            0,
+            &json,
+        )
+        .await?;
         tx.commit().await?;
         Ok(rule)
     }
@@ -406,8 +432,19 @@ impl PerksStore for SqliteStore {
         .await?
         .ok_or(StoreError::NotFound { what: "rule" })?;
         let rule = rule_from_row(&row)?;
-        audit_in(&mut tx, now, "rule_updated", Some(id), None, None, None, Some(actor_id), 0, &json)
-            .await?;
+        audit_in(
+            &mut tx,
+            now,
+            "rule_updated",
+            Some(id),
+            None,
+            None,
+            None,
+            Some(actor_id),
+            0,
+            &json,
+        )
+        .await?;
         tx.commit().await?;
         Ok(rule)
     }
@@ -480,11 +517,13 @@ impl PerksStore for SqliteStore {
     }
 
     async fn finish_perk_event(&self, id: i64, now: Millis) -> Result<()> {
-        sqlx::query("UPDATE perk_events SET processed_at = ? WHERE id = ? AND processed_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE perk_events SET processed_at = ? WHERE id = ? AND processed_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -502,14 +541,16 @@ impl PerksStore for SqliteStore {
             .await?
             .ok_or(StoreError::NotFound { what: "account" })?;
         let plan: String = acct.try_get("plan")?;
-        const FINISHED: &str = "SELECT title_id FROM playback_state WHERE profile_id = ?1 AND played = 1 \
+        const FINISHED: &str =
+            "SELECT title_id FROM playback_state WHERE profile_id = ?1 AND played = 1 \
                AND last_played_at <= ?2 \
              UNION SELECT title_id FROM watch_history WHERE profile_id = ?1 AND watched_at <= ?2";
-        let titles_finished: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({FINISHED})"))
-            .bind(profile_id)
-            .bind(at)
-            .fetch_one(&mut *conn)
-            .await?;
+        let titles_finished: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({FINISHED})"))
+                .bind(profile_id)
+                .bind(at)
+                .fetch_one(&mut *conn)
+                .await?;
         let mut genre_finished = std::collections::HashMap::new();
         for g in genres {
             let n: i64 = sqlx::query_scalar(&format!(
@@ -853,7 +894,8 @@ impl PerksStore for SqliteStore {
             Some(r) => {
                 let id: i64 = r.try_get("id")?;
                 let email: String = r.try_get("email")?;
-                if id == referred_id || canonical_email(&email) == canonical_email(&referred_email) {
+                if id == referred_id || canonical_email(&email) == canonical_email(&referred_email)
+                {
                     (ReferralOutcome::SelfReferral, Some(id))
                 } else if already {
                     (ReferralOutcome::AlreadyReferred, Some(id))
