@@ -69,6 +69,13 @@ async fn custom_event(
     post(app, "/api/v1/staff/perks/events", staff, body).await
 }
 
+/// A clock-driven app whose sessions outlive the clock's jumps.
+async fn app_at(clock: Arc<ManualClock>) -> TestApp {
+    let mut c = Config::default();
+    c.auth.session_ttl_hours = 24 * 365 * 5;
+    TestApp::with(c, clock).await
+}
+
 async fn pass(app: &TestApp) {
     marquee_server::perks::run_once(&app.state).await.unwrap();
 }
@@ -175,7 +182,7 @@ async fn rules_that_cannot_be_evaluated_are_refused_with_the_reason() {
 #[tokio::test]
 async fn evaluation_with_injected_clock_budgets_and_replay() {
     let clock = Arc::new(ManualClock::new(T0));
-    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let app = app_at(clock.clone()).await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let a = app.signup("a@example.com").await;
     let b = app.signup("b@example.com").await;
@@ -273,7 +280,7 @@ async fn evaluation_with_injected_clock_budgets_and_replay() {
 #[tokio::test]
 async fn dry_run_figures_on_a_known_log() {
     let clock = Arc::new(ManualClock::new(T0));
-    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let app = app_at(clock.clone()).await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let mut ids = Vec::new();
     for n in 0..4 {

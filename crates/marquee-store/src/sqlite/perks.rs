@@ -145,6 +145,14 @@ pub(super) async fn insert_event_in(
         .await?
         .ok_or(StoreError::NotFound { what: "account" })?,
     };
+    // Looked up first: a re-scan of a logged event must not take the write lock.
+    let seen: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM perk_events WHERE key = ?)")
+        .bind(&ev.key)
+        .fetch_one(&mut *conn)
+        .await?;
+    if seen {
+        return Ok(None);
+    }
     Ok(sqlx::query_scalar(
         "INSERT INTO perk_events(kind, account_id, profile_id, key, occurred_at, name, series_id, years, subject_id, data, recorded_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING RETURNING id",
@@ -262,7 +270,9 @@ impl SqliteStore {
                 }
             }
         }
-        set_cursor(conn, "series_finished", max_upd).await?;
+        if max_upd != since {
+            set_cursor(conn, "series_finished", max_upd).await?;
+        }
         Ok(new)
     }
 
@@ -476,11 +486,14 @@ impl PerksStore for SqliteStore {
     }
 
     async fn collect_perk_events(&self, now: Millis) -> Result<u64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut n = self.collect_series_finished(&mut tx, now).await?;
-        n += self.collect_ideas_launched(&mut tx, now).await?;
-        n += self.collect_anniversaries(&mut tx, now).await?;
-        tx.commit().await?;
+        // No enclosing transaction: an idle pass only reads, so the
+        // evaluator never holds the write lock while there is nothing to
+        // log. Each insert commits on its own; keys make a re-scan after a
+        // crash between an insert and its cursor harmless.
+        let mut conn = self.pool.acquire().await?;
+        let mut n = self.collect_series_finished(&mut conn, now).await?;
+        n += self.collect_ideas_launched(&mut conn, now).await?;
+        n += self.collect_anniversaries(&mut conn, now).await?;
         Ok(n)
     }
 
