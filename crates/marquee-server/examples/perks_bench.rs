@@ -47,8 +47,10 @@ async fn one_run(events: usize, accounts: usize) -> serde_json::Value {
     let store = marquee_store::connect(&url, 4).await.unwrap();
     store.migrate().await.unwrap();
     let clock = Arc::new(ManualClock::new(NOW));
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     let state = AppState::new(store.clone(), config, clock.clone()).unwrap();
     let plans = [Plan::Basic, Plan::Standard, Plan::Premium];
     let mut ids = Vec::with_capacity(accounts);

@@ -87,8 +87,11 @@ pub struct HBar {
 const PLOT_W: f64 = 320.0;
 const PLOT_H: f64 = 90.0;
 
-fn columns(items: &[(i64, i64, i64, Option<f64>, String, String)], unit: &str) -> Columns {
-    // (day, total, part, line value -1..1, title, href)
+/// One day of a column chart: (day, total, highlighted part, line value
+/// in -1..1, tooltip, link).
+type Col = (i64, i64, i64, Option<f64>, String, String);
+
+fn columns(items: &[Col], unit: &str) -> Columns {
     let n = items.len().max(1) as f64;
     let slot = PLOT_W / n;
     let w = (slot * 0.7).max(2.0);
@@ -162,7 +165,7 @@ pub struct Panel {
 }
 
 fn panel(o: Overview) -> Panel {
-    let sentiment_items: Vec<_> = o
+    let sentiment_items: Vec<Col> = o
         .sentiment
         .iter()
         .map(|d| {
@@ -182,7 +185,7 @@ fn panel(o: Overview) -> Panel {
         })
         .collect();
     let days = (0..crate::overview::WINDOW_DAYS).map(|i| o.since + i * DAY_MS);
-    let spend_items: Vec<_> = days
+    let spend_items: Vec<Col> = days
         .map(|day| {
             let s = o.perks.by_day.iter().find(|s| s.day == day);
             let cents = s.map_or(0, |s| s.cents);
