@@ -1039,3 +1039,225 @@ async fn browser_viewer_finishes_series_sees_perk_staff_see_cost_live() {
     run.await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn triggers_from_own_data_anniversary_and_idea_launched() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = app_at(clock.clone()).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    for (name, trigger) in [
+        (
+            "Happy anniversary",
+            json!({"kind": "anniversary", "years": 1}),
+        ),
+        ("Your idea shipped", json!({"kind": "idea_launched"})),
+    ] {
+        let rule = json!({
+            "name": name, "trigger": trigger,
+            "effect": {"kind": "badge", "badge": name, "cost_cents": 0},
+            "budget": {"global": {"max_awards": 10}, "per_profile": {"max_awards": 1, "period_days": 365}}
+        });
+        assert_eq!(
+            post(&app, "/api/v1/staff/perks/rules", &admin, rule)
+                .await
+                .0,
+            201
+        );
+    }
+    let v = app.signup("old@example.com").await;
+    let (s, idea) = post(
+        &app,
+        "/api/v1/ideas",
+        &v,
+        json!({"title": "Offline downloads on the TV"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{idea}");
+    pass(&app).await;
+    assert_eq!(my_perks(&app, &v).await["awards"], json!([]));
+    // The idea launches: its author gets the badge (once, whatever the replays).
+    let id = idea["id"].as_i64().unwrap();
+    let (s, r) = post(
+        &app,
+        &format!("/api/v1/ideas/{id}/status"),
+        &admin,
+        json!({"status": "launched", "explanation": "Shipped today"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    pass(&app).await;
+    pass(&app).await;
+    let awards = my_perks(&app, &v).await["awards"].clone();
+    assert_eq!(awards.as_array().unwrap().len(), 1, "{awards}");
+    assert_eq!(awards[0]["reason"], "idea_launched");
+    // A day short of a year: nothing; a year on: the anniversary badge.
+    clock.advance(364 * DAY_MS);
+    pass(&app).await;
+    assert_eq!(
+        my_perks(&app, &v).await["awards"].as_array().unwrap().len(),
+        1
+    );
+    clock.advance(2 * DAY_MS);
+    pass(&app).await;
+    let awards = my_perks(&app, &v).await["awards"].clone();
+    assert_eq!(awards.as_array().unwrap().len(), 2, "{awards}");
+    assert_eq!(awards[0]["reason"], "anniversary");
+    assert_eq!(awards[0]["badge"], "Happy anniversary");
+}
+
+#[tokio::test]
+async fn pages_signup_with_referral_staff_forms_and_reveal() {
+    use crate::pages::{csrf_in, Browser};
+    let app = TestApp::spawn().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let alice = app.signup("alice@example.com").await;
+    let (_, on) = send(
+        &app,
+        Method::PUT,
+        "/api/v1/me/sharing",
+        &alice,
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    let code = on["referral_code"].as_str().unwrap().to_string();
+    // Sign up through the page from a share link's code.
+    let mut b = Browser::new(&app);
+    let (s, html) = b.get(&format!("/signup?ref={code}")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains(&format!("name=\"ref_code\" value=\"{code}\"")));
+    let csrf = csrf_in(&html);
+    let (s, _, _) = b
+        .post(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("email", "bob@example.com"),
+                ("password", PASSWORD),
+                ("ref_code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(
+        get(&app, "/api/v1/me/sharing", &alice).await["converted"],
+        1
+    );
+
+    // A custom rule and event for Bob; he reveals it without JavaScript.
+    let rule = custom_rule("welcome", 0, 150, 1000);
+    assert_eq!(
+        post(&app, "/api/v1/staff/perks/rules", &admin, rule)
+            .await
+            .0,
+        201
+    );
+    let bob_id = app
+        .store()
+        .credentials("bob@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .account
+        .id;
+    assert_eq!(
+        custom_event(&app, &admin, bob_id, "welcome", "w-1", None)
+            .await
+            .0,
+        201
+    );
+    pass(&app).await;
+    let (s, html) = b.get("/perks").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("A surprise for you"));
+    assert!(!html.contains("$1.50 credit"));
+    let i = html.find("action=\"/perks/").unwrap() + 15;
+    let id: String = html[i..].chars().take_while(char::is_ascii_digit).collect();
+    let csrf = csrf_in(&html);
+    let (s, _, _) = b
+        .post(&format!("/perks/{id}/reveal"), &[("csrf", "forged")])
+        .await;
+    assert_eq!(s, 403);
+    let (s, loc, _) = b
+        .post(&format!("/perks/{id}/reveal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!((s, loc.as_deref()), (303, Some("/perks")));
+    let (_, html) = b.get("/perks").await;
+    assert!(html.contains("$1.50 credit"));
+    assert!(html.contains("id=\"credit\">$1.50<"));
+
+    // Staff forms: a bad rule shows the field; a decision is recorded.
+    let mut s_b = Browser::new(&app);
+    let (_, html) = s_b.get("/login").await;
+    let csrf = csrf_in(&html);
+    let (s, _, _) = s_b
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "admin@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (s, html) = s_b.get("/staff/perks").await;
+    assert_eq!(s, 200);
+    let csrf = csrf_in(&html);
+    let bad = r#"{"name": "x", "trigger": {"kind": "custom", "name": "x"}, "effect": {"kind": "badge", "badge": "B"}}"#;
+    let (s, _, html) = s_b
+        .post("/staff/perks", &[("csrf", &csrf), ("rule", bad)])
+        .await;
+    assert_eq!(s, 400);
+    assert!(html.contains("budget: no budget set"), "{html}");
+    let (s, _, html) = s_b
+        .post(
+            "/staff/perks/dry-run",
+            &[
+                ("csrf", &csrf),
+                ("rule", &custom_rule("welcome", 0, 150, 1000).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("reward <strong>1</strong> profile(s)"),
+        "{html}"
+    );
+    let (s, idea) = post(
+        &app,
+        "/api/v1/ideas",
+        &alice,
+        json!({"title": "Bring back the queue"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let evidence = format!("idea {}", idea["id"]);
+    let (s, loc, _) = s_b
+        .post(
+            "/staff/decisions",
+            &[
+                ("csrf", &csrf),
+                ("title", "The queue is back"),
+                ("body", "Because <you> asked."),
+                ("evidence", &evidence),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303, "{loc:?}");
+    let (_, html) = b.get("/changelog").await;
+    assert!(html.contains("The queue is back"));
+    assert!(html.contains("Because &#60;you&#62; asked."));
+    let (s, _, html) = s_b
+        .post(
+            "/staff/decisions",
+            &[
+                ("csrf", &csrf),
+                ("title", "T"),
+                ("body", "B"),
+                ("evidence", "ticket 4"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(html.contains("evidence:"));
+}
