@@ -90,9 +90,23 @@ async fn one_run(events: usize, accounts: usize) -> serde_json::Value {
         ),
         rule("anyone", json!([]), 50),
     ];
+    let admin = store
+        .create_account(
+            &NewAccount {
+                email: "admin@bench.example".into(),
+                password_hash: "x".into(),
+                role: Role::Admin,
+                plan: Plan::Premium,
+                must_change_password: false,
+                first_profile: "Admin".into(),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
     for r in &rules {
         let spec = marquee_server::perks::parse_rule(r).unwrap();
-        store.create_perk_rule(&spec, 0, NOW).await.unwrap();
+        store.create_perk_rule(&spec, admin.id, NOW).await.unwrap();
     }
     let ev = |i: usize| NewPerkEvent {
         kind: TriggerKind::Custom,
