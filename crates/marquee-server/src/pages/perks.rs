@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/changelog", get(changelog))
         .route("/staff/perks", get(staff_perks).post(staff_rule_create))
         .route("/staff/perks/dry-run", post(staff_dry_run))
+        .route("/staff/perks/{id}/enabled", post(staff_rule_enabled))
         .route(
             "/staff/decisions",
             get(staff_decisions).post(staff_decision_create),
@@ -661,6 +662,47 @@ async fn staff_rule_create(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+struct EnabledForm {
+    csrf: String,
+    enabled: String,
+}
+
+/// Pauses or resumes a rule (admin); audited like any rule change.
+async fn staff_rule_enabled(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    page: Page,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<EnabledForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    if !page.l.is_admin {
+        return Err(AppError::Forbidden("changing a rule needs the admin role".into()).into());
+    }
+    let enabled = match f.enabled.as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            return Err(
+                AppError::invalid("enabled", format!("use on or off, not {other:?}")).into(),
+            )
+        }
+    };
+    let mut rule = state
+        .store
+        .perk_rule(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("rule {id} not found")))?;
+    rule.spec.enabled = enabled;
+    state
+        .store
+        .update_perk_rule(id, &rule.spec, user.account.id, state.clock.now_ms())
+        .await?;
+    state.perks.wake.notify_one();
+    Ok(Redirect::to(&format!("/staff/perks#rule-{id}")).into_response())
 }
 
 #[derive(Template)]

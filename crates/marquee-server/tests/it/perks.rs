@@ -1260,4 +1260,33 @@ async fn pages_signup_with_referral_staff_forms_and_reveal() {
         .await;
     assert_eq!(s, 400);
     assert!(html.contains("evidence:"));
+
+    // Pausing a rule: no more perks from it until resumed.
+    let rule_id = get(&app, "/api/v1/staff/perks/rules", &admin).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, loc, _) = s_b
+        .post(
+            &format!("/staff/perks/{rule_id}/enabled"),
+            &[("csrf", &csrf), ("enabled", "off")],
+        )
+        .await;
+    assert_eq!(
+        (s, loc),
+        (303, Some(format!("/staff/perks#rule-{rule_id}")))
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/staff/perks/rules/{rule_id}"),
+            &admin
+        )
+        .await["spec"]["enabled"],
+        false
+    );
+    let carol = app.signup("carol@example.com").await;
+    let carol_id = account_id(&app, &carol).await;
+    custom_event(&app, &admin, carol_id, "welcome", "w-2", None).await;
+    pass(&app).await;
+    assert_eq!(my_perks(&app, &carol).await["awards"], json!([]));
 }

@@ -947,3 +947,99 @@ impl PerksStore for SqliteStore {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewAccount, Store};
+    use marquee_domain::Role;
+    use std::sync::Arc;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let s = SqliteStore::open(&url, 4).await.unwrap();
+        s.migrate().await.unwrap();
+        (dir, s)
+    }
+
+    async fn account(s: &SqliteStore, email: &str, role: Role) -> i64 {
+        s.create_account(
+            &NewAccount {
+                email: email.into(),
+                password_hash: "x".into(),
+                role,
+                plan: Plan::Standard,
+                must_change_password: false,
+                first_profile: "Main".into(),
+            },
+            1,
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    fn spec() -> RuleSpec {
+        marquee_domain::perks::parse_rule(&serde_json::json!({
+            "name": "r",
+            "trigger": {"kind": "custom", "name": "x"},
+            "effect": {"kind": "credit", "amount_cents": 300},
+            "budget": {"global": {"max_cents": 1000}, "per_profile": {"max_awards": 5, "period_days": 30}}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_awards_never_overspend_and_never_pay_twice() {
+        let (_d, s) = store().await;
+        let s = Arc::new(s);
+        let admin = account(&s, "admin@x.org", Role::Admin).await;
+        let rule = s.create_perk_rule(&spec(), admin, 10).await.unwrap();
+        let mut events = Vec::new();
+        for i in 0..12 {
+            let a = account(&s, &format!("v{i}@x.org"), Role::Viewer).await;
+            let ev = NewPerkEvent {
+                kind: TriggerKind::Custom,
+                account_id: a,
+                profile_id: None,
+                key: format!("custom:x:{i}"),
+                occurred_at: 100 + i,
+                name: Some("x".into()),
+                series_id: None,
+                years: None,
+                subject_id: None,
+                data: "{}".into(),
+            };
+            assert!(s.record_perk_event(&ev, 100).await.unwrap().is_some());
+            assert!(s.record_perk_event(&ev, 100).await.unwrap().is_none());
+        }
+        events.extend(s.pending_perk_events(100).await.unwrap());
+        assert_eq!(events.len(), 12);
+        // Every event twice, all at once.
+        let mut tasks = Vec::new();
+        for ev in events.iter().chain(events.iter()).cloned() {
+            let (s, rule) = (s.clone(), rule.clone());
+            tasks.push(tokio::spawn(async move {
+                s.award_perk(&rule, &ev, 200).await.unwrap()
+            }));
+        }
+        let mut awarded = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), AwardOutcome::Awarded(_)) {
+                awarded += 1;
+            }
+        }
+        // 1000 cents of budget at 300 each: three awards, whatever the interleaving.
+        assert_eq!(awarded, 3);
+        let spend = s.perk_spend(0).await.unwrap();
+        assert_eq!((spend.total_awards, spend.total_cents), (3, 900));
+        let audit = s.perk_audit(100).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "awarded").count(), 3);
+        // The audit trail is append-only.
+        assert!(sqlx::query("DELETE FROM perk_audit")
+            .execute(s.pool())
+            .await
+            .is_err());
+    }
+}
