@@ -1018,8 +1018,8 @@ mod tests {
         assert_eq!(events.len(), 12);
         // Every event twice, all at once.
         let mut tasks = Vec::new();
-        for ev in events.iter().chain(events.iter()).cloned() {
-            let (s, rule) = (s.clone(), rule.clone());
+        for ev in events.iter().chain(events.iter()) {
+            let (s, rule, ev) = (s.clone(), rule.clone(), ev.clone());
             tasks.push(tokio::spawn(async move {
                 s.award_perk(&rule, &ev, 200).await.unwrap()
             }));
