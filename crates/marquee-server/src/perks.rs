@@ -99,11 +99,22 @@ pub async fn run_once(state: &AppState) -> Result<PassReport, AppError> {
             break;
         }
         for ev in &events {
+            // Rules asking about the same genres share one read of the facts.
+            let mut facts_by_genres: std::collections::HashMap<Vec<String>, Facts> =
+                std::collections::HashMap::new();
             for rule in &rules {
                 if !perks::trigger_matches(&rule.spec, ev) {
                     continue;
                 }
-                let facts = facts_for(state, &rule.spec, ev).await?;
+                let genres = perks::genres_needed(&rule.spec);
+                let facts = match facts_by_genres.get(&genres) {
+                    Some(f) => f.clone(),
+                    None => {
+                        let f = facts_for(state, &rule.spec, ev).await?;
+                        facts_by_genres.insert(genres, f.clone());
+                        f
+                    }
+                };
                 if !perks::eligible(&rule.spec, ev, &facts) {
                     continue;
                 }
