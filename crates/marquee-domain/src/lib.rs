@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 pub mod ideas;
 pub mod listening;
+pub mod perks;
 pub mod playback;
 pub mod textmatch;
 pub mod validate;

@@ -30,7 +30,9 @@ pub mod import;
 pub mod listening;
 pub mod markdown;
 pub mod metrics;
+pub mod overview;
 pub mod pages;
+pub mod perks;
 pub mod playback;
 pub mod service;
 pub mod voice;
@@ -62,6 +64,8 @@ pub struct AppState {
     pub ingest: Arc<playback::Ingest>,
     /// Social listening: sentiment model, taxonomy, backlash detector, live events.
     pub listening: Arc<listening::Listening>,
+    /// Perks: wakes the evaluator; the staff overview's live feed.
+    pub perks: Arc<perks::Perks>,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
+            perks: Arc::new(perks::Perks::default()),
             config: Arc::new(config),
         })
     }
@@ -117,6 +122,13 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/listening/series"),
     ("GET", "/api/v1/listening/alerts"),
     ("GET", "/api/v1/listening/tokens"),
+    ("GET", "/staff/overview/live"),
+    ("GET", "/staff/perks"),
+    ("GET", "/staff/decisions"),
+    ("GET", "/api/v1/staff/overview"),
+    ("GET", "/api/v1/staff/perks/rules"),
+    ("GET", "/api/v1/staff/perks/audit"),
+    ("GET", "/api/v1/staff/perks/spend"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

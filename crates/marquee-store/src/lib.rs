@@ -20,15 +20,21 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+pub mod decisions;
 pub mod ideas;
 pub mod listening;
 pub mod outbox;
+pub mod overview;
+pub mod perks;
 pub mod playback;
 pub mod sqlite;
 
+pub use decisions::DecisionStore;
 pub use ideas::IdeaStore;
 pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
+pub use overview::OverviewStore;
+pub use perks::PerksStore;
 pub use playback::PlaybackStore;
 
 /// What went wrong in the store.
@@ -219,7 +225,17 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    IdeaStore + ListeningStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
+    IdeaStore
+    + ListeningStore
+    + OutboxStore
+    + PlaybackStore
+    + PerksStore
+    + DecisionStore
+    + OverviewStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub mod ideas;
 pub mod listening;
+pub mod perks;
 pub mod playback;
 
 /// The OpenAPI document.
@@ -83,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .merge(ideas::routes())
         .merge(playback::routes())
         .merge(listening::routes())
+        .merge(perks::routes())
         .fallback(api_not_found)
 }
 
@@ -96,6 +98,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(ideas::Doc::openapi());
     doc.merge(playback::Doc::openapi());
     doc.merge(listening::Doc::openapi());
+    doc.merge(perks::Doc::openapi());
     doc
 }
 
@@ -239,6 +242,8 @@ pub struct SignupRequest {
     password: String,
     /// Name of the first profile; defaults to the e-mail's local part.
     profile_name: Option<String>,
+    /// A friend's referral code (from a share link). Self-referral gives no reward.
+    referral_code: Option<String>,
 }
 
 /// Log-in body.
@@ -294,6 +299,9 @@ async fn signup(
     ApiJson(b): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
     let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref()).await?;
+    if let Some(code) = b.referral_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        crate::perks::attribute(&state, s.account.id, code).await?;
+    }
     Ok(session_response(&state, &headers, s, StatusCode::CREATED))
 }
 

@@ -4,7 +4,7 @@
 //! the selected profile, and the CSRF token its forms must carry. All text is
 //! escaped by askama; nothing from the outside is marked safe.
 
-use crate::auth::{self, Admin, AuthRejection, CurrentUser, Staff};
+use crate::auth::{self, Admin, AuthRejection, CurrentUser};
 use crate::error::{AppError, PageError};
 use crate::service;
 use crate::AppState;
@@ -23,6 +23,8 @@ use std::net::SocketAddr;
 
 pub mod ideas;
 pub mod listening;
+pub mod overview;
+pub mod perks;
 pub mod playback;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
@@ -46,10 +48,11 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(password_page).post(password_submit),
         )
-        .route("/staff", get(staff_home))
         .route("/staff/accounts", get(staff_accounts))
         .merge(ideas::routes())
         .merge(listening::routes())
+        .merge(perks::routes())
+        .merge(overview::routes())
         .route(
             "/static/htmx.min.js",
             get(|| async { static_file("text/javascript", HTMX_JS) }),
@@ -571,14 +574,33 @@ struct SignupPage {
     error: Option<String>,
     email: String,
     profile_name: String,
+    ref_code: String,
 }
 
-async fn signup_page(page: Page) -> Result<Html<String>, PageError> {
+#[derive(Deserialize)]
+struct RefParam {
+    #[serde(rename = "ref")]
+    ref_code: Option<String>,
+}
+
+async fn signup_page(
+    page: Page,
+    headers: HeaderMap,
+    Query(q): Query<RefParam>,
+) -> Result<Html<String>, PageError> {
+    // A referral code from the link, else the one a share page remembered.
+    let ref_code = q
+        .ref_code
+        .as_deref()
+        .and_then(crate::perks::normalise_code)
+        .or_else(|| perks::ref_from_cookie(&headers))
+        .unwrap_or_default();
     render(&SignupPage {
         l: page.l,
         error: None,
         email: String::new(),
         profile_name: String::new(),
+        ref_code,
     })
 }
 
@@ -588,6 +610,7 @@ struct SignupForm {
     email: String,
     password: String,
     profile_name: Option<String>,
+    ref_code: Option<String>,
 }
 
 async fn signup_submit(
@@ -599,6 +622,9 @@ async fn signup_submit(
     page.check_csrf(&f.csrf)?;
     match service::signup(&state, &f.email, &f.password, f.profile_name.as_deref()).await {
         Ok(s) => {
+            if let Some(code) = f.ref_code.as_deref().filter(|c| !c.trim().is_empty()) {
+                crate::perks::attribute(&state, s.account.id, code).await?;
+            }
             let cookie = service::session_cookie(
                 &s.token,
                 s.max_age_s,
@@ -622,6 +648,7 @@ async fn signup_submit(
                     error: Some(message),
                     email: f.email,
                     profile_name: f.profile_name.unwrap_or_default(),
+                    ref_code: f.ref_code.unwrap_or_default(),
                 },
             ))
         }
@@ -775,30 +802,6 @@ async fn password_submit(
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Template)]
-#[template(path = "staff.html")]
-struct StaffPage {
-    l: Layout,
-    titles: i64,
-    accounts: i64,
-    staff: i64,
-}
-
-async fn staff_home(
-    State(state): State<AppState>,
-    _staff: Staff,
-    page: Page,
-) -> Result<Html<String>, PageError> {
-    let s = &state.store;
-    render(&StaffPage {
-        l: page.l,
-        titles: s.count_titles(None).await?,
-        accounts: s.count_accounts(None).await?,
-        staff: s.count_accounts(Some(Role::Agent)).await?
-            + s.count_accounts(Some(Role::Admin)).await?,
-    })
 }
 
 #[derive(Template)]

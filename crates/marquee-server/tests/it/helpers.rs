@@ -106,6 +106,7 @@ impl TestApp {
         store.migrate().await.unwrap();
         let state = AppState::new(store, config, clock).unwrap();
         let outbox = marquee_server::webhooks::spawn_worker(state.clone());
+        let perks = marquee_server::perks::spawn_worker(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -117,6 +118,7 @@ impl TestApp {
             .await
             .unwrap();
             outbox.abort();
+            perks.abort();
         });
         TestApp {
             addr,

@@ -10,6 +10,7 @@ mod helpers;
 mod ideas;
 mod listening;
 mod pages;
+mod perks;
 mod playback;
 mod roles;
 mod voice;

@@ -2,13 +2,13 @@ use crate::helpers::{TestApp, PASSWORD};
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
 
 /// A minimal browser: keeps cookies and reads the CSRF token out of forms.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     cookies: Vec<(String, String)>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Browser {
             app,
             cookies: vec![],
@@ -35,7 +35,7 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String) {
         let r = self
             .app
             .client
@@ -48,7 +48,11 @@ impl<'a> Browser<'a> {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
         let r = self
             .app
             .client
@@ -67,7 +71,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     let i = html.find("name=\"csrf\" value=\"").expect("no csrf field") + 19;
     html[i..i + html[i..].find('"').unwrap()].to_string()
 }

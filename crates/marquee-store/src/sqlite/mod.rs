@@ -19,9 +19,12 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod decisions;
 mod ideas;
 mod listening;
 mod outbox;
+mod overview;
+mod perks;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
 const CHUNK: usize = 1000;

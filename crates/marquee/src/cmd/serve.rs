@@ -78,6 +78,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), config.clone(), Arc::new(SystemClock))?;
     let admin = ensure_admin(&state).await?;
     let outbox = marquee_server::webhooks::spawn_worker(state.clone());
+    // Perks: evaluates triggers from Marquee's own data in the background.
+    let perks = marquee_server::perks::spawn_worker(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.server.addr)
         .await
         .with_context(|| format!("binding {}", config.server.addr))?;
@@ -107,6 +109,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _listening = marquee_server::listening::start(&state);
     marquee_server::serve(listener, state, shutdown_signal()).await?;
     outbox.abort();
+    perks.abort();
     tracing::info!("shut down");
     Ok(())
 }

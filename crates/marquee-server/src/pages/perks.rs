@@ -1,0 +1,888 @@
+//! Pages of perks and word of mouth: the viewer's "My perks" with its
+//! surprise reveal and sharing choice, share pages (`/share/{id}` to make a
+//! link, `/w/{id}` the public page with Open Graph and Twitter-card tags),
+//! the public changelog, and the staff pages for rules and decisions.
+
+use super::{render, render_status, Layout, Page, PageForm};
+use crate::auth::{CurrentUser, Staff};
+use crate::error::{AppError, PageError};
+use crate::perks as svc;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use marquee_domain::perks::{money, DryRun, DAY_MS};
+use marquee_domain::{TitleDetail, TitleKind};
+use marquee_store::decisions::{Decision, Evidence, EvidenceKind};
+use marquee_store::perks::{AuditEntry, PerkAward, PerkRule, ReferralOutcome, ShareSettings};
+use serde::Deserialize;
+
+/// The referral cookie a share page sets, read by the sign-up page.
+pub const REF_COOKIE: &str = "marquee_ref";
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/perks", get(my_perks))
+        .route("/perks/{id}/reveal", post(reveal))
+        .route("/perks/sharing", post(sharing))
+        .route("/perks/referral", post(referral))
+        .route("/share/{id}", get(share_page))
+        .route("/w/{id}", get(public_share))
+        .route("/changelog", get(changelog))
+        .route("/staff/perks", get(staff_perks).post(staff_rule_create))
+        .route("/staff/perks/dry-run", post(staff_dry_run))
+        .route("/staff/perks/{id}/enabled", post(staff_rule_enabled))
+        .route(
+            "/staff/decisions",
+            get(staff_decisions).post(staff_decision_create),
+        )
+}
+
+fn when(ms: i64) -> String {
+    let (y, m, d) = marquee_domain::perks::civil_from_days(ms.div_euclid(DAY_MS));
+    let mins = ms.rem_euclid(DAY_MS) / 60_000;
+    format!("{y}-{m:02}-{d:02} {:02}:{:02} UTC", mins / 60, mins % 60)
+}
+
+fn day(ms: i64) -> String {
+    let (y, m, d) = marquee_domain::perks::civil_from_days(ms.div_euclid(DAY_MS));
+    format!("{y}-{m:02}-{d:02}")
+}
+
+// ---------- My perks ----------
+
+/// One perk as the page shows it.
+#[derive(Debug)]
+pub struct AwardView {
+    a: PerkAward,
+    reason: &'static str,
+    date: String,
+}
+
+fn reason_text(a: &PerkAward) -> &'static str {
+    use marquee_domain::perks::TriggerKind as K;
+    match a.reason {
+        K::SeriesFinished => "for finishing a series",
+        K::Anniversary => "for your anniversary with us",
+        K::SupportRecovery => "because we let you down, and we're sorry",
+        K::IdeaLaunched => "because your idea launched",
+        K::ReferralConverted => "because a friend joined",
+        K::Custom => "just because",
+    }
+}
+
+fn view(a: PerkAward) -> AwardView {
+    AwardView {
+        reason: reason_text(&a),
+        date: day(a.created_at),
+        a,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "perks/mine.html")]
+struct MinePage {
+    l: Layout,
+    credit: String,
+    early_access: Vec<String>,
+    badges: Vec<String>,
+    awards: Vec<AwardView>,
+    share: ShareSettings,
+    can_claim: bool,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "perks/award.html")]
+struct AwardPartial {
+    l: Layout,
+    w: AwardView,
+    fresh: bool,
+}
+
+fn profile_id(page: &Page) -> Result<i64, AppError> {
+    page.profile
+        .as_ref()
+        .map(|p| p.id)
+        .ok_or_else(|| AppError::invalid("profile", "choose a profile first"))
+}
+
+async fn mine_view(
+    state: &AppState,
+    page: Page,
+    user: &CurrentUser,
+    notice: Option<(StatusCode, String)>,
+) -> Result<Response, PageError> {
+    let Some(pid) = page.profile.as_ref().map(|p| p.id) else {
+        return Ok(Redirect::to("/profiles").into_response());
+    };
+    let s = &state.store;
+    let awards = s.profile_awards(pid, 100).await?;
+    let mut badges: Vec<String> = awards
+        .iter()
+        .filter(|a| a.revealed_at.is_some())
+        .filter_map(|a| a.badge.clone())
+        .collect();
+    badges.sort();
+    badges.dedup();
+    let status = notice.as_ref().map_or(StatusCode::OK, |n| n.0);
+    let can_claim =
+        state.clock.now_ms() - user.account.created_at <= svc::CLAIM_WINDOW_DAYS * DAY_MS;
+    Ok(render_status(
+        status,
+        &MinePage {
+            credit: money(s.credit_balance(user.account.id).await?),
+            early_access: s.early_access(user.account.id).await?,
+            badges,
+            awards: awards.into_iter().map(view).collect(),
+            share: s.share_settings(user.account.id).await?,
+            can_claim,
+            notice: notice.map(|n| n.1),
+            l: page.l,
+        },
+    ))
+}
+
+async fn my_perks(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+) -> Result<Response, PageError> {
+    mine_view(&state, page, &user, None).await
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+async fn reveal(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let pid = profile_id(&page)?;
+    let a = state
+        .store
+        .reveal_award(pid, id, state.clock.now_ms())
+        .await?;
+    if headers.contains_key("hx-request") {
+        Ok(render(&AwardPartial {
+            l: page.l,
+            w: view(a),
+            fresh: true,
+        })?
+        .into_response())
+    } else {
+        Ok(Redirect::to("/perks").into_response())
+    }
+}
+
+#[derive(Deserialize)]
+struct SharingForm {
+    csrf: String,
+    enabled: String,
+}
+
+async fn sharing(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<SharingForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let enabled = match f.enabled.as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            return Err(
+                AppError::invalid("enabled", format!("use on or off, not {other:?}")).into(),
+            )
+        }
+    };
+    svc::set_sharing(&state, user.account.id, enabled).await?;
+    Ok(Redirect::to("/perks#sharing").into_response())
+}
+
+#[derive(Deserialize)]
+struct ReferralForm {
+    csrf: String,
+    code: String,
+}
+
+async fn referral(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<ReferralForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    if state.clock.now_ms() - user.account.created_at > svc::CLAIM_WINDOW_DAYS * DAY_MS {
+        let msg = "A referral code can be entered within 30 days of signing up.";
+        return mine_view(
+            &state,
+            page,
+            &user,
+            Some((StatusCode::BAD_REQUEST, msg.into())),
+        )
+        .await;
+    }
+    let (status, msg) = match svc::attribute(&state, user.account.id, &f.code).await? {
+        ReferralOutcome::Converted { .. } => {
+            (StatusCode::OK, "Thanks! Your friend will hear from us.")
+        }
+        ReferralOutcome::SelfReferral => (
+            StatusCode::BAD_REQUEST,
+            "That is your own code: self-referral gives no reward.",
+        ),
+        ReferralOutcome::AlreadyReferred => (
+            StatusCode::CONFLICT,
+            "This account was already referred: a second code gives no reward.",
+        ),
+        ReferralOutcome::UnknownCode => (StatusCode::BAD_REQUEST, "Unknown referral code."),
+    };
+    mine_view(&state, page, &user, Some((status, msg.into()))).await
+}
+
+// ---------- share links ----------
+
+/// The path of a share link for a title (and a moment): the referral code is
+/// added only when the account opted in to sharing.
+pub async fn share_path(
+    state: &AppState,
+    account_id: i64,
+    title_id: i64,
+    t: Option<i64>,
+) -> Result<(String, bool), AppError> {
+    let title = state
+        .store
+        .playable_title(title_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
+    let mut q = Vec::new();
+    if let Some(t) = t {
+        if t < 0 || t * 1000 > title.duration_ms {
+            return Err(AppError::invalid(
+                "t",
+                "the moment must be within the title's runtime",
+            ));
+        }
+        q.push(format!("t={t}"));
+    }
+    let share = state.store.share_settings(account_id).await?;
+    let with_ref = match (share.enabled, share.referral_code) {
+        (true, Some(code)) => {
+            q.push(format!("ref={code}"));
+            true
+        }
+        _ => false,
+    };
+    let mut path = format!("/w/{title_id}");
+    if !q.is_empty() {
+        path.push('?');
+        path.push_str(&q.join("&"));
+    }
+    Ok((path, with_ref))
+}
+
+fn origin(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = state.config.server.public_url.as_deref() {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+#[derive(Template)]
+#[template(path = "perks/share.html")]
+struct SharePage {
+    l: Layout,
+    t: TitleDetail,
+    link: String,
+    with_ref: bool,
+    sharing_on: bool,
+    moment: Option<String>,
+    seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct MomentParam {
+    t: Option<String>,
+}
+
+fn parse_t(t: Option<&str>) -> Result<Option<i64>, AppError> {
+    match t.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=366 * 86_400).contains(n))
+            .map(Some)
+            .ok_or_else(|| AppError::invalid("t", "must be a number of seconds")),
+    }
+}
+
+async fn share_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<MomentParam>,
+) -> Result<Html<String>, PageError> {
+    let seconds = parse_t(q.t.as_deref())?;
+    let t = state
+        .store
+        .title(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
+    let (path, with_ref) = share_path(&state, user.account.id, id, seconds).await?;
+    let share = state.store.share_settings(user.account.id).await?;
+    render(&SharePage {
+        l: page.l,
+        t,
+        link: format!("{}{path}", origin(&state, &headers)),
+        with_ref,
+        sharing_on: share.enabled,
+        moment: seconds.map(svc::timestamp),
+        seconds,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "perks/public.html")]
+struct PublicSharePage {
+    l: Layout,
+    t: TitleDetail,
+    og_type: &'static str,
+    og_title: String,
+    description: String,
+    canonical: String,
+    moment: Option<String>,
+    ref_code: Option<String>,
+    title_id: i64,
+}
+
+#[derive(Deserialize)]
+struct PublicParams {
+    t: Option<String>,
+    #[serde(rename = "ref")]
+    ref_code: Option<String>,
+}
+
+async fn public_share(
+    State(state): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<PublicParams>,
+) -> Result<Response, PageError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
+    let t = state
+        .store
+        .title(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
+    // A bad moment is dropped, not an error: links get mangled in the wild.
+    let seconds = parse_t(q.t.as_deref()).ok().flatten();
+    let ref_code = q.ref_code.as_deref().and_then(svc::normalise_code);
+    let name = &t.summary.name;
+    let og_title = match t.summary.year {
+        Some(y) => format!("{name} ({y})"),
+        None => name.clone(),
+    };
+    let moment = seconds.map(svc::timestamp);
+    let genres = t.summary.genres.join(", ");
+    let description = match &moment {
+        Some(m) => format!("A moment at {m} in {og_title}. Watch it on Marquee."),
+        None if genres.is_empty() => format!("Watch {og_title} on Marquee."),
+        None => format!("{genres}. Watch {og_title} on Marquee."),
+    };
+    let mut canonical = format!("{}/w/{id}", origin(&state, &headers));
+    if let Some(s) = seconds {
+        canonical.push_str(&format!("?t={s}"));
+    }
+    let og_type = match t.summary.kind {
+        TitleKind::Movie => "video.movie",
+        TitleKind::Series => "video.tv_show",
+        TitleKind::Episode => "video.episode",
+    };
+    let resp = render(&PublicSharePage {
+        l: page.l,
+        og_type,
+        og_title,
+        description,
+        canonical,
+        moment,
+        ref_code: ref_code.clone(),
+        title_id: id,
+        t,
+    })?
+    .into_response();
+    Ok(match ref_code {
+        // Remembered for the sign-up page (30 days); only a code, nothing about who shared.
+        Some(code) if page.user.is_none() => {
+            let mut resp = resp;
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{REF_COOKIE}={code}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax"
+            )) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        _ => resp,
+    })
+}
+
+/// The referral code remembered from a share page, if any.
+pub fn ref_from_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == REF_COOKIE)
+        .and_then(|(_, v)| svc::normalise_code(v))
+}
+
+// ---------- changelog ----------
+
+/// A decision as the changelog shows it.
+#[derive(Debug)]
+pub struct DecisionView {
+    d: Decision,
+    date: String,
+    links: Vec<(Option<String>, String)>,
+}
+
+fn evidence_link(e: &Evidence) -> (Option<String>, String) {
+    match e.kind {
+        EvidenceKind::Idea => (
+            Some(format!("/ideas/{}", e.id)),
+            format!("Idea: {}", e.label),
+        ),
+        EvidenceKind::Post => (None, format!("Post: “{}”", e.label)),
+        EvidenceKind::Alert => (
+            Some(format!("/listening/alerts/{}", e.id)),
+            format!("Alert: {}", e.label),
+        ),
+    }
+}
+
+fn decision_view(d: Decision, staff: bool) -> DecisionView {
+    let links = d
+        .evidence
+        .iter()
+        // Alerts and posts are staff pages; the public sees the ideas.
+        .filter(|e| staff || e.kind == EvidenceKind::Idea)
+        .map(evidence_link)
+        .collect();
+    DecisionView {
+        date: day(d.created_at),
+        d,
+        links,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "perks/changelog.html")]
+struct ChangelogPage {
+    l: Layout,
+    decisions: Vec<DecisionView>,
+}
+
+async fn changelog(State(state): State<AppState>, page: Page) -> Result<Html<String>, PageError> {
+    let staff = page.l.is_staff;
+    let decisions = state
+        .store
+        .decisions(100, 0)
+        .await?
+        .into_iter()
+        .map(|d| decision_view(d, staff))
+        .collect();
+    render(&ChangelogPage {
+        l: page.l,
+        decisions,
+    })
+}
+
+// ---------- staff: rules ----------
+
+/// A rule on the staff page.
+#[derive(Debug)]
+pub struct RuleView {
+    r: PerkRule,
+    json: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "perks/staff.html")]
+struct StaffPerksPage {
+    l: Layout,
+    rules: Vec<RuleView>,
+    audit: Vec<(AuditEntry, String)>,
+    spend_total: String,
+    spend_30d: String,
+    awards_total: i64,
+    draft: String,
+    error: Option<String>,
+}
+
+const EXAMPLE_RULE: &str = r#"{
+  "name": "Finished a series",
+  "trigger": {"kind": "series_finished"},
+  "conditions": [{"field": "tenure_days", "op": "gte", "value": 0}],
+  "effect": {"kind": "credit", "amount_cents": 300, "message": "You made it to the end. Popcorn is on us."},
+  "budget": {"global": {"max_cents": 50000}, "per_profile": {"max_awards": 1, "period_days": 30}}
+}"#;
+
+async fn staff_view(
+    state: &AppState,
+    page: Page,
+    draft: String,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let s = &state.store;
+    let spend = s
+        .perk_spend(state.clock.now_ms() - svc::DRY_RUN_DAYS * DAY_MS)
+        .await?;
+    let rules = s
+        .perk_rules()
+        .await?
+        .into_iter()
+        .map(|r| RuleView {
+            json: serde_json::to_string_pretty(&r.spec).unwrap_or_default(),
+            summary: format!(
+                "{} → {} · caps: {} per profile per {} days",
+                r.spec.trigger.kind.as_str(),
+                r.spec.effect.describe(),
+                r.spec.budget.per_profile.max_awards,
+                r.spec.budget.per_profile.period_days
+            ),
+            r,
+        })
+        .collect();
+    let audit = s
+        .perk_audit(50)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let at = when(a.at);
+            (a, at)
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &StaffPerksPage {
+            l: page.l,
+            rules,
+            audit,
+            spend_total: money(spend.total_cents),
+            spend_30d: money(spend.window_cents),
+            awards_total: spend.total_awards,
+            draft,
+            error,
+        },
+    ))
+}
+
+async fn staff_perks(
+    State(state): State<AppState>,
+    _staff: Staff,
+    page: Page,
+) -> Result<Response, PageError> {
+    staff_view(&state, page, EXAMPLE_RULE.to_string(), None).await
+}
+
+#[derive(Deserialize)]
+struct RuleForm {
+    csrf: String,
+    rule: String,
+}
+
+fn rule_from_form(text: &str) -> Result<marquee_domain::perks::RuleSpec, AppError> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| AppError::invalid("rule", format!("not JSON: {e}")))?;
+    svc::parse_rule(&v)
+}
+
+async fn staff_rule_create(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    page: Page,
+    PageForm(f): PageForm<RuleForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    if !page.l.is_admin {
+        return Err(AppError::Forbidden("saving a rule needs the admin role".into()).into());
+    }
+    match rule_from_form(&f.rule) {
+        Ok(spec) => {
+            state
+                .store
+                .create_perk_rule(&spec, user.account.id, state.clock.now_ms())
+                .await?;
+            state.perks.wake.notify_one();
+            Ok(Redirect::to("/staff/perks").into_response())
+        }
+        Err(e) if e.status().is_client_error() => {
+            let msg = match e.field() {
+                Some(field) => format!("{field}: {e}"),
+                None => e.to_string(),
+            };
+            staff_view(&state, page, f.rule, Some(msg)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct EnabledForm {
+    csrf: String,
+    enabled: String,
+}
+
+/// Pauses or resumes a rule (admin); audited like any rule change.
+async fn staff_rule_enabled(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    page: Page,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<EnabledForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    if !page.l.is_admin {
+        return Err(AppError::Forbidden("changing a rule needs the admin role".into()).into());
+    }
+    let enabled = match f.enabled.as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            return Err(
+                AppError::invalid("enabled", format!("use on or off, not {other:?}")).into(),
+            )
+        }
+    };
+    let mut rule = state
+        .store
+        .perk_rule(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("rule {id} not found")))?;
+    rule.spec.enabled = enabled;
+    state
+        .store
+        .update_perk_rule(id, &rule.spec, user.account.id, state.clock.now_ms())
+        .await?;
+    state.perks.wake.notify_one();
+    Ok(Redirect::to(&format!("/staff/perks#rule-{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "perks/dry_run.html")]
+struct DryRunPartial {
+    r: Option<DryRun>,
+    total: String,
+    error: Option<String>,
+}
+
+async fn staff_dry_run(
+    State(state): State<AppState>,
+    _staff: Staff,
+    page: Page,
+    PageForm(f): PageForm<RuleForm>,
+) -> Result<Html<String>, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let out = match rule_from_form(&f.rule) {
+        Ok(spec) => svc::dry_run(&state, &spec).await.map(Some),
+        Err(e) => Err(e),
+    };
+    match out {
+        Ok(r) => render(&DryRunPartial {
+            total: money(r.as_ref().map_or(0, |r| r.total_cents)),
+            r,
+            error: None,
+        }),
+        Err(e) if e.status().is_client_error() => render(&DryRunPartial {
+            r: None,
+            total: String::new(),
+            error: Some(match e.field() {
+                Some(field) => format!("{field}: {e}"),
+                None => e.to_string(),
+            }),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------- staff: decisions ----------
+
+#[derive(Template)]
+#[template(path = "perks/decisions.html")]
+struct StaffDecisionsPage {
+    l: Layout,
+    decisions: Vec<DecisionView>,
+    error: Option<String>,
+    title: String,
+    body: String,
+    evidence: String,
+}
+
+#[derive(Deserialize, Default)]
+struct DecisionForm {
+    csrf: String,
+    title: String,
+    body: String,
+    evidence: String,
+}
+
+/// Parses "idea 12, post 5, alert 3" (or `idea:12`, `#12` for an idea).
+fn parse_evidence(text: &str) -> Result<Vec<Evidence>, AppError> {
+    let mut out = Vec::new();
+    for part in text
+        .split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let bad = || {
+            AppError::invalid(
+                "evidence",
+                format!("{part:?}: write it as idea 12, post 5 or alert 3"),
+            )
+        };
+        let (kind, id) = match part.split_once([' ', ':']) {
+            Some((k, id)) => (k.trim().to_lowercase(), id.trim()),
+            None => match part.strip_prefix('#') {
+                Some(id) => ("idea".to_string(), id),
+                None => return Err(bad()),
+            },
+        };
+        let kind = match kind.as_str() {
+            "idea" => EvidenceKind::Idea,
+            "post" => EvidenceKind::Post,
+            "alert" => EvidenceKind::Alert,
+            _ => return Err(bad()),
+        };
+        let id: i64 = id.trim_start_matches('#').parse().map_err(|_| bad())?;
+        out.push(Evidence {
+            kind,
+            id,
+            label: String::new(),
+        });
+    }
+    Ok(out)
+}
+
+async fn decisions_view(
+    state: &AppState,
+    page: Page,
+    form: DecisionForm,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let decisions = state
+        .store
+        .decisions(50, 0)
+        .await?
+        .into_iter()
+        .map(|d| decision_view(d, true))
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &StaffDecisionsPage {
+            l: page.l,
+            decisions,
+            error,
+            title: form.title,
+            body: form.body,
+            evidence: form.evidence,
+        },
+    ))
+}
+
+async fn staff_decisions(
+    State(state): State<AppState>,
+    _staff: Staff,
+    page: Page,
+) -> Result<Response, PageError> {
+    decisions_view(&state, page, DecisionForm::default(), None).await
+}
+
+async fn staff_decision_create(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    page: Page,
+    PageForm(f): PageForm<DecisionForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let result = match parse_evidence(&f.evidence) {
+        Ok(ev) => svc::record_decision(&state, user.account.id, &f.title, &f.body, &ev).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(d) => Ok(Redirect::to(&format!("/staff/decisions#decision-{}", d.id)).into_response()),
+        Err(e) if e.status().is_client_error() => {
+            let msg = match e.field() {
+                Some(field) => format!("{field}: {e}"),
+                None => e.to_string(),
+            };
+            decisions_view(&state, page, f, Some(msg)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_text() {
+        let e = parse_evidence("idea 12, post:5\nalert 3; #7").unwrap();
+        assert_eq!(
+            e.iter().map(|e| (e.kind, e.id)).collect::<Vec<_>>(),
+            vec![
+                (EvidenceKind::Idea, 12),
+                (EvidenceKind::Post, 5),
+                (EvidenceKind::Alert, 3),
+                (EvidenceKind::Idea, 7)
+            ]
+        );
+        assert_eq!(
+            parse_evidence("ticket 4").unwrap_err().field(),
+            Some("evidence")
+        );
+        assert!(parse_evidence("").unwrap().is_empty());
+    }
+}
