@@ -60,7 +60,9 @@ pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
     let now = state.clock.now_ms();
     // Whole UTC days, today included.
     let since = (now.div_euclid(DAY_MS) - (WINDOW_DAYS - 1)) * DAY_MS;
-    let buckets: Vec<Bucket> = s.post_series(since, now + 1, DAY_MS, None, None).await?;
+    let buckets: Vec<Bucket> = s
+        .post_series(since, now + 1, DAY_MS, None, None, None)
+        .await?;
     let sentiment = (0..WINDOW_DAYS)
         .map(|i| {
             let day = since + i * DAY_MS;
