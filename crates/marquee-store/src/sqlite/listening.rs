@@ -239,7 +239,7 @@ impl ListeningStore for SqliteStore {
         cursor: Option<(&str, &str)>,
         now: Millis,
     ) -> Result<(PostCounts, Vec<Option<i64>>)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Ingest touches three indexes of a growing table: give the
         // connection 64 MiB of page cache (SQLite's default is 2 MiB).
         sqlx::query("PRAGMA cache_size = -65536")
@@ -487,7 +487,7 @@ impl ListeningStore for SqliteStore {
     ) -> Result<Alert> {
         let terms = serde_json::to_string(&a.terms).unwrap_or_else(|_| "[]".into());
         let examples = serde_json::to_string(&a.example_post_ids).unwrap_or_else(|_| "[]".into());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(&format!(
             "INSERT INTO alerts(series, kind, window, window_start, window_end, observed, expected, z, \
              posts, terms, example_post_ids, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -653,7 +653,7 @@ impl ListeningStore for SqliteStore {
     }
 
     async fn link_handle(&self, account_id: i64, handle: &str, now: Millis) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let owner: Option<i64> =
             sqlx::query_scalar("SELECT account_id FROM handle_links WHERE handle = ?")
                 .bind(handle)
@@ -696,7 +696,7 @@ impl ListeningStore for SqliteStore {
     }
 
     async fn unlink_handle(&self, account_id: i64, handle: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query("DELETE FROM handle_links WHERE handle = ? AND account_id = ?")
             .bind(handle)
             .bind(account_id)

@@ -200,7 +200,7 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<ImportCounts> {
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in rows.chunks(CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR IGNORE INTO titles(kind, name, year, source, external_id, created_at) ",
@@ -288,7 +288,7 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<ImportCounts> {
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in users.chunks(CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR IGNORE INTO accounts(email, password_hash, role, plan, source, external_id, created_at) ",
@@ -331,7 +331,7 @@ impl Store for SqliteStore {
 
     async fn import_ratings(&self, source: &str, rows: &[ImportRating]) -> Result<ImportCounts> {
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         const JOIN: &str = ") v JOIN accounts a ON a.source = ";
         for chunk in rows.chunks(CHUNK) {
             let build = |head: &str, select: &str, only_thumbs: bool| {
@@ -385,7 +385,7 @@ impl Store for SqliteStore {
     }
 
     async fn refresh_title_stats(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM title_stats")
             .execute(&mut *tx)
             .await?;
@@ -528,7 +528,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_account(&self, new: &NewAccount, now: Millis) -> Result<Account> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO accounts(email, password_hash, role, plan, must_change_password, created_at) \
              VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -846,7 +846,7 @@ async fn import_per_title<T>(
     mut bind: impl FnMut(sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T),
 ) -> Result<ImportCounts> {
     let mut counts = ImportCounts::default();
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     for chunk in rows.chunks(CHUNK) {
         let matched = matched_titles(&mut tx, source, chunk.iter().map(&title_of)).await?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
