@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 pub mod ideas;
 pub mod listening;
 pub mod playback;
+pub mod support;
 pub mod validate;
 
 /// Milliseconds since the Unix epoch, UTC. The one time unit stored anywhere.
