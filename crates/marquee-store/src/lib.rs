@@ -25,11 +25,13 @@ pub mod listening;
 pub mod outbox;
 pub mod playback;
 pub mod sqlite;
+pub mod support;
 
 pub use ideas::IdeaStore;
 pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
 pub use playback::PlaybackStore;
+pub use support::SupportStore;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +221,7 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    IdeaStore + ListeningStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
+    IdeaStore + ListeningStore + OutboxStore + PlaybackStore + SupportStore + Send + Sync + std::fmt::Debug + 'static
 {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;

@@ -22,6 +22,7 @@ use std::time::Duration;
 mod ideas;
 mod listening;
 mod outbox;
+mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
 const CHUNK: usize = 1000;
