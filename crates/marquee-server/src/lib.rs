@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod pages;
 pub mod playback;
 pub mod service;
+pub mod support;
 pub mod webhooks;
 
 pub use config::Config;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub ingest: Arc<playback::Ingest>,
     /// Social listening: sentiment model, taxonomy, backlash detector, live events.
     pub listening: Arc<listening::Listening>,
+    /// Support chat's live hub (customers' widgets and the agent inbox).
+    pub support: Arc<support::SupportHub>,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
+            support: Arc::new(support::SupportHub::default()),
             config: Arc::new(config),
         })
     }
@@ -114,6 +118,17 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/listening/series"),
     ("GET", "/api/v1/listening/alerts"),
     ("GET", "/api/v1/listening/tokens"),
+    ("GET", "/staff/support"),
+    ("GET", "/staff/support/list"),
+    ("GET", "/staff/support/settings"),
+    ("GET", "/staff/support/metrics"),
+    ("GET", "/staff/support/metrics.csv"),
+    ("GET", "/staff/support/drill?group=all&key=all"),
+    ("GET", "/api/v1/staff/support/conversations"),
+    ("GET", "/api/v1/staff/support/canned"),
+    ("GET", "/api/v1/staff/support/sla"),
+    ("GET", "/api/v1/staff/support/agents"),
+    ("GET", "/api/v1/staff/support/metrics"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];
@@ -183,12 +198,14 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let events = state.events.clone();
+    let support = state.support.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Open event streams would otherwise keep the server from draining.
             events.close();
+            support.close();
         })
         .await
 }

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 pub mod ideas;
 pub mod listening;
 pub mod playback;
+pub mod support;
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -83,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .merge(ideas::routes())
         .merge(playback::routes())
         .merge(listening::routes())
+        .merge(support::routes())
         .fallback(api_not_found)
 }
 
@@ -96,6 +98,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(ideas::Doc::openapi());
     doc.merge(playback::Doc::openapi());
     doc.merge(listening::Doc::openapi());
+    doc.merge(support::Doc::openapi());
     doc
 }
 

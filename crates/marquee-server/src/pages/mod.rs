@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 pub mod ideas;
 pub mod listening;
 pub mod playback;
+pub mod support;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             get(|| async { static_file("text/css", APP_CSS) }),
         )
         .merge(playback::routes())
+        .merge(support::routes())
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {
