@@ -12,3 +12,4 @@ mod listening;
 mod pages;
 mod playback;
 mod roles;
+mod support;
