@@ -567,3 +567,111 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     let (s, v) = post(&app, &format!("/api/v1/support/conversations/{id}/email"), &jane, json!({"to": "x@example.com"})).await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("to")));
 }
+
+mod browser_flow {
+    use crate::browser::{browser, start_driver, wait_for, wait_text};
+    use crate::helpers::{TestApp, PASSWORD};
+    use fantoccini::{Client, Locator};
+    use marquee_domain::Role;
+    use serde_json::json;
+
+    async fn log_in(c: &Client, app: &TestApp, email: &str, next: &str) {
+        c.goto(&app.url(&format!("/login?next={next}"))).await.unwrap();
+        wait_for(c, "input[name=email]").await.send_keys(email).await.unwrap();
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    }
+
+    async fn click(c: &Client, css: &str) {
+        wait_for(c, css).await.click().await.unwrap();
+    }
+
+    /// A customer chats from the widget, an agent answers in the inbox with
+    /// a canned response, the customer shares the transcript and an
+    /// anonymous browser opens it.
+    #[tokio::test]
+    async fn browser_customer_agent_and_anonymous_transcript() {
+        let Some(driver) = start_driver().await else {
+            return;
+        };
+        let app = TestApp::spawn().await;
+        let agent_token = app.login_as("sam.agent@example.com", Role::Agent).await;
+        app.login_as("jane.doe@example.com", Role::Viewer).await;
+        let (s, _) = super::post(
+            &app,
+            "/api/v1/staff/support/canned",
+            &agent_token,
+            json!({"shortcode": "refund", "body": "Refunded! Popcorn is on us."}),
+        )
+        .await;
+        assert_eq!(s, 201);
+        let customer = browser(&driver).await;
+        let agent = browser(&driver).await;
+        let anon = browser(&driver).await;
+        let run = async {
+            // The customer opens the widget on the home page and writes.
+            log_in(&customer, &app, "jane.doe@example.com", "/genres").await;
+            wait_text(&customer, "main h1", |t| !t.is_empty()).await;
+            click(&customer, "#support-open").await;
+            wait_for(&customer, "#support-input")
+                .await
+                .send_keys("My stream froze <b>twice</b>")
+                .await
+                .unwrap();
+            click(&customer, "#support-send").await;
+            wait_text(&customer, "#support-log", |t| t.contains("My stream froze <b>twice</b>")).await;
+
+            // The agent sees it live in the inbox and opens it.
+            log_in(&agent, &app, "sam.agent@example.com", "/staff/support").await;
+            wait_text(&agent, "#support-inbox", |t| t.contains("My stream froze")).await;
+            click(&agent, "#inbox-table a[href^='/staff/support/conversations/']").await;
+            wait_text(&agent, "#agent-log", |t| t.contains("My stream froze <b>twice</b>")).await;
+            // The customer types: the agent sees it.
+            customer
+                .find(Locator::Css("#support-input"))
+                .await
+                .unwrap()
+                .send_keys("Also")
+                .await
+                .unwrap();
+            wait_text(&agent, "#customer-typing", |t| t.contains("Jane is typing")).await;
+            // A canned response by short code.
+            wait_for(&agent, "#reply-body").await.send_keys("/refund").await.unwrap();
+            click(&agent, "#reply-send").await;
+            wait_text(&agent, "#agent-log", |t| t.contains("Refunded! Popcorn is on us.")).await;
+            // It reaches the customer's widget live, read state flows back.
+            wait_text(&customer, "#support-log", |t| t.contains("Refunded! Popcorn is on us.")).await;
+            wait_text(&customer, "#support-status", |t| t.contains("with Sam")).await;
+            wait_text(&agent, "#agent-seen", |t| t.contains("Seen by the customer")).await;
+
+            // The conversation survives a reload.
+            customer.refresh().await.unwrap();
+            wait_text(&customer, "#support-log", |t| t.contains("Refunded! Popcorn is on us.")).await;
+
+            // The customer shares the transcript.
+            click(&customer, "#support-transcript").await;
+            click(&customer, "#share-transcript").await;
+            let url = wait_for(&customer, "#share-url").await.text().await.unwrap();
+            assert!(url.contains("/t/"), "{url}");
+            let path = url[url.find("/t/").unwrap()..].to_string();
+
+            // An anonymous browser opens it: first names, no e-mails.
+            anon.goto(&app.url(&path)).await.unwrap();
+            let text = wait_text(&anon, "#transcript", |t| t.contains("Refunded! Popcorn is on us.")).await;
+            assert!(text.contains("Jane") && text.contains("Sam from Support"), "{text}");
+            assert!(text.contains("My stream froze <b>twice</b>"));
+            let html = anon.source().await.unwrap();
+            assert!(!html.contains("example.com"), "an address leaked");
+            assert!(html.contains("og:title"));
+        };
+        run.await;
+        for c in [customer, agent, anon] {
+            c.close().await.unwrap();
+        }
+    }
+}
