@@ -120,8 +120,13 @@ pub fn message_body(body: &str) -> Result<String, DomainError> {
             format!("is {n} characters; the limit is {MAX_MESSAGE_CHARS}"),
         ));
     }
-    if b.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        return Err(DomainError::invalid("body", "must not contain control characters"));
+    if b.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(DomainError::invalid(
+            "body",
+            "must not contain control characters",
+        ));
     }
     Ok(b.to_string())
 }
@@ -131,7 +136,10 @@ pub fn message_body(body: &str) -> Result<String, DomainError> {
 pub fn shortcode(code: &str) -> Result<String, DomainError> {
     let c = code.trim().trim_start_matches('/').to_ascii_lowercase();
     if c.is_empty() || c.len() > 32 {
-        return Err(DomainError::invalid("shortcode", "must be 1 to 32 characters"));
+        return Err(DomainError::invalid(
+            "shortcode",
+            "must be 1 to 32 characters",
+        ));
     }
     if !c
         .chars()
@@ -345,7 +353,12 @@ fn mean(xs: &[Millis]) -> Option<Millis> {
     (!xs.is_empty()).then(|| xs.iter().sum::<i64>() / xs.len() as i64)
 }
 
-fn sla_verdict(start: Option<Millis>, done: Option<Millis>, target_s: i64, now: Millis) -> Option<bool> {
+fn sla_verdict(
+    start: Option<Millis>,
+    done: Option<Millis>,
+    target_s: i64,
+    now: Millis,
+) -> Option<bool> {
     let start = start?;
     let target = start + target_s * 1000;
     match done {
@@ -445,7 +458,9 @@ pub fn conversation_metrics(
         }
         if let Some(p) = policy(c.priority) {
             m.first_reply_sla_met = sla_verdict(first_customer, first_reply, p.first_reply_s, now);
-            let resolved_at = (m.status == ConvStatus::Resolved).then_some(last_resolved).flatten();
+            let resolved_at = (m.status == ConvStatus::Resolved)
+                .then_some(last_resolved)
+                .flatten();
             m.resolution_sla_met =
                 sla_verdict(Some(m.created_at), resolved_at, p.resolution_s, now);
         }
@@ -514,24 +529,37 @@ where
     groups
         .into_iter()
         .map(|(key, g)| {
-            let resolved: Vec<_> = g.iter().filter(|r| r.status == ConvStatus::Resolved).collect();
+            let resolved: Vec<_> = g
+                .iter()
+                .filter(|r| r.status == ConvStatus::Resolved)
+                .collect();
             let csat: Vec<u8> = g.iter().filter_map(|r| r.csat).collect();
             let verdicts: Vec<bool> = g
                 .iter()
                 .flat_map(|r| [r.first_reply_sla_met, r.resolution_sla_met])
                 .flatten()
                 .collect();
-            let next: Vec<Millis> = g.iter().flat_map(|r| r.next_reply_ms.iter().copied()).collect();
+            let next: Vec<Millis> = g
+                .iter()
+                .flat_map(|r| r.next_reply_ms.iter().copied())
+                .collect();
             Aggregate {
                 key,
                 conversations: g.len() as u32,
                 ids: g.iter().map(|r| r.conversation_id).collect(),
-                first_response_median_ms: median(g.iter().filter_map(|r| r.first_response_ms).collect()),
+                first_response_median_ms: median(
+                    g.iter().filter_map(|r| r.first_response_ms).collect(),
+                ),
                 next_reply_avg_ms: mean(&next),
-                resolution_median_ms: median(resolved.iter().filter_map(|r| r.resolution_ms).collect()),
+                resolution_median_ms: median(
+                    resolved.iter().filter_map(|r| r.resolution_ms).collect(),
+                ),
                 resolved: resolved.len() as u32,
                 fcr_rate: (!resolved.is_empty()).then(|| {
-                    resolved.iter().filter(|r| r.first_contact_resolution).count() as f64
+                    resolved
+                        .iter()
+                        .filter(|r| r.first_contact_resolution)
+                        .count() as f64
                         / resolved.len() as f64
                 }),
                 csat_avg: (!csat.is_empty())
@@ -645,43 +673,112 @@ mod tests {
     fn known_log() -> (Vec<ConvInfo>, Vec<LogEvent>, Vec<SlaPolicy>) {
         use EventKind::*;
         let convs = vec![
-            ConvInfo { id: 1, priority: Priority::Normal },
-            ConvInfo { id: 2, priority: Priority::High },
-            ConvInfo { id: 3, priority: Priority::Urgent },
+            ConvInfo {
+                id: 1,
+                priority: Priority::Normal,
+            },
+            ConvInfo {
+                id: 2,
+                priority: Priority::High,
+            },
+            ConvInfo {
+                id: 3,
+                priority: Priority::Urgent,
+            },
         ];
         let log = vec![
             ev(1, 0, Created),
             ev(1, 0, CustomerMessage),
-            ev(1, 0, Assigned { from: None, to: Some(7), manual: false }),
+            ev(
+                1,
+                0,
+                Assigned {
+                    from: None,
+                    to: Some(7),
+                    manual: false,
+                },
+            ),
             ev(1, 60, Note { agent_id: 7 }),
             ev(1, 120, AgentMessage { agent_id: 7 }),
             ev(1, 200, CustomerMessage),
             ev(1, 230, CustomerMessage),
             ev(1, 500, AgentMessage { agent_id: 7 }),
-            ev(1, 600, Status { to: ConvStatus::Resolved }),
+            ev(
+                1,
+                600,
+                Status {
+                    to: ConvStatus::Resolved,
+                },
+            ),
             ev(1, 650, Csat { score: 5 }),
             ev(1, 700, Shared),
             ev(1, 710, ShareViewed),
             ev(1, 720, ShareViewed),
             ev(2, 1000, Created),
             ev(2, 1000, CustomerMessage),
-            ev(2, 1000, Assigned { from: None, to: Some(7), manual: false }),
-            ev(2, 1100, Assigned { from: Some(7), to: Some(8), manual: true }),
+            ev(
+                2,
+                1000,
+                Assigned {
+                    from: None,
+                    to: Some(7),
+                    manual: false,
+                },
+            ),
+            ev(
+                2,
+                1100,
+                Assigned {
+                    from: Some(7),
+                    to: Some(8),
+                    manual: true,
+                },
+            ),
             ev(2, 1900, AgentMessage { agent_id: 8 }),
-            ev(2, 2000, Status { to: ConvStatus::Resolved }),
+            ev(
+                2,
+                2000,
+                Status {
+                    to: ConvStatus::Resolved,
+                },
+            ),
             ev(2, 2100, Csat { score: 2 }),
             ev(2, 3000, CustomerMessage),
-            ev(2, 3000, Status { to: ConvStatus::Open }),
+            ev(
+                2,
+                3000,
+                Status {
+                    to: ConvStatus::Open,
+                },
+            ),
             ev(2, 3300, AgentMessage { agent_id: 8 }),
-            ev(2, 4000, Status { to: ConvStatus::Resolved }),
+            ev(
+                2,
+                4000,
+                Status {
+                    to: ConvStatus::Resolved,
+                },
+            ),
             ev(2, 4100, Csat { score: 4 }),
             ev(3, 5000, Created),
             ev(3, 5000, CustomerMessage),
         ];
         let sla = vec![
-            SlaPolicy { priority: Priority::Normal, first_reply_s: 300, resolution_s: 3600 },
-            SlaPolicy { priority: Priority::High, first_reply_s: 600, resolution_s: 1800 },
-            SlaPolicy { priority: Priority::Urgent, first_reply_s: 60, resolution_s: 600 },
+            SlaPolicy {
+                priority: Priority::Normal,
+                first_reply_s: 300,
+                resolution_s: 3600,
+            },
+            SlaPolicy {
+                priority: Priority::High,
+                first_reply_s: 600,
+                resolution_s: 1800,
+            },
+            SlaPolicy {
+                priority: Priority::Urgent,
+                first_reply_s: 60,
+                resolution_s: 600,
+            },
         ];
         (convs, log, sla)
     }
@@ -697,7 +794,10 @@ mod tests {
         assert_eq!(c1.resolution_ms, Some(600_000));
         assert!(c1.first_contact_resolution);
         assert_eq!((c1.csat, c1.shares, c1.share_views), (Some(5), 1, 2));
-        assert_eq!((c1.first_reply_sla_met, c1.resolution_sla_met), (Some(true), Some(true)));
+        assert_eq!(
+            (c1.first_reply_sla_met, c1.resolution_sla_met),
+            (Some(true), Some(true))
+        );
         assert_eq!(c1.agent_id, Some(7));
 
         let c2 = &m[1];
@@ -706,12 +806,18 @@ mod tests {
         assert_eq!(c2.resolution_ms, Some(3_000_000)); // to the last resolution
         assert!(!c2.first_contact_resolution); // reassigned and reopened
         assert_eq!((c2.reassignments, c2.csat), (1, Some(4))); // the second answer counts
-        assert_eq!((c2.first_reply_sla_met, c2.resolution_sla_met), (Some(false), Some(false)));
+        assert_eq!(
+            (c2.first_reply_sla_met, c2.resolution_sla_met),
+            (Some(false), Some(false))
+        );
         assert_eq!(c2.agent_id, Some(8));
 
         let c3 = &m[2];
         assert_eq!((c3.first_response_ms, c3.status), (None, ConvStatus::Open));
-        assert_eq!((c3.first_reply_sla_met, c3.resolution_sla_met), (None, None));
+        assert_eq!(
+            (c3.first_reply_sla_met, c3.resolution_sla_met),
+            (None, None)
+        );
         // Later, the same log breaches conversation 3's first-reply target.
         let later = conversation_metrics(&convs, &log, &sla, 5_061_000);
         assert_eq!(later[2].first_reply_sla_met, Some(false));
@@ -720,11 +826,17 @@ mod tests {
         let by_agent = aggregate(&m, |r| r.agent_id.map(|a| a.to_string()));
         assert_eq!(by_agent.len(), 2);
         let a7 = &by_agent[0];
-        assert_eq!((a7.key.as_str(), a7.conversations, a7.ids.clone()), ("7", 1, vec![1]));
+        assert_eq!(
+            (a7.key.as_str(), a7.conversations, a7.ids.clone()),
+            ("7", 1, vec![1])
+        );
         assert_eq!(a7.fcr_rate, Some(1.0));
         assert_eq!(a7.sla_met_rate, Some(1.0));
         let a8 = &by_agent[1];
-        assert_eq!((a8.reassignments, a8.csat_avg, a8.fcr_rate), (1, Some(4.0), Some(0.0)));
+        assert_eq!(
+            (a8.reassignments, a8.csat_avg, a8.fcr_rate),
+            (1, Some(4.0), Some(0.0))
+        );
         assert_eq!(a8.sla_met_rate, Some(0.0));
 
         let all = aggregate(&m, |_| Some("all".into()));

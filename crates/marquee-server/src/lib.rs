@@ -200,6 +200,14 @@ pub async fn serve(
     let events = state.events.clone();
     let support = state.support.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Live events are small writes: without TCP_NODELAY, Nagle's algorithm
+    // and the peer's delayed ACK hold the second of two quick events ~40 ms.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

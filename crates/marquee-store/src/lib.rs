@@ -221,7 +221,15 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    IdeaStore + ListeningStore + OutboxStore + PlaybackStore + SupportStore + Send + Sync + std::fmt::Debug + 'static
+    IdeaStore
+    + ListeningStore
+    + OutboxStore
+    + PlaybackStore
+    + SupportStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;

@@ -463,8 +463,7 @@ pub trait SupportStore: Send + Sync {
         now: Millis,
     ) -> Result<ShareInfo>;
     /// Revokes the live share link; false when there was none.
-    async fn revoke_share(&self, conversation_id: i64, actor_id: i64, now: Millis)
-        -> Result<bool>;
+    async fn revoke_share(&self, conversation_id: i64, actor_id: i64, now: Millis) -> Result<bool>;
     /// The live share link of a conversation.
     async fn active_share(&self, conversation_id: i64) -> Result<Option<ShareInfo>>;
     /// Resolves a live share link by token hash and counts the view. Unknown

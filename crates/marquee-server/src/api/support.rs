@@ -74,8 +74,14 @@ pub fn routes() -> Router<AppState> {
             "/staff/support/conversations/{id}/messages",
             post(staff_message),
         )
-        .route("/staff/support/conversations/{id}/assign", post(staff_assign))
-        .route("/staff/support/canned", get(canned_list).post(canned_create))
+        .route(
+            "/staff/support/conversations/{id}/assign",
+            post(staff_assign),
+        )
+        .route(
+            "/staff/support/canned",
+            get(canned_list).post(canned_create),
+        )
         .route("/staff/support/canned/{id}", delete(canned_delete))
         .route("/staff/support/sla", get(sla_get).put(sla_put))
         .route("/staff/support/agents", get(agents_get))
@@ -225,7 +231,9 @@ async fn list_messages(
         .messages(c.id, staff, p.after.unwrap_or(0), limit)
         .await?;
     Ok(Json(
-        msgs.iter().map(|m| support::message_view(m, staff)).collect(),
+        msgs.iter()
+            .map(|m| support::message_view(m, staff))
+            .collect(),
     ))
 }
 

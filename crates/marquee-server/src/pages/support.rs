@@ -19,7 +19,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use marquee_domain::support::{first_name, Aggregate, ConvMetrics, ConvStatus, Priority, SlaPolicy};
+use marquee_domain::support::{
+    first_name, Aggregate, ConvMetrics, ConvStatus, Priority, SlaPolicy,
+};
 use marquee_store::support::{
     AgentSettings, AuthorKind, Canned, Conversation, CsatAnswer, InboxQuery, Message, ShareInfo,
     SupportContext,
@@ -42,12 +44,24 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/support", get(inbox_page))
         .route("/staff/support/list", get(inbox_list))
         .route("/staff/support/conversations/{id}", get(conversation_page))
-        .route("/staff/support/conversations/{id}/status", post(status_submit))
-        .route("/staff/support/conversations/{id}/assign", post(assign_submit))
-        .route("/staff/support/conversations/{id}/priority", post(priority_submit))
+        .route(
+            "/staff/support/conversations/{id}/status",
+            post(status_submit),
+        )
+        .route(
+            "/staff/support/conversations/{id}/assign",
+            post(assign_submit),
+        )
+        .route(
+            "/staff/support/conversations/{id}/priority",
+            post(priority_submit),
+        )
         .route("/staff/support/settings", get(settings_page))
         .route("/staff/support/canned", post(canned_submit))
-        .route("/staff/support/canned/{id}/delete", post(canned_delete_submit))
+        .route(
+            "/staff/support/canned/{id}/delete",
+            post(canned_delete_submit),
+        )
         .route("/staff/support/sla", post(sla_submit))
         .route("/staff/support/agents/{id}", post(agent_submit))
         .route("/staff/support/metrics", get(metrics_page))
@@ -92,7 +106,11 @@ fn watch_label(m: &Message) -> Option<String> {
     m.watch.as_ref().map(|w| {
         format!(
             "{} {} on {} ({}) at {} of {}",
-            if w.live { "Watching" } else { "Had been watching" },
+            if w.live {
+                "Watching"
+            } else {
+                "Had been watching"
+            },
             w.title,
             w.device,
             w.device_kind,
@@ -305,7 +323,10 @@ async fn email_submit(
     page.check_csrf(&f.csrf)?;
     let user = logged_in(&page)?;
     email_transcript(&state, &user, id, None).await?;
-    Ok(Redirect::to(&format!("/support/conversations/{id}/transcript?notice=emailed")).into_response())
+    Ok(Redirect::to(&format!(
+        "/support/conversations/{id}/transcript?notice=emailed"
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -325,7 +346,10 @@ async fn csat_submit(
     page.check_csrf(&f.csrf)?;
     let user = logged_in(&page)?;
     support::answer_csat(&state, &user, id, f.score, &f.comment).await?;
-    Ok(Redirect::to(&format!("/support/conversations/{id}/transcript?notice=rated")).into_response())
+    Ok(Redirect::to(&format!(
+        "/support/conversations/{id}/transcript?notice=rated"
+    ))
+    .into_response())
 }
 
 #[derive(Template)]
@@ -363,10 +387,7 @@ async fn public_transcript(
     let description = match first_agent {
         Some(a) => format!(
             "{customer}'s chat with {a}: {}",
-            support::preview(
-                lines.first().map(|l| l.body.as_str()).unwrap_or(""),
-                140
-            )
+            support::preview(lines.first().map(|l| l.body.as_str()).unwrap_or(""), 140)
         ),
         None => format!("{customer}'s chat with Marquee Support"),
     };
@@ -758,7 +779,11 @@ where
         .enumerate()
         .filter_map(|(i, a)| f(a).map(|v| (i, v)))
         .collect();
-    let max = vals.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1e-9);
+    let max = vals
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
     let n = days.len().max(2) as f64 - 1.0;
     let points: Vec<_> = vals
         .iter()
@@ -862,11 +887,22 @@ fn agent_name(r: &Report, key: &str) -> String {
         .unwrap_or_else(|| format!("#{key}"))
 }
 
-async fn load_report(state: &AppState, days: Option<u32>) -> Result<(Report, u32, String), AppError> {
+async fn load_report(
+    state: &AppState,
+    days: Option<u32>,
+) -> Result<(Report, u32, String), AppError> {
     let days = days.unwrap_or(30).clamp(1, 365);
     let now = state.clock.now_ms();
-    let (from, to) = window(state, Some(now + 1 - i64::from(days) * 86_400_000), Some(now + 1))?;
-    Ok((support::report(state, from, to).await?, days, format!("days={days}")))
+    let (from, to) = window(
+        state,
+        Some(now + 1 - i64::from(days) * 86_400_000),
+        Some(now + 1),
+    )?;
+    Ok((
+        support::report(state, from, to).await?,
+        days,
+        format!("days={days}"),
+    ))
 }
 
 async fn metrics_page(
@@ -886,7 +922,9 @@ async fn metrics_page(
         chart("Resolution (median)", "min", &r.by_day, &qs, |a| {
             minutes(a.resolution_median_ms)
         }),
-        chart("First-contact resolution", "%", &r.by_day, &qs, |a| a.fcr_rate),
+        chart("First-contact resolution", "%", &r.by_day, &qs, |a| {
+            a.fcr_rate
+        }),
         chart("CSAT (mean, 1–5)", "", &r.by_day, &qs, |a| a.csat_avg),
         chart("SLA met", "%", &r.by_day, &qs, |a| a.sla_met_rate),
         chart("Reassignments", "", &r.by_day, &qs, |a| {
@@ -1026,7 +1064,10 @@ async fn metrics_csv(
     let verdict = |v: Option<bool>| v.map(|b| b.to_string()).unwrap_or_default();
     for m in &r.conversations {
         let c = convs.iter().find(|c| c.id == m.conversation_id);
-        let agent = m.agent_id.map(|a| agent_name(&r, &a.to_string())).unwrap_or_default();
+        let agent = m
+            .agent_id
+            .map(|a| agent_name(&r, &a.to_string()))
+            .unwrap_or_default();
         let team = m
             .agent_id
             .and_then(|a| teams.get(&a).cloned())

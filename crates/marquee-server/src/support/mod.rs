@@ -92,6 +92,9 @@ pub struct SupportHub {
     seq: AtomicU64,
     /// Per-account message timestamps for the rate limit.
     recent: Mutex<HashMap<i64, Vec<Millis>>>,
+    /// Support writes queue here rather than in SQLite's busy handler, whose
+    /// sleeps (up to 100 ms) would dominate delivery latency under load.
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl Default for SupportHub {
@@ -104,6 +107,7 @@ impl Default for SupportHub {
             closed,
             seq: AtomicU64::new(1),
             recent: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -413,7 +417,9 @@ pub fn publish_typing(state: &AppState, c: &Conversation, user: &CurrentUser, ty
     let body = json(&t);
     // Customers see staff typing; staff see everyone.
     let customer = staff.then(|| body.clone());
-    state.support.publish(c.id, c.account_id, "typing", customer, body);
+    state
+        .support
+        .publish(c.id, c.account_id, "typing", customer, body);
 }
 
 /// A conversation the user may read: their own, or any for staff. Others
@@ -437,7 +443,11 @@ pub async fn readable(
 }
 
 /// A conversation the user owns (customer-side actions: CSAT, sharing).
-pub async fn owned(state: &AppState, user: &CurrentUser, id: i64) -> Result<Conversation, AppError> {
+pub async fn owned(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Conversation, AppError> {
     let c = readable(state, user, id).await?;
     if c.account_id != user.account.id {
         return Err(AppError::Forbidden(
@@ -472,16 +482,19 @@ pub async fn start(
     {
         return Err(AppError::TooManyRequests { retry_after_s: 60 });
     }
-    let w = state
-        .store
-        .create_conversation(
-            user.account.id,
-            &body,
-            priority.unwrap_or(Priority::Normal),
-            cfg.default_capacity,
-            now,
-        )
-        .await?;
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .create_conversation(
+                user.account.id,
+                &body,
+                priority.unwrap_or(Priority::Normal),
+                cfg.default_capacity,
+                now,
+            )
+            .await?
+    };
     publish_write(state, &w).await;
     Ok(w)
 }
@@ -496,22 +509,26 @@ pub async fn customer_message(
     let c = owned(state, user, id).await?;
     let body = rules::message_body(body)?;
     let now = state.clock.now_ms();
-    if !state
-        .support
-        .allow_message(user.account.id, now, state.config.support.messages_per_minute)
-    {
+    if !state.support.allow_message(
+        user.account.id,
+        now,
+        state.config.support.messages_per_minute,
+    ) {
         return Err(AppError::TooManyRequests { retry_after_s: 60 });
     }
-    let w = state
-        .store
-        .add_customer_message(
-            c.id,
-            user.account.id,
-            &body,
-            state.config.support.default_capacity,
-            now,
-        )
-        .await?;
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .add_customer_message(
+                c.id,
+                user.account.id,
+                &body,
+                state.config.support.default_capacity,
+                now,
+            )
+            .await?
+    };
     publish_write(state, &w).await;
     Ok(w)
 }
@@ -530,24 +547,28 @@ pub async fn agent_message(
     let (text, code) = match rules::reply_shortcode(&body) {
         Some(code) => {
             let code = code.to_ascii_lowercase();
-            let canned = state.store.canned_by_code(&code).await?.ok_or_else(|| {
-                AppError::invalid("body", format!("no canned response /{code}"))
-            })?;
+            let canned =
+                state.store.canned_by_code(&code).await?.ok_or_else(|| {
+                    AppError::invalid("body", format!("no canned response /{code}"))
+                })?;
             (canned.body, Some(code))
         }
         None => (body, None),
     };
-    let w = state
-        .store
-        .add_agent_message(
-            c.id,
-            agent.account.id,
-            &text,
-            internal,
-            code.as_deref(),
-            state.clock.now_ms(),
-        )
-        .await?;
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .add_agent_message(
+                c.id,
+                agent.account.id,
+                &text,
+                internal,
+                code.as_deref(),
+                state.clock.now_ms(),
+            )
+            .await?
+    };
     publish_write(state, &w).await;
     Ok(w)
 }
@@ -567,17 +588,20 @@ pub async fn change_status(
             "snoozing needs a time in the future (ms since the epoch)",
         ));
     }
-    let w = state
-        .store
-        .set_status(
-            id,
-            agent.account.id,
-            status,
-            snoozed_until,
-            state.config.support.default_capacity,
-            now,
-        )
-        .await?;
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .set_status(
+                id,
+                agent.account.id,
+                status,
+                snoozed_until,
+                state.config.support.default_capacity,
+                now,
+            )
+            .await?
+    };
     publish_write(state, &w).await;
     Ok(w)
 }
@@ -589,16 +613,19 @@ pub async fn reassign(
     id: i64,
     to: Option<i64>,
 ) -> Result<SupportWrite, AppError> {
-    let w = state
-        .store
-        .reassign(
-            id,
-            agent.account.id,
-            to,
-            state.config.support.default_capacity,
-            state.clock.now_ms(),
-        )
-        .await?;
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .reassign(
+                id,
+                agent.account.id,
+                to,
+                state.config.support.default_capacity,
+                state.clock.now_ms(),
+            )
+            .await?
+    };
     publish_write(state, &w).await;
     Ok(w)
 }
@@ -612,7 +639,13 @@ pub async fn mark_read(
 ) -> Result<Conversation, AppError> {
     let c = readable(state, user, id).await?;
     let customer_side = c.account_id == user.account.id;
-    let c = state.store.mark_read(c.id, customer_side, message_id).await?;
+    let c = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .mark_read(c.id, customer_side, message_id)
+            .await?
+    };
     publish_conversation(state, &c);
     Ok(c)
 }
@@ -633,7 +666,10 @@ pub async fn answer_csat(
     if comment.chars().count() > rules::MAX_CSAT_COMMENT_CHARS {
         return Err(AppError::invalid(
             "comment",
-            format!("must be at most {} characters", rules::MAX_CSAT_COMMENT_CHARS),
+            format!(
+                "must be at most {} characters",
+                rules::MAX_CSAT_COMMENT_CHARS
+            ),
         ));
     }
     let a = state

@@ -173,7 +173,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    async fn cmd(&mut self, line: &str, step: &'static str, ok: &[u16]) -> Result<String, SmtpError> {
+    async fn cmd(
+        &mut self,
+        line: &str,
+        step: &'static str,
+        ok: &[u16],
+    ) -> Result<String, SmtpError> {
         tokio::time::timeout(self.timeout, async {
             self.io.get_mut().write_all(line.as_bytes()).await?;
             self.io.get_mut().write_all(b"\r\n").await?;
@@ -189,12 +194,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("\0{u}\0{p}").as_bytes());
-            self.cmd(&format!("AUTH PLAIN {token}"), "AUTH", &[235]).await?;
+            self.cmd(&format!("AUTH PLAIN {token}"), "AUTH", &[235])
+                .await?;
         }
         let from = one_line(bare_address(&cfg.from));
-        self.cmd(&format!("MAIL FROM:<{from}>"), "MAIL FROM", &[250]).await?;
-        self.cmd(&format!("RCPT TO:<{}>", one_line(&mail.to)), "RCPT TO", &[250, 251])
+        self.cmd(&format!("MAIL FROM:<{from}>"), "MAIL FROM", &[250])
             .await?;
+        self.cmd(
+            &format!("RCPT TO:<{}>", one_line(&mail.to)),
+            "RCPT TO",
+            &[250, 251],
+        )
+        .await?;
         self.cmd("DATA", "DATA", &[354]).await?;
         let text = render(cfg, mail);
         tokio::time::timeout(self.timeout, async {
@@ -240,26 +251,38 @@ pub async fn send(cfg: &SmtpConfig, mail: &Mail) -> Result<(), SmtpError> {
     let ehlo = "EHLO marquee";
     match cfg.tls {
         SmtpTls::None => {
-            let mut c = Conn { io: BufReader::new(tcp), timeout };
+            let mut c = Conn {
+                io: BufReader::new(tcp),
+                timeout,
+            };
             c.reply("greeting", &[220]).await?;
             c.cmd(ehlo, "EHLO", &[250]).await?;
             c.send(cfg, mail).await
         }
         SmtpTls::Tls => {
             let tls = tls_connector()?.connect(server_name, tcp).await?;
-            let mut c = Conn { io: BufReader::new(tls), timeout };
+            let mut c = Conn {
+                io: BufReader::new(tls),
+                timeout,
+            };
             c.reply("greeting", &[220]).await?;
             c.cmd(ehlo, "EHLO", &[250]).await?;
             c.send(cfg, mail).await
         }
         SmtpTls::Starttls => {
-            let mut c = Conn { io: BufReader::new(tcp), timeout };
+            let mut c = Conn {
+                io: BufReader::new(tcp),
+                timeout,
+            };
             c.reply("greeting", &[220]).await?;
             c.cmd(ehlo, "EHLO", &[250]).await?;
             c.cmd("STARTTLS", "STARTTLS", &[220]).await?;
             let tcp = c.io.into_inner();
             let tls = tls_connector()?.connect(server_name, tcp).await?;
-            let mut c = Conn { io: BufReader::new(tls), timeout };
+            let mut c = Conn {
+                io: BufReader::new(tls),
+                timeout,
+            };
             c.cmd(ehlo, "EHLO", &[250]).await?;
             c.send(cfg, mail).await
         }

@@ -13,7 +13,13 @@ use std::time::Duration;
 
 const T0: i64 = 1_763_000_000_000;
 
-async fn call(app: &TestApp, m: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    app: &TestApp,
+    m: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut r = app.req(m, path, Some(token));
     if let Some(b) = body {
         r = r.json(&b);
@@ -35,13 +41,24 @@ async fn get(app: &TestApp, path: &str, token: &str) -> Value {
 }
 
 async fn open_conv(app: &TestApp, token: &str, body: &str) -> Value {
-    let (s, v) = post(app, "/api/v1/support/conversations", token, json!({ "body": body })).await;
+    let (s, v) = post(
+        app,
+        "/api/v1/support/conversations",
+        token,
+        json!({ "body": body }),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     v
 }
 
 async fn staff_conv(app: &TestApp, token: &str, id: i64) -> Value {
-    get(app, &format!("/api/v1/staff/support/conversations/{id}"), token).await
+    get(
+        app,
+        &format!("/api/v1/staff/support/conversations/{id}"),
+        token,
+    )
+    .await
 }
 
 async fn set_status(app: &TestApp, token: &str, id: i64, status: &str) -> Value {
@@ -58,7 +75,9 @@ async fn set_status(app: &TestApp, token: &str, id: i64, status: &str) -> Value 
 }
 
 async fn account_id(app: &TestApp, token: &str) -> i64 {
-    get(app, "/api/v1/me", token).await["account"]["id"].as_i64().unwrap()
+    get(app, "/api/v1/me", token).await["account"]["id"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -100,9 +119,17 @@ async fn auto_assign_rotates_respects_capacity_and_queues() {
     let second = who(&staff_conv(&app, &admin, convs[1].1).await);
     let third = who(&staff_conv(&app, &admin, convs[2].1).await);
     // One each in turn, then the queue: both are at capacity 1.
-    assert!(first.is_some() && second.is_some() && first != second, "{first:?} {second:?}");
+    assert!(
+        first.is_some() && second.is_some() && first != second,
+        "{first:?} {second:?}"
+    );
     assert_eq!(third, None);
-    let queue = get(&app, "/api/v1/staff/support/conversations?assignee=unassigned", &admin).await;
+    let queue = get(
+        &app,
+        "/api/v1/staff/support/conversations?assignee=unassigned",
+        &admin,
+    )
+    .await;
     assert_eq!(queue.as_array().unwrap().len(), 1);
     // Resolving the first frees its agent, who takes the queued one.
     set_status(&app, &a1, convs[0].1, "resolved").await;
@@ -128,7 +155,10 @@ async fn auto_assign_rotates_respects_capacity_and_queues() {
         json!({ "assignee_id": viewer_id }),
     )
     .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("assignee_id")));
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("assignee_id"))
+    );
 }
 
 #[tokio::test]
@@ -145,18 +175,36 @@ async fn chat_canned_notes_privacy_and_bad_input() {
     )
     .await;
     assert_eq!(s, 201, "{v}");
-    let (s, _) = post(&app, "/api/v1/staff/support/canned", &agent, json!({"shortcode": "refund", "body": "x"})).await;
+    let (s, _) = post(
+        &app,
+        "/api/v1/staff/support/canned",
+        &agent,
+        json!({"shortcode": "refund", "body": "x"}),
+    )
+    .await;
     assert_eq!(s, 409);
 
     let v = open_conv(&app, &jane, "<script>alert(1)</script> **my stream froze**").await;
     let id = v["conversation"]["id"].as_i64().unwrap();
     assert_eq!(v["conversation"]["agent_name"], "Sam");
     // A canned response by short code, and an internal note.
-    let (s, m) = post(&app, &format!("/api/v1/staff/support/conversations/{id}/messages"), &agent, json!({"body": "/refund"})).await;
+    let (s, m) = post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        &agent,
+        json!({"body": "/refund"}),
+    )
+    .await;
     assert_eq!(s, 201, "{m}");
     assert_eq!(m["body"], "I have refunded this month. Enjoy the show!");
     assert_eq!(m["canned_code"], "refund");
-    let (s, v) = post(&app, &format!("/api/v1/staff/support/conversations/{id}/messages"), &agent, json!({"body": "/nosuch"})).await;
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        &agent,
+        json!({"body": "/nosuch"}),
+    )
+    .await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("body")));
     let (s, _) = post(
         &app,
@@ -168,7 +216,12 @@ async fn chat_canned_notes_privacy_and_bad_input() {
     assert_eq!(s, 201);
     // The customer sees the reply, never the note; staff see both.
     let mine = get(&app, &format!("/api/v1/support/conversations/{id}"), &jane).await;
-    let bodies: Vec<&str> = mine["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    let bodies: Vec<&str> = mine["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies.len(), 2, "{bodies:?}");
     assert!(!bodies.iter().any(|b| b.contains("old TV")));
     assert!(mine.get("context").is_none());
@@ -183,43 +236,135 @@ async fn chat_canned_notes_privacy_and_bad_input() {
         let (s, _) = call(&app, Method::GET, &path, &other, None).await;
         assert_eq!(s, 403, "{path}");
     }
-    let (s, _) = post(&app, &format!("/api/v1/support/conversations/{id}/messages"), &other, json!({"body": "hi"})).await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/messages"),
+        &other,
+        json!({"body": "hi"}),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = post(&app, &format!("/api/v1/support/conversations/{id}/share"), &other, json!({})).await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &other,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 403);
-    let r = app.get(&format!("/support/conversations/{id}/transcript"), Some(&other)).await;
+    let r = app
+        .get(
+            &format!("/support/conversations/{id}/transcript"),
+            Some(&other),
+        )
+        .await;
     assert_eq!(r.status(), 403);
     // Viewers cannot use staff routes.
-    let (s, _) = post(&app, &format!("/api/v1/staff/support/conversations/{id}/messages"), &jane, json!({"body": "x"})).await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        &jane,
+        json!({"body": "x"}),
+    )
+    .await;
     assert_eq!(s, 403);
     // Too long, empty, wrong types: 4xx naming the field; nothing written.
     let r = app
-        .post_json(&format!("/api/v1/support/conversations/{id}/messages"), Some(&jane), &json!({"body": "x".repeat(4001)}))
+        .post_json(
+            &format!("/api/v1/support/conversations/{id}/messages"),
+            Some(&jane),
+            &json!({"body": "x".repeat(4001)}),
+        )
         .await;
     let (s, code, field) = error_of(r).await;
-    assert_eq!((s, code.as_str(), field.as_deref()), (400, "invalid_input", Some("body")));
-    let r = app.post_json("/api/v1/support/conversations", Some(&jane), &json!({"body": "  "})).await;
+    assert_eq!(
+        (s, code.as_str(), field.as_deref()),
+        (400, "invalid_input", Some("body"))
+    );
+    let r = app
+        .post_json(
+            "/api/v1/support/conversations",
+            Some(&jane),
+            &json!({"body": "  "}),
+        )
+        .await;
     assert_eq!(error_of(r).await.2.as_deref(), Some("body"));
-    let r = app.post_json("/api/v1/support/conversations", Some(&jane), &json!({"body": "x", "priority": "asap"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/support/conversations",
+            Some(&jane),
+            &json!({"body": "x", "priority": "asap"}),
+        )
+        .await;
     assert_eq!(error_of(r).await.2.as_deref(), Some("priority"));
-    let r = app.post_json(&format!("/api/v1/support/conversations/{id}/csat"), Some(&jane), &json!({"score": "five"})).await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/support/conversations/{id}/csat"),
+            Some(&jane),
+            &json!({"score": "five"}),
+        )
+        .await;
     assert_eq!(error_of(r).await.2.as_deref(), Some("score"));
-    let (s, _) = call(&app, Method::GET, "/api/v1/support/conversations/abc", &jane, None).await;
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/support/conversations/abc",
+        &jane,
+        None,
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, _) = call(&app, Method::GET, "/api/v1/support/conversations/999999", &jane, None).await;
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/support/conversations/999999",
+        &jane,
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
     let after = get(&app, &format!("/api/v1/support/conversations/{id}"), &jane).await;
     assert_eq!(after["messages"].as_array().unwrap().len(), 2);
     // Markup is shown as typed, escaped.
-    let html = app.get(&format!("/support/conversations/{id}/transcript"), Some(&jane)).await.text().await.unwrap();
-    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; **my stream froze**"), "{html}");
+    let html = app
+        .get(
+            &format!("/support/conversations/{id}/transcript"),
+            Some(&jane),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62; **my stream froze**"),
+        "{html}"
+    );
     assert!(!html.contains("<script>alert(1)"));
-    let staff_page = app.get(&format!("/staff/support/conversations/{id}"), Some(&agent)).await.text().await.unwrap();
-    assert!(staff_page.contains("&#60;script&#62;alert(1)") && !staff_page.contains("<script>alert"));
+    let staff_page = app
+        .get(&format!("/staff/support/conversations/{id}"), Some(&agent))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        staff_page.contains("&#60;script&#62;alert(1)") && !staff_page.contains("<script>alert")
+    );
     // Bad playback error reports.
-    let r = app.post_json("/api/v1/playback/errors", Some(&jane), &json!({"code": "bad code!"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/playback/errors",
+            Some(&jane),
+            &json!({"code": "bad code!"}),
+        )
+        .await;
     assert_eq!(error_of(r).await.2.as_deref(), Some("code"));
-    let r = app.post_json("/api/v1/playback/errors", Some(&jane), &json!({"code": "E", "device_id": 424242})).await;
+    let r = app
+        .post_json(
+            "/api/v1/playback/errors",
+            Some(&jane),
+            &json!({"code": "E", "device_id": 424242}),
+        )
+        .await;
     assert_eq!(error_of(r).await.2.as_deref(), Some("device_id"));
 }
 
@@ -231,10 +376,22 @@ async fn context_panel_has_what_they_watched_when_they_wrote() {
     let (title, name) = (hit.id, hit.name);
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;
-    let (s, d) = post(&app, "/api/v1/devices", &jane, json!({"name": "Living-room TV", "kind": "tv"})).await;
+    let (s, d) = post(
+        &app,
+        "/api/v1/devices",
+        &jane,
+        json!({"name": "Living-room TV", "kind": "tv"}),
+    )
+    .await;
     assert!(s == 200 || s == 201, "{d}");
     let device = d["id"].as_i64().unwrap();
-    let (s, st) = post(&app, "/api/v1/playback/start", &jane, json!({"title_id": title, "device_id": device})).await;
+    let (s, st) = post(
+        &app,
+        "/api/v1/playback/start",
+        &jane,
+        json!({"title_id": title, "device_id": device}),
+    )
+    .await;
     assert_eq!(s, 201, "{st}");
     clock.advance(60_000);
     let (s, p) = post(
@@ -270,8 +427,16 @@ async fn context_panel_has_what_they_watched_when_they_wrote() {
     let mine = get(&app, &format!("/api/v1/support/conversations/{id}"), &jane).await;
     assert!(mine["messages"][0].get("watch").is_none());
     // The staff page shows it, with the position.
-    let html = app.get(&format!("/staff/support/conversations/{id}"), Some(&agent)).await.text().await.unwrap();
-    assert!(html.contains(&format!("Watching {name} on Living-room TV (tv) at 20:34")), "{html}");
+    let html = app
+        .get(&format!("/staff/support/conversations/{id}"), Some(&agent))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("Watching {name} on Living-room TV (tv) at 20:34")),
+        "{html}"
+    );
     assert!(html.contains("MEDIA_ERR_NETWORK"));
 }
 
@@ -280,7 +445,9 @@ async fn csat_is_asked_again_after_a_second_resolution() {
     let app = TestApp::spawn().await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;
-    let id = open_conv(&app, &jane, "hello").await["conversation"]["id"].as_i64().unwrap();
+    let id = open_conv(&app, &jane, "hello").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
     let csat = |score: u8| json!({"score": score, "comment": "thanks"});
     let path = format!("/api/v1/support/conversations/{id}/csat");
     let (s, _) = post(&app, &path, &jane, csat(5)).await;
@@ -295,20 +462,54 @@ async fn csat_is_asked_again_after_a_second_resolution() {
     let (s, v) = post(&app, &path, &jane, csat(6)).await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("score")));
     // The customer writes again: it reopens; resolving again asks again.
-    let (s, _) = post(&app, &format!("/api/v1/support/conversations/{id}/messages"), &jane, json!({"body": "it broke again"})).await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/messages"),
+        &jane,
+        json!({"body": "it broke again"}),
+    )
+    .await;
     assert_eq!(s, 201);
     let mine = get(&app, &format!("/api/v1/support/conversations/{id}"), &jane).await;
-    assert_eq!((mine["conversation"]["status"].as_str(), mine["conversation"]["csat_due"].as_bool()), (Some("open"), Some(false)));
+    assert_eq!(
+        (
+            mine["conversation"]["status"].as_str(),
+            mine["conversation"]["csat_due"].as_bool()
+        ),
+        (Some("open"), Some(false))
+    );
     set_status(&app, &agent, id, "resolved").await;
     let (s, v) = post(&app, &path, &jane, csat(5)).await;
     assert_eq!((s, v["resolution_seq"].as_i64()), (201, Some(2)));
     let mine = get(&app, &format!("/api/v1/support/conversations/{id}"), &jane).await;
-    let scores: Vec<i64> = mine["csat"].as_array().unwrap().iter().map(|a| a["score"].as_i64().unwrap()).collect();
+    let scores: Vec<i64> = mine["csat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["score"].as_i64().unwrap())
+        .collect();
     assert_eq!(scores, vec![2, 5]);
     // Snoozing needs a future time; other states are checked.
-    let (s, v) = call(&app, Method::PATCH, &format!("/api/v1/staff/support/conversations/{id}"), &agent, Some(json!({"status": "snoozed"}))).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("snoozed_until")));
-    let (s, v) = call(&app, Method::PATCH, &format!("/api/v1/staff/support/conversations/{id}"), &agent, Some(json!({"status": "closed"}))).await;
+    let (s, v) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/staff/support/conversations/{id}"),
+        &agent,
+        Some(json!({"status": "snoozed"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("snoozed_until"))
+    );
+    let (s, v) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/staff/support/conversations/{id}"),
+        &agent,
+        Some(json!({"status": "closed"})),
+    )
+    .await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("status")));
 }
 
@@ -317,8 +518,16 @@ async fn shared_transcripts_are_redacted_counted_and_revocable() {
     let app = TestApp::spawn().await;
     let agent = app.login_as("sam.agent@example.com", Role::Agent).await;
     let jane = app.signup("jane.doe@example.com").await;
-    let id = open_conv(&app, &jane, "Can I watch on the plane?").await["conversation"]["id"].as_i64().unwrap();
-    post(&app, &format!("/api/v1/staff/support/conversations/{id}/messages"), &agent, json!({"body": "Yes, download it first!"})).await;
+    let id = open_conv(&app, &jane, "Can I watch on the plane?").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
+    post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        &agent,
+        json!({"body": "Yes, download it first!"}),
+    )
+    .await;
     post(
         &app,
         &format!("/api/v1/staff/support/conversations/{id}/messages"),
@@ -327,9 +536,21 @@ async fn shared_transcripts_are_redacted_counted_and_revocable() {
     )
     .await;
     // Staff cannot opt a customer in.
-    let (s, _) = post(&app, &format!("/api/v1/support/conversations/{id}/share"), &agent, json!({})).await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &agent,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, v) = post(&app, &format!("/api/v1/support/conversations/{id}/share"), &jane, json!({})).await;
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &jane,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     let token = v["token"].as_str().unwrap().to_string();
     assert!(token.len() >= 22, "at least 128 bits");
@@ -338,42 +559,117 @@ async fn shared_transcripts_are_redacted_counted_and_revocable() {
     assert!(app.store().open_share(&token, 0).await.unwrap().is_none());
 
     let anon = reqwest::Client::new();
-    let page = anon.get(app.url(&format!("/t/{token}"))).send().await.unwrap();
+    let page = anon
+        .get(app.url(&format!("/t/{token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Jane") && html.contains("Sam from Support"), "{html}");
+    assert!(
+        html.contains("Jane") && html.contains("Sam from Support"),
+        "{html}"
+    );
     assert!(html.contains("Yes, download it first!"));
-    assert!(html.contains(r#"property="og:title" content="Jane&#39;s chat with Marquee Support""#) || html.contains("og:title"), "{html}");
+    assert!(
+        html.contains(r#"property="og:title" content="Jane&#39;s chat with Marquee Support""#)
+            || html.contains("og:title"),
+        "{html}"
+    );
     assert!(html.contains(r#"name="twitter:card" content="summary""#));
-    for private in ["jane.doe", "sam.agent", "@example.com", "SECRET-NOTE", "4242"] {
+    for private in [
+        "jane.doe",
+        "sam.agent",
+        "@example.com",
+        "SECRET-NOTE",
+        "4242",
+    ] {
         assert!(!html.contains(private), "{private} leaked: {html}");
     }
-    anon.get(app.url(&format!("/t/{token}"))).send().await.unwrap();
+    anon.get(app.url(&format!("/t/{token}")))
+        .send()
+        .await
+        .unwrap();
     let mine = get(&app, &format!("/api/v1/support/conversations/{id}"), &jane).await;
     assert_eq!(mine["share"]["views"], 2);
 
     // Unknown and revoked tokens: the same 404.
-    let unknown = anon.get(app.url(&format!("/t/{}", "A".repeat(43)))).send().await.unwrap();
+    let unknown = anon
+        .get(app.url(&format!("/t/{}", "A".repeat(43))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
     let unknown_body = unknown.text().await.unwrap();
-    let (s, _) = call(&app, Method::DELETE, &format!("/api/v1/support/conversations/{id}/share"), &agent, None).await;
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &agent,
+        None,
+    )
+    .await;
     assert_eq!(s, 204, "staff can revoke");
-    let revoked = anon.get(app.url(&format!("/t/{token}"))).send().await.unwrap();
+    let revoked = anon
+        .get(app.url(&format!("/t/{token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoked.status(), 404);
     assert_eq!(revoked.text().await.unwrap(), unknown_body);
-    let (s, _) = call(&app, Method::DELETE, &format!("/api/v1/support/conversations/{id}/share"), &jane, None).await;
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &jane,
+        None,
+    )
+    .await;
     assert_eq!(s, 404, "nothing left to revoke");
     // The customer shares again and revokes it themself.
-    let (_, v) = post(&app, &format!("/api/v1/support/conversations/{id}/share"), &jane, json!({})).await;
+    let (_, v) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &jane,
+        json!({}),
+    )
+    .await;
     let token2 = v["token"].as_str().unwrap().to_string();
     assert_ne!(token2, token);
-    assert_eq!(anon.get(app.url(&format!("/t/{token2}"))).send().await.unwrap().status(), 200);
-    let (s, _) = call(&app, Method::DELETE, &format!("/api/v1/support/conversations/{id}/share"), &jane, None).await;
+    assert_eq!(
+        anon.get(app.url(&format!("/t/{token2}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/support/conversations/{id}/share"),
+        &jane,
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
-    assert_eq!(anon.get(app.url(&format!("/t/{token2}"))).send().await.unwrap().status(), 404);
+    assert_eq!(
+        anon.get(app.url(&format!("/t/{token2}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     // Shares and views reach the metrics.
     let m = get(&app, "/api/v1/staff/support/metrics", &agent).await;
-    assert_eq!((m["overall"]["shares"].as_i64(), m["overall"]["share_views"].as_i64()), (Some(2), Some(3)));
+    assert_eq!(
+        (
+            m["overall"]["shares"].as_i64(),
+            m["overall"]["share_views"].as_i64()
+        ),
+        (Some(2), Some(3))
+    );
 }
 
 #[tokio::test]
@@ -384,16 +680,38 @@ async fn metrics_on_a_known_timeline_with_a_manual_clock() {
     let jane = app.signup("jane@example.com").await;
     let joe = app.signup("joe@example.com").await;
     // Jane: answered after 2 min, resolved at 10 min, rated 4.
-    let a = open_conv(&app, &jane, "one").await["conversation"]["id"].as_i64().unwrap();
+    let a = open_conv(&app, &jane, "one").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
     clock.advance(120_000);
-    post(&app, &format!("/api/v1/staff/support/conversations/{a}/messages"), &agent, json!({"body": "hi"})).await;
+    post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{a}/messages"),
+        &agent,
+        json!({"body": "hi"}),
+    )
+    .await;
     clock.advance(480_000);
     set_status(&app, &agent, a, "resolved").await;
-    post(&app, &format!("/api/v1/support/conversations/{a}/csat"), &jane, json!({"score": 4})).await;
+    post(
+        &app,
+        &format!("/api/v1/support/conversations/{a}/csat"),
+        &jane,
+        json!({"score": 4}),
+    )
+    .await;
     // Joe: answered after 90 min (breaches normal's 60 min first-reply SLA).
-    let b = open_conv(&app, &joe, "two").await["conversation"]["id"].as_i64().unwrap();
+    let b = open_conv(&app, &joe, "two").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
     clock.advance(90 * 60_000);
-    post(&app, &format!("/api/v1/staff/support/conversations/{b}/messages"), &agent, json!({"body": "sorry"})).await;
+    post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{b}/messages"),
+        &agent,
+        json!({"body": "sorry"}),
+    )
+    .await;
     let m = get(&app, "/api/v1/staff/support/metrics", &agent).await;
     let o = &m["overall"];
     assert_eq!(o["conversations"], 2);
@@ -406,21 +724,61 @@ async fn metrics_on_a_known_timeline_with_a_manual_clock() {
     assert_eq!(m["by_agent"].as_array().unwrap().len(), 1);
     assert_eq!(m["by_day"][0]["ids"], json!([a, b]));
     // The inbox flags the breach.
-    let list = app.get("/staff/support/list", Some(&agent)).await.text().await.unwrap();
+    let list = app
+        .get("/staff/support/list", Some(&agent))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("First reply SLA breached"), "{list}");
     // CSV: a header and one row per conversation.
-    let csv = app.get("/staff/support/metrics.csv", Some(&agent)).await.text().await.unwrap();
+    let csv = app
+        .get("/staff/support/metrics.csv", Some(&agent))
+        .await
+        .text()
+        .await
+        .unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[0].starts_with("conversation_id,created_at,customer,agent"));
-    assert!(lines[1].starts_with(&format!("{a},")) && lines[1].contains(",120,"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with(&format!("{a},")) && lines[1].contains(",120,"),
+        "{}",
+        lines[1]
+    );
     // The page draws charts whose points drill down to their conversations.
-    let page = app.get("/staff/support/metrics", Some(&agent)).await.text().await.unwrap();
-    assert!(page.contains("<svg") && page.contains("/staff/support/drill?group=day&#38;key="), "{page}");
+    let page = app
+        .get("/staff/support/metrics", Some(&agent))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<svg") && page.contains("/staff/support/drill?group=day&#38;key="),
+        "{page}"
+    );
     let day = m["by_day"][0]["key"].as_str().unwrap().to_string();
-    let drill = app.get(&format!("/staff/support/drill?group=day&key={day}"), Some(&agent)).await.text().await.unwrap();
-    assert!(drill.contains(&format!("/staff/support/conversations/{a}")) && drill.contains(&format!("/staff/support/conversations/{b}")));
-    let (s, v) = call(&app, Method::GET, "/api/v1/staff/support/metrics?from=5&to=1", &agent, None).await;
+    let drill = app
+        .get(
+            &format!("/staff/support/drill?group=day&key={day}"),
+            Some(&agent),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        drill.contains(&format!("/staff/support/conversations/{a}"))
+            && drill.contains(&format!("/staff/support/conversations/{b}"))
+    );
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/staff/support/metrics?from=5&to=1",
+        &agent,
+        None,
+    )
+    .await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("from")));
 }
 
@@ -460,30 +818,69 @@ async fn live_events_reach_the_customer_and_the_inbox() {
     let mut inbox = app.get("/api/v1/staff/support/events", Some(&agent)).await;
     let mut ib = String::new();
     next_event(&mut inbox, &mut ib, "ready").await;
-    let id = open_conv(&app, &jane, "hello").await["conversation"]["id"].as_i64().unwrap();
+    let id = open_conv(&app, &jane, "hello").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
     let m = next_event(&mut inbox, &mut ib, "message").await;
-    assert_eq!((m["conversation_id"].as_i64(), m["body"].as_str()), (Some(id), Some("hello")));
+    assert_eq!(
+        (m["conversation_id"].as_i64(), m["body"].as_str()),
+        (Some(id), Some("hello"))
+    );
     // Two devices of Jane's, and Joe who must see nothing of hers.
     let mut dev1 = app.get("/api/v1/support/events", Some(&jane)).await;
     let mut dev2 = app.get("/api/v1/support/events", Some(&jane)).await;
     let mut other = app.get("/api/v1/support/events", Some(&joe)).await;
     let (mut b1, mut b2, mut bo) = (String::new(), String::new(), String::new());
-    for (r, b) in [(&mut dev1, &mut b1), (&mut dev2, &mut b2), (&mut other, &mut bo)] {
+    for (r, b) in [
+        (&mut dev1, &mut b1),
+        (&mut dev2, &mut b2),
+        (&mut other, &mut bo),
+    ] {
         next_event(r, b, "ready").await;
     }
-    post(&app, &format!("/api/v1/support/conversations/{id}/typing"), &agent, json!({"typing": true})).await;
+    post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/typing"),
+        &agent,
+        json!({"typing": true}),
+    )
+    .await;
     let t = next_event(&mut dev1, &mut b1, "typing").await;
-    assert_eq!((t["side"].as_str(), t["name"].as_str()), (Some("agent"), Some("Sam")));
-    post(&app, &format!("/api/v1/staff/support/conversations/{id}/messages"), &agent, json!({"body": "note", "internal": true})).await;
-    let (_, reply) = post(&app, &format!("/api/v1/staff/support/conversations/{id}/messages"), &agent, json!({"body": "hi Jane"})).await;
+    assert_eq!(
+        (t["side"].as_str(), t["name"].as_str()),
+        (Some("agent"), Some("Sam"))
+    );
+    post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        &agent,
+        json!({"body": "note", "internal": true}),
+    )
+    .await;
+    let (_, reply) = post(
+        &app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        &agent,
+        json!({"body": "hi Jane"}),
+    )
+    .await;
     for (r, b) in [(&mut dev1, &mut b1), (&mut dev2, &mut b2)] {
         let m = next_event(r, b, "message").await;
         // The internal note never reaches the customer: the next message is the reply.
-        assert_eq!((m["id"].clone(), m["body"].as_str()), (reply["id"].clone(), Some("hi Jane")));
+        assert_eq!(
+            (m["id"].clone(), m["body"].as_str()),
+            (reply["id"].clone(), Some("hi Jane"))
+        );
         assert!(m.get("watch").is_none());
     }
     // Read state flows back to staff.
-    post(&app, &format!("/api/v1/support/conversations/{id}/read"), &jane, json!({"message_id": reply["id"]})).await;
+    post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/read"),
+        &jane,
+        json!({"message_id": reply["id"]}),
+    )
+    .await;
     loop {
         let c = next_event(&mut inbox, &mut ib, "conversation").await;
         if c["customer_read_id"] == reply["id"] {
@@ -502,10 +899,26 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     // Not configured: 503 and the page says so.
     let app = TestApp::spawn().await;
     let jane = app.signup("jane@example.com").await;
-    let id = open_conv(&app, &jane, "hello").await["conversation"]["id"].as_i64().unwrap();
-    let (s, _) = post(&app, &format!("/api/v1/support/conversations/{id}/email"), &jane, json!({})).await;
+    let id = open_conv(&app, &jane, "hello").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/email"),
+        &jane,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 503);
-    let html = app.get(&format!("/support/conversations/{id}/transcript"), Some(&jane)).await.text().await.unwrap();
+    let html = app
+        .get(
+            &format!("/support/conversations/{id}/transcript"),
+            Some(&jane),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("E-mail unavailable"));
     drop(app);
 
@@ -555,16 +968,33 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     config.smtp.from = "Marquee Support <support@example.com>".into();
     let app = TestApp::with(config, Arc::new(marquee_domain::SystemClock)).await;
     let jane = app.signup("jane@example.com").await;
-    let id = open_conv(&app, &jane, "hello\n.leading dot").await["conversation"]["id"].as_i64().unwrap();
-    let (s, v) = post(&app, &format!("/api/v1/support/conversations/{id}/email"), &jane, json!({})).await;
+    let id = open_conv(&app, &jane, "hello\n.leading dot").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/email"),
+        &jane,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 202, "{v}");
-    let log = tokio::time::timeout(Duration::from_secs(10), rx).await.unwrap().unwrap();
+    let log = tokio::time::timeout(Duration::from_secs(10), rx)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(log.contains("MAIL FROM:<support@example.com>"), "{log}");
     assert!(log.contains("RCPT TO:<jane@example.com>"));
     assert!(log.contains("Subject: Your Marquee support conversation"));
     assert!(log.contains("\r\n..leading dot\r\n"), "dot-stuffed: {log}");
     // A viewer cannot send it elsewhere.
-    let (s, v) = post(&app, &format!("/api/v1/support/conversations/{id}/email"), &jane, json!({"to": "x@example.com"})).await;
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{id}/email"),
+        &jane,
+        json!({"to": "x@example.com"}),
+    )
+    .await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("to")));
 }
 
@@ -576,15 +1006,26 @@ mod browser_flow {
     use serde_json::json;
 
     async fn log_in(c: &Client, app: &TestApp, email: &str, next: &str) {
-        c.goto(&app.url(&format!("/login?next={next}"))).await.unwrap();
-        wait_for(c, "input[name=email]").await.send_keys(email).await.unwrap();
+        c.goto(&app.url(&format!("/login?next={next}")))
+            .await
+            .unwrap();
+        wait_for(c, "input[name=email]")
+            .await
+            .send_keys(email)
+            .await
+            .unwrap();
         c.find(Locator::Css("input[name=password]"))
             .await
             .unwrap()
             .send_keys(PASSWORD)
             .await
             .unwrap();
-        c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("#login-submit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     async fn click(c: &Client, css: &str) {
@@ -624,13 +1065,23 @@ mod browser_flow {
                 .await
                 .unwrap();
             click(&customer, "#support-send").await;
-            wait_text(&customer, "#support-log", |t| t.contains("My stream froze <b>twice</b>")).await;
+            wait_text(&customer, "#support-log", |t| {
+                t.contains("My stream froze <b>twice</b>")
+            })
+            .await;
 
             // The agent sees it live in the inbox and opens it.
             log_in(&agent, &app, "sam.agent@example.com", "/staff/support").await;
             wait_text(&agent, "#support-inbox", |t| t.contains("My stream froze")).await;
-            click(&agent, "#inbox-table a[href^='/staff/support/conversations/']").await;
-            wait_text(&agent, "#agent-log", |t| t.contains("My stream froze <b>twice</b>")).await;
+            click(
+                &agent,
+                "#inbox-table a[href^='/staff/support/conversations/']",
+            )
+            .await;
+            wait_text(&agent, "#agent-log", |t| {
+                t.contains("My stream froze <b>twice</b>")
+            })
+            .await;
             // The customer types: the agent sees it.
             customer
                 .find(Locator::Css("#support-input"))
@@ -641,29 +1092,55 @@ mod browser_flow {
                 .unwrap();
             wait_text(&agent, "#customer-typing", |t| t.contains("Jane is typing")).await;
             // A canned response by short code.
-            wait_for(&agent, "#reply-body").await.send_keys("/refund").await.unwrap();
+            wait_for(&agent, "#reply-body")
+                .await
+                .send_keys("/refund")
+                .await
+                .unwrap();
             click(&agent, "#reply-send").await;
-            wait_text(&agent, "#agent-log", |t| t.contains("Refunded! Popcorn is on us.")).await;
+            wait_text(&agent, "#agent-log", |t| {
+                t.contains("Refunded! Popcorn is on us.")
+            })
+            .await;
             // It reaches the customer's widget live, read state flows back.
-            wait_text(&customer, "#support-log", |t| t.contains("Refunded! Popcorn is on us.")).await;
+            wait_text(&customer, "#support-log", |t| {
+                t.contains("Refunded! Popcorn is on us.")
+            })
+            .await;
             wait_text(&customer, "#support-status", |t| t.contains("with Sam")).await;
-            wait_text(&agent, "#agent-seen", |t| t.contains("Seen by the customer")).await;
+            wait_text(&agent, "#agent-seen", |t| {
+                t.contains("Seen by the customer")
+            })
+            .await;
 
             // The conversation survives a reload.
             customer.refresh().await.unwrap();
-            wait_text(&customer, "#support-log", |t| t.contains("Refunded! Popcorn is on us.")).await;
+            wait_text(&customer, "#support-log", |t| {
+                t.contains("Refunded! Popcorn is on us.")
+            })
+            .await;
 
             // The customer shares the transcript.
             click(&customer, "#support-transcript").await;
             click(&customer, "#share-transcript").await;
-            let url = wait_for(&customer, "#share-url").await.text().await.unwrap();
+            let url = wait_for(&customer, "#share-url")
+                .await
+                .text()
+                .await
+                .unwrap();
             assert!(url.contains("/t/"), "{url}");
             let path = url[url.find("/t/").unwrap()..].to_string();
 
             // An anonymous browser opens it: first names, no e-mails.
             anon.goto(&app.url(&path)).await.unwrap();
-            let text = wait_text(&anon, "#transcript", |t| t.contains("Refunded! Popcorn is on us.")).await;
-            assert!(text.contains("Jane") && text.contains("Sam from Support"), "{text}");
+            let text = wait_text(&anon, "#transcript", |t| {
+                t.contains("Refunded! Popcorn is on us.")
+            })
+            .await;
+            assert!(
+                text.contains("Jane") && text.contains("Sam from Support"),
+                "{text}"
+            );
             assert!(text.contains("My stream froze <b>twice</b>"));
             let html = anon.source().await.unwrap();
             assert!(!html.contains("example.com"), "an address leaked");

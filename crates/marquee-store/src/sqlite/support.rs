@@ -82,13 +82,21 @@ fn msg_from_row(r: &SqliteRow) -> Result<Message> {
     let watch = match r.try_get::<Option<i64>, _>("watch_title_id")? {
         Some(title_id) => Some(WatchSnapshot {
             title_id,
-            title: r.try_get::<Option<String>, _>("watch_title")?.unwrap_or_default(),
-            device: r.try_get::<Option<String>, _>("watch_device")?.unwrap_or_default(),
+            title: r
+                .try_get::<Option<String>, _>("watch_title")?
+                .unwrap_or_default(),
+            device: r
+                .try_get::<Option<String>, _>("watch_device")?
+                .unwrap_or_default(),
             device_kind: r
                 .try_get::<Option<String>, _>("watch_device_kind")?
                 .unwrap_or_default(),
-            position_ms: r.try_get::<Option<i64>, _>("watch_position_ms")?.unwrap_or(0),
-            duration_ms: r.try_get::<Option<i64>, _>("watch_duration_ms")?.unwrap_or(0),
+            position_ms: r
+                .try_get::<Option<i64>, _>("watch_position_ms")?
+                .unwrap_or(0),
+            duration_ms: r
+                .try_get::<Option<i64>, _>("watch_duration_ms")?
+                .unwrap_or(0),
             live: r.try_get::<Option<i64>, _>("watch_live")?.unwrap_or(0) != 0,
         }),
         None => None,
@@ -289,12 +297,14 @@ async fn run_assigner(
     }
     let pairs = assign_queue(&mut loads, &queue, now);
     for (conv, agent) in &pairs {
-        sqlx::query("UPDATE support_conversations SET assignee_id = ?, updated_at = ? WHERE id = ?")
-            .bind(agent)
-            .bind(now)
-            .bind(conv)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE support_conversations SET assignee_id = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(agent)
+        .bind(now)
+        .bind(conv)
+        .execute(&mut *conn)
+        .await?;
         log_event(
             conn,
             *conv,
@@ -395,7 +405,8 @@ fn stream_error_from_row(r: &SqliteRow) -> Result<StreamError> {
     })
 }
 
-const STREAM_ERROR_SELECT: &str = "SELECT e.id, e.title_id, t.name AS title, d.name AS device, e.code, \
+const STREAM_ERROR_SELECT: &str =
+    "SELECT e.id, e.title_id, t.name AS title, d.name AS device, e.code, \
      e.message, e.position_ms, e.at FROM stream_errors e LEFT JOIN titles t ON t.id = e.title_id \
      LEFT JOIN devices d ON d.id = e.device_id";
 
@@ -978,12 +989,7 @@ impl SupportStore for SqliteStore {
         share_from_row(&row)
     }
 
-    async fn revoke_share(
-        &self,
-        conversation_id: i64,
-        actor_id: i64,
-        now: Millis,
-    ) -> Result<bool> {
+    async fn revoke_share(&self, conversation_id: i64, actor_id: i64, now: Millis) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let n = sqlx::query(
             "UPDATE support_shares SET revoked_at = ?, revoked_by = ? \
@@ -1061,12 +1067,14 @@ impl SupportStore for SqliteStore {
     }
 
     async fn canned_by_code(&self, shortcode: &str) -> Result<Option<Canned>> {
-        sqlx::query("SELECT id, shortcode, body, created_at FROM support_canned WHERE shortcode = ?")
-            .bind(shortcode)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| canned_from_row(&r))
-            .transpose()
+        sqlx::query(
+            "SELECT id, shortcode, body, created_at FROM support_canned WHERE shortcode = ?",
+        )
+        .bind(shortcode)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| canned_from_row(&r))
+        .transpose()
     }
 
     async fn create_canned(
