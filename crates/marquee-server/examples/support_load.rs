@@ -140,8 +140,10 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     config.database.url = Some(format!("sqlite://{}", db.display()));
     config.support.default_capacity = 1000;
     config.support.messages_per_minute = 10_000;

@@ -582,7 +582,7 @@ pub async fn change_status(
     snoozed_until: Option<Millis>,
 ) -> Result<SupportWrite, AppError> {
     let now = state.clock.now_ms();
-    if status == ConvStatus::Snoozed && !snoozed_until.is_some_and(|t| t > now) {
+    if status == ConvStatus::Snoozed && snoozed_until.is_none_or(|t| t <= now) {
         return Err(AppError::invalid(
             "snoozed_until",
             "snoozing needs a time in the future (ms since the epoch)",
