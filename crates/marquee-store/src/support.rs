@@ -421,6 +421,8 @@ pub trait SupportStore: Send + Sync {
         default_capacity: u32,
         now: Millis,
     ) -> Result<SupportWrite>;
+    /// Reopens snoozed conversations whose time has come; returns their ids.
+    async fn wake_snoozed(&self, now: Millis) -> Result<Vec<i64>>;
     /// Changes the priority.
     async fn set_priority(
         &self,

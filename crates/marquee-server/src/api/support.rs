@@ -526,6 +526,7 @@ async fn inbox(
 ) -> Result<Json<Vec<Conversation>>, ApiError> {
     let limit = super::check_limit(p.limit, 100, 200)?;
     let assignee = assignee_filter(&user, p.assignee.as_deref())?;
+    support::wake_snoozed(&state).await?;
     Ok(Json(
         state
             .store

@@ -482,6 +482,7 @@ async fn inbox_list(
         Some(s) => Some(ConvStatus::from_str(s)?),
     };
     let assignee = crate::api::support::assignee_filter(&user, q.assignee.as_deref())?;
+    support::wake_snoozed(&state).await?;
     let convs = state
         .store
         .inbox(&InboxQuery {

@@ -606,6 +606,21 @@ pub async fn change_status(
     Ok(w)
 }
 
+/// Reopens snoozed conversations whose time has come (run when the inbox
+/// is read, so no timer is needed) and tells the inbox.
+pub async fn wake_snoozed(state: &AppState) -> Result<(), AppError> {
+    let ids = {
+        let _w = state.support.writes.lock().await;
+        state.store.wake_snoozed(state.clock.now_ms()).await?
+    };
+    for id in ids {
+        if let Some(c) = state.store.conversation(id).await? {
+            publish_conversation(state, &c);
+        }
+    }
+    Ok(())
+}
+
 /// Reassigns by hand (logged).
 pub async fn reassign(
     state: &AppState,

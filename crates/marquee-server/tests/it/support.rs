@@ -782,6 +782,42 @@ async fn metrics_on_a_known_timeline_with_a_manual_clock() {
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("from")));
 }
 
+#[tokio::test]
+async fn snoozed_conversations_wake_up_on_time() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let agent = app.login_as("agent@example.com", Role::Agent).await;
+    let jane = app.signup("jane@example.com").await;
+    let id = open_conv(&app, &jane, "later is fine").await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/staff/support/conversations/{id}"),
+        &agent,
+        Some(json!({"status": "snoozed", "snoozed_until": T0 + 3_600_000})),
+    )
+    .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("snoozed")));
+    let snoozed = get(
+        &app,
+        "/api/v1/staff/support/conversations?status=snoozed",
+        &agent,
+    )
+    .await;
+    assert_eq!(snoozed.as_array().unwrap().len(), 1);
+    clock.advance(3_600_001);
+    let open = get(
+        &app,
+        "/api/v1/staff/support/conversations?status=open",
+        &agent,
+    )
+    .await;
+    assert_eq!(open[0]["id"].as_i64(), Some(id));
+    assert_eq!(open[0]["snoozed_until"], Value::Null);
+}
+
 /// Reads an SSE response until an event of `kind` arrives; returns its data.
 async fn next_event(resp: &mut reqwest::Response, buf: &mut String, kind: &str) -> Value {
     loop {

@@ -768,6 +768,33 @@ impl SupportStore for SqliteStore {
         })
     }
 
+    async fn wake_snoozed(&self, now: Millis) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE support_conversations SET status = 'open', snoozed_until = NULL, updated_at = ? \
+             WHERE status = 'snoozed' AND snoozed_until <= ? RETURNING id",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            log_event(
+                &mut tx,
+                *id,
+                Ev {
+                    kind: "status",
+                    status: Some(ConvStatus::Open.as_str()),
+                    ..Ev::default()
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     async fn set_priority(
         &self,
         conversation_id: i64,
