@@ -158,6 +158,28 @@ pub struct ShareInfo {
     pub views: i64,
 }
 
+/// One entry of a conversation's event log, for its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EventRecord {
+    /// When, ms.
+    pub at: Millis,
+    /// `created`, `customer_message`, `agent_message`, `note`, `assigned`,
+    /// `status`, `csat`, `shared`, `share_revoked`, `share_viewed`.
+    pub kind: String,
+    /// Who did it (none for the auto-assigner and anonymous views).
+    pub actor_email: Option<String>,
+    /// assigned: from.
+    pub from_email: Option<String>,
+    /// assigned: to.
+    pub to_email: Option<String>,
+    /// assigned by a person (a reassignment).
+    pub manual: bool,
+    /// status: the new status.
+    pub status: Option<String>,
+    /// csat: the score.
+    pub score: Option<i64>,
+}
+
 /// A canned response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Canned {
@@ -421,6 +443,9 @@ pub trait SupportStore: Send + Sync {
         default_capacity: u32,
         now: Millis,
     ) -> Result<SupportWrite>;
+    /// A conversation's event log, oldest first (the history of
+    /// assignments, status changes, CSAT and shares).
+    async fn conversation_events(&self, conversation_id: i64) -> Result<Vec<EventRecord>>;
     /// Reopens snoozed conversations whose time has come; returns their ids.
     async fn wake_snoozed(&self, now: Millis) -> Result<Vec<i64>>;
     /// Changes the priority.

@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use marquee_domain::support::{ConvStatus, Priority, SlaPolicy};
 use marquee_store::support::{
-    AgentSettings, AssigneeFilter, Canned, Conversation, CsatAnswer, InboxQuery, NewStreamError,
-    ShareInfo, StreamError, SupportContext,
+    AgentSettings, AssigneeFilter, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery,
+    NewStreamError, ShareInfo, StreamError, SupportContext,
 };
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -37,7 +37,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         AgentSettings, StreamError, SupportContext, Report, ConvStatus, Priority, SlaPolicy,
         StartRequest, MessageRequest, TypingRequest, ReadRequest, CsatRequest, ShareResponse,
         StreamErrorRequest, StaffMessageRequest, UpdateRequest, AssignRequest, CannedRequest,
-        AgentRequest, ConversationDetail, Started, EmailRequest
+        AgentRequest, ConversationDetail, Started, EmailRequest, EventRecord
     )),
     tags((name = "support"))
 )]
@@ -160,6 +160,10 @@ pub struct ConversationDetail {
     context: Option<SupportContext>,
     /// Whether transcripts can be e-mailed.
     email_available: bool,
+    /// The event log: assignments (manual ones are reassignments), status
+    /// changes, CSAT, shares (staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<EventRecord>>,
 }
 
 async fn detail(
@@ -182,6 +186,11 @@ async fn detail(
             None
         },
         email_available: state.config.smtp.configured(),
+        history: if staff_view {
+            Some(state.store.conversation_events(c.id).await?)
+        } else {
+            None
+        },
         conversation: (!staff_view || c.account_id == user.account.id)
             .then(|| support::customer_view(&c)),
         staff: staff_view.then_some(c),

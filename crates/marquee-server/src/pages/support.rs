@@ -23,8 +23,8 @@ use marquee_domain::support::{
     first_name, Aggregate, ConvMetrics, ConvStatus, Priority, SlaPolicy,
 };
 use marquee_store::support::{
-    AgentSettings, AuthorKind, Canned, Conversation, CsatAnswer, InboxQuery, Message, ShareInfo,
-    SupportContext,
+    AgentSettings, AuthorKind, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery, Message,
+    ShareInfo, SupportContext,
 };
 use serde::Deserialize;
 use std::str::FromStr;
@@ -521,6 +521,35 @@ struct ConversationPage {
     breach: Option<&'static str>,
     opened: String,
     last_id: i64,
+    history: Vec<(String, String)>,
+}
+
+fn history_line(e: &EventRecord) -> Option<String> {
+    let who = |x: &Option<String>| x.clone().unwrap_or_else(|| "the queue".into());
+    Some(match e.kind.as_str() {
+        "assigned" if e.manual => format!(
+            "Reassigned from {} to {} by {}",
+            who(&e.from_email),
+            who(&e.to_email),
+            e.actor_email.as_deref().unwrap_or("staff")
+        ),
+        "assigned" => format!("Assigned to {}", who(&e.to_email)),
+        "status" => format!(
+            "Status {}{}",
+            e.status.as_deref().unwrap_or("?"),
+            e.actor_email
+                .as_deref()
+                .map(|a| format!(" by {a}"))
+                .unwrap_or_default()
+        ),
+        "csat" => format!("Rated {}/5", e.score.unwrap_or(0)),
+        "shared" => "Transcript shared by the customer".into(),
+        "share_revoked" => format!(
+            "Public link revoked by {}",
+            e.actor_email.as_deref().unwrap_or("?")
+        ),
+        _ => return None,
+    })
 }
 
 async fn conversation_page(
@@ -546,6 +575,13 @@ async fn conversation_page(
         csat: state.store.csat_answers(c.id).await?,
         breach: breach_of(&c, &sla, state.clock.now_ms()),
         opened: fmt_time(c.created_at),
+        history: state
+            .store
+            .conversation_events(c.id)
+            .await?
+            .iter()
+            .filter_map(|e| history_line(e).map(|l| (fmt_time(e.at), l)))
+            .collect(),
         c,
     })
 }

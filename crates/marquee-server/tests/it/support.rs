@@ -146,6 +146,34 @@ async fn auto_assign_rotates_respects_capacity_and_queues() {
     assert_eq!(v["assignee_id"].as_i64(), first);
     let m = get(&app, "/api/v1/staff/support/metrics", &admin).await;
     assert_eq!(m["overall"]["reassignments"], 1);
+    // … and shows in the conversation's history with who did it.
+    let h = staff_conv(&app, &admin, convs[1].1).await["history"].clone();
+    let manual: Vec<&Value> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["manual"] == true)
+        .collect();
+    assert_eq!(manual.len(), 1, "{h}");
+    assert_eq!(manual[0]["actor_email"], "admin@example.com");
+    assert_eq!(
+        manual[0]["to_email"].as_str(),
+        Some(if first == Some(id1) {
+            "ann@example.com"
+        } else {
+            "bob@example.com"
+        })
+    );
+    let page = app
+        .get(
+            &format!("/staff/support/conversations/{}", convs[1].1),
+            Some(&admin),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("by admin@example.com"), "{page}");
     // A viewer cannot be an assignee.
     let viewer_id = account_id(&app, &convs[0].0).await;
     let (s, v) = post(

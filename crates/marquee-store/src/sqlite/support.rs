@@ -3,8 +3,8 @@
 use super::SqliteStore;
 use crate::support::{
     AgentSettings, AssigneeFilter, AuthorKind, Canned, ContextDevice, ContextIdea, ContextPost,
-    ContextStream, Conversation, CsatAnswer, InboxQuery, Message, NewStreamError, ShareInfo,
-    StreamError, SupportContext, SupportStore, SupportWrite, WatchSnapshot,
+    ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Message, NewStreamError,
+    ShareInfo, StreamError, SupportContext, SupportStore, SupportWrite, WatchSnapshot,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -766,6 +766,32 @@ impl SupportStore for SqliteStore {
             message: None,
             assigned,
         })
+    }
+
+    async fn conversation_events(&self, conversation_id: i64) -> Result<Vec<EventRecord>> {
+        sqlx::query(
+            "SELECT e.at, e.kind, a.email AS actor, f.email AS from_email, t.email AS to_email, e.manual, \
+             e.status, e.score FROM support_events e LEFT JOIN accounts a ON a.id = e.actor_id \
+             LEFT JOIN accounts f ON f.id = e.from_agent LEFT JOIN accounts t ON t.id = e.to_agent \
+             WHERE e.conversation_id = ? ORDER BY e.id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(EventRecord {
+                at: r.try_get("at")?,
+                kind: r.try_get("kind")?,
+                actor_email: r.try_get("actor")?,
+                from_email: r.try_get("from_email")?,
+                to_email: r.try_get("to_email")?,
+                manual: r.try_get::<i64, _>("manual")? != 0,
+                status: r.try_get("status")?,
+                score: r.try_get("score")?,
+            })
+        })
+        .collect()
     }
 
     async fn wake_snoozed(&self, now: Millis) -> Result<Vec<i64>> {
