@@ -13,6 +13,7 @@ pub mod ideas;
 pub mod listening;
 pub mod perks;
 pub mod playback;
+pub mod support;
 pub mod textmatch;
 pub mod validate;
 

@@ -34,6 +34,10 @@ pub struct Config {
     pub playback: crate::playback::PlaybackConfig,
     /// Social listening: ingest, taxonomy, alerts, webhooks, connectors.
     pub listening: crate::listening::config::ListeningConfig,
+    /// Support chat: auto-assignment and rate limits.
+    pub support: crate::support::SupportConfig,
+    /// Outgoing e-mail (transcripts); optional.
+    pub smtp: crate::support::smtp::SmtpConfig,
 }
 
 /// The idea box.
@@ -167,6 +171,8 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             playback: crate::playback::PlaybackConfig::default(),
             listening: Default::default(),
+            support: Default::default(),
+            smtp: Default::default(),
         }
     }
 }
@@ -305,6 +311,7 @@ impl Config {
             }
         }
         self.listening.validate().map_err(ConfigError)?;
+        self.support.validate().map_err(ConfigError)?;
         Ok(())
     }
 
@@ -326,6 +333,7 @@ impl Config {
             c.database.url = Some(redact_url_password(url));
         }
         c.listening.redact();
+        c.smtp.redact();
         toml::to_string_pretty(&c).map_err(|e| ConfigError(e.to_string()))
     }
 }

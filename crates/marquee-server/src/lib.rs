@@ -35,6 +35,7 @@ pub mod pages;
 pub mod perks;
 pub mod playback;
 pub mod service;
+pub mod support;
 pub mod voice;
 pub mod webhooks;
 
@@ -66,6 +67,8 @@ pub struct AppState {
     pub listening: Arc<listening::Listening>,
     /// Perks: wakes the evaluator; the staff overview's live feed.
     pub perks: Arc<perks::Perks>,
+    /// Support chat's live hub (customers' widgets and the agent inbox).
+    pub support: Arc<support::SupportHub>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
             perks: Arc::new(perks::Perks::default()),
+            support: Arc::new(support::SupportHub::default()),
             config: Arc::new(config),
         })
     }
@@ -129,6 +133,17 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/perks/rules"),
     ("GET", "/api/v1/staff/perks/audit"),
     ("GET", "/api/v1/staff/perks/spend"),
+    ("GET", "/staff/support"),
+    ("GET", "/staff/support/list"),
+    ("GET", "/staff/support/settings"),
+    ("GET", "/staff/support/metrics"),
+    ("GET", "/staff/support/metrics.csv"),
+    ("GET", "/staff/support/drill?group=all&key=all"),
+    ("GET", "/api/v1/staff/support/conversations"),
+    ("GET", "/api/v1/staff/support/canned"),
+    ("GET", "/api/v1/staff/support/sla"),
+    ("GET", "/api/v1/staff/support/agents"),
+    ("GET", "/api/v1/staff/support/metrics"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];
@@ -198,12 +213,22 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let events = state.events.clone();
+    let support = state.support.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Live events are small writes: without TCP_NODELAY, Nagle's algorithm
+    // and the peer's delayed ACK hold the second of two quick events ~40 ms.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Open event streams would otherwise keep the server from draining.
             events.close();
+            support.close();
         })
         .await
 }

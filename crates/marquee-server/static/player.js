@@ -134,6 +134,17 @@
     });
   });
   window.addEventListener("pagehide", function () { if (session) send(true); });
+  // Stream errors reach the support agents' context panel.
+  if (video) {
+    video.addEventListener("error", function () {
+      var codes = { 1: "MEDIA_ERR_ABORTED", 2: "MEDIA_ERR_NETWORK", 3: "MEDIA_ERR_DECODE", 4: "MEDIA_ERR_SRC_NOT_SUPPORTED" };
+      var err = video.error || {};
+      post("/api/v1/playback/errors", {
+        code: codes[err.code] || "MEDIA_ERR_UNKNOWN", message: String(err.message || "").slice(0, 500),
+        title_id: titleId, device_id: deviceId, position_ms: Math.round(pos)
+      });
+    });
+  }
   setInterval(tick, 250);
   render();
 

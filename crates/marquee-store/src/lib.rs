@@ -28,6 +28,7 @@ pub mod overview;
 pub mod perks;
 pub mod playback;
 pub mod sqlite;
+pub mod support;
 
 pub use decisions::DecisionStore;
 pub use ideas::IdeaStore;
@@ -36,6 +37,7 @@ pub use outbox::OutboxStore;
 pub use overview::OverviewStore;
 pub use perks::PerksStore;
 pub use playback::PlaybackStore;
+pub use support::SupportStore;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +234,7 @@ pub trait Store:
     + PerksStore
     + DecisionStore
     + OverviewStore
+    + SupportStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -21,6 +21,7 @@ pub mod ideas;
 pub mod listening;
 pub mod perks;
 pub mod playback;
+pub mod support;
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -85,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .merge(playback::routes())
         .merge(listening::routes())
         .merge(perks::routes())
+        .merge(support::routes())
         .fallback(api_not_found)
 }
 
@@ -99,6 +101,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(playback::Doc::openapi());
     doc.merge(listening::Doc::openapi());
     doc.merge(perks::Doc::openapi());
+    doc.merge(support::Doc::openapi());
     doc
 }
 

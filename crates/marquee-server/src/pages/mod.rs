@@ -26,6 +26,7 @@ pub mod listening;
 pub mod overview;
 pub mod perks;
 pub mod playback;
+pub mod support;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
             get(|| async { static_file("text/css", APP_CSS) }),
         )
         .merge(playback::routes())
+        .merge(support::routes())
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

@@ -13,4 +13,5 @@ mod pages;
 mod perks;
 mod playback;
 mod roles;
+mod support;
 mod voice;

@@ -25,6 +25,7 @@ mod listening;
 mod outbox;
 mod overview;
 mod perks;
+mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
 const CHUNK: usize = 1000;

@@ -1,0 +1,787 @@
+//! Support chat: the rules shared by the API and the pages, the live hub that
+//! pushes messages, typing and read state to customers and the agent inbox
+//! (Server-Sent Events), and the metrics report.
+//!
+//! - Conversations belong to the customer's account, so they follow the
+//!   customer across reloads and devices.
+//! - Every write goes through the store in one transaction (which also runs
+//!   the auto-assigner) and is then published on the hub: customers get
+//!   their own conversations' public events, staff get everything.
+//! - Clients resynchronise from the API by message id after a reconnect or a
+//!   `resync` event, and drop ids they have seen: nothing is lost or doubled.
+
+use crate::auth::{self, CurrentUser};
+use crate::error::AppError;
+use crate::AppState;
+use marquee_domain::support::{
+    self as rules, aggregate, conversation_metrics, utc_day, Aggregate, ConvMetrics, ConvStatus,
+    Priority,
+};
+use marquee_domain::{Millis, Role};
+use marquee_store::support::{Conversation, Message, SupportWrite};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, watch};
+use utoipa::ToSchema;
+
+pub mod smtp;
+
+/// `[support]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportConfig {
+    /// Unresolved conversations an agent takes at once unless set per agent.
+    pub default_capacity: u32,
+    /// Conversations one customer may open per hour.
+    pub conversations_per_hour: u32,
+    /// Messages one customer may send per minute.
+    pub messages_per_minute: u32,
+}
+
+impl Default for SupportConfig {
+    fn default() -> Self {
+        SupportConfig {
+            default_capacity: 5,
+            conversations_per_hour: 10,
+            messages_per_minute: 30,
+        }
+    }
+}
+
+impl SupportConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.default_capacity > 1000 {
+            return Err("support.default_capacity must be at most 1000".into());
+        }
+        if self.conversations_per_hour == 0 || self.messages_per_minute == 0 {
+            return Err(
+                "support.conversations_per_hour and support.messages_per_minute must be positive"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One live event.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    /// Increasing per process.
+    pub seq: u64,
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The customer who owns it.
+    pub customer_id: i64,
+    /// `message`, `conversation` or `typing`.
+    pub kind: &'static str,
+    /// What the customer sees (`None`: staff only, e.g. an internal note).
+    pub customer_data: Option<Arc<String>>,
+    /// What staff see.
+    pub staff_data: Arc<String>,
+}
+
+/// Fans live events out to the customers' devices and the staff inbox.
+#[derive(Debug)]
+pub struct SupportHub {
+    customers: Mutex<HashMap<i64, broadcast::Sender<Arc<LiveEvent>>>>,
+    staff: broadcast::Sender<Arc<LiveEvent>>,
+    closed: watch::Sender<bool>,
+    seq: AtomicU64,
+    /// Per-account message timestamps for the rate limit.
+    recent: Mutex<HashMap<i64, Vec<Millis>>>,
+    /// Support writes queue here rather than in SQLite's busy handler, whose
+    /// sleeps (up to 100 ms) would dominate delivery latency under load.
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl Default for SupportHub {
+    fn default() -> Self {
+        let (staff, _) = broadcast::channel(8192);
+        let (closed, _) = watch::channel(false);
+        SupportHub {
+            customers: Mutex::new(HashMap::new()),
+            staff,
+            closed,
+            seq: AtomicU64::new(1),
+            recent: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// One subscriber's live events.
+#[derive(Debug)]
+pub struct LiveSubscription {
+    rx: broadcast::Receiver<Arc<LiveEvent>>,
+    closed: watch::Receiver<bool>,
+    hub: Arc<SupportHub>,
+    customer: Option<i64>,
+}
+
+/// What a subscriber receives next.
+#[derive(Debug)]
+pub enum Next {
+    /// An event.
+    Event(Arc<LiveEvent>),
+    /// Events were dropped (a slow reader): refetch from the API.
+    Resync,
+}
+
+impl LiveSubscription {
+    /// The next event; `None` when the hub closed.
+    pub async fn next(&mut self) -> Option<Next> {
+        loop {
+            if *self.closed.borrow() {
+                return None;
+            }
+            tokio::select! {
+                r = self.rx.recv() => return match r {
+                    Ok(e) => Some(Next::Event(e)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => Some(Next::Resync),
+                    Err(broadcast::error::RecvError::Closed) => None,
+                },
+                changed = self.closed.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether this is a staff subscription.
+    pub fn is_staff(&self) -> bool {
+        self.customer.is_none()
+    }
+}
+
+impl Drop for LiveSubscription {
+    fn drop(&mut self) {
+        if let Some(id) = self.customer {
+            if let Ok(mut map) = self.hub.customers.lock() {
+                // This receiver is still alive here: 1 means it was the last.
+                if map.get(&id).is_some_and(|tx| tx.receiver_count() <= 1) {
+                    map.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+impl SupportHub {
+    /// Subscribes to one customer's conversations.
+    pub fn subscribe_customer(self: &Arc<Self>, account_id: i64) -> LiveSubscription {
+        let rx = match self.customers.lock() {
+            Ok(mut map) => map
+                .entry(account_id)
+                .or_insert_with(|| broadcast::channel(1024).0)
+                .subscribe(),
+            // A poisoned map still gives a working (if silent) stream.
+            Err(_) => broadcast::channel(1).0.subscribe(),
+        };
+        LiveSubscription {
+            rx,
+            closed: self.closed.subscribe(),
+            hub: self.clone(),
+            customer: Some(account_id),
+        }
+    }
+
+    /// Subscribes to everything (the staff inbox).
+    pub fn subscribe_staff(self: &Arc<Self>) -> LiveSubscription {
+        LiveSubscription {
+            rx: self.staff.subscribe(),
+            closed: self.closed.subscribe(),
+            hub: self.clone(),
+            customer: None,
+        }
+    }
+
+    fn publish(
+        &self,
+        conversation_id: i64,
+        customer_id: i64,
+        kind: &'static str,
+        customer_data: Option<String>,
+        staff_data: String,
+    ) {
+        let ev = Arc::new(LiveEvent {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            conversation_id,
+            customer_id,
+            kind,
+            customer_data: customer_data.map(Arc::new),
+            staff_data: Arc::new(staff_data),
+        });
+        if ev.customer_data.is_some() {
+            if let Ok(map) = self.customers.lock() {
+                if let Some(tx) = map.get(&customer_id) {
+                    let _ = tx.send(ev.clone());
+                }
+            }
+        }
+        let _ = self.staff.send(ev);
+    }
+
+    /// Ends every subscription (at shutdown).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Counts a customer message; false when over `per_minute` in the last minute.
+    fn allow_message(&self, account_id: i64, now: Millis, per_minute: u32) -> bool {
+        let Ok(mut map) = self.recent.lock() else {
+            return true;
+        };
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        let q = map.entry(account_id).or_default();
+        q.retain(|t| *t > now - 60_000);
+        if q.len() >= per_minute as usize {
+            return false;
+        }
+        q.push(now);
+        true
+    }
+}
+
+/// A message as its readers see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Id.
+    pub id: i64,
+    /// Conversation.
+    pub conversation_id: i64,
+    /// `customer`, `agent` or `system`.
+    pub author_kind: String,
+    /// A first name ("Jane", "Sam from Support").
+    pub author_name: String,
+    /// The text as typed: clients must escape it.
+    pub body: String,
+    /// An internal note (staff only).
+    pub internal: bool,
+    /// The canned response it came from.
+    pub canned_code: Option<String>,
+    /// Written, ms.
+    pub created_at: Millis,
+    /// What the customer was watching when they wrote (staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<marquee_store::support::WatchSnapshot>,
+}
+
+/// The display name of a message's author: first names only.
+pub fn author_name(m: &Message) -> String {
+    match m.author_kind {
+        marquee_store::support::AuthorKind::Customer => {
+            rules::first_name(m.author_email.as_deref().unwrap_or(""))
+        }
+        marquee_store::support::AuthorKind::Agent => format!(
+            "{} from Support",
+            rules::first_name(m.author_email.as_deref().unwrap_or(""))
+        ),
+        marquee_store::support::AuthorKind::System => "Marquee".into(),
+    }
+}
+
+/// The view of a message; `staff` adds the playback snapshot.
+pub fn message_view(m: &Message, staff: bool) -> MessageView {
+    MessageView {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        author_kind: m.author_kind.as_str().into(),
+        author_name: author_name(m),
+        body: m.body.clone(),
+        internal: m.internal,
+        canned_code: m.canned_code.clone(),
+        created_at: m.created_at,
+        watch: if staff { m.watch.clone() } else { None },
+    }
+}
+
+/// A conversation as its customer sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerConversation {
+    /// Id.
+    pub id: i64,
+    /// Status.
+    pub status: ConvStatus,
+    /// The assigned agent's first name.
+    pub agent_name: Option<String>,
+    /// Opened, ms.
+    pub created_at: Millis,
+    /// Last message, ms.
+    pub last_message_at: Millis,
+    /// Staff have read up to this message id.
+    pub agent_read_id: i64,
+    /// You have read up to this message id.
+    pub customer_read_id: i64,
+    /// Resolved and waiting for your 1–5 rating.
+    pub csat_due: bool,
+    /// The newest public message.
+    pub preview: Option<String>,
+}
+
+/// The customer's view of a conversation.
+pub fn customer_view(c: &Conversation) -> CustomerConversation {
+    CustomerConversation {
+        id: c.id,
+        status: c.status,
+        agent_name: c.assignee_email.as_deref().map(rules::first_name),
+        created_at: c.created_at,
+        last_message_at: c.last_message_at,
+        agent_read_id: c.agent_read_id,
+        customer_read_id: c.customer_read_id,
+        csat_due: c.csat_due,
+        preview: c.preview.as_deref().map(|p| preview(p, 120)),
+    }
+}
+
+/// The first `n` characters of a text, with an ellipsis when cut.
+pub fn preview(text: &str, n: usize) -> String {
+    let mut out: String = text.chars().take(n).collect();
+    if text.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+/// Publishes a message.
+pub fn publish_message(state: &AppState, c: &Conversation, m: &Message) {
+    let customer = (!m.internal).then(|| json(&message_view(m, false)));
+    state.support.publish(
+        c.id,
+        c.account_id,
+        "message",
+        customer,
+        json(&message_view(m, true)),
+    );
+}
+
+/// Publishes a conversation's new state.
+pub fn publish_conversation(state: &AppState, c: &Conversation) {
+    state.support.publish(
+        c.id,
+        c.account_id,
+        "conversation",
+        Some(json(&customer_view(c))),
+        json(c),
+    );
+}
+
+/// Publishes everything a write changed, including the auto-assigner's moves.
+pub async fn publish_write(state: &AppState, w: &SupportWrite) {
+    if let Some(m) = &w.message {
+        publish_message(state, &w.conversation, m);
+    }
+    publish_conversation(state, &w.conversation);
+    for (conv, _) in &w.assigned {
+        if *conv == w.conversation.id {
+            continue;
+        }
+        if let Ok(Some(c)) = state.store.conversation(*conv).await {
+            publish_conversation(state, &c);
+        }
+    }
+}
+
+/// Who is typing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Typing {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// `customer` or `agent`.
+    pub side: String,
+    /// First name.
+    pub name: String,
+    /// Typing now (false: stopped).
+    pub typing: bool,
+}
+
+/// Publishes a typing indicator (not stored).
+pub fn publish_typing(state: &AppState, c: &Conversation, user: &CurrentUser, typing: bool) {
+    let staff = user.account.id != c.account_id;
+    let t = Typing {
+        conversation_id: c.id,
+        side: if staff { "agent" } else { "customer" }.into(),
+        name: rules::first_name(&user.account.email),
+        typing,
+    };
+    let body = json(&t);
+    // Customers see staff typing; staff see everyone.
+    let customer = staff.then(|| body.clone());
+    state
+        .support
+        .publish(c.id, c.account_id, "typing", customer, body);
+}
+
+/// A conversation the user may read: their own, or any for staff. Others
+/// get 403 (and a missing one 404).
+pub async fn readable(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Conversation, AppError> {
+    let c = state
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("conversation {id} not found")))?;
+    if c.account_id != user.account.id && !user.account.role.is_staff() {
+        return Err(AppError::Forbidden(
+            "this conversation belongs to another customer".into(),
+        ));
+    }
+    Ok(c)
+}
+
+/// A conversation the user owns (customer-side actions: CSAT, sharing).
+pub async fn owned(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Conversation, AppError> {
+    let c = readable(state, user, id).await?;
+    if c.account_id != user.account.id {
+        return Err(AppError::Forbidden(
+            "only the customer who opened it can do this".into(),
+        ));
+    }
+    Ok(c)
+}
+
+/// Opens a conversation with its first message.
+pub async fn start(
+    state: &AppState,
+    user: &CurrentUser,
+    body: &str,
+    priority: Option<Priority>,
+) -> Result<SupportWrite, AppError> {
+    let body = rules::message_body(body)?;
+    let now = state.clock.now_ms();
+    let cfg = &state.config.support;
+    let recent = state
+        .store
+        .conversations_of(user.account.id, cfg.conversations_per_hour)
+        .await?;
+    if recent.len() as u32 >= cfg.conversations_per_hour
+        && recent.iter().all(|c| c.created_at > now - 3_600_000)
+    {
+        return Err(AppError::TooManyRequests { retry_after_s: 600 });
+    }
+    if !state
+        .support
+        .allow_message(user.account.id, now, cfg.messages_per_minute)
+    {
+        return Err(AppError::TooManyRequests { retry_after_s: 60 });
+    }
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .create_conversation(
+                user.account.id,
+                &body,
+                priority.unwrap_or(Priority::Normal),
+                cfg.default_capacity,
+                now,
+            )
+            .await?
+    };
+    publish_write(state, &w).await;
+    Ok(w)
+}
+
+/// A customer's message.
+pub async fn customer_message(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    body: &str,
+) -> Result<SupportWrite, AppError> {
+    let c = owned(state, user, id).await?;
+    let body = rules::message_body(body)?;
+    let now = state.clock.now_ms();
+    if !state.support.allow_message(
+        user.account.id,
+        now,
+        state.config.support.messages_per_minute,
+    ) {
+        return Err(AppError::TooManyRequests { retry_after_s: 60 });
+    }
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .add_customer_message(
+                c.id,
+                user.account.id,
+                &body,
+                state.config.support.default_capacity,
+                now,
+            )
+            .await?
+    };
+    publish_write(state, &w).await;
+    Ok(w)
+}
+
+/// A staff reply or internal note. A reply that is a lone short code
+/// (`/refund`) is replaced by that canned response.
+pub async fn agent_message(
+    state: &AppState,
+    agent: &CurrentUser,
+    id: i64,
+    body: &str,
+    internal: bool,
+) -> Result<SupportWrite, AppError> {
+    let c = readable(state, agent, id).await?;
+    let body = rules::message_body(body)?;
+    let (text, code) = match rules::reply_shortcode(&body) {
+        Some(code) => {
+            let code = code.to_ascii_lowercase();
+            let canned =
+                state.store.canned_by_code(&code).await?.ok_or_else(|| {
+                    AppError::invalid("body", format!("no canned response /{code}"))
+                })?;
+            (canned.body, Some(code))
+        }
+        None => (body, None),
+    };
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .add_agent_message(
+                c.id,
+                agent.account.id,
+                &text,
+                internal,
+                code.as_deref(),
+                state.clock.now_ms(),
+            )
+            .await?
+    };
+    publish_write(state, &w).await;
+    Ok(w)
+}
+
+/// Changes the status; snoozing needs a future `snoozed_until`.
+pub async fn change_status(
+    state: &AppState,
+    agent: &CurrentUser,
+    id: i64,
+    status: ConvStatus,
+    snoozed_until: Option<Millis>,
+) -> Result<SupportWrite, AppError> {
+    let now = state.clock.now_ms();
+    if status == ConvStatus::Snoozed && snoozed_until.is_none_or(|t| t <= now) {
+        return Err(AppError::invalid(
+            "snoozed_until",
+            "snoozing needs a time in the future (ms since the epoch)",
+        ));
+    }
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .set_status(
+                id,
+                agent.account.id,
+                status,
+                snoozed_until,
+                state.config.support.default_capacity,
+                now,
+            )
+            .await?
+    };
+    publish_write(state, &w).await;
+    Ok(w)
+}
+
+/// Reopens snoozed conversations whose time has come (run when the inbox
+/// is read, so no timer is needed) and tells the inbox.
+pub async fn wake_snoozed(state: &AppState) -> Result<(), AppError> {
+    let ids = {
+        let _w = state.support.writes.lock().await;
+        state.store.wake_snoozed(state.clock.now_ms()).await?
+    };
+    for id in ids {
+        if let Some(c) = state.store.conversation(id).await? {
+            publish_conversation(state, &c);
+        }
+    }
+    Ok(())
+}
+
+/// Reassigns by hand (logged).
+pub async fn reassign(
+    state: &AppState,
+    agent: &CurrentUser,
+    id: i64,
+    to: Option<i64>,
+) -> Result<SupportWrite, AppError> {
+    let w = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .reassign(
+                id,
+                agent.account.id,
+                to,
+                state.config.support.default_capacity,
+                state.clock.now_ms(),
+            )
+            .await?
+    };
+    publish_write(state, &w).await;
+    Ok(w)
+}
+
+/// Marks read up to a message for the user's side.
+pub async fn mark_read(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    message_id: i64,
+) -> Result<Conversation, AppError> {
+    let c = readable(state, user, id).await?;
+    let customer_side = c.account_id == user.account.id;
+    let c = {
+        let _w = state.support.writes.lock().await;
+        state
+            .store
+            .mark_read(c.id, customer_side, message_id)
+            .await?
+    };
+    publish_conversation(state, &c);
+    Ok(c)
+}
+
+/// Answers CSAT for the current resolution.
+pub async fn answer_csat(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    score: u8,
+    comment: &str,
+) -> Result<marquee_store::support::CsatAnswer, AppError> {
+    let c = owned(state, user, id).await?;
+    if !(1..=5).contains(&score) {
+        return Err(AppError::invalid("score", "must be 1 to 5"));
+    }
+    let comment = comment.trim();
+    if comment.chars().count() > rules::MAX_CSAT_COMMENT_CHARS {
+        return Err(AppError::invalid(
+            "comment",
+            format!(
+                "must be at most {} characters",
+                rules::MAX_CSAT_COMMENT_CHARS
+            ),
+        ));
+    }
+    let a = state
+        .store
+        .answer_csat(c.id, score, comment, state.clock.now_ms())
+        .await?;
+    if let Some(c) = state.store.conversation(c.id).await? {
+        publish_conversation(state, &c);
+    }
+    Ok(a)
+}
+
+/// A new share link: the token is returned once, only its hash is stored.
+pub async fn share(state: &AppState, user: &CurrentUser, id: i64) -> Result<String, AppError> {
+    let c = owned(state, user, id).await?;
+    let token = auth::random_token();
+    state
+        .store
+        .create_share(c.id, &auth::token_hash(&token), state.clock.now_ms())
+        .await?;
+    Ok(token)
+}
+
+/// The public URL of a transcript token.
+pub fn share_url(state: &AppState, token: &str) -> String {
+    let base = state
+        .config
+        .server
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    format!("{base}/t/{token}")
+}
+
+/// Revokes a conversation's link (its customer or staff).
+pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<bool, AppError> {
+    let c = readable(state, user, id).await?;
+    Ok(state
+        .store
+        .revoke_share(c.id, user.account.id, state.clock.now_ms())
+        .await?)
+}
+
+/// Whether the user is staff.
+pub fn is_staff(user: &CurrentUser) -> bool {
+    user.account.role >= Role::Agent
+}
+
+/// The metrics report over conversations opened in `[from, to)`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Report {
+    /// Window start, ms.
+    pub from: Millis,
+    /// Window end, ms.
+    pub to: Millis,
+    /// Everything together.
+    pub overall: Option<Aggregate>,
+    /// Per agent (key: account id).
+    pub by_agent: Vec<Aggregate>,
+    /// Per team.
+    pub by_team: Vec<Aggregate>,
+    /// Per UTC day the conversations were opened.
+    pub by_day: Vec<Aggregate>,
+    /// Each conversation.
+    pub conversations: Vec<ConvMetrics>,
+    /// Agent e-mails by id.
+    pub agents: Vec<(i64, String)>,
+}
+
+/// Computes the report with the injected clock.
+pub async fn report(state: &AppState, from: Millis, to: Millis) -> Result<Report, AppError> {
+    let (convs, log) = state.store.support_log(from, to).await?;
+    let sla = state.store.sla_policies().await?;
+    let rows = conversation_metrics(&convs, &log, &sla, state.clock.now_ms());
+    let teams: HashMap<i64, String> = state.store.agent_teams().await?.into_iter().collect();
+    let agents = state
+        .store
+        .support_agents(state.config.support.default_capacity)
+        .await?
+        .into_iter()
+        .map(|a| (a.account_id, a.email))
+        .collect();
+    Ok(Report {
+        from,
+        to,
+        overall: aggregate(&rows, |_| Some("all".into())).into_iter().next(),
+        by_agent: aggregate(&rows, |r| r.agent_id.map(|a| a.to_string())),
+        by_team: aggregate(&rows, |r| {
+            Some(
+                r.agent_id
+                    .and_then(|a| teams.get(&a).cloned())
+                    .unwrap_or_else(|| "Unassigned".into()),
+            )
+        }),
+        by_day: aggregate(&rows, |r| Some(utc_day(r.created_at))),
+        conversations: rows,
+        agents,
+    })
+}

@@ -1,0 +1,341 @@
+// Marquee support chat: the customer widget on every page, the agent's
+// conversation view and the live inbox. Live events come over SSE; after a
+// (re)connect or a `resync` event the client refetches by message id and
+// drops ids it has already shown, so nothing is lost or doubled.
+// All text is inserted with textContent: never as HTML.
+(function () {
+  'use strict';
+  if (window.marqueeSupportLoaded) return;
+  window.marqueeSupportLoaded = true;
+
+  function csrf() {
+    try {
+      return JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRF-Token'] || '';
+    } catch (e) {
+      return '';
+    }
+  }
+
+  async function api(method, path, body) {
+    const opts = { method: method, credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf() } };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    const r = await fetch(path, opts);
+    let data = null;
+    if (r.status !== 204) {
+      try { data = await r.json(); } catch (e) { data = null; }
+    }
+    return { ok: r.ok, status: r.status, data: data };
+  }
+
+  function errText(res) {
+    return (res.data && res.data.error && res.data.error.message) || ('Request failed (' + res.status + ')');
+  }
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function clock(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+    const p = function (n) { return (n < 10 ? '0' : '') + n; };
+    return h > 0 ? h + ':' + p(m) + ':' + p(r) : m + ':' + p(r);
+  }
+
+  function when(ms) {
+    return new Date(ms).toLocaleString();
+  }
+
+  function messageNode(m, staff) {
+    const cls = 'chat-msg ' + m.author_kind + (m.internal ? ' internal' : '');
+    const d = el('div', { 'class': cls, 'data-id': String(m.id) });
+    d.appendChild(el('span', { 'class': 'who' }, m.author_name + (m.internal ? ' · internal note' : '') + ' · ' + when(m.created_at)));
+    if (staff && m.watch) {
+      const w = m.watch;
+      d.appendChild(el('span', { 'class': 'watch' },
+        (w.live ? 'Watching ' : 'Had been watching ') + w.title + ' on ' + w.device + ' (' + w.device_kind + ') at ' +
+        clock(w.position_ms) + ' of ' + clock(w.duration_ms)));
+    }
+    d.appendChild(document.createTextNode(m.body));
+    return d;
+  }
+
+  // ---- The customer widget -------------------------------------------------
+  function widget(root) {
+    const S = { conv: null, lastId: 0, seen: new Set(), typingTimer: null, lastTyping: 0 };
+    root.style.cssText = 'position:fixed;right:1rem;bottom:1rem;z-index:50;';
+    const open = el('button', { type: 'button', id: 'support-open' }, 'Help');
+    const panel = el('div', { id: 'support-panel', role: 'dialog', 'aria-label': 'Support chat' });
+    panel.style.cssText = 'display:none;width:340px;max-height:70vh;flex-direction:column;background:#1b1b20;border:1px solid #333;border-radius:10px;padding:.6rem;box-shadow:0 6px 24px #000a;';
+    const head = el('div', {}, '');
+    head.style.cssText = 'display:flex;justify-content:space-between;align-items:center;';
+    head.appendChild(el('strong', {}, 'Marquee Support'));
+    const close = el('button', { type: 'button', id: 'support-close', 'class': 'secondary', 'aria-label': 'Close' }, '×');
+    head.appendChild(close);
+    const status = el('div', { id: 'support-status', 'class': 'muted' }, '');
+    const log = el('div', { id: 'support-log', 'class': 'chat-log' });
+    log.style.cssText = 'overflow-y:auto;flex:1;min-height:120px;max-height:45vh;display:flex;flex-direction:column;gap:.4rem;';
+    const typing = el('div', { id: 'support-typing', 'class': 'muted' }, '');
+    const seen = el('div', { id: 'support-seen', 'class': 'muted' }, '');
+    const csat = el('div', { id: 'support-csat' });
+    csat.style.display = 'none';
+    const form = el('form', { id: 'support-form' });
+    const input = el('textarea', { id: 'support-input', rows: '2', maxlength: '4000', placeholder: 'Type your message…', 'aria-label': 'Message' });
+    input.style.cssText = 'width:100%;box-sizing:border-box;';
+    const send = el('button', { type: 'submit', id: 'support-send' }, 'Send');
+    form.appendChild(input);
+    form.appendChild(send);
+    const error = el('div', { id: 'support-error', 'class': 'error' }, '');
+    error.style.display = 'none';
+    const links = el('div', { 'class': 'muted' });
+    const transcript = el('a', { id: 'support-transcript', href: '/support' }, 'Transcript');
+    const fresh = el('a', { id: 'support-new', href: '#' }, 'New conversation');
+    links.appendChild(transcript);
+    links.appendChild(document.createTextNode(' · '));
+    links.appendChild(fresh);
+    [head, status, log, typing, seen, csat, form, error, links].forEach(function (n) { panel.appendChild(n); });
+    root.appendChild(panel);
+    root.appendChild(open);
+    root.hidden = false;
+
+    function isOpen() { return panel.style.display !== 'none'; }
+    function setOpen(v) {
+      panel.style.display = v ? 'flex' : 'none';
+      open.style.display = v ? 'none' : '';
+      try { localStorage.setItem('marquee-support-open', v ? '1' : '0'); } catch (e) { /* private mode */ }
+      if (v) { markRead(); input.focus(); }
+    }
+    function showError(t) { error.textContent = t; error.style.display = t ? '' : 'none'; }
+
+    function add(m) {
+      if (S.seen.has(m.id)) return;
+      S.seen.add(m.id);
+      S.lastId = Math.max(S.lastId, m.id);
+      log.appendChild(messageNode(m, false));
+      log.scrollTop = log.scrollHeight;
+      if (m.author_kind === 'agent') { typing.textContent = ''; }
+    }
+
+    function renderConv() {
+      const c = S.conv;
+      if (!c) {
+        status.textContent = 'Ask us anything: we usually answer within minutes.';
+        transcript.href = '/support';
+        seen.textContent = '';
+        csat.style.display = 'none';
+        return;
+      }
+      status.textContent = 'Conversation #' + c.id + ' · ' + c.status + (c.agent_name ? ' · with ' + c.agent_name : '');
+      transcript.href = '/support/conversations/' + c.id + '/transcript';
+      const mine = Array.prototype.filter.call(log.children, function (n) { return n.classList.contains('customer'); });
+      const last = mine.length ? Number(mine[mine.length - 1].getAttribute('data-id')) : 0;
+      seen.textContent = last && c.agent_read_id >= last ? 'Seen by support' : '';
+      renderCsat(c);
+    }
+
+    function renderCsat(c) {
+      if (!c.csat_due) { csat.style.display = 'none'; csat.textContent = ''; return; }
+      if (csat.style.display !== 'none') return;
+      csat.textContent = '';
+      csat.appendChild(el('p', {}, 'Resolved. How did we do?'));
+      const comment = el('input', { id: 'support-csat-comment', maxlength: '2000', placeholder: 'Comment (optional)' });
+      for (let s = 1; s <= 5; s++) {
+        const b = el('button', { type: 'button', 'class': 'secondary csat-score', 'data-score': String(s) }, String(s));
+        b.addEventListener('click', async function () {
+          const r = await api('POST', '/api/v1/support/conversations/' + c.id + '/csat', { score: s, comment: comment.value });
+          if (r.ok) { csat.textContent = 'Thank you!'; S.conv.csat_due = false; } else { showError(errText(r)); }
+        });
+        csat.appendChild(b);
+      }
+      csat.appendChild(comment);
+      csat.style.display = '';
+    }
+
+    async function markRead() {
+      if (!S.conv || !isOpen() || S.lastId <= S.conv.customer_read_id) return;
+      S.conv.customer_read_id = S.lastId;
+      await api('POST', '/api/v1/support/conversations/' + S.conv.id + '/read', { message_id: S.lastId });
+    }
+
+    async function load() {
+      const r = await api('GET', '/api/v1/support/conversations');
+      if (!r.ok) return;
+      S.conv = r.data.length ? r.data[0] : null;
+      await resync();
+    }
+
+    async function resync() {
+      if (!S.conv) { renderConv(); return; }
+      const d = await api('GET', '/api/v1/support/conversations/' + S.conv.id);
+      if (!d.ok) return;
+      S.conv = d.data.conversation;
+      d.data.messages.forEach(add);
+      renderConv();
+      markRead();
+    }
+
+    form.addEventListener('submit', async function (ev) {
+      ev.preventDefault();
+      const body = input.value;
+      if (!body.trim()) return;
+      send.disabled = true;
+      showError('');
+      let r;
+      if (!S.conv || S.conv.status === 'resolved' && S.fresh) {
+        r = await api('POST', '/api/v1/support/conversations', { body: body });
+        if (r.ok) { S.fresh = false; S.conv = r.data.conversation; if (r.data.message) add(r.data.message); renderConv(); }
+      } else {
+        r = await api('POST', '/api/v1/support/conversations/' + S.conv.id + '/messages', { body: body });
+        if (r.ok) add(r.data);
+      }
+      send.disabled = false;
+      if (r.ok) { input.value = ''; } else { showError(errText(r)); }
+    });
+    input.addEventListener('input', function () {
+      if (!S.conv || Date.now() - S.lastTyping < 3000) return;
+      S.lastTyping = Date.now();
+      api('POST', '/api/v1/support/conversations/' + S.conv.id + '/typing', { typing: true });
+    });
+    fresh.addEventListener('click', function (ev) {
+      ev.preventDefault();
+      S.conv = null; S.fresh = true; S.seen.clear(); S.lastId = 0; log.textContent = '';
+      renderConv();
+    });
+    open.addEventListener('click', function () { setOpen(true); });
+    close.addEventListener('click', function () { setOpen(false); });
+
+    const es = new EventSource('/api/v1/support/events');
+    es.addEventListener('ready', function () { load(); });
+    es.addEventListener('resync', function () { resync(); });
+    es.addEventListener('message', function (ev) {
+      const m = JSON.parse(ev.data);
+      if (!S.conv || S.conv.id !== m.conversation_id) {
+        if (S.fresh) return;
+        load();
+        return;
+      }
+      add(m);
+      renderConv();
+      markRead();
+    });
+    es.addEventListener('conversation', function (ev) {
+      const c = JSON.parse(ev.data);
+      if (S.conv && S.conv.id === c.id) { S.conv = c; renderConv(); }
+    });
+    es.addEventListener('typing', function (ev) {
+      const t = JSON.parse(ev.data);
+      if (!S.conv || S.conv.id !== t.conversation_id || t.side !== 'agent') return;
+      typing.textContent = t.typing ? t.name + ' from Support is typing…' : '';
+      clearTimeout(S.typingTimer);
+      S.typingTimer = setTimeout(function () { typing.textContent = ''; }, 6000);
+    });
+    let wasOpen = false;
+    try { wasOpen = localStorage.getItem('marquee-support-open') === '1'; } catch (e) { /* private mode */ }
+    setOpen(wasOpen);
+  }
+
+  // ---- The agent's conversation view --------------------------------------
+  function agentView(log) {
+    const id = Number(log.getAttribute('data-conversation'));
+    const S = { lastId: Number(log.getAttribute('data-last')) || 0, seen: new Set(), timer: null, lastTyping: 0, lastAgent: 0 };
+    Array.prototype.forEach.call(log.children, function (n) {
+      const mid = Number(n.getAttribute('data-id'));
+      S.seen.add(mid);
+      if (n.classList.contains('agent') && !n.classList.contains('internal')) S.lastAgent = Math.max(S.lastAgent, mid);
+    });
+    const typing = document.getElementById('customer-typing');
+    const seenEl = document.getElementById('agent-seen');
+    const form = document.getElementById('agent-reply');
+    const body = document.getElementById('reply-body');
+    const internal = document.getElementById('reply-internal');
+    const error = document.getElementById('reply-error');
+
+    function add(m) {
+      if (S.seen.has(m.id)) return;
+      S.seen.add(m.id);
+      S.lastId = Math.max(S.lastId, m.id);
+      if (m.author_kind === 'agent' && !m.internal) S.lastAgent = Math.max(S.lastAgent, m.id);
+      log.appendChild(messageNode(m, true));
+      if (m.author_kind === 'customer') { typing.hidden = true; }
+      window.scrollTo(0, document.body.scrollHeight);
+    }
+    async function read() {
+      if (S.lastId) await api('POST', '/api/v1/support/conversations/' + id + '/read', { message_id: S.lastId });
+    }
+    async function resync() {
+      const r = await api('GET', '/api/v1/support/conversations/' + id + '/messages?after=' + S.lastId + '&limit=500');
+      if (r.ok) r.data.forEach(add);
+      read();
+    }
+    form.addEventListener('submit', async function (ev) {
+      ev.preventDefault();
+      error.hidden = true;
+      const r = await api('POST', '/api/v1/staff/support/conversations/' + id + '/messages', { body: body.value, internal: internal.checked });
+      if (r.ok) { add(r.data); body.value = ''; internal.checked = false; } else { error.textContent = errText(r); error.hidden = false; }
+    });
+    body.addEventListener('input', function () {
+      if (internal.checked || Date.now() - S.lastTyping < 3000) return;
+      S.lastTyping = Date.now();
+      api('POST', '/api/v1/support/conversations/' + id + '/typing', { typing: true });
+    });
+    const es = new EventSource('/api/v1/staff/support/events');
+    es.addEventListener('ready', resync);
+    es.addEventListener('resync', resync);
+    es.addEventListener('message', function (ev) {
+      const m = JSON.parse(ev.data);
+      if (m.conversation_id !== id) return;
+      add(m);
+      read();
+    });
+    es.addEventListener('conversation', function (ev) {
+      const c = JSON.parse(ev.data);
+      if (c.id !== id) return;
+      const st = document.getElementById('conv-status');
+      if (st) st.textContent = c.status;
+      seenEl.textContent = S.lastAgent && c.customer_read_id >= S.lastAgent ? 'Seen by the customer' : '';
+    });
+    es.addEventListener('typing', function (ev) {
+      const t = JSON.parse(ev.data);
+      if (t.conversation_id !== id || t.side !== 'customer') return;
+      typing.textContent = t.name + ' is typing…';
+      typing.hidden = !t.typing;
+      clearTimeout(S.timer);
+      S.timer = setTimeout(function () { typing.hidden = true; }, 6000);
+    });
+  }
+
+  // ---- The live inbox -------------------------------------------------------
+  function inbox() {
+    let t = null;
+    const es = new EventSource('/api/v1/staff/support/events');
+    function changed() {
+      clearTimeout(t);
+      t = setTimeout(function () { document.body.dispatchEvent(new Event('support-changed')); }, 250);
+    }
+    es.addEventListener('message', changed);
+    es.addEventListener('conversation', changed);
+    es.addEventListener('resync', changed);
+  }
+
+  function start() {
+    const w = document.getElementById('support-widget');
+    if (w) widget(w);
+    const log = document.getElementById('agent-log');
+    if (log) agentView(log);
+    if (document.getElementById('support-inbox')) inbox();
+    const p = document.getElementById('print-transcript');
+    if (p) p.addEventListener('click', function () { window.print(); });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();
