@@ -1,5 +1,6 @@
 //! The voice of the customer around an idea: what social listening heard about it
-//! (volume and sentiment over time, the latest posts), next to the idea for staff.
+//! (volume and sentiment over time, the latest posts) and the support conversations in
+//! which customers mentioned it, next to the idea for staff.
 //!
 //! "About the idea" is one rule, [`marquee_domain::textmatch::about_idea`]: a post that
 //! names one of the idea's tags or shares two words of its title.
@@ -8,6 +9,7 @@ use marquee_domain::listening::Post;
 use marquee_domain::textmatch::{self, TextMatch};
 use marquee_domain::Millis;
 use marquee_store::listening::{Bucket, PostOrder, PostQuery};
+use marquee_store::support::Mention;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,6 +48,10 @@ pub struct Voice {
     pub latest: Vec<Post>,
     /// The listening page with every matching post.
     pub posts_url: String,
+    /// Support conversations in the window where the customer's own words match.
+    pub conversations: i64,
+    /// The most recent of them (at most 10), each with its latest matching message.
+    pub mentions: Vec<Mention>,
 }
 
 /// Builds the idea's voice over the last `days` days (404 for an unknown idea).
@@ -85,6 +91,10 @@ pub async fn voice(
             ..Default::default()
         })
         .await?;
+    let (conversations, mentions) = state
+        .store
+        .conversations_mentioning(&matching, from, to, 10)
+        .await?;
     let (total, negative, positive, sum) = buckets.iter().fold((0, 0, 0, 0.0), |a, b| {
         (
             a.0 + b.total,
@@ -118,6 +128,8 @@ pub async fn voice(
         daily: buckets.iter().copied().map(SeriesPoint::from).collect(),
         latest,
         posts_url: format!("/listening/posts?idea={idea_id}&from={from}&to={to}"),
+        conversations,
+        mentions,
     };
     Ok((v, buckets))
 }

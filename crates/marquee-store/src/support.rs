@@ -10,6 +10,7 @@
 use crate::Result;
 use async_trait::async_trait;
 use marquee_domain::support::{ConvInfo, ConvStatus, LogEvent, Priority, SlaPolicy};
+use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -535,4 +536,33 @@ pub trait SupportStore: Send + Sync {
         -> Result<(Vec<ConvInfo>, Vec<LogEvent>)>;
     /// Team of each staff account that has settings.
     async fn agent_teams(&self) -> Result<Vec<(i64, String)>>;
+    /// Conversations in which the *customer* wrote a message matching `m` in `[from, to)`,
+    /// newest mention first: the count of such conversations and up to `limit` of them,
+    /// each with its latest matching message.
+    async fn conversations_mentioning(
+        &self,
+        m: &TextMatch,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> Result<(i64, Vec<Mention>)>;
+}
+
+/// A conversation in which the customer mentioned something.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Mention {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// Its customer.
+    pub account_id: i64,
+    /// Its state.
+    pub status: ConvStatus,
+    /// The latest matching customer message.
+    pub message_id: i64,
+    /// Its text (escape when rendering).
+    pub body: String,
+    /// When it was written.
+    pub at: Millis,
+    /// What the customer was watching then, if anything.
+    pub watching: Option<String>,
 }

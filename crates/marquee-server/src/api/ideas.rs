@@ -29,6 +29,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         IdeaDetail, CommentView, NewIdeaRequest, VoteResponse, CommentRequest, StatusRequest,
         MergeRequest, StatusResponse, ModerationRequest, TagsRequest, NotificationsPage,
         WebhookView, NewWebhookRequest, DeliveryView, crate::voice::Voice,
+        marquee_store::support::Mention,
         marquee_domain::textmatch::TextMatch
     )),
     tags((name = "ideas", description = "The idea box: propose, vote, comment, follow status changes."),

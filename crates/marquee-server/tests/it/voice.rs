@@ -76,6 +76,50 @@ async fn staff_hear_what_customers_say_about_an_idea() {
         .await;
     assert!(r.status().is_success(), "{}", r.status());
 
+    // Support: one conversation where the customer mentions it twice (counted once), one
+    // where only the agent does (not a customer's words), one about something else.
+    let other = app.login_as("other@example.com", Role::Viewer).await;
+    let third = app.login_as("third@example.com", Role::Viewer).await;
+    let open = |token: String, body: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .post_json(
+                    "/api/v1/support/conversations",
+                    Some(&token),
+                    &json!({"body": body}),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let c1 = open(
+        viewer.clone(),
+        "Offline downloads stopped working on my TV <b>help</b>",
+    )
+    .await;
+    let c1_id = c1["conversation"]["id"].as_i64().unwrap();
+    let r = app
+        .post_json(
+            &format!("/api/v1/support/conversations/{c1_id}/messages"),
+            Some(&viewer),
+            &json!({"body": "still no offline downloads"}),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let c2 = open(other.clone(), "My password reset mail never came").await;
+    let c2_id = c2["conversation"]["id"].as_i64().unwrap();
+    let r = app
+        .post_json(
+            &format!("/api/v1/staff/support/conversations/{c2_id}/messages"),
+            Some(&admin),
+            &json!({"body": "Have you tried offline downloads?"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    open(third, "Subtitles are out of sync").await;
+
     let v: Value = app
         .get(&format!("/api/v1/staff/ideas/{id}/voice"), Some(&admin))
         .await
@@ -97,6 +141,11 @@ async fn staff_hear_what_customers_say_about_an_idea() {
         .map(|d| d["total"].as_i64().unwrap())
         .sum();
     assert_eq!(daily_total, 3);
+    assert_eq!(v["conversations"], 1, "{v}");
+    let mentions = v["mentions"].as_array().unwrap();
+    assert_eq!(mentions.len(), 1);
+    assert_eq!(mentions[0]["conversation_id"], c1_id);
+    assert_eq!(mentions[0]["body"], "still no offline downloads");
     let neg = v["negative"].as_i64().unwrap();
     let pos = v["positive"].as_i64().unwrap();
     assert!(neg >= 1 && pos >= 1, "{v}");
@@ -200,6 +249,8 @@ async fn staff_hear_what_customers_say_about_an_idea() {
     assert!(frag.contains("&#60;script&#62;x") || frag.contains("&lt;script&gt;x"));
     assert!(!frag.contains("<script>x"));
     assert!(frag.contains(&format!("idea={id}")));
+    assert!(frag.contains(&format!("/staff/support/conversations/{c1_id}")));
+    assert!(!frag.contains(&format!("/staff/support/conversations/{c2_id}")));
     let viewer_page = app
         .req(Method::GET, &format!("/ideas/{id}"), Some(&viewer))
         .send()

@@ -3,14 +3,16 @@
 use super::SqliteStore;
 use crate::support::{
     AgentSettings, AssigneeFilter, AuthorKind, Canned, ContextDevice, ContextIdea, ContextPost,
-    ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Message, NewStreamError,
-    ShareInfo, StreamError, SupportContext, SupportStore, SupportWrite, WatchSnapshot,
+    ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Mention, Message,
+    NewStreamError, ShareInfo, StreamError, SupportContext, SupportStore, SupportWrite,
+    WatchSnapshot,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::support::{
     assign_queue, AgentLoad, ConvInfo, ConvStatus, EventKind, LogEvent, Priority, SlaPolicy,
 };
+use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -1474,5 +1476,58 @@ impl SupportStore for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn conversations_mentioning(
+        &self,
+        m: &TextMatch,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> Result<(i64, Vec<Mention>)> {
+        if m.groups.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        // The latest matching customer message of each conversation.
+        const HITS: &str = "WITH hits AS ( \
+             SELECT m.conversation_id, MAX(m.id) AS message_id FROM support_messages m \
+             WHERE m.author_kind = 'customer' AND m.internal = 0 \
+               AND m.created_at >= ?1 AND m.created_at < ?2 \
+               AND m.id IN (SELECT rowid FROM support_messages_fts WHERE support_messages_fts MATCH ?3) \
+             GROUP BY m.conversation_id) ";
+        let total: i64 = sqlx::query_scalar(&format!("{HITS} SELECT COUNT(*) FROM hits"))
+            .bind(from)
+            .bind(to)
+            .bind(m.to_fts5())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "{HITS} SELECT c.id, c.account_id, c.status, m.id AS message_id, m.body, m.created_at, \
+             m.watch_title FROM hits h JOIN support_messages m ON m.id = h.message_id \
+             JOIN support_conversations c ON c.id = h.conversation_id \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT ?4"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(m.to_fts5())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mentions = rows
+            .iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok(Mention {
+                    conversation_id: r.try_get("id")?,
+                    account_id: r.try_get("account_id")?,
+                    status: ConvStatus::from_str(&status).map_err(decode_err)?,
+                    message_id: r.try_get("message_id")?,
+                    body: r.try_get("body")?,
+                    at: r.try_get("created_at")?,
+                    watching: r.try_get("watch_title")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((total, mentions))
     }
 }
