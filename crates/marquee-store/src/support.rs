@@ -535,4 +535,16 @@ pub trait SupportStore: Send + Sync {
         -> Result<(Vec<ConvInfo>, Vec<LogEvent>)>;
     /// Team of each staff account that has settings.
     async fn agent_teams(&self) -> Result<Vec<(i64, String)>>;
+    /// The inbox load: conversations waiting for staff, and unresolved
+    /// ones nobody is assigned to.
+    async fn support_load(&self) -> Result<SupportLoad>;
+}
+
+/// The inbox load right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+pub struct SupportLoad {
+    /// Conversations waiting for staff (status open).
+    pub open: i64,
+    /// Unresolved conversations with no assignee.
+    pub unassigned: i64,
 }

@@ -4,7 +4,7 @@ use super::SqliteStore;
 use crate::support::{
     AgentSettings, AssigneeFilter, AuthorKind, Canned, ContextDevice, ContextIdea, ContextPost,
     ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Message, NewStreamError,
-    ShareInfo, StreamError, SupportContext, SupportStore, SupportWrite, WatchSnapshot,
+    ShareInfo, StreamError, SupportContext, SupportLoad, SupportStore, SupportWrite, WatchSnapshot,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -1474,5 +1474,16 @@ impl SupportStore for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn support_load(&self) -> Result<SupportLoad> {
+        let (open, unassigned): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(status = 'open'), 0), \
+                    COALESCE(SUM(status <> 'resolved' AND assignee_id IS NULL), 0) \
+             FROM support_conversations",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SupportLoad { open, unassigned })
     }
 }
