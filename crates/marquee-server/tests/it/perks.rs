@@ -1496,8 +1496,7 @@ async fn overview_support_tile_on_a_known_set_of_conversations() {
     .await;
     assert_eq!(m["overall"]["sla_met_rate"], s["sla_met_rate"], "{m}");
     assert_eq!(m["overall"]["csat_avg"], s["csat_avg"]);
-    // The load now: b (answered, waiting for staff again is not the case:
-    // the status API decides) and d are unresolved; d has nobody yet.
+    // The load now: b and d are unresolved and open; only d is unassigned.
     assert_eq!(
         (s["open"].clone(), s["unassigned"].clone()),
         (json!(2), json!(1)),
