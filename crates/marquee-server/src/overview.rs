@@ -52,6 +52,8 @@ pub struct Overview {
     pub viewing: ViewingTrends,
     /// Perk spend (window and all time).
     pub perks: PerkSpend,
+    /// Support: inbox load now, CSAT and SLA over the last 30 days.
+    pub support: crate::support::OverviewSupport,
 }
 
 /// Reads the overview as of the injected clock.
@@ -92,5 +94,6 @@ pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
         rising_ideas: s.rising_ideas(since, 5).await?,
         viewing: s.viewing_trends(since, 5).await?,
         perks: s.perk_spend(since).await?,
+        support: crate::support::overview(state).await?,
     })
 }

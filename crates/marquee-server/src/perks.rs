@@ -18,6 +18,7 @@ use marquee_store::perks::{AwardOutcome, NewPerkEvent, PerkRule, ReferralOutcome
 use marquee_store::StoreError;
 use rand::Rng;
 use serde::Serialize;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 use utoipa::ToSchema;
@@ -56,6 +57,8 @@ pub struct Perks {
     pub wake: Notify,
     /// Live events for the staff overview.
     pub live: broadcast::Sender<OverviewEvent>,
+    /// When the last SLA-breach sweep ran (clock ms; 0: never).
+    pub sla_swept_at: AtomicI64,
 }
 
 impl Default for Perks {
@@ -63,6 +66,7 @@ impl Default for Perks {
         Perks {
             wake: Notify::new(),
             live: broadcast::channel(256).0,
+            sla_swept_at: AtomicI64::new(0),
         }
     }
 }
@@ -83,6 +87,7 @@ pub struct PassReport {
 /// Collects new events and evaluates every pending one.
 pub async fn run_once(state: &AppState) -> Result<PassReport, AppError> {
     let store = &state.store;
+    sweep_sla_breaches(state).await?;
     let mut report = PassReport {
         collected: store.collect_perk_events(state.clock.now_ms()).await?,
         ..Default::default()
@@ -151,6 +156,49 @@ async fn facts_for(
             &perks::genres_needed(rule),
         )
         .await?)
+}
+
+/// How often (clock time) a pass looks for support SLA breaches.
+const SLA_SWEEP_MS: Millis = 60_000;
+
+/// Logs a support-recovery event for every conversation of the last
+/// [`crate::support::OVERVIEW_DAYS`] days that breached an SLA, keyed by its
+/// resolution (so a breach and a low CSAT of one resolution pay once). At
+/// most every [`SLA_SWEEP_MS`]; the metrics are support's own.
+async fn sweep_sla_breaches(state: &AppState) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let last = state.perks.sla_swept_at.load(Ordering::Relaxed);
+    if last != 0 && now - last < SLA_SWEEP_MS {
+        return Ok(());
+    }
+    state.perks.sla_swept_at.store(now, Ordering::Relaxed);
+    let since = now - crate::support::OVERVIEW_DAYS * DAY_MS;
+    let breached: Vec<i64> = crate::support::metrics_rows(state, since, now + 1)
+        .await?
+        .iter()
+        .filter(|m| m.sla_breached())
+        .map(|m| m.conversation_id)
+        .collect();
+    if breached.is_empty() {
+        return Ok(());
+    }
+    for c in state.store.conversations_by_ids(&breached).await? {
+        // The resolution under way, or the one just made.
+        let seq = if c.status == marquee_domain::support::ConvStatus::Resolved {
+            c.resolution_seq
+        } else {
+            c.resolution_seq + 1
+        };
+        support_signal(
+            state,
+            c.account_id,
+            &crate::support::recovery_key(c.id, seq),
+            SupportSignal::SlaBreach,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Starts the evaluator: a pass at start, then on every wake or poll tick.
@@ -369,7 +417,7 @@ pub async fn record_decision(
     if evidence.is_empty() {
         return Err(AppError::invalid(
             "evidence",
-            "link at least one alert, post or idea the decision answers",
+            "link at least one alert, post, idea or support conversation the decision answers",
         ));
     }
     if evidence.len() > 50 {

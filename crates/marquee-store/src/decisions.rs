@@ -17,6 +17,8 @@ pub enum EvidenceKind {
     Post,
     /// An idea.
     Idea,
+    /// A support conversation.
+    Conversation,
 }
 
 impl EvidenceKind {
@@ -26,6 +28,7 @@ impl EvidenceKind {
             EvidenceKind::Alert => "alert",
             EvidenceKind::Post => "post",
             EvidenceKind::Idea => "idea",
+            EvidenceKind::Conversation => "conversation",
         }
     }
 }
@@ -66,7 +69,7 @@ pub trait DecisionStore: Send + Sync {
     /// Records a decision and, in the same transaction, notifies every
     /// customer behind the evidence: authors, voters and commenters of its
     /// ideas; the linked authors of its posts and of its alerts' example
-    /// posts. `Invalid` (field `evidence`) when a piece does not exist.
+    /// posts; the customers of its support conversations. `Invalid` (field `evidence`) when a piece does not exist.
     async fn create_decision(
         &self,
         title: &str,

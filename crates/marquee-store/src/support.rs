@@ -546,6 +546,9 @@ pub trait SupportStore: Send + Sync {
         to: Millis,
         limit: u32,
     ) -> Result<(i64, Vec<Mention>)>;
+    /// The inbox load: conversations waiting for staff, and unresolved
+    /// ones nobody is assigned to.
+    async fn support_load(&self) -> Result<SupportLoad>;
 }
 
 /// A conversation in which the customer mentioned something.
@@ -565,4 +568,13 @@ pub struct Mention {
     pub at: Millis,
     /// What the customer was watching then, if anything.
     pub watching: Option<String>,
+}
+
+/// The inbox load right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+pub struct SupportLoad {
+    /// Conversations waiting for staff (status open).
+    pub open: i64,
+    /// Unresolved conversations with no assignee.
+    pub unassigned: i64,
 }

@@ -41,7 +41,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         AuditEntry, PerkSpend, RuleSpend, DaySpend, PerkAward, MyPerks, ShareSettings,
         SharingRequest, ReferralRequest, ReferralOutcome, ShareLinkRequest, ShareLink, Decision,
         Evidence, EvidenceKind, DecisionRequest, Overview, SentimentDay, ViewingTrends,
-        TitleTrend, RisingIdea, PassReport, BudgetVerdict
+        TitleTrend, RisingIdea, PassReport, BudgetVerdict, crate::support::OverviewSupport
     )),
     tags((name = "perks", description = "Surprise-and-delight rules, their audit trail and the viewer's perks."),
          (name = "sharing", description = "Opt-in share links and referral codes."),

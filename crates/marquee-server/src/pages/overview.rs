@@ -149,6 +149,46 @@ fn hbars(items: &[(String, i64, String, String)]) -> Vec<HBar> {
         .collect()
 }
 
+/// The support tile's bars, each 0 to 100 and linked to the metrics page.
+fn support_bars(s: &crate::support::OverviewSupport) -> Vec<HBar> {
+    let metrics = "/staff/support/metrics".to_string();
+    let mut items = Vec::new();
+    if let Some(avg) = s.csat_avg {
+        items.push((
+            format!("CSAT {avg:.2} / 5"),
+            (avg / 5.0 * 100.0).round() as i64,
+            format!("{avg:.2} from {} answer(s)", s.csat_count),
+            metrics.clone(),
+        ));
+    }
+    if let Some(r) = s.csat_positive_rate {
+        items.push((
+            format!("CSAT 4–5: {:.0} %", r * 100.0),
+            (r * 100.0).round() as i64,
+            format!("{:.0} % of answers", r * 100.0),
+            metrics.clone(),
+        ));
+    }
+    if let Some(r) = s.sla_met_rate {
+        items.push((
+            format!("SLA met: {:.0} %", r * 100.0),
+            (r * 100.0).round() as i64,
+            format!("{:.0} % of SLA verdicts", r * 100.0),
+            metrics,
+        ));
+    }
+    // Scale against 100, not the largest bar.
+    let mut bars = hbars(
+        &[
+            items.clone(),
+            vec![(String::new(), 100, String::new(), String::new())],
+        ]
+        .concat(),
+    );
+    bars.truncate(items.len());
+    bars
+}
+
 /// The overview, shaped for the template.
 pub struct Panel {
     o: Overview,
@@ -161,6 +201,7 @@ pub struct Panel {
     spend_rules: Vec<HBar>,
     spend_window: String,
     spend_total: String,
+    support: Vec<HBar>,
     updated: String,
 }
 
@@ -255,6 +296,7 @@ fn panel(o: Overview) -> Panel {
         ),
         spend_window: money(o.perks.window_cents),
         spend_total: money(o.perks.total_cents),
+        support: support_bars(&o.support),
         updated: format!("{m}/{d} {:02}:{:02} UTC", mins / 60, mins % 60),
         o,
     }

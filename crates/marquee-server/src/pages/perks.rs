@@ -488,6 +488,10 @@ fn evidence_link(e: &Evidence) -> (Option<String>, String) {
             Some(format!("/listening/alerts/{}", e.id)),
             format!("Alert: {}", e.label),
         ),
+        EvidenceKind::Conversation => (
+            Some(format!("/staff/support/conversations/{}", e.id)),
+            format!("Support conversation #{} with {}", e.id, e.label),
+        ),
     }
 }
 
@@ -763,7 +767,8 @@ struct DecisionForm {
     evidence: String,
 }
 
-/// Parses "idea 12, post 5, alert 3" (or `idea:12`, `#12` for an idea).
+/// Parses "idea 12, post 5, alert 3, conversation 4" (or `idea:12`, `#12`
+/// for an idea).
 fn parse_evidence(text: &str) -> Result<Vec<Evidence>, AppError> {
     let mut out = Vec::new();
     for part in text
@@ -774,7 +779,7 @@ fn parse_evidence(text: &str) -> Result<Vec<Evidence>, AppError> {
         let bad = || {
             AppError::invalid(
                 "evidence",
-                format!("{part:?}: write it as idea 12, post 5 or alert 3"),
+                format!("{part:?}: write it as idea 12, post 5, alert 3 or conversation 4"),
             )
         };
         let (kind, id) = match part.split_once([' ', ':']) {
@@ -788,6 +793,7 @@ fn parse_evidence(text: &str) -> Result<Vec<Evidence>, AppError> {
             "idea" => EvidenceKind::Idea,
             "post" => EvidenceKind::Post,
             "alert" => EvidenceKind::Alert,
+            "conversation" | "support" => EvidenceKind::Conversation,
             _ => return Err(bad()),
         };
         let id: i64 = id.trim_start_matches('#').parse().map_err(|_| bad())?;
@@ -869,14 +875,15 @@ mod tests {
 
     #[test]
     fn evidence_text() {
-        let e = parse_evidence("idea 12, post:5\nalert 3; #7").unwrap();
+        let e = parse_evidence("idea 12, post:5\nalert 3; #7, conversation 9").unwrap();
         assert_eq!(
             e.iter().map(|e| (e.kind, e.id)).collect::<Vec<_>>(),
             vec![
                 (EvidenceKind::Idea, 12),
                 (EvidenceKind::Post, 5),
                 (EvidenceKind::Alert, 3),
-                (EvidenceKind::Idea, 7)
+                (EvidenceKind::Idea, 7),
+                (EvidenceKind::Conversation, 9)
             ]
         );
         assert_eq!(

@@ -691,6 +691,18 @@ pub async fn answer_csat(
         .store
         .answer_csat(c.id, score, comment, state.clock.now_ms())
         .await?;
+    // A low score earns the customer a recovery perk, once per resolution.
+    if let Err(e) = crate::perks::support_signal(
+        state,
+        c.account_id,
+        &recovery_key(c.id, a.resolution_seq),
+        crate::perks::SupportSignal::Csat(i64::from(score)),
+        a.answered_at,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, conversation = c.id, "support recovery signal failed");
+    }
     if let Some(c) = state.store.conversation(c.id).await? {
         publish_conversation(state, &c);
     }
@@ -755,11 +767,32 @@ pub struct Report {
     pub agents: Vec<(i64, String)>,
 }
 
-/// Computes the report with the injected clock.
-pub async fn report(state: &AppState, from: Millis, to: Millis) -> Result<Report, AppError> {
+/// The perks key of a conversation's resolution (`seq` 1 = the first): a
+/// low CSAT and an SLA breach of the same resolution earn one recovery.
+pub fn recovery_key(conversation_id: i64, seq: i64) -> String {
+    format!("conversation:{conversation_id}:resolution:{seq}")
+}
+
+/// Each conversation opened in `[from, to)` with its metrics, as of the
+/// injected clock (the report, the overview and the SLA sweep share it).
+pub async fn metrics_rows(
+    state: &AppState,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<ConvMetrics>, AppError> {
     let (convs, log) = state.store.support_log(from, to).await?;
     let sla = state.store.sla_policies().await?;
-    let rows = conversation_metrics(&convs, &log, &sla, state.clock.now_ms());
+    Ok(conversation_metrics(
+        &convs,
+        &log,
+        &sla,
+        state.clock.now_ms(),
+    ))
+}
+
+/// Computes the report with the injected clock.
+pub async fn report(state: &AppState, from: Millis, to: Millis) -> Result<Report, AppError> {
+    let rows = metrics_rows(state, from, to).await?;
     let teams: HashMap<i64, String> = state.store.agent_teams().await?.into_iter().collect();
     let agents = state
         .store
@@ -783,5 +816,51 @@ pub async fn report(state: &AppState, from: Millis, to: Millis) -> Result<Report
         by_day: aggregate(&rows, |r| Some(utc_day(r.created_at))),
         conversations: rows,
         agents,
+    })
+}
+
+/// The support tile of the staff overview.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OverviewSupport {
+    /// Window start, ms (conversations opened since).
+    pub since: Millis,
+    /// Conversations waiting for staff now.
+    pub open: i64,
+    /// Unresolved conversations nobody is assigned to now.
+    pub unassigned: i64,
+    /// Conversations opened in the window.
+    pub conversations: u32,
+    /// Mean CSAT (1 to 5) of the window's conversations.
+    pub csat_avg: Option<f64>,
+    /// CSAT answers.
+    pub csat_count: u32,
+    /// Share of CSAT answers that are 4 or 5, 0 to 1.
+    pub csat_positive_rate: Option<f64>,
+    /// Share of SLA verdicts met, 0 to 1.
+    pub sla_met_rate: Option<f64>,
+}
+
+/// Days the overview's support tile looks back.
+pub const OVERVIEW_DAYS: i64 = 30;
+
+/// The overview's support figures: the metrics report's own aggregates
+/// over the last [`OVERVIEW_DAYS`] days, and the inbox load now.
+pub async fn overview(state: &AppState) -> Result<OverviewSupport, AppError> {
+    let now = state.clock.now_ms();
+    let since = now - OVERVIEW_DAYS * marquee_domain::perks::DAY_MS;
+    let rows = metrics_rows(state, since, now + 1).await?;
+    let overall = aggregate(&rows, |_| Some("all".into())).into_iter().next();
+    let scores: Vec<u8> = rows.iter().filter_map(|r| r.csat).collect();
+    let load = state.store.support_load().await?;
+    Ok(OverviewSupport {
+        since,
+        open: load.open,
+        unassigned: load.unassigned,
+        conversations: rows.len() as u32,
+        csat_avg: overall.as_ref().and_then(|a| a.csat_avg),
+        csat_count: overall.as_ref().map_or(0, |a| a.csat_count),
+        csat_positive_rate: (!scores.is_empty())
+            .then(|| scores.iter().filter(|s| **s >= 4).count() as f64 / scores.len() as f64),
+        sla_met_rate: overall.as_ref().and_then(|a| a.sla_met_rate),
     })
 }

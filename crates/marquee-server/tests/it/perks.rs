@@ -1290,3 +1290,307 @@ async fn pages_signup_with_referral_staff_forms_and_reveal() {
     pass(&app).await;
     assert_eq!(my_perks(&app, &carol).await["awards"], json!([]));
 }
+
+/// Opens a support conversation as the customer; its id.
+async fn open_support(app: &TestApp, token: &str, body: &str) -> i64 {
+    let (s, v) = post(
+        app,
+        "/api/v1/support/conversations",
+        token,
+        json!({ "body": body }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["conversation"]["id"].as_i64().unwrap()
+}
+
+async fn support_status(app: &TestApp, staff: &str, id: i64, status: &str) {
+    let (s, v) = send(
+        app,
+        Method::PATCH,
+        &format!("/api/v1/staff/support/conversations/{id}"),
+        staff,
+        Some(json!({ "status": status })),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+async fn support_reply(app: &TestApp, staff: &str, id: i64) {
+    let (s, v) = post(
+        app,
+        &format!("/api/v1/staff/support/conversations/{id}/messages"),
+        staff,
+        json!({"body": "on it"}),
+    )
+    .await;
+    assert!(s == 200 || s == 201, "{v}");
+}
+
+async fn rate(app: &TestApp, token: &str, id: i64, score: i64) -> u16 {
+    post(
+        app,
+        &format!("/api/v1/support/conversations/{id}/csat"),
+        token,
+        json!({ "score": score }),
+    )
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn csat_one_through_support_earns_one_recovery_per_resolution() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = app_at(clock.clone()).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let sad = app.signup("sad@example.com").await;
+    let happy = app.signup("happy@example.com").await;
+    let rule = json!({
+        "name": "Sorry",
+        "trigger": {"kind": "support_recovery"},
+        "effect": {"kind": "message", "message": "We're sorry.", "cost_cents": 500},
+        "budget": {"global": {"max_awards": 100}, "per_profile": {"max_awards": 5, "period_days": 90}}
+    });
+    assert_eq!(
+        post(&app, "/api/v1/staff/perks/rules", &admin, rule)
+            .await
+            .0,
+        201
+    );
+    let bad = open_support(&app, &sad, "It keeps buffering").await;
+    let good = open_support(&app, &happy, "How do I add a profile?").await;
+    for id in [bad, good] {
+        support_reply(&app, &admin, id).await;
+        support_status(&app, &admin, id, "resolved").await;
+    }
+    assert_eq!(rate(&app, &sad, bad, 1).await, 201);
+    assert_eq!(rate(&app, &happy, good, 5).await, 201);
+    // Rating the same resolution again is refused and pays nothing more.
+    assert_ne!(rate(&app, &sad, bad, 2).await, 201);
+    pass(&app).await;
+    pass(&app).await;
+    let mine = my_perks(&app, &sad).await;
+    let awards = mine["awards"].as_array().unwrap();
+    assert_eq!(awards.len(), 1, "{mine}");
+    assert_eq!(awards[0]["reason"], "support_recovery");
+    assert!(my_perks(&app, &happy).await["awards"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // A second resolution rated 1 is a new recovery.
+    post(
+        &app,
+        &format!("/api/v1/support/conversations/{bad}/messages"),
+        &sad,
+        json!({"body": "Still buffering"}),
+    )
+    .await;
+    support_reply(&app, &admin, bad).await;
+    support_status(&app, &admin, bad, "resolved").await;
+    assert_eq!(rate(&app, &sad, bad, 1).await, 201);
+    pass(&app).await;
+    assert_eq!(
+        my_perks(&app, &sad).await["awards"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn sla_breach_earns_a_recovery_once_even_with_a_low_csat() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = app_at(clock.clone()).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let waiting = app.signup("waiting@example.com").await;
+    let rule = json!({
+        "name": "Sorry",
+        "trigger": {"kind": "support_recovery"},
+        "effect": {"kind": "message", "message": "We're sorry.", "cost_cents": 500},
+        "budget": {"global": {"max_awards": 100}, "per_profile": {"max_awards": 5, "period_days": 90}}
+    });
+    post(&app, "/api/v1/staff/perks/rules", &admin, rule).await;
+    let id = open_support(&app, &waiting, "Hello?").await;
+    pass(&app).await;
+    assert!(my_perks(&app, &waiting).await["awards"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Nobody answers for three hours: the first-reply SLA is breached.
+    clock.advance(3 * 3_600_000);
+    pass(&app).await;
+    assert_eq!(
+        my_perks(&app, &waiting).await["awards"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Resolved and rated 1: the same resolution, no second recovery.
+    support_reply(&app, &admin, id).await;
+    support_status(&app, &admin, id, "resolved").await;
+    assert_eq!(rate(&app, &waiting, id, 1).await, 201);
+    clock.advance(120_000);
+    pass(&app).await;
+    pass(&app).await;
+    assert_eq!(
+        my_perks(&app, &waiting).await["awards"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn overview_support_tile_on_a_known_set_of_conversations() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = app_at(clock.clone()).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let jane = app.signup("jane@example.com").await;
+    let joe = app.signup("joe@example.com").await;
+    // Older than 30 days: rated 5, left out of the figures.
+    let old = open_support(&app, &jane, "old").await;
+    support_reply(&app, &admin, old).await;
+    support_status(&app, &admin, old, "resolved").await;
+    assert_eq!(rate(&app, &jane, old, 5).await, 201);
+    clock.advance(31 * DAY_MS);
+    // a: answered after 2 min, resolved at 10 min, rated 4 (both SLAs met).
+    let a = open_support(&app, &jane, "one").await;
+    clock.advance(120_000);
+    support_reply(&app, &admin, a).await;
+    clock.advance(480_000);
+    support_status(&app, &admin, a, "resolved").await;
+    assert_eq!(rate(&app, &jane, a, 4).await, 201);
+    // b: answered after 90 min (first reply breached), still unresolved.
+    let b = open_support(&app, &joe, "two").await;
+    clock.advance(90 * 60_000);
+    support_reply(&app, &admin, b).await;
+    // c: answered and resolved at once, rated 1 (both met).
+    let c = open_support(&app, &joe, "three").await;
+    support_reply(&app, &admin, c).await;
+    support_status(&app, &admin, c, "resolved").await;
+    assert_eq!(rate(&app, &joe, c, 1).await, 201);
+    // d: just opened.
+    let d = open_support(&app, &joe, "four").await;
+
+    let o = get(&app, "/api/v1/staff/overview", &admin).await;
+    let s = &o["support"];
+    assert_eq!(s["conversations"], 4, "{s}");
+    assert_eq!(s["csat_count"], 2);
+    assert_eq!(s["csat_avg"], 2.5);
+    assert_eq!(s["csat_positive_rate"], 0.5);
+    // Verdicts: a 2 met, b 1 breached, c 2 met, d none yet.
+    assert_eq!(s["sla_met_rate"], 0.8);
+    // The metrics report over the same window agrees.
+    let since = s["since"].as_i64().unwrap();
+    let m = get(
+        &app,
+        &format!(
+            "/api/v1/staff/support/metrics?from={since}&to={}",
+            clock.now_ms() + 1
+        ),
+        &admin,
+    )
+    .await;
+    assert_eq!(m["overall"]["sla_met_rate"], s["sla_met_rate"], "{m}");
+    assert_eq!(m["overall"]["csat_avg"], s["csat_avg"]);
+    // The load now: b and d are unresolved and open; only d is unassigned.
+    assert_eq!(
+        (s["open"].clone(), s["unassigned"].clone()),
+        (json!(2), json!(1)),
+        "{s}"
+    );
+    let _ = (old, a, b, c, d);
+    // The tile draws the figures and drills down.
+    let html = app.get("/staff", Some(&admin)).await.text().await.unwrap();
+    assert!(html.contains("id=\"ov-support\""), "{html}");
+    assert!(html.contains("SLA met: 80 %"));
+    assert!(html.contains("CSAT 2.50 / 5"));
+    assert!(html.contains("href=\"/staff/support/metrics\""));
+    assert!(html.contains("href=\"/staff/support\""));
+}
+
+#[tokio::test]
+async fn decisions_take_support_conversations_as_evidence() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let asker = app.signup("asker@example.com").await;
+    let bystander = app.signup("bystander@example.com").await;
+    let conv = open_support(&app, &asker, "Please bring back offline downloads").await;
+    let (s, _, f) = error_of(
+        app.post_json(
+            "/api/v1/staff/decisions",
+            Some(&admin),
+            &json!({"title": "X", "body": "Y", "evidence": [{"kind": "conversation", "id": conv + 99}]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, f.as_deref()), (400, Some("evidence")));
+    let (s, d) = post(
+        &app,
+        "/api/v1/staff/decisions",
+        &admin,
+        json!({"title": "Offline downloads are back", "body": "You asked.", "evidence": [{"kind": "conversation", "id": conv}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["notified"], 1);
+    assert_eq!(d["evidence"][0]["kind"], "conversation");
+    assert_eq!(d["evidence"][0]["label"], "asker@example.com");
+    for (t, expect) in [(&asker, true), (&bystander, false)] {
+        let n = get(&app, "/api/v1/notifications", t).await;
+        assert_eq!(
+            n.to_string()
+                .contains("We heard you: Offline downloads are back"),
+            expect,
+            "{n}"
+        );
+    }
+    // The staff page: a form decision with "conversation N", linked back.
+    use crate::pages::{csrf_in, Browser};
+    let mut b = Browser::new(&app);
+    let (_, html) = b.get("/login").await;
+    let csrf = csrf_in(&html);
+    b.post(
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("email", "admin@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let (_, html) = b.get("/staff/decisions").await;
+    let csrf = csrf_in(&html);
+    let evidence = format!("conversation {conv}");
+    let (s, loc, _) = b
+        .post(
+            "/staff/decisions",
+            &[
+                ("csrf", &csrf),
+                ("title", "Downloads last longer"),
+                ("body", "Also from your chats."),
+                ("evidence", &evidence),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303, "{loc:?}");
+    let (_, html) = b.get("/staff/decisions").await;
+    assert!(
+        html.contains(&format!("href=\"/staff/support/conversations/{conv}\"")),
+        "{html}"
+    );
+    let n = get(&app, "/api/v1/notifications", &asker).await;
+    assert!(
+        n.to_string()
+            .contains("We heard you: Downloads last longer"),
+        "{n}"
+    );
+    // The public changelog does not expose the conversation.
+    let html = app.get("/changelog", None).await.text().await.unwrap();
+    assert!(html.contains("Downloads last longer"));
+    assert!(!html.contains("asker@example.com"));
+}

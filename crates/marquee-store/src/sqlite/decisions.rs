@@ -10,7 +10,7 @@ use sqlx::{Row, SqliteConnection};
 
 /// Everyone behind a decision's evidence: idea authors, voters and
 /// commenters; linked authors of its posts, and of the posts in its alerts'
-/// windows (and topic).
+/// windows (and topic); the customers of its support conversations.
 const AUDIENCE: &str = "
   SELECT i.author_id AS a FROM decision_evidence d JOIN ideas i ON i.id = d.ref_id
     WHERE d.decision_id = ?1 AND d.kind = 'idea'
@@ -23,7 +23,9 @@ const AUDIENCE: &str = "
   UNION SELECT p.account_id FROM decision_evidence d JOIN alerts al ON al.id = d.ref_id
     JOIN posts p ON p.created_at >= al.window_start AND p.created_at < al.window_end
       AND (al.series = 'all' OR p.topics LIKE '%|' || al.series || '|%')
-    WHERE d.decision_id = ?1 AND d.kind = 'alert' AND p.account_id IS NOT NULL";
+    WHERE d.decision_id = ?1 AND d.kind = 'alert' AND p.account_id IS NOT NULL
+  UNION SELECT c.account_id FROM decision_evidence d JOIN support_conversations c ON c.id = d.ref_id
+    WHERE d.decision_id = ?1 AND d.kind = 'conversation'";
 
 async fn evidence_of(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Evidence>> {
     let rows = sqlx::query(
@@ -31,6 +33,7 @@ async fn evidence_of(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Evidenc
            WHEN 'idea' THEN (SELECT title FROM ideas WHERE id = d.ref_id) \
            WHEN 'post' THEN (SELECT substr(text, 1, 100) FROM posts WHERE id = d.ref_id) \
            WHEN 'alert' THEN (SELECT series || ' ' || replace(kind, '_', ' ') || ' alert, ' || window FROM alerts WHERE id = d.ref_id) \
+           WHEN 'conversation' THEN (SELECT a.email FROM support_conversations c JOIN accounts a ON a.id = c.account_id WHERE c.id = d.ref_id) \
          END AS label FROM decision_evidence d WHERE d.decision_id = ? ORDER BY d.kind, d.ref_id",
     )
     .bind(id)
@@ -46,6 +49,7 @@ async fn evidence_of(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Evidenc
                 "alert" => EvidenceKind::Alert,
                 "post" => EvidenceKind::Post,
                 "idea" => EvidenceKind::Idea,
+                "conversation" => EvidenceKind::Conversation,
                 // Kinds added by later features are shown by them.
                 _ => return None,
             };
@@ -88,6 +92,7 @@ impl DecisionStore for SqliteStore {
                 EvidenceKind::Alert => "alerts",
                 EvidenceKind::Post => "posts",
                 EvidenceKind::Idea => "ideas",
+                EvidenceKind::Conversation => "support_conversations",
             };
             let found: bool = sqlx::query_scalar(&format!(
                 "SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?)"

@@ -4,8 +4,8 @@ use super::SqliteStore;
 use crate::support::{
     AgentSettings, AssigneeFilter, AuthorKind, Canned, ContextDevice, ContextIdea, ContextPost,
     ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Mention, Message,
-    NewStreamError, ShareInfo, StreamError, SupportContext, SupportStore, SupportWrite,
-    WatchSnapshot,
+    NewStreamError, ShareInfo, StreamError, SupportContext, SupportLoad, SupportStore,
+    SupportWrite, WatchSnapshot,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -1529,5 +1529,16 @@ impl SupportStore for SqliteStore {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((total, mentions))
+    }
+
+    async fn support_load(&self) -> Result<SupportLoad> {
+        let (open, unassigned): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(status = 'open'), 0), \
+                    COALESCE(SUM(status <> 'resolved' AND assignee_id IS NULL), 0) \
+             FROM support_conversations",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SupportLoad { open, unassigned })
     }
 }
