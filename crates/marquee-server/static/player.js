@@ -89,7 +89,7 @@
       }
       if (r.status !== 201) { status((r.body && r.body.error && r.body.error.message) || "could not start"); return; }
       session = r.body.play_session_id;
-      pos = from === "resume" ? r.body.resume_position_ms : 0;
+      pos = from === "resume" ? r.body.resume_position_ms : (from === "moment" ? moment : 0);
       if (video) { try { video.currentTime = pos / 1000; video.play(); } catch (e) { /* metadata not loaded */ } }
       playing = true; lastTick = Date.now(); sinceSend = 0;
       $("pause").hidden = false; $("stop").hidden = false; $("resume").hidden = true;
@@ -117,7 +117,16 @@
     if (sinceSend >= interval) { sinceSend = 0; send(false); }
   }
   $("resume").addEventListener("click", function () { touched = true; start("resume", false); });
-  $("play-start").addEventListener("click", function () { touched = true; start("start", false); });
+  // A shared moment (/watch/ID?t=SECONDS) starts there, once.
+  var moment = 0;
+  var tParam = new URLSearchParams(location.search).get("t");
+  if (tParam && /^[0-9]{1,6}$/.test(tParam)) { moment = parseInt(tParam, 10) * 1000; }
+  $("play-start").addEventListener("click", function () {
+    touched = true;
+    var from = moment > 0 ? "moment" : "start";
+    start(from, false).then(function () { moment = 0; $("play-start").textContent = "Play from start"; });
+  });
+  if (moment > 0) { $("play-start").textContent = "Play from " + fmt(moment); }
   $("still-yes").addEventListener("click", function () { touched = true; start("resume", false); });
   $("pause").addEventListener("click", function () {
     touched = true; playing = !playing; lastTick = Date.now();

@@ -378,6 +378,8 @@ struct PublicSharePage {
     description: String,
     canonical: String,
     moment: Option<String>,
+    /// The moment in seconds, for the Watch link.
+    seconds: Option<i64>,
     ref_code: Option<String>,
     title_id: i64,
 }
@@ -435,6 +437,7 @@ async fn public_share(
         description,
         canonical,
         moment,
+        seconds,
         ref_code: ref_code.clone(),
         title_id: id,
         t,

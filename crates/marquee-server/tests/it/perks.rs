@@ -682,6 +682,25 @@ async fn share_pages_render_open_graph_tags() {
     );
     assert_eq!(app.get("/w/99999", None).await.status(), 404);
     assert_eq!(app.get("/w/abc", None).await.status(), 404);
+    // A logged-in viewer's Watch button starts the player at the shared moment.
+    let viewer = app.login_as("moment@example.com", Role::Viewer).await;
+    let html = app
+        .get(&format!("/w/{tid}?t=754"), Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/watch/{tid}?t=754\">▶ Watch from 12:34<")),
+        "{html}"
+    );
+    let html = app
+        .get(&format!("/w/{tid}"), Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("href=\"/watch/{tid}\">▶ Watch<")));
 }
 
 #[tokio::test]
