@@ -34,6 +34,8 @@ pub struct Config {
     pub playback: crate::playback::PlaybackConfig,
     /// Social listening: ingest, taxonomy, alerts, webhooks, connectors.
     pub listening: crate::listening::config::ListeningConfig,
+    /// The recommender and the personal home page.
+    pub recs: crate::recs::config::RecsConfig,
 }
 
 /// The idea box.
@@ -167,6 +169,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             playback: crate::playback::PlaybackConfig::default(),
             listening: Default::default(),
+            recs: Default::default(),
         }
     }
 }

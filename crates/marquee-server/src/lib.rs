@@ -32,6 +32,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod pages;
 pub mod playback;
+pub mod recs;
 pub mod service;
 pub mod webhooks;
 
@@ -61,6 +62,8 @@ pub struct AppState {
     pub ingest: Arc<playback::Ingest>,
     /// Social listening: sentiment model, taxonomy, backlash detector, live events.
     pub listening: Arc<listening::Listening>,
+    /// The recommender: catalog snapshot, served models, training job, event log.
+    pub recs: Arc<recs::Recs>,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
+            recs: Arc::new(recs::Recs::new(config.recs.clone(), &config.data_dir)),
             config: Arc::new(config),
         })
     }

@@ -20,12 +20,14 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod outbox;
 pub mod playback;
 pub mod sqlite;
 
+pub use home::HomeStore;
 pub use ideas::IdeaStore;
 pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
@@ -219,7 +221,7 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    IdeaStore + ListeningStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
+    HomeStore + IdeaStore + ListeningStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
 {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;

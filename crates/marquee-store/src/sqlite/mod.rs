@@ -19,6 +19,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod home;
 mod ideas;
 mod listening;
 mod outbox;
