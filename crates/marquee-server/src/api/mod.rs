@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod playback;
@@ -83,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .merge(ideas::routes())
         .merge(playback::routes())
         .merge(listening::routes())
+        .merge(home::routes())
         .fallback(api_not_found)
 }
 
@@ -96,6 +98,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(ideas::Doc::openapi());
     doc.merge(playback::Doc::openapi());
     doc.merge(listening::Doc::openapi());
+    doc.merge(home::Doc::openapi());
     doc
 }
 

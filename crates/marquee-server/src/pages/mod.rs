@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
+pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod playback;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff", get(staff_home))
         .route("/staff/accounts", get(staff_accounts))
         .merge(ideas::routes())
+        .merge(home::routes())
         .merge(listening::routes())
         .route(
             "/static/htmx.min.js",
@@ -267,6 +269,10 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
         if page.profile.is_none() {
             return Ok(Redirect::to("/profiles").into_response());
         }
+    }
+    // A viewer with a profile gets the personal home page.
+    if let Some(p) = page.profile.clone() {
+        return home::render_home(&state, page, &p).await;
     }
     let recent = match &page.profile {
         Some(p) => state

@@ -9,6 +9,7 @@ pub mod config;
 pub mod experiments;
 pub mod metrics;
 pub mod page;
+pub mod serve;
 
 use crate::AppState;
 use marquee_recs::experiment::{parse_request, Request};

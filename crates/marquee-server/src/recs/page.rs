@@ -550,6 +550,7 @@ pub fn build(
     p: &Profile,
     experiments: &[Experiment],
     continue_watching: Vec<ContinueItem>,
+    also_shown: &[i64],
 ) -> HomePage {
     let mut assignments = Vec::new();
     let mut order: Vec<&str> = ROW_KEYS.to_vec();
@@ -587,6 +588,7 @@ pub fn build(
         });
     }
     let mut ctx = Ctx::new(snap, cfg, model, p);
+    ctx.mark_used(also_shown);
     let cold = !ctx.personal;
     let mut rows = Vec::new();
     for key in order {
