@@ -118,6 +118,10 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/listening/series"),
     ("GET", "/api/v1/listening/alerts"),
     ("GET", "/api/v1/listening/tokens"),
+    ("GET", "/staff/recs"),
+    ("GET", "/staff/recs/status"),
+    ("GET", "/api/v1/staff/recs"),
+    ("GET", "/api/v1/staff/experiments"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

@@ -221,7 +221,15 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    HomeStore + IdeaStore + ListeningStore + OutboxStore + PlaybackStore + Send + Sync + std::fmt::Debug + 'static
+    HomeStore
+    + IdeaStore
+    + ListeningStore
+    + OutboxStore
+    + PlaybackStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;

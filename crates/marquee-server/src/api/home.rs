@@ -164,7 +164,10 @@ async fn recommendations(
         profile_id: p.id,
         surface: "recommendations",
         experiment: None,
-        rows: vec![("recommendations".into(), items.iter().map(|i| i.title_id).collect())],
+        rows: vec![(
+            "recommendations".into(),
+            items.iter().map(|i| i.title_id).collect(),
+        )],
         at: state.clock.now_ms(),
     });
     Ok(Json(RecommendationsResponse {
@@ -227,11 +230,17 @@ async fn similar(
             profile_id: p.id,
             surface: "similar",
             experiment: None,
-            rows: vec![(format!("similar:{id}"), items.iter().map(|i| i.title_id).collect())],
+            rows: vec![(
+                format!("similar:{id}"),
+                items.iter().map(|i| i.title_id).collect(),
+            )],
             at: state.clock.now_ms(),
         });
     }
-    Ok(Json(SimilarResponse { title_id: id, items }))
+    Ok(Json(SimilarResponse {
+        title_id: id,
+        items,
+    }))
 }
 
 /// One piece of feedback.
@@ -292,13 +301,13 @@ async fn feedback(
                 clicks.push((it.title_id, it.row.clone().unwrap_or_else(|| "api".into())));
                 continue;
             }
-            other => {
-                return Err(AppError::invalid(
-                    format!("items[{i}].action"),
-                    format!("unknown action {other:?} (down, up, double_up, clear, hide, unhide, click)"),
-                )
-                .into())
-            }
+            other => return Err(AppError::invalid(
+                format!("items[{i}].action"),
+                format!(
+                    "unknown action {other:?} (down, up, double_up, clear, hide, unhide, click)"
+                ),
+            )
+            .into()),
         };
         actions.push((it.title_id, a));
     }
@@ -307,7 +316,9 @@ async fn feedback(
     let snap = state.recs.snapshot();
     for (i, it) in req.items.iter().enumerate() {
         if it.action == "click" && snap.cat.pos(it.title_id).is_none() {
-            return Err(AppError::NotFound(format!("items[{i}]: title {} not found", it.title_id)).into());
+            return Err(
+                AppError::NotFound(format!("items[{i}]: title {} not found", it.title_id)).into(),
+            );
         }
     }
     state
@@ -549,7 +560,10 @@ pub async fn create(state: &AppState, req: NewExperiment) -> Result<Experiment, 
         return Err(AppError::invalid("name", "1 to 80 characters"));
     }
     experiments::validate(req.target, &req.variants)?;
-    if !experiments::load_running(state.store.as_ref()).await?.is_empty() {
+    if !experiments::load_running(state.store.as_ref())
+        .await?
+        .is_empty()
+    {
         return Err(AppError::Conflict {
             field: Some("name".into()),
             message: "an experiment is already running; stop it first".into(),
@@ -601,7 +615,10 @@ async fn stop_experiment(
     _staff: Staff,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.stop_experiment(id, state.clock.now_ms()).await?;
+    state
+        .store
+        .stop_experiment(id, state.clock.now_ms())
+        .await?;
     state.recs.reload_experiments(state.store.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -126,7 +126,9 @@ async fn card_feedback(
         "up" => FeedbackAction::Thumb(Some(Thumb::Up)),
         "double_up" => FeedbackAction::Thumb(Some(Thumb::DoubleUp)),
         "hide" => FeedbackAction::Hide,
-        other => return Err(AppError::invalid("action", format!("unknown action {other:?}")).into()),
+        other => {
+            return Err(AppError::invalid("action", format!("unknown action {other:?}")).into())
+        }
     };
     state
         .store
@@ -158,7 +160,11 @@ async fn onboarding_groups(state: &AppState, p: &marquee_domain::Profile) -> Vec
     let snap = state.recs.snapshot();
     let cat = &snap.cat;
     let mut order: Vec<usize> = (0..cat.genres.len()).collect();
-    order.sort_by(|&a, &b| cat.genre_pop[b].total_cmp(&cat.genre_pop[a]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        cat.genre_pop[b]
+            .total_cmp(&cat.genre_pop[a])
+            .then(a.cmp(&b))
+    });
     let mut used = std::collections::HashSet::new();
     let mut groups = Vec::new();
     for g in order.into_iter().take(8) {
@@ -500,7 +506,10 @@ async fn staff_stop(
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    state.store.stop_experiment(id, state.clock.now_ms()).await?;
+    state
+        .store
+        .stop_experiment(id, state.clock.now_ms())
+        .await?;
     state.recs.reload_experiments(state.store.as_ref()).await?;
     Ok(Redirect::to("/staff/recs").into_response())
 }

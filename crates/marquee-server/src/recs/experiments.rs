@@ -107,7 +107,10 @@ impl Experiment {
 
     /// The model specifications its variants need served.
     pub fn model_specs(&self) -> Vec<String> {
-        self.variants.iter().filter_map(|v| v.model.clone()).collect()
+        self.variants
+            .iter()
+            .filter_map(|v| v.model.clone())
+            .collect()
     }
 
     /// The variant a profile is in.
@@ -171,7 +174,10 @@ pub fn validate(target: Target, variants: &[Variant]) -> Result<(), AppError> {
                     Err(e) => return Err(AppError::invalid(f("model"), e.to_string())),
                 }
                 if v.rows.is_some() {
-                    return Err(AppError::invalid(f("rows"), "rows belong to row_order experiments"));
+                    return Err(AppError::invalid(
+                        f("rows"),
+                        "rows belong to row_order experiments",
+                    ));
                 }
             }
             Target::RowOrder => {
@@ -191,7 +197,10 @@ pub fn validate(target: Target, variants: &[Variant]) -> Result<(), AppError> {
                     }
                 }
                 if v.model.is_some() {
-                    return Err(AppError::invalid(f("model"), "models belong to top_picks_model experiments"));
+                    return Err(AppError::invalid(
+                        f("model"),
+                        "models belong to top_picks_model experiments",
+                    ));
                 }
             }
         }
@@ -235,7 +244,9 @@ mod tests {
         // 1:3 split within a few percent.
         assert!((800..1200).contains(&counts[0]), "{counts:?}");
         // Another experiment shuffles profiles independently.
-        let moved = (0..1000).filter(|&p| assign(7, p, &vs) != assign(8, p, &vs)).count();
+        let moved = (0..1000)
+            .filter(|&p| assign(7, p, &vs) != assign(8, p, &vs))
+            .count();
         assert!(moved > 100);
     }
 }

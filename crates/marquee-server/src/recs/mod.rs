@@ -118,7 +118,10 @@ impl Catalog {
                 gs.push(k);
             }
             let kids_ok = t.genres.iter().any(|g| cfg.kids_genres.contains(g))
-                && !t.genres.iter().any(|g| cfg.kids_excluded_genres.contains(g));
+                && !t
+                    .genres
+                    .iter()
+                    .any(|g| cfg.kids_excluded_genres.contains(g));
             pop.push(t.plays as f32);
             items.push(CatItem {
                 id: t.id,
@@ -148,11 +151,7 @@ impl Catalog {
             .collect();
         let n = items.len() as u32;
         let mut pop_order: Vec<u32> = (0..n).collect();
-        pop_order.sort_by(|&a, &b| {
-            pop[b as usize]
-                .total_cmp(&pop[a as usize])
-                .then(a.cmp(&b))
-        });
+        pop_order.sort_by(|&a, &b| pop[b as usize].total_cmp(&pop[a as usize]).then(a.cmp(&b)));
         let mut new_order: Vec<u32> = (0..n).collect();
         new_order.sort_by(|&a, &b| {
             let (x, y) = (&items[a as usize], &items[b as usize]);
@@ -397,7 +396,10 @@ impl Recs {
     }
 
     /// Reloads the running experiments from the store.
-    pub async fn reload_experiments(&self, store: &dyn Store) -> Result<(), marquee_store::StoreError> {
+    pub async fn reload_experiments(
+        &self,
+        store: &dyn Store,
+    ) -> Result<(), marquee_store::StoreError> {
         let list = experiments::load_running(store).await?;
         let mut g = match self.experiments.write() {
             Ok(g) => g,
@@ -499,7 +501,13 @@ impl Recs {
 pub fn model_path(dir: &Path, spec: &str) -> PathBuf {
     let safe: String = spec
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(format!("{safe}.mqrecs"))
 }
@@ -617,7 +625,12 @@ pub async fn refresh_catalog(state: &AppState) -> Result<(), marquee_store::Stor
             .map(|m| {
                 (
                     m.spec.clone(),
-                    Arc::new(Served::bind(m.spec.clone(), m.rec.clone(), m.trained_at, &cat)),
+                    Arc::new(Served::bind(
+                        m.spec.clone(),
+                        m.rec.clone(),
+                        m.trained_at,
+                        &cat,
+                    )),
                 )
             })
             .collect(),
@@ -715,8 +728,15 @@ pub async fn train_and_install(
         p.phase = None;
         p.last_error = run.error.clone();
     });
+    // Wake the waiters: "trained and idle" is what they wait for.
+    state.recs.ready_tx.send_modify(|_| {});
     match &result {
-        Ok(_) => tracing::info!(spec, trigger, ms = finished - started, "recommender trained"),
+        Ok(_) => tracing::info!(
+            spec,
+            trigger,
+            ms = finished - started,
+            "recommender trained"
+        ),
         Err(e) => tracing::warn!(spec, trigger, error = %e, "recommender training failed"),
     }
     result.map(|_| run)

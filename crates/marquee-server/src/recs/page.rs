@@ -53,6 +53,9 @@ pub struct Row {
     /// The row's evidence (Because you watched rows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<TitleRef>,
+    /// The genre of a genre row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genre: Option<String>,
     /// Titles, best first.
     pub items: Vec<RowTitle>,
 }
@@ -133,7 +136,11 @@ impl Profile {
                 },
                 SignalKind::Hidden => {}
                 SignalKind::Playback => {
-                    let w = if s.value.unwrap_or(0.0) > 0.0 { 1.0 } else { 0.5 };
+                    let w = if s.value.unwrap_or(0.0) > 0.0 {
+                        1.0
+                    } else {
+                        0.5
+                    };
                     bump(&mut pos, s.title_id, w, s.at);
                 }
             }
@@ -385,7 +392,9 @@ impl<'a> Ctx<'a> {
             if s <= 0.0 {
                 break;
             }
-            let Some(&cj) = m.m2c.get(j as usize) else { continue };
+            let Some(&cj) = m.m2c.get(j as usize) else {
+                continue;
+            };
             if cj != u32::MAX && self.free(cj) {
                 picks.push((cj, s));
                 if picks.len() >= n {
@@ -410,10 +419,17 @@ impl<'a> Ctx<'a> {
                 })
                 .collect(),
             evidence: Some(ev),
+            genre: None,
         })
     }
 
-    fn list_row(&mut self, key: &str, title: String, list: &[(u32, f32)], ranks: bool) -> Option<Row> {
+    fn list_row(
+        &mut self,
+        key: &str,
+        title: String,
+        list: &[(u32, f32)],
+        ranks: bool,
+    ) -> Option<Row> {
         let n = self.cfg.row_size;
         let mut picks: Vec<(u32, f32, u32)> = Vec::new();
         for (i, &(c, s)) in list.iter().enumerate() {
@@ -433,6 +449,7 @@ impl<'a> Ctx<'a> {
             key: key.into(),
             title,
             evidence: None,
+            genre: None,
             items: picks
                 .iter()
                 .map(|&(c, s, r)| RowTitle {
@@ -467,6 +484,7 @@ impl<'a> Ctx<'a> {
             key: "new_arrivals".into(),
             title: "New arrivals".into(),
             evidence: None,
+            genre: None,
             items: pool
                 .iter()
                 .map(|&c| self.item(c, self.scores[c as usize]))
@@ -504,7 +522,9 @@ impl<'a> Ctx<'a> {
             }
             let g16 = g as u16;
             let cat = self.cat;
-            let picks = self.best(self.cfg.row_size, |c| cat.items[c as usize].genres.contains(&g16));
+            let picks = self.best(self.cfg.row_size, |c| {
+                cat.items[c as usize].genres.contains(&g16)
+            });
             if picks.len() < self.cfg.min_row {
                 continue;
             }
@@ -513,12 +533,16 @@ impl<'a> Ctx<'a> {
             let (key, title) = if self.personal {
                 (format!("genre:{name}"), name.clone())
             } else {
-                (format!("popular_genre:{name}"), format!("Popular in {name}"))
+                (
+                    format!("popular_genre:{name}"),
+                    format!("Popular in {name}"),
+                )
             };
             rows.push(Row {
                 key,
                 title,
                 evidence: None,
+                genre: Some(name.clone()),
                 items: picks
                     .iter()
                     .map(|&c| self.item(c, self.scores[c as usize]))
@@ -560,14 +584,15 @@ pub fn build(
         match e.target {
             Target::TopPicksModel => {
                 // Only once every arm's model is served, so that no arm runs on a stand-in.
-                let all = e
-                    .model_specs()
-                    .iter()
-                    .all(|s| snap.models.contains_key(s));
+                let all = e.model_specs().iter().all(|s| snap.models.contains_key(s));
                 if !all {
                     continue;
                 }
-                model = v.model.as_ref().and_then(|s| snap.models.get(s)).map(|m| m.as_ref());
+                model = v
+                    .model
+                    .as_ref()
+                    .and_then(|s| snap.models.get(s))
+                    .map(|m| m.as_ref());
             }
             Target::RowOrder => {
                 if let Some(rows) = &v.rows {
@@ -622,6 +647,7 @@ pub fn build(
                     key: "continue_watching".into(),
                     title: "Continue Watching".into(),
                     evidence: None,
+                    genre: None,
                     items,
                 });
             }
@@ -632,6 +658,7 @@ pub fn build(
                         key: "top_picks".into(),
                         title: format!("Top Picks for {}", p.name),
                         evidence: None,
+                        genre: None,
                         items,
                     });
                 }
@@ -698,7 +725,11 @@ pub fn recommend(
     ctx.mark_used(exclude);
     let cat = ctx.cat;
     let picks = ctx.best(offset + n, |c| {
-        genres.is_empty() || cat.items[c as usize].genres.iter().any(|g| genres.contains(g))
+        genres.is_empty()
+            || cat.items[c as usize]
+                .genres
+                .iter()
+                .any(|g| genres.contains(g))
     });
     let picks: Vec<u32> = picks.into_iter().skip(offset).collect();
     let ev = ctx.evidence(&picks);
@@ -726,8 +757,7 @@ pub fn similar(snap: &Snapshot, p: Option<&Profile>, title_id: i64, n: usize) ->
     };
     let ok = |j: u32| {
         let it = &cat.items[j as usize];
-        j != c
-            && p.is_none_or(|p| !p.blocked.contains(&it.id) && (!p.is_kids || it.kids_ok))
+        j != c && p.is_none_or(|p| !p.blocked.contains(&it.id) && (!p.is_kids || it.kids_ok))
     };
     let mut out: Vec<(u32, f32)> = Vec::new();
     if let Some(m) = snap.primary() {
@@ -754,7 +784,11 @@ pub fn similar(snap: &Snapshot, p: Option<&Profile>, title_id: i64, n: usize) ->
             if out.len() >= n {
                 break;
             }
-            let shared = cat.items[j as usize].genres.iter().filter(|g| gs.contains(g)).count();
+            let shared = cat.items[j as usize]
+                .genres
+                .iter()
+                .filter(|g| gs.contains(g))
+                .count();
             if shared > 0 && shared * 2 >= gs.len() && ok(j) && !out.iter().any(|e| e.0 == j) {
                 out.push((j, 0.0));
             }

@@ -45,7 +45,14 @@ pub async fn home(state: &AppState, p: &marquee_domain::Profile) -> Result<HomeP
     let snap = state.recs.snapshot();
     let exps = state.recs.experiments();
     let cfg = state.recs.config();
-    let page = page::build(&snap, cfg, &prof, &exps, std::mem::take(&mut items), &next_up);
+    let page = page::build(
+        &snap,
+        cfg,
+        &prof,
+        &exps,
+        std::mem::take(&mut items),
+        &next_up,
+    );
     log_page(state, &page, "home");
     Ok(page)
 }

@@ -2,8 +2,8 @@
 
 use super::SqliteStore;
 use crate::home::{
-    decode_rows, encode_rows, CatalogTitle, Click, ExperimentLog, ExperimentRecord,
-    FeedbackAction, HomeStore, Impression, PlayRecord, Signal, SignalKind, TrainingRun,
+    decode_rows, encode_rows, CatalogTitle, Click, ExperimentLog, ExperimentRecord, FeedbackAction,
+    HomeStore, Impression, PlayRecord, Signal, SignalKind, TrainingRun,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
