@@ -301,13 +301,15 @@ async fn feedback(
                 clicks.push((it.title_id, it.row.clone().unwrap_or_else(|| "api".into())));
                 continue;
             }
-            other => return Err(AppError::invalid(
-                format!("items[{i}].action"),
-                format!(
+            other => {
+                return Err(AppError::invalid(
+                    format!("items[{i}].action"),
+                    format!(
                     "unknown action {other:?} (down, up, double_up, clear, hide, unhide, click)"
                 ),
-            )
-            .into()),
+                )
+                .into())
+            }
         };
         actions.push((it.title_id, a));
     }

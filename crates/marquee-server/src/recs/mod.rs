@@ -518,12 +518,15 @@ fn file_time(path: &Path) -> Option<i64> {
     i64::try_from(d.as_millis()).ok()
 }
 
+/// Called with (phase, step, total steps) while training.
+pub type TrainProgressFn = Arc<dyn Fn(&str, usize, usize) + Send + Sync>;
+
 /// Trains `spec` on the store's interactions. `progress(phase, step, total)`.
 pub async fn train(
     store: &dyn Store,
     spec: &str,
     seed: u64,
-    progress: Arc<dyn Fn(&str, usize, usize) + Send + Sync>,
+    progress: TrainProgressFn,
 ) -> Result<(Recommender, TrainingRun), TrainError> {
     let model_spec = match parse_request(spec)? {
         Request::Fixed(s) => s,
@@ -677,14 +680,13 @@ pub async fn train_and_install(
         p.started_at = Some(started);
     });
     let recs = state.recs.clone();
-    let progress: Arc<dyn Fn(&str, usize, usize) + Send + Sync> =
-        Arc::new(move |phase: &str, s: usize, t: usize| {
-            recs.set_progress(|p| {
-                p.phase = Some(phase.to_string());
-                p.step = s;
-                p.total = t;
-            })
-        });
+    let progress: TrainProgressFn = Arc::new(move |phase: &str, s: usize, t: usize| {
+        recs.set_progress(|p| {
+            p.phase = Some(phase.to_string());
+            p.step = s;
+            p.total = t;
+        })
+    });
     let result = async {
         let (rec, run) = train(state.store.as_ref(), spec, state.recs.cfg.seed, progress).await?;
         state.recs.set_progress(|p| p.phase = Some("saving".into()));

@@ -500,10 +500,9 @@ async fn experiment_assignment_is_stable_and_metrics_match_the_log() {
     );
 
     // Known event log: each profile loads its page twice and clicks its first title.
-    let mut expected: std::collections::HashMap<
-        String,
-        (HashSet<(i64, i64)>, HashSet<(i64, i64)>, u64),
-    > = Default::default();
+    // Per variant: impressed pairs, clicked pairs, pages.
+    type Expected = (HashSet<(i64, i64)>, HashSet<(i64, i64)>, u64);
+    let mut expected: std::collections::HashMap<String, Expected> = Default::default();
     let mut seen_variants = HashSet::new();
     for n in 1..=8 {
         let (token, pid) = demo_login(&app, n).await;

@@ -33,7 +33,7 @@ pub fn run(config_file: Option<&Path>, args: &TrainRecsArgs) -> anyhow::Result<(
         bar.set_message(format!("training {spec}"));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         let b2 = bar.clone();
-        let progress: Arc<dyn Fn(&str, usize, usize) + Send + Sync> =
+        let progress: marquee_server::recs::TrainProgressFn =
             Arc::new(move |phase: &str, s: usize, t: usize| {
                 b2.set_message(phase.to_string());
                 b2.set_length(t.max(1) as u64);
