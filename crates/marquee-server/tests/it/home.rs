@@ -815,3 +815,45 @@ async fn browser_thumbs_down_removes_the_card() {
     run.await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn kids_profiles_only_get_childrens_titles() {
+    let app = trained_demo().await;
+    let (token, _) = demo_login(&app, 1).await;
+    let r = app
+        .post_json(
+            "/api/v1/profiles",
+            Some(&token),
+            &json!({"name": "Kids", "is_kids": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let kid = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let page = home(&app, &token, kid).await;
+    let items: Vec<&Value> = rows(&page)
+        .iter()
+        .flat_map(|r| r["items"].as_array().unwrap().iter())
+        .collect();
+    assert!(items.len() > 20);
+    for i in items {
+        let g: Vec<&str> = i["genres"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_str().unwrap())
+            .collect();
+        assert!(g.contains(&"Children") && !g.contains(&"Horror"), "{i}");
+    }
+    // The recommendations API applies the same maturity filter.
+    let r: Value = app
+        .get(&format!("/api/v1/profiles/{kid}/recommendations?n=50"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["genres"].as_array().unwrap().iter().any(|g| g == "Children")));
+}
