@@ -38,6 +38,8 @@ pub struct Config {
     pub support: crate::support::SupportConfig,
     /// Outgoing e-mail (transcripts); optional.
     pub smtp: crate::support::smtp::SmtpConfig,
+    /// The recommender and the personal home page.
+    pub recs: crate::recs::config::RecsConfig,
 }
 
 /// The idea box.
@@ -173,6 +175,7 @@ impl Default for Config {
             listening: Default::default(),
             support: Default::default(),
             smtp: Default::default(),
+            recs: Default::default(),
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod overview;
 pub mod pages;
 pub mod perks;
 pub mod playback;
+pub mod recs;
 pub mod service;
 pub mod support;
 pub mod voice;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub perks: Arc<perks::Perks>,
     /// Support chat's live hub (customers' widgets and the agent inbox).
     pub support: Arc<support::SupportHub>,
+    /// The recommender: catalog snapshot, served models, training job, event log.
+    pub recs: Arc<recs::Recs>,
 }
 
 impl AppState {
@@ -98,6 +101,7 @@ impl AppState {
             listening: Arc::new(listening::Listening::new(&config.listening)?),
             perks: Arc::new(perks::Perks::default()),
             support: Arc::new(support::SupportHub::default()),
+            recs: Arc::new(recs::Recs::new(config.recs.clone(), &config.data_dir)),
             config: Arc::new(config),
         })
     }
@@ -144,6 +148,10 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/support/sla"),
     ("GET", "/api/v1/staff/support/agents"),
     ("GET", "/api/v1/staff/support/metrics"),
+    ("GET", "/staff/recs"),
+    ("GET", "/staff/recs/status"),
+    ("GET", "/api/v1/staff/recs"),
+    ("GET", "/api/v1/staff/experiments"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

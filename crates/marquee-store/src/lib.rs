@@ -21,6 +21,7 @@ use marquee_domain::{
 use std::sync::Arc;
 
 pub mod decisions;
+pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod outbox;
@@ -31,6 +32,7 @@ pub mod sqlite;
 pub mod support;
 
 pub use decisions::DecisionStore;
+pub use home::HomeStore;
 pub use ideas::IdeaStore;
 pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
@@ -227,7 +229,8 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    IdeaStore
+    HomeStore
+    + IdeaStore
     + ListeningStore
     + OutboxStore
     + PlaybackStore

@@ -77,6 +77,8 @@ enum EvalCommand {
 enum TrainCommand {
     /// Train the sentiment model from TweetEval-format data.
     Sentiment(cmd::sentiment::TrainSentimentArgs),
+    /// Train the served recommender on the event log and write its model file.
+    Recs(cmd::train_recs::TrainRecsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -91,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Recs(args)) => cmd::eval_recs::run(&args),
         Command::Eval(EvalCommand::Sentiment(args)) => cmd::sentiment::run_eval(&args),
         Command::Train(TrainCommand::Sentiment(args)) => cmd::sentiment::run_train(&args),
+        Command::Train(TrainCommand::Recs(args)) => cmd::train_recs::run(config, &args),
         Command::Ingest(IngestCommand::Posts(args)) => cmd::ingest::run(config, &args),
         Command::Demo(DemoCommand::Backlash(args)) => cmd::demo::run(config, &args),
     }

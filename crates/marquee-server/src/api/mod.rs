@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod perks;
@@ -87,6 +88,7 @@ pub fn routes() -> Router<AppState> {
         .merge(listening::routes())
         .merge(perks::routes())
         .merge(support::routes())
+        .merge(home::routes())
         .fallback(api_not_found)
 }
 
@@ -102,6 +104,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(listening::Doc::openapi());
     doc.merge(perks::Doc::openapi());
     doc.merge(support::Doc::openapi());
+    doc.merge(home::Doc::openapi());
     doc
 }
 

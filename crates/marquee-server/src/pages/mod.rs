@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
+pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod overview;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/accounts", get(staff_accounts))
         .merge(ideas::routes())
+        .merge(home::routes())
         .merge(listening::routes())
         .merge(perks::routes())
         .merge(overview::routes())
@@ -272,6 +274,10 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
         if page.profile.is_none() {
             return Ok(Redirect::to("/profiles").into_response());
         }
+    }
+    // A viewer with a profile gets the personal home page.
+    if let Some(p) = page.profile.clone() {
+        return home::render_home(&state, page, &p).await;
     }
     let recent = match &page.profile {
         Some(p) => state

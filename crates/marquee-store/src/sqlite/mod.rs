@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod decisions;
+mod home;
 mod ideas;
 mod listening;
 mod outbox;

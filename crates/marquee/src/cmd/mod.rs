@@ -7,4 +7,5 @@ pub mod import;
 pub mod ingest;
 pub mod sentiment;
 pub mod serve;
+pub mod train_recs;
 pub mod user;

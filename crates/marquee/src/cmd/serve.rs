@@ -107,6 +107,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, started_at = SystemClock.now_ms(), "listening");
     // Social listening: webhook deliveries and the configured connectors.
     let _listening = marquee_server::listening::start(&state);
+    // The recommender: catalog, model file (or a first training), schedule.
+    marquee_server::recs::start(&state);
     marquee_server::serve(listener, state, shutdown_signal()).await?;
     outbox.abort();
     perks.abort();

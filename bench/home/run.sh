@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Home page and recommendations under load, on loopback, with the demo data set.
+#
+#   bench/home/run.sh            # RUNS=3 DURATION=20 CONNECTIONS=8 PROFILES=50
+#
+# Builds marquee in release mode, starts `marquee serve` on a fresh data
+# directory (first start imports the demo catalog and trains the configured
+# model), logs in PROFILES demo viewers, then runs wrk RUNS times against each
+# endpoint, rotating over the viewers (bench/home/rotate.lua). Prints each run's
+# requests/s and latency percentiles and the server's RSS (VmRSS after the runs,
+# VmHWM = peak), then the medians.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-20}
+CONNECTIONS=${CONNECTIONS:-8}
+THREADS=${THREADS:-1}
+PROFILES=${PROFILES:-50}
+PORT=${PORT:-18089}
+OUT=${OUT:-bench/home/results}
+mkdir -p "$OUT"
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
+
+cargo build --release -p marquee >/dev/null
+BIN=${CARGO_TARGET_DIR:-target}/release/marquee
+DATA=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+MARQUEE_LOG__FILTER=warn \
+  "$BIN" serve --addr 127.0.0.1:$PORT --data-dir "$DATA" --admin-password 'bench-admin-pass' >"$OUT/server.log" 2>&1 &
+SERVER=$!
+BASE=http://127.0.0.1:$PORT
+for _ in $(seq 1 600); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.5; done
+
+ADMIN=$(curl -sf -H 'content-type: application/json' \
+  -d '{"email":"admin@marquee.local","password":"bench-admin-pass"}' "$BASE/api/v1/auth/login" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+echo "waiting for the trained model..."
+for _ in $(seq 1 1200); do
+  READY=$(curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/api/v1/staff/recs" \
+    | python3 -c 'import json,sys; s=json.load(sys.stdin); print(int(s["ready"] and not s["training"]["running"]))')
+  [ "$READY" = 1 ] && break; sleep 1
+done
+curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/api/v1/staff/recs" >"$OUT/recs_status.json"
+
+python3 bench/home/setup.py "$BASE" "$PROFILES" "$OUT/profiles.json"
+
+for ep in home recommendations page; do
+  for r in $(seq 1 "$RUNS"); do
+    ENDPOINT=$ep PROFILES_FILE="$OUT/profiles.json" \
+      wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/home/rotate.lua "$BASE" \
+      >"$OUT/wrk_${ep}_$r.txt"
+    grep -E "Requests/sec|99%|50%" "$OUT/wrk_${ep}_$r.txt" | tr -s ' ' | paste -sd' ' | sed "s/^/$ep run $r: /"
+  done
+done
+grep -E "VmRSS|VmHWM" "/proc/$SERVER/status" | tee "$OUT/rss.txt"
+python3 bench/home/summary.py "$OUT"

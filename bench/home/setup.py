@@ -1,0 +1,29 @@
+"""Logs in N demo viewers and writes [{token, profile_id}] for rotate.lua."""
+import json
+import sys
+import urllib.request
+
+base, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+
+def call(path, body=None, token=None):
+    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode())
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", "Bearer " + token)
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+viewers = []
+for i in range(1, n + 1):
+    tok = call("/api/v1/auth/login", {"email": f"viewer{i}@demo.marquee", "password": "marquee-demo"})["token"]
+    pid = call("/api/v1/profiles", token=tok)[0]["id"]
+    viewers.append({"token": tok, "profile_id": pid})
+with open(out, "w") as f:
+    json.dump(viewers, f)
+# wrk's Lua has no JSON parser: also write "token profile_id" lines.
+with open(out + ".txt", "w") as f:
+    for v in viewers:
+        f.write(f"{v['token']} {v['profile_id']}\n")
+print(f"{len(viewers)} viewers logged in")
