@@ -228,3 +228,42 @@ pub async fn error_of(r: Response) -> (u16, String, Option<String>) {
         e["field"].as_str().map(str::to_string),
     )
 }
+
+/// Sends a request with a bearer token and an optional JSON body; the status and the
+/// JSON body (`Null` when the body is not JSON).
+pub async fn call(
+    app: &TestApp,
+    m: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = app.req(m, path, Some(token));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// POSTs JSON with a bearer token: the status and the JSON body.
+pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(app, Method::POST, path, token, Some(body)).await
+}
+
+/// GETs with a bearer token, asserting 200; the JSON body.
+pub async fn get(app: &TestApp, path: &str, token: &str) -> Value {
+    let (s, v) = call(app, Method::GET, path, token, None).await;
+    assert_eq!(s, 200, "GET {path}: {v}");
+    v
+}
+
+/// The wall clock, ms since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

@@ -2,7 +2,7 @@
 //! dedupe, bad input, handles, alerts and their webhooks, the connectors
 //! against local servers speaking the real protocols, and escaping.
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, now_ms, TestApp};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
@@ -19,13 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const MIN: i64 = 60_000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// An admin session and a fresh ingest token.
 async fn admin_and_token(app: &TestApp) -> (String, String) {

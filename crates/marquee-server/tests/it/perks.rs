@@ -1,6 +1,6 @@
 //! Perks, word of mouth, decisions and the overview against the real server.
 
-use crate::helpers::{error_of, TestApp, PASSWORD};
+use crate::helpers::{call, error_of, get, post, TestApp, PASSWORD};
 use marquee_domain::perks::DAY_MS;
 use marquee_domain::{Clock, ManualClock, Role};
 use marquee_server::Config;
@@ -10,33 +10,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 const T0: i64 = 1_800_000_000_000;
-
-async fn send(
-    app: &TestApp,
-    m: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = app.req(m, path, Some(token));
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    send(app, Method::POST, path, token, Some(body)).await
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let (s, v) = send(app, Method::GET, path, token, None).await;
-    assert_eq!(s, 200, "GET {path}: {v}");
-    v
-}
 
 async fn account_id(app: &TestApp, token: &str) -> i64 {
     get(app, "/api/v1/me", token).await["account"]["id"]
@@ -497,7 +470,7 @@ async fn referrals_are_attributed_and_self_referral_pays_nothing() {
     assert_eq!(link["path"], format!("/w/{tid}?t=60"));
     assert_eq!(link["with_referral"], false);
     // Opt in: a code, and links carry it.
-    let (s, on) = send(
+    let (s, on) = call(
         &app,
         Method::PUT,
         "/api/v1/me/sharing",
@@ -548,7 +521,7 @@ async fn referrals_are_attributed_and_self_referral_pays_nothing() {
     .await;
     assert_eq!((s, f.as_deref()), (409, Some("code")));
     let carol = app.signup("carol@example.com").await;
-    send(
+    call(
         &app,
         Method::PUT,
         "/api/v1/me/sharing",
@@ -722,7 +695,7 @@ async fn decisions_notify_voters_commenters_and_linked_posters() {
     assert_eq!(s, 201, "{idea}");
     let idea_id = idea["id"].as_i64().unwrap();
     assert_eq!(
-        send(
+        call(
             &app,
             Method::PUT,
             &format!("/api/v1/ideas/{idea_id}/vote"),
@@ -917,7 +890,7 @@ async fn finishing_a_series_earns_a_perk_and_the_overview_shows_the_cost() {
         .find(|t| t.kind == marquee_domain::TitleKind::Series)
         .unwrap()
         .id;
-    let (s, v) = send(
+    let (s, v) = call(
         &app,
         Method::POST,
         &format!("/api/v1/playback/titles/{series}/played"),
@@ -1130,7 +1103,7 @@ async fn pages_signup_with_referral_staff_forms_and_reveal() {
     let app = TestApp::spawn().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let alice = app.signup("alice@example.com").await;
-    let (_, on) = send(
+    let (_, on) = call(
         &app,
         Method::PUT,
         "/api/v1/me/sharing",
@@ -1324,7 +1297,7 @@ async fn open_support(app: &TestApp, token: &str, body: &str) -> i64 {
 }
 
 async fn support_status(app: &TestApp, staff: &str, id: i64, status: &str) {
-    let (s, v) = send(
+    let (s, v) = call(
         app,
         Method::PATCH,
         &format!("/api/v1/staff/support/conversations/{id}"),

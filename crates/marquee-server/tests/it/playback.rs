@@ -2,7 +2,7 @@
 //! rules, ordering, the stream cap, still-watching, rows, SSE, media ranges,
 //! bad input.
 
-use crate::helpers::{error_of, TestApp, PASSWORD};
+use crate::helpers::{call, error_of, get, post, TestApp, PASSWORD};
 use marquee_domain::{Clock, ManualClock, Plan, Role, SystemClock};
 use marquee_server::Config;
 use marquee_store::NewAccount;
@@ -12,33 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const T0: i64 = 1_800_000_000_000;
-
-async fn call(
-    app: &TestApp,
-    m: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = app.req(m, path, Some(token));
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(app, Method::POST, path, token, Some(body)).await
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let (s, v) = call(app, Method::GET, path, token, None).await;
-    assert_eq!(s, 200, "GET {path}: {v}");
-    v
-}
 
 async fn device(app: &TestApp, token: &str, name: &str, kind: &str) -> i64 {
     let (s, v) = post(

@@ -3,7 +3,7 @@
 //! CSAT on every resolution, transcript redaction and revocation, metrics on
 //! a known timeline with a manual clock, SSE delivery, SMTP, bad input.
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{call, error_of, get, post, TestApp};
 use marquee_domain::{ManualClock, Role};
 use marquee_server::Config;
 use reqwest::Method;
@@ -12,33 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const T0: i64 = 1_763_000_000_000;
-
-async fn call(
-    app: &TestApp,
-    m: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = app.req(m, path, Some(token));
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(app, Method::POST, path, token, Some(body)).await
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let (s, v) = call(app, Method::GET, path, token, None).await;
-    assert_eq!(s, 200, "GET {path}: {v}");
-    v
-}
 
 async fn open_conv(app: &TestApp, token: &str, body: &str) -> Value {
     let (s, v) = post(

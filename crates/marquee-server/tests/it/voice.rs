@@ -1,19 +1,12 @@
 //! The voice of the customer around an idea: matching social posts with their volume and
 //! sentiment, through the API, the idea page fragment and the listening drill-down.
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, now_ms, TestApp};
 use marquee_domain::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400_000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 #[tokio::test]
 async fn staff_hear_what_customers_say_about_an_idea() {
