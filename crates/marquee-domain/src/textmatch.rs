@@ -81,17 +81,10 @@ fn prefix(word: &str) -> String {
     word.chars().take(PREFIX).collect()
 }
 
-/// The distinctive words of a text, in order of first appearance: at least 3 characters,
-/// not a stop word, not a bare number, prefixes deduplicated; at most [`MAX_KEYWORDS`].
-pub fn keywords(text: &str) -> Vec<String> {
+/// Distinct word prefixes, in order of first appearance, at most [`MAX_KEYWORDS`].
+fn prefixes(words: impl Iterator<Item = String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for w in words(text) {
-        if w.chars().count() < 3 || STOPWORDS.contains(&w.as_str()) {
-            continue;
-        }
-        if w.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
+    for w in words {
         let p = prefix(&w);
         if !out.contains(&p) {
             out.push(p);
@@ -103,19 +96,20 @@ pub fn keywords(text: &str) -> Vec<String> {
     out
 }
 
+/// The distinctive words of a text, in order of first appearance: at least 3 characters,
+/// not a stop word, not a bare number, prefixes deduplicated; at most [`MAX_KEYWORDS`].
+pub fn keywords(text: &str) -> Vec<String> {
+    prefixes(words(text).filter(|w| {
+        w.chars().count() >= 3
+            && !STOPWORDS.contains(&w.as_str())
+            && !w.chars().all(|c| c.is_ascii_digit())
+    }))
+}
+
 /// A search box: every word must appear (as a prefix). `None` when nothing searchable
 /// is left.
 pub fn all_words(query: &str) -> Option<TextMatch> {
-    let mut terms: Vec<String> = Vec::new();
-    for w in words(query) {
-        let p = prefix(&w);
-        if !terms.contains(&p) {
-            terms.push(p);
-        }
-        if terms.len() == MAX_KEYWORDS {
-            break;
-        }
-    }
+    let terms = prefixes(words(query));
     (!terms.is_empty()).then(|| TextMatch {
         groups: vec![terms],
     })

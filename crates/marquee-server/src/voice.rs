@@ -54,6 +54,17 @@ pub struct Voice {
     pub mentions: Vec<Mention>,
 }
 
+/// What counts as a text about idea `id` (404 for an unknown idea; an idea with nothing
+/// distinctive matches nothing). Shared by the voice panel and `?idea=` on post listings.
+pub async fn idea_match(state: &AppState, id: i64) -> Result<TextMatch, AppError> {
+    let idea = state
+        .store
+        .idea(id, None)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("idea {id} not found")))?;
+    Ok(textmatch::about_idea(&idea.title, &idea.tags).unwrap_or(TextMatch { groups: Vec::new() }))
+}
+
 /// Builds the idea's voice over the last `days` days (404 for an unknown idea).
 pub async fn voice(
     state: &AppState,

@@ -317,7 +317,7 @@ impl PostsParams {
     ) -> Result<PostQuery, AppError> {
         let mut q = self.query(default_limit)?;
         if let Some(id) = self.idea {
-            let about = idea_match(state, id).await?;
+            let about = crate::voice::idea_match(state, id).await?;
             q.matching = Some(match &q.matching {
                 Some(words) => about.and(words),
                 None => about,
@@ -374,18 +374,6 @@ async fn list_posts(
             .list_posts(&p.resolve(&state, 50).await?)
             .await?,
     ))
-}
-
-/// What counts as a post about idea `id` (an idea with nothing distinctive matches
-/// nothing).
-pub async fn idea_match(state: &AppState, id: i64) -> Result<textmatch::TextMatch, AppError> {
-    let idea = state
-        .store
-        .idea(id, None)
-        .await?
-        .ok_or_else(|| AppError::NotFound("idea".into()))?;
-    Ok(textmatch::about_idea(&idea.title, &idea.tags)
-        .unwrap_or(textmatch::TextMatch { groups: Vec::new() }))
 }
 
 /// Series parameters.
