@@ -28,6 +28,7 @@ pub mod outbox;
 pub mod overview;
 pub mod perks;
 pub mod playback;
+pub mod postgres;
 pub mod sqlite;
 pub mod support;
 
@@ -226,10 +227,13 @@ pub struct SessionRecord {
     pub expires_at: Millis,
 }
 
-/// The storage interface. One implementation per backend.
-#[async_trait]
+/// The storage interface the server and the CLI hold (`Arc<dyn Store>`).
+///
+/// It is the sum of the per-feature traits; a backend implements each of them
+/// (one file per feature) and gets `Store` for free from the blanket impl.
 pub trait Store:
-    HomeStore
+    CatalogStore
+    + HomeStore
     + IdeaStore
     + ListeningStore
     + OutboxStore
@@ -243,6 +247,29 @@ pub trait Store:
     + std::fmt::Debug
     + 'static
 {
+}
+
+impl<T> Store for T where
+    T: CatalogStore
+        + HomeStore
+        + IdeaStore
+        + ListeningStore
+        + OutboxStore
+        + PlaybackStore
+        + PerksStore
+        + DecisionStore
+        + OverviewStore
+        + SupportStore
+        + Send
+        + Sync
+        + std::fmt::Debug
+        + 'static
+{
+}
+
+/// The foundation: schema, catalog, accounts, profiles, sessions, history and thumbs.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
     /// Brings the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.

@@ -901,7 +901,7 @@ async fn comments_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NewAccount, Store};
+    use crate::{CatalogStore, NewAccount};
     use marquee_domain::Plan;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {

@@ -728,7 +728,7 @@ impl ListeningStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Store;
+    use crate::CatalogStore;
 
     fn post(id: &str, author: &str, at: Millis) -> NewPost {
         NewPost {

@@ -1,8 +1,8 @@
 //! The embedded SQLite backend (WAL mode).
 
 use crate::{
-    ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle, NewAccount, Result,
-    SessionRecord, Store, StoreError, TitleQuery, TitleSort,
+    CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle, NewAccount,
+    Result, SessionRecord, StoreError, TitleQuery, TitleSort,
 };
 use async_trait::async_trait;
 
@@ -152,7 +152,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl CatalogStore for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)

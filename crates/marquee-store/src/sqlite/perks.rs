@@ -951,7 +951,7 @@ impl PerksStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NewAccount, Store};
+    use crate::{CatalogStore, NewAccount};
     use marquee_domain::Role;
     use std::sync::Arc;
 

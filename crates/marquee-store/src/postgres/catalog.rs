@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::catalog` for the SQLite twin.

@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::decisions` for the SQLite twin.

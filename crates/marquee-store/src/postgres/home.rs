@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::home` for the SQLite twin.

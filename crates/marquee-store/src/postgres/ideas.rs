@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::ideas` for the SQLite twin.

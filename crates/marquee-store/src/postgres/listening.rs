@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::listening` for the SQLite twin.

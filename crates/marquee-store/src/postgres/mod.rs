@@ -1,0 +1,48 @@
+//! The PostgreSQL backend, for operators who outgrow one machine.
+//!
+//! Same tables and columns as the SQLite backend (migrations/postgres mirrors
+//! migrations/sqlite), so each feature file here is the SQLite one with
+//! PostgreSQL's dialect: `$n` placeholders, `ON CONFLICT`, `RETURNING`,
+//! tsvector full-text search, and `SELECT ... FOR UPDATE` where SQLite relied
+//! on `BEGIN IMMEDIATE` for serialising writers.
+
+use crate::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+mod catalog;
+mod decisions;
+mod home;
+mod ideas;
+mod listening;
+mod outbox;
+mod overview;
+mod perks;
+mod playback;
+mod support;
+
+/// PostgreSQL implementation of [`crate::Store`].
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URL names. The database must
+    /// exist; [`crate::CatalogStore::migrate`] creates the schema.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    /// The underlying pool, for backend-specific tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::outbox` for the SQLite twin.

@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::overview` for the SQLite twin.

@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::perks` for the SQLite twin.

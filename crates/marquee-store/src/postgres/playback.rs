@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::playback` for the SQLite twin.

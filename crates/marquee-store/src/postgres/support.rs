@@ -1,0 +1,1 @@
+//! PostgreSQL: see `crate::sqlite::support` for the SQLite twin.
