@@ -3,8 +3,8 @@
 
 -- "Hide this title": never recommended to the profile again (until unhidden).
 CREATE TABLE home_hidden (
-    profile_id BIGINT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-    title_id   BIGINT NOT NULL REFERENCES titles(id),
+    profile_id BIGINT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE DEFERRABLE,
+    title_id   BIGINT NOT NULL REFERENCES titles(id) DEFERRABLE,
     hidden_at  BIGINT NOT NULL,
     PRIMARY KEY (profile_id, title_id)
 );
