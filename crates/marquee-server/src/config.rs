@@ -119,6 +119,10 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     /// Pool size.
     pub max_connections: u32,
+    /// SQLite only: cap the database file at this many MiB. Past it writes
+    /// are refused with 507 (`storage_full`), as on a full disk, while reads
+    /// keep working; restart with a larger value (or none) to write again.
+    pub max_size_mb: Option<u64>,
 }
 
 /// Accounts and sessions.
@@ -197,6 +201,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: None,
             max_connections: 8,
+            max_size_mb: None,
         }
     }
 }
@@ -313,9 +318,30 @@ impl Config {
                 )));
             }
         }
+        if let Some(mb) = self.database.max_size_mb {
+            if mb == 0 {
+                return Err(ConfigError("database.max_size_mb must be positive".into()));
+            }
+            if !self.database_url().starts_with("sqlite:") {
+                return Err(ConfigError(
+                    "database.max_size_mb applies to SQLite only".into(),
+                ));
+            }
+        }
         self.listening.validate().map_err(ConfigError)?;
         self.support.validate().map_err(ConfigError)?;
         Ok(())
+    }
+
+    /// How to open the store: the pool size and the size cap in bytes.
+    pub fn connect_options(&self) -> marquee_store::ConnectOptions {
+        marquee_store::ConnectOptions {
+            max_connections: self.database.max_connections,
+            max_size_bytes: self
+                .database
+                .max_size_mb
+                .map(|mb| mb.saturating_mul(1024 * 1024)),
+        }
     }
 
     /// The effective database URL.

@@ -63,6 +63,9 @@ pub enum AppError {
     /// A dependency (the database) is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database has no room left (disk full or its size cap); nothing was written.
+    #[error("storage is full, nothing was saved: {0}")]
+    InsufficientStorage(String),
     /// A bug or an unexpected failure; details are logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -89,6 +92,7 @@ impl AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +109,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
+            AppError::InsufficientStorage(_) => "storage_full",
             AppError::Internal(_) => "internal",
         }
     }
@@ -123,6 +128,7 @@ impl AppError {
         match self {
             AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
             AppError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            AppError::InsufficientStorage(detail) => tracing::error!(%detail, "storage full"),
             _ => {}
         }
     }
@@ -150,6 +156,7 @@ impl From<StoreError> for AppError {
             StoreError::Invalid { field, message } => AppError::invalid(field, message),
             StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Full(m) => AppError::InsufficientStorage(m),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -431,5 +438,8 @@ mod tests {
         assert_eq!(e.field(), Some("email"));
         let e: AppError = StoreError::Unavailable("down".into()).into();
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let e: AppError = StoreError::Full("database or disk is full".into()).into();
+        assert_eq!(e.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(e.code(), "storage_full");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`router`] builds the whole application: the JSON API under `/api/v1`
 //!   (documented by OpenAPI at `/api/v1/openapi.json`), the server-rendered
-//!   pages, `/healthz` and `/metrics`.
+//!   pages, `/healthz`, `/readyz` and `/metrics`.
 //! - [`serve`] runs it on a bound listener, so tests can bind port 0.
 //! - [`AppState`] holds the store, the config, the injected clock and metrics.
 
@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod ideas;
 pub mod import;
 pub mod listening;
@@ -165,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .route("/healthz", get(healthz))
+        .merge(health::routes())
         .route("/metrics", get(metrics_text))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -128,6 +128,7 @@ impl std::fmt::Debug for Ingest {
 fn store_error(e: &StoreError) -> AppError {
     match e {
         StoreError::Unavailable(m) => AppError::Unavailable(m.clone()),
+        StoreError::Full(m) => AppError::InsufficientStorage(m.clone()),
         StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
         other => AppError::Internal(other.to_string()),
     }

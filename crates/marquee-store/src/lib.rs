@@ -21,6 +21,7 @@ use marquee_domain::{
 use std::sync::Arc;
 
 pub mod decisions;
+pub mod health;
 pub mod home;
 pub mod ideas;
 pub mod listening;
@@ -33,6 +34,7 @@ pub mod sqlite;
 pub mod support;
 
 pub use decisions::DecisionStore;
+pub use health::{ConnectOptions, HealthStore};
 pub use home::HomeStore;
 pub use ideas::IdeaStore;
 pub use listening::ListeningStore;
@@ -71,6 +73,10 @@ pub enum StoreError {
     /// The database cannot be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database has no room left: the disk is full, or the configured
+    /// size cap (`database.max_size_mb`) is reached. Nothing was written.
+    #[error("storage full ({0}): free disk space or raise database.max_size_mb")]
+    Full(String),
     /// Schema migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -93,6 +99,11 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
+            sqlx::Error::Database(ref db) => match health::classify(db.as_ref()) {
+                Some(health::Fault::Unavailable) => StoreError::Unavailable(db.message().into()),
+                Some(health::Fault::Full) => StoreError::Full(db.message().into()),
+                None => StoreError::Database(e),
+            },
             other => StoreError::Database(other),
         }
     }
@@ -233,6 +244,7 @@ pub struct SessionRecord {
 /// (one file per feature) and gets `Store` for free from the blanket impl.
 pub trait Store:
     CatalogStore
+    + HealthStore
     + HomeStore
     + IdeaStore
     + ListeningStore
@@ -251,6 +263,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: CatalogStore
+        + HealthStore
         + HomeStore
         + IdeaStore
         + ListeningStore
@@ -376,6 +389,20 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<()>;
     /// A profile's thumb on a title.
     async fn feedback(&self, profile_id: i64, title_id: i64) -> Result<Option<Thumb>>;
+}
+
+/// Opens the store a URL names with backend options; see [`ConnectOptions`].
+/// The size cap is SQLite's; other backends refuse it.
+pub async fn connect_with(url: &str, opts: &ConnectOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open_with(url, opts).await?))
+    } else if opts.max_size_bytes.is_some() {
+        Err(StoreError::Url(
+            "a size cap (database.max_size_mb) applies to SQLite only".into(),
+        ))
+    } else {
+        connect(url, opts.max_connections).await
+    }
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (created when missing).

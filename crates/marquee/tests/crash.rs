@@ -3,119 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{bin, http, json, login, now_ms, start};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn bin(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_marquee"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MARQUEE_") {
-            c.env_remove(k);
-        }
-    }
-    c.current_dir(dir).env("MARQUEE_DATA_DIR", dir.join("data"));
-    c
-}
-
-fn start(dir: &Path) -> (Child, String) {
-    let mut child = bin(dir)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--admin-password",
-            "admin-password-1",
-            "--no-demo",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let t = Instant::now();
-    let mut addr = None;
-    while addr.is_none() && t.elapsed() < Duration::from_secs(60) {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            addr = line
-                .strip_prefix("Marquee is running at http://")
-                .map(|rest| rest.trim_end_matches('/').to_string());
-        }
-    }
-    match addr {
-        Some(addr) => (child, addr),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start");
-        }
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection: (status, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status line: {out:?}")))?;
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-fn json(body: &str) -> serde_json::Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn login(addr: &str) -> String {
-    let (s, b) = http(
-        addr,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        r#"{"email":"admin@marquee.local","password":"admin-password-1"}"#,
-    )
-    .unwrap();
-    assert_eq!(s, 200, "{b}");
-    json(&b)["token"].as_str().unwrap().to_string()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use std::time::{Duration, Instant};
 
 #[test]
 fn kill_9_mid_stream_loses_no_acknowledged_position() {

@@ -111,6 +111,22 @@ pub async fn run(state: AppState) {
     loop {
         let now = state.clock.now_ms();
         match state.store.due_webhooks(now, 50).await {
+            // This outbox is read, not claimed: while the database refuses
+            // writes (locked, full) a POST's outcome could not be recorded and
+            // the same alert would go out again and again. Wait instead.
+            Ok(items)
+                if !items.is_empty()
+                    && state
+                        .store
+                        .ready(crate::health::PROBE_WAIT_MS)
+                        .await
+                        .is_err() =>
+            {
+                tracing::warn!(
+                    due = items.len(),
+                    "database not writable; alert webhooks wait"
+                );
+            }
             Ok(items) => {
                 for item in items {
                     let secret = cfg.webhooks.iter().find(|w| w.url == item.url);

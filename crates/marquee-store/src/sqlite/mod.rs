@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod decisions;
+mod health;
 mod home;
 mod ideas;
 mod listening;
@@ -116,6 +117,20 @@ const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_passw
 impl SqliteStore {
     /// Opens (creating when missing) the database a `sqlite://` URL names, in WAL mode.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open_with(
+            url,
+            &crate::ConnectOptions {
+                max_connections,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// [`SqliteStore::open`] with options: the pool size and the size cap.
+    pub async fn open_with(url: &str, options: &crate::ConnectOptions) -> Result<Self> {
+        let max_connections = options.max_connections;
+        let cap = options.max_size_bytes;
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Url(e.to_string()))?
             .create_if_missing(true)
@@ -124,10 +139,11 @@ impl SqliteStore {
             // committed transactions; only an OS crash can lose the last ones.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(health::BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| Box::pin(health::apply_size_cap(conn, cap)))
             .connect_with(opts.clone())
             .await?;
         // The writer never checkpoints on its commit path (a checkpoint there
@@ -136,6 +152,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| Box::pin(health::apply_size_cap(conn, cap)))
             .connect_with(
                 opts.pragma("wal_autocheckpoint", "0")
                     .pragma("cache_size", "-65536"),

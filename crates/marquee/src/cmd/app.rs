@@ -51,7 +51,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    let store = marquee_store::connect(&url, config.database.max_connections)
+    let store = marquee_store::connect_with(&url, &config.connect_options())
         .await
         .with_context(|| format!("opening {url}"))?;
     store.migrate().await.context("running migrations")?;
