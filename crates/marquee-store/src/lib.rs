@@ -20,6 +20,7 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+pub mod changes;
 pub mod decisions;
 pub mod home;
 pub mod ideas;
@@ -229,7 +230,8 @@ pub struct SessionRecord {
 /// The storage interface. One implementation per backend.
 #[async_trait]
 pub trait Store:
-    HomeStore
+    changes::ChangeStore
+    + HomeStore
     + IdeaStore
     + ListeningStore
     + OutboxStore
