@@ -4,6 +4,7 @@
 #   bench/home/run.sh            # RUNS=3 DURATION=20 CONNECTIONS=8 PROFILES=50
 #   CACHE=off bench/home/run.sh  # the cache-miss path: no session or profile cache
 #   ENDPOINTS="home recommendations" bench/home/run.sh
+#   RATE=2500 CONNECTIONS=10 bench/home/run.sh   # paced: about 2,000 req/s offered
 #
 # Builds marquee in release mode, starts `marquee serve` on a fresh data
 # directory (first start imports the demo catalog and trains the configured
@@ -25,7 +26,7 @@ ENDPOINTS=${ENDPOINTS:-home recommendations page}
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 
-cargo build --release -p marquee >/dev/null
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p marquee >/dev/null
 BIN=${CARGO_TARGET_DIR:-target}/release/marquee
 DATA=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
@@ -55,7 +56,7 @@ grep -E "VmRSS|VmHWM" "/proc/$SERVER/status" | sed 's/^/before load: /' | tee "$
 rm -f "$OUT"/wrk_*.txt
 for ep in $ENDPOINTS; do
   for r in $(seq 1 "$RUNS"); do
-    ENDPOINT=$ep PROFILES_FILE="$OUT/profiles.json" \
+    ENDPOINT=$ep PROFILES_FILE="$OUT/profiles.json" RATE=${RATE:-0} CONNECTIONS=$CONNECTIONS \
       wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/home/rotate.lua "$BASE" \
       >"$OUT/wrk_${ep}_$r.txt"
     grep -E "Requests/sec|99%|50%" "$OUT/wrk_${ep}_$r.txt" | tr -s ' ' | paste -sd' ' | sed "s/^/$ep run $r: /"

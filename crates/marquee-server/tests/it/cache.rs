@@ -123,7 +123,7 @@ async fn a_cached_page_is_invalidated_by_feedback_hide_and_playback_progress() {
         &app,
         "/api/v1/playback/progress",
         &token,
-        json!({"play_session_id": started["play_session_id"], "position_ms": 600_000,
+        json!({"play_session_id": started["play_session_id"], "position_ms": 1_200_000,
                "paused": false, "sent_at": now_ms()}),
     )
     .await;
