@@ -221,10 +221,13 @@ impl SessionCache {
         let rec = state.store.session(hash, now).await?;
         if let (Some(r), true) = (&rec, self.ttl_ms > 0) {
             if let Ok(mut map) = self.map.write() {
-                if map.len() >= MAX_CACHED_SESSIONS {
+                // Entries of an older version are dead: drop them all at once
+                // (the first entry of a version finds only older ones).
+                if map.len() >= MAX_CACHED_SESSIONS
+                    || map.values().next().is_some_and(|c| c.version != version)
+                {
                     map.clear();
                 }
-                map.retain(|_, c| c.version == version);
                 map.insert(
                     hash.to_string(),
                     CachedSession {
