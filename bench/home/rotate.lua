@@ -8,6 +8,16 @@ for line in io.lines(file) do
   local token, pid = line:match("(%S+) (%S+)")
   viewers[#viewers + 1] = { token = token, pid = pid }
 end
+-- RATE (requests/s over all connections, with CONNECTIONS set to wrk's -c):
+-- each connection waits CONNECTIONS*1000/RATE ms before each request, so the
+-- offered load is about RATE (a little less: the wait does not count latency).
+local rate = tonumber(os.getenv("RATE") or "0")
+local conns = tonumber(os.getenv("CONNECTIONS") or "8")
+if rate > 0 then
+  delay = function()
+    return math.floor(conns * 1000 / rate)
+  end
+end
 local i = 0
 request = function()
   i = i % #viewers + 1

@@ -2,6 +2,9 @@
 # Home page and recommendations under load, on loopback, with the demo data set.
 #
 #   bench/home/run.sh            # RUNS=3 DURATION=20 CONNECTIONS=8 PROFILES=50
+#   CACHE=off bench/home/run.sh  # the cache-miss path: no session or profile cache
+#   ENDPOINTS="home recommendations" bench/home/run.sh
+#   RATE=2500 CONNECTIONS=10 bench/home/run.sh   # paced: about 2,000 req/s offered
 #
 # Builds marquee in release mode, starts `marquee serve` on a fresh data
 # directory (first start imports the demo catalog and trains the configured
@@ -18,13 +21,18 @@ THREADS=${THREADS:-1}
 PROFILES=${PROFILES:-50}
 PORT=${PORT:-18089}
 OUT=${OUT:-bench/home/results}
+CACHE=${CACHE:-on}
+ENDPOINTS=${ENDPOINTS:-home recommendations page}
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 
-cargo build --release -p marquee >/dev/null
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p marquee >/dev/null
 BIN=${CARGO_TARGET_DIR:-target}/release/marquee
 DATA=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+if [ "$CACHE" = off ]; then
+  export MARQUEE_RECS__CACHE_TTL_S=0 MARQUEE_AUTH__SESSION_CACHE_S=0
+fi
 MARQUEE_LOG__FILTER=warn \
   "$BIN" serve --addr 127.0.0.1:$PORT --data-dir "$DATA" --admin-password 'bench-admin-pass' >"$OUT/server.log" 2>&1 &
 SERVER=$!
@@ -43,14 +51,20 @@ done
 curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/api/v1/staff/recs" >"$OUT/recs_status.json"
 
 python3 bench/home/setup.py "$BASE" "$PROFILES" "$OUT/profiles.json"
+grep -E "VmRSS|VmHWM" "/proc/$SERVER/status" | sed 's/^/before load: /' | tee "$OUT/rss_start.txt"
 
-for ep in home recommendations page; do
+rm -f "$OUT"/wrk_*.txt
+for ep in $ENDPOINTS; do
   for r in $(seq 1 "$RUNS"); do
-    ENDPOINT=$ep PROFILES_FILE="$OUT/profiles.json" \
+    ENDPOINT=$ep PROFILES_FILE="$OUT/profiles.json" RATE=${RATE:-0} CONNECTIONS=$CONNECTIONS \
       wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/home/rotate.lua "$BASE" \
       >"$OUT/wrk_${ep}_$r.txt"
     grep -E "Requests/sec|99%|50%" "$OUT/wrk_${ep}_$r.txt" | tr -s ' ' | paste -sd' ' | sed "s/^/$ep run $r: /"
   done
 done
-grep -E "VmRSS|VmHWM" "/proc/$SERVER/status" | tee "$OUT/rss.txt"
+grep -E "VmRSS|VmHWM" "/proc/$SERVER/status" | sed 's/^/after load: /' | tee "$OUT/rss.txt"
+curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/api/v1/staff/recs" \
+  | python3 -c 'import json,sys; s=json.load(sys.stdin); print("cache", s["cache"], "profiles cached", s["cache_profiles"])' \
+  | tee "$OUT/cache.txt"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/loadavg.txt"
 python3 bench/home/summary.py "$OUT"

@@ -20,10 +20,11 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use marquee_domain::{Account, Millis, Role};
+use marquee_store::SessionRecord;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
@@ -127,7 +128,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>,
         },
     };
     let hash = token_hash(&token);
-    let Some(rec) = state.store.session(&hash, state.clock.now_ms()).await? else {
+    let Some(rec) = state.sessions.session(state, &hash).await? else {
         return Ok(None);
     };
     let user = CurrentUser {
@@ -152,6 +153,93 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>,
         }
     }
     Ok(Some(user))
+}
+
+/// Live sessions by token hash, in memory: a request's session lookup without
+/// the database. An entry is used only while the store's auth version is the
+/// one read before it was loaded (every log-out, revocation, profile
+/// selection, password or role change by this server moves it, so they take
+/// effect at once), the session has not expired, and it is younger than the
+/// time to live (which bounds changes made by another process, such as
+/// `marquee user` against the live database). Unknown tokens are not kept.
+#[derive(Debug)]
+pub struct SessionCache {
+    map: RwLock<HashMap<String, CachedSession>>,
+    ttl_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+struct CachedSession {
+    rec: SessionRecord,
+    version: u64,
+    loaded_at: Millis,
+}
+
+/// Sessions kept at most; past it the cache starts over.
+const MAX_CACHED_SESSIONS: usize = 100_000;
+
+impl SessionCache {
+    /// A cache whose entries live `ttl_ms` at most (0: no cache).
+    pub fn new(ttl_ms: i64) -> SessionCache {
+        SessionCache {
+            map: RwLock::new(HashMap::new()),
+            ttl_ms,
+        }
+    }
+
+    /// Sessions held.
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live session with this token hash.
+    pub async fn session(
+        &self,
+        state: &AppState,
+        hash: &str,
+    ) -> Result<Option<SessionRecord>, AppError> {
+        let now = state.clock.now_ms();
+        let version = state.store.auth_version();
+        if self.ttl_ms > 0 {
+            if let Ok(map) = self.map.read() {
+                if let Some(c) = map.get(hash) {
+                    if c.version == version
+                        && c.rec.expires_at > now
+                        && now >= c.loaded_at
+                        && now - c.loaded_at < self.ttl_ms
+                    {
+                        return Ok(Some(c.rec.clone()));
+                    }
+                }
+            }
+        }
+        let rec = state.store.session(hash, now).await?;
+        if let (Some(r), true) = (&rec, self.ttl_ms > 0) {
+            if let Ok(mut map) = self.map.write() {
+                // Entries of an older version are dead: drop them all at once
+                // (the first entry of a version finds only older ones).
+                if map.len() >= MAX_CACHED_SESSIONS
+                    || map.values().next().is_some_and(|c| c.version != version)
+                {
+                    map.clear();
+                }
+                map.insert(
+                    hash.to_string(),
+                    CachedSession {
+                        rec: r.clone(),
+                        version,
+                        loaded_at: now,
+                    },
+                );
+            }
+        }
+        Ok(rec)
+    }
 }
 
 /// Why an auth extractor refused: rendered as JSON under `/api/`, and on pages

@@ -140,6 +140,10 @@ pub struct AuthConfig {
     pub login_max_failures: u32,
     /// The rate-limit window.
     pub login_window_s: u64,
+    /// Sessions are kept in memory this long at most (every change made through
+    /// this server takes effect at once; this bounds changes made by another
+    /// process). 0: look every request's session up in the database.
+    pub session_cache_s: u64,
 }
 
 /// Demo catalog settings.
@@ -214,6 +218,7 @@ impl Default for AuthConfig {
             session_ttl_hours: 24 * 14,
             login_max_failures: 5,
             login_window_s: 15 * 60,
+            session_cache_s: 30,
         }
     }
 }

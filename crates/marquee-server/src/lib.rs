@@ -73,6 +73,8 @@ pub struct AppState {
     pub support: Arc<support::SupportHub>,
     /// The recommender: catalog snapshot, served models, training job, event log.
     pub recs: Arc<recs::Recs>,
+    /// Live sessions in memory (see [`auth::SessionCache`]).
+    pub sessions: Arc<auth::SessionCache>,
 }
 
 impl AppState {
@@ -103,6 +105,9 @@ impl AppState {
             perks: Arc::new(perks::Perks::default()),
             support: Arc::new(support::SupportHub::default()),
             recs: Arc::new(recs::Recs::new(config.recs.clone(), &config.data_dir)),
+            sessions: Arc::new(auth::SessionCache::new(
+                i64::try_from(config.auth.session_cache_s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            )),
             config: Arc::new(config),
         })
     }

@@ -20,6 +20,7 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+pub mod changes;
 pub mod decisions;
 pub mod health;
 pub mod home;
@@ -33,6 +34,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod support;
 
+pub use changes::ChangeStore;
 pub use decisions::DecisionStore;
 pub use health::{ConnectOptions, HealthStore};
 pub use home::HomeStore;
@@ -244,6 +246,7 @@ pub struct SessionRecord {
 /// (one file per feature) and gets `Store` for free from the blanket impl.
 pub trait Store:
     CatalogStore
+    + ChangeStore
     + HealthStore
     + HomeStore
     + IdeaStore
@@ -263,6 +266,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: CatalogStore
+        + ChangeStore
         + HealthStore
         + HomeStore
         + IdeaStore

@@ -294,3 +294,146 @@ fn tokens_may_start_with_a_hyphen() {
     assert!(!err.contains("unexpected argument"), "{err}");
     assert!(err.contains("missing.jsonl"), "{err}");
 }
+
+/// A raw HTTP/1.1 request; returns the whole response.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn json_body(response: &str) -> serde_json::Value {
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+#[test]
+fn train_recs_writes_a_loadable_model_that_the_server_serves() {
+    // A small data set: 12 titles, 10 viewers who each rated 6 of them.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("small");
+    std::fs::create_dir(&data).unwrap();
+    let mut movies = String::from("movieId,title,genres\n");
+    for m in 1..=12 {
+        let g = if m % 2 == 0 {
+            "Comedy"
+        } else {
+            "Drama|Thriller"
+        };
+        movies.push_str(&format!("{m},Title {m} (19{:02}),{g}\n", 80 + m));
+    }
+    std::fs::write(data.join("movies.csv"), movies).unwrap();
+    let mut ratings = String::from("userId,movieId,rating,timestamp\n");
+    for u in 1..=10 {
+        for k in 0..6 {
+            let m = (u + k * 2) % 12 + 1;
+            ratings.push_str(&format!("{u},{m},4.5,{}\n", 1_600_000_000 + u * 100 + k));
+        }
+    }
+    std::fs::write(data.join("ratings.csv"), ratings).unwrap();
+    let mut c = bin();
+    data_env(&mut c, dir.path());
+    let out = c.args(["import", "movielens"]).arg(&data).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let spec = "knn:k=5";
+    let mut c = bin();
+    data_env(&mut c, dir.path());
+    let out = c.args(["train", "recs", "--model", spec]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("on 60 interactions of 10 profiles"), "{text}");
+    let path = marquee_server::recs::model_path(&dir.path().join("data").join("recs"), spec);
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    let rec = marquee_recs::Recommender::from_bytes(&std::fs::read(&path).unwrap())
+        .expect("the model file loads");
+    assert_eq!(rec.index.len(), 12);
+
+    // The server serves the file and its staff status shows the CLI run.
+    let mut c = bin();
+    data_env(&mut c, dir.path());
+    let mut child = c
+        .args([
+            "serve",
+            "--no-demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--admin-password",
+            "admin-password-1",
+        ])
+        .env("MARQUEE_RECS__MODEL", spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let addr = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("Marquee is running at http://")
+                .map(|a| a.trim_end_matches('/').to_string())
+        })
+        .expect("the server starts");
+    let login = json_body(&http(
+        &addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(r#"{"email":"admin@marquee.local","password":"admin-password-1"}"#),
+    ));
+    let token = login["token"].as_str().expect("a token").to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let s = json_body(&http(
+            &addr,
+            "GET",
+            "/api/v1/staff/recs",
+            Some(&token),
+            None,
+        ));
+        if s["ready"] == true || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status["ready"], true, "{status}");
+    assert!(
+        status["served"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == spec),
+        "{status}"
+    );
+    let run = &status["runs"][0];
+    assert_eq!(run["trigger"], "cli", "{status}");
+    assert_eq!(run["spec"], spec);
+    assert_eq!(run["ok"], true);
+    assert_eq!(run["interactions"], 60);
+    assert_eq!(run["users"], 10);
+}

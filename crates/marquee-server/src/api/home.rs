@@ -4,6 +4,7 @@
 
 use crate::auth::{CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
+use crate::recs::cache::CacheStats;
 use crate::recs::experiments::{self, Experiment, Target, Variant};
 use crate::recs::metrics::{self, Rate, VariantMetrics};
 use crate::recs::page::{self, Assignment, HomePage, Row, RowTitle, TitleRef};
@@ -11,6 +12,7 @@ use crate::recs::{serve, TrainProgress};
 use crate::{service, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use marquee_domain::Thumb;
@@ -28,7 +30,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     components(schemas(
         HomePage, Row, RowTitle, TitleRef, Assignment, RecommendationsResponse, SimilarResponse,
         FeedbackRequest, FeedbackItem, FeedbackResponse, OnboardingRequest, RecsStatus,
-        TrainProgress, TrainingRunOut, Experiment, Variant, Target, NewExperiment,
+        TrainProgress, TrainingRunOut, CacheStats, Experiment, Variant, Target, NewExperiment,
         ExperimentReport, VariantMetrics, Rate
     )),
     tags((name = "home", description = "Personal rows, recommendations, feedback, experiments"))
@@ -61,9 +63,9 @@ async fn profile_home(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<HomePage>, ApiError> {
-    let p = service::own_profile(&state, &user, id).await?;
-    Ok(Json(serve::home(&state, &p).await?))
+) -> Result<Response, ApiError> {
+    let (page, _) = serve::home_of(&state, user.account.id, id).await?;
+    Ok(Json(&*page).into_response())
 }
 
 /// Recommendation parameters.
@@ -132,8 +134,9 @@ async fn recommendations(
     if exclude.len() > 500 {
         return Err(AppError::invalid("exclude", "at most 500 ids").into());
     }
-    let p = service::own_profile(&state, &user, id).await?;
     crate::recs::ensure_catalog(&state).await;
+    let entry = crate::recs::cache::entry(&state, user.account.id, id).await?;
+    let p = &entry.profile;
     let snap = state.recs.snapshot();
     let mut warnings = Vec::new();
     let mut genres = Vec::new();
@@ -150,11 +153,10 @@ async fn recommendations(
     if genres.is_empty() && q.category.as_deref().is_some_and(|c| !c.trim().is_empty()) {
         warnings.push("no known category: recommending from all".into());
     }
-    let prof = serve::load_profile(&state, &p).await?;
     let (items, model) = page::recommend(
         &snap,
         state.recs.config(),
-        &prof,
+        &entry.signals,
         &genres,
         &exclude,
         offset as usize,
@@ -355,10 +357,11 @@ async fn onboarding(
     user: CurrentUser,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<OnboardingRequest>,
-) -> Result<Json<HomePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = service::own_profile(&state, &user, id).await?;
     apply_picks(&state, p.id, &req.title_ids).await?;
-    Ok(Json(serve::home(&state, &p).await?))
+    let (page, _) = serve::home(&state, &p).await?;
+    Ok(Json(&*page).into_response())
 }
 
 /// Validates and stores onboarding picks as thumbs up.
@@ -431,6 +434,10 @@ pub struct RecsStatus {
     pub dropped_events: u64,
     /// Latest runs, newest first.
     pub runs: Vec<TrainingRunOut>,
+    /// The per-profile read cache: hits and misses since start.
+    pub cache: CacheStats,
+    /// Profiles in the cache.
+    pub cache_profiles: usize,
 }
 
 /// Builds the status (shared with the staff page).
@@ -465,6 +472,8 @@ pub async fn status(state: &AppState) -> Result<RecsStatus, AppError> {
                 error: r.error,
             })
             .collect(),
+        cache: state.recs.cache.stats(),
+        cache_profiles: state.recs.cache.len(),
     })
 }
 

@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 #[template(path = "home/page.html")]
 struct HomeTemplate {
     l: Layout,
-    page: HomePage,
+    page: std::sync::Arc<HomePage>,
     profile_name: String,
     continue_watching: Vec<super::playback::RowCard>,
     next_up: Vec<super::playback::RowCard>,
@@ -67,8 +67,10 @@ pub async fn render_home(
     page: Page,
     p: &marquee_domain::Profile,
 ) -> Result<Response, PageError> {
-    let hp = serve::home(state, p).await?;
-    let (continue_watching, next_up) = super::playback::home_rows(state, p.id).await?;
+    let (hp, rows) = serve::home(state, p).await?;
+    let card = |i: &marquee_store::playback::RowItem| super::playback::card(i.clone());
+    let continue_watching = rows.continue_watching.iter().map(card).collect();
+    let next_up = rows.next_up.iter().map(card).collect();
     let has_cw_row = hp.rows.iter().any(|r| r.key == "continue_watching");
     Ok(render(&HomeTemplate {
         l: page.l,

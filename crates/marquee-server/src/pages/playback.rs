@@ -55,7 +55,8 @@ pub struct RowCard {
     pub pct: i64,
 }
 
-fn card(item: RowItem) -> RowCard {
+/// A continuity item as a card.
+pub(crate) fn card(item: RowItem) -> RowCard {
     let (label, sub) = match (&item.series_name, item.season, item.episode) {
         (Some(series), Some(s), Some(e)) => (format!("{series} · S{s}:E{e}"), item.name.clone()),
         _ => (item.name.clone(), clock_label(item.duration_ms)),

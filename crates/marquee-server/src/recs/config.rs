@@ -43,6 +43,12 @@ pub struct RecsConfig {
     pub kids_excluded_genres: Vec<String>,
     /// Seed of stochastic models (ALS).
     pub seed: u64,
+    /// Keep a profile's signals, continuity and page in memory this long at most
+    /// (every write through this server invalidates them at once; the limit bounds
+    /// writes by another process). 0 turns the cache off.
+    pub cache_ttl_s: u64,
+    /// Profiles kept in the cache at most.
+    pub cache_profiles: usize,
 }
 
 impl Default for RecsConfig {
@@ -65,6 +71,8 @@ impl Default for RecsConfig {
             kids_genres: vec!["Children".into()],
             kids_excluded_genres: vec!["Horror".into(), "Film-Noir".into()],
             seed: 42,
+            cache_ttl_s: 60,
+            cache_profiles: 2000,
         }
     }
 }

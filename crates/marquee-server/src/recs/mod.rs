@@ -5,6 +5,7 @@
 //! Models score from the profile's *current* signals, read at request time, so a
 //! thumb or a hide shows on the next page load without retraining.
 
+pub mod cache;
 pub mod config;
 pub mod experiments;
 pub mod metrics;
@@ -333,6 +334,9 @@ pub struct Recs {
     experiments: RwLock<Arc<Vec<experiments::Experiment>>>,
     pending: Mutex<(Vec<Impression>, Vec<Click>)>,
     dropped: AtomicU64,
+    experiments_generation: AtomicU64,
+    /// Per-profile reads and pages (see [`cache`]).
+    pub cache: cache::ProfileCache,
 }
 
 /// Impressions kept in memory at most before new ones are dropped (and counted).
@@ -358,6 +362,8 @@ impl Recs {
             experiments: RwLock::new(Arc::new(Vec::new())),
             pending: Mutex::new((Vec::new(), Vec::new())),
             dropped: AtomicU64::new(0),
+            experiments_generation: AtomicU64::new(0),
+            cache: cache::ProfileCache::default(),
         }
     }
 
@@ -406,7 +412,16 @@ impl Recs {
             Err(p) => p.into_inner(),
         };
         *g = Arc::new(list);
+        drop(g);
+        // After the list: a page keyed by the old generation is rebuilt.
+        self.experiments_generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Moves at every reload of the running experiments. Read it before
+    /// [`Recs::experiments`].
+    pub fn experiments_generation(&self) -> u64 {
+        self.experiments_generation.load(Ordering::SeqCst)
     }
 
     /// The training progress.

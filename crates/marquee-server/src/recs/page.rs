@@ -162,6 +162,18 @@ impl Profile {
     }
 }
 
+/// How deep the personal ranking goes before popularity takes over.
+const RANK_DEPTH: usize = 3000;
+/// Titles sorted at a time in the personal ranking.
+const SORT_CHUNK: usize = 256;
+
+/// Best score first, ties by catalog position: a total order.
+fn by_score(scores: &[f32], a: &u32, b: &u32) -> std::cmp::Ordering {
+    scores[*b as usize]
+        .total_cmp(&scores[*a as usize])
+        .then(a.cmp(b))
+}
+
 /// Per-request working set over the catalog.
 pub struct Ctx<'a> {
     cat: &'a Catalog,
@@ -175,8 +187,9 @@ pub struct Ctx<'a> {
     pub scores: Vec<f32>,
     /// Model-space positives, for evidence.
     evidence_history: Vec<(u32, f32)>,
-    /// Personal ranking (catalog positions), best first.
+    /// Personal ranking (catalog positions), best first up to `sorted`.
     ranked: Vec<u32>,
+    sorted: usize,
     personal: bool,
 }
 
@@ -190,10 +203,14 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         let cat = &*snap.cat;
         let n = cat.len();
-        let mut allowed = vec![true; n];
-        for (i, it) in cat.items.iter().enumerate() {
-            if p.blocked.contains(&it.id) || (p.is_kids && !it.kids_ok) {
-                allowed[i] = false;
+        let mut allowed: Vec<bool> = if p.is_kids {
+            cat.items.iter().map(|it| it.kids_ok).collect()
+        } else {
+            vec![true; n]
+        };
+        for &t in &p.blocked {
+            if let Some(c) = cat.pos(t) {
+                allowed[c as usize] = false;
             }
         }
         let mut history = Vec::new();
@@ -238,19 +255,14 @@ impl<'a> Ctx<'a> {
         } else {
             scores.copy_from_slice(&cat.pop);
         }
-        // A ranking deep enough for every row: the best few thousand allowed titles.
+        // A ranking deep enough for every row: the best few thousand allowed titles,
+        // sorted lazily (see `Ctx::sort_upto`): a page reads a few hundred.
         let mut ranked: Vec<u32> = (0..n as u32).filter(|&c| allowed[c as usize]).collect();
-        let k = 3000.min(ranked.len());
-        let cmp = |a: &u32, b: &u32| {
-            scores[*b as usize]
-                .total_cmp(&scores[*a as usize])
-                .then(a.cmp(b))
-        };
+        let k = RANK_DEPTH.min(ranked.len());
         if k > 0 && k < ranked.len() {
-            ranked.select_nth_unstable_by(k - 1, cmp);
+            ranked.select_nth_unstable_by(k - 1, |a, b| by_score(&scores, a, b));
             ranked.truncate(k);
         }
-        ranked.sort_by(cmp);
         Ctx {
             cat,
             cfg,
@@ -260,7 +272,24 @@ impl<'a> Ctx<'a> {
             scores,
             evidence_history,
             ranked,
+            sorted: 0,
             personal,
+        }
+    }
+
+    /// Sorts `ranked` (best first) at least up to `upto`, a chunk at a time: the
+    /// order is total (ties by position), so this reads exactly as a full sort.
+    fn sort_upto(&mut self, upto: usize) {
+        let upto = upto.min(self.ranked.len());
+        let scores = &self.scores;
+        while self.sorted < upto {
+            let rest = &mut self.ranked[self.sorted..];
+            let chunk = SORT_CHUNK.min(rest.len());
+            if chunk < rest.len() {
+                rest.select_nth_unstable_by(chunk - 1, |a, b| by_score(scores, a, b));
+            }
+            rest[..chunk].sort_unstable_by(|a, b| by_score(scores, a, b));
+            self.sorted += chunk;
         }
     }
 
@@ -342,14 +371,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// The personal ranking's next `n` free titles passing `keep`.
-    pub fn best(&self, n: usize, keep: impl Fn(u32) -> bool) -> Vec<u32> {
-        let mut out: Vec<u32> = self
-            .ranked
-            .iter()
-            .copied()
-            .filter(|&c| self.free(c) && keep(c))
-            .take(n)
-            .collect();
+    pub fn best(&mut self, n: usize, keep: impl Fn(u32) -> bool) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::with_capacity(n);
+        let mut i = 0;
+        while out.len() < n && i < self.ranked.len() {
+            if i >= self.sorted {
+                self.sort_upto(i + 1);
+            }
+            let c = self.ranked[i];
+            i += 1;
+            if self.free(c) && keep(c) {
+                out.push(c);
+            }
+        }
         if out.len() < n {
             // Past the deep ranking: by popularity.
             for &c in &self.cat.pop_order {

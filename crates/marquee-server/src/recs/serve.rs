@@ -1,10 +1,12 @@
 //! Request-time glue shared by the API and the pages: load a profile's signals,
 //! build its page, log what was shown.
 
+use super::cache;
 use super::page::{self, ContinueItem, HomePage, Profile};
 use crate::error::AppError;
 use crate::AppState;
 use marquee_store::home::{Click, Impression};
+use std::sync::Arc;
 
 /// Loads a profile's signals into the page generator's form.
 pub async fn load_profile(
@@ -23,38 +25,64 @@ pub fn experiment_of(page: &HomePage) -> Option<(i64, String)> {
 }
 
 /// Builds a profile's home page (Continue Watching from continuity) and logs
-/// its impressions.
-pub async fn home(state: &AppState, p: &marquee_domain::Profile) -> Result<HomePage, AppError> {
+/// its impressions. Served from the profile cache while its inputs are
+/// unchanged (see [`super::cache`]).
+pub async fn home(
+    state: &AppState,
+    p: &marquee_domain::Profile,
+) -> Result<(Arc<HomePage>, Arc<cache::Continuity>), AppError> {
+    home_of(state, p.account_id, p.id).await
+}
+
+/// [`home`] for a profile id, checked to belong to `account_id` (404 unknown,
+/// 403 another account's).
+pub async fn home_of(
+    state: &AppState,
+    account_id: i64,
+    profile_id: i64,
+) -> Result<(Arc<HomePage>, Arc<cache::Continuity>), AppError> {
     super::ensure_catalog(state).await;
-    let prof = load_profile(state, p).await?;
-    let (cw, nu) = crate::pages::playback::home_rows(state, p.id).await?;
-    let mut items: Vec<ContinueItem> = cw
-        .into_iter()
-        .map(|c| ContinueItem {
-            title_id: c.item.title_id,
-            series_id: c.item.series_id,
-            label: c.label,
-            pct: c.pct,
-        })
-        .collect();
-    let next_up: Vec<i64> = nu
-        .iter()
-        .flat_map(|c| [Some(c.item.title_id), c.item.series_id])
-        .flatten()
-        .collect();
+    let entry = cache::entry(state, account_id, profile_id).await?;
+    let cont = entry.continuity(state).await?;
     let snap = state.recs.snapshot();
-    let exps = state.recs.experiments();
-    let cfg = state.recs.config();
-    let page = page::build(
-        &snap,
-        cfg,
-        &prof,
-        &exps,
-        std::mem::take(&mut items),
-        &next_up,
-    );
+    let exps_generation = state.recs.experiments_generation();
+    let page = match entry.page(state, snap.generation, exps_generation, &cont) {
+        Some(page) => page,
+        None => {
+            let items: Vec<ContinueItem> = cont
+                .continue_watching
+                .iter()
+                .map(|c| {
+                    let card = crate::pages::playback::card(c.clone());
+                    ContinueItem {
+                        title_id: c.title_id,
+                        series_id: c.series_id,
+                        label: card.label,
+                        pct: card.pct,
+                    }
+                })
+                .collect();
+            let next_up: Vec<i64> = cont
+                .next_up
+                .iter()
+                .flat_map(|c| [Some(c.title_id), c.series_id])
+                .flatten()
+                .collect();
+            let exps = state.recs.experiments();
+            let page = Arc::new(page::build(
+                &snap,
+                state.recs.config(),
+                &entry.signals,
+                &exps,
+                items,
+                &next_up,
+            ));
+            entry.keep_page(state, snap.generation, exps_generation, &cont, page.clone());
+            page
+        }
+    };
     log_page(state, &page, "home");
-    Ok(page)
+    Ok((page, cont))
 }
 
 /// Queues a page's impressions.

@@ -18,7 +18,7 @@ use std::time::Duration;
 /// is for release builds.
 const TEST_MODEL: &str = "knn:k=100";
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let mut c = Config::default();
     c.recs.model = TEST_MODEL.into();
     c.recs.retrain_interval_s = 0;
@@ -30,7 +30,7 @@ fn config() -> Config {
 /// from its data directory at start, as after a restart.
 static MODEL: tokio::sync::OnceCell<Vec<u8>> = tokio::sync::OnceCell::const_new();
 
-async fn trained_demo() -> TestApp {
+pub(crate) async fn trained_demo() -> TestApp {
     let bytes = MODEL
         .get_or_init(|| async {
             let app = TestApp::with_demo_config(config(), Arc::new(SystemClock)).await;
@@ -57,7 +57,7 @@ async fn trained_demo() -> TestApp {
     app
 }
 
-async fn demo_login(app: &TestApp, n: u32) -> (String, i64) {
+pub(crate) async fn demo_login(app: &TestApp, n: u32) -> (String, i64) {
     let r = app
         .post_json(
             "/api/v1/auth/login",
@@ -80,7 +80,7 @@ async fn demo_login(app: &TestApp, n: u32) -> (String, i64) {
     (token, pid)
 }
 
-async fn home(app: &TestApp, token: &str, pid: i64) -> Value {
+pub(crate) async fn home(app: &TestApp, token: &str, pid: i64) -> Value {
     let r = app
         .get(&format!("/api/v1/profiles/{pid}/home"), Some(token))
         .await;
@@ -88,11 +88,11 @@ async fn home(app: &TestApp, token: &str, pid: i64) -> Value {
     r.json().await.unwrap()
 }
 
-fn rows(page: &Value) -> &Vec<Value> {
+pub(crate) fn rows(page: &Value) -> &Vec<Value> {
     page["rows"].as_array().unwrap()
 }
 
-fn ids_of(page: &Value) -> Vec<i64> {
+pub(crate) fn ids_of(page: &Value) -> Vec<i64> {
     rows(page)
         .iter()
         .flat_map(|r| r["items"].as_array().unwrap().iter())
@@ -107,7 +107,12 @@ fn keys(page: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn feedback(app: &TestApp, token: &str, pid: i64, items: Value) -> reqwest::Response {
+pub(crate) async fn feedback(
+    app: &TestApp,
+    token: &str,
+    pid: i64,
+    items: Value,
+) -> reqwest::Response {
     app.post_json(
         "/api/v1/feedback",
         Some(token),

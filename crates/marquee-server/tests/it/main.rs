@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod browser;
+mod cache;
 mod helpers;
 mod home;
 mod ideas;

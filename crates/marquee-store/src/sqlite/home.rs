@@ -1,6 +1,7 @@
 //! SQLite implementation of [`HomeStore`].
 
 use super::SqliteStore;
+use crate::changes::Bump;
 use crate::home::{
     decode_rows, encode_rows, CatalogTitle, Click, ExperimentLog, ExperimentRecord, FeedbackAction,
     HomeStore, Impression, PlayRecord, Signal, SignalKind, TrainingRun,
@@ -144,6 +145,7 @@ impl HomeStore for SqliteStore {
         items: &[(i64, FeedbackAction)],
         now: Millis,
     ) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Profile(profile_id));
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for &(title_id, action) in items {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM titles WHERE id = ?")

@@ -1,5 +1,6 @@
 //! The embedded SQLite backend (WAL mode).
 
+use crate::changes::Bump;
 use crate::{
     CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle, NewAccount,
     Result, SessionRecord, StoreError, TitleQuery, TitleSort,
@@ -19,6 +20,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod changes;
 mod decisions;
 mod health;
 mod home;
@@ -39,6 +41,8 @@ pub struct SqliteStore {
     /// One connection of its own for the playback group-commit writer, so that
     /// it never queues behind the readers for a pooled connection.
     writer: SqlitePool,
+    /// Change counters for the server's read caches (see [`crate::changes`]).
+    pub(crate) changes: std::sync::Arc<crate::changes::ChangeCounters>,
 }
 
 const SUMMARY_COLS: &str = "t.id, t.kind, t.name, t.year, COALESCE(s.plays, 0) AS plays, \
@@ -159,7 +163,11 @@ impl SqliteStore {
             )
             .await?;
         playback::spawn_checkpointer(pool.clone());
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            writer,
+            changes: Default::default(),
+        })
     }
 
     /// The underlying pool, for backend-specific tools.
@@ -218,6 +226,7 @@ impl CatalogStore for SqliteStore {
         rows: &[ImportTitle],
         now: Millis,
     ) -> Result<ImportCounts> {
+        let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in rows.chunks(CHUNK) {
@@ -306,6 +315,7 @@ impl CatalogStore for SqliteStore {
         password_hash: &str,
         now: Millis,
     ) -> Result<ImportCounts> {
+        let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in users.chunks(CHUNK) {
@@ -349,6 +359,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn import_ratings(&self, source: &str, rows: &[ImportRating]) -> Result<ImportCounts> {
+        let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         const JOIN: &str = ") v JOIN accounts a ON a.source = ";
@@ -626,6 +637,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn set_password(&self, account_id: i64, hash: &str, must_change: bool) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
         let n = sqlx::query(
             "UPDATE accounts SET password_hash = ?, must_change_password = ? WHERE id = ?",
         )
@@ -642,6 +654,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn set_role(&self, account_id: i64, role: Role) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
         let n = sqlx::query("UPDATE accounts SET role = ? WHERE id = ?")
             .bind(role.as_str())
             .bind(account_id)
@@ -681,6 +694,7 @@ impl CatalogStore for SqliteStore {
         is_kids: bool,
         now: Millis,
     ) -> Result<Profile> {
+        let _changed = self.changes.on_return(Bump::Auth);
         // One statement: the count check and the insert are atomic.
         let row = sqlx::query(
             "INSERT INTO profiles(account_id, name, is_kids, created_at) \
@@ -713,6 +727,7 @@ impl CatalogStore for SqliteStore {
         now: Millis,
         expires_at: Millis,
     ) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
         // Expired sessions are swept on each log-in.
         sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
@@ -754,6 +769,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn set_session_profile(&self, token_hash: &str, profile_id: i64) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
         sqlx::query("UPDATE sessions SET profile_id = ? WHERE token_hash = ?")
             .bind(profile_id)
             .bind(token_hash)
@@ -763,6 +779,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
             .execute(&self.pool)
@@ -771,6 +788,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn delete_account_sessions(&self, account_id: i64) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
         sqlx::query("DELETE FROM sessions WHERE account_id = ?")
             .bind(account_id)
             .execute(&self.pool)
@@ -812,6 +830,7 @@ impl CatalogStore for SqliteStore {
         thumb: Option<Thumb>,
         now: Millis,
     ) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Profile(profile_id));
         match thumb {
             Some(t) => {
                 sqlx::query(

@@ -6,6 +6,7 @@
 //! with a handful of multi-row statements. A batch commits or fails whole.
 
 use super::SqliteStore;
+use crate::changes::Bump;
 use crate::playback::{
     ActiveStream, ImportSeries, PlayEvent, PlayableTitle, ProgressAck, ProgressInput,
     ProgressRefused, RowItem, StartOutcome, StartPlayback, TitleProgress,
@@ -367,6 +368,7 @@ impl PlaybackStore for SqliteStore {
     }
 
     async fn set_media_path(&self, title_id: i64, path: Option<&str>) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::All);
         let n = sqlx::query("UPDATE titles SET media_path = ? WHERE id = ?")
             .bind(path)
             .bind(title_id)
@@ -380,6 +382,7 @@ impl PlaybackStore for SqliteStore {
     }
 
     async fn start_playback(&self, req: &StartPlayback) -> Result<StartOutcome> {
+        let _changed = self.changes.on_return(Bump::Profile(req.profile_id));
         let now = req.now;
         let lim = req.limits;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -798,7 +801,12 @@ impl PlaybackStore for SqliteStore {
             ));
         }
         sql.push_str("COMMIT;");
-        if let Err(e) = (&mut *conn).execute(sqlx::raw_sql(&sql)).await {
+        let result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
+        // Committed or not, the profiles' cached continuity and signals are redone.
+        for (p, _) in states.keys() {
+            self.changes.bump_profile(*p);
+        }
+        if let Err(e) = result {
             rollback(&mut conn).await;
             return Err(e.into());
         }
@@ -849,6 +857,7 @@ impl PlaybackStore for SqliteStore {
         played: bool,
         now: Millis,
     ) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Profile(profile_id));
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM titles WHERE id = ?")
             .bind(title_id)
@@ -906,6 +915,7 @@ impl PlaybackStore for SqliteStore {
         title_id: i64,
         now: Millis,
     ) -> Result<bool> {
+        let _changed = self.changes.on_return(Bump::Profile(profile_id));
         Ok(sqlx::query(
             "UPDATE playback_state SET hidden = 1, updated_at = ? WHERE profile_id = ? AND title_id = ? \
              AND resume_ms > 0 AND hidden = 0",
@@ -1067,6 +1077,7 @@ impl PlaybackStore for SqliteStore {
         series: &[ImportSeries],
         now: Millis,
     ) -> Result<ImportCounts> {
+        let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for s in series {
