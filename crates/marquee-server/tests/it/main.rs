@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod browser;
 mod helpers;
+mod hostile;
 mod home;
 mod ideas;
 mod listening;
