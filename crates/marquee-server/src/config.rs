@@ -292,6 +292,17 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Parses a config file's text over the defaults (no environment), then
+    /// validates it: what [`Config::load`] does with the file, without I/O.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.addr.parse::<std::net::SocketAddr>().is_err() {

@@ -27,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod ideas;
+pub mod htmlcheck;
 pub mod import;
 pub mod listening;
 pub mod markdown;
@@ -176,7 +177,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
-        .layer(axum::middleware::from_fn(pages::csrf_cookie_layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::csrf_cookie_layer,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,

@@ -2,7 +2,7 @@
 //! posts, series, alerts, ingest tokens, and viewers' linked handles.
 
 use crate::auth::{self, Admin, CurrentUser, Staff};
-use crate::error::{parse_json, ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
 use crate::listening::{self, classify, IngestOutcome, RawPost};
 use crate::AppState;
 use axum::body::Body;
@@ -231,51 +231,13 @@ async fn ingest_posts(
         .map_err(|_| AppError::PayloadTooLarge {
             limit: cfg.max_body_bytes,
         })?;
-    // Fast path; on failure, parse again to name the offending field.
-    let posts: Vec<PostIn> = match serde_json::from_slice(&bytes) {
-        Ok(p) => p,
-        Err(_) => parse_json(&bytes).map_err(|ApiError(e)| ApiError(name_missing(e)))?,
-    };
-    if posts.len() > cfg.max_batch_posts {
-        return Err(AppError::invalid(
-            "body",
-            format!(
-                "{} posts in one batch; the most is {}",
-                posts.len(),
-                cfg.max_batch_posts
-            ),
-        )
-        .into());
-    }
-    let now = state.clock.now_ms();
-    let raws = posts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| check_post(p, &format!("[{i}]."), cfg.max_post_chars, now))
-        .collect::<Result<Vec<_>, _>>()?;
+    let raws = listening::parse::posts_body(
+        &bytes,
+        cfg.max_post_chars,
+        cfg.max_batch_posts,
+        state.clock.now_ms(),
+    )?;
     Ok(Json(listening::ingest(&state, raws, None).await?))
-}
-
-/// A missing field inside an element is reported at the element (`[3]`);
-/// name the field itself (`[3].text`).
-fn name_missing(e: AppError) -> AppError {
-    match e {
-        AppError::BadRequest {
-            field: Some(f),
-            message,
-        } if f.ends_with(']') && message.contains("missing field `") => {
-            let name = message
-                .split("missing field `")
-                .nth(1)
-                .and_then(|r| r.split('`').next())
-                .unwrap_or("");
-            AppError::BadRequest {
-                field: Some(format!("{f}.{name}")),
-                message,
-            }
-        }
-        other => other,
-    }
 }
 
 /// Post listing parameters.

@@ -154,12 +154,10 @@ async fn session(
             Ok(Some(Err(e))) => break Err(e.to_string()),
             Ok(Some(Ok(Message::Text(t)))) => {
                 read += 1;
-                match serde_json::from_str::<Event>(t.as_str()) {
-                    Ok(e) => {
-                        last = Some(e.time_us);
-                        if let Some(p) = to_raw(&e, keywords) {
-                            buf.push(p);
-                        }
+                match super::parse::jetstream_message(t.as_str(), keywords) {
+                    Ok((cursor, post)) => {
+                        last = Some(cursor);
+                        buf.extend(post);
                     }
                     Err(e) => tracing::debug!(error = %e, "jetstream: unreadable event skipped"),
                 }

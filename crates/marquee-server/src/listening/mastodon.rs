@@ -47,7 +47,7 @@ pub struct Account {
 }
 
 /// Orders snowflake ids numerically (they are decimal strings).
-fn id_key(id: &str) -> (usize, &str) {
+pub fn id_key(id: &str) -> (usize, &str) {
     (id.len(), id)
 }
 
@@ -152,11 +152,14 @@ pub async fn run(state: AppState, cfg: MastodonConfig, _index: usize) {
             req = req.bearer_auth(t);
         }
         let page: Result<Vec<Status>, String> = match req.send().await {
-            Ok(r) if r.status().is_success() => r.json().await.map_err(|e| e.to_string()),
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) => super::parse::mastodon_page(&b),
+                Err(e) => Err(e.to_string()),
+            },
             Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
             Err(e) => Err(e.to_string()),
         };
-        let mut statuses = match page {
+        let statuses = match page {
             Ok(p) => p,
             Err(e) => {
                 failures += 1;
@@ -167,7 +170,6 @@ pub async fn run(state: AppState, cfg: MastodonConfig, _index: usize) {
             }
         };
         failures = 0;
-        statuses.sort_by(|a, b| id_key(&a.id).cmp(&id_key(&b.id)));
         let full = statuses.len() >= PAGE;
         let Some(newest) = statuses.last().map(|s| s.id.clone()) else {
             tokio::time::sleep(Duration::from_secs(cfg.poll_interval_s.max(1))).await;

@@ -25,6 +25,7 @@ pub mod config;
 pub mod detect;
 pub mod jetstream;
 pub mod mastodon;
+pub mod parse;
 pub mod webhook;
 
 use classify::Matcher;

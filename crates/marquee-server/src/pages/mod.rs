@@ -95,7 +95,11 @@ pub struct AnonCsrf(pub String);
 
 /// Middleware: gives every browser a `marquee_csrf` cookie, used by the
 /// anonymous forms (log-in, sign-up) as a double-submit token.
-pub async fn csrf_cookie_layer(mut req: Request, next: Next) -> Response {
+pub async fn csrf_cookie_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     // The JSON API never renders forms: bearer clients need no cookie, and
     // cookie-authenticated writes carry the session's token in a header.
     if req.uri().path().starts_with("/api/") {
@@ -103,14 +107,17 @@ pub async fn csrf_cookie_layer(mut req: Request, next: Next) -> Response {
     }
     let (parts, body) = req.into_parts();
     let existing = auth::csrf_cookie(&parts).filter(|t| t.len() >= 32);
+    let req_headers = existing.is_none().then(|| parts.headers.clone());
     req = Request::from_parts(parts, body);
     let token = existing.clone().unwrap_or_else(auth::random_token);
     req.extensions_mut().insert(AnonCsrf(token.clone()));
     let mut resp = next.run(req).await;
     if existing.is_none() {
+        let secure = service::secure_cookies(&state, req_headers.as_ref().unwrap_or(&HeaderMap::new()));
         let cookie = format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
-            auth::CSRF_COOKIE
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+            auth::CSRF_COOKIE,
+            if secure { "; Secure" } else { "" }
         );
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -190,22 +197,57 @@ impl FromRequestParts<AppState> for Page {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        build_page(parts, state).await
+        if let Some(p) = parts.extensions.get::<Page>() {
+            return Ok(p.clone());
+        }
+        let page = build_page(parts, state).await?;
+        parts.extensions.insert(page.clone());
+        Ok(page)
     }
 }
 
-/// A urlencoded form whose rejection is a 400 page.
+/// A urlencoded form whose rejection is a 400 page. Its `csrf` field is
+/// checked against the page's token before the form is parsed: a POST
+/// without the right token is a 403 whatever else it holds, and no handler
+/// runs (the handlers' own `check_csrf` is a second line).
 #[derive(Debug)]
 pub struct PageForm<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
-    type Rejection = PageError;
+/// Only the token of a form (other fields ignored; a missing one is empty).
+#[derive(Deserialize)]
+struct SentCsrf {
+    #[serde(default)]
+    csrf: String,
+}
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::Form::<T>::from_request(req, state)
+impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let page = <Page as FromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let headers = parts.headers.clone();
+        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| PageError(AppError::invalid("form", r.body_text())).into_response())?;
+        let parse = |bytes: axum::body::Bytes| {
+            let mut r = Request::new(axum::body::Body::from(bytes));
+            *r.method_mut() = axum::http::Method::POST;
+            *r.headers_mut() = headers.clone();
+            r
+        };
+        let sent = axum::Form::<SentCsrf>::from_request(parse(bytes.clone()), state)
+            .await
+            .map(|axum::Form(f)| f.csrf)
+            .unwrap_or_default();
+        page.check_csrf(&sent)
+            .map_err(|e| PageError(e).into_response())?;
+        axum::Form::<T>::from_request(parse(bytes), state)
             .await
             .map(|axum::Form(v)| PageForm(v))
-            .map_err(|r| PageError(AppError::invalid("form", r.body_text())))
+            .map_err(|r| PageError(AppError::invalid("form", r.body_text())).into_response())
     }
 }
 

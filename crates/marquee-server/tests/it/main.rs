@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cache;
 mod helpers;
+mod hostile;
 mod home;
 mod ideas;
 mod listening;

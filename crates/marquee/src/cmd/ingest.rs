@@ -8,7 +8,6 @@ use super::app;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use marquee_domain::{Clock, SystemClock};
-use marquee_server::api::listening::{check_post, PostIn};
 use marquee_server::Config;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -140,16 +139,7 @@ async fn mint_token(config: &Config, purpose: &str) -> anyhow::Result<String> {
 
 /// Parses and checks one line: the post as JSON for the API, or why not.
 pub fn parse_line(line: &str, max_chars: usize, now: i64) -> Result<Value, String> {
-    let p: PostIn = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    let back = serde_json::to_value(&p).map_err(|e| e.to_string())?;
-    check_post(p, "", max_chars, now).map_err(|e| match e {
-        marquee_server::error::AppError::BadRequest {
-            field: Some(f),
-            message,
-        } => format!("{f} {message}"),
-        other => other.to_string(),
-    })?;
-    Ok(back)
+    marquee_server::listening::parse::jsonl_line(line, max_chars, now)
 }
 
 /// Runs `marquee ingest posts`.
