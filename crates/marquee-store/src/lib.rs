@@ -31,6 +31,7 @@ pub mod playback;
 pub mod postgres;
 pub mod sqlite;
 pub mod support;
+pub mod transfer;
 
 pub use decisions::DecisionStore;
 pub use home::HomeStore;
