@@ -33,6 +33,7 @@ pub mod playback;
 pub mod postgres;
 pub mod sqlite;
 pub mod support;
+pub mod transfer;
 
 pub use changes::ChangeStore;
 pub use decisions::DecisionStore;

@@ -25,6 +25,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy a SQLite installation into an empty PostgreSQL database and verify it.
+    MigrateData(cmd::migrate_data::MigrateDataArgs),
     /// Import data.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -87,6 +89,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(config, &args),
         Command::Migrate => cmd::app::block_on(cmd::app::migrate(config)),
+        Command::MigrateData(args) => cmd::app::block_on(cmd::migrate_data::run(&args)),
         Command::Import(ImportCommand::Movielens(args)) => cmd::import::run(config, &args),
         Command::User(c) => cmd::user::run(config, &c),
         Command::Config => cmd::app::print_config(config),

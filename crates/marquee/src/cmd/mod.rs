@@ -5,6 +5,7 @@ pub mod demo;
 pub mod eval_recs;
 pub mod import;
 pub mod ingest;
+pub mod migrate_data;
 pub mod sentiment;
 pub mod serve;
 pub mod train_recs;
