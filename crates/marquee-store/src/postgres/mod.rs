@@ -22,6 +22,18 @@ mod perks;
 mod playback;
 mod support;
 
+/// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters
+/// for the widest rows written in chunks.
+pub(crate) const CHUNK: usize = 1000;
+
+/// Maps a UNIQUE violation to a conflict on `field`.
+pub(crate) fn unique_to_conflict(e: sqlx::Error, field: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { field },
+        _ => e.into(),
+    }
+}
+
 /// PostgreSQL implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -33,12 +45,26 @@ impl PgStore {
     /// exist; [`crate::CatalogStore::migrate`] creates the schema.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        Self::open_with(opts, max_connections).await
+    }
+
+    /// Connects with ready-made options (tests and tools that pick the
+    /// database name themselves).
+    pub async fn open_with(opts: PgConnectOptions, max_connections: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await?;
         Ok(PgStore { pool })
+    }
+
+    /// Brings the schema up to date (what [`crate::CatalogStore::migrate`] does).
+    pub async fn migrate_schema(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The underlying pool, for backend-specific tools.
