@@ -247,19 +247,29 @@ async fn check_similar_ideas_stem_and_rank_titles_first<S: IdeaStore + CatalogSt
     );
     assert!(s.similar_ideas("da ", None, 10).await.unwrap().is_empty());
     // Stop words alone, and query syntax, find nothing and break nothing.
-    assert!(s.similar_ideas("the a ", None, 10).await.unwrap().is_empty());
+    assert!(s
+        .similar_ideas("the a ", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s
         .similar_ideas("\" OR * : & | ! ( ) '", None, 10)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
-        ids(s.similar_ideas("\"dark\" OR eyes*", None, 10).await.unwrap()),
+        ids(s
+            .similar_ideas("\"dark\" OR eyes*", None, 10)
+            .await
+            .unwrap()),
         vec![dark]
     );
     // OR of terms; limit kept.
     assert_eq!(
-        s.similar_ideas("dark trains", None, 10).await.unwrap().len(),
+        s.similar_ideas("dark trains", None, 10)
+            .await
+            .unwrap()
+            .len(),
         3
     );
     assert_eq!(
@@ -430,7 +440,7 @@ async fn check_listings_comments_status_and_notifications<
                 to: IdeaStatus::Launched,
                 explanation: "shipped".into(),
                 release_note_url: Some("https://example.com/notes".into()),
-                now: 200,
+                now: 20 * week,
             },
             &n,
         )
@@ -477,10 +487,7 @@ async fn check_listings_comments_status_and_notifications<
     assert_eq!(notes[0].kind, "idea.status_changed");
     assert_eq!(s.mark_notifications_read(b, 300).await.unwrap(), 1);
     assert_eq!(s.unread_notifications(b).await.unwrap(), 0);
-    assert_eq!(
-        s.notifications(b, 10).await.unwrap()[0].read_at,
-        Some(300)
-    );
+    assert_eq!(s.notifications(b, 10).await.unwrap()[0].read_at, Some(300));
     let author = s.idea_author(staff).await.unwrap().unwrap();
     assert!(author.staff);
     assert_eq!(author.name, "staff");

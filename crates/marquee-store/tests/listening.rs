@@ -405,7 +405,10 @@ async fn check_handles_tokens_and_orders<S: ListeningStore + CatalogStore>(s: &S
     }
     assert!(matches!(
         s.link_handle(alice, "@h10@x", 15).await,
-        Err(StoreError::Limit { field: "handle", .. })
+        Err(StoreError::Limit {
+            field: "handle",
+            ..
+        })
     ));
     assert_eq!(s.handles(alice).await.unwrap().len(), 10);
     assert_eq!(s.handles(alice).await.unwrap()[0], "@al@x");

@@ -22,14 +22,12 @@ fn event(name: &str, n: i64) -> OutboxEvent {
 }
 
 async fn check_enqueue_claim_lease_and_outcomes<S: OutboxStore>(s: &S) {
-    let all = s.create_webhook("http://h/all", "k1", "*", 1).await.unwrap();
+    let all = s
+        .create_webhook("http://h/all", "k1", "*", 1)
+        .await
+        .unwrap();
     let some = s
-        .create_webhook(
-            "http://h/some",
-            "k2",
-            "idea.status_changed idea.merged",
-            2,
-        )
+        .create_webhook("http://h/some", "k2", "idea.status_changed idea.merged", 2)
         .await
         .unwrap();
     assert!(all.active);
@@ -50,8 +48,14 @@ async fn check_enqueue_claim_lease_and_outcomes<S: OutboxStore>(s: &S) {
             .unwrap(),
         2
     );
-    assert_eq!(s.enqueue_event(&event("idea.merged", 2), 11).await.unwrap(), 2);
-    assert_eq!(s.enqueue_event(&event("idea.merge", 3), 12).await.unwrap(), 1);
+    assert_eq!(
+        s.enqueue_event(&event("idea.merged", 2), 11).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        s.enqueue_event(&event("idea.merge", 3), 12).await.unwrap(),
+        1
+    );
     assert_eq!(s.enqueue_event(&event("other", 4), 13).await.unwrap(), 1);
 
     // Nothing is due before its time.
@@ -102,7 +106,12 @@ async fn check_enqueue_claim_lease_and_outcomes<S: OutboxStore>(s: &S) {
     let by_id = |id: i64| recs.iter().find(|r| r.id == id).unwrap().clone();
     let ok = by_id(got[0].id);
     assert_eq!(
-        (ok.state.as_str(), ok.attempts, ok.last_status, ok.delivered_at),
+        (
+            ok.state.as_str(),
+            ok.attempts,
+            ok.last_status,
+            ok.delivered_at
+        ),
         ("delivered", 1, Some(204), Some(1200))
     );
     let retry = by_id(got[1].id);
@@ -112,7 +121,8 @@ async fn check_enqueue_claim_lease_and_outcomes<S: OutboxStore>(s: &S) {
             retry.last_error.as_deref(),
             retry.next_attempt_at
         ),
-        ("pending", Some("HTTP 500"), 5000)
+        // Retried at 5000, claimed again at 10,000 with a 1000 ms lease.
+        ("pending", Some("HTTP 500"), 11_000)
     );
     let dead = by_id(got[2].id);
     assert_eq!(

@@ -11,8 +11,8 @@ use super::listening::ts_word;
 use super::outbox::enqueue_in;
 use super::PgStore;
 use crate::ideas::{
-    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, Visibility,
-    VoteState,
+    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate,
+    Visibility, VoteState,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -99,11 +99,7 @@ fn idea_from_row(row: &PgRow) -> Result<Idea> {
     })
 }
 
-async fn idea_in(
-    conn: &mut PgConnection,
-    id: i64,
-    viewer: Option<i64>,
-) -> Result<Option<Idea>> {
+async fn idea_in(conn: &mut PgConnection, id: i64, viewer: Option<i64>) -> Result<Option<Idea>> {
     let mut qb = QueryBuilder::new("");
     push_idea_select(&mut qb, viewer);
     qb.push(" FROM ideas i WHERE i.id = ").push_bind(id);
@@ -137,10 +133,10 @@ async fn lock_flags(conn: &mut PgConnection, id: i64) -> Result<IdeaFlags> {
 
 async fn flags_sql(conn: &mut PgConnection, id: i64, sql: &str) -> Result<IdeaFlags> {
     let row = sqlx::query(sql)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound { what: "idea" })?;
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound { what: "idea" })?;
     let status: String = row.try_get("status")?;
     Ok(IdeaFlags {
         status: status_of(&status)?,
@@ -234,10 +230,10 @@ impl IdeaStore for PgStore {
             sqlx::query(
                 "INSERT INTO idea_tags(idea_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
-                .bind(id)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
+            .bind(id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         }
         let idea = idea_in(&mut tx, id, Some(new.author_id))
             .await?
@@ -438,12 +434,14 @@ impl IdeaStore for PgStore {
                     });
                 }
             }
-            sqlx::query("INSERT INTO idea_votes(idea_id, account_id, created_at) VALUES ($1, $2, $3)")
-                .bind(idea_id)
-                .bind(account_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO idea_votes(idea_id, account_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(idea_id)
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             used += 1;
         }
         let votes = recount_votes(&mut tx, idea_id, now).await?;
@@ -804,10 +802,10 @@ impl IdeaStore for PgStore {
             sqlx::query(
                 "INSERT INTO idea_tags(idea_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
-                .bind(idea_id)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
+            .bind(idea_id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("UPDATE ideas SET updated_at = $1 WHERE id = $2")
             .bind(now)
@@ -919,4 +917,3 @@ async fn comments_in(
         })
         .collect()
 }
-

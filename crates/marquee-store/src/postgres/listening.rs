@@ -329,7 +329,9 @@ impl ListeningStore for PgStore {
                     .push_bind(join_set(&p.topics))
                     .push_bind(join_set(&p.brands));
             });
-            qb.push(" ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id");
+            qb.push(
+                " ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id",
+            );
             let rows = qb.build().fetch_all(&mut *tx).await?;
             for r in rows {
                 let id: i64 = r.try_get("id")?;
@@ -529,11 +531,11 @@ impl ListeningStore for PgStore {
     }
 
     async fn post_sources(&self) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT DISTINCT source FROM posts ORDER BY source COLLATE \"C\"")
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT source COLLATE \"C\" AS source FROM posts ORDER BY 1",
         )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn latest_post_time(&self) -> Result<Option<Millis>> {
@@ -793,4 +795,3 @@ impl ListeningStore for PgStore {
         .await?)
     }
 }
-

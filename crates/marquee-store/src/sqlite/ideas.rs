@@ -3,8 +3,8 @@
 use super::outbox::enqueue_in;
 use super::SqliteStore;
 use crate::ideas::{
-    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, Visibility,
-    VoteState,
+    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate,
+    Visibility, VoteState,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
