@@ -33,12 +33,26 @@ impl PgStore {
     /// exist; [`crate::CatalogStore::migrate`] creates the schema.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        Self::open_with(opts, max_connections).await
+    }
+
+    /// Connects with ready-made options (tests and tools that pick the
+    /// database name themselves).
+    pub async fn open_with(opts: PgConnectOptions, max_connections: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await?;
         Ok(PgStore { pool })
+    }
+
+    /// Brings the schema up to date (what [`crate::CatalogStore::migrate`] does).
+    pub async fn migrate_schema(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The underlying pool, for backend-specific tools.
