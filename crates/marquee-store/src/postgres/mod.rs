@@ -22,6 +22,18 @@ mod perks;
 mod playback;
 mod support;
 
+/// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters
+/// for the widest rows written in chunks.
+pub(crate) const CHUNK: usize = 1000;
+
+/// Maps a UNIQUE violation to a conflict on `field`.
+pub(crate) fn unique_to_conflict(e: sqlx::Error, field: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { field },
+        _ => e.into(),
+    }
+}
+
 /// PostgreSQL implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct PgStore {

@@ -51,7 +51,9 @@ pub async fn fresh_sqlite() -> SqliteStore {
 
 /// The admin connection options from `MARQUEE_TEST_POSTGRES`, if set.
 pub fn postgres_admin() -> Option<PgConnectOptions> {
-    let url = std::env::var(PG_ENV).ok().filter(|u| !u.trim().is_empty())?;
+    let url = std::env::var(PG_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())?;
     Some(
         PgConnectOptions::from_str(url.trim())
             .unwrap_or_else(|e| panic!("{PG_ENV}={url:?} is not a PostgreSQL URL: {e}")),
