@@ -75,9 +75,9 @@ where
     let mut tasks = Vec::new();
     for ev in events.iter().chain(events.iter()) {
         let (s, rule, ev) = (s.clone(), rule.clone(), ev.clone());
-        tasks.push(tokio::spawn(
-            async move { s.award_perk(&rule, &ev, 200).await.unwrap() },
-        ));
+        tasks.push(tokio::spawn(async move {
+            s.award_perk(&rule, &ev, 200).await.unwrap()
+        }));
     }
     let (mut awarded, mut duplicate, mut refused) = (0, 0, 0);
     for t in tasks {
@@ -111,7 +111,10 @@ async fn check_awards_reveal_and_spend<S: CatalogStore + PerksStore>(s: &S) {
     let admin = account(s, "admin@x.org", Role::Admin, 1).await;
     let v = account(s, "v@x.org", Role::Viewer, 1).await;
     let profile = s.profiles(v).await.unwrap()[0].id;
-    let rule = s.create_perk_rule(&spec(100_000, 2), admin, 1).await.unwrap();
+    let rule = s
+        .create_perk_rule(&spec(100_000, 2), admin, 1)
+        .await
+        .unwrap();
     let mut outcomes = Vec::new();
     for i in 0..3 {
         let at = 10 * DAY_MS + i * DAY_MS;
@@ -125,12 +128,18 @@ async fn check_awards_reveal_and_spend<S: CatalogStore + PerksStore>(s: &S) {
         s.finish_perk_event(ev.id, ev.occurred_at).await.unwrap();
     }
     assert!(s.pending_perk_events(10).await.unwrap().is_empty());
-    assert!(matches!(outcomes[2], AwardOutcome::Refused(_)), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[2], AwardOutcome::Refused(_)),
+        "{outcomes:?}"
+    );
     let awards = s.profile_awards(profile, 10).await.unwrap();
     assert_eq!(awards.len(), 2);
     assert!(awards[0].created_at > awards[1].created_at);
     assert_eq!(s.credit_balance(v).await.unwrap(), 600);
-    let r = s.reveal_award(profile, awards[0].id, 99 * DAY_MS).await.unwrap();
+    let r = s
+        .reveal_award(profile, awards[0].id, 99 * DAY_MS)
+        .await
+        .unwrap();
     assert_eq!(r.revealed_at, Some(99 * DAY_MS));
     let r = s
         .reveal_award(profile, awards[0].id, 100 * DAY_MS)
@@ -154,7 +163,13 @@ async fn check_awards_reveal_and_spend<S: CatalogStore + PerksStore>(s: &S) {
     // A rule update is audited; an unknown rule is NotFound.
     let mut sp = rule.spec.clone();
     sp.enabled = false;
-    assert!(!s.update_perk_rule(rule.id, &sp, admin, 5).await.unwrap().spec.enabled);
+    assert!(
+        !s.update_perk_rule(rule.id, &sp, admin, 5)
+            .await
+            .unwrap()
+            .spec
+            .enabled
+    );
     assert!(matches!(
         s.update_perk_rule(rule.id + 99, &sp, admin, 5).await,
         Err(StoreError::NotFound { .. })
@@ -206,7 +221,13 @@ async fn check_referrals<S: CatalogStore + PerksStore>(s: &S) {
     let n = s.collect_perk_events(366 * DAY_MS).await.unwrap();
     assert_eq!(n, 3);
     assert_eq!(s.collect_perk_events(367 * DAY_MS).await.unwrap(), 0);
-    let facts = s.perk_facts(a, s.profiles(a).await.unwrap()[0].id, 400 * DAY_MS, &["Drama".into()])
+    let facts = s
+        .perk_facts(
+            a,
+            s.profiles(a).await.unwrap()[0].id,
+            400 * DAY_MS,
+            &["Drama".into()],
+        )
         .await
         .unwrap();
     assert_eq!((facts.titles_finished, facts.account_created_at), (0, 1));

@@ -48,9 +48,15 @@ where
     for (i, c) in customers.iter().enumerate() {
         let (s, c) = (s.clone(), *c);
         tasks.push(tokio::spawn(async move {
-            s.create_conversation(c, &format!("help {i}"), Priority::Normal, 2, 1000 + i as i64)
-                .await
-                .unwrap()
+            s.create_conversation(
+                c,
+                &format!("help {i}"),
+                Priority::Normal,
+                2,
+                1000 + i as i64,
+            )
+            .await
+            .unwrap()
         }));
     }
     let mut assigned = Vec::new();
@@ -115,7 +121,10 @@ async fn check_csat_once_per_resolution<S: CatalogStore + SupportStore>(s: &S) {
     ));
     assert!(!s.conversation(id).await.unwrap().unwrap().csat_due);
     // The customer writes again: reopened, and the next resolution asks again.
-    let w = s.add_customer_message(id, c, "still broken", 5, 30).await.unwrap();
+    let w = s
+        .add_customer_message(id, c, "still broken", 5, 30)
+        .await
+        .unwrap();
     assert_eq!(w.conversation.status, ConvStatus::Open);
     s.set_status(id, agent, ConvStatus::Resolved, None, 5, 40)
         .await
@@ -201,12 +210,17 @@ async fn check_read_state_replies_and_canned<S: CatalogStore + SupportStore>(s: 
     assert_eq!(r.customer_read_id, newest);
     let r = s.mark_read(id, true, 1).await.unwrap();
     assert_eq!(r.customer_read_id, newest);
-    assert_eq!(s.agent_teams().await.unwrap(), vec![(agent, "Tier 2".to_string())]);
+    assert_eq!(
+        s.agent_teams().await.unwrap(),
+        vec![(agent, "Tier 2".to_string())]
+    );
 
     s.create_canned("refund", "We refunded you.", agent, 1)
         .await
         .unwrap();
-    s.create_canned("Apology", "Sorry!", agent, 1).await.unwrap();
+    s.create_canned("Apology", "Sorry!", agent, 1)
+        .await
+        .unwrap();
     assert!(matches!(
         s.create_canned("refund", "again", agent, 2).await,
         Err(StoreError::Conflict { field: "shortcode" })
@@ -228,7 +242,13 @@ async fn check_mentions_search<S: CatalogStore + SupportStore>(s: &S) {
     let c1 = account(s, "c1@x.org", Role::Viewer).await;
     let c2 = account(s, "c2@x.org", Role::Viewer).await;
     let a = s
-        .create_conversation(c1, "The SUBTITLES are out of sync", Priority::Normal, 5, 100)
+        .create_conversation(
+            c1,
+            "The SUBTITLES are out of sync",
+            Priority::Normal,
+            5,
+            100,
+        )
         .await
         .unwrap()
         .conversation
@@ -275,7 +295,10 @@ async fn check_mentions_search<S: CatalogStore + SupportStore>(s: &S) {
     let evil = TextMatch {
         groups: vec![vec!["bill')|:*!&".into()]],
     };
-    let (n, _) = s.conversations_mentioning(&evil, 0, 1000, 10).await.unwrap();
+    let (n, _) = s
+        .conversations_mentioning(&evil, 0, 1000, 10)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 

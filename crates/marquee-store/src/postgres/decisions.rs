@@ -97,12 +97,11 @@ impl DecisionStore for PgStore {
                 EvidenceKind::Conversation => "support_conversations",
             };
             // FOR SHARE: the evidence cannot vanish before the decision commits.
-            let found: Option<i64> = sqlx::query_scalar(&format!(
-                "SELECT id FROM {table} WHERE id = $1 FOR SHARE"
-            ))
-            .bind(e.id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let found: Option<i64> =
+                sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1 FOR SHARE"))
+                    .bind(e.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if found.is_none() {
                 return Err(StoreError::Invalid {
                     field: "evidence",

@@ -233,11 +233,7 @@ impl PgStore {
     /// Series whose every episode the profile streamed to the end (90 % of
     /// the runtime, by the server's play sessions: a hand-set "played" mark
     /// does not count), among series with playback changes since the cursor.
-    async fn collect_series_finished(
-        &self,
-        conn: &mut PgConnection,
-        now: Millis,
-    ) -> Result<u64> {
+    async fn collect_series_finished(&self, conn: &mut PgConnection, now: Millis) -> Result<u64> {
         let since = cursor(conn, "series_finished").await?;
         let rows = sqlx::query(
             "SELECT ps.profile_id, ps.series_id, p.account_id, MAX(ps.updated_at) AS upd \
@@ -293,11 +289,7 @@ impl PgStore {
         Ok(new)
     }
 
-    async fn collect_ideas_launched(
-        &self,
-        conn: &mut PgConnection,
-        now: Millis,
-    ) -> Result<u64> {
+    async fn collect_ideas_launched(&self, conn: &mut PgConnection, now: Millis) -> Result<u64> {
         let since = cursor(conn, "idea_launched").await?;
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM idea_status_changes")
             .fetch_one(&mut *conn)
@@ -486,13 +478,15 @@ impl PerksStore for PgStore {
     }
 
     async fn perk_rule(&self, id: i64) -> Result<Option<PerkRule>> {
-        sqlx::query("SELECT id, spec, enabled, created_at, updated_at FROM perk_rules WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rule_from_row)
-            .transpose()
+        sqlx::query(
+            "SELECT id, spec, enabled, created_at, updated_at FROM perk_rules WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rule_from_row)
+        .transpose()
     }
 
     async fn record_perk_event(&self, ev: &NewPerkEvent, now: Millis) -> Result<Option<i64>> {
@@ -916,10 +910,10 @@ impl PerksStore for PgStore {
         // The referred account's row is locked: its attributions are serialised.
         let referred_email: String =
             sqlx::query_scalar("SELECT email FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(referred_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound { what: "account" })?;
+                .bind(referred_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound { what: "account" })?;
         let referrer = sqlx::query(
             "SELECT a.id, a.email FROM share_settings s JOIN accounts a ON a.id = s.account_id \
              WHERE s.referral_code = $1",

@@ -929,10 +929,11 @@ impl SupportStore for PgStore {
         lock_assignment(&mut tx).await?;
         let c = conv_in(&mut tx, conversation_id).await?;
         if let Some(agent) = to {
-            let role: Option<String> = sqlx::query_scalar("SELECT role FROM accounts WHERE id = $1")
-                .bind(agent)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let role: Option<String> =
+                sqlx::query_scalar("SELECT role FROM accounts WHERE id = $1")
+                    .bind(agent)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if !matches!(role.as_deref(), Some("agent") | Some("admin")) {
                 return Err(StoreError::Invalid {
                     field: "assignee_id",
