@@ -114,7 +114,9 @@ async fn check_csat_once_per_resolution<S: CatalogStore + SupportStore>(s: &S) {
         .unwrap();
     assert!(r.conversation.csat_due);
     assert_eq!(r.conversation.resolution_seq, 1);
-    s.answer_csat(id, 4, "ok", 21).await.unwrap();
+    // A NUL (SQLite keeps it; PostgreSQL TEXT cannot) never fails the answer.
+    let first = s.answer_csat(id, 4, "ok\0!", 21).await.unwrap();
+    assert!(first.comment.starts_with("ok") && first.comment.ends_with('!'));
     assert!(matches!(
         s.answer_csat(id, 5, "again", 22).await,
         Err(StoreError::Limit { field: "score", .. })
@@ -138,6 +140,7 @@ async fn check_csat_once_per_resolution<S: CatalogStore + SupportStore>(s: &S) {
             .collect::<Vec<_>>(),
         vec![(1, 4), (2, 2)]
     );
+    assert_eq!(answers[0].comment, first.comment);
     let kinds: Vec<String> = s
         .conversation_events(id)
         .await

@@ -1,5 +1,6 @@
 //! PostgreSQL implementation of [`DecisionStore`].
 
+use super::support::no_nul;
 use super::PgStore;
 use crate::decisions::{Decision, DecisionStore, Evidence, EvidenceKind};
 use crate::{Result, StoreError};
@@ -112,8 +113,8 @@ impl DecisionStore for PgStore {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO decisions(title, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
-        .bind(title)
-        .bind(body)
+        .bind(no_nul(title))
+        .bind(no_nul(body))
         .bind(actor_id)
         .bind(now)
         .fetch_one(&mut *tx)
@@ -135,7 +136,7 @@ impl DecisionStore for PgStore {
              WHERE aud.a IS NOT NULL AND aud.a <> $5"
         ))
         .bind(id)
-        .bind(format!("We heard you: {title}"))
+        .bind(format!("We heard you: {}", no_nul(title)))
         .bind(format!("/changelog#decision-{id}"))
         .bind(now)
         .bind(actor_id)

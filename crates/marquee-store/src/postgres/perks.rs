@@ -5,6 +5,7 @@
 //! spend, so concurrent awards (from any instance) never overspend a budget;
 //! `UNIQUE (rule_id, event_id)` with `ON CONFLICT DO NOTHING` pays an event once.
 
+use super::support::no_nul;
 use super::PgStore;
 use crate::perks::{
     AuditEntry, AwardOutcome, DaySpend, NewPerkEvent, PerkAward, PerkRule, PerkSpend, PerksStore,
@@ -130,7 +131,7 @@ async fn audit_in(
     .bind(account_id)
     .bind(actor_id)
     .bind(cost_cents)
-    .bind(detail)
+    .bind(no_nul(detail))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -164,7 +165,7 @@ async fn insert_event_in(
     };
     // Looked up first: a re-scan of a logged event must not take the write lock.
     let seen: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM perk_events WHERE key = $1)")
-        .bind(&ev.key)
+        .bind(no_nul(&ev.key))
         .fetch_one(&mut *conn)
         .await?;
     if seen {
@@ -177,13 +178,13 @@ async fn insert_event_in(
     .bind(ev.kind.as_str())
     .bind(ev.account_id)
     .bind(profile_id)
-    .bind(&ev.key)
+    .bind(no_nul(&ev.key))
     .bind(ev.occurred_at)
-    .bind(&ev.name)
+    .bind(ev.name.as_deref().map(no_nul))
     .bind(ev.series_id)
     .bind(ev.years)
     .bind(ev.subject_id)
-    .bind(&ev.data)
+    .bind(no_nul(&ev.data))
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?)
@@ -918,7 +919,7 @@ impl PerksStore for PgStore {
             "SELECT a.id, a.email FROM share_settings s JOIN accounts a ON a.id = s.account_id \
              WHERE s.referral_code = $1",
         )
-        .bind(code)
+        .bind(no_nul(code))
         .fetch_optional(&mut *tx)
         .await?;
         let already: bool = sqlx::query_scalar(
@@ -951,7 +952,7 @@ impl PerksStore for PgStore {
         sqlx::query(
             "INSERT INTO referrals(code, referrer_id, referred_id, status, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(code)
+        .bind(no_nul(code))
         .bind(referrer_id)
         .bind(referred_id)
         .bind(status)

@@ -51,6 +51,16 @@ async fn lock_conv(conn: &mut PgConnection, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// PostgreSQL TEXT cannot hold NUL, which SQLite stores: free text keeps its
+/// place with U+FFFD instead of failing the write.
+pub(super) fn no_nul(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// Maps a UNIQUE violation to a conflict on `field`.
 fn unique_to_conflict(e: sqlx::Error, field: &'static str) -> StoreError {
     match &e {
@@ -278,7 +288,7 @@ async fn insert_message(
     .bind(conversation_id)
     .bind(author_id)
     .bind(kind.as_str())
-    .bind(body)
+    .bind(no_nul(body))
     .bind(i64::from(internal))
     .bind(canned_code)
     .bind(now)
@@ -1032,7 +1042,7 @@ impl SupportStore for PgStore {
         .bind(c.id)
         .bind(c.resolution_seq)
         .bind(i64::from(score))
-        .bind(comment)
+        .bind(no_nul(comment))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -1052,7 +1062,7 @@ impl SupportStore for PgStore {
         Ok(CsatAnswer {
             resolution_seq: c.resolution_seq,
             score,
-            comment: comment.to_string(),
+            comment: no_nul(comment).into_owned(),
             answered_at: now,
         })
     }
@@ -1217,8 +1227,8 @@ impl SupportStore for PgStore {
             "INSERT INTO support_canned(shortcode, body, created_by, created_at) VALUES ($1, $2, $3, $4) \
              RETURNING id, shortcode, body, created_at",
         )
-        .bind(shortcode)
-        .bind(body)
+        .bind(no_nul(shortcode))
+        .bind(no_nul(body))
         .bind(created_by)
         .bind(now)
         .fetch_one(&self.pool)
@@ -1315,7 +1325,7 @@ impl SupportStore for PgStore {
         .bind(account_id)
         .bind(i64::from(capacity))
         .bind(i64::from(available))
-        .bind(team)
+        .bind(no_nul(team))
         .execute(&mut *tx)
         .await?;
         let assigned = run_assigner(&mut tx, default_capacity, now).await?;
@@ -1367,8 +1377,8 @@ impl SupportStore for PgStore {
         .bind(e.profile_id)
         .bind(e.device_id)
         .bind(e.title_id)
-        .bind(&e.code)
-        .bind(&e.message)
+        .bind(no_nul(&e.code))
+        .bind(no_nul(&e.message))
         .bind(e.position_ms)
         .bind(e.at)
         .fetch_one(&mut *tx)
