@@ -72,3 +72,102 @@ impl PgStore {
         &self.pool
     }
 }
+
+/// Administrative statements on a PostgreSQL server, for tests and tools
+/// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).
+#[derive(Debug, Clone)]
+pub struct PgAdmin {
+    pool: PgPool,
+    url: String,
+}
+
+/// Checks that a database name is a plain identifier (it is spliced into
+/// `CREATE DATABASE`, which takes no bind parameters).
+fn plain_identifier(name: &str) -> Result<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(StoreError::Invalid {
+            field: "database",
+            message: format!("{name:?} is not a plain lower-case identifier"),
+        })
+    }
+}
+
+impl PgAdmin {
+    /// Connects to the server an admin URL names (any database on it).
+    pub async fn connect(admin_url: &str) -> Result<Self> {
+        let opts =
+            PgConnectOptions::from_str(admin_url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
+        Ok(PgAdmin {
+            pool,
+            url: admin_url.to_string(),
+        })
+    }
+
+    /// Creates a database, empty or as a copy of `template`.
+    pub async fn create_database(&self, name: &str, template: Option<&str>) -> Result<()> {
+        let sql = match template {
+            Some(t) => format!(
+                "CREATE DATABASE \"{}\" TEMPLATE \"{}\"",
+                plain_identifier(name)?,
+                plain_identifier(t)?
+            ),
+            None => format!("CREATE DATABASE \"{}\"", plain_identifier(name)?),
+        };
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Drops a database if it exists, ending its connections.
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        let sql = format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            plain_identifier(name)?
+        );
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The names of the databases starting with `prefix`.
+    pub async fn databases(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT datname::TEXT FROM pg_database WHERE starts_with(datname::TEXT, $1) ORDER BY 1",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The admin URL with its database replaced by `name`.
+    pub fn database_url(&self, name: &str) -> String {
+        let (base, query) = match self.url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (self.url.as_str(), None),
+        };
+        let host_start = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[host_start..].find('/') {
+            Some(i) => &base[..host_start + i],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
+    /// Closes the admin connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
