@@ -83,8 +83,7 @@ pub fn posts(data: &[u8]) {
         }
         if !good.is_empty() && good.len() <= cfg.max_batch_posts {
             let body = serde_json::to_vec(&good).unwrap_or_default();
-            if let Err(e) = parse::posts_body(&body, cfg.max_post_chars, cfg.max_batch_posts, NOW)
-            {
+            if let Err(e) = parse::posts_body(&body, cfg.max_post_chars, cfg.max_batch_posts, NOW) {
                 panic!("the CLI accepted lines the API refuses: {e}");
             }
         }

@@ -31,7 +31,15 @@ pub struct Tag {
 
 /// Elements whose mere presence runs or embeds code.
 const ACTIVE_ELEMENTS: &[&str] = &[
-    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta-refresh",
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "base",
+    "meta-refresh",
 ];
 /// Attributes that hold URLs a browser may navigate to or load.
 const URL_ATTRS: &[&str] = &[
@@ -139,7 +147,14 @@ fn read_tag(html: &str, start: usize) -> (Tag, usize) {
         }
         attrs.push((aname, value));
     }
-    (Tag { name, attrs, end: i }, i)
+    (
+        Tag {
+            name,
+            attrs,
+            end: i,
+        },
+        i,
+    )
 }
 
 /// Decodes the HTML character references a browser decodes in attribute values.
@@ -245,9 +260,16 @@ pub fn findings_with(html: &str, from_input: impl Fn(&str) -> bool) -> Vec<Findi
                 Some(k.clone())
             } else if URL_ATTRS.contains(&k.as_str()) && is_script_url(v) {
                 Some(format!("url:{k}"))
-            } else if k == "style" && decode_entities(v).to_ascii_lowercase().contains("expression(") {
+            } else if k == "style"
+                && decode_entities(v)
+                    .to_ascii_lowercase()
+                    .contains("expression(")
+            {
                 Some("style".into())
-            } else if from_input(k) && k.chars().any(|c| !c.is_ascii_alphanumeric() && !"-_:".contains(c)) {
+            } else if from_input(k)
+                && k.chars()
+                    .any(|c| !c.is_ascii_alphanumeric() && !"-_:".contains(c))
+            {
                 // An attribute name made of payload text: an attribute breaker got through.
                 Some(k.clone())
             } else {

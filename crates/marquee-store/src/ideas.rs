@@ -229,3 +229,29 @@ pub trait IdeaStore: Send + Sync {
     /// Marks all of an account's notifications read.
     async fn mark_notifications_read(&self, account_id: i64, now: Millis) -> Result<u64>;
 }
+
+/// The search terms of typed text, without stop words: each word with
+/// whether it is a prefix (the last one, as it may still be being typed).
+/// Backend-neutral: SQLite renders them as an FTS5 query, PostgreSQL as a
+/// tsquery.
+pub(crate) fn similar_terms(text: &str) -> Vec<(String, bool)> {
+    const STOP: &[&str] = &[
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "for", "from", "i", "in", "is",
+        "it", "me", "my", "of", "on", "or", "please", "so", "that", "the", "to", "we", "with",
+        "would", "you", "add", "allow", "let", "should",
+    ];
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let typing_last = text.chars().last().is_some_and(char::is_alphanumeric);
+    let n = words.len();
+    words
+        .into_iter()
+        .enumerate()
+        .filter(|(_, w)| w.chars().count() > 1 && !STOP.contains(&w.as_str()))
+        .take(16)
+        .map(|(i, w)| (w, i + 1 == n && typing_last))
+        .collect()
+}

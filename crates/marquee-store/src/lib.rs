@@ -410,19 +410,21 @@ pub async fn connect_with(url: &str, opts: &ConnectOptions) -> Result<Arc<dyn St
     }
 }
 
-/// Opens the store a URL names: `sqlite://PATH` (created when missing).
+/// Opens the store a URL names: `sqlite://PATH` (created when missing) or
+/// `postgres://USER@HOST:PORT/DB` (the database must exist; `migrate` creates
+/// the schema).
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
             sqlite::SqliteStore::open(url, max_connections).await?,
         ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Url(
-            "the PostgreSQL backend is not built yet; use a sqlite:// URL".into(),
+        Ok(Arc::new(
+            postgres::PgStore::open(url, max_connections).await?,
         ))
     } else {
         Err(StoreError::Url(format!(
-            "unsupported scheme in {url:?}: expected sqlite://"
+            "unsupported scheme in {url:?}: expected sqlite:// or postgres://"
         )))
     }
 }

@@ -100,7 +100,8 @@ mod tests {
 
     #[test]
     fn body_names_the_bad_field() {
-        let ok = br#"[{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000}]"#;
+        let ok =
+            br#"[{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000}]"#;
         assert_eq!(posts_body(ok, 100, 10, NOW).unwrap().len(), 1);
         let missing = br#"[{"external_id":"1","author":"@a@b.c","created_at":1790000000000}]"#;
         match posts_body(missing, 100, 10, NOW) {
@@ -109,7 +110,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let two = br#"[{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000},
+        let two =
+            br#"[{"external_id":"1","author":"@a@b.c","text":"hi","created_at":1790000000000},
             {"external_id":"2","author":"@a@b.c","text":"hi","created_at":1790000000000}]"#;
         assert!(posts_body(two, 100, 1, NOW).is_err());
     }

@@ -113,7 +113,8 @@ pub async fn csrf_cookie_layer(
     req.extensions_mut().insert(AnonCsrf(token.clone()));
     let mut resp = next.run(req).await;
     if existing.is_none() {
-        let secure = service::secure_cookies(&state, req_headers.as_ref().unwrap_or(&HeaderMap::new()));
+        let secure =
+            service::secure_cookies(&state, req_headers.as_ref().unwrap_or(&HeaderMap::new()));
         let cookie = format!(
             "{}={token}; Path=/; HttpOnly; SameSite=Strict{}",
             auth::CSRF_COOKIE,

@@ -1,4 +1,6 @@
-//! `TestApp`: the real server on 127.0.0.1:0 over a fresh SQLite database.
+//! `TestApp`: the real server on 127.0.0.1:0 over a fresh database: a SQLite
+//! file, or, when `MARQUEE_TEST_POSTGRES` holds a PostgreSQL admin URL (e.g.
+//! `postgres://postgres@127.0.0.1:5432`), a database of its own on that server.
 
 use marquee_domain::{Clock, Plan, Role, SystemClock};
 use marquee_server::import::{import_movielens, NoProgress};
@@ -51,12 +53,110 @@ async fn demo_template() -> &'static Path {
     path
 }
 
+/// The PostgreSQL admin URL the suite runs against, when set.
+fn pg_admin_url() -> Option<String> {
+    std::env::var("MARQUEE_TEST_POSTGRES")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+}
+
+/// Prefixes of the PostgreSQL databases this suite creates; each name goes on
+/// with the creating process id, so that later runs can drop leftovers.
+const PG_PREFIXES: [&str; 3] = ["mqs_", "marquee_demo_tpl_", "marquee_empty_tpl_"];
+
+static PG_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// An admin connection; fails the test when the server is unreachable. The
+/// first one in a process drops databases earlier (dead) test processes left.
+async fn pg_admin(url: &str) -> marquee_store::postgres::PgAdmin {
+    static CLEANED: OnceCell<()> = OnceCell::const_new();
+    let admin = marquee_store::postgres::PgAdmin::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("MARQUEE_TEST_POSTGRES is set but unreachable: {e}"));
+    CLEANED
+        .get_or_init(|| async {
+            for prefix in PG_PREFIXES {
+                for name in admin.databases(prefix).await.unwrap_or_default() {
+                    let pid = name[prefix.len()..]
+                        .split('_')
+                        .next()
+                        .and_then(|p| p.parse::<u32>().ok());
+                    if let Some(pid) = pid {
+                        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+                        {
+                            let _ = admin.drop_database(&name).await;
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+    admin
+}
+
+/// The template database for this process: migrated, with the demo catalog
+/// when `demo` (imported once per test binary).
+async fn pg_template(url: &str, demo: bool) -> &'static str {
+    static DEMO: OnceCell<String> = OnceCell::const_new();
+    static EMPTY: OnceCell<String> = OnceCell::const_new();
+    let cell = if demo { &DEMO } else { &EMPTY };
+    cell.get_or_init(|| async {
+        let kind = if demo { "demo" } else { "empty" };
+        let name = format!("marquee_{kind}_tpl_{}", std::process::id());
+        let admin = pg_admin(url).await;
+        admin.drop_database(&name).await.unwrap();
+        admin.create_database(&name, None).await.unwrap();
+        let store = marquee_store::connect(&admin.database_url(&name), 2)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        if demo {
+            let hash = marquee_server::auth::hash_password_blocking("marquee-demo").unwrap();
+            import_movielens(
+                store.as_ref(),
+                &demo_dir(),
+                &hash,
+                1_700_000_000_000,
+                &mut NoProgress,
+            )
+            .await
+            .unwrap();
+            marquee_server::import::import_sample_series(store.as_ref(), 1_700_000_000_000)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        admin.close().await;
+        name
+    })
+    .await
+}
+
+/// A fresh PostgreSQL database copied from this process's template; returns
+/// its name and URL.
+async fn pg_fresh_database(url: &str, demo: bool) -> (String, String) {
+    let template = pg_template(url, demo).await;
+    let admin = pg_admin(url).await;
+    let name = format!(
+        "mqs_{}_{}",
+        std::process::id(),
+        PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    admin.create_database(&name, Some(template)).await.unwrap();
+    let db_url = admin.database_url(&name);
+    admin.close().await;
+    (name, db_url)
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub client: Client,
     _dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The PostgreSQL database this app owns (dropped with it).
+    pg_database: Option<String>,
 }
 
 impl TestApp {
@@ -94,12 +194,19 @@ impl TestApp {
 
     async fn start_with(demo: bool, mut config: Config, clock: Arc<dyn Clock>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("marquee.db");
-        if demo {
-            std::fs::copy(demo_template().await, &db).unwrap();
-        }
         config.data_dir = dir.path().to_path_buf();
-        config.database.url = Some(format!("sqlite://{}", db.display()));
+        let mut pg_database = None;
+        if let Some(admin_url) = pg_admin_url() {
+            let (name, url) = pg_fresh_database(&admin_url, demo).await;
+            config.database.url = Some(url);
+            pg_database = Some(name);
+        } else {
+            let db = dir.path().join("marquee.db");
+            if demo {
+                std::fs::copy(demo_template().await, &db).unwrap();
+            }
+            config.database.url = Some(format!("sqlite://{}", db.display()));
+        }
         let store = marquee_store::connect(&config.database_url(), 4)
             .await
             .unwrap();
@@ -129,6 +236,7 @@ impl TestApp {
                 .unwrap(),
             _dir: dir,
             shutdown: Some(tx),
+            pg_database,
         }
     }
 
@@ -212,6 +320,25 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Drop this app's PostgreSQL database on a thread of its own (Drop
+        // cannot await); a database left behind is dropped by a later run.
+        if let (Some(name), Some(url)) = (self.pg_database.take(), pg_admin_url()) {
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(admin) = marquee_store::postgres::PgAdmin::connect(&url).await {
+                        let _ = admin.drop_database(&name).await;
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
         }
     }
 }

@@ -232,7 +232,10 @@ fn the_xss_detector_flags_raw_payloads_and_spares_escaped_ones() {
     for p in [PAYLOADS[5], PAYLOADS[6]] {
         let q = if p.starts_with('"') { '"' } else { '\'' };
         let page = format!("<input value={q}{p}{q}>");
-        assert!(!unescaped(&page).is_empty(), "not flagged in attribute: {p}");
+        assert!(
+            !unescaped(&page).is_empty(),
+            "not flagged in attribute: {p}"
+        );
     }
     let page = format!("<a href=\"{}\">x</a>", PAYLOADS[7]);
     assert!(!unescaped(&page).is_empty());
@@ -269,7 +272,10 @@ async fn push_all(
         if (200..300).contains(&s) {
             accepted.push(v);
         } else {
-            assert!(v["error"]["field"].is_string() || s == 429, "{path}: {s} {v}");
+            assert!(
+                v["error"]["field"].is_string() || s == 429,
+                "{path}: {s} {v}"
+            );
         }
     }
     accepted
@@ -308,9 +314,13 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
     let tid = app.store().search_titles("XSS2", 1).await.unwrap()[0].id;
 
     // Profile names, through sign-up and profile creation.
-    let accepted = push_all(&app, &viewer, "/api/v1/profiles", PAYLOADS, |_, p| {
-        json!({ "name": p })
-    })
+    let accepted = push_all(
+        &app,
+        &viewer,
+        "/api/v1/profiles",
+        PAYLOADS,
+        |_, p| json!({ "name": p }),
+    )
     .await;
     assert!(accepted.len() >= PAYLOADS.len() - 2, "{accepted:?}");
     let r = app
@@ -335,9 +345,13 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
     .await;
     assert!(ideas.len() >= all.len() / 2, "{} accepted", ideas.len());
     let idea_id = ideas[0]["id"].as_i64().unwrap();
-    let tagged = push_all(&app, &viewer, "/api/v1/ideas", PAYLOADS, |_, p| {
-        json!({"title": "Tagged idea about buffering", "tags": [p]})
-    })
+    let tagged = push_all(
+        &app,
+        &viewer,
+        "/api/v1/ideas",
+        PAYLOADS,
+        |_, p| json!({"title": "Tagged idea about buffering", "tags": [p]}),
+    )
     .await;
     let comments = push_all(
         &app,
@@ -432,9 +446,13 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
     )
     .await;
     assert_eq!(s, 201, "{v}");
-    let started = push_all(&app, &viewer, "/api/v1/support/conversations", &all[..1], |_, p| {
-        json!({ "body": p })
-    })
+    let started = push_all(
+        &app,
+        &viewer,
+        "/api/v1/support/conversations",
+        &all[..1],
+        |_, p| json!({ "body": p }),
+    )
     .await;
     let conv = started[0]["conversation"]["id"].as_i64().unwrap();
     push_all(
@@ -453,9 +471,13 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
         |_, p| json!({ "body": p }),
     )
     .await;
-    push_all(&app, &admin, "/api/v1/staff/support/canned", PAYLOADS, |i, p| {
-        json!({"shortcode": format!("c{i}"), "body": p})
-    })
+    push_all(
+        &app,
+        &admin,
+        "/api/v1/staff/support/canned",
+        PAYLOADS,
+        |i, p| json!({"shortcode": format!("c{i}"), "body": p}),
+    )
     .await;
     let (s, share) = post(
         &app,
@@ -471,7 +493,13 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
             Some(viewer.as_str()),
             format!("/support/conversations/{conv}/transcript"),
         ),
-        (None, share["url"].as_str().unwrap().replace(&format!("http://{}", app.addr), "")),
+        (
+            None,
+            share["url"]
+                .as_str()
+                .unwrap()
+                .replace(&format!("http://{}", app.addr), ""),
+        ),
         (Some(agent.as_str()), "/staff/support".to_string()),
         (Some(agent.as_str()), "/staff/support/list".to_string()),
         (
@@ -509,7 +537,13 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
     let perks = get(&app, "/api/v1/me/perks", &viewer).await;
     for a in perks.as_array().into_iter().flatten().take(3) {
         let id = a["id"].as_i64().unwrap();
-        let (s, _) = post(&app, &format!("/api/v1/me/perks/{id}/reveal"), &viewer, json!({})).await;
+        let (s, _) = post(
+            &app,
+            &format!("/api/v1/me/perks/{id}/reveal"),
+            &viewer,
+            json!({}),
+        )
+        .await;
         assert!(s < 300);
     }
     check_page(&app, Some(&viewer), "/perks", &mut seen).await;
@@ -588,11 +622,7 @@ async fn fingerprint(app: &TestApp) -> BTreeMap<String, String> {
         let sql = format!(
             "SELECT count(*) || ':' || coalesce(group_concat(r, '|'), '') FROM (SELECT {row} AS r FROM \"{t}\" ORDER BY 1)"
         );
-        let v: String = sqlx::query(&sql)
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-            .get(0);
+        let v: String = sqlx::query(&sql).fetch_one(&mut c).await.unwrap().get(0);
         out.insert(t, v);
     }
     c.close().await.unwrap();
@@ -837,9 +867,18 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/staff/webhooks",
         "/listening/tokens",
     ] {
-        assert!(found.contains_key(must), "no form posts to {must}: {:?}", found.keys());
+        assert!(
+            found.contains_key(must),
+            "no form posts to {must}: {:?}",
+            found.keys()
+        );
     }
-    assert!(found.len() >= 25, "{} forms: {:?}", found.len(), found.keys());
+    assert!(
+        found.len() >= 25,
+        "{} forms: {:?}",
+        found.len(),
+        found.keys()
+    );
 
     let mut refused = 0;
     for (action, (token, form)) in &found {
@@ -928,10 +967,16 @@ async fn cookie_authenticated_api_writes_need_the_csrf_header() {
                     rb = rb.header("X-CSRF-Token", h);
                 }
                 let (s, _, body) = jar.send(rb).await;
-                assert_eq!(s, 403, "{m} {concrete} by cookie, header {header:?}: {body}");
+                assert_eq!(
+                    s, 403,
+                    "{m} {concrete} by cookie, header {header:?}: {body}"
+                );
                 assert!(body.contains("X-CSRF-Token"), "{body}");
             }
-            assert_eq!(changed(&before, &fingerprint(&app).await), Vec::<String>::new());
+            assert_eq!(
+                changed(&before, &fingerprint(&app).await),
+                Vec::<String>::new()
+            );
             checked += 1;
         }
     }
@@ -1011,9 +1056,13 @@ async fn login_issues_a_fresh_session_and_never_adopts_a_planted_one() {
     let attacker = app.signup("mallory@example.com").await;
 
     // A value the attacker chose, and the attacker's own live session.
-    for planted in ["attacker-chosen-session-id-0123456789abcdef".to_string(), attacker.clone()] {
+    for planted in [
+        "attacker-chosen-session-id-0123456789abcdef".to_string(),
+        attacker.clone(),
+    ] {
         let mut jar = Jar::new(&app);
-        jar.cookies.insert("marquee_session".into(), planted.clone());
+        jar.cookies
+            .insert("marquee_session".into(), planted.clone());
         let (s, h) = page_login(&mut jar, "ann@example.com").await;
         assert_eq!(s, 303);
         let c = set_cookie(&h, "marquee_session").expect("no session cookie on log-in");
@@ -1043,7 +1092,9 @@ async fn login_issues_a_fresh_session_and_never_adopts_a_planted_one() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let c = set_cookie(r.headers(), "marquee_session").unwrap().to_string();
+    let c = set_cookie(r.headers(), "marquee_session")
+        .unwrap()
+        .to_string();
     assert_session_flags(&c, false);
     let v: Value = r.json().await.unwrap();
     assert_ne!(v["token"].as_str().unwrap(), attacker);
@@ -1108,7 +1159,10 @@ async fn cookies_are_secure_when_served_over_https() {
         let csrf_cookie = set_cookie(r.headers(), "marquee_csrf").unwrap().to_string();
         jar.absorb(r.headers());
         let f = flags(&csrf_cookie);
-        assert!(f.contains("secure") && f.contains("httponly"), "{csrf_cookie}");
+        assert!(
+            f.contains("secure") && f.contains("httponly"),
+            "{csrf_cookie}"
+        );
         let (s, h) = page_login(&mut jar, "ann@example.com").await;
         assert_eq!(s, 303);
         assert_session_flags(set_cookie(&h, "marquee_session").unwrap(), true);

@@ -1,1 +1,193 @@
-//! PostgreSQL: see `crate::sqlite::decisions` for the SQLite twin.
+//! PostgreSQL implementation of [`DecisionStore`].
+
+use super::support::no_nul;
+use super::PgStore;
+use crate::decisions::{Decision, DecisionStore, Evidence, EvidenceKind};
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use marquee_domain::Millis;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+/// Everyone behind a decision's evidence: idea authors, voters and
+/// commenters; linked authors of its posts, and of the posts in its alerts'
+/// windows (and topic); the customers of its support conversations.
+const AUDIENCE: &str = "
+  SELECT i.author_id AS a FROM decision_evidence d JOIN ideas i ON i.id = d.ref_id
+    WHERE d.decision_id = $1 AND d.kind = 'idea'
+  UNION SELECT v.account_id FROM decision_evidence d JOIN idea_votes v ON v.idea_id = d.ref_id
+    WHERE d.decision_id = $1 AND d.kind = 'idea'
+  UNION SELECT c.author_id FROM decision_evidence d JOIN idea_comments c ON c.idea_id = d.ref_id
+    WHERE d.decision_id = $1 AND d.kind = 'idea' AND c.hidden = 0
+  UNION SELECT p.account_id FROM decision_evidence d JOIN posts p ON p.id = d.ref_id
+    WHERE d.decision_id = $1 AND d.kind = 'post' AND p.account_id IS NOT NULL
+  UNION SELECT p.account_id FROM decision_evidence d JOIN alerts al ON al.id = d.ref_id
+    JOIN posts p ON p.created_at >= al.window_start AND p.created_at < al.window_end
+      AND (al.series = 'all' OR p.topics ILIKE '%|' || al.series || '|%')
+    WHERE d.decision_id = $1 AND d.kind = 'alert' AND p.account_id IS NOT NULL
+  UNION SELECT c.account_id FROM decision_evidence d JOIN support_conversations c ON c.id = d.ref_id
+    WHERE d.decision_id = $1 AND d.kind = 'conversation'";
+
+async fn evidence_of(conn: &mut PgConnection, id: i64) -> Result<Vec<Evidence>> {
+    let rows = sqlx::query(
+        "SELECT d.kind, d.ref_id, CASE d.kind \
+           WHEN 'idea' THEN (SELECT title FROM ideas WHERE id = d.ref_id) \
+           WHEN 'post' THEN (SELECT substr(text, 1, 100) FROM posts WHERE id = d.ref_id) \
+           WHEN 'alert' THEN (SELECT series || ' ' || replace(kind, '_', ' ') || ' alert, ' || \"window\" \
+             FROM alerts WHERE id = d.ref_id) \
+           WHEN 'conversation' THEN (SELECT a.email FROM support_conversations c \
+             JOIN accounts a ON a.id = c.account_id WHERE c.id = d.ref_id) \
+         END AS label FROM decision_evidence d WHERE d.decision_id = $1 ORDER BY d.kind, d.ref_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .filter_map(|r| {
+            let kind: String = match r.try_get("kind") {
+                Ok(k) => k,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let kind = match kind.as_str() {
+                "alert" => EvidenceKind::Alert,
+                "post" => EvidenceKind::Post,
+                "idea" => EvidenceKind::Idea,
+                "conversation" => EvidenceKind::Conversation,
+                // Kinds added by later features are shown by them.
+                _ => return None,
+            };
+            Some((|| {
+                Ok(Evidence {
+                    kind,
+                    id: r.try_get("ref_id")?,
+                    label: r.try_get::<Option<String>, _>("label")?.unwrap_or_default(),
+                })
+            })())
+        })
+        .collect()
+}
+
+async fn decision_from_row(conn: &mut PgConnection, r: &PgRow) -> Result<Decision> {
+    let id: i64 = r.try_get("id")?;
+    Ok(Decision {
+        id,
+        title: r.try_get("title")?,
+        body: r.try_get("body")?,
+        evidence: evidence_of(conn, id).await?,
+        notified: r.try_get("notified")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl DecisionStore for PgStore {
+    async fn create_decision(
+        &self,
+        title: &str,
+        body: &str,
+        evidence: &[Evidence],
+        actor_id: i64,
+        now: Millis,
+    ) -> Result<Decision> {
+        let mut tx = self.pool.begin().await?;
+        for e in evidence {
+            let table = match e.kind {
+                EvidenceKind::Alert => "alerts",
+                EvidenceKind::Post => "posts",
+                EvidenceKind::Idea => "ideas",
+                EvidenceKind::Conversation => "support_conversations",
+            };
+            // FOR SHARE: the evidence cannot vanish before the decision commits.
+            let found: Option<i64> =
+                sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1 FOR SHARE"))
+                    .bind(e.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found.is_none() {
+                return Err(StoreError::Invalid {
+                    field: "evidence",
+                    message: format!("there is no {} {}", e.kind.as_str(), e.id),
+                });
+            }
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO decisions(title, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(no_nul(title))
+        .bind(no_nul(body))
+        .bind(actor_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for e in evidence {
+            sqlx::query(
+                "INSERT INTO decision_evidence(decision_id, kind, ref_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(e.kind.as_str())
+            .bind(e.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let notified = sqlx::query(&format!(
+            "INSERT INTO notifications(account_id, kind, message, link, created_at) \
+             SELECT DISTINCT aud.a, 'decision', $2, $3, $4 FROM ({AUDIENCE}) aud \
+             WHERE aud.a IS NOT NULL AND aud.a <> $5"
+        ))
+        .bind(id)
+        .bind(format!("We heard you: {}", no_nul(title)))
+        .bind(format!("/changelog#decision-{id}"))
+        .bind(now)
+        .bind(actor_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let notified = i64::try_from(notified).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE decisions SET notified = $1 WHERE id = $2")
+            .bind(notified)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT id, title, body, notified, created_at FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let d = decision_from_row(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    async fn decisions(&self, limit: u32, offset: u32) -> Result<Vec<Decision>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT id, title, body, notified, created_at FROM decisions \
+             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(decision_from_row(&mut conn, r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn decision(&self, id: i64) -> Result<Option<Decision>> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(
+            "SELECT id, title, body, notified, created_at FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(decision_from_row(&mut conn, &r).await?)),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,1 +1,919 @@
-//! PostgreSQL: see `crate::sqlite::ideas` for the SQLite twin.
+//! PostgreSQL implementation of [`IdeaStore`]; see `crate::sqlite::ideas` for
+//! the SQLite twin.
+//!
+//! SQLite serialises every write with `BEGIN IMMEDIATE`. Here each write is an
+//! ordinary transaction that first locks the idea row (`FOR UPDATE`), so the
+//! denormalised counts recomputed with `COUNT(*)` later in the transaction see
+//! every committed vote or comment; a vote also takes a per-account advisory
+//! lock so that two concurrent votes cannot both pass the budget check.
+
+use super::listening::ts_word;
+use super::outbox::enqueue_in;
+use super::PgStore;
+use crate::ideas::{
+    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate,
+    Visibility, VoteState,
+};
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use marquee_domain::ideas::{Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange};
+use marquee_domain::{Millis, Role};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use std::str::FromStr;
+
+/// A week in ms: the trending decay scale.
+const WEEK_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
+
+/// Namespace (first key) of the per-account advisory lock of votes.
+const VOTE_LOCK_NS: i32 = 0x1dea;
+
+const OPEN_STATUSES: &str = "('open', 'under_review', 'planned', 'in_progress')";
+
+const AUTHOR_NAME: &str = "COALESCE((SELECT p.name FROM profiles p WHERE p.account_id = {a} \
+     ORDER BY p.id LIMIT 1), 'Member #' || {a})";
+
+fn author_name_sql(col: &str) -> String {
+    AUTHOR_NAME.replace("{a}", col)
+}
+
+fn decode_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(e.into()))
+}
+
+fn status_of(s: &str) -> Result<IdeaStatus> {
+    IdeaStatus::from_str(s).map_err(decode_err)
+}
+
+fn is_staff_role(role: Option<String>) -> bool {
+    role.and_then(|r| Role::from_str(&r).ok())
+        .is_some_and(Role::is_staff)
+}
+
+/// The select list of an idea row; binds the viewer once.
+fn push_idea_select(qb: &mut QueryBuilder<'_, Postgres>, viewer: Option<i64>) {
+    qb.push(
+        "SELECT i.id, i.title, i.description, i.status, i.duplicate_of, i.release_note_url, \
+         i.vote_count, i.comment_count, i.approved, i.hidden, i.locked, i.created_at, \
+         i.status_changed_at, i.author_id, ",
+    );
+    qb.push(author_name_sql("i.author_id"));
+    qb.push(
+        " AS author_name, (SELECT a.role FROM accounts a WHERE a.id = i.author_id) AS author_role, \
+         (SELECT string_agg(t.tag, '|' ORDER BY t.tag COLLATE \"C\") FROM idea_tags t WHERE t.idea_id = i.id) AS tag_list, \
+         EXISTS (SELECT 1 FROM idea_votes v WHERE v.idea_id = i.id AND v.account_id = ",
+    );
+    qb.push_bind(viewer);
+    qb.push(") AS voted");
+}
+
+fn idea_from_row(row: &PgRow) -> Result<Idea> {
+    let status: String = row.try_get("status")?;
+    let tags: Option<String> = row.try_get("tag_list")?;
+    Ok(Idea {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        tags: tags
+            .unwrap_or_default()
+            .split('|')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        author: Author {
+            id: row.try_get("author_id")?,
+            name: row.try_get("author_name")?,
+            staff: is_staff_role(row.try_get("author_role")?),
+        },
+        status: status_of(&status)?,
+        duplicate_of: row.try_get("duplicate_of")?,
+        release_note_url: row.try_get("release_note_url")?,
+        votes: row.try_get("vote_count")?,
+        comment_count: row.try_get("comment_count")?,
+        approved: row.try_get::<i64, _>("approved")? != 0,
+        hidden: row.try_get::<i64, _>("hidden")? != 0,
+        locked: row.try_get::<i64, _>("locked")? != 0,
+        created_at: row.try_get("created_at")?,
+        status_changed_at: row.try_get("status_changed_at")?,
+        voted: row.try_get::<bool, _>("voted")?,
+    })
+}
+
+async fn idea_in(conn: &mut PgConnection, id: i64, viewer: Option<i64>) -> Result<Option<Idea>> {
+    let mut qb = QueryBuilder::new("");
+    push_idea_select(&mut qb, viewer);
+    qb.push(" FROM ideas i WHERE i.id = ").push_bind(id);
+    qb.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| idea_from_row(&r))
+        .transpose()
+}
+
+/// Status, approved, hidden, locked, duplicate_of of an idea.
+struct IdeaFlags {
+    status: IdeaStatus,
+    visible: bool,
+    locked: bool,
+    duplicate_of: Option<i64>,
+}
+
+const FLAGS_SQL: &str =
+    "SELECT status, approved, hidden, locked, duplicate_of FROM ideas WHERE id = $1";
+
+async fn flags(conn: &mut PgConnection, id: i64) -> Result<IdeaFlags> {
+    flags_sql(conn, id, FLAGS_SQL).await
+}
+
+/// [`flags`], locking the idea row until the transaction ends: what every
+/// read-then-write of an idea starts with.
+async fn lock_flags(conn: &mut PgConnection, id: i64) -> Result<IdeaFlags> {
+    flags_sql(conn, id, &format!("{FLAGS_SQL} FOR UPDATE")).await
+}
+
+async fn flags_sql(conn: &mut PgConnection, id: i64, sql: &str) -> Result<IdeaFlags> {
+    let row = sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound { what: "idea" })?;
+    let status: String = row.try_get("status")?;
+    Ok(IdeaFlags {
+        status: status_of(&status)?,
+        visible: row.try_get::<i64, _>("approved")? != 0 && row.try_get::<i64, _>("hidden")? == 0,
+        locked: row.try_get::<i64, _>("locked")? != 0,
+        duplicate_of: row.try_get("duplicate_of")?,
+    })
+}
+
+fn closed_error(id: i64, f: &IdeaFlags, doing: &str) -> StoreError {
+    let why = match (f.status, f.duplicate_of) {
+        (IdeaStatus::Duplicate, Some(o)) => format!("idea #{id} was merged into #{o}"),
+        (s, _) => format!("idea #{id} is {}", s.label().to_lowercase()),
+    };
+    StoreError::Limit {
+        field: "idea",
+        message: format!("{why}: closed ideas take no {doing}"),
+    }
+}
+
+async fn recount_votes(conn: &mut PgConnection, idea_id: i64, now: Millis) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "UPDATE ideas SET vote_count = (SELECT COUNT(*) FROM idea_votes WHERE idea_id = $1), \
+         updated_at = $2 WHERE id = $1 RETURNING vote_count",
+    )
+    .bind(idea_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+async fn used_in(conn: &mut PgConnection, account_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM idea_votes v JOIN ideas i ON i.id = v.idea_id \
+         WHERE v.account_id = $1 AND i.status IN {OPEN_STATUSES}"
+    ))
+    .bind(account_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Notifies the subscribers of an idea (author, voters, commenters) but the actor.
+async fn notify_subscribers(
+    conn: &mut PgConnection,
+    idea_id: i64,
+    actor_id: i64,
+    notice: &Notice,
+    now: Millis,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "INSERT INTO notifications(account_id, kind, message, link, created_at) \
+         SELECT s.account_id, $2, $3, $4, $5 FROM ( \
+           SELECT author_id AS account_id FROM ideas WHERE id = $1 \
+           UNION SELECT account_id FROM idea_votes WHERE idea_id = $1 \
+           UNION SELECT author_id FROM idea_comments WHERE idea_id = $1 \
+         ) s WHERE s.account_id <> $6",
+    )
+    .bind(idea_id)
+    .bind(&notice.kind)
+    .bind(&notice.message)
+    .bind(&notice.link)
+    .bind(now)
+    .bind(actor_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if let Some(ev) = &notice.event {
+        enqueue_in(conn, ev, now).await?;
+    }
+    Ok(done)
+}
+
+#[async_trait]
+impl IdeaStore for PgStore {
+    async fn create_idea(&self, new: &NewIdea, now: Millis) -> Result<Idea> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO ideas(author_id, title, description, approved, created_at, updated_at, status_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(new.author_id)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.approved))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for t in &new.tags {
+            sqlx::query(
+                "INSERT INTO idea_tags(idea_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let idea = idea_in(&mut tx, id, Some(new.author_id))
+            .await?
+            .ok_or(StoreError::NotFound { what: "idea" })?;
+        tx.commit().await?;
+        Ok(idea)
+    }
+
+    async fn idea(&self, id: i64, viewer: Option<i64>) -> Result<Option<Idea>> {
+        let mut conn = self.pool.acquire().await?;
+        idea_in(&mut conn, id, viewer).await
+    }
+
+    async fn list_ideas(&self, q: &IdeaQuery) -> Result<Vec<Idea>> {
+        let mut qb = QueryBuilder::new("");
+        push_idea_select(&mut qb, q.viewer);
+        qb.push(" FROM ideas i");
+        if q.sort == IdeaSort::MyVotes {
+            qb.push(" JOIN idea_votes mv ON mv.idea_id = i.id AND mv.account_id = ")
+                .push_bind(q.viewer.unwrap_or(-1));
+        }
+        qb.push(" WHERE 1 = 1");
+        match q.visibility {
+            Visibility::Public => {
+                qb.push(" AND i.hidden = 0 AND (i.approved = 1 OR i.author_id = ")
+                    .push_bind(q.viewer.unwrap_or(-1))
+                    .push(")");
+            }
+            Visibility::Pending => {
+                qb.push(" AND i.approved = 0 AND i.hidden = 0");
+            }
+            Visibility::Hidden => {
+                qb.push(" AND i.hidden = 1");
+            }
+            Visibility::All => {}
+        }
+        match q.status {
+            Some(s) => {
+                qb.push(" AND i.status = ").push_bind(s.as_str());
+            }
+            None if q.sort != IdeaSort::MyVotes => {
+                qb.push(" AND i.status != 'duplicate'");
+            }
+            None => {}
+        }
+        if let Some(tag) = &q.tag {
+            // TEXT cannot hold NUL: such a tag is stored nowhere, and binding it would fail.
+            qb.push(" AND EXISTS (SELECT 1 FROM idea_tags t WHERE t.idea_id = i.id AND t.tag = ")
+                .push_bind(tag.replace('\0', "\u{FFFD}"))
+                .push(")");
+        }
+        if let Some(a) = q.author {
+            qb.push(" AND i.author_id = ").push_bind(a);
+        }
+        match q.sort {
+            IdeaSort::Trending => {
+                qb.push(
+                    " ORDER BY (SELECT COALESCE(SUM(1.0 / (1.0 + GREATEST(0, ",
+                )
+                .push_bind(q.now)
+                .push(" - v.created_at) / ")
+                .push_bind(WEEK_MS)
+                .push("::DOUBLE PRECISION")
+                .push(")), 0) FROM idea_votes v WHERE v.idea_id = i.id) DESC, i.created_at DESC, i.id DESC");
+            }
+            IdeaSort::Top => {
+                qb.push(" ORDER BY i.vote_count DESC, i.id DESC");
+            }
+            IdeaSort::New => {
+                qb.push(" ORDER BY i.created_at DESC, i.id DESC");
+            }
+            IdeaSort::MyVotes => {
+                qb.push(" ORDER BY mv.created_at DESC, i.id DESC");
+            }
+            IdeaSort::RecentlyChanged => {
+                qb.push(" ORDER BY i.status_changed_at DESC, i.id DESC");
+            }
+        }
+        qb.push(" LIMIT ")
+            .push_bind(i64::from(q.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::from(q.offset));
+        qb.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(idea_from_row)
+            .collect()
+    }
+
+    async fn similar_ideas(
+        &self,
+        text: &str,
+        viewer: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Idea>> {
+        let terms: Vec<String> = similar_terms(text)
+            .into_iter()
+            .filter_map(|(w, prefix)| {
+                let w = ts_word(&w);
+                (!w.is_empty()).then(|| if prefix { format!("{w}:*") } else { w })
+            })
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Stemmed with the 'english' configuration, as SQLite's porter
+        // tokenizer does; the title (weight A) counts four times the
+        // description (B), as bm25(ideas_fts, 4.0, 1.0) does.
+        let mut qb = QueryBuilder::new("");
+        push_idea_select(&mut qb, viewer);
+        qb.push(" FROM ideas i, to_tsquery('english', ")
+            .push_bind(terms.join(" | "))
+            .push(
+                ") q WHERE i.search_tsv @@ q \
+                 AND i.hidden = 0 AND i.approved = 1 AND i.status <> 'duplicate' \
+                 ORDER BY ts_rank('{0.1, 0.2, 0.25, 1.0}', i.search_tsv, q) DESC, \
+                 i.vote_count DESC, i.id LIMIT ",
+            )
+            .push_bind(i64::from(limit));
+        qb.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(idea_from_row)
+            .collect()
+    }
+
+    async fn idea_tags(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT t.tag, COUNT(*) AS n FROM idea_tags t JOIN ideas i ON i.id = t.idea_id \
+             WHERE i.hidden = 0 AND i.approved = 1 AND i.status != 'duplicate' \
+             GROUP BY t.tag ORDER BY n DESC, t.tag COLLATE \"C\" LIMIT 100",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("tag")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    async fn idea_author(&self, account_id: i64) -> Result<Option<Author>> {
+        let row = sqlx::query(&format!(
+            "SELECT a.id, a.role, {} AS name FROM accounts a WHERE a.id = $1",
+            author_name_sql("a.id")
+        ))
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Author {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                staff: is_staff_role(r.try_get("role")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn vote(
+        &self,
+        idea_id: i64,
+        account_id: i64,
+        budget: Option<u32>,
+        now: Millis,
+    ) -> Result<VoteState> {
+        let mut tx = self.pool.begin().await?;
+        // The budget counts the account's votes across ideas: serialise the
+        // account's votes (SQLite's BEGIN IMMEDIATE serialises every writer).
+        sqlx::query("SELECT pg_advisory_xact_lock($1, ($2 % 2147483647)::INT4)")
+            .bind(VOTE_LOCK_NS)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        let f = lock_flags(&mut tx, idea_id).await?;
+        if !f.visible {
+            return Err(StoreError::NotFound { what: "idea" });
+        }
+        if f.status.is_closed() {
+            return Err(closed_error(idea_id, &f, "votes"));
+        }
+        let already: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM idea_votes WHERE idea_id = $1 AND account_id = $2)",
+        )
+        .bind(idea_id)
+        .bind(account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut used = used_in(&mut tx, account_id).await?;
+        if !already {
+            if let Some(b) = budget {
+                if used >= i64::from(b) {
+                    return Err(StoreError::Limit {
+                        field: "votes",
+                        message: format!(
+                            "you have used all {b} of your votes; withdraw one, or wait until an idea you voted for closes and its vote comes back"
+                        ),
+                    });
+                }
+            }
+            sqlx::query(
+                "INSERT INTO idea_votes(idea_id, account_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(idea_id)
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            used += 1;
+        }
+        let votes = recount_votes(&mut tx, idea_id, now).await?;
+        tx.commit().await?;
+        Ok(VoteState {
+            voted: true,
+            votes,
+            budget_used: used,
+        })
+    }
+
+    async fn unvote(&self, idea_id: i64, account_id: i64) -> Result<VoteState> {
+        let mut tx = self.pool.begin().await?;
+        let f = lock_flags(&mut tx, idea_id).await?;
+        if f.status.is_closed() {
+            return Err(closed_error(idea_id, &f, "vote changes"));
+        }
+        sqlx::query("DELETE FROM idea_votes WHERE idea_id = $1 AND account_id = $2")
+            .bind(idea_id)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        let votes: i64 = sqlx::query_scalar(
+            "UPDATE ideas SET vote_count = (SELECT COUNT(*) FROM idea_votes WHERE idea_id = $1) \
+             WHERE id = $1 RETURNING vote_count",
+        )
+        .bind(idea_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let used = used_in(&mut tx, account_id).await?;
+        tx.commit().await?;
+        Ok(VoteState {
+            voted: false,
+            votes,
+            budget_used: used,
+        })
+    }
+
+    async fn votes_used(&self, account_id: i64) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        used_in(&mut conn, account_id).await
+    }
+
+    async fn ideas_posted_since(
+        &self,
+        account_id: i64,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)> {
+        posted_since(&self.pool, "ideas", account_id, since).await
+    }
+
+    async fn comments_posted_since(
+        &self,
+        account_id: i64,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)> {
+        posted_since(&self.pool, "idea_comments", account_id, since).await
+    }
+
+    async fn add_comment(
+        &self,
+        idea_id: i64,
+        author_id: i64,
+        body: &str,
+        official: bool,
+        now: Millis,
+    ) -> Result<IdeaComment> {
+        let mut tx = self.pool.begin().await?;
+        let f = lock_flags(&mut tx, idea_id).await?;
+        if !f.visible && !official {
+            return Err(StoreError::NotFound { what: "idea" });
+        }
+        if f.locked {
+            return Err(StoreError::Limit {
+                field: "idea",
+                message: format!("the thread of idea #{idea_id} is locked"),
+            });
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO idea_comments(idea_id, author_id, body, official, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(idea_id)
+        .bind(author_id)
+        .bind(body)
+        .bind(i64::from(official))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE ideas SET comment_count = (SELECT COUNT(*) FROM idea_comments \
+             WHERE idea_id = $1 AND hidden = 0), updated_at = $2 WHERE id = $1",
+        )
+        .bind(idea_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let c = comments_in(&mut tx, idea_id, true, Some(id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound { what: "comment" })?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn comments(&self, idea_id: i64, include_hidden: bool) -> Result<Vec<IdeaComment>> {
+        let mut conn = self.pool.acquire().await?;
+        comments_in(&mut conn, idea_id, include_hidden, None).await
+    }
+
+    async fn set_comment_hidden(&self, comment_id: i64, hidden: bool) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let idea_id: i64 = sqlx::query_scalar(
+            "UPDATE idea_comments SET hidden = $1 WHERE id = $2 RETURNING idea_id",
+        )
+        .bind(i64::from(hidden))
+        .bind(comment_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound { what: "comment" })?;
+        // Lock the idea before counting, so a comment committed meanwhile is counted.
+        lock_flags(&mut tx, idea_id).await?;
+        sqlx::query(
+            "UPDATE ideas SET comment_count = (SELECT COUNT(*) FROM idea_comments \
+             WHERE idea_id = $1 AND hidden = 0) WHERE id = $1",
+        )
+        .bind(idea_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(idea_id)
+    }
+
+    async fn status_history(&self, idea_id: i64) -> Result<Vec<StatusChange>> {
+        let rows = sqlx::query(&format!(
+            "SELECT c.from_status, c.to_status, c.explanation, c.duplicate_of, c.release_note_url, \
+             c.created_at, CASE WHEN c.actor_id IS NULL THEN NULL ELSE {} END AS actor \
+             FROM idea_status_changes c WHERE c.idea_id = $1 ORDER BY c.created_at, c.id",
+            author_name_sql("c.actor_id")
+        ))
+        .bind(idea_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let from: String = r.try_get("from_status")?;
+                let to: String = r.try_get("to_status")?;
+                Ok(StatusChange {
+                    from: status_of(&from)?,
+                    to: status_of(&to)?,
+                    explanation: r.try_get("explanation")?,
+                    duplicate_of: r.try_get("duplicate_of")?,
+                    release_note_url: r.try_get("release_note_url")?,
+                    actor: r.try_get("actor")?,
+                    at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn change_status(&self, u: &StatusUpdate, notice: &Notice) -> Result<(Idea, u64)> {
+        if u.to == IdeaStatus::Duplicate {
+            return Err(StoreError::Invalid {
+                field: "status",
+                message: "mark a duplicate by merging it into the original (duplicate_of)".into(),
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        let f = lock_flags(&mut tx, u.idea_id).await?;
+        if f.status == IdeaStatus::Duplicate {
+            return Err(closed_error(u.idea_id, &f, "status changes"));
+        }
+        if f.status == u.to {
+            return Err(StoreError::Limit {
+                field: "status",
+                message: format!("idea #{} is already {}", u.idea_id, u.to.as_str()),
+            });
+        }
+        let note = if u.to == IdeaStatus::Launched {
+            u.release_note_url.clone()
+        } else {
+            None
+        };
+        sqlx::query(
+            "UPDATE ideas SET status = $1, release_note_url = COALESCE($2, release_note_url), \
+             status_changed_at = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(u.to.as_str())
+        .bind(&note)
+        .bind(u.now)
+        .bind(u.now)
+        .bind(u.idea_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO idea_status_changes(idea_id, actor_id, from_status, to_status, explanation, release_note_url, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(u.idea_id)
+        .bind(u.actor_id)
+        .bind(f.status.as_str())
+        .bind(u.to.as_str())
+        .bind(&u.explanation)
+        .bind(&note)
+        .bind(u.now)
+        .execute(&mut *tx)
+        .await?;
+        let n = notify_subscribers(&mut tx, u.idea_id, u.actor_id, notice, u.now).await?;
+        let idea = idea_in(&mut tx, u.idea_id, None)
+            .await?
+            .ok_or(StoreError::NotFound { what: "idea" })?;
+        tx.commit().await?;
+        Ok((idea, n))
+    }
+
+    async fn merge_idea(
+        &self,
+        duplicate: i64,
+        original: i64,
+        actor_id: i64,
+        explanation: &str,
+        now: Millis,
+        notice: &Notice,
+    ) -> Result<(Idea, u64)> {
+        if duplicate == original {
+            return Err(StoreError::Invalid {
+                field: "duplicate_of",
+                message: format!("idea #{duplicate} cannot be a duplicate of itself"),
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        // Lock both ideas, in id order so that two merges cannot deadlock.
+        sqlx::query("SELECT id FROM ideas WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+            .bind(duplicate)
+            .bind(original)
+            .fetch_all(&mut *tx)
+            .await?;
+        let d = flags(&mut tx, duplicate).await?;
+        if d.status == IdeaStatus::Duplicate {
+            return Err(closed_error(duplicate, &d, "merges"));
+        }
+        let o = match flags(&mut tx, original).await {
+            Err(StoreError::NotFound { .. }) => {
+                return Err(StoreError::Invalid {
+                    field: "duplicate_of",
+                    message: format!("there is no idea #{original}"),
+                })
+            }
+            other => other?,
+        };
+        // Walk the original's chain: reaching the duplicate would close a cycle.
+        let mut cur = o.duplicate_of;
+        let mut root = original;
+        let mut steps = 0;
+        while let Some(next) = cur {
+            if next == duplicate {
+                return Err(StoreError::Invalid {
+                    field: "duplicate_of",
+                    message: format!(
+                        "merging #{duplicate} into #{original} would make a cycle (#{original} is already a duplicate of #{duplicate})"
+                    ),
+                });
+            }
+            root = next;
+            steps += 1;
+            if steps > 1000 {
+                break;
+            }
+            cur = flags(&mut tx, next).await?.duplicate_of;
+        }
+        if o.status == IdeaStatus::Duplicate {
+            return Err(StoreError::Invalid {
+                field: "duplicate_of",
+                message: format!(
+                    "idea #{original} is itself a duplicate; merge into #{root} instead"
+                ),
+            });
+        }
+        let n = notify_subscribers(&mut tx, duplicate, actor_id, notice, now).await?;
+        sqlx::query(
+            "INSERT INTO idea_votes(idea_id, account_id, created_at) \
+             SELECT $1, account_id, created_at FROM idea_votes WHERE idea_id = $2 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(original)
+        .bind(duplicate)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM idea_votes WHERE idea_id = $1")
+            .bind(duplicate)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE ideas SET status = 'duplicate', duplicate_of = $1, vote_count = 0, \
+             status_changed_at = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(original)
+        .bind(now)
+        .bind(now)
+        .bind(duplicate)
+        .execute(&mut *tx)
+        .await?;
+        recount_votes(&mut tx, original, now).await?;
+        sqlx::query(
+            "INSERT INTO idea_status_changes(idea_id, actor_id, from_status, to_status, explanation, duplicate_of, created_at) \
+             VALUES ($1, $2, $3, 'duplicate', $4, $5, $6)",
+        )
+        .bind(duplicate)
+        .bind(actor_id)
+        .bind(d.status.as_str())
+        .bind(explanation)
+        .bind(original)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let idea = idea_in(&mut tx, original, None)
+            .await?
+            .ok_or(StoreError::NotFound { what: "idea" })?;
+        tx.commit().await?;
+        Ok((idea, n))
+    }
+
+    async fn moderate_idea(&self, idea_id: i64, action: Moderation, now: Millis) -> Result<Idea> {
+        let set = match action {
+            Moderation::Approve => "approved = 1",
+            Moderation::Hide => "hidden = 1",
+            Moderation::Unhide => "hidden = 0",
+            Moderation::Lock => "locked = 1",
+            Moderation::Unlock => "locked = 0",
+        };
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&format!(
+            "UPDATE ideas SET {set}, updated_at = $1 WHERE id = $2"
+        ))
+        .bind(now)
+        .bind(idea_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound { what: "idea" });
+        }
+        let idea = idea_in(&mut tx, idea_id, None)
+            .await?
+            .ok_or(StoreError::NotFound { what: "idea" })?;
+        tx.commit().await?;
+        Ok(idea)
+    }
+
+    async fn set_idea_tags(&self, idea_id: i64, tags: &[String], now: Millis) -> Result<Idea> {
+        let mut tx = self.pool.begin().await?;
+        lock_flags(&mut tx, idea_id).await?;
+        sqlx::query("DELETE FROM idea_tags WHERE idea_id = $1")
+            .bind(idea_id)
+            .execute(&mut *tx)
+            .await?;
+        for t in tags {
+            sqlx::query(
+                "INSERT INTO idea_tags(idea_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(idea_id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE ideas SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(idea_id)
+            .execute(&mut *tx)
+            .await?;
+        let idea = idea_in(&mut tx, idea_id, None)
+            .await?
+            .ok_or(StoreError::NotFound { what: "idea" })?;
+        tx.commit().await?;
+        Ok(idea)
+    }
+
+    async fn notifications(&self, account_id: i64, limit: u32) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, message, link, created_at, read_at FROM notifications \
+             WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notification {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    message: r.try_get("message")?,
+                    link: r.try_get("link")?,
+                    created_at: r.try_get("created_at")?,
+                    read_at: r.try_get("read_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn unread_notifications(&self, account_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notifications WHERE account_id = $1 AND read_at IS NULL",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn mark_notifications_read(&self, account_id: i64, now: Millis) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE notifications SET read_at = $1 WHERE account_id = $2 AND read_at IS NULL",
+        )
+        .bind(now)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}
+
+/// How many rows of `table` an author created after `since`, and the oldest's time.
+async fn posted_since(
+    pool: &sqlx::PgPool,
+    table: &str,
+    account_id: i64,
+    since: Millis,
+) -> Result<(i64, Option<Millis>)> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM {table} \
+         WHERE author_id = $1 AND created_at > $2"
+    ))
+    .bind(account_id)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("oldest")?))
+}
+
+async fn comments_in(
+    conn: &mut PgConnection,
+    idea_id: i64,
+    include_hidden: bool,
+    only: Option<i64>,
+) -> Result<Vec<IdeaComment>> {
+    let rows = sqlx::query(&format!(
+        "SELECT c.id, c.idea_id, c.author_id, c.body, c.official, c.hidden, c.created_at, \
+         {} AS author_name, (SELECT a.role FROM accounts a WHERE a.id = c.author_id) AS author_role \
+         FROM idea_comments c WHERE c.idea_id = $1 AND ($2 OR c.hidden = 0) \
+         AND ($3::BIGINT IS NULL OR c.id = $3) ORDER BY c.created_at, c.id",
+        author_name_sql("c.author_id")
+    ))
+    .bind(idea_id)
+    .bind(include_hidden)
+    .bind(only)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(IdeaComment {
+                id: r.try_get("id")?,
+                idea_id: r.try_get("idea_id")?,
+                author: Author {
+                    id: r.try_get("author_id")?,
+                    name: r.try_get("author_name")?,
+                    staff: is_staff_role(r.try_get("author_role")?),
+                },
+                body: r.try_get("body")?,
+                official: r.try_get::<i64, _>("official")? != 0,
+                hidden: r.try_get::<i64, _>("hidden")? != 0,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

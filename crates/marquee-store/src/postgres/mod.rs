@@ -12,7 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod catalog;
+mod changes;
 mod decisions;
+mod health;
 mod home;
 mod ideas;
 mod listening;
@@ -22,10 +24,24 @@ mod perks;
 mod playback;
 mod support;
 
+/// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters
+/// for the widest rows written in chunks.
+pub(crate) const CHUNK: usize = 1000;
+
+/// Maps a UNIQUE violation to a conflict on `field`.
+pub(crate) fn unique_to_conflict(e: sqlx::Error, field: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { field },
+        _ => e.into(),
+    }
+}
+
 /// PostgreSQL implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Change counters for the server's read caches (see [`crate::changes`]).
+    pub(crate) changes: std::sync::Arc<crate::changes::ChangeCounters>,
 }
 
 impl PgStore {
@@ -33,16 +49,132 @@ impl PgStore {
     /// exist; [`crate::CatalogStore::migrate`] creates the schema.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        Self::open_with(opts, max_connections).await
+    }
+
+    /// Connects with ready-made options (tests and tools that pick the
+    /// database name themselves).
+    pub async fn open_with(opts: PgConnectOptions, max_connections: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            changes: Default::default(),
+        })
+    }
+
+    /// Brings the schema up to date (what [`crate::CatalogStore::migrate`] does).
+    pub async fn migrate_schema(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The underlying pool, for backend-specific tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// Administrative statements on a PostgreSQL server, for tests and tools
+/// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).
+#[derive(Debug, Clone)]
+pub struct PgAdmin {
+    pool: PgPool,
+    url: String,
+}
+
+/// Checks that a database name is a plain identifier (it is spliced into
+/// `CREATE DATABASE`, which takes no bind parameters).
+fn plain_identifier(name: &str) -> Result<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(StoreError::Invalid {
+            field: "database",
+            message: format!("{name:?} is not a plain lower-case identifier"),
+        })
+    }
+}
+
+impl PgAdmin {
+    /// Connects to the server an admin URL names (any database on it).
+    pub async fn connect(admin_url: &str) -> Result<Self> {
+        let opts =
+            PgConnectOptions::from_str(admin_url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
+        Ok(PgAdmin {
+            pool,
+            url: admin_url.to_string(),
+        })
+    }
+
+    /// Creates a database, empty or as a copy of `template`.
+    pub async fn create_database(&self, name: &str, template: Option<&str>) -> Result<()> {
+        let sql = match template {
+            Some(t) => format!(
+                "CREATE DATABASE \"{}\" TEMPLATE \"{}\"",
+                plain_identifier(name)?,
+                plain_identifier(t)?
+            ),
+            None => format!("CREATE DATABASE \"{}\"", plain_identifier(name)?),
+        };
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Drops a database if it exists, ending its connections.
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        let sql = format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            plain_identifier(name)?
+        );
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The names of the databases starting with `prefix`.
+    pub async fn databases(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT datname::TEXT FROM pg_database WHERE starts_with(datname::TEXT, $1) ORDER BY 1",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The admin URL with its database replaced by `name`.
+    pub fn database_url(&self, name: &str) -> String {
+        let (base, query) = match self.url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (self.url.as_str(), None),
+        };
+        let host_start = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[host_start..].find('/') {
+            Some(i) => &base[..host_start + i],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
+    /// Closes the admin connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 }

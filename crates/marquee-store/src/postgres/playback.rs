@@ -1,1 +1,1126 @@
-//! PostgreSQL: see `crate::sqlite::playback` for the SQLite twin.
+//! PostgreSQL implementation of [`PlaybackStore`] (the twin of
+//! `sqlite/playback.rs`).
+//!
+//! Progress reports arrive in batches (the server's group-commit writer): one
+//! transaction takes a per-profile advisory lock for every profile the batch
+//! touches (where SQLite relies on `BEGIN IMMEDIATE`), reads the sessions and
+//! states, applies the rules in memory, in order, and writes everything back
+//! with a handful of `UNNEST` statements. A batch commits or fails whole; an
+//! event older than the saved position never rewinds it (the domain's
+//! `apply`), and a replayed stop is acknowledged without a write.
+
+use super::PgStore;
+use crate::changes::Bump;
+use crate::playback::{
+    ActiveStream, ImportSeries, PlayEvent, PlayableTitle, ProgressAck, ProgressInput,
+    ProgressRefused, RowItem, StartOutcome, StartPlayback, TitleProgress,
+};
+use crate::{ImportCounts, PlaybackStore, Result, StoreError};
+use async_trait::async_trait;
+use marquee_domain::playback::{
+    apply, default_runtime_s, next_up, Device, DeviceKind, EpisodeProgress, Report, ResumeRules,
+    SavedState,
+};
+use marquee_domain::{Millis, TitleKind};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+use std::collections::HashMap;
+use std::str::FromStr;
+
+fn decode<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(e.to_string().into()))
+}
+
+fn device_from_row(row: &PgRow) -> Result<Device> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Device {
+        id: row.try_get("id")?,
+        profile_id: row.try_get("profile_id")?,
+        name: row.try_get("name")?,
+        kind: DeviceKind::from_str(&kind).map_err(decode)?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+    })
+}
+
+/// Checkpoints the WAL in the background (PASSIVE: it never blocks the
+/// writer), since the group-commit writer does not. Ends when the pool closes.
+/// Base of the advisory-lock keys serialising progress writes per profile.
+const PROFILE_LOCK_BASE: i64 = 0x6d71_0002_0000_0000;
+
+/// Base of the advisory-lock keys serialising stream starts per account.
+const ACCOUNT_LOCK_BASE: i64 = 0x6d71_0003_0000_0000;
+
+/// Takes the profile's progress-write lock until the transaction ends.
+async fn lock_profile(conn: &mut PgConnection, profile_id: i64) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(PROFILE_LOCK_BASE + profile_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn duration_ms(id: i64, duration_s: Option<i64>) -> i64 {
+    duration_s.unwrap_or_else(|| default_runtime_s(id)) * 1000
+}
+
+const STREAM_COLS: &str = "s.id AS sid, s.profile_id, p.name AS profile_name, s.device_id, \
+     d.name AS device_name, d.kind AS device_kind, s.title_id, t.name AS title_name, \
+     s.position_ms, s.paused, s.started_at, s.last_event_at \
+     FROM play_sessions s JOIN profiles p ON p.id = s.profile_id \
+     JOIN devices d ON d.id = s.device_id JOIN titles t ON t.id = s.title_id";
+
+fn stream_from_row(row: &PgRow) -> Result<ActiveStream> {
+    let kind: String = row.try_get("device_kind")?;
+    Ok(ActiveStream {
+        play_session_id: row.try_get("sid")?,
+        profile_id: row.try_get("profile_id")?,
+        profile_name: row.try_get("profile_name")?,
+        device_id: row.try_get("device_id")?,
+        device_name: row.try_get("device_name")?,
+        device_kind: DeviceKind::from_str(&kind).map_err(decode)?,
+        title_id: row.try_get("title_id")?,
+        title_name: row.try_get("title_name")?,
+        position_ms: row.try_get("position_ms")?,
+        paused: row.try_get::<i64, _>("paused")? != 0,
+        started_at: row.try_get("started_at")?,
+        last_event_at: row.try_get("last_event_at")?,
+    })
+}
+
+/// Ends an account's streams that sent nothing for `timeout_ms`, logging a
+/// `timeout` event for each. Being a write, it also takes the write lock.
+async fn expire_streams(
+    conn: &mut PgConnection,
+    account_id: i64,
+    now: Millis,
+    timeout_ms: i64,
+) -> Result<()> {
+    let cutoff = now - timeout_ms;
+    sqlx::query(
+        "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, paused, received_at, applied) \
+         SELECT profile_id, title_id, id, device_id, 'timeout', position_ms, paused, $1, 0 FROM play_sessions \
+         WHERE account_id = $2 AND ended_at IS NULL AND last_event_at <= $3",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(cutoff)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE play_sessions SET ended_at = last_event_at + $1, end_reason = 'timeout' \
+         WHERE account_id = $2 AND ended_at IS NULL AND last_event_at <= $3",
+    )
+    .bind(timeout_ms)
+    .bind(account_id)
+    .bind(cutoff)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn live_streams(
+    conn: &mut PgConnection,
+    account_id: i64,
+    now: Millis,
+    timeout_ms: i64,
+) -> Result<Vec<ActiveStream>> {
+    let sql = format!(
+        "SELECT {STREAM_COLS} WHERE s.account_id = $1 AND s.ended_at IS NULL AND s.last_event_at > $2 \
+         ORDER BY s.started_at, s.id"
+    );
+    sqlx::query(&sql)
+        .bind(account_id)
+        .bind(now - timeout_ms)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(stream_from_row)
+        .collect()
+}
+
+/// A play session as the batch needs it.
+#[derive(Debug, Clone)]
+struct SessionRow {
+    profile_id: i64,
+    device_id: i64,
+    device_name: String,
+    title_id: i64,
+    series_id: Option<i64>,
+    duration_ms: i64,
+    attended: bool,
+    counted: bool,
+    position_ms: i64,
+    paused: bool,
+    last_sent_at: Option<i64>,
+    last_event_at: i64,
+    ended: bool,
+    dirty: bool,
+    interacted: bool,
+}
+
+fn saved_from_row(row: &PgRow) -> Result<SavedState> {
+    Ok(SavedState {
+        resume_ms: row.try_get("resume_ms")?,
+        played: row.try_get::<i64, _>("played")? != 0,
+        play_count: row.try_get("play_count")?,
+        last_played_at: row.try_get("last_played_at")?,
+        position_sent_at: row.try_get("position_sent_at")?,
+        hidden: row.try_get::<i64, _>("hidden")? != 0,
+    })
+}
+
+struct EventRow {
+    profile_id: i64,
+    title_id: i64,
+    session: i64,
+    device_id: i64,
+    kind: &'static str,
+    position_ms: i64,
+    paused: bool,
+    sent_at: Option<i64>,
+    applied: bool,
+}
+
+#[derive(Clone, Copy)]
+struct StateRow {
+    series_id: Option<i64>,
+    device_id: i64,
+    s: SavedState,
+}
+
+async fn item_details(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<
+    HashMap<
+        i64,
+        (
+            String,
+            TitleKind,
+            Option<i64>,
+            Option<String>,
+            Option<i32>,
+            Option<i32>,
+            i64,
+        ),
+    >,
+> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT t.id, t.name, t.kind, t.series_id, sr.name AS series_name, se.number::INT AS season, \
+         t.episode_number::INT AS episode_number, t.duration_s FROM titles t LEFT JOIN titles sr ON sr.id = t.series_id \
+         LEFT JOIN seasons se ON se.id = t.season_id WHERE t.id IN (",
+    );
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push(")");
+    for row in qb.build().fetch_all(&mut *conn).await? {
+        let id: i64 = row.try_get("id")?;
+        let kind: String = row.try_get("kind")?;
+        out.insert(
+            id,
+            (
+                row.try_get("name")?,
+                TitleKind::from_str(&kind).map_err(decode)?,
+                row.try_get("series_id")?,
+                row.try_get("series_name")?,
+                row.try_get("season")?,
+                row.try_get("episode_number")?,
+                duration_ms(id, row.try_get("duration_s")?),
+            ),
+        );
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl PlaybackStore for PgStore {
+    async fn register_device(
+        &self,
+        profile_id: i64,
+        name: &str,
+        kind: DeviceKind,
+        now: Millis,
+    ) -> Result<(Device, bool)> {
+        let mut tx = self.pool.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO devices(profile_id, name, kind, created_at, last_seen_at, last_interaction_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(profile_id)
+        .bind(name)
+        .bind(kind.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query(
+            "UPDATE devices SET kind = $1, last_seen_at = $2 WHERE profile_id = $3 AND name = $4",
+        )
+        .bind(kind.as_str())
+        .bind(now)
+        .bind(profile_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT * FROM devices WHERE profile_id = $1 AND name = $2")
+            .bind(profile_id)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let d = device_from_row(&row)?;
+        tx.commit().await?;
+        Ok((d, created))
+    }
+
+    async fn devices(&self, profile_id: i64) -> Result<Vec<Device>> {
+        sqlx::query("SELECT * FROM devices WHERE profile_id = $1 ORDER BY last_seen_at DESC, id")
+            .bind(profile_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(device_from_row)
+            .collect()
+    }
+
+    async fn device(&self, id: i64) -> Result<Option<Device>> {
+        sqlx::query("SELECT * FROM devices WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(device_from_row)
+            .transpose()
+    }
+
+    async fn playable_title(&self, id: i64) -> Result<Option<PlayableTitle>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, kind, name, duration_s, series_id, media_path FROM titles WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let kind: String = row.try_get("kind")?;
+        Ok(Some(PlayableTitle {
+            id,
+            kind: TitleKind::from_str(&kind).map_err(decode)?,
+            name: row.try_get("name")?,
+            duration_ms: duration_ms(id, row.try_get("duration_s")?),
+            series_id: row.try_get("series_id")?,
+            media_path: row.try_get("media_path")?,
+        }))
+    }
+
+    async fn series_episodes(&self, series_id: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT t.id FROM titles t JOIN seasons se ON se.id = t.season_id \
+             WHERE t.series_id = $1 AND t.kind = 'episode' ORDER BY se.number, t.episode_number, t.id",
+        )
+        .bind(series_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn set_media_path(&self, title_id: i64, path: Option<&str>) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::All);
+        let n = sqlx::query("UPDATE titles SET media_path = $1 WHERE id = $2")
+            .bind(path)
+            .bind(title_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "title" });
+        }
+        Ok(())
+    }
+
+    async fn start_playback(&self, req: &StartPlayback) -> Result<StartOutcome> {
+        let _changed = self.changes.on_return(Bump::Profile(req.profile_id));
+        let now = req.now;
+        let lim = req.limits;
+        let mut tx = self.pool.begin().await?;
+        // One start per account at a time, so the stream limit holds.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ACCOUNT_LOCK_BASE + req.account_id)
+            .execute(&mut *tx)
+            .await?;
+        expire_streams(&mut tx, req.account_id, now, lim.stream_timeout_ms).await?;
+        // Still watching? Count the autoplayed, untouched sessions in a row on this device.
+        let prev = sqlx::query(
+            "SELECT autoplay, attended, autoplay_run FROM play_sessions WHERE device_id = $1 \
+             ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(req.device_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let prev_run: u32 = match prev {
+            Some(r)
+                if r.try_get::<i64, _>("autoplay")? != 0
+                    && r.try_get::<i64, _>("attended")? == 0 =>
+            {
+                u32::try_from(r.try_get::<i64, _>("autoplay_run")?).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        let last_touch: i64 =
+            sqlx::query_scalar("SELECT last_interaction_at FROM devices WHERE id = $1")
+                .bind(req.device_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound { what: "device" })?;
+        let idle = now - last_touch;
+        if req.autoplay && (prev_run >= lim.max_autoplay_run || idle >= lim.idle_ms) {
+            tx.rollback().await?;
+            return Ok(StartOutcome::StillWatching {
+                autoplay_run: prev_run,
+                idle_ms: idle,
+            });
+        }
+        // A device plays one stream: its previous one is replaced.
+        sqlx::query(
+            "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, paused, received_at, applied) \
+             SELECT profile_id, title_id, id, device_id, 'stop', position_ms, paused, $1, 0 FROM play_sessions \
+             WHERE device_id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(req.device_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE play_sessions SET ended_at = $1, end_reason = 'replaced' WHERE device_id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(req.device_id)
+        .execute(&mut *tx)
+        .await?;
+        let active = live_streams(&mut tx, req.account_id, now, lim.stream_timeout_ms).await?;
+        if active.len() >= lim.max_streams as usize {
+            tx.rollback().await?;
+            return Ok(StartOutcome::StreamLimit { active });
+        }
+        let resume_ms: i64 = sqlx::query_scalar(
+            "SELECT resume_ms FROM playback_state WHERE profile_id = $1 AND title_id = $2",
+        )
+        .bind(req.profile_id)
+        .bind(req.title.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or(0);
+        let run = if req.autoplay { prev_run + 1 } else { 0 };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO play_sessions(account_id, profile_id, device_id, title_id, duration_ms, autoplay, attended, \
+             autoplay_run, position_ms, started_at, last_event_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(req.account_id)
+        .bind(req.profile_id)
+        .bind(req.device_id)
+        .bind(req.title.id)
+        .bind(req.title.duration_ms)
+        .bind(i64::from(req.autoplay))
+        .bind(i64::from(!req.autoplay))
+        .bind(i64::from(run))
+        .bind(resume_ms)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, paused, received_at, applied) \
+             VALUES ($1, $2, $3, $4, 'start', $5, 0, $6, 1)",
+        )
+        .bind(req.profile_id)
+        .bind(req.title.id)
+        .bind(id)
+        .bind(req.device_id)
+        .bind(resume_ms)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let touch = if req.autoplay { last_touch } else { now };
+        sqlx::query("UPDATE devices SET last_seen_at = $1, last_interaction_at = $2 WHERE id = $3")
+            .bind(now)
+            .bind(touch)
+            .bind(req.device_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(StartOutcome::Started {
+            play_session_id: id,
+            resume_ms,
+            autoplay_run: run,
+        })
+    }
+
+    async fn record_progress(
+        &self,
+        rules: &ResumeRules,
+        stream_timeout_ms: i64,
+        inputs: &[ProgressInput],
+    ) -> Result<Vec<std::result::Result<ProgressAck, ProgressRefused>>> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<i64> = inputs.iter().map(|i| i.play_session_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut tx = self.pool.begin().await?;
+        // Serialise writers per profile (what SQLite's single writer gives):
+        // two batches touching the same profile's saved states run one after
+        // the other. Locks are taken in id order, so batches cannot deadlock.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock($1 + p) FROM \
+             (SELECT DISTINCT profile_id AS p FROM play_sessions WHERE id = ANY($2) ORDER BY 1) x",
+        )
+        .bind(PROFILE_LOCK_BASE)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT s.id, s.profile_id, s.device_id, d.name AS device_name, s.title_id, t.series_id, \
+             s.duration_ms, s.attended, s.counted, s.position_ms, s.paused, s.last_sent_at, \
+             s.last_event_at, s.ended_at, ps.profile_id AS st_profile, ps.series_id AS st_series, \
+             ps.resume_ms, ps.played, ps.play_count, ps.last_played_at, ps.position_sent_at, ps.hidden, \
+             ps.last_device_id FROM play_sessions s JOIN devices d ON d.id = s.device_id \
+             JOIN titles t ON t.id = s.title_id \
+             LEFT JOIN playback_state ps ON ps.profile_id = s.profile_id AND ps.title_id = s.title_id \
+             WHERE s.id = ANY($1) FOR UPDATE OF s",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut sessions: HashMap<i64, SessionRow> = HashMap::new();
+        let mut states: HashMap<(i64, i64), (Option<StateRow>, bool)> = HashMap::new();
+        let decoded = (|| -> Result<()> {
+            for row in &rows {
+                let ended: Option<i64> = row.try_get("ended_at")?;
+                let sess = SessionRow {
+                    profile_id: row.try_get("profile_id")?,
+                    device_id: row.try_get("device_id")?,
+                    device_name: row.try_get("device_name")?,
+                    title_id: row.try_get("title_id")?,
+                    series_id: row.try_get("series_id")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                    attended: row.try_get::<i64, _>("attended")? != 0,
+                    counted: row.try_get::<i64, _>("counted")? != 0,
+                    position_ms: row.try_get("position_ms")?,
+                    paused: row.try_get::<i64, _>("paused")? != 0,
+                    last_sent_at: row.try_get("last_sent_at")?,
+                    last_event_at: row.try_get("last_event_at")?,
+                    ended: ended.is_some(),
+                    dirty: false,
+                    interacted: false,
+                };
+                if row.try_get::<Option<i64>, _>("st_profile")?.is_some() {
+                    states.insert(
+                        (sess.profile_id, sess.title_id),
+                        (
+                            Some(StateRow {
+                                series_id: row.try_get("st_series")?,
+                                device_id: row
+                                    .try_get::<Option<i64>, _>("last_device_id")?
+                                    .unwrap_or(0),
+                                s: saved_from_row(row)?,
+                            }),
+                            false,
+                        ),
+                    );
+                }
+                sessions.insert(row.try_get("id")?, sess);
+            }
+            Ok(())
+        })();
+        decoded?;
+        // Committed or not, the profiles' cached continuity and signals are redone.
+        let _changed: Vec<_> = sessions
+            .values()
+            .map(|s| self.changes.on_return(Bump::Profile(s.profile_id)))
+            .collect();
+
+        let mut out = Vec::with_capacity(inputs.len());
+        let mut events: Vec<EventRow> = Vec::with_capacity(inputs.len());
+        for inp in inputs {
+            let Some(sess) = sessions.get_mut(&inp.play_session_id) else {
+                out.push(Err(ProgressRefused::NotFound));
+                continue;
+            };
+            if sess.profile_id != inp.profile_id {
+                out.push(Err(ProgressRefused::Forbidden));
+                continue;
+            }
+            let state_entry = states
+                .entry((sess.profile_id, sess.title_id))
+                .or_insert((None, false));
+            let current = state_entry.0.map(|r| r.s).unwrap_or_default();
+            if sess.ended {
+                if inp.stop {
+                    // A repeated stop: acknowledged, nothing written.
+                    out.push(Ok(ProgressAck {
+                        play_session_id: inp.play_session_id,
+                        profile_id: sess.profile_id,
+                        title_id: sess.title_id,
+                        device_id: sess.device_id,
+                        device_name: sess.device_name.clone(),
+                        position_ms: sess.position_ms,
+                        paused: sess.paused,
+                        applied: false,
+                        resume_ms: current.resume_ms,
+                        played: current.played,
+                        ended: true,
+                        duplicate: true,
+                    }));
+                } else {
+                    out.push(Err(ProgressRefused::Ended));
+                }
+                continue;
+            }
+            if !inp.stop && sess.last_event_at <= inp.now - stream_timeout_ms {
+                out.push(Err(ProgressRefused::Ended));
+                continue;
+            }
+            if let Some(p) = inp.position_ms {
+                if p > sess.duration_ms {
+                    out.push(Err(ProgressRefused::TooLong {
+                        duration_ms: sess.duration_ms,
+                    }));
+                    continue;
+                }
+            }
+            let interaction =
+                inp.interaction || (inp.position_ms.is_some() && inp.paused != sess.paused);
+            if interaction {
+                sess.attended = true;
+                sess.interacted = true;
+            }
+            let mut applied = false;
+            if let (Some(pos), Some(sent_at)) = (inp.position_ms, inp.sent_at) {
+                let a = apply(
+                    rules,
+                    state_entry.0.as_ref().map(|r| &r.s),
+                    &Report {
+                        position_ms: pos,
+                        duration_ms: sess.duration_ms,
+                        sent_at,
+                        now: inp.now,
+                        attended: sess.attended,
+                        already_counted: sess.counted,
+                    },
+                );
+                applied = a.applied;
+                if a.applied {
+                    state_entry.0 = Some(StateRow {
+                        series_id: sess.series_id,
+                        device_id: sess.device_id,
+                        s: a.state,
+                    });
+                    state_entry.1 = true;
+                }
+                if a.counted {
+                    sess.counted = true;
+                }
+                if sess.last_sent_at.is_none_or(|t| sent_at >= t) {
+                    sess.position_ms = pos;
+                    sess.paused = inp.paused;
+                    sess.last_sent_at = Some(sent_at);
+                }
+            }
+            sess.last_event_at = inp.now;
+            if inp.stop {
+                sess.ended = true;
+            }
+            sess.dirty = true;
+            let st = state_entry.0.map(|r| r.s).unwrap_or_default();
+            events.push(EventRow {
+                profile_id: sess.profile_id,
+                title_id: sess.title_id,
+                session: inp.play_session_id,
+                device_id: sess.device_id,
+                kind: if inp.stop { "stop" } else { "progress" },
+                position_ms: inp.position_ms.unwrap_or(sess.position_ms),
+                paused: inp.paused,
+                sent_at: inp.sent_at,
+                applied,
+            });
+            out.push(Ok(ProgressAck {
+                play_session_id: inp.play_session_id,
+                profile_id: sess.profile_id,
+                title_id: sess.title_id,
+                device_id: sess.device_id,
+                device_name: sess.device_name.clone(),
+                position_ms: inp.position_ms.unwrap_or(sess.position_ms),
+                paused: inp.paused,
+                applied,
+                resume_ms: st.resume_ms,
+                played: st.played,
+                ended: inp.stop,
+                duplicate: false,
+            }));
+        }
+        let now = inputs.iter().map(|i| i.now).max().unwrap_or(0);
+        // The append-only log.
+        if !events.is_empty() {
+            sqlx::query(
+                "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, \
+                 paused, sent_at, received_at, applied) \
+                 SELECT p, t, s, d, k, pos, pa, sa, $9, ap FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], \
+                 $4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $10::BIGINT[]) \
+                 AS v(p, t, s, d, k, pos, pa, sa, ap)",
+            )
+            .bind(events.iter().map(|e| e.profile_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.title_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.session).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.kind).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.position_ms).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| i64::from(e.paused)).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.sent_at).collect::<Vec<_>>())
+            .bind(now)
+            .bind(events.iter().map(|e| i64::from(e.applied)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Sessions.
+        let dirty: Vec<(&i64, &SessionRow)> = sessions.iter().filter(|(_, s)| s.dirty).collect();
+        if !dirty.is_empty() {
+            sqlx::query(
+                "UPDATE play_sessions SET position_ms = v.p, paused = v.pa, last_sent_at = v.ls, \
+                 last_event_at = v.le, attended = v.att, counted = v.c, \
+                 ended_at = CASE WHEN v.e = 1 AND play_sessions.ended_at IS NULL THEN v.le ELSE play_sessions.ended_at END, \
+                 end_reason = CASE WHEN v.e = 1 AND play_sessions.ended_at IS NULL THEN 'stopped' ELSE play_sessions.end_reason END \
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], \
+                 $7::BIGINT[], $8::BIGINT[]) AS v(id, p, pa, ls, le, att, c, e) \
+                 WHERE play_sessions.id = v.id",
+            )
+            .bind(dirty.iter().map(|(id, _)| **id).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| s.position_ms).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| i64::from(s.paused)).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| s.last_sent_at).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| s.last_event_at).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| i64::from(s.attended)).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| i64::from(s.counted)).collect::<Vec<_>>())
+            .bind(dirty.iter().map(|(_, s)| i64::from(s.ended)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Devices that were touched by a person.
+        let mut touched: Vec<i64> = sessions
+            .values()
+            .filter(|s| s.interacted)
+            .map(|s| s.device_id)
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        if !touched.is_empty() {
+            sqlx::query(
+                "UPDATE devices SET last_interaction_at = $1, last_seen_at = $1 WHERE id = ANY($2)",
+            )
+            .bind(now)
+            .bind(&touched)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Saved states.
+        let mut changed: Vec<((i64, i64), StateRow)> = states
+            .iter()
+            .filter(|(_, (_, dirty))| *dirty)
+            .filter_map(|(k, (r, _))| r.map(|r| (*k, r)))
+            .collect();
+        changed.sort_by_key(|(k, _)| *k);
+        if !changed.is_empty() {
+            sqlx::query(
+                "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, \
+                 last_played_at, position_sent_at, last_device_id, hidden, updated_at) \
+                 SELECT p, t, se, r, pl, pc, lp, ps, ld, h, $11 FROM UNNEST($1::BIGINT[], $2::BIGINT[], \
+                 $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], \
+                 $9::BIGINT[], $10::BIGINT[]) AS v(p, t, se, r, pl, pc, lp, ps, ld, h) \
+                 ON CONFLICT(profile_id, title_id) DO UPDATE SET series_id = excluded.series_id, \
+                 resume_ms = excluded.resume_ms, played = excluded.played, play_count = excluded.play_count, \
+                 last_played_at = excluded.last_played_at, position_sent_at = excluded.position_sent_at, \
+                 last_device_id = excluded.last_device_id, hidden = excluded.hidden, updated_at = excluded.updated_at",
+            )
+            .bind(changed.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| r.series_id).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| r.s.resume_ms).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| i64::from(r.s.played)).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| r.s.play_count).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| r.s.last_played_at).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| r.s.position_sent_at).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| r.device_id).collect::<Vec<_>>())
+            .bind(changed.iter().map(|(_, r)| i64::from(r.s.hidden)).collect::<Vec<_>>())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn active_streams(
+        &self,
+        account_id: i64,
+        now: Millis,
+        stream_timeout_ms: i64,
+    ) -> Result<Vec<ActiveStream>> {
+        let mut conn = self.pool.acquire().await?;
+        live_streams(&mut conn, account_id, now, stream_timeout_ms).await
+    }
+
+    async fn title_progress(
+        &self,
+        profile_id: i64,
+        title_id: i64,
+    ) -> Result<Option<TitleProgress>> {
+        let row = sqlx::query(
+            "SELECT ps.*, t.duration_s FROM playback_state ps JOIN titles t ON t.id = ps.title_id \
+             WHERE ps.profile_id = $1 AND ps.title_id = $2",
+        )
+        .bind(profile_id)
+        .bind(title_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(TitleProgress {
+                title_id,
+                resume_ms: row.try_get("resume_ms")?,
+                duration_ms: duration_ms(title_id, row.try_get("duration_s")?),
+                played: row.try_get::<i64, _>("played")? != 0,
+                play_count: row.try_get("play_count")?,
+                last_played_at: row.try_get("last_played_at")?,
+                last_device_id: row.try_get("last_device_id")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_played(
+        &self,
+        profile_id: i64,
+        title_id: i64,
+        played: bool,
+        now: Millis,
+    ) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Profile(profile_id));
+        let mut tx = self.pool.begin().await?;
+        lock_profile(&mut tx, profile_id).await?;
+        let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM titles WHERE id = $1")
+            .bind(title_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let kind = kind.ok_or(StoreError::NotFound { what: "title" })?;
+        let targets: Vec<(i64, Option<i64>)> = if kind == "series" {
+            sqlx::query_as(
+                "SELECT id, series_id FROM titles WHERE series_id = $1 AND kind = 'episode'",
+            )
+            .bind(title_id)
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_as("SELECT id, series_id FROM titles WHERE id = $1")
+                .bind(title_id)
+                .fetch_all(&mut *tx)
+                .await?
+        };
+        for (id, series) in targets {
+            let sql = if played {
+                "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, last_played_at, position_sent_at, updated_at) \
+                 VALUES ($1, $2, $3, 0, 1, 1, $4, $4, $4) ON CONFLICT(profile_id, title_id) DO UPDATE SET \
+                 resume_ms = 0, played = 1, play_count = playback_state.play_count + 1, last_played_at = $4, \
+                 position_sent_at = GREATEST(playback_state.position_sent_at, $4), updated_at = $4"
+            } else {
+                "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, position_sent_at, updated_at) \
+                 VALUES ($1, $2, $3, 0, 0, 0, $4, $4) ON CONFLICT(profile_id, title_id) DO UPDATE SET \
+                 resume_ms = 0, played = 0, play_count = 0, position_sent_at = GREATEST(playback_state.position_sent_at, $4), updated_at = $4"
+            };
+            sqlx::query(sql)
+                .bind(profile_id)
+                .bind(id)
+                .bind(series)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO play_events(profile_id, title_id, kind, received_at, applied) VALUES ($1, $2, $3, $4, 1)",
+            )
+            .bind(profile_id)
+            .bind(id)
+            .bind(if played { "mark_played" } else { "mark_unplayed" })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn hide_from_continue_watching(
+        &self,
+        profile_id: i64,
+        title_id: i64,
+        now: Millis,
+    ) -> Result<bool> {
+        let _changed = self.changes.on_return(Bump::Profile(profile_id));
+        let mut tx = self.pool.begin().await?;
+        lock_profile(&mut tx, profile_id).await?;
+        let hidden = sqlx::query(
+            "UPDATE playback_state SET hidden = 1, updated_at = $1 WHERE profile_id = $2 AND title_id = $3 \
+             AND resume_ms > 0 AND hidden = 0",
+        )
+        .bind(now)
+        .bind(profile_id)
+        .bind(title_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(hidden)
+    }
+
+    async fn continue_watching(&self, profile_id: i64, limit: u32) -> Result<Vec<RowItem>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT title_id, resume_ms, last_played_at FROM playback_state \
+             WHERE profile_id = $1 AND resume_ms > 0 AND hidden = 0 \
+             ORDER BY last_played_at DESC, title_id LIMIT $2",
+        )
+        .bind(profile_id)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let details = item_details(&mut conn, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, resume, last)| {
+                details.get(&id).map(|d| RowItem {
+                    title_id: id,
+                    name: d.0.clone(),
+                    kind: d.1,
+                    series_id: d.2,
+                    series_name: d.3.clone(),
+                    season: d.4,
+                    episode: d.5,
+                    resume_ms: resume,
+                    duration_ms: d.6,
+                    last_played_at: last,
+                    reason: None,
+                })
+            })
+            .collect())
+    }
+
+    async fn next_up(&self, profile_id: i64, since: Millis, limit: u32) -> Result<Vec<RowItem>> {
+        let mut conn = self.pool.acquire().await?;
+        let series: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT series_id, MAX(COALESCE(last_played_at, updated_at)) AS last FROM playback_state \
+             WHERE profile_id = $1 AND series_id IS NOT NULL GROUP BY series_id \
+             HAVING MAX(COALESCE(last_played_at, updated_at)) >= $2 ORDER BY last DESC, series_id LIMIT $3",
+        )
+        .bind(profile_id)
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut picks: Vec<(i64, marquee_domain::playback::NextUpReason, i64, i64)> = Vec::new();
+        for (series_id, last) in series {
+            let rows = sqlx::query(
+                "SELECT t.id, se.number::INT AS season, t.episode_number::INT AS episode_number, ps.resume_ms, ps.played, ps.last_played_at \
+                 FROM titles t JOIN seasons se ON se.id = t.season_id \
+                 LEFT JOIN playback_state ps ON ps.title_id = t.id AND ps.profile_id = $1 \
+                 WHERE t.series_id = $2 AND t.kind = 'episode'",
+            )
+            .bind(profile_id)
+            .bind(series_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let eps = rows
+                .iter()
+                .map(|r| {
+                    Ok(EpisodeProgress {
+                        title_id: r.try_get("id")?,
+                        season: r.try_get("season")?,
+                        episode: r.try_get::<Option<i32>, _>("episode_number")?.unwrap_or(0),
+                        resume_ms: r.try_get::<Option<i64>, _>("resume_ms")?.unwrap_or(0),
+                        played: r.try_get::<Option<i64>, _>("played")?.unwrap_or(0) != 0,
+                        last_played_at: r.try_get("last_played_at")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if let Some((id, reason)) = next_up(&eps) {
+                let resume = eps
+                    .iter()
+                    .find(|e| e.title_id == id)
+                    .map_or(0, |e| e.resume_ms);
+                picks.push((id, reason, resume, last));
+            }
+        }
+        let ids: Vec<i64> = picks.iter().map(|p| p.0).collect();
+        let details = item_details(&mut conn, &ids).await?;
+        // In-progress episodes come first, then by recency.
+        picks.sort_by_key(|p| {
+            (
+                p.1 != marquee_domain::playback::NextUpReason::InProgress,
+                std::cmp::Reverse(p.3),
+            )
+        });
+        Ok(picks
+            .into_iter()
+            .filter_map(|(id, reason, resume, last)| {
+                details.get(&id).map(|d| RowItem {
+                    title_id: id,
+                    name: d.0.clone(),
+                    kind: d.1,
+                    series_id: d.2,
+                    series_name: d.3.clone(),
+                    season: d.4,
+                    episode: d.5,
+                    resume_ms: resume,
+                    duration_ms: d.6,
+                    last_played_at: Some(last),
+                    reason: Some(reason),
+                })
+            })
+            .collect())
+    }
+
+    async fn play_events(
+        &self,
+        profile_id: i64,
+        title_id: Option<i64>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<PlayEvent>> {
+        sqlx::query(
+            "SELECT * FROM play_events WHERE profile_id = $1 AND ($2::BIGINT IS NULL OR title_id = $2) AND id > $3 \
+             ORDER BY id LIMIT $4",
+        )
+        .bind(profile_id)
+        .bind(title_id)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PlayEvent {
+                id: r.try_get("id")?,
+                title_id: r.try_get("title_id")?,
+                play_session_id: r.try_get("play_session_id")?,
+                device_id: r.try_get("device_id")?,
+                kind: r.try_get("kind")?,
+                position_ms: r.try_get("position_ms")?,
+                paused: r.try_get::<Option<i64>, _>("paused")?.map(|p| p != 0),
+                sent_at: r.try_get("sent_at")?,
+                received_at: r.try_get("received_at")?,
+                applied: r.try_get::<i64, _>("applied")? != 0,
+            })
+        })
+        .collect()
+    }
+
+    async fn import_series(
+        &self,
+        source: &str,
+        series: &[ImportSeries],
+        now: Millis,
+    ) -> Result<ImportCounts> {
+        let _changed = self.changes.on_return(Bump::All);
+        let mut counts = ImportCounts::default();
+        let mut tx = self.pool.begin().await?;
+        for s in series {
+            let n = sqlx::query(
+                "INSERT INTO titles(kind, name, year, source, external_id, created_at) \
+                 VALUES ('series', $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(&s.name)
+            .bind(s.year)
+            .bind(source)
+            .bind(s.external_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                counts.imported += 1;
+            } else {
+                counts.unchanged += 1;
+            }
+            let series_id: i64 =
+                sqlx::query_scalar("SELECT id FROM titles WHERE source = $1 AND external_id = $2")
+                    .bind(source)
+                    .bind(s.external_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            for g in &s.genres {
+                sqlx::query("INSERT INTO genres(name) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(g)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO title_genres(title_id, genre_id) SELECT $1, id FROM genres WHERE name = $2 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(series_id)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for season in &s.seasons {
+                sqlx::query(
+                    "INSERT INTO seasons(series_id, number, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(series_id)
+                .bind(season.number)
+                .bind(format!("Season {}", season.number))
+                .execute(&mut *tx)
+                .await?;
+                let season_id: i64 = sqlx::query_scalar(
+                    "SELECT id FROM seasons WHERE series_id = $1 AND number = $2",
+                )
+                .bind(series_id)
+                .bind(season.number)
+                .fetch_one(&mut *tx)
+                .await?;
+                for e in &season.episodes {
+                    let n = sqlx::query(
+                        "INSERT INTO titles(kind, name, year, duration_s, series_id, season_id, episode_number, \
+                         source, external_id, created_at) VALUES ('episode', $1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&e.name)
+                    .bind(s.year)
+                    .bind(e.duration_s)
+                    .bind(series_id)
+                    .bind(season_id)
+                    .bind(e.number)
+                    .bind(source)
+                    .bind(e.external_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n == 1 {
+                        counts.imported += 1;
+                    } else {
+                        counts.unchanged += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+}

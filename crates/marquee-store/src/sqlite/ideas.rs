@@ -3,8 +3,8 @@
 use super::outbox::enqueue_in;
 use super::SqliteStore;
 use crate::ideas::{
-    IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, Visibility,
-    VoteState,
+    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate,
+    Visibility, VoteState,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -194,25 +194,10 @@ async fn notify_subscribers(
 /// Turns typed text into an FTS5 OR-query of quoted terms (the last one a
 /// prefix, as it may still be being typed), without stop words.
 fn similar_query(text: &str) -> Option<String> {
-    const STOP: &[&str] = &[
-        "a", "an", "and", "are", "as", "at", "be", "by", "can", "for", "from", "i", "in", "is",
-        "it", "me", "my", "of", "on", "or", "please", "so", "that", "the", "to", "we", "with",
-        "would", "you", "add", "allow", "let", "should",
-    ];
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let typing_last = text.chars().last().is_some_and(char::is_alphanumeric);
-    let n = words.len();
-    let terms: Vec<String> = words
+    let terms: Vec<String> = similar_terms(text)
         .into_iter()
-        .enumerate()
-        .filter(|(_, w)| w.chars().count() > 1 && !STOP.contains(&w.as_str()))
-        .take(16)
-        .map(|(i, w)| {
-            if i + 1 == n && typing_last {
+        .map(|(w, prefix)| {
+            if prefix {
                 format!("\"{w}\"*")
             } else {
                 format!("\"{w}\"")

@@ -1,0 +1,151 @@
+//! Fresh stores of each backend for the backend-generic store tests.
+//!
+//! A test file writes its checks once, as `async fn check_x(s: &S)` generic
+//! over the store traits it needs, and lists them in [`both_backends!`]: each
+//! check becomes a module with a `sqlite` and a `postgres` test. The PostgreSQL
+//! one runs against a fresh database when `MARQUEE_TEST_POSTGRES` holds an
+//! admin URL (e.g. `postgres://postgres@127.0.0.1:5432`), is a no-op when it
+//! is unset, and fails when it is set but the server cannot be reached.
+
+#![allow(dead_code, unused_macros, clippy::unwrap_used, clippy::expect_used)]
+
+use marquee_store::postgres::PgStore;
+use marquee_store::sqlite::SqliteStore;
+use marquee_store::CatalogStore;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The environment variable naming the PostgreSQL admin URL.
+pub const PG_ENV: &str = "MARQUEE_TEST_POSTGRES";
+
+/// Prefix of the databases these helpers create (`mqt_<pid>_<n>`).
+const DB_PREFIX: &str = "mqt_";
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn unique_suffix() -> String {
+    format!(
+        "{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh, migrated SQLite store in its own file under Cargo's per-target
+/// temporary directory.
+pub async fn fresh_sqlite() -> SqliteStore {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("marquee-store-tests");
+    std::fs::create_dir_all(&dir).expect("create the test database directory");
+    let path = dir.join(format!("{}.db", unique_suffix()));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    let url = format!("sqlite://{}", path.display());
+    let s = SqliteStore::open(&url, 4).await.expect("open sqlite");
+    s.migrate().await.expect("migrate sqlite");
+    s
+}
+
+/// The admin connection options from `MARQUEE_TEST_POSTGRES`, if set.
+pub fn postgres_admin() -> Option<PgConnectOptions> {
+    let url = std::env::var(PG_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())?;
+    Some(
+        PgConnectOptions::from_str(url.trim())
+            .unwrap_or_else(|e| panic!("{PG_ENV}={url:?} is not a PostgreSQL URL: {e}")),
+    )
+}
+
+/// Drops the databases earlier test processes left behind (their pid is gone).
+async fn drop_stale(admin: &mut sqlx::PgConnection) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'mqt\\_%' AND datistemplate = false",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let pid = name
+            .strip_prefix(DB_PREFIX)
+            .and_then(|r| r.split('_').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = (&mut *admin)
+            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+            .await;
+    }
+}
+
+/// Creates an empty database with a unique name and returns its options.
+/// Panics (failing the test) when `MARQUEE_TEST_POSTGRES` is set but the
+/// server is unreachable.
+pub async fn fresh_postgres_db() -> Option<PgConnectOptions> {
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let admin_opts = postgres_admin()?;
+    let mut admin = admin_opts
+        .clone()
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
+    CLEANED
+        .get_or_init(|| async {
+            let mut c = admin_opts
+                .clone()
+                .connect()
+                .await
+                .expect("admin connection");
+            drop_stale(&mut c).await;
+            let _ = c.close().await;
+        })
+        .await;
+    let name = format!("{DB_PREFIX}{}", unique_suffix());
+    (&mut admin)
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    let _ = admin.close().await;
+    Some(admin_opts.database(&name))
+}
+
+/// A fresh, migrated PostgreSQL store in its own database, or `None` when
+/// `MARQUEE_TEST_POSTGRES` is unset.
+pub async fn fresh_postgres() -> Option<PgStore> {
+    let opts = fresh_postgres_db().await?;
+    let s = PgStore::open_with(opts, 4).await.expect("open postgres");
+    s.migrate_schema().await.expect("migrate postgres");
+    Some(s)
+}
+
+/// Turns generic checks into one test per backend:
+/// `both_backends!(check_a, check_b);` (after `#[macro_use] mod common;`) gives `check_a::sqlite`,
+/// `check_a::postgres`, ... Each check is `async fn check_a<S>(s: &S)` with
+/// whatever store-trait bounds it needs (both `SqliteStore` and `PgStore`
+/// must satisfy them).
+macro_rules! both_backends {
+    ($($check:ident),+ $(,)?) => {
+        $(
+            mod $check {
+                #[tokio::test]
+                async fn sqlite() {
+                    let s = crate::common::fresh_sqlite().await;
+                    super::$check(&s).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    match crate::common::fresh_postgres().await {
+                        Some(s) => super::$check(&s).await,
+                        None => eprintln!("{} unset: PostgreSQL not tested", crate::common::PG_ENV),
+                    }
+                }
+            }
+        )+
+    };
+}
