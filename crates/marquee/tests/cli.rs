@@ -388,15 +388,18 @@ fn train_recs_writes_a_loadable_model_that_the_server_serves() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let addr = stdout
-        .lines()
+    // Keep reading the server's stdout to the end: a closed pipe would make
+    // its next line fail.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|l| {
             l.strip_prefix("Marquee is running at http://")
                 .map(|a| a.trim_end_matches('/').to_string())
         })
         .expect("the server starts");
+    std::thread::spawn(move || lines.for_each(drop));
     let login = json_body(&http(
         &addr,
         "POST",

@@ -6,7 +6,7 @@ use crate::helpers::{get, now_ms, post, TestApp};
 use crate::home::{demo_login, feedback, home, ids_of, rows, trained_demo};
 use marquee_domain::{Clock, ManualClock, Role, Thumb};
 use marquee_server::Config;
-use marquee_store::home::{FeedbackAction, HomeStore};
+use marquee_store::home::FeedbackAction;
 use serde_json::{json, Value};
 use std::sync::Arc;
 

@@ -394,3 +394,11 @@ pub fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// Staff routes only admins may use (agents get 403).
+pub fn admin_only(path: &str) -> bool {
+    path.contains("accounts")
+        || path.contains("webhooks")
+        || path.contains("/tokens")
+        || path.ends_with("/media")
+}

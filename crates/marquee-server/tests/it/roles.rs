@@ -65,11 +65,11 @@ async fn role_matrix_on_every_staff_route() {
             200,
             "admin {method} {path}"
         );
-        let admin_only = path.contains("accounts")
-            || path.contains("webhooks")
-            || path.contains("/tokens")
-            || path.ends_with("/media");
-        let expected = if admin_only { 403 } else { 200 };
+        let expected = if crate::helpers::admin_only(path) {
+            403
+        } else {
+            200
+        };
         assert_eq!(
             call(&app, method, path, Some(&agent)).await,
             expected,
