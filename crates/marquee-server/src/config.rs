@@ -279,6 +279,8 @@ impl Config {
                         "NEW_USER_PASSWORD",
                         "INGEST_TOKEN",
                         "SENTIMENT_DATA",
+                        // The test suite's PostgreSQL server (README).
+                        "TEST_POSTGRES",
                     ])
                     .split("__"),
             )
