@@ -126,7 +126,7 @@ async fn copies_the_demo_installation_and_verifies_it() {
     assert_eq!(count(pg.pool(), "titles").await, before);
 
     pg.pool().close().await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(admin_store.pool())
         .await
         .unwrap();
