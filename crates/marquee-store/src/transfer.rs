@@ -16,8 +16,6 @@ use crate::sqlite::SqliteStore;
 use crate::{Result, StoreError};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 /// Rows per INSERT: under PostgreSQL's 65,535 bind parameters for any table here.
@@ -114,32 +112,31 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-fn sqlite_value(row: &SqliteRow, i: usize, ty: ColType) -> Result<Value> {
-    Ok(match ty {
-        ColType::Int => row
-            .try_get::<Option<i64>, _>(i)?
-            .map_or(Value::Null, Value::Int),
-        ColType::Float => row
-            .try_get::<Option<f64>, _>(i)?
-            .map_or(Value::Null, Value::Float),
-        ColType::Text => row
-            .try_get::<Option<String>, _>(i)?
-            .map_or(Value::Null, Value::Text),
-    })
-}
-
-fn pg_value(row: &PgRow, i: usize, ty: ColType) -> Result<Value> {
-    Ok(match ty {
-        ColType::Int => row
-            .try_get::<Option<i64>, _>(i)?
-            .map_or(Value::Null, Value::Int),
-        ColType::Float => row
-            .try_get::<Option<f64>, _>(i)?
-            .map_or(Value::Null, Value::Float),
-        ColType::Text => row
-            .try_get::<Option<String>, _>(i)?
-            .map_or(Value::Null, Value::Text),
-    })
+/// One row's values, in the columns' order, from either backend.
+fn read_row<'r, R>(row: &'r R, cols: &[Column]) -> Result<Vec<Value>>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    cols.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            Ok(match c.ty {
+                ColType::Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Int),
+                ColType::Float => row
+                    .try_get::<Option<f64>, _>(i)?
+                    .map_or(Value::Null, Value::Float),
+                ColType::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::Text),
+            })
+        })
+        .collect()
 }
 
 /// The tables to copy, in creation order: every table of the SQLite schema
@@ -273,11 +270,7 @@ pub async fn copy_sqlite_to_postgres(
         loop {
             let next = rows.try_next().await?;
             if let Some(row) = &next {
-                let v = cols
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| sqlite_value(row, i, c.ty))
-                    .collect::<Result<Vec<_>>>()?;
+                let v = read_row(row, cols)?;
                 src_hashes.push(row_hash(&v));
                 chunk.push(v);
             }
@@ -327,11 +320,7 @@ pub async fn copy_sqlite_to_postgres(
             .await?;
         let mut dst_hashes = Vec::with_capacity(back.len());
         for row in &back {
-            let v = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| pg_value(row, i, c.ty))
-                .collect::<Result<Vec<_>>>()?;
+            let v = read_row(row, cols)?;
             dst_hashes.push(row_hash(&v));
         }
         let report = TableReport {

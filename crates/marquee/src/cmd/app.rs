@@ -118,3 +118,18 @@ impl marquee_server::import::Progress for Bars {
         }
     }
 }
+
+/// The same bars for `migrate-data`: one per table.
+impl marquee_store::transfer::CopyProgress for Bars {
+    fn table(&mut self, name: &str, rows: u64) {
+        marquee_server::import::Progress::phase(self, name, rows);
+    }
+
+    fn advance(&mut self, n: u64) {
+        marquee_server::import::Progress::advance(self, n);
+    }
+
+    fn done(&mut self) {
+        marquee_server::import::Progress::finish(self);
+    }
+}

@@ -1,11 +1,11 @@
 //! `marquee migrate-data`: move an installation from SQLite to PostgreSQL.
 
+use crate::cmd::app::Bars;
 use anyhow::{bail, Context};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use marquee_store::postgres::PgStore;
 use marquee_store::sqlite::SqliteStore;
-use marquee_store::transfer::{copy_sqlite_to_postgres, CopyProgress};
+use marquee_store::transfer::copy_sqlite_to_postgres;
 
 /// Arguments of `marquee migrate-data`.
 #[derive(Args, Debug)]
@@ -19,43 +19,6 @@ pub struct MigrateDataArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
-}
-
-struct Bar {
-    bar: Option<ProgressBar>,
-    hidden: bool,
-}
-
-impl CopyProgress for Bar {
-    fn table(&mut self, name: &str, rows: u64) {
-        if let Some(b) = self.bar.take() {
-            b.finish();
-        }
-        let bar = if self.hidden {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(rows)
-        };
-        if let Ok(style) = ProgressStyle::with_template(
-            "{prefix:>24} [{bar:40.cyan/blue}] {pos:>8}/{len:8} {per_sec:>12} {elapsed}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(name.to_string());
-        self.bar = Some(bar);
-    }
-
-    fn advance(&mut self, n: u64) {
-        if let Some(b) = &self.bar {
-            b.inc(n);
-        }
-    }
-
-    fn done(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish();
-        }
-    }
 }
 
 /// Runs the copy and prints the verification table.
@@ -72,10 +35,7 @@ pub async fn run(args: &MigrateDataArgs) -> anyhow::Result<()> {
     let dst = PgStore::open(&args.to, 2)
         .await
         .context("opening the PostgreSQL target")?;
-    let mut bar = Bar {
-        bar: None,
-        hidden: args.quiet,
-    };
+    let mut bar = Bars::new(args.quiet);
     let reports = copy_sqlite_to_postgres(&src, &dst, &mut bar)
         .await
         .context("copying (nothing was committed to the target)")?;
