@@ -14,11 +14,14 @@
 //! - continuity: Next Up drops a series `next_up_cutoff_days` after its last
 //!   play, so the rows are reloaded at the earliest such moment;
 //! - the page: built from this entry's signals and continuity, the same
-//!   catalog/model snapshot generation and the same experiments generation.
+//!   catalog/model snapshot generation and the same experiments generation;
+//! - the scored catalog (for `/recommendations`): this entry's signals and the
+//!   same snapshot generation (its primary model).
 //!
 //! `cache_ttl_s = 0` turns the cache off (every request reads the store).
 
-use super::page::{HomePage, Profile};
+use super::page::{HomePage, Profile, Scored};
+use super::Snapshot;
 use crate::error::AppError;
 use crate::AppState;
 use marquee_domain::Millis;
@@ -57,7 +60,12 @@ pub struct Entry {
     pub signals: Profile,
     continuity: Mutex<Option<Arc<Continuity>>>,
     page: Mutex<Option<CachedPage>>,
+    scored: Mutex<Option<(u64, Arc<Scored>)>>,
 }
+
+/// How far a cached scored catalog is sorted ahead: enough for the first pages
+/// of `/recommendations` without sorting per request.
+const PRESORT: usize = 512;
 
 /// Hits and misses, for `/metrics` and the bench.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
@@ -70,6 +78,10 @@ pub struct CacheStats {
     pub page_hits: u64,
     /// Pages generated.
     pub page_misses: u64,
+    /// Scored catalogs served from memory.
+    pub scored_hits: u64,
+    /// Scored catalogs computed.
+    pub scored_misses: u64,
 }
 
 /// The cache (one per server).
@@ -146,6 +158,7 @@ pub async fn entry(state: &AppState, account_id: i64, id: i64) -> Result<Arc<Ent
                 profile: p,
                 continuity: Mutex::new(None),
                 page: Mutex::new(None),
+                scored: Mutex::new(None),
             });
             if ttl > 0 {
                 let mut map = lock(&cache.entries);
@@ -241,5 +254,28 @@ impl Entry {
                 page,
             });
         }
+    }
+
+    /// The profile's catalog scored with `snap`'s primary model, as a copy the
+    /// caller may consume (from memory while the snapshot is unchanged).
+    pub fn scored(&self, state: &AppState, snap: &Snapshot) -> Scored {
+        let hit = lock(&self.scored)
+            .as_ref()
+            .filter(|(g, _)| *g == snap.generation)
+            .map(|(_, s)| s.clone());
+        state.recs.cache.count(|s| match hit {
+            Some(_) => s.scored_hits += 1,
+            None => s.scored_misses += 1,
+        });
+        if let Some(s) = hit {
+            return (*s).clone();
+        }
+        let model = snap.primary().map(|m| m.as_ref());
+        let mut s = Scored::new(snap, state.recs.config(), model, &self.signals);
+        if ttl_ms(state) > 0 {
+            s.sort_upto(PRESORT);
+            *lock(&self.scored) = Some((snap.generation, Arc::new(s.clone())));
+        }
+        s
     }
 }

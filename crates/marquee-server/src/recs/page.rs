@@ -174,17 +174,16 @@ fn by_score(scores: &[f32], a: &u32, b: &u32) -> std::cmp::Ordering {
         .then(a.cmp(b))
 }
 
-/// Per-request working set over the catalog.
-pub struct Ctx<'a> {
-    cat: &'a Catalog,
-    cfg: &'a RecsConfig,
-    model: Option<&'a Served>,
+/// A profile's scored catalog: what [`Ctx`] starts from. It depends only on
+/// the profile's signals and the snapshot's model, so the profile cache keeps
+/// one per snapshot generation ([`super::cache::Entry::scored`]) and a request
+/// copies it instead of scoring again.
+#[derive(Debug, Clone)]
+pub struct Scored {
     /// Catalog positions a row may not show (filters).
-    pub allowed: Vec<bool>,
-    /// Already on the page.
-    used: Vec<bool>,
+    allowed: Vec<bool>,
     /// Personal score per catalog position (popularity when cold).
-    pub scores: Vec<f32>,
+    scores: Vec<f32>,
     /// Model-space positives, for evidence.
     evidence_history: Vec<(u32, f32)>,
     /// Personal ranking (catalog positions), best first up to `sorted`.
@@ -193,14 +192,9 @@ pub struct Ctx<'a> {
     personal: bool,
 }
 
-impl<'a> Ctx<'a> {
+impl Scored {
     /// Scores the catalog for a profile with a model (or popularity).
-    pub fn new(
-        snap: &'a Snapshot,
-        cfg: &'a RecsConfig,
-        model: Option<&'a Served>,
-        p: &Profile,
-    ) -> Ctx<'a> {
+    pub fn new(snap: &Snapshot, cfg: &RecsConfig, model: Option<&Served>, p: &Profile) -> Scored {
         let cat = &*snap.cat;
         let n = cat.len();
         let mut allowed: Vec<bool> = if p.is_kids {
@@ -256,18 +250,14 @@ impl<'a> Ctx<'a> {
             scores.copy_from_slice(&cat.pop);
         }
         // A ranking deep enough for every row: the best few thousand allowed titles,
-        // sorted lazily (see `Ctx::sort_upto`): a page reads a few hundred.
+        // sorted lazily (see `Scored::sort_upto`): a page reads a few hundred.
         let mut ranked: Vec<u32> = (0..n as u32).filter(|&c| allowed[c as usize]).collect();
         let k = RANK_DEPTH.min(ranked.len());
         if k > 0 && k < ranked.len() {
             ranked.select_nth_unstable_by(k - 1, |a, b| by_score(&scores, a, b));
             ranked.truncate(k);
         }
-        Ctx {
-            cat,
-            cfg,
-            model,
-            used: vec![false; n],
+        Scored {
             allowed,
             scores,
             evidence_history,
@@ -279,7 +269,7 @@ impl<'a> Ctx<'a> {
 
     /// Sorts `ranked` (best first) at least up to `upto`, a chunk at a time: the
     /// order is total (ties by position), so this reads exactly as a full sort.
-    fn sort_upto(&mut self, upto: usize) {
+    pub fn sort_upto(&mut self, upto: usize) {
         let upto = upto.min(self.ranked.len());
         let scores = &self.scores;
         while self.sorted < upto {
@@ -292,10 +282,52 @@ impl<'a> Ctx<'a> {
             self.sorted += chunk;
         }
     }
+}
+
+/// Per-request working set over the catalog: a profile's [`Scored`] catalog
+/// and what this request has put on the page.
+pub struct Ctx<'a> {
+    cat: &'a Catalog,
+    cfg: &'a RecsConfig,
+    model: Option<&'a Served>,
+    s: Scored,
+    /// Already on the page.
+    used: Vec<bool>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Scores the catalog for a profile with a model (or popularity).
+    pub fn new(
+        snap: &'a Snapshot,
+        cfg: &'a RecsConfig,
+        model: Option<&'a Served>,
+        p: &Profile,
+    ) -> Ctx<'a> {
+        let s = Scored::new(snap, cfg, model, p);
+        Ctx::with(snap, cfg, model, s)
+    }
+
+    /// Starts from an already scored catalog (made with the same `model`).
+    pub fn with(
+        snap: &'a Snapshot,
+        cfg: &'a RecsConfig,
+        model: Option<&'a Served>,
+        s: Scored,
+    ) -> Ctx<'a> {
+        let cat = &*snap.cat;
+        Ctx {
+            cat,
+            cfg,
+            model,
+            used: vec![false; cat.len()],
+            s,
+        }
+    }
 
     fn free(&self, c: u32) -> bool {
         let c = c as usize;
-        self.allowed.get(c).copied().unwrap_or(false) && !self.used.get(c).copied().unwrap_or(true)
+        self.s.allowed.get(c).copied().unwrap_or(false)
+            && !self.used.get(c).copied().unwrap_or(true)
     }
 
     fn item(&self, c: u32, score: f32) -> RowTitle {
@@ -343,7 +375,7 @@ impl<'a> Ctx<'a> {
 
     /// Evidence for catalog positions: the history title contributing most.
     fn evidence(&self, picks: &[u32]) -> Vec<Option<TitleRef>> {
-        let (Some(m), true) = (self.model, self.personal) else {
+        let (Some(m), true) = (self.model, self.s.personal) else {
             return vec![None; picks.len()];
         };
         let dense: Vec<u32> = picks
@@ -351,7 +383,7 @@ impl<'a> Ctx<'a> {
             .map(|&c| m.c2m.get(c as usize).copied().unwrap_or(u32::MAX))
             .collect();
         let known: Vec<u32> = dense.iter().copied().filter(|&d| d != u32::MAX).collect();
-        let found = m.rec.model.because_many(&self.evidence_history, &known);
+        let found = m.rec.model.because_many(&self.s.evidence_history, &known);
         let mut it = found.into_iter();
         dense
             .iter()
@@ -374,11 +406,11 @@ impl<'a> Ctx<'a> {
     pub fn best(&mut self, n: usize, keep: impl Fn(u32) -> bool) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::with_capacity(n);
         let mut i = 0;
-        while out.len() < n && i < self.ranked.len() {
-            if i >= self.sorted {
-                self.sort_upto(i + 1);
+        while out.len() < n && i < self.s.ranked.len() {
+            if i >= self.s.sorted {
+                self.s.sort_upto(i + 1);
             }
-            let c = self.ranked[i];
+            let c = self.s.ranked[i];
             i += 1;
             if self.free(c) && keep(c) {
                 out.push(c);
@@ -408,7 +440,7 @@ impl<'a> Ctx<'a> {
             .zip(ev)
             .map(|(&c, because)| RowTitle {
                 because,
-                ..self.item(c, self.scores[c as usize])
+                ..self.item(c, self.s.scores[c as usize])
             })
             .collect()
     }
@@ -505,8 +537,8 @@ impl<'a> Ctx<'a> {
             .take(60)
             .collect();
         pool.sort_by(|a, b| {
-            self.scores[*b as usize]
-                .total_cmp(&self.scores[*a as usize])
+            self.s.scores[*b as usize]
+                .total_cmp(&self.s.scores[*a as usize])
                 .then(a.cmp(b))
         });
         pool.truncate(self.cfg.row_size);
@@ -521,7 +553,7 @@ impl<'a> Ctx<'a> {
             genre: None,
             items: pool
                 .iter()
-                .map(|&c| self.item(c, self.scores[c as usize]))
+                .map(|&c| self.item(c, self.s.scores[c as usize]))
                 .collect(),
         })
     }
@@ -531,7 +563,7 @@ impl<'a> Ctx<'a> {
     fn genre_rows(&mut self, p: &Profile) -> Vec<Row> {
         let ng = self.cat.genres.len();
         let mut affinity = vec![0f32; ng];
-        if self.personal {
+        if self.s.personal {
             for &(t, w, _) in p.positives.iter().take(self.cfg.max_history) {
                 if let Some(c) = self.cat.pos(t) {
                     for &g in &self.cat.items[c as usize].genres {
@@ -564,7 +596,7 @@ impl<'a> Ctx<'a> {
             }
             self.take(&picks);
             let name = &self.cat.genres[g];
-            let (key, title) = if self.personal {
+            let (key, title) = if self.s.personal {
                 (format!("genre:{name}"), name.clone())
             } else {
                 (
@@ -579,7 +611,7 @@ impl<'a> Ctx<'a> {
                 genre: Some(name.clone()),
                 items: picks
                     .iter()
-                    .map(|&c| self.item(c, self.scores[c as usize]))
+                    .map(|&c| self.item(c, self.s.scores[c as usize]))
                     .collect(),
             });
         }
@@ -648,7 +680,7 @@ pub fn build(
     }
     let mut ctx = Ctx::new(snap, cfg, model, p);
     ctx.mark_used(also_shown);
-    let cold = !ctx.personal;
+    let cold = !ctx.s.personal;
     let mut rows = Vec::new();
     for key in order {
         match key {
@@ -744,18 +776,19 @@ pub fn build(
 }
 
 /// Personal recommendations for the API: ranked, filtered by genres and an
-/// exclusion list, paged.
+/// exclusion list, paged. `scored` is the profile's catalog scored with the
+/// snapshot's primary model ([`Scored::new`]).
 pub fn recommend(
     snap: &Snapshot,
     cfg: &RecsConfig,
-    p: &Profile,
+    scored: Scored,
     genres: &[u16],
     exclude: &[i64],
     offset: usize,
     n: usize,
 ) -> (Vec<RowTitle>, String) {
     let model = snap.primary().map(|m| m.as_ref());
-    let mut ctx = Ctx::new(snap, cfg, model, p);
+    let mut ctx = Ctx::with(snap, cfg, model, scored);
     ctx.mark_used(exclude);
     let cat = ctx.cat;
     let picks = ctx.best(offset + n, |c| {
@@ -772,10 +805,10 @@ pub fn recommend(
         .zip(ev)
         .map(|(&c, because)| RowTitle {
             because,
-            ..ctx.item(c, ctx.scores[c as usize])
+            ..ctx.item(c, ctx.s.scores[c as usize])
         })
         .collect();
-    let name = match (model, ctx.personal) {
+    let name = match (model, ctx.s.personal) {
         (Some(m), true) => m.name.clone(),
         _ => "popularity".into(),
     };

@@ -5,6 +5,7 @@
 use crate::helpers::{get, now_ms, post, TestApp};
 use crate::home::{demo_login, feedback, home, ids_of, rows, trained_demo};
 use marquee_domain::{Clock, ManualClock, Role, Thumb};
+use marquee_server::recs::page::{self, Scored};
 use marquee_server::Config;
 use marquee_store::home::FeedbackAction;
 use serde_json::{json, Value};
@@ -221,4 +222,65 @@ async fn the_time_to_live_bounds_writes_by_another_process() {
         !ids_of(&page).contains(&popular),
         "hidden title still shown"
     );
+}
+
+fn title_ids(v: &Value) -> Vec<i64> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn recommendations_reuse_the_scored_catalog_until_the_signals_change() {
+    let app = trained_demo().await;
+    let (token, pid) = demo_login(&app, 2).await;
+    let cache = &app.state.recs.cache;
+    let path = |q: &str| format!("/api/v1/profiles/{pid}/recommendations?{q}");
+
+    let before = cache.stats();
+    let all = get(&app, &path("n=40"), &token).await;
+    let mid = cache.stats();
+    assert_eq!(mid.scored_misses, before.scored_misses + 1, "{mid:?}");
+    let all_ids = title_ids(&all);
+    assert_eq!(all_ids.len(), 40);
+
+    // Other parameters read the same cached ranking: a page of it, an exclusion,
+    // a category filter, each as if computed afresh.
+    let paged = get(&app, &path("n=10&offset=5"), &token).await;
+    assert_eq!(title_ids(&paged), all_ids[5..15].to_vec());
+    let excluded = get(&app, &path(&format!("n=5&exclude={}", all_ids[0])), &token).await;
+    assert_eq!(title_ids(&excluded), all_ids[1..6].to_vec());
+    let again = get(&app, &path("n=40"), &token).await;
+    assert_eq!(again, all, "same request, same answer");
+    let after = cache.stats();
+    assert_eq!(after.scored_misses, mid.scored_misses, "{after:?}");
+    assert_eq!(after.scored_hits, mid.scored_hits + 3, "{after:?}");
+
+    // A thumbs-down changes the signals: scored again, and the title is gone.
+    let r = feedback(
+        &app,
+        &token,
+        pid,
+        json!([{"title_id": all_ids[0], "action": "down"}]),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let now = get(&app, &path("n=40"), &token).await;
+    assert_eq!(cache.stats().scored_misses, after.scored_misses + 1);
+    assert!(!title_ids(&now).contains(&all_ids[0]));
+
+    // The cached answer is the one a fresh scoring gives.
+    let snap = app.state.recs.snapshot();
+    let p = app.store().profile(pid).await.unwrap().unwrap();
+    let signals = marquee_server::recs::serve::load_profile(&app.state, &p)
+        .await
+        .unwrap();
+    let model = snap.primary().map(|m| m.as_ref());
+    let fresh = Scored::new(&snap, app.state.recs.config(), model, &signals);
+    let (items, _) = page::recommend(&snap, app.state.recs.config(), fresh, &[], &[], 0, 40);
+    let fresh_ids: Vec<i64> = items.iter().map(|i| i.title_id).collect();
+    assert_eq!(fresh_ids, title_ids(&now));
 }
