@@ -5,6 +5,12 @@ use std::path::PathBuf;
 
 mod cmd;
 
+/// mimalloc rather than glibc's malloc: it hands freed memory back to the OS
+/// (glibc keeps the start-up import's and training's peaks in its per-thread
+/// arenas, which showed as resident memory of the serving process).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "marquee",

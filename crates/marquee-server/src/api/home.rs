@@ -153,11 +153,12 @@ async fn recommendations(
     if genres.is_empty() && q.category.as_deref().is_some_and(|c| !c.trim().is_empty()) {
         warnings.push("no known category: recommending from all".into());
     }
-    let scored = entry.scored(&state, &snap);
+    let head = entry.ranking(&state, &snap);
     let (items, model) = page::recommend(
         &snap,
         state.recs.config(),
-        scored,
+        &head,
+        &entry.signals,
         &genres,
         &exclude,
         offset as usize,

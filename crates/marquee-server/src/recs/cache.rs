@@ -20,7 +20,7 @@
 //!
 //! `cache_ttl_s = 0` turns the cache off (every request reads the store).
 
-use super::page::{HomePage, Profile, Scored};
+use super::page::{HomePage, Prefix, Profile, Scored};
 use super::Snapshot;
 use crate::error::AppError;
 use crate::AppState;
@@ -60,12 +60,13 @@ pub struct Entry {
     pub signals: Profile,
     continuity: Mutex<Option<Arc<Continuity>>>,
     page: Mutex<Option<CachedPage>>,
-    scored: Mutex<Option<(u64, Arc<Scored>)>>,
+    scored: Mutex<Option<(u64, Arc<Prefix>)>>,
 }
 
-/// How far a cached scored catalog is sorted ahead: enough for the first pages
-/// of `/recommendations` without sorting per request.
-const PRESORT: usize = 512;
+/// How many of a profile's best titles the cache keeps: `/recommendations`
+/// pages up to offset 1,000 and n 100 without scoring again unless a
+/// category filter or exclusions reach deeper.
+const HEAD: usize = 1200;
 
 /// Hits and misses, for `/metrics` and the bench.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
@@ -256,9 +257,9 @@ impl Entry {
         }
     }
 
-    /// The profile's catalog scored with `snap`'s primary model, as a copy the
-    /// caller may consume (from memory while the snapshot is unchanged).
-    pub fn scored(&self, state: &AppState, snap: &Snapshot) -> Scored {
+    /// The head of the profile's ranking under `snap`'s primary model (from
+    /// memory while the snapshot is unchanged).
+    pub fn ranking(&self, state: &AppState, snap: &Snapshot) -> Arc<Prefix> {
         let hit = lock(&self.scored)
             .as_ref()
             .filter(|(g, _)| *g == snap.generation)
@@ -268,14 +269,14 @@ impl Entry {
             None => s.scored_misses += 1,
         });
         if let Some(s) = hit {
-            return (*s).clone();
+            return s;
         }
         let model = snap.primary().map(|m| m.as_ref());
-        let mut s = Scored::new(snap, state.recs.config(), model, &self.signals);
+        let head =
+            Arc::new(Scored::new(snap, state.recs.config(), model, &self.signals).prefix(HEAD));
         if ttl_ms(state) > 0 {
-            s.sort_upto(PRESORT);
-            *lock(&self.scored) = Some((snap.generation, Arc::new(s.clone())));
+            *lock(&self.scored) = Some((snap.generation, head.clone()));
         }
-        s
+        head
     }
 }

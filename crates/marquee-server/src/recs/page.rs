@@ -284,6 +284,59 @@ impl Scored {
     }
 }
 
+/// The head of a [`Scored`] ranking, small enough to cache for every active
+/// profile: the best `k` allowed titles, sorted, with their scores.
+#[derive(Debug, Clone)]
+pub struct Prefix {
+    top: Vec<(u32, f32)>,
+    evidence_history: Vec<(u32, f32)>,
+    personal: bool,
+    /// The head holds every allowed title: nothing ranks below it.
+    complete: bool,
+}
+
+impl Scored {
+    /// Keeps the best `k` titles.
+    pub fn prefix(mut self, k: usize) -> Prefix {
+        let allowed = self.allowed.iter().filter(|a| **a).count();
+        self.sort_upto(k);
+        let k = k.min(self.ranked.len());
+        let top = self.ranked[..k]
+            .iter()
+            .map(|&c| (c, self.scores.get(c as usize).copied().unwrap_or(0.0)))
+            .collect();
+        Prefix {
+            top,
+            evidence_history: self.evidence_history,
+            personal: self.personal,
+            complete: k == allowed,
+        }
+    }
+}
+
+impl Prefix {
+    /// A scored catalog in which only the head is allowed: a ranking read
+    /// from it is exact as long as it stays within the head.
+    fn scored(&self, catalog: usize) -> Scored {
+        let mut allowed = vec![false; catalog];
+        let mut scores = vec![0f32; catalog];
+        for &(c, s) in &self.top {
+            if let (Some(a), Some(x)) = (allowed.get_mut(c as usize), scores.get_mut(c as usize)) {
+                *a = true;
+                *x = s;
+            }
+        }
+        Scored {
+            allowed,
+            scores,
+            evidence_history: self.evidence_history.clone(),
+            ranked: self.top.iter().map(|&(c, _)| c).collect(),
+            sorted: self.top.len(),
+            personal: self.personal,
+        }
+    }
+}
+
 /// Per-request working set over the catalog: a profile's [`Scored`] catalog
 /// and what this request has put on the page.
 pub struct Ctx<'a> {
@@ -776,18 +829,49 @@ pub fn build(
 }
 
 /// Personal recommendations for the API: ranked, filtered by genres and an
-/// exclusion list, paged. `scored` is the profile's catalog scored with the
-/// snapshot's primary model ([`Scored::new`]).
+/// exclusion list, paged. `head` is the profile's ranking under the snapshot's
+/// primary model ([`Scored::prefix`]); when the request reads past it, the
+/// catalog is scored in full with `p`.
+#[allow(clippy::too_many_arguments)]
 pub fn recommend(
     snap: &Snapshot,
     cfg: &RecsConfig,
-    scored: Scored,
+    head: &Prefix,
+    p: &Profile,
     genres: &[u16],
     exclude: &[i64],
     offset: usize,
     n: usize,
 ) -> (Vec<RowTitle>, String) {
     let model = snap.primary().map(|m| m.as_ref());
+    let from_head = recommend_from(
+        snap,
+        cfg,
+        model,
+        head.scored(snap.cat.len()),
+        genres,
+        exclude,
+        offset,
+        n,
+    );
+    if from_head.0.len() == n || head.complete {
+        return from_head;
+    }
+    let scored = Scored::new(snap, cfg, model, p);
+    recommend_from(snap, cfg, model, scored, genres, exclude, offset, n)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn recommend_from(
+    snap: &Snapshot,
+    cfg: &RecsConfig,
+    model: Option<&Served>,
+    scored: Scored,
+    genres: &[u16],
+    exclude: &[i64],
+    offset: usize,
+    n: usize,
+) -> (Vec<RowTitle>, String) {
     let mut ctx = Ctx::with(snap, cfg, model, scored);
     ctx.mark_used(exclude);
     let cat = ctx.cat;

@@ -279,8 +279,30 @@ async fn recommendations_reuse_the_scored_catalog_until_the_signals_change() {
         .await
         .unwrap();
     let model = snap.primary().map(|m| m.as_ref());
-    let fresh = Scored::new(&snap, app.state.recs.config(), model, &signals);
-    let (items, _) = page::recommend(&snap, app.state.recs.config(), fresh, &[], &[], 0, 40);
+    let cfg = app.state.recs.config();
+    let fresh = Scored::new(&snap, cfg, model, &signals);
+    let (items, _) = page::recommend(&snap, cfg, &fresh.prefix(40), &signals, &[], &[], 0, 40);
     let fresh_ids: Vec<i64> = items.iter().map(|i| i.title_id).collect();
     assert_eq!(fresh_ids, title_ids(&now));
+
+    // Deeper than the cached head (a rare genre, far down the list): scored in
+    // full, the same answer as from a head that covers it.
+    let deep = Scored::new(&snap, cfg, model, &signals);
+    let g = snap.cat.genre("Film-Noir").expect("a demo genre");
+    let (short, _) = page::recommend(
+        &snap,
+        cfg,
+        &deep.clone().prefix(50),
+        &signals,
+        &[g],
+        &[],
+        20,
+        30,
+    );
+    let (long, _) = page::recommend(&snap, cfg, &deep.prefix(5000), &signals, &[g], &[], 20, 30);
+    assert_eq!(short.len(), 30);
+    let ids = |v: &[marquee_server::recs::page::RowTitle]| {
+        v.iter().map(|i| i.title_id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&short), ids(&long));
 }

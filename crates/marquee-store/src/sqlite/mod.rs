@@ -152,14 +152,16 @@ impl SqliteStore {
             .await?;
         // The writer never checkpoints on its commit path (a checkpoint there
         // stalls every request waiting on the batch); a background task does
-        // it, concurrently, on a pooled connection. It keeps a larger cache.
+        // it, concurrently, on a pooled connection. It keeps a larger cache
+        // (32 MiB: the served process's whole budget is 300 MB, and under load
+        // the append-heavy impression log fills whatever this allows).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| Box::pin(health::apply_size_cap(conn, cap)))
             .connect_with(
                 opts.pragma("wal_autocheckpoint", "0")
-                    .pragma("cache_size", "-65536"),
+                    .pragma("cache_size", "-32768"),
             )
             .await?;
         playback::spawn_checkpointer(pool.clone());
