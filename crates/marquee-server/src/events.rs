@@ -1,18 +1,19 @@
 //! Live events for a profile's open devices (Server-Sent Events at `/api/v1/events`).
 //!
 //! [`EventBus`] is the seam: this process fans events out through one tokio
-//! broadcast channel filtered by profile ([`LocalEventBus`]). Several server
-//! processes behind a load balancer would implement the same trait on top of
-//! PostgreSQL `LISTEN/NOTIFY` (publish = `NOTIFY`, one listener task feeding a
-//! local broadcast), and the SSE handler would not change.
+//! broadcast channel filtered by profile ([`LocalEventBus`]), and hands each
+//! to [`crate::fanout`], which carries it to the other server processes on
+//! the same PostgreSQL database (`LISTEN/NOTIFY`); what they publish arrives
+//! through [`EventBus::deliver`]. The SSE handler does not know the difference.
 
-use serde::Serialize;
+use crate::fanout::{Fanout, Feed};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
 /// Something that happened to one of a profile's streams.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlaybackEvent {
     /// `start`, `progress` or `stop`.
     pub kind: String,
@@ -40,6 +41,9 @@ pub struct PlaybackEvent {
 pub trait EventBus: Send + Sync + std::fmt::Debug {
     /// Sends an event to every subscriber of its profile. Never blocks.
     fn publish(&self, event: PlaybackEvent);
+    /// Delivers an event to this process's subscribers only (one that
+    /// another process published).
+    fn deliver(&self, event: PlaybackEvent);
     /// Subscribes to one profile's events.
     fn subscribe(&self, profile_id: i64) -> Subscription;
     /// Ends every subscription (at shutdown, so that open SSE streams let the
@@ -85,6 +89,7 @@ impl Subscription {
 pub struct LocalEventBus {
     tx: broadcast::Sender<Arc<PlaybackEvent>>,
     closed: watch::Sender<bool>,
+    fanout: Option<Arc<Fanout>>,
 }
 
 impl LocalEventBus {
@@ -92,7 +97,19 @@ impl LocalEventBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(16));
         let (closed, _) = watch::channel(false);
-        LocalEventBus { tx, closed }
+        LocalEventBus {
+            tx,
+            closed,
+            fanout: None,
+        }
+    }
+
+    /// A bus that also hands what it publishes to the other processes.
+    pub fn with_fanout(capacity: usize, fanout: Arc<Fanout>) -> Self {
+        LocalEventBus {
+            fanout: Some(fanout),
+            ..LocalEventBus::new(capacity)
+        }
     }
 }
 
@@ -104,6 +121,13 @@ impl Default for LocalEventBus {
 
 impl EventBus for LocalEventBus {
     fn publish(&self, event: PlaybackEvent) {
+        if let Some(f) = &self.fanout {
+            f.forward(Feed::Playback(event.clone()));
+        }
+        self.deliver(event);
+    }
+
+    fn deliver(&self, event: PlaybackEvent) {
         // No subscribers is not an error.
         let _ = self.tx.send(Arc::new(event));
     }

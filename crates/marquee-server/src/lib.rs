@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod fanout;
 pub mod health;
 pub mod htmlcheck;
 pub mod ideas;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub recs: Arc<recs::Recs>,
     /// Live sessions in memory (see [`auth::SessionCache`]).
     pub sessions: Arc<auth::SessionCache>,
+    /// Live events to and from the other server processes (PostgreSQL).
+    pub fanout: Arc<fanout::Fanout>,
 }
 
 impl AppState {
@@ -87,7 +90,9 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let dummy = auth::hash_password_blocking(&auth::random_token())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let events: Arc<dyn events::EventBus> = Arc::new(events::LocalEventBus::default());
+        let fanout = Arc::new(fanout::Fanout::new(rand::random()));
+        let events: Arc<dyn events::EventBus> =
+            Arc::new(events::LocalEventBus::with_fanout(4096, fanout.clone()));
         let ingest = Arc::new(playback::Ingest::new(
             store.clone(),
             events.clone(),
@@ -110,6 +115,7 @@ impl AppState {
                 i64::try_from(config.auth.session_cache_s.saturating_mul(1000)).unwrap_or(i64::MAX),
             )),
             config: Arc::new(config),
+            fanout,
         })
     }
 }

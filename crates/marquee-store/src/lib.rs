@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 pub mod changes;
 pub mod decisions;
+pub mod fanout;
 pub mod health;
 pub mod home;
 pub mod ideas;
@@ -37,6 +38,7 @@ pub mod transfer;
 
 pub use changes::ChangeStore;
 pub use decisions::DecisionStore;
+pub use fanout::FanoutStore;
 pub use health::{ConnectOptions, HealthStore};
 pub use home::HomeStore;
 pub use ideas::IdeaStore;
@@ -248,6 +250,7 @@ pub struct SessionRecord {
 pub trait Store:
     CatalogStore
     + ChangeStore
+    + FanoutStore
     + HealthStore
     + HomeStore
     + IdeaStore
@@ -268,6 +271,7 @@ pub trait Store:
 impl<T> Store for T where
     T: CatalogStore
         + ChangeStore
+        + FanoutStore
         + HealthStore
         + HomeStore
         + IdeaStore

@@ -490,9 +490,12 @@ pub async fn set_status(
         .store
         .set_alert_status(id, status, user.account.id, state.clock.now_ms())
         .await?;
-    let _ = state.listening.events.send(listening::LiveEvent::Alert {
-        alert: Box::new(a.clone()),
-    });
+    listening::emit(
+        state,
+        listening::LiveEvent::Alert {
+            alert: Box::new(a.clone()),
+        },
+    );
     Ok(a)
 }
 

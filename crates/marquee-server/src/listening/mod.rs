@@ -33,7 +33,7 @@ use config::ListeningConfig;
 use detect::{Detector, Firing};
 
 /// Something the dashboard should know about now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// New posts were stored.
@@ -221,10 +221,13 @@ pub async fn ingest(
                 }
             }
         }
-        let _ = state.listening.events.send(LiveEvent::Posts {
-            inserted: counts.inserted,
-            latest,
-        });
+        emit(
+            state,
+            LiveEvent::Posts {
+                inserted: counts.inserted,
+                latest,
+            },
+        );
     }
     let mut alerts = Vec::new();
     for f in firings {
@@ -303,10 +306,21 @@ pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError>
     if !hooks.is_empty() {
         state.listening.webhook_wake.notify_one();
     }
-    let _ = state.listening.events.send(LiveEvent::Alert {
-        alert: Box::new(alert.clone()),
-    });
+    emit(
+        state,
+        LiveEvent::Alert {
+            alert: Box::new(alert.clone()),
+        },
+    );
     Ok(alert)
+}
+
+/// Sends a live event to this process's dashboards and the other processes'.
+pub fn emit(state: &AppState, event: LiveEvent) {
+    state
+        .fanout
+        .forward(crate::fanout::Feed::Listening(event.clone()));
+    let _ = state.listening.events.send(event);
 }
 
 /// The example posts of an alert.

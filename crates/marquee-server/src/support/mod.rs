@@ -353,23 +353,57 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
+/// Publishes an event to this process's subscribers and the other processes'.
+fn publish(
+    state: &AppState,
+    c: &Conversation,
+    kind: &'static str,
+    customer_data: Option<String>,
+    staff_data: String,
+) {
+    state
+        .fanout
+        .forward(crate::fanout::Feed::Support(crate::fanout::SupportEvent {
+            conversation_id: c.id,
+            customer_id: c.account_id,
+            kind: kind.into(),
+            customer_data: customer_data.clone(),
+            staff_data: staff_data.clone(),
+        }));
+    state
+        .support
+        .publish(c.id, c.account_id, kind, customer_data, staff_data);
+}
+
+/// Delivers an event another process published to this process's subscribers.
+pub fn deliver_remote(state: &AppState, e: crate::fanout::SupportEvent) {
+    let kind = match e.kind.as_str() {
+        "message" => "message",
+        "conversation" => "conversation",
+        "typing" => "typing",
+        "resync" => "resync",
+        _ => return,
+    };
+    state.support.publish(
+        e.conversation_id,
+        e.customer_id,
+        kind,
+        e.customer_data,
+        e.staff_data,
+    );
+}
+
 /// Publishes a message.
 pub fn publish_message(state: &AppState, c: &Conversation, m: &Message) {
     let customer = (!m.internal).then(|| json(&message_view(m, false)));
-    state.support.publish(
-        c.id,
-        c.account_id,
-        "message",
-        customer,
-        json(&message_view(m, true)),
-    );
+    publish(state, c, "message", customer, json(&message_view(m, true)));
 }
 
 /// Publishes a conversation's new state.
 pub fn publish_conversation(state: &AppState, c: &Conversation) {
-    state.support.publish(
-        c.id,
-        c.account_id,
+    publish(
+        state,
+        c,
         "conversation",
         Some(json(&customer_view(c))),
         json(c),
@@ -417,9 +451,7 @@ pub fn publish_typing(state: &AppState, c: &Conversation, user: &CurrentUser, ty
     let body = json(&t);
     // Customers see staff typing; staff see everyone.
     let customer = staff.then(|| body.clone());
-    state
-        .support
-        .publish(c.id, c.account_id, "typing", customer, body);
+    publish(state, c, "typing", customer, body);
 }
 
 /// A conversation the user may read: their own, or any for staff. Others

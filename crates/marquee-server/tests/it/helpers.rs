@@ -54,7 +54,7 @@ async fn demo_template() -> &'static Path {
 }
 
 /// The PostgreSQL admin URL the suite runs against, when set.
-fn pg_admin_url() -> Option<String> {
+pub fn pg_admin_url() -> Option<String> {
     std::env::var("MARQUEE_TEST_POSTGRES")
         .ok()
         .map(|u| u.trim().to_string())
@@ -207,11 +207,30 @@ impl TestApp {
             }
             config.database.url = Some(format!("sqlite://{}", db.display()));
         }
+        Self::launch(config, clock, dir, pg_database).await
+    }
+
+    /// A second server instance on this app's database, as another process
+    /// would run it: its own state, caches and live-event fan-out.
+    pub async fn sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = (*self.state.config).clone();
+        config.data_dir = dir.path().to_path_buf();
+        Self::launch(config, self.state.clock.clone(), dir, None).await
+    }
+
+    async fn launch(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        dir: tempfile::TempDir,
+        pg_database: Option<String>,
+    ) -> TestApp {
         let store = marquee_store::connect(&config.database_url(), 4)
             .await
             .unwrap();
         store.migrate().await.unwrap();
         let state = AppState::new(store, config, clock).unwrap();
+        marquee_server::fanout::start(&state).await;
         let outbox = marquee_server::webhooks::spawn_worker(state.clone());
         let perks = marquee_server::perks::spawn_worker(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,6 +11,7 @@ mod helpers;
 mod home;
 mod hostile;
 mod ideas;
+mod instances;
 mod listening;
 mod pages;
 mod perks;

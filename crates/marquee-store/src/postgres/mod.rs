@@ -14,6 +14,7 @@ use std::time::Duration;
 mod catalog;
 mod changes;
 mod decisions;
+mod fanout;
 mod health;
 mod home;
 mod ideas;

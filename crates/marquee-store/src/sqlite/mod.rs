@@ -22,6 +22,7 @@ use std::time::Duration;
 
 mod changes;
 mod decisions;
+mod fanout;
 mod health;
 mod home;
 mod ideas;

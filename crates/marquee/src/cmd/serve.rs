@@ -77,6 +77,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let state = AppState::new(store.clone(), config.clone(), Arc::new(SystemClock))?;
     let admin = ensure_admin(&state).await?;
+    marquee_server::fanout::start(&state).await;
     let outbox = marquee_server::webhooks::spawn_worker(state.clone());
     // Perks: evaluates triggers from Marquee's own data in the background.
     let perks = marquee_server::perks::spawn_worker(state.clone());
