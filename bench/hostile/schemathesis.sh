@@ -7,11 +7,12 @@
 #   bench/hostile/schemathesis.sh            # MAX_EXAMPLES=25 by default
 #
 # Needs: python3 (a venv with schemathesis is made in bench/hostile/.venv),
-# and `cargo build -p marquee` (uses target/debug/marquee or $MARQUEE_BIN).
+# and `cargo build -p marquee` (uses target/debug/marquee or $BIN; MARQUEE_*
+# variables are the server's configuration, so the binary is not one of them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-bin=${MARQUEE_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/marquee}
+bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/marquee}
 port=${PORT:-18099}
 examples=${MAX_EXAMPLES:-25}
 out=${OUT:-$here/results}
@@ -27,6 +28,7 @@ MARQUEE_RECS__RETRAIN_INTERVAL_S=86400 "$bin" serve --data-dir "$data" --addr "1
 server=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+  kill -0 $server 2>/dev/null || { echo "server exited:"; tail -5 "$out/server.log"; exit 1; }
   sleep 1
 done
 base="http://127.0.0.1:$port"

@@ -105,7 +105,66 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(perks::Doc::openapi());
     doc.merge(support::Doc::openapi());
     doc.merge(home::Doc::openapi());
+    document_error_statuses(&mut doc);
     doc
+}
+
+/// Documents the error statuses every operation can answer with, where its
+/// own annotation left them out: 400 (a malformed path or query parameter or
+/// body, from the `Api*` extractors), 404 (an id in the path, or a referenced
+/// record, that does not exist) for operations with parameters, and 415 (a
+/// body that is not JSON) for operations with a body, 401 and 403 for
+/// operations that need a session. All carry [`ErrorBody`].
+fn document_error_statuses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let path_params = path.contains('{');
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let params = path_params || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let body = op.request_body.is_some();
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let r = &mut op.responses.responses;
+            if params || body {
+                r.entry("400".into())
+                    .or_insert_with(|| error("Invalid input; the body names the field"));
+            }
+            if params {
+                r.entry("404".into()).or_insert_with(|| error("Not found"));
+            }
+            if body {
+                r.entry("415".into())
+                    .or_insert_with(|| error("The body is not JSON"));
+            }
+            if secured {
+                r.entry("401".into())
+                    .or_insert_with(|| error("Not logged in"));
+                r.entry("403".into())
+                    .or_insert_with(|| error("Not allowed for this role or account"));
+            }
+        }
+    }
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -31,7 +31,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     ),
     components(schemas(
         Device, DeviceKind, NewDeviceRequest, StartRequest, StartResponse, StartConflict,
-        ActiveStream, ProgressRequest, StopRequest, ProgressAck, TitleProgress, RowItem,
+        ActiveStream, ProgressRequest, StopRequest, ProgressAck, TitleProgress, MediaPath, RowItem,
         NextUpReason, PlayEvent, PlaybackEvent, MediaRequest
     )),
     tags((name = "playback", description = "Devices, streams, resume points, Continue Watching and Next Up"))
@@ -670,6 +670,15 @@ pub struct MediaRequest {
     path: Option<String>,
 }
 
+/// A title's media file, as set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaPath {
+    /// The title.
+    pub title_id: i64,
+    /// The file inside the media directory; null when cleared.
+    pub path: Option<String>,
+}
+
 /// Checks a media path: relative, inside the media directory, an existing file.
 pub(crate) fn media_file(state: &AppState, rel: &str) -> Result<std::path::PathBuf, AppError> {
     let bad = |m: &str| AppError::invalid("path", m.to_string());
@@ -708,18 +717,21 @@ pub(crate) fn media_dir(state: &AppState) -> std::path::PathBuf {
 
 /// Sets or clears a title's media file (admin).
 #[utoipa::path(put, path = "/api/v1/staff/titles/{id}/media", tag = "staff", params(("id" = i64, Path)), request_body = MediaRequest,
-    responses((status = 200, body = TitleProgress), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = MediaPath), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn set_media(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<MediaRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MediaPath>, ApiError> {
     let t = playable(&state, id, "id").await?;
     if let Some(rel) = &b.path {
         media_file(&state, rel)?;
     }
     state.store.set_media_path(t.id, b.path.as_deref()).await?;
-    Ok(Json(serde_json::json!({"title_id": t.id, "path": b.path})))
+    Ok(Json(MediaPath {
+        title_id: t.id,
+        path: b.path,
+    }))
 }
