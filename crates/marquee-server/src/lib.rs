@@ -79,6 +79,9 @@ pub struct AppState {
     pub sessions: Arc<auth::SessionCache>,
     /// Live events to and from the other server processes (PostgreSQL).
     pub fanout: Arc<fanout::Fanout>,
+    /// This process's random id: the origin of its live events and the
+    /// holder of the background jobs it claims.
+    pub instance_id: Arc<str>,
 }
 
 impl AppState {
@@ -90,7 +93,8 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let dummy = auth::hash_password_blocking(&auth::random_token())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let fanout = Arc::new(fanout::Fanout::new(rand::random()));
+        let origin: u64 = rand::random();
+        let fanout = Arc::new(fanout::Fanout::new(origin));
         let events: Arc<dyn events::EventBus> =
             Arc::new(events::LocalEventBus::with_fanout(4096, fanout.clone()));
         let ingest = Arc::new(playback::Ingest::new(
@@ -116,6 +120,7 @@ impl AppState {
             )),
             config: Arc::new(config),
             fanout,
+            instance_id: format!("{origin:016x}").into(),
         })
     }
 }

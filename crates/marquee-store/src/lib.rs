@@ -26,6 +26,7 @@ pub mod fanout;
 pub mod health;
 pub mod home;
 pub mod ideas;
+pub mod jobs;
 pub mod listening;
 pub mod outbox;
 pub mod overview;
@@ -42,6 +43,7 @@ pub use fanout::FanoutStore;
 pub use health::{ConnectOptions, HealthStore};
 pub use home::HomeStore;
 pub use ideas::IdeaStore;
+pub use jobs::JobStore;
 pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
 pub use overview::OverviewStore;
@@ -254,6 +256,7 @@ pub trait Store:
     + HealthStore
     + HomeStore
     + IdeaStore
+    + JobStore
     + ListeningStore
     + OutboxStore
     + PlaybackStore
@@ -275,6 +278,7 @@ impl<T> Store for T where
         + HealthStore
         + HomeStore
         + IdeaStore
+        + JobStore
         + ListeningStore
         + OutboxStore
         + PlaybackStore

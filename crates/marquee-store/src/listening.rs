@@ -188,8 +188,17 @@ pub trait ListeningStore: Send + Sync {
         now: Millis,
     ) -> Result<Alert>;
 
-    /// Deliveries due at `now`, oldest first.
-    async fn due_webhooks(&self, now: Millis, limit: u32) -> Result<Vec<OutboxItem>>;
+    /// Claims up to `limit` deliveries due at `now`, oldest first: each is
+    /// hidden from every other claimer (any process) for `lease_ms`, by which
+    /// time [`webhook_delivered`](Self::webhook_delivered) or
+    /// [`webhook_failed`](Self::webhook_failed) records its outcome; a
+    /// deliverer that dies leaves it due again when the lease runs out.
+    async fn claim_webhooks(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>>;
     /// The earliest pending delivery time.
     async fn next_webhook_at(&self) -> Result<Option<Millis>>;
     /// Marks a delivery done.

@@ -52,6 +52,7 @@ enum ColType {
     Int,
     Float,
     Text,
+    Bytes,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +68,7 @@ enum Value {
     Int(i64),
     Float(f64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -86,6 +88,11 @@ impl Value {
                 out.push(3);
                 out.extend_from_slice(&(s.len() as u64).to_le_bytes());
                 out.extend_from_slice(s.as_bytes());
+            }
+            Value::Bytes(b) => {
+                out.push(4);
+                out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+                out.extend_from_slice(b);
             }
         }
     }
@@ -120,6 +127,7 @@ where
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     cols.iter()
         .enumerate()
@@ -134,6 +142,9 @@ where
                 ColType::Text => row
                     .try_get::<Option<String>, _>(i)?
                     .map_or(Value::Null, Value::Text),
+                ColType::Bytes => row
+                    .try_get::<Option<Vec<u8>>, _>(i)?
+                    .map_or(Value::Null, Value::Bytes),
             })
         })
         .collect()
@@ -184,6 +195,7 @@ async fn target_columns(
             "bigint" | "integer" | "smallint" => ColType::Int,
             "double precision" | "real" | "numeric" => ColType::Float,
             "text" | "character varying" => ColType::Text,
+            "bytea" => ColType::Bytes,
             other => {
                 return Err(StoreError::Invalid {
                     field: "to",
@@ -285,6 +297,7 @@ pub async fn copy_sqlite_to_postgres(
                             Value::Int(i) => b.push_bind(i),
                             Value::Float(f) => b.push_bind(f),
                             Value::Text(s) => b.push_bind(s),
+                            Value::Bytes(v) => b.push_bind(v),
                         };
                     }
                 });

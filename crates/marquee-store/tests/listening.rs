@@ -17,6 +17,7 @@ both_backends!(
     check_alerts_queue_webhooks_atomically_and_move_through_states,
     check_large_batches_and_concurrent_overlapping_batches,
     check_handles_tokens_and_orders,
+    check_concurrent_alert_webhook_claims_never_overlap,
 );
 
 fn post(id: &str, author: &str, at: Millis) -> NewPost {
@@ -224,19 +225,23 @@ async fn check_alerts_queue_webhooks_atomically_and_move_through_states<
     let alert = s.create_alert(&a, &hooks, 10).await.unwrap();
     assert_eq!(alert.window, "15m");
     assert_eq!(alert.terms, vec![("hike".to_string(), 3.2)]);
-    let due = s.due_webhooks(10, 10).await.unwrap();
+    let due = s.claim_webhooks(10, 1_000, 10).await.unwrap();
     assert_eq!(due.len(), 1);
+    // Claimed: hidden from every other claimer until the lease runs out.
+    assert!(s.claim_webhooks(10, 1_000, 10).await.unwrap().is_empty());
+    assert!(s.claim_webhooks(1_009, 1_000, 10).await.unwrap().is_empty());
     assert_eq!(due[0].body, format!("{{\"id\":\"{}\"}}", alert.id));
     s.webhook_failed(due[0].id, "HTTP 500", Some(100), 11)
         .await
         .unwrap();
-    assert!(s.due_webhooks(50, 10).await.unwrap().is_empty());
+    assert!(s.claim_webhooks(50, 1_000, 10).await.unwrap().is_empty());
     assert_eq!(s.next_webhook_at().await.unwrap(), Some(100));
     s.webhook_delivered(due[0].id, 101).await.unwrap();
     assert_eq!(s.next_webhook_at().await.unwrap(), None);
     assert_eq!(s.webhook_outbox(5).await.unwrap()[0].attempts, 2);
     let second = s.create_alert(&a, &hooks, 20).await.unwrap();
-    let due = s.due_webhooks(20, 10).await.unwrap();
+    let due = s.claim_webhooks(20, 1_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
     s.webhook_failed(due[0].id, "gone", None, 21).await.unwrap();
     assert_eq!(s.next_webhook_at().await.unwrap(), None);
     assert_eq!(s.webhook_outbox(5).await.unwrap()[0].dead_at, Some(21));
@@ -472,4 +477,58 @@ async fn check_handles_tokens_and_orders<S: ListeningStore + CatalogStore>(s: &S
         .await
         .unwrap();
     assert_eq!(pos, 1);
+}
+
+/// Alert deliverers on several instances claim at once: every delivery is
+/// claimed exactly once.
+async fn check_concurrent_alert_webhook_claims_never_overlap<
+    S: ListeningStore + Clone + 'static,
+>(
+    s: &S,
+) {
+    let hooks = vec![("http://h/1".to_string(), "{}".to_string())];
+    const N: i64 = 120;
+    for i in 0..N {
+        let a = NewAlert {
+            series: "all".into(),
+            kind: "volume".into(),
+            window: "15m".into(),
+            window_start: i,
+            window_end: i + 1,
+            observed: 1.0,
+            expected: 1.0,
+            z: 1.0,
+            posts: 1,
+            terms: vec![],
+            example_post_ids: vec![],
+        };
+        s.create_alert(&a, &hooks, i).await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s.claim_webhooks(N, 60_000, 7).await.unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|d| d.id));
+                tokio::task::yield_now().await;
+            }
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    let distinct: std::collections::HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "an alert delivery was claimed twice"
+    );
+    assert_eq!(all.len() as i64, N);
 }

@@ -94,6 +94,12 @@ pub fn slack_body(a: &NewAlert, examples: &[Post], public_url: Option<&str>) -> 
     .to_string()
 }
 
+/// Deliveries claimed at a time.
+const CLAIM_BATCH: u32 = 10;
+/// How long a claim hides its deliveries from other deliverers: the batch's
+/// requests at their 10 s timeout, and a margin.
+const CLAIM_LEASE_MS: i64 = 150_000;
+
 /// Delivers due webhooks until aborted.
 pub async fn run(state: AppState) {
     let client = match reqwest::Client::builder()
@@ -110,23 +116,15 @@ pub async fn run(state: AppState) {
     let cfg = &state.config.listening;
     loop {
         let now = state.clock.now_ms();
-        match state.store.due_webhooks(now, 50).await {
-            // This outbox is read, not claimed: while the database refuses
-            // writes (locked, full) a POST's outcome could not be recorded and
-            // the same alert would go out again and again. Wait instead.
-            Ok(items)
-                if !items.is_empty()
-                    && state
-                        .store
-                        .ready(crate::health::PROBE_WAIT_MS)
-                        .await
-                        .is_err() =>
-            {
-                tracing::warn!(
-                    due = items.len(),
-                    "database not writable; alert webhooks wait"
-                );
-            }
+        // Claimed, not just read: with several instances on one database each
+        // alert goes out from one of them. The claim is a write, so while the
+        // database refuses writes (locked, full) nothing is sent whose outcome
+        // could not be recorded.
+        match state
+            .store
+            .claim_webhooks(now, CLAIM_LEASE_MS, CLAIM_BATCH)
+            .await
+        {
             Ok(items) => {
                 for item in items {
                     let secret = cfg.webhooks.iter().find(|w| w.url == item.url);
@@ -173,7 +171,7 @@ pub async fn run(state: AppState) {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "webhook outbox read failed"),
+            Err(e) => tracing::warn!(error = %e, "alert webhooks wait: outbox claim failed"),
         }
         let wait = match state.store.next_webhook_at().await {
             Ok(Some(at)) => (at - state.clock.now_ms()).clamp(20, 30_000),

@@ -591,6 +591,11 @@ pub async fn train(
 
 /// Writes a model file atomically (temporary file, then rename).
 pub fn save_model(path: &Path, rec: &Recommender) -> Result<(), TrainError> {
+    save_bytes(path, &rec.to_bytes())
+}
+
+/// Writes a model file's bytes atomically (temporary file, then rename).
+fn save_bytes(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let err = |e: std::io::Error| TrainError::File {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -599,7 +604,7 @@ pub fn save_model(path: &Path, rec: &Recommender) -> Result<(), TrainError> {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, rec.to_bytes()).map_err(err)?;
+    std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -709,10 +714,19 @@ pub async fn train_and_install(
         let rec = Arc::new(rec);
         let r2 = rec.clone();
         let p2 = path.clone();
-        tokio::task::spawn_blocking(move || save_model(&p2, &r2))
-            .await
-            .map_err(|e| TrainError::Join(e.to_string()))??;
-        install(state, spec, rec, file_time(&path).unwrap_or(started));
+        let bytes = tokio::task::spawn_blocking(move || {
+            let bytes = r2.to_bytes();
+            save_bytes(&p2, &bytes).map(|()| bytes)
+        })
+        .await
+        .map_err(|e| TrainError::Join(e.to_string()))??;
+        let trained_at = file_time(&path).unwrap_or(started);
+        install(state, spec, rec, trained_at);
+        // For the other instances on this database (they load it instead of
+        // training); a failure here costs them a training, not this model.
+        if let Err(e) = state.store.put_shared_model(spec, trained_at, &bytes).await {
+            tracing::warn!(spec, error = %e, "trained model not shared with other instances");
+        }
         Ok::<TrainingRun, TrainError>(run)
     }
     .await;
@@ -759,20 +773,42 @@ pub async fn train_and_install(
     result.map(|_| run)
 }
 
-/// Loads model files newer than the served ones (written by `marquee train recs`
-/// or a previous run); returns the specifications still missing.
-fn load_files(state: &AppState) -> Vec<String> {
+/// Loads models newer than the served ones: model files (written by `marquee
+/// train recs` or a previous run) and the models other instances trained and
+/// shared through the database; returns the specifications still missing.
+pub async fn load_saved(state: &AppState) -> Vec<String> {
     let snap = state.recs.snapshot();
     let mut missing = Vec::new();
     for spec in wanted_specs(state) {
+        let served = snap.models.get(&spec).map(|m| m.trained_at);
         let path = state.recs.model_path(&spec);
-        let Some(t) = file_time(&path) else {
-            if !snap.models.contains_key(&spec) {
+        let file_at = file_time(&path);
+        let shared_at = match state.store.shared_model_at(&spec).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(spec, error = %e, "could not read shared models");
+                None
+            }
+        };
+        if let Some(t) =
+            shared_at.filter(|t| file_at.is_none_or(|f| *t > f) && served.is_none_or(|s| *t > s))
+        {
+            match load_shared(state, &spec, &path).await {
+                Ok(rec) => {
+                    tracing::info!(spec, trained_at = t, "shared model loaded");
+                    install(state, &spec, Arc::new(rec), t);
+                    continue;
+                }
+                Err(e) => tracing::warn!(spec, error = %e, "shared model unreadable"),
+            }
+        }
+        let Some(t) = file_at else {
+            if served.is_none() {
                 missing.push(spec);
             }
             continue;
         };
-        if snap.models.get(&spec).is_some_and(|m| m.trained_at >= t) {
+        if served.is_some_and(|s| s >= t) {
             continue;
         }
         match load_model(&path) {
@@ -789,10 +825,87 @@ fn load_files(state: &AppState) -> Vec<String> {
     missing
 }
 
-async fn train_all(state: &AppState, specs: Vec<String>, trigger: &str) {
+/// Reads another instance's model from the database and keeps a copy in this
+/// instance's model file (stamped with the model's training time).
+async fn load_shared(state: &AppState, spec: &str, path: &Path) -> Result<Recommender, TrainError> {
+    let Some((_, bytes)) = state.store.shared_model(spec).await? else {
+        return Err(TrainError::File {
+            path: format!("shared model {spec}"),
+            message: "gone".into(),
+        });
+    };
+    let rec = Recommender::from_bytes(&bytes)?;
+    let p = path.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || save_bytes(&p, &bytes)).await;
+    Ok(rec)
+}
+
+/// Trains each specification; the first error, if any.
+async fn train_all(state: &AppState, specs: Vec<String>, trigger: &str) -> Result<(), TrainError> {
+    let mut first = Ok(());
     for s in specs {
-        let _ = train_and_install(state, &s, trigger).await;
+        if let Err(e) = train_and_install(state, &s, trigger).await {
+            if first.is_ok() {
+                first = Err(e);
+            }
+        }
     }
+    first
+}
+
+/// The scheduled retraining, a job of the database's job table: whichever
+/// instance claims it trains (and shares the models); the others load them.
+pub const RETRAIN_JOB: &str = "recs.retrain";
+/// How long a claim of [`RETRAIN_JOB`] holds before another instance may take
+/// it over (a training that died with its instance).
+const RETRAIN_LEASE_MS: i64 = 30 * 60 * 1000;
+
+/// Runs the scheduled retraining if it is due and this instance claims it:
+/// `Ok(true)` when it ran here. A failure is retried with exponential
+/// back-off (1 min, doubling, at most the interval).
+pub async fn run_retrain_job(state: &AppState) -> Result<bool, TrainError> {
+    let interval = i64::try_from(state.recs.cfg.retrain_interval_s.saturating_mul(1000))
+        .unwrap_or(i64::MAX)
+        .max(1000);
+    let now = state.clock.now_ms();
+    let worker = state.instance_id.as_ref();
+    let Some(attempt) = state
+        .store
+        .claim_job(
+            RETRAIN_JOB,
+            worker,
+            now,
+            RETRAIN_LEASE_MS,
+            now.saturating_add(interval),
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let result = train_all(state, wanted_specs(state), "schedule").await;
+    let done = state.clock.now_ms();
+    match &result {
+        Ok(()) => {
+            state
+                .store
+                .finish_job(RETRAIN_JOB, worker, done.saturating_add(interval), done)
+                .await?;
+        }
+        Err(e) => {
+            let shift = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+            let backoff = 60_000i64.saturating_mul(1i64 << shift).min(interval);
+            state
+                .store
+                .fail_job(
+                    RETRAIN_JOB,
+                    worker,
+                    &e.to_string(),
+                    done.saturating_add(backoff),
+                )
+                .await?;
+        }
+    }
+    result.map(|()| true)
 }
 
 async fn flush_loop(state: AppState) {
@@ -812,13 +925,12 @@ async fn run(state: AppState) {
     if let Err(e) = refresh_catalog(&state).await {
         tracing::warn!(error = %e, "could not load the catalog");
     }
-    let missing = load_files(&state);
+    let missing = load_saved(&state).await;
     if state.recs.cfg.train_on_start {
-        train_all(&state, missing, "startup").await;
+        let _ = train_all(&state, missing, "startup").await;
     }
     let cfg = state.recs.cfg.clone();
-    let (mut last_train, mut last_cat, mut last_check) =
-        (Instant::now(), Instant::now(), Instant::now());
+    let (mut last_cat, mut last_check) = (Instant::now(), Instant::now());
     loop {
         let woke = tokio::select! {
             _ = state.recs.wake.notified() => true,
@@ -827,15 +939,8 @@ async fn run(state: AppState) {
         if woke {
             // Staff asked: retrain everything served, then pick up new experiments.
             let _ = state.recs.reload_experiments(state.store.as_ref()).await;
-            train_all(&state, wanted_specs(&state), "staff").await;
-            last_train = Instant::now();
+            let _ = train_all(&state, wanted_specs(&state), "staff").await;
             continue;
-        }
-        if cfg.retrain_interval_s > 0
-            && last_train.elapsed() >= Duration::from_secs(cfg.retrain_interval_s)
-        {
-            train_all(&state, wanted_specs(&state), "schedule").await;
-            last_train = Instant::now();
         }
         if last_cat.elapsed() >= Duration::from_secs(cfg.catalog_refresh_s.max(1)) {
             if let Err(e) = refresh_catalog(&state).await {
@@ -844,9 +949,14 @@ async fn run(state: AppState) {
             last_cat = Instant::now();
         }
         if last_check.elapsed() >= Duration::from_secs(cfg.reload_check_s.max(1)) {
-            let missing = load_files(&state);
+            if cfg.retrain_interval_s > 0 {
+                if let Err(e) = run_retrain_job(&state).await {
+                    tracing::warn!(error = %e, "scheduled retraining failed; retried with back-off");
+                }
+            }
+            let missing = load_saved(&state).await;
             if !missing.is_empty() && cfg.train_on_start {
-                train_all(&state, missing, "experiment").await;
+                let _ = train_all(&state, missing, "experiment").await;
             }
             last_check = Instant::now();
         }

@@ -148,3 +148,63 @@ async fn support_and_listening_events_reach_the_other_instance() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The scheduled retraining is a job of the job table: of two instances on
+/// one database, exactly one trains; the other loads the model it shared.
+/// (SQLite serialises the claims with its write lock, PostgreSQL with `FOR
+/// UPDATE SKIP LOCKED`, so this runs on both backends.)
+#[tokio::test]
+async fn one_instance_runs_the_scheduled_retraining_the_other_loads_its_model() {
+    use marquee_server::recs::{load_saved, refresh_catalog, run_retrain_job, RETRAIN_JOB};
+    let mut config = crate::home::config();
+    config.recs.retrain_interval_s = 3600;
+    config.recs.train_on_start = false;
+    config.recs.reload_check_s = 3600;
+    let a =
+        TestApp::with_demo_config(config, std::sync::Arc::new(marquee_domain::SystemClock)).await;
+    let b = a.sibling().await;
+    let spec = a.state.recs.config().model.clone();
+    for app in [&a, &b] {
+        refresh_catalog(&app.state).await.unwrap();
+        assert!(app.state.recs.snapshot().primary().is_none());
+    }
+    // Make the job due now.
+    let now = now_ms();
+    let s = a.store();
+    assert!(s
+        .claim_job(RETRAIN_JOB, "setup", now, 0, 0)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s.finish_job(RETRAIN_JOB, "setup", 0, now).await.unwrap());
+
+    let (ra, rb) = tokio::join!(run_retrain_job(&a.state), run_retrain_job(&b.state));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(ra ^ rb, "exactly one instance trains: a={ra} b={rb}");
+    let runs = s.training_runs(10).await.unwrap();
+    assert_eq!(runs.iter().filter(|r| r.trigger == "schedule").count(), 1);
+    let job = s.job(RETRAIN_JOB).await.unwrap().unwrap();
+    assert_eq!((job.attempts, job.locked_by.as_deref()), (0, None));
+    assert!(
+        job.last_ok_at.is_some() && job.run_at >= now + 3_600_000,
+        "{job:?}"
+    );
+    // Not due again: nobody trains.
+    assert!(!run_retrain_job(&a.state).await.unwrap());
+    assert!(!run_retrain_job(&b.state).await.unwrap());
+
+    let (trainer, other) = if ra { (&a, &b) } else { (&b, &a) };
+    let shared = s
+        .shared_model_at(&spec)
+        .await
+        .unwrap()
+        .expect("a shared model");
+    let served = |app: &TestApp| app.state.recs.snapshot().primary().map(|m| m.trained_at);
+    assert_eq!(served(trainer), Some(shared));
+    assert!(load_saved(&other.state).await.is_empty());
+    assert_eq!(
+        served(other),
+        Some(shared),
+        "the other instance serves the shared model"
+    );
+}

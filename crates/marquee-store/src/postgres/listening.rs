@@ -650,16 +650,35 @@ impl ListeningStore for PgStore {
         }
     }
 
-    async fn due_webhooks(&self, now: Millis, limit: u32) -> Result<Vec<OutboxItem>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLS} FROM webhook_outbox WHERE delivered_at IS NULL AND dead_at IS NULL \
-             AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+    async fn claim_webhooks(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>> {
+        // One statement: the rows another instance is claiming are skipped,
+        // not waited for, and what is returned is already leased.
+        let mut rows = sqlx::query(&format!(
+            "WITH due AS (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND dead_at IS NULL \
+             AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             UPDATE webhook_outbox o SET next_attempt_at = $3 FROM due WHERE o.id = due.id \
+             RETURNING {cols}",
+            cols = OUTBOX_COLS
+                .split(',')
+                .map(|c| format!("o.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .bind(now)
         .bind(i64::from(limit))
+        .bind(now.saturating_add(lease_ms))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(outbox_from_row).collect()
+        .await?
+        .iter()
+        .map(outbox_from_row)
+        .collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
     async fn next_webhook_at(&self) -> Result<Option<Millis>> {

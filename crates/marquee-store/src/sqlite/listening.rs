@@ -585,16 +585,29 @@ impl ListeningStore for SqliteStore {
         }
     }
 
-    async fn due_webhooks(&self, now: Millis, limit: u32) -> Result<Vec<OutboxItem>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLS} FROM webhook_outbox WHERE delivered_at IS NULL AND dead_at IS NULL \
-             AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+    async fn claim_webhooks(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>> {
+        // One UPDATE: SQLite runs it under the database's write lock, so two
+        // processes never claim the same row.
+        let mut rows = sqlx::query(&format!(
+            "UPDATE webhook_outbox SET next_attempt_at = ? WHERE id IN (SELECT id FROM webhook_outbox \
+             WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ? \
+             ORDER BY next_attempt_at, id LIMIT ?) RETURNING {OUTBOX_COLS}"
         ))
+        .bind(now.saturating_add(lease_ms))
         .bind(now)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(outbox_from_row).collect()
+        .await?
+        .iter()
+        .map(outbox_from_row)
+        .collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
     async fn next_webhook_at(&self) -> Result<Option<Millis>> {
@@ -885,13 +898,13 @@ mod tests {
             "{\"id\":\"{{alert_id}}\"}".to_string(),
         )];
         let alert = s.create_alert(&a, &hooks, 10).await.unwrap();
-        let due = s.due_webhooks(10, 10).await.unwrap();
+        let due = s.claim_webhooks(10, 1_000, 10).await.unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].body, format!("{{\"id\":\"{}\"}}", alert.id));
         s.webhook_failed(due[0].id, "HTTP 500", Some(100), 11)
             .await
             .unwrap();
-        assert!(s.due_webhooks(50, 10).await.unwrap().is_empty());
+        assert!(s.claim_webhooks(50, 1_000, 10).await.unwrap().is_empty());
         assert_eq!(s.next_webhook_at().await.unwrap(), Some(100));
         s.webhook_delivered(due[0].id, 101).await.unwrap();
         assert_eq!(s.next_webhook_at().await.unwrap(), None);

@@ -26,6 +26,7 @@ mod fanout;
 mod health;
 mod home;
 mod ideas;
+mod jobs;
 mod listening;
 mod outbox;
 mod overview;

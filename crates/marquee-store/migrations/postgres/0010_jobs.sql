@@ -1,0 +1,17 @@
+-- Background jobs that exactly one server instance runs at a time (e.g. the
+-- scheduled retraining), and the models they produce, for every instance.
+CREATE TABLE jobs (
+    name TEXT PRIMARY KEY,
+    run_at BIGINT NOT NULL,
+    locked_by TEXT,
+    locked_until BIGINT,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_ok_at BIGINT
+);
+
+CREATE TABLE shared_models (
+    spec TEXT PRIMARY KEY,
+    trained_at BIGINT NOT NULL,
+    bytes BYTEA NOT NULL
+);
