@@ -504,26 +504,15 @@ async fn check_concurrent_alert_webhook_claims_never_overlap<
         };
         s.create_alert(&a, &hooks, i).await.unwrap();
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..6 {
+    let s = s.clone();
+    let all = common::claim_concurrently(6, move || {
         let s = s.clone();
-        tasks.spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = s.claim_webhooks(N, 60_000, 7).await.unwrap();
-                if got.is_empty() {
-                    break;
-                }
-                mine.extend(got.into_iter().map(|d| d.id));
-                tokio::task::yield_now().await;
-            }
-            mine
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        all.extend(r.unwrap());
-    }
+        async move {
+            let got = s.claim_webhooks(N, 60_000, 7).await.unwrap();
+            got.into_iter().map(|d| d.id).collect()
+        }
+    })
+    .await;
     let distinct: std::collections::HashSet<i64> = all.iter().copied().collect();
     assert_eq!(
         distinct.len(),

@@ -151,26 +151,15 @@ async fn check_concurrent_claims_never_overlap<S: OutboxStore + Clone + 'static>
     for i in 0..N {
         assert_eq!(s.enqueue_event(&event("e", i), i).await.unwrap(), 1);
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..8 {
+    let s = s.clone();
+    let all = common::claim_concurrently(8, move || {
         let s = s.clone();
-        tasks.spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = s.claim_deliveries(N, 60_000, 7).await.unwrap();
-                if got.is_empty() {
-                    break;
-                }
-                mine.extend(got.into_iter().map(|d| d.id));
-                tokio::task::yield_now().await;
-            }
-            mine
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        all.extend(r.unwrap());
-    }
+        async move {
+            let got = s.claim_deliveries(N, 60_000, 7).await.unwrap();
+            got.into_iter().map(|d| d.id).collect()
+        }
+    })
+    .await;
     let distinct: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(distinct.len(), all.len(), "a delivery was claimed twice");
     assert_eq!(all.len() as i64, N);

@@ -149,3 +149,34 @@ macro_rules! both_backends {
         )+
     };
 }
+
+/// Runs `workers` claimers at once (as on several server instances), each
+/// calling `claim` until it returns nothing; returns every id claimed, by
+/// anyone, in no particular order.
+pub async fn claim_concurrently<F, Fut>(workers: usize, claim: F) -> Vec<i64>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Vec<i64>> + Send,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let claim = claim.clone();
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = claim().await;
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got);
+                tokio::task::yield_now().await;
+            }
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    all
+}
