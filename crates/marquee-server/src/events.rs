@@ -122,7 +122,7 @@ impl Default for LocalEventBus {
 impl EventBus for LocalEventBus {
     fn publish(&self, event: PlaybackEvent) {
         if let Some(f) = &self.fanout {
-            f.forward(Feed::Playback(event.clone()));
+            f.forward(|| Feed::Playback(event.clone()));
         }
         self.deliver(event);
     }

@@ -108,10 +108,11 @@ impl Fanout {
     }
 
     /// Hands an event (already delivered here) to the other processes. Never
-    /// blocks.
-    pub fn forward(&self, feed: Feed) {
+    /// blocks. `feed` builds the event only when the fan-out is active, so a
+    /// single-process server (SQLite) copies nothing on its publish paths.
+    pub fn forward(&self, feed: impl FnOnce() -> Feed) {
         let Some(tx) = self.tx.get() else { return };
-        let Some(payload) = self.encode(feed) else {
+        let Some(payload) = self.encode(feed()) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -272,7 +273,7 @@ mod tests {
     #[test]
     fn forward_is_a_no_op_until_started() {
         let a = Fanout::new(1);
-        a.forward(support(1));
+        a.forward(|| support(1));
         assert!(!a.is_active());
         assert_eq!(a.stats(), FanoutStats::default());
     }

@@ -319,7 +319,7 @@ pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError>
 pub fn emit(state: &AppState, event: LiveEvent) {
     state
         .fanout
-        .forward(crate::fanout::Feed::Listening(event.clone()));
+        .forward(|| crate::fanout::Feed::Listening(event.clone()));
     let _ = state.listening.events.send(event);
 }
 

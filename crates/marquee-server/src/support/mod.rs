@@ -361,15 +361,15 @@ fn publish(
     customer_data: Option<String>,
     staff_data: String,
 ) {
-    state
-        .fanout
-        .forward(crate::fanout::Feed::Support(crate::fanout::SupportEvent {
+    state.fanout.forward(|| {
+        crate::fanout::Feed::Support(crate::fanout::SupportEvent {
             conversation_id: c.id,
             customer_id: c.account_id,
             kind: kind.into(),
             customer_data: customer_data.clone(),
             staff_data: staff_data.clone(),
-        }));
+        })
+    });
     state
         .support
         .publish(c.id, c.account_id, kind, customer_data, staff_data);
