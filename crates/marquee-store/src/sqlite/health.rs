@@ -82,3 +82,19 @@ impl HealthStore for SqliteStore {
         Ok(rows.into_iter().filter(|r| r != "ok").collect())
     }
 }
+
+/// Whether a pooled SQLite connection may be reused once released. When a
+/// write fails with SQLITE_FULL, SQLite rolls the transaction back itself; the
+/// ROLLBACK that sqlx then sends fails ("no transaction is active") and sqlx
+/// keeps counting the connection as inside a transaction, so its next `BEGIN`
+/// would fail ("non-zero transaction depth") and answer 500 instead of 507.
+/// The ping waits for that queued ROLLBACK; such a connection is closed.
+pub(crate) async fn still_usable(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::{Connection, Database, TransactionManager};
+    if conn.ping().await.is_err() {
+        return Ok(false);
+    }
+    Ok(<sqlx::Sqlite as Database>::TransactionManager::get_transaction_depth(conn) == 0)
+}

@@ -150,6 +150,7 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| Box::pin(health::apply_size_cap(conn, cap)))
+            .after_release(|conn, _| Box::pin(health::still_usable(conn)))
             .connect_with(opts.clone())
             .await?;
         // The writer never checkpoints on its commit path (a checkpoint there
