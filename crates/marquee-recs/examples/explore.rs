@@ -2,7 +2,9 @@
 //! `cargo run --release -p marquee-recs --example explore -- PATH FORMAT MINRATING [--val] SPEC...`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use marquee_recs::experiment::{parse_request, tune, Request};
-use marquee_recs::protocol::{evaluate, parse_ratings, Split, VALIDATION_SEED};
+use marquee_recs::protocol::{
+    evaluate, parse_ratings, validation_folds_for, Split, VALIDATION_SEED,
+};
 use std::time::Instant;
 
 fn main() {
@@ -61,9 +63,11 @@ fn main() {
                     spec.describe(), t1.elapsed().as_secs_f64(), r.p_at_10, r.r_at_20, r.nr_at_20, r.ndcg_at_10, r.cov_at_10, m.heap_bytes() as f64 / 1e6);
             }
             Request::Tuned(f, top) => {
-                let val = split.validation(VALIDATION_SEED).unwrap();
+                let vals = split
+                    .validation_folds(validation_folds_for(split.users.len()))
+                    .unwrap();
                 let mut t =
-                    tune(&f, &val, 7, &mut |d, v| println!("  trial {d:<50} {v:.4}")).unwrap();
+                    tune(&f, &vals, 7, &mut |d, v| println!("  trial {d:<50} {v:.4}")).unwrap();
                 t.best = t.best.pruned(top);
                 let m = t.best.fit(&split.train, 7, &mut |_, _| {}).unwrap();
                 let r = evaluate(&split, &m);

@@ -36,6 +36,12 @@ pub struct EaseParams {
     /// Popularity debiasing β: column `j` of `B` is scaled by `G_jj^-β` (scores divided by
     /// item popularity to the power β, as in RP3beta). 0 gives plain EASE.
     pub pop_exponent: f32,
+    /// Mainstream weighting δ: user `u`'s row weight is further multiplied by `exp(-δ·z_u)`,
+    /// where `z_u` is the user's mean log-popularity over their history, standardised over
+    /// the users (mainstream users have `z > 0`). With δ > 0 the co-occurrences of users
+    /// whose taste is mostly blockbusters count less, so the Gram matrix is not dominated by
+    /// the pairs every popular film shares. 0 gives wEASE.
+    pub mainstream_exponent: f32,
 }
 
 impl Default for EaseParams {
@@ -46,6 +52,7 @@ impl Default for EaseParams {
             min_support: 1,
             user_exponent: 0.0,
             pop_exponent: 0.0,
+            mainstream_exponent: 0.0,
         }
     }
 }
@@ -74,12 +81,78 @@ fn mirror_lower(buf: &mut [f32], m: usize) {
     }
 }
 
+/// Squared user weights `s_u² = n_u^-2γ · exp(-δ z_u)` (γ = `user_exponent`, δ =
+/// `mainstream_exponent`, `z` from [`mainstream_scores`]), normalised so that
+/// `Σ_u s_u² n_u = nnz`: the total weight, and so the meaning of λ, is unchanged.
+fn user_weights(rows: &[Vec<u32>], items: &[u32], counts: &[u32], params: &EaseParams) -> Vec<f32> {
+    let mainstream = mainstream_scores(rows, items, counts);
+    let mut w2: Vec<f32> = rows
+        .iter()
+        .zip(&mainstream)
+        .map(|(r, z)| {
+            (r.len() as f32).powf(-2.0 * params.user_exponent)
+                * (-params.mainstream_exponent * z).exp()
+        })
+        .collect();
+    let nnz: f32 = rows.iter().map(|r| r.len() as f32).sum();
+    let mass: f32 = rows.iter().zip(&w2).map(|(r, w)| r.len() as f32 * w).sum();
+    if mass > 0.0 {
+        w2.iter_mut().for_each(|w| *w *= nnz / mass);
+    }
+    w2
+}
+
+/// Each user's mean log-popularity (`ln` of TRAIN counts) over their history, standardised
+/// over the users (zero mean, unit variance; all zeros when every user has the same mean).
+/// `rows` hold model-local item ids, `items` maps them to matrix columns.
+fn mainstream_scores(rows: &[Vec<u32>], items: &[u32], counts: &[u32]) -> Vec<f32> {
+    let means: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            let sum: f64 = r
+                .iter()
+                .map(|&l| f64::from(counts[items[l as usize] as usize].max(1)).ln())
+                .sum();
+            sum / r.len().max(1) as f64
+        })
+        .collect();
+    let n = means.len().max(1) as f64;
+    let mean = means.iter().sum::<f64>() / n;
+    let sd = (means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / n).sqrt();
+    means
+        .iter()
+        .map(|m| {
+            if sd > 0.0 {
+                ((m - mean) / sd) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 /// Fits EASE on a binary users x items TRAIN matrix. Runs on the current rayon pool (one
 /// thread in the pool means a sequential factorisation).
 pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
+    fit_with_popularity(train, params).map(|(model, _)| model)
+}
+
+/// [`fit`], also returning every item's weighted popularity `G_jj` by matrix column (0 for
+/// items left out of the model). Popularity debiasing β only scales `B`'s columns by
+/// `G_jj^-β`, so a model fitted with β = 0 whose scores are multiplied by `G_jj^-β` ranks
+/// as the model fitted with β: the tuner scans β without refitting.
+pub fn fit_with_popularity(train: &Csr, params: &EaseParams) -> Result<(ItemItem, Vec<f32>)> {
     if params.lambda.is_nan() || params.lambda <= 0.0 || params.rho.is_nan() || params.rho < 0.0 {
         return Err(RecsError::InvalidParameter(
             "EASE needs lambda > 0 and rho >= 0".into(),
+        ));
+    }
+    if !params.user_exponent.is_finite()
+        || !params.pop_exponent.is_finite()
+        || !params.mainstream_exponent.is_finite()
+    {
+        return Err(RecsError::InvalidParameter(
+            "EASE needs finite gamma, beta and delta".into(),
         ));
     }
     let n_items = train.ncols();
@@ -111,16 +184,7 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
         .filter(|r: &Vec<u32>| !r.is_empty())
         .collect();
     let n_users = rows.len();
-    // Squared user weights s_u² = n_u^-2γ, normalised so that Σ_u s_u² n_u = nnz.
-    let mut w2: Vec<f32> = rows
-        .iter()
-        .map(|r| (r.len() as f32).powf(-2.0 * params.user_exponent))
-        .collect();
-    let nnz: f32 = rows.iter().map(|r| r.len() as f32).sum();
-    let mass: f32 = rows.iter().zip(&w2).map(|(r, w)| r.len() as f32 * w).sum();
-    if mass > 0.0 {
-        w2.iter_mut().for_each(|w| *w *= nnz / mass);
-    }
+    let w2 = user_weights(&rows, &items, &counts, params);
     let mut gdiag = vec![0f32; m];
     for (r, w) in rows.iter().zip(&w2) {
         for &l in r {
@@ -248,5 +312,59 @@ pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
             *v = if j == h { 0.0 } else { -*v * colscale[j] };
         }
     });
-    Ok(ItemItem::dense("ease", n_items, items, p))
+    let mut popularity = vec![0f32; n_items];
+    for (&i, &g) in items.iter().zip(&gdiag) {
+        popularity[i as usize] = g;
+    }
+    Ok((ItemItem::dense("ease", n_items, items, p), popularity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Users 0-1 like the blockbusters (items 0-2, liked by everybody), users 2-3 also like
+    /// rare films (items 3-6, one user each); every history has 3 items.
+    fn histories() -> (Vec<Vec<u32>>, Vec<u32>, Vec<u32>) {
+        let rows = vec![vec![0, 1, 2], vec![0, 1, 2], vec![0, 3, 4], vec![1, 5, 6]];
+        let items: Vec<u32> = (0..7).collect();
+        let mut counts = vec![0u32; 7];
+        rows.iter().flatten().for_each(|&i| counts[i as usize] += 1);
+        (rows, items, counts)
+    }
+
+    #[test]
+    fn mainstream_scores_are_standardised_and_rank_blockbuster_fans_first() {
+        let (rows, items, counts) = histories();
+        let z = mainstream_scores(&rows, &items, &counts);
+        let mean: f32 = z.iter().sum::<f32>() / 4.0;
+        let var: f32 = z.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 4.0;
+        assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5, "{z:?}");
+        assert!(
+            z[0] > 0.0 && z[0] == z[1] && z[2] < 0.0 && z[3] < 0.0,
+            "{z:?}"
+        );
+        // Everybody equally mainstream: all zeros, not NaN.
+        let same = vec![vec![0, 1], vec![1, 0]];
+        assert_eq!(mainstream_scores(&same, &items, &counts), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn mainstream_weighting_moves_weight_to_niche_users_and_keeps_the_total() {
+        let (rows, items, counts) = histories();
+        let at = |delta: f32| {
+            let p = EaseParams {
+                mainstream_exponent: delta,
+                ..Default::default()
+            };
+            user_weights(&rows, &items, &counts, &p)
+        };
+        assert!(at(0.0).iter().all(|w| (w - 1.0).abs() < 1e-6));
+        for delta in [0.25f32, -0.25] {
+            let w = at(delta);
+            let total: f32 = w.iter().map(|w| w * 3.0).sum();
+            assert!((total - 12.0).abs() < 1e-4, "{w:?}");
+            assert_eq!(w[0] < w[2], delta > 0.0, "delta {delta}: {w:?}");
+        }
+    }
 }

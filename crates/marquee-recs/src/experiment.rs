@@ -133,7 +133,15 @@ pub fn parse_request(s: &str) -> Result<Request> {
             Ok(Request::Tuned(name.into(), top))
         }
         "ease" | "edlae" | "wease" => {
-            known(&["lambda", "rho", "min_support", "top", "gamma", "beta"])?;
+            known(&[
+                "lambda",
+                "rho",
+                "min_support",
+                "top",
+                "gamma",
+                "beta",
+                "delta",
+            ])?;
             // `top=0` (or no `top`): the dense model.
             let top = params
                 .iter()
@@ -147,6 +155,7 @@ pub fn parse_request(s: &str) -> Result<Request> {
                     min_support: get("min_support", 1.0) as u32,
                     user_exponent: get("gamma", 0.0),
                     pop_exponent: get("beta", 0.0),
+                    mainstream_exponent: get("delta", 0.0),
                 },
                 top,
             )))
@@ -189,7 +198,10 @@ impl ModelSpec {
             },
             ModelSpec::Rp3(p) => format!("rp3:alpha={}:beta={}:k={}", p.alpha, p.beta, p.k),
             ModelSpec::Ease(p, top) => {
-                let base = if p.user_exponent != 0.0 || p.pop_exponent != 0.0 {
+                let base = if p.user_exponent != 0.0
+                    || p.pop_exponent != 0.0
+                    || p.mainstream_exponent != 0.0
+                {
                     "wease"
                 } else if p.rho > 0.0 {
                     "edlae"
@@ -202,6 +214,9 @@ impl ModelSpec {
                 }
                 if p.pop_exponent != 0.0 {
                     s.push_str(&format!(":beta={}", p.pop_exponent));
+                }
+                if p.mainstream_exponent != 0.0 {
+                    s.push_str(&format!(":delta={}", p.mainstream_exponent));
                 }
                 if p.min_support > 1 {
                     s.push_str(&format!(":min_support={}", p.min_support));
@@ -274,7 +289,7 @@ pub struct Tuning {
 }
 
 struct Tuner<'a> {
-    val: &'a Split,
+    vals: &'a [Split],
     seed: u64,
     trials: Vec<(String, f64)>,
     best: Option<(ModelSpec, Metrics)>,
@@ -287,10 +302,22 @@ impl Tuner<'_> {
         if let Some((_, v)) = self.trials.iter().find(|(n, _)| *n == d) {
             return Ok(*v);
         }
-        let model = spec.fit(&self.val.train, self.seed, &mut |_, _| {})?;
-        let m = evaluate(self.val, &model);
-        (self.on_trial)(&d, m.ndcg_at_10);
-        self.trials.push((d, m.ndcg_at_10));
+        let mut folds = Vec::with_capacity(self.vals.len());
+        for val in self.vals {
+            let model = spec.fit(&val.train, self.seed, &mut |_, _| {})?;
+            folds.push(evaluate(val, &model));
+        }
+        Ok(self.record(spec, d, &folds))
+    }
+
+    /// Records a trial's per-fold metrics; returns its mean NDCG@10.
+    fn record(&mut self, spec: ModelSpec, described: String, folds: &[Metrics]) -> f64 {
+        if let Some((_, v)) = self.trials.iter().find(|(n, _)| *n == described) {
+            return *v;
+        }
+        let m = Metrics::mean(folds);
+        (self.on_trial)(&described, m.ndcg_at_10);
+        self.trials.push((described, m.ndcg_at_10));
         if self
             .best
             .as_ref()
@@ -298,7 +325,7 @@ impl Tuner<'_> {
         {
             self.best = Some((spec, m));
         }
-        Ok(m.ndcg_at_10)
+        m.ndcg_at_10
     }
 
     /// Golden-section-free 1-D search over a geometric grid: scans `grid`, returns the best
@@ -315,17 +342,23 @@ impl Tuner<'_> {
     }
 }
 
-/// Tunes a model family on `val` (a validation split carved out of TRAIN) by NDCG@10.
+/// Tunes a model family by NDCG@10 averaged over `vals` (validation splits carved out of
+/// TRAIN, see [`Split::validation_folds`]).
 /// Families: `ease` (λ), `edlae` (λ and ρ), `wease` (λ, user weighting γ, popularity debiasing β), `rp3` (α, β), `als` (reg and alpha at 64 factors and
 /// 15 iterations), `blend` (EDLAE + RP3beta weight).
 pub fn tune(
     family: &str,
-    val: &Split,
+    vals: &[Split],
     seed: u64,
     on_trial: &mut dyn FnMut(&str, f64),
 ) -> Result<Tuning> {
+    if vals.is_empty() {
+        return Err(RecsError::InvalidInput(
+            "tuning needs at least one validation split".into(),
+        ));
+    }
     let mut t = Tuner {
-        val,
+        vals,
         seed,
         trials: Vec::new(),
         best: None,
@@ -397,26 +430,7 @@ pub fn tune(
         "rp3" => {
             tune_rp3(&mut t)?;
         }
-        "wease" => {
-            // Weighted EASE: user weighting γ and popularity debiasing β, coordinate search.
-            let mk = |lambda: f32, g: f32, b: f32| {
-                ModelSpec::Ease(
-                    EaseParams {
-                        lambda,
-                        user_exponent: g,
-                        pop_exponent: b,
-                        ..Default::default()
-                    },
-                    None,
-                )
-            };
-            let (mut g, mut b) = (0.25f32, 0.1f32);
-            let mut lambda = t.scan(&[100.0, 200.0, 400.0, 800.0], &|l| mk(l, g, b))?;
-            g = t.scan(&[0.0, 0.15, 0.25, 0.35], &|x| mk(lambda, x, b))?;
-            b = t.scan(&[0.0, 0.05, 0.1, 0.2], &|x| mk(lambda, g, x))?;
-            lambda = t.scan(&[lambda / 1.5, lambda, lambda * 1.5], &|l| mk(l, g, b))?;
-            let _ = lambda;
-        }
+        "wease" => tune_wease(&mut t)?,
         "als" => {
             let base = AlsParams::default();
             let alpha = t.scan(&[0.0, 1.0, 3.0, 9.0], &|a| {
@@ -444,6 +458,70 @@ pub fn tune(
         best_metrics,
         trials: t.trials,
     })
+}
+
+/// Weighted EASE: λ, user weighting γ, popularity debiasing β and mainstream weighting δ.
+/// The parameters interact (λ with β above all) and the validation surface is flat near its
+/// top, so after a coarse λ scan a full grid is searched rather than one coordinate at a
+/// time: λ around the coarse optimum x γ x δ, each fitted once per validation split, and β
+/// applied to that fit's scores (see [`ease::fit_with_popularity`]).
+fn tune_wease(t: &mut Tuner<'_>) -> Result<()> {
+    let mk = |lambda: f32, g: f32, b: f32, d: f32| {
+        ModelSpec::Ease(
+            EaseParams {
+                lambda,
+                user_exponent: g,
+                pop_exponent: b,
+                mainstream_exponent: d,
+                ..Default::default()
+            },
+            None,
+        )
+    };
+    let coarse = [50.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0];
+    let l0 = t.scan(&coarse, &|l| mk(l, 0.25, 0.2, 0.0))?;
+    let lambdas = [
+        l0 / std::f32::consts::SQRT_2,
+        l0,
+        l0 * std::f32::consts::SQRT_2,
+    ];
+    let gammas = [0.0, 0.15, 0.25, 0.35];
+    let deltas = [0.0, 0.15, 0.25, 0.35];
+    let betas = [0.0, 0.1, 0.2, 0.3];
+    for &lambda in &lambdas {
+        for &g in &gammas {
+            for &d in &deltas {
+                let base = EaseParams {
+                    lambda,
+                    user_exponent: g,
+                    mainstream_exponent: d,
+                    ..Default::default()
+                };
+                let mut per_beta = vec![Vec::with_capacity(t.vals.len()); betas.len()];
+                for val in t.vals {
+                    let (fit, popularity) = ease::fit_with_popularity(&val.train, &base)?;
+                    let model = Model::ItemItem(fit);
+                    for (k, &beta) in betas.iter().enumerate() {
+                        let scale: Vec<f32> = popularity
+                            .iter()
+                            .map(|&p| if p > 0.0 { p.powf(-beta) } else { 1.0 })
+                            .collect();
+                        let scorer = |h: &[(u32, f32)], out: &mut [f32]| {
+                            model.score(h, out);
+                            out.iter_mut().zip(&scale).for_each(|(o, s)| *o *= s);
+                        };
+                        per_beta[k].push(evaluate(val, &scorer));
+                    }
+                }
+                for (k, &beta) in betas.iter().enumerate() {
+                    let spec = mk(lambda, g, beta, d);
+                    let described = spec.describe();
+                    t.record(spec, described, &per_beta[k]);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn tune_rp3(t: &mut Tuner<'_>) -> Result<(ModelSpec, f64)> {

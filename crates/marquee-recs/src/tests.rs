@@ -66,6 +66,7 @@ fn specs() -> Vec<ModelSpec> {
                 lambda: 20.0,
                 user_exponent: 0.25,
                 pop_exponent: 0.1,
+                mainstream_exponent: 0.25,
                 ..Default::default()
             },
             Some(30),
@@ -458,4 +459,74 @@ fn because_of_sparse_models_matches_a_scan_of_the_history() {
             .iter()
             .any(Option::is_some));
     }
+}
+
+#[test]
+fn popularity_debiasing_equals_scaling_the_scores_of_an_unscaled_fit() {
+    // The wEASE tuner scans β on a β = 0 fit; that must rank as a fit with β.
+    let split = Split::build(&synthetic(5), 4.0).unwrap();
+    let base = EaseParams {
+        lambda: 20.0,
+        user_exponent: 0.25,
+        mainstream_exponent: 0.25,
+        ..Default::default()
+    };
+    let (plain, popularity) = ease::fit_with_popularity(&split.train, &base).unwrap();
+    let scaled = ease::fit(
+        &split.train,
+        &EaseParams {
+            pop_exponent: 0.3,
+            ..base
+        },
+    )
+    .unwrap();
+    let n = split.items.len();
+    let (plain, scaled) = (Model::ItemItem(plain), Model::ItemItem(scaled));
+    for u in [0usize, 50, 200] {
+        let history: Vec<(u32, f32)> = split.train.row(u).0.iter().map(|&c| (c, 1.0)).collect();
+        let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+        plain.score(&history, &mut a);
+        scaled.score(&history, &mut b);
+        let mut moved = false;
+        for j in 0..n {
+            let want = a[j] * popularity[j].powf(-0.3);
+            assert!(
+                (want - b[j]).abs() <= 1e-4 * (1.0 + b[j].abs()),
+                "user {u} item {j}"
+            );
+            moved |= (a[j] - b[j]).abs() > 1e-3;
+        }
+        assert!(moved, "beta changed nothing for user {u}");
+    }
+}
+
+#[test]
+fn wease_tuning_averages_the_validation_folds_and_returns_its_best_trial() {
+    use crate::experiment::tune;
+    use crate::protocol::validation_folds_for;
+    let split = Split::build(&synthetic(9), 4.0).unwrap();
+    let folds = split.validation_folds(2).unwrap();
+    assert_ne!(
+        folds[0].train, folds[1].train,
+        "the folds use different seeds"
+    );
+    let mut seen = 0;
+    let t = tune("wease", &folds, 1, &mut |_, _| seen += 1).unwrap();
+    assert_eq!(seen, t.trials.len());
+    // 7 coarse λ values, then 3 λ x 4 γ x 4 δ x 4 β (one grid point repeats a coarse trial).
+    assert_eq!(t.trials.len(), 7 + 3 * 4 * 4 * 4 - 1);
+    let best = t.trials.iter().map(|(_, v)| *v).fold(f64::MIN, f64::max);
+    assert_eq!(t.best_metrics.ndcg_at_10, best);
+    assert!(t.best_metrics.ndcg_at_10 > 0.0);
+    // The mean over the folds, not one fold: refit the winner on each fold.
+    let per_fold: Vec<f64> = folds
+        .iter()
+        .map(|f| evaluate(f, &t.best.fit(&f.train, 1, &mut |_, _| {}).unwrap()).ndcg_at_10)
+        .collect();
+    let mean = per_fold.iter().sum::<f64>() / 2.0;
+    assert!((mean - best).abs() < 2e-3, "{per_fold:?} vs {best}");
+    assert_eq!(validation_folds_for(603), 5);
+    assert_eq!(validation_folds_for(943), 4);
+    assert_eq!(validation_folds_for(6040), 1);
+    assert_eq!(validation_folds_for(0), 5);
 }

@@ -54,7 +54,7 @@ pub struct RecsConfig {
 impl Default for RecsConfig {
     fn default() -> Self {
         RecsConfig {
-            model: "wease:lambda=400:gamma=0.25:beta=0.2:min_support=3:top=500".into(),
+            model: "wease:lambda=400:gamma=0.25:beta=0.2:delta=0.25:min_support=3:top=500".into(),
             retrain_interval_s: 6 * 3600,
             reload_check_s: 30,
             catalog_refresh_s: 300,
