@@ -38,7 +38,9 @@ MQ="$CARGO_TARGET_DIR/release/marquee"
 # pruned to the 500 largest-magnitude weights per row).
 ALS1="als:factors=64:reg=0.05:alpha=0:iters=15"
 ALS10="als:factors=64:reg=0.05:alpha=9:iters=15"
-MODELS="pop,knn,knn-bm25,$ALS1,$ALS10,ease:lambda=500,als,ease:top=0,wease:top=0,wease"
+# SERVER is the server's default model (crates/marquee-server/src/recs/config.rs), for reference.
+SERVER="wease:lambda=400:gamma=0.25:beta=0.2:delta=0.25:min_support=3:top=500"
+MODELS="pop,knn,knn-bm25,$ALS1,$ALS10,ease:lambda=500,als,ease:top=0,wease:top=0,wease,$SERVER"
 
 for R in $(seq 1 "$RUNS"); do
   for T in $THREADS; do

@@ -1,12 +1,12 @@
-//! Model specifications, fitting by specification, and hyper-parameter tuning on a
-//! validation split carved out of TRAIN (never TEST). Used by `marquee eval recs` and the
+//! Model specifications, fitting by specification, and hyper-parameter tuning on
+//! validation splits carved out of TRAIN (never TEST). Used by `marquee eval recs` and the
 //! benchmarks; pure computation.
 //!
 //! Specification syntax: `name[:key=value]*`, e.g. `ease`, `ease:lambda=300:rho=0.2`,
 //! `als:factors=64:reg=0.05:alpha=0:iters=15`, `knn:k=100`, `knn-bm25:k=100:k1=1.2:b=0.75`,
 //! `rp3:alpha=1:beta=0.5:k=200`, `ease:lambda=500:top=500` (EASE pruned to the 500 weights of
 //! largest magnitude per row). A bare `ease`, `wease`, `edlae`, `als`, `rp3` or `blend` is
-//! tuned on the validation split; tuned EASE-family models are served pruned to
+//! tuned on the validation splits; tuned EASE-family models are served pruned to
 //! [`SERVED_TOP`] (`wease:top=0` asks for the tuned dense model).
 
 use rand::rngs::StdRng;

@@ -1,8 +1,8 @@
 //! `marquee eval recs`: protocol recs-holdout-v1.
 //!
 //! Loads ratings, builds the protocol split (printing its counts and sha256 so it can be
-//! checked against the protocol table), tunes the requested model families on a validation
-//! split carved out of TRAIN, fits each model 3 times (median `train_s`), ranks every user's
+//! checked against the protocol table), tunes the requested model families on validation
+//! splits carved out of TRAIN (their mean NDCG@10), fits each model 3 times (median `train_s`), ranks every user's
 //! top 20 and prints the metrics table. Also measures request-time latency (one user, full
 //! catalog, filters, top 10) and the model's resident size.
 
@@ -32,7 +32,7 @@ pub struct EvalRecsArgs {
     #[arg(long, default_value_t = 4.0)]
     min_rating: f64,
     /// Comma-separated models: pop, knn, knn-bm25, rp3, als, ease, edlae, wease, blend.
-    /// A bare name of a tunable family is tuned on a validation split carved out of TRAIN;
+    /// A bare name of a tunable family is tuned on validation splits carved out of TRAIN;
     /// `name:key=value:...` fixes the parameters (e.g. `als:factors=64:reg=0.05:alpha=0:iters=15`).
     #[arg(long, default_value = "pop,knn,als,ease,wease")]
     models: String,
