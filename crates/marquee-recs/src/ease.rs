@@ -131,6 +131,12 @@ fn mainstream_scores(rows: &[Vec<u32>], items: &[u32], counts: &[u32]) -> Vec<f3
         .collect()
 }
 
+/// Popularity debiasing: the factor `G_jj^-β` by which column `j` of `B` (and so item `j`'s
+/// scores) is scaled.
+pub fn debias(popularity: f32, beta: f32) -> f32 {
+    popularity.max(f32::MIN_POSITIVE).powf(-beta)
+}
+
 /// Fits EASE on a binary users x items TRAIN matrix. Runs on the current rayon pool (one
 /// thread in the pool means a sequential factorisation).
 pub fn fit(train: &Csr, params: &EaseParams) -> Result<ItemItem> {
@@ -305,7 +311,7 @@ pub fn fit_with_popularity(train: &Csr, params: &EaseParams) -> Result<(ItemItem
     let colscale: Vec<f32> = pdiag
         .iter()
         .zip(&gdiag)
-        .map(|(d, g)| g.max(f32::MIN_POSITIVE).powf(-params.pop_exponent) / d)
+        .map(|(d, g)| debias(*g, params.pop_exponent) / d)
         .collect();
     p.par_chunks_mut(m).enumerate().for_each(|(h, row)| {
         for (j, v) in row.iter_mut().enumerate() {

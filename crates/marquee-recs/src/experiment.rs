@@ -299,8 +299,8 @@ struct Tuner<'a> {
 impl Tuner<'_> {
     fn try_spec(&mut self, spec: ModelSpec) -> Result<f64> {
         let d = spec.describe();
-        if let Some((_, v)) = self.trials.iter().find(|(n, _)| *n == d) {
-            return Ok(*v);
+        if let Some(v) = self.seen(&d) {
+            return Ok(v);
         }
         let mut folds = Vec::with_capacity(self.vals.len());
         for val in self.vals {
@@ -310,10 +310,18 @@ impl Tuner<'_> {
         Ok(self.record(spec, d, &folds))
     }
 
-    /// Records a trial's per-fold metrics; returns its mean NDCG@10.
+    /// The mean NDCG@10 of a trial already run (by its description).
+    fn seen(&self, described: &str) -> Option<f64> {
+        self.trials
+            .iter()
+            .find(|(n, _)| n == described)
+            .map(|(_, v)| *v)
+    }
+
+    /// Records a trial's per-fold metrics (unless already recorded); returns its mean NDCG@10.
     fn record(&mut self, spec: ModelSpec, described: String, folds: &[Metrics]) -> f64 {
-        if let Some((_, v)) = self.trials.iter().find(|(n, _)| *n == described) {
-            return *v;
+        if let Some(v) = self.seen(&described) {
+            return v;
         }
         let m = Metrics::mean(folds);
         (self.on_trial)(&described, m.ndcg_at_10);
@@ -504,7 +512,7 @@ fn tune_wease(t: &mut Tuner<'_>) -> Result<()> {
                     for (k, &beta) in betas.iter().enumerate() {
                         let scale: Vec<f32> = popularity
                             .iter()
-                            .map(|&p| if p > 0.0 { p.powf(-beta) } else { 1.0 })
+                            .map(|&p| if p > 0.0 { ease::debias(p, beta) } else { 1.0 })
                             .collect();
                         let scorer = |h: &[(u32, f32)], out: &mut [f32]| {
                             model.score(h, out);

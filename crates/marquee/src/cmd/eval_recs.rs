@@ -285,40 +285,42 @@ pub fn run(args: &EvalRecsArgs) -> anyhow::Result<()> {
         )?);
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
-        let t_tune = Instant::now();
-        let mut tune_secs = 0.0;
-        let (spec, val_ndcg, validation_trials): (ModelSpec, Option<f64>, Vec<(String, f64)>) =
-            match request {
-                Request::Fixed(s) => (s, None, Vec::new()),
-                Request::Tuned(family, top) => {
-                    let (t, secs) = match tuned.get(&family) {
-                        Some(t) => t.clone(),
-                        None => {
-                            let mut n = 0;
-                            let folds = vals.len();
-                            let t = pool.install(|| {
-                                tune(&family, &vals, args.seed, &mut |d, v| {
-                                    n += 1;
-                                    bar.set_message(format!(
-                                        "tuning on {folds} validation splits, trial {n}: {d} -> mean NDCG@10 {v:.4}"
-                                    ));
-                                })
-                            })?;
-                            let secs = t_tune.elapsed().as_secs_f64();
-                            tuned.insert(family.clone(), (t.clone(), secs));
-                            (t, secs)
-                        }
-                    };
-                    tune_secs = secs;
-                    (
-                        t.best.pruned(top),
-                        Some(t.best_metrics.ndcg_at_10),
-                        t.trials,
-                    )
-                }
-            };
-        // The search's own time, also for a family whose search an earlier model shared.
-        let tune_s = tune_secs;
+        // tune_s: the search's own time, also for a family whose search an earlier model shared.
+        let (spec, val_ndcg, validation_trials, tune_s): (
+            ModelSpec,
+            Option<f64>,
+            Vec<(String, f64)>,
+            f64,
+        ) = match request {
+            Request::Fixed(s) => (s, None, Vec::new(), 0.0),
+            Request::Tuned(family, top) => {
+                let (t, secs) = match tuned.get(&family) {
+                    Some(hit) => hit.clone(),
+                    None => {
+                        let t_tune = Instant::now();
+                        let mut n = 0;
+                        let folds = vals.len();
+                        let t = pool.install(|| {
+                            tune(&family, &vals, args.seed, &mut |d, v| {
+                                n += 1;
+                                bar.set_message(format!(
+                                    "tuning on {folds} validation splits, trial {n}: {d} -> mean NDCG@10 {v:.4}"
+                                ));
+                            })
+                        })?;
+                        let hit = (t, t_tune.elapsed().as_secs_f64());
+                        tuned.insert(family.clone(), hit.clone());
+                        hit
+                    }
+                };
+                (
+                    t.best.pruned(top),
+                    Some(t.best_metrics.ndcg_at_10),
+                    t.trials,
+                    secs,
+                )
+            }
+        };
         let mut fits = Vec::new();
         let mut model = None;
         for rep in 0..args.repeats.max(1) {
