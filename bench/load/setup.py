@@ -4,11 +4,16 @@ viewers.json(.txt) (demo viewers' tokens and profiles, for browse.lua),
 sessions.txt ("token play_session_id", one started stream per new viewer),
 ingest_token.txt, conversations.txt ("token conversation_id", one open
 conversation per new customer). Usage: setup.py BASE OUT VIEWERS STREAMS CUSTOMERS"""
-import json
+import importlib.util
 import os
 import sys
 import time
-import urllib.request
+
+# The HTTP helper and the viewer log-in are bench/home's.
+_spec = importlib.util.spec_from_file_location(
+    "home_setup", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "home", "setup.py"))
+home = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(home)
 
 base, out = sys.argv[1], sys.argv[2]
 viewers, streams, customers = (int(x) for x in sys.argv[3:6])
@@ -17,20 +22,10 @@ os.makedirs(out, exist_ok=True)
 
 
 def call(path, body=None, token=None):
-    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode())
-    req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", "Bearer " + token)
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
+    return home.call(base, path, body, token)
 
 
-vs = []
-for i in range(1, viewers + 1):
-    tok = call("/api/v1/auth/login", {"email": f"viewer{i}@demo.marquee", "password": "marquee-demo"})["token"]
-    vs.append((tok, call("/api/v1/profiles", token=tok)[0]["id"]))
-with open(f"{out}/viewers.json.txt", "w") as f:
-    f.writelines(f"{t} {p}\n" for t, p in vs)
+home.login_viewers(base, viewers, f"{out}/viewers.json")
 
 with open(f"{out}/sessions.txt", "w") as f:
     for i in range(streams):
