@@ -1,22 +1,10 @@
 # History re-weighting by how typical each history item is for the user (its leave-one-out wEASE
 # score), and a power on B's entries; validation folds only.
 exec(open('wb.py').read())
-import time,sys
-SEEDS=[4242,4243,4244,4245,4246]
-def fullB(Xtr,lam,gamma,beta):
-    Xw,g=prep(Xtr,gamma)
-    idx=np.where(g>0)[0]
-    A=Xw[:,idx]/lam
-    K=np.eye(Xw.shape[0])+A@Xw[:,idx].T
-    L=np.linalg.cholesky(K); Z=np.linalg.solve(L,A)
-    P=np.eye(len(idx))/lam-Z.T@Z
-    d=np.diag(P).copy()
-    Bs=-P*((g[idx]**-beta)/d)[None,:]; np.fill_diagonal(Bs,0)
-    B=np.zeros((Xtr.shape[1],)*2); B[np.ix_(idx,idx)]=Bs
-    return B,g
+import time
 res={}
 def add(k,v): res.setdefault(k,[]).append(v)
-for sd in SEEDS:
+for sd in SEEDS5:
     Xf,tf=validation(users,items,iidx,trainraw,sd)
     t=time.time()
     B,g=fullB(Xf,400,0.25,0.0)     # beta applied after (column scale)
@@ -41,7 +29,4 @@ for sd in SEEDS:
         Bp=np.sign(B)*np.abs(B)**p
         add(f'Bpow {p}',ev(Xf,tf,(Xf@Bp)*cs[None,:])['ndcg'])
     print(sd,time.time()-t,flush=True)
-base=np.array(res['base'])
-for k,v in res.items():
-    v=np.array(v); d=v-base
-    print(f'{k:20s} mean {v.mean():.4f} d {d.mean():+.4f} min {d.min():+.4f} max {d.max():+.4f}')
+report(res,'base')

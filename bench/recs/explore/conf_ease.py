@@ -8,7 +8,7 @@ ALPHAS=[float(a) for a in sys.argv[2].split(',')]
 LAMS=[float(a) for a in sys.argv[3].split(',')] if len(sys.argv)>3 else [400]
 GAMMA=0.25; BETA=0.2
 def conf_scores(X,lam,alpha,gamma=GAMMA,beta=BETA,chunk=48):
-    n=X.sum(1); w2=np.where(n>0,np.maximum(n,1)**(-2*gamma),0); w2*=X.sum()/(w2*n).sum()
+    w2=mainstream_w2(X,gamma,0.0)
     g=(X*w2[:,None]).sum(0)
     K=(X@X.T).astype(np.float64)
     idx=np.where(g>0)[0]
