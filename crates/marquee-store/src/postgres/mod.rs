@@ -13,6 +13,7 @@ use std::time::Duration;
 
 mod catalog;
 mod changes;
+#[path = "../sql/decisions.rs"]
 mod decisions;
 mod fanout;
 mod health;
@@ -79,6 +80,73 @@ impl PgStore {
     /// The underlying pool, for backend-specific tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The dialect seam. The feature files under `src/sql/` are written once and
+// compiled once per backend (`#[path]` above); they see PostgreSQL through
+// these names. The SQLite module defines the same names.
+// ---------------------------------------------------------------------------
+
+/// The sqlx database of this backend.
+pub(crate) type Db = sqlx::Postgres;
+/// A connection of this backend.
+pub(crate) type Conn = sqlx::PgConnection;
+/// A result row of this backend.
+pub(crate) type DbRow = sqlx::postgres::PgRow;
+/// The store the shared feature files implement their traits for.
+pub(crate) type Backend = PgStore;
+/// A transaction of this backend.
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+/// `SELECT ... FOR SHARE`: the rows read cannot change or vanish before the
+/// transaction commits.
+pub(crate) const FOR_SHARE: &str = " FOR SHARE";
+/// `SELECT ... FOR UPDATE`: the rows read are this transaction's to change.
+pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
+
+/// Text as the database takes it: PostgreSQL refuses NUL in `TEXT`, so a
+/// NUL becomes U+FFFD instead of failing the whole write.
+pub(crate) fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Serialises the writers of one key: a transaction-scoped advisory lock,
+/// released at commit or rollback.
+pub(crate) async fn lock(conn: &mut Conn, key: i64) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Like [`lock`] on a (namespace, id) pair (the two-key form, which never
+/// collides with the one-key locks).
+pub(crate) async fn lock_pair(conn: &mut Conn, ns: i32, id: i64) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, ($2 % 2147483647)::INT4)")
+        .bind(ns)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Starts a write transaction (READ COMMITTED; writers that must not
+    /// interleave take [`lock`] or `FOR UPDATE`).
+    pub(crate) async fn begin_write(&self) -> Result<Tx<'_>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A pooled connection for reads.
+    pub(crate) async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 }
 

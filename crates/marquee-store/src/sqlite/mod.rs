@@ -21,6 +21,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod changes;
+#[path = "../sql/decisions.rs"]
 mod decisions;
 mod fanout;
 mod health;
@@ -116,6 +117,59 @@ fn fts_query(q: &str) -> Option<String> {
         .map(|w| format!("\"{}\"*", w.to_lowercase()))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+// ---------------------------------------------------------------------------
+// The dialect seam. The feature files under `src/sql/` are written once and
+// compiled once per backend (`#[path]` above); they see SQLite through these
+// names. The PostgreSQL module defines the same names.
+// ---------------------------------------------------------------------------
+
+/// The sqlx database of this backend.
+pub(crate) type Db = Sqlite;
+/// A connection of this backend.
+pub(crate) type Conn = sqlx::SqliteConnection;
+/// A result row of this backend.
+pub(crate) type DbRow = SqliteRow;
+/// The store the shared feature files implement their traits for.
+pub(crate) type Backend = SqliteStore;
+/// A transaction of this backend.
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, Sqlite>;
+
+/// `SELECT ... FOR SHARE`: nothing on SQLite, where a write transaction
+/// (`BEGIN IMMEDIATE`) already excludes every other writer.
+pub(crate) const FOR_SHARE: &str = "";
+/// `SELECT ... FOR UPDATE`: nothing on SQLite, for the same reason.
+pub(crate) const FOR_UPDATE: &str = "";
+
+/// Text as the database takes it. SQLite stores any string, NUL included.
+pub(crate) fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    std::borrow::Cow::Borrowed(s)
+}
+
+/// Serialises the writers of one key inside a transaction. Nothing to do on
+/// SQLite: `BEGIN IMMEDIATE` serialises every writer of the database.
+pub(crate) async fn lock(_conn: &mut Conn, _key: i64) -> Result<()> {
+    Ok(())
+}
+
+/// Like [`lock`] on a (namespace, id) pair; nothing to do on SQLite.
+pub(crate) async fn lock_pair(_conn: &mut Conn, _ns: i32, _id: i64) -> Result<()> {
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes SQLite's writer
+    /// lock up front, so a transaction that reads before it writes never
+    /// fails to upgrade its lock (`SQLITE_BUSY`) halfway.
+    pub(crate) async fn begin_write(&self) -> Result<Tx<'_>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A pooled connection for reads.
+    pub(crate) async fn read(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
+        Ok(self.pool.acquire().await?)
+    }
 }
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";

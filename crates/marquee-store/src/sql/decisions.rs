@@ -1,40 +1,42 @@
-//! SQLite implementation of [`DecisionStore`].
+//! [`DecisionStore`], written once for both backends (see `sqlite/mod.rs`
+//! for the dialect seam this file is compiled against).
 
-use super::SqliteStore;
+use super::{text, Backend, Conn, DbRow, FOR_SHARE};
 use crate::decisions::{Decision, DecisionStore, Evidence, EvidenceKind};
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::Millis;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 /// Everyone behind a decision's evidence: idea authors, voters and
 /// commenters; linked authors of its posts, and of the posts in its alerts'
 /// windows (and topic); the customers of its support conversations.
 const AUDIENCE: &str = "
   SELECT i.author_id AS a FROM decision_evidence d JOIN ideas i ON i.id = d.ref_id
-    WHERE d.decision_id = ?1 AND d.kind = 'idea'
+    WHERE d.decision_id = $1 AND d.kind = 'idea'
   UNION SELECT v.account_id FROM decision_evidence d JOIN idea_votes v ON v.idea_id = d.ref_id
-    WHERE d.decision_id = ?1 AND d.kind = 'idea'
+    WHERE d.decision_id = $1 AND d.kind = 'idea'
   UNION SELECT c.author_id FROM decision_evidence d JOIN idea_comments c ON c.idea_id = d.ref_id
-    WHERE d.decision_id = ?1 AND d.kind = 'idea' AND c.hidden = 0
+    WHERE d.decision_id = $1 AND d.kind = 'idea' AND c.hidden = 0
   UNION SELECT p.account_id FROM decision_evidence d JOIN posts p ON p.id = d.ref_id
-    WHERE d.decision_id = ?1 AND d.kind = 'post' AND p.account_id IS NOT NULL
+    WHERE d.decision_id = $1 AND d.kind = 'post' AND p.account_id IS NOT NULL
   UNION SELECT p.account_id FROM decision_evidence d JOIN alerts al ON al.id = d.ref_id
     JOIN posts p ON p.created_at >= al.window_start AND p.created_at < al.window_end
-      AND (al.series = 'all' OR p.topics LIKE '%|' || al.series || '|%')
-    WHERE d.decision_id = ?1 AND d.kind = 'alert' AND p.account_id IS NOT NULL
+      AND (al.series = 'all' OR lower(p.topics) LIKE '%|' || lower(al.series) || '|%')
+    WHERE d.decision_id = $1 AND d.kind = 'alert' AND p.account_id IS NOT NULL
   UNION SELECT c.account_id FROM decision_evidence d JOIN support_conversations c ON c.id = d.ref_id
-    WHERE d.decision_id = ?1 AND d.kind = 'conversation'";
+    WHERE d.decision_id = $1 AND d.kind = 'conversation'";
 
-async fn evidence_of(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Evidence>> {
+async fn evidence_of(conn: &mut Conn, id: i64) -> Result<Vec<Evidence>> {
     let rows = sqlx::query(
         "SELECT d.kind, d.ref_id, CASE d.kind \
            WHEN 'idea' THEN (SELECT title FROM ideas WHERE id = d.ref_id) \
            WHEN 'post' THEN (SELECT substr(text, 1, 100) FROM posts WHERE id = d.ref_id) \
-           WHEN 'alert' THEN (SELECT series || ' ' || replace(kind, '_', ' ') || ' alert, ' || window FROM alerts WHERE id = d.ref_id) \
-           WHEN 'conversation' THEN (SELECT a.email FROM support_conversations c JOIN accounts a ON a.id = c.account_id WHERE c.id = d.ref_id) \
-         END AS label FROM decision_evidence d WHERE d.decision_id = ? ORDER BY d.kind, d.ref_id",
+           WHEN 'alert' THEN (SELECT series || ' ' || replace(kind, '_', ' ') || ' alert, ' || \"window\" \
+             FROM alerts WHERE id = d.ref_id) \
+           WHEN 'conversation' THEN (SELECT a.email FROM support_conversations c \
+             JOIN accounts a ON a.id = c.account_id WHERE c.id = d.ref_id) \
+         END AS label FROM decision_evidence d WHERE d.decision_id = $1 ORDER BY d.kind, d.ref_id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -64,7 +66,7 @@ async fn evidence_of(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Evidenc
         .collect()
 }
 
-async fn decision_from_row(conn: &mut SqliteConnection, r: &SqliteRow) -> Result<Decision> {
+async fn decision_from_row(conn: &mut Conn, r: &DbRow) -> Result<Decision> {
     let id: i64 = r.try_get("id")?;
     Ok(Decision {
         id,
@@ -77,7 +79,7 @@ async fn decision_from_row(conn: &mut SqliteConnection, r: &SqliteRow) -> Result
 }
 
 #[async_trait]
-impl DecisionStore for SqliteStore {
+impl DecisionStore for Backend {
     async fn create_decision(
         &self,
         title: &str,
@@ -86,7 +88,7 @@ impl DecisionStore for SqliteStore {
         actor_id: i64,
         now: Millis,
     ) -> Result<Decision> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for e in evidence {
             let table = match e.kind {
                 EvidenceKind::Alert => "alerts",
@@ -94,13 +96,13 @@ impl DecisionStore for SqliteStore {
                 EvidenceKind::Idea => "ideas",
                 EvidenceKind::Conversation => "support_conversations",
             };
-            let found: bool = sqlx::query_scalar(&format!(
-                "SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?)"
-            ))
-            .bind(e.id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !found {
+            // FOR SHARE: the evidence cannot vanish before the decision commits.
+            let found: Option<i64> =
+                sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1{FOR_SHARE}"))
+                    .bind(e.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found.is_none() {
                 return Err(StoreError::Invalid {
                     field: "evidence",
                     message: format!("there is no {} {}", e.kind.as_str(), e.id),
@@ -108,17 +110,18 @@ impl DecisionStore for SqliteStore {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO decisions(title, body, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO decisions(title, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
-        .bind(title)
-        .bind(body)
+        .bind(text(title))
+        .bind(text(body))
         .bind(actor_id)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         for e in evidence {
             sqlx::query(
-                "INSERT OR IGNORE INTO decision_evidence(decision_id, kind, ref_id) VALUES (?, ?, ?)",
+                "INSERT INTO decision_evidence(decision_id, kind, ref_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(e.kind.as_str())
@@ -128,10 +131,11 @@ impl DecisionStore for SqliteStore {
         }
         let notified = sqlx::query(&format!(
             "INSERT INTO notifications(account_id, kind, message, link, created_at) \
-             SELECT DISTINCT a, 'decision', ?2, ?3, ?4 FROM ({AUDIENCE}) WHERE a IS NOT NULL AND a <> ?5"
+             SELECT DISTINCT aud.a, 'decision', $2, $3, $4 FROM ({AUDIENCE}) aud \
+             WHERE aud.a IS NOT NULL AND aud.a <> $5"
         ))
         .bind(id)
-        .bind(format!("We heard you: {title}"))
+        .bind(format!("We heard you: {}", text(title)))
         .bind(format!("/changelog#decision-{id}"))
         .bind(now)
         .bind(actor_id)
@@ -139,29 +143,30 @@ impl DecisionStore for SqliteStore {
         .await?
         .rows_affected();
         let notified = i64::try_from(notified).unwrap_or(i64::MAX);
-        sqlx::query("UPDATE decisions SET notified = ? WHERE id = ?")
+        sqlx::query("UPDATE decisions SET notified = $1 WHERE id = $2")
             .bind(notified)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let row =
-            sqlx::query("SELECT id, title, body, notified, created_at FROM decisions WHERE id = ?")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, title, body, notified, created_at FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let d = decision_from_row(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(d)
     }
 
     async fn decisions(&self, limit: u32, offset: u32) -> Result<Vec<Decision>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let rows = sqlx::query(
             "SELECT id, title, body, notified, created_at FROM decisions \
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
         )
-        .bind(limit)
-        .bind(offset)
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
         .fetch_all(&mut *conn)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -172,12 +177,13 @@ impl DecisionStore for SqliteStore {
     }
 
     async fn decision(&self, id: i64) -> Result<Option<Decision>> {
-        let mut conn = self.pool.acquire().await?;
-        let row =
-            sqlx::query("SELECT id, title, body, notified, created_at FROM decisions WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let mut conn = self.read().await?;
+        let row = sqlx::query(
+            "SELECT id, title, body, notified, created_at FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         match row {
             Some(r) => Ok(Some(decision_from_row(&mut conn, &r).await?)),
             None => Ok(None),
