@@ -11,13 +11,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-200000}; RUNS=${RUNS:-5}; BATCH=${BATCH:-2000}; CONC=${CONC:-2}
 PORT=${PORT:-18282}
-if [ -z "${SKIP_BUILD:-}" ]; then
+# MARQUEE_BIN runs another binary (e.g. an older build, side by side in
+# bench/compare/run.sh); then nothing is built and the detector part is skipped.
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${MARQUEE_BIN:-}" ]; then
   cargo build --release -p marquee -q
   cargo build --release -p marquee-server --example detector_fa -q
 fi
 T=${CARGO_TARGET_DIR:-target}/release
+BIN=${MARQUEE_BIN:-$T/marquee}
 DIR=$(mktemp -d)
-MARQUEE_DATA_DIR=$DIR/data "$T/marquee" serve --no-demo --addr 127.0.0.1:$PORT \
+MARQUEE_DATA_DIR=$DIR/data "$BIN" serve --no-demo --addr 127.0.0.1:$PORT \
   --admin-password bench-admin-pw >"$DIR/serve.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
@@ -38,8 +41,8 @@ printf '%s\n' "${RATES[@]}" | sort -n | awk '{a[NR]=$1} END {print "median posts
 echo "== the same through marquee ingest posts (new ids)"
 python3 bench/listening/gen_posts.py "$N" "$DIR/posts.jsonl" cli
 START=$(date +%s.%N)
-"$T/marquee" ingest posts "$DIR/posts.jsonl" --server "http://127.0.0.1:$PORT" --token "$TOKEN" --batch "$BATCH"
+"$BIN" ingest posts "$DIR/posts.jsonl" --server "http://127.0.0.1:$PORT" --token "$TOKEN" --batch "$BATCH"
 END=$(date +%s.%N)
 python3 -c "print('marquee ingest posts: %.0f posts/s' % ($N / ($END - $START)))"
 echo "== detector: false alarms on quiet days, delay on a backlash"
-if [ -x "$T/examples/detector_fa" ]; then "$T/examples/detector_fa" 20 7 24; fi
+if [ -z "${MARQUEE_BIN:-}" ] && [ -x "$T/examples/detector_fa" ]; then "$T/examples/detector_fa" 20 7 24; fi
