@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod catalog;
+#[path = "../sql/changes.rs"]
 mod changes;
 #[path = "../sql/decisions.rs"]
 mod decisions;
@@ -19,9 +20,12 @@ mod fanout;
 mod health;
 mod home;
 mod ideas;
+#[path = "../sql/jobs.rs"]
 mod jobs;
 mod listening;
+#[path = "../sql/outbox.rs"]
 mod outbox;
+#[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
 mod playback;
@@ -149,6 +153,12 @@ impl PgStore {
         Ok(self.pool.acquire().await?)
     }
 }
+
+// --- jobs, outbox ---
+
+/// `SELECT ... FOR UPDATE SKIP LOCKED`, for claiming queued rows: a row
+/// another instance is claiming is skipped instead of waited for.
+pub(crate) const FOR_UPDATE_SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
 /// Administrative statements on a PostgreSQL server, for tests and tools
 /// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).

@@ -20,6 +20,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
+#[path = "../sql/changes.rs"]
 mod changes;
 #[path = "../sql/decisions.rs"]
 mod decisions;
@@ -27,9 +28,12 @@ mod fanout;
 mod health;
 mod home;
 mod ideas;
+#[path = "../sql/jobs.rs"]
 mod jobs;
 mod listening;
+#[path = "../sql/outbox.rs"]
 mod outbox;
+#[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
 mod support;
@@ -171,6 +175,12 @@ impl SqliteStore {
         Ok(self.pool.acquire().await?)
     }
 }
+
+// --- jobs, outbox ---
+
+/// `SELECT ... FOR UPDATE SKIP LOCKED`, for claiming queued rows: nothing on
+/// SQLite, where the claiming write transaction already excludes every other.
+pub(crate) const FOR_UPDATE_SKIP_LOCKED: &str = "";
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
 
