@@ -26,6 +26,7 @@ mod changes;
 mod decisions;
 mod fanout;
 mod health;
+#[path = "../sql/home.rs"]
 mod home;
 mod ideas;
 #[path = "../sql/jobs.rs"]
