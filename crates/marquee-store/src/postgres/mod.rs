@@ -29,7 +29,9 @@ mod outbox;
 #[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
+#[path = "../sql/playback.rs"]
 mod playback;
+mod playback_batch;
 mod support;
 
 /// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters

@@ -7,7 +7,6 @@ use crate::{
 };
 use async_trait::async_trait;
 
-mod playback;
 use marquee_domain::{
     Account, Credentials, ExternalLinks, GenreCount, HistoryEntry, Millis, Plan, Profile, Role,
     TagCount, Thumb, TitleDetail, TitleKind, TitleSummary, MAX_PROFILES_PER_ACCOUNT,
@@ -37,6 +36,9 @@ mod outbox;
 #[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
+#[path = "../sql/playback.rs"]
+mod playback;
+mod playback_batch;
 mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
