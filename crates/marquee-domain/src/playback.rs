@@ -239,6 +239,204 @@ pub fn apply(rules: &ResumeRules, prev: Option<&SavedState>, r: &Report) -> Appl
     }
 }
 
+/// The autoplay run a new start continues: the device's last session's run
+/// when that session was autoplayed and nobody touched it, else 0.
+pub fn previous_autoplay_run(autoplay: bool, attended: bool, run: i64) -> u32 {
+    if autoplay && !attended {
+        u32::try_from(run).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Whether an autoplayed start asks "Still watching?" instead: after
+/// `max_autoplay_run` untouched autoplays in a row on the device, or when
+/// nobody touched it for `idle_limit_ms`. A start by hand never asks.
+pub fn still_watching(
+    autoplay: bool,
+    prev_run: u32,
+    idle_ms: i64,
+    max_autoplay_run: u32,
+    idle_limit_ms: i64,
+) -> bool {
+    autoplay && (prev_run >= max_autoplay_run || idle_ms >= idle_limit_ms)
+}
+
+/// The autoplay run of a session that starts now: one more than the run it
+/// continues when autoplayed, 0 when started by hand.
+pub fn autoplay_run(autoplay: bool, prev_run: u32) -> u32 {
+    if autoplay {
+        prev_run.saturating_add(1)
+    } else {
+        0
+    }
+}
+
+/// Whether an account already plays as many streams as it may (a new one is
+/// refused).
+pub fn stream_cap_reached(active: usize, max_streams: u32) -> bool {
+    active >= max_streams as usize
+}
+
+/// A play session as the progress rules see it. The store keeps one per
+/// session of a batch and lets [`progress`] update it report by report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSession {
+    /// The profile that started it.
+    pub profile_id: i64,
+    /// The title's runtime.
+    pub duration_ms: i64,
+    /// A person interacted with it (not unattended autoplay).
+    pub attended: bool,
+    /// It already counted a play.
+    pub counted: bool,
+    /// The last reported position.
+    pub position_ms: i64,
+    /// Paused at the last report.
+    pub paused: bool,
+    /// The client time of the report that set the position.
+    pub last_sent_at: Option<Millis>,
+    /// Server time of the last report.
+    pub last_event_at: Millis,
+    /// Stopped, replaced or timed out.
+    pub ended: bool,
+}
+
+/// One progress report (or stop) of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressReport {
+    /// The profile reporting.
+    pub profile_id: i64,
+    /// The position, when the report carries one.
+    pub position_ms: Option<i64>,
+    /// Paused.
+    pub paused: bool,
+    /// The client's clock when it sent the report.
+    pub sent_at: Option<Millis>,
+    /// A person pressed something.
+    pub interaction: bool,
+    /// The stream stops.
+    pub stop: bool,
+    /// Server time.
+    pub now: Millis,
+}
+
+/// Why [`progress`] refuses a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressRefusal {
+    /// The session belongs to another profile.
+    Forbidden,
+    /// The session ended, or sent nothing for the stream timeout.
+    Ended,
+    /// The position is past the end of the title.
+    TooLong {
+        /// The title's runtime.
+        duration_ms: i64,
+    },
+}
+
+/// What [`progress`] made of an accepted report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressOutcome {
+    /// A stop of a session that already ended: acknowledged, nothing changes.
+    RepeatedStop,
+    /// The session was updated (and is to be written, with a log event).
+    Accepted(ProgressStep),
+}
+
+/// An accepted report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressStep {
+    /// A person touched the device (its last interaction moves to now).
+    pub interaction: bool,
+    /// The report changed the saved state.
+    pub applied: bool,
+    /// The new saved state, when `applied`.
+    pub state: Option<SavedState>,
+    /// The position to log and acknowledge.
+    pub position_ms: i64,
+}
+
+/// Applies one report to its session, in batch order.
+///
+/// - A session answers only the profile that started it.
+/// - An ended session refuses progress; a repeated stop is acknowledged
+///   without a write (clients retry stops).
+/// - A session silent for `stream_timeout_ms` has ended (a stop still ends it).
+/// - A position past the end of the title is refused.
+/// - Pressing something, or a pause state that changed, is a person
+///   watching: the session becomes attended.
+/// - A position report goes through [`apply`] against the saved state; the
+///   session's own position follows the newest report by client time.
+pub fn progress(
+    rules: &ResumeRules,
+    stream_timeout_ms: i64,
+    s: &mut StreamSession,
+    saved: Option<&SavedState>,
+    r: &ProgressReport,
+) -> Result<ProgressOutcome, ProgressRefusal> {
+    if s.profile_id != r.profile_id {
+        return Err(ProgressRefusal::Forbidden);
+    }
+    if s.ended {
+        return if r.stop {
+            Ok(ProgressOutcome::RepeatedStop)
+        } else {
+            Err(ProgressRefusal::Ended)
+        };
+    }
+    if !r.stop && s.last_event_at <= r.now - stream_timeout_ms {
+        return Err(ProgressRefusal::Ended);
+    }
+    if r.position_ms.is_some_and(|p| p > s.duration_ms) {
+        return Err(ProgressRefusal::TooLong {
+            duration_ms: s.duration_ms,
+        });
+    }
+    let interaction = r.interaction || (r.position_ms.is_some() && r.paused != s.paused);
+    if interaction {
+        s.attended = true;
+    }
+    let mut applied = false;
+    let mut state = None;
+    if let (Some(pos), Some(sent_at)) = (r.position_ms, r.sent_at) {
+        let a = apply(
+            rules,
+            saved,
+            &Report {
+                position_ms: pos,
+                duration_ms: s.duration_ms,
+                sent_at,
+                now: r.now,
+                attended: s.attended,
+                already_counted: s.counted,
+            },
+        );
+        applied = a.applied;
+        if a.applied {
+            state = Some(a.state);
+        }
+        if a.counted {
+            s.counted = true;
+        }
+        if s.last_sent_at.is_none_or(|t| sent_at >= t) {
+            s.position_ms = pos;
+            s.paused = r.paused;
+            s.last_sent_at = Some(sent_at);
+        }
+    }
+    s.last_event_at = r.now;
+    if r.stop {
+        s.ended = true;
+    }
+    Ok(ProgressOutcome::Accepted(ProgressStep {
+        interaction,
+        applied,
+        state,
+        position_ms: r.position_ms.unwrap_or(s.position_ms),
+    }))
+}
+
 /// An episode in viewing order, with what the profile did with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpisodeProgress {
@@ -289,6 +487,26 @@ pub fn next_up(episodes: &[EpisodeProgress]) -> Option<(i64, NextUpReason)> {
         .filter(|(_, e)| e.played)
         .max_by_key(|(i, e)| (e.last_played_at.unwrap_or(0), *i))?;
     eps.get(idx + 1).map(|e| (e.title_id, NextUpReason::Next))
+}
+
+/// How Next Up orders the series' picks: in-progress episodes first, then
+/// the most recently played series.
+pub fn next_up_rank(
+    reason: NextUpReason,
+    last_played_at: Millis,
+) -> (bool, std::cmp::Reverse<Millis>) {
+    (
+        reason != NextUpReason::InProgress,
+        std::cmp::Reverse(last_played_at),
+    )
+}
+
+/// The resume point of the Next Up episode: its saved one, or the start.
+pub fn next_up_resume_ms(episodes: &[EpisodeProgress], title_id: i64) -> i64 {
+    episodes
+        .iter()
+        .find(|e| e.title_id == title_id)
+        .map_or(0, |e| e.resume_ms)
 }
 
 #[cfg(test)]
@@ -383,5 +601,159 @@ mod tests {
         assert_eq!(next_up(&eps), Some((2, NextUpReason::Next)));
         assert_eq!(default_runtime_s(1) / 60, 86);
         assert!((85..=150).contains(&(default_runtime_s(65) / 60)));
+    }
+    fn session() -> StreamSession {
+        StreamSession {
+            profile_id: 7,
+            duration_ms: 6_000_000,
+            attended: false,
+            counted: false,
+            position_ms: 0,
+            paused: false,
+            last_sent_at: None,
+            last_event_at: 1_000,
+            ended: false,
+        }
+    }
+
+    fn at(pos_ms: i64, sent_at: i64, now: i64) -> ProgressReport {
+        ProgressReport {
+            profile_id: 7,
+            position_ms: Some(pos_ms),
+            paused: false,
+            sent_at: Some(sent_at),
+            interaction: false,
+            stop: false,
+            now,
+        }
+    }
+
+    #[test]
+    fn progress_refuses_other_profiles_ended_timed_out_and_past_the_end() {
+        let rules = ResumeRules::default();
+        let mut s = session();
+        let other = ProgressReport {
+            profile_id: 8,
+            ..at(10, 1, 2_000)
+        };
+        assert_eq!(
+            progress(&rules, 60_000, &mut s, None, &other),
+            Err(ProgressRefusal::Forbidden)
+        );
+        // Silent for the stream timeout: ended, though a stop still goes through.
+        assert_eq!(
+            progress(&rules, 60_000, &mut s, None, &at(10, 1, 61_000)),
+            Err(ProgressRefusal::Ended)
+        );
+        assert_eq!(
+            progress(&rules, 60_000, &mut s, None, &at(6_000_001, 1, 2_000)),
+            Err(ProgressRefusal::TooLong {
+                duration_ms: 6_000_000
+            })
+        );
+        assert_eq!(s, session(), "a refused report changes nothing");
+        let stop = ProgressReport {
+            stop: true,
+            ..at(10, 1, 61_000)
+        };
+        assert!(matches!(
+            progress(&rules, 60_000, &mut s, None, &stop),
+            Ok(ProgressOutcome::Accepted(_))
+        ));
+        assert!(s.ended);
+        // A repeated stop is acknowledged; progress on an ended session is not.
+        assert_eq!(
+            progress(&rules, 60_000, &mut s, None, &stop),
+            Ok(ProgressOutcome::RepeatedStop)
+        );
+        assert_eq!(
+            progress(&rules, 60_000, &mut s, None, &at(10, 2, 61_001)),
+            Err(ProgressRefusal::Ended)
+        );
+    }
+
+    #[test]
+    fn progress_applies_reports_and_follows_the_newest() {
+        let rules = ResumeRules::default();
+        let mut s = session();
+        let Ok(ProgressOutcome::Accepted(a)) =
+            progress(&rules, 60_000, &mut s, None, &at(3_000_000, 10, 2_000))
+        else {
+            panic!("accepted");
+        };
+        assert!(a.applied && !a.interaction);
+        let saved = a.state.unwrap();
+        assert_eq!(saved.resume_ms, 3_000_000);
+        assert_eq!(
+            (s.position_ms, s.last_sent_at, s.last_event_at),
+            (3_000_000, Some(10), 2_000)
+        );
+        // An older report neither rewinds the saved state nor the session.
+        let Ok(ProgressOutcome::Accepted(b)) = progress(
+            &rules,
+            60_000,
+            &mut s,
+            Some(&saved),
+            &at(1_000_000, 9, 3_000),
+        ) else {
+            panic!("accepted");
+        };
+        assert!(!b.applied && b.state.is_none());
+        assert_eq!(b.position_ms, 1_000_000);
+        assert_eq!((s.position_ms, s.last_event_at), (3_000_000, 3_000));
+        // Unattended, the end is not a play; a pause change makes it attended.
+        let Ok(ProgressOutcome::Accepted(c)) = progress(
+            &rules,
+            60_000,
+            &mut s,
+            Some(&saved),
+            &at(5_900_000, 11, 4_000),
+        ) else {
+            panic!("accepted");
+        };
+        assert!(!c.state.unwrap().played && !s.counted);
+        let paused = ProgressReport {
+            paused: true,
+            ..at(5_950_000, 12, 5_000)
+        };
+        let Ok(ProgressOutcome::Accepted(d)) =
+            progress(&rules, 60_000, &mut s, c.state.as_ref(), &paused)
+        else {
+            panic!("accepted");
+        };
+        assert!(d.interaction && s.attended && s.counted && s.paused);
+        assert_eq!(d.state.unwrap().play_count, 1);
+    }
+
+    #[test]
+    fn start_rules() {
+        assert_eq!(previous_autoplay_run(true, false, 3), 3);
+        assert_eq!(previous_autoplay_run(true, true, 3), 0);
+        assert_eq!(previous_autoplay_run(false, false, 3), 0);
+        assert_eq!(previous_autoplay_run(true, false, -1), 0);
+        assert!(still_watching(true, 3, 0, 3, 1_000));
+        assert!(still_watching(true, 0, 1_000, 3, 1_000));
+        assert!(!still_watching(true, 2, 999, 3, 1_000));
+        assert!(!still_watching(false, 9, 9_999, 3, 1_000));
+        assert_eq!((autoplay_run(true, 2), autoplay_run(false, 2)), (3, 0));
+        assert!(!stream_cap_reached(1, 2));
+        assert!(stream_cap_reached(2, 2));
+        assert!(stream_cap_reached(0, 0));
+    }
+
+    #[test]
+    fn next_up_order_and_resume() {
+        let mut picks = [
+            (NextUpReason::Next, 30),
+            (NextUpReason::InProgress, 10),
+            (NextUpReason::Next, 40),
+            (NextUpReason::InProgress, 20),
+        ];
+        picks.sort_by_key(|p| next_up_rank(p.0, p.1));
+        assert_eq!(picks.map(|p| p.1), [20, 10, 40, 30]);
+        let mut e = ep(5, 1, 1);
+        e.resume_ms = 42;
+        assert_eq!(next_up_resume_ms(&[ep(4, 1, 1), e], 5), 42);
+        assert_eq!(next_up_resume_ms(&[e], 6), 0);
     }
 }

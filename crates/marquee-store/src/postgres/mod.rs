@@ -12,19 +12,26 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod catalog;
+#[path = "../sql/changes.rs"]
 mod changes;
 #[path = "../sql/decisions.rs"]
 mod decisions;
 mod fanout;
 mod health;
+#[path = "../sql/home.rs"]
 mod home;
 mod ideas;
+#[path = "../sql/jobs.rs"]
 mod jobs;
 mod listening;
+#[path = "../sql/outbox.rs"]
 mod outbox;
+#[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
+#[path = "../sql/playback.rs"]
 mod playback;
+mod playback_batch;
 mod support;
 
 /// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters
@@ -149,6 +156,12 @@ impl PgStore {
         Ok(self.pool.acquire().await?)
     }
 }
+
+// --- jobs, outbox ---
+
+/// `SELECT ... FOR UPDATE SKIP LOCKED`, for claiming queued rows: a row
+/// another instance is claiming is skipped instead of waited for.
+pub(crate) const FOR_UPDATE_SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
 /// Administrative statements on a PostgreSQL server, for tests and tools
 /// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).

@@ -7,7 +7,6 @@ use crate::{
 };
 use async_trait::async_trait;
 
-mod playback;
 use marquee_domain::{
     Account, Credentials, ExternalLinks, GenreCount, HistoryEntry, Millis, Plan, Profile, Role,
     TagCount, Thumb, TitleDetail, TitleKind, TitleSummary, MAX_PROFILES_PER_ACCOUNT,
@@ -20,18 +19,26 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
+#[path = "../sql/changes.rs"]
 mod changes;
 #[path = "../sql/decisions.rs"]
 mod decisions;
 mod fanout;
 mod health;
+#[path = "../sql/home.rs"]
 mod home;
 mod ideas;
+#[path = "../sql/jobs.rs"]
 mod jobs;
 mod listening;
+#[path = "../sql/outbox.rs"]
 mod outbox;
+#[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
+#[path = "../sql/playback.rs"]
+mod playback;
+mod playback_batch;
 mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
@@ -171,6 +178,12 @@ impl SqliteStore {
         Ok(self.pool.acquire().await?)
     }
 }
+
+// --- jobs, outbox ---
+
+/// `SELECT ... FOR UPDATE SKIP LOCKED`, for claiming queued rows: nothing on
+/// SQLite, where the claiming write transaction already excludes every other.
+pub(crate) const FOR_UPDATE_SKIP_LOCKED: &str = "";
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
 

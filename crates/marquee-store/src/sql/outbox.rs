@@ -1,31 +1,27 @@
-//! PostgreSQL implementation of [`OutboxStore`]; see `crate::sqlite::outbox`
-//! for the SQLite twin.
+//! [`OutboxStore`], written once for both backends (see `sqlite/mod.rs` for
+//! the dialect seam this file is compiled against).
 //!
 //! Several server instances may run the delivery task against one database:
 //! [`OutboxStore::claim_deliveries`] takes the due rows with
-//! `FOR UPDATE SKIP LOCKED` and pushes their next attempt past the lease in
-//! the same statement, so no two instances ever claim the same delivery.
+//! `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite's write transaction excludes
+//! every other claimer) and pushes their next attempt past the lease in the
+//! same transaction, so no two instances ever claim the same delivery.
 
-use super::PgStore;
+use super::{Backend, Conn, Db, DbRow, FOR_UPDATE_SKIP_LOCKED};
 use crate::outbox::{DeliveryRecord, DueDelivery, OutboxEvent, OutboxStore, WebhookEndpoint};
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::Millis;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::{QueryBuilder, Row};
 
 /// Enqueues an event for every active endpoint subscribed to it, on the
 /// caller's connection (so a feature can enqueue inside its own transaction).
-pub(super) async fn enqueue_in(
-    conn: &mut PgConnection,
-    ev: &OutboxEvent,
-    now: Millis,
-) -> Result<u64> {
-    // ILIKE: SQLite's LIKE, which the SQLite backend uses here, ignores ASCII case.
+pub(super) async fn enqueue_in(conn: &mut Conn, ev: &OutboxEvent, now: Millis) -> Result<u64> {
+    // Event names match without regard to (ASCII) case.
     Ok(sqlx::query(
         "INSERT INTO webhook_deliveries(endpoint_id, event, payload, next_attempt_at, created_at) \
          SELECT id, $1, $2, $3, $3 FROM webhook_endpoints \
-         WHERE active = 1 AND (events = '*' OR (' ' || events || ' ') ILIKE ('% ' || $1 || ' %'))",
+         WHERE active = 1 AND (events = '*' OR lower(' ' || events || ' ') LIKE lower('% ' || $1 || ' %'))",
     )
     .bind(&ev.event)
     .bind(&ev.payload)
@@ -35,7 +31,7 @@ pub(super) async fn enqueue_in(
     .rows_affected())
 }
 
-fn endpoint_from_row(r: &PgRow) -> Result<WebhookEndpoint> {
+fn endpoint_from_row(r: &DbRow) -> Result<WebhookEndpoint> {
     Ok(WebhookEndpoint {
         id: r.try_get("id")?,
         url: r.try_get("url")?,
@@ -47,7 +43,7 @@ fn endpoint_from_row(r: &PgRow) -> Result<WebhookEndpoint> {
 }
 
 #[async_trait]
-impl OutboxStore for PgStore {
+impl OutboxStore for Backend {
     async fn create_webhook(
         &self,
         url: &str,
@@ -102,29 +98,24 @@ impl OutboxStore for PgStore {
         lease_ms: i64,
         limit: u32,
     ) -> Result<Vec<DueDelivery>> {
-        // One statement: lock the due rows (skipping any another instance is
-        // claiming right now), push them past the lease, return them. A row
-        // another claimer committed meanwhile is re-checked against its new
-        // next_attempt_at under READ COMMITTED and drops out.
-        let rows = sqlx::query(
-            "WITH due AS ( \
-               SELECT id, next_attempt_at AS due_at FROM webhook_deliveries \
-               WHERE state = 'pending' AND next_attempt_at <= $1 \
-               ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED \
-             ), claimed AS ( \
-               UPDATE webhook_deliveries d SET next_attempt_at = $2 FROM due WHERE d.id = due.id \
-               RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, due.due_at \
-             ) \
-             SELECT c.id, e.url, e.secret, c.event, c.payload, c.attempts \
-             FROM claimed c JOIN webhook_endpoints e ON e.id = c.endpoint_id \
-             ORDER BY c.due_at, c.id",
-        )
+        // Lock the due rows (on PostgreSQL skipping any another instance is
+        // claiming right now; a row another claimer committed meanwhile is
+        // re-checked against its new next_attempt_at under READ COMMITTED and
+        // drops out), then push them past the lease in the same transaction.
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT d.id, e.url, e.secret, d.event, d.payload, d.attempts FROM ( \
+               SELECT id, endpoint_id, event, payload, attempts, next_attempt_at \
+               FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
+               ORDER BY next_attempt_at, id LIMIT $2{FOR_UPDATE_SKIP_LOCKED}) d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id ORDER BY d.next_attempt_at, d.id"
+        ))
         .bind(now)
-        .bind(now.saturating_add(lease_ms))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        rows.iter()
+        let out = rows
+            .iter()
             .map(|r| {
                 Ok(DueDelivery {
                     id: r.try_get("id")?,
@@ -135,7 +126,21 @@ impl OutboxStore for PgStore {
                     attempts: r.try_get("attempts")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if !out.is_empty() {
+            let mut qb: QueryBuilder<Db> =
+                QueryBuilder::new("UPDATE webhook_deliveries SET next_attempt_at = ");
+            qb.push_bind(now.saturating_add(lease_ms))
+                .push(" WHERE id IN (");
+            let mut ids = qb.separated(", ");
+            for d in &out {
+                ids.push_bind(d.id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn delivery_succeeded(&self, id: i64, status: i64, now: Millis) -> Result<()> {
@@ -160,8 +165,8 @@ impl OutboxStore for PgStore {
     ) -> Result<()> {
         sqlx::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \
-             state = CASE WHEN $3::BIGINT IS NULL THEN 'failed' ELSE 'pending' END, \
-             next_attempt_at = COALESCE($3::BIGINT, next_attempt_at) WHERE id = $4",
+             state = CASE WHEN CAST($3 AS BIGINT) IS NULL THEN 'failed' ELSE 'pending' END, \
+             next_attempt_at = COALESCE(CAST($3 AS BIGINT), next_attempt_at) WHERE id = $4",
         )
         .bind(status)
         .bind(error)

@@ -1,6 +1,7 @@
-//! PostgreSQL implementation of [`HomeStore`] (the twin of `sqlite/home.rs`).
+//! [`HomeStore`], written once for both backends (see `sqlite/mod.rs` for
+//! the dialect seam this file is compiled against).
 
-use super::PgStore;
+use super::{Backend, Db, DbRow};
 use crate::changes::Bump;
 use crate::home::{
     decode_rows, encode_rows, CatalogTitle, Click, ExperimentLog, ExperimentRecord, FeedbackAction,
@@ -9,8 +10,7 @@ use crate::home::{
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::Millis;
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{QueryBuilder, Row};
 
 fn surface(s: &str) -> &'static str {
     match s {
@@ -20,7 +20,7 @@ fn surface(s: &str) -> &'static str {
     }
 }
 
-fn experiment_from_row(r: &PgRow) -> Result<ExperimentRecord> {
+fn experiment_from_row(r: &DbRow) -> Result<ExperimentRecord> {
     Ok(ExperimentRecord {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -40,10 +40,11 @@ fn experiment_of(id: Option<i64>, variant: Option<String>) -> Option<(i64, Strin
 }
 
 #[async_trait]
-impl HomeStore for PgStore {
+impl HomeStore for Backend {
     async fn home_catalog(&self) -> Result<Vec<CatalogTitle>> {
+        // string_agg: PostgreSQL's, and SQLite's since 3.44 (the bundled one is newer).
         let rows = sqlx::query(
-            "SELECT t.id, t.kind, t.name, t.year::INT AS year, t.created_at, COALESCE(s.plays, 0) AS plays, \
+            "SELECT t.id, t.kind, t.name, CAST(t.year AS INTEGER) AS year, t.created_at, COALESCE(s.plays, 0) AS plays, \
              (SELECT string_agg(g.name, '|') FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
               WHERE tg.title_id = t.id) AS genre_list \
              FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id \
@@ -99,11 +100,11 @@ impl HomeStore for PgStore {
 
     async fn profile_signals(&self, profile_id: i64) -> Result<Vec<Signal>> {
         let rows: Vec<(i64, i64, i64, Option<f64>)> = sqlx::query_as(
-            "SELECT 0::BIGINT, title_id, watched_at, rating FROM watch_history WHERE profile_id = $1 \
-             UNION ALL SELECT 1, title_id, updated_at, value::DOUBLE PRECISION FROM feedback WHERE profile_id = $1 \
+            "SELECT CAST(0 AS BIGINT), title_id, watched_at, rating FROM watch_history WHERE profile_id = $1 \
+             UNION ALL SELECT 1, title_id, updated_at, CAST(value AS DOUBLE PRECISION) FROM feedback WHERE profile_id = $1 \
              UNION ALL SELECT 2, title_id, hidden_at, NULL FROM home_hidden WHERE profile_id = $1 \
              UNION ALL SELECT 3, COALESCE(series_id, title_id), COALESCE(last_played_at, updated_at), \
-                played::DOUBLE PRECISION FROM playback_state WHERE profile_id = $1 \
+                CAST(played AS DOUBLE PRECISION) FROM playback_state WHERE profile_id = $1 \
                 AND (played = 1 OR resume_ms > 0 OR play_count > 0)",
         )
         .bind(profile_id)
@@ -146,7 +147,7 @@ impl HomeStore for PgStore {
         now: Millis,
     ) -> Result<()> {
         let _changed = self.changes.on_return(Bump::Profile(profile_id));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for &(title_id, action) in items {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM titles WHERE id = $1")
                 .bind(title_id)
@@ -204,9 +205,9 @@ impl HomeStore for PgStore {
         if impressions.is_empty() && clicks.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in impressions.chunks(super::CHUNK / 8) {
-            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                 "INSERT INTO rec_impressions(profile_id, surface, experiment_id, variant, items, at) ",
             );
             qb.push_values(chunk, |mut b, i| {
@@ -220,7 +221,7 @@ impl HomeStore for PgStore {
             qb.build().execute(&mut *tx).await?;
         }
         for chunk in clicks.chunks(super::CHUNK / 8) {
-            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                 "INSERT INTO rec_clicks(profile_id, title_id, row_key, experiment_id, variant, at) ",
             );
             qb.push_values(chunk, |mut b, c| {
@@ -238,7 +239,7 @@ impl HomeStore for PgStore {
     }
 
     async fn experiment_log(&self, experiment_id: i64) -> Result<ExperimentLog> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let imps: Vec<(i64, String, Option<i64>, Option<String>, String, i64)> = sqlx::query_as(
             "SELECT profile_id, surface, experiment_id, variant, items, at FROM rec_impressions \
              WHERE experiment_id = $1 ORDER BY id",
@@ -255,7 +256,8 @@ impl HomeStore for PgStore {
         .await?;
         let plays: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT ps.profile_id, COALESCE(t.series_id, ps.title_id), ps.started_at, \
-               (ps.position_ms * 10 >= ps.duration_ms * 9 OR COALESCE(st.played, 0) = 1)::INT::BIGINT \
+               CAST(CASE WHEN ps.position_ms * 10 >= ps.duration_ms * 9 OR COALESCE(st.played, 0) = 1 \
+                 THEN 1 ELSE 0 END AS BIGINT) \
              FROM play_sessions ps JOIN titles t ON t.id = ps.title_id \
              LEFT JOIN playback_state st ON st.profile_id = ps.profile_id AND st.title_id = ps.title_id \
              WHERE ps.profile_id IN (SELECT DISTINCT profile_id FROM rec_impressions WHERE experiment_id = $1) \

@@ -1,6 +1,7 @@
-//! PostgreSQL implementation of [`OverviewStore`].
+//! [`OverviewStore`], written once for both backends (see `sqlite/mod.rs`
+//! for the dialect seam this file is compiled against).
 
-use super::PgStore;
+use super::Backend;
 use crate::overview::{OverviewStore, RisingIdea, TitleTrend, ViewingTrends};
 use crate::Result;
 use async_trait::async_trait;
@@ -13,19 +14,20 @@ use sqlx::Row;
 const COMPLETED: &str = "(CASE WHEN s.position_ms * 10 >= s.duration_ms * 9 THEN 1 ELSE 0 END)";
 
 #[async_trait]
-impl OverviewStore for PgStore {
+impl OverviewStore for Backend {
     async fn viewing_trends(&self, since: Millis, limit: u32) -> Result<ViewingTrends> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let t = sqlx::query(&format!(
-            "SELECT COUNT(*) AS plays, COALESCE(SUM({COMPLETED}), 0)::BIGINT AS done, \
+            "SELECT COUNT(*) AS plays, CAST(COALESCE(SUM({COMPLETED}), 0) AS BIGINT) AS done, \
                COUNT(DISTINCT s.profile_id) AS viewers FROM play_sessions s WHERE s.started_at >= $1"
         ))
         .bind(since)
         .fetch_one(&mut *conn)
         .await?;
         let by_day = sqlx::query(&format!(
-            "SELECT (s.started_at / $1) * $1 AS d, COUNT(*) AS plays, SUM({COMPLETED})::BIGINT AS done \
-             FROM play_sessions s WHERE s.started_at >= $2 GROUP BY d ORDER BY d"
+            "SELECT (s.started_at / $1) * $1 AS d, COUNT(*) AS plays, \
+               CAST(SUM({COMPLETED}) AS BIGINT) AS done \
+             FROM play_sessions s WHERE s.started_at >= $2 GROUP BY 1 ORDER BY 1"
         ))
         .bind(DAY_MS)
         .bind(since)
@@ -37,7 +39,7 @@ impl OverviewStore for PgStore {
         let top = sqlx::query(&format!(
             "SELECT x.tid, n.name, x.plays, x.done FROM ( \
                SELECT COALESCE(t.series_id, t.id) AS tid, COUNT(*) AS plays, \
-                 SUM({COMPLETED})::BIGINT AS done \
+                 CAST(SUM({COMPLETED}) AS BIGINT) AS done \
                FROM play_sessions s JOIN titles t ON t.id = s.title_id WHERE s.started_at >= $1 \
                GROUP BY 1) x JOIN titles n ON n.id = x.tid ORDER BY x.plays DESC, x.tid LIMIT $2"
         ))

@@ -1,15 +1,16 @@
-//! PostgreSQL implementation of [`PlaybackStore`] (the twin of
-//! `sqlite/playback.rs`).
+//! [`PlaybackStore`], written once for both backends (see `sqlite/mod.rs`
+//! for the dialect seam this file is compiled against).
 //!
 //! Progress reports arrive in batches (the server's group-commit writer): one
-//! transaction takes a per-profile advisory lock for every profile the batch
-//! touches (where SQLite relies on `BEGIN IMMEDIATE`), reads the sessions and
-//! states, applies the rules in memory, in order, and writes everything back
-//! with a handful of `UNNEST` statements. A batch commits or fails whole; an
-//! event older than the saved position never rewinds it (the domain's
-//! `apply`), and a replayed stop is acknowledged without a write.
+//! transaction reads the sessions and saved states the batch touches, applies
+//! the domain's rules ([`progress`]) in memory, in order, and writes
+//! everything back with a handful of multi-row statements. A batch commits or
+//! fails whole; an event older than the saved position never rewinds it, and
+//! a replayed stop is acknowledged without a write. Reading and writing the
+//! batch is a tuned hot path with a part per dialect (`playback_batch.rs` in
+//! each backend folder); the rules and the write plan are here.
 
-use super::PgStore;
+use super::{lock, Backend, Conn, Db, DbRow};
 use crate::changes::Bump;
 use crate::playback::{
     ActiveStream, ImportSeries, PlayEvent, PlayableTitle, ProgressAck, ProgressInput,
@@ -18,20 +19,26 @@ use crate::playback::{
 use crate::{ImportCounts, PlaybackStore, Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::playback::{
-    apply, default_runtime_s, next_up, Device, DeviceKind, EpisodeProgress, Report, ResumeRules,
-    SavedState,
+    autoplay_run, default_runtime_s, next_up, next_up_rank, next_up_resume_ms,
+    previous_autoplay_run, progress, still_watching, stream_cap_reached, Device, DeviceKind,
+    EpisodeProgress, ProgressOutcome, ProgressRefusal, ProgressReport, ResumeRules, SavedState,
+    StreamSession,
 };
 use marquee_domain::{Millis, TitleKind};
-use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
+
+// The dialect's part of the progress batch, and on SQLite the WAL
+// checkpointer that `sqlite/mod.rs` starts as `playback::spawn_checkpointer`.
+#[allow(unused_imports)]
+pub(super) use super::playback_batch::*;
 
 fn decode<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(e.to_string().into()))
 }
 
-fn device_from_row(row: &PgRow) -> Result<Device> {
+fn device_from_row(row: &DbRow) -> Result<Device> {
     let kind: String = row.try_get("kind")?;
     Ok(Device {
         id: row.try_get("id")?,
@@ -43,21 +50,15 @@ fn device_from_row(row: &PgRow) -> Result<Device> {
     })
 }
 
-/// Checkpoints the WAL in the background (PASSIVE: it never blocks the
-/// writer), since the group-commit writer does not. Ends when the pool closes.
-/// Base of the advisory-lock keys serialising progress writes per profile.
-const PROFILE_LOCK_BASE: i64 = 0x6d71_0002_0000_0000;
+/// Base of the [`lock`] keys serialising progress writes per profile.
+pub(super) const PROFILE_LOCK_BASE: i64 = 0x6d71_0002_0000_0000;
 
-/// Base of the advisory-lock keys serialising stream starts per account.
+/// Base of the [`lock`] keys serialising stream starts per account.
 const ACCOUNT_LOCK_BASE: i64 = 0x6d71_0003_0000_0000;
 
 /// Takes the profile's progress-write lock until the transaction ends.
-async fn lock_profile(conn: &mut PgConnection, profile_id: i64) -> Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(PROFILE_LOCK_BASE + profile_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+async fn lock_profile(conn: &mut Conn, profile_id: i64) -> Result<()> {
+    lock(conn, PROFILE_LOCK_BASE + profile_id).await
 }
 
 fn duration_ms(id: i64, duration_s: Option<i64>) -> i64 {
@@ -70,7 +71,7 @@ const STREAM_COLS: &str = "s.id AS sid, s.profile_id, p.name AS profile_name, s.
      FROM play_sessions s JOIN profiles p ON p.id = s.profile_id \
      JOIN devices d ON d.id = s.device_id JOIN titles t ON t.id = s.title_id";
 
-fn stream_from_row(row: &PgRow) -> Result<ActiveStream> {
+fn stream_from_row(row: &DbRow) -> Result<ActiveStream> {
     let kind: String = row.try_get("device_kind")?;
     Ok(ActiveStream {
         play_session_id: row.try_get("sid")?,
@@ -91,7 +92,7 @@ fn stream_from_row(row: &PgRow) -> Result<ActiveStream> {
 /// Ends an account's streams that sent nothing for `timeout_ms`, logging a
 /// `timeout` event for each. Being a write, it also takes the write lock.
 async fn expire_streams(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     account_id: i64,
     now: Millis,
     timeout_ms: i64,
@@ -120,7 +121,7 @@ async fn expire_streams(
 }
 
 async fn live_streams(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     account_id: i64,
     now: Millis,
     timeout_ms: i64,
@@ -139,27 +140,22 @@ async fn live_streams(
         .collect()
 }
 
-/// A play session as the batch needs it.
+/// A play session as the batch needs it: what the rules see, and what the
+/// writes and answers need besides.
 #[derive(Debug, Clone)]
-struct SessionRow {
-    profile_id: i64,
-    device_id: i64,
-    device_name: String,
-    title_id: i64,
-    series_id: Option<i64>,
-    duration_ms: i64,
-    attended: bool,
-    counted: bool,
-    position_ms: i64,
-    paused: bool,
-    last_sent_at: Option<i64>,
-    last_event_at: i64,
-    ended: bool,
-    dirty: bool,
-    interacted: bool,
+pub(super) struct SessionRow {
+    pub(super) stream: StreamSession,
+    pub(super) device_id: i64,
+    pub(super) device_name: String,
+    pub(super) title_id: i64,
+    pub(super) series_id: Option<i64>,
+    /// Changed by the batch: to be written.
+    pub(super) dirty: bool,
+    /// A person touched its device.
+    pub(super) interacted: bool,
 }
 
-fn saved_from_row(row: &PgRow) -> Result<SavedState> {
+fn saved_from_row(row: &DbRow) -> Result<SavedState> {
     Ok(SavedState {
         resume_ms: row.try_get("resume_ms")?,
         played: row.try_get::<i64, _>("played")? != 0,
@@ -170,27 +166,240 @@ fn saved_from_row(row: &PgRow) -> Result<SavedState> {
     })
 }
 
-struct EventRow {
-    profile_id: i64,
-    title_id: i64,
-    session: i64,
-    device_id: i64,
-    kind: &'static str,
-    position_ms: i64,
-    paused: bool,
-    sent_at: Option<i64>,
-    applied: bool,
+/// A row of the play-event log the batch appends.
+pub(super) struct EventRow {
+    pub(super) profile_id: i64,
+    pub(super) title_id: i64,
+    pub(super) session: i64,
+    pub(super) device_id: i64,
+    pub(super) kind: &'static str,
+    pub(super) position_ms: i64,
+    pub(super) paused: bool,
+    pub(super) sent_at: Option<i64>,
+    pub(super) applied: bool,
 }
 
+/// A saved state (`playback_state` row) as the batch writes it.
 #[derive(Clone, Copy)]
-struct StateRow {
-    series_id: Option<i64>,
-    device_id: i64,
-    s: SavedState,
+pub(super) struct StateRow {
+    pub(super) series_id: Option<i64>,
+    pub(super) device_id: i64,
+    pub(super) s: SavedState,
+}
+
+/// What one answer of the batch is.
+pub(super) type Answer = std::result::Result<ProgressAck, ProgressRefused>;
+
+/// The sessions a progress batch touches, with their saved states (keyed by
+/// profile and title; `None`: no row yet; the flag: changed, to be written).
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) sessions: HashMap<i64, SessionRow>,
+    pub(super) states: HashMap<(i64, i64), (Option<StateRow>, bool)>,
+}
+
+/// What the progress batch reads: each session with its saved state. The
+/// dialect appends its `WHERE s.id ...` (and locking).
+pub(super) const BATCH_READ: &str =
+    "SELECT s.id, s.profile_id, s.device_id, d.name AS device_name, s.title_id, t.series_id, \
+     s.duration_ms, s.attended, s.counted, s.position_ms, s.paused, s.last_sent_at, \
+     s.last_event_at, s.ended_at, ps.profile_id AS st_profile, ps.series_id AS st_series, \
+     ps.resume_ms, ps.played, ps.play_count, ps.last_played_at, ps.position_sent_at, ps.hidden, \
+     ps.last_device_id FROM play_sessions s JOIN devices d ON d.id = s.device_id \
+     JOIN titles t ON t.id = s.title_id \
+     LEFT JOIN playback_state ps ON ps.profile_id = s.profile_id AND ps.title_id = s.title_id";
+
+impl Batch {
+    /// Decodes the rows of [`BATCH_READ`].
+    pub(super) fn load(rows: &[DbRow]) -> Result<Batch> {
+        let mut b = Batch::default();
+        for row in rows {
+            let ended: Option<i64> = row.try_get("ended_at")?;
+            let sess = SessionRow {
+                stream: StreamSession {
+                    profile_id: row.try_get("profile_id")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                    attended: row.try_get::<i64, _>("attended")? != 0,
+                    counted: row.try_get::<i64, _>("counted")? != 0,
+                    position_ms: row.try_get("position_ms")?,
+                    paused: row.try_get::<i64, _>("paused")? != 0,
+                    last_sent_at: row.try_get("last_sent_at")?,
+                    last_event_at: row.try_get("last_event_at")?,
+                    ended: ended.is_some(),
+                },
+                device_id: row.try_get("device_id")?,
+                device_name: row.try_get("device_name")?,
+                title_id: row.try_get("title_id")?,
+                series_id: row.try_get("series_id")?,
+                dirty: false,
+                interacted: false,
+            };
+            if row.try_get::<Option<i64>, _>("st_profile")?.is_some() {
+                b.states.insert(
+                    (sess.stream.profile_id, sess.title_id),
+                    (
+                        Some(StateRow {
+                            series_id: row.try_get("st_series")?,
+                            device_id: row
+                                .try_get::<Option<i64>, _>("last_device_id")?
+                                .unwrap_or(0),
+                            s: saved_from_row(row)?,
+                        }),
+                        false,
+                    ),
+                );
+            }
+            b.sessions.insert(row.try_get("id")?, sess);
+        }
+        Ok(b)
+    }
+
+    /// Applies the reports in order under the domain's rules ([`progress`]),
+    /// leaving in the batch what to write; returns one answer per report,
+    /// the play events to append and the time to stamp the writes with.
+    pub(super) fn run(
+        &mut self,
+        rules: &ResumeRules,
+        stream_timeout_ms: i64,
+        inputs: &[ProgressInput],
+    ) -> (Vec<Answer>, Vec<EventRow>, Millis) {
+        let mut out = Vec::with_capacity(inputs.len());
+        let mut events: Vec<EventRow> = Vec::with_capacity(inputs.len());
+        for inp in inputs {
+            let Some(sess) = self.sessions.get_mut(&inp.play_session_id) else {
+                out.push(Err(ProgressRefused::NotFound));
+                continue;
+            };
+            let key = (sess.stream.profile_id, sess.title_id);
+            let saved = self.states.get(&key).and_then(|e| e.0).map(|r| r.s);
+            let report = ProgressReport {
+                profile_id: inp.profile_id,
+                position_ms: inp.position_ms,
+                paused: inp.paused,
+                sent_at: inp.sent_at,
+                interaction: inp.interaction,
+                stop: inp.stop,
+                now: inp.now,
+            };
+            let outcome = progress(
+                rules,
+                stream_timeout_ms,
+                &mut sess.stream,
+                saved.as_ref(),
+                &report,
+            );
+            if outcome == Err(ProgressRefusal::Forbidden) {
+                out.push(Err(ProgressRefused::Forbidden));
+                continue;
+            }
+            let state_entry = self.states.entry(key).or_insert((None, false));
+            let step = match outcome {
+                Ok(ProgressOutcome::Accepted(step)) => step,
+                Ok(ProgressOutcome::RepeatedStop) => {
+                    let current = saved.unwrap_or_default();
+                    out.push(Ok(ProgressAck {
+                        play_session_id: inp.play_session_id,
+                        profile_id: sess.stream.profile_id,
+                        title_id: sess.title_id,
+                        device_id: sess.device_id,
+                        device_name: sess.device_name.clone(),
+                        position_ms: sess.stream.position_ms,
+                        paused: sess.stream.paused,
+                        applied: false,
+                        resume_ms: current.resume_ms,
+                        played: current.played,
+                        ended: true,
+                        duplicate: true,
+                    }));
+                    continue;
+                }
+                Err(e) => {
+                    out.push(Err(match e {
+                        ProgressRefusal::Forbidden => ProgressRefused::Forbidden,
+                        ProgressRefusal::Ended => ProgressRefused::Ended,
+                        ProgressRefusal::TooLong { duration_ms } => {
+                            ProgressRefused::TooLong { duration_ms }
+                        }
+                    }));
+                    continue;
+                }
+            };
+            if step.interaction {
+                sess.interacted = true;
+            }
+            if let Some(s) = step.state {
+                state_entry.0 = Some(StateRow {
+                    series_id: sess.series_id,
+                    device_id: sess.device_id,
+                    s,
+                });
+                state_entry.1 = true;
+            }
+            sess.dirty = true;
+            let st = state_entry.0.map(|r| r.s).unwrap_or_default();
+            events.push(EventRow {
+                profile_id: sess.stream.profile_id,
+                title_id: sess.title_id,
+                session: inp.play_session_id,
+                device_id: sess.device_id,
+                kind: if inp.stop { "stop" } else { "progress" },
+                position_ms: step.position_ms,
+                paused: inp.paused,
+                sent_at: inp.sent_at,
+                applied: step.applied,
+            });
+            out.push(Ok(ProgressAck {
+                play_session_id: inp.play_session_id,
+                profile_id: sess.stream.profile_id,
+                title_id: sess.title_id,
+                device_id: sess.device_id,
+                device_name: sess.device_name.clone(),
+                position_ms: step.position_ms,
+                paused: inp.paused,
+                applied: step.applied,
+                resume_ms: st.resume_ms,
+                played: st.played,
+                ended: inp.stop,
+                duplicate: false,
+            }));
+        }
+        let now = inputs.iter().map(|i| i.now).max().unwrap_or(0);
+        (out, events, now)
+    }
+
+    /// The sessions to write back.
+    pub(super) fn dirty_sessions(&self) -> impl Iterator<Item = (i64, &SessionRow)> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(id, s)| (*id, s))
+    }
+
+    /// The devices a person touched (their last interaction moves to now),
+    /// in id order.
+    pub(super) fn touched_devices(&self) -> Vec<i64> {
+        let mut touched: Vec<i64> = self
+            .sessions
+            .values()
+            .filter(|s| s.interacted)
+            .map(|s| s.device_id)
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+    }
+
+    /// The saved states to write back.
+    pub(super) fn changed_states(&self) -> impl Iterator<Item = ((i64, i64), StateRow)> + '_ {
+        self.states
+            .iter()
+            .filter(|(_, (_, dirty))| *dirty)
+            .filter_map(|(k, (r, _))| r.map(|r| (*k, r)))
+    }
 }
 
 async fn item_details(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     ids: &[i64],
 ) -> Result<
     HashMap<
@@ -210,9 +419,9 @@ async fn item_details(
     if ids.is_empty() {
         return Ok(out);
     }
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT t.id, t.name, t.kind, t.series_id, sr.name AS series_name, se.number::INT AS season, \
-         t.episode_number::INT AS episode_number, t.duration_s FROM titles t LEFT JOIN titles sr ON sr.id = t.series_id \
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+        "SELECT t.id, t.name, t.kind, t.series_id, sr.name AS series_name, CAST(se.number AS INTEGER) AS season, \
+         CAST(t.episode_number AS INTEGER) AS episode_number, t.duration_s FROM titles t LEFT JOIN titles sr ON sr.id = t.series_id \
          LEFT JOIN seasons se ON se.id = t.season_id WHERE t.id IN (",
     );
     let mut sep = qb.separated(", ");
@@ -240,7 +449,7 @@ async fn item_details(
 }
 
 #[async_trait]
-impl PlaybackStore for PgStore {
+impl PlaybackStore for Backend {
     async fn register_device(
         &self,
         profile_id: i64,
@@ -248,7 +457,7 @@ impl PlaybackStore for PgStore {
         kind: DeviceKind,
         now: Millis,
     ) -> Result<(Device, bool)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created = sqlx::query(
             "INSERT INTO devices(profile_id, name, kind, created_at, last_seen_at, last_interaction_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -351,12 +560,9 @@ impl PlaybackStore for PgStore {
         let _changed = self.changes.on_return(Bump::Profile(req.profile_id));
         let now = req.now;
         let lim = req.limits;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // One start per account at a time, so the stream limit holds.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(ACCOUNT_LOCK_BASE + req.account_id)
-            .execute(&mut *tx)
-            .await?;
+        lock(&mut tx, ACCOUNT_LOCK_BASE + req.account_id).await?;
         expire_streams(&mut tx, req.account_id, now, lim.stream_timeout_ms).await?;
         // Still watching? Count the autoplayed, untouched sessions in a row on this device.
         let prev = sqlx::query(
@@ -367,13 +573,12 @@ impl PlaybackStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let prev_run: u32 = match prev {
-            Some(r)
-                if r.try_get::<i64, _>("autoplay")? != 0
-                    && r.try_get::<i64, _>("attended")? == 0 =>
-            {
-                u32::try_from(r.try_get::<i64, _>("autoplay_run")?).unwrap_or(0)
-            }
-            _ => 0,
+            Some(r) => previous_autoplay_run(
+                r.try_get::<i64, _>("autoplay")? != 0,
+                r.try_get::<i64, _>("attended")? != 0,
+                r.try_get("autoplay_run")?,
+            ),
+            None => 0,
         };
         let last_touch: i64 =
             sqlx::query_scalar("SELECT last_interaction_at FROM devices WHERE id = $1")
@@ -382,7 +587,13 @@ impl PlaybackStore for PgStore {
                 .await?
                 .ok_or(StoreError::NotFound { what: "device" })?;
         let idle = now - last_touch;
-        if req.autoplay && (prev_run >= lim.max_autoplay_run || idle >= lim.idle_ms) {
+        if still_watching(
+            req.autoplay,
+            prev_run,
+            idle,
+            lim.max_autoplay_run,
+            lim.idle_ms,
+        ) {
             tx.rollback().await?;
             return Ok(StartOutcome::StillWatching {
                 autoplay_run: prev_run,
@@ -407,7 +618,7 @@ impl PlaybackStore for PgStore {
         .execute(&mut *tx)
         .await?;
         let active = live_streams(&mut tx, req.account_id, now, lim.stream_timeout_ms).await?;
-        if active.len() >= lim.max_streams as usize {
+        if stream_cap_reached(active.len(), lim.max_streams) {
             tx.rollback().await?;
             return Ok(StartOutcome::StreamLimit { active });
         }
@@ -419,7 +630,7 @@ impl PlaybackStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?
         .unwrap_or(0);
-        let run = if req.autoplay { prev_run + 1 } else { 0 };
+        let run = autoplay_run(req.autoplay, prev_run);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO play_sessions(account_id, profile_id, device_id, title_id, duration_ms, autoplay, attended, \
              autoplay_run, position_ms, started_at, last_event_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -469,303 +680,11 @@ impl PlaybackStore for PgStore {
         rules: &ResumeRules,
         stream_timeout_ms: i64,
         inputs: &[ProgressInput],
-    ) -> Result<Vec<std::result::Result<ProgressAck, ProgressRefused>>> {
+    ) -> Result<Vec<Answer>> {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut ids: Vec<i64> = inputs.iter().map(|i| i.play_session_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut tx = self.pool.begin().await?;
-        // Serialise writers per profile (what SQLite's single writer gives):
-        // two batches touching the same profile's saved states run one after
-        // the other. Locks are taken in id order, so batches cannot deadlock.
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock($1 + p) FROM \
-             (SELECT DISTINCT profile_id AS p FROM play_sessions WHERE id = ANY($2) ORDER BY 1) x",
-        )
-        .bind(PROFILE_LOCK_BASE)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-        let rows = sqlx::query(
-            "SELECT s.id, s.profile_id, s.device_id, d.name AS device_name, s.title_id, t.series_id, \
-             s.duration_ms, s.attended, s.counted, s.position_ms, s.paused, s.last_sent_at, \
-             s.last_event_at, s.ended_at, ps.profile_id AS st_profile, ps.series_id AS st_series, \
-             ps.resume_ms, ps.played, ps.play_count, ps.last_played_at, ps.position_sent_at, ps.hidden, \
-             ps.last_device_id FROM play_sessions s JOIN devices d ON d.id = s.device_id \
-             JOIN titles t ON t.id = s.title_id \
-             LEFT JOIN playback_state ps ON ps.profile_id = s.profile_id AND ps.title_id = s.title_id \
-             WHERE s.id = ANY($1) FOR UPDATE OF s",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut sessions: HashMap<i64, SessionRow> = HashMap::new();
-        let mut states: HashMap<(i64, i64), (Option<StateRow>, bool)> = HashMap::new();
-        let decoded = (|| -> Result<()> {
-            for row in &rows {
-                let ended: Option<i64> = row.try_get("ended_at")?;
-                let sess = SessionRow {
-                    profile_id: row.try_get("profile_id")?,
-                    device_id: row.try_get("device_id")?,
-                    device_name: row.try_get("device_name")?,
-                    title_id: row.try_get("title_id")?,
-                    series_id: row.try_get("series_id")?,
-                    duration_ms: row.try_get("duration_ms")?,
-                    attended: row.try_get::<i64, _>("attended")? != 0,
-                    counted: row.try_get::<i64, _>("counted")? != 0,
-                    position_ms: row.try_get("position_ms")?,
-                    paused: row.try_get::<i64, _>("paused")? != 0,
-                    last_sent_at: row.try_get("last_sent_at")?,
-                    last_event_at: row.try_get("last_event_at")?,
-                    ended: ended.is_some(),
-                    dirty: false,
-                    interacted: false,
-                };
-                if row.try_get::<Option<i64>, _>("st_profile")?.is_some() {
-                    states.insert(
-                        (sess.profile_id, sess.title_id),
-                        (
-                            Some(StateRow {
-                                series_id: row.try_get("st_series")?,
-                                device_id: row
-                                    .try_get::<Option<i64>, _>("last_device_id")?
-                                    .unwrap_or(0),
-                                s: saved_from_row(row)?,
-                            }),
-                            false,
-                        ),
-                    );
-                }
-                sessions.insert(row.try_get("id")?, sess);
-            }
-            Ok(())
-        })();
-        decoded?;
-        // Committed or not, the profiles' cached continuity and signals are redone.
-        let _changed: Vec<_> = sessions
-            .values()
-            .map(|s| self.changes.on_return(Bump::Profile(s.profile_id)))
-            .collect();
-
-        let mut out = Vec::with_capacity(inputs.len());
-        let mut events: Vec<EventRow> = Vec::with_capacity(inputs.len());
-        for inp in inputs {
-            let Some(sess) = sessions.get_mut(&inp.play_session_id) else {
-                out.push(Err(ProgressRefused::NotFound));
-                continue;
-            };
-            if sess.profile_id != inp.profile_id {
-                out.push(Err(ProgressRefused::Forbidden));
-                continue;
-            }
-            let state_entry = states
-                .entry((sess.profile_id, sess.title_id))
-                .or_insert((None, false));
-            let current = state_entry.0.map(|r| r.s).unwrap_or_default();
-            if sess.ended {
-                if inp.stop {
-                    // A repeated stop: acknowledged, nothing written.
-                    out.push(Ok(ProgressAck {
-                        play_session_id: inp.play_session_id,
-                        profile_id: sess.profile_id,
-                        title_id: sess.title_id,
-                        device_id: sess.device_id,
-                        device_name: sess.device_name.clone(),
-                        position_ms: sess.position_ms,
-                        paused: sess.paused,
-                        applied: false,
-                        resume_ms: current.resume_ms,
-                        played: current.played,
-                        ended: true,
-                        duplicate: true,
-                    }));
-                } else {
-                    out.push(Err(ProgressRefused::Ended));
-                }
-                continue;
-            }
-            if !inp.stop && sess.last_event_at <= inp.now - stream_timeout_ms {
-                out.push(Err(ProgressRefused::Ended));
-                continue;
-            }
-            if let Some(p) = inp.position_ms {
-                if p > sess.duration_ms {
-                    out.push(Err(ProgressRefused::TooLong {
-                        duration_ms: sess.duration_ms,
-                    }));
-                    continue;
-                }
-            }
-            let interaction =
-                inp.interaction || (inp.position_ms.is_some() && inp.paused != sess.paused);
-            if interaction {
-                sess.attended = true;
-                sess.interacted = true;
-            }
-            let mut applied = false;
-            if let (Some(pos), Some(sent_at)) = (inp.position_ms, inp.sent_at) {
-                let a = apply(
-                    rules,
-                    state_entry.0.as_ref().map(|r| &r.s),
-                    &Report {
-                        position_ms: pos,
-                        duration_ms: sess.duration_ms,
-                        sent_at,
-                        now: inp.now,
-                        attended: sess.attended,
-                        already_counted: sess.counted,
-                    },
-                );
-                applied = a.applied;
-                if a.applied {
-                    state_entry.0 = Some(StateRow {
-                        series_id: sess.series_id,
-                        device_id: sess.device_id,
-                        s: a.state,
-                    });
-                    state_entry.1 = true;
-                }
-                if a.counted {
-                    sess.counted = true;
-                }
-                if sess.last_sent_at.is_none_or(|t| sent_at >= t) {
-                    sess.position_ms = pos;
-                    sess.paused = inp.paused;
-                    sess.last_sent_at = Some(sent_at);
-                }
-            }
-            sess.last_event_at = inp.now;
-            if inp.stop {
-                sess.ended = true;
-            }
-            sess.dirty = true;
-            let st = state_entry.0.map(|r| r.s).unwrap_or_default();
-            events.push(EventRow {
-                profile_id: sess.profile_id,
-                title_id: sess.title_id,
-                session: inp.play_session_id,
-                device_id: sess.device_id,
-                kind: if inp.stop { "stop" } else { "progress" },
-                position_ms: inp.position_ms.unwrap_or(sess.position_ms),
-                paused: inp.paused,
-                sent_at: inp.sent_at,
-                applied,
-            });
-            out.push(Ok(ProgressAck {
-                play_session_id: inp.play_session_id,
-                profile_id: sess.profile_id,
-                title_id: sess.title_id,
-                device_id: sess.device_id,
-                device_name: sess.device_name.clone(),
-                position_ms: inp.position_ms.unwrap_or(sess.position_ms),
-                paused: inp.paused,
-                applied,
-                resume_ms: st.resume_ms,
-                played: st.played,
-                ended: inp.stop,
-                duplicate: false,
-            }));
-        }
-        let now = inputs.iter().map(|i| i.now).max().unwrap_or(0);
-        // The append-only log.
-        if !events.is_empty() {
-            sqlx::query(
-                "INSERT INTO play_events(profile_id, title_id, play_session_id, device_id, kind, position_ms, \
-                 paused, sent_at, received_at, applied) \
-                 SELECT p, t, s, d, k, pos, pa, sa, $9, ap FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], \
-                 $4::BIGINT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $10::BIGINT[]) \
-                 AS v(p, t, s, d, k, pos, pa, sa, ap)",
-            )
-            .bind(events.iter().map(|e| e.profile_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.title_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.session).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.kind).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.position_ms).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| i64::from(e.paused)).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.sent_at).collect::<Vec<_>>())
-            .bind(now)
-            .bind(events.iter().map(|e| i64::from(e.applied)).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Sessions.
-        let dirty: Vec<(&i64, &SessionRow)> = sessions.iter().filter(|(_, s)| s.dirty).collect();
-        if !dirty.is_empty() {
-            sqlx::query(
-                "UPDATE play_sessions SET position_ms = v.p, paused = v.pa, last_sent_at = v.ls, \
-                 last_event_at = v.le, attended = v.att, counted = v.c, \
-                 ended_at = CASE WHEN v.e = 1 AND play_sessions.ended_at IS NULL THEN v.le ELSE play_sessions.ended_at END, \
-                 end_reason = CASE WHEN v.e = 1 AND play_sessions.ended_at IS NULL THEN 'stopped' ELSE play_sessions.end_reason END \
-                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], \
-                 $7::BIGINT[], $8::BIGINT[]) AS v(id, p, pa, ls, le, att, c, e) \
-                 WHERE play_sessions.id = v.id",
-            )
-            .bind(dirty.iter().map(|(id, _)| **id).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| s.position_ms).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| i64::from(s.paused)).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| s.last_sent_at).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| s.last_event_at).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| i64::from(s.attended)).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| i64::from(s.counted)).collect::<Vec<_>>())
-            .bind(dirty.iter().map(|(_, s)| i64::from(s.ended)).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Devices that were touched by a person.
-        let mut touched: Vec<i64> = sessions
-            .values()
-            .filter(|s| s.interacted)
-            .map(|s| s.device_id)
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        if !touched.is_empty() {
-            sqlx::query(
-                "UPDATE devices SET last_interaction_at = $1, last_seen_at = $1 WHERE id = ANY($2)",
-            )
-            .bind(now)
-            .bind(&touched)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Saved states.
-        let mut changed: Vec<((i64, i64), StateRow)> = states
-            .iter()
-            .filter(|(_, (_, dirty))| *dirty)
-            .filter_map(|(k, (r, _))| r.map(|r| (*k, r)))
-            .collect();
-        changed.sort_by_key(|(k, _)| *k);
-        if !changed.is_empty() {
-            sqlx::query(
-                "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, \
-                 last_played_at, position_sent_at, last_device_id, hidden, updated_at) \
-                 SELECT p, t, se, r, pl, pc, lp, ps, ld, h, $11 FROM UNNEST($1::BIGINT[], $2::BIGINT[], \
-                 $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], \
-                 $9::BIGINT[], $10::BIGINT[]) AS v(p, t, se, r, pl, pc, lp, ps, ld, h) \
-                 ON CONFLICT(profile_id, title_id) DO UPDATE SET series_id = excluded.series_id, \
-                 resume_ms = excluded.resume_ms, played = excluded.played, play_count = excluded.play_count, \
-                 last_played_at = excluded.last_played_at, position_sent_at = excluded.position_sent_at, \
-                 last_device_id = excluded.last_device_id, hidden = excluded.hidden, updated_at = excluded.updated_at",
-            )
-            .bind(changed.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| r.series_id).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| r.s.resume_ms).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| i64::from(r.s.played)).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| r.s.play_count).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| r.s.last_played_at).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| r.s.position_sent_at).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| r.device_id).collect::<Vec<_>>())
-            .bind(changed.iter().map(|(_, r)| i64::from(r.s.hidden)).collect::<Vec<_>>())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(out)
+        progress_batch(self, rules, stream_timeout_ms, inputs).await
     }
 
     async fn active_streams(
@@ -774,7 +693,7 @@ impl PlaybackStore for PgStore {
         now: Millis,
         stream_timeout_ms: i64,
     ) -> Result<Vec<ActiveStream>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         live_streams(&mut conn, account_id, now, stream_timeout_ms).await
     }
 
@@ -813,7 +732,7 @@ impl PlaybackStore for PgStore {
         now: Millis,
     ) -> Result<()> {
         let _changed = self.changes.on_return(Bump::Profile(profile_id));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_profile(&mut tx, profile_id).await?;
         let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM titles WHERE id = $1")
             .bind(title_id)
@@ -838,11 +757,11 @@ impl PlaybackStore for PgStore {
                 "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, last_played_at, position_sent_at, updated_at) \
                  VALUES ($1, $2, $3, 0, 1, 1, $4, $4, $4) ON CONFLICT(profile_id, title_id) DO UPDATE SET \
                  resume_ms = 0, played = 1, play_count = playback_state.play_count + 1, last_played_at = $4, \
-                 position_sent_at = GREATEST(playback_state.position_sent_at, $4), updated_at = $4"
+                 position_sent_at = CASE WHEN playback_state.position_sent_at > $4 THEN playback_state.position_sent_at ELSE $4 END, updated_at = $4"
             } else {
                 "INSERT INTO playback_state(profile_id, title_id, series_id, resume_ms, played, play_count, position_sent_at, updated_at) \
                  VALUES ($1, $2, $3, 0, 0, 0, $4, $4) ON CONFLICT(profile_id, title_id) DO UPDATE SET \
-                 resume_ms = 0, played = 0, play_count = 0, position_sent_at = GREATEST(playback_state.position_sent_at, $4), updated_at = $4"
+                 resume_ms = 0, played = 0, play_count = 0, position_sent_at = CASE WHEN playback_state.position_sent_at > $4 THEN playback_state.position_sent_at ELSE $4 END, updated_at = $4"
             };
             sqlx::query(sql)
                 .bind(profile_id)
@@ -872,7 +791,7 @@ impl PlaybackStore for PgStore {
         now: Millis,
     ) -> Result<bool> {
         let _changed = self.changes.on_return(Bump::Profile(profile_id));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_profile(&mut tx, profile_id).await?;
         let hidden = sqlx::query(
             "UPDATE playback_state SET hidden = 1, updated_at = $1 WHERE profile_id = $2 AND title_id = $3 \
@@ -890,7 +809,7 @@ impl PlaybackStore for PgStore {
     }
 
     async fn continue_watching(&self, profile_id: i64, limit: u32) -> Result<Vec<RowItem>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
             "SELECT title_id, resume_ms, last_played_at FROM playback_state \
              WHERE profile_id = $1 AND resume_ms > 0 AND hidden = 0 \
@@ -923,7 +842,7 @@ impl PlaybackStore for PgStore {
     }
 
     async fn next_up(&self, profile_id: i64, since: Millis, limit: u32) -> Result<Vec<RowItem>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let series: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT series_id, MAX(COALESCE(last_played_at, updated_at)) AS last FROM playback_state \
              WHERE profile_id = $1 AND series_id IS NOT NULL GROUP BY series_id \
@@ -937,7 +856,7 @@ impl PlaybackStore for PgStore {
         let mut picks: Vec<(i64, marquee_domain::playback::NextUpReason, i64, i64)> = Vec::new();
         for (series_id, last) in series {
             let rows = sqlx::query(
-                "SELECT t.id, se.number::INT AS season, t.episode_number::INT AS episode_number, ps.resume_ms, ps.played, ps.last_played_at \
+                "SELECT t.id, CAST(se.number AS INTEGER) AS season, CAST(t.episode_number AS INTEGER) AS episode_number, ps.resume_ms, ps.played, ps.last_played_at \
                  FROM titles t JOIN seasons se ON se.id = t.season_id \
                  LEFT JOIN playback_state ps ON ps.title_id = t.id AND ps.profile_id = $1 \
                  WHERE t.series_id = $2 AND t.kind = 'episode'",
@@ -960,22 +879,14 @@ impl PlaybackStore for PgStore {
                 })
                 .collect::<Result<Vec<_>>>()?;
             if let Some((id, reason)) = next_up(&eps) {
-                let resume = eps
-                    .iter()
-                    .find(|e| e.title_id == id)
-                    .map_or(0, |e| e.resume_ms);
+                let resume = next_up_resume_ms(&eps, id);
                 picks.push((id, reason, resume, last));
             }
         }
         let ids: Vec<i64> = picks.iter().map(|p| p.0).collect();
         let details = item_details(&mut conn, &ids).await?;
         // In-progress episodes come first, then by recency.
-        picks.sort_by_key(|p| {
-            (
-                p.1 != marquee_domain::playback::NextUpReason::InProgress,
-                std::cmp::Reverse(p.3),
-            )
-        });
+        picks.sort_by_key(|p| next_up_rank(p.1, p.3));
         Ok(picks
             .into_iter()
             .filter_map(|(id, reason, resume, last)| {
@@ -1004,7 +915,7 @@ impl PlaybackStore for PgStore {
         limit: u32,
     ) -> Result<Vec<PlayEvent>> {
         sqlx::query(
-            "SELECT * FROM play_events WHERE profile_id = $1 AND ($2::BIGINT IS NULL OR title_id = $2) AND id > $3 \
+            "SELECT * FROM play_events WHERE profile_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR title_id = $2) AND id > $3 \
              ORDER BY id LIMIT $4",
         )
         .bind(profile_id)
@@ -1039,7 +950,7 @@ impl PlaybackStore for PgStore {
     ) -> Result<ImportCounts> {
         let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for s in series {
             let n = sqlx::query(
                 "INSERT INTO titles(kind, name, year, source, external_id, created_at) \

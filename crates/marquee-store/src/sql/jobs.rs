@@ -1,7 +1,10 @@
-//! `JobStore` on SQLite: each claim is one `UPDATE`, atomic under the
-//! database's write lock.
+//! [`JobStore`], written once for both backends (see `sqlite/mod.rs` for
+//! the dialect seam this file is compiled against). Each claim is one
+//! statement: atomic under SQLite's write lock; on PostgreSQL it skips a row
+//! another instance is claiming (`FOR UPDATE SKIP LOCKED`) instead of
+//! waiting for it.
 
-use super::SqliteStore;
+use super::{Backend, FOR_UPDATE_SKIP_LOCKED};
 use crate::jobs::{JobState, JobStore};
 use crate::Result;
 use async_trait::async_trait;
@@ -9,7 +12,7 @@ use marquee_domain::Millis;
 use sqlx::Row;
 
 #[async_trait]
-impl JobStore for SqliteStore {
+impl JobStore for Backend {
     async fn claim_job(
         &self,
         name: &str,
@@ -18,20 +21,22 @@ impl JobStore for SqliteStore {
         lease_ms: i64,
         first_run_at: Millis,
     ) -> Result<Option<i64>> {
-        sqlx::query("INSERT INTO jobs (name, run_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING")
-            .bind(name)
-            .bind(first_run_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(sqlx::query_scalar(
-            "UPDATE jobs SET locked_by = ?, locked_until = ?, attempts = attempts + 1 \
-             WHERE name = ? AND run_at <= ? AND (locked_until IS NULL OR locked_until <= ?) \
-             RETURNING attempts",
+        sqlx::query(
+            "INSERT INTO jobs (name, run_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
+        .bind(name)
+        .bind(first_run_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query_scalar(&format!(
+            "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+             WHERE name IN (SELECT name FROM jobs WHERE name = $3 AND run_at <= $4 \
+             AND (locked_until IS NULL OR locked_until <= $4){FOR_UPDATE_SKIP_LOCKED}) \
+             RETURNING attempts",
+        ))
         .bind(worker)
         .bind(now.saturating_add(lease_ms))
         .bind(name)
-        .bind(now)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?)
@@ -45,8 +50,8 @@ impl JobStore for SqliteStore {
         now: Millis,
     ) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE jobs SET run_at = ?, locked_by = NULL, locked_until = NULL, attempts = 0, \
-             last_error = NULL, last_ok_at = ? WHERE name = ? AND locked_by = ?",
+            "UPDATE jobs SET run_at = $1, locked_by = NULL, locked_until = NULL, attempts = 0, \
+             last_error = NULL, last_ok_at = $2 WHERE name = $3 AND locked_by = $4",
         )
         .bind(next_run_at)
         .bind(now)
@@ -65,8 +70,8 @@ impl JobStore for SqliteStore {
         retry_at: Millis,
     ) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE jobs SET run_at = ?, locked_by = NULL, locked_until = NULL, last_error = ? \
-             WHERE name = ? AND locked_by = ?",
+            "UPDATE jobs SET run_at = $1, locked_by = NULL, locked_until = NULL, last_error = $2 \
+             WHERE name = $3 AND locked_by = $4",
         )
         .bind(retry_at)
         .bind(error)
@@ -80,7 +85,7 @@ impl JobStore for SqliteStore {
     async fn job(&self, name: &str) -> Result<Option<JobState>> {
         let row = sqlx::query(
             "SELECT name, run_at, locked_by, locked_until, attempts, last_error, last_ok_at \
-             FROM jobs WHERE name = ?",
+             FROM jobs WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
@@ -101,8 +106,8 @@ impl JobStore for SqliteStore {
 
     async fn put_shared_model(&self, spec: &str, trained_at: Millis, bytes: &[u8]) -> Result<()> {
         sqlx::query(
-            "INSERT INTO shared_models (spec, trained_at, bytes) VALUES (?, ?, ?) \
-             ON CONFLICT(spec) DO UPDATE SET trained_at = excluded.trained_at, bytes = excluded.bytes \
+            "INSERT INTO shared_models (spec, trained_at, bytes) VALUES ($1, $2, $3) \
+             ON CONFLICT (spec) DO UPDATE SET trained_at = excluded.trained_at, bytes = excluded.bytes \
              WHERE excluded.trained_at > shared_models.trained_at",
         )
         .bind(spec)
@@ -115,7 +120,7 @@ impl JobStore for SqliteStore {
 
     async fn shared_model_at(&self, spec: &str) -> Result<Option<Millis>> {
         Ok(
-            sqlx::query_scalar("SELECT trained_at FROM shared_models WHERE spec = ?")
+            sqlx::query_scalar("SELECT trained_at FROM shared_models WHERE spec = $1")
                 .bind(spec)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -123,7 +128,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn shared_model(&self, spec: &str) -> Result<Option<(Millis, Vec<u8>)>> {
-        let row = sqlx::query("SELECT trained_at, bytes FROM shared_models WHERE spec = ?")
+        let row = sqlx::query("SELECT trained_at, bytes FROM shared_models WHERE spec = $1")
             .bind(spec)
             .fetch_optional(&self.pool)
             .await?;
