@@ -32,6 +32,7 @@ mod listening;
 mod outbox;
 mod overview;
 mod perks;
+#[path = "../sql/support.rs"]
 mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
@@ -170,6 +171,24 @@ impl SqliteStore {
     pub(crate) async fn read(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
         Ok(self.pool.acquire().await?)
     }
+}
+
+// --- support ---------------------------------------------------------------
+
+/// How [`crate::support::SupportStore::conversations_mentioning`] matches a
+/// customer message `m` of `support_messages` against a [`TextMatch`](marquee_domain::textmatch::TextMatch): the
+/// SQL condition (the query text is bound as `$3`) and that text; `None`
+/// when nothing can match. SQLite searches its FTS5 index of the messages
+/// (PostgreSQL a tsvector column: the two full-text engines differ).
+pub(crate) fn support_mention_match(
+    m: &marquee_domain::textmatch::TextMatch,
+) -> Option<(&'static str, String)> {
+    (!m.groups.is_empty()).then(|| {
+        (
+            "m.id IN (SELECT rowid FROM support_messages_fts WHERE support_messages_fts MATCH $3)",
+            m.to_fts5(),
+        )
+    })
 }
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
