@@ -25,6 +25,8 @@ mod outbox;
 mod overview;
 mod perks;
 mod playback;
+// Compiled once per backend on purpose (see the dialect seam below).
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/support.rs"]
 mod support;
 

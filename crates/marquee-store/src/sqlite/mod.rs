@@ -32,6 +32,8 @@ mod listening;
 mod outbox;
 mod overview;
 mod perks;
+// Compiled once per backend on purpose (see the dialect seam below).
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/support.rs"]
 mod support;
 
