@@ -224,6 +224,88 @@ pub fn assign_queue(agents: &mut [AgentLoad], queue: &[i64], now: Millis) -> Vec
     out
 }
 
+/// A staff account (agent or admin) as stored, for the auto-assigner and the
+/// agents page: settings it never saved are `None` and take the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffSeat {
+    /// The account.
+    pub agent_id: i64,
+    /// Its role is agent (rather than admin).
+    pub is_agent: bool,
+    /// Its saved capacity.
+    pub capacity: Option<u32>,
+    /// Its saved availability.
+    pub available: Option<bool>,
+    /// Unresolved conversations assigned to it now.
+    pub open: u32,
+    /// When it last got a conversation (0 = never).
+    pub last_assigned_at: Millis,
+}
+
+impl StaffSeat {
+    /// Most unresolved conversations at once: the saved capacity, or the
+    /// installation's default.
+    pub fn capacity_or(&self, default_capacity: u32) -> u32 {
+        self.capacity.unwrap_or(default_capacity)
+    }
+
+    /// Takes part in auto-assignment: the saved setting, or by default agents
+    /// do and admins (who may answer too) do not.
+    pub fn takes_part(&self) -> bool {
+        self.available.unwrap_or(self.is_agent)
+    }
+}
+
+/// The auto-assigner's write plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssignPlan {
+    /// (conversation, agent) pairs, in queue order.
+    pub assigned: Vec<(i64, i64)>,
+    /// Each agent who got conversations with their new last-assignment time,
+    /// in the order they first got one.
+    pub stamps: Vec<(i64, Millis)>,
+}
+
+/// Who gets the unassigned queue (oldest first): the staff who take part
+/// ([`StaffSeat::takes_part`]), each up to their capacity
+/// ([`StaffSeat::capacity_or`]), in round-robin order ([`assign_queue`]).
+pub fn plan_assignment(
+    staff: &[StaffSeat],
+    queue: &[i64],
+    default_capacity: u32,
+    now: Millis,
+) -> AssignPlan {
+    let mut loads: Vec<AgentLoad> = staff
+        .iter()
+        .filter(|s| s.takes_part())
+        .map(|s| AgentLoad {
+            agent_id: s.agent_id,
+            capacity: s.capacity_or(default_capacity),
+            open: s.open,
+            last_assigned_at: s.last_assigned_at,
+        })
+        .collect();
+    let assigned = assign_queue(&mut loads, queue, now);
+    let mut stamps: Vec<(i64, Millis)> = Vec::new();
+    for (_, agent) in &assigned {
+        if stamps.iter().any(|(a, _)| a == agent) {
+            continue;
+        }
+        if let Some(l) = loads.iter().find(|l| l.agent_id == *agent) {
+            stamps.push((*agent, l.last_assigned_at));
+        }
+    }
+    AssignPlan { assigned, stamps }
+}
+
+/// Where a read marker moves when one side says it has read up to
+/// `requested`: forward only, never past the newest message. `None` when it
+/// stays where it is.
+pub fn read_marker(current: i64, requested: i64, newest: i64) -> Option<i64> {
+    let target = requested.min(newest);
+    (target > current).then_some(target)
+}
+
 /// What happened to a conversation: the log the metrics are computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -627,6 +709,63 @@ mod tests {
         assert_eq!(pick_agent(&agents), Some(3));
         assert_eq!(pick_agent(&[]), None);
         assert_eq!(pick_agent(&[load(1, 0, 0, 0)]), None);
+    }
+
+    fn seat(
+        id: i64,
+        is_agent: bool,
+        cap: Option<u32>,
+        avail: Option<bool>,
+        open: u32,
+    ) -> StaffSeat {
+        StaffSeat {
+            agent_id: id,
+            is_agent,
+            capacity: cap,
+            available: avail,
+            open,
+            last_assigned_at: 0,
+        }
+    }
+
+    #[test]
+    fn staff_defaults_agents_in_admins_out() {
+        assert!(seat(1, true, None, None, 0).takes_part());
+        assert!(!seat(2, false, None, None, 0).takes_part());
+        assert!(seat(2, false, None, Some(true), 0).takes_part());
+        assert!(!seat(1, true, None, Some(false), 0).takes_part());
+        assert_eq!(seat(1, true, None, None, 0).capacity_or(5), 5);
+        assert_eq!(seat(1, true, Some(0), None, 0).capacity_or(5), 0);
+    }
+
+    #[test]
+    fn plan_places_the_queue_with_who_takes_part() {
+        let staff = [
+            // An agent with the default capacity (2), one already open.
+            seat(1, true, None, None, 1),
+            // An admin who never opted in: skipped.
+            seat(2, false, None, None, 0),
+            // An agent who switched off: skipped.
+            seat(3, true, Some(9), Some(false), 0),
+            // An admin who opted in, room for two.
+            seat(4, false, Some(2), Some(true), 0),
+        ];
+        let plan = plan_assignment(&staff, &[10, 11, 12, 13], 2, 1000);
+        assert_eq!(plan.assigned, vec![(10, 1), (11, 4), (12, 4)]);
+        // One stamp per agent: the time of their last conversation in the batch.
+        assert_eq!(plan.stamps, vec![(1, 1000), (4, 1002)]);
+        assert_eq!(plan_assignment(&staff, &[], 2, 1000), AssignPlan::default());
+        let nobody = [seat(2, false, None, None, 0)];
+        assert!(plan_assignment(&nobody, &[10], 2, 1000).assigned.is_empty());
+    }
+
+    #[test]
+    fn read_markers_move_forward_only_and_not_past_the_end() {
+        assert_eq!(read_marker(3, 5, 9), Some(5));
+        assert_eq!(read_marker(3, 50, 9), Some(9));
+        assert_eq!(read_marker(5, 3, 9), None);
+        assert_eq!(read_marker(9, 50, 9), None);
+        assert_eq!(read_marker(0, 4, 0), None);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct Conversation {
 }
 
 /// What the customer was watching when they wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct WatchSnapshot {
     /// The title.
     pub title_id: i64,
@@ -145,7 +145,7 @@ pub struct CsatAnswer {
 }
 
 /// A shared-transcript link (the token itself is never stored).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ShareInfo {
     /// Id.
     pub id: i64,
@@ -160,7 +160,7 @@ pub struct ShareInfo {
 }
 
 /// One entry of a conversation's event log, for its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct EventRecord {
     /// When, ms.
     pub at: Millis,
@@ -182,7 +182,7 @@ pub struct EventRecord {
 }
 
 /// A canned response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Canned {
     /// Id.
     pub id: i64,
@@ -214,7 +214,7 @@ pub struct AgentSettings {
 }
 
 /// A stream error a player reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct StreamError {
     /// Id.
     pub id: i64,
@@ -256,7 +256,7 @@ pub struct NewStreamError {
 }
 
 /// A device of the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ContextDevice {
     /// Name.
     pub name: String,
@@ -269,7 +269,7 @@ pub struct ContextDevice {
 }
 
 /// A recent stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ContextStream {
     /// Title id.
     pub title_id: i64,
@@ -288,7 +288,7 @@ pub struct ContextStream {
 }
 
 /// One of the customer's ideas or votes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ContextIdea {
     /// Idea id.
     pub id: i64,
@@ -303,7 +303,7 @@ pub struct ContextIdea {
 }
 
 /// One of the customer's linked social posts.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ContextPost {
     /// Post id.
     pub id: i64,

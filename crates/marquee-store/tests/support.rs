@@ -305,10 +305,101 @@ async fn check_mentions_search<S: CatalogStore + SupportStore>(s: &S) {
     assert_eq!(n, 1);
 }
 
+/// The agents page and the assigner read the same defaults: an agent who
+/// never saved settings takes part with the default capacity, an admin does
+/// not until they opt in; a manual reassignment is logged as such; snoozed
+/// conversations wake; the event log reads back for the metrics.
+async fn check_agent_defaults_reassign_and_log<S: CatalogStore + SupportStore>(s: &S) {
+    let admin = account(s, "boss@x.org", Role::Admin).await;
+    let agent = account(s, "zed@x.org", Role::Agent).await;
+    let c = account(s, "c@x.org", Role::Viewer).await;
+    let agents = s.support_agents(3).await.unwrap();
+    assert_eq!(
+        agents
+            .iter()
+            .map(|a| (
+                a.account_id,
+                a.capacity,
+                a.available,
+                a.team.as_str(),
+                a.open
+            ))
+            .collect::<Vec<_>>(),
+        // By e-mail.
+        vec![
+            (admin, 3, false, "Support", 0),
+            (agent, 3, true, "Support", 0)
+        ]
+    );
+    let w = s
+        .create_conversation(c, "help", Priority::Normal, 3, 10)
+        .await
+        .unwrap();
+    let id = w.conversation.id;
+    assert_eq!(w.assigned, vec![(id, agent)]);
+    // The admin opts in with room for one; nothing is waiting.
+    let (a, placed) = s
+        .set_agent_settings(admin, 1, true, "Leads", 3, 11)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.capacity, a.available, a.team.as_str()),
+        (1, true, "Leads")
+    );
+    assert!(placed.is_empty());
+    // Back to the queue by hand: the auto-assigner places it again, with the
+    // admin, who waited longer.
+    let r = s.reassign(id, admin, None, 3, 12).await.unwrap();
+    assert_eq!(r.assigned, vec![(id, admin)]);
+    assert_eq!(r.conversation.assignee_id, Some(admin));
+    assert!(matches!(
+        s.reassign(id, admin, Some(c), 3, 13).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let events = s.conversation_events(id).await.unwrap();
+    let manual: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "assigned")
+        .map(|e| (e.manual, e.to_email.clone()))
+        .collect();
+    assert_eq!(
+        manual,
+        vec![
+            (false, Some("zed@x.org".to_string())),
+            (true, None),
+            (false, Some("boss@x.org".to_string())),
+        ]
+    );
+    s.set_status(id, admin, ConvStatus::Snoozed, Some(100), 3, 14)
+        .await
+        .unwrap();
+    assert!(s.wake_snoozed(99).await.unwrap().is_empty());
+    assert_eq!(s.wake_snoozed(100).await.unwrap(), vec![id]);
+    let got = s.conversations_by_ids(&[id, 9999]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].status, ConvStatus::Open);
+    let (convs, log) = s.support_log(0, 1000).await.unwrap();
+    assert_eq!(convs.len(), 1);
+    use marquee_domain::support::EventKind;
+    assert!(log.iter().any(|e| e.kind
+        == EventKind::Assigned {
+            from: Some(agent),
+            to: None,
+            manual: true
+        }));
+    let ctx = s.support_context(c).await.unwrap().unwrap();
+    assert_eq!(
+        (ctx.email.as_str(), ctx.other_conversations.clone()),
+        ("c@x.org", vec![id])
+    );
+    assert!(s.support_context(9999).await.unwrap().is_none());
+}
+
 both_backends!(
     check_concurrent_assignment_never_overfills,
     check_csat_once_per_resolution,
     check_share_links,
     check_read_state_replies_and_canned,
     check_mentions_search,
+    check_agent_defaults_reassign_and_log,
 );

@@ -39,6 +39,9 @@ mod perks;
 #[path = "../sql/playback.rs"]
 mod playback;
 mod playback_batch;
+// Compiled once per backend on purpose (see the dialect seam below).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/support.rs"]
 mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
@@ -184,6 +187,23 @@ impl SqliteStore {
 /// `SELECT ... FOR UPDATE SKIP LOCKED`, for claiming queued rows: nothing on
 /// SQLite, where the claiming write transaction already excludes every other.
 pub(crate) const FOR_UPDATE_SKIP_LOCKED: &str = "";
+// --- support ---------------------------------------------------------------
+
+/// How [`crate::support::SupportStore::conversations_mentioning`] matches a
+/// customer message `m` of `support_messages` against a [`TextMatch`](marquee_domain::textmatch::TextMatch): the
+/// SQL condition (the query text is bound as `$3`) and that text; `None`
+/// when nothing can match. SQLite searches its FTS5 index of the messages
+/// (PostgreSQL a tsvector column: the two full-text engines differ).
+pub(crate) fn support_mention_match(
+    m: &marquee_domain::textmatch::TextMatch,
+) -> Option<(&'static str, String)> {
+    (!m.groups.is_empty()).then(|| {
+        (
+            "m.id IN (SELECT rowid FROM support_messages_fts WHERE support_messages_fts MATCH $3)",
+            m.to_fts5(),
+        )
+    })
+}
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
 
