@@ -28,7 +28,9 @@ mod health;
 mod home;
 mod ideas;
 mod jobs;
+#[path = "../sql/listening.rs"]
 mod listening;
+mod listening_dialect;
 mod outbox;
 mod overview;
 mod perks;
