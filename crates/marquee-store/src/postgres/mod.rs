@@ -11,8 +11,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
+#[allow(clippy::duplicate_mod)] // compiled once per backend, by design
+#[path = "../sql/catalog.rs"]
 mod catalog;
+mod catalog_dialect;
 mod changes;
+#[allow(clippy::duplicate_mod)] // compiled once per backend, by design
 #[path = "../sql/decisions.rs"]
 mod decisions;
 mod fanout;
@@ -20,6 +24,7 @@ mod health;
 mod home;
 mod ideas;
 mod jobs;
+#[allow(clippy::duplicate_mod)] // compiled once per backend, by design
 #[path = "../sql/listening.rs"]
 mod listening;
 mod listening_dialect;
