@@ -145,6 +145,35 @@ impl AlertStatus {
     }
 }
 
+impl AlertStatus {
+    /// Checks that an alert in this state may move to `next`: acknowledged
+    /// only while open, resolved unless already resolved, never reopened.
+    /// The error is the message a client sees.
+    pub fn check_move(self, next: AlertStatus) -> Result<(), String> {
+        match (self, next) {
+            (_, AlertStatus::Open) => Err("an alert cannot be reopened".into()),
+            (AlertStatus::Open, AlertStatus::Acknowledged)
+            | (AlertStatus::Open | AlertStatus::Acknowledged, AlertStatus::Resolved) => Ok(()),
+            (current, _) => Err(format!("the alert is already {}", current.as_str())),
+        }
+    }
+}
+
+/// At most this many social handles linked to one account.
+pub const MAX_HANDLES_PER_ACCOUNT: i64 = 10;
+
+/// Checks that an account with `linked` handles may link one more; the
+/// error is the message a client sees.
+pub fn check_handle_limit(linked: i64) -> Result<(), String> {
+    if linked >= MAX_HANDLES_PER_ACCOUNT {
+        Err(format!(
+            "at most {MAX_HANDLES_PER_ACCOUNT} handles per account"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl std::str::FromStr for AlertStatus {
     type Err = crate::DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -226,4 +255,45 @@ pub struct NewAlert {
     pub terms: Vec<(String, f64)>,
     /// Example posts.
     pub example_post_ids: Vec<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_move_forward_only() {
+        use AlertStatus::*;
+        assert!(Open.check_move(Acknowledged).is_ok());
+        assert!(Open.check_move(Resolved).is_ok());
+        assert!(Acknowledged.check_move(Resolved).is_ok());
+        assert_eq!(
+            Acknowledged.check_move(Acknowledged),
+            Err("the alert is already acknowledged".into())
+        );
+        assert_eq!(
+            Resolved.check_move(Acknowledged),
+            Err("the alert is already resolved".into())
+        );
+        assert_eq!(
+            Resolved.check_move(Resolved),
+            Err("the alert is already resolved".into())
+        );
+        for from in [Open, Acknowledged, Resolved] {
+            assert_eq!(
+                from.check_move(Open),
+                Err("an alert cannot be reopened".into())
+            );
+        }
+    }
+
+    #[test]
+    fn ten_handles_per_account() {
+        assert!(check_handle_limit(0).is_ok());
+        assert!(check_handle_limit(9).is_ok());
+        assert_eq!(
+            check_handle_limit(10),
+            Err("at most 10 handles per account".into())
+        );
+    }
 }

@@ -11,28 +11,42 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
+// Each feature is written once in src/sql/ and compiled once per backend
+// against the dialect seam below (so clippy's duplicate_mod is expected).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/catalog.rs"]
 mod catalog;
+mod catalog_dialect;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/changes.rs"]
 mod changes;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/decisions.rs"]
 mod decisions;
 mod fanout;
 mod health;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/home.rs"]
 mod home;
 mod ideas;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/jobs.rs"]
 mod jobs;
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/listening.rs"]
 mod listening;
+mod listening_dialect;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/outbox.rs"]
 mod outbox;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/overview.rs"]
 mod overview;
 mod perks;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/playback.rs"]
 mod playback;
 mod playback_batch;
-// Compiled once per backend on purpose (see the dialect seam below).
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/support.rs"]
 mod support;

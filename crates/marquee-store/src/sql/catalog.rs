@@ -1,7 +1,13 @@
-//! The foundation on PostgreSQL: schema, catalog, accounts, profiles,
-//! sessions, history and thumbs (the twin of `sqlite/mod.rs`'s `CatalogStore`).
+//! [`CatalogStore`] (the foundation: schema, catalog, import, accounts,
+//! profiles, sessions, history and thumbs), written once for both backends
+//! (see `sqlite/mod.rs` for the dialect seam this file is compiled against).
+//!
+//! What is left per dialect lives in `<backend>/catalog_dialect.rs`: the
+//! migrations and the shut-down of the pools, and title full-text search
+//! (FTS5 vs tsquery).
 
-use super::{unique_to_conflict, PgStore, CHUNK};
+use super::catalog_dialect::title_matches;
+use super::{lock, unique_to_conflict, Backend, Db, Tx, FOR_UPDATE};
 use crate::changes::Bump;
 use crate::{
     CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle, NewAccount,
@@ -12,100 +18,178 @@ use marquee_domain::{
     Account, Credentials, ExternalLinks, GenreCount, HistoryEntry, Millis, Plan, Profile, Role,
     TagCount, Thumb, TitleDetail, TitleKind, TitleSummary, MAX_PROFILES_PER_ACCOUNT,
 };
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::query_builder::Separated;
+use sqlx::QueryBuilder;
 use std::str::FromStr;
 
-/// Advisory-lock key serialising `refresh_title_stats` (delete + rebuild).
+// Rows per multi-row INSERT of the import (at most 7 binds each).
+use super::CHUNK;
+
+/// Lock key serialising `refresh_title_stats` (delete + rebuild).
 const TITLE_STATS_LOCK: i64 = 0x6d71_0001;
 
-/// The columns [`summary_from_row`] reads, over `titles t LEFT JOIN title_stats s`.
-pub(crate) const SUMMARY_COLS: &str = "t.id, t.kind, t.name, t.year::INT AS year, \
+fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(Box::new(e)))
+}
+
+/// The columns [`SummaryRow`] reads, over `titles t LEFT JOIN title_stats s`.
+pub(crate) const SUMMARY_COLS: &str = "t.id, t.kind, t.name, CAST(t.year AS INTEGER) AS year, \
      COALESCE(s.plays, 0) AS plays, \
      CASE WHEN s.rating_count > 0 THEN s.rating_sum / s.rating_count END AS avg_rating, \
      (SELECT string_agg(g.name, '|') FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
       WHERE tg.title_id = t.id) AS genre_list";
 
-/// A title summary from a row selecting [`SUMMARY_COLS`].
-pub(crate) fn summary_from_row(row: &PgRow) -> Result<TitleSummary> {
-    let kind: String = row.try_get("kind")?;
-    let genres: Option<String> = row.try_get("genre_list")?;
-    let mut genres: Vec<String> = genres
-        .unwrap_or_default()
-        .split('|')
-        .filter(|g| !g.is_empty())
-        .map(str::to_string)
-        .collect();
-    genres.sort();
-    Ok(TitleSummary {
-        id: row.try_get("id")?,
-        kind: TitleKind::from_str(&kind)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
-        name: row.try_get("name")?,
-        year: row.try_get("year")?,
-        genres,
-        popularity: row.try_get("plays")?,
-        avg_rating: row.try_get("avg_rating")?,
-    })
+/// A title summary as [`SUMMARY_COLS`] selects it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SummaryRow {
+    id: i64,
+    kind: String,
+    name: String,
+    year: Option<i32>,
+    plays: i64,
+    avg_rating: Option<f64>,
+    genre_list: Option<String>,
 }
 
-pub(crate) fn account_from_row(row: &PgRow) -> Result<Account> {
-    let role: String = row.try_get("role")?;
-    let plan: String = row.try_get("plan")?;
-    Ok(Account {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        role: Role::from_str(&role)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
-        plan: Plan::from_str(&plan)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?,
-        created_at: row.try_get("created_at")?,
-        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
-    })
-}
+impl TryFrom<SummaryRow> for TitleSummary {
+    type Error = StoreError;
 
-pub(crate) fn profile_from_row(row: &PgRow) -> Result<Profile> {
-    Ok(Profile {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        is_kids: row.try_get::<i64, _>("is_kids")? != 0,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// Turns free text into a safe tsquery: each word (alphanumerics only,
-/// lower-cased) becomes a prefix term, all of them required. The result is
-/// bound as a parameter of `to_tsquery('simple', $n)`, never spliced into SQL.
-pub(crate) fn tsquery_all_prefixes(q: &str) -> Option<String> {
-    let terms: Vec<String> = q
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(12)
-        .map(|w| format!("{}:*", fold(&w.to_lowercase())))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" & "))
-}
-
-/// Accented letters and their plain forms, for diacritic-insensitive search
-/// (SQLite's FTS5 tokenizer removes diacritics; PostgreSQL's 'simple' does not).
-const ACCENTED: &str = "áàâäãåāăąéèêëēĕėęěíìîïĩīĭįóòôöõøōŏőúùûüũūŭůűųñńňçćčýÿśšźżžłďťř";
-const PLAIN: &str = "aaaaaaaaaeeeeeeeeeiiiiiiiiooooooooouuuuuuuuuunnncccyysszzzldtr";
-
-/// Lower-case text with [`ACCENTED`] letters replaced by their [`PLAIN`] form.
-fn fold(w: &str) -> String {
-    w.chars()
-        .map(|c| match ACCENTED.chars().position(|a| a == c) {
-            Some(i) => PLAIN.chars().nth(i).unwrap_or(c),
-            None => c,
+    fn try_from(r: SummaryRow) -> Result<TitleSummary> {
+        let mut genres: Vec<String> = r
+            .genre_list
+            .unwrap_or_default()
+            .split('|')
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
+            .collect();
+        genres.sort();
+        Ok(TitleSummary {
+            id: r.id,
+            kind: TitleKind::from_str(&r.kind).map_err(decode_err)?,
+            name: r.name,
+            year: r.year,
+            genres,
+            popularity: r.plays,
+            avg_rating: r.avg_rating,
         })
-        .collect()
+    }
+}
+
+/// A title search hit: [`SUMMARY_COLS`] and `relevance` (higher is better).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MatchRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    relevance: f64,
 }
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
 
+/// An account as [`ACCOUNT_COLS`] selects it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: i64,
+    email: String,
+    role: String,
+    plan: String,
+    created_at: Millis,
+    must_change_password: i64,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+
+    fn try_from(r: AccountRow) -> Result<Account> {
+        Ok(Account {
+            id: r.id,
+            email: r.email,
+            role: Role::from_str(&r.role).map_err(decode_err)?,
+            plan: Plan::from_str(&r.plan).map_err(decode_err)?,
+            created_at: r.created_at,
+            must_change_password: r.must_change_password != 0,
+        })
+    }
+}
+
+/// A profile (`SELECT *` of `profiles`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProfileRow {
+    id: i64,
+    account_id: i64,
+    name: String,
+    is_kids: i64,
+    created_at: Millis,
+}
+
+impl From<ProfileRow> for Profile {
+    fn from(r: ProfileRow) -> Self {
+        Profile {
+            id: r.id,
+            account_id: r.account_id,
+            name: r.name,
+            is_kids: r.is_kids != 0,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    profile_id: Option<i64>,
+    csrf_token: String,
+    expires_at: Millis,
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    duration_s: Option<i64>,
+    series_id: Option<i64>,
+    season_number: Option<i32>,
+    episode_number: Option<i32>,
+    imdb_id: Option<String>,
+    tmdb_id: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    #[sqlx(flatten)]
+    title: SummaryRow,
+    watched_at: Millis,
+    rating: Option<f64>,
+    thumb: Option<i64>,
+}
+
+/// The e-mail of an imported viewer.
+fn viewer_email(source: &str, uid: i64) -> String {
+    if source == "movielens" {
+        format!("viewer{uid}@demo.marquee")
+    } else {
+        format!("{source}-viewer{uid}@demo.marquee")
+    }
+}
+
+/// The plan of an imported viewer (a spread over the three).
+fn viewer_plan(uid: i64) -> Plan {
+    match uid % 3 {
+        0 => Plan::Premium,
+        1 => Plan::Standard,
+        _ => Plan::Basic,
+    }
+}
+
 #[async_trait]
-impl CatalogStore for PgStore {
+impl CatalogStore for Backend {
     async fn migrate(&self) -> Result<()> {
         self.migrate_schema().await
     }
@@ -116,7 +200,7 @@ impl CatalogStore for PgStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.shut_down().await;
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<String>> {
@@ -145,9 +229,9 @@ impl CatalogStore for PgStore {
     ) -> Result<ImportCounts> {
         let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in rows.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                 "INSERT INTO titles(kind, name, year, source, external_id, created_at) ",
             );
             qb.push_values(chunk, |mut b, t| {
@@ -168,22 +252,24 @@ impl CatalogStore for PgStore {
                 .flat_map(|t| t.genres.iter().map(move |g| (t.external_id, g.as_str())))
                 .collect();
             for pchunk in pairs.chunks(CHUNK) {
-                let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("INSERT INTO genres(name) ");
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO genres(name) ");
                 qb.push_values(pchunk, |mut b, (_, g)| {
                     b.push_bind(*g);
                 });
                 qb.push(" ON CONFLICT DO NOTHING");
                 qb.build().execute(&mut *tx).await?;
-                let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                     "INSERT INTO title_genres(title_id, genre_id) SELECT t.id, g.id FROM (",
                 );
                 qb.push_values(pchunk, |mut b, (ext, g)| {
                     b.push_bind(*ext).push_bind(*g);
                 });
+                // `WHERE true`: SQLite reads an `ON` right after a join as
+                // the join's, not the upsert's.
                 qb.push(") v JOIN titles t ON t.source = ")
                     .push_bind(source)
                     .push(" AND t.external_id = v.column1 JOIN genres g ON g.name = v.column2")
-                    .push(" ON CONFLICT DO NOTHING");
+                    .push(" WHERE true ON CONFLICT DO NOTHING");
                 qb.build().execute(&mut *tx).await?;
             }
         }
@@ -193,7 +279,7 @@ impl CatalogStore for PgStore {
 
     async fn import_tags(&self, source: &str, rows: &[ImportTag]) -> Result<ImportCounts> {
         import_per_title(
-            &self.pool,
+            self,
             source,
             rows,
             |r| r.external_title,
@@ -211,7 +297,7 @@ impl CatalogStore for PgStore {
 
     async fn import_links(&self, source: &str, rows: &[ImportLink]) -> Result<ImportCounts> {
         import_per_title(
-            &self.pool,
+            self,
             source,
             rows,
             |r| r.external_title,
@@ -235,26 +321,16 @@ impl CatalogStore for PgStore {
     ) -> Result<ImportCounts> {
         let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in users.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                 "INSERT INTO accounts(email, password_hash, role, plan, source, external_id, created_at) ",
             );
             qb.push_values(chunk, |mut b, uid| {
-                let email = if source == "movielens" {
-                    format!("viewer{uid}@demo.marquee")
-                } else {
-                    format!("{source}-viewer{uid}@demo.marquee")
-                };
-                let plan = match uid % 3 {
-                    0 => "premium",
-                    1 => "standard",
-                    _ => "basic",
-                };
-                b.push_bind(email)
+                b.push_bind(viewer_email(source, *uid))
                     .push_bind(password_hash)
-                    .push_bind("viewer")
-                    .push_bind(plan)
+                    .push_bind(Role::Viewer.as_str())
+                    .push_bind(viewer_plan(*uid).as_str())
                     .push_bind(source)
                     .push_bind(*uid)
                     .push_bind(now);
@@ -280,12 +356,10 @@ impl CatalogStore for PgStore {
     async fn import_ratings(&self, source: &str, rows: &[ImportRating]) -> Result<ImportCounts> {
         let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
-        let mut tx = self.pool.begin().await?;
-        const JOIN: &str = ") v JOIN accounts a ON a.source = ";
+        let mut tx = self.begin_write().await?;
         for chunk in rows.chunks(CHUNK) {
-            let build = |head: &str, select: &str, only_thumbs: bool, tail: &str| {
-                let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(head);
-                qb.push(select);
+            let build = |head: &str, only_thumbs: bool, tail: &str| {
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(head);
                 let rows: Vec<&ImportRating> = chunk
                     .iter()
                     .filter(|r| !only_thumbs || Thumb::from_stars(r.stars).is_some())
@@ -297,7 +371,7 @@ impl CatalogStore for PgStore {
                         .push_bind(f64::from(r.stars))
                         .push_bind(Thumb::from_stars(r.stars).map(Thumb::value));
                 });
-                qb.push(JOIN)
+                qb.push(") v JOIN accounts a ON a.source = ")
                     .push_bind(source.to_string())
                     .push(
                         " AND a.external_id = v.column1 \
@@ -309,24 +383,34 @@ impl CatalogStore for PgStore {
                     .push(tail);
                 qb
             };
-            let mut q = build("", "SELECT COUNT(*) FROM (", false, "");
-            let matched: i64 = q.build_query_scalar().fetch_one(&mut *tx).await?;
+            // `WHERE true`: SQLite reads an `ON` right after a join as the
+            // join's, not the upsert's.
+            const UPSERT: &str = " WHERE true ON CONFLICT DO NOTHING";
+            let matched: i64 = build("SELECT COUNT(*) FROM (", false, "")
+                .build_query_scalar()
+                .fetch_one(&mut *tx)
+                .await?;
             let matched = matched as u64;
-            let mut q = build(
-                "INSERT INTO watch_history(profile_id, title_id, watched_at, rating, source) ",
-                "SELECT p.id, t.id, v.column3, v.column4, 'import' FROM (",
+            let done = build(
+                "INSERT INTO watch_history(profile_id, title_id, watched_at, rating, source) \
+                 SELECT p.id, t.id, v.column3, v.column4, 'import' FROM (",
                 false,
-                " ON CONFLICT DO NOTHING",
-            );
-            let done = q.build().execute(&mut *tx).await?.rows_affected();
+                UPSERT,
+            )
+            .build()
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if chunk.iter().any(|r| Thumb::from_stars(r.stars).is_some()) {
-                let mut q = build(
-                    "INSERT INTO feedback(profile_id, title_id, value, updated_at) ",
-                    "SELECT p.id, t.id, v.column5, v.column3 FROM (",
+                build(
+                    "INSERT INTO feedback(profile_id, title_id, value, updated_at) \
+                     SELECT p.id, t.id, v.column5, v.column3 FROM (",
                     true,
-                    " ON CONFLICT DO NOTHING",
-                );
-                q.build().execute(&mut *tx).await?;
+                    UPSERT,
+                )
+                .build()
+                .execute(&mut *tx)
+                .await?;
             }
             counts.imported += done;
             counts.unchanged += matched - done;
@@ -337,11 +421,8 @@ impl CatalogStore for PgStore {
     }
 
     async fn refresh_title_stats(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(TITLE_STATS_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        lock(&mut tx, TITLE_STATS_LOCK).await?;
         sqlx::query("DELETE FROM title_stats")
             .execute(&mut *tx)
             .await?;
@@ -357,16 +438,16 @@ impl CatalogStore for PgStore {
     }
 
     async fn count_titles(&self, kind: Option<TitleKind>) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM titles WHERE $1::TEXT IS NULL OR kind = $1")
-                .bind(kind.map(TitleKind::as_str))
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM titles WHERE CAST($1 AS TEXT) IS NULL OR kind = $1",
         )
+        .bind(kind.map(TitleKind::as_str))
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn list_titles(&self, q: &TitleQuery) -> Result<Vec<TitleSummary>> {
-        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT ");
         qb.push(SUMMARY_COLS);
         qb.push(
             " FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id WHERE t.kind != 'episode'",
@@ -389,81 +470,57 @@ impl CatalogStore for PgStore {
         });
         qb.push(" LIMIT ").push_bind(i64::from(q.limit));
         qb.push(" OFFSET ").push_bind(i64::from(q.offset));
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        let rows: Vec<SummaryRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(TitleSummary::try_from).collect()
     }
 
     async fn title(&self, id: i64) -> Result<Option<TitleDetail>> {
-        let sql = format!(
-            "SELECT {SUMMARY_COLS}, t.duration_s, t.series_id, se.number::INT AS season_number, \
-             t.episode_number::INT AS episode_number, l.imdb_id, l.tmdb_id \
+        let row: Option<DetailRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY_COLS}, t.duration_s, t.series_id, \
+             CAST(se.number AS INTEGER) AS season_number, \
+             CAST(t.episode_number AS INTEGER) AS episode_number, l.imdb_id, l.tmdb_id \
              FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id \
              LEFT JOIN seasons se ON se.id = t.season_id \
              LEFT JOIN title_links l ON l.title_id = t.id WHERE t.id = $1"
-        );
-        let Some(row) = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
             return Ok(None);
         };
-        let summary = summary_from_row(&row)?;
-        let tags = sqlx::query(
+        let tags: Vec<(String, i64)> = sqlx::query_as(
             "SELECT MIN(tag) AS tag, COUNT(*) AS n FROM title_tags WHERE title_id = $1 \
              GROUP BY lower(tag) ORDER BY n DESC, lower(tag) ASC LIMIT 30",
         )
         .bind(id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(TagCount {
-                tag: r.try_get("tag")?,
-                count: r.try_get("n")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
         Ok(Some(TitleDetail {
-            summary,
-            tags,
+            summary: row.summary.try_into()?,
+            tags: tags
+                .into_iter()
+                .map(|(tag, count)| TagCount { tag, count })
+                .collect(),
             links: ExternalLinks {
-                imdb: row.try_get("imdb_id")?,
-                tmdb: row.try_get("tmdb_id")?,
+                imdb: row.imdb_id,
+                tmdb: row.tmdb_id,
             },
-            duration_s: row.try_get("duration_s")?,
-            series_id: row.try_get("series_id")?,
-            season: row.try_get("season_number")?,
-            episode: row.try_get("episode_number")?,
+            duration_s: row.duration_s,
+            series_id: row.series_id,
+            season: row.season_number,
+            episode: row.episode_number,
         }))
     }
 
     async fn search_titles(&self, q: &str, limit: u32) -> Result<Vec<TitleSummary>> {
-        let Some(tsq) = tsquery_all_prefixes(q) else {
-            return Ok(Vec::new());
-        };
-        let sql = format!(
-            "SELECT {SUMMARY_COLS}, ts_rank(t.name_tsv, q.q)::DOUBLE PRECISION AS rank \
-             FROM titles t CROSS JOIN to_tsquery('simple', $1) AS q(q) \
-             LEFT JOIN title_stats s ON s.title_id = t.id \
-             WHERE (t.name_tsv @@ q.q OR (t.name !~ '^[[:ascii:]]*$' \
-                    AND to_tsvector('simple', translate(lower(t.name), $2, $3)) @@ q.q)) \
-             AND t.kind != 'episode' ORDER BY rank DESC, t.id LIMIT 200"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(tsq)
-            .bind(ACCENTED)
-            .bind(PLAIN)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut scored = rows
-            .iter()
+        let mut scored = title_matches(self, q)
+            .await?
+            .into_iter()
             .map(|r| {
-                let rank: f64 = r.try_get("rank")?;
-                let t = summary_from_row(r)?;
-                // ts_rank is higher-is-better and about a tenth of bm25's
-                // scale; popularity breaks near-ties as on SQLite.
-                let score = 10.0 * rank + 0.35 * ((1 + t.popularity.max(0)) as f64).ln();
+                let t = TitleSummary::try_from(r.summary)?;
+                // Popularity breaks near-ties.
+                let score = r.relevance + 0.35 * ((1 + t.popularity.max(0)) as f64).ln();
                 Ok((score, t))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -476,24 +533,20 @@ impl CatalogStore for PgStore {
     }
 
     async fn genres(&self) -> Result<Vec<GenreCount>> {
-        sqlx::query(
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT g.name, COUNT(tg.title_id) AS n FROM genres g \
              JOIN title_genres tg ON tg.genre_id = g.id GROUP BY g.id ORDER BY n DESC, g.name ASC",
         )
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(GenreCount {
-                name: r.try_get("name")?,
-                titles: r.try_get("n")?,
-            })
-        })
-        .collect()
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, titles)| GenreCount { name, titles })
+            .collect())
     }
 
     async fn create_account(&self, new: &NewAccount, now: Millis) -> Result<Account> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO accounts(email, password_hash, role, plan, must_change_password, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -525,51 +578,49 @@ impl CatalogStore for PgStore {
     }
 
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
-        let sql = format!("SELECT {ACCOUNT_COLS}, password_hash FROM accounts WHERE email = $1");
-        let Some(row) = sqlx::query(&sql)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Credentials {
-            account: account_from_row(&row)?,
-            password_hash: row.try_get("password_hash")?,
-        }))
+        let row: Option<CredentialsRow> = sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLS}, password_hash FROM accounts WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Credentials {
+                account: r.account.try_into()?,
+                password_hash: r.password_hash,
+            })
+        })
+        .transpose()
     }
 
     async fn account(&self, id: i64) -> Result<Option<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
-        sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(account_from_row)
-            .transpose()
+        let row: Option<AccountRow> = sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Account::try_from).transpose()
     }
 
     async fn list_accounts(&self, limit: u32, offset: u32) -> Result<Vec<Account>> {
-        let sql =
-            format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id DESC LIMIT $1 OFFSET $2");
-        sqlx::query(&sql)
-            .bind(i64::from(limit))
-            .bind(i64::from(offset))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(account_from_row)
-            .collect()
+        let rows: Vec<AccountRow> = sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id DESC LIMIT $1 OFFSET $2"
+        ))
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Account::try_from).collect()
     }
 
     async fn count_accounts(&self, role: Option<Role>) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE $1::TEXT IS NULL OR role = $1")
-                .bind(role.map(Role::as_str))
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM accounts WHERE CAST($1 AS TEXT) IS NULL OR role = $1",
         )
+        .bind(role.map(Role::as_str))
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn set_password(&self, account_id: i64, hash: &str, must_change: bool) -> Result<()> {
@@ -604,23 +655,20 @@ impl CatalogStore for PgStore {
     }
 
     async fn profiles(&self, account_id: i64) -> Result<Vec<Profile>> {
-        sqlx::query("SELECT * FROM profiles WHERE account_id = $1 ORDER BY id")
-            .bind(account_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(profile_from_row)
-            .collect()
+        let rows: Vec<ProfileRow> =
+            sqlx::query_as("SELECT * FROM profiles WHERE account_id = $1 ORDER BY id")
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn profile(&self, id: i64) -> Result<Option<Profile>> {
-        sqlx::query("SELECT * FROM profiles WHERE id = $1")
+        let row: Option<ProfileRow> = sqlx::query_as("SELECT * FROM profiles WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(profile_from_row)
-            .transpose()
+            .await?;
+        Ok(row.map(Into::into))
     }
 
     async fn create_profile(
@@ -632,13 +680,15 @@ impl CatalogStore for PgStore {
     ) -> Result<Profile> {
         let _changed = self.changes.on_return(Bump::Auth);
         // The account row is locked so that two concurrent adds cannot both
-        // pass the count check (SQLite gets this from its single writer).
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query(
+        // pass the count check (on SQLite the write transaction does it).
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"
+        ))
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        let row: Option<ProfileRow> = sqlx::query_as(
             "INSERT INTO profiles(account_id, name, is_kids, created_at) \
              SELECT $1, $2, $3, $4 WHERE (SELECT COUNT(*) FROM profiles WHERE account_id = $1) < $5 \
              RETURNING *",
@@ -651,17 +701,14 @@ impl CatalogStore for PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| unique_to_conflict(e, "name"))?;
-        let profile = match row {
-            Some(r) => profile_from_row(&r)?,
-            None => {
-                return Err(StoreError::Limit {
-                    field: "name",
-                    message: format!("an account has at most {MAX_PROFILES_PER_ACCOUNT} profiles"),
-                })
-            }
+        let Some(row) = row else {
+            return Err(StoreError::Limit {
+                field: "name",
+                message: format!("an account has at most {MAX_PROFILES_PER_ACCOUNT} profiles"),
+            });
         };
         tx.commit().await?;
-        Ok(profile)
+        Ok(row.into())
     }
 
     async fn create_session(
@@ -695,7 +742,7 @@ impl CatalogStore for PgStore {
     }
 
     async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query(
+        let row: Option<SessionRow> = sqlx::query_as(
             "SELECT a.id, a.email, a.role, a.plan, a.created_at, a.must_change_password, \
              s.profile_id, s.csrf_token, s.expires_at \
              FROM sessions s JOIN accounts a ON a.id = s.account_id \
@@ -705,13 +752,15 @@ impl CatalogStore for PgStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(SessionRecord {
-            account: account_from_row(&row)?,
-            profile_id: row.try_get("profile_id")?,
-            csrf_token: row.try_get("csrf_token")?,
-            expires_at: row.try_get("expires_at")?,
-        }))
+        row.map(|r| {
+            Ok(SessionRecord {
+                account: r.account.try_into()?,
+                profile_id: r.profile_id,
+                csrf_token: r.csrf_token,
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()
     }
 
     async fn set_session_profile(&self, token_hash: &str, profile_id: i64) -> Result<()> {
@@ -743,27 +792,23 @@ impl CatalogStore for PgStore {
     }
 
     async fn history(&self, profile_id: i64, limit: u32) -> Result<Vec<HistoryEntry>> {
-        let sql = format!(
+        let rows: Vec<HistoryRow> = sqlx::query_as(&format!(
             "SELECT {SUMMARY_COLS}, h.watched_at, h.rating, f.value AS thumb FROM watch_history h \
              JOIN titles t ON t.id = h.title_id LEFT JOIN title_stats s ON s.title_id = t.id \
              LEFT JOIN feedback f ON f.profile_id = h.profile_id AND f.title_id = h.title_id \
              WHERE h.profile_id = $1 ORDER BY h.watched_at DESC, h.id DESC LIMIT $2"
-        );
-        sqlx::query(&sql)
-            .bind(profile_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
+        ))
+        .bind(profile_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
             .map(|r| {
-                let rating: Option<f64> = r.try_get("rating")?;
                 Ok(HistoryEntry {
-                    title: summary_from_row(r)?,
-                    watched_at: r.try_get("watched_at")?,
-                    rating: rating.map(|v| v as f32),
-                    thumb: r
-                        .try_get::<Option<i64>, _>("thumb")?
-                        .and_then(Thumb::from_value),
+                    title: r.title.try_into()?,
+                    watched_at: r.watched_at,
+                    rating: r.rating.map(|v| v as f32),
+                    thumb: r.thumb.and_then(Thumb::from_value),
                 })
             })
             .collect()
@@ -823,22 +868,24 @@ impl CatalogStore for PgStore {
 /// `INSERT … SELECT t.id, v.column2… FROM (` whose VALUES rows start with the
 /// external title id; rows for unknown titles are counted as rejected.
 async fn import_per_title<T>(
-    pool: &PgPool,
+    s: &Backend,
     source: &str,
     rows: &[T],
     title_of: impl Fn(&T) -> i64,
     head: &str,
-    mut bind: impl FnMut(sqlx::query_builder::Separated<'_, '_, Postgres, &'static str>, &T),
+    mut bind: impl FnMut(Separated<'_, '_, Db, &'static str>, &T),
 ) -> Result<ImportCounts> {
     let mut counts = ImportCounts::default();
-    let mut tx = pool.begin().await?;
+    let mut tx = s.begin_write().await?;
     for chunk in rows.chunks(CHUNK) {
         let matched = matched_titles(&mut tx, source, chunk.iter().map(&title_of)).await?;
-        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(head);
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(head);
         qb.push_values(chunk, &mut bind);
+        // `WHERE true`: SQLite reads an `ON` right after a join as the
+        // join's, not the upsert's.
         qb.push(") v JOIN titles t ON t.source = ")
             .push_bind(source.to_string())
-            .push(" AND t.external_id = v.column1 ON CONFLICT DO NOTHING");
+            .push(" AND t.external_id = v.column1 WHERE true ON CONFLICT DO NOTHING");
         let done = qb.build().execute(&mut *tx).await?.rows_affected();
         counts.imported += done;
         counts.unchanged += matched - done;
@@ -850,7 +897,7 @@ async fn import_per_title<T>(
 
 /// How many of the given external title ids exist (counting repeats).
 async fn matched_titles(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
+    tx: &mut Tx<'_>,
     source: &str,
     ids: impl Iterator<Item = i64>,
 ) -> Result<u64> {
@@ -858,7 +905,7 @@ async fn matched_titles(
     if ids.is_empty() {
         return Ok(0);
     }
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT COUNT(*) FROM (");
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM (");
     qb.push_values(&ids, |mut b, id| {
         b.push_bind(*id);
     });
