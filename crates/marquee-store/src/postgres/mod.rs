@@ -23,6 +23,7 @@ mod jobs;
 mod listening;
 mod outbox;
 mod overview;
+#[path = "../sql/perks.rs"]
 mod perks;
 mod playback;
 mod support;
@@ -149,6 +150,12 @@ impl PgStore {
         Ok(self.pool.acquire().await?)
     }
 }
+
+// --- perks ---
+
+/// `SELECT ... FOR NO KEY UPDATE`: the row read is this transaction's to
+/// change (not its key), without blocking inserts that only reference it.
+pub(crate) const FOR_NO_KEY_UPDATE: &str = " FOR NO KEY UPDATE";
 
 /// Administrative statements on a PostgreSQL server, for tests and tools
 /// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).

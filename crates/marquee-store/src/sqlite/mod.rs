@@ -31,6 +31,7 @@ mod jobs;
 mod listening;
 mod outbox;
 mod overview;
+#[path = "../sql/perks.rs"]
 mod perks;
 mod support;
 
@@ -171,6 +172,12 @@ impl SqliteStore {
         Ok(self.pool.acquire().await?)
     }
 }
+
+// --- perks ---
+
+/// `SELECT ... FOR NO KEY UPDATE`: nothing on SQLite, where a write
+/// transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+pub(crate) const FOR_NO_KEY_UPDATE: &str = "";
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
 
