@@ -18,7 +18,9 @@ mod decisions;
 mod fanout;
 mod health;
 mod home;
+#[path = "../sql/ideas.rs"]
 mod ideas;
+mod ideas_search;
 mod jobs;
 mod listening;
 mod outbox;
@@ -156,6 +158,12 @@ impl PgStore {
 /// `SELECT ... FOR NO KEY UPDATE`: the row read is this transaction's to
 /// change (not its key), without blocking inserts that only reference it.
 pub(crate) const FOR_NO_KEY_UPDATE: &str = " FOR NO KEY UPDATE";
+
+// --- ideas ---
+
+/// Orders text by its bytes, as `ORDER BY x{BYTE_ORDER}`, like SQLite,
+/// rather than by the database's locale.
+pub(crate) const BYTE_ORDER: &str = " COLLATE \"C\"";
 
 /// Administrative statements on a PostgreSQL server, for tests and tools
 /// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).

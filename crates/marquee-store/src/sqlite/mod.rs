@@ -26,7 +26,9 @@ mod decisions;
 mod fanout;
 mod health;
 mod home;
+#[path = "../sql/ideas.rs"]
 mod ideas;
+mod ideas_search;
 mod jobs;
 mod listening;
 mod outbox;
@@ -178,6 +180,12 @@ impl SqliteStore {
 /// `SELECT ... FOR NO KEY UPDATE`: nothing on SQLite, where a write
 /// transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
 pub(crate) const FOR_NO_KEY_UPDATE: &str = "";
+
+// --- ideas ---
+
+/// Orders text by its bytes, as `ORDER BY x{BYTE_ORDER}`: SQLite's default
+/// (BINARY) collation already does.
+pub(crate) const BYTE_ORDER: &str = "";
 
 const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
 
