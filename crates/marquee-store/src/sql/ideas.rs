@@ -17,7 +17,9 @@ use crate::ideas::{
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
-use marquee_domain::ideas::{Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange};
+use marquee_domain::ideas::{
+    vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange,
+};
 use marquee_domain::{Millis, Role};
 use sqlx::QueryBuilder;
 use std::str::FromStr;
@@ -432,17 +434,16 @@ impl IdeaStore for Backend {
         .fetch_one(&mut *tx)
         .await?;
         let mut used = used_in(&mut tx, account_id).await?;
+        if !vote_fits_budget(budget, used, already) {
+            let b = budget.unwrap_or(0);
+            return Err(StoreError::Limit {
+                field: "votes",
+                message: format!(
+                    "you have used all {b} of your votes; withdraw one, or wait until an idea you voted for closes and its vote comes back"
+                ),
+            });
+        }
         if !already {
-            if let Some(b) = budget {
-                if used >= i64::from(b) {
-                    return Err(StoreError::Limit {
-                        field: "votes",
-                        message: format!(
-                            "you have used all {b} of your votes; withdraw one, or wait until an idea you voted for closes and its vote comes back"
-                        ),
-                    });
-                }
-            }
             sqlx::query(
                 "INSERT INTO idea_votes(idea_id, account_id, created_at) VALUES ($1, $2, $3)",
             )
