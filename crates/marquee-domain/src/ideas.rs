@@ -330,9 +330,26 @@ pub fn url(field: &'static str, raw: &str) -> Result<String, DomainError> {
     Ok(u.to_string())
 }
 
+/// Whether an account may vote for an idea: a vote already cast stays; a
+/// new one needs room in the budget (`used`: the account's votes on open
+/// ideas; `None`: no budget).
+pub fn vote_fits_budget(budget: Option<u32>, used: i64, already_voted: bool) -> bool {
+    already_voted || budget.is_none_or(|b| used < i64::from(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vote_budget() {
+        assert!(vote_fits_budget(Some(3), 2, false));
+        assert!(!vote_fits_budget(Some(3), 3, false));
+        assert!(!vote_fits_budget(Some(0), 0, false));
+        // Voting again for the same idea costs nothing.
+        assert!(vote_fits_budget(Some(3), 3, true));
+        assert!(vote_fits_budget(None, 1_000, false));
+    }
 
     #[test]
     fn titles_and_tags() {

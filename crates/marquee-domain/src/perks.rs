@@ -949,6 +949,88 @@ pub fn period_start(b: &Budget, at: Millis) -> Millis {
     at - b.per_profile.period_days * DAY_MS
 }
 
+/// What is left of a rule's caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remaining {
+    /// Cents left under the global cap; `None`: no cap on cents.
+    pub cents: Option<i64>,
+    /// Awards left under the global cap; `None`: no cap on awards.
+    pub awards: Option<i64>,
+    /// Awards left to the profile within the period.
+    pub profile_awards: i64,
+}
+
+impl Budget {
+    /// What the caps leave after `u` (never below zero).
+    pub fn remaining(&self, u: &Usage) -> Remaining {
+        Remaining {
+            cents: self.global.max_cents.map(|m| (m - u.global_cents).max(0)),
+            awards: self.global.max_awards.map(|m| (m - u.global_awards).max(0)),
+            profile_awards: (self.per_profile.max_awards - u.profile_awards).max(0),
+        }
+    }
+}
+
+/// The rows one award writes, when the budget allows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwardPlan {
+    /// What the award costs the business, cents (the audit and the spend).
+    pub cost_cents: i64,
+    /// What it gives: a credit's amount, zero for every other effect.
+    pub amount_cents: i64,
+    /// One line, e.g. "$5.00 credit".
+    pub headline: String,
+    /// The caps left once this award is made.
+    pub remaining: Remaining,
+}
+
+/// Whether one more award of a rule fits its budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwardDecision {
+    /// Within every cap: write the award.
+    Award(AwardPlan),
+    /// Over a cap: write nothing but the audit line.
+    Refuse {
+        /// Which cap (its `as_str` is the audit action).
+        verdict: BudgetVerdict,
+        /// The audit detail: what was used.
+        detail: String,
+    },
+}
+
+/// Decides one award of `rule` given what the rule has used so far
+/// (read by the store inside the award's transaction): what it costs and
+/// gives, or which cap refuses it.
+pub fn decide_award(rule: &RuleSpec, u: &Usage) -> AwardDecision {
+    let cost = rule.effect.cost();
+    match check_budget(&rule.budget, cost, u) {
+        BudgetVerdict::Ok => AwardDecision::Award(AwardPlan {
+            cost_cents: cost,
+            amount_cents: if rule.effect.kind == EffectKind::Credit {
+                rule.effect.amount_cents.unwrap_or(0)
+            } else {
+                0
+            },
+            headline: rule.effect.describe(),
+            remaining: rule.budget.remaining(&Usage {
+                global_cents: u.global_cents + cost,
+                global_awards: u.global_awards + 1,
+                profile_awards: u.profile_awards + 1,
+            }),
+        }),
+        verdict => AwardDecision::Refuse {
+            verdict,
+            detail: format!(
+                "{}: {} used of the global cap, {} awards to this profile in {} days",
+                rule.name,
+                money(u.global_cents),
+                u.profile_awards,
+                rule.budget.per_profile.period_days
+            ),
+        },
+    }
+}
+
 /// One award a dry run would make.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DryAward {
@@ -1235,6 +1317,129 @@ mod tests {
         assert_eq!(out.profiles, 2);
         assert_eq!(out.skipped_profile, 1);
         assert_eq!(out.skipped_global, 2);
+    }
+
+    #[test]
+    fn decide_award_costs_gives_and_leaves() {
+        // A 500-cent credit under a 1000-cent cap, one per profile per 30 days.
+        let r = parse_rule(&rule()).unwrap();
+        let fresh = Usage::default();
+        match decide_award(&r, &fresh) {
+            AwardDecision::Award(p) => {
+                assert_eq!((p.cost_cents, p.amount_cents), (500, 500));
+                assert_eq!(p.headline, "$5.00 credit");
+                assert_eq!(
+                    p.remaining,
+                    Remaining {
+                        cents: Some(500),
+                        awards: None,
+                        profile_awards: 0
+                    }
+                );
+            }
+            other => panic!("expected an award, got {other:?}"),
+        }
+        // The last 500 cents still fit exactly.
+        let used = Usage {
+            global_cents: 500,
+            global_awards: 1,
+            profile_awards: 0,
+        };
+        assert!(matches!(
+            decide_award(&r, &used),
+            AwardDecision::Award(AwardPlan {
+                remaining: Remaining { cents: Some(0), .. },
+                ..
+            })
+        ));
+        // One cent more does not.
+        let over = Usage {
+            global_cents: 501,
+            ..used
+        };
+        assert_eq!(
+            decide_award(&r, &over),
+            AwardDecision::Refuse {
+                verdict: BudgetVerdict::GlobalExhausted,
+                detail:
+                    "Finishers: $5.01 used of the global cap, 0 awards to this profile in 30 days"
+                        .into()
+            }
+        );
+        // The global cap is checked before the profile's.
+        let both = Usage {
+            profile_awards: 1,
+            ..over
+        };
+        assert!(matches!(
+            decide_award(&r, &both),
+            AwardDecision::Refuse {
+                verdict: BudgetVerdict::GlobalExhausted,
+                ..
+            }
+        ));
+        let profile = Usage {
+            profile_awards: 1,
+            ..fresh
+        };
+        assert!(matches!(
+            decide_award(&r, &profile),
+            AwardDecision::Refuse {
+                verdict: BudgetVerdict::ProfileCap,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn decide_award_of_a_badge_gives_no_credit_and_counts_awards() {
+        let mut v = rule();
+        v["effect"] = json!({"kind": "badge", "badge": "Binger", "cost_cents": 20});
+        v["budget"]["global"] = json!({"max_awards": 2});
+        v["budget"]["per_profile"]["max_awards"] = json!(3);
+        let r = parse_rule(&v).unwrap();
+        let u = Usage {
+            global_cents: 20,
+            global_awards: 1,
+            profile_awards: 1,
+        };
+        assert_eq!(
+            decide_award(&r, &u),
+            AwardDecision::Award(AwardPlan {
+                cost_cents: 20,
+                amount_cents: 0,
+                headline: "the “Binger” badge".into(),
+                remaining: Remaining {
+                    cents: None,
+                    awards: Some(0),
+                    profile_awards: 1
+                },
+            })
+        );
+        let full = Usage {
+            global_awards: 2,
+            ..u
+        };
+        assert!(matches!(
+            decide_award(&r, &full),
+            AwardDecision::Refuse {
+                verdict: BudgetVerdict::GlobalExhausted,
+                ..
+            }
+        ));
+        // What remains never goes below zero.
+        assert_eq!(
+            r.budget.remaining(&Usage {
+                global_cents: 0,
+                global_awards: 9,
+                profile_awards: 9
+            }),
+            Remaining {
+                cents: None,
+                awards: Some(0),
+                profile_awards: 0
+            }
+        );
     }
 
     #[test]

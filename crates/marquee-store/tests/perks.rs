@@ -10,8 +10,30 @@ mod common;
 use marquee_domain::perks::{TriggerKind, DAY_MS};
 use marquee_domain::{Plan, Role};
 use marquee_store::perks::{AwardOutcome, NewPerkEvent, PerksStore, ReferralOutcome};
+use marquee_store::postgres::PgStore;
+use marquee_store::sqlite::SqliteStore;
 use marquee_store::{CatalogStore, NewAccount, StoreError};
 use std::sync::Arc;
+
+/// Plain SQL, for what no store call does (and must not be able to do).
+#[async_trait::async_trait]
+trait Raw {
+    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error>;
+}
+
+#[async_trait::async_trait]
+impl Raw for SqliteStore {
+    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql).execute(self.pool()).await?.rows_affected())
+    }
+}
+
+#[async_trait::async_trait]
+impl Raw for PgStore {
+    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql).execute(self.pool()).await?.rows_affected())
+    }
+}
 
 async fn account<S: CatalogStore>(s: &S, email: &str, role: Role, at: i64) -> i64 {
     s.create_account(
@@ -234,7 +256,21 @@ async fn check_referrals<S: CatalogStore + PerksStore>(s: &S) {
     assert_eq!(facts.sentiment, None);
 }
 
+/// The audit trail is append-only: its rows can be neither changed nor deleted.
+async fn check_audit_is_append_only<S: CatalogStore + PerksStore + Raw>(s: &S) {
+    let admin = account(s, "admin@x.org", Role::Admin, 1).await;
+    s.create_perk_rule(&spec(1000, 5), admin, 10).await.unwrap();
+    assert_eq!(s.perk_audit(10).await.unwrap().len(), 1);
+    assert!(s.try_exec("DELETE FROM perk_audit").await.is_err());
+    assert!(s
+        .try_exec("UPDATE perk_audit SET detail = 'x'")
+        .await
+        .is_err());
+    assert_eq!(s.perk_audit(10).await.unwrap()[0].action, "rule_created");
+}
+
 both_backends!(
+    check_audit_is_append_only,
     check_concurrent_awards_never_overspend_and_never_pay_twice,
     check_awards_reveal_and_spend,
     check_referrals,

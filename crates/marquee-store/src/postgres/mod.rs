@@ -13,6 +13,8 @@ use std::time::Duration;
 
 // Each feature is written once in src/sql/ and compiled once per backend
 // against the dialect seam below (so clippy's duplicate_mod is expected).
+// Each feature is written once in src/sql/ and compiled once per backend
+// against the dialect seam below (so clippy's duplicate_mod is expected).
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/catalog.rs"]
 mod catalog;
@@ -28,7 +30,10 @@ mod health;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/home.rs"]
 mod home;
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/ideas.rs"]
 mod ideas;
+mod ideas_search;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/jobs.rs"]
 mod jobs;
@@ -42,6 +47,8 @@ mod outbox;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/overview.rs"]
 mod overview;
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/perks.rs"]
 mod perks;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/playback.rs"]
@@ -213,6 +220,17 @@ pub(crate) fn support_mention_match(
         .collect();
     (!groups.is_empty()).then(|| ("m.body_tsv @@ to_tsquery('simple', $3)", groups.join(" | ")))
 }
+// --- perks ---
+
+/// `SELECT ... FOR NO KEY UPDATE`: the row read is this transaction's to
+/// change (not its key), without blocking inserts that only reference it.
+pub(crate) const FOR_NO_KEY_UPDATE: &str = " FOR NO KEY UPDATE";
+
+// --- ideas ---
+
+/// Orders text by its bytes, as `ORDER BY x{BYTE_ORDER}`, like SQLite,
+/// rather than by the database's locale.
+pub(crate) const BYTE_ORDER: &str = " COLLATE \"C\"";
 
 /// Administrative statements on a PostgreSQL server, for tests and tools
 /// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).

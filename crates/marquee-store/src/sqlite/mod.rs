@@ -12,6 +12,8 @@ use std::time::Duration;
 
 // Each feature is written once in src/sql/ and compiled once per backend
 // against the dialect seam below (so clippy's duplicate_mod is expected).
+// Each feature is written once in src/sql/ and compiled once per backend
+// against the dialect seam below (so clippy's duplicate_mod is expected).
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/catalog.rs"]
 mod catalog;
@@ -27,7 +29,10 @@ mod health;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/home.rs"]
 mod home;
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/ideas.rs"]
 mod ideas;
+mod ideas_search;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/jobs.rs"]
 mod jobs;
@@ -41,6 +46,8 @@ mod outbox;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/overview.rs"]
 mod overview;
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/perks.rs"]
 mod perks;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/playback.rs"]
@@ -158,6 +165,18 @@ pub(crate) fn support_mention_match(
         )
     })
 }
+// --- perks ---
+
+/// `SELECT ... FOR NO KEY UPDATE`: nothing on SQLite, where a write
+/// transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+pub(crate) const FOR_NO_KEY_UPDATE: &str = "";
+
+// --- ideas ---
+
+/// Orders text by its bytes, as `ORDER BY x{BYTE_ORDER}`: SQLite's default
+/// (BINARY) collation already does.
+pub(crate) const BYTE_ORDER: &str = "";
+
 
 impl SqliteStore {
     /// Opens (creating when missing) the database a `sqlite://` URL names, in WAL mode.

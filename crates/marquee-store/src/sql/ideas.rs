@@ -1,21 +1,34 @@
-//! SQLite implementation of [`IdeaStore`].
+//! [`IdeaStore`], written once for both backends (see `sqlite/mod.rs` for
+//! the dialect seam this file is compiled against). The similar-ideas text
+//! match is each backend's own (`ideas_search.rs`: FTS5 vs tsquery).
+//!
+//! Each write first locks the idea row ([`FOR_UPDATE`]; SQLite's
+//! `BEGIN IMMEDIATE` already serialises every writer), so the denormalised
+//! counts recomputed with `COUNT(*)` later in the transaction see every
+//! committed vote or comment; a vote also takes a per-account lock
+//! ([`lock_pair`]) so that two concurrent votes cannot both pass the budget.
 
+use super::ideas_search::{push_similar_match, SIMILAR_RANK};
 use super::outbox::enqueue_in;
-use super::SqliteStore;
+use super::{lock_pair, text, Backend, Conn, Db, BYTE_ORDER, FOR_UPDATE};
 use crate::ideas::{
-    similar_terms, IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate,
-    Visibility, VoteState,
+    IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, Visibility,
+    VoteState,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
-use marquee_domain::ideas::{Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange};
+use marquee_domain::ideas::{
+    vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange,
+};
 use marquee_domain::{Millis, Role};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 use std::str::FromStr;
 
 /// A week in ms: the trending decay scale.
 const WEEK_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
+
+/// Namespace (first key) of the per-account lock of votes.
+const VOTE_LOCK_NS: i32 = 0x1dea;
 
 const OPEN_STATUSES: &str = "('open', 'under_review', 'planned', 'in_progress')";
 
@@ -40,7 +53,7 @@ fn is_staff_role(role: Option<String>) -> bool {
 }
 
 /// The select list of an idea row; binds the viewer once.
-fn push_idea_select(qb: &mut QueryBuilder<'_, Sqlite>, viewer: Option<i64>) {
+fn push_idea_select(qb: &mut QueryBuilder<'_, Db>, viewer: Option<i64>) {
     qb.push(
         "SELECT i.id, i.title, i.description, i.status, i.duplicate_of, i.release_note_url, \
          i.vote_count, i.comment_count, i.approved, i.hidden, i.locked, i.created_at, \
@@ -49,57 +62,81 @@ fn push_idea_select(qb: &mut QueryBuilder<'_, Sqlite>, viewer: Option<i64>) {
     qb.push(author_name_sql("i.author_id"));
     qb.push(
         " AS author_name, (SELECT a.role FROM accounts a WHERE a.id = i.author_id) AS author_role, \
-         (SELECT GROUP_CONCAT(t.tag, '|') FROM (SELECT tag FROM idea_tags WHERE idea_id = i.id ORDER BY tag) t) AS tag_list, \
+         (SELECT string_agg(t.tag, '|' ORDER BY t.tag",
+    );
+    qb.push(BYTE_ORDER);
+    qb.push(
+        ") FROM idea_tags t WHERE t.idea_id = i.id) AS tag_list, \
          EXISTS (SELECT 1 FROM idea_votes v WHERE v.idea_id = i.id AND v.account_id = ",
     );
     qb.push_bind(viewer);
     qb.push(") AS voted");
 }
 
-fn idea_from_row(row: &SqliteRow) -> Result<Idea> {
-    let status: String = row.try_get("status")?;
-    let tags: Option<String> = row.try_get("tag_list")?;
-    Ok(Idea {
-        id: row.try_get("id")?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        tags: tags
-            .unwrap_or_default()
-            .split('|')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        author: Author {
-            id: row.try_get("author_id")?,
-            name: row.try_get("author_name")?,
-            staff: is_staff_role(row.try_get("author_role")?),
-        },
-        status: status_of(&status)?,
-        duplicate_of: row.try_get("duplicate_of")?,
-        release_note_url: row.try_get("release_note_url")?,
-        votes: row.try_get("vote_count")?,
-        comment_count: row.try_get("comment_count")?,
-        approved: row.try_get::<i64, _>("approved")? != 0,
-        hidden: row.try_get::<i64, _>("hidden")? != 0,
-        locked: row.try_get::<i64, _>("locked")? != 0,
-        created_at: row.try_get("created_at")?,
-        status_changed_at: row.try_get("status_changed_at")?,
-        voted: row.try_get::<i64, _>("voted")? != 0,
-    })
+/// An idea row ([`push_idea_select`]).
+#[derive(sqlx::FromRow)]
+struct IdeaRow {
+    id: i64,
+    title: String,
+    description: String,
+    status: String,
+    duplicate_of: Option<i64>,
+    release_note_url: Option<String>,
+    vote_count: i64,
+    comment_count: i64,
+    approved: i64,
+    hidden: i64,
+    locked: i64,
+    created_at: Millis,
+    status_changed_at: Millis,
+    author_id: i64,
+    author_name: String,
+    author_role: Option<String>,
+    tag_list: Option<String>,
+    voted: bool,
 }
 
-async fn idea_in(
-    conn: &mut SqliteConnection,
-    id: i64,
-    viewer: Option<i64>,
-) -> Result<Option<Idea>> {
+impl IdeaRow {
+    fn into_idea(self) -> Result<Idea> {
+        Ok(Idea {
+            id: self.id,
+            title: self.title,
+            description: self.description,
+            tags: self
+                .tag_list
+                .unwrap_or_default()
+                .split('|')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            author: Author {
+                id: self.author_id,
+                name: self.author_name,
+                staff: is_staff_role(self.author_role),
+            },
+            status: status_of(&self.status)?,
+            duplicate_of: self.duplicate_of,
+            release_note_url: self.release_note_url,
+            votes: self.vote_count,
+            comment_count: self.comment_count,
+            approved: self.approved != 0,
+            hidden: self.hidden != 0,
+            locked: self.locked != 0,
+            created_at: self.created_at,
+            status_changed_at: self.status_changed_at,
+            voted: self.voted,
+        })
+    }
+}
+
+async fn idea_in(conn: &mut Conn, id: i64, viewer: Option<i64>) -> Result<Option<Idea>> {
     let mut qb = QueryBuilder::new("");
     push_idea_select(&mut qb, viewer);
     qb.push(" FROM ideas i WHERE i.id = ").push_bind(id);
-    qb.build()
+    qb.build_query_as::<IdeaRow>()
         .fetch_optional(&mut *conn)
         .await?
-        .map(|r| idea_from_row(&r))
+        .map(IdeaRow::into_idea)
         .transpose()
 }
 
@@ -111,20 +148,31 @@ struct IdeaFlags {
     duplicate_of: Option<i64>,
 }
 
-async fn flags(conn: &mut SqliteConnection, id: i64) -> Result<IdeaFlags> {
-    let row = sqlx::query(
-        "SELECT status, approved, hidden, locked, duplicate_of FROM ideas WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound { what: "idea" })?;
-    let status: String = row.try_get("status")?;
+const FLAGS_SQL: &str =
+    "SELECT status, approved, hidden, locked, duplicate_of FROM ideas WHERE id = $1";
+
+async fn flags(conn: &mut Conn, id: i64) -> Result<IdeaFlags> {
+    flags_sql(conn, id, FLAGS_SQL).await
+}
+
+/// [`flags`], locking the idea row until the transaction ends: what every
+/// read-then-write of an idea starts with.
+async fn lock_flags(conn: &mut Conn, id: i64) -> Result<IdeaFlags> {
+    flags_sql(conn, id, &format!("{FLAGS_SQL}{FOR_UPDATE}")).await
+}
+
+async fn flags_sql(conn: &mut Conn, id: i64, sql: &str) -> Result<IdeaFlags> {
+    let (status, approved, hidden, locked, duplicate_of): (String, i64, i64, i64, Option<i64>) =
+        sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound { what: "idea" })?;
     Ok(IdeaFlags {
         status: status_of(&status)?,
-        visible: row.try_get::<i64, _>("approved")? != 0 && row.try_get::<i64, _>("hidden")? == 0,
-        locked: row.try_get::<i64, _>("locked")? != 0,
-        duplicate_of: row.try_get("duplicate_of")?,
+        visible: approved != 0 && hidden == 0,
+        locked: locked != 0,
+        duplicate_of,
     })
 }
 
@@ -139,10 +187,10 @@ fn closed_error(id: i64, f: &IdeaFlags, doing: &str) -> StoreError {
     }
 }
 
-async fn recount_votes(conn: &mut SqliteConnection, idea_id: i64, now: Millis) -> Result<i64> {
+async fn recount_votes(conn: &mut Conn, idea_id: i64, now: Millis) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "UPDATE ideas SET vote_count = (SELECT COUNT(*) FROM idea_votes WHERE idea_id = ?1), \
-         updated_at = ?2 WHERE id = ?1 RETURNING vote_count",
+        "UPDATE ideas SET vote_count = (SELECT COUNT(*) FROM idea_votes WHERE idea_id = $1), \
+         updated_at = $2 WHERE id = $1 RETURNING vote_count",
     )
     .bind(idea_id)
     .bind(now)
@@ -150,10 +198,10 @@ async fn recount_votes(conn: &mut SqliteConnection, idea_id: i64, now: Millis) -
     .await?)
 }
 
-async fn used_in(conn: &mut SqliteConnection, account_id: i64) -> Result<i64> {
+async fn used_in(conn: &mut Conn, account_id: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM idea_votes v JOIN ideas i ON i.id = v.idea_id \
-         WHERE v.account_id = ? AND i.status IN {OPEN_STATUSES}"
+         WHERE v.account_id = $1 AND i.status IN {OPEN_STATUSES}"
     ))
     .bind(account_id)
     .fetch_one(&mut *conn)
@@ -162,7 +210,7 @@ async fn used_in(conn: &mut SqliteConnection, account_id: i64) -> Result<i64> {
 
 /// Notifies the subscribers of an idea (author, voters, commenters) but the actor.
 async fn notify_subscribers(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     idea_id: i64,
     actor_id: i64,
     notice: &Notice,
@@ -170,11 +218,11 @@ async fn notify_subscribers(
 ) -> Result<u64> {
     let done = sqlx::query(
         "INSERT INTO notifications(account_id, kind, message, link, created_at) \
-         SELECT s.account_id, ?2, ?3, ?4, ?5 FROM ( \
-           SELECT author_id AS account_id FROM ideas WHERE id = ?1 \
-           UNION SELECT account_id FROM idea_votes WHERE idea_id = ?1 \
-           UNION SELECT author_id FROM idea_comments WHERE idea_id = ?1 \
-         ) s WHERE s.account_id != ?6",
+         SELECT s.account_id, $2, $3, $4, $5 FROM ( \
+           SELECT author_id AS account_id FROM ideas WHERE id = $1 \
+           UNION SELECT account_id FROM idea_votes WHERE idea_id = $1 \
+           UNION SELECT author_id FROM idea_comments WHERE idea_id = $1 \
+         ) s WHERE s.account_id <> $6",
     )
     .bind(idea_id)
     .bind(&notice.kind)
@@ -191,29 +239,13 @@ async fn notify_subscribers(
     Ok(done)
 }
 
-/// Turns typed text into an FTS5 OR-query of quoted terms (the last one a
-/// prefix, as it may still be being typed), without stop words.
-fn similar_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = similar_terms(text)
-        .into_iter()
-        .map(|(w, prefix)| {
-            if prefix {
-                format!("\"{w}\"*")
-            } else {
-                format!("\"{w}\"")
-            }
-        })
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" OR "))
-}
-
 #[async_trait]
-impl IdeaStore for SqliteStore {
+impl IdeaStore for Backend {
     async fn create_idea(&self, new: &NewIdea, now: Millis) -> Result<Idea> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO ideas(author_id, title, description, approved, created_at, updated_at, status_changed_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(new.author_id)
         .bind(&new.title)
@@ -225,11 +257,13 @@ impl IdeaStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         for t in &new.tags {
-            sqlx::query("INSERT OR IGNORE INTO idea_tags(idea_id, tag) VALUES (?, ?)")
-                .bind(id)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO idea_tags(idea_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         }
         let idea = idea_in(&mut tx, id, Some(new.author_id))
             .await?
@@ -239,7 +273,7 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn idea(&self, id: i64, viewer: Option<i64>) -> Result<Option<Idea>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         idea_in(&mut conn, id, viewer).await
     }
 
@@ -276,8 +310,9 @@ impl IdeaStore for SqliteStore {
             None => {}
         }
         if let Some(tag) = &q.tag {
+            // TEXT cannot hold NUL: such a tag is stored nowhere, and binding it would fail.
             qb.push(" AND EXISTS (SELECT 1 FROM idea_tags t WHERE t.idea_id = i.id AND t.tag = ")
-                .push_bind(tag.clone())
+                .push_bind(text(tag).into_owned())
                 .push(")");
         }
         if let Some(a) = q.author {
@@ -285,13 +320,16 @@ impl IdeaStore for SqliteStore {
         }
         match q.sort {
             IdeaSort::Trending => {
-                qb.push(
-                    " ORDER BY (SELECT COALESCE(SUM(1.0 / (1.0 + MAX(0, ",
-                )
-                .push_bind(q.now)
-                .push(" - v.created_at) / ")
-                .push_bind(WEEK_MS)
-                .push(")), 0) FROM idea_votes v WHERE v.idea_id = i.id) DESC, i.created_at DESC, i.id DESC");
+                // A vote's weight decays with its age in weeks (a vote from
+                // the future counts as new).
+                qb.push(" ORDER BY (SELECT COALESCE(SUM(1.0 / (1.0 + CASE WHEN v.created_at < ")
+                    .push_bind(q.now)
+                    .push(" THEN (")
+                    .push_bind(q.now)
+                    .push(" - v.created_at) / CAST(")
+                    .push_bind(WEEK_MS)
+                    .push(" AS DOUBLE PRECISION) ELSE 0 END)), 0) FROM idea_votes v WHERE v.idea_id = i.id) \
+                     DESC, i.created_at DESC, i.id DESC");
             }
             IdeaSort::Top => {
                 qb.push(" ORDER BY i.vote_count DESC, i.id DESC");
@@ -310,11 +348,12 @@ impl IdeaStore for SqliteStore {
             .push_bind(i64::from(q.limit))
             .push(" OFFSET ")
             .push_bind(i64::from(q.offset));
-        qb.build()
-            .fetch_all(&self.pool)
+        let mut conn = self.read().await?;
+        qb.build_query_as::<IdeaRow>()
+            .fetch_all(&mut *conn)
             .await?
-            .iter()
-            .map(idea_from_row)
+            .into_iter()
+            .map(IdeaRow::into_idea)
             .collect()
     }
 
@@ -324,58 +363,49 @@ impl IdeaStore for SqliteStore {
         viewer: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Idea>> {
-        let Some(fts) = similar_query(text) else {
-            return Ok(Vec::new());
-        };
         let mut qb = QueryBuilder::new("");
         push_idea_select(&mut qb, viewer);
-        qb.push(
-            " FROM ideas_fts f JOIN ideas i ON i.id = f.rowid \
-             WHERE ideas_fts MATCH ",
-        )
-        .push_bind(fts)
-        .push(
-            " AND i.hidden = 0 AND i.approved = 1 AND i.status != 'duplicate' \
-             ORDER BY bm25(ideas_fts, 4.0, 1.0), i.vote_count DESC LIMIT ",
-        )
-        .push_bind(i64::from(limit));
-        qb.build()
-            .fetch_all(&self.pool)
+        if !push_similar_match(&mut qb, text) {
+            return Ok(Vec::new());
+        }
+        qb.push(" AND i.hidden = 0 AND i.approved = 1 AND i.status <> 'duplicate' ORDER BY ")
+            .push(SIMILAR_RANK)
+            .push(", i.vote_count DESC, i.id LIMIT ")
+            .push_bind(i64::from(limit));
+        let mut conn = self.read().await?;
+        qb.build_query_as::<IdeaRow>()
+            .fetch_all(&mut *conn)
             .await?
-            .iter()
-            .map(idea_from_row)
+            .into_iter()
+            .map(IdeaRow::into_idea)
             .collect()
     }
 
     async fn idea_tags(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        let mut conn = self.read().await?;
+        Ok(sqlx::query_as(&format!(
             "SELECT t.tag, COUNT(*) AS n FROM idea_tags t JOIN ideas i ON i.id = t.idea_id \
              WHERE i.hidden = 0 AND i.approved = 1 AND i.status != 'duplicate' \
-             GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT 100",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("tag")?, r.try_get("n")?)))
-            .collect()
+             GROUP BY t.tag ORDER BY n DESC, t.tag{BYTE_ORDER} LIMIT 100"
+        ))
+        .fetch_all(&mut *conn)
+        .await?)
     }
 
     async fn idea_author(&self, account_id: i64) -> Result<Option<Author>> {
-        let row = sqlx::query(&format!(
-            "SELECT a.id, a.role, {} AS name FROM accounts a WHERE a.id = ?",
+        let mut conn = self.read().await?;
+        let row: Option<(i64, Option<String>, String)> = sqlx::query_as(&format!(
+            "SELECT a.id, a.role, {} AS name FROM accounts a WHERE a.id = $1",
             author_name_sql("a.id")
         ))
         .bind(account_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
-        row.map(|r| {
-            Ok(Author {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                staff: is_staff_role(r.try_get("role")?),
-            })
-        })
-        .transpose()
+        Ok(row.map(|(id, role, name)| Author {
+            id,
+            name,
+            staff: is_staff_role(role),
+        }))
     }
 
     async fn vote(
@@ -385,8 +415,11 @@ impl IdeaStore for SqliteStore {
         budget: Option<u32>,
         now: Millis,
     ) -> Result<VoteState> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let f = flags(&mut tx, idea_id).await?;
+        let mut tx = self.begin_write().await?;
+        // The budget counts the account's votes across ideas: serialise the
+        // account's votes.
+        lock_pair(&mut tx, VOTE_LOCK_NS, account_id).await?;
+        let f = lock_flags(&mut tx, idea_id).await?;
         if !f.visible {
             return Err(StoreError::NotFound { what: "idea" });
         }
@@ -394,30 +427,31 @@ impl IdeaStore for SqliteStore {
             return Err(closed_error(idea_id, &f, "votes"));
         }
         let already: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM idea_votes WHERE idea_id = ? AND account_id = ?)",
+            "SELECT EXISTS (SELECT 1 FROM idea_votes WHERE idea_id = $1 AND account_id = $2)",
         )
         .bind(idea_id)
         .bind(account_id)
         .fetch_one(&mut *tx)
         .await?;
         let mut used = used_in(&mut tx, account_id).await?;
+        if !vote_fits_budget(budget, used, already) {
+            let b = budget.unwrap_or(0);
+            return Err(StoreError::Limit {
+                field: "votes",
+                message: format!(
+                    "you have used all {b} of your votes; withdraw one, or wait until an idea you voted for closes and its vote comes back"
+                ),
+            });
+        }
         if !already {
-            if let Some(b) = budget {
-                if used >= i64::from(b) {
-                    return Err(StoreError::Limit {
-                        field: "votes",
-                        message: format!(
-                            "you have used all {b} of your votes; withdraw one, or wait until an idea you voted for closes and its vote comes back"
-                        ),
-                    });
-                }
-            }
-            sqlx::query("INSERT INTO idea_votes(idea_id, account_id, created_at) VALUES (?, ?, ?)")
-                .bind(idea_id)
-                .bind(account_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO idea_votes(idea_id, account_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(idea_id)
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             used += 1;
         }
         let votes = recount_votes(&mut tx, idea_id, now).await?;
@@ -430,19 +464,19 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn unvote(&self, idea_id: i64, account_id: i64) -> Result<VoteState> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let f = flags(&mut tx, idea_id).await?;
+        let mut tx = self.begin_write().await?;
+        let f = lock_flags(&mut tx, idea_id).await?;
         if f.status.is_closed() {
             return Err(closed_error(idea_id, &f, "vote changes"));
         }
-        sqlx::query("DELETE FROM idea_votes WHERE idea_id = ? AND account_id = ?")
+        sqlx::query("DELETE FROM idea_votes WHERE idea_id = $1 AND account_id = $2")
             .bind(idea_id)
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
         let votes: i64 = sqlx::query_scalar(
-            "UPDATE ideas SET vote_count = (SELECT COUNT(*) FROM idea_votes WHERE idea_id = ?1) \
-             WHERE id = ?1 RETURNING vote_count",
+            "UPDATE ideas SET vote_count = (SELECT COUNT(*) FROM idea_votes WHERE idea_id = $1) \
+             WHERE id = $1 RETURNING vote_count",
         )
         .bind(idea_id)
         .fetch_one(&mut *tx)
@@ -457,7 +491,7 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn votes_used(&self, account_id: i64) -> Result<i64> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         used_in(&mut conn, account_id).await
     }
 
@@ -466,7 +500,8 @@ impl IdeaStore for SqliteStore {
         account_id: i64,
         since: Millis,
     ) -> Result<(i64, Option<Millis>)> {
-        posted_since(&self.pool, "ideas", account_id, since).await
+        let mut conn = self.read().await?;
+        posted_since(&mut conn, "ideas", account_id, since).await
     }
 
     async fn comments_posted_since(
@@ -474,7 +509,8 @@ impl IdeaStore for SqliteStore {
         account_id: i64,
         since: Millis,
     ) -> Result<(i64, Option<Millis>)> {
-        posted_since(&self.pool, "idea_comments", account_id, since).await
+        let mut conn = self.read().await?;
+        posted_since(&mut conn, "idea_comments", account_id, since).await
     }
 
     async fn add_comment(
@@ -485,8 +521,8 @@ impl IdeaStore for SqliteStore {
         official: bool,
         now: Millis,
     ) -> Result<IdeaComment> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let f = flags(&mut tx, idea_id).await?;
+        let mut tx = self.begin_write().await?;
+        let f = lock_flags(&mut tx, idea_id).await?;
         if !f.visible && !official {
             return Err(StoreError::NotFound { what: "idea" });
         }
@@ -498,7 +534,7 @@ impl IdeaStore for SqliteStore {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO idea_comments(idea_id, author_id, body, official, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(idea_id)
         .bind(author_id)
@@ -509,7 +545,7 @@ impl IdeaStore for SqliteStore {
         .await?;
         sqlx::query(
             "UPDATE ideas SET comment_count = (SELECT COUNT(*) FROM idea_comments \
-             WHERE idea_id = ?1 AND hidden = 0), updated_at = ?2 WHERE id = ?1",
+             WHERE idea_id = $1 AND hidden = 0), updated_at = $2 WHERE id = $1",
         )
         .bind(idea_id)
         .bind(now)
@@ -524,23 +560,25 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn comments(&self, idea_id: i64, include_hidden: bool) -> Result<Vec<IdeaComment>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         comments_in(&mut conn, idea_id, include_hidden, None).await
     }
 
     async fn set_comment_hidden(&self, comment_id: i64, hidden: bool) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let idea_id: i64 = sqlx::query_scalar(
-            "UPDATE idea_comments SET hidden = ? WHERE id = ? RETURNING idea_id",
+            "UPDATE idea_comments SET hidden = $1 WHERE id = $2 RETURNING idea_id",
         )
         .bind(i64::from(hidden))
         .bind(comment_id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound { what: "comment" })?;
+        // Lock the idea before counting, so a comment committed meanwhile is counted.
+        lock_flags(&mut tx, idea_id).await?;
         sqlx::query(
             "UPDATE ideas SET comment_count = (SELECT COUNT(*) FROM idea_comments \
-             WHERE idea_id = ?1 AND hidden = 0) WHERE id = ?1",
+             WHERE idea_id = $1 AND hidden = 0) WHERE id = $1",
         )
         .bind(idea_id)
         .execute(&mut *tx)
@@ -550,30 +588,29 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn status_history(&self, idea_id: i64) -> Result<Vec<StatusChange>> {
-        let rows = sqlx::query(&format!(
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, StatusRow>(&format!(
             "SELECT c.from_status, c.to_status, c.explanation, c.duplicate_of, c.release_note_url, \
              c.created_at, CASE WHEN c.actor_id IS NULL THEN NULL ELSE {} END AS actor \
-             FROM idea_status_changes c WHERE c.idea_id = ? ORDER BY c.created_at, c.id",
+             FROM idea_status_changes c WHERE c.idea_id = $1 ORDER BY c.created_at, c.id",
             author_name_sql("c.actor_id")
         ))
         .bind(idea_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let from: String = r.try_get("from_status")?;
-                let to: String = r.try_get("to_status")?;
-                Ok(StatusChange {
-                    from: status_of(&from)?,
-                    to: status_of(&to)?,
-                    explanation: r.try_get("explanation")?,
-                    duplicate_of: r.try_get("duplicate_of")?,
-                    release_note_url: r.try_get("release_note_url")?,
-                    actor: r.try_get("actor")?,
-                    at: r.try_get("created_at")?,
-                })
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(StatusChange {
+                from: status_of(&r.from_status)?,
+                to: status_of(&r.to_status)?,
+                explanation: r.explanation,
+                duplicate_of: r.duplicate_of,
+                release_note_url: r.release_note_url,
+                actor: r.actor,
+                at: r.created_at,
             })
-            .collect()
+        })
+        .collect()
     }
 
     async fn change_status(&self, u: &StatusUpdate, notice: &Notice) -> Result<(Idea, u64)> {
@@ -583,8 +620,8 @@ impl IdeaStore for SqliteStore {
                 message: "mark a duplicate by merging it into the original (duplicate_of)".into(),
             });
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let f = flags(&mut tx, u.idea_id).await?;
+        let mut tx = self.begin_write().await?;
+        let f = lock_flags(&mut tx, u.idea_id).await?;
         if f.status == IdeaStatus::Duplicate {
             return Err(closed_error(u.idea_id, &f, "status changes"));
         }
@@ -600,8 +637,8 @@ impl IdeaStore for SqliteStore {
             None
         };
         sqlx::query(
-            "UPDATE ideas SET status = ?, release_note_url = COALESCE(?, release_note_url), \
-             status_changed_at = ?, updated_at = ? WHERE id = ?",
+            "UPDATE ideas SET status = $1, release_note_url = COALESCE($2, release_note_url), \
+             status_changed_at = $3, updated_at = $4 WHERE id = $5",
         )
         .bind(u.to.as_str())
         .bind(&note)
@@ -612,7 +649,7 @@ impl IdeaStore for SqliteStore {
         .await?;
         sqlx::query(
             "INSERT INTO idea_status_changes(idea_id, actor_id, from_status, to_status, explanation, release_note_url, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(u.idea_id)
         .bind(u.actor_id)
@@ -646,7 +683,15 @@ impl IdeaStore for SqliteStore {
                 message: format!("idea #{duplicate} cannot be a duplicate of itself"),
             });
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
+        // Lock both ideas, in id order so that two merges cannot deadlock.
+        sqlx::query(&format!(
+            "SELECT id FROM ideas WHERE id IN ($1, $2) ORDER BY id{FOR_UPDATE}"
+        ))
+        .bind(duplicate)
+        .bind(original)
+        .fetch_all(&mut *tx)
+        .await?;
         let d = flags(&mut tx, duplicate).await?;
         if d.status == IdeaStatus::Duplicate {
             return Err(closed_error(duplicate, &d, "merges"));
@@ -690,20 +735,21 @@ impl IdeaStore for SqliteStore {
         }
         let n = notify_subscribers(&mut tx, duplicate, actor_id, notice, now).await?;
         sqlx::query(
-            "INSERT OR IGNORE INTO idea_votes(idea_id, account_id, created_at) \
-             SELECT ?, account_id, created_at FROM idea_votes WHERE idea_id = ?",
+            "INSERT INTO idea_votes(idea_id, account_id, created_at) \
+             SELECT $1, account_id, created_at FROM idea_votes WHERE idea_id = $2 \
+             ON CONFLICT DO NOTHING",
         )
         .bind(original)
         .bind(duplicate)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM idea_votes WHERE idea_id = ?")
+        sqlx::query("DELETE FROM idea_votes WHERE idea_id = $1")
             .bind(duplicate)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE ideas SET status = 'duplicate', duplicate_of = ?, vote_count = 0, \
-             status_changed_at = ?, updated_at = ? WHERE id = ?",
+            "UPDATE ideas SET status = 'duplicate', duplicate_of = $1, vote_count = 0, \
+             status_changed_at = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(original)
         .bind(now)
@@ -714,7 +760,7 @@ impl IdeaStore for SqliteStore {
         recount_votes(&mut tx, original, now).await?;
         sqlx::query(
             "INSERT INTO idea_status_changes(idea_id, actor_id, from_status, to_status, explanation, duplicate_of, created_at) \
-             VALUES (?, ?, ?, 'duplicate', ?, ?, ?)",
+             VALUES ($1, $2, $3, 'duplicate', $4, $5, $6)",
         )
         .bind(duplicate)
         .bind(actor_id)
@@ -739,9 +785,9 @@ impl IdeaStore for SqliteStore {
             Moderation::Lock => "locked = 1",
             Moderation::Unlock => "locked = 0",
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(&format!(
-            "UPDATE ideas SET {set}, updated_at = ? WHERE id = ?"
+            "UPDATE ideas SET {set}, updated_at = $1 WHERE id = $2"
         ))
         .bind(now)
         .bind(idea_id)
@@ -759,20 +805,22 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn set_idea_tags(&self, idea_id: i64, tags: &[String], now: Millis) -> Result<Idea> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        flags(&mut tx, idea_id).await?;
-        sqlx::query("DELETE FROM idea_tags WHERE idea_id = ?")
+        let mut tx = self.begin_write().await?;
+        lock_flags(&mut tx, idea_id).await?;
+        sqlx::query("DELETE FROM idea_tags WHERE idea_id = $1")
             .bind(idea_id)
             .execute(&mut *tx)
             .await?;
         for t in tags {
-            sqlx::query("INSERT OR IGNORE INTO idea_tags(idea_id, tag) VALUES (?, ?)")
-                .bind(idea_id)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO idea_tags(idea_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(idea_id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         }
-        sqlx::query("UPDATE ideas SET updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE ideas SET updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(idea_id)
             .execute(&mut *tx)
@@ -785,44 +833,48 @@ impl IdeaStore for SqliteStore {
     }
 
     async fn notifications(&self, account_id: i64, limit: u32) -> Result<Vec<Notification>> {
-        let rows = sqlx::query(
+        let mut conn = self.read().await?;
+        let rows: Vec<(i64, String, String, String, Millis, Option<Millis>)> = sqlx::query_as(
             "SELECT id, kind, message, link, created_at, read_at FROM notifications \
-             WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+             WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(account_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Notification {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    message: r.try_get("message")?,
-                    link: r.try_get("link")?,
-                    created_at: r.try_get("created_at")?,
-                    read_at: r.try_get("read_at")?,
-                })
-            })
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, kind, message, link, created_at, read_at)| Notification {
+                    id,
+                    kind,
+                    message,
+                    link,
+                    created_at,
+                    read_at,
+                },
+            )
+            .collect())
     }
 
     async fn unread_notifications(&self, account_id: i64) -> Result<i64> {
+        let mut conn = self.read().await?;
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM notifications WHERE account_id = ? AND read_at IS NULL",
+            "SELECT COUNT(*) FROM notifications WHERE account_id = $1 AND read_at IS NULL",
         )
         .bind(account_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await?)
     }
 
     async fn mark_notifications_read(&self, account_id: i64, now: Millis) -> Result<u64> {
+        let mut conn = self.read().await?;
         Ok(sqlx::query(
-            "UPDATE notifications SET read_at = ? WHERE account_id = ? AND read_at IS NULL",
+            "UPDATE notifications SET read_at = $1 WHERE account_id = $2 AND read_at IS NULL",
         )
         .bind(now)
         .bind(account_id)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?
         .rows_affected())
     }
@@ -830,167 +882,78 @@ impl IdeaStore for SqliteStore {
 
 /// How many rows of `table` an author created after `since`, and the oldest's time.
 async fn posted_since(
-    pool: &sqlx::SqlitePool,
+    conn: &mut Conn,
     table: &str,
     account_id: i64,
     since: Millis,
 ) -> Result<(i64, Option<Millis>)> {
-    let row = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM {table} \
-         WHERE author_id = ? AND created_at > ?"
+         WHERE author_id = $1 AND created_at > $2"
     ))
     .bind(account_id)
     .bind(since)
-    .fetch_one(pool)
-    .await?;
-    Ok((row.try_get("n")?, row.try_get("oldest")?))
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 async fn comments_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     idea_id: i64,
     include_hidden: bool,
     only: Option<i64>,
 ) -> Result<Vec<IdeaComment>> {
-    let rows = sqlx::query(&format!(
+    Ok(    sqlx::query_as::<_, CommentRow>(&format!(
         "SELECT c.id, c.idea_id, c.author_id, c.body, c.official, c.hidden, c.created_at, \
          {} AS author_name, (SELECT a.role FROM accounts a WHERE a.id = c.author_id) AS author_role \
-         FROM idea_comments c WHERE c.idea_id = ?1 AND (?2 OR c.hidden = 0) \
-         AND (?3 IS NULL OR c.id = ?3) ORDER BY c.created_at, c.id",
+         FROM idea_comments c WHERE c.idea_id = $1 AND ($2 OR c.hidden = 0) \
+         AND (CAST($3 AS BIGINT) IS NULL OR c.id = $3) ORDER BY c.created_at, c.id",
         author_name_sql("c.author_id")
     ))
     .bind(idea_id)
     .bind(include_hidden)
     .bind(only)
     .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(IdeaComment {
-                id: r.try_get("id")?,
-                idea_id: r.try_get("idea_id")?,
-                author: Author {
-                    id: r.try_get("author_id")?,
-                    name: r.try_get("author_name")?,
-                    staff: is_staff_role(r.try_get("author_role")?),
-                },
-                body: r.try_get("body")?,
-                official: r.try_get::<i64, _>("official")? != 0,
-                hidden: r.try_get::<i64, _>("hidden")? != 0,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await?
+    .into_iter()
+    .map(|r| IdeaComment {
+        id: r.id,
+        idea_id: r.idea_id,
+        author: Author {
+            id: r.author_id,
+            name: r.author_name,
+            staff: is_staff_role(r.author_role),
+        },
+        body: r.body,
+        official: r.official != 0,
+        hidden: r.hidden != 0,
+        created_at: r.created_at,
+    })
+    .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{CatalogStore, NewAccount};
-    use marquee_domain::Plan;
+/// A row of [`comments_in`].
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: i64,
+    idea_id: i64,
+    author_id: i64,
+    body: String,
+    official: i64,
+    hidden: i64,
+    created_at: Millis,
+    author_name: String,
+    author_role: Option<String>,
+}
 
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let s = SqliteStore::open(&url, 4).await.unwrap();
-        s.migrate().await.unwrap();
-        (dir, s)
-    }
-
-    async fn account(s: &SqliteStore, email: &str) -> i64 {
-        s.create_account(
-            &NewAccount {
-                email: email.into(),
-                password_hash: "x".into(),
-                role: Role::Viewer,
-                plan: Plan::Basic,
-                must_change_password: false,
-                first_profile: email.split('@').next().unwrap().into(),
-            },
-            1,
-        )
-        .await
-        .unwrap()
-        .id
-    }
-
-    fn notice() -> Notice {
-        Notice {
-            kind: "idea.status_changed".into(),
-            message: "changed".into(),
-            link: "/ideas/1".into(),
-            event: None,
-        }
-    }
-
-    async fn new_idea(s: &SqliteStore, author: i64, title: &str) -> i64 {
-        s.create_idea(
-            &NewIdea {
-                author_id: author,
-                title: title.into(),
-                description: String::new(),
-                tags: vec![],
-                approved: true,
-            },
-            10,
-        )
-        .await
-        .unwrap()
-        .id
-    }
-
-    #[test]
-    fn similar_query_builds_or_terms() {
-        assert_eq!(
-            similar_query("Add a dark mode to the ap").as_deref(),
-            Some("\"dark\" OR \"mode\" OR \"ap\"*")
-        );
-        assert_eq!(similar_query("the a ").as_deref(), None);
-        assert_eq!(
-            similar_query("\"xx\" OR yy*").as_deref(),
-            Some("\"xx\" OR \"yy\"")
-        );
-    }
-
-    #[tokio::test]
-    async fn merge_moves_voters_once_and_refuses_cycles() {
-        let (_d, s) = store().await;
-        let a = account(&s, "a@x.com").await;
-        let b = account(&s, "b@x.com").await;
-        let c = account(&s, "c@x.com").await;
-        let orig = new_idea(&s, a, "Offline downloads").await;
-        let dup = new_idea(&s, b, "Download for offline").await;
-        for v in [a, b] {
-            s.vote(orig, v, None, 20).await.unwrap();
-        }
-        for v in [b, c] {
-            s.vote(dup, v, None, 20).await.unwrap();
-        }
-        let (o, notified) = s
-            .merge_idea(dup, orig, a, "same thing", 30, &notice())
-            .await
-            .unwrap();
-        assert_eq!(o.votes, 3); // a, b (voted both) and c
-        assert_eq!(notified, 2); // b (author and voter) and c; a is the actor
-        let d = s.idea(dup, None).await.unwrap().unwrap();
-        assert_eq!(
-            (d.status, d.duplicate_of, d.votes),
-            (IdeaStatus::Duplicate, Some(orig), 0)
-        );
-        assert!(matches!(
-            s.merge_idea(orig, dup, a, "x", 40, &notice()).await,
-            Err(StoreError::Invalid {
-                field: "duplicate_of",
-                ..
-            })
-        ));
-        assert!(matches!(
-            s.merge_idea(orig, orig, a, "x", 40, &notice()).await,
-            Err(StoreError::Invalid { .. })
-        ));
-        assert!(matches!(
-            s.vote(dup, a, None, 50).await,
-            Err(StoreError::Limit { field: "idea", .. })
-        ));
-    }
+/// A row of `idea_status_changes`, with the actor's name.
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    from_status: String,
+    to_status: String,
+    explanation: String,
+    duplicate_of: Option<i64>,
+    release_note_url: Option<String>,
+    actor: Option<String>,
+    created_at: Millis,
 }

@@ -1,6 +1,14 @@
-//! SQLite implementation of [`PerksStore`].
+//! [`PerksStore`], written once for both backends (see `sqlite/mod.rs` for
+//! the dialect seam this file is compiled against).
+//!
+//! An award takes a per-rule lock ([`lock_pair`]: an advisory lock on
+//! PostgreSQL, `BEGIN IMMEDIATE` on SQLite) before it reads the rule's
+//! spend, so concurrent awards (from any instance) never overspend a budget;
+//! `UNIQUE (rule_id, event_id)` with `ON CONFLICT DO NOTHING` pays an event
+//! once. Whether an award fits the budget, and what it costs and gives, is
+//! [`decide_award`]'s to say.
 
-use super::SqliteStore;
+use super::{lock_pair, text, Backend, Conn, FOR_NO_KEY_UPDATE};
 use crate::perks::{
     AuditEntry, AwardOutcome, DaySpend, NewPerkEvent, PerkAward, PerkRule, PerkSpend, PerksStore,
     ReferralOutcome, RuleSpend, ShareSettings,
@@ -8,89 +16,174 @@ use crate::perks::{
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::perks::{
-    anniversaries_reached, anniversary_at, canonical_email, check_budget, period_start,
-    BudgetVerdict, EffectKind, Facts, RuleSpec, TriggerEvent, TriggerKind, DAY_MS,
+    anniversaries_reached, anniversary_at, canonical_email, decide_award, period_start,
+    AwardDecision, EffectKind, Facts, RuleSpec, TriggerEvent, TriggerKind, Usage, DAY_MS,
 };
 use marquee_domain::{Millis, Plan};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 use std::str::FromStr;
 
 fn decode<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(e.to_string().into()))
 }
 
-fn rule_from_row(r: &SqliteRow) -> Result<PerkRule> {
-    let spec: String = r.try_get("spec")?;
-    let mut spec: RuleSpec = serde_json::from_str(&spec).map_err(decode)?;
-    spec.enabled = r.try_get::<i64, _>("enabled")? != 0;
-    Ok(PerkRule {
-        id: r.try_get("id")?,
-        spec,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+/// Namespace of the per-rule locks (the two-key form, so they never meet the
+/// support chat's one-key lock).
+const RULE_LOCK_SPACE: i32 = 0x5045_524B; // "PERK"
+
+const RULE_COLS: &str = "id, spec, enabled, created_at, updated_at";
+
+/// A `perk_rules` row.
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    id: i64,
+    spec: String,
+    enabled: i64,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+impl RuleRow {
+    fn into_rule(self) -> Result<PerkRule> {
+        let mut spec: RuleSpec = serde_json::from_str(&self.spec).map_err(decode)?;
+        spec.enabled = self.enabled != 0;
+        Ok(PerkRule {
+            id: self.id,
+            spec,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
 }
 
 const EVENT_COLS: &str =
     "id, kind, account_id, profile_id, key, occurred_at, name, series_id, years, subject_id";
 
-fn event_from_row(r: &SqliteRow) -> Result<TriggerEvent> {
-    let kind: String = r.try_get("kind")?;
-    Ok(TriggerEvent {
-        id: r.try_get("id")?,
-        kind: TriggerKind::from_str(&kind).map_err(decode)?,
-        account_id: r.try_get("account_id")?,
-        profile_id: r.try_get("profile_id")?,
-        key: r.try_get("key")?,
-        occurred_at: r.try_get("occurred_at")?,
-        name: r.try_get("name")?,
-        series_id: r.try_get("series_id")?,
-        years: r.try_get("years")?,
-        subject_id: r.try_get("subject_id")?,
-    })
+/// A `perk_events` row ([`EVENT_COLS`]).
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    kind: String,
+    account_id: i64,
+    profile_id: i64,
+    key: String,
+    occurred_at: Millis,
+    name: Option<String>,
+    series_id: Option<i64>,
+    years: Option<i64>,
+    subject_id: Option<i64>,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<TriggerEvent> {
+        Ok(TriggerEvent {
+            id: self.id,
+            kind: TriggerKind::from_str(&self.kind).map_err(decode)?,
+            account_id: self.account_id,
+            profile_id: self.profile_id,
+            key: self.key,
+            occurred_at: self.occurred_at,
+            name: self.name,
+            series_id: self.series_id,
+            years: self.years,
+            subject_id: self.subject_id,
+        })
+    }
 }
 
 const AWARD_COLS: &str = "a.id, a.rule_id, a.event_id, a.account_id, a.profile_id, a.kind, \
      a.amount_cents, a.cost_cents, a.badge, a.feature, a.message, a.headline, a.occurred_at, \
      a.created_at, a.revealed_at, e.kind AS reason";
 
-fn award_from_row(r: &SqliteRow) -> Result<PerkAward> {
-    let kind: String = r.try_get("kind")?;
-    let reason: String = r.try_get("reason")?;
-    Ok(PerkAward {
-        id: r.try_get("id")?,
-        rule_id: r.try_get("rule_id")?,
-        event_id: r.try_get("event_id")?,
-        account_id: r.try_get("account_id")?,
-        profile_id: r.try_get("profile_id")?,
-        kind: EffectKind::from_str(&kind).map_err(decode)?,
-        amount_cents: r.try_get("amount_cents")?,
-        cost_cents: r.try_get("cost_cents")?,
-        badge: r.try_get("badge")?,
-        feature: r.try_get("feature")?,
-        message: r.try_get("message")?,
-        headline: r.try_get("headline")?,
-        reason: TriggerKind::from_str(&reason).map_err(decode)?,
-        occurred_at: r.try_get("occurred_at")?,
-        created_at: r.try_get("created_at")?,
-        revealed_at: r.try_get("revealed_at")?,
-    })
+/// A `perk_awards` row with its event's kind ([`AWARD_COLS`]).
+#[derive(sqlx::FromRow)]
+struct AwardRow {
+    id: i64,
+    rule_id: i64,
+    event_id: i64,
+    account_id: i64,
+    profile_id: i64,
+    kind: String,
+    amount_cents: i64,
+    cost_cents: i64,
+    badge: Option<String>,
+    feature: Option<String>,
+    message: Option<String>,
+    headline: String,
+    reason: String,
+    occurred_at: Millis,
+    created_at: Millis,
+    revealed_at: Option<Millis>,
 }
 
-async fn award_by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<PerkAward>> {
-    let row = sqlx::query(&format!(
-        "SELECT {AWARD_COLS} FROM perk_awards a JOIN perk_events e ON e.id = a.event_id WHERE a.id = ?"
+impl AwardRow {
+    fn into_award(self) -> Result<PerkAward> {
+        Ok(PerkAward {
+            id: self.id,
+            rule_id: self.rule_id,
+            event_id: self.event_id,
+            account_id: self.account_id,
+            profile_id: self.profile_id,
+            kind: EffectKind::from_str(&self.kind).map_err(decode)?,
+            amount_cents: self.amount_cents,
+            cost_cents: self.cost_cents,
+            badge: self.badge,
+            feature: self.feature,
+            message: self.message,
+            headline: self.headline,
+            reason: TriggerKind::from_str(&self.reason).map_err(decode)?,
+            occurred_at: self.occurred_at,
+            created_at: self.created_at,
+            revealed_at: self.revealed_at,
+        })
+    }
+}
+
+/// A `perk_audit` row.
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: Millis,
+    action: String,
+    rule_id: Option<i64>,
+    event_id: Option<i64>,
+    award_id: Option<i64>,
+    account_id: Option<i64>,
+    actor_id: Option<i64>,
+    cost_cents: i64,
+    detail: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            action: r.action,
+            rule_id: r.rule_id,
+            event_id: r.event_id,
+            award_id: r.award_id,
+            account_id: r.account_id,
+            actor_id: r.actor_id,
+            cost_cents: r.cost_cents,
+            detail: r.detail,
+        }
+    }
+}
+
+async fn award_by_id(conn: &mut Conn, id: i64) -> Result<Option<PerkAward>> {
+    sqlx::query_as::<_, AwardRow>(&format!(
+        "SELECT {AWARD_COLS} FROM perk_awards a JOIN perk_events e ON e.id = a.event_id WHERE a.id = $1"
     ))
     .bind(id)
     .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(award_from_row).transpose()
+    .await?
+    .map(AwardRow::into_award)
+    .transpose()
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn audit_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     at: Millis,
     action: &str,
     rule_id: Option<i64>,
@@ -103,7 +196,7 @@ async fn audit_in(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO perk_audit(at, action, rule_id, event_id, award_id, account_id, actor_id, cost_cents, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(at)
     .bind(action)
@@ -113,7 +206,7 @@ async fn audit_in(
     .bind(account_id)
     .bind(actor_id)
     .bind(cost_cents)
-    .bind(detail)
+    .bind(text(detail))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -121,14 +214,14 @@ async fn audit_in(
 
 /// Logs an event on the caller's connection; `None` when its key exists.
 pub(super) async fn insert_event_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     ev: &NewPerkEvent,
     now: Millis,
 ) -> Result<Option<i64>> {
     let profile_id: i64 = match ev.profile_id {
         Some(p) => {
             let owner: Option<i64> =
-                sqlx::query_scalar("SELECT account_id FROM profiles WHERE id = ?")
+                sqlx::query_scalar("SELECT account_id FROM profiles WHERE id = $1")
                     .bind(p)
                     .fetch_optional(&mut *conn)
                     .await?;
@@ -138,7 +231,7 @@ pub(super) async fn insert_event_in(
             p
         }
         None => sqlx::query_scalar(
-            "SELECT id FROM profiles WHERE account_id = ? ORDER BY created_at, id LIMIT 1",
+            "SELECT id FROM profiles WHERE account_id = $1 ORDER BY created_at, id LIMIT 1",
         )
         .bind(ev.account_id)
         .fetch_optional(&mut *conn)
@@ -146,8 +239,8 @@ pub(super) async fn insert_event_in(
         .ok_or(StoreError::NotFound { what: "account" })?,
     };
     // Looked up first: a re-scan of a logged event must not take the write lock.
-    let seen: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM perk_events WHERE key = ?)")
-        .bind(&ev.key)
+    let seen: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM perk_events WHERE key = $1)")
+        .bind(text(&ev.key))
         .fetch_one(&mut *conn)
         .await?;
     if seen {
@@ -155,26 +248,26 @@ pub(super) async fn insert_event_in(
     }
     Ok(sqlx::query_scalar(
         "INSERT INTO perk_events(kind, account_id, profile_id, key, occurred_at, name, series_id, years, subject_id, data, recorded_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT(key) DO NOTHING RETURNING id",
     )
     .bind(ev.kind.as_str())
     .bind(ev.account_id)
     .bind(profile_id)
-    .bind(&ev.key)
+    .bind(text(&ev.key))
     .bind(ev.occurred_at)
-    .bind(&ev.name)
+    .bind(ev.name.as_deref().map(text))
     .bind(ev.series_id)
     .bind(ev.years)
     .bind(ev.subject_id)
-    .bind(&ev.data)
+    .bind(text(&ev.data))
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?)
 }
 
-async fn cursor(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
+async fn cursor(conn: &mut Conn, name: &str) -> Result<i64> {
     Ok(
-        sqlx::query_scalar("SELECT cursor FROM perk_cursors WHERE name = ?")
+        sqlx::query_scalar("SELECT cursor FROM perk_cursors WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *conn)
             .await?
@@ -182,9 +275,9 @@ async fn cursor(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
     )
 }
 
-async fn set_cursor(conn: &mut SqliteConnection, name: &str, value: i64) -> Result<()> {
+async fn set_cursor(conn: &mut Conn, name: &str, value: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO perk_cursors(name, cursor) VALUES (?, ?) \
+        "INSERT INTO perk_cursors(name, cursor) VALUES ($1, $2) \
          ON CONFLICT(name) DO UPDATE SET cursor = excluded.cursor",
     )
     .bind(name)
@@ -212,47 +305,38 @@ fn new_event(kind: TriggerKind, account_id: i64, key: String, at: Millis) -> New
 /// Anniversaries are looked for at most this often.
 const ANNIVERSARY_SCAN_MS: i64 = 3_600_000;
 
-impl SqliteStore {
+impl Backend {
     /// Series whose every episode the profile streamed to the end (90 % of
     /// the runtime, by the server's play sessions: a hand-set "played" mark
     /// does not count), among series with playback changes since the cursor.
-    async fn collect_series_finished(
-        &self,
-        conn: &mut SqliteConnection,
-        now: Millis,
-    ) -> Result<u64> {
+    async fn collect_series_finished(&self, conn: &mut Conn, now: Millis) -> Result<u64> {
         let since = cursor(conn, "series_finished").await?;
-        let rows = sqlx::query(
+        let rows: Vec<(i64, i64, i64, Millis)> = sqlx::query_as(
             "SELECT ps.profile_id, ps.series_id, p.account_id, MAX(ps.updated_at) AS upd \
              FROM playback_state ps JOIN profiles p ON p.id = ps.profile_id \
-             WHERE ps.series_id IS NOT NULL AND ps.played = 1 AND ps.updated_at >= ? \
-             GROUP BY ps.profile_id, ps.series_id",
+             WHERE ps.series_id IS NOT NULL AND ps.played = 1 AND ps.updated_at >= $1 \
+             GROUP BY ps.profile_id, ps.series_id, p.account_id",
         )
         .bind(since)
         .fetch_all(&mut *conn)
         .await?;
         let mut new = 0;
         let mut max_upd = since;
-        for r in &rows {
-            let profile_id: i64 = r.try_get("profile_id")?;
-            let series_id: i64 = r.try_get("series_id")?;
-            let account_id: i64 = r.try_get("account_id")?;
-            max_upd = max_upd.max(r.try_get("upd")?);
-            let done = sqlx::query(
+        for (profile_id, series_id, account_id, upd) in rows {
+            max_upd = max_upd.max(upd);
+            let (total, finished, at): (i64, i64, Option<Millis>) = sqlx::query_as(
                 "SELECT COUNT(*) AS total, \
-                   COALESCE(SUM(EXISTS(SELECT 1 FROM play_sessions s WHERE s.profile_id = ?1 \
-                     AND s.title_id = e.id AND s.position_ms * 10 >= s.duration_ms * 9)), 0) AS done, \
+                   COUNT(CASE WHEN EXISTS(SELECT 1 FROM play_sessions s WHERE s.profile_id = $1 \
+                     AND s.title_id = e.id AND s.position_ms * 10 >= s.duration_ms * 9) THEN 1 END) AS done, \
                    (SELECT MAX(s.last_event_at) FROM play_sessions s JOIN titles e2 ON e2.id = s.title_id \
-                     WHERE s.profile_id = ?1 AND e2.series_id = ?2) AS at \
-                 FROM titles e WHERE e.series_id = ?2 AND e.kind = 'episode'",
+                     WHERE s.profile_id = $1 AND e2.series_id = $2) AS at \
+                 FROM titles e WHERE e.series_id = $2 AND e.kind = 'episode'",
             )
             .bind(profile_id)
             .bind(series_id)
             .fetch_one(&mut *conn)
             .await?;
-            let total: i64 = done.try_get("total")?;
-            let finished: i64 = done.try_get("done")?;
-            let Some(at) = done.try_get::<Option<i64>, _>("at")? else {
+            let Some(at) = at else {
                 continue;
             };
             if total > 0 && finished == total {
@@ -276,11 +360,7 @@ impl SqliteStore {
         Ok(new)
     }
 
-    async fn collect_ideas_launched(
-        &self,
-        conn: &mut SqliteConnection,
-        now: Millis,
-    ) -> Result<u64> {
+    async fn collect_ideas_launched(&self, conn: &mut Conn, now: Millis) -> Result<u64> {
         let since = cursor(conn, "idea_launched").await?;
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM idea_status_changes")
             .fetch_one(&mut *conn)
@@ -288,23 +368,22 @@ impl SqliteStore {
         let Some(max) = max.filter(|m| *m > since) else {
             return Ok(0);
         };
-        let rows = sqlx::query(
+        let rows: Vec<(i64, Millis, i64)> = sqlx::query_as(
             "SELECT c.idea_id, c.created_at, i.author_id FROM idea_status_changes c \
              JOIN ideas i ON i.id = c.idea_id \
-             WHERE c.id > ? AND c.id <= ? AND c.to_status = 'launched' ORDER BY c.id",
+             WHERE c.id > $1 AND c.id <= $2 AND c.to_status = 'launched' ORDER BY c.id",
         )
         .bind(since)
         .bind(max)
         .fetch_all(&mut *conn)
         .await?;
         let mut new = 0;
-        for r in &rows {
-            let idea_id: i64 = r.try_get("idea_id")?;
+        for (idea_id, created_at, author_id) in rows {
             let mut ev = new_event(
                 TriggerKind::IdeaLaunched,
-                r.try_get("author_id")?,
+                author_id,
                 format!("idea_launched:{idea_id}"),
-                r.try_get("created_at")?,
+                created_at,
             );
             ev.subject_id = Some(idea_id);
             match insert_event_in(conn, &ev, now).await {
@@ -317,21 +396,19 @@ impl SqliteStore {
         Ok(new)
     }
 
-    async fn collect_anniversaries(&self, conn: &mut SqliteConnection, now: Millis) -> Result<u64> {
+    async fn collect_anniversaries(&self, conn: &mut Conn, now: Millis) -> Result<u64> {
         let last = cursor(conn, "anniversary_scan").await?;
         if last != i64::MIN && now >= last && now - last < ANNIVERSARY_SCAN_MS {
             return Ok(0);
         }
-        let rows = sqlx::query(
-            "SELECT id, created_at FROM accounts WHERE role = 'viewer' AND created_at <= ?",
+        let rows: Vec<(i64, Millis)> = sqlx::query_as(
+            "SELECT id, created_at FROM accounts WHERE role = 'viewer' AND created_at <= $1",
         )
         .bind(now - 365 * DAY_MS + 2 * DAY_MS)
         .fetch_all(&mut *conn)
         .await?;
         let mut new = 0;
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let created: i64 = r.try_get("created_at")?;
+        for (id, created) in rows {
             let n = anniversaries_reached(created, now);
             if n < 1 {
                 continue;
@@ -353,35 +430,30 @@ impl SqliteStore {
         Ok(new)
     }
 
-    async fn share_in(conn: &mut SqliteConnection, account_id: i64) -> Result<ShareSettings> {
-        let row =
-            sqlx::query("SELECT enabled, referral_code FROM share_settings WHERE account_id = ?")
-                .bind(account_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+    async fn share_in(conn: &mut Conn, account_id: i64) -> Result<ShareSettings> {
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT enabled, referral_code FROM share_settings WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
         let converted: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM referrals WHERE referrer_id = ? AND status = 'converted'",
+            "SELECT COUNT(*) FROM referrals WHERE referrer_id = $1 AND status = 'converted'",
         )
         .bind(account_id)
         .fetch_one(&mut *conn)
         .await?;
-        Ok(match row {
-            Some(r) => ShareSettings {
-                enabled: r.try_get::<i64, _>("enabled")? != 0,
-                referral_code: r.try_get("referral_code")?,
-                converted,
-            },
-            None => ShareSettings {
-                enabled: false,
-                referral_code: None,
-                converted,
-            },
+        let (enabled, referral_code) = row.unwrap_or((0, None));
+        Ok(ShareSettings {
+            enabled: enabled != 0,
+            referral_code,
+            converted,
         })
     }
 }
 
 #[async_trait]
-impl PerksStore for SqliteStore {
+impl PerksStore for Backend {
     async fn create_perk_rule(
         &self,
         spec: &RuleSpec,
@@ -389,11 +461,11 @@ impl PerksStore for SqliteStore {
         now: Millis,
     ) -> Result<PerkRule> {
         let json = serde_json::to_string(spec).map_err(decode)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let rule = sqlx::query_as::<_, RuleRow>(&format!(
             "INSERT INTO perk_rules(name, spec, enabled, created_by, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id, spec, enabled, created_at, updated_at",
-        )
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {RULE_COLS}"
+        ))
         .bind(&spec.name)
         .bind(&json)
         .bind(i64::from(spec.enabled))
@@ -401,8 +473,8 @@ impl PerksStore for SqliteStore {
         .bind(now)
         .bind(now)
         .fetch_one(&mut *tx)
-        .await?;
-        let rule = rule_from_row(&row)?;
+        .await?
+        .into_rule()?;
         audit_in(
             &mut tx,
             now,
@@ -428,11 +500,11 @@ impl PerksStore for SqliteStore {
         now: Millis,
     ) -> Result<PerkRule> {
         let json = serde_json::to_string(spec).map_err(decode)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "UPDATE perk_rules SET name = ?, spec = ?, enabled = ?, updated_at = ? WHERE id = ? \
-             RETURNING id, spec, enabled, created_at, updated_at",
-        )
+        let mut tx = self.begin_write().await?;
+        let rule = sqlx::query_as::<_, RuleRow>(&format!(
+            "UPDATE perk_rules SET name = $1, spec = $2, enabled = $3, updated_at = $4 WHERE id = $5 \
+             RETURNING {RULE_COLS}"
+        ))
         .bind(&spec.name)
         .bind(&json)
         .bind(i64::from(spec.enabled))
@@ -440,8 +512,8 @@ impl PerksStore for SqliteStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound { what: "rule" })?;
-        let rule = rule_from_row(&row)?;
+        .ok_or(StoreError::NotFound { what: "rule" })?
+        .into_rule()?;
         audit_in(
             &mut tx,
             now,
@@ -460,26 +532,27 @@ impl PerksStore for SqliteStore {
     }
 
     async fn perk_rules(&self) -> Result<Vec<PerkRule>> {
-        sqlx::query("SELECT id, spec, enabled, created_at, updated_at FROM perk_rules ORDER BY id")
-            .fetch_all(&self.pool)
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, RuleRow>(&format!("SELECT {RULE_COLS} FROM perk_rules ORDER BY id"))
+            .fetch_all(&mut *conn)
             .await?
-            .iter()
-            .map(rule_from_row)
+            .into_iter()
+            .map(RuleRow::into_rule)
             .collect()
     }
 
     async fn perk_rule(&self, id: i64) -> Result<Option<PerkRule>> {
-        sqlx::query("SELECT id, spec, enabled, created_at, updated_at FROM perk_rules WHERE id = ?")
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, RuleRow>(&format!("SELECT {RULE_COLS} FROM perk_rules WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?
-            .as_ref()
-            .map(rule_from_row)
+            .map(RuleRow::into_rule)
             .transpose()
     }
 
     async fn record_perk_event(&self, ev: &NewPerkEvent, now: Millis) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let id = insert_event_in(&mut tx, ev, now).await?;
         tx.commit().await?;
         Ok(id)
@@ -490,7 +563,7 @@ impl PerksStore for SqliteStore {
         // evaluator never holds the write lock while there is nothing to
         // log. Each insert commits on its own; keys make a re-scan after a
         // crash between an insert and its cursor harmless.
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         let mut n = self.collect_series_finished(&mut conn, now).await?;
         n += self.collect_ideas_launched(&mut conn, now).await?;
         n += self.collect_anniversaries(&mut conn, now).await?;
@@ -498,14 +571,15 @@ impl PerksStore for SqliteStore {
     }
 
     async fn pending_perk_events(&self, limit: u32) -> Result<Vec<TriggerEvent>> {
-        sqlx::query(&format!(
-            "SELECT {EVENT_COLS} FROM perk_events WHERE processed_at IS NULL ORDER BY id LIMIT ?"
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, EventRow>(&format!(
+            "SELECT {EVENT_COLS} FROM perk_events WHERE processed_at IS NULL ORDER BY id LIMIT $1"
         ))
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
         .await?
-        .iter()
-        .map(event_from_row)
+        .into_iter()
+        .map(EventRow::into_event)
         .collect()
     }
 
@@ -515,27 +589,29 @@ impl PerksStore for SqliteStore {
         to: Millis,
         limit: u32,
     ) -> Result<Vec<TriggerEvent>> {
-        sqlx::query(&format!(
-            "SELECT {EVENT_COLS} FROM perk_events WHERE occurred_at >= ? AND occurred_at < ? \
-             ORDER BY occurred_at, id LIMIT ?"
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, EventRow>(&format!(
+            "SELECT {EVENT_COLS} FROM perk_events WHERE occurred_at >= $1 AND occurred_at < $2 \
+             ORDER BY occurred_at, id LIMIT $3"
         ))
         .bind(from)
         .bind(to)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
         .await?
-        .iter()
-        .map(event_from_row)
+        .into_iter()
+        .map(EventRow::into_event)
         .collect()
     }
 
     async fn finish_perk_event(&self, id: i64, now: Millis) -> Result<()> {
+        let mut conn = self.read().await?;
         sqlx::query(
-            "UPDATE perk_events SET processed_at = ? WHERE id = ? AND processed_at IS NULL",
+            "UPDATE perk_events SET processed_at = $1 WHERE id = $2 AND processed_at IS NULL",
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
@@ -547,19 +623,19 @@ impl PerksStore for SqliteStore {
         at: Millis,
         genres: &[String],
     ) -> Result<Facts> {
-        let mut conn = self.pool.acquire().await?;
-        let acct = sqlx::query("SELECT plan, created_at FROM accounts WHERE id = ?")
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound { what: "account" })?;
-        let plan: String = acct.try_get("plan")?;
+        let mut conn = self.read().await?;
+        let (plan, account_created_at): (String, Millis) =
+            sqlx::query_as("SELECT plan, created_at FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(StoreError::NotFound { what: "account" })?;
         const FINISHED: &str =
-            "SELECT title_id FROM playback_state WHERE profile_id = ?1 AND played = 1 \
-               AND last_played_at <= ?2 \
-             UNION SELECT title_id FROM watch_history WHERE profile_id = ?1 AND watched_at <= ?2";
+            "SELECT title_id FROM playback_state WHERE profile_id = $1 AND played = 1 \
+               AND last_played_at <= $2 \
+             UNION SELECT title_id FROM watch_history WHERE profile_id = $1 AND watched_at <= $2";
         let titles_finished: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({FINISHED})"))
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({FINISHED}) f"))
                 .bind(profile_id)
                 .bind(at)
                 .fetch_one(&mut *conn)
@@ -569,7 +645,7 @@ impl PerksStore for SqliteStore {
             let n: i64 = sqlx::query_scalar(&format!(
                 "SELECT COUNT(*) FROM ({FINISHED}) f JOIN titles t ON t.id = f.title_id \
                  WHERE EXISTS (SELECT 1 FROM title_genres tg JOIN genres gn ON gn.id = tg.genre_id \
-                   WHERE tg.title_id = COALESCE(t.series_id, t.id) AND gn.name = ?3)"
+                   WHERE tg.title_id = COALESCE(t.series_id, t.id) AND gn.name = $3)"
             ))
             .bind(profile_id)
             .bind(at)
@@ -579,7 +655,7 @@ impl PerksStore for SqliteStore {
             genre_finished.insert(g.clone(), n);
         }
         let sentiment: Option<f64> = sqlx::query_scalar(
-            "SELECT AVG(score) FROM posts WHERE account_id = ? AND created_at <= ? AND created_at > ?",
+            "SELECT AVG(score) FROM posts WHERE account_id = $1 AND created_at <= $2 AND created_at > $3",
         )
         .bind(account_id)
         .bind(at)
@@ -588,7 +664,7 @@ impl PerksStore for SqliteStore {
         .await?;
         Ok(Facts {
             plan: Plan::from_str(&plan).ok(),
-            account_created_at: acct.try_get("created_at")?,
+            account_created_at,
             titles_finished,
             genre_finished,
             sentiment,
@@ -602,10 +678,12 @@ impl PerksStore for SqliteStore {
         now: Millis,
     ) -> Result<AwardOutcome> {
         let spec = &rule.spec;
-        let cost = spec.effect.cost();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
+        // One award of a rule at a time, on every instance: its budget is
+        // read and spent under this lock.
+        lock_pair(&mut tx, RULE_LOCK_SPACE, rule.id).await?;
         let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM perk_awards WHERE rule_id = ? AND event_id = ?")
+            sqlx::query_scalar("SELECT id FROM perk_awards WHERE rule_id = $1 AND event_id = $2")
                 .bind(rule.id)
                 .bind(ev.id)
                 .fetch_optional(&mut *tx)
@@ -613,76 +691,70 @@ impl PerksStore for SqliteStore {
         if exists.is_some() {
             return Ok(AwardOutcome::Duplicate);
         }
-        let g = sqlx::query(
-            "SELECT COALESCE(SUM(cost_cents), 0) AS cents, COUNT(*) AS n FROM perk_awards WHERE rule_id = ?",
+        let (global_cents, global_awards): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(cost_cents), 0) AS BIGINT), COUNT(*) FROM perk_awards WHERE rule_id = $1",
         )
         .bind(rule.id)
         .fetch_one(&mut *tx)
         .await?;
         let profile_awards: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM perk_awards WHERE rule_id = ? AND profile_id = ? AND occurred_at > ?",
+            "SELECT COUNT(*) FROM perk_awards WHERE rule_id = $1 AND profile_id = $2 AND occurred_at > $3",
         )
         .bind(rule.id)
         .bind(ev.profile_id)
         .bind(period_start(&spec.budget, ev.occurred_at))
         .fetch_one(&mut *tx)
         .await?;
-        let usage = marquee_domain::perks::Usage {
-            global_cents: g.try_get("cents")?,
-            global_awards: g.try_get("n")?,
+        let usage = Usage {
+            global_cents,
+            global_awards,
             profile_awards,
         };
-        let verdict = check_budget(&spec.budget, cost, &usage);
-        if verdict != BudgetVerdict::Ok {
-            let detail = format!(
-                "{}: {} used of the global cap, {} awards to this profile in {} days",
-                spec.name,
-                marquee_domain::perks::money(usage.global_cents),
-                usage.profile_awards,
-                spec.budget.per_profile.period_days
-            );
-            audit_in(
-                &mut tx,
-                now,
-                verdict.as_str(),
-                Some(rule.id),
-                Some(ev.id),
-                None,
-                Some(ev.account_id),
-                None,
-                0,
-                &detail,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(AwardOutcome::Refused(verdict));
-        }
+        let plan = match decide_award(spec, &usage) {
+            AwardDecision::Award(plan) => plan,
+            AwardDecision::Refuse { verdict, detail } => {
+                audit_in(
+                    &mut tx,
+                    now,
+                    verdict.as_str(),
+                    Some(rule.id),
+                    Some(ev.id),
+                    None,
+                    Some(ev.account_id),
+                    None,
+                    0,
+                    &detail,
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(AwardOutcome::Refused(verdict));
+            }
+        };
         let e = &spec.effect;
-        let headline = e.describe();
-        let id: i64 = sqlx::query_scalar(
+        let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO perk_awards(rule_id, event_id, account_id, profile_id, kind, amount_cents, cost_cents, \
                badge, feature, message, headline, occurred_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (rule_id, event_id) DO NOTHING RETURNING id",
         )
         .bind(rule.id)
         .bind(ev.id)
         .bind(ev.account_id)
         .bind(ev.profile_id)
         .bind(e.kind.as_str())
-        .bind(if e.kind == EffectKind::Credit {
-            e.amount_cents.unwrap_or(0)
-        } else {
-            0
-        })
-        .bind(cost)
+        .bind(plan.amount_cents)
+        .bind(plan.cost_cents)
         .bind(&e.badge)
         .bind(&e.feature)
         .bind(&e.message)
-        .bind(&headline)
+        .bind(&plan.headline)
         .bind(ev.occurred_at)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(id) = id else {
+            return Ok(AwardOutcome::Duplicate);
+        };
         audit_in(
             &mut tx,
             now,
@@ -692,12 +764,12 @@ impl PerksStore for SqliteStore {
             Some(id),
             Some(ev.account_id),
             None,
-            cost,
-            &format!("{}: {} for {}", spec.name, headline, ev.key),
+            plan.cost_cents,
+            &format!("{}: {} for {}", spec.name, plan.headline, ev.key),
         )
         .await?;
         sqlx::query(
-            "INSERT INTO notifications(account_id, kind, message, link, created_at) VALUES (?, 'perk', ?, '/perks', ?)",
+            "INSERT INTO notifications(account_id, kind, message, link, created_at) VALUES ($1, 'perk', $2, '/perks', $3)",
         )
         .bind(ev.account_id)
         .bind("A surprise is waiting for you")
@@ -712,23 +784,24 @@ impl PerksStore for SqliteStore {
     }
 
     async fn profile_awards(&self, profile_id: i64, limit: u32) -> Result<Vec<PerkAward>> {
-        sqlx::query(&format!(
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, AwardRow>(&format!(
             "SELECT {AWARD_COLS} FROM perk_awards a JOIN perk_events e ON e.id = a.event_id \
-             WHERE a.profile_id = ? ORDER BY a.created_at DESC, a.id DESC LIMIT ?"
+             WHERE a.profile_id = $1 ORDER BY a.created_at DESC, a.id DESC LIMIT $2"
         ))
         .bind(profile_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
         .await?
-        .iter()
-        .map(award_from_row)
+        .into_iter()
+        .map(AwardRow::into_award)
         .collect()
     }
 
     async fn reveal_award(&self, profile_id: i64, award_id: i64, now: Millis) -> Result<PerkAward> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
-            "UPDATE perk_awards SET revealed_at = COALESCE(revealed_at, ?) WHERE id = ? AND profile_id = ?",
+            "UPDATE perk_awards SET revealed_at = COALESCE(revealed_at, $1) WHERE id = $2 AND profile_id = $3",
         )
         .bind(now)
         .bind(award_id)
@@ -747,106 +820,90 @@ impl PerksStore for SqliteStore {
     }
 
     async fn credit_balance(&self, account_id: i64) -> Result<i64> {
+        let mut conn = self.read().await?;
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount_cents), 0) FROM perk_awards WHERE account_id = ? AND kind = 'credit'",
+            "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM perk_awards \
+             WHERE account_id = $1 AND kind = 'credit'",
         )
         .bind(account_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await?)
     }
 
     async fn early_access(&self, account_id: i64) -> Result<Vec<String>> {
+        let mut conn = self.read().await?;
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT feature FROM perk_awards WHERE account_id = ? AND kind = 'early_access' \
+            "SELECT DISTINCT feature FROM perk_awards WHERE account_id = $1 AND kind = 'early_access' \
              AND feature IS NOT NULL ORDER BY feature",
         )
         .bind(account_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?)
     }
 
     async fn perk_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query(
+        let mut conn = self.read().await?;
+        Ok(sqlx::query_as::<_, AuditRow>(
             "SELECT id, at, action, rule_id, event_id, award_id, account_id, actor_id, cost_cents, detail \
-             FROM perk_audit ORDER BY id DESC LIMIT ?",
+             FROM perk_audit ORDER BY id DESC LIMIT $1",
         )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    action: r.try_get("action")?,
-                    rule_id: r.try_get("rule_id")?,
-                    event_id: r.try_get("event_id")?,
-                    award_id: r.try_get("award_id")?,
-                    account_id: r.try_get("account_id")?,
-                    actor_id: r.try_get("actor_id")?,
-                    cost_cents: r.try_get("cost_cents")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(AuditEntry::from)
+        .collect())
     }
 
     async fn perk_spend(&self, since: Millis) -> Result<PerkSpend> {
-        let mut conn = self.pool.acquire().await?;
-        let all = sqlx::query(
-            "SELECT COALESCE(SUM(cost_cents), 0) AS c, COUNT(*) AS n, \
-               COALESCE(SUM(CASE WHEN created_at >= ?1 THEN cost_cents END), 0) AS wc, \
-               COALESCE(SUM(created_at >= ?1), 0) AS wn FROM perk_awards",
-        )
-        .bind(since)
-        .fetch_one(&mut *conn)
-        .await?;
-        let by_rule = sqlx::query(
-            "SELECT r.id, r.name, COUNT(a.id) AS n, COALESCE(SUM(a.cost_cents), 0) AS c \
+        let mut conn = self.read().await?;
+        let (total_cents, total_awards, window_cents, window_awards): (i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(cost_cents), 0) AS BIGINT), COUNT(*), \
+                   CAST(COALESCE(SUM(CASE WHEN created_at >= $1 THEN cost_cents END), 0) AS BIGINT), \
+                   COUNT(CASE WHEN created_at >= $1 THEN 1 END) FROM perk_awards",
+            )
+            .bind(since)
+            .fetch_one(&mut *conn)
+            .await?;
+        let by_rule = sqlx::query_as::<_, (i64, String, i64, i64)>(
+            "SELECT r.id, r.name, COUNT(a.id) AS n, CAST(COALESCE(SUM(a.cost_cents), 0) AS BIGINT) AS c \
              FROM perk_rules r JOIN perk_awards a ON a.rule_id = r.id \
              GROUP BY r.id ORDER BY c DESC, n DESC LIMIT 20",
         )
         .fetch_all(&mut *conn)
         .await?
-        .iter()
-        .map(|r| {
-            Ok(RuleSpend {
-                rule_id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                awards: r.try_get("n")?,
-                cents: r.try_get("c")?,
-            })
+        .into_iter()
+        .map(|(rule_id, name, awards, cents)| RuleSpend {
+            rule_id,
+            name,
+            awards,
+            cents,
         })
-        .collect::<Result<Vec<_>>>()?;
-        let by_day = sqlx::query(
-            "SELECT (created_at / ?1) * ?1 AS d, COUNT(*) AS n, SUM(cost_cents) AS c FROM perk_awards \
-             WHERE created_at >= ?2 GROUP BY d ORDER BY d",
+        .collect();
+        let by_day = sqlx::query_as::<_, (Millis, i64, i64)>(
+            "SELECT (created_at / $1) * $1 AS d, COUNT(*) AS n, CAST(SUM(cost_cents) AS BIGINT) AS c \
+             FROM perk_awards WHERE created_at >= $2 GROUP BY d ORDER BY d",
         )
         .bind(DAY_MS)
         .bind(since)
         .fetch_all(&mut *conn)
         .await?
-        .iter()
-        .map(|r| {
-            Ok(DaySpend {
-                day: r.try_get("d")?,
-                awards: r.try_get("n")?,
-                cents: r.try_get("c")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .into_iter()
+        .map(|(day, awards, cents)| DaySpend { day, awards, cents })
+        .collect();
         Ok(PerkSpend {
-            total_cents: all.try_get("c")?,
-            total_awards: all.try_get("n")?,
-            window_cents: all.try_get("wc")?,
-            window_awards: all.try_get("wn")?,
+            total_cents,
+            total_awards,
+            window_cents,
+            window_awards,
             by_rule,
             by_day,
         })
     }
 
     async fn share_settings(&self, account_id: i64) -> Result<ShareSettings> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         Self::share_in(&mut conn, account_id).await
     }
 
@@ -857,10 +914,10 @@ impl PerksStore for SqliteStore {
         new_code: &str,
         now: Millis,
     ) -> Result<ShareSettings> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO share_settings(account_id, enabled, referral_code, updated_at) VALUES (?1, ?2, \
-               CASE WHEN ?2 = 1 THEN ?3 END, ?4) \
+            "INSERT INTO share_settings(account_id, enabled, referral_code, updated_at) VALUES ($1, $2, \
+               CASE WHEN $2 = 1 THEN $3 END, $4) \
              ON CONFLICT(account_id) DO UPDATE SET enabled = excluded.enabled, \
                referral_code = COALESCE(share_settings.referral_code, excluded.referral_code), \
                updated_at = excluded.updated_at",
@@ -883,30 +940,31 @@ impl PerksStore for SqliteStore {
         code: &str,
         now: Millis,
     ) -> Result<ReferralOutcome> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let referred_email: String = sqlx::query_scalar("SELECT email FROM accounts WHERE id = ?")
-            .bind(referred_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound { what: "account" })?;
-        let referrer = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        // The referred account's row is locked: its attributions are serialised.
+        let referred_email: String = sqlx::query_scalar(&format!(
+            "SELECT email FROM accounts WHERE id = $1{FOR_NO_KEY_UPDATE}"
+        ))
+        .bind(referred_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound { what: "account" })?;
+        let referrer: Option<(i64, String)> = sqlx::query_as(
             "SELECT a.id, a.email FROM share_settings s JOIN accounts a ON a.id = s.account_id \
-             WHERE s.referral_code = ?",
+             WHERE s.referral_code = $1",
         )
-        .bind(code)
+        .bind(text(code))
         .fetch_optional(&mut *tx)
         .await?;
         let already: bool = sqlx::query_scalar(
-            "SELECT EXISTS(SELECT 1 FROM referrals WHERE referred_id = ? AND status = 'converted')",
+            "SELECT EXISTS(SELECT 1 FROM referrals WHERE referred_id = $1 AND status = 'converted')",
         )
         .bind(referred_id)
         .fetch_one(&mut *tx)
         .await?;
         let (outcome, referrer_id) = match referrer {
             None => (ReferralOutcome::UnknownCode, None),
-            Some(r) => {
-                let id: i64 = r.try_get("id")?;
-                let email: String = r.try_get("email")?;
+            Some((id, email)) => {
                 if id == referred_id || canonical_email(&email) == canonical_email(&referred_email)
                 {
                     (ReferralOutcome::SelfReferral, Some(id))
@@ -924,9 +982,9 @@ impl PerksStore for SqliteStore {
             ReferralOutcome::UnknownCode => "unknown_code",
         };
         sqlx::query(
-            "INSERT INTO referrals(code, referrer_id, referred_id, status, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO referrals(code, referrer_id, referred_id, status, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(code)
+        .bind(text(code))
         .bind(referrer_id)
         .bind(referred_id)
         .bind(status)
@@ -945,101 +1003,5 @@ impl PerksStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(outcome)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{CatalogStore, NewAccount};
-    use marquee_domain::Role;
-    use std::sync::Arc;
-
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let s = SqliteStore::open(&url, 4).await.unwrap();
-        s.migrate().await.unwrap();
-        (dir, s)
-    }
-
-    async fn account(s: &SqliteStore, email: &str, role: Role) -> i64 {
-        s.create_account(
-            &NewAccount {
-                email: email.into(),
-                password_hash: "x".into(),
-                role,
-                plan: Plan::Standard,
-                must_change_password: false,
-                first_profile: "Main".into(),
-            },
-            1,
-        )
-        .await
-        .unwrap()
-        .id
-    }
-
-    fn spec() -> RuleSpec {
-        marquee_domain::perks::parse_rule(&serde_json::json!({
-            "name": "r",
-            "trigger": {"kind": "custom", "name": "x"},
-            "effect": {"kind": "credit", "amount_cents": 300},
-            "budget": {"global": {"max_cents": 1000}, "per_profile": {"max_awards": 5, "period_days": 30}}
-        }))
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn concurrent_awards_never_overspend_and_never_pay_twice() {
-        let (_d, s) = store().await;
-        let s = Arc::new(s);
-        let admin = account(&s, "admin@x.org", Role::Admin).await;
-        let rule = s.create_perk_rule(&spec(), admin, 10).await.unwrap();
-        let mut events = Vec::new();
-        for i in 0..12 {
-            let a = account(&s, &format!("v{i}@x.org"), Role::Viewer).await;
-            let ev = NewPerkEvent {
-                kind: TriggerKind::Custom,
-                account_id: a,
-                profile_id: None,
-                key: format!("custom:x:{i}"),
-                occurred_at: 100 + i,
-                name: Some("x".into()),
-                series_id: None,
-                years: None,
-                subject_id: None,
-                data: "{}".into(),
-            };
-            assert!(s.record_perk_event(&ev, 100).await.unwrap().is_some());
-            assert!(s.record_perk_event(&ev, 100).await.unwrap().is_none());
-        }
-        events.extend(s.pending_perk_events(100).await.unwrap());
-        assert_eq!(events.len(), 12);
-        // Every event twice, all at once.
-        let mut tasks = Vec::new();
-        for ev in events.iter().chain(events.iter()) {
-            let (s, rule, ev) = (s.clone(), rule.clone(), ev.clone());
-            tasks.push(tokio::spawn(async move {
-                s.award_perk(&rule, &ev, 200).await.unwrap()
-            }));
-        }
-        let mut awarded = 0;
-        for t in tasks {
-            if matches!(t.await.unwrap(), AwardOutcome::Awarded(_)) {
-                awarded += 1;
-            }
-        }
-        // 1000 cents of budget at 300 each: three awards, whatever the interleaving.
-        assert_eq!(awarded, 3);
-        let spend = s.perk_spend(0).await.unwrap();
-        assert_eq!((spend.total_awards, spend.total_cents), (3, 900));
-        let audit = s.perk_audit(100).await.unwrap();
-        assert_eq!(audit.iter().filter(|a| a.action == "awarded").count(), 3);
-        // The audit trail is append-only.
-        assert!(sqlx::query("DELETE FROM perk_audit")
-            .execute(s.pool())
-            .await
-            .is_err());
     }
 }
