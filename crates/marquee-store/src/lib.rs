@@ -20,6 +20,51 @@ use marquee_domain::{
 };
 use std::sync::Arc;
 
+/// The feature modules written once in `src/sql/`, mounted by each backend
+/// module (`sqlite`, `postgres`) and so compiled once per backend against
+/// that backend's dialect seam (which is why clippy's `duplicate_mod` is
+/// expected here).
+macro_rules! sql_features {
+    () => {
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/catalog.rs"]
+        mod catalog;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/changes.rs"]
+        mod changes;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/decisions.rs"]
+        mod decisions;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/home.rs"]
+        mod home;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/ideas.rs"]
+        mod ideas;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/jobs.rs"]
+        mod jobs;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/listening.rs"]
+        mod listening;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/outbox.rs"]
+        mod outbox;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/overview.rs"]
+        mod overview;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/perks.rs"]
+        mod perks;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/playback.rs"]
+        mod playback;
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/support.rs"]
+        mod support;
+    };
+}
+
 pub mod changes;
 pub mod decisions;
 pub mod fanout;

@@ -10,52 +10,16 @@ use sqlx::Sqlite;
 use std::str::FromStr;
 use std::time::Duration;
 
-// Each feature is written once in src/sql/ and compiled once per backend
-// against the dialect seam below (so clippy's duplicate_mod is expected).
-// Each feature is written once in src/sql/ and compiled once per backend
-// against the dialect seam below (so clippy's duplicate_mod is expected).
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/catalog.rs"]
-mod catalog;
+// The features written once (src/sql/), compiled against the seam below.
+sql_features!();
+
+// What differs by dialect, each file saying why.
 mod catalog_dialect;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/changes.rs"]
-mod changes;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/decisions.rs"]
-mod decisions;
 mod fanout;
 mod health;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/home.rs"]
-mod home;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/ideas.rs"]
-mod ideas;
 mod ideas_search;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/jobs.rs"]
-mod jobs;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/listening.rs"]
-mod listening;
 mod listening_dialect;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/outbox.rs"]
-mod outbox;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/overview.rs"]
-mod overview;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/perks.rs"]
-mod perks;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/playback.rs"]
-mod playback;
 mod playback_batch;
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql/support.rs"]
-mod support;
 
 /// Rows per multi-row INSERT: well under SQLite's bind-parameter limit.
 const CHUNK: usize = 1000;
