@@ -26,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod fanout;
+pub mod format;
 pub mod health;
 pub mod htmlcheck;
 pub mod ideas;

@@ -13,8 +13,8 @@ use marquee_store::support::Mention;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::listening::SeriesPoint;
 use crate::error::AppError;
+use crate::listening::SeriesPoint;
 use crate::AppState;
 
 const DAY: Millis = 86_400_000;

@@ -4,7 +4,10 @@
 
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
-use crate::support::{self, CustomerConversation, MessageView, Next, Report};
+use crate::support::{
+    self, assignee_filter, check_agent, check_sla, window, CustomerConversation, MessageView, Next,
+    Report,
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,8 +18,8 @@ use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use marquee_domain::support::{ConvStatus, Priority, SlaPolicy};
 use marquee_store::support::{
-    AgentSettings, AssigneeFilter, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery,
-    NewStreamError, ShareInfo, StreamError, SupportContext,
+    AgentSettings, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery, NewStreamError,
+    ShareInfo, StreamError, SupportContext,
 };
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -403,7 +406,7 @@ async fn email_transcript(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<EmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    crate::pages::support::email_transcript(&state, &user, id, b.to.as_deref()).await?;
+    support::email_transcript(&state, &user, id, b.to.as_deref()).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -508,20 +511,6 @@ pub struct InboxParams {
     assignee: Option<String>,
     /// 1 to 200, default 100.
     limit: Option<u32>,
-}
-
-pub(crate) fn assignee_filter(
-    user: &CurrentUser,
-    a: Option<&str>,
-) -> Result<AssigneeFilter, AppError> {
-    Ok(match a {
-        None | Some("") | Some("any") => AssigneeFilter::Any,
-        Some("me") => AssigneeFilter::Agent(user.account.id),
-        Some("unassigned") => AssigneeFilter::Unassigned,
-        Some(other) => AssigneeFilter::Agent(other.parse().map_err(|_| {
-            AppError::invalid("assignee", "use me, unassigned, any or an account id")
-        })?),
-    })
 }
 
 /// The inbox, newest activity first.
@@ -716,17 +705,6 @@ async fn sla_get(
     Ok(Json(state.store.sla_policies().await?))
 }
 
-pub(crate) fn check_sla(p: &SlaPolicy) -> Result<(), AppError> {
-    const YEAR_S: i64 = 366 * 24 * 3600;
-    if !(1..=YEAR_S).contains(&p.first_reply_s) {
-        return Err(AppError::invalid("first_reply_s", "must be 1 s to a year"));
-    }
-    if !(1..=YEAR_S).contains(&p.resolution_s) {
-        return Err(AppError::invalid("resolution_s", "must be 1 s to a year"));
-    }
-    Ok(())
-}
-
 /// Sets SLA targets (admin).
 #[utoipa::path(put, path = "/api/v1/staff/support/sla", tag = "support", request_body = Vec<SlaPolicy>,
     responses((status = 200, body = Vec<SlaPolicy>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -772,17 +750,6 @@ pub struct AgentRequest {
     team: String,
 }
 
-pub(crate) fn check_agent(capacity: u32, team: &str) -> Result<String, AppError> {
-    if capacity > 1000 {
-        return Err(AppError::invalid("capacity", "must be 0 to 1000"));
-    }
-    let t = team.trim();
-    if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
-        return Err(AppError::invalid("team", "must be 1 to 40 characters"));
-    }
-    Ok(t.to_string())
-}
-
 /// Sets an agent's capacity, availability and team (admin); the queue is re-run.
 #[utoipa::path(put, path = "/api/v1/staff/support/agents/{id}", tag = "support", params(("id" = i64, Path)), request_body = AgentRequest,
     responses((status = 200, body = AgentSettings), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -822,22 +789,6 @@ pub struct MetricsParams {
     from: Option<i64>,
     /// … until, ms (default: now).
     to: Option<i64>,
-}
-
-pub(crate) fn window(
-    state: &AppState,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> Result<(i64, i64), AppError> {
-    let to = to.unwrap_or_else(|| state.clock.now_ms() + 1);
-    let from = from.unwrap_or(to - 30 * 86_400_000);
-    if from >= to {
-        return Err(AppError::invalid("from", "must be before to"));
-    }
-    if to - from > 366 * 86_400_000 {
-        return Err(AppError::invalid("from", "the window is at most a year"));
-    }
-    Ok((from, to))
 }
 
 /// First response, next reply, resolution, FCR, CSAT, reassignments, shares

@@ -7,6 +7,7 @@ use super::{render, CsrfForm, Layout, Page, PageForm};
 use crate::api::home::{self as api, ExperimentReport, NewExperiment, RecsStatus};
 use crate::auth::{self, Staff};
 use crate::error::{AppError, PageError};
+use crate::playback::{self, RowCard};
 use crate::recs::experiments::{Target, Variant};
 use crate::recs::page::{HomePage, RowTitle};
 use crate::recs::serve;
@@ -42,8 +43,8 @@ struct HomeTemplate {
     l: Layout,
     page: std::sync::Arc<HomePage>,
     profile_name: String,
-    continue_watching: Vec<super::playback::RowCard>,
-    next_up: Vec<super::playback::RowCard>,
+    continue_watching: Vec<RowCard>,
+    next_up: Vec<RowCard>,
     has_cw_row: bool,
 }
 
@@ -68,7 +69,7 @@ pub async fn render_home(
     p: &marquee_domain::Profile,
 ) -> Result<Response, PageError> {
     let (hp, rows) = serve::home(state, p).await?;
-    let card = |i: &marquee_store::playback::RowItem| super::playback::card(i.clone());
+    let card = |i: &marquee_store::playback::RowItem| playback::card(i.clone());
     let continue_watching = rows.continue_watching.iter().map(card).collect();
     let next_up = rows.next_up.iter().map(card).collect();
     let has_cw_row = hp.rows.iter().any(|r| r.key == "continue_watching");
