@@ -5,6 +5,10 @@ use crate::auth::{Admin, CurrentUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
 use crate::events::PlaybackEvent;
 use crate::playback::{media_file, next_up_since, playable, profile_of};
+use crate::wire::{
+    self,
+    playback::{ActiveStream, PlayEvent, ProgressAck, RowItem, TitleProgress},
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,8 +20,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use marquee_domain::playback::{device_name, Device, DeviceKind, NextUpReason};
 use marquee_domain::Millis;
 use marquee_store::playback::{
-    ActiveStream, PlayEvent, ProgressAck, ProgressInput, ProgressRefused, RowItem, StartLimits,
-    StartOutcome, StartPlayback, TitleProgress,
+    ProgressInput, ProgressRefused, StartLimits, StartOutcome, StartPlayback,
 };
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -264,7 +267,7 @@ async fn start(
                 user.account.plan.as_str(),
                 user.account.plan.max_streams()
             ),
-            active,
+            wire::all(active),
             false,
         )),
         StartOutcome::StillWatching { .. } => Ok(start_conflict(
@@ -366,7 +369,7 @@ async fn progress(
         })
         .await?
         .map_err(refused)?;
-    Ok(Json(ack))
+    Ok(Json(ack.into()))
 }
 
 /// Stop body.
@@ -416,7 +419,7 @@ async fn stop(
         })
         .await?
         .map_err(refused)?;
-    Ok(Json(ack))
+    Ok(Json(ack.into()))
 }
 
 /// The account's live streams, on all its profiles.
@@ -426,7 +429,7 @@ async fn streams(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<ActiveStream>>, ApiError> {
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .active_streams(
@@ -435,7 +438,7 @@ async fn streams(
                 state.config.playback.stream_timeout_ms(),
             )
             .await?,
-    ))
+    )))
 }
 
 /// Where the current profile is in a title: resume point, played, play count.
@@ -448,7 +451,7 @@ async fn title_state(
 ) -> Result<Json<TitleProgress>, ApiError> {
     let pid = profile_of(&user)?;
     let t = playable(&state, id, "id").await?;
-    Ok(Json(state.store.title_progress(pid, id).await?.unwrap_or(
+    Ok(Json(state.store.title_progress(pid, id).await?.map_or(
         TitleProgress {
             title_id: id,
             resume_ms: 0,
@@ -458,6 +461,7 @@ async fn title_state(
             last_played_at: None,
             last_device_id: None,
         },
+        TitleProgress::from,
     )))
 }
 
@@ -519,7 +523,9 @@ async fn continue_watching(
 ) -> Result<Json<Vec<RowItem>>, ApiError> {
     let pid = profile_of(&user)?;
     let n = super::check_limit(p.limit, 20, 100)?;
-    Ok(Json(state.store.continue_watching(pid, n).await?))
+    Ok(Json(wire::all(
+        state.store.continue_watching(pid, n).await?,
+    )))
 }
 
 /// Removes a title from Continue Watching until it is played again.
@@ -552,9 +558,9 @@ async fn next_up(
 ) -> Result<Json<Vec<RowItem>>, ApiError> {
     let pid = profile_of(&user)?;
     let n = super::check_limit(p.limit, 20, 100)?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state.store.next_up(pid, next_up_since(&state), n).await?,
-    ))
+    )))
 }
 
 /// Play-event log parameters.
@@ -580,12 +586,12 @@ async fn play_events(
 ) -> Result<Json<Vec<PlayEvent>>, ApiError> {
     let pid = profile_of(&user)?;
     let n = super::check_limit(p.limit, 100, 1000)?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .play_events(pid, p.title_id, p.after_id.unwrap_or(0), n)
             .await?,
-    ))
+    )))
 }
 
 /// Live events of the current profile (Server-Sent Events): first a `streams`
@@ -610,6 +616,7 @@ async fn events(
         .await?
         .into_iter()
         .filter(|s| s.profile_id == pid)
+        .map(ActiveStream::from)
         .collect::<Vec<_>>();
     let first = Event::default()
         .event("streams")

@@ -8,6 +8,11 @@ use crate::support::{
     self, assignee_filter, check_agent, check_sla, window, CustomerConversation, MessageView, Next,
     Report,
 };
+use crate::wire;
+use crate::wire::support::{
+    AgentSettings, Canned, Conversation, CsatAnswer, EventRecord, ShareInfo, StreamError,
+    SupportContext,
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,10 +22,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use marquee_domain::support::{ConvStatus, Priority, SlaPolicy};
-use marquee_store::support::{
-    AgentSettings, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery, NewStreamError,
-    ShareInfo, StreamError, SupportContext,
-};
+use marquee_store::support::{self as store, InboxQuery, NewStreamError};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -172,7 +174,7 @@ pub struct ConversationDetail {
 async fn detail(
     state: &AppState,
     user: &CurrentUser,
-    c: Conversation,
+    c: store::Conversation,
     staff_view: bool,
 ) -> Result<ConversationDetail, AppError> {
     let msgs = state.store.messages(c.id, staff_view, 0, 10_000).await?;
@@ -181,22 +183,26 @@ async fn detail(
             .iter()
             .map(|m| support::message_view(m, staff_view))
             .collect(),
-        csat: state.store.csat_answers(c.id).await?,
-        share: state.store.active_share(c.id).await?,
+        csat: wire::all(state.store.csat_answers(c.id).await?),
+        share: state.store.active_share(c.id).await?.map(Into::into),
         context: if staff_view {
-            state.store.support_context(c.account_id).await?
+            state
+                .store
+                .support_context(c.account_id)
+                .await?
+                .map(Into::into)
         } else {
             None
         },
         email_available: state.config.smtp.configured(),
         history: if staff_view {
-            Some(state.store.conversation_events(c.id).await?)
+            Some(wire::all(state.store.conversation_events(c.id).await?))
         } else {
             None
         },
         conversation: (!staff_view || c.account_id == user.account.id)
             .then(|| support::customer_view(&c)),
-        staff: staff_view.then_some(c),
+        staff: staff_view.then(|| c.into()),
     })
 }
 
@@ -341,7 +347,7 @@ async fn csat(
     ApiJson(b): ApiJson<CsatRequest>,
 ) -> Result<(StatusCode, Json<CsatAnswer>), ApiError> {
     let a = support::answer_csat(&state, &user, id, b.score, &b.comment).await?;
-    Ok((StatusCode::CREATED, Json(a)))
+    Ok((StatusCode::CREATED, Json(a.into())))
 }
 
 /// A new share link.
@@ -497,7 +503,7 @@ async fn stream_error(
             at: state.clock.now_ms(),
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(e)))
+    Ok((StatusCode::CREATED, Json(e.into())))
 }
 
 /// Inbox filters.
@@ -525,7 +531,7 @@ async fn inbox(
     let limit = super::check_limit(p.limit, 100, 200)?;
     let assignee = assignee_filter(&user, p.assignee.as_deref())?;
     support::wake_snoozed(&state).await?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .inbox(&InboxQuery {
@@ -534,7 +540,7 @@ async fn inbox(
                 limit,
             })
             .await?,
-    ))
+    )))
 }
 
 /// A conversation with internal notes and the customer context panel.
@@ -617,7 +623,7 @@ async fn staff_update(
     } else if b.snoozed_until.is_some() {
         return Err(AppError::invalid("snoozed_until", "only with status snoozed").into());
     }
-    Ok(Json(c))
+    Ok(Json(c.into()))
 }
 
 /// A reassignment.
@@ -641,7 +647,8 @@ async fn staff_assign(
     Ok(Json(
         support::reassign(&state, &user, id, b.assignee_id)
             .await?
-            .conversation,
+            .conversation
+            .into(),
     ))
 }
 
@@ -652,7 +659,7 @@ async fn canned_list(
     State(state): State<AppState>,
     _s: Staff,
 ) -> Result<Json<Vec<Canned>>, ApiError> {
-    Ok(Json(state.store.canned().await?))
+    Ok(Json(wire::all(state.store.canned().await?)))
 }
 
 /// A canned response.
@@ -680,7 +687,7 @@ async fn canned_create(
         .store
         .create_canned(&code, &body, user.account.id, state.clock.now_ms())
         .await?;
-    Ok((StatusCode::CREATED, Json(c)))
+    Ok((StatusCode::CREATED, Json(c.into())))
 }
 
 /// Deletes a canned response.
@@ -730,12 +737,12 @@ async fn agents_get(
     State(state): State<AppState>,
     _s: Staff,
 ) -> Result<Json<Vec<AgentSettings>>, ApiError> {
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .support_agents(state.config.support.default_capacity)
             .await?,
-    ))
+    )))
 }
 
 /// An agent's settings.
@@ -777,7 +784,7 @@ async fn agents_put(
             support::publish_conversation(&state, &c);
         }
     }
-    Ok(Json(a))
+    Ok(Json(a.into()))
 }
 
 /// Metrics window.

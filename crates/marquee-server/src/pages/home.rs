@@ -4,9 +4,9 @@
 //! metrics with an inline-SVG chart).
 
 use super::{render, CsrfForm, Layout, Page, PageForm};
-use crate::api::home::{self as api, ExperimentReport, NewExperiment, RecsStatus};
 use crate::auth::{self, Staff};
 use crate::error::{AppError, PageError};
+use crate::home::{self as svc, ExperimentReport, NewExperiment, RecsStatus};
 use crate::playback::{self, RowCard};
 use crate::recs::experiments::{Target, Variant};
 use crate::recs::page::{HomePage, RowTitle};
@@ -241,7 +241,7 @@ async fn onboarding_submit(
             );
         }
     }
-    match api::apply_picks(&state, p.id, &ids).await {
+    match svc::apply_picks(&state, p.id, &ids).await {
         Ok(()) => Ok(Redirect::to("/").into_response()),
         Err(AppError::BadRequest { message, .. }) => {
             let groups = onboarding_groups(&state, &p).await;
@@ -366,8 +366,8 @@ async fn staff_view(
     page: Page,
     error: Option<String>,
 ) -> Result<Html<String>, PageError> {
-    let s = api::status(state).await?;
-    let experiments = api::reports(state)
+    let s = svc::status(state).await?;
+    let experiments = svc::reports(state)
         .await?
         .into_iter()
         .map(|r| {
@@ -412,7 +412,7 @@ async fn staff_status(
     _staff: Staff,
 ) -> Result<Html<String>, PageError> {
     render(&StatusTemplate {
-        s: api::status(&state).await?,
+        s: svc::status(&state).await?,
     })
 }
 
@@ -479,7 +479,7 @@ async fn staff_create(
     };
     let res = match parse_variants(target, &f.variants) {
         Ok(variants) => {
-            api::create(
+            svc::create(
                 &state,
                 NewExperiment {
                     name: f.name,

@@ -272,7 +272,7 @@ pub struct MessageView {
     pub created_at: Millis,
     /// What the customer was watching when they wrote (staff only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub watch: Option<marquee_store::support::WatchSnapshot>,
+    pub watch: Option<crate::wire::support::WatchSnapshot>,
 }
 
 /// The display name of a message's author: first names only.
@@ -300,7 +300,11 @@ pub fn message_view(m: &Message, staff: bool) -> MessageView {
         internal: m.internal,
         canned_code: m.canned_code.clone(),
         created_at: m.created_at,
-        watch: if staff { m.watch.clone() } else { None },
+        watch: if staff {
+            m.watch.clone().map(Into::into)
+        } else {
+            None
+        },
     }
 }
 
