@@ -262,7 +262,8 @@ pub fn original_path(parts: &Parts) -> String {
 }
 
 impl AuthRejection {
-    fn new(parts: &Parts, err: AppError) -> Self {
+    /// A rejection of this request (JSON under `/api`, else a page).
+    pub(crate) fn new(parts: &Parts, err: AppError) -> Self {
         let uri = parts
             .extensions
             .get::<axum::extract::OriginalUri>()

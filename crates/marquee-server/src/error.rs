@@ -18,7 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// Everything that can go wrong while serving a request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     /// The input is malformed or breaks a rule.
     #[error("{message}")]
@@ -291,8 +291,13 @@ where
     }
 }
 
-/// Parses JSON, naming the path of the first bad field.
+/// Parses JSON, naming the path of the first bad field (the JSON API's form).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    decode_json(bytes).map_err(ApiError)
+}
+
+/// Parses JSON, naming the path of the first bad field in a 400.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -304,10 +309,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             path
         };
-        ApiError(AppError::BadRequest {
+        AppError::BadRequest {
             field: Some(field),
             message: format!("invalid JSON body: {message}"),
-        })
+        }
     })
 }
 

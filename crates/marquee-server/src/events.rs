@@ -1,12 +1,17 @@
-//! Live events for a profile's open devices (Server-Sent Events at `/api/v1/events`).
+//! Live events: the event types of every live feed ([`PlaybackEvent`],
+//! [`ListeningEvent`], [`SupportEvent`], together a [`Feed`]), and the bus of
+//! a profile's open devices (Server-Sent Events at `/api/v1/events`).
 //!
 //! [`EventBus`] is the seam: this process fans events out through one tokio
 //! broadcast channel filtered by profile ([`LocalEventBus`]), and hands each
-//! to [`crate::fanout`], which carries it to the other server processes on
-//! the same PostgreSQL database (`LISTEN/NOTIFY`); what they publish arrives
-//! through [`EventBus::deliver`]. The SSE handler does not know the difference.
+//! to a [`Forward`] (in a server, [`crate::fanout::Fanout`]), which carries it
+//! to the other server processes on the same PostgreSQL database
+//! (`LISTEN/NOTIFY`); what they publish arrives through [`EventBus::deliver`].
+//! The SSE handler does not know the difference. This module depends on no
+//! other module of the server: the fan-out and the features depend on it.
 
-use crate::fanout::{Fanout, Feed};
+use marquee_domain::listening::Alert;
+use marquee_domain::Millis;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
@@ -35,6 +40,59 @@ pub struct PlaybackEvent {
     pub resume_ms: i64,
     /// Server time, ms.
     pub at: i64,
+}
+
+/// Something the listening dashboard should know about now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ListeningEvent {
+    /// New posts were stored.
+    Posts {
+        /// How many.
+        inserted: u64,
+        /// The newest post time among them.
+        latest: Millis,
+    },
+    /// An alert was raised or changed.
+    Alert {
+        /// The alert.
+        alert: Box<Alert>,
+    },
+}
+
+/// A support chat event on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupportEvent {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// Its customer.
+    pub customer_id: i64,
+    /// `message`, `conversation`, `typing` or `resync`.
+    pub kind: String,
+    /// What the customer sees (JSON), if anything.
+    pub customer_data: Option<String>,
+    /// What staff see (JSON).
+    pub staff_data: String,
+}
+
+/// One event of a live feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "feed", content = "event", rename_all = "snake_case")]
+pub enum Feed {
+    /// Continuity.
+    Playback(PlaybackEvent),
+    /// The listening dashboard.
+    Listening(ListeningEvent),
+    /// Support chat.
+    Support(SupportEvent),
+}
+
+/// Carries live events to the other server processes.
+pub trait Forward: Send + Sync + std::fmt::Debug {
+    /// Whether events go anywhere (so that idle publish paths copy nothing).
+    fn is_active(&self) -> bool;
+    /// Hands an event (already delivered here) over. Never blocks.
+    fn send(&self, feed: Feed);
 }
 
 /// Publishes events and hands out per-profile subscriptions.
@@ -89,7 +147,7 @@ impl Subscription {
 pub struct LocalEventBus {
     tx: broadcast::Sender<Arc<PlaybackEvent>>,
     closed: watch::Sender<bool>,
-    fanout: Option<Arc<Fanout>>,
+    fanout: Option<Arc<dyn Forward>>,
 }
 
 impl LocalEventBus {
@@ -105,7 +163,7 @@ impl LocalEventBus {
     }
 
     /// A bus that also hands what it publishes to the other processes.
-    pub fn with_fanout(capacity: usize, fanout: Arc<Fanout>) -> Self {
+    pub fn with_fanout(capacity: usize, fanout: Arc<dyn Forward>) -> Self {
         LocalEventBus {
             fanout: Some(fanout),
             ..LocalEventBus::new(capacity)
@@ -121,8 +179,8 @@ impl Default for LocalEventBus {
 
 impl EventBus for LocalEventBus {
     fn publish(&self, event: PlaybackEvent) {
-        if let Some(f) = &self.fanout {
-            f.forward(|| Feed::Playback(event.clone()));
+        if let Some(f) = self.fanout.as_ref().filter(|f| f.is_active()) {
+            f.send(Feed::Playback(event.clone()));
         }
         self.deliver(event);
     }

@@ -14,7 +14,9 @@
 //! or is dropped (the other feeds' clients refetch on the next event), and
 //! events published while the listener reconnects are lost.
 
-use crate::events::PlaybackEvent;
+pub use crate::events::{Feed, SupportEvent};
+
+use crate::events::Forward;
 use crate::AppState;
 use marquee_store::fanout::MAX_PAYLOAD;
 use serde::{Deserialize, Serialize};
@@ -25,33 +27,6 @@ use tokio::sync::mpsc;
 
 /// The notification channel.
 pub const CHANNEL: &str = "marquee_live";
-
-/// A support chat event on the wire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SupportEvent {
-    /// The conversation.
-    pub conversation_id: i64,
-    /// Its customer.
-    pub customer_id: i64,
-    /// `message`, `conversation`, `typing` or `resync`.
-    pub kind: String,
-    /// What the customer sees (JSON), if anything.
-    pub customer_data: Option<String>,
-    /// What staff see (JSON).
-    pub staff_data: String,
-}
-
-/// One event of a live feed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "feed", content = "event", rename_all = "snake_case")]
-pub enum Feed {
-    /// Continuity.
-    Playback(PlaybackEvent),
-    /// The listening dashboard.
-    Listening(crate::listening::LiveEvent),
-    /// Support chat.
-    Support(SupportEvent),
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Wire {
@@ -111,8 +86,14 @@ impl Fanout {
     /// blocks. `feed` builds the event only when the fan-out is active, so a
     /// single-process server (SQLite) copies nothing on its publish paths.
     pub fn forward(&self, feed: impl FnOnce() -> Feed) {
+        if self.is_active() {
+            self.send(feed());
+        }
+    }
+
+    fn send(&self, feed: Feed) {
         let Some(tx) = self.tx.get() else { return };
-        let Some(payload) = self.encode(feed()) else {
+        let Some(payload) = self.encode(feed) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -160,6 +141,16 @@ impl Fanout {
                 None
             }
         }
+    }
+}
+
+impl Forward for Fanout {
+    fn is_active(&self) -> bool {
+        Fanout::is_active(self)
+    }
+
+    fn send(&self, feed: Feed) {
+        Fanout::send(self, feed);
     }
 }
 

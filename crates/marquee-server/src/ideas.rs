@@ -9,13 +9,79 @@ use marquee_domain::ideas::{
     self as rules, Idea, IdeaComment, IdeaStatus, MAX_COMMENT_CHARS, MAX_DESCRIPTION_CHARS,
     MAX_EXPLANATION_CHARS,
 };
-use marquee_store::ideas::{Moderation, NewIdea, Notice, StatusUpdate, VoteState};
+use marquee_store::ideas::{IdeaSort, Moderation, NewIdea, Notice, StatusUpdate, VoteState};
 use marquee_store::outbox::OutboxEvent;
 
 /// The webhook event sent on every status change (merges included).
 pub const EVENT_STATUS_CHANGED: &str = "idea.status_changed";
 
 const HOUR_MS: i64 = 3600 * 1000;
+
+/// Parses a sort name.
+pub fn parse_sort(s: Option<&str>) -> Result<IdeaSort, AppError> {
+    match s {
+        None | Some("") | Some("trending") => Ok(IdeaSort::Trending),
+        Some("top") => Ok(IdeaSort::Top),
+        Some("new") => Ok(IdeaSort::New),
+        Some("my_votes") | Some("mine") => Ok(IdeaSort::MyVotes),
+        Some(other) => Err(AppError::invalid(
+            "sort",
+            format!("unknown sort {other:?}: use trending, top, new or my_votes"),
+        )),
+    }
+}
+
+/// Validates a webhook request into (url, secret, events).
+pub fn webhook_input(
+    url: &str,
+    secret: Option<&str>,
+    events: Option<&[String]>,
+) -> Result<(String, String, String), AppError> {
+    let url = marquee_domain::ideas::url("url", url)?;
+    let secret = match secret.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() < 16 => {
+            return Err(AppError::invalid(
+                "secret",
+                "must have at least 16 characters",
+            ))
+        }
+        Some(s) if s.len() > 200 => {
+            return Err(AppError::invalid(
+                "secret",
+                "must have at most 200 characters",
+            ))
+        }
+        Some(s) => s.to_string(),
+        None => crate::auth::random_token(),
+    };
+    let events = match events {
+        None => "*".to_string(),
+        Some(list) => {
+            let mut out: Vec<&str> = Vec::new();
+            for e in list {
+                let e = e.trim();
+                if e.is_empty()
+                    || e.len() > 64
+                    || !e
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '*')
+                {
+                    return Err(AppError::invalid(
+                        "events",
+                        format!("{e:?} is not an event name like idea.status_changed"),
+                    ));
+                }
+                out.push(e);
+            }
+            if out.is_empty() || out.contains(&"*") {
+                "*".into()
+            } else {
+                out.join(" ")
+            }
+        }
+    };
+    Ok((url, secret, events))
+}
 
 fn is_staff(u: &CurrentUser) -> bool {
     u.account.role.is_staff()

@@ -26,7 +26,9 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod fanout;
+pub mod format;
 pub mod health;
+pub mod home;
 pub mod htmlcheck;
 pub mod ideas;
 pub mod import;
@@ -42,6 +44,7 @@ pub mod service;
 pub mod support;
 pub mod voice;
 pub mod webhooks;
+pub mod wire;
 
 pub use config::Config;
 

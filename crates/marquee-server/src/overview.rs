@@ -3,13 +3,14 @@
 //! `GET /api/v1/staff/overview`.
 
 use crate::error::AppError;
+use crate::wire;
+use crate::wire::overview::{RisingIdea, ViewingTrends};
+use crate::wire::perks::PerkSpend;
 use crate::AppState;
 use marquee_domain::listening::{Alert, AlertStatus};
 use marquee_domain::perks::DAY_MS;
 use marquee_domain::{Millis, Role};
 use marquee_store::listening::Bucket;
-use marquee_store::overview::{RisingIdea, ViewingTrends};
-use marquee_store::perks::PerkSpend;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -91,9 +92,9 @@ pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
             + s.count_accounts(Some(Role::Admin)).await?,
         sentiment,
         active_alerts,
-        rising_ideas: s.rising_ideas(since, 5).await?,
-        viewing: s.viewing_trends(since, 5).await?,
-        perks: s.perk_spend(since).await?,
+        rising_ideas: wire::all(s.rising_ideas(since, 5).await?),
+        viewing: s.viewing_trends(since, 5).await?.into(),
+        perks: s.perk_spend(since).await?.into(),
         support: crate::support::overview(state).await?,
     })
 }

@@ -437,6 +437,45 @@ pub async fn record_decision(
     Ok(d)
 }
 
+/// The path of a share link for a title (and a moment): the referral code is
+/// added only when the account opted in to sharing.
+pub async fn share_path(
+    state: &AppState,
+    account_id: i64,
+    title_id: i64,
+    t: Option<i64>,
+) -> Result<(String, bool), AppError> {
+    let title = state
+        .store
+        .playable_title(title_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
+    let mut q = Vec::new();
+    if let Some(t) = t {
+        if t < 0 || t * 1000 > title.duration_ms {
+            return Err(AppError::invalid(
+                "t",
+                "the moment must be within the title's runtime",
+            ));
+        }
+        q.push(format!("t={t}"));
+    }
+    let share = state.store.share_settings(account_id).await?;
+    let with_ref = match (share.enabled, share.referral_code) {
+        (true, Some(code)) => {
+            q.push(format!("ref={code}"));
+            true
+        }
+        _ => false,
+    };
+    let mut path = format!("/w/{title_id}");
+    if !q.is_empty() {
+        path.push('?');
+        path.push_str(&q.join("&"));
+    }
+    Ok((path, with_ref))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,7 @@
-//! Playback: configuration and the group-commit writer for progress reports.
+//! Playback: configuration, the rules shared by the JSON API and the pages
+//! (the session's profile, playable titles, the Next Up window, media files),
+//! the Continue Watching / Next Up card view-model, and the group-commit
+//! writer for progress reports.
 //!
 //! Every progress report and stop goes through [`Ingest`]: a single writer task
 //! takes whatever reports are waiting (up to `ingest_max_batch`), applies them
@@ -8,11 +11,17 @@
 //! acknowledged position is ever lost; under load one fsync-free commit covers
 //! many requests. Then the live event goes to the profile's other devices.
 
+use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::events::{EventBus, PlaybackEvent};
+use crate::format::clock_label;
+use crate::AppState;
 use marquee_domain::playback::ResumeRules;
-use marquee_store::playback::{ProgressAck, ProgressInput, ProgressRefused};
-use marquee_store::{Store, StoreError};
+use marquee_domain::{Millis, TitleKind};
+use marquee_store::playback::{
+    PlayableTitle, ProgressAck, ProgressInput, ProgressRefused, RowItem,
+};
+use marquee_store::Store;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -100,6 +109,107 @@ impl PlaybackConfig {
     }
 }
 
+/// The session's profile, or 409 when none is selected.
+pub fn profile_of(user: &CurrentUser) -> Result<i64, AppError> {
+    user.profile_id.ok_or_else(|| AppError::Conflict {
+        field: Some("profile".into()),
+        message: "select a profile first".into(),
+    })
+}
+
+/// A title that can be played: episodes and movies, not series.
+pub async fn playable(state: &AppState, id: i64, field: &str) -> Result<PlayableTitle, AppError> {
+    let t = state
+        .store
+        .playable_title(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
+    if t.kind == TitleKind::Series {
+        return Err(AppError::invalid(
+            field,
+            "a series is not playable: play one of its episodes",
+        ));
+    }
+    Ok(t)
+}
+
+/// The start of the Next Up window: series untouched since are left out.
+pub fn next_up_since(state: &AppState) -> Millis {
+    let days = i64::try_from(state.config.playback.next_up_cutoff_days).unwrap_or(i64::MAX / 2);
+    state
+        .clock
+        .now_ms()
+        .saturating_sub(days.saturating_mul(86_400_000))
+}
+
+/// Checks a media path: relative, inside the media directory, an existing file.
+pub fn media_file(state: &AppState, rel: &str) -> Result<std::path::PathBuf, AppError> {
+    let bad = |m: &str| AppError::invalid("path", m.to_string());
+    if rel.is_empty() || rel.len() > 500 {
+        return Err(bad("must be 1 to 500 characters"));
+    }
+    let p = std::path::Path::new(rel);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(bad(
+            "must be a plain relative path inside the media directory",
+        ));
+    }
+    let dir = media_dir(state);
+    let full = dir.join(p);
+    let (Ok(canon), Ok(root)) = (full.canonicalize(), dir.canonicalize()) else {
+        return Err(bad("no such file in the media directory"));
+    };
+    if !canon.starts_with(&root) || !canon.is_file() {
+        return Err(bad("no such file in the media directory"));
+    }
+    Ok(canon)
+}
+
+/// The configured media directory.
+pub fn media_dir(state: &AppState) -> std::path::PathBuf {
+    state
+        .config
+        .playback
+        .media_dir
+        .clone()
+        .unwrap_or_else(|| state.config.data_dir.join("media"))
+}
+
+/// A Continue Watching / Next Up card with a progress bar (the view-model the
+/// pages and the recommender's Continue Watching row share).
+#[derive(Debug)]
+pub struct RowCard {
+    /// The item.
+    pub item: RowItem,
+    /// Label: "Harbour Lights [Sample] · S1:E2" or the title name.
+    pub label: String,
+    /// Sub-label: the episode name or the runtime.
+    pub sub: String,
+    /// Percent watched, 0 to 100.
+    pub pct: i64,
+}
+
+/// A continuity item as a card.
+pub fn card(item: RowItem) -> RowCard {
+    let (label, sub) = match (&item.series_name, item.season, item.episode) {
+        (Some(series), Some(s), Some(e)) => (format!("{series} · S{s}:E{e}"), item.name.clone()),
+        _ => (item.name.clone(), clock_label(item.duration_ms)),
+    };
+    let pct = (item.resume_ms * 100)
+        .checked_div(item.duration_ms.max(1))
+        .unwrap_or(0)
+        .clamp(0, 100);
+    RowCard {
+        item,
+        label,
+        sub,
+        pct,
+    }
+}
+
 type Reply = Result<Result<ProgressAck, ProgressRefused>, AppError>;
 
 struct Job {
@@ -122,15 +232,6 @@ impl std::fmt::Debug for Ingest {
         f.debug_struct("Ingest")
             .field("max_batch", &self.max_batch)
             .finish_non_exhaustive()
-    }
-}
-
-fn store_error(e: &StoreError) -> AppError {
-    match e {
-        StoreError::Unavailable(m) => AppError::Unavailable(m.clone()),
-        StoreError::Full(m) => AppError::InsufficientStorage(m.clone()),
-        StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
-        other => AppError::Internal(other.to_string()),
     }
 }
 
@@ -220,8 +321,9 @@ async fn writer(
             }
             Err(e) => {
                 tracing::warn!(error = %e, batch = jobs.len(), "progress batch failed");
+                let e = AppError::from(e);
                 for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(store_error(&e)));
+                    let _ = job.reply.send(Err(e.clone()));
                 }
             }
         }

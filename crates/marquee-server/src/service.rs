@@ -264,3 +264,13 @@ pub fn session_cookie(token: &str, max_age_s: i64, secure: bool) -> String {
 pub fn clear_session_cookie(secure: bool) -> String {
     session_cookie("", 0, secure)
 }
+
+/// The page-size rule every listing shares: absent → `default`, else 1..=`max`,
+/// and a 400 naming `limit` otherwise.
+pub fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, AppError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid("limit", format!("must be 1 to {max}"))),
+    }
+}

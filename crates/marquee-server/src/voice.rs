@@ -9,12 +9,12 @@ use marquee_domain::listening::Post;
 use marquee_domain::textmatch::{self, TextMatch};
 use marquee_domain::Millis;
 use marquee_store::listening::{Bucket, PostOrder, PostQuery};
-use marquee_store::support::Mention;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::listening::SeriesPoint;
 use crate::error::AppError;
+use crate::listening::SeriesPoint;
+use crate::wire::support::Mention;
 use crate::AppState;
 
 const DAY: Millis = 86_400_000;
@@ -140,7 +140,7 @@ pub async fn voice(
         latest,
         posts_url: format!("/listening/posts?idea={idea_id}&from={from}&to={to}"),
         conversations,
-        mentions,
+        mentions: crate::wire::all(mentions),
     };
     Ok((v, buckets))
 }

@@ -5,10 +5,9 @@ use crate::Result;
 use async_trait::async_trait;
 use marquee_domain::Millis;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// What a decision is based on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     /// A listening alert.
@@ -34,7 +33,7 @@ impl EvidenceKind {
 }
 
 /// One piece of evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     /// Kind.
@@ -47,7 +46,7 @@ pub struct Evidence {
 }
 
 /// A recorded decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// Id.
     pub id: i64,

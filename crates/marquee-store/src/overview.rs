@@ -4,10 +4,9 @@ use crate::Result;
 use async_trait::async_trait;
 use marquee_domain::Millis;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// A title (a series counts its episodes together) by plays in a window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TitleTrend {
     /// The title or series.
     pub title_id: i64,
@@ -20,7 +19,7 @@ pub struct TitleTrend {
 }
 
 /// Viewing in a window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ViewingTrends {
     /// Streams started.
     pub plays: i64,
@@ -35,7 +34,7 @@ pub struct ViewingTrends {
 }
 
 /// An idea gaining votes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RisingIdea {
     /// Id.
     pub id: i64,

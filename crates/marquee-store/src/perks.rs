@@ -9,10 +9,9 @@ use marquee_domain::perks::{
 };
 use marquee_domain::Millis;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// A stored rule.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PerkRule {
     /// Id.
     pub id: i64,
@@ -50,7 +49,7 @@ pub struct NewPerkEvent {
 }
 
 /// An effect given to a profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PerkAward {
     /// Id.
     pub id: i64,
@@ -98,7 +97,7 @@ pub enum AwardOutcome {
 }
 
 /// One line of the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
     /// Id.
     pub id: i64,
@@ -124,7 +123,7 @@ pub struct AuditEntry {
 }
 
 /// Spend per rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleSpend {
     /// The rule.
     pub rule_id: i64,
@@ -137,7 +136,7 @@ pub struct RuleSpend {
 }
 
 /// Spend on one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DaySpend {
     /// Start of the day (UTC), ms.
     pub day: Millis,
@@ -148,7 +147,7 @@ pub struct DaySpend {
 }
 
 /// Perk spend for the overview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PerkSpend {
     /// Every award ever, cents.
     pub total_cents: i64,
@@ -165,7 +164,7 @@ pub struct PerkSpend {
 }
 
 /// An account's sharing choice and referral code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShareSettings {
     /// Opted in to share links that carry the referral code.
     pub enabled: bool,
@@ -176,7 +175,7 @@ pub struct ShareSettings {
 }
 
 /// What a referral code did for a new account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ReferralOutcome {
     /// Attributed: the referrer gets a `referral_converted` event.

@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use marquee_domain::playback::{Device, DeviceKind, NextUpReason, ResumeRules};
 use marquee_domain::{Millis, TitleKind};
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// A title as the player needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +58,7 @@ pub struct StartPlayback {
 }
 
 /// A live stream of an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActiveStream {
     /// The play session.
     pub play_session_id: i64,
@@ -135,7 +134,7 @@ pub struct ProgressInput {
 }
 
 /// An acknowledged progress report or stop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgressAck {
     /// The play session.
     pub play_session_id: i64,
@@ -180,7 +179,7 @@ pub enum ProgressRefused {
 }
 
 /// What the profile did with a title.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TitleProgress {
     /// The title.
     pub title_id: i64,
@@ -199,7 +198,7 @@ pub struct TitleProgress {
 }
 
 /// One entry of Continue Watching or Next Up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowItem {
     /// The title (an episode for series).
     pub title_id: i64,
@@ -226,7 +225,7 @@ pub struct RowItem {
 }
 
 /// One entry of the play-event log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlayEvent {
     /// Id, increasing.
     pub id: i64,

@@ -13,10 +13,9 @@ use marquee_domain::support::{ConvInfo, ConvStatus, LogEvent, Priority, SlaPolic
 use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// A conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conversation {
     /// Id.
     pub id: i64,
@@ -63,7 +62,7 @@ pub struct Conversation {
 }
 
 /// What the customer was watching when they wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct WatchSnapshot {
     /// The title.
     pub title_id: i64,
@@ -82,7 +81,7 @@ pub struct WatchSnapshot {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthorKind {
     /// The customer.
@@ -105,7 +104,7 @@ impl AuthorKind {
 }
 
 /// A message.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
     /// Id: increasing within the installation.
     pub id: i64,
@@ -132,7 +131,7 @@ pub struct Message {
 }
 
 /// A CSAT answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CsatAnswer {
     /// Which resolution it rates (1 = the first).
     pub resolution_seq: i64,
@@ -145,7 +144,7 @@ pub struct CsatAnswer {
 }
 
 /// A shared-transcript link (the token itself is never stored).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ShareInfo {
     /// Id.
     pub id: i64,
@@ -160,7 +159,7 @@ pub struct ShareInfo {
 }
 
 /// One entry of a conversation's event log, for its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct EventRecord {
     /// When, ms.
     pub at: Millis,
@@ -182,7 +181,7 @@ pub struct EventRecord {
 }
 
 /// A canned response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Canned {
     /// Id.
     pub id: i64,
@@ -195,7 +194,7 @@ pub struct Canned {
 }
 
 /// An agent's auto-assignment settings and load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AgentSettings {
     /// The account.
     pub account_id: i64,
@@ -214,7 +213,7 @@ pub struct AgentSettings {
 }
 
 /// A stream error a player reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StreamError {
     /// Id.
     pub id: i64,
@@ -256,7 +255,7 @@ pub struct NewStreamError {
 }
 
 /// A device of the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ContextDevice {
     /// Name.
     pub name: String,
@@ -269,7 +268,7 @@ pub struct ContextDevice {
 }
 
 /// A recent stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ContextStream {
     /// Title id.
     pub title_id: i64,
@@ -288,7 +287,7 @@ pub struct ContextStream {
 }
 
 /// One of the customer's ideas or votes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ContextIdea {
     /// Idea id.
     pub id: i64,
@@ -303,7 +302,7 @@ pub struct ContextIdea {
 }
 
 /// One of the customer's linked social posts.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ContextPost {
     /// Post id.
     pub id: i64,
@@ -324,7 +323,7 @@ pub struct ContextPost {
 }
 
 /// Everything the agent sees beside a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SupportContext {
     /// The customer's e-mail.
     pub email: String,
@@ -552,7 +551,7 @@ pub trait SupportStore: Send + Sync {
 }
 
 /// A conversation in which the customer mentioned something.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mention {
     /// The conversation.
     pub conversation_id: i64,
@@ -571,7 +570,7 @@ pub struct Mention {
 }
 
 /// The inbox load right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct SupportLoad {
     /// Conversations waiting for staff (status open).
     pub open: i64,

@@ -3,7 +3,7 @@
 
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
-use crate::ideas::{self as svc, IdeaInput, StatusInput};
+use crate::ideas::{self as svc, parse_sort, webhook_input, IdeaInput, StatusInput};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -29,7 +29,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         IdeaDetail, CommentView, NewIdeaRequest, VoteResponse, CommentRequest, StatusRequest,
         MergeRequest, StatusResponse, ModerationRequest, TagsRequest, NotificationsPage,
         WebhookView, NewWebhookRequest, DeliveryView, crate::voice::Voice,
-        marquee_store::support::Mention,
+        crate::wire::support::Mention,
         marquee_domain::textmatch::TextMatch
     )),
     tags((name = "ideas", description = "The idea box: propose, vote, comment, follow status changes."),
@@ -59,20 +59,6 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks", get(list_webhooks).post(create_webhook))
         .route("/webhooks/{id}", axum::routing::delete(delete_webhook))
         .route("/webhooks/{id}/deliveries", get(webhook_deliveries))
-}
-
-/// Parses a sort name.
-pub fn parse_sort(s: Option<&str>) -> Result<IdeaSort, AppError> {
-    match s {
-        None | Some("") | Some("trending") => Ok(IdeaSort::Trending),
-        Some("top") => Ok(IdeaSort::Top),
-        Some("new") => Ok(IdeaSort::New),
-        Some("my_votes") | Some("mine") => Ok(IdeaSort::MyVotes),
-        Some(other) => Err(AppError::invalid(
-            "sort",
-            format!("unknown sort {other:?}: use trending, top, new or my_votes"),
-        )),
-    }
 }
 
 /// Idea listing parameters.
@@ -707,58 +693,6 @@ async fn list_webhooks(
             .map(|e| webhook_view(e, false))
             .collect(),
     ))
-}
-
-/// Validates a webhook request into (url, secret, events).
-pub fn webhook_input(
-    url: &str,
-    secret: Option<&str>,
-    events: Option<&[String]>,
-) -> Result<(String, String, String), AppError> {
-    let url = marquee_domain::ideas::url("url", url)?;
-    let secret = match secret.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() < 16 => {
-            return Err(AppError::invalid(
-                "secret",
-                "must have at least 16 characters",
-            ))
-        }
-        Some(s) if s.len() > 200 => {
-            return Err(AppError::invalid(
-                "secret",
-                "must have at most 200 characters",
-            ))
-        }
-        Some(s) => s.to_string(),
-        None => crate::auth::random_token(),
-    };
-    let events = match events {
-        None => "*".to_string(),
-        Some(list) => {
-            let mut out: Vec<&str> = Vec::new();
-            for e in list {
-                let e = e.trim();
-                if e.is_empty()
-                    || e.len() > 64
-                    || !e
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '*')
-                {
-                    return Err(AppError::invalid(
-                        "events",
-                        format!("{e:?} is not an event name like idea.status_changed"),
-                    ));
-                }
-                out.push(e);
-            }
-            if out.is_empty() || out.contains(&"*") {
-                "*".into()
-            } else {
-                out.join(" ")
-            }
-        }
-    };
-    Ok((url, secret, events))
 }
 
 /// Adds a webhook endpoint (admin). The answer holds the signing secret once.

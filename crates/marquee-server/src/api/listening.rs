@@ -3,7 +3,11 @@
 
 use crate::auth::{self, Admin, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
-use crate::listening::{self, classify, IngestOutcome, RawPost};
+use crate::listening::parse::{PostIn, PostTime};
+use crate::listening::{
+    self, classify, link, new_token, set_status, IngestOutcome, NewTokenResponse, PostsParams,
+    SeriesPoint,
+};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
@@ -12,8 +16,6 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use marquee_domain::listening::{Alert, AlertStatus, IngestToken, Post, Sentiment};
 use marquee_domain::textmatch;
-use marquee_domain::Millis;
-use marquee_store::listening::{Bucket, PostOrder, PostQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -46,125 +48,6 @@ pub fn routes() -> Router<AppState> {
         .route("/listening/tokens/{id}", delete(revoke_token))
         .route("/me/handles", get(my_handles).post(link_handle))
         .route("/me/handles/{handle}", delete(unlink_handle))
-}
-
-/// A post time: milliseconds since the epoch or an RFC 3339 string.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum PostTime {
-    /// ms since the epoch.
-    Millis(i64),
-    /// e.g. `2026-11-23T05:04:10Z`.
-    Rfc3339(String),
-}
-
-/// One post to ingest.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PostIn {
-    /// Where it comes from (`[a-z0-9._-]`, 1 to 40), default `api`.
-    #[serde(default = "default_source")]
-    pub source: String,
-    /// Its id there (1 to 200 characters): `(source, external_id)` is unique.
-    pub external_id: String,
-    /// The author's handle: `@user@host`, `name.bsky.social` or a DID.
-    pub author: String,
-    /// The text, 1 to `listening.max_post_chars` characters.
-    pub text: String,
-    /// When it was posted.
-    pub created_at: PostTime,
-    /// A link to it (http or https).
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Language tag.
-    #[serde(default)]
-    pub lang: Option<String>,
-}
-
-fn default_source() -> String {
-    "api".into()
-}
-
-/// Checks one post; the error names the field (prefixed by `prefix`).
-pub fn check_post(
-    p: PostIn,
-    prefix: &str,
-    max_chars: usize,
-    now: Millis,
-) -> Result<RawPost, AppError> {
-    let f = |name: &str| format!("{prefix}{name}");
-    if p.source.is_empty()
-        || p.source.len() > 40
-        || !p
-            .source
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-    {
-        return Err(AppError::invalid(
-            f("source"),
-            "must be 1 to 40 characters of a-z, 0-9, '.', '_' or '-'",
-        ));
-    }
-    if p.external_id.trim().is_empty() || p.external_id.len() > 200 {
-        return Err(AppError::invalid(
-            f("external_id"),
-            "must be 1 to 200 characters",
-        ));
-    }
-    let author = classify::normalize_handle(&p.author).ok_or_else(|| {
-        AppError::invalid(
-            f("author"),
-            "must be a handle like @user@host, name.bsky.social or a DID",
-        )
-    })?;
-    let chars = p.text.chars().count();
-    if p.text.trim().is_empty() {
-        return Err(AppError::invalid(f("text"), "must not be empty"));
-    }
-    if chars > max_chars {
-        return Err(AppError::invalid(
-            f("text"),
-            format!("is {chars} characters; the most is {max_chars}"),
-        ));
-    }
-    let created_at = match &p.created_at {
-        PostTime::Millis(ms) => *ms,
-        PostTime::Rfc3339(s) => listening::mastodon::parse_time(s).ok_or_else(|| {
-            AppError::invalid(
-                f("created_at"),
-                "must be ms since the epoch or an RFC 3339 time",
-            )
-        })?,
-    };
-    // 2001-09-09 .. a day ahead of our clock.
-    if !(1_000_000_000_000..=now + 86_400_000).contains(&created_at) {
-        return Err(AppError::invalid(
-            f("created_at"),
-            "must be after 2001 and not more than a day in the future",
-        ));
-    }
-    if let Some(u) = &p.url {
-        if u.len() > 2000 || !(u.starts_with("https://") || u.starts_with("http://")) {
-            return Err(AppError::invalid(
-                f("url"),
-                "must be an http(s) URL of at most 2000 characters",
-            ));
-        }
-    }
-    if let Some(l) = &p.lang {
-        if l.is_empty() || l.len() > 20 {
-            return Err(AppError::invalid(f("lang"), "must be 1 to 20 characters"));
-        }
-    }
-    Ok(RawPost {
-        source: p.source,
-        external_id: p.external_id,
-        author,
-        text: p.text,
-        url: p.url,
-        lang: p.lang,
-        created_at,
-    })
 }
 
 /// An ingest token presented as `Authorization: Bearer <token>`.
@@ -240,87 +123,6 @@ async fn ingest_posts(
     Ok(Json(listening::ingest(&state, raws, None).await?))
 }
 
-/// Post listing parameters.
-#[derive(Debug, Default, Clone, Deserialize, Serialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PostsParams {
-    /// Post time from (ms).
-    pub from: Option<i64>,
-    /// Post time to (ms, exclusive).
-    pub to: Option<i64>,
-    /// A topic.
-    pub topic: Option<String>,
-    /// A source.
-    pub source: Option<String>,
-    /// negative, neutral or positive.
-    pub sentiment: Option<Sentiment>,
-    /// Posts by handles this account linked.
-    pub account_id: Option<i64>,
-    /// Words the post must contain (each as a word prefix, case-insensitive).
-    pub q: Option<String>,
-    /// Only posts about this idea: naming one of its tags or two words of its title.
-    pub idea: Option<i64>,
-    /// newest (default), negative or positive.
-    pub order: Option<String>,
-    /// 1 to 200, default 50.
-    pub limit: Option<u32>,
-    /// Default 0.
-    pub offset: Option<u32>,
-}
-
-impl PostsParams {
-    /// The store query, with `idea` turned into the idea's text match (404 for an
-    /// unknown idea).
-    pub async fn resolve(
-        &self,
-        state: &AppState,
-        default_limit: u32,
-    ) -> Result<PostQuery, AppError> {
-        let mut q = self.query(default_limit)?;
-        if let Some(id) = self.idea {
-            let about = crate::voice::idea_match(state, id).await?;
-            q.matching = Some(match &q.matching {
-                Some(words) => about.and(words),
-                None => about,
-            });
-        }
-        Ok(q)
-    }
-
-    /// The store query these parameters mean.
-    pub fn query(&self, default_limit: u32) -> Result<PostQuery, AppError> {
-        let order = match self.order.as_deref() {
-            None | Some("") | Some("newest") => PostOrder::Newest,
-            Some("negative") => PostOrder::MostNegative,
-            Some("positive") => PostOrder::MostPositive,
-            Some(o) => {
-                return Err(AppError::invalid(
-                    "order",
-                    format!("unknown order {o:?}: use newest, negative or positive"),
-                ))
-            }
-        };
-        if let (Some(f), Some(t)) = (self.from, self.to) {
-            if f >= t {
-                return Err(AppError::invalid("from", "must be before to"));
-            }
-        }
-        Ok(PostQuery {
-            from: self.from,
-            to: self.to,
-            topic: self.topic.clone().filter(|t| !t.is_empty() && t != "all"),
-            source: self.source.clone().filter(|s| !s.is_empty()),
-            sentiment: self.sentiment,
-            account_id: self.account_id,
-            matching: self.q.as_deref().and_then(textmatch::all_words),
-            order,
-            limit: super::check_limit(self.limit, default_limit, 200)?,
-            offset: self.offset.unwrap_or(0).min(1_000_000),
-        })
-    }
-}
-
 /// Lists posts with filters (agent or admin).
 #[utoipa::path(get, path = "/api/v1/listening/posts", tag = "listening", params(PostsParams),
     responses((status = 200, body = Vec<Post>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -355,37 +157,6 @@ pub struct SeriesParams {
     pub source: Option<String>,
     /// Words the post must contain (each as a word prefix, case-insensitive).
     pub q: Option<String>,
-}
-
-/// One bucket of a series.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SeriesPoint {
-    /// Bucket start, ms.
-    pub start: i64,
-    /// Posts.
-    pub total: i64,
-    /// Negative posts.
-    pub negative: i64,
-    /// Positive posts.
-    pub positive: i64,
-    /// Mean score (p(pos) - p(neg)).
-    pub mean_score: f64,
-}
-
-impl From<Bucket> for SeriesPoint {
-    fn from(b: Bucket) -> Self {
-        SeriesPoint {
-            start: b.start,
-            total: b.total,
-            negative: b.negative,
-            positive: b.positive,
-            mean_score: if b.total > 0 {
-                b.score_sum / b.total as f64
-            } else {
-                0.0
-            },
-        }
-    }
 }
 
 /// Volume and sentiment over time (agent or admin); empty buckets omitted.
@@ -479,26 +250,6 @@ async fn get_alert(
     Ok(Json(AlertDetail { alert, examples }))
 }
 
-/// Changes an alert's status and tells the dashboards.
-pub async fn set_status(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-    status: AlertStatus,
-) -> Result<Alert, AppError> {
-    let a = state
-        .store
-        .set_alert_status(id, status, user.account.id, state.clock.now_ms())
-        .await?;
-    listening::emit(
-        state,
-        listening::LiveEvent::Alert {
-            alert: Box::new(a.clone()),
-        },
-    );
-    Ok(a)
-}
-
 /// Acknowledges an open alert (agent or admin); 409 when it is not open.
 #[utoipa::path(post, path = "/api/v1/listening/alerts/{id}/acknowledge", tag = "listening", params(("id" = i64, Path)),
     responses((status = 200, body = Alert), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -544,39 +295,6 @@ async fn list_tokens(
 pub struct NewTokenRequest {
     /// What it is for, 1 to 80 characters.
     pub name: String,
-}
-
-/// A new token: the secret is shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NewTokenResponse {
-    /// The token record.
-    #[serde(flatten)]
-    pub info: IngestToken,
-    /// The secret (256 random bits); only its sha256 is stored.
-    pub token: String,
-}
-
-/// Creates an ingest token (admin).
-pub async fn new_token(
-    state: &AppState,
-    user: &CurrentUser,
-    name: &str,
-) -> Result<NewTokenResponse, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(AppError::invalid("name", "must be 1 to 80 characters"));
-    }
-    let token = auth::random_token();
-    let info = state
-        .store
-        .create_ingest_token(
-            name,
-            &auth::token_hash(&token),
-            Some(user.account.id),
-            state.clock.now_ms(),
-        )
-        .await?;
-    Ok(NewTokenResponse { info, token })
 }
 
 /// Creates an ingest token (admin); the secret is in the response only.
@@ -637,21 +355,6 @@ async fn my_handles(
     Ok(Json(HandlesResponse {
         handles: state.store.handles(user.account.id).await?,
     }))
-}
-
-/// Links a handle; returns 409 when another account has it.
-pub async fn link(state: &AppState, user: &CurrentUser, handle: &str) -> Result<String, AppError> {
-    let h = classify::normalize_handle(handle).ok_or_else(|| {
-        AppError::invalid(
-            "handle",
-            "must look like @user@host, name.bsky.social or did:plc:…",
-        )
-    })?;
-    state
-        .store
-        .link_handle(user.account.id, &h, state.clock.now_ms())
-        .await?;
-    Ok(h)
 }
 
 /// "My handle is @x@host": posts by it are linked to my account, so support

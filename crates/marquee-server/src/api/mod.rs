@@ -3,6 +3,7 @@
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
 use crate::service;
+pub(crate) use crate::service::check_limit;
 use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -173,16 +174,6 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 async fn api_not_found() -> ApiError {
     ApiError(AppError::NotFound("no such API route".into()))
-}
-
-/// The page-size rule every listing shares: absent → `default`, else 1..=`max`,
-/// and a 400 naming `limit` otherwise.
-pub(crate) fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, AppError> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(AppError::invalid("limit", format!("must be 1 to {max}"))),
-    }
 }
 
 /// Title listing parameters.

@@ -7,6 +7,12 @@ use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
 use crate::overview::{Overview, SentimentDay};
 use crate::perks::{self as svc, PassReport, SupportSignal};
+use crate::wire;
+use crate::wire::decisions::{Decision, Evidence, EvidenceKind};
+use crate::wire::overview::{RisingIdea, TitleTrend, ViewingTrends};
+use crate::wire::perks::{
+    AuditEntry, DaySpend, PerkAward, PerkRule, PerkSpend, ReferralOutcome, RuleSpend, ShareSettings,
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,12 +23,7 @@ use marquee_domain::perks::{
     Op, ProfileBudget, RuleSpec, Trigger, TriggerKind,
 };
 use marquee_domain::Millis;
-use marquee_store::decisions::{Decision, Evidence, EvidenceKind};
-use marquee_store::overview::{RisingIdea, TitleTrend, ViewingTrends};
-use marquee_store::perks::{
-    AuditEntry, DaySpend, NewPerkEvent, PerkAward, PerkRule, PerkSpend, ReferralOutcome, RuleSpend,
-    ShareSettings,
-};
+use marquee_store::perks::{self as store, NewPerkEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -78,7 +79,7 @@ async fn list_rules(
     State(state): State<AppState>,
     _staff: Staff,
 ) -> Result<Json<Vec<PerkRule>>, ApiError> {
-    Ok(Json(state.store.perk_rules().await?))
+    Ok(Json(wire::all(state.store.perk_rules().await?)))
 }
 
 /// Saves a rule (admin). A rule that cannot be evaluated is refused with a
@@ -98,7 +99,7 @@ async fn create_rule(
         .await?;
     // Pending events are evaluated against it at once.
     state.perks.wake.notify_one();
-    Ok((StatusCode::CREATED, Json(rule)))
+    Ok((StatusCode::CREATED, Json(rule.into())))
 }
 
 /// One rule.
@@ -114,7 +115,7 @@ async fn get_rule(
         .store
         .perk_rule(id)
         .await?
-        .map(Json)
+        .map(|r| Json(r.into()))
         .ok_or_else(|| AppError::NotFound(format!("rule {id} not found")).into())
 }
 
@@ -135,7 +136,7 @@ async fn update_rule(
         .update_perk_rule(id, &spec, user.account.id, state.clock.now_ms())
         .await?;
     state.perks.wake.notify_one();
-    Ok(Json(rule))
+    Ok(Json(rule.into()))
 }
 
 /// Dry-run of an unsaved rule: who it would have rewarded over the last 30
@@ -338,7 +339,7 @@ async fn audit(
     ApiQuery(p): ApiQuery<LimitParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let limit = super::check_limit(p.limit, 100, 500)?;
-    Ok(Json(state.store.perk_audit(limit).await?))
+    Ok(Json(wire::all(state.store.perk_audit(limit).await?)))
 }
 
 /// Perk spend: all time, per rule, and per day over the last 30 days.
@@ -346,7 +347,7 @@ async fn audit(
     responses((status = 200, body = PerkSpend)), security(("bearer" = []), ("cookie" = [])))]
 async fn spend(State(state): State<AppState>, _staff: Staff) -> Result<Json<PerkSpend>, ApiError> {
     let since = state.clock.now_ms() - svc::DRY_RUN_DAYS * marquee_domain::perks::DAY_MS;
-    Ok(Json(state.store.perk_spend(since).await?))
+    Ok(Json(state.store.perk_spend(since).await?.into()))
 }
 
 /// The viewer's perks.
@@ -378,7 +379,7 @@ async fn my_perks(
     Ok(Json(MyPerks {
         credit_cents: state.store.credit_balance(user.account.id).await?,
         early_access: state.store.early_access(user.account.id).await?,
-        awards: state.store.profile_awards(profile, 100).await?,
+        awards: wire::all(state.store.profile_awards(profile, 100).await?),
     }))
 }
 
@@ -396,7 +397,8 @@ async fn reveal(
         state
             .store
             .reveal_award(profile, id, state.clock.now_ms())
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -408,7 +410,9 @@ async fn get_sharing(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<ShareSettings>, ApiError> {
-    Ok(Json(state.store.share_settings(user.account.id).await?))
+    Ok(Json(
+        state.store.share_settings(user.account.id).await?.into(),
+    ))
 }
 
 /// Opt in or out.
@@ -430,7 +434,9 @@ async fn put_sharing(
     ApiJson(b): ApiJson<SharingRequest>,
 ) -> Result<Json<ShareSettings>, ApiError> {
     Ok(Json(
-        svc::set_sharing(&state, user.account.id, b.enabled).await?,
+        svc::set_sharing(&state, user.account.id, b.enabled)
+            .await?
+            .into(),
     ))
 }
 
@@ -461,18 +467,18 @@ async fn claim_referral(
         .into());
     }
     match svc::attribute(&state, user.account.id, &b.code).await? {
-        ok @ ReferralOutcome::Converted { .. } => Ok(Json(ok)),
-        ReferralOutcome::SelfReferral => Err(AppError::invalid(
+        ok @ store::ReferralOutcome::Converted { .. } => Ok(Json(ok.into())),
+        store::ReferralOutcome::SelfReferral => Err(AppError::invalid(
             "code",
             "that is your own referral code: self-referral gives no reward",
         )
         .into()),
-        ReferralOutcome::AlreadyReferred => Err(AppError::Conflict {
+        store::ReferralOutcome::AlreadyReferred => Err(AppError::Conflict {
             field: Some("code".into()),
             message: "this account was already referred: a second code gives no reward".into(),
         }
         .into()),
-        ReferralOutcome::UnknownCode => {
+        store::ReferralOutcome::UnknownCode => {
             Err(AppError::invalid("code", "unknown referral code").into())
         }
     }
@@ -509,8 +515,7 @@ async fn share_link(
     user: CurrentUser,
     ApiJson(b): ApiJson<ShareLinkRequest>,
 ) -> Result<Json<ShareLink>, ApiError> {
-    let (path, with_referral) =
-        crate::pages::perks::share_path(&state, user.account.id, b.title_id, b.t).await?;
+    let (path, with_referral) = svc::share_path(&state, user.account.id, b.title_id, b.t).await?;
     let url = state
         .config
         .server
@@ -543,9 +548,9 @@ async fn public_decisions(
     ApiQuery(p): ApiQuery<DecisionParams>,
 ) -> Result<Json<Vec<Decision>>, ApiError> {
     let limit = super::check_limit(p.limit, 20, 100)?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state.store.decisions(limit, p.offset.unwrap_or(0)).await?,
-    ))
+    )))
 }
 
 /// A decision to record.
@@ -570,8 +575,9 @@ async fn create_decision(
     Staff(user): Staff,
     ApiJson(b): ApiJson<DecisionRequest>,
 ) -> Result<(StatusCode, Json<Decision>), ApiError> {
-    let d = svc::record_decision(&state, user.account.id, &b.title, &b.body, &b.evidence).await?;
-    Ok((StatusCode::CREATED, Json(d)))
+    let evidence: Vec<_> = wire::all(b.evidence);
+    let d = svc::record_decision(&state, user.account.id, &b.title, &b.body, &evidence).await?;
+    Ok((StatusCode::CREATED, Json(d.into())))
 }
 
 /// The stakeholder overview's figures (what `/staff` shows).

@@ -4,6 +4,11 @@
 use crate::auth::{Admin, CurrentUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
 use crate::events::PlaybackEvent;
+use crate::playback::{media_file, next_up_since, playable, profile_of};
+use crate::wire::{
+    self,
+    playback::{ActiveStream, PlayEvent, ProgressAck, RowItem, TitleProgress},
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,10 +18,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use marquee_domain::playback::{device_name, Device, DeviceKind, NextUpReason};
-use marquee_domain::{Millis, TitleKind};
+use marquee_domain::Millis;
 use marquee_store::playback::{
-    ActiveStream, PlayEvent, PlayableTitle, ProgressAck, ProgressInput, ProgressRefused, RowItem,
-    StartLimits, StartOutcome, StartPlayback, TitleProgress,
+    ProgressInput, ProgressRefused, StartLimits, StartOutcome, StartPlayback,
 };
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -57,34 +61,6 @@ pub fn routes() -> Router<AppState> {
         .route("/playback/events", get(play_events))
         .route("/events", get(events))
         .route("/staff/titles/{id}/media", put(set_media))
-}
-
-/// The session's profile, or 409 when none is selected.
-pub(crate) fn profile_of(user: &CurrentUser) -> Result<i64, AppError> {
-    user.profile_id.ok_or_else(|| AppError::Conflict {
-        field: Some("profile".into()),
-        message: "select a profile first".into(),
-    })
-}
-
-/// A title that can be played: episodes and movies, not series.
-pub(crate) async fn playable(
-    state: &AppState,
-    id: i64,
-    field: &str,
-) -> Result<PlayableTitle, AppError> {
-    let t = state
-        .store
-        .playable_title(id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
-    if t.kind == TitleKind::Series {
-        return Err(AppError::invalid(
-            field,
-            "a series is not playable: play one of its episodes",
-        ));
-    }
-    Ok(t)
 }
 
 /// New device body.
@@ -291,7 +267,7 @@ async fn start(
                 user.account.plan.as_str(),
                 user.account.plan.max_streams()
             ),
-            active,
+            wire::all(active),
             false,
         )),
         StartOutcome::StillWatching { .. } => Ok(start_conflict(
@@ -393,7 +369,7 @@ async fn progress(
         })
         .await?
         .map_err(refused)?;
-    Ok(Json(ack))
+    Ok(Json(ack.into()))
 }
 
 /// Stop body.
@@ -443,7 +419,7 @@ async fn stop(
         })
         .await?
         .map_err(refused)?;
-    Ok(Json(ack))
+    Ok(Json(ack.into()))
 }
 
 /// The account's live streams, on all its profiles.
@@ -453,7 +429,7 @@ async fn streams(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<ActiveStream>>, ApiError> {
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .active_streams(
@@ -462,7 +438,7 @@ async fn streams(
                 state.config.playback.stream_timeout_ms(),
             )
             .await?,
-    ))
+    )))
 }
 
 /// Where the current profile is in a title: resume point, played, play count.
@@ -475,7 +451,7 @@ async fn title_state(
 ) -> Result<Json<TitleProgress>, ApiError> {
     let pid = profile_of(&user)?;
     let t = playable(&state, id, "id").await?;
-    Ok(Json(state.store.title_progress(pid, id).await?.unwrap_or(
+    Ok(Json(state.store.title_progress(pid, id).await?.map_or(
         TitleProgress {
             title_id: id,
             resume_ms: 0,
@@ -485,6 +461,7 @@ async fn title_state(
             last_played_at: None,
             last_device_id: None,
         },
+        TitleProgress::from,
     )))
 }
 
@@ -546,7 +523,9 @@ async fn continue_watching(
 ) -> Result<Json<Vec<RowItem>>, ApiError> {
     let pid = profile_of(&user)?;
     let n = super::check_limit(p.limit, 20, 100)?;
-    Ok(Json(state.store.continue_watching(pid, n).await?))
+    Ok(Json(wire::all(
+        state.store.continue_watching(pid, n).await?,
+    )))
 }
 
 /// Removes a title from Continue Watching until it is played again.
@@ -569,14 +548,6 @@ async fn hide(
     }
 }
 
-pub(crate) fn next_up_since(state: &AppState) -> Millis {
-    let days = i64::try_from(state.config.playback.next_up_cutoff_days).unwrap_or(i64::MAX / 2);
-    state
-        .clock
-        .now_ms()
-        .saturating_sub(days.saturating_mul(86_400_000))
-}
-
 /// Next Up: per series, the in-progress episode, else the one after the last completed.
 #[utoipa::path(get, path = "/api/v1/playback/next-up", tag = "playback", params(RowParams),
     responses((status = 200, body = Vec<RowItem>)), security(("bearer" = []), ("cookie" = [])))]
@@ -587,9 +558,9 @@ async fn next_up(
 ) -> Result<Json<Vec<RowItem>>, ApiError> {
     let pid = profile_of(&user)?;
     let n = super::check_limit(p.limit, 20, 100)?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state.store.next_up(pid, next_up_since(&state), n).await?,
-    ))
+    )))
 }
 
 /// Play-event log parameters.
@@ -615,12 +586,12 @@ async fn play_events(
 ) -> Result<Json<Vec<PlayEvent>>, ApiError> {
     let pid = profile_of(&user)?;
     let n = super::check_limit(p.limit, 100, 1000)?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .play_events(pid, p.title_id, p.after_id.unwrap_or(0), n)
             .await?,
-    ))
+    )))
 }
 
 /// Live events of the current profile (Server-Sent Events): first a `streams`
@@ -645,6 +616,7 @@ async fn events(
         .await?
         .into_iter()
         .filter(|s| s.profile_id == pid)
+        .map(ActiveStream::from)
         .collect::<Vec<_>>();
     let first = Event::default()
         .event("streams")
@@ -677,42 +649,6 @@ pub struct MediaPath {
     pub title_id: i64,
     /// The file inside the media directory; null when cleared.
     pub path: Option<String>,
-}
-
-/// Checks a media path: relative, inside the media directory, an existing file.
-pub(crate) fn media_file(state: &AppState, rel: &str) -> Result<std::path::PathBuf, AppError> {
-    let bad = |m: &str| AppError::invalid("path", m.to_string());
-    if rel.is_empty() || rel.len() > 500 {
-        return Err(bad("must be 1 to 500 characters"));
-    }
-    let p = std::path::Path::new(rel);
-    if p.is_absolute()
-        || p.components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(bad(
-            "must be a plain relative path inside the media directory",
-        ));
-    }
-    let dir = media_dir(state);
-    let full = dir.join(p);
-    let (Ok(canon), Ok(root)) = (full.canonicalize(), dir.canonicalize()) else {
-        return Err(bad("no such file in the media directory"));
-    };
-    if !canon.starts_with(&root) || !canon.is_file() {
-        return Err(bad("no such file in the media directory"));
-    }
-    Ok(canon)
-}
-
-/// The configured media directory.
-pub(crate) fn media_dir(state: &AppState) -> std::path::PathBuf {
-    state
-        .config
-        .playback
-        .media_dir
-        .clone()
-        .unwrap_or_else(|| state.config.data_dir.join("media"))
 }
 
 /// Sets or clears a title's media file (admin).

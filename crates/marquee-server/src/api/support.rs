@@ -4,7 +4,15 @@
 
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
-use crate::support::{self, CustomerConversation, MessageView, Next, Report};
+use crate::support::{
+    self, assignee_filter, check_agent, check_sla, window, CustomerConversation, MessageView, Next,
+    Report,
+};
+use crate::wire;
+use crate::wire::support::{
+    AgentSettings, Canned, Conversation, CsatAnswer, EventRecord, ShareInfo, StreamError,
+    SupportContext,
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,10 +22,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use marquee_domain::support::{ConvStatus, Priority, SlaPolicy};
-use marquee_store::support::{
-    AgentSettings, AssigneeFilter, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery,
-    NewStreamError, ShareInfo, StreamError, SupportContext,
-};
+use marquee_store::support::{self as store, InboxQuery, NewStreamError};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -169,7 +174,7 @@ pub struct ConversationDetail {
 async fn detail(
     state: &AppState,
     user: &CurrentUser,
-    c: Conversation,
+    c: store::Conversation,
     staff_view: bool,
 ) -> Result<ConversationDetail, AppError> {
     let msgs = state.store.messages(c.id, staff_view, 0, 10_000).await?;
@@ -178,22 +183,26 @@ async fn detail(
             .iter()
             .map(|m| support::message_view(m, staff_view))
             .collect(),
-        csat: state.store.csat_answers(c.id).await?,
-        share: state.store.active_share(c.id).await?,
+        csat: wire::all(state.store.csat_answers(c.id).await?),
+        share: state.store.active_share(c.id).await?.map(Into::into),
         context: if staff_view {
-            state.store.support_context(c.account_id).await?
+            state
+                .store
+                .support_context(c.account_id)
+                .await?
+                .map(Into::into)
         } else {
             None
         },
         email_available: state.config.smtp.configured(),
         history: if staff_view {
-            Some(state.store.conversation_events(c.id).await?)
+            Some(wire::all(state.store.conversation_events(c.id).await?))
         } else {
             None
         },
         conversation: (!staff_view || c.account_id == user.account.id)
             .then(|| support::customer_view(&c)),
-        staff: staff_view.then_some(c),
+        staff: staff_view.then(|| c.into()),
     })
 }
 
@@ -338,7 +347,7 @@ async fn csat(
     ApiJson(b): ApiJson<CsatRequest>,
 ) -> Result<(StatusCode, Json<CsatAnswer>), ApiError> {
     let a = support::answer_csat(&state, &user, id, b.score, &b.comment).await?;
-    Ok((StatusCode::CREATED, Json(a)))
+    Ok((StatusCode::CREATED, Json(a.into())))
 }
 
 /// A new share link.
@@ -403,7 +412,7 @@ async fn email_transcript(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<EmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    crate::pages::support::email_transcript(&state, &user, id, b.to.as_deref()).await?;
+    support::email_transcript(&state, &user, id, b.to.as_deref()).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -494,7 +503,7 @@ async fn stream_error(
             at: state.clock.now_ms(),
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(e)))
+    Ok((StatusCode::CREATED, Json(e.into())))
 }
 
 /// Inbox filters.
@@ -510,20 +519,6 @@ pub struct InboxParams {
     limit: Option<u32>,
 }
 
-pub(crate) fn assignee_filter(
-    user: &CurrentUser,
-    a: Option<&str>,
-) -> Result<AssigneeFilter, AppError> {
-    Ok(match a {
-        None | Some("") | Some("any") => AssigneeFilter::Any,
-        Some("me") => AssigneeFilter::Agent(user.account.id),
-        Some("unassigned") => AssigneeFilter::Unassigned,
-        Some(other) => AssigneeFilter::Agent(other.parse().map_err(|_| {
-            AppError::invalid("assignee", "use me, unassigned, any or an account id")
-        })?),
-    })
-}
-
 /// The inbox, newest activity first.
 #[utoipa::path(get, path = "/api/v1/staff/support/conversations", tag = "support", params(InboxParams),
     responses((status = 200, body = Vec<Conversation>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -536,7 +531,7 @@ async fn inbox(
     let limit = super::check_limit(p.limit, 100, 200)?;
     let assignee = assignee_filter(&user, p.assignee.as_deref())?;
     support::wake_snoozed(&state).await?;
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .inbox(&InboxQuery {
@@ -545,7 +540,7 @@ async fn inbox(
                 limit,
             })
             .await?,
-    ))
+    )))
 }
 
 /// A conversation with internal notes and the customer context panel.
@@ -628,7 +623,7 @@ async fn staff_update(
     } else if b.snoozed_until.is_some() {
         return Err(AppError::invalid("snoozed_until", "only with status snoozed").into());
     }
-    Ok(Json(c))
+    Ok(Json(c.into()))
 }
 
 /// A reassignment.
@@ -652,7 +647,8 @@ async fn staff_assign(
     Ok(Json(
         support::reassign(&state, &user, id, b.assignee_id)
             .await?
-            .conversation,
+            .conversation
+            .into(),
     ))
 }
 
@@ -663,7 +659,7 @@ async fn canned_list(
     State(state): State<AppState>,
     _s: Staff,
 ) -> Result<Json<Vec<Canned>>, ApiError> {
-    Ok(Json(state.store.canned().await?))
+    Ok(Json(wire::all(state.store.canned().await?)))
 }
 
 /// A canned response.
@@ -691,7 +687,7 @@ async fn canned_create(
         .store
         .create_canned(&code, &body, user.account.id, state.clock.now_ms())
         .await?;
-    Ok((StatusCode::CREATED, Json(c)))
+    Ok((StatusCode::CREATED, Json(c.into())))
 }
 
 /// Deletes a canned response.
@@ -714,17 +710,6 @@ async fn sla_get(
     _s: Staff,
 ) -> Result<Json<Vec<SlaPolicy>>, ApiError> {
     Ok(Json(state.store.sla_policies().await?))
-}
-
-pub(crate) fn check_sla(p: &SlaPolicy) -> Result<(), AppError> {
-    const YEAR_S: i64 = 366 * 24 * 3600;
-    if !(1..=YEAR_S).contains(&p.first_reply_s) {
-        return Err(AppError::invalid("first_reply_s", "must be 1 s to a year"));
-    }
-    if !(1..=YEAR_S).contains(&p.resolution_s) {
-        return Err(AppError::invalid("resolution_s", "must be 1 s to a year"));
-    }
-    Ok(())
 }
 
 /// Sets SLA targets (admin).
@@ -752,12 +737,12 @@ async fn agents_get(
     State(state): State<AppState>,
     _s: Staff,
 ) -> Result<Json<Vec<AgentSettings>>, ApiError> {
-    Ok(Json(
+    Ok(Json(wire::all(
         state
             .store
             .support_agents(state.config.support.default_capacity)
             .await?,
-    ))
+    )))
 }
 
 /// An agent's settings.
@@ -770,17 +755,6 @@ pub struct AgentRequest {
     available: bool,
     /// Team, 1 to 40 characters.
     team: String,
-}
-
-pub(crate) fn check_agent(capacity: u32, team: &str) -> Result<String, AppError> {
-    if capacity > 1000 {
-        return Err(AppError::invalid("capacity", "must be 0 to 1000"));
-    }
-    let t = team.trim();
-    if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
-        return Err(AppError::invalid("team", "must be 1 to 40 characters"));
-    }
-    Ok(t.to_string())
 }
 
 /// Sets an agent's capacity, availability and team (admin); the queue is re-run.
@@ -810,7 +784,7 @@ async fn agents_put(
             support::publish_conversation(&state, &c);
         }
     }
-    Ok(Json(a))
+    Ok(Json(a.into()))
 }
 
 /// Metrics window.
@@ -822,22 +796,6 @@ pub struct MetricsParams {
     from: Option<i64>,
     /// … until, ms (default: now).
     to: Option<i64>,
-}
-
-pub(crate) fn window(
-    state: &AppState,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> Result<(i64, i64), AppError> {
-    let to = to.unwrap_or_else(|| state.clock.now_ms() + 1);
-    let from = from.unwrap_or(to - 30 * 86_400_000);
-    if from >= to {
-        return Err(AppError::invalid("from", "must be before to"));
-    }
-    if to - from > 366 * 86_400_000 {
-        return Err(AppError::invalid("from", "the window is at most a year"));
-    }
-    Ok((from, to))
 }
 
 /// First response, next reply, resolution, FCR, CSAT, reassignments, shares

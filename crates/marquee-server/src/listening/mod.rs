@@ -9,16 +9,21 @@
 //! - [`start`] runs the background tasks of `marquee serve`: the webhook
 //!   deliverer and the configured connectors.
 
+use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
+use crate::events::Feed;
 use crate::AppState;
-use marquee_domain::listening::{Alert, NewAlert, NewPost, Post, Sentiment};
-use marquee_domain::Millis;
+use marquee_domain::listening::{
+    Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
+};
+use marquee_domain::{textmatch, Millis};
 use marquee_sentiment::{Label, Model};
-use marquee_store::listening::{PostOrder, PostQuery};
-use serde::Serialize;
+use marquee_store::listening::{Bucket, PostOrder, PostQuery};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tokio::sync::{broadcast, Notify};
+use utoipa::{IntoParams, ToSchema};
 
 pub mod classify;
 pub mod config;
@@ -32,23 +37,7 @@ use classify::Matcher;
 use config::ListeningConfig;
 use detect::{Detector, Firing};
 
-/// Something the dashboard should know about now.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LiveEvent {
-    /// New posts were stored.
-    Posts {
-        /// How many.
-        inserted: u64,
-        /// The newest post time among them.
-        latest: Millis,
-    },
-    /// An alert was raised or changed.
-    Alert {
-        /// The alert.
-        alert: Box<Alert>,
-    },
-}
+pub use crate::events::ListeningEvent as LiveEvent;
 
 /// A post as it arrives, before classification.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,10 +306,188 @@ pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError>
 
 /// Sends a live event to this process's dashboards and the other processes'.
 pub fn emit(state: &AppState, event: LiveEvent) {
-    state
-        .fanout
-        .forward(|| crate::fanout::Feed::Listening(event.clone()));
+    state.fanout.forward(|| Feed::Listening(event.clone()));
     let _ = state.listening.events.send(event);
+}
+
+/// Post listing parameters.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PostsParams {
+    /// Post time from (ms).
+    pub from: Option<i64>,
+    /// Post time to (ms, exclusive).
+    pub to: Option<i64>,
+    /// A topic.
+    pub topic: Option<String>,
+    /// A source.
+    pub source: Option<String>,
+    /// negative, neutral or positive.
+    pub sentiment: Option<Sentiment>,
+    /// Posts by handles this account linked.
+    pub account_id: Option<i64>,
+    /// Words the post must contain (each as a word prefix, case-insensitive).
+    pub q: Option<String>,
+    /// Only posts about this idea: naming one of its tags or two words of its title.
+    pub idea: Option<i64>,
+    /// newest (default), negative or positive.
+    pub order: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<u32>,
+    /// Default 0.
+    pub offset: Option<u32>,
+}
+
+impl PostsParams {
+    /// The store query, with `idea` turned into the idea's text match (404 for an
+    /// unknown idea).
+    pub async fn resolve(
+        &self,
+        state: &AppState,
+        default_limit: u32,
+    ) -> Result<PostQuery, AppError> {
+        let mut q = self.query(default_limit)?;
+        if let Some(id) = self.idea {
+            let about = crate::voice::idea_match(state, id).await?;
+            q.matching = Some(match &q.matching {
+                Some(words) => about.and(words),
+                None => about,
+            });
+        }
+        Ok(q)
+    }
+
+    /// The store query these parameters mean.
+    pub fn query(&self, default_limit: u32) -> Result<PostQuery, AppError> {
+        let order = match self.order.as_deref() {
+            None | Some("") | Some("newest") => PostOrder::Newest,
+            Some("negative") => PostOrder::MostNegative,
+            Some("positive") => PostOrder::MostPositive,
+            Some(o) => {
+                return Err(AppError::invalid(
+                    "order",
+                    format!("unknown order {o:?}: use newest, negative or positive"),
+                ))
+            }
+        };
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if f >= t {
+                return Err(AppError::invalid("from", "must be before to"));
+            }
+        }
+        Ok(PostQuery {
+            from: self.from,
+            to: self.to,
+            topic: self.topic.clone().filter(|t| !t.is_empty() && t != "all"),
+            source: self.source.clone().filter(|s| !s.is_empty()),
+            sentiment: self.sentiment,
+            account_id: self.account_id,
+            matching: self.q.as_deref().and_then(textmatch::all_words),
+            order,
+            limit: crate::service::check_limit(self.limit, default_limit, 200)?,
+            offset: self.offset.unwrap_or(0).min(1_000_000),
+        })
+    }
+}
+
+/// One bucket of a series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesPoint {
+    /// Bucket start, ms.
+    pub start: i64,
+    /// Posts.
+    pub total: i64,
+    /// Negative posts.
+    pub negative: i64,
+    /// Positive posts.
+    pub positive: i64,
+    /// Mean score (p(pos) - p(neg)).
+    pub mean_score: f64,
+}
+
+impl From<Bucket> for SeriesPoint {
+    fn from(b: Bucket) -> Self {
+        SeriesPoint {
+            start: b.start,
+            total: b.total,
+            negative: b.negative,
+            positive: b.positive,
+            mean_score: if b.total > 0 {
+                b.score_sum / b.total as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// Changes an alert's status and tells the dashboards.
+pub async fn set_status(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    status: AlertStatus,
+) -> Result<Alert, AppError> {
+    let a = state
+        .store
+        .set_alert_status(id, status, user.account.id, state.clock.now_ms())
+        .await?;
+    emit(
+        state,
+        LiveEvent::Alert {
+            alert: Box::new(a.clone()),
+        },
+    );
+    Ok(a)
+}
+
+/// A new token: the secret is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewTokenResponse {
+    /// The token record.
+    #[serde(flatten)]
+    pub info: IngestToken,
+    /// The secret (256 random bits); only its sha256 is stored.
+    pub token: String,
+}
+
+/// Creates an ingest token (admin).
+pub async fn new_token(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+) -> Result<NewTokenResponse, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::invalid("name", "must be 1 to 80 characters"));
+    }
+    let token = auth::random_token();
+    let info = state
+        .store
+        .create_ingest_token(
+            name,
+            &auth::token_hash(&token),
+            Some(user.account.id),
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(NewTokenResponse { info, token })
+}
+
+/// Links a handle; returns 409 when another account has it.
+pub async fn link(state: &AppState, user: &CurrentUser, handle: &str) -> Result<String, AppError> {
+    let h = classify::normalize_handle(handle).ok_or_else(|| {
+        AppError::invalid(
+            "handle",
+            "must look like @user@host, name.bsky.social or did:plc:…",
+        )
+    })?;
+    state
+        .store
+        .link_handle(user.account.id, &h, state.clock.now_ms())
+        .await?;
+    Ok(h)
 }
 
 /// The example posts of an alert.

@@ -3,10 +3,131 @@
 //! messages (Jetstream events, Mastodon timeline pages). No I/O: the fuzz
 //! targets (`fuzz/`) and the corpus replay tests call these directly.
 
+use super::classify;
 use super::{jetstream, mastodon, RawPost};
-use crate::api::listening::{check_post, PostIn};
-use crate::error::{parse_json, ApiError, AppError};
+use crate::error::{decode_json, AppError};
 use marquee_domain::Millis;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A post time: milliseconds since the epoch or an RFC 3339 string.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PostTime {
+    /// ms since the epoch.
+    Millis(i64),
+    /// e.g. `2026-11-23T05:04:10Z`.
+    Rfc3339(String),
+}
+
+/// One post to ingest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostIn {
+    /// Where it comes from (`[a-z0-9._-]`, 1 to 40), default `api`.
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// Its id there (1 to 200 characters): `(source, external_id)` is unique.
+    pub external_id: String,
+    /// The author's handle: `@user@host`, `name.bsky.social` or a DID.
+    pub author: String,
+    /// The text, 1 to `listening.max_post_chars` characters.
+    pub text: String,
+    /// When it was posted.
+    pub created_at: PostTime,
+    /// A link to it (http or https).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Language tag.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+fn default_source() -> String {
+    "api".into()
+}
+
+/// Checks one post; the error names the field (prefixed by `prefix`).
+pub fn check_post(
+    p: PostIn,
+    prefix: &str,
+    max_chars: usize,
+    now: Millis,
+) -> Result<RawPost, AppError> {
+    let f = |name: &str| format!("{prefix}{name}");
+    if p.source.is_empty()
+        || p.source.len() > 40
+        || !p
+            .source
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
+        return Err(AppError::invalid(
+            f("source"),
+            "must be 1 to 40 characters of a-z, 0-9, '.', '_' or '-'",
+        ));
+    }
+    if p.external_id.trim().is_empty() || p.external_id.len() > 200 {
+        return Err(AppError::invalid(
+            f("external_id"),
+            "must be 1 to 200 characters",
+        ));
+    }
+    let author = classify::normalize_handle(&p.author).ok_or_else(|| {
+        AppError::invalid(
+            f("author"),
+            "must be a handle like @user@host, name.bsky.social or a DID",
+        )
+    })?;
+    let chars = p.text.chars().count();
+    if p.text.trim().is_empty() {
+        return Err(AppError::invalid(f("text"), "must not be empty"));
+    }
+    if chars > max_chars {
+        return Err(AppError::invalid(
+            f("text"),
+            format!("is {chars} characters; the most is {max_chars}"),
+        ));
+    }
+    let created_at = match &p.created_at {
+        PostTime::Millis(ms) => *ms,
+        PostTime::Rfc3339(s) => mastodon::parse_time(s).ok_or_else(|| {
+            AppError::invalid(
+                f("created_at"),
+                "must be ms since the epoch or an RFC 3339 time",
+            )
+        })?,
+    };
+    // 2001-09-09 .. a day ahead of our clock.
+    if !(1_000_000_000_000..=now + 86_400_000).contains(&created_at) {
+        return Err(AppError::invalid(
+            f("created_at"),
+            "must be after 2001 and not more than a day in the future",
+        ));
+    }
+    if let Some(u) = &p.url {
+        if u.len() > 2000 || !(u.starts_with("https://") || u.starts_with("http://")) {
+            return Err(AppError::invalid(
+                f("url"),
+                "must be an http(s) URL of at most 2000 characters",
+            ));
+        }
+    }
+    if let Some(l) = &p.lang {
+        if l.is_empty() || l.len() > 20 {
+            return Err(AppError::invalid(f("lang"), "must be 1 to 20 characters"));
+        }
+    }
+    Ok(RawPost {
+        source: p.source,
+        external_id: p.external_id,
+        author,
+        text: p.text,
+        url: p.url,
+        lang: p.lang,
+        created_at,
+    })
+}
 
 /// Parses and checks an ingest request body (a JSON array of posts). A bad
 /// post rejects the whole batch with its index in `field` (e.g. `[3].text`).
@@ -19,7 +140,7 @@ pub fn posts_body(
     // Fast path; on failure, parse again to name the offending field.
     let posts: Vec<PostIn> = match serde_json::from_slice(bytes) {
         Ok(p) => p,
-        Err(_) => parse_json(bytes).map_err(|ApiError(e)| name_missing(e))?,
+        Err(_) => decode_json(bytes).map_err(name_missing)?,
     };
     if posts.len() > max_batch {
         return Err(AppError::invalid(

@@ -4,9 +4,10 @@
 //! metrics with an inline-SVG chart).
 
 use super::{render, CsrfForm, Layout, Page, PageForm};
-use crate::api::home::{self as api, ExperimentReport, NewExperiment, RecsStatus};
 use crate::auth::{self, Staff};
 use crate::error::{AppError, PageError};
+use crate::home::{self as svc, ExperimentReport, NewExperiment, RecsStatus};
+use crate::playback::{self, RowCard};
 use crate::recs::experiments::{Target, Variant};
 use crate::recs::page::{HomePage, RowTitle};
 use crate::recs::serve;
@@ -42,8 +43,8 @@ struct HomeTemplate {
     l: Layout,
     page: std::sync::Arc<HomePage>,
     profile_name: String,
-    continue_watching: Vec<super::playback::RowCard>,
-    next_up: Vec<super::playback::RowCard>,
+    continue_watching: Vec<RowCard>,
+    next_up: Vec<RowCard>,
     has_cw_row: bool,
 }
 
@@ -68,7 +69,7 @@ pub async fn render_home(
     p: &marquee_domain::Profile,
 ) -> Result<Response, PageError> {
     let (hp, rows) = serve::home(state, p).await?;
-    let card = |i: &marquee_store::playback::RowItem| super::playback::card(i.clone());
+    let card = |i: &marquee_store::playback::RowItem| playback::card(i.clone());
     let continue_watching = rows.continue_watching.iter().map(card).collect();
     let next_up = rows.next_up.iter().map(card).collect();
     let has_cw_row = hp.rows.iter().any(|r| r.key == "continue_watching");
@@ -240,7 +241,7 @@ async fn onboarding_submit(
             );
         }
     }
-    match api::apply_picks(&state, p.id, &ids).await {
+    match svc::apply_picks(&state, p.id, &ids).await {
         Ok(()) => Ok(Redirect::to("/").into_response()),
         Err(AppError::BadRequest { message, .. }) => {
             let groups = onboarding_groups(&state, &p).await;
@@ -365,8 +366,8 @@ async fn staff_view(
     page: Page,
     error: Option<String>,
 ) -> Result<Html<String>, PageError> {
-    let s = api::status(state).await?;
-    let experiments = api::reports(state)
+    let s = svc::status(state).await?;
+    let experiments = svc::reports(state)
         .await?
         .into_iter()
         .map(|r| {
@@ -411,7 +412,7 @@ async fn staff_status(
     _staff: Staff,
 ) -> Result<Html<String>, PageError> {
     render(&StatusTemplate {
-        s: api::status(&state).await?,
+        s: svc::status(&state).await?,
     })
 }
 
@@ -478,7 +479,7 @@ async fn staff_create(
     };
     let res = match parse_variants(target, &f.variants) {
         Ok(variants) => {
-            api::create(
+            svc::create(
                 &state,
                 NewExperiment {
                     name: f.name,

@@ -3,10 +3,9 @@
 //! author profiles, the notification centre, and the staff moderation pages.
 
 use super::{render, render_status, CsrfForm, Layout, Page, PageForm};
-use crate::api::ideas::{parse_sort, webhook_input};
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{AppError, PageError};
-use crate::ideas::{self as svc, IdeaInput, StatusInput};
+use crate::ideas::{self as svc, parse_sort, webhook_input, IdeaInput, StatusInput};
 use crate::markdown::{self, SafeHtml};
 use crate::AppState;
 use askama::Template;

@@ -3,10 +3,9 @@
 //! ingest tokens (admin) and a viewer's linked handles.
 
 use super::{render, CsrfForm, Layout, Page, PageForm};
-use crate::api::listening::{self as api, PostsParams};
 use crate::auth::{Admin, CurrentUser, Staff};
 use crate::error::{AppError, PageError};
-use crate::listening::LiveEvent;
+use crate::listening::{self as svc, LiveEvent, PostsParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -50,21 +49,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// `2026-11-23 05:04 UTC`.
-pub fn fmt_time(ms: impl std::borrow::Borrow<Millis>) -> String {
-    let ms: Millis = *ms.borrow();
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
-        return ms.to_string();
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
+pub use crate::format::fmt_time;
 
 fn page_query<T: serde::de::DeserializeOwned>(uri: &Uri) -> Result<T, PageError> {
     Query::<T>::try_from_uri(uri)
@@ -544,7 +529,7 @@ async fn alert_action(
         "resolve" => AlertStatus::Resolved,
         _ => return Err(AppError::NotFound("no such action".into()).into()),
     };
-    api::set_status(&state, &user, id, status).await?;
+    svc::set_status(&state, &user, id, status).await?;
     Ok(Redirect::to(&format!("/listening/alerts/{id}")).into_response())
 }
 
@@ -583,7 +568,7 @@ async fn token_create(
     PageForm(f): PageForm<TokenForm>,
 ) -> Result<Html<String>, PageError> {
     page.check_csrf(&f.csrf)?;
-    let (created, error) = match api::new_token(&state, &user, &f.name).await {
+    let (created, error) = match svc::new_token(&state, &user, &f.name).await {
         Ok(t) => (Some((t.info.name, t.token)), None),
         Err(e) if e.status().is_client_error() => (None, Some(e.to_string())),
         Err(e) => return Err(e.into()),
@@ -644,7 +629,7 @@ async fn handle_add(
     PageForm(f): PageForm<HandleForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    match api::link(&state, &user, &f.handle).await {
+    match svc::link(&state, &user, &f.handle).await {
         Ok(_) => Ok(Redirect::to("/account/handles").into_response()),
         Err(e) if e.status().is_client_error() => Ok(super::render_status(
             e.status(),

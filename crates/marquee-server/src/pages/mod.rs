@@ -179,7 +179,13 @@ async fn build_page(parts: &mut Parts, state: &AppState) -> Result<Page, AuthRej
         .unwrap_or_default();
     let mut profile = None;
     if let Some(pid) = user.as_ref().and_then(|u| u.profile_id) {
-        profile = state.store.profile(pid).await.ok().flatten();
+        // A profile deleted since it was selected is no profile; a failing
+        // store is an error page with its status, not a trip to /profiles.
+        profile = state
+            .store
+            .profile(pid)
+            .await
+            .map_err(|e| AuthRejection::new(parts, e.into()))?;
     }
     let l = Layout {
         email: user.as_ref().map(|u| u.account.email.clone()),
@@ -303,10 +309,7 @@ pub struct GenreRow {
 #[template(path = "home.html")]
 struct HomePage {
     l: Layout,
-    recent: Vec<TitleSummary>,
     rows: Vec<GenreRow>,
-    continue_watching: Vec<playback::RowCard>,
-    next_up: Vec<playback::RowCard>,
 }
 
 async fn home(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
@@ -318,24 +321,11 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
             return Ok(Redirect::to("/profiles").into_response());
         }
     }
-    // A viewer with a profile gets the personal home page.
+    // A viewer with a profile gets the personal home page (Continue Watching,
+    // Next Up and the recommender's rows); anonymous visitors the catalog.
     if let Some(p) = page.profile.clone() {
         return home::render_home(&state, page, &p).await;
     }
-    let recent = match &page.profile {
-        Some(p) => state
-            .store
-            .history(p.id, 12)
-            .await?
-            .into_iter()
-            .map(|h| h.title)
-            .collect(),
-        None => Vec::new(),
-    };
-    let (continue_watching, next_up) = match &page.profile {
-        Some(p) => playback::home_rows(&state, p.id).await?,
-        None => (Vec::new(), Vec::new()),
-    };
     let mut rows = Vec::new();
     for g in state.store.genres().await?.into_iter().take(10) {
         let titles = state
@@ -353,14 +343,7 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
             titles,
         });
     }
-    Ok(render(&HomePage {
-        l: page.l,
-        recent,
-        rows,
-        continue_watching,
-        next_up,
-    })?
-    .into_response())
+    Ok(render(&HomePage { l: page.l, rows })?.into_response())
 }
 
 #[derive(Template)]

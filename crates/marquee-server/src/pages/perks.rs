@@ -254,45 +254,6 @@ async fn referral(
 
 // ---------- share links ----------
 
-/// The path of a share link for a title (and a moment): the referral code is
-/// added only when the account opted in to sharing.
-pub async fn share_path(
-    state: &AppState,
-    account_id: i64,
-    title_id: i64,
-    t: Option<i64>,
-) -> Result<(String, bool), AppError> {
-    let title = state
-        .store
-        .playable_title(title_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
-    let mut q = Vec::new();
-    if let Some(t) = t {
-        if t < 0 || t * 1000 > title.duration_ms {
-            return Err(AppError::invalid(
-                "t",
-                "the moment must be within the title's runtime",
-            ));
-        }
-        q.push(format!("t={t}"));
-    }
-    let share = state.store.share_settings(account_id).await?;
-    let with_ref = match (share.enabled, share.referral_code) {
-        (true, Some(code)) => {
-            q.push(format!("ref={code}"));
-            true
-        }
-        _ => false,
-    };
-    let mut path = format!("/w/{title_id}");
-    if !q.is_empty() {
-        path.push('?');
-        path.push_str(&q.join("&"));
-    }
-    Ok((path, with_ref))
-}
-
 fn origin(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = state.config.server.public_url.as_deref() {
         return u.trim_end_matches('/').to_string();
@@ -355,7 +316,7 @@ async fn share_page(
         .title(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
-    let (path, with_ref) = share_path(&state, user.account.id, id, seconds).await?;
+    let (path, with_ref) = svc::share_path(&state, user.account.id, id, seconds).await?;
     let share = state.store.share_settings(user.account.id).await?;
     render(&SharePage {
         l: page.l,

@@ -1,10 +1,11 @@
 //! The web player (`/watch/{id}`), media files with HTTP Range (`/media/{id}`),
-//! and the Continue Watching / Next Up rows of the home page.
+//! and hiding a title from Continue Watching.
 
 use super::{render, Page, PageForm};
-use crate::api::playback::{media_dir, next_up_since, profile_of};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, PageError};
+use crate::format::clock_label;
+use crate::playback::{media_dir, media_file, profile_of};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, Request, State};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use marquee_domain::TitleKind;
-use marquee_store::playback::{ActiveStream, RowItem};
+use marquee_store::playback::ActiveStream;
 use serde::Deserialize;
 use tower::ServiceExt;
 
@@ -29,64 +30,6 @@ pub fn routes() -> Router<AppState> {
             "/static/player.js",
             get(|| async { super::static_file("text/javascript", PLAYER_JS) }),
         )
-}
-
-/// `20:34`, or `1:02:03` past an hour.
-pub fn clock_label(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
-/// A row card with a progress bar.
-#[derive(Debug)]
-pub struct RowCard {
-    /// The item.
-    pub item: RowItem,
-    /// Label: "Harbour Lights [Sample] · S1:E2" or the title name.
-    pub label: String,
-    /// Sub-label: the episode name or the runtime.
-    pub sub: String,
-    /// Percent watched, 0 to 100.
-    pub pct: i64,
-}
-
-/// A continuity item as a card.
-pub(crate) fn card(item: RowItem) -> RowCard {
-    let (label, sub) = match (&item.series_name, item.season, item.episode) {
-        (Some(series), Some(s), Some(e)) => (format!("{series} · S{s}:E{e}"), item.name.clone()),
-        _ => (item.name.clone(), clock_label(item.duration_ms)),
-    };
-    let pct = (item.resume_ms * 100)
-        .checked_div(item.duration_ms.max(1))
-        .unwrap_or(0)
-        .clamp(0, 100);
-    RowCard {
-        item,
-        label,
-        sub,
-        pct,
-    }
-}
-
-/// The home page's Continue Watching and Next Up rows for a profile.
-pub async fn home_rows(
-    state: &AppState,
-    profile_id: i64,
-) -> Result<(Vec<RowCard>, Vec<RowCard>), AppError> {
-    let cw = state.store.continue_watching(profile_id, 12).await?;
-    let nu = state
-        .store
-        .next_up(profile_id, next_up_since(state), 12)
-        .await?;
-    Ok((
-        cw.into_iter().map(card).collect(),
-        nu.into_iter().map(card).collect(),
-    ))
 }
 
 #[derive(Template)]
@@ -226,7 +169,7 @@ async fn media(
     let rel = t
         .media_path
         .ok_or_else(|| AppError::NotFound("this title has no media file".into()))?;
-    let path = crate::api::playback::media_file(&state, &rel).map_err(|_| {
+    let path = media_file(&state, &rel).map_err(|_| {
         AppError::NotFound(format!(
             "the media file is missing from {}",
             media_dir(&state).display()
@@ -263,17 +206,4 @@ async fn hide(
         .hide_from_continue_watching(pid, id, state.clock.now_ms())
         .await?;
     Ok(Redirect::to("/").into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::clock_label;
-
-    #[test]
-    fn clock_labels() {
-        assert_eq!(clock_label(1_234_000), "20:34");
-        assert_eq!(clock_label(5_000), "0:05");
-        assert_eq!(clock_label(3_723_000), "1:02:03");
-        assert_eq!(clock_label(-5), "0:00");
-    }
 }

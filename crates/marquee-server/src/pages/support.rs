@@ -5,13 +5,11 @@
 //! The live parts (the widget on every page, the inbox, the conversation)
 //! are driven by `static/support.js` over the SSE API.
 
-use super::listening::fmt_time;
-use super::playback::clock_label;
 use super::{render, CsrfForm, Layout, Page, PageForm};
-use crate::api::support::{check_agent, check_sla, window};
 use crate::auth::{self, Admin, CurrentUser, Staff};
 use crate::error::{AppError, PageError};
-use crate::support::{self, smtp, Report};
+use crate::format::{clock_label, fmt_time};
+use crate::support::{self, Report};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -258,62 +256,6 @@ async fn unshare_submit(
     Ok(Redirect::to(&back).into_response())
 }
 
-/// E-mails a conversation's transcript (public messages only) to its
-/// customer, or to `to` when staff send it.
-pub async fn email_transcript(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-    to: Option<&str>,
-) -> Result<(), AppError> {
-    let c = support::readable(state, user, id).await?;
-    if !state.config.smtp.configured() {
-        return Err(AppError::Unavailable(
-            "e-mail is not configured on this installation".into(),
-        ));
-    }
-    let to = match to {
-        Some(t) if support::is_staff(user) => marquee_domain::validate::email(t)?,
-        Some(_) => {
-            return Err(AppError::invalid(
-                "to",
-                "transcripts go to the account's own address",
-            ))
-        }
-        None => c.customer_email.clone(),
-    };
-    let msgs = state.store.messages(c.id, false, 0, 10_000).await?;
-    let mut body = format!(
-        "Your conversation #{} with Marquee Support, opened {}.\n\n",
-        c.id,
-        fmt_time(c.created_at)
-    );
-    for l in lines(&msgs, false) {
-        body.push_str(&format!("{} · {}\n{}\n\n", l.who, l.when, l.body));
-    }
-    let date = time::OffsetDateTime::from_unix_timestamp(state.clock.now_ms() / 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
-        .unwrap_or_default();
-    smtp::send(
-        &state.config.smtp,
-        &smtp::Mail {
-            to,
-            subject: format!("Your Marquee support conversation #{}", c.id),
-            body,
-            date,
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        smtp::SmtpError::NotConfigured => AppError::Unavailable(e.to_string()),
-        other => AppError::Unavailable(format!("the e-mail could not be sent: {other}")),
-    })
-}
-
 async fn email_submit(
     State(state): State<AppState>,
     page: Page,
@@ -322,7 +264,7 @@ async fn email_submit(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     let user = logged_in(&page)?;
-    email_transcript(&state, &user, id, None).await?;
+    support::email_transcript(&state, &user, id, None).await?;
     Ok(Redirect::to(&format!(
         "/support/conversations/{id}/transcript?notice=emailed"
     ))
@@ -481,7 +423,7 @@ async fn inbox_list(
         None | Some("") => None,
         Some(s) => Some(ConvStatus::from_str(s)?),
     };
-    let assignee = crate::api::support::assignee_filter(&user, q.assignee.as_deref())?;
+    let assignee = support::assignee_filter(&user, q.assignee.as_deref())?;
     support::wake_snoozed(&state).await?;
     let convs = state
         .store
@@ -743,7 +685,7 @@ async fn sla_submit(
         first_reply_s: f.first_reply_min.saturating_mul(60),
         resolution_s: f.resolution_h.saturating_mul(3600),
     };
-    check_sla(&p)?;
+    support::check_sla(&p)?;
     state.store.set_sla_policy(&p).await?;
     Ok(Redirect::to("/staff/support/settings").into_response())
 }
@@ -765,7 +707,7 @@ async fn agent_submit(
     PageForm(f): PageForm<AgentForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    let team = check_agent(f.capacity, &f.team)?;
+    let team = support::check_agent(f.capacity, &f.team)?;
     let (_, assigned) = state
         .store
         .set_agent_settings(
@@ -930,7 +872,7 @@ async fn load_report(
 ) -> Result<(Report, u32, String), AppError> {
     let days = days.unwrap_or(30).clamp(1, 365);
     let now = state.clock.now_ms();
-    let (from, to) = window(
+    let (from, to) = support::window(
         state,
         Some(now + 1 - i64::from(days) * 86_400_000),
         Some(now + 1),

@@ -193,7 +193,7 @@ impl Entry {
                 return Ok(c.clone());
             }
         }
-        let since = crate::api::playback::next_up_since(state);
+        let since = crate::playback::next_up_since(state);
         let cw = state.store.continue_watching(self.profile.id, 12).await?;
         let nu = state.store.next_up(self.profile.id, since, 12).await?;
         // A series leaves Next Up once its last play is older than the cut-off.

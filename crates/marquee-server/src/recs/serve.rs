@@ -53,7 +53,7 @@ pub async fn home_of(
                 .continue_watching
                 .iter()
                 .map(|c| {
-                    let card = crate::pages::playback::card(c.clone());
+                    let card = crate::playback::card(c.clone());
                     ContinueItem {
                         title_id: c.title_id,
                         series_id: c.series_id,

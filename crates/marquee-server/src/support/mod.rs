@@ -12,13 +12,15 @@
 
 use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
+use crate::events::{Feed, SupportEvent};
+use crate::format::fmt_time;
 use crate::AppState;
 use marquee_domain::support::{
     self as rules, aggregate, conversation_metrics, utc_day, Aggregate, ConvMetrics, ConvStatus,
-    Priority,
+    Priority, SlaPolicy,
 };
 use marquee_domain::{Millis, Role};
-use marquee_store::support::{Conversation, Message, SupportWrite};
+use marquee_store::support::{AssigneeFilter, Conversation, Message, SupportWrite};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -270,7 +272,7 @@ pub struct MessageView {
     pub created_at: Millis,
     /// What the customer was watching when they wrote (staff only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub watch: Option<marquee_store::support::WatchSnapshot>,
+    pub watch: Option<crate::wire::support::WatchSnapshot>,
 }
 
 /// The display name of a message's author: first names only.
@@ -298,7 +300,11 @@ pub fn message_view(m: &Message, staff: bool) -> MessageView {
         internal: m.internal,
         canned_code: m.canned_code.clone(),
         created_at: m.created_at,
-        watch: if staff { m.watch.clone() } else { None },
+        watch: if staff {
+            m.watch.clone().map(Into::into)
+        } else {
+            None
+        },
     }
 }
 
@@ -362,7 +368,7 @@ fn publish(
     staff_data: String,
 ) {
     state.fanout.forward(|| {
-        crate::fanout::Feed::Support(crate::fanout::SupportEvent {
+        Feed::Support(SupportEvent {
             conversation_id: c.id,
             customer_id: c.account_id,
             kind: kind.into(),
@@ -376,7 +382,7 @@ fn publish(
 }
 
 /// Delivers an event another process published to this process's subscribers.
-pub fn deliver_remote(state: &AppState, e: crate::fanout::SupportEvent) {
+pub fn deliver_remote(state: &AppState, e: SupportEvent) {
     let kind = match e.kind.as_str() {
         "message" => "message",
         "conversation" => "conversation",
@@ -894,5 +900,121 @@ pub async fn overview(state: &AppState) -> Result<OverviewSupport, AppError> {
         csat_positive_rate: (!scores.is_empty())
             .then(|| scores.iter().filter(|s| **s >= 4).count() as f64 / scores.len() as f64),
         sla_met_rate: overall.as_ref().and_then(|a| a.sla_met_rate),
+    })
+}
+
+/// The inbox's assignee filter: `me`, `unassigned`, `any` (default) or an
+/// agent's account id.
+pub fn assignee_filter(user: &CurrentUser, a: Option<&str>) -> Result<AssigneeFilter, AppError> {
+    Ok(match a {
+        None | Some("") | Some("any") => AssigneeFilter::Any,
+        Some("me") => AssigneeFilter::Agent(user.account.id),
+        Some("unassigned") => AssigneeFilter::Unassigned,
+        Some(other) => AssigneeFilter::Agent(other.parse().map_err(|_| {
+            AppError::invalid("assignee", "use me, unassigned, any or an account id")
+        })?),
+    })
+}
+
+/// Checks SLA targets: 1 s to a year each.
+pub fn check_sla(p: &SlaPolicy) -> Result<(), AppError> {
+    const YEAR_S: i64 = 366 * 24 * 3600;
+    if !(1..=YEAR_S).contains(&p.first_reply_s) {
+        return Err(AppError::invalid("first_reply_s", "must be 1 s to a year"));
+    }
+    if !(1..=YEAR_S).contains(&p.resolution_s) {
+        return Err(AppError::invalid("resolution_s", "must be 1 s to a year"));
+    }
+    Ok(())
+}
+
+/// Checks an agent's capacity and team; returns the trimmed team.
+pub fn check_agent(capacity: u32, team: &str) -> Result<String, AppError> {
+    if capacity > 1000 {
+        return Err(AppError::invalid("capacity", "must be 0 to 1000"));
+    }
+    let t = team.trim();
+    if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
+        return Err(AppError::invalid("team", "must be 1 to 40 characters"));
+    }
+    Ok(t.to_string())
+}
+
+/// The metrics window: `to` defaults to now, `from` to 30 days before it; at
+/// most a year.
+pub fn window(
+    state: &AppState,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<(i64, i64), AppError> {
+    let to = to.unwrap_or_else(|| state.clock.now_ms() + 1);
+    let from = from.unwrap_or(to - 30 * 86_400_000);
+    if from >= to {
+        return Err(AppError::invalid("from", "must be before to"));
+    }
+    if to - from > 366 * 86_400_000 {
+        return Err(AppError::invalid("from", "the window is at most a year"));
+    }
+    Ok((from, to))
+}
+
+/// E-mails a conversation's transcript (public messages only) to its
+/// customer, or to `to` when staff send it.
+pub async fn email_transcript(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    to: Option<&str>,
+) -> Result<(), AppError> {
+    let c = readable(state, user, id).await?;
+    if !state.config.smtp.configured() {
+        return Err(AppError::Unavailable(
+            "e-mail is not configured on this installation".into(),
+        ));
+    }
+    let to = match to {
+        Some(t) if is_staff(user) => marquee_domain::validate::email(t)?,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "to",
+                "transcripts go to the account's own address",
+            ))
+        }
+        None => c.customer_email.clone(),
+    };
+    let msgs = state.store.messages(c.id, false, 0, 10_000).await?;
+    let mut body = format!(
+        "Your conversation #{} with Marquee Support, opened {}.\n\n",
+        c.id,
+        fmt_time(c.created_at)
+    );
+    for m in msgs.iter().filter(|m| !m.internal) {
+        body.push_str(&format!(
+            "{} · {}\n{}\n\n",
+            author_name(m),
+            fmt_time(m.created_at),
+            m.body
+        ));
+    }
+    let date = time::OffsetDateTime::from_unix_timestamp(state.clock.now_ms() / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .unwrap_or_default();
+    smtp::send(
+        &state.config.smtp,
+        &smtp::Mail {
+            to,
+            subject: format!("Your Marquee support conversation #{}", c.id),
+            body,
+            date,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        smtp::SmtpError::NotConfigured => AppError::Unavailable(e.to_string()),
+        other => AppError::Unavailable(format!("the e-mail could not be sent: {other}")),
     })
 }
