@@ -167,25 +167,26 @@ fn deliver(state: &AppState, feed: Feed) {
 
 /// Starts the fan-out when the store has one (PostgreSQL): listens first, so
 /// that once this returns every later event of another process is heard.
-pub async fn start(state: &AppState) {
+/// Returns its tasks (none on SQLite, or when already started).
+pub async fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     if state.fanout.is_active() {
-        return;
+        return Vec::new();
     }
     let store = state.store.clone();
     let mut heard = match store.listen(CHANNEL).await {
         Ok(Some(l)) => l,
-        Ok(None) => return,
+        Ok(None) => return Vec::new(),
         Err(e) => {
             tracing::error!(error = %e, "live-event fan-out not started: events stay in this process");
-            return;
+            return Vec::new();
         }
     };
     let (tx, mut rx) = mpsc::channel::<String>(8192);
     if state.fanout.tx.set(tx).is_err() {
-        return; // already started
+        return Vec::new(); // already started
     }
     let st = state.clone();
-    tokio::spawn(async move {
+    let sender = tokio::spawn(async move {
         while let Some(payload) = rx.recv().await {
             match st.store.notify(CHANNEL, &payload).await {
                 Ok(_) => st.fanout.sent.fetch_add(1, Ordering::Relaxed),
@@ -197,7 +198,7 @@ pub async fn start(state: &AppState) {
         }
     });
     let st = state.clone();
-    tokio::spawn(async move {
+    let listener = tokio::spawn(async move {
         loop {
             match heard.recv().await {
                 Ok(payload) => {
@@ -214,6 +215,7 @@ pub async fn start(state: &AppState) {
             }
         }
     });
+    vec![sender, listener]
 }
 
 #[cfg(test)]

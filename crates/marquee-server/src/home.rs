@@ -91,7 +91,6 @@ pub struct RecsStatus {
 
 /// Builds the status (shared with the staff page).
 pub async fn status(state: &AppState) -> Result<RecsStatus, AppError> {
-    crate::recs::start(state);
     let snap = state.recs.snapshot();
     let runs = state.store.training_runs(10).await?;
     let mut served: Vec<String> = snap.models.keys().cloned().collect();
@@ -209,7 +208,6 @@ pub async fn create(state: &AppState, req: NewExperiment) -> Result<Experiment, 
     state.recs.reload_experiments(state.store.as_ref()).await?;
     if req.target == Target::TopPicksModel {
         // Train the arms' models; the experiment assigns once all are served.
-        crate::recs::start(state);
         state.recs.request_training();
     }
     Experiment::from_record(rec).ok_or_else(|| AppError::Internal("stored experiment".into()))

@@ -3,7 +3,9 @@
 //! - [`router`] builds the whole application: the JSON API under `/api/v1`
 //!   (documented by OpenAPI at `/api/v1/openapi.json`), the server-rendered
 //!   pages, `/healthz`, `/readyz` and `/metrics`.
-//! - [`serve`] runs it on a bound listener, so tests can bind port 0.
+//! - [`launch`] runs one server process on a bound listener (so tests can
+//!   bind port 0): every background worker ([`Workers`]) and the router,
+//!   until shutdown.
 //! - [`AppState`] holds the store, the config, the injected clock and metrics.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -239,8 +241,68 @@ async fn metrics_text(
     )
 }
 
-/// Serves the application on a bound listener until `shutdown` resolves.
-pub async fn serve(
+/// The background workers of one server process, as [`launch`] starts them.
+#[derive(Debug)]
+pub struct Workers {
+    /// Stopped by aborting: each keeps its progress in the database.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Social listening's webhook deliverer and connectors.
+    listening: listening::Tasks,
+}
+
+impl Workers {
+    /// Starts every worker of `state`: the live-event fan-out (PostgreSQL),
+    /// the webhook outbox, the perks evaluator, social listening's deliverer
+    /// and connectors, the recommender's job and event writer, and the
+    /// playback group-commit writer. Nothing else starts a task: requests
+    /// only use what runs here.
+    pub async fn start(state: &AppState) -> Workers {
+        let mut tasks = fanout::start(state).await;
+        tasks.push(webhooks::spawn_worker(state.clone()));
+        tasks.push(perks::spawn_worker(state.clone()));
+        tasks.extend(state.ingest.start());
+        tasks.extend(recs::start(state));
+        Workers {
+            tasks,
+            listening: listening::start(state),
+        }
+    }
+
+    /// Stops the workers, once the server has drained its requests (so no
+    /// report waits on the playback writer), and writes the recommender's
+    /// buffered impressions and clicks.
+    pub async fn stop(self, state: &AppState) {
+        let Workers { tasks, listening } = self;
+        drop(listening);
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        if let Err(e) = state.recs.flush(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "could not write impressions at shutdown");
+        }
+    }
+}
+
+/// Runs one server process on a bound listener: starts every background
+/// worker ([`Workers::start`]), serves the application until `shutdown`
+/// resolves and its requests have drained, then stops the workers.
+pub async fn launch(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let workers = Workers::start(&state).await;
+    let served = serve(listener, state.clone(), shutdown).await;
+    workers.stop(&state).await;
+    served
+}
+
+/// Serves the application until `shutdown` resolves; [`launch`] runs the
+/// workers around it.
+async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,

@@ -217,7 +217,7 @@ struct Job {
     reply: oneshot::Sender<Reply>,
 }
 
-/// The group-commit writer. Started lazily on the first report.
+/// The group-commit writer, started by [`crate::launch`] ([`Ingest::start`]).
 pub struct Ingest {
     store: Arc<dyn Store>,
     events: Arc<dyn EventBus>,
@@ -248,20 +248,27 @@ impl Ingest {
         }
     }
 
+    /// Starts the writer task, once ([`crate::launch`] does); `None` when it
+    /// was started before.
+    pub fn start(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let (tx, rx) = mpsc::channel(self.max_batch * 16);
+        self.tx.set(tx).ok()?;
+        Some(tokio::spawn(writer(
+            rx,
+            self.store.clone(),
+            self.events.clone(),
+            self.rules,
+            self.timeout_ms,
+            self.max_batch,
+        )))
+    }
+
     /// Submits one report and waits until its batch has committed.
     pub async fn submit(&self, input: ProgressInput) -> Reply {
-        let tx = self.tx.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(self.max_batch * 16);
-            tokio::spawn(writer(
-                rx,
-                self.store.clone(),
-                self.events.clone(),
-                self.rules,
-                self.timeout_ms,
-                self.max_batch,
-            ));
-            tx
-        });
+        let tx = self
+            .tx
+            .get()
+            .ok_or_else(|| AppError::Unavailable("the progress writer is not running".into()))?;
         let (reply, wait) = oneshot::channel();
         tx.send(Job { input, reply })
             .await

@@ -390,7 +390,6 @@ async fn recs_train(
     State(state): State<AppState>,
     _staff: Staff,
 ) -> Result<(StatusCode, Json<RecsStatus>), ApiError> {
-    crate::recs::start(&state);
     state.recs.request_training();
     Ok((StatusCode::ACCEPTED, Json(status(&state).await?)))
 }

@@ -423,7 +423,6 @@ async fn staff_train(
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    crate::recs::start(&state);
     state.recs.request_training();
     Ok(Redirect::to("/staff/recs").into_response())
 }

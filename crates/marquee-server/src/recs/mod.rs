@@ -964,20 +964,21 @@ async fn run(state: AppState) {
 }
 
 /// Starts the background job (catalog, model files, training, schedule) and the
-/// event writer, once; later calls do nothing. Requests call it too, so that a
-/// server started without it still serves (popularity until trained).
-pub fn start(state: &AppState) {
+/// event writer, once: [`crate::launch`] calls it; later calls start nothing
+/// and return no tasks. Requests never start it.
+pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     if state.recs.started.swap(true, Ordering::SeqCst) {
-        return;
+        return Vec::new();
     }
-    tokio::spawn(run(state.clone()));
-    tokio::spawn(flush_loop(state.clone()));
+    vec![
+        tokio::spawn(run(state.clone())),
+        tokio::spawn(flush_loop(state.clone())),
+    ]
 }
 
 /// Waits for the first catalog load (at most a few seconds; the page serves
 /// anyway, from an empty catalog, if the store is slow).
 pub async fn ensure_catalog(state: &AppState) {
-    start(state);
     if state.recs.snapshot().loaded {
         return;
     }

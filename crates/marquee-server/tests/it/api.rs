@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn demo_catalog_lists_browses_and_searches() {
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     assert_eq!(
         app.store()
             .count_titles(Some(marquee_domain::TitleKind::Movie))
@@ -58,7 +58,7 @@ async fn demo_catalog_lists_browses_and_searches() {
 
 #[tokio::test]
 async fn bad_input_is_a_4xx_naming_the_field() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (s, code, field) = error_of(app.get("/api/v1/titles/abc", None).await).await;
     assert_eq!(
         (s, code.as_str(), field.as_deref()),
@@ -147,7 +147,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
 
 #[tokio::test]
 async fn openapi_documents_every_route() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let v: Value = app
         .get("/api/v1/openapi.json", None)
         .await
@@ -173,7 +173,7 @@ async fn openapi_documents_every_route() {
 
 #[tokio::test]
 async fn health_and_metrics() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let r = app.get("/healthz", None).await;
     assert_eq!(r.status(), 200);
     app.get("/api/v1/genres", None).await;

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn signup_login_logout_and_duplicates() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let token = app.signup("ann@example.com").await;
     let me: Value = app
         .get("/api/v1/me", Some(&token))
@@ -58,7 +58,7 @@ async fn signup_login_logout_and_duplicates() {
 
 #[tokio::test]
 async fn login_is_rate_limited_per_account_and_ip() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     app.signup("ann@example.com").await;
     let wrong = json!({"email": "ann@example.com", "password": "wrong password"});
     for _ in 0..5 {
@@ -84,7 +84,7 @@ async fn login_is_rate_limited_per_account_and_ip() {
 
 #[tokio::test]
 async fn session_cookie_flags() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let body = json!({"email": "c@example.com", "password": PASSWORD});
     let r = app.post_json("/api/v1/auth/signup", None, &body).await;
     let cookie = r
@@ -125,7 +125,7 @@ async fn session_cookie_flags() {
 
 #[tokio::test]
 async fn profiles_limit_ownership_and_switching() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let ann = app.signup("ann@example.com").await;
     let bob = app.signup("bob@example.com").await;
     let mut ids = vec![];
@@ -198,7 +198,7 @@ async fn profiles_limit_ownership_and_switching() {
 
 #[tokio::test]
 async fn cookie_authenticated_api_writes_need_the_csrf_header() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let body = json!({"email": "d@example.com", "password": PASSWORD});
     let v: Value = app
         .post_json("/api/v1/auth/signup", None, &body)
@@ -240,7 +240,7 @@ async fn cookie_authenticated_api_writes_need_the_csrf_header() {
 
 #[tokio::test]
 async fn demo_viewers_have_history_and_thumbs() {
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let r = app
         .post_json(
             "/api/v1/auth/login",

@@ -97,6 +97,29 @@ pub(crate) async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Ele
         .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
+/// Fills in and submits the log-in form; callers wait for the page they
+/// expect next.
+pub(crate) async fn log_in(c: &Client, app: &TestApp, email: &str, password: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    wait_for(c, "input[name=email]")
+        .await
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Polls until the element's text satisfies `ok` (navigation may swap the
 /// page under us, so stale elements are retried), and returns the text.
 pub async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -120,7 +143,7 @@ async fn browser_signup_profiles_genre_title() {
     let Some(driver) = start_driver().await else {
         return;
     };
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let c = browser(&driver).await;
     let run = async {
         c.goto(&app.url("/signup")).await.unwrap();

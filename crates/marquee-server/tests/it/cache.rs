@@ -145,7 +145,7 @@ async fn a_cached_page_is_invalidated_by_feedback_hide_and_playback_progress() {
 
 #[tokio::test]
 async fn cached_sessions_are_revoked_at_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     // Log-out.
     let token = app.signup("cache-viewer@example.com").await;
     for _ in 0..2 {
@@ -192,7 +192,12 @@ async fn the_time_to_live_bounds_writes_by_another_process() {
     config.recs.train_on_start = false;
     config.recs.cache_ttl_s = 60;
     config.auth.session_cache_s = 30;
-    let app = TestApp::with_demo_config(config, clock.clone()).await;
+    let app = TestApp::builder()
+        .demo()
+        .config(config)
+        .clock(clock.clone())
+        .start()
+        .await;
     let token = app.signup("cache-ttl@example.com").await;
     let me = get(&app, "/api/v1/me", &token).await;
     let pid = me["profiles"][0]["id"].as_i64().expect("a profile");

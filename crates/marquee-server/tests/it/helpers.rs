@@ -155,44 +155,71 @@ pub struct TestApp {
     pub client: Client,
     _dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The server task: [`marquee_server::launch`] until shutdown.
+    server: Option<tokio::task::JoinHandle<()>>,
     /// The PostgreSQL database this app owns (dropped with it).
     pg_database: Option<String>,
 }
 
-impl TestApp {
-    /// An empty catalog.
-    pub async fn spawn() -> TestApp {
-        Self::start(false, Config::default()).await
+/// Work on the state before [`marquee_server::launch`] starts its workers
+/// (e.g. a model file in the data directory, found at start).
+type Prepare = Box<dyn FnOnce(&AppState) + Send>;
+
+/// How a [`TestApp`] starts: `TestApp::builder().demo().config(c).clock(k).start()`.
+pub struct TestAppBuilder {
+    demo: bool,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    train_on_start: bool,
+    prepare: Option<Prepare>,
+}
+
+impl TestAppBuilder {
+    /// The demo catalog (MovieLens ml-latest-small) instead of an empty one.
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
     }
 
-    /// The demo catalog (MovieLens ml-latest-small).
-    pub async fn with_demo() -> TestApp {
-        Self::start(true, Config::default()).await
+    /// The configuration (default: [`Config::default`]); its data directory
+    /// and database URL are the app's own.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
     }
 
-    /// An empty catalog with a given config and clock.
-    pub async fn with(config: Config, clock: Arc<dyn Clock>) -> TestApp {
-        Self::start_with(false, config, clock).await
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
-    /// The demo catalog with a given config and clock.
-    pub async fn with_demo_config(config: Config, clock: Arc<dyn Clock>) -> TestApp {
-        Self::start_with(true, config, clock).await
+    /// Keeps `recs.train_on_start` as configured. Without it the recommender
+    /// does not train at start: most tests need no model, and training the
+    /// default one unoptimised takes long.
+    pub fn train_on_start(mut self) -> Self {
+        self.train_on_start = true;
+        self
     }
 
-    /// An empty catalog with this configuration and clock.
-    pub async fn with_config_and_clock(
-        config: Config,
-        clock: Arc<dyn marquee_domain::Clock>,
-    ) -> TestApp {
-        Self::start_with(false, config, clock).await
+    /// Runs `f` on the state before the workers start.
+    pub fn prepare(mut self, f: impl FnOnce(&AppState) + Send + 'static) -> Self {
+        self.prepare = Some(Box::new(f));
+        self
     }
 
-    async fn start(demo: bool, config: Config) -> TestApp {
-        Self::start_with(demo, config, Arc::new(SystemClock)).await
-    }
-
-    async fn start_with(demo: bool, mut config: Config, clock: Arc<dyn Clock>) -> TestApp {
+    /// Starts the server on 127.0.0.1:0 over a fresh database.
+    pub async fn start(self) -> TestApp {
+        let TestAppBuilder {
+            demo,
+            mut config,
+            clock,
+            train_on_start,
+            prepare,
+        } = self;
+        if !train_on_start {
+            config.recs.train_on_start = false;
+        }
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
         let mut pg_database = None;
@@ -207,16 +234,30 @@ impl TestApp {
             }
             config.database.url = Some(format!("sqlite://{}", db.display()));
         }
-        Self::launch(config, clock, dir, pg_database).await
+        TestApp::launch(config, clock, dir, pg_database, prepare).await
+    }
+}
+
+impl TestApp {
+    /// An empty catalog, the default config and the system clock, until
+    /// told otherwise.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            demo: false,
+            config: Config::default(),
+            clock: Arc::new(SystemClock),
+            train_on_start: false,
+            prepare: None,
+        }
     }
 
     /// A second server instance on this app's database, as another process
-    /// would run it: its own state, caches and live-event fan-out.
+    /// would run it: its own state, caches, workers and live-event fan-out.
     pub async fn sibling(&self) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = (*self.state.config).clone();
         config.data_dir = dir.path().to_path_buf();
-        Self::launch(config, self.state.clock.clone(), dir, None).await
+        Self::launch(config, self.state.clock.clone(), dir, None, None).await
     }
 
     async fn launch(
@@ -224,27 +265,26 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         dir: tempfile::TempDir,
         pg_database: Option<String>,
+        prepare: Option<Prepare>,
     ) -> TestApp {
         let store = marquee_store::connect(&config.database_url(), 4)
             .await
             .unwrap();
         store.migrate().await.unwrap();
         let state = AppState::new(store, config, clock).unwrap();
-        marquee_server::fanout::start(&state).await;
-        let outbox = marquee_server::webhooks::spawn_worker(state.clone());
-        let perks = marquee_server::perks::spawn_worker(state.clone());
+        if let Some(f) = prepare {
+            f(&state);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         let st = state.clone();
-        tokio::spawn(async move {
-            marquee_server::serve(listener, st, async {
+        let server = tokio::spawn(async move {
+            marquee_server::launch(listener, st, async {
                 let _ = rx.await;
             })
             .await
             .unwrap();
-            outbox.abort();
-            perks.abort();
         });
         TestApp {
             addr,
@@ -255,7 +295,19 @@ impl TestApp {
                 .unwrap(),
             _dir: dir,
             shutdown: Some(tx),
+            server: Some(server),
             pg_database,
+        }
+    }
+
+    /// Shuts the server down as a process would on SIGTERM and waits until
+    /// its workers have stopped; the database stays.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
         }
     }
 
@@ -404,6 +456,13 @@ pub async fn get(app: &TestApp, path: &str, token: &str) -> Value {
     let (s, v) = call(app, Method::GET, path, token, None).await;
     assert_eq!(s, 200, "GET {path}: {v}");
     v
+}
+
+/// The id of the account a bearer token belongs to.
+pub async fn account_id(app: &TestApp, token: &str) -> i64 {
+    get(app, "/api/v1/me", token).await["account"]["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// The wall clock, ms since the epoch.

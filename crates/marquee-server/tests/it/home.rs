@@ -33,7 +33,7 @@ static MODEL: tokio::sync::OnceCell<Vec<u8>> = tokio::sync::OnceCell::const_new(
 pub(crate) async fn trained_demo() -> TestApp {
     let bytes = MODEL
         .get_or_init(|| async {
-            let app = TestApp::with_demo_config(config(), Arc::new(SystemClock)).await;
+            let app = TestApp::builder().demo().config(config()).start().await;
             let (rec, run) = marquee_server::recs::train(
                 app.store().as_ref(),
                 TEST_MODEL,
@@ -46,11 +46,17 @@ pub(crate) async fn trained_demo() -> TestApp {
             rec.to_bytes()
         })
         .await;
-    let app = TestApp::with_demo_config(config(), Arc::new(SystemClock)).await;
-    let path = app.state.recs.model_path(TEST_MODEL);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, bytes).unwrap();
-    marquee_server::recs::start(&app.state);
+    let app = TestApp::builder()
+        .demo()
+        .config(config())
+        .train_on_start()
+        .prepare(move |state| {
+            let path = state.recs.model_path(TEST_MODEL);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        })
+        .start()
+        .await;
     tokio::time::timeout(Duration::from_secs(300), app.state.recs.wait_trained())
         .await
         .expect("the recommender trains");
@@ -767,24 +773,7 @@ async fn browser_thumbs_down_removes_the_card() {
     let app = trained_demo().await;
     let c = browser(&driver).await;
     let run = async {
-        c.goto(&app.url("/login")).await.unwrap();
-        wait_for(&c, "input[name=email]")
-            .await
-            .send_keys("viewer1@demo.marquee")
-            .await
-            .unwrap();
-        c.find(fantoccini::Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys("marquee-demo")
-            .await
-            .unwrap();
-        c.find(fantoccini::Locator::Css("#login-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        crate::browser::log_in(&c, &app, "viewer1@demo.marquee", "marquee-demo").await;
         let card = wait_for(&c, "section[data-row=top_picks] .rec-card").await;
         let id = card.attr("data-title-id").await.unwrap().unwrap();
         let sel = format!(".rec-card[data-title-id=\"{id}\"]");

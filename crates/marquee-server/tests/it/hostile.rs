@@ -287,7 +287,7 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
     let mut config = Config::default();
     config.ideas.ideas_per_hour = 1000;
     config.ideas.comments_per_hour = 1000;
-    let app = TestApp::with(config, std::sync::Arc::new(marquee_domain::SystemClock)).await;
+    let app = TestApp::builder().config(config).start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
@@ -772,7 +772,7 @@ fn forms(html: &str, page: &str) -> Vec<Form> {
 
 #[tokio::test]
 async fn every_form_refuses_a_post_without_the_right_csrf_token() {
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
@@ -981,7 +981,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
 
 #[tokio::test]
 async fn cookie_authenticated_api_writes_need_the_csrf_header() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let doc: Value = app
         .get("/api/v1/openapi.json", None)
@@ -1101,7 +1101,7 @@ async fn page_login(jar: &mut Jar<'_>, email: &str) -> (u16, HeaderMap) {
 
 #[tokio::test]
 async fn login_issues_a_fresh_session_and_never_adopts_a_planted_one() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     app.signup("ann@example.com").await;
     let attacker = app.signup("mallory@example.com").await;
 
@@ -1153,7 +1153,7 @@ async fn login_issues_a_fresh_session_and_never_adopts_a_planted_one() {
 
 #[tokio::test]
 async fn logout_ends_the_session_on_the_server() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     app.signup("ann@example.com").await;
     // Pages.
     let mut jar = Jar::new(&app);
@@ -1202,7 +1202,7 @@ async fn cookies_are_secure_when_served_over_https() {
             c
         },
     ] {
-        let app = TestApp::with(config, std::sync::Arc::new(marquee_domain::SystemClock)).await;
+        let app = TestApp::builder().config(config).start().await;
         app.signup("ann@example.com").await;
         let mut jar = Jar::new(&app);
         let r = jar.request(Method::GET, "/login").send().await.unwrap();
@@ -1218,7 +1218,7 @@ async fn cookies_are_secure_when_served_over_https() {
         assert_session_flags(set_cookie(&h, "marquee_session").unwrap(), true);
     }
     // Behind a TLS-terminating proxy.
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     app.signup("ann@example.com").await;
     let r = app
         .client

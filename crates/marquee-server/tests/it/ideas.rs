@@ -131,7 +131,7 @@ fn manual() -> Arc<ManualClock> {
 
 #[tokio::test]
 async fn bad_input_names_the_field_and_markdown_is_sanitised() {
-    let app = TestApp::with(Config::default(), manual()).await;
+    let app = TestApp::builder().clock(manual()).start().await;
     let ann = account(&app, "ann@example.com", Role::Viewer).await;
     for (body, field) in [
         (json!({"title": "   "}), "title"),
@@ -231,7 +231,11 @@ async fn bad_input_names_the_field_and_markdown_is_sanitised() {
 async fn vote_budget_counts_open_ideas_and_refunds_on_close() {
     let mut config = Config::default();
     config.ideas.vote_budget = Some(2);
-    let app = TestApp::with(config, manual()).await;
+    let app = TestApp::builder()
+        .config(config)
+        .clock(manual())
+        .start()
+        .await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let v = account(&app, "v@example.com", Role::Viewer).await;
     let a = post_idea(&app, &staff, "Idea A", &[]).await;
@@ -335,7 +339,7 @@ async fn vote_budget_counts_open_ideas_and_refunds_on_close() {
 
 #[tokio::test]
 async fn merge_moves_voters_once_links_and_refuses_cycles() {
-    let app = TestApp::with(Config::default(), manual()).await;
+    let app = TestApp::builder().clock(manual()).start().await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let u: Vec<Who> = futures_all(&app, 4).await;
     let orig = post_idea(
@@ -460,7 +464,7 @@ async fn futures_all(app: &TestApp, n: usize) -> Vec<Who> {
 
 #[tokio::test]
 async fn concurrent_votes_lose_no_updates() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let id = post_idea(&app, &staff, "Concurrent idea", &[]).await;
     let voters = futures_all(&app, 48).await;
@@ -554,7 +558,7 @@ async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 #[tokio::test]
 async fn status_change_notifies_subscribers_in_app_and_by_signed_webhook_with_retry() {
     let clock = manual();
-    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let app = TestApp::builder().clock(clock.clone()).start().await;
     let admin = account(&app, "admin@example.com", Role::Admin).await;
     let author = account(&app, "author@example.com", Role::Viewer).await;
     let voter = account(&app, "voter@example.com", Role::Viewer).await;
@@ -800,7 +804,11 @@ async fn moderation_queue_rate_limits_locks_hiding_and_tags() {
     config.ideas.moderation_queue = true;
     config.ideas.ideas_per_hour = 2;
     config.ideas.comments_per_hour = 2;
-    let app = TestApp::with(config, clock.clone()).await;
+    let app = TestApp::builder()
+        .config(config)
+        .clock(clock.clone())
+        .start()
+        .await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let ann = account(&app, "ann@example.com", Role::Viewer).await;
     let bob = account(&app, "bob@example.com", Role::Viewer).await;
@@ -1076,7 +1084,7 @@ async fn moderation_queue_rate_limits_locks_hiding_and_tags() {
 
 #[tokio::test]
 async fn comment_moderation_hides_from_viewers() {
-    let app = TestApp::with(Config::default(), manual()).await;
+    let app = TestApp::builder().clock(manual()).start().await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let ann = account(&app, "ann@example.com", Role::Viewer).await;
     let id = post_idea(&app, &ann, "Comment test", &[]).await;
@@ -1144,7 +1152,7 @@ async fn comment_moderation_hides_from_viewers() {
 #[tokio::test]
 async fn sorting_filters_and_my_votes() {
     let clock = manual();
-    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let app = TestApp::builder().clock(clock.clone()).start().await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let u = futures_all(&app, 4).await;
     let old = post_idea(&app, &staff, "Old favourite", &["player"]).await;
@@ -1238,7 +1246,7 @@ async fn sorting_filters_and_my_votes() {
 
 #[tokio::test]
 async fn similar_ideas_while_typing_and_page_votes() {
-    let app = TestApp::with(Config::default(), manual()).await;
+    let app = TestApp::builder().clock(manual()).start().await;
     let ann = account(&app, "ann@example.com", Role::Viewer).await;
     let bob = account(&app, "bob@example.com", Role::Viewer).await;
     let dl = post_idea(&app, &ann, "Download episodes for offline viewing", &[]).await;
@@ -1349,7 +1357,7 @@ async fn similar_ideas_while_typing_and_page_votes() {
 
 #[tokio::test]
 async fn openapi_documents_the_idea_routes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let doc = ok_json(app.get("/api/v1/openapi.json", None).await, 200).await;
     for p in [
         "/api/v1/ideas",
@@ -1374,7 +1382,7 @@ async fn browser_similar_idea_vote_and_launch_notification() {
     let Some(driver) = start_driver().await else {
         return;
     };
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let staff = account(&app, "staff@example.com", Role::Agent).await;
     let author = account(&app, "author@example.com", Role::Viewer).await;
     let id = post_idea(
@@ -1460,7 +1468,7 @@ async fn browser_similar_idea_vote_and_launch_notification() {
 
 #[tokio::test]
 async fn staff_pages_change_status_merge_and_manage_webhooks() {
-    let app = TestApp::with(Config::default(), manual()).await;
+    let app = TestApp::builder().clock(manual()).start().await;
     let admin = account(&app, "admin@example.com", Role::Admin).await;
     let agent = account(&app, "agent@example.com", Role::Agent).await;
     let ann = account(&app, "ann@example.com", Role::Viewer).await;

@@ -16,7 +16,7 @@ async fn two() -> Option<(TestApp, TestApp)> {
         eprintln!("skipped: two instances need MARQUEE_TEST_POSTGRES");
         return None;
     }
-    let a = TestApp::with_demo().await;
+    let a = TestApp::builder().demo().start().await;
     let b = a.sibling().await;
     assert!(a.state.fanout.is_active() && b.state.fanout.is_active());
     Some((a, b))
@@ -160,8 +160,7 @@ async fn one_instance_runs_the_scheduled_retraining_the_other_loads_its_model() 
     config.recs.retrain_interval_s = 3600;
     config.recs.train_on_start = false;
     config.recs.reload_check_s = 3600;
-    let a =
-        TestApp::with_demo_config(config, std::sync::Arc::new(marquee_domain::SystemClock)).await;
+    let a = TestApp::builder().demo().config(config).start().await;
     let b = a.sibling().await;
     let spec = a.state.recs.config().model.clone();
     for app in [&a, &b] {

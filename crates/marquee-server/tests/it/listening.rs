@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
-use marquee_domain::{Role, SystemClock};
+use marquee_domain::{ManualClock, Role};
 use marquee_server::listening::config::{JetstreamConfig, MastodonConfig, WebhookConfig};
-use marquee_server::{listening, AppState, Config};
+use marquee_server::{listening, Config};
 use marquee_store::listening::PostQuery;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -45,7 +45,7 @@ async fn ingest(app: &TestApp, token: &str, posts: &Value) -> reqwest::Response 
 
 #[tokio::test]
 async fn ingest_needs_a_live_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let body = json!([post("1", "@a@x.social", "hello", now_ms())]);
     let (s, code, _) = error_of(ingest(&app, "", &body).await).await;
     assert_eq!((s, code.as_str()), (401, "unauthorized"));
@@ -91,7 +91,7 @@ async fn ingest_needs_a_live_token() {
 
 #[tokio::test]
 async fn posts_are_classified_deduplicated_and_idempotent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, token) = admin_and_token(&app).await;
     let t = now_ms() - 60 * MIN;
     let batch = json!([
@@ -208,7 +208,7 @@ async fn posts_are_classified_deduplicated_and_idempotent() {
 
 #[tokio::test]
 async fn bad_batches_are_rejected_whole_with_the_field() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, token) = admin_and_token(&app).await;
     let t = now_ms();
     let ok = post("1", "@a@x.social", "fine", t);
@@ -292,7 +292,7 @@ async fn bad_batches_are_rejected_whole_with_the_field() {
 async fn an_oversize_body_is_413() {
     let mut config = Config::default();
     config.listening.max_body_bytes = 2048;
-    let app = TestApp::with_config_and_clock(config, Arc::new(SystemClock)).await;
+    let app = TestApp::builder().config(config).start().await;
     let (_, token) = admin_and_token(&app).await;
     let posts: Vec<Value> = (0..40)
         .map(|i| {
@@ -317,7 +317,7 @@ async fn an_oversize_body_is_413() {
 
 #[tokio::test]
 async fn linked_handles_bring_posts_to_the_account() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, token) = admin_and_token(&app).await;
     let viewer = app.signup("viewer@example.com").await;
     let other = app.signup("other@example.com").await;
@@ -481,7 +481,7 @@ async fn quiet_then_backlash(app: &TestApp, token: &str, t0: i64) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_backlash_raises_an_alert_staff_acknowledge_and_resolve() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, token) = admin_and_token(&app).await;
     let mut events = app.state.listening.events.subscribe();
     let t0 = (now_ms() - 5 * 3_600_000) / MIN * MIN;
@@ -600,8 +600,14 @@ type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A webhook receiver that answers 500 to the first `fail` requests.
 async fn receiver(fail: usize) -> (String, Received) {
+    receiver_failing(Arc::new(Mutex::new(fail))).await
+}
+
+/// A webhook receiver that answers 500 while `fail` (decremented by each
+/// request) is above zero.
+async fn receiver_failing(fail: Arc<Mutex<usize>>) -> (String, Received) {
     let got: Received = Arc::default();
-    let st = (got.clone(), Arc::new(Mutex::new(fail)));
+    let st = (got.clone(), fail);
     let app = axum::Router::new()
         .route(
             "/hook",
@@ -652,8 +658,10 @@ async fn wait_until<F: FnMut() -> bool>(what: &str, mut f: F) {
 #[tokio::test]
 async fn alerts_go_out_signed_and_retried_until_delivered() {
     let (url, got) = receiver(1).await;
-    let app = TestApp::with_config_and_clock(webhook_config(&url), Arc::new(SystemClock)).await;
-    let _tasks = listening::start(&app.state);
+    let app = TestApp::builder()
+        .config(webhook_config(&url))
+        .start()
+        .await;
     let (_, token) = admin_and_token(&app).await;
     let t0 = (now_ms() - 5 * 3_600_000) / MIN * MIN;
     let alerts = quiet_then_backlash(&app, &token, t0).await;
@@ -697,25 +705,46 @@ async fn alerts_go_out_signed_and_retried_until_delivered() {
 
 #[tokio::test]
 async fn queued_webhooks_survive_a_restart() {
-    let (url, got) = receiver(0).await;
-    let config = webhook_config(&url);
-    let app = TestApp::with_config_and_clock(config.clone(), Arc::new(SystemClock)).await;
-    // No delivery task yet: the alerts stay queued in the outbox.
+    // The receiver is down while the first process runs: each alert fails
+    // once and waits for its retry, which a frozen clock never reaches.
+    let down = Arc::new(Mutex::new(usize::MAX));
+    let (url, got) = receiver_failing(down.clone()).await;
+    let clock = Arc::new(ManualClock::new(now_ms()));
+    let mut app = TestApp::builder()
+        .config(webhook_config(&url))
+        .clock(clock.clone())
+        .start()
+        .await;
     let (_, token) = admin_and_token(&app).await;
     let t0 = (now_ms() - 5 * 3_600_000) / MIN * MIN;
     let alerts = quiet_then_backlash(&app, &token, t0).await;
     assert!(!alerts.is_empty());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(got.lock().unwrap().is_empty());
-    // "Restart": a new server state over a new connection to the same file.
-    let db = app.state.config.database_url();
-    let store = marquee_store::connect(&db, 2).await.unwrap();
-    let state = AppState::new(store, (*app.state.config).clone(), Arc::new(SystemClock)).unwrap();
-    let _tasks = listening::start(&state);
-    wait_until("queued deliveries", || {
-        got.lock().unwrap().len() == alerts.len()
+    wait_until("first attempts", || {
+        got.lock().unwrap().len() >= alerts.len()
     })
     .await;
+    app.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(got.lock().unwrap().len(), alerts.len());
+    // "Restart": a new server process on the same database, its clock past
+    // the retries and the first process's claims; the receiver is back.
+    *down.lock().unwrap() = 0;
+    clock.advance(3_600_000);
+    let _restarted = app.sibling().await;
+    wait_until("queued deliveries", || {
+        got.lock().unwrap().len() == 2 * alerts.len()
+    })
+    .await;
+    let mut delivered = 0;
+    for _ in 0..100 {
+        let out = app.store().webhook_outbox(50).await.unwrap();
+        delivered = out.iter().filter(|o| o.delivered_at.is_some()).count();
+        if delivered == alerts.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered, alerts.len());
 }
 
 // ---- Mastodon: a local server speaking the hashtag timeline API ----
@@ -819,7 +848,7 @@ async fn mastodon_connector_pages_with_min_id_retries_and_resumes() {
         m.fail = 2;
     }
     let base = mastodon_server(st.clone()).await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let cfg = MastodonConfig {
         base_url: base,
         hashtag: "marquee".into(),
@@ -1005,7 +1034,7 @@ async fn jetstream_connector_filters_reconnects_and_resumes_from_its_cursor() {
     }
     let matching = |n: usize| (0..n).filter(|i| i % 5 < 2).count() as i64;
     let url = jetstream_server(st.clone()).await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let cfg = JetstreamConfig {
         url,
         keywords: vec!["MARQUEE".into()],
@@ -1135,7 +1164,7 @@ const EVIL: &str = "<script>alert(1)</script> the price hike is awful <img src=x
 
 #[tokio::test]
 async fn dashboard_charts_drill_down_and_escaping() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, _) = session(&app, "admin@example.com", Role::Admin).await;
     let r = app
         .post_json(
@@ -1217,7 +1246,7 @@ async fn dashboard_charts_drill_down_and_escaping() {
 
 #[tokio::test]
 async fn alert_page_forms_tokens_and_handles() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, csrf) = session(&app, "admin@example.com", Role::Admin).await;
     // Tokens: created by form, shown once, revoked by form.
     let (s, _, html) = form(
@@ -1323,7 +1352,7 @@ async fn alert_page_forms_tokens_and_handles() {
 
 #[tokio::test]
 async fn the_stream_announces_posts_and_alerts() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (admin, token) = admin_and_token(&app).await;
     let mut r = app.get("/listening/stream", Some(&admin)).await;
     assert_eq!(r.status(), 200);
@@ -1357,7 +1386,7 @@ async fn browser_dashboard_updates_live() {
     let Some(driver) = start_driver().await else {
         return;
     };
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let (_, token) = admin_and_token(&app).await;
     let c = browser(&driver).await;
     let run = async {

@@ -78,7 +78,7 @@ pub(crate) fn csrf_in(html: &str) -> String {
 
 #[tokio::test]
 async fn signup_form_profiles_and_escaping() {
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let mut b = Browser::new(&app);
     let (s, html) = b.get("/signup").await;
     assert_eq!(s, 200);
@@ -177,7 +177,7 @@ async fn signup_form_profiles_and_escaping() {
 
 #[tokio::test]
 async fn login_page_redirects_safely() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     app.signup("ann@example.com").await;
     let mut b = Browser::new(&app);
     let (_, html) = b.get("/login?next=//evil.example/").await;

@@ -1,6 +1,6 @@
 //! Perks, word of mouth, decisions and the overview against the real server.
 
-use crate::helpers::{call, error_of, get, post, TestApp, PASSWORD};
+use crate::helpers::{account_id, call, error_of, get, post, TestApp, PASSWORD};
 use marquee_domain::perks::DAY_MS;
 use marquee_domain::{Clock, ManualClock, Role};
 use marquee_server::Config;
@@ -10,12 +10,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 const T0: i64 = 1_800_000_000_000;
-
-async fn account_id(app: &TestApp, token: &str) -> i64 {
-    get(app, "/api/v1/me", token).await["account"]["id"]
-        .as_i64()
-        .unwrap()
-}
 
 fn custom_rule(name: &str, tenure: i64, credit: i64, global: i64) -> Value {
     json!({
@@ -46,7 +40,7 @@ async fn custom_event(
 async fn app_at(clock: Arc<ManualClock>) -> TestApp {
     let mut c = Config::default();
     c.auth.session_ttl_hours = 24 * 365 * 5;
-    TestApp::with(c, clock).await
+    TestApp::builder().config(c).clock(clock).start().await
 }
 
 async fn pass(app: &TestApp) {
@@ -59,7 +53,7 @@ async fn my_perks(app: &TestApp, token: &str) -> Value {
 
 #[tokio::test]
 async fn rules_that_cannot_be_evaluated_are_refused_with_the_reason() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let cases = [
@@ -312,7 +306,7 @@ async fn dry_run_figures_on_a_known_log() {
 
 #[tokio::test]
 async fn support_recovery_trigger_from_csat_and_sla_breach() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let v = app.signup("sad@example.com").await;
     let id = account_id(&app, &v).await;
@@ -423,7 +417,7 @@ async fn support_recovery_trigger_from_csat_and_sla_breach() {
 
 #[tokio::test]
 async fn referrals_are_attributed_and_self_referral_pays_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let rule = json!({
         "name": "Friend joined",
@@ -585,7 +579,7 @@ async fn referrals_are_attributed_and_self_referral_pays_nothing() {
 
 #[tokio::test]
 async fn share_pages_render_open_graph_tags() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     app.store()
         .import_titles(
             "t",
@@ -678,7 +672,7 @@ async fn share_pages_render_open_graph_tags() {
 
 #[tokio::test]
 async fn decisions_notify_voters_commenters_and_linked_posters() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let author = app.signup("author@example.com").await;
     let voter = app.signup("voter@example.com").await;
@@ -862,7 +856,7 @@ async fn finish_series(app: &TestApp, token: &str, name: &str, now: i64) -> i64 
 
 #[tokio::test]
 async fn finishing_a_series_earns_a_perk_and_the_overview_shows_the_cost() {
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let rule = json!({
         "name": "Binge finisher",
@@ -936,30 +930,6 @@ async fn finishing_a_series_earns_a_perk_and_the_overview_shows_the_cost() {
     assert!(html.contains(&format!("href=\"/titles/{series}\"")));
 }
 
-async fn browser_login(c: &fantoccini::Client, app: &TestApp, email: &str, password: &str) {
-    use crate::browser::wait_for;
-    use fantoccini::Locator;
-    c.goto(&app.url("/login")).await.unwrap();
-    wait_for(c, "input[name=email]")
-        .await
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(c, "#nav-perks").await;
-}
-
 #[tokio::test]
 async fn browser_viewer_finishes_series_sees_perk_staff_see_cost_live() {
     use crate::browser::{browser, start_driver, wait_for, wait_text};
@@ -967,7 +937,7 @@ async fn browser_viewer_finishes_series_sees_perk_staff_see_cost_live() {
     let Some(driver) = start_driver().await else {
         return;
     };
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let admin = app.login_as("boss@example.com", Role::Admin).await;
     let rule = json!({
         "name": "Binge finisher",
@@ -985,7 +955,8 @@ async fn browser_viewer_finishes_series_sees_perk_staff_see_cost_live() {
     let c = browser(&driver).await;
     let run = async {
         // Staff watch the overview: nothing spent yet.
-        browser_login(&c, &app, "boss@example.com", PASSWORD).await;
+        crate::browser::log_in(&c, &app, "boss@example.com", PASSWORD).await;
+        crate::browser::wait_for(&c, "#nav-perks").await;
         c.goto(&app.url("/staff")).await.unwrap();
         wait_text(&c, "#ov-perk-spend", |t| t == "$0.00").await;
         wait_for(&c, "#live-status.on").await;
@@ -1008,7 +979,8 @@ async fn browser_viewer_finishes_series_sees_perk_staff_see_cost_live() {
             .await
             .unwrap();
         wait_for(&c, "#nav-login").await;
-        browser_login(&c, &app, "fan@example.com", PASSWORD).await;
+        crate::browser::log_in(&c, &app, "fan@example.com", PASSWORD).await;
+        crate::browser::wait_for(&c, "#nav-perks").await;
         c.find(Locator::Css("#nav-perks"))
             .await
             .unwrap()
@@ -1100,7 +1072,7 @@ async fn triggers_from_own_data_anniversary_and_idea_launched() {
 #[tokio::test]
 async fn pages_signup_with_referral_staff_forms_and_reveal() {
     use crate::pages::{csrf_in, Browser};
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let alice = app.signup("alice@example.com").await;
     let (_, on) = call(
@@ -1506,7 +1478,7 @@ async fn overview_support_tile_on_a_known_set_of_conversations() {
 
 #[tokio::test]
 async fn decisions_take_support_conversations_as_evidence() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let asker = app.signup("asker@example.com").await;
     let bystander = app.signup("bystander@example.com").await;

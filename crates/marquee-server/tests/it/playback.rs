@@ -78,7 +78,12 @@ fn manual() -> Arc<ManualClock> {
 async fn app_with(clock: Arc<ManualClock>, f: impl FnOnce(&mut Config)) -> TestApp {
     let mut c = Config::default();
     f(&mut c);
-    TestApp::with_demo_config(c, clock).await
+    TestApp::builder()
+        .demo()
+        .config(c)
+        .clock(clock)
+        .start()
+        .await
 }
 
 async fn account_with_plan(app: &TestApp, email: &str, plan: Plan) -> String {
@@ -142,7 +147,7 @@ async fn sse_until(
 
 #[tokio::test]
 async fn tablet_to_phone_resume_and_live_sync() {
-    let app = TestApp::with_demo().await;
+    let app = TestApp::builder().demo().start().await;
     let token = app.signup("family@example.com").await;
     let tablet = device(&app, &token, "Kitchen tablet", "tablet").await;
     let phone = device(&app, &token, "Phone", "phone").await;
@@ -890,30 +895,6 @@ async fn media_files_are_served_with_ranges() {
     assert_eq!(app.get("/media/1", None).await.status(), 303);
 }
 
-async fn browser_login(c: &fantoccini::Client, app: &TestApp, email: &str) {
-    use crate::browser::{wait_for, wait_text};
-    use fantoccini::Locator;
-    c.goto(&app.url("/login")).await.unwrap();
-    wait_for(c, "input[name=email]")
-        .await
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_text(c, "main h1", |t| t.starts_with("Welcome back")).await;
-}
-
 fn clock_secs(text: &str) -> i64 {
     let now = text.split('/').next().unwrap_or("").trim();
     now.split(':')
@@ -929,7 +910,7 @@ async fn browser_two_contexts_resume_and_also_playing() {
     };
     let mut config = Config::default();
     config.playback.progress_interval_s = 1;
-    let app = TestApp::with_demo_config(config, Arc::new(SystemClock)).await;
+    let app = TestApp::builder().demo().config(config).start().await;
     let token = app.signup("couch@example.com").await;
     let ep = episodes(&app, "Harbour Lights").await[0];
     // The tablet stopped at 20:34.
@@ -952,8 +933,10 @@ async fn browser_two_contexts_resume_and_also_playing() {
     let one = browser(&driver).await;
     let two = browser(&driver).await;
     let run = async {
-        browser_login(&one, &app, "couch@example.com").await;
-        browser_login(&two, &app, "couch@example.com").await;
+        for c in [&one, &two] {
+            crate::browser::log_in(c, &app, "couch@example.com", PASSWORD).await;
+            crate::browser::wait_text(c, "main h1", |t| t.starts_with("Welcome back")).await;
+        }
         // The home page offers it in Continue Watching.
         wait_for(&one, "#row-continue .cw-card").await;
         let watch = app.url(&format!("/watch/{ep}"));

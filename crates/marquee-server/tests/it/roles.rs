@@ -18,7 +18,7 @@ async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> u
 
 #[tokio::test]
 async fn role_matrix_on_every_staff_route() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;

@@ -3,7 +3,7 @@
 //! CSAT on every resolution, transcript redaction and revocation, metrics on
 //! a known timeline with a manual clock, SSE delivery, SMTP, bad input.
 
-use crate::helpers::{call, error_of, get, post, TestApp};
+use crate::helpers::{account_id, call, error_of, get, post, TestApp};
 use marquee_domain::{ManualClock, Role};
 use marquee_server::Config;
 use reqwest::Method;
@@ -47,15 +47,9 @@ async fn set_status(app: &TestApp, token: &str, id: i64, status: &str) -> Value 
     v
 }
 
-async fn account_id(app: &TestApp, token: &str) -> i64 {
-    get(app, "/api/v1/me", token).await["account"]["id"]
-        .as_i64()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn auto_assign_rotates_respects_capacity_and_queues() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let a1 = app.login_as("ann@example.com", Role::Agent).await;
     let a2 = app.login_as("bob@example.com", Role::Agent).await;
@@ -164,7 +158,7 @@ async fn auto_assign_rotates_respects_capacity_and_queues() {
 
 #[tokio::test]
 async fn chat_canned_notes_privacy_and_bad_input() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let agent = app.login_as("sam.agent@example.com", Role::Agent).await;
     let jane = app.signup("jane.doe@example.com").await;
     let other = app.signup("other@example.com").await;
@@ -372,7 +366,7 @@ async fn chat_canned_notes_privacy_and_bad_input() {
 #[tokio::test]
 async fn context_panel_has_what_they_watched_when_they_wrote() {
     let clock = Arc::new(ManualClock::new(T0));
-    let app = TestApp::with_demo_config(Config::default(), clock.clone()).await;
+    let app = TestApp::builder().demo().clock(clock.clone()).start().await;
     let hit = app.store().search_titles("Toy Story", 1).await.unwrap()[0].clone();
     let (title, name) = (hit.id, hit.name);
     let agent = app.login_as("agent@example.com", Role::Agent).await;
@@ -443,7 +437,7 @@ async fn context_panel_has_what_they_watched_when_they_wrote() {
 
 #[tokio::test]
 async fn csat_is_asked_again_after_a_second_resolution() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;
     let id = open_conv(&app, &jane, "hello").await["conversation"]["id"]
@@ -516,7 +510,7 @@ async fn csat_is_asked_again_after_a_second_resolution() {
 
 #[tokio::test]
 async fn shared_transcripts_are_redacted_counted_and_revocable() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let agent = app.login_as("sam.agent@example.com", Role::Agent).await;
     let jane = app.signup("jane.doe@example.com").await;
     let id = open_conv(&app, &jane, "Can I watch on the plane?").await["conversation"]["id"]
@@ -679,7 +673,7 @@ async fn shared_transcripts_are_redacted_counted_and_revocable() {
 #[tokio::test]
 async fn metrics_on_a_known_timeline_with_a_manual_clock() {
     let clock = Arc::new(ManualClock::new(T0));
-    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let app = TestApp::builder().clock(clock.clone()).start().await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;
     let joe = app.signup("joe@example.com").await;
@@ -789,7 +783,7 @@ async fn metrics_on_a_known_timeline_with_a_manual_clock() {
 #[tokio::test]
 async fn snoozed_conversations_wake_up_on_time() {
     let clock = Arc::new(ManualClock::new(T0));
-    let app = TestApp::with(Config::default(), clock.clone()).await;
+    let app = TestApp::builder().clock(clock.clone()).start().await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;
     let id = open_conv(&app, &jane, "later is fine").await["conversation"]["id"]
@@ -851,7 +845,7 @@ async fn next_event(resp: &mut reqwest::Response, buf: &mut String, kind: &str) 
 
 #[tokio::test]
 async fn live_events_reach_the_customer_and_the_inbox() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let agent = app.login_as("sam@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;
     let joe = app.signup("joe@example.com").await;
@@ -937,7 +931,7 @@ async fn live_events_reach_the_customer_and_the_inbox() {
 async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     // Not configured: 503 and the page says so.
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let jane = app.signup("jane@example.com").await;
     let id = open_conv(&app, &jane, "hello").await["conversation"]["id"]
         .as_i64()
@@ -1006,7 +1000,7 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     config.smtp.port = port;
     config.smtp.tls = marquee_server::support::smtp::SmtpTls::None;
     config.smtp.from = "Marquee Support <support@example.com>".into();
-    let app = TestApp::with(config, Arc::new(marquee_domain::SystemClock)).await;
+    let app = TestApp::builder().config(config).start().await;
     let jane = app.signup("jane@example.com").await;
     let id = open_conv(&app, &jane, "hello\n.leading dot").await["conversation"]["id"]
         .as_i64()
@@ -1080,7 +1074,7 @@ mod browser_flow {
         let Some(driver) = start_driver().await else {
             return;
         };
-        let app = TestApp::spawn().await;
+        let app = TestApp::builder().start().await;
         let agent_token = app.login_as("sam.agent@example.com", Role::Agent).await;
         app.login_as("jane.doe@example.com", Role::Viewer).await;
         let (s, _) = super::post(

@@ -10,7 +10,7 @@ const DAY: i64 = 86_400_000;
 
 #[tokio::test]
 async fn staff_hear_what_customers_say_about_an_idea() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().start().await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
     let r = app

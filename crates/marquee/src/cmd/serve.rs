@@ -77,10 +77,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let state = AppState::new(store.clone(), config.clone(), Arc::new(SystemClock))?;
     let admin = ensure_admin(&state).await?;
-    marquee_server::fanout::start(&state).await;
-    let outbox = marquee_server::webhooks::spawn_worker(state.clone());
-    // Perks: evaluates triggers from Marquee's own data in the background.
-    let perks = marquee_server::perks::spawn_worker(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.server.addr)
         .await
         .with_context(|| format!("binding {}", config.server.addr))?;
@@ -106,13 +102,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!("  API:          http://{addr}/api/v1/openapi.json   metrics: http://{addr}/metrics");
     tracing::info!(%addr, started_at = SystemClock.now_ms(), "listening");
-    // Social listening: webhook deliveries and the configured connectors.
-    let _listening = marquee_server::listening::start(&state);
-    // The recommender: catalog, model file (or a first training), schedule.
-    marquee_server::recs::start(&state);
-    marquee_server::serve(listener, state, shutdown_signal()).await?;
-    outbox.abort();
-    perks.abort();
+    // Every background worker (fan-out, outboxes, perks, listening, the
+    // recommender, the playback writer) runs until shutdown.
+    marquee_server::launch(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down");
     Ok(())
 }
