@@ -8,7 +8,7 @@
 //! It reports delivery latency percentiles per direction and counts lost and
 //! duplicated deliveries (by message id).
 //!
-//! The server is the real `marquee_server::serve` on 127.0.0.1:0 over a fresh
+//! The server is the real `marquee_server::launch` on 127.0.0.1:0 over a fresh
 //! SQLite database (WAL); accounts and sessions are made directly in the
 //! store (hashing 1,000 passwords would dominate the set-up).
 //!
@@ -156,7 +156,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(marquee_server::serve(listener, state, async {
+    let server = tokio::spawn(marquee_server::launch(listener, state, async {
         let _ = stop_rx.await;
     }));
     let base = format!("http://{addr}");

@@ -141,7 +141,6 @@ pub(crate) const FOR_NO_KEY_UPDATE: &str = "";
 /// (BINARY) collation already does.
 pub(crate) const BYTE_ORDER: &str = "";
 
-
 impl SqliteStore {
     /// Opens (creating when missing) the database a `sqlite://` URL names, in WAL mode.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
