@@ -286,13 +286,23 @@ impl TestApp {
             .await
             .unwrap();
         });
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        // `launch` starts the workers (the fan-out's LISTEN among them)
+        // before it serves, so the first answer means they are all running.
+        let health = format!("http://{addr}/healthz");
+        for _ in 0..500 {
+            if client.get(&health).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         TestApp {
             addr,
             state,
-            client: Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client,
             _dir: dir,
             shutdown: Some(tx),
             server: Some(server),
