@@ -549,21 +549,3 @@ impl From<store::Mention> for Mention {
         }
     }
 }
-
-/// The inbox load right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
-pub struct SupportLoad {
-    /// Conversations waiting for staff (status open).
-    pub open: i64,
-    /// Unresolved conversations with no assignee.
-    pub unassigned: i64,
-}
-
-impl From<store::SupportLoad> for SupportLoad {
-    fn from(v: store::SupportLoad) -> Self {
-        SupportLoad {
-            open: v.open,
-            unassigned: v.unassigned,
-        }
-    }
-}

@@ -156,33 +156,14 @@ pub(crate) const FOR_UPDATE_SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// customer message `m` of `support_messages` against a [`TextMatch`]: the
 /// SQL condition (the query text is bound as `$3`) and that text; `None`
 /// when nothing can match. PostgreSQL matches the messages' tsvector column
-/// with a prefix tsquery, `(a:* & b:*) | (c:*)` (SQLite its FTS5 index: the
-/// two full-text engines differ). Every word is reduced to lower-case letters
-/// and digits, so the text is always a valid tsquery.
+/// with the prefix tsquery listening builds, `(a:* & b:*) | (c:*)` (SQLite
+/// its FTS5 index: the two full-text engines differ).
 ///
 /// [`TextMatch`]: marquee_domain::textmatch::TextMatch
 pub(crate) fn support_mention_match(
     m: &marquee_domain::textmatch::TextMatch,
 ) -> Option<(&'static str, String)> {
-    let groups: Vec<String> = m
-        .groups
-        .iter()
-        .filter_map(|g| {
-            let terms: Vec<String> = g
-                .iter()
-                .map(|t| {
-                    t.chars()
-                        .filter(|c| c.is_alphanumeric())
-                        .flat_map(char::to_lowercase)
-                        .collect::<String>()
-                })
-                .filter(|t| !t.is_empty())
-                .map(|t| format!("{t}:*"))
-                .collect();
-            (!terms.is_empty()).then(|| format!("({})", terms.join(" & ")))
-        })
-        .collect();
-    (!groups.is_empty()).then(|| ("m.body_tsv @@ to_tsquery('simple', $3)", groups.join(" | ")))
+    listening_dialect::tsquery(m).map(|q| ("m.body_tsv @@ to_tsquery('simple', $3)", q))
 }
 // --- perks ---
 

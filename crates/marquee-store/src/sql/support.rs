@@ -26,11 +26,6 @@ use marquee_domain::Millis;
 use sqlx::QueryBuilder;
 use std::str::FromStr;
 
-/// The PostgreSQL feature files not yet written once import [`text`] from here
-/// under its old name (`super::support::no_nul`); drop this once they are.
-#[allow(unused_imports)]
-pub(super) use super::text as no_nul;
-
 /// A stream counts as live when it reported within this long.
 const LIVE_MS: i64 = 120_000;
 /// Streams older than this are not "what they were watching".
