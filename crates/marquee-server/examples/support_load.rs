@@ -156,7 +156,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(marquee_server::serve(listener, state, async {
+    let server = tokio::spawn(marquee_server::launch(listener, state, async {
         let _ = stop_rx.await;
     }));
     let base = format!("http://{addr}");
