@@ -250,7 +250,7 @@ impl TestApp {
             .await
             .unwrap();
         });
-        TestApp {
+        let app = TestApp {
             addr,
             state,
             client: Client::builder()
@@ -261,7 +261,18 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             pg_database,
+        };
+        // launch serves only once its workers have started (the fan-out
+        // listening, the playback writer running): the first answer says so.
+        for _ in 0..600 {
+            if let Ok(r) = app.client.get(app.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return app;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        panic!("the test server did not answer /healthz within 30 s");
     }
 
     /// Shuts the server down as a process would on SIGTERM and waits until
