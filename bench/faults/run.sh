@@ -8,9 +8,9 @@
 set -eu
 cd "$(dirname "$0")/../.."
 n=${1:-3}
-cargo test -p marquee --test faults --no-run
+cargo test -p marquee --test it --no-run
 i=1
 while [ "$i" -le "$n" ]; do
-  cargo test -q -p marquee --test faults -- --nocapture --test-threads 1 2>&1 | grep '^FAULTS'
+  cargo test -q -p marquee --test it faults:: -- --nocapture --test-threads 1 2>&1 | grep '^FAULTS'
   i=$((i + 1))
 done

@@ -6,6 +6,7 @@ use marquee_domain::{Clock, Plan, Role, SystemClock};
 use marquee_server::import::{import_movielens, NoProgress};
 use marquee_server::{AppState, Config};
 use marquee_store::{NewAccount, Store};
+pub use marquee_testkit::pg_admin_url;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -53,46 +54,13 @@ async fn demo_template() -> &'static Path {
     path
 }
 
-/// The PostgreSQL admin URL the suite runs against, when set.
-pub fn pg_admin_url() -> Option<String> {
-    std::env::var("MARQUEE_TEST_POSTGRES")
-        .ok()
-        .map(|u| u.trim().to_string())
-        .filter(|u| !u.is_empty())
-}
-
 /// Prefixes of the PostgreSQL databases this suite creates; each name goes on
 /// with the creating process id, so that later runs can drop leftovers.
 const PG_PREFIXES: [&str; 3] = ["mqs_", "marquee_demo_tpl_", "marquee_empty_tpl_"];
 
-static PG_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// An admin connection; fails the test when the server is unreachable. The
-/// first one in a process drops databases earlier (dead) test processes left.
+/// An admin connection (see [`marquee_testkit::pg_admin`]).
 async fn pg_admin(url: &str) -> marquee_store::postgres::PgAdmin {
-    static CLEANED: OnceCell<()> = OnceCell::const_new();
-    let admin = marquee_store::postgres::PgAdmin::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("MARQUEE_TEST_POSTGRES is set but unreachable: {e}"));
-    CLEANED
-        .get_or_init(|| async {
-            for prefix in PG_PREFIXES {
-                for name in admin.databases(prefix).await.unwrap_or_default() {
-                    let pid = name[prefix.len()..]
-                        .split('_')
-                        .next()
-                        .and_then(|p| p.parse::<u32>().ok());
-                    if let Some(pid) = pid {
-                        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-                        {
-                            let _ = admin.drop_database(&name).await;
-                        }
-                    }
-                }
-            }
-        })
-        .await;
-    admin
+    marquee_testkit::pg_admin(url, &PG_PREFIXES).await
 }
 
 /// The template database for this process: migrated, with the demo catalog
@@ -138,11 +106,7 @@ async fn pg_template(url: &str, demo: bool) -> &'static str {
 async fn pg_fresh_database(url: &str, demo: bool) -> (String, String) {
     let template = pg_template(url, demo).await;
     let admin = pg_admin(url).await;
-    let name = format!(
-        "mqs_{}_{}",
-        std::process::id(),
-        PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
+    let name = marquee_testkit::pg_database_name("mqs_");
     admin.create_database(&name, Some(template)).await.unwrap();
     let db_url = admin.database_url(&name);
     admin.close().await;
@@ -290,16 +254,7 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        // `launch` starts the workers (the fan-out's LISTEN among them)
-        // before it serves, so the first answer means they are all running.
-        let health = format!("http://{addr}/healthz");
-        for _ in 0..500 {
-            if client.get(&health).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        TestApp {
+        let app = TestApp {
             addr,
             state,
             client,
@@ -307,7 +262,18 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             pg_database,
+        };
+        // launch serves only once its workers have started (the fan-out
+        // listening, the playback writer running): the first answer says so.
+        for _ in 0..600 {
+            if let Ok(r) = app.client.get(app.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return app;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        panic!("the test server did not answer /healthz within 30 s");
     }
 
     /// Shuts the server down as a process would on SIGTERM and waits until
@@ -402,24 +368,8 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        // Drop this app's PostgreSQL database on a thread of its own (Drop
-        // cannot await); a database left behind is dropped by a later run.
         if let (Some(name), Some(url)) = (self.pg_database.take(), pg_admin_url()) {
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async {
-                    if let Ok(admin) = marquee_store::postgres::PgAdmin::connect(&url).await {
-                        let _ = admin.drop_database(&name).await;
-                        admin.close().await;
-                    }
-                });
-            })
-            .join();
+            marquee_testkit::drop_pg_database_blocking(&url, &name);
         }
     }
 }
@@ -477,10 +427,8 @@ pub async fn account_id(app: &TestApp, token: &str) -> i64 {
 
 /// The wall clock, ms since the epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    use marquee_domain::Clock;
+    marquee_domain::SystemClock.now_ms()
 }
 
 /// Staff routes only admins may use (agents get 403).

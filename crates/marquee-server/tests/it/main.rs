@@ -17,5 +17,6 @@ mod pages;
 mod perks;
 mod playback;
 mod roles;
+mod snapshots;
 mod support;
 mod voice;

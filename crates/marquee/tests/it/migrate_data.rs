@@ -3,21 +3,8 @@
 //! Needs MARQUEE_TEST_POSTGRES (an admin URL, e.g. postgres://postgres@127.0.0.1:5432),
 //! which `.ci/run` sets for its PostgreSQL pass.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::common::{command, demo_dir};
 use marquee_store::postgres::PgStore;
-use std::path::Path;
-use std::process::Command;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_marquee"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MARQUEE_") || k == "RUST_BACKTRACE" {
-            c.env_remove(k);
-        }
-    }
-    c
-}
 
 async fn count(pool: &sqlx::PgPool, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
@@ -28,29 +15,21 @@ async fn count(pool: &sqlx::PgPool, table: &str) -> i64 {
 
 #[tokio::test]
 async fn copies_the_demo_installation_and_verifies_it() {
-    let Ok(admin) = std::env::var("MARQUEE_TEST_POSTGRES") else {
+    let Some(admin_url) = marquee_testkit::pg_admin_url() else {
         eprintln!("MARQUEE_TEST_POSTGRES is not set: the PostgreSQL pass of .ci/run runs this");
         return;
     };
-    let admin_store = PgStore::open(&format!("{admin}/postgres"), 1)
-        .await
-        .expect("MARQUEE_TEST_POSTGRES is set but unreachable");
-    let name = format!("marquee_migrate_{}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(admin_store.pool())
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin_store.pool())
-        .await
-        .unwrap();
-    let target = format!("{admin}/{name}");
+    let admin = marquee_testkit::pg_admin(&admin_url, &["marquee_migrate_"]).await;
+    let name = marquee_testkit::pg_database_name("marquee_migrate_");
+    admin.create_database(&name, None).await.unwrap();
+    let target = admin.database_url(&name);
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("src.db");
     let src = format!("sqlite://{}", db.display());
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/ml-latest-small");
-    let out = bin()
+    let demo = demo_dir();
+    let out = command()
+        .env_remove("RUST_BACKTRACE")
         .current_dir(dir.path())
         .env("MARQUEE_DATABASE__URL", &src)
         .args(["import", "movielens"])
@@ -63,7 +42,8 @@ async fn copies_the_demo_installation_and_verifies_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = bin()
+    let out = command()
+        .env_remove("RUST_BACKTRACE")
         .args(["migrate-data", "--quiet", "--from", &src, "--to", &target])
         .output()
         .unwrap();
@@ -116,7 +96,8 @@ async fn copies_the_demo_installation_and_verifies_it() {
 
     // A second copy into the now non-empty target is refused, and changes nothing.
     let before = count(pg.pool(), "titles").await;
-    let out = bin()
+    let out = command()
+        .env_remove("RUST_BACKTRACE")
         .args(["migrate-data", "--quiet", "--from", &src, "--to", &target])
         .output()
         .unwrap();
@@ -126,8 +107,6 @@ async fn copies_the_demo_installation_and_verifies_it() {
     assert_eq!(count(pg.pool(), "titles").await, before);
 
     pg.pool().close().await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(admin_store.pool())
-        .await
-        .unwrap();
+    admin.drop_database(&name).await.unwrap();
+    admin.close().await;
 }

@@ -1,70 +1,13 @@
 //! Listening through the binary: `marquee ingest posts`, `marquee demo
 //! backlash`, and kill -9 during ingest losing nothing acknowledged.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::common::{bin, now_ms, start, ADMIN_PW};
 use marquee_store::listening::PostQuery;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const ADMIN_PW: &str = "admin-password-1";
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_marquee"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MARQUEE_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn data_env(c: &mut Command, dir: &Path) {
-    c.current_dir(dir).env("MARQUEE_DATA_DIR", dir.join("data"));
-}
-
-/// `marquee serve --no-demo` on port 0: the child and its address. Callers
-/// kill and wait for it.
-#[allow(clippy::zombie_processes)]
-fn serve(dir: &Path) -> (Child, String) {
-    let mut c = bin();
-    data_env(&mut c, dir);
-    let mut child = c
-        .args([
-            "serve",
-            "--no-demo",
-            "--addr",
-            "127.0.0.1:0",
-            "--admin-password",
-            ADMIN_PW,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if let Some(rest) = line.strip_prefix("Marquee is running at http://") {
-                return (child, rest.trim_end_matches('/').to_string());
-            }
-        }
-    }
-    let _ = child.kill();
-    panic!("server did not start");
-}
+use std::time::Duration;
 
 /// An admin session, then a new ingest token.
 async fn token(addr: &str) -> String {
@@ -92,13 +35,6 @@ async fn token(addr: &str) -> String {
     v["token"].as_str().unwrap().to_string()
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 async fn count(dir: &Path, source: &str) -> i64 {
     let url = format!("sqlite://{}", dir.join("data/marquee.db").display());
     let store = marquee_store::connect(&url, 1).await.unwrap();
@@ -116,7 +52,7 @@ async fn count(dir: &Path, source: &str) -> i64 {
 #[tokio::test]
 async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve(dir.path());
+    let (mut server, addr) = start(dir.path());
     let token = token(&addr).await;
     let t = now_ms() - 60_000;
     let line = |i: i64| {
@@ -136,8 +72,7 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
     let file = dir.path().join("posts.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
     let run = || {
-        let mut c = bin();
-        data_env(&mut c, dir.path());
+        let mut c = bin(dir.path());
         c.args(["ingest", "posts"])
             .arg(&file)
             .args([
@@ -172,8 +107,7 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
     assert!(text.contains("0 new posts, 5 already there"), "{text}");
     assert_eq!(count(dir.path(), "file").await, 5);
     // A bad token is a clear refusal.
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args(["ingest", "posts"])
         .arg(&file)
@@ -189,10 +123,9 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
 #[tokio::test]
 async fn demo_backlash_alerts_within_five_minutes_without_false_alarms() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve(dir.path());
+    let (mut server, addr) = start(dir.path());
     let token = token(&addr).await;
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args([
             "demo",
@@ -224,7 +157,7 @@ async fn demo_backlash_alerts_within_five_minutes_without_false_alarms() {
 async fn kill_9_during_ingest_loses_nothing_acknowledged() {
     const BATCH: u64 = 500;
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve(dir.path());
+    let (mut server, addr) = start(dir.path());
     let token = token(&addr).await;
     let acked = Arc::new(AtomicU64::new(0));
     let sender = {
@@ -259,7 +192,7 @@ async fn kill_9_during_ingest_loses_nothing_acknowledged() {
     let _ = sender.await;
     let acked = acked.load(Ordering::SeqCst);
     // Restart on the same data: the store recovers its WAL.
-    let (mut server, _) = serve(dir.path());
+    let (mut server, _) = start(dir.path());
     let n = count(dir.path(), "killtest").await as u64;
     server.kill().unwrap();
     server.wait().unwrap();

@@ -1,11 +1,6 @@
 //! The playback store (devices, sessions, progress batches, continue
 //! watching, next up, series import) against every backend.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::playback::{DeviceKind, ResumeRules};
 use marquee_domain::{Plan, Role};
 use marquee_store::playback::{

@@ -1,10 +1,7 @@
 //! The catalog store (schema, catalog, accounts, profiles, sessions, history,
 //! thumbs) against every backend.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
+use crate::common;
 
 /// Both backends' migrations create the same tables with the same columns.
 #[tokio::test]

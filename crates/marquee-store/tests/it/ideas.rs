@@ -1,10 +1,5 @@
 //! The idea box, run against every backend (see `common`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::ideas::IdeaStatus;
 use marquee_domain::{Plan, Role};
 use marquee_store::ideas::{

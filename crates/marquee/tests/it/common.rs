@@ -1,27 +1,37 @@
 //! Helpers shared by the tests that run the real `marquee` binary as a child
 //! process: start `marquee serve` on port 0, plain HTTP/1.1 requests, log-in.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The admin password every test server starts with.
 pub const ADMIN_PW: &str = "admin-password-1";
 
-/// The binary, isolated from the developer's `MARQUEE_*` environment, run in
-/// `dir` (so `dir/marquee.toml` is its config) with its data in `dir/data`.
-pub fn bin(dir: &Path) -> Command {
+/// The binary, isolated from the developer's `MARQUEE_*` environment (and
+/// so from any `./marquee.toml` named there).
+pub fn command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_marquee"));
     for (k, _) in std::env::vars() {
         if k.starts_with("MARQUEE_") {
             c.env_remove(k);
         }
     }
+    c
+}
+
+/// [`command`] run in `dir` (so `dir/marquee.toml` is its config) with its
+/// data in `dir/data`.
+pub fn bin(dir: &Path) -> Command {
+    let mut c = command();
     c.current_dir(dir).env("MARQUEE_DATA_DIR", dir.join("data"));
     c
+}
+
+/// The demo catalog in the source tree.
+pub fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/ml-latest-small")
 }
 
 /// `marquee serve --no-demo` on port 0: the child and its address. The
@@ -157,10 +167,8 @@ pub fn ingest_token(addr: &str, admin: &str) -> String {
 
 /// Wall-clock ms.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    use marquee_domain::Clock;
+    marquee_domain::SystemClock.now_ms()
 }
 
 /// Polls `f` until it is true or `secs` pass; false on timeout.

@@ -1,11 +1,7 @@
 //! Durability: kill -9 the real `marquee serve` while devices stream progress
 //! reports, restart it, and find every acknowledged report in the play-event log.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{bin, http, json, login, now_ms, start};
+use crate::common::{bin, http, json, login, now_ms, start};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,9 +1,6 @@
 //! The webhook outbox, run against every backend (see `common`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
+use crate::common;
 
 use marquee_store::outbox::{OutboxEvent, OutboxStore};
 use marquee_store::StoreError;

@@ -2,11 +2,9 @@
 //! ingest, the database locked by another process for 10 s, and a full disk
 //! (the `database.max_size_mb` cap, which fails exactly like one).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{bin, http, ingest_token, json, kill9, log_tail, login, now_ms, start, wait_until};
+use crate::common::{
+    bin, http, ingest_token, json, kill9, log_tail, login, now_ms, start, wait_until,
+};
 use serde_json::{json as j, Value};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};

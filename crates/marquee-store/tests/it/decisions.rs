@@ -1,11 +1,6 @@
 //! "We heard you" decisions against every backend: evidence is checked, and
 //! everyone behind it is notified once, in the same transaction.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::support::Priority;
 use marquee_domain::{Plan, Role};
 use marquee_store::decisions::{DecisionStore, Evidence, EvidenceKind};

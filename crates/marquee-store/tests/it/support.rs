@@ -2,11 +2,6 @@
 //! concurrency, CSAT once per resolution, share links by hash, read state,
 //! canned responses and the full-text search behind the voice panel.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::support::{ConvStatus, Priority};
 use marquee_domain::textmatch::TextMatch;
 use marquee_domain::{Plan, Role};

@@ -1,11 +1,6 @@
 //! The staff overview's read models against every backend: viewing trends
 //! (series count their episodes together, completion at 90 %) and rising ideas.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::perks::DAY_MS;
 use marquee_domain::{Plan, Role};
 use marquee_store::overview::{OverviewStore, TitleTrend};

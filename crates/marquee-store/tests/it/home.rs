@@ -1,11 +1,6 @@
 //! The home-page store (catalog snapshot, signals, feedback, rec log,
 //! experiments, training runs) against every backend.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::Thumb;
 use marquee_store::home::{Click, FeedbackAction, HomeStore, Impression, SignalKind, TrainingRun};
 use marquee_store::{CatalogStore, ImportRating, ImportTitle, StoreError};

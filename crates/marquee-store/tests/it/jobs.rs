@@ -1,10 +1,5 @@
 //! The job table and shared models, run against every backend (see `common`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_store::jobs::JobStore;
 
 both_backends!(

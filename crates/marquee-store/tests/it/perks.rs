@@ -2,11 +2,6 @@
 //! awards, one award per (rule, event), idempotent event keys, spend,
 //! reveals, referrals.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use marquee_domain::perks::{TriggerKind, DAY_MS};
 use marquee_domain::{Plan, Role};
 use marquee_store::perks::{AwardOutcome, NewPerkEvent, PerksStore, ReferralOutcome};

@@ -1,39 +1,18 @@
 //! The `marquee` binary end to end: import, serve, config.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::common::{bin, command, demo_dir};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_marquee"));
-    // Isolate from the developer's environment and any ./marquee.toml.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MARQUEE_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/ml-latest-small")
-}
-
-fn data_env(c: &mut Command, dir: &Path) {
-    c.current_dir(dir).env("MARQUEE_DATA_DIR", dir.join("data"));
-}
 
 #[test]
 fn import_is_idempotent_and_reports_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args(["import", "movielens"])
-        .arg(demo())
+        .arg(demo_dir())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -52,11 +31,10 @@ fn import_is_idempotent_and_reports_bad_rows() {
         "{text}"
     );
 
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args(["import", "movielens"])
-        .arg(demo())
+        .arg(demo_dir())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -80,8 +58,7 @@ fn import_is_idempotent_and_reports_bad_rows() {
         "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,1,nine,2\n",
     )
     .unwrap();
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     c.env("MARQUEE_DATA_DIR", dir.path().join("data2"));
     let out = c.args(["import", "movielens"]).arg(&bad).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -99,8 +76,7 @@ fn import_is_idempotent_and_reports_bad_rows() {
 
 /// Starts `marquee serve` on port 0 and returns the child and the address it printed.
 fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
-    let mut c = bin();
-    data_env(&mut c, dir);
+    let mut c = bin(dir);
     let mut child = c
         .args([
             "serve",
@@ -109,7 +85,7 @@ fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
             "--admin-password",
             "admin-password-1",
         ])
-        .env("MARQUEE_DEMO__DIR", demo())
+        .env("MARQUEE_DEMO__DIR", demo_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -198,7 +174,7 @@ fn config_layers_and_rejects_unknown_keys() {
         "[server]\naddr = \"127.0.0.1:9999\"\n",
     )
     .unwrap();
-    let out = bin()
+    let out = command()
         .current_dir(dir.path())
         .arg("config")
         .env("MARQUEE_ADMIN_PASSWORD", "s3cret-pass")
@@ -208,14 +184,14 @@ fn config_layers_and_rejects_unknown_keys() {
     assert!(out.status.success());
     assert!(text.contains("addr = \"127.0.0.1:9999\""), "{text}");
     assert!(!text.contains("s3cret-pass"), "{text}");
-    let out = bin()
+    let out = command()
         .current_dir(dir.path())
         .arg("config")
         .env("MARQUEE_SERVER__ADDR", "127.0.0.1:7")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:7"));
-    let out = bin()
+    let out = command()
         .current_dir(dir.path())
         .arg("config")
         .env("MARQUEE_SERVER__PORTT", "1")
@@ -228,8 +204,7 @@ fn config_layers_and_rejects_unknown_keys() {
 #[test]
 fn user_add_creates_staff() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args([
             "user",
@@ -252,8 +227,7 @@ fn user_add_creates_staff() {
         "{text}"
     );
     assert!(text.contains("one-time password: "), "{text}");
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args([
             "user",
@@ -267,8 +241,7 @@ fn user_add_creates_staff() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c
         .args(["user", "add", "--email", "x@example.com", "--role", "root"])
         .output()
@@ -282,7 +255,7 @@ fn tokens_may_start_with_a_hyphen() {
     // Ingest tokens are URL-safe base64: one in 64 starts with '-'.
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.jsonl");
-    let out = bin()
+    let out = command()
         .current_dir(dir.path())
         .args(["ingest", "posts"])
         .arg(&missing)
@@ -344,8 +317,7 @@ fn train_recs_writes_a_loadable_model_that_the_server_serves() {
         }
     }
     std::fs::write(data.join("ratings.csv"), ratings).unwrap();
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c.args(["import", "movielens"]).arg(&data).output().unwrap();
     assert!(
         out.status.success(),
@@ -355,8 +327,7 @@ fn train_recs_writes_a_loadable_model_that_the_server_serves() {
     );
 
     let spec = "knn:k=5";
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let out = c.args(["train", "recs", "--model", spec]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -372,8 +343,7 @@ fn train_recs_writes_a_loadable_model_that_the_server_serves() {
     assert_eq!(rec.index.len(), 12);
 
     // The server serves the file and its staff status shows the CLI run.
-    let mut c = bin();
-    data_env(&mut c, dir.path());
+    let mut c = bin(dir.path());
     let mut child = c
         .args([
             "serve",

@@ -1,9 +1,6 @@
 //! Social listening storage, run against every backend (see `common`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
+use crate::common;
 
 use marquee_domain::listening::{AlertStatus, NewAlert, NewPost, Sentiment};
 use marquee_domain::textmatch::{about_idea, all_words, TextMatch};
