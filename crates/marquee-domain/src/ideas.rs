@@ -337,9 +337,52 @@ pub fn vote_fits_budget(budget: Option<u32>, used: i64, already_voted: bool) -> 
     already_voted || budget.is_none_or(|b| used < i64::from(b))
 }
 
+/// Whether idea `duplicate` may be merged into `original`. `chain` is what
+/// `original` is itself a duplicate of, transitively, nearest first
+/// (`original`'s `duplicate_of`, then that idea's, …); empty when `original`
+/// is not a duplicate. Refused: an idea into itself, a merge that would
+/// close a cycle, and a merge into a duplicate (the answer names the idea
+/// at the end of the chain to merge into instead).
+pub fn check_merge(duplicate: i64, original: i64, chain: &[i64]) -> Result<(), DomainError> {
+    if duplicate == original {
+        return Err(DomainError::invalid(
+            "duplicate_of",
+            format!("idea #{duplicate} cannot be a duplicate of itself"),
+        ));
+    }
+    if chain.contains(&duplicate) {
+        return Err(DomainError::invalid(
+            "duplicate_of",
+            format!(
+                "merging #{duplicate} into #{original} would make a cycle (#{original} is already a duplicate of #{duplicate})"
+            ),
+        ));
+    }
+    if let Some(root) = chain.last() {
+        return Err(DomainError::invalid(
+            "duplicate_of",
+            format!("idea #{original} is itself a duplicate; merge into #{root} instead"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merge_refusals() {
+        assert!(check_merge(1, 2, &[]).is_ok());
+        let own = check_merge(3, 3, &[]).unwrap_err().to_string();
+        assert!(own.contains("itself"), "{own}");
+        // 2 is a duplicate of 5, which is a duplicate of 1: 1 → 2 closes a cycle.
+        let cycle = check_merge(1, 2, &[5, 1]).unwrap_err().to_string();
+        assert!(cycle.contains("cycle"), "{cycle}");
+        // 2 is a duplicate of 5, a duplicate of 7: merge into 7 instead.
+        let root = check_merge(1, 2, &[5, 7]).unwrap_err().to_string();
+        assert!(root.contains("merge into #7"), "{root}");
+    }
 
     #[test]
     fn vote_budget() {

@@ -145,6 +145,20 @@ pub enum StoreError {
     Database(sqlx::Error),
 }
 
+/// A domain rule's refusal, reported by the store that applied it.
+impl From<marquee_domain::DomainError> for StoreError {
+    fn from(e: marquee_domain::DomainError) -> Self {
+        match e {
+            marquee_domain::DomainError::Invalid { field, message } => {
+                StoreError::Invalid { field, message }
+            }
+            marquee_domain::DomainError::Limit { field, message } => {
+                StoreError::Limit { field, message }
+            }
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {

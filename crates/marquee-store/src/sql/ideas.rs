@@ -18,6 +18,7 @@ use crate::ideas::{
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::ideas::{
+    self,
     vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange,
 };
 use marquee_domain::{Millis, Role};
@@ -677,12 +678,7 @@ impl IdeaStore for Backend {
         now: Millis,
         notice: &Notice,
     ) -> Result<(Idea, u64)> {
-        if duplicate == original {
-            return Err(StoreError::Invalid {
-                field: "duplicate_of",
-                message: format!("idea #{duplicate} cannot be a duplicate of itself"),
-            });
-        }
+        ideas::check_merge(duplicate, original, &[])?;
         let mut tx = self.begin_write().await?;
         // Lock both ideas, in id order so that two merges cannot deadlock.
         sqlx::query(&format!(
@@ -705,34 +701,21 @@ impl IdeaStore for Backend {
             }
             other => other?,
         };
-        // Walk the original's chain: reaching the duplicate would close a cycle.
+        // The original's chain of merges, nearest first, for the domain's
+        // cycle and merge-into-a-duplicate rules.
+        let mut chain = Vec::new();
         let mut cur = o.duplicate_of;
-        let mut root = original;
-        let mut steps = 0;
         while let Some(next) = cur {
-            if next == duplicate {
-                return Err(StoreError::Invalid {
-                    field: "duplicate_of",
-                    message: format!(
-                        "merging #{duplicate} into #{original} would make a cycle (#{original} is already a duplicate of #{duplicate})"
-                    ),
-                });
-            }
-            root = next;
-            steps += 1;
-            if steps > 1000 {
+            chain.push(next);
+            if next == duplicate || chain.len() > 1000 {
                 break;
             }
             cur = flags(&mut tx, next).await?.duplicate_of;
         }
-        if o.status == IdeaStatus::Duplicate {
-            return Err(StoreError::Invalid {
-                field: "duplicate_of",
-                message: format!(
-                    "idea #{original} is itself a duplicate; merge into #{root} instead"
-                ),
-            });
+        if chain.is_empty() && o.status == IdeaStatus::Duplicate {
+            chain.push(original); // a duplicate whose link is lost
         }
+        ideas::check_merge(duplicate, original, &chain)?;
         let n = notify_subscribers(&mut tx, duplicate, actor_id, notice, now).await?;
         sqlx::query(
             "INSERT INTO idea_votes(idea_id, account_id, created_at) \
