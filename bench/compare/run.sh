@@ -31,9 +31,9 @@ echo "rounds $ROUNDS, runs per round $RUNS, $(nproc) cores, load $(cut -d' ' -f1
 one() { # BENCH LABEL BINARY ROUND
   local log="$OUT/$1.$2.$4.log"
   case $1 in
-    continuity) MARQUEE_BIN=$3 "$ROOT/bench/continuity/run.sh" "$RUNS" 64 10 200 >"$log" 2>&1 ;;
-    listening) MARQUEE_BIN=$3 RUNS=$RUNS N=${N:-100000} "$ROOT/bench/listening/run.sh" >"$log" 2>&1 ;;
-    home) MARQUEE_BIN=$3 RUNS=$RUNS DURATION=${DURATION:-10} ENDPOINTS="home recommendations" \
+    continuity) BENCH_BIN=$3 "$ROOT/bench/continuity/run.sh" "$RUNS" 64 10 200 >"$log" 2>&1 ;;
+    listening) BENCH_BIN=$3 RUNS=$RUNS N=${N:-100000} "$ROOT/bench/listening/run.sh" >"$log" 2>&1 ;;
+    home) BENCH_BIN=$3 RUNS=$RUNS DURATION=${DURATION:-10} ENDPOINTS="home recommendations" \
       OUT="$OUT/home.$2.$4" "$ROOT/bench/home/run.sh" >"$log" 2>&1 ;;
   esac || { echo "$1 with $2 failed; see $log"; tail -5 "$log"; exit 1; }
   echo "$1 $2 round $4 done"

@@ -5,10 +5,10 @@ set -euo pipefail
 RUNS=${1:-5}; CONNS=${2:-64}; SECS=${3:-10}; VIEWERS=${4:-200}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/continuity"
-BIN=${MARQUEE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/marquee}
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/marquee}
 ADDR=127.0.0.1:18090
 WORK=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill ${SERVER:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p marquee)
 
 # A small catalog of 50 films.

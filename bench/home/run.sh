@@ -26,12 +26,12 @@ ENDPOINTS=${ENDPOINTS:-home recommendations page}
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 
-# MARQUEE_BIN runs another binary (e.g. an older build, side by side in
+# BENCH_BIN runs another binary (e.g. an older build, side by side in
 # bench/compare/run.sh); then nothing is built.
-[ -n "${SKIP_BUILD:-}" ] || [ -n "${MARQUEE_BIN:-}" ] || cargo build --release -p marquee >/dev/null
-BIN=${MARQUEE_BIN:-${CARGO_TARGET_DIR:-target}/release/marquee}
+[ -n "${SKIP_BUILD:-}" ] || [ -n "${BENCH_BIN:-}" ] || cargo build --release -p marquee >/dev/null
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/marquee}
 DATA=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+trap 'kill ${SERVER:-} 2>/dev/null || true; rm -rf "$DATA"' EXIT
 if [ "$CACHE" = off ]; then
   export MARQUEE_RECS__CACHE_TTL_S=0 MARQUEE_AUTH__SESSION_CACHE_S=0
 fi

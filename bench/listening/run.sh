@@ -11,19 +11,19 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-200000}; RUNS=${RUNS:-5}; BATCH=${BATCH:-2000}; CONC=${CONC:-2}
 PORT=${PORT:-18282}
-# MARQUEE_BIN runs another binary (e.g. an older build, side by side in
+# BENCH_BIN runs another binary (e.g. an older build, side by side in
 # bench/compare/run.sh); then nothing is built and the detector part is skipped.
-if [ -z "${SKIP_BUILD:-}" ] && [ -z "${MARQUEE_BIN:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${BENCH_BIN:-}" ]; then
   cargo build --release -p marquee -q
   cargo build --release -p marquee-server --example detector_fa -q
 fi
 T=${CARGO_TARGET_DIR:-target}/release
-BIN=${MARQUEE_BIN:-$T/marquee}
+BIN=${BENCH_BIN:-$T/marquee}
 DIR=$(mktemp -d)
 MARQUEE_DATA_DIR=$DIR/data "$BIN" serve --no-demo --addr 127.0.0.1:$PORT \
   --admin-password bench-admin-pw >"$DIR/serve.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill ${PID:-} 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.2; done
 ADMIN=$(curl -sf -X POST localhost:$PORT/api/v1/auth/login -H 'content-type: application/json' \
   -d '{"email":"admin@marquee.local","password":"bench-admin-pw"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -45,4 +45,4 @@ START=$(date +%s.%N)
 END=$(date +%s.%N)
 python3 -c "print('marquee ingest posts: %.0f posts/s' % ($N / ($END - $START)))"
 echo "== detector: false alarms on quiet days, delay on a backlash"
-if [ -z "${MARQUEE_BIN:-}" ] && [ -x "$T/examples/detector_fa" ]; then "$T/examples/detector_fa" 20 7 24; fi
+if [ -z "${BENCH_BIN:-}" ] && [ -x "$T/examples/detector_fa" ]; then "$T/examples/detector_fa" 20 7 24; fi

@@ -9,9 +9,10 @@
 
 #![allow(dead_code, unused_macros, clippy::unwrap_used, clippy::expect_used)]
 
+use marquee_domain::{Plan, Role};
 use marquee_store::postgres::PgStore;
 use marquee_store::sqlite::SqliteStore;
-use marquee_store::CatalogStore;
+use marquee_store::{CatalogStore, NewAccount};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
 use std::path::PathBuf;
@@ -121,6 +122,79 @@ pub async fn fresh_postgres() -> Option<PgStore> {
     let s = PgStore::open_with(opts, 4).await.expect("open postgres");
     s.migrate_schema().await.expect("migrate postgres");
     Some(s)
+}
+
+/// Plain SQL, for rows whose own store is another feature's, and for what no
+/// store call does (and must not be able to do).
+#[async_trait::async_trait]
+pub trait Raw {
+    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error>;
+    async fn count(&self, sql: &str) -> i64;
+    async fn exec(&self, sql: &str) {
+        self.try_exec(sql).await.unwrap();
+    }
+}
+
+#[async_trait::async_trait]
+impl Raw for SqliteStore {
+    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::raw_sql(sql)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl Raw for PgStore {
+    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::raw_sql(sql)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+}
+
+/// A new account created at `at`, its first profile named after the
+/// e-mail's local part; its id.
+pub async fn account_at<S: CatalogStore>(
+    s: &S,
+    email: &str,
+    role: Role,
+    plan: Plan,
+    at: i64,
+) -> i64 {
+    s.create_account(
+        &NewAccount {
+            email: email.into(),
+            password_hash: "x".into(),
+            role,
+            plan,
+            must_change_password: false,
+            first_profile: email.split('@').next().unwrap_or(email).into(),
+        },
+        at,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+/// A new standard-plan account; its id.
+pub async fn account<S: CatalogStore>(s: &S, email: &str, role: Role) -> i64 {
+    account_at(s, email, role, Plan::Standard, 1).await
 }
 
 /// Turns generic checks into one test per backend:

@@ -1,76 +1,26 @@
 //! "We heard you" decisions against every backend: evidence is checked, and
 //! everyone behind it is notified once, in the same transaction.
 
+use crate::common::{self, Raw};
+
 use marquee_domain::support::Priority;
-use marquee_domain::{Plan, Role};
+use marquee_domain::Role;
 use marquee_store::decisions::{DecisionStore, Evidence, EvidenceKind};
-use marquee_store::postgres::PgStore;
-use marquee_store::sqlite::SqliteStore;
 use marquee_store::support::SupportStore;
-use marquee_store::{CatalogStore, NewAccount, StoreError};
-
-/// Plain SQL for rows whose own store is another feature's.
-#[async_trait::async_trait]
-trait Raw {
-    async fn exec(&self, sql: &str);
-    async fn count(&self, sql: &str) -> i64;
-}
-
-#[async_trait::async_trait]
-impl Raw for SqliteStore {
-    async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sql).execute(self.pool()).await.unwrap();
-    }
-    async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
-}
-
-#[async_trait::async_trait]
-impl Raw for PgStore {
-    async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sql).execute(self.pool()).await.unwrap();
-    }
-    async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
-}
-
-async fn account<S: CatalogStore>(s: &S, email: &str, role: Role) -> i64 {
-    s.create_account(
-        &NewAccount {
-            email: email.into(),
-            password_hash: "x".into(),
-            role,
-            plan: Plan::Standard,
-            must_change_password: false,
-            first_profile: "Main".into(),
-        },
-        1,
-    )
-    .await
-    .unwrap()
-    .id
-}
+use marquee_store::{CatalogStore, StoreError};
 
 async fn check_decision_notifies_everyone_behind_the_evidence<S>(s: &S)
 where
     S: CatalogStore + SupportStore + DecisionStore + Raw,
 {
-    let admin = account(s, "admin@x.org", Role::Admin).await;
-    let author = account(s, "author@x.org", Role::Viewer).await;
-    let voter = account(s, "voter@x.org", Role::Viewer).await;
-    let commenter = account(s, "commenter@x.org", Role::Viewer).await;
-    let hidden = account(s, "hidden@x.org", Role::Viewer).await;
-    let poster = account(s, "poster@x.org", Role::Viewer).await;
-    let other_topic = account(s, "other@x.org", Role::Viewer).await;
-    let customer = account(s, "customer@x.org", Role::Viewer).await;
+    let admin = common::account(s, "admin@x.org", Role::Admin).await;
+    let author = common::account(s, "author@x.org", Role::Viewer).await;
+    let voter = common::account(s, "voter@x.org", Role::Viewer).await;
+    let commenter = common::account(s, "commenter@x.org", Role::Viewer).await;
+    let hidden = common::account(s, "hidden@x.org", Role::Viewer).await;
+    let poster = common::account(s, "poster@x.org", Role::Viewer).await;
+    let other_topic = common::account(s, "other@x.org", Role::Viewer).await;
+    let customer = common::account(s, "customer@x.org", Role::Viewer).await;
     s.exec(&format!(
         "INSERT INTO ideas(id, author_id, title, created_at, updated_at, status_changed_at) \
            VALUES (500, {author}, 'Keep DVD', 1, 1, 1); \

@@ -1,12 +1,14 @@
 //! The idea box, run against every backend (see `common`).
 
+use crate::common;
+
 use marquee_domain::ideas::IdeaStatus;
 use marquee_domain::{Plan, Role};
 use marquee_store::ideas::{
     IdeaQuery, IdeaSort, IdeaStore, Moderation, NewIdea, Notice, StatusUpdate, Visibility,
 };
 use marquee_store::outbox::{OutboxEvent, OutboxStore};
-use marquee_store::{CatalogStore, NewAccount, StoreError};
+use marquee_store::{CatalogStore, StoreError};
 
 both_backends!(
     check_merge_moves_voters_once_and_refuses_cycles,
@@ -14,23 +16,6 @@ both_backends!(
     check_similar_ideas_stem_and_rank_titles_first,
     check_listings_comments_status_and_notifications,
 );
-
-async fn account<S: CatalogStore>(s: &S, email: &str, role: Role) -> i64 {
-    s.create_account(
-        &NewAccount {
-            email: email.into(),
-            password_hash: "x".into(),
-            role,
-            plan: Plan::Basic,
-            must_change_password: false,
-            first_profile: email.split('@').next().unwrap().into(),
-        },
-        1,
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 fn notice() -> Notice {
     Notice {
@@ -69,9 +54,9 @@ async fn new_idea<S: IdeaStore>(s: &S, author: i64, title: &str) -> i64 {
 }
 
 async fn check_merge_moves_voters_once_and_refuses_cycles<S: IdeaStore + CatalogStore>(s: &S) {
-    let a = account(s, "a@x.com", Role::Viewer).await;
-    let b = account(s, "b@x.com", Role::Viewer).await;
-    let c = account(s, "c@x.com", Role::Viewer).await;
+    let a = common::account_at(s, "a@x.com", Role::Viewer, Plan::Basic, 1).await;
+    let b = common::account_at(s, "b@x.com", Role::Viewer, Plan::Basic, 1).await;
+    let c = common::account_at(s, "c@x.com", Role::Viewer, Plan::Basic, 1).await;
     let orig = new_idea(s, a, "Offline downloads").await;
     let dup = new_idea(s, b, "Download for offline").await;
     for v in [a, b] {
@@ -128,13 +113,13 @@ async fn check_votes_keep_the_budget_and_exact_counts_under_concurrency<
 >(
     s: &S,
 ) {
-    let author = account(s, "author@x.com", Role::Viewer).await;
+    let author = common::account_at(s, "author@x.com", Role::Viewer, Plan::Basic, 1).await;
     let ideas = [
         new_idea(s, author, "One").await,
         new_idea(s, author, "Two").await,
         new_idea(s, author, "Three").await,
     ];
-    let v = account(s, "v@x.com", Role::Viewer).await;
+    let v = common::account_at(s, "v@x.com", Role::Viewer, Plan::Basic, 1).await;
     let st = s.vote(ideas[0], v, Some(2), 20).await.unwrap();
     assert_eq!((st.voted, st.votes, st.budget_used), (true, 1, 1));
     // Voting again changes nothing and costs nothing.
@@ -149,7 +134,7 @@ async fn check_votes_keep_the_budget_and_exact_counts_under_concurrency<
     assert_eq!((st.voted, st.votes, st.budget_used), (false, 0, 1));
     assert_eq!(s.votes_used(v).await.unwrap(), 1);
     // A closed idea gives its vote back.
-    let staff = account(s, "staff@x.com", Role::Admin).await;
+    let staff = common::account_at(s, "staff@x.com", Role::Admin, Plan::Basic, 1).await;
     s.change_status(
         &StatusUpdate {
             idea_id: ideas[0],
@@ -172,7 +157,9 @@ async fn check_votes_keep_the_budget_and_exact_counts_under_concurrency<
     // Many accounts vote on one idea at once: no vote is lost.
     let mut voters = Vec::new();
     for i in 0..24 {
-        voters.push(account(s, &format!("m{i}@x.com"), Role::Viewer).await);
+        voters.push(
+            common::account_at(s, &format!("m{i}@x.com"), Role::Viewer, Plan::Basic, 1).await,
+        );
     }
     let mut tasks = tokio::task::JoinSet::new();
     for &a in &voters {
@@ -191,7 +178,7 @@ async fn check_votes_keep_the_budget_and_exact_counts_under_concurrency<
     );
 
     // One account votes on many ideas at once: the budget holds.
-    let greedy = account(s, "greedy@x.com", Role::Viewer).await;
+    let greedy = common::account_at(s, "greedy@x.com", Role::Viewer, Plan::Basic, 1).await;
     let mut many = Vec::new();
     for i in 0..10 {
         many.push(new_idea(s, author, &format!("Idea {i}")).await);
@@ -214,7 +201,7 @@ async fn check_votes_keep_the_budget_and_exact_counts_under_concurrency<
 }
 
 async fn check_similar_ideas_stem_and_rank_titles_first<S: IdeaStore + CatalogStore>(s: &S) {
-    let a = account(s, "a@x.com", Role::Viewer).await;
+    let a = common::account_at(s, "a@x.com", Role::Viewer, Plan::Basic, 1).await;
     let in_title = idea_with(s, a, "Offline downloads", "for trains", &[], 10).await;
     let in_body = idea_with(
         s,
@@ -278,9 +265,9 @@ async fn check_listings_comments_status_and_notifications<
 >(
     s: &S,
 ) {
-    let a = account(s, "alice@x.com", Role::Viewer).await;
-    let b = account(s, "bob@x.com", Role::Viewer).await;
-    let staff = account(s, "staff@x.com", Role::Agent).await;
+    let a = common::account_at(s, "alice@x.com", Role::Viewer, Plan::Basic, 1).await;
+    let b = common::account_at(s, "bob@x.com", Role::Viewer, Plan::Basic, 1).await;
+    let staff = common::account_at(s, "staff@x.com", Role::Agent, Plan::Basic, 1).await;
     let week = 7 * 24 * 3600 * 1000_i64;
     let old = idea_with(s, a, "Old popular", "", &["tv", "apps"], 0).await;
     let fresh = idea_with(s, b, "Fresh", "", &["tv"], 10 * week).await;
@@ -299,7 +286,7 @@ async fn check_listings_comments_status_and_notifications<
         .unwrap();
     assert!(!queued.approved);
     assert_eq!(queued.tags, Vec::<String>::new());
-    let extra = account(s, "c@x.com", Role::Viewer).await;
+    let extra = common::account_at(s, "c@x.com", Role::Viewer, Plan::Basic, 1).await;
     for v in [a, b, extra] {
         s.vote(old, v, None, 0).await.unwrap();
     }

@@ -4,9 +4,9 @@ use crate::common;
 
 use marquee_domain::listening::{AlertStatus, NewAlert, NewPost, Sentiment};
 use marquee_domain::textmatch::{about_idea, all_words, TextMatch};
-use marquee_domain::{Millis, Plan, Role};
+use marquee_domain::{Millis, Role};
 use marquee_store::listening::{ListeningStore, PostOrder, PostQuery};
-use marquee_store::{CatalogStore, NewAccount, StoreError};
+use marquee_store::{CatalogStore, StoreError};
 
 both_backends!(
     check_posts_dedupe_move_the_cursor_and_round_trip,
@@ -32,23 +32,6 @@ fn post(id: &str, author: &str, at: Millis) -> NewPost {
         topics: vec!["price".into(), "app".into()],
         brands: vec![],
     }
-}
-
-async fn account<S: CatalogStore>(s: &S, email: &str) -> i64 {
-    s.create_account(
-        &NewAccount {
-            email: email.into(),
-            password_hash: "x".into(),
-            role: Role::Agent,
-            plan: Plan::Basic,
-            must_change_password: false,
-            first_profile: "A".into(),
-        },
-        1,
-    )
-    .await
-    .unwrap()
-    .id
 }
 
 async fn check_posts_dedupe_move_the_cursor_and_round_trip<S: ListeningStore>(s: &S) {
@@ -242,7 +225,7 @@ async fn check_alerts_queue_webhooks_atomically_and_move_through_states<
     s.webhook_failed(due[0].id, "gone", None, 21).await.unwrap();
     assert_eq!(s.next_webhook_at().await.unwrap(), None);
     assert_eq!(s.webhook_outbox(5).await.unwrap()[0].dead_at, Some(21));
-    let agent = account(s, "agent@example.com").await;
+    let agent = common::account(s, "agent@example.com", Role::Agent).await;
     let acked = s
         .set_alert_status(alert.id, AlertStatus::Acknowledged, agent, 20)
         .await
@@ -378,8 +361,8 @@ async fn check_handles_tokens_and_orders<S: ListeningStore + CatalogStore>(s: &S
     ));
 
     // Handles claim past posts and later ones; another account cannot take them.
-    let alice = account(s, "alice@x.com").await;
-    let bob = account(s, "bob@x.com").await;
+    let alice = common::account(s, "alice@x.com", Role::Agent).await;
+    let bob = common::account(s, "bob@x.com", Role::Agent).await;
     s.insert_posts(
         &[post("1", "@al@x", 1000), post("2", "@other@x", 2000)],
         None,

@@ -1,50 +1,17 @@
 //! The staff overview's read models against every backend: viewing trends
 //! (series count their episodes together, completion at 90 %) and rising ideas.
 
+use crate::common::{self, Raw};
+
 use marquee_domain::perks::DAY_MS;
-use marquee_domain::{Plan, Role};
+use marquee_domain::Role;
 use marquee_store::overview::{OverviewStore, TitleTrend};
-use marquee_store::postgres::PgStore;
-use marquee_store::sqlite::SqliteStore;
-use marquee_store::{CatalogStore, NewAccount};
-
-/// Plain SQL for rows whose own store is another feature's.
-#[async_trait::async_trait]
-trait Raw {
-    async fn exec(&self, sql: &str);
-}
-
-#[async_trait::async_trait]
-impl Raw for SqliteStore {
-    async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sql).execute(self.pool()).await.unwrap();
-    }
-}
-
-#[async_trait::async_trait]
-impl Raw for PgStore {
-    async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sql).execute(self.pool()).await.unwrap();
-    }
-}
+use marquee_store::CatalogStore;
 
 async fn account<S: CatalogStore>(s: &S, email: &str) -> (i64, i64) {
-    let a = s
-        .create_account(
-            &NewAccount {
-                email: email.into(),
-                password_hash: "x".into(),
-                role: Role::Viewer,
-                plan: Plan::Standard,
-                must_change_password: false,
-                first_profile: "Main".into(),
-            },
-            1,
-        )
-        .await
-        .unwrap();
-    let p = s.profiles(a.id).await.unwrap()[0].id;
-    (a.id, p)
+    let a = common::account(s, email, Role::Viewer).await;
+    let p = s.profiles(a).await.unwrap()[0].id;
+    (a, p)
 }
 
 async fn check_viewing_trends_and_rising_ideas<S: CatalogStore + OverviewStore + Raw>(s: &S) {

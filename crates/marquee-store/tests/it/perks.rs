@@ -2,50 +2,13 @@
 //! awards, one award per (rule, event), idempotent event keys, spend,
 //! reveals, referrals.
 
+use crate::common::{self, Raw};
+
 use marquee_domain::perks::{TriggerKind, DAY_MS};
 use marquee_domain::{Plan, Role};
 use marquee_store::perks::{AwardOutcome, NewPerkEvent, PerksStore, ReferralOutcome};
-use marquee_store::postgres::PgStore;
-use marquee_store::sqlite::SqliteStore;
-use marquee_store::{CatalogStore, NewAccount, StoreError};
+use marquee_store::{CatalogStore, StoreError};
 use std::sync::Arc;
-
-/// Plain SQL, for what no store call does (and must not be able to do).
-#[async_trait::async_trait]
-trait Raw {
-    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error>;
-}
-
-#[async_trait::async_trait]
-impl Raw for SqliteStore {
-    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::query(sql).execute(self.pool()).await?.rows_affected())
-    }
-}
-
-#[async_trait::async_trait]
-impl Raw for PgStore {
-    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::query(sql).execute(self.pool()).await?.rows_affected())
-    }
-}
-
-async fn account<S: CatalogStore>(s: &S, email: &str, role: Role, at: i64) -> i64 {
-    s.create_account(
-        &NewAccount {
-            email: email.into(),
-            password_hash: "x".into(),
-            role,
-            plan: Plan::Standard,
-            must_change_password: false,
-            first_profile: "Main".into(),
-        },
-        at,
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 fn spec(max_cents: i64, per_profile: i64) -> marquee_domain::perks::RuleSpec {
     marquee_domain::perks::parse_rule(&serde_json::json!({
@@ -79,10 +42,11 @@ where
     S: CatalogStore + PerksStore + Clone + 'static,
 {
     let s = Arc::new(s.clone());
-    let admin = account(&*s, "admin@x.org", Role::Admin, 1).await;
+    let admin = common::account_at(&*s, "admin@x.org", Role::Admin, Plan::Standard, 1).await;
     let rule = s.create_perk_rule(&spec(1000, 5), admin, 10).await.unwrap();
     for i in 0..12 {
-        let a = account(&*s, &format!("v{i}@x.org"), Role::Viewer, 1).await;
+        let a =
+            common::account_at(&*s, &format!("v{i}@x.org"), Role::Viewer, Plan::Standard, 1).await;
         let ev = custom(a, &format!("custom:x:{i}"), 100 + i);
         assert!(s.record_perk_event(&ev, 100).await.unwrap().is_some());
         assert!(s.record_perk_event(&ev, 100).await.unwrap().is_none());
@@ -125,8 +89,8 @@ where
 /// Awards show on the profile, unwrap once, add to the credit balance; spend
 /// is split by day; the per-profile cap refuses and audits.
 async fn check_awards_reveal_and_spend<S: CatalogStore + PerksStore>(s: &S) {
-    let admin = account(s, "admin@x.org", Role::Admin, 1).await;
-    let v = account(s, "v@x.org", Role::Viewer, 1).await;
+    let admin = common::account_at(s, "admin@x.org", Role::Admin, Plan::Standard, 1).await;
+    let v = common::account_at(s, "v@x.org", Role::Viewer, Plan::Standard, 1).await;
     let profile = s.profiles(v).await.unwrap()[0].id;
     let rule = s
         .create_perk_rule(&spec(100_000, 2), admin, 1)
@@ -197,9 +161,9 @@ async fn check_awards_reveal_and_spend<S: CatalogStore + PerksStore>(s: &S) {
 /// Referral codes: a conversion once, no self-referral (same mailbox), an
 /// unknown code recorded; the referrer gets one event.
 async fn check_referrals<S: CatalogStore + PerksStore>(s: &S) {
-    let a = account(s, "ann.lee@gmail.com", Role::Viewer, 1).await;
-    let b = account(s, "bob@x.org", Role::Viewer, 2).await;
-    let c = account(s, "annlee+2@gmail.com", Role::Viewer, 3).await;
+    let a = common::account_at(s, "ann.lee@gmail.com", Role::Viewer, Plan::Standard, 1).await;
+    let b = common::account_at(s, "bob@x.org", Role::Viewer, Plan::Standard, 2).await;
+    let c = common::account_at(s, "annlee+2@gmail.com", Role::Viewer, Plan::Standard, 3).await;
     let on = s.set_sharing(a, true, "CODE-A", 5).await.unwrap();
     assert!(on.enabled);
     assert_eq!(on.referral_code.as_deref(), Some("CODE-A"));
@@ -253,7 +217,7 @@ async fn check_referrals<S: CatalogStore + PerksStore>(s: &S) {
 
 /// The audit trail is append-only: its rows can be neither changed nor deleted.
 async fn check_audit_is_append_only<S: CatalogStore + PerksStore + Raw>(s: &S) {
-    let admin = account(s, "admin@x.org", Role::Admin, 1).await;
+    let admin = common::account_at(s, "admin@x.org", Role::Admin, Plan::Standard, 1).await;
     s.create_perk_rule(&spec(1000, 5), admin, 10).await.unwrap();
     assert_eq!(s.perk_audit(10).await.unwrap().len(), 1);
     assert!(s.try_exec("DELETE FROM perk_audit").await.is_err());

@@ -2,29 +2,14 @@
 //! concurrency, CSAT once per resolution, share links by hash, read state,
 //! canned responses and the full-text search behind the voice panel.
 
+use crate::common;
+
 use marquee_domain::support::{ConvStatus, Priority};
 use marquee_domain::textmatch::TextMatch;
-use marquee_domain::{Plan, Role};
+use marquee_domain::Role;
 use marquee_store::support::{AuthorKind, SupportStore};
-use marquee_store::{CatalogStore, NewAccount, StoreError};
+use marquee_store::{CatalogStore, StoreError};
 use std::sync::Arc;
-
-async fn account<S: CatalogStore>(s: &S, email: &str, role: Role) -> i64 {
-    s.create_account(
-        &NewAccount {
-            email: email.into(),
-            password_hash: "x".into(),
-            role,
-            plan: Plan::Standard,
-            must_change_password: false,
-            first_profile: "Main".into(),
-        },
-        1,
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 /// Twelve conversations opened at once, two agents with room for two each:
 /// four are placed, never more than an agent's capacity, the rest queue.
@@ -33,11 +18,11 @@ where
     S: CatalogStore + SupportStore + Clone + 'static,
 {
     let s = Arc::new(s.clone());
-    let a1 = account(&*s, "a1@x.org", Role::Agent).await;
-    let a2 = account(&*s, "a2@x.org", Role::Agent).await;
+    let a1 = common::account(&*s, "a1@x.org", Role::Agent).await;
+    let a2 = common::account(&*s, "a2@x.org", Role::Agent).await;
     let mut customers = Vec::new();
     for i in 0..12 {
-        customers.push(account(&*s, &format!("c{i}@x.org"), Role::Viewer).await);
+        customers.push(common::account(&*s, &format!("c{i}@x.org"), Role::Viewer).await);
     }
     let mut tasks = Vec::new();
     for (i, c) in customers.iter().enumerate() {
@@ -91,8 +76,8 @@ where
 
 /// CSAT is asked once per resolution, and again after a reopen.
 async fn check_csat_once_per_resolution<S: CatalogStore + SupportStore>(s: &S) {
-    let agent = account(s, "agent@x.org", Role::Agent).await;
-    let c = account(s, "c@x.org", Role::Viewer).await;
+    let agent = common::account(s, "agent@x.org", Role::Agent).await;
+    let c = common::account(s, "c@x.org", Role::Viewer).await;
     let w = s
         .create_conversation(c, "hi", Priority::High, 5, 10)
         .await
@@ -149,8 +134,8 @@ async fn check_csat_once_per_resolution<S: CatalogStore + SupportStore>(s: &S) {
 
 /// Share links resolve by hash, count views, and die when revoked.
 async fn check_share_links<S: CatalogStore + SupportStore>(s: &S) {
-    let agent = account(s, "agent@x.org", Role::Agent).await;
-    let c = account(s, "c@x.org", Role::Viewer).await;
+    let agent = common::account(s, "agent@x.org", Role::Agent).await;
+    let c = common::account(s, "c@x.org", Role::Viewer).await;
     let id = s
         .create_conversation(c, "hi", Priority::Normal, 5, 10)
         .await
@@ -175,8 +160,8 @@ async fn check_share_links<S: CatalogStore + SupportStore>(s: &S) {
 /// Read marks never go backwards nor past the newest message; an agent's
 /// reply takes an unassigned conversation; canned codes are unique.
 async fn check_read_state_replies_and_canned<S: CatalogStore + SupportStore>(s: &S) {
-    let agent = account(s, "agent@x.org", Role::Agent).await;
-    let c = account(s, "c@x.org", Role::Viewer).await;
+    let agent = common::account(s, "agent@x.org", Role::Agent).await;
+    let c = common::account(s, "c@x.org", Role::Viewer).await;
     // The only agent is unavailable: the conversation waits in the queue.
     s.set_agent_settings(agent, 5, false, "Tier 2", 5, 5)
         .await
@@ -236,9 +221,9 @@ async fn check_read_state_replies_and_canned<S: CatalogStore + SupportStore>(s: 
 /// The voice panel's search: customer messages only, word prefixes, the
 /// latest match per conversation, and hostile words are inert.
 async fn check_mentions_search<S: CatalogStore + SupportStore>(s: &S) {
-    let agent = account(s, "agent@x.org", Role::Agent).await;
-    let c1 = account(s, "c1@x.org", Role::Viewer).await;
-    let c2 = account(s, "c2@x.org", Role::Viewer).await;
+    let agent = common::account(s, "agent@x.org", Role::Agent).await;
+    let c1 = common::account(s, "c1@x.org", Role::Viewer).await;
+    let c2 = common::account(s, "c2@x.org", Role::Viewer).await;
     let a = s
         .create_conversation(
             c1,
@@ -305,9 +290,9 @@ async fn check_mentions_search<S: CatalogStore + SupportStore>(s: &S) {
 /// not until they opt in; a manual reassignment is logged as such; snoozed
 /// conversations wake; the event log reads back for the metrics.
 async fn check_agent_defaults_reassign_and_log<S: CatalogStore + SupportStore>(s: &S) {
-    let admin = account(s, "boss@x.org", Role::Admin).await;
-    let agent = account(s, "zed@x.org", Role::Agent).await;
-    let c = account(s, "c@x.org", Role::Viewer).await;
+    let admin = common::account(s, "boss@x.org", Role::Admin).await;
+    let agent = common::account(s, "zed@x.org", Role::Agent).await;
+    let c = common::account(s, "c@x.org", Role::Viewer).await;
     let agents = s.support_agents(3).await.unwrap();
     assert_eq!(
         agents
