@@ -8,7 +8,7 @@ use marquee_movielens::{
     decode, parse_links, parse_movies, parse_ratings, parse_tags, split_title, Layout,
 };
 use marquee_server::error::AppError;
-use marquee_server::listening::{mastodon, parse, Listening};
+use marquee_server::listening::{parse, Listening};
 use marquee_server::{htmlcheck, markdown, Config};
 use std::sync::OnceLock;
 
@@ -117,7 +117,7 @@ pub fn connector(data: &[u8]) {
     } else if let Ok(statuses) = parse::mastodon_page(rest) {
         let raws: Vec<_> = statuses
             .iter()
-            .filter_map(|s| mastodon::to_raw(s, "mastodon.social"))
+            .filter_map(|s| parse::mastodon_post(s, "mastodon.social"))
             .collect();
         for p in &raws {
             assert!(p.text.chars().count() <= 5000);

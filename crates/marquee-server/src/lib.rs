@@ -117,7 +117,7 @@ impl AppState {
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
-            perks: Arc::new(perks::Perks::default()),
+            perks: Arc::new(perks::Perks::new(vec![support::sla_breach_source])),
             support: Arc::new(support::SupportHub::default()),
             recs: Arc::new(recs::Recs::new(config.recs.clone(), &config.data_dir)),
             sessions: Arc::new(auth::SessionCache::new(

@@ -12,13 +12,13 @@
 
 use crate::error::AppError;
 use crate::AppState;
+use futures_util::future::BoxFuture;
 use marquee_domain::perks::{self, DryRun, Facts, RuleSpec, TriggerEvent, TriggerKind, DAY_MS};
 use marquee_domain::Millis;
 use marquee_store::perks::{AwardOutcome, NewPerkEvent, PerkRule, ReferralOutcome};
 use marquee_store::StoreError;
 use rand::Rng;
 use serde::Serialize;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 use utoipa::ToSchema;
@@ -57,17 +57,29 @@ pub struct Perks {
     pub wake: Notify,
     /// Live events for the staff overview.
     pub live: broadcast::Sender<OverviewEvent>,
-    /// When the last SLA-breach sweep ran (clock ms; 0: never).
-    pub sla_swept_at: AtomicI64,
+    /// Other features' sources of trigger events, run at the start of every
+    /// pass (support's SLA-breach sweep): perks never imports them.
+    sources: Vec<EventSource>,
+}
+
+/// A feature's source of trigger events, polled by every pass: it logs what
+/// it finds through [`record_event`] or [`support_signal`].
+pub type EventSource = for<'a> fn(&'a AppState) -> BoxFuture<'a, Result<(), AppError>>;
+
+impl Perks {
+    /// The runtime state, with the sources every pass polls first.
+    pub fn new(sources: Vec<EventSource>) -> Self {
+        Perks {
+            wake: Notify::new(),
+            live: broadcast::channel(256).0,
+            sources,
+        }
+    }
 }
 
 impl Default for Perks {
     fn default() -> Self {
-        Perks {
-            wake: Notify::new(),
-            live: broadcast::channel(256).0,
-            sla_swept_at: AtomicI64::new(0),
-        }
+        Perks::new(Vec::new())
     }
 }
 
@@ -87,7 +99,9 @@ pub struct PassReport {
 /// Collects new events and evaluates every pending one.
 pub async fn run_once(state: &AppState) -> Result<PassReport, AppError> {
     let store = &state.store;
-    sweep_sla_breaches(state).await?;
+    for source in &state.perks.sources {
+        source(state).await?;
+    }
     let mut report = PassReport {
         collected: store.collect_perk_events(state.clock.now_ms()).await?,
         ..Default::default()
@@ -156,49 +170,6 @@ async fn facts_for(
             &perks::genres_needed(rule),
         )
         .await?)
-}
-
-/// How often (clock time) a pass looks for support SLA breaches.
-const SLA_SWEEP_MS: Millis = 60_000;
-
-/// Logs a support-recovery event for every conversation of the last
-/// [`crate::support::OVERVIEW_DAYS`] days that breached an SLA, keyed by its
-/// resolution (so a breach and a low CSAT of one resolution pay once). At
-/// most every [`SLA_SWEEP_MS`]; the metrics are support's own.
-async fn sweep_sla_breaches(state: &AppState) -> Result<(), AppError> {
-    let now = state.clock.now_ms();
-    let last = state.perks.sla_swept_at.load(Ordering::Relaxed);
-    if last != 0 && now - last < SLA_SWEEP_MS {
-        return Ok(());
-    }
-    state.perks.sla_swept_at.store(now, Ordering::Relaxed);
-    let since = now - crate::support::OVERVIEW_DAYS * DAY_MS;
-    let breached: Vec<i64> = crate::support::metrics_rows(state, since, now + 1)
-        .await?
-        .iter()
-        .filter(|m| m.sla_breached())
-        .map(|m| m.conversation_id)
-        .collect();
-    if breached.is_empty() {
-        return Ok(());
-    }
-    for c in state.store.conversations_by_ids(&breached).await? {
-        // The resolution under way, or the one just made.
-        let seq = if c.status == marquee_domain::support::ConvStatus::Resolved {
-            c.resolution_seq
-        } else {
-            c.resolution_seq + 1
-        };
-        support_signal(
-            state,
-            c.account_id,
-            &crate::support::recovery_key(c.id, seq),
-            SupportSignal::SlaBreach,
-            now,
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// Starts the evaluator: a pass at start, then on every wake or poll tick.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::AppError;
-use crate::listening::SeriesPoint;
+use crate::wire::listening::SeriesPoint;
 use crate::wire::support::Mention;
 use crate::AppState;
 

@@ -6,8 +6,8 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
 use crate::listening::parse::{PostIn, PostTime};
 use crate::listening::{
     self, classify, link, new_token, set_status, IngestOutcome, NewTokenResponse, PostsParams,
-    SeriesPoint,
 };
+use crate::wire::listening::SeriesPoint;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};

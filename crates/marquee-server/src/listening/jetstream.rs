@@ -9,7 +9,6 @@ use super::config::JetstreamConfig;
 use super::{backoff_ms, ingest, RawPost};
 use crate::AppState;
 use futures_util::StreamExt;
-use serde::Deserialize;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -18,76 +17,6 @@ const REWIND_US: i64 = 5_000_000;
 /// Flush a batch at this size or after this long.
 const BATCH: usize = 500;
 const FLUSH: Duration = Duration::from_millis(500);
-
-/// A Jetstream event (the parts read here).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Event {
-    /// The repo's DID.
-    pub did: String,
-    /// Event time, µs since the epoch: the cursor.
-    pub time_us: i64,
-    /// `commit`, `identity` or `account`.
-    pub kind: String,
-    /// For commits.
-    pub commit: Option<Commit>,
-}
-
-/// A repo commit.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Commit {
-    /// `create`, `update` or `delete`.
-    pub operation: String,
-    /// e.g. `app.bsky.feed.post`.
-    pub collection: String,
-    /// Record key.
-    pub rkey: String,
-    /// The record (absent on delete).
-    pub record: Option<PostRecord>,
-}
-
-/// An `app.bsky.feed.post` record.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PostRecord {
-    /// The text.
-    #[serde(default)]
-    pub text: String,
-    /// ISO 8601.
-    pub created_at: Option<String>,
-    /// Languages.
-    #[serde(default)]
-    pub langs: Vec<String>,
-}
-
-/// The post an event carries, when it is a new post mentioning a keyword.
-pub fn to_raw(e: &Event, keywords: &[String]) -> Option<RawPost> {
-    let c = e.commit.as_ref()?;
-    if e.kind != "commit" || c.operation != "create" || c.collection != "app.bsky.feed.post" {
-        return None;
-    }
-    let r = c.record.as_ref()?;
-    let lower = r.text.to_lowercase();
-    if !keywords.iter().any(|k| lower.contains(k.as_str())) {
-        return None;
-    }
-    let created_at = r
-        .created_at
-        .as_deref()
-        .and_then(super::mastodon::parse_time)
-        .unwrap_or(e.time_us / 1000);
-    Some(RawPost {
-        source: "bluesky".into(),
-        external_id: format!("at://{}/app.bsky.feed.post/{}", e.did, c.rkey),
-        author: e.did.clone(),
-        text: r.text.chars().take(5000).collect(),
-        url: Some(format!(
-            "https://bsky.app/profile/{}/post/{}",
-            e.did, c.rkey
-        )),
-        lang: r.langs.first().cloned(),
-        created_at,
-    })
-}
 
 /// The connector's cursor name.
 pub fn cursor_name(cfg: &JetstreamConfig) -> String {
@@ -202,22 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commit_events_filter_by_keyword() {
-        let e: Event = serde_json::from_str(
-            r#"{"did":"did:plc:eygmaihciaxprqvxpfvl6flk","time_us":1725911162329308,"kind":"commit",
-            "commit":{"rev":"3l3qo2vutsw2b","operation":"create","collection":"app.bsky.feed.post",
-            "rkey":"3l3qo2vuowo2b","record":{"$type":"app.bsky.feed.post",
-            "createdAt":"2024-09-09T19:46:02.102Z","langs":["en"],"text":"Marquee raised the price again"},
-            "cid":"bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi"}}"#,
-        )
-        .unwrap();
-        let p = to_raw(&e, &["marquee".into()]).unwrap();
-        assert_eq!(
-            p.external_id,
-            "at://did:plc:eygmaihciaxprqvxpfvl6flk/app.bsky.feed.post/3l3qo2vuowo2b"
-        );
-        assert_eq!(p.created_at, 1_725_911_162_102);
-        assert!(to_raw(&e, &["netflix".into()]).is_none());
+    fn subscribe_url_rewinds_the_cursor() {
         let cfg = JetstreamConfig {
             url: "ws://h/subscribe".into(),
             keywords: vec![],

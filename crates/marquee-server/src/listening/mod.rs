@@ -18,7 +18,7 @@ use marquee_domain::listening::{
 };
 use marquee_domain::{textmatch, Millis};
 use marquee_sentiment::{Label, Model};
-use marquee_store::listening::{Bucket, PostOrder, PostQuery};
+use marquee_store::listening::{PostOrder, PostQuery};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -388,37 +388,6 @@ impl PostsParams {
             limit: crate::service::check_limit(self.limit, default_limit, 200)?,
             offset: self.offset.unwrap_or(0).min(1_000_000),
         })
-    }
-}
-
-/// One bucket of a series.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SeriesPoint {
-    /// Bucket start, ms.
-    pub start: i64,
-    /// Posts.
-    pub total: i64,
-    /// Negative posts.
-    pub negative: i64,
-    /// Positive posts.
-    pub positive: i64,
-    /// Mean score (p(pos) - p(neg)).
-    pub mean_score: f64,
-}
-
-impl From<Bucket> for SeriesPoint {
-    fn from(b: Bucket) -> Self {
-        SeriesPoint {
-            start: b.start,
-            total: b.total,
-            negative: b.negative,
-            positive: b.positive,
-            mean_score: if b.total > 0 {
-                b.score_sum / b.total as f64
-            } else {
-                0.0
-            },
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! targets (`fuzz/`) and the corpus replay tests call these directly.
 
 use super::classify;
-use super::{jetstream, mastodon, RawPost};
+use super::RawPost;
 use crate::error::{decode_json, AppError};
 use marquee_domain::Millis;
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ pub fn check_post(
     }
     let created_at = match &p.created_at {
         PostTime::Millis(ms) => *ms,
-        PostTime::Rfc3339(s) => mastodon::parse_time(s).ok_or_else(|| {
+        PostTime::Rfc3339(s) => parse_time(s).ok_or_else(|| {
             AppError::invalid(
                 f("created_at"),
                 "must be ms since the epoch or an RFC 3339 time",
@@ -201,16 +201,178 @@ pub fn jetstream_message(
     text: &str,
     keywords: &[String],
 ) -> Result<(i64, Option<RawPost>), String> {
-    let e: jetstream::Event = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    Ok((e.time_us, jetstream::to_raw(&e, keywords)))
+    let e: JetstreamEvent = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok((e.time_us, bluesky_post(&e, keywords)))
 }
 
 /// One Mastodon timeline page (a JSON array of statuses), oldest first by id.
-pub fn mastodon_page(body: &[u8]) -> Result<Vec<mastodon::Status>, String> {
-    let mut statuses: Vec<mastodon::Status> =
+pub fn mastodon_page(body: &[u8]) -> Result<Vec<MastodonStatus>, String> {
+    let mut statuses: Vec<MastodonStatus> =
         serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    statuses.sort_by(|a, b| mastodon::id_key(&a.id).cmp(&mastodon::id_key(&b.id)));
+    statuses.sort_by(|a, b| status_id_key(&a.id).cmp(&status_id_key(&b.id)));
     Ok(statuses)
+}
+
+/// A Jetstream event (the parts read here).
+#[derive(Debug, Clone, Deserialize)]
+pub struct JetstreamEvent {
+    /// The repo's DID.
+    pub did: String,
+    /// Event time, µs since the epoch: the cursor.
+    pub time_us: i64,
+    /// `commit`, `identity` or `account`.
+    pub kind: String,
+    /// For commits.
+    pub commit: Option<JetstreamCommit>,
+}
+
+/// A repo commit.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JetstreamCommit {
+    /// `create`, `update` or `delete`.
+    pub operation: String,
+    /// e.g. `app.bsky.feed.post`.
+    pub collection: String,
+    /// Record key.
+    pub rkey: String,
+    /// The record (absent on delete).
+    pub record: Option<BlueskyPost>,
+}
+
+/// An `app.bsky.feed.post` record.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueskyPost {
+    /// The text.
+    #[serde(default)]
+    pub text: String,
+    /// ISO 8601.
+    pub created_at: Option<String>,
+    /// Languages.
+    #[serde(default)]
+    pub langs: Vec<String>,
+}
+
+/// The post a Jetstream event carries, when it is a new post mentioning a keyword.
+pub fn bluesky_post(e: &JetstreamEvent, keywords: &[String]) -> Option<RawPost> {
+    let c = e.commit.as_ref()?;
+    if e.kind != "commit" || c.operation != "create" || c.collection != "app.bsky.feed.post" {
+        return None;
+    }
+    let r = c.record.as_ref()?;
+    let lower = r.text.to_lowercase();
+    if !keywords.iter().any(|k| lower.contains(k.as_str())) {
+        return None;
+    }
+    let created_at = r
+        .created_at
+        .as_deref()
+        .and_then(parse_time)
+        .unwrap_or(e.time_us / 1000);
+    Some(RawPost {
+        source: "bluesky".into(),
+        external_id: format!("at://{}/app.bsky.feed.post/{}", e.did, c.rkey),
+        author: e.did.clone(),
+        text: r.text.chars().take(5000).collect(),
+        url: Some(format!(
+            "https://bsky.app/profile/{}/post/{}",
+            e.did, c.rkey
+        )),
+        lang: r.langs.first().cloned(),
+        created_at,
+    })
+}
+
+/// The parts of a Mastodon `Status` entity the connector reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MastodonStatus {
+    /// Snowflake id, as a string.
+    pub id: String,
+    /// ISO 8601.
+    pub created_at: String,
+    /// HTML.
+    pub content: String,
+    /// Web link.
+    pub url: Option<String>,
+    /// The canonical URI.
+    pub uri: Option<String>,
+    /// ISO 639 language.
+    pub language: Option<String>,
+    /// Content warning.
+    #[serde(default)]
+    pub spoiler_text: String,
+    /// The author.
+    pub account: MastodonAccount,
+    /// A boost wraps the original.
+    pub reblog: Option<Box<serde_json::Value>>,
+}
+
+/// The parts of a Mastodon `Account` entity the connector reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MastodonAccount {
+    /// `user` for local accounts, `user@host` for remote ones.
+    pub acct: String,
+    /// Profile URL.
+    pub url: Option<String>,
+}
+
+/// Orders snowflake ids numerically (they are decimal strings).
+pub fn status_id_key(id: &str) -> (usize, &str) {
+    (id.len(), id)
+}
+
+/// `https://host/...` → `host`.
+pub fn host_of(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase()
+}
+
+/// A Mastodon status as a post, or `None` for boosts.
+pub fn mastodon_post(s: &MastodonStatus, instance_host: &str) -> Option<RawPost> {
+    if s.reblog.is_some() {
+        return None;
+    }
+    let created_at = parse_time(&s.created_at)?;
+    // Local accounts' `acct` has no domain: take it from the profile URL.
+    let acct = if s.account.acct.contains('@') {
+        s.account.acct.clone()
+    } else {
+        let home = s
+            .account
+            .url
+            .as_deref()
+            .map(host_of)
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| instance_host.to_string());
+        format!("{}@{home}", s.account.acct)
+    };
+    let mut text = classify::html_to_text(&s.content);
+    if !s.spoiler_text.is_empty() {
+        text = format!("{} {text}", s.spoiler_text);
+    }
+    Some(RawPost {
+        source: "mastodon".into(),
+        external_id: s
+            .uri
+            .clone()
+            .unwrap_or_else(|| format!("{instance_host}/{}", s.id)),
+        author: format!("@{acct}"),
+        text: text.chars().take(5000).collect(),
+        url: s.url.clone(),
+        lang: s.language.clone(),
+        created_at,
+    })
+}
+
+/// RFC 3339 → ms.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]
@@ -252,5 +414,42 @@ mod tests {
         let s = mastodon_page(page).unwrap();
         assert_eq!(s[0].id, "99");
         assert!(mastodon_page(b"{}").is_err());
+    }
+
+    #[test]
+    fn commit_events_filter_by_keyword() {
+        let e: JetstreamEvent = serde_json::from_str(
+            r#"{"did":"did:plc:eygmaihciaxprqvxpfvl6flk","time_us":1725911162329308,"kind":"commit",
+            "commit":{"rev":"3l3qo2vutsw2b","operation":"create","collection":"app.bsky.feed.post",
+            "rkey":"3l3qo2vuowo2b","record":{"$type":"app.bsky.feed.post",
+            "createdAt":"2024-09-09T19:46:02.102Z","langs":["en"],"text":"Marquee raised the price again"},
+            "cid":"bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi"}}"#,
+        )
+        .unwrap();
+        let p = bluesky_post(&e, &["marquee".into()]).unwrap();
+        assert_eq!(
+            p.external_id,
+            "at://did:plc:eygmaihciaxprqvxpfvl6flk/app.bsky.feed.post/3l3qo2vuowo2b"
+        );
+        assert_eq!(p.created_at, 1_725_911_162_102);
+        assert!(bluesky_post(&e, &["netflix".into()]).is_none());
+    }
+
+    #[test]
+    fn status_becomes_a_post() {
+        let s: MastodonStatus = serde_json::from_str(
+            r#"{"id":"103270115826048975","created_at":"2019-12-08T03:48:33.901Z",
+            "content":"<p>The new <a href=\"x\">#price</a> is too much &amp; I&#39;m out</p>",
+            "url":"https://mastodon.social/@alice/103270115826048975",
+            "uri":"https://mastodon.social/users/alice/statuses/103270115826048975",
+            "language":"en","spoiler_text":"","visibility":"public","reblog":null,
+            "account":{"id":"1","username":"alice","acct":"alice","url":"https://mastodon.social/@alice"}}"#,
+        )
+        .unwrap();
+        let p = mastodon_post(&s, "mastodon.social").unwrap();
+        assert_eq!(p.author, "@alice@mastodon.social");
+        assert_eq!(p.text, "The new #price is too much & I'm out");
+        assert_eq!(p.created_at, 1_575_776_913_901);
+        assert!(status_id_key("99") < status_id_key("100"));
     }
 }

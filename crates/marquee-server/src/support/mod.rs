@@ -23,7 +23,7 @@ use marquee_domain::{Millis, Role};
 use marquee_store::support::{AssigneeFilter, Conversation, Message, SupportWrite};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
@@ -97,6 +97,8 @@ pub struct SupportHub {
     /// Support writes queue here rather than in SQLite's busy handler, whose
     /// sleeps (up to 100 ms) would dominate delivery latency under load.
     writes: tokio::sync::Mutex<()>,
+    /// When the last SLA-breach sweep ran (clock ms; 0: never).
+    sla_swept_at: AtomicI64,
 }
 
 impl Default for SupportHub {
@@ -110,6 +112,7 @@ impl Default for SupportHub {
             seq: AtomicU64::new(1),
             recent: Mutex::new(HashMap::new()),
             writes: tokio::sync::Mutex::new(()),
+            sla_swept_at: AtomicI64::new(0),
         }
     }
 }
@@ -803,6 +806,57 @@ pub struct Report {
     pub conversations: Vec<ConvMetrics>,
     /// Agent e-mails by id.
     pub agents: Vec<(i64, String)>,
+}
+
+/// How often (clock time) a pass looks for support SLA breaches.
+const SLA_SWEEP_MS: Millis = 60_000;
+
+/// Logs a support-recovery event for every conversation of the last
+/// [`OVERVIEW_DAYS`] days that breached an SLA, keyed by its
+/// resolution (so a breach and a low CSAT of one resolution pay once). At
+/// most every [`SLA_SWEEP_MS`].
+async fn sweep_sla_breaches(state: &AppState) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let last = state.support.sla_swept_at.load(Ordering::Relaxed);
+    if last != 0 && now - last < SLA_SWEEP_MS {
+        return Ok(());
+    }
+    state.support.sla_swept_at.store(now, Ordering::Relaxed);
+    let since = now - OVERVIEW_DAYS * marquee_domain::perks::DAY_MS;
+    let breached: Vec<i64> = metrics_rows(state, since, now + 1)
+        .await?
+        .iter()
+        .filter(|m| m.sla_breached())
+        .map(|m| m.conversation_id)
+        .collect();
+    if breached.is_empty() {
+        return Ok(());
+    }
+    for c in state.store.conversations_by_ids(&breached).await? {
+        // The resolution under way, or the one just made.
+        let seq = if c.status == marquee_domain::support::ConvStatus::Resolved {
+            c.resolution_seq
+        } else {
+            c.resolution_seq + 1
+        };
+        crate::perks::support_signal(
+            state,
+            c.account_id,
+            &recovery_key(c.id, seq),
+            crate::perks::SupportSignal::SlaBreach,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The SLA-breach sweep as a perks event source (`Perks::new`): every perks
+/// pass runs it first, so a breach pays its recovery on the same pass.
+pub fn sla_breach_source(
+    state: &AppState,
+) -> futures_util::future::BoxFuture<'_, Result<(), AppError>> {
+    Box::pin(sweep_sla_breaches(state))
 }
 
 /// The perks key of a conversation's resolution (`seq` 1 = the first): a

@@ -4,6 +4,7 @@
 //! OpenAPI schemas.
 
 pub mod decisions;
+pub mod listening;
 pub mod overview;
 pub mod perks;
 pub mod playback;

@@ -48,7 +48,7 @@ pub async fn start_driver() -> Option<Driver> {
         }
     };
     let driver = Driver { child, port };
-    for _ in 0..100 {
+    for _ in 0..300 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
