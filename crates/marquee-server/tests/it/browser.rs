@@ -100,7 +100,22 @@ pub(crate) async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Ele
 /// Fills in and submits the log-in form; callers wait for the page they
 /// expect next.
 pub(crate) async fn log_in(c: &Client, app: &TestApp, email: &str, password: &str) {
-    c.goto(&app.url("/login")).await.unwrap();
+    submit_login(c, &app.url("/login"), email, password).await;
+}
+
+/// The same, from `/login?next=NEXT`: the site sends the browser to `next`.
+pub(crate) async fn log_in_then(
+    c: &Client,
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    next: &str,
+) {
+    submit_login(c, &app.url(&format!("/login?next={next}")), email, password).await;
+}
+
+async fn submit_login(c: &Client, url: &str, email: &str, password: &str) {
+    c.goto(url).await.unwrap();
     wait_for(c, "input[name=email]")
         .await
         .send_keys(email)

@@ -1033,34 +1033,11 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
 }
 
 mod browser_flow {
-    use crate::browser::{browser, start_driver, wait_for, wait_text};
+    use crate::browser::{browser, log_in_then, start_driver, wait_for, wait_text};
     use crate::helpers::{TestApp, PASSWORD};
     use fantoccini::{Client, Locator};
     use marquee_domain::Role;
     use serde_json::json;
-
-    async fn log_in(c: &Client, app: &TestApp, email: &str, next: &str) {
-        c.goto(&app.url(&format!("/login?next={next}")))
-            .await
-            .unwrap();
-        wait_for(c, "input[name=email]")
-            .await
-            .send_keys(email)
-            .await
-            .unwrap();
-        c.find(Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys(PASSWORD)
-            .await
-            .unwrap();
-        c.find(Locator::Css("#login-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
 
     async fn click(c: &Client, css: &str) {
         wait_for(c, css).await.click().await.unwrap();
@@ -1090,7 +1067,7 @@ mod browser_flow {
         let anon = browser(&driver).await;
         let run = async {
             // The customer opens the widget on the home page and writes.
-            log_in(&customer, &app, "jane.doe@example.com", "/genres").await;
+            log_in_then(&customer, &app, "jane.doe@example.com", PASSWORD, "/genres").await;
             wait_text(&customer, "main h1", |t| !t.is_empty()).await;
             click(&customer, "#support-open").await;
             wait_for(&customer, "#support-input")
@@ -1105,7 +1082,14 @@ mod browser_flow {
             .await;
 
             // The agent sees it live in the inbox and opens it.
-            log_in(&agent, &app, "sam.agent@example.com", "/staff/support").await;
+            log_in_then(
+                &agent,
+                &app,
+                "sam.agent@example.com",
+                PASSWORD,
+                "/staff/support",
+            )
+            .await;
             wait_text(&agent, "#support-inbox", |t| t.contains("My stream froze")).await;
             click(
                 &agent,
