@@ -40,7 +40,10 @@ mod model;
 mod normalize;
 mod train;
 
-pub use data::{parse_csv, parse_labels, parse_tweeteval};
+pub use data::{
+    parse_csv, parse_labels, parse_provenance, parse_tweeteval, shifted_splits, source_year,
+    ShiftedSplit,
+};
 pub use features::FeatureConfig;
 pub use metrics::Metrics;
 pub use model::{Model, Prediction, TOP_TOKENS};
