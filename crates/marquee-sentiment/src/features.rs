@@ -6,7 +6,13 @@
 //! * word bigrams over the token stream (hashtag tokens excluded);
 //! * character n-grams of each word with boundary markers (`<good>`);
 //! * lexicon prior: "positive/negative lexicon word", crossed with negated,
-//!   intensified, ALL-CAPS and elongated, valued by the entry's strength;
+//!   intensified, ALL-CAPS, elongated and the clause around a contrast word
+//!   (`but`, `however`), valued by the entry's strength; hits of the
+//!   general-domain VADER word list (words the hand-written lexicon lacks)
+//!   are features of their own;
+//! * text level: the net lexicon polarity in five bins (negation flips and
+//!   damps, the clause after `but` counts 3x the one before), "no polar
+//!   word", and "both polarities";
 //! * style: ALL-CAPS and elongated words.
 //!
 //! The hash is FNV-1a followed by a 64-bit finaliser: fixed, platform
@@ -62,15 +68,15 @@ impl Default for FeatureConfig {
             char_max: 5,
             neg_window: 3,
             w_word: 1.0,
-            w_bigram: 0.7,
+            w_bigram: 0.5,
             w_char: 0.5,
-            w_lex: 1.0,
+            w_lex: 2.0,
             w_style: 0.5,
-            w_trigram: 0.3,
+            w_trigram: 0.0,
             group_norm: true,
             ext_lex: true,
             contrast: true,
-            w_doc: 0.5,
+            w_doc: 1.0,
         }
     }
 }

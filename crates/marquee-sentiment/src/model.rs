@@ -237,7 +237,11 @@ impl Model {
         std::array::from_fn(|c| self.bias[c] + self.scale * a[c])
     }
 
-    /// Classify one text.
+    /// Classify one text. Every text gets a label and nothing panics: a
+    /// text with no tokens (empty, blank, only control characters) is
+    /// neutral with probability 1 and no explanation; any length and any
+    /// script is accepted (a script the model has not seen mostly falls back
+    /// on emoji, punctuation and the biases).
     pub fn predict(&self, text: &str) -> Prediction {
         SCRATCH.with(|s| match s.try_borrow_mut() {
             Ok(mut s) => self.predict_with(text, &mut s),
@@ -264,12 +268,31 @@ impl Model {
                 Err(_) => &mut fresh,
             };
             self.features_into(text, s);
+            if s.feats.is_empty() {
+                return Label::Neutral;
+            }
             argmax(&self.logits(&s.feats))
         })
     }
 
+    /// Classify raw bytes (e.g. read from a file): invalid UTF-8 sequences
+    /// are replaced by U+FFFD instead of being rejected.
+    pub fn predict_bytes(&self, bytes: &[u8]) -> Prediction {
+        self.predict(&String::from_utf8_lossy(bytes))
+    }
+
     pub(crate) fn predict_with(&self, text: &str, s: &mut Scratch) -> Prediction {
         self.features_into(text, s);
+        if s.feats.is_empty() {
+            // Nothing to read (empty, blank, or only control characters):
+            // neutral by definition rather than whatever the biases say.
+            return Prediction {
+                label: Label::Neutral,
+                score: 0.0,
+                probs: [0.0, 1.0, 0.0],
+                top_tokens: Vec::new(),
+            };
+        }
         let z = self.logits(&s.feats);
         let probs = softmax(&z);
         let label = argmax(&z);

@@ -290,6 +290,16 @@ fn is_emoji_modifier(c: char) -> bool {
     )
 }
 
+/// Invisible formatting characters: zero-width spaces and joiners,
+/// bidirectional marks and embeddings (common around right-to-left text),
+/// the byte-order mark. They never form a token.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD | 0x061C | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF
+    )
+}
+
 /// Tokenise a (decoded) text.
 fn tokenize_into(text: &str, out: &mut Vec<Token>) {
     let mut chars: Vec<char> = Vec::with_capacity(64);
@@ -394,7 +404,7 @@ fn scan_chunk(chunk: &str, chars: &mut Vec<char>, out: &mut Vec<Token>) {
         } else if matches!(c, ',' | ';' | ':') {
             out.push(Token::new(",".to_string(), Kind::Punct));
             i += 1;
-        } else if c.is_ascii() || c.is_whitespace() || is_emoji_modifier(c) {
+        } else if c.is_ascii() || c.is_whitespace() || is_emoji_modifier(c) || is_invisible(c) {
             i += 1;
         } else if let Some(p) = lexicon::emoji_polarity(c) {
             out.push(emo_token(p, &c.to_string()));
@@ -588,6 +598,12 @@ mod tests {
     }
 
     #[test]
+    fn invisible_characters_make_no_tokens() {
+        assert!(toks("\u{200b}\u{feff} \u{202b}\u{202c}").is_empty());
+        assert_eq!(texts("\u{202b}\u{05e9}\u{05dc}\u{05d5}\u{05dd}\u{202c} ok"), vec!["\u{05e9}\u{05dc}\u{05d5}\u{05dd}", "ok"]);
+    }
+
+    #[test]
     fn contrast_marks_clauses() {
         let t = toks("great cast, however the plot is dull");
         let cl: Vec<u8> = t.iter().map(|t| t.clause).collect();
@@ -597,12 +613,13 @@ mod tests {
 
     #[test]
     fn general_lexicon_fills_gaps() {
-        let t = toks("dull and duuuull, but good");
+        let t = toks("dreary and dreeeary, but good");
         assert_eq!((t[0].polarity, t[0].ext), (-1, true));
         assert!(t[2].elongated && t[2].ext && t[2].polarity == -1);
         assert_eq!(squeeze_long_runs("duuuull"), "dull");
+        assert_eq!(toks("splendid")[0].polarity, 2);
         assert_eq!(toks("loooove")[0].polarity, 2);
         // The hand-written lexicon wins where both have the word.
-        assert_eq!((t[6].polarity, t[6].ext), (1, false));
+        assert_eq!((t[5].polarity, t[5].ext), (1, false));
     }
 }
