@@ -614,6 +614,32 @@ const NEGATIVE: &[&str] = &[
     "predictable",
     "forgettable",
     "cringe",
+    // Streaming and app complaints (what a streaming service's customers
+    // write about; rare in the training tweets).
+    "buffering",
+    "buffers",
+    "froze",
+    "frozen",
+    "freezes",
+    "crashing",
+    "lag",
+    "laggy",
+    "lagging",
+    "glitch",
+    "glitches",
+    "glitchy",
+    "stuck",
+    "pixelated",
+    "stutter",
+    "stutters",
+    "stuttering",
+    "unusable",
+    "unresponsive",
+    "outage",
+    "unsubscribe",
+    "unsubscribed",
+    "cancelling",
+    "canceling",
 ];
 
 const STRONG_NEGATIVE: &[&str] = &[
