@@ -269,3 +269,29 @@ fn bad_input_gets_a_label_and_never_panics() {
     assert_sane(&p);
     assert_eq!(p.label, Label::Negative);
 }
+
+#[test]
+fn neutral_offset_only_moves_the_neutral_bias() {
+    let (texts, labels) = synthetic();
+    let base = small_config();
+    let shifted = TrainConfig {
+        neutral_offset: 3.0,
+        ..small_config()
+    };
+    let a = train(&texts, &labels, &base, &mut StdRng::seed_from_u64(7), |_, _| {}).unwrap();
+    let b = train(&texts, &labels, &shifted, &mut StdRng::seed_from_u64(7), |_, _| {}).unwrap();
+    assert_ne!(a.to_bytes(), b.to_bytes());
+    for t in ["they adore the app", "we despise the game"] {
+        let (pa, pb) = (a.predict(t), b.predict(t));
+        assert!(pb.probs[1] > pa.probs[1], "{t}: {pa:?} vs {pb:?}");
+        // Same weights: the ratio of the other two classes is unchanged.
+        let ra = pa.probs[0] / pa.probs[2];
+        let rb = pb.probs[0] / pb.probs[2];
+        assert!((ra / rb - 1.0).abs() < 1e-3, "{ra} vs {rb}");
+    }
+    let mut bad = small_config();
+    assert!(bad.set("neutral_offset", "x").is_err());
+    assert!(bad.set("no_such_key", "1").is_err());
+    bad.set("neutral_offset", "NaN").unwrap();
+    assert!(train(&texts, &labels, &bad, &mut StdRng::seed_from_u64(7), |_, _| {}).is_err());
+}
