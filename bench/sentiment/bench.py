@@ -1,18 +1,34 @@
 #!/usr/bin/env python3
-"""Side-by-side sentiment benchmark (protocol sentiment-v1) on TweetEval val.
+"""Side-by-side sentiment benchmark (protocol sentiment-v1): val AND shifted splits.
 
 Systems: VADER (compound >= 0.05 positive, <= -0.05 negative), a scikit-learn
-TF-IDF (word 1-2 + char 2-5 grams) LinearSVC trained on the same train split,
-and Marquee through its release CLI (`marquee eval sentiment --json`).
-Run it pinned to one core (run.sh does `taskset -c 0`). Timings are medians of
---runs repetitions, measured after load.
+TF-IDF (word 1-2 + char 2-5 grams) LinearSVC, and Marquee's fast tier through
+its release CLI (`marquee train sentiment` / `marquee eval sentiment --json`).
+
+Evaluation sets, each with the training set the trained systems use for it:
+  val                    TweetEval val (2,000); trained on all of TweetEval train.
+  years-2013-15->2016    train lines from the 2016 SemEval files; trained on the
+                         2013-2015 files (train_provenance.tsv). A shift in time.
+  years-2014-16->2013    train lines from the 2013 files; trained on 2014-2016.
+  probe                  bench/sentiment/probe/handwritten-reviews.csv: 60
+                         HAND-WRITTEN review/app-review/editorial sentences (no
+                         labelled review data exists offline). Small and written by
+                         the developer: a smoke test of review-style text, not a
+                         benchmark. Trained on all of TweetEval train.
+The split definition is the one of `marquee_sentiment::shifted_splits` (the
+year is read from the SemEval file name); the Rust side prints the same sizes.
+
+Run it pinned to one core (run.sh does `taskset -c 0`). Throughput is measured
+on val, medians of --runs repetitions after load.
 """
 import argparse
+import csv
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -21,6 +37,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_s
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+LABELS = {"negative": 0, "neutral": 1, "positive": 2, "0": 0, "1": 1, "2": 2}
 
 
 def read_split(d, split):
@@ -31,8 +49,32 @@ def read_split(d, split):
     return texts[: len(labels)], np.array(labels)
 
 
+def read_years(d, n):
+    """SemEval collection year of each train line (None when unknown)."""
+    years = []
+    with open(os.path.join(d, "train_provenance.tsv"), encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    col = rows[0].index("semeval_file")
+    for r in rows[1:]:
+        if not r:
+            continue
+        name = r[col].strip()
+        y = name[len("twitter-"):len("twitter-") + 4] if name.startswith("twitter-") else ""
+        years.append(int(y) if y.isdigit() else None)
+    if len(years) != n:
+        sys.exit(f"train_provenance.tsv has {len(years)} lines for {n} train texts")
+    return years
+
+
+def read_probe(path):
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [r["text"] for r in rows], np.array([LABELS[r["label"].strip().lower()] for r in rows])
+
+
 def metrics(gold, pred):
     return {
+        "n": int(len(gold)),
         "macro_recall": recall_score(gold, pred, average="macro"),
         "macro_f1": f1_score(gold, pred, average="macro"),
         "accuracy": accuracy_score(gold, pred),
@@ -51,20 +93,51 @@ def rate(fn, n_texts, runs):
     return statistics.median(wall), statistics.median(cpu)
 
 
+def write_tweeteval(d, split, texts, labels):
+    with open(os.path.join(d, f"{split}_text.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in texts))
+    with open(os.path.join(d, f"{split}_labels.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(f"{int(l)}\n" for l in labels))
+
+
+def marquee_eval(exe, args):
+    out = subprocess.run([exe, "eval", "sentiment", *args, "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--marquee", required=True, help="path to the release marquee binary")
+    ap.add_argument("--probe", required=True, help="hand-written review probe CSV")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json-out")
     a = ap.parse_args()
 
     train_x, train_y = read_split(a.data, "train")
     val_x, val_y = read_split(a.data, "val")
+    probe_x, probe_y = read_probe(a.probe)
+    years = read_years(a.data, len(train_x))
     n = len(val_x)
+
+    # name -> (training indices or None for all of train, eval texts, eval labels)
+    def held(year):
+        tr = [i for i, y in enumerate(years) if y is not None and y != year]
+        ev = [i for i, y in enumerate(years) if y == year]
+        return tr, [train_x[i] for i in ev], train_y[ev]
+
+    sets = {"val": (None, val_x, val_y)}
+    sets["years-2013-15->2016"] = held(2016)
+    sets["years-2014-16->2013"] = held(2013)
+    sets["probe (hand-written)"] = (None, probe_x, probe_y)
+    for name, (tr, x, _) in sets.items():
+        print(f"{name}: train {len(tr) if tr is not None else len(train_x)}, eval {len(x)}",
+              file=sys.stderr)
     results = {}
 
-    # VADER
+    # VADER: no training, the same on every set.
     t0 = time.perf_counter()
     vader = SentimentIntensityAnalyzer()
     vader_load = time.perf_counter() - t0
@@ -73,23 +146,36 @@ def main():
         c = vader.polarity_scores(t)["compound"]
         return 2 if c >= 0.05 else (0 if c <= -0.05 else 1)
 
-    vpred = np.array([vader_label(t) for t in val_x])
+    r = {"sets": {}}
+    for name, (_, x, y) in sets.items():
+        r["sets"][name] = metrics(y, np.array([vader_label(t) for t in x]))
     v_single, v_cpu = rate(lambda: [vader_label(t) for t in val_x], n, a.runs)
-    results["VADER 3.3.2"] = dict(metrics(val_y, vpred), load_ms=vader_load * 1e3,
-                                  single=v_single, batch=v_single,
-                                  single_cpu=v_cpu, batch_cpu=v_cpu)
+    r.update(load_ms=vader_load * 1e3, single=v_single, batch=v_single,
+             single_cpu=v_cpu, batch_cpu=v_cpu)
+    results["VADER 3.3.2"] = r
 
-    # TF-IDF + LinearSVC
+    # TF-IDF + LinearSVC, one fit per distinct training set.
+    def fit_svm(xs, ys):
+        vec = FeatureUnion([
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                                     min_df=2)),
+            ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True,
+                                     min_df=2)),
+        ])
+        svm = LinearSVC(C=0.5, class_weight="balanced")
+        svm.fit(vec.fit_transform(xs), ys)
+        return vec, svm
+
+    r = {"sets": {}}
     t0 = time.perf_counter()
-    vec = FeatureUnion([
-        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
-        ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-    ])
-    xtr = vec.fit_transform(train_x)
-    svm = LinearSVC(C=0.5, class_weight="balanced")
-    svm.fit(xtr, train_y)
-    svm_train_s = time.perf_counter() - t0
-    spred = svm.predict(vec.transform(val_x))
+    vec, svm = fit_svm(train_x, train_y)
+    r["train_s"] = time.perf_counter() - t0
+    for name, (tr, x, y) in sets.items():
+        if tr is None:
+            v2, s2 = vec, svm
+        else:
+            v2, s2 = fit_svm([train_x[i] for i in tr], train_y[tr])
+        r["sets"][name] = metrics(y, s2.predict(v2.transform(x)))
 
     def svm_batches():
         for i in range(0, n, 1000):
@@ -103,50 +189,75 @@ def main():
 
     s_batch, s_batch_cpu = rate(svm_batches, n, a.runs)
     s_single, s_single_cpu = rate(svm_single, len(sub), max(1, a.runs // 2))
-    results["TF-IDF w1-2+c2-5 LinearSVC"] = dict(metrics(val_y, spred), load_ms=float("nan"),
-                                                 single=s_single, batch=s_batch,
-                                                 single_cpu=s_single_cpu, batch_cpu=s_batch_cpu,
-                                                 train_s=svm_train_s)
+    r.update(load_ms=float("nan"), single=s_single, batch=s_batch,
+             single_cpu=s_single_cpu, batch_cpu=s_batch_cpu)
+    results["TF-IDF w1-2+c2-5 LinearSVC"] = r
 
-    # Marquee (release CLI, JSON output)
-    runs = []
-    for _ in range(a.runs):
-        out = subprocess.run(
-            [a.marquee, "eval", "sentiment", "--text", os.path.join(a.data, "val_text.txt"),
-             "--labels", os.path.join(a.data, "val_labels.txt"), "--json"],
-            check=True, capture_output=True, text=True).stdout
-        runs.append(json.loads(out))
-    m = runs[0]["metrics"]
-    tp = [r["throughput"] for r in runs]
-    results["Marquee sentiment-v1"] = {
-        "macro_recall": m["macro_recall"], "macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
-        "confusion": m["confusion"],
-        "load_ms": statistics.median(t["load_ms"] for t in tp),
-        "single": statistics.median(t["single_texts_per_s"] for t in tp),
-        "batch": statistics.median(t["batch_1000_texts_per_s"] for t in tp),
-        "single_cpu": statistics.median(t["single_texts_per_cpu_s"] or 0.0 for t in tp),
-        "batch_cpu": statistics.median(t["batch_1000_texts_per_cpu_s"] or 0.0 for t in tp),
-        "model_sha256": runs[0]["model_sha256"],
-    }
+    # Marquee fast tier: the embedded model (trained on all of train, seed 42) for
+    # val and the probe; for each shifted set, `marquee train sentiment` on its
+    # training part (same defaults and seed), then `marquee eval sentiment`.
+    r = {"sets": {}}
+    runs = [marquee_eval(a.marquee, ["--text", os.path.join(a.data, "val_text.txt"),
+                                     "--labels", os.path.join(a.data, "val_labels.txt")])
+            for _ in range(a.runs)]
+    r["sets"]["val"] = runs[0]["metrics"]
+    r["model_sha256"] = runs[0]["model_sha256"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (tr, x, y) in sets.items():
+            if name == "val":
+                continue
+            evdir = os.path.join(tmp, "eval")
+            os.makedirs(evdir, exist_ok=True)
+            write_tweeteval(evdir, "held", x, y)
+            model_args = []
+            if tr is not None:
+                trdir = os.path.join(tmp, "train")
+                os.makedirs(trdir, exist_ok=True)
+                write_tweeteval(trdir, "train", [train_x[i] for i in tr], train_y[tr])
+                model = os.path.join(tmp, "model.bin")
+                subprocess.run([a.marquee, "train", "sentiment", "--data", trdir,
+                                "--seed", str(a.seed), "--out", model],
+                               check=True, capture_output=True, text=True)
+                model_args = ["--model", model]
+            rep = marquee_eval(a.marquee, ["--text", os.path.join(evdir, "held_text.txt"),
+                                           "--labels", os.path.join(evdir, "held_labels.txt"),
+                                           "--no-timing", *model_args])
+            r["sets"][name] = rep["metrics"]
+    tp = [x["throughput"] for x in runs]
+    r.update(
+        load_ms=statistics.median(t["load_ms"] for t in tp),
+        single=statistics.median(t["single_texts_per_s"] for t in tp),
+        batch=statistics.median(t["batch_1000_texts_per_s"] for t in tp),
+        single_cpu=statistics.median(t["single_texts_per_cpu_s"] or 0.0 for t in tp),
+        batch_cpu=statistics.median(t["batch_1000_texts_per_cpu_s"] or 0.0 for t in tp),
+    )
+    results["Marquee fast (sentiment-v2)"] = r
 
-    mq = results["Marquee sentiment-v1"]
-    print(f"TweetEval val, {n} texts, one core (medians of {a.runs} runs)")
+    names = list(sets)
+    print(f"macro-recall; throughput on TweetEval val ({n} texts), one core, medians of {a.runs} runs")
     print("texts/s: wall clock, and per CPU-second of the measuring thread (robust to a busy machine)")
-    print(f"{'system':30} {'macro-R':>8} {'macro-F1':>8} {'acc':>7} {'single/s':>10} {'batch/s':>10} "
-          f"{'single/cpu-s':>13} {'batch/cpu-s':>12} {'load ms':>8}")
+    head = "".join(f"{s[:20]:>22}" for s in names)
+    print(f"{'system':30}{head} {'single/s':>9} {'batch/s':>9} {'single/cpu-s':>13} {'batch/cpu-s':>12}")
     for name, r in results.items():
-        print(f"{name:30} {r['macro_recall']:8.4f} {r['macro_f1']:8.4f} {r['accuracy']:7.4f} "
-              f"{r['single']:10.0f} {r['batch']:10.0f} {r['single_cpu']:13.0f} {r['batch_cpu']:12.0f} "
-              f"{r['load_ms']:8.2f}")
+        cells = "".join(f"{r['sets'][s]['macro_recall']:22.4f}" for s in names)
+        print(f"{name:30}{cells} {r['single']:9.0f} {r['batch']:9.0f} "
+              f"{r['single_cpu']:13.0f} {r['batch_cpu']:12.0f}")
+    print("macro-F1:")
+    for name, r in results.items():
+        cells = "".join(f"{r['sets'][s]['macro_f1']:22.4f}" for s in names)
+        print(f"{name:30}{cells}")
+    mq = results["Marquee fast (sentiment-v2)"]
     for name, r in results.items():
         if name.startswith("Marquee"):
             continue
-        print(f"Marquee vs {name}: macro-recall {mq['macro_recall'] - r['macro_recall']:+.4f}, "
-              f"single {mq['single'] / r['single']:.1f}x, batch {mq['batch'] / r['batch']:.1f}x (wall); "
-              f"single {mq['single_cpu'] / r['single_cpu']:.1f}x, batch {mq['batch_cpu'] / r['batch_cpu']:.1f}x (CPU)")
-    print("confusion (rows gold neg/neu/pos, cols predicted):")
+        diffs = ", ".join(f"{s} {mq['sets'][s]['macro_recall'] - r['sets'][s]['macro_recall']:+.4f}"
+                          for s in names)
+        print(f"Marquee vs {name}: macro-recall {diffs}; "
+              f"single {mq['single_cpu'] / r['single_cpu']:.1f}x, "
+              f"batch {mq['batch_cpu'] / r['batch_cpu']:.1f}x (CPU)")
+    print("confusion on the shifted sets (rows gold neg/neu/pos, cols predicted):")
     for name, r in results.items():
-        print(f"  {name}: {r['confusion']}")
+        print(f"  {name}: " + "; ".join(f"{s} {r['sets'][s]['confusion']}" for s in names[1:3]))
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(results, f, indent=2)

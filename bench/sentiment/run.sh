@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee on TweetEval val, one core.
+# Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee's fast tier, on TweetEval val,
+# on the shifted (by-year) splits and on the hand-written review probe; one core.
 # Usage: bench/sentiment/run.sh [DATA_DIR] [RUNS]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -16,4 +17,5 @@ mkdir -p "$ROOT/bench/sentiment/results"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 taskset -c 0 "$VENV/bin/python" "$ROOT/bench/sentiment/bench.py" \
   --data "$DATA" --marquee "$TARGET/release/marquee" --runs "$RUNS" \
+  --probe "$ROOT/bench/sentiment/probe/handwritten-reviews.csv" \
   --json-out "$ROOT/bench/sentiment/results/latest.json"

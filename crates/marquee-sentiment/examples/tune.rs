@@ -1,8 +1,8 @@
 //! Hyper-parameter tuning helper: train on TweetEval train, report val.
 //!
 //! `cargo run --release -p marquee-sentiment --example tune -- DIR [key=value ...]`
-//! Keys: seed epochs lr l2 balance average hash_bits char_min char_max
-//! neg_window w_word w_bigram w_char w_lex w_style.
+//! Keys: seed, and any key of `TrainConfig::set`. Val only: for choices, use
+//! `examples/shifted.rs`, which reports the shifted splits too.
 
 use marquee_sentiment::{parse_tweeteval, train, Label, Metrics, TrainConfig};
 use rand::rngs::StdRng;
@@ -15,26 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seed = 42u64;
     for kv in args {
         let (k, v) = kv.split_once('=').ok_or("expected key=value")?;
-        let f = &mut cfg.features;
         match k {
             "seed" => seed = v.parse()?,
-            "epochs" => cfg.epochs = v.parse()?,
-            "lr" => cfg.lr = v.parse()?,
-            "l2" => cfg.l2 = v.parse()?,
-            "balance" => cfg.balance = v.parse()?,
-            "average" => cfg.average = v.parse()?,
-            "hash_bits" => f.hash_bits = v.parse()?,
-            "char_min" => f.char_min = v.parse()?,
-            "char_max" => f.char_max = v.parse()?,
-            "neg_window" => f.neg_window = v.parse()?,
-            "w_word" => f.w_word = v.parse()?,
-            "w_bigram" => f.w_bigram = v.parse()?,
-            "w_char" => f.w_char = v.parse()?,
-            "w_lex" => f.w_lex = v.parse()?,
-            "w_style" => f.w_style = v.parse()?,
-            "w_trigram" => f.w_trigram = v.parse()?,
-            "group_norm" => f.group_norm = v.parse()?,
-            _ => return Err(format!("unknown key {k}").into()),
+            _ => cfg.set(k, v)?,
         }
     }
     let read = |s: &str| std::fs::read_to_string(format!("{dir}/{s}"));

@@ -107,6 +107,90 @@ fn csv_records(csv: &str) -> Result<Vec<Vec<String>>> {
     Ok(rows)
 }
 
+/// Parse TweetEval `train_provenance.tsv` (a header, then `line`,
+/// `tweeteval_train_index`, `status`, `semeval_file`, `semeval_tweet_id`):
+/// the SemEval source file of each train line, in line order.
+pub fn parse_provenance(tsv: &str) -> Result<Vec<String>> {
+    let mut lines = tsv.lines();
+    let header = lines
+        .next()
+        .ok_or_else(|| Error::Data("empty provenance file".into()))?;
+    let col = header
+        .split('\t')
+        .position(|h| h.trim() == "semeval_file")
+        .ok_or_else(|| Error::Data("provenance has no `semeval_file` column".into()))?;
+    lines
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            l.split('\t')
+                .nth(col)
+                .map(|s| s.trim().to_string())
+                .ok_or_else(|| Error::Data(format!("provenance line {}: too few columns", i + 2)))
+        })
+        .collect()
+}
+
+/// A validation split that resembles a distribution shift: whole SemEval
+/// source files (so whole collection years) are held out of training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShiftedSplit {
+    /// Short name, e.g. `years-2013-15->2016`.
+    pub name: &'static str,
+    /// Indices (into the train set) to train on.
+    pub train: Vec<usize>,
+    /// Indices (into the train set) to evaluate on.
+    pub held_out: Vec<usize>,
+}
+
+/// The SemEval collection year of a source file name such as
+/// `twitter-2016test-A.tsv`.
+pub fn source_year(file: &str) -> Option<u16> {
+    let rest = file.strip_prefix("twitter-")?;
+    rest.get(..4)?.parse().ok()
+}
+
+/// The shifted splits of protocol `sentiment-v1` over TweetEval train, given
+/// each line's SemEval source file ([`parse_provenance`]):
+///
+/// * `years-2013-15->2016`: train on the 2013–2015 files, evaluate on every
+///   2016 file (forward in time, like the 2017 test split);
+/// * `years-2014-16->2013`: train on the 2014–2016 files, evaluate on every
+///   2013 file (backward in time: a second, independent shift).
+///
+/// Lines whose year cannot be read are in neither part. Errors when a part
+/// would be empty.
+pub fn shifted_splits(sources: &[String]) -> Result<Vec<ShiftedSplit>> {
+    let years: Vec<Option<u16>> = sources.iter().map(|s| source_year(s)).collect();
+    let split = |name: &'static str, held: u16| -> Result<ShiftedSplit> {
+        let mut train = Vec::new();
+        let mut held_out = Vec::new();
+        for (i, y) in years.iter().enumerate() {
+            match y {
+                Some(y) if *y == held => held_out.push(i),
+                Some(_) => train.push(i),
+                None => {}
+            }
+        }
+        if train.is_empty() || held_out.is_empty() {
+            return Err(Error::Data(format!(
+                "shifted split {name}: {} train and {} held-out lines",
+                train.len(),
+                held_out.len()
+            )));
+        }
+        Ok(ShiftedSplit {
+            name,
+            train,
+            held_out,
+        })
+    };
+    Ok(vec![
+        split("years-2013-15->2016", 2016)?,
+        split("years-2014-16->2013", 2013)?,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +215,26 @@ mod tests {
         let (t, l) = parse_tweeteval("a\nb\n", "0\n2\n").unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(l[1], Label::Positive);
+    }
+
+    #[test]
+    fn provenance_and_shifted_splits() {
+        let tsv = "line\ttweeteval_train_index\tstatus\tsemeval_file\tsemeval_tweet_id\n\
+                   1\t0\texact\ttwitter-2013test-A.tsv\t1\n\
+                   2\t1\texact\ttwitter-2016dev-A.tsv\t2\n\
+                   3\t2\texact\ttwitter-2014sarcasm-A.tsv\t3\n\
+                   4\t3\texact\tsomething-else.tsv\t4\n";
+        let src = parse_provenance(tsv).unwrap();
+        assert_eq!(src.len(), 4);
+        assert_eq!(source_year(&src[2]), Some(2014));
+        assert_eq!(source_year(&src[3]), None);
+        let s = shifted_splits(&src).unwrap();
+        assert_eq!(s[0].train, vec![0, 2]);
+        assert_eq!(s[0].held_out, vec![1]);
+        assert_eq!(s[1].train, vec![1, 2]);
+        assert_eq!(s[1].held_out, vec![0]);
+        assert!(parse_provenance("line\tfile\n1\tx\n").is_err());
+        // No 2013 line: the backward split would be empty.
+        assert!(shifted_splits(&src[1..]).is_err());
     }
 }

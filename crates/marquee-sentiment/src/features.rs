@@ -6,7 +6,13 @@
 //! * word bigrams over the token stream (hashtag tokens excluded);
 //! * character n-grams of each word with boundary markers (`<good>`);
 //! * lexicon prior: "positive/negative lexicon word", crossed with negated,
-//!   intensified, ALL-CAPS and elongated, valued by the entry's strength;
+//!   intensified, ALL-CAPS, elongated and the clause around a contrast word
+//!   (`but`, `however`), valued by the entry's strength; hits of the
+//!   general-domain VADER word list (words the hand-written lexicon lacks)
+//!   are features of their own;
+//! * text level: the net lexicon polarity in five bins (negation flips and
+//!   damps, the clause after `but` counts 3x the one before), "no polar
+//!   word", and "both polarities";
 //! * style: ALL-CAPS and elongated words.
 //!
 //! The hash is FNV-1a followed by a 64-bit finaliser: fixed, platform
@@ -43,6 +49,15 @@ pub struct FeatureConfig {
     /// union of separately normalised vectors), instead of normalising the
     /// whole vector once.
     pub group_norm: bool,
+    /// Also use the general-domain (VADER) lexicon for words the
+    /// hand-written lexicon lacks, as features of their own.
+    pub ext_lex: bool,
+    /// Cross lexicon hits with their clause around a contrast word (`but`,
+    /// `however`): before it, or after it.
+    pub contrast: bool,
+    /// Weight of the text-level features (net lexicon polarity bins, "no
+    /// polar word", "mixed"); 0 disables them.
+    pub w_doc: f32,
 }
 
 impl Default for FeatureConfig {
@@ -53,12 +68,15 @@ impl Default for FeatureConfig {
             char_max: 5,
             neg_window: 3,
             w_word: 1.0,
-            w_bigram: 0.7,
+            w_bigram: 0.5,
             w_char: 0.5,
-            w_lex: 1.0,
+            w_lex: 2.0,
             w_style: 0.5,
-            w_trigram: 0.3,
+            w_trigram: 0.0,
             group_norm: true,
+            ext_lex: true,
+            contrast: true,
+            w_doc: 1.0,
         }
     }
 }
@@ -81,7 +99,8 @@ const G_CHAR: u8 = 2;
 const G_LEX: u8 = 3;
 const G_STYLE: u8 = 4;
 const G_TRIGRAM: u8 = 5;
-const N_GROUPS: usize = 6;
+const G_DOC: u8 = 6;
+const N_GROUPS: usize = 7;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -122,6 +141,7 @@ const NS_LEX: u8 = 4;
 const NS_STYLE: u8 = 5;
 const NS_BIGRAM: u8 = 6;
 const NS_TRIGRAM: u8 = 7;
+const NS_DOC: u8 = 8;
 
 #[inline]
 fn hash3(ns: u8, a: &[u8], b: &[u8], c: &[u8]) -> u64 {
@@ -140,6 +160,7 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
         cfg.w_lex,
         cfg.w_style,
         cfg.w_trigram,
+        cfg.w_doc,
     ];
     let push = |out: &mut Vec<Feat>, grp: u8, h: u64, mult: f32, tok: usize| {
         out.push(Feat {
@@ -156,6 +177,7 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
     let mut buf: Vec<u8> = Vec::with_capacity(64);
     let mut prev: Option<&str> = None;
     let mut prev2: Option<&str> = None;
+    let (mut net, mut hits, mut pos_hits, mut neg_hits) = (0f32, 0usize, false, false);
     for (i, t) in tokens.iter().enumerate() {
         let word = t.text.as_bytes();
         let ns = if t.negated { NS_WORD_NEG } else { NS_WORD };
@@ -198,12 +220,19 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
             }
         }
 
-        if t.polarity != 0 && cfg.w_lex > 0.0 {
+        if t.polarity != 0 && cfg.w_lex > 0.0 && (cfg.ext_lex || !t.ext) {
             let sign = if t.polarity > 0 { b'+' } else { b'-' };
             let strength = f32::from(t.polarity.unsigned_abs());
             let v = strength;
             let neg = if t.negated { b'n' } else { b'a' };
-            push(out, G_LEX, hash1(NS_LEX, &[sign, neg]), v, i);
+            // Hits of the general lexicon are features of their own (`x`),
+            // so the model learns how far to trust each source.
+            let src = if t.ext { b'x' } else { b'h' };
+            if t.ext {
+                push(out, G_LEX, hash1(NS_LEX, &[sign, neg, src]), v, i);
+            } else {
+                push(out, G_LEX, hash1(NS_LEX, &[sign, neg]), v, i);
+            }
             if t.kind == Kind::Emo {
                 push(out, G_LEX, hash1(NS_LEX, &[sign, b'e']), v, i);
             }
@@ -216,6 +245,31 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
             if t.elongated {
                 push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'l']), v, i);
             }
+            if cfg.contrast && t.clause != 0 {
+                push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'k', t.clause]), v, i);
+            }
+            if cfg.w_doc > 0.0 {
+                // Negation flips and damps; the clause after a contrast
+                // word counts more than the one before it.
+                let mut x = f32::from(t.polarity);
+                if t.negated {
+                    x *= -0.5;
+                }
+                if cfg.contrast {
+                    x *= match t.clause {
+                        1 => 0.5,
+                        2 => 1.5,
+                        _ => 1.0,
+                    };
+                }
+                net += x;
+                hits += 1;
+                if x > 0.0 {
+                    pos_hits = true;
+                } else if x < 0.0 {
+                    neg_hits = true;
+                }
+            }
         }
         if cfg.w_style > 0.0 {
             if t.allcaps {
@@ -224,6 +278,25 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
             if t.elongated {
                 push(out, G_STYLE, hash1(NS_STYLE, b"elong"), 1.0, i);
             }
+        }
+    }
+    if cfg.w_doc > 0.0 {
+        let bin: &[u8] = if hits == 0 {
+            b"none"
+        } else if net >= 2.0 {
+            b"++"
+        } else if net > 0.25 {
+            b"+"
+        } else if net <= -2.0 {
+            b"--"
+        } else if net < -0.25 {
+            b"-"
+        } else {
+            b"0"
+        };
+        push(out, G_DOC, hash1(NS_DOC, bin), 1.0, usize::from(NO_TOKEN));
+        if pos_hits && neg_hits {
+            push(out, G_DOC, hash1(NS_DOC, b"mixed"), 1.0, usize::from(NO_TOKEN));
         }
     }
     if cfg.group_norm {
@@ -279,6 +352,7 @@ mod tests {
             char_min: 0,
             w_bigram: 0.0,
             w_lex: 0.0,
+            w_doc: 0.0,
             ..FeatureConfig::default()
         };
         let a = feats("good", &cfg);

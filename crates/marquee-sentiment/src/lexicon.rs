@@ -614,6 +614,32 @@ const NEGATIVE: &[&str] = &[
     "predictable",
     "forgettable",
     "cringe",
+    // Streaming and app complaints (what a streaming service's customers
+    // write about; rare in the training tweets).
+    "buffering",
+    "buffers",
+    "froze",
+    "frozen",
+    "freezes",
+    "crashing",
+    "lag",
+    "laggy",
+    "lagging",
+    "glitch",
+    "glitches",
+    "glitchy",
+    "stuck",
+    "pixelated",
+    "stutter",
+    "stutters",
+    "stuttering",
+    "unusable",
+    "unresponsive",
+    "outage",
+    "unsubscribe",
+    "unsubscribed",
+    "cancelling",
+    "canceling",
 ];
 
 const STRONG_NEGATIVE: &[&str] = &[
@@ -938,9 +964,61 @@ static INTENSIFIER_SET: LazyLock<FastMap<&'static str, ()>> =
 static EMOJI_MAP: LazyLock<FastMap<u32, i8>> =
     LazyLock::new(|| EMOJI.iter().map(|(c, p)| (*c, *p)).collect());
 
+/// Word entries of the VADER lexicon (vaderSentiment 3.3.2, MIT License, see
+/// `lexicon/LICENSE-VADER`): `word<TAB>mean valence` in `-4..=4`.
+static VADER_WORDS: &str = include_str!("../lexicon/vader-words.tsv");
+
+/// The VADER valences binned to `-2..=2`: `|v| >= 2.5` strong, `|v| >= 1`
+/// ordinary, weaker entries dropped. Negators are left out (they open a
+/// negation scope instead).
+static EXT_LEXICON: LazyLock<FastMap<&'static str, i8>> = LazyLock::new(|| {
+    let mut map = FastMap::default();
+    for line in VADER_WORDS.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((w, v)) = line.split_once('\t') else {
+            continue;
+        };
+        let Ok(v) = v.trim().parse::<f32>() else {
+            continue;
+        };
+        let pol = if v >= 2.5 {
+            2
+        } else if v >= 1.0 {
+            1
+        } else if v <= -2.5 {
+            -2
+        } else if v <= -1.0 {
+            -1
+        } else {
+            0
+        };
+        if pol != 0 && !is_negator(w) {
+            map.insert(w, pol);
+        }
+    }
+    map
+});
+
 /// Polarity of a lower-cased word, or 0 if it is not in the lexicon.
 pub(crate) fn word_polarity(word: &str) -> i8 {
     LEXICON.get(word).copied().unwrap_or(0)
+}
+
+/// Polarity of a lower-cased word in the larger, general-domain VADER
+/// lexicon (binned to `-2..=2`), or 0.
+pub(crate) fn ext_polarity(word: &str) -> i8 {
+    EXT_LEXICON.get(word).copied().unwrap_or(0)
+}
+
+/// Whether a lower-cased word turns the sentence: what follows it usually
+/// carries the writer's verdict ("good acting, but a dull plot").
+pub(crate) fn is_contrast(word: &str) -> bool {
+    matches!(
+        word,
+        "but" | "however" | "nevertheless" | "nonetheless"
+    )
 }
 
 /// Whether a lower-cased word opens a negation scope.
@@ -973,6 +1051,18 @@ mod tests {
         assert_eq!(word_polarity("like"), 1);
         assert_eq!(word_polarity("worst"), -2);
         assert_eq!(word_polarity("table"), 0);
+    }
+
+    #[test]
+    fn external_lexicon_is_binned() {
+        assert_eq!(ext_polarity("dreary"), -1);
+        assert_eq!(ext_polarity("gloomy"), 0, "weak entries are dropped");
+        assert!(ext_polarity("excellent") >= 1);
+        assert!(ext_polarity("horrible") <= -2);
+        assert_eq!(ext_polarity("table"), 0);
+        // Negators open a scope instead of carrying polarity.
+        assert_eq!(ext_polarity("no"), 0);
+        assert!(is_contrast("but") && !is_contrast("butter"));
     }
 
     #[test]

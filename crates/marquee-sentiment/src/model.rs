@@ -8,11 +8,13 @@ use crate::{Error, Label, Result};
 
 /// The default model, trained on TweetEval train by
 /// `marquee train sentiment --seed 42`.
-static DEFAULT_MODEL: &[u8] = include_bytes!("../model/sentiment-v1.bin");
+static DEFAULT_MODEL: &[u8] = include_bytes!("../model/sentiment-v2.bin");
 
 const MAGIC: &[u8; 8] = b"MQSENT\0\x01";
 /// Bumped whenever tokenisation or feature extraction changes meaning.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Version 2: general-domain lexicon, contrast clauses, text-level features,
+/// long-run elongation look-up.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// How many contributing tokens a [`Prediction`] reports at most.
 pub const TOP_TOKENS: usize = 5;
@@ -130,6 +132,8 @@ impl Model {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&u32::from(c.group_norm).to_le_bytes());
+        out.extend_from_slice(&[u8::from(c.ext_lex), u8::from(c.contrast), 0, 0]);
+        out.extend_from_slice(&c.w_doc.to_le_bytes());
         for b in self.bias {
             out.extend_from_slice(&b.to_le_bytes());
         }
@@ -146,7 +150,7 @@ impl Model {
 
     /// Parse a model file written by [`Model::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
-        if bytes.len() < 8 + 4 + 4 + 24 + 4 + 12 + 4 + 32 {
+        if bytes.len() < 8 + 4 + 4 + 24 + 4 + 8 + 12 + 4 + 32 {
             return Err(Error::BadModel("file too short".into()));
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
@@ -168,18 +172,25 @@ impl Model {
         if !(8..=26).contains(&hash_bits) || char_min > char_max {
             return Err(Error::BadModel("bad feature settings".into()));
         }
+        let (w_word, w_bigram, w_char, w_lex, w_style, w_trigram) =
+            (r.f32()?, r.f32()?, r.f32()?, r.f32()?, r.f32()?, r.f32()?);
+        let group_norm = r.u32()? != 0;
+        let flags = r.take(4)?;
         let cfg = FeatureConfig {
             hash_bits,
             char_min,
             char_max,
             neg_window,
-            w_word: r.f32()?,
-            w_bigram: r.f32()?,
-            w_char: r.f32()?,
-            w_lex: r.f32()?,
-            w_style: r.f32()?,
-            w_trigram: r.f32()?,
-            group_norm: r.u32()? != 0,
+            w_word,
+            w_bigram,
+            w_char,
+            w_lex,
+            w_style,
+            w_trigram,
+            group_norm,
+            ext_lex: flags[0] != 0,
+            contrast: flags[1] != 0,
+            w_doc: r.f32()?,
         };
         let bias = [r.f32()?, r.f32()?, r.f32()?];
         let scale = r.f32()?;
@@ -226,7 +237,11 @@ impl Model {
         std::array::from_fn(|c| self.bias[c] + self.scale * a[c])
     }
 
-    /// Classify one text.
+    /// Classify one text. Every text gets a label and nothing panics: a
+    /// text with no tokens (empty, blank, only control characters) is
+    /// neutral with probability 1 and no explanation; any length and any
+    /// script is accepted (a script the model has not seen mostly falls back
+    /// on emoji, punctuation and the biases).
     pub fn predict(&self, text: &str) -> Prediction {
         SCRATCH.with(|s| match s.try_borrow_mut() {
             Ok(mut s) => self.predict_with(text, &mut s),
@@ -253,12 +268,31 @@ impl Model {
                 Err(_) => &mut fresh,
             };
             self.features_into(text, s);
+            if s.feats.is_empty() {
+                return Label::Neutral;
+            }
             argmax(&self.logits(&s.feats))
         })
     }
 
+    /// Classify raw bytes (e.g. read from a file): invalid UTF-8 sequences
+    /// are replaced by U+FFFD instead of being rejected.
+    pub fn predict_bytes(&self, bytes: &[u8]) -> Prediction {
+        self.predict(&String::from_utf8_lossy(bytes))
+    }
+
     pub(crate) fn predict_with(&self, text: &str, s: &mut Scratch) -> Prediction {
         self.features_into(text, s);
+        if s.feats.is_empty() {
+            // Nothing to read (empty, blank, or only control characters):
+            // neutral by definition rather than whatever the biases say.
+            return Prediction {
+                label: Label::Neutral,
+                score: 0.0,
+                probs: [0.0, 1.0, 0.0],
+                top_tokens: Vec::new(),
+            };
+        }
         let z = self.logits(&s.feats);
         let probs = softmax(&z);
         let label = argmax(&z);

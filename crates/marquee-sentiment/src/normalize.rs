@@ -50,6 +50,12 @@ pub(crate) struct Token {
     pub intensified: bool,
     /// Lexicon polarity (before negation), `-2..=2`.
     pub polarity: i8,
+    /// The polarity comes from the general-domain (VADER) lexicon, not the
+    /// hand-written one.
+    pub ext: bool,
+    /// Position relative to a contrast word (`but`, `however`, ...): 0 the
+    /// text has none, 1 before the first one, 2 after it.
+    pub clause: u8,
 }
 
 impl Token {
@@ -62,6 +68,8 @@ impl Token {
             elongated: false,
             intensified: false,
             polarity: 0,
+            ext: false,
+            clause: 0,
         }
     }
 
@@ -198,6 +206,27 @@ pub(crate) fn squeeze(word: &str, keep: usize) -> (String, bool) {
     (out, true)
 }
 
+/// Squeeze runs of 3+ identical characters to one character, leaving
+/// doubled letters alone (`duuuull` → `dull`).
+pub(crate) fn squeeze_long_runs(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut j = i;
+        while j < chars.len() && chars[j] == c {
+            j += 1;
+        }
+        let run = j - i;
+        for _ in 0..if run >= 3 { 1 } else { run } {
+            out.push(c);
+        }
+        i = j;
+    }
+    out
+}
+
 /// Split a hashtag body into words on camelCase, digit and underscore boundaries.
 pub(crate) fn split_hashtag(tag: &str) -> Vec<String> {
     let chars: Vec<char> = tag.chars().collect();
@@ -258,6 +287,16 @@ fn is_emoji_modifier(c: char) -> bool {
     matches!(
         c as u32,
         0xFE0E | 0xFE0F | 0x200D | 0x1F3FB..=0x1F3FF | 0x20E3
+    )
+}
+
+/// Invisible formatting characters: zero-width spaces and joiners,
+/// bidirectional marks and embeddings (common around right-to-left text),
+/// the byte-order mark. They never form a token.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD | 0x061C | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF
     )
 }
 
@@ -365,7 +404,7 @@ fn scan_chunk(chunk: &str, chars: &mut Vec<char>, out: &mut Vec<Token>) {
         } else if matches!(c, ',' | ';' | ':') {
             out.push(Token::new(",".to_string(), Kind::Punct));
             i += 1;
-        } else if c.is_ascii() || c.is_whitespace() || is_emoji_modifier(c) {
+        } else if c.is_ascii() || c.is_whitespace() || is_emoji_modifier(c) || is_invisible(c) {
             i += 1;
         } else if let Some(p) = lexicon::emoji_polarity(c) {
             out.push(emo_token(p, &c.to_string()));
@@ -388,23 +427,47 @@ fn push_word(raw: &str, kind: Kind, out: &mut Vec<Token>) {
     let allcaps = letters >= 2 && raw.chars().all(|c| !c.is_lowercase());
     let lower = raw.to_lowercase();
     let (squeezed, elongated) = squeeze(&lower, 2);
+    // Elongated words are looked up as written with runs squeezed to two
+    // letters (`goood` → `good`), to one (`loove` → `love`), and with only
+    // the long runs squeezed to one (`duuuull` → `dull`).
+    let variants: Vec<String> = if elongated {
+        vec![squeeze(&lower, 1).0, squeeze_long_runs(&lower)]
+    } else {
+        Vec::new()
+    };
     let mut polarity = lexicon::word_polarity(&squeezed);
-    if polarity == 0 && elongated {
-        let (one, _) = squeeze(&lower, 1);
-        polarity = lexicon::word_polarity(&one);
+    for v in &variants {
+        if polarity == 0 {
+            polarity = lexicon::word_polarity(v);
+        }
+    }
+    let mut ext = false;
+    if polarity == 0 {
+        polarity = lexicon::ext_polarity(&squeezed);
+        for v in &variants {
+            if polarity == 0 {
+                polarity = lexicon::ext_polarity(v);
+            }
+        }
+        ext = polarity != 0;
     }
     let mut t = Token::new(squeezed, kind);
     t.allcaps = allcaps;
     t.elongated = elongated;
     t.polarity = polarity;
+    t.ext = ext;
     out.push(t);
 }
 
-/// Negation scope, intensifiers.
+/// Negation scope, intensifiers, clauses around a contrast word.
 fn mark_scopes(tokens: &mut [Token], neg_window: usize) {
     let mut remaining = 0usize;
     let mut intens = false;
-    for t in tokens.iter_mut() {
+    let mut first_contrast: Option<usize> = None;
+    for (i, t) in tokens.iter_mut().enumerate() {
+        if first_contrast.is_some() {
+            t.clause = 2;
+        }
         match t.kind {
             Kind::Punct | Kind::Url | Kind::Emo => {
                 remaining = 0;
@@ -417,9 +480,12 @@ fn mark_scopes(tokens: &mut [Token], neg_window: usize) {
         if !t.is_wordlike() {
             continue;
         }
-        if t.text == "but" || t.text == "however" {
+        if lexicon::is_contrast(&t.text) {
             remaining = 0;
             intens = false;
+            if first_contrast.is_none() {
+                first_contrast = Some(i);
+            }
             continue;
         }
         if lexicon::is_negator(&t.text) {
@@ -434,6 +500,11 @@ fn mark_scopes(tokens: &mut [Token], neg_window: usize) {
             t.intensified = true;
         }
         intens = lexicon::is_intensifier(&t.text);
+    }
+    if let Some(k) = first_contrast {
+        for t in &mut tokens[..k] {
+            t.clause = 1;
+        }
     }
 }
 
@@ -524,5 +595,31 @@ mod tests {
         );
         let t = toks("don't like it but love this");
         assert!(t[1].negated && t[2].negated && !t[4].negated);
+    }
+
+    #[test]
+    fn invisible_characters_make_no_tokens() {
+        assert!(toks("\u{200b}\u{feff} \u{202b}\u{202c}").is_empty());
+        assert_eq!(texts("\u{202b}\u{05e9}\u{05dc}\u{05d5}\u{05dd}\u{202c} ok"), vec!["\u{05e9}\u{05dc}\u{05d5}\u{05dd}", "ok"]);
+    }
+
+    #[test]
+    fn contrast_marks_clauses() {
+        let t = toks("great cast, however the plot is dull");
+        let cl: Vec<u8> = t.iter().map(|t| t.clause).collect();
+        assert_eq!(cl, vec![1, 1, 1, 0, 2, 2, 2, 2]);
+        assert!(toks("a dull plot").iter().all(|t| t.clause == 0));
+    }
+
+    #[test]
+    fn general_lexicon_fills_gaps() {
+        let t = toks("dreary and dreeeary, but good");
+        assert_eq!((t[0].polarity, t[0].ext), (-1, true));
+        assert!(t[2].elongated && t[2].ext && t[2].polarity == -1);
+        assert_eq!(squeeze_long_runs("duuuull"), "dull");
+        assert_eq!(toks("splendid")[0].polarity, 2);
+        assert_eq!(toks("loooove")[0].polarity, 2);
+        // The hand-written lexicon wins where both have the word.
+        assert_eq!((t[5].polarity, t[5].ext), (1, false));
     }
 }

@@ -27,6 +27,9 @@ pub struct TrainConfig {
     /// Return the average of the weights over all SGD steps (Polyak
     /// averaging) instead of the last iterate.
     pub average: bool,
+    /// Added to the neutral class's bias after training: calibrates how
+    /// readily the model says "neutral" (chosen on the shifted splits).
+    pub neutral_offset: f32,
 }
 
 impl Default for TrainConfig {
@@ -38,7 +41,46 @@ impl Default for TrainConfig {
             l2: 1e-6,
             balance: 1.0,
             average: true,
+            neutral_offset: 0.0,
         }
+    }
+}
+
+impl TrainConfig {
+    /// Set one hyper-parameter by name (as in `key=value` overrides of the
+    /// tuning examples). Keys: `epochs lr l2 balance average` and the
+    /// [`FeatureConfig`] fields.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        fn p<T: std::str::FromStr>(key: &str, v: &str) -> Result<T> {
+            v.trim()
+                .parse()
+                .map_err(|_| Error::Config(format!("bad value `{v}` for `{key}`")))
+        }
+        let f = &mut self.features;
+        match key {
+            "epochs" => self.epochs = p(key, value)?,
+            "lr" => self.lr = p(key, value)?,
+            "l2" => self.l2 = p(key, value)?,
+            "balance" => self.balance = p(key, value)?,
+            "average" => self.average = p(key, value)?,
+            "hash_bits" => f.hash_bits = p(key, value)?,
+            "char_min" => f.char_min = p(key, value)?,
+            "char_max" => f.char_max = p(key, value)?,
+            "neg_window" => f.neg_window = p(key, value)?,
+            "w_word" => f.w_word = p(key, value)?,
+            "w_bigram" => f.w_bigram = p(key, value)?,
+            "w_char" => f.w_char = p(key, value)?,
+            "w_lex" => f.w_lex = p(key, value)?,
+            "w_style" => f.w_style = p(key, value)?,
+            "w_trigram" => f.w_trigram = p(key, value)?,
+            "group_norm" => f.group_norm = p(key, value)?,
+            "ext_lex" => f.ext_lex = p(key, value)?,
+            "contrast" => f.contrast = p(key, value)?,
+            "w_doc" => f.w_doc = p(key, value)?,
+            "neutral_offset" => self.neutral_offset = p(key, value)?,
+            _ => return Err(Error::Config(format!("unknown hyper-parameter `{key}`"))),
+        }
+        Ok(())
     }
 }
 
@@ -155,5 +197,9 @@ pub fn train<R: Rng, S: AsRef<str>>(
             *b -= uu / step;
         }
     }
+    if !cfg.neutral_offset.is_finite() {
+        return Err(Error::Config("neutral_offset must be finite".into()));
+    }
+    bias[Label::Neutral.id()] += cfg.neutral_offset;
     Ok(Model::quantize(cfg.features.clone(), &weights, bias))
 }

@@ -207,3 +207,91 @@ fn a_small_tweeteval_slice_beats_chance() {
     eprintln!("4k-slice val macro-recall {:.4}", m.macro_recall);
     assert!(m.macro_recall > 0.5, "{}", m.macro_recall);
 }
+
+fn assert_sane(p: &marquee_sentiment::Prediction) {
+    let sum: f32 = p.probs.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{p:?}");
+    assert!(p.probs.iter().all(|x| x.is_finite() && *x >= 0.0), "{p:?}");
+    assert!((-1.0..=1.0).contains(&p.score), "{p:?}");
+    assert_eq!(p.label, Label::ALL[argmax(&p.probs)], "{p:?}");
+}
+
+fn argmax(p: &[f32; 3]) -> usize {
+    (0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b })
+}
+
+#[test]
+fn bad_input_gets_a_label_and_never_panics() {
+    let model = Model::default_model().unwrap();
+    // Nothing to read: neutral, no explanation, for both entry points.
+    for t in ["", "   \n\t ", "\0\u{1}\u{7f}", "\u{200b}\u{feff}"] {
+        let p = model.predict(t);
+        assert_eq!(p.label, Label::Neutral, "{t:?}");
+        assert!(p.top_tokens.is_empty(), "{t:?}");
+        assert_eq!(model.predict_label(t), Label::Neutral, "{t:?}");
+    }
+    // Control characters separate words like spaces do.
+    assert_eq!(
+        model.predict("I love\0this\u{7}show"),
+        model.predict("I love this show")
+    );
+    // 1 MB of text (and more than 65,535 tokens).
+    let big = "the new season is great but the app keeps crashing ".repeat(20_000);
+    assert!(big.len() > 1_000_000);
+    let p = model.predict(&big);
+    assert_sane(&p);
+    assert!(p.top_tokens.len() <= marquee_sentiment::TOP_TOKENS);
+    assert_eq!(model.predict_label(&big), p.label);
+    // Emoji only.
+    let p = model.predict("\u{1F60D}\u{1F60D}\u{2764}\u{FE0F}");
+    assert_sane(&p);
+    assert_eq!(p.label, Label::Positive);
+    let p = model.predict("\u{1F621}\u{1F62D}\u{1F44E}");
+    assert_sane(&p);
+    assert_eq!(p.label, Label::Negative);
+    // Right-to-left scripts, alone, mixed with Latin text, with bidi marks.
+    for t in [
+        "\u{0647}\u{0630}\u{0627} \u{0627}\u{0644}\u{0641}\u{064A}\u{0644}\u{0645} \u{0631}\u{0627}\u{0626}\u{0639}",
+        "\u{05D4}\u{05E1}\u{05D3}\u{05E8}\u{05D4} \u{05DE}\u{05E2}\u{05D5}\u{05DC}\u{05D4}",
+        "\u{202B}\u{05E9}\u{05DC}\u{05D5}\u{05DD}\u{202C} love it",
+    ] {
+        assert_sane(&model.predict(t));
+    }
+    // An emoji still carries its polarity inside Arabic text.
+    let p = model.predict("\u{0645}\u{0633}\u{0644}\u{0633}\u{0644} \u{1F621}\u{1F621}");
+    assert_eq!(p.label, Label::Negative, "{p:?}");
+    // Escapes cut short, lone surrogates, stray entities.
+    for t in [r"\u", r"\ud83d", r"abc \uZZZZ", "&amp", "&", r"\ude00\ud83d x"] {
+        assert_sane(&model.predict(t));
+    }
+    // Invalid UTF-8 from a file: replaced, then labelled.
+    let p = model.predict_bytes(b"awful \xff\xfe service \xc3");
+    assert_sane(&p);
+    assert_eq!(p.label, Label::Negative);
+}
+
+#[test]
+fn neutral_offset_only_moves_the_neutral_bias() {
+    let (texts, labels) = synthetic();
+    let base = small_config();
+    let shifted = TrainConfig {
+        neutral_offset: 3.0,
+        ..small_config()
+    };
+    let a = train(&texts, &labels, &base, &mut StdRng::seed_from_u64(7), |_, _| {}).unwrap();
+    let b = train(&texts, &labels, &shifted, &mut StdRng::seed_from_u64(7), |_, _| {}).unwrap();
+    assert_ne!(a.to_bytes(), b.to_bytes());
+    for t in ["they adore the app", "we despise the game"] {
+        let (pa, pb) = (a.predict(t), b.predict(t));
+        assert!(pb.probs[1] > pa.probs[1], "{t}: {pa:?} vs {pb:?}");
+        // Same weights: the ratio of the other two classes is unchanged.
+        let ra = pa.probs[0] / pa.probs[2];
+        let rb = pb.probs[0] / pb.probs[2];
+        assert!((ra / rb - 1.0).abs() < 1e-3, "{ra} vs {rb}");
+    }
+    let mut bad = small_config();
+    assert!(bad.set("neutral_offset", "x").is_err());
+    assert!(bad.set("no_such_key", "1").is_err());
+    bad.set("neutral_offset", "NaN").unwrap();
+    assert!(train(&texts, &labels, &bad, &mut StdRng::seed_from_u64(7), |_, _| {}).is_err());
+}

@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use marquee_sentiment::{
-    parse_csv, parse_tweeteval, train, FeatureConfig, Label, Metrics, Model, TrainConfig,
+    parse_csv, parse_provenance, parse_tweeteval, shifted_splits, train, FeatureConfig, Label,
+    Metrics, Model, TrainConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
 const DEFAULT_DATA: &str = "../shared/data/sentiment/tweeteval";
-const DEFAULT_MODEL_PATH: &str = "crates/marquee-sentiment/model/sentiment-v1.bin";
+const DEFAULT_MODEL_PATH: &str = "crates/marquee-sentiment/model/sentiment-v2.bin";
 
 #[derive(clap::Args)]
 pub struct TrainSentimentArgs {
@@ -30,6 +31,15 @@ pub struct TrainSentimentArgs {
     /// Do not write the model, only report val scores (for tuning).
     #[arg(long)]
     dry_run: bool,
+    /// Also report shifted validation: for each split of whole SemEval
+    /// collection years (from `train_provenance.tsv` in --data), train on
+    /// the other years and score the held-out ones. Printed beside val.
+    #[arg(long)]
+    shifted: bool,
+    /// Also score the trained model on this CSV (`text`, `label` columns),
+    /// e.g. bench/sentiment/probe/handwritten-reviews.csv.
+    #[arg(long)]
+    probe: Option<PathBuf>,
     /// Hyper-parameter overrides (defaults are the shipped choice).
     #[arg(long)]
     epochs: Option<u32>,
@@ -63,6 +73,14 @@ pub struct TrainSentimentArgs {
     w_trigram: Option<f32>,
     #[arg(long)]
     group_norm: Option<bool>,
+    #[arg(long)]
+    ext_lex: Option<bool>,
+    #[arg(long)]
+    contrast: Option<bool>,
+    #[arg(long)]
+    w_doc: Option<f32>,
+    #[arg(long, allow_hyphen_values = true)]
+    neutral_offset: Option<f32>,
 }
 
 impl TrainSentimentArgs {
@@ -82,12 +100,16 @@ impl TrainSentimentArgs {
                 w_style: self.w_style.unwrap_or(f.w_style),
                 w_trigram: self.w_trigram.unwrap_or(f.w_trigram),
                 group_norm: self.group_norm.unwrap_or(f.group_norm),
+                ext_lex: self.ext_lex.unwrap_or(f.ext_lex),
+                contrast: self.contrast.unwrap_or(f.contrast),
+                w_doc: self.w_doc.unwrap_or(f.w_doc),
             },
             epochs: self.epochs.unwrap_or(d.epochs),
             lr: self.lr.unwrap_or(d.lr),
             l2: self.l2.unwrap_or(d.l2),
             balance: self.balance.unwrap_or(d.balance),
             average: self.average.unwrap_or(d.average),
+            neutral_offset: self.neutral_offset.unwrap_or(d.neutral_offset),
         }
     }
 }
@@ -142,14 +164,49 @@ pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
     })?;
     eprintln!("trained in {:.1}s", start.elapsed().as_secs_f64());
 
+    let score = |name: &str, m: &Metrics| {
+        println!(
+            "{name:<26} macro-recall {:.4}  macro-F1 {:.4}  accuracy {:.4}  recall(neg/neu/pos) {:.3}/{:.3}/{:.3}  n={}",
+            m.macro_recall, m.macro_f1, m.accuracy, m.recall[0], m.recall[1], m.recall[2], m.n
+        );
+    };
+    let eval = |model: &Model, texts: &[&str], gold: &[Label]| {
+        let pred: Vec<Label> = texts.iter().map(|t| model.predict_label(t)).collect();
+        Metrics::compute(gold, &pred)
+    };
     if args.data.join("val_text.txt").exists() {
         let (vt, vl) = read_split(&args.data, "val")?;
-        let pred: Vec<Label> = vt.iter().map(|t| model.predict_label(t)).collect();
-        let m = Metrics::compute(&vl, &pred);
-        println!(
-            "val: macro-recall {:.4}  macro-F1 {:.4}  accuracy {:.4}  recall(neg/neu/pos) {:.3}/{:.3}/{:.3}",
-            m.macro_recall, m.macro_f1, m.accuracy, m.recall[0], m.recall[1], m.recall[2]
-        );
+        let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
+        score("val", &eval(&model, &vt, &vl));
+    }
+    if let Some(p) = &args.probe {
+        let (pt, pl) = parse_csv(&read(p)?).with_context(|| format!("parsing {}", p.display()))?;
+        let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
+        score(&format!("probe {}", p.display()), &eval(&model, &pt, &pl));
+    }
+    if args.shifted {
+        let prov = args.data.join("train_provenance.tsv");
+        let sources = parse_provenance(&read(&prov)?)
+            .with_context(|| format!("parsing {}", prov.display()))?;
+        if sources.len() != texts.len() {
+            bail!(
+                "{}: {} lines for {} train texts",
+                prov.display(),
+                sources.len(),
+                texts.len()
+            );
+        }
+        for split in shifted_splits(&sources)? {
+            let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
+            let yt: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
+            let m = train(&xt, &yt, &cfg, &mut StdRng::seed_from_u64(args.seed), |_, _| {})?;
+            let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
+            let yh: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
+            score(
+                &format!("shifted {} (train {})", split.name, xt.len()),
+                &eval(&m, &xh, &yh),
+            );
+        }
     }
     if args.dry_run {
         return Ok(());
