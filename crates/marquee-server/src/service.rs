@@ -274,3 +274,51 @@ pub fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Ap
         Some(_) => Err(AppError::invalid("limit", format!("must be 1 to {max}"))),
     }
 }
+
+/// A redirect target the client chose (`next` after log-in), kept only when
+/// it is a path on this site; anything else becomes `/`.
+///
+/// Checked on the decoded value and again after parsing it as a URL against
+/// a placeholder origin, the way a browser resolves a `Location`: control
+/// characters (which browsers drop, turning `/\t/evil.example` into
+/// `//evil.example`), backslashes (which browsers read as `/`),
+/// scheme-relative `//host` and absolute URLs are all refused. The answer is
+/// the parsed path, query and fragment, percent-encoded, so it is always a
+/// valid header value.
+pub fn safe_next(next: Option<&str>) -> String {
+    const ORIGIN: &str = "http://marquee.invalid";
+    let fallback = || "/".to_string();
+    let Some(n) = next else {
+        return fallback();
+    };
+    let refused = n.len() > 2048
+        || !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars().any(|c| c.is_control() || c == '\\');
+    if refused {
+        return fallback();
+    }
+    let Ok(base) = url::Url::parse(ORIGIN) else {
+        return fallback();
+    };
+    let Ok(u) = base.join(n) else {
+        return fallback();
+    };
+    if u.origin() != base.origin() || !u.username().is_empty() || u.password().is_some() {
+        return fallback();
+    }
+    let path = u.path();
+    if !path.starts_with('/') || path.starts_with("//") {
+        return fallback();
+    }
+    let mut out = path.to_string();
+    if let Some(q) = u.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    if let Some(f) = u.fragment() {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}

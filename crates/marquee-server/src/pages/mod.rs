@@ -271,14 +271,6 @@ fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
     }
 }
 
-/// Only same-site relative paths may be redirect targets.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
-    }
-}
-
 /// Where a fresh session should land.
 fn landing(account: &Account, selected_profile: bool, next: &str) -> String {
     if account.must_change_password {
@@ -551,7 +543,7 @@ async fn login_page(page: Page, Query(p): Query<NextParam>) -> Result<Html<Strin
         l: page.l,
         error: None,
         email: String::new(),
-        next: safe_next(p.next.as_deref()),
+        next: service::safe_next(p.next.as_deref()),
     })
 }
 
@@ -571,7 +563,7 @@ async fn login_submit(
     PageForm(f): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    let next = safe_next(f.next.as_deref());
+    let next = service::safe_next(f.next.as_deref());
     match service::login(&state, &f.email, &f.password, Some(addr.ip())).await {
         Ok(s) => {
             let cookie = service::session_cookie(
