@@ -109,6 +109,19 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 503.
     pub request_timeout_s: u64,
+    /// A request's head (request line and headers) must arrive within this
+    /// many seconds of the connection opening or of the previous response;
+    /// this is also how long a kept-alive connection waits for its next
+    /// request. Past it the connection is closed.
+    pub header_read_timeout_s: u64,
+    /// A connection on which no byte moved either way for this many seconds
+    /// is closed (live streams send a keep-alive every 15 s; at least 16).
+    pub idle_timeout_s: u64,
+    /// Open connections at most; more are answered 503 and closed. Lowered
+    /// at start to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// Open connections from one client address at most.
+    pub max_connections_per_ip: usize,
 }
 
 /// Database settings.
@@ -196,6 +209,10 @@ impl Default for ServerConfig {
             secure_cookies: None,
             max_body_bytes: 1024 * 1024,
             request_timeout_s: 30,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 60,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -316,6 +333,22 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "server.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.server.header_read_timeout_s == 0 || self.server.request_timeout_s == 0 {
+            return Err(ConfigError(
+                "server.header_read_timeout_s and server.request_timeout_s must be positive".into(),
+            ));
+        }
+        if self.server.idle_timeout_s < 16 {
+            return Err(ConfigError(
+                "server.idle_timeout_s must be at least 16 (live streams send a keep-alive every 15 s)"
+                    .into(),
+            ));
+        }
+        if self.server.max_connections == 0 || self.server.max_connections_per_ip == 0 {
+            return Err(ConfigError(
+                "server.max_connections and server.max_connections_per_ip must be positive".into(),
             ));
         }
         if self.auth.session_ttl_hours == 0 {

@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod events;
 pub mod fanout;
@@ -309,23 +310,21 @@ async fn serve(
 ) -> std::io::Result<()> {
     let events = state.events.clone();
     let support = state.support.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Live events are small writes: without TCP_NODELAY, Nagle's algorithm
-    // and the peer's delayed ACK hold the second of two quick events ~40 ms.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
+    let config = state.config.clone();
+    let app = router(state);
+    conn::serve(
+        listener,
+        app,
+        &config.server,
+        Vec::new(),
+        shutdown,
+        move || {
             // Open event streams would otherwise keep the server from draining.
             events.close();
             support.close();
-        })
-        .await
+        },
+    )
+    .await
 }
 
 /// What [`ensure_admin`] did.

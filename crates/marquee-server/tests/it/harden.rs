@@ -3,6 +3,9 @@
 
 use crate::helpers::{TestApp, PASSWORD};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 // ---------------------------------------------------------------------------
 // Redirects.
@@ -112,4 +115,146 @@ async fn redirect_after_login_stays_on_the_site() {
     assert_eq!(status, 303);
     assert_eq!(location.as_deref(), Some("/ideas?sort=my_votes"));
     assert_eq!(shown, "/ideas?sort=my_votes");
+}
+
+// ---------------------------------------------------------------------------
+// Connection hygiene.
+
+/// A connection from another loopback address than the test client's, so
+/// that the per-address cap tells the attacker from everyone else.
+async fn connect_from(app: &TestApp, source: [u8; 4]) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .unwrap();
+    socket.connect(app.addr).await.unwrap()
+}
+
+/// Whether the server closed (or refused) the connection within `wait`.
+async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 512];
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // a 503 or a 408 before the close
+        }
+    }
+}
+
+fn hygiene_config(header_read_timeout_s: u64) -> marquee_server::Config {
+    let mut c = marquee_server::Config::default();
+    c.server.header_read_timeout_s = header_read_timeout_s;
+    c.server.max_connections = 64;
+    c.server.max_connections_per_ip = 16;
+    c
+}
+
+#[tokio::test]
+async fn idle_connections_do_not_stop_healthz() {
+    let app = TestApp::builder().config(hygiene_config(30)).start().await;
+    // 200 connections from one address: half send nothing, half half a head.
+    let mut idle = Vec::new();
+    for i in 0..200 {
+        let mut s = connect_from(&app, [127, 0, 0, 2]).await;
+        if i % 2 == 1 {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+        }
+        idle.push(s);
+    }
+    // The server keeps at most its per-address cap of them; the rest are
+    // refused at once instead of holding a file descriptor each.
+    let mut open = 0;
+    for s in &mut idle {
+        if !closed_within(s, Duration::from_millis(50)).await {
+            open += 1;
+        }
+    }
+    assert!(open <= 16, "{open} idle connections held from one address");
+    // Everyone else is served meanwhile, on new connections too.
+    for _ in 0..5 {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let r = client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Past the global cap (more addresses than the global 64 allows), a new
+    // connection is refused gracefully, then served once the idle ones time
+    // out: covered by `idle_connection_is_closed_after_header_timeout`.
+    drop(idle);
+}
+
+#[tokio::test]
+async fn idle_connection_is_closed_after_header_timeout() {
+    let app = TestApp::builder().config(hygiene_config(1)).start().await;
+    // Sends nothing.
+    let started = Instant::now();
+    let mut silent = connect_from(&app, [127, 0, 0, 3]).await;
+    // Sends half a request head.
+    let mut half = connect_from(&app, [127, 0, 0, 3]).await;
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // Kept alive after one request, then idle.
+    let mut kept = connect_from(&app, [127, 0, 0, 3]).await;
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    for (name, s) in [
+        ("silent", &mut silent),
+        ("half", &mut half),
+        ("kept", &mut kept),
+    ] {
+        assert!(
+            closed_within(s, Duration::from_secs(5)).await,
+            "{name}: still open after {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn connections_past_the_global_cap_are_refused_not_queued() {
+    let mut c = hygiene_config(30);
+    c.server.max_connections = 20;
+    c.server.max_connections_per_ip = 20;
+    let app = TestApp::builder().config(c).start().await;
+    // The test client's pooled connection holds one place; fill the rest
+    // from other addresses.
+    let mut held = Vec::new();
+    for i in 0..40u8 {
+        held.push(connect_from(&app, [127, 0, 1, 10 + i % 4]).await);
+    }
+    let mut refused = 0;
+    for s in &mut held {
+        if closed_within(s, Duration::from_millis(50)).await {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 20, "only {refused} of 40 refused");
+    // A refusal is an answer, not a hang: read it on a fresh connection.
+    let mut s = connect_from(&app, [127, 0, 1, 99]).await;
+    let _ = s
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut text = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut text)).await;
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 503"),
+        "{text}"
+    );
+    drop(held);
 }
