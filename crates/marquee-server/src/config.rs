@@ -120,8 +120,18 @@ pub struct ServerConfig {
     /// Open connections at most; more are answered 503 and closed. Lowered
     /// at start to fit the process's open-file limit.
     pub max_connections: usize,
-    /// Open connections from one client address at most.
+    /// Open connections from one client address at most (trusted proxies
+    /// are exempt).
     pub max_connections_per_ip: usize,
+    /// Addresses of reverse proxies in front of this server. Only requests
+    /// from them may name the client (`X-Forwarded-For`, the rightmost
+    /// address that is not a trusted proxy) and the scheme
+    /// (`X-Forwarded-Proto`); from anyone else those headers are dropped.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Live event streams (SSE) one account may hold open at once.
+    pub max_streams_per_account: usize,
+    /// Live event streams (SSE) one client address may hold open at once.
+    pub max_streams_per_ip: usize,
 }
 
 /// Database settings.
@@ -157,6 +167,11 @@ pub struct AuthConfig {
     /// this server takes effect at once; this bounds changes made by another
     /// process). 0: look every request's session up in the database.
     pub session_cache_s: u64,
+    /// Anonymous writes (sign-up, log-in) one client address may make per
+    /// minute, in bursts of as many; checked before any password hashing.
+    pub anonymous_per_minute: u32,
+    /// Password hashes (argon2id, 19 MiB each) computed at once; more wait.
+    pub max_concurrent_hashes: usize,
 }
 
 /// Demo catalog settings.
@@ -213,6 +228,9 @@ impl Default for ServerConfig {
             idle_timeout_s: 60,
             max_connections: 10_000,
             max_connections_per_ip: 256,
+            trusted_proxies: Vec::new(),
+            max_streams_per_account: 16,
+            max_streams_per_ip: 64,
         }
     }
 }
@@ -236,6 +254,8 @@ impl Default for AuthConfig {
             login_max_failures: 5,
             login_window_s: 15 * 60,
             session_cache_s: 30,
+            anonymous_per_minute: 20,
+            max_concurrent_hashes: 4,
         }
     }
 }
@@ -349,6 +369,17 @@ impl Config {
         if self.server.max_connections == 0 || self.server.max_connections_per_ip == 0 {
             return Err(ConfigError(
                 "server.max_connections and server.max_connections_per_ip must be positive".into(),
+            ));
+        }
+        if self.server.max_streams_per_account == 0 || self.server.max_streams_per_ip == 0 {
+            return Err(ConfigError(
+                "server.max_streams_per_account and server.max_streams_per_ip must be positive"
+                    .into(),
+            ));
+        }
+        if self.auth.anonymous_per_minute == 0 || self.auth.max_concurrent_hashes == 0 {
+            return Err(ConfigError(
+                "auth.anonymous_per_minute and auth.max_concurrent_hashes must be positive".into(),
             ));
         }
         if self.auth.session_ttl_hours == 0 {

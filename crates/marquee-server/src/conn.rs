@@ -10,7 +10,8 @@
 //!   15 s, so they are never idle that long.
 //! - At most `server.max_connections` connections at once (clamped below the
 //!   open-file limit), and `server.max_connections_per_ip` from one address
-//!   (trusted proxies exempt); past either the connection gets a short 503
+//!   (trusted proxies exempt; their requests name the client, see
+//!   [`crate::auth::resolve_client_ip`]); past either the connection gets a short 503
 //!   and is closed, without reading it.
 //! - An accept error such as `EMFILE` backs off (5 ms doubling to 1 s)
 //!   instead of spinning, and the connections already open keep being served.
@@ -140,7 +141,6 @@ pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     server: &ServerConfig,
-    exempt: Vec<IpAddr>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_shutdown: impl FnOnce(),
 ) -> io::Result<()> {
@@ -156,8 +156,9 @@ pub(crate) async fn serve(
         total: Arc::new(Semaphore::new(max_connections)),
         per_ip: Mutex::new(HashMap::new()),
         max_per_ip: server.max_connections_per_ip,
-        exempt,
+        exempt: server.trusted_proxies.clone(),
     });
+    let trusted: Arc<[IpAddr]> = server.trusted_proxies.clone().into();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(server.header_read_timeout_s));
@@ -198,8 +199,11 @@ pub(crate) async fn serve(
         }
         let io = TokioIo::new(IdleIo::new(tcp, idle));
         let router = router.clone();
+        let trusted = trusted.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            let client = crate::auth::resolve_client_ip(addr.ip(), req.headers_mut(), &trusted);
             req.extensions_mut().insert(ConnectInfo(addr));
+            req.extensions_mut().insert(crate::auth::ClientIp(client));
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
         let conn = graceful.watch(http.serve_connection(io, service));

@@ -44,6 +44,7 @@ pub mod perks;
 pub mod playback;
 pub mod recs;
 pub mod service;
+pub mod streams;
 pub mod support;
 pub mod voice;
 pub mod webhooks;
@@ -64,6 +65,12 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Failed log-in counters.
     pub limiter: Arc<auth::LoginLimiter>,
+    /// Anonymous writes (sign-up, log-in) per client address.
+    pub anon: Arc<auth::AnonLimiter>,
+    /// Bounds the password hashes computed at once (`auth.max_concurrent_hashes`).
+    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Open live-event streams per account and per client address.
+    pub streams: Arc<streams::StreamSlots>,
     /// A real argon2id hash to verify against for unknown accounts, so that
     /// they take as long as a wrong password.
     pub dummy_hash: Arc<str>,
@@ -115,6 +122,14 @@ impl AppState {
             clock,
             metrics: Arc::new(metrics::Metrics::new()?),
             limiter: Arc::new(auth::LoginLimiter::default()),
+            anon: Arc::new(auth::AnonLimiter::default()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                config.auth.max_concurrent_hashes.max(1),
+            )),
+            streams: Arc::new(streams::StreamSlots::new(
+                config.server.max_streams_per_account,
+                config.server.max_streams_per_ip,
+            )),
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
@@ -312,18 +327,11 @@ async fn serve(
     let support = state.support.clone();
     let config = state.config.clone();
     let app = router(state);
-    conn::serve(
-        listener,
-        app,
-        &config.server,
-        Vec::new(),
-        shutdown,
-        move || {
-            // Open event streams would otherwise keep the server from draining.
-            events.close();
-            support.close();
-        },
-    )
+    conn::serve(listener, app, &config.server, shutdown, move || {
+        // Open event streams would otherwise keep the server from draining.
+        events.close();
+        support.close();
+    })
     .await
 }
 

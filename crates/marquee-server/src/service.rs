@@ -52,13 +52,39 @@ async fn start_session(
     })
 }
 
+/// Spends one of the client address's anonymous writes (sign-up, log-in):
+/// 429 once `auth.anonymous_per_minute` are used up. Runs before any
+/// password hashing, so a flood costs no argon2 work.
+fn anonymous_write(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
+    state
+        .anon
+        .take(
+            ip,
+            state.clock.now_ms(),
+            state.config.auth.anonymous_per_minute,
+        )
+        .map_err(|retry_after_s| AppError::TooManyRequests { retry_after_s })
+}
+
+/// A place among the `auth.max_concurrent_hashes` password hashes computed
+/// at once (19 MiB each), waited for.
+async fn hashing(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+    state
+        .hashing
+        .acquire()
+        .await
+        .map_err(|_| AppError::Unavailable("shutting down".into()))
+}
+
 /// Signs up a viewer with a first profile and starts a session.
 pub async fn signup(
     state: &AppState,
     email: &str,
     password: &str,
     profile_name: Option<&str>,
+    ip: IpAddr,
 ) -> Result<NewSession, AppError> {
+    anonymous_write(state, ip)?;
     let email = validate::email(email)?;
     validate::password(password)?;
     let first_profile = match profile_name {
@@ -66,7 +92,10 @@ pub async fn signup(
         _ => validate::profile_name(email.split('@').next().unwrap_or("Me"))
             .unwrap_or_else(|_| "Me".to_string()),
     };
-    let hash = auth::hash_password(password.to_string()).await?;
+    let hash = {
+        let _permit = hashing(state).await?;
+        auth::hash_password(password.to_string()).await?
+    };
     let account = state
         .store
         .create_account(
@@ -98,6 +127,9 @@ pub async fn login(
     password: &str,
     ip: Option<IpAddr>,
 ) -> Result<NewSession, AppError> {
+    if let Some(ip) = ip {
+        anonymous_write(state, ip)?;
+    }
     let email = email.trim().to_lowercase();
     if email.is_empty() {
         return Err(AppError::invalid("email", "is required"));
@@ -131,7 +163,10 @@ pub async fn login(
         .as_ref()
         .map(|c| c.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
-    let ok = auth::verify_password(password.to_string(), hash).await?;
+    let ok = {
+        let _permit = hashing(state).await?;
+        auth::verify_password(password.to_string(), hash).await?
+    };
     let Some(creds) = creds.filter(|_| ok) else {
         state.limiter.fail(&keys, now);
         state.metrics.logins.with_label_values(&["failure"]).inc();

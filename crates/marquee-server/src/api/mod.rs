@@ -1,11 +1,11 @@
 //! The JSON API under `/api/v1`, described by OpenAPI at `/api/v1/openapi.json`.
 
-use crate::auth::{Admin, CurrentUser, Staff};
+use crate::auth::{Admin, ClientIp, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
 use crate::service;
 pub(crate) use crate::service::check_limit;
 use crate::AppState;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -15,7 +15,6 @@ use marquee_domain::{
 };
 use marquee_store::{TitleQuery, TitleSort};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub mod home;
@@ -351,10 +350,11 @@ fn session_response(
     responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn signup(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(b): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref()).await?;
+    let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref(), ip).await?;
     if let Some(code) = b.referral_code.as_deref().filter(|c| !c.trim().is_empty()) {
         crate::perks::attribute(&state, s.account.id, code).await?;
     }
@@ -366,11 +366,11 @@ async fn signup(
     responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(b): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let s = service::login(&state, &b.email, &b.password, Some(addr.ip())).await?;
+    let s = service::login(&state, &b.email, &b.password, Some(ip)).await?;
     Ok(session_response(&state, &headers, s, StatusCode::OK))
 }
 

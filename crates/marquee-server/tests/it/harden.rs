@@ -258,3 +258,132 @@ async fn connections_past_the_global_cap_are_refused_not_queued() {
     );
     drop(held);
 }
+
+// ---------------------------------------------------------------------------
+// Anonymous cost, client addresses, live-stream caps.
+
+fn anonymous_config(per_minute: u32) -> marquee_server::Config {
+    let mut c = marquee_server::Config::default();
+    c.auth.anonymous_per_minute = per_minute;
+    c.auth.max_concurrent_hashes = 2;
+    c
+}
+
+#[tokio::test]
+async fn parallel_signups_are_throttled_before_hashing() {
+    let app = TestApp::builder()
+        .config(anonymous_config(10))
+        .anonymous_limits()
+        .start()
+        .await;
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = app
+                .post_json(
+                    "/api/v1/auth/signup",
+                    None,
+                    &serde_json::json!({"email": format!("flood{i}@example.com"), "password": PASSWORD}),
+                )
+                .await;
+            let retry_after = r.headers().contains_key("retry-after");
+            (r.status().as_u16(), retry_after)
+        }));
+    }
+    let mut created = 0;
+    let mut throttled = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, _) => created += 1,
+            (429, true) => throttled += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(created <= 10, "{created} accounts created");
+    assert_eq!(created + throttled, 100);
+    assert!(app.store().count_accounts(None).await.unwrap() <= 10);
+}
+
+#[tokio::test]
+async fn forwarded_for_is_honoured_only_from_trusted_proxies() {
+    // A new e-mail each time, so that the per-account failure count stays out of it.
+    let n = std::sync::atomic::AtomicU32::new(0);
+    let login = |app: &TestApp, xff: String| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        app.req(reqwest::Method::POST, "/api/v1/auth/login", None)
+            .header("x-forwarded-for", xff)
+            .json(&serde_json::json!({"email": format!("nobody{i}@example.com"), "password": "wrong password"}))
+            .send()
+    };
+    // Not trusted: the header is ignored, every attempt is 127.0.0.1's.
+    let app = TestApp::builder()
+        .config(anonymous_config(2))
+        .anonymous_limits()
+        .start()
+        .await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        statuses.push(
+            login(&app, format!("203.0.113.{i}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+    // Trusted: each forwarded client has its own budget.
+    let mut c = anonymous_config(2);
+    c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = TestApp::builder()
+        .config(c)
+        .anonymous_limits()
+        .start()
+        .await;
+    for i in 0..4 {
+        let s = login(&app, format!("203.0.113.{i}"))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(s, 401, "client {i}");
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(
+            login(&app, "198.51.100.7, 127.0.0.1".into())
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+}
+
+#[tokio::test]
+async fn live_streams_are_capped_per_account_and_per_address() {
+    let mut c = marquee_server::Config::default();
+    c.server.max_streams_per_account = 2;
+    c.server.max_streams_per_ip = 3;
+    let app = TestApp::builder().config(c).start().await;
+    let ann = app.signup("ann@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let open = |token: String| {
+        app.req(reqwest::Method::GET, "/api/v1/support/events", Some(&token))
+            .send()
+    };
+    let a1 = open(ann.clone()).await.unwrap();
+    let a2 = open(ann.clone()).await.unwrap();
+    assert_eq!((a1.status().as_u16(), a2.status().as_u16()), (200, 200));
+    let a3 = open(ann.clone()).await.unwrap();
+    assert_eq!(a3.status(), 429);
+    let v: serde_json::Value = a3.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "too_many_streams");
+    // Another account from the same address: one more, then the address cap.
+    let b1 = open(bob.clone()).await.unwrap();
+    assert_eq!(b1.status(), 200);
+    assert_eq!(open(bob.clone()).await.unwrap().status(), 429);
+    drop((a1, a2, b1));
+}
