@@ -424,6 +424,31 @@ impl LoginLimiter {
         wait
     }
 
+    /// Exponential back-off for `key`: after `max` failures within
+    /// `window_ms`, each further attempt waits 2^(failures − max) seconds
+    /// after the last failure, at most `cap_s`. Returns the seconds left.
+    pub fn backoff(
+        &self,
+        key: &str,
+        now: Millis,
+        max: u32,
+        window_ms: i64,
+        cap_s: u64,
+    ) -> Option<u64> {
+        let mut map = self.failures.lock().ok()?;
+        let q = map.get_mut(key)?;
+        while q.front().is_some_and(|t| *t <= now - window_ms) {
+            q.pop_front();
+        }
+        let over = q.len().checked_sub(max as usize)?;
+        let wait_ms = 1000i64
+            .checked_shl(u32::try_from(over).unwrap_or(u32::MAX).min(40))
+            .unwrap_or(i64::MAX)
+            .min(i64::try_from(cap_s.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let until = q.back()?.saturating_add(wait_ms);
+        (until > now).then(|| u64::try_from((until - now + 999) / 1000).unwrap_or(1))
+    }
+
     /// Records a failure against every key.
     pub fn fail(&self, keys: &[String], now: Millis) {
         if let Ok(mut map) = self.failures.lock() {
@@ -578,6 +603,23 @@ mod tests {
         let client = resolve_client_ip(proxy, &mut h, &[proxy]);
         assert_eq!(client, std::net::IpAddr::from([5, 6, 7, 8]));
         assert!(h.get("x-forwarded-proto").is_some());
+    }
+
+    #[test]
+    fn account_backoff_doubles_and_is_capped() {
+        let l = LoginLimiter::default();
+        let k = "acct:a".to_string();
+        for i in 0..3 {
+            l.fail(std::slice::from_ref(&k), 1000 + i);
+        }
+        assert_eq!(l.backoff(&k, 1002, 3, 60_000, 10), Some(1));
+        assert_eq!(l.backoff(&k, 2002, 3, 60_000, 10), None);
+        l.fail(std::slice::from_ref(&k), 2002);
+        assert_eq!(l.backoff(&k, 2002, 3, 60_000, 10), Some(2));
+        for i in 0..10 {
+            l.fail(std::slice::from_ref(&k), 3000 + i);
+        }
+        assert_eq!(l.backoff(&k, 3009, 3, 60_000, 10), Some(10));
     }
 
     #[test]

@@ -159,10 +159,15 @@ pub struct AuthConfig {
     pub admin_password: Option<String>,
     /// Session lifetime.
     pub session_ttl_hours: u64,
-    /// Failed log-ins allowed per account and per IP within the window.
+    /// Failed log-ins allowed per client address within the window (then it
+    /// waits the window out), and per account before its back-off starts.
     pub login_max_failures: u32,
     /// The rate-limit window.
     pub login_window_s: u64,
+    /// Past `login_max_failures` an account's log-ins back off
+    /// exponentially (1 s, 2 s, 4 s … after the last failure) up to this
+    /// many seconds; a client address past it waits out the window.
+    pub login_backoff_max_s: u64,
     /// Sessions are kept in memory this long at most (every change made through
     /// this server takes effect at once; this bounds changes made by another
     /// process). 0: look every request's session up in the database.
@@ -253,6 +258,7 @@ impl Default for AuthConfig {
             session_ttl_hours: 24 * 14,
             login_max_failures: 5,
             login_window_s: 15 * 60,
+            login_backoff_max_s: 60,
             session_cache_s: 30,
             anonymous_per_minute: 20,
             max_concurrent_hashes: 4,

@@ -137,6 +137,10 @@ pub async fn login(
     if password.is_empty() {
         return Err(AppError::invalid("password", "is required"));
     }
+    // An address that failed too often waits out the window, whichever
+    // account it tries; an account that failed too often (from anywhere)
+    // backs off exponentially, briefly, so that an attacker cannot lock its
+    // owner out: a correct password from another address soon gets in.
     let mut keys = vec![format!("acct:{email}")];
     if let Some(ip) = ip {
         keys.push(format!("ip:{ip}"));
@@ -146,11 +150,19 @@ pub async fn login(
     let window_ms = i64::try_from(cfg.login_window_s)
         .unwrap_or(900)
         .saturating_mul(1000);
-    if let Some(retry_after_s) =
-        state
-            .limiter
-            .blocked(&keys, now, cfg.login_max_failures, window_ms)
-    {
+    let blocked = state
+        .limiter
+        .blocked(&keys[1..], now, cfg.login_max_failures, window_ms)
+        .or_else(|| {
+            state.limiter.backoff(
+                &keys[0],
+                now,
+                cfg.login_max_failures,
+                window_ms,
+                cfg.login_backoff_max_s,
+            )
+        });
+    if let Some(retry_after_s) = blocked {
         state
             .metrics
             .logins
@@ -239,12 +251,31 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<NewSession, AppError> {
+    // Guessing the current password is a log-in by other means: the same
+    // failure count, per account.
+    let key = [format!("pwcheck:{}", user.account.id)];
+    let cfg = &state.config.auth;
+    let now = state.clock.now_ms();
+    let window_ms = i64::try_from(cfg.login_window_s)
+        .unwrap_or(900)
+        .saturating_mul(1000);
+    if let Some(retry_after_s) = state
+        .limiter
+        .blocked(&key, now, cfg.login_max_failures, window_ms)
+    {
+        return Err(AppError::TooManyRequests { retry_after_s });
+    }
     let creds = state
         .store
         .credentials(&user.account.email)
         .await?
         .ok_or_else(|| AppError::Unauthorized("account is gone".into()))?;
-    if !auth::verify_password(current.to_string(), creds.password_hash).await? {
+    let ok = {
+        let _permit = hashing(state).await?;
+        auth::verify_password(current.to_string(), creds.password_hash).await?
+    };
+    if !ok {
+        state.limiter.fail(&key, now);
         return Err(AppError::BadRequest {
             field: Some("current_password".into()),
             message: "the current password is wrong".into(),
@@ -256,7 +287,11 @@ pub async fn change_password(
         }
         other => other.into(),
     })?;
-    let hash = auth::hash_password(new.to_string()).await?;
+    state.limiter.succeed(&key[0]);
+    let hash = {
+        let _permit = hashing(state).await?;
+        auth::hash_password(new.to_string()).await?
+    };
     state
         .store
         .set_password(user.account.id, &hash, false)

@@ -72,7 +72,7 @@ async fn login_is_rate_limited_per_account_and_ip() {
     let r = app.post_json("/api/v1/auth/login", None, &wrong).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
-    // Even the right password waits out the window.
+    // From the same address even the right password waits out the window.
     let right = json!({"email": "ann@example.com", "password": PASSWORD});
     assert_eq!(
         app.post_json("/api/v1/auth/login", None, &right)

@@ -387,3 +387,109 @@ async fn live_streams_are_capped_per_account_and_per_address() {
     assert_eq!(open(bob.clone()).await.unwrap().status(), 429);
     drop((a1, a2, b1));
 }
+
+// ---------------------------------------------------------------------------
+// Lock-out that cannot be turned on the victim.
+
+#[tokio::test]
+async fn an_account_under_attack_still_logs_in_from_another_address() {
+    let clock = std::sync::Arc::new(marquee_domain::ManualClock::new(1_700_000_000_000));
+    let mut c = marquee_server::Config::default();
+    c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = TestApp::builder()
+        .config(c)
+        .clock(clock.clone())
+        .start()
+        .await;
+    app.signup("ann@example.com").await;
+    let login = |from: &str, password: &str| {
+        app.req(reqwest::Method::POST, "/api/v1/auth/login", None)
+            .header("x-forwarded-for", from.to_string())
+            .json(&serde_json::json!({"email": "ann@example.com", "password": password}))
+            .send()
+    };
+    // The attacker at 203.0.113.66 guesses until refused.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(
+            login("203.0.113.66", "wrong password")
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses[..5], [401; 5]);
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Ann, elsewhere, waits seconds at most, not the 15-minute window.
+    let r = login("198.51.100.2", PASSWORD).await.unwrap();
+    if r.status() == 429 {
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(wait <= 2, "Ann must wait {wait} s");
+        clock.advance(2_000);
+        assert_eq!(login("198.51.100.2", PASSWORD).await.unwrap().status(), 200);
+    } else {
+        assert_eq!(r.status(), 200);
+    }
+    // The attacker's address is still refused, even with the right password.
+    assert_eq!(login("203.0.113.66", PASSWORD).await.unwrap().status(), 429);
+    // Spread over many addresses, the account's back-off stays bounded.
+    for i in 0..20 {
+        let s = login(&format!("192.0.2.{i}"), "wrong password")
+            .await
+            .unwrap()
+            .status();
+        assert!(s == 401 || s == 429, "{s}");
+        clock.advance(61_000);
+    }
+    let r = login("198.51.100.2", PASSWORD).await.unwrap();
+    if r.status() == 429 {
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(wait <= 60, "Ann must wait {wait} s");
+    } else {
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn current_password_guesses_are_rate_limited() {
+    let app = TestApp::builder().start().await;
+    let r = app
+        .post_json(
+            "/api/v1/auth/signup",
+            None,
+            &serde_json::json!({"email": "ann@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    let (token, csrf) = (
+        v["token"].as_str().unwrap(),
+        v["csrf_token"].as_str().unwrap(),
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = app
+            .client
+            .post(app.url("/account/password"))
+            .header(COOKIE, format!("marquee_session={token}"))
+            .form(&[
+                ("csrf", csrf),
+                ("current_password", "a wrong guess"),
+                ("new_password", "another long password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[..5], [400; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+}
