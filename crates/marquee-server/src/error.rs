@@ -164,6 +164,9 @@ impl From<StoreError> for AppError {
             },
             StoreError::Invalid { field, message } => AppError::invalid(field, message),
             StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
+            StoreError::RateLimited { retry_after_s } => {
+                AppError::TooManyRequests { retry_after_s }
+            }
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Full(m) => AppError::InsufficientStorage(m),
             other => AppError::Internal(other.to_string()),

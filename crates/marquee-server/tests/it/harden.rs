@@ -493,3 +493,65 @@ async fn current_password_guesses_are_rate_limited() {
     assert_eq!(statuses[..5], [400; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Per-account limits counted inside the write transaction.
+
+#[tokio::test]
+async fn parallel_comments_and_ideas_never_exceed_the_limit() {
+    let mut c = marquee_server::Config::default();
+    c.ideas.comments_per_hour = 30;
+    c.ideas.ideas_per_hour = 5;
+    let app = std::sync::Arc::new(TestApp::builder().config(c).start().await);
+    let token = std::sync::Arc::new(app.signup("ann@example.com").await);
+    let r = app
+        .post_json(
+            "/api/v1/ideas",
+            Some(&token),
+            &serde_json::json!({"title": "Offline downloads"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let idea: serde_json::Value = r.json().await.unwrap();
+    let id = idea["id"].as_i64().unwrap();
+    let burst = |n: usize, path: String, body: fn(usize) -> serde_json::Value| {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (app, token, path) = (app.clone(), token.clone(), path.clone());
+            tasks.push(tokio::spawn(async move {
+                app.post_json(&path, Some(&token), &body(i))
+                    .await
+                    .status()
+                    .as_u16()
+            }));
+        }
+        tasks
+    };
+    let mut accepted = 0;
+    for t in burst(
+        60,
+        format!("/api/v1/ideas/{id}/comments"),
+        |i| serde_json::json!({"body": format!("me too #{i}")}),
+    ) {
+        match t.await.unwrap() {
+            201 => accepted += 1,
+            429 => {}
+            s => panic!("comment answered {s}"),
+        }
+    }
+    assert_eq!(accepted, 30, "comments accepted");
+    // The idea posted above counts: 4 more fit.
+    let mut accepted = 0;
+    for t in burst(
+        30,
+        "/api/v1/ideas".into(),
+        |i| serde_json::json!({"title": format!("Idea number {i}")}),
+    ) {
+        match t.await.unwrap() {
+            201 => accepted += 1,
+            429 => {}
+            s => panic!("idea answered {s}"),
+        }
+    }
+    assert_eq!(accepted, 4, "ideas accepted");
+}
