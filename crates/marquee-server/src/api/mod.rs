@@ -95,18 +95,28 @@ pub fn routes() -> Router<AppState> {
 /// The whole OpenAPI document: the core routes plus each feature module's own
 /// `Doc`, merged.
 pub fn openapi_doc() -> utoipa::openapi::OpenApi {
-    #[allow(unused_mut)]
     let mut doc = ApiDoc::openapi();
-    // Feature modules merge their documents here, e.g.
-    // doc.merge(playback::Doc::openapi());
-    doc.merge(ideas::Doc::openapi());
-    doc.merge(playback::Doc::openapi());
-    doc.merge(listening::Doc::openapi());
-    doc.merge(perks::Doc::openapi());
-    doc.merge(support::Doc::openapi());
-    doc.merge(home::Doc::openapi());
+    for (_, feature) in feature_docs() {
+        doc.merge(feature);
+    }
     document_error_statuses(&mut doc);
     doc
+}
+
+/// Each feature module's own OpenAPI document, by feature, as
+/// [`openapi_doc`] merges them over the core one. A schema name used by two
+/// of them for different types would be silently overwritten by the merge:
+/// `openapi_schema_names_are_unique` checks that none is.
+pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
+    vec![
+        ("core", ApiDoc::openapi()),
+        ("ideas", ideas::Doc::openapi()),
+        ("playback", playback::Doc::openapi()),
+        ("listening", listening::Doc::openapi()),
+        ("perks", perks::Doc::openapi()),
+        ("support", support::Doc::openapi()),
+        ("home", home::Doc::openapi()),
+    ]
 }
 
 /// Documents the error statuses every operation can answer with, where its

@@ -40,7 +40,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     components(schemas(
         CustomerConversation, MessageView, Conversation, CsatAnswer, ShareInfo, Canned,
         AgentSettings, StreamError, SupportContext, Report, ConvStatus, Priority, SlaPolicy,
-        StartRequest, MessageRequest, TypingRequest, ReadRequest, CsatRequest, ShareResponse,
+        StartConversationRequest, MessageRequest, TypingRequest, ReadRequest, CsatRequest, ShareResponse,
         StreamErrorRequest, StaffMessageRequest, UpdateRequest, AssignRequest, CannedRequest,
         AgentRequest, ConversationDetail, Started, EmailRequest, EventRecord
     )),
@@ -110,7 +110,7 @@ async fn my_conversations(
 /// A new conversation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StartRequest {
+pub struct StartConversationRequest {
     /// The first message, 1 to 4000 characters (shown as typed, escaped).
     body: String,
     /// Default `normal`.
@@ -127,13 +127,13 @@ pub struct Started {
 }
 
 /// Opens a conversation (auto-assigned round-robin, or queued when every agent is full).
-#[utoipa::path(post, path = "/api/v1/support/conversations", tag = "support", request_body = StartRequest,
+#[utoipa::path(post, path = "/api/v1/support/conversations", tag = "support", request_body = StartConversationRequest,
     responses((status = 201, body = Started), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn start_conversation(
     State(state): State<AppState>,
     user: CurrentUser,
-    ApiJson(b): ApiJson<StartRequest>,
+    ApiJson(b): ApiJson<StartConversationRequest>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let w = support::start(&state, &user, &b.body, b.priority).await?;
     Ok((

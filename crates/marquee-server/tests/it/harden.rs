@@ -555,3 +555,35 @@ async fn parallel_comments_and_ideas_never_exceed_the_limit() {
     }
     assert_eq!(accepted, 4, "ideas accepted");
 }
+
+// ---------------------------------------------------------------------------
+// OpenAPI: no two types share a schema name.
+
+#[test]
+fn openapi_schema_names_are_unique() {
+    let merged = serde_json::to_value(marquee_server::api::openapi_doc()).unwrap();
+    let merged = &merged["components"]["schemas"];
+    let mut seen: std::collections::BTreeMap<String, (&str, serde_json::Value)> =
+        std::collections::BTreeMap::new();
+    for (feature, doc) in marquee_server::api::feature_docs() {
+        let v = serde_json::to_value(&doc).unwrap();
+        let Some(schemas) = v["components"]["schemas"].as_object() else {
+            continue;
+        };
+        for (name, schema) in schemas {
+            if let Some((other, earlier)) = seen.get(name) {
+                assert_eq!(
+                    earlier, schema,
+                    "schema {name} means different types in {other} and {feature}"
+                );
+            }
+            assert_eq!(
+                &merged[name], schema,
+                "schema {name} of {feature} overwritten"
+            );
+            seen.insert(name.clone(), (feature, schema.clone()));
+        }
+    }
+    assert!(merged["StartConversationRequest"]["properties"]["body"].is_object());
+    assert!(merged["StartRequest"]["properties"]["title_id"].is_object());
+}
