@@ -368,6 +368,22 @@ pub fn check_merge(duplicate: i64, original: i64, chain: &[i64]) -> Result<(), D
 }
 
 #[cfg(test)]
+mod posting_tests {
+    use super::*;
+
+    #[test]
+    fn posting_wait_counts_the_window() {
+        let l = PostingLimit {
+            max: 2,
+            window_ms: 3_600_000,
+        };
+        assert_eq!(posting_wait(1, Some(0), l, 10), None);
+        assert_eq!(posting_wait(2, Some(0), l, 600_000), Some(3_000));
+        assert_eq!(posting_wait(2, Some(0), l, 3_599_999), Some(1));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -424,4 +440,30 @@ mod tests {
         assert!(markdown("d", &"x".repeat(10_001), MAX_DESCRIPTION_CHARS).is_err());
         assert!(required_text("body", "  ", 10).is_err());
     }
+}
+
+/// A per-account posting limit: at most `max` posts within `window_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostingLimit {
+    /// Posts allowed within the window.
+    pub max: u32,
+    /// The sliding window, ms.
+    pub window_ms: i64,
+}
+
+/// Whether one more post fits `limit`, given the account's `count` posts
+/// within the window (the oldest at `oldest`): `None` when it does, else the
+/// seconds until the oldest leaves the window (at least 1).
+pub fn posting_wait(
+    count: i64,
+    oldest: Option<Millis>,
+    limit: PostingLimit,
+    now: Millis,
+) -> Option<u64> {
+    if count < i64::from(limit.max) {
+        return None;
+    }
+    let window = limit.window_ms.max(1000);
+    let wait_ms = oldest.map_or(window, |o| (o + window - now).clamp(1000, window));
+    Some(u64::try_from(wait_ms.div_euclid(1000)).unwrap_or(1).max(1))
 }

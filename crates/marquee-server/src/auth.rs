@@ -424,6 +424,31 @@ impl LoginLimiter {
         wait
     }
 
+    /// Exponential back-off for `key`: after `max` failures within
+    /// `window_ms`, each further attempt waits 2^(failures − max) seconds
+    /// after the last failure, at most `cap_s`. Returns the seconds left.
+    pub fn backoff(
+        &self,
+        key: &str,
+        now: Millis,
+        max: u32,
+        window_ms: i64,
+        cap_s: u64,
+    ) -> Option<u64> {
+        let mut map = self.failures.lock().ok()?;
+        let q = map.get_mut(key)?;
+        while q.front().is_some_and(|t| *t <= now - window_ms) {
+            q.pop_front();
+        }
+        let over = q.len().checked_sub(max as usize)?;
+        let wait_ms = 1000i64
+            .checked_shl(u32::try_from(over).unwrap_or(u32::MAX).min(40))
+            .unwrap_or(i64::MAX)
+            .min(i64::try_from(cap_s.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let until = q.back()?.saturating_add(wait_ms);
+        (until > now).then(|| u64::try_from((until - now + 999) / 1000).unwrap_or(1))
+    }
+
     /// Records a failure against every key.
     pub fn fail(&self, keys: &[String], now: Millis) {
         if let Ok(mut map) = self.failures.lock() {
@@ -444,6 +469,99 @@ impl LoginLimiter {
     }
 }
 
+/// The client's address: the socket's peer, or, when the peer is a trusted
+/// proxy (`server.trusted_proxies`), the address it names in
+/// `X-Forwarded-For`. Set by the accept loop ([`crate::conn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return Ok(*ip);
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(ClientIp(peer))
+    }
+}
+
+/// The forwarding headers only a trusted proxy may send.
+const FORWARDING_HEADERS: [&str; 4] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+];
+
+/// Resolves the client's address of a request that came from `peer`, and
+/// removes the forwarding headers when `peer` is not a trusted proxy (so no
+/// later reader, such as the Secure-cookie decision, can be fooled).
+pub fn resolve_client_ip(
+    peer: std::net::IpAddr,
+    headers: &mut axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        for h in FORWARDING_HEADERS {
+            headers.remove(h);
+        }
+        return peer;
+    }
+    // Rightmost first: each proxy appends the address it saw.
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|a| a.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// A token bucket per client address for anonymous writes (sign-up,
+/// log-in): `per_minute` tokens refilled evenly over a minute, bursts of as
+/// many. Consulted before any password hashing.
+#[derive(Debug, Default)]
+pub struct AnonLimiter {
+    buckets: Mutex<HashMap<std::net::IpAddr, (f64, Millis)>>,
+}
+
+impl AnonLimiter {
+    /// Takes a token for `ip`; when none is left, the seconds until one is.
+    pub fn take(&self, ip: std::net::IpAddr, now: Millis, per_minute: u32) -> Result<(), u64> {
+        let Ok(mut map) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let cap = f64::from(per_minute.max(1));
+        let per_ms = cap / 60_000.0;
+        if map.len() > 100_000 {
+            // Forget full buckets first; they behave as absent ones.
+            map.retain(|_, (tokens, at)| *tokens + (now - *at) as f64 * per_ms < cap);
+        }
+        let (tokens, at) = map.entry(ip).or_insert((cap, now));
+        let refilled = (*tokens + (now - *at).max(0) as f64 * per_ms).min(cap);
+        *at = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            Ok(())
+        } else {
+            *tokens = refilled;
+            Err(((1.0 - refilled) / per_ms / 1000.0).ceil().max(1.0) as u64)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +575,51 @@ mod tests {
         assert_eq!(token_hash(&a).len(), 64);
         assert!(same(&a, &a.clone()));
         assert!(!same(&a, &b));
+    }
+
+    #[test]
+    fn anonymous_bucket_allows_a_burst_then_refills() {
+        let l = AnonLimiter::default();
+        let a: std::net::IpAddr = [10, 0, 0, 1].into();
+        let b: std::net::IpAddr = [10, 0, 0, 2].into();
+        for _ in 0..3 {
+            assert_eq!(l.take(a, 0, 3), Ok(()));
+        }
+        assert_eq!(l.take(a, 0, 3), Err(20));
+        assert_eq!(l.take(b, 0, 3), Ok(()));
+        assert_eq!(l.take(a, 30_000, 3), Ok(()));
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxy: std::net::IpAddr = [10, 0, 0, 9].into();
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 5.6.7.8".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        let mut untrusted = h.clone();
+        let peer: std::net::IpAddr = [9, 9, 9, 9].into();
+        assert_eq!(resolve_client_ip(peer, &mut untrusted, &[proxy]), peer);
+        assert!(untrusted.get("x-forwarded-proto").is_none());
+        let client = resolve_client_ip(proxy, &mut h, &[proxy]);
+        assert_eq!(client, std::net::IpAddr::from([5, 6, 7, 8]));
+        assert!(h.get("x-forwarded-proto").is_some());
+    }
+
+    #[test]
+    fn account_backoff_doubles_and_is_capped() {
+        let l = LoginLimiter::default();
+        let k = "acct:a".to_string();
+        for i in 0..3 {
+            l.fail(std::slice::from_ref(&k), 1000 + i);
+        }
+        assert_eq!(l.backoff(&k, 1002, 3, 60_000, 10), Some(1));
+        assert_eq!(l.backoff(&k, 2002, 3, 60_000, 10), None);
+        l.fail(std::slice::from_ref(&k), 2002);
+        assert_eq!(l.backoff(&k, 2002, 3, 60_000, 10), Some(2));
+        for i in 0..10 {
+            l.fail(std::slice::from_ref(&k), 3000 + i);
+        }
+        assert_eq!(l.backoff(&k, 3009, 3, 60_000, 10), Some(10));
     }
 
     #[test]

@@ -109,6 +109,29 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 503.
     pub request_timeout_s: u64,
+    /// A request's head (request line and headers) must arrive within this
+    /// many seconds of the connection opening or of the previous response;
+    /// this is also how long a kept-alive connection waits for its next
+    /// request. Past it the connection is closed.
+    pub header_read_timeout_s: u64,
+    /// A connection on which no byte moved either way for this many seconds
+    /// is closed (live streams send a keep-alive every 15 s; at least 16).
+    pub idle_timeout_s: u64,
+    /// Open connections at most; more are answered 503 and closed. Lowered
+    /// at start to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// Open connections from one client address at most (trusted proxies
+    /// are exempt).
+    pub max_connections_per_ip: usize,
+    /// Addresses of reverse proxies in front of this server. Only requests
+    /// from them may name the client (`X-Forwarded-For`, the rightmost
+    /// address that is not a trusted proxy) and the scheme
+    /// (`X-Forwarded-Proto`); from anyone else those headers are dropped.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Live event streams (SSE) one account may hold open at once.
+    pub max_streams_per_account: usize,
+    /// Live event streams (SSE) one client address may hold open at once.
+    pub max_streams_per_ip: usize,
 }
 
 /// Database settings.
@@ -136,14 +159,24 @@ pub struct AuthConfig {
     pub admin_password: Option<String>,
     /// Session lifetime.
     pub session_ttl_hours: u64,
-    /// Failed log-ins allowed per account and per IP within the window.
+    /// Failed log-ins allowed per client address within the window (then it
+    /// waits the window out), and per account before its back-off starts.
     pub login_max_failures: u32,
     /// The rate-limit window.
     pub login_window_s: u64,
+    /// Past `login_max_failures` an account's log-ins back off
+    /// exponentially (1 s, 2 s, 4 s … after the last failure) up to this
+    /// many seconds; a client address past it waits out the window.
+    pub login_backoff_max_s: u64,
     /// Sessions are kept in memory this long at most (every change made through
     /// this server takes effect at once; this bounds changes made by another
     /// process). 0: look every request's session up in the database.
     pub session_cache_s: u64,
+    /// Anonymous writes (sign-up, log-in) one client address may make per
+    /// minute, in bursts of as many; checked before any password hashing.
+    pub anonymous_per_minute: u32,
+    /// Password hashes (argon2id, 19 MiB each) computed at once; more wait.
+    pub max_concurrent_hashes: usize,
 }
 
 /// Demo catalog settings.
@@ -196,6 +229,13 @@ impl Default for ServerConfig {
             secure_cookies: None,
             max_body_bytes: 1024 * 1024,
             request_timeout_s: 30,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 60,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            trusted_proxies: Vec::new(),
+            max_streams_per_account: 16,
+            max_streams_per_ip: 64,
         }
     }
 }
@@ -218,7 +258,10 @@ impl Default for AuthConfig {
             session_ttl_hours: 24 * 14,
             login_max_failures: 5,
             login_window_s: 15 * 60,
+            login_backoff_max_s: 60,
             session_cache_s: 30,
+            anonymous_per_minute: 20,
+            max_concurrent_hashes: 4,
         }
     }
 }
@@ -316,6 +359,33 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "server.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.server.header_read_timeout_s == 0 || self.server.request_timeout_s == 0 {
+            return Err(ConfigError(
+                "server.header_read_timeout_s and server.request_timeout_s must be positive".into(),
+            ));
+        }
+        if self.server.idle_timeout_s < 16 {
+            return Err(ConfigError(
+                "server.idle_timeout_s must be at least 16 (live streams send a keep-alive every 15 s)"
+                    .into(),
+            ));
+        }
+        if self.server.max_connections == 0 || self.server.max_connections_per_ip == 0 {
+            return Err(ConfigError(
+                "server.max_connections and server.max_connections_per_ip must be positive".into(),
+            ));
+        }
+        if self.server.max_streams_per_account == 0 || self.server.max_streams_per_ip == 0 {
+            return Err(ConfigError(
+                "server.max_streams_per_account and server.max_streams_per_ip must be positive"
+                    .into(),
+            ));
+        }
+        if self.auth.anonymous_per_minute == 0 || self.auth.max_concurrent_hashes == 0 {
+            return Err(ConfigError(
+                "auth.anonymous_per_minute and auth.max_concurrent_hashes must be positive".into(),
             ));
         }
         if self.auth.session_ttl_hours == 0 {

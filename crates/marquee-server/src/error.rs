@@ -60,6 +60,12 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_s: u64,
     },
+    /// Too many live event streams open for this account or address.
+    #[error("too many live streams open (at most {limit}); close one first")]
+    TooManyStreams {
+        /// The cap that was reached.
+        limit: usize,
+    },
     /// A dependency (the database) is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -90,7 +96,9 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } | AppError::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -108,6 +116,7 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::TooManyStreams { .. } => "too_many_streams",
             AppError::Unavailable(_) => "unavailable",
             AppError::InsufficientStorage(_) => "storage_full",
             AppError::Internal(_) => "internal",
@@ -155,6 +164,9 @@ impl From<StoreError> for AppError {
             },
             StoreError::Invalid { field, message } => AppError::invalid(field, message),
             StoreError::NotFound { what } => AppError::NotFound(format!("{what} not found")),
+            StoreError::RateLimited { retry_after_s } => {
+                AppError::TooManyRequests { retry_after_s }
+            }
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Full(m) => AppError::InsufficientStorage(m),
             other => AppError::Internal(other.to_string()),

@@ -6,8 +6,8 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::AppState;
 use marquee_domain::ideas::{
-    self as rules, Idea, IdeaComment, IdeaStatus, MAX_COMMENT_CHARS, MAX_DESCRIPTION_CHARS,
-    MAX_EXPLANATION_CHARS,
+    self as rules, Idea, IdeaComment, IdeaStatus, PostingLimit, MAX_COMMENT_CHARS,
+    MAX_DESCRIPTION_CHARS, MAX_EXPLANATION_CHARS,
 };
 use marquee_store::ideas::{IdeaSort, Moderation, NewIdea, Notice, StatusUpdate, VoteState};
 use marquee_store::outbox::OutboxEvent;
@@ -124,24 +124,6 @@ pub struct IdeaInput {
     pub tags: Vec<String>,
 }
 
-/// Refuses when `max` posts were made within the hour; Retry-After is when
-/// the oldest of them leaves the window.
-fn rate_limit(
-    (n, oldest): (i64, Option<i64>),
-    max: u32,
-    now: i64,
-    what: &str,
-) -> Result<(), AppError> {
-    if n >= i64::from(max) {
-        tracing::info!(what, "idea box rate limit hit");
-        let wait_ms = oldest.map_or(HOUR_MS, |o| (o + HOUR_MS - now).clamp(1000, HOUR_MS));
-        return Err(AppError::TooManyRequests {
-            retry_after_s: u64::try_from(wait_ms.div_euclid(1000)).unwrap_or(3600),
-        });
-    }
-    Ok(())
-}
-
 /// Validates and posts an idea: rate-limited per account (staff exempt);
 /// queued for approval when the moderation queue is on.
 pub async fn post_idea(
@@ -154,13 +136,11 @@ pub async fn post_idea(
     let tags = rules::tags(&input.tags)?;
     let now = state.clock.now_ms();
     let staff = is_staff(user);
-    if !staff {
-        let n = state
-            .store
-            .ideas_posted_since(user.account.id, now - HOUR_MS)
-            .await?;
-        rate_limit(n, state.config.ideas.ideas_per_hour, now, "ideas")?;
-    }
+    // Counted inside the write's transaction: parallel posts cannot pass it.
+    let limit = (!staff).then_some(PostingLimit {
+        max: state.config.ideas.ideas_per_hour,
+        window_ms: HOUR_MS,
+    });
     Ok(state
         .store
         .create_idea(
@@ -171,6 +151,7 @@ pub async fn post_idea(
                 tags,
                 approved: staff || !state.config.ideas.moderation_queue,
             },
+            limit,
             now,
         )
         .await?)
@@ -207,16 +188,13 @@ pub async fn comment(
     visible_idea(state, id, Some(user)).await?;
     let now = state.clock.now_ms();
     let staff = is_staff(user);
-    if !staff {
-        let n = state
-            .store
-            .comments_posted_since(user.account.id, now - HOUR_MS)
-            .await?;
-        rate_limit(n, state.config.ideas.comments_per_hour, now, "comments")?;
-    }
+    let limit = (!staff).then_some(PostingLimit {
+        max: state.config.ideas.comments_per_hour,
+        window_ms: HOUR_MS,
+    });
     Ok(state
         .store
-        .add_comment(id, user.account.id, &body, staff, now)
+        .add_comment(id, user.account.id, &body, staff, limit, now)
         .await?)
 }
 

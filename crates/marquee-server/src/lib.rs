@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod events;
 pub mod fanout;
@@ -43,6 +44,7 @@ pub mod perks;
 pub mod playback;
 pub mod recs;
 pub mod service;
+pub mod streams;
 pub mod support;
 pub mod voice;
 pub mod webhooks;
@@ -63,6 +65,12 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Failed log-in counters.
     pub limiter: Arc<auth::LoginLimiter>,
+    /// Anonymous writes (sign-up, log-in) per client address.
+    pub anon: Arc<auth::AnonLimiter>,
+    /// Bounds the password hashes computed at once (`auth.max_concurrent_hashes`).
+    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Open live-event streams per account and per client address.
+    pub streams: Arc<streams::StreamSlots>,
     /// A real argon2id hash to verify against for unknown accounts, so that
     /// they take as long as a wrong password.
     pub dummy_hash: Arc<str>,
@@ -114,6 +122,14 @@ impl AppState {
             clock,
             metrics: Arc::new(metrics::Metrics::new()?),
             limiter: Arc::new(auth::LoginLimiter::default()),
+            anon: Arc::new(auth::AnonLimiter::default()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                config.auth.max_concurrent_hashes.max(1),
+            )),
+            streams: Arc::new(streams::StreamSlots::new(
+                config.server.max_streams_per_account,
+                config.server.max_streams_per_ip,
+            )),
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             listening: Arc::new(listening::Listening::new(&config.listening)?),
@@ -309,23 +325,14 @@ async fn serve(
 ) -> std::io::Result<()> {
     let events = state.events.clone();
     let support = state.support.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Live events are small writes: without TCP_NODELAY, Nagle's algorithm
-    // and the peer's delayed ACK hold the second of two quick events ~40 ms.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Open event streams would otherwise keep the server from draining.
-            events.close();
-            support.close();
-        })
-        .await
+    let config = state.config.clone();
+    let app = router(state);
+    conn::serve(listener, app, &config.server, shutdown, move || {
+        // Open event streams would otherwise keep the server from draining.
+        events.close();
+        support.close();
+    })
+    .await
 }
 
 /// What [`ensure_admin`] did.

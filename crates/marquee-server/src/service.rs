@@ -52,13 +52,39 @@ async fn start_session(
     })
 }
 
+/// Spends one of the client address's anonymous writes (sign-up, log-in):
+/// 429 once `auth.anonymous_per_minute` are used up. Runs before any
+/// password hashing, so a flood costs no argon2 work.
+fn anonymous_write(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
+    state
+        .anon
+        .take(
+            ip,
+            state.clock.now_ms(),
+            state.config.auth.anonymous_per_minute,
+        )
+        .map_err(|retry_after_s| AppError::TooManyRequests { retry_after_s })
+}
+
+/// A place among the `auth.max_concurrent_hashes` password hashes computed
+/// at once (19 MiB each), waited for.
+async fn hashing(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+    state
+        .hashing
+        .acquire()
+        .await
+        .map_err(|_| AppError::Unavailable("shutting down".into()))
+}
+
 /// Signs up a viewer with a first profile and starts a session.
 pub async fn signup(
     state: &AppState,
     email: &str,
     password: &str,
     profile_name: Option<&str>,
+    ip: IpAddr,
 ) -> Result<NewSession, AppError> {
+    anonymous_write(state, ip)?;
     let email = validate::email(email)?;
     validate::password(password)?;
     let first_profile = match profile_name {
@@ -66,7 +92,10 @@ pub async fn signup(
         _ => validate::profile_name(email.split('@').next().unwrap_or("Me"))
             .unwrap_or_else(|_| "Me".to_string()),
     };
-    let hash = auth::hash_password(password.to_string()).await?;
+    let hash = {
+        let _permit = hashing(state).await?;
+        auth::hash_password(password.to_string()).await?
+    };
     let account = state
         .store
         .create_account(
@@ -98,6 +127,9 @@ pub async fn login(
     password: &str,
     ip: Option<IpAddr>,
 ) -> Result<NewSession, AppError> {
+    if let Some(ip) = ip {
+        anonymous_write(state, ip)?;
+    }
     let email = email.trim().to_lowercase();
     if email.is_empty() {
         return Err(AppError::invalid("email", "is required"));
@@ -105,6 +137,10 @@ pub async fn login(
     if password.is_empty() {
         return Err(AppError::invalid("password", "is required"));
     }
+    // An address that failed too often waits out the window, whichever
+    // account it tries; an account that failed too often (from anywhere)
+    // backs off exponentially, briefly, so that an attacker cannot lock its
+    // owner out: a correct password from another address soon gets in.
     let mut keys = vec![format!("acct:{email}")];
     if let Some(ip) = ip {
         keys.push(format!("ip:{ip}"));
@@ -114,11 +150,19 @@ pub async fn login(
     let window_ms = i64::try_from(cfg.login_window_s)
         .unwrap_or(900)
         .saturating_mul(1000);
-    if let Some(retry_after_s) =
-        state
-            .limiter
-            .blocked(&keys, now, cfg.login_max_failures, window_ms)
-    {
+    let blocked = state
+        .limiter
+        .blocked(&keys[1..], now, cfg.login_max_failures, window_ms)
+        .or_else(|| {
+            state.limiter.backoff(
+                &keys[0],
+                now,
+                cfg.login_max_failures,
+                window_ms,
+                cfg.login_backoff_max_s,
+            )
+        });
+    if let Some(retry_after_s) = blocked {
         state
             .metrics
             .logins
@@ -131,7 +175,10 @@ pub async fn login(
         .as_ref()
         .map(|c| c.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
-    let ok = auth::verify_password(password.to_string(), hash).await?;
+    let ok = {
+        let _permit = hashing(state).await?;
+        auth::verify_password(password.to_string(), hash).await?
+    };
     let Some(creds) = creds.filter(|_| ok) else {
         state.limiter.fail(&keys, now);
         state.metrics.logins.with_label_values(&["failure"]).inc();
@@ -204,12 +251,31 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<NewSession, AppError> {
+    // Guessing the current password is a log-in by other means: the same
+    // failure count, per account.
+    let key = [format!("pwcheck:{}", user.account.id)];
+    let cfg = &state.config.auth;
+    let now = state.clock.now_ms();
+    let window_ms = i64::try_from(cfg.login_window_s)
+        .unwrap_or(900)
+        .saturating_mul(1000);
+    if let Some(retry_after_s) = state
+        .limiter
+        .blocked(&key, now, cfg.login_max_failures, window_ms)
+    {
+        return Err(AppError::TooManyRequests { retry_after_s });
+    }
     let creds = state
         .store
         .credentials(&user.account.email)
         .await?
         .ok_or_else(|| AppError::Unauthorized("account is gone".into()))?;
-    if !auth::verify_password(current.to_string(), creds.password_hash).await? {
+    let ok = {
+        let _permit = hashing(state).await?;
+        auth::verify_password(current.to_string(), creds.password_hash).await?
+    };
+    if !ok {
+        state.limiter.fail(&key, now);
         return Err(AppError::BadRequest {
             field: Some("current_password".into()),
             message: "the current password is wrong".into(),
@@ -221,7 +287,11 @@ pub async fn change_password(
         }
         other => other.into(),
     })?;
-    let hash = auth::hash_password(new.to_string()).await?;
+    state.limiter.succeed(&key[0]);
+    let hash = {
+        let _permit = hashing(state).await?;
+        auth::hash_password(new.to_string()).await?
+    };
     state
         .store
         .set_password(user.account.id, &hash, false)
@@ -273,4 +343,52 @@ pub fn check_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Ap
         Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(AppError::invalid("limit", format!("must be 1 to {max}"))),
     }
+}
+
+/// A redirect target the client chose (`next` after log-in), kept only when
+/// it is a path on this site; anything else becomes `/`.
+///
+/// Checked on the decoded value and again after parsing it as a URL against
+/// a placeholder origin, the way a browser resolves a `Location`: control
+/// characters (which browsers drop, turning `/\t/evil.example` into
+/// `//evil.example`), backslashes (which browsers read as `/`),
+/// scheme-relative `//host` and absolute URLs are all refused. The answer is
+/// the parsed path, query and fragment, percent-encoded, so it is always a
+/// valid header value.
+pub fn safe_next(next: Option<&str>) -> String {
+    const ORIGIN: &str = "http://marquee.invalid";
+    let fallback = || "/".to_string();
+    let Some(n) = next else {
+        return fallback();
+    };
+    let refused = n.len() > 2048
+        || !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars().any(|c| c.is_control() || c == '\\');
+    if refused {
+        return fallback();
+    }
+    let Ok(base) = url::Url::parse(ORIGIN) else {
+        return fallback();
+    };
+    let Ok(u) = base.join(n) else {
+        return fallback();
+    };
+    if u.origin() != base.origin() || !u.username().is_empty() || u.password().is_some() {
+        return fallback();
+    }
+    let path = u.path();
+    if !path.starts_with('/') || path.starts_with("//") {
+        return fallback();
+    }
+    let mut out = path.to_string();
+    if let Some(q) = u.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    if let Some(f) = u.fragment() {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }

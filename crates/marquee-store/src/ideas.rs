@@ -8,7 +8,9 @@
 use crate::outbox::OutboxEvent;
 use crate::Result;
 use async_trait::async_trait;
-use marquee_domain::ideas::{Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange};
+use marquee_domain::ideas::{
+    Author, Idea, IdeaComment, IdeaStatus, Notification, PostingLimit, StatusChange,
+};
 use marquee_domain::Millis;
 
 /// A new idea, validated.
@@ -139,8 +141,15 @@ pub struct VoteState {
 /// Storage of the idea box.
 #[async_trait]
 pub trait IdeaStore: Send + Sync {
-    /// Creates an idea.
-    async fn create_idea(&self, new: &NewIdea, now: Millis) -> Result<Idea>;
+    /// Creates an idea. With `limit`, the author's recent ideas are counted
+    /// inside the transaction (serialised per account), so parallel
+    /// requests cannot exceed it: `RateLimited` when full.
+    async fn create_idea(
+        &self,
+        new: &NewIdea,
+        limit: Option<PostingLimit>,
+        now: Millis,
+    ) -> Result<Idea>;
     /// One idea, any visibility; `voted` is for `viewer`.
     async fn idea(&self, id: i64, viewer: Option<i64>) -> Result<Option<Idea>>;
     /// Lists ideas.
@@ -183,13 +192,16 @@ pub trait IdeaStore: Send + Sync {
         since: Millis,
     ) -> Result<(i64, Option<Millis>)>;
 
-    /// Adds a comment; `Limit` on a locked thread.
+    /// Adds a comment; `Limit` on a locked thread. With `limit`, as
+    /// [`IdeaStore::create_idea`]: `RateLimited` when the author's recent
+    /// comments fill it.
     async fn add_comment(
         &self,
         idea_id: i64,
         author_id: i64,
         body: &str,
         official: bool,
+        limit: Option<PostingLimit>,
         now: Millis,
     ) -> Result<IdeaComment>;
     /// Comments of an idea, oldest first.

@@ -113,6 +113,13 @@ pub enum StoreError {
         /// The limit.
         message: String,
     },
+    /// A per-account rate limit is reached (counted inside the write's
+    /// transaction); nothing was written.
+    #[error("rate limit reached; retry in {retry_after_s} s")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after_s: u64,
+    },
     /// A referenced row does not exist.
     #[error("{what} not found")]
     NotFound {

@@ -1,11 +1,11 @@
 //! The JSON API under `/api/v1`, described by OpenAPI at `/api/v1/openapi.json`.
 
-use crate::auth::{Admin, CurrentUser, Staff};
+use crate::auth::{Admin, ClientIp, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
 use crate::service;
 pub(crate) use crate::service::check_limit;
 use crate::AppState;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -15,7 +15,6 @@ use marquee_domain::{
 };
 use marquee_store::{TitleQuery, TitleSort};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub mod home;
@@ -96,18 +95,28 @@ pub fn routes() -> Router<AppState> {
 /// The whole OpenAPI document: the core routes plus each feature module's own
 /// `Doc`, merged.
 pub fn openapi_doc() -> utoipa::openapi::OpenApi {
-    #[allow(unused_mut)]
     let mut doc = ApiDoc::openapi();
-    // Feature modules merge their documents here, e.g.
-    // doc.merge(playback::Doc::openapi());
-    doc.merge(ideas::Doc::openapi());
-    doc.merge(playback::Doc::openapi());
-    doc.merge(listening::Doc::openapi());
-    doc.merge(perks::Doc::openapi());
-    doc.merge(support::Doc::openapi());
-    doc.merge(home::Doc::openapi());
+    for (_, feature) in feature_docs() {
+        doc.merge(feature);
+    }
     document_error_statuses(&mut doc);
     doc
+}
+
+/// Each feature module's own OpenAPI document, by feature, as
+/// [`openapi_doc`] merges them over the core one. A schema name used by two
+/// of them for different types would be silently overwritten by the merge:
+/// `openapi_schema_names_are_unique` checks that none is.
+pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
+    vec![
+        ("core", ApiDoc::openapi()),
+        ("ideas", ideas::Doc::openapi()),
+        ("playback", playback::Doc::openapi()),
+        ("listening", listening::Doc::openapi()),
+        ("perks", perks::Doc::openapi()),
+        ("support", support::Doc::openapi()),
+        ("home", home::Doc::openapi()),
+    ]
 }
 
 /// Documents the error statuses every operation can answer with, where its
@@ -351,10 +360,11 @@ fn session_response(
     responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn signup(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(b): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref()).await?;
+    let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref(), ip).await?;
     if let Some(code) = b.referral_code.as_deref().filter(|c| !c.trim().is_empty()) {
         crate::perks::attribute(&state, s.account.id, code).await?;
     }
@@ -366,11 +376,11 @@ async fn signup(
     responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(b): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let s = service::login(&state, &b.email, &b.password, Some(addr.ip())).await?;
+    let s = service::login(&state, &b.email, &b.password, Some(ip)).await?;
     Ok(session_response(&state, &headers, s, StatusCode::OK))
 }
 

@@ -1,7 +1,7 @@
 //! Screen-to-screen continuity: devices, the playback API, the rows built from
 //! it, the play-event log and live events (SSE).
 
-use crate::auth::{Admin, CurrentUser};
+use crate::auth::{Admin, ClientIp, CurrentUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
 use crate::events::PlaybackEvent;
 use crate::playback::{media_file, next_up_since, playable, profile_of};
@@ -598,13 +598,15 @@ async fn play_events(
 /// event with the account's live streams, then a `playback` event
 /// ([`PlaybackEvent`]) for every start, progress report and stop.
 #[utoipa::path(get, path = "/api/v1/events", tag = "playback",
-    responses((status = 200, description = "text/event-stream", body = PlaybackEvent), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "text/event-stream", body = PlaybackEvent), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn events(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     user: CurrentUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let pid = profile_of(&user)?;
+    let permit = state.streams.acquire(user.account.id, ip)?;
     let sub = state.events.subscribe(pid);
     let live = state
         .store
@@ -630,8 +632,8 @@ async fn events(
             .unwrap_or_else(|_| Event::default().comment("encoding failed"));
         Some((Ok(ev), sub))
     });
-    Ok(Sse::new(stream::once(async move { Ok(first) }).chain(rest))
-        .keep_alive(KeepAlive::default()))
+    let s = stream::once(async move { Ok(first) }).chain(rest);
+    Ok(Sse::new(crate::streams::hold(s, permit)).keep_alive(KeepAlive::default()))
 }
 
 /// Media file body.

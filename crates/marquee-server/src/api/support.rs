@@ -2,7 +2,7 @@
 //! staff inbox (`/api/v1/staff/support/…`), live events over SSE, stream
 //! errors from the players (`/api/v1/playback/errors`).
 
-use crate::auth::{Admin, CurrentUser, Staff};
+use crate::auth::{Admin, ClientIp, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
 use crate::support::{
     self, assignee_filter, check_agent, check_sla, window, CustomerConversation, MessageView, Next,
@@ -40,7 +40,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     components(schemas(
         CustomerConversation, MessageView, Conversation, CsatAnswer, ShareInfo, Canned,
         AgentSettings, StreamError, SupportContext, Report, ConvStatus, Priority, SlaPolicy,
-        StartRequest, MessageRequest, TypingRequest, ReadRequest, CsatRequest, ShareResponse,
+        StartConversationRequest, MessageRequest, TypingRequest, ReadRequest, CsatRequest, ShareResponse,
         StreamErrorRequest, StaffMessageRequest, UpdateRequest, AssignRequest, CannedRequest,
         AgentRequest, ConversationDetail, Started, EmailRequest, EventRecord
     )),
@@ -110,7 +110,7 @@ async fn my_conversations(
 /// A new conversation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StartRequest {
+pub struct StartConversationRequest {
     /// The first message, 1 to 4000 characters (shown as typed, escaped).
     body: String,
     /// Default `normal`.
@@ -127,13 +127,13 @@ pub struct Started {
 }
 
 /// Opens a conversation (auto-assigned round-robin, or queued when every agent is full).
-#[utoipa::path(post, path = "/api/v1/support/conversations", tag = "support", request_body = StartRequest,
+#[utoipa::path(post, path = "/api/v1/support/conversations", tag = "support", request_body = StartConversationRequest,
     responses((status = 201, body = Started), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn start_conversation(
     State(state): State<AppState>,
     user: CurrentUser,
-    ApiJson(b): ApiJson<StartRequest>,
+    ApiJson(b): ApiJson<StartConversationRequest>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let w = support::start(&state, &user, &b.body, b.priority).await?;
     Ok((
@@ -418,6 +418,7 @@ async fn email_transcript(
 
 fn sse_stream(
     sub: support::LiveSubscription,
+    permit: crate::streams::StreamPermit,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let first = Event::default().event("ready").data("{}");
     let rest = stream::unfold(sub, |mut sub| async move {
@@ -437,16 +438,22 @@ fn sse_stream(
         };
         Some((Ok(ev), sub))
     });
-    Sse::new(stream::once(async move { Ok(first) }).chain(rest)).keep_alive(KeepAlive::default())
+    let s = stream::once(async move { Ok(first) }).chain(rest);
+    Sse::new(crate::streams::hold(s, permit)).keep_alive(KeepAlive::default())
 }
 
 /// Live events of your conversations (SSE: `message`, `conversation`,
 /// `typing`; `resync` asks the client to refetch by message id).
 #[utoipa::path(get, path = "/api/v1/support/events", tag = "support",
-    responses((status = 200, description = "text/event-stream"), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "text/event-stream"), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn customer_events(State(state): State<AppState>, user: CurrentUser) -> Response {
-    sse_stream(state.support.subscribe_customer(user.account.id)).into_response()
+async fn customer_events(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: CurrentUser,
+) -> Result<Response, ApiError> {
+    let permit = state.streams.acquire(user.account.id, ip)?;
+    Ok(sse_stream(state.support.subscribe_customer(user.account.id), permit).into_response())
 }
 
 /// A stream error.
@@ -816,8 +823,13 @@ async fn metrics(
 /// Live inbox events (SSE): every conversation's messages (notes included),
 /// state changes and typing.
 #[utoipa::path(get, path = "/api/v1/staff/support/events", tag = "support",
-    responses((status = 200, description = "text/event-stream"), (status = 403, body = ErrorBody)),
+    responses((status = 200, description = "text/event-stream"), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn staff_events(State(state): State<AppState>, _s: Staff) -> Response {
-    sse_stream(state.support.subscribe_staff()).into_response()
+async fn staff_events(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    s: Staff,
+) -> Result<Response, ApiError> {
+    let permit = state.streams.acquire(s.0.account.id, ip)?;
+    Ok(sse_stream(state.support.subscribe_staff(), permit).into_response())
 }

@@ -3,7 +3,7 @@
 //! ingest tokens (admin) and a viewer's linked handles.
 
 use super::{render, CsrfForm, Layout, Page, PageForm};
-use crate::auth::{Admin, CurrentUser, Staff};
+use crate::auth::{Admin, ClientIp, CurrentUser, Staff};
 use crate::error::{AppError, PageError};
 use crate::listening::{self as svc, LiveEvent, PostsParams};
 use crate::AppState;
@@ -391,8 +391,10 @@ async fn live(
 /// is raised or changes.
 async fn stream(
     State(state): State<AppState>,
-    _staff: Staff,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    ClientIp(ip): ClientIp,
+    staff: Staff,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, PageError> {
+    let permit = state.streams.acquire(staff.0.account.id, ip)?;
     let rx = state.listening.events.subscribe();
     let s = futures_util::stream::unfold(rx, |mut rx| async move {
         loop {
@@ -413,7 +415,7 @@ async fn stream(
             }
         }
     });
-    Sse::new(s).keep_alive(KeepAlive::default())
+    Ok(Sse::new(crate::streams::hold(s, permit)).keep_alive(KeepAlive::default()))
 }
 
 #[derive(Template)]

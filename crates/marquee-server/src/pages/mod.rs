@@ -4,12 +4,12 @@
 //! the selected profile, and the CSRF token its forms must carry. All text is
 //! escaped by askama; nothing from the outside is marked safe.
 
-use crate::auth::{self, Admin, AuthRejection, CurrentUser};
+use crate::auth::{self, Admin, AuthRejection, ClientIp, CurrentUser};
 use crate::error::{AppError, PageError};
 use crate::service;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -19,7 +19,6 @@ use marquee_domain::{Account, GenreCount, Profile, Role, Thumb, TitleDetail, Tit
 use marquee_store::{TitleQuery, TitleSort};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 pub mod home;
 pub mod ideas;
@@ -268,14 +267,6 @@ fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
     match render(t) {
         Ok(html) => (status, html).into_response(),
         Err(e) => e.into_response(),
-    }
-}
-
-/// Only same-site relative paths may be redirect targets.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
     }
 }
 
@@ -551,7 +542,7 @@ async fn login_page(page: Page, Query(p): Query<NextParam>) -> Result<Html<Strin
         l: page.l,
         error: None,
         email: String::new(),
-        next: safe_next(p.next.as_deref()),
+        next: service::safe_next(p.next.as_deref()),
     })
 }
 
@@ -566,13 +557,13 @@ struct LoginForm {
 async fn login_submit(
     State(state): State<AppState>,
     page: Page,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     PageForm(f): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    let next = safe_next(f.next.as_deref());
-    match service::login(&state, &f.email, &f.password, Some(addr.ip())).await {
+    let next = service::safe_next(f.next.as_deref());
+    match service::login(&state, &f.email, &f.password, Some(ip)).await {
         Ok(s) => {
             let cookie = service::session_cookie(
                 &s.token,
@@ -650,11 +641,12 @@ struct SignupForm {
 async fn signup_submit(
     State(state): State<AppState>,
     page: Page,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     PageForm(f): PageForm<SignupForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    match service::signup(&state, &f.email, &f.password, f.profile_name.as_deref()).await {
+    match service::signup(&state, &f.email, &f.password, f.profile_name.as_deref(), ip).await {
         Ok(s) => {
             if let Some(code) = f.ref_code.as_deref().filter(|c| !c.trim().is_empty()) {
                 crate::perks::attribute(&state, s.account.id, code).await?;

@@ -9,7 +9,7 @@
 //! refresh the panel (`/staff/overview/live`).
 
 use super::{render, Layout, Page};
-use crate::auth::Staff;
+use crate::auth::{ClientIp, Staff};
 use crate::error::PageError;
 use crate::overview::{gather, Overview};
 use crate::AppState;
@@ -332,7 +332,12 @@ async fn live(State(state): State<AppState>, _staff: Staff) -> Result<Html<Strin
     })
 }
 
-async fn stream(State(state): State<AppState>, _staff: Staff) -> Response {
+async fn stream(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    staff: Staff,
+) -> Result<Response, PageError> {
+    let permit = state.streams.acquire(staff.0.account.id, ip)?;
     let perks = state.perks.live.subscribe();
     let listening = state.listening.events.subscribe();
     let s = futures_util::stream::unfold(
@@ -365,5 +370,7 @@ async fn stream(State(state): State<AppState>, _staff: Staff) -> Response {
         s,
         Box::pin(async move { while closed.next().await.is_some() {} }),
     );
-    Sse::new(s).keep_alive(KeepAlive::default()).into_response()
+    Ok(Sse::new(crate::streams::hold(s, permit))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

@@ -72,7 +72,7 @@ async fn login_is_rate_limited_per_account_and_ip() {
     let r = app.post_json("/api/v1/auth/login", None, &wrong).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
-    // Even the right password waits out the window.
+    // From the same address even the right password waits out the window.
     let right = json!({"email": "ann@example.com", "password": PASSWORD});
     assert_eq!(
         app.post_json("/api/v1/auth/login", None, &right)
@@ -84,7 +84,10 @@ async fn login_is_rate_limited_per_account_and_ip() {
 
 #[tokio::test]
 async fn session_cookie_flags() {
-    let app = TestApp::builder().start().await;
+    // X-Forwarded-Proto counts only from a trusted proxy (here the test itself).
+    let mut config = marquee_server::Config::default();
+    config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = TestApp::builder().config(config).start().await;
     let body = json!({"email": "c@example.com", "password": PASSWORD});
     let r = app.post_json("/api/v1/auth/signup", None, &body).await;
     let cookie = r

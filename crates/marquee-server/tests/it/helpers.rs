@@ -135,6 +135,7 @@ pub struct TestAppBuilder {
     config: Config,
     clock: Arc<dyn Clock>,
     train_on_start: bool,
+    anonymous_limits: bool,
     prepare: Option<Prepare>,
 }
 
@@ -166,6 +167,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// Keeps `auth.anonymous_per_minute` as configured. Without it the limit
+    /// is lifted: many tests sign up and log in more often than a person
+    /// would, all from 127.0.0.1.
+    pub fn anonymous_limits(mut self) -> Self {
+        self.anonymous_limits = true;
+        self
+    }
+
     /// Runs `f` on the state before the workers start.
     pub fn prepare(mut self, f: impl FnOnce(&AppState) + Send + 'static) -> Self {
         self.prepare = Some(Box::new(f));
@@ -179,10 +188,14 @@ impl TestAppBuilder {
             mut config,
             clock,
             train_on_start,
+            anonymous_limits,
             prepare,
         } = self;
         if !train_on_start {
             config.recs.train_on_start = false;
+        }
+        if !anonymous_limits {
+            config.auth.anonymous_per_minute = 1_000_000;
         }
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
@@ -211,6 +224,7 @@ impl TestApp {
             config: Config::default(),
             clock: Arc::new(SystemClock),
             train_on_start: false,
+            anonymous_limits: false,
             prepare: None,
         }
     }

@@ -1217,8 +1217,10 @@ async fn cookies_are_secure_when_served_over_https() {
         assert_eq!(s, 303);
         assert_session_flags(set_cookie(&h, "marquee_session").unwrap(), true);
     }
-    // Behind a TLS-terminating proxy.
-    let app = TestApp::builder().start().await;
+    // Behind a TLS-terminating proxy (trusted: here the test itself).
+    let mut config = Config::default();
+    config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = TestApp::builder().config(config).start().await;
     app.signup("ann@example.com").await;
     let r = app
         .client

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod browser;
 mod cache;
+mod harden;
 mod helpers;
 mod home;
 mod hostile;

@@ -19,7 +19,8 @@ use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::ideas::{
     self,
-    vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, StatusChange,
+    vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, PostingLimit,
+    StatusChange,
 };
 use marquee_domain::{Millis, Role};
 use sqlx::QueryBuilder;
@@ -30,6 +31,29 @@ const WEEK_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
 
 /// Namespace (first key) of the per-account lock of votes.
 const VOTE_LOCK_NS: i32 = 0x1dea;
+/// Namespace of the per-account lock that serialises posting (ideas and
+/// comments) so that the rate limit is counted race-free on PostgreSQL.
+const POST_LOCK_NS: i32 = 0x1deb;
+
+/// Inside a write transaction: refuses the post when the author's posts in
+/// `table` within the limit's window fill it (`posting_wait`).
+async fn check_posting_limit(
+    conn: &mut Conn,
+    table: &str,
+    author_id: i64,
+    limit: Option<PostingLimit>,
+    now: Millis,
+) -> Result<()> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    lock_pair(&mut *conn, POST_LOCK_NS, author_id).await?;
+    let (n, oldest) = posted_since(&mut *conn, table, author_id, now - limit.window_ms).await?;
+    match ideas::posting_wait(n, oldest, limit, now) {
+        Some(retry_after_s) => Err(StoreError::RateLimited { retry_after_s }),
+        None => Ok(()),
+    }
+}
 
 const OPEN_STATUSES: &str = "('open', 'under_review', 'planned', 'in_progress')";
 
@@ -242,8 +266,14 @@ async fn notify_subscribers(
 
 #[async_trait]
 impl IdeaStore for Backend {
-    async fn create_idea(&self, new: &NewIdea, now: Millis) -> Result<Idea> {
+    async fn create_idea(
+        &self,
+        new: &NewIdea,
+        limit: Option<PostingLimit>,
+        now: Millis,
+    ) -> Result<Idea> {
         let mut tx = self.begin_write().await?;
+        check_posting_limit(&mut tx, "ideas", new.author_id, limit, now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO ideas(author_id, title, description, approved, created_at, updated_at, status_changed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -520,9 +550,11 @@ impl IdeaStore for Backend {
         author_id: i64,
         body: &str,
         official: bool,
+        limit: Option<PostingLimit>,
         now: Millis,
     ) -> Result<IdeaComment> {
         let mut tx = self.begin_write().await?;
+        check_posting_limit(&mut tx, "idea_comments", author_id, limit, now).await?;
         let f = lock_flags(&mut tx, idea_id).await?;
         if !f.visible && !official {
             return Err(StoreError::NotFound { what: "idea" });

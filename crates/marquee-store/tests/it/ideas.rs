@@ -42,6 +42,7 @@ async fn idea_with<S: IdeaStore>(
             tags: tags.iter().map(|t| t.to_string()).collect(),
             approved: true,
         },
+        None,
         at,
     )
     .await
@@ -280,6 +281,7 @@ async fn check_listings_comments_status_and_notifications<
                 tags: vec![],
                 approved: false,
             },
+            None,
             10 * week,
         )
         .await
@@ -372,9 +374,12 @@ async fn check_listings_comments_status_and_notifications<
     assert_eq!(s.ideas_posted_since(a, week).await.unwrap(), (0, None));
 
     // Comments: counts follow hiding; locked threads refuse new ones.
-    let c1 = s.add_comment(old, b, "me too", false, 100).await.unwrap();
+    let c1 = s
+        .add_comment(old, b, "me too", false, None, 100)
+        .await
+        .unwrap();
     let c2 = s
-        .add_comment(old, staff, "we are on it", true, 101)
+        .add_comment(old, staff, "we are on it", true, None, 101)
         .await
         .unwrap();
     assert!(c2.official && c2.author.staff && !c1.author.staff);
@@ -391,12 +396,12 @@ async fn check_listings_comments_status_and_notifications<
     assert_eq!(s.comments_posted_since(b, 0).await.unwrap(), (1, Some(100)));
     s.moderate_idea(old, Moderation::Lock, 102).await.unwrap();
     assert!(matches!(
-        s.add_comment(old, a, "x", false, 103).await,
+        s.add_comment(old, a, "x", false, None, 103).await,
         Err(StoreError::Limit { field: "idea", .. })
     ));
     s.moderate_idea(old, Moderation::Unlock, 104).await.unwrap();
     assert!(matches!(
-        s.add_comment(queued.id, a, "x", false, 105).await,
+        s.add_comment(queued.id, a, "x", false, None, 105).await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(

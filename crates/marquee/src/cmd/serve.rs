@@ -58,6 +58,12 @@ pub fn run(file: Option<&Path>, args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Open sockets are files: the common soft limit of 1,024 is far below
+    // what the kernel allows this process.
+    match marquee_server::conn::raise_nofile_limit() {
+        Ok(n) => tracing::info!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let store = app::open_store(&config).await?;
     let first_start =
         store.count_titles(None).await? == 0 && store.meta_get(DEMO_DONE).await?.is_none();
