@@ -246,7 +246,13 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
                 push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'l']), v, i);
             }
             if cfg.contrast && t.clause != 0 {
-                push(out, G_LEX, hash1(NS_LEX, &[sign, neg, b'k', t.clause]), v, i);
+                push(
+                    out,
+                    G_LEX,
+                    hash1(NS_LEX, &[sign, neg, b'k', t.clause]),
+                    v,
+                    i,
+                );
             }
             if cfg.w_doc > 0.0 {
                 // Negation flips and damps; the clause after a contrast
@@ -296,7 +302,13 @@ pub(crate) fn extract(cfg: &FeatureConfig, tokens: &[Token], out: &mut Vec<Feat>
         };
         push(out, G_DOC, hash1(NS_DOC, bin), 1.0, usize::from(NO_TOKEN));
         if pos_hits && neg_hits {
-            push(out, G_DOC, hash1(NS_DOC, b"mixed"), 1.0, usize::from(NO_TOKEN));
+            push(
+                out,
+                G_DOC,
+                hash1(NS_DOC, b"mixed"),
+                1.0,
+                usize::from(NO_TOKEN),
+            );
         }
     }
     if cfg.group_norm {

@@ -1015,10 +1015,7 @@ pub(crate) fn ext_polarity(word: &str) -> i8 {
 /// Whether a lower-cased word turns the sentence: what follows it usually
 /// carries the writer's verdict ("good acting, but a dull plot").
 pub(crate) fn is_contrast(word: &str) -> bool {
-    matches!(
-        word,
-        "but" | "however" | "nevertheless" | "nonetheless"
-    )
+    matches!(word, "but" | "however" | "nevertheless" | "nonetheless")
 }
 
 /// Whether a lower-cased word opens a negation scope.

@@ -600,7 +600,10 @@ mod tests {
     #[test]
     fn invisible_characters_make_no_tokens() {
         assert!(toks("\u{200b}\u{feff} \u{202b}\u{202c}").is_empty());
-        assert_eq!(texts("\u{202b}\u{05e9}\u{05dc}\u{05d5}\u{05dd}\u{202c} ok"), vec!["\u{05e9}\u{05dc}\u{05d5}\u{05dd}", "ok"]);
+        assert_eq!(
+            texts("\u{202b}\u{05e9}\u{05dc}\u{05d5}\u{05dd}\u{202c} ok"),
+            vec!["\u{05e9}\u{05dc}\u{05d5}\u{05dd}", "ok"]
+        );
     }
 
     #[test]

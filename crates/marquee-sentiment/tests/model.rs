@@ -261,7 +261,14 @@ fn bad_input_gets_a_label_and_never_panics() {
     let p = model.predict("\u{0645}\u{0633}\u{0644}\u{0633}\u{0644} \u{1F621}\u{1F621}");
     assert_eq!(p.label, Label::Negative, "{p:?}");
     // Escapes cut short, lone surrogates, stray entities.
-    for t in [r"\u", r"\ud83d", r"abc \uZZZZ", "&amp", "&", r"\ude00\ud83d x"] {
+    for t in [
+        r"\u",
+        r"\ud83d",
+        r"abc \uZZZZ",
+        "&amp",
+        "&",
+        r"\ude00\ud83d x",
+    ] {
         assert_sane(&model.predict(t));
     }
     // Invalid UTF-8 from a file: replaced, then labelled.
@@ -278,8 +285,22 @@ fn neutral_offset_only_moves_the_neutral_bias() {
         neutral_offset: 3.0,
         ..small_config()
     };
-    let a = train(&texts, &labels, &base, &mut StdRng::seed_from_u64(7), |_, _| {}).unwrap();
-    let b = train(&texts, &labels, &shifted, &mut StdRng::seed_from_u64(7), |_, _| {}).unwrap();
+    let a = train(
+        &texts,
+        &labels,
+        &base,
+        &mut StdRng::seed_from_u64(7),
+        |_, _| {},
+    )
+    .unwrap();
+    let b = train(
+        &texts,
+        &labels,
+        &shifted,
+        &mut StdRng::seed_from_u64(7),
+        |_, _| {},
+    )
+    .unwrap();
     assert_ne!(a.to_bytes(), b.to_bytes());
     for t in ["they adore the app", "we despise the game"] {
         let (pa, pb) = (a.predict(t), b.predict(t));
@@ -293,5 +314,12 @@ fn neutral_offset_only_moves_the_neutral_bias() {
     assert!(bad.set("neutral_offset", "x").is_err());
     assert!(bad.set("no_such_key", "1").is_err());
     bad.set("neutral_offset", "NaN").unwrap();
-    assert!(train(&texts, &labels, &bad, &mut StdRng::seed_from_u64(7), |_, _| {}).is_err());
+    assert!(train(
+        &texts,
+        &labels,
+        &bad,
+        &mut StdRng::seed_from_u64(7),
+        |_, _| {}
+    )
+    .is_err());
 }

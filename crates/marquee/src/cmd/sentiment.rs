@@ -199,7 +199,13 @@ pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
         for split in shifted_splits(&sources)? {
             let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
             let yt: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
-            let m = train(&xt, &yt, &cfg, &mut StdRng::seed_from_u64(args.seed), |_, _| {})?;
+            let m = train(
+                &xt,
+                &yt,
+                &cfg,
+                &mut StdRng::seed_from_u64(args.seed),
+                |_, _| {},
+            )?;
             let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
             let yh: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
             score(
