@@ -587,3 +587,40 @@ fn openapi_schema_names_are_unique() {
     assert!(merged["StartConversationRequest"]["properties"]["body"].is_object());
     assert!(merged["StartRequest"]["properties"]["title_id"].is_object());
 }
+
+/// Answers to requests with credentials are not cached anywhere; every
+/// answer names a referrer policy and a CSP that pins `<base>` and form
+/// targets.
+#[tokio::test]
+async fn private_answers_are_not_stored_and_every_answer_has_the_policies() {
+    let app = TestApp::builder().start().await;
+    let token = app.signup("ann@example.com").await;
+    let cache = |r: &reqwest::Response| {
+        r.headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let me = app.get("/api/v1/me", Some(&token)).await;
+    assert_eq!(me.status(), 200);
+    assert_eq!(cache(&me).as_deref(), Some("no-store"));
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header(COOKIE, format!("marquee_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cache(&page).as_deref(), Some("no-store"));
+    let anonymous = app.get("/login", None).await;
+    assert_eq!(anonymous.status(), 200);
+    assert_ne!(cache(&anonymous).as_deref(), Some("no-store"));
+    for r in [&me, &page, &anonymous] {
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("base-uri 'none'"), "{csp}");
+        assert!(csp.contains("form-action 'self'"), "{csp}");
+        assert_eq!(
+            r.headers()["referrer-policy"].to_str().unwrap(),
+            "strict-origin-when-cross-origin"
+        );
+    }
+}
