@@ -214,25 +214,10 @@ pub struct Notification {
     pub read_at: Option<Millis>,
 }
 
-/// Trims and checks a title: 1 to 120 characters, no control characters.
+/// Trims and checks a title: 1 to 120 characters, the hygiene of
+/// [`crate::text::line`].
 pub fn title(raw: &str) -> Result<String, DomainError> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return Err(DomainError::invalid("title", "is required"));
-    }
-    if t.chars().count() > MAX_TITLE_CHARS {
-        return Err(DomainError::invalid(
-            "title",
-            format!("must have at most {MAX_TITLE_CHARS} characters"),
-        ));
-    }
-    if t.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "title",
-            "must not contain control characters",
-        ));
-    }
-    Ok(t.to_string())
+    crate::text::line("title", raw, MAX_TITLE_CHARS)
 }
 
 /// Checks a Markdown text field: at most `max` characters, trimmed.

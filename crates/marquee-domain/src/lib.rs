@@ -14,6 +14,7 @@ pub mod listening;
 pub mod perks;
 pub mod playback;
 pub mod support;
+pub mod text;
 pub mod textmatch;
 pub mod validate;
 

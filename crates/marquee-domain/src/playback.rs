@@ -68,23 +68,7 @@ pub struct Device {
 
 /// Validates a device name: 1 to 60 characters, no control characters.
 pub fn device_name(name: &str) -> Result<String, DomainError> {
-    let n = name.trim();
-    if n.is_empty() {
-        return Err(DomainError::invalid("name", "must not be empty"));
-    }
-    if n.chars().count() > 60 {
-        return Err(DomainError::invalid(
-            "name",
-            "must be at most 60 characters",
-        ));
-    }
-    if n.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    Ok(n.to_string())
+    crate::text::line("name", name, 60)
 }
 
 /// The runtime given to a title with no known duration (MovieLens movies carry

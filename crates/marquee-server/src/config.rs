@@ -37,7 +37,7 @@ pub struct Config {
     /// Support chat: auto-assignment and rate limits.
     pub support: crate::support::SupportConfig,
     /// Outgoing e-mail (transcripts); optional.
-    pub smtp: crate::support::smtp::SmtpConfig,
+    pub smtp: crate::mail::SmtpConfig,
     /// The recommender and the personal home page.
     pub recs: crate::recs::config::RecsConfig,
 }
@@ -70,6 +70,10 @@ pub struct WebhooksConfig {
     pub timeout_s: u64,
     /// How often the outbox is polled when nothing wakes it.
     pub poll_interval_ms: u64,
+    /// Let webhooks, alert hooks and connectors reach loopback, private and
+    /// link-local addresses. Off by default: an admin-supplied URL must not
+    /// probe the server's own network.
+    pub allow_private: bool,
 }
 
 impl Default for IdeasConfig {
@@ -90,6 +94,7 @@ impl Default for WebhooksConfig {
             backoff_base_s: 30,
             timeout_s: 10,
             poll_interval_ms: 2000,
+            allow_private: false,
         }
     }
 }
@@ -132,6 +137,17 @@ pub struct ServerConfig {
     pub max_streams_per_account: usize,
     /// Live event streams (SSE) one client address may hold open at once.
     pub max_streams_per_ip: usize,
+    /// Without `public_url`, the `Host` names that absolute links (share
+    /// pages' canonical and Open Graph URLs) may be built from; any other
+    /// `Host` gives links to `http://localhost`. Set `public_url` in
+    /// production.
+    pub allowed_hosts: Vec<String>,
+    /// When set, every answer carries `Strict-Transport-Security` with this
+    /// max-age (seconds). Only for a site served over https.
+    pub hsts_max_age_s: Option<u64>,
+    /// A bearer token for `/metrics`. Without it, only clients on loopback
+    /// (Prometheus on the same host) may read the metrics.
+    pub metrics_token: Option<String>,
 }
 
 /// Database settings.
@@ -236,6 +252,9 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_streams_per_account: 16,
             max_streams_per_ip: 64,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            hsts_max_age_s: None,
+            metrics_token: None,
         }
     }
 }

@@ -160,8 +160,12 @@ pub(crate) async fn serve(
     });
     let trusted: Arc<[IpAddr]> = server.trusted_proxies.clone().into();
     let mut http = hyper::server::conn::http1::Builder::new();
+    // The parser's own limits sit above the application's (error::head_limits),
+    // which answers oversize heads in the JSON error shape; the parser's bare
+    // 431 is left for heads past its 400 KB buffer.
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(server.header_read_timeout_s));
+        .header_read_timeout(Duration::from_secs(server.header_read_timeout_s))
+        .max_headers(crate::error::MAX_HEADER_COUNT * 2);
     let idle = Duration::from_secs(server.idle_timeout_s);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

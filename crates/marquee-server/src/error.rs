@@ -51,6 +51,20 @@ pub enum AppError {
         /// The limit.
         limit: usize,
     },
+    /// The request target (path and query) is longer than allowed.
+    #[error("the URL is longer than {limit} bytes")]
+    UriTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// Too many header fields, or too many bytes of them.
+    #[error("request headers are too large (at most {max_count} fields and {max_bytes} bytes)")]
+    HeadersTooLarge {
+        /// Most fields.
+        max_count: usize,
+        /// Most bytes, names and values together.
+        max_bytes: usize,
+    },
     /// The body is not JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -95,6 +109,8 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            AppError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } | AppError::TooManyStreams { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -114,6 +130,8 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { .. } => "conflict",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::UriTooLong { .. } => "uri_too_long",
+            AppError::HeadersTooLarge { .. } => "headers_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::TooManyStreams { .. } => "too_many_streams",
@@ -269,6 +287,44 @@ impl IntoResponse for PageError {
     }
 }
 
+/// Longest request target (path and query) answered; longer gets a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header fields in a request; more gets a 431.
+pub const MAX_HEADER_COUNT: usize = 100;
+/// Most header bytes (names and values) in a request; more gets a 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses request heads past [`MAX_URI_BYTES`], [`MAX_HEADER_COUNT`] or
+/// [`MAX_HEADER_BYTES`] in the error shape of where they were sent: JSON
+/// under `/api`, a page elsewhere. The HTTP parser's own limits sit well
+/// above these (see [`crate::conn`]), so that ordinary oversize requests
+/// are answered here, with a body that says what was too large.
+pub async fn head_limits(req: Request, next: axum::middleware::Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let headers = req.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.as_bytes().len())
+        .sum();
+    let err = if uri_len > MAX_URI_BYTES {
+        Some(AppError::UriTooLong {
+            limit: MAX_URI_BYTES,
+        })
+    } else if headers.len() > MAX_HEADER_COUNT || header_bytes > MAX_HEADER_BYTES {
+        Some(AppError::HeadersTooLarge {
+            max_count: MAX_HEADER_COUNT,
+            max_bytes: MAX_HEADER_BYTES,
+        })
+    } else {
+        None
+    };
+    match err {
+        Some(e) if req.uri().path().starts_with("/api/") => ApiError(e).into_response(),
+        Some(e) => PageError(e).into_response(),
+        None => next.run(req).await,
+    }
+}
+
 /// JSON body extractor whose every rejection is an [`ApiError`] naming the field.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
@@ -296,9 +352,10 @@ where
         if !is_json {
             return Err(AppError::UnsupportedMediaType.into());
         }
+        let limit = BodyLimit::of(req.extensions());
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(body_rejection)?;
+            .map_err(|r| ApiError(body_rejection(r, limit, "body")))?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -335,12 +392,25 @@ fn named_field(message: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
-/// Maps a body rejection: too large → 413, else 400.
-pub fn body_rejection(r: BytesRejection) -> ApiError {
+/// The request body limit in force (`server.max_body_bytes`), put into
+/// every request's extensions by the router so that a 413 can say it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    /// The limit recorded on a request (0 when the router set none).
+    pub fn of(extensions: &axum::http::Extensions) -> usize {
+        extensions.get::<BodyLimit>().map_or(0, |b| b.0)
+    }
+}
+
+/// Maps a body rejection: too large → 413 naming the limit, else 400
+/// naming `field`.
+pub fn body_rejection(r: BytesRejection, limit: usize, field: &'static str) -> AppError {
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError(AppError::PayloadTooLarge { limit: 0 })
+        AppError::PayloadTooLarge { limit }
     } else {
-        ApiError(AppError::invalid("body", r.body_text()))
+        AppError::invalid(field, r.body_text())
     }
 }
 

@@ -36,8 +36,11 @@ pub fn webhook_input(
     url: &str,
     secret: Option<&str>,
     events: Option<&[String]>,
+    allow_private: bool,
 ) -> Result<(String, String, String), AppError> {
     let url = marquee_domain::ideas::url("url", url)?;
+    crate::outbound::check_url(&url, allow_private)
+        .map_err(|e| AppError::invalid("url", e.to_string()))?;
     let secret = match secret.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) if s.chars().count() < 16 => {
             return Err(AppError::invalid(

@@ -36,8 +36,10 @@ pub mod htmlcheck;
 pub mod ideas;
 pub mod import;
 pub mod listening;
+pub mod mail;
 pub mod markdown;
 pub mod metrics;
+pub mod outbound;
 pub mod overview;
 pub mod pages;
 pub mod perks;
@@ -51,6 +53,9 @@ pub mod webhooks;
 pub mod wire;
 
 pub use config::Config;
+
+/// Mail jobs held for the worker at most (see [`mail::MailQueue`]).
+const MAIL_QUEUE_JOBS: usize = 10_000;
 
 /// Shared state of one server instance.
 #[derive(Clone, Debug)]
@@ -95,6 +100,10 @@ pub struct AppState {
     /// This process's random id: the origin of its live events and the
     /// holder of the background jobs it claims.
     pub instance_id: Arc<str>,
+    /// Outgoing mail (`[smtp]`).
+    pub mailer: Arc<mail::Mailer>,
+    /// Mail jobs for the mail worker (password resets).
+    pub mail: Arc<mail::MailQueue>,
 }
 
 impl AppState {
@@ -139,6 +148,8 @@ impl AppState {
             sessions: Arc::new(auth::SessionCache::new(
                 i64::try_from(config.auth.session_cache_s.saturating_mul(1000)).unwrap_or(i64::MAX),
             )),
+            mailer: Arc::new(mail::Mailer::new(&config.smtp)?),
+            mail: Arc::new(mail::MailQueue::new(MAIL_QUEUE_JOBS)),
             config: Arc::new(config),
             fanout,
             instance_id: format!("{origin:016x}").into(),
@@ -191,6 +202,7 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/staff/recs/status"),
     ("GET", "/api/v1/staff/recs"),
     ("GET", "/api/v1/staff/experiments"),
+    ("POST", "/api/v1/staff/accounts/1/password-reset"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];
@@ -200,6 +212,11 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_s);
     let metrics = state.metrics.clone();
+    let hsts = state
+        .config
+        .server
+        .hsts_max_age_s
+        .and_then(|s| HeaderValue::from_str(&format!("max-age={s}; includeSubDomains")).ok());
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
@@ -207,7 +224,9 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .route("/metrics", get(metrics_text))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(error::head_limits))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(error::BodyLimit(limit)))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -234,6 +253,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
         ))
         .layer(axum::middleware::from_fn(private_no_store))
         .layer(TraceLayer::new_for_http())
@@ -275,9 +298,35 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     }
 }
 
+/// Whether a request may read `/metrics`: with `server.metrics_token` set,
+/// it must carry `Authorization: Bearer <token>` (compared in constant time
+/// through hashes); without one, it must come from loopback.
+fn metrics_allowed(state: &AppState, headers: &header::HeaderMap, ip: std::net::IpAddr) -> bool {
+    match state.config.server.metrics_token.as_deref() {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                auth::same(&auth::token_hash(given.trim()), &auth::token_hash(token))
+            }),
+        None => ip.is_loopback() || ip.to_canonical().is_loopback(),
+    }
+}
+
 async fn metrics_text(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> impl IntoResponse {
+    auth::ClientIp(ip): auth::ClientIp,
+    headers: header::HeaderMap,
+) -> axum::response::Response {
+    if !metrics_allowed(&state, &headers, ip) {
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "metrics are readable from loopback, or with server.metrics_token as a bearer token\n",
+        )
+            .into_response();
+    }
     if let Ok(n) = state.store.count_titles(None).await {
         state.metrics.catalog_titles.set(n);
     }
@@ -285,6 +334,7 @@ async fn metrics_text(
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// The background workers of one server process, as [`launch`] starts them.
@@ -298,7 +348,7 @@ pub struct Workers {
 
 impl Workers {
     /// Starts every worker of `state`: the live-event fan-out (PostgreSQL),
-    /// the webhook outbox, the perks evaluator, social listening's deliverer
+    /// the webhook outbox, the perks evaluator, the mail worker, social listening's deliverer
     /// and connectors, the recommender's job and event writer, and the
     /// playback group-commit writer. Nothing else starts a task: requests
     /// only use what runs here.
@@ -306,6 +356,7 @@ impl Workers {
         let mut tasks = fanout::start(state).await;
         tasks.push(webhooks::spawn_worker(state.clone()));
         tasks.push(perks::spawn_worker(state.clone()));
+        tasks.push(service::spawn_mail_worker(state.clone()));
         tasks.extend(state.ingest.start());
         tasks.extend(recs::start(state));
         Workers {

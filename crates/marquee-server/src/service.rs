@@ -88,8 +88,8 @@ pub async fn signup(
     let email = validate::email(email)?;
     validate::password(password)?;
     let first_profile = match profile_name {
-        Some(n) if !n.trim().is_empty() => validate::profile_name(n)?,
-        _ => validate::profile_name(email.split('@').next().unwrap_or("Me"))
+        Some(n) if !n.trim().is_empty() => validate::profile_name(n, false)?,
+        _ => validate::profile_name(email.split('@').next().unwrap_or("Me"), false)
             .unwrap_or_else(|_| "Me".to_string()),
     };
     let hash = {
@@ -237,7 +237,7 @@ pub async fn create_profile(
     name: &str,
     is_kids: bool,
 ) -> Result<Profile, AppError> {
-    let name = validate::profile_name(name)?;
+    let name = validate::profile_name(name, user.account.role.is_staff())?;
     Ok(state
         .store
         .create_profile(user.account.id, &name, is_kids, state.clock.now_ms())
@@ -321,6 +321,41 @@ pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     public_https || proxied_https
 }
 
+/// The scheme and host for absolute links: `server.public_url` when set;
+/// otherwise the request's `Host` if `server.allowed_hosts` names it (the
+/// port may differ), else `http://localhost`. A `Host` header is the
+/// client's word: copied unchecked into a page, a cache or a shared link
+/// would carry an attacker's domain.
+pub fn public_origin(state: &AppState, headers: &HeaderMap) -> String {
+    let server = &state.config.server;
+    if let Some(u) = server.public_url.as_deref() {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+        .filter(|a| {
+            server
+                .allowed_hosts
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(a.host()))
+        });
+    let scheme = if headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    {
+        "https"
+    } else {
+        "http"
+    };
+    match host {
+        Some(a) => format!("{scheme}://{a}"),
+        None => "http://localhost".to_string(),
+    }
+}
+
 /// The `Set-Cookie` value for a session.
 pub fn session_cookie(token: &str, max_age_s: i64, secure: bool) -> String {
     format!(
@@ -391,4 +426,171 @@ pub fn safe_next(next: Option<&str>) -> String {
         out.push_str(f);
     }
     out
+}
+
+// ---------- password reset ----------
+
+/// A reset link works this long.
+pub const RESET_TOKEN_TTL_MS: i64 = 30 * 60 * 1000;
+/// Reset mails one account may be sent per hour.
+pub const RESETS_PER_HOUR: u32 = 3;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Asks for a password-reset mail for `email`. The answer and its timing
+/// are the same whether or not an account uses the address: the request
+/// only checks the address's form and the rate limits (per client address,
+/// and per e-mail address), then queues the work for the mail worker, which
+/// looks the account up and mails it a link.
+pub fn request_password_reset(
+    state: &AppState,
+    email: &str,
+    ip: IpAddr,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    anonymous_write(state, ip)?;
+    let email = validate::email(email)?;
+    let now = state.clock.now_ms();
+    let key = [format!("reset:{email}")];
+    if let Some(retry_after_s) = state.limiter.blocked(&key, now, RESETS_PER_HOUR, HOUR_MS) {
+        return Err(AppError::TooManyRequests { retry_after_s });
+    }
+    state.limiter.fail(&key, now);
+    if !state.mailer.configured() {
+        tracing::warn!("password reset asked for, but [smtp] is not configured: no mail goes out");
+    }
+    state.mail.push(crate::mail::MailJob::PasswordReset {
+        email,
+        origin: public_origin(state, headers),
+    });
+    Ok(())
+}
+
+/// Has a reset link mailed to an account (admin action); the same mail as
+/// when the customer asks.
+pub async fn admin_password_reset(
+    state: &AppState,
+    account_id: i64,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    let account = state
+        .store
+        .account(account_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such account".into()))?;
+    if !state.mailer.configured() {
+        return Err(AppError::Unavailable(
+            "e-mail is not configured on this installation".into(),
+        ));
+    }
+    state.mail.push(crate::mail::MailJob::PasswordReset {
+        email: account.email,
+        origin: public_origin(state, headers),
+    });
+    Ok(())
+}
+
+/// Sets a new password with a reset token: the token works once and for
+/// [`RESET_TOKEN_TTL_MS`]; every session of the account ends. The new
+/// password is checked before the token is spent.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    token: &str,
+    password: &str,
+    ip: IpAddr,
+) -> Result<(), AppError> {
+    anonymous_write(state, ip)?;
+    validate::password(password)?;
+    let token = token.trim();
+    let invalid = || {
+        AppError::invalid(
+            "token",
+            "this reset link is not valid any more (used, expired or mistyped); ask for a new one",
+        )
+    };
+    if token.is_empty() || token.len() > 200 {
+        return Err(invalid());
+    }
+    let hash = {
+        let _permit = hashing(state).await?;
+        auth::hash_password(password.to_string()).await?
+    };
+    let account_id = state
+        .store
+        .use_password_reset(&auth::token_hash(token), state.clock.now_ms())
+        .await?
+        .ok_or_else(invalid)?;
+    state.store.set_password(account_id, &hash, false).await?;
+    state.store.delete_account_sessions(account_id).await?;
+    if let Some(a) = state.store.account(account_id).await? {
+        state.limiter.succeed(&format!("acct:{}", a.email));
+    }
+    Ok(())
+}
+
+/// The reset mail for an account, with its link.
+fn reset_mail(email: &str, link: &str) -> crate::mail::Mail {
+    crate::mail::Mail {
+        to: email.to_string(),
+        subject: "Reset your Marquee password".into(),
+        body: format!(
+            "Someone (we hope you) asked to reset the password of the Marquee account {email}.\n\n\
+             Open this link within {} minutes to choose a new one:\n{link}\n\n\
+             The link works once. If you did not ask, ignore this mail: your password stays as it is.\n",
+            RESET_TOKEN_TTL_MS / 60_000
+        ),
+    }
+}
+
+/// Does one mail job: for a reset, looks the address up and, when it has
+/// an account that has not had [`RESETS_PER_HOUR`] links this hour, stores
+/// a token and mails the link.
+async fn run_mail_job(state: &AppState, job: crate::mail::MailJob) -> Result<(), AppError> {
+    let mail = match job {
+        crate::mail::MailJob::Send(m) => m,
+        crate::mail::MailJob::PasswordReset { email, origin } => {
+            if !state.mailer.configured() {
+                return Ok(());
+            }
+            let Some(c) = state.store.credentials(&email).await? else {
+                return Ok(());
+            };
+            let token = auth::random_token();
+            let now = state.clock.now_ms();
+            let stored = state
+                .store
+                .create_password_reset(
+                    c.account.id,
+                    &auth::token_hash(&token),
+                    now,
+                    now + RESET_TOKEN_TTL_MS,
+                    now - HOUR_MS,
+                    RESETS_PER_HOUR,
+                )
+                .await?;
+            if !stored {
+                tracing::info!(account = c.account.id, "reset mail skipped: hourly limit");
+                return Ok(());
+            }
+            reset_mail(&c.account.email, &format!("{origin}/reset?token={token}"))
+        }
+    };
+    state
+        .mailer
+        .send(&mail, state.clock.now_ms())
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))
+}
+
+/// Starts the mail worker: it runs the queued jobs ([`crate::mail::MailQueue`]).
+pub fn spawn_mail_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            for job in state.mail.drain() {
+                if let Err(e) = run_mail_job(&state, job).await {
+                    tracing::warn!(error = %e, "mail job failed");
+                }
+            }
+            state.mail.wait().await;
+        }
+    })
 }

@@ -92,19 +92,25 @@ fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
 
 /// The HTTP client for deliveries: no redirects, the configured timeout.
 pub fn client(cfg: &WebhooksConfig) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    Ok(crate::outbound::client_builder(cfg.allow_private)
         .use_preconfigured_tls(tls_config()?)
         .timeout(Duration::from_secs(cfg.timeout_s))
-        .redirect(reqwest::redirect::Policy::none())
         .user_agent("Marquee-Webhooks/1")
         .build()?)
 }
+
+/// What the admin sees of a delivery that got no HTTP answer. The cause
+/// (refused, unreachable, no public address, timeout) goes to the log only:
+/// shown to the admin it would say what listens where.
+pub const FAILED: &str = "failed";
 
 async fn attempt(
     client: &reqwest::Client,
     d: &DueDelivery,
     now: Millis,
+    allow_private: bool,
 ) -> Result<i64, (Option<i64>, String)> {
+    crate::outbound::guard(&d.url, allow_private).map_err(|e| (None, e.to_string()))?;
     let r = client
         .post(&d.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -114,7 +120,10 @@ async fn attempt(
         .body(d.payload.clone())
         .send()
         .await
-        .map_err(|e| (None, e.to_string()))?;
+        .map_err(|e| {
+            tracing::warn!(delivery = d.id, error = %e, "webhook request failed");
+            (None, FAILED.to_string())
+        })?;
     let status = i64::from(r.status().as_u16());
     if r.status().is_success() {
         Ok(status)
@@ -132,7 +141,7 @@ pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> anyhow::
     let due = state.store.claim_deliveries(now, lease, BATCH).await?;
     for d in &due {
         let at = state.clock.now_ms();
-        match attempt(client, d, at).await {
+        match attempt(client, d, at, cfg.allow_private).await {
             Ok(status) => {
                 state.store.delivery_succeeded(d.id, status, at).await?;
             }

@@ -456,6 +456,23 @@ pub trait CatalogStore: Send + Sync {
     /// Ends every session of an account (after a password change).
     async fn delete_account_sessions(&self, account_id: i64) -> Result<()>;
 
+    /// Stores a password-reset token (its hash) for an account, unless the
+    /// account already had `max_recent` issued since `since` (counted in
+    /// the write transaction). Returns whether it was stored.
+    async fn create_password_reset(
+        &self,
+        account_id: i64,
+        token_hash: &str,
+        now: Millis,
+        expires_at: Millis,
+        since: Millis,
+        max_recent: u32,
+    ) -> Result<bool>;
+    /// Uses a password-reset token: when it is unused and unexpired, marks
+    /// it and every other open token of the account used, and returns the
+    /// account. A token works once.
+    async fn use_password_reset(&self, token_hash: &str, now: Millis) -> Result<Option<i64>>;
+
     /// Recent history of a profile, newest first.
     async fn history(&self, profile_id: i64, limit: u32) -> Result<Vec<HistoryEntry>>;
     /// Sets or clears a thumb.

@@ -703,7 +703,12 @@ async fn create_webhook(
     _admin: Admin,
     ApiJson(b): ApiJson<NewWebhookRequest>,
 ) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
-    let (url, secret, events) = webhook_input(&b.url, b.secret.as_deref(), b.events.as_deref())?;
+    let (url, secret, events) = webhook_input(
+        &b.url,
+        b.secret.as_deref(),
+        b.events.as_deref(),
+        state.config.webhooks.allow_private,
+    )?;
     let e = state
         .store
         .create_webhook(&url, &secret, &events, state.clock.now_ms())

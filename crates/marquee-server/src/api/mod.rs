@@ -30,12 +30,14 @@ pub mod support;
     info(title = "Marquee API", version = "1", description = "Catalog, accounts and profiles of a Marquee installation. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."),
     paths(
         list_titles, get_title, list_genres, search, signup, login, logout, me, list_profiles,
-        create_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account
+        create_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account,
+        password_reset, password_reset_confirm, staff_password_reset
     ),
     components(schemas(
         TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
         ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
-        NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage
+        NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
+        PasswordResetConfirm, Accepted
     )),
     modifiers(&BearerAuth),
     tags((name = "catalog"), (name = "accounts"), (name = "staff"))
@@ -76,6 +78,12 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
+        .route("/auth/password-reset", post(password_reset))
+        .route("/auth/password-reset/confirm", post(password_reset_confirm))
+        .route(
+            "/staff/accounts/{id}/password-reset",
+            post(staff_password_reset),
+        )
         .route("/me", get(me))
         .route("/profiles", get(list_profiles).post(create_profile))
         .route("/profiles/{id}/select", post(select_profile))
@@ -382,6 +390,84 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let s = service::login(&state, &b.email, &b.password, Some(ip)).await?;
     Ok(session_response(&state, &headers, s, StatusCode::OK))
+}
+
+/// Asks for a password-reset link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// The account's e-mail address.
+    email: String,
+}
+
+/// Sets a new password with a reset link's token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The token from the mailed link.
+    token: String,
+    /// The new password (8 to 256 characters).
+    password: String,
+}
+
+/// A request taken for later work.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// What happens next, for people.
+    message: String,
+}
+
+/// Mails a password-reset link when an account uses the address. The
+/// answer is 202 either way, so it says nothing about which addresses have
+/// accounts. Limited per client address and per e-mail address (429).
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "accounts", request_body = PasswordResetRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn password_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<PasswordResetRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    service::request_password_reset(&state, &b.email, ip, &headers)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: "If an account uses this address, a link to reset its password is on its way."
+                .into(),
+        }),
+    ))
+}
+
+/// Sets a new password with a reset token (single use, 30 minutes) and
+/// ends every session of the account.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts", request_body = PasswordResetConfirm,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn password_reset_confirm(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(b): ApiJson<PasswordResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    service::confirm_password_reset(&state, &b.token, &b.password, ip).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mails an account a password-reset link (admin).
+#[utoipa::path(post, path = "/api/v1/staff/accounts/{id}/password-reset", tag = "staff", params(("id" = i64, Path)),
+    responses((status = 202, body = Accepted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn staff_password_reset(
+    State(state): State<AppState>,
+    _admin: Admin,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    service::admin_password_reset(&state, id, &headers).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: "A reset link is on its way to the account's address.".into(),
+        }),
+    ))
 }
 
 /// Ends the session.

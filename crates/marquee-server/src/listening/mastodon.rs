@@ -24,7 +24,11 @@ pub fn cursor_name(cfg: &MastodonConfig) -> String {
 
 /// Polls until aborted.
 pub async fn run(state: AppState, cfg: MastodonConfig, _index: usize) {
-    let client = match reqwest::Client::builder()
+    if crate::outbound::guard(&cfg.base_url, state.config.webhooks.allow_private).is_err() {
+        tracing::error!(base_url = %cfg.base_url, "mastodon connector stopped: its server is not a public address ([webhooks] allow_private)");
+        return;
+    }
+    let client = match crate::outbound::client_builder(state.config.webhooks.allow_private)
         .timeout(Duration::from_secs(20))
         .user_agent("marquee-listening/1")
         .build()

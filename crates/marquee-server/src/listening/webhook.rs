@@ -102,9 +102,9 @@ const CLAIM_LEASE_MS: i64 = 150_000;
 
 /// Delivers due webhooks until aborted.
 pub async fn run(state: AppState) {
-    let client = match reqwest::Client::builder()
+    let allow_private = state.config.webhooks.allow_private;
+    let client = match crate::outbound::client_builder(allow_private)
         .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(c) => c,
@@ -137,18 +137,25 @@ pub async fn run(state: AppState) {
                     };
                     let ts = state.clock.now_ms() / 1000;
                     let body = item.body.clone();
-                    let res = client
-                        .post(&item.url)
-                        .header("content-type", "application/json")
-                        .header(TIMESTAMP_HEADER, ts.to_string())
-                        .header(SIGNATURE_HEADER, sign(&secret.secret, ts, &body))
-                        .body(body)
-                        .send()
-                        .await;
-                    let error = match res {
-                        Ok(r) if r.status().is_success() => None,
-                        Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
-                        Err(e) => Some(e.to_string()),
+                    let error = if let Err(e) = crate::outbound::guard(&item.url, allow_private) {
+                        Some(e.to_string())
+                    } else {
+                        let res = client
+                            .post(&item.url)
+                            .header("content-type", "application/json")
+                            .header(TIMESTAMP_HEADER, ts.to_string())
+                            .header(SIGNATURE_HEADER, sign(&secret.secret, ts, &body))
+                            .body(body)
+                            .send()
+                            .await;
+                        match res {
+                            Ok(r) if r.status().is_success() => None,
+                            Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
+                            Err(e) => {
+                                tracing::warn!(id = item.id, error = %e, "alert webhook request failed");
+                                Some(crate::webhooks::FAILED.to_string())
+                            }
+                        }
                     };
                     let now = state.clock.now_ms();
                     let done = match error {

@@ -897,7 +897,12 @@ async fn webhook_create(
         .map(str::to_string)
         .collect();
     let events = (!events.is_empty()).then_some(events);
-    match webhook_input(&f.url, None, events.as_deref()) {
+    match webhook_input(
+        &f.url,
+        None,
+        events.as_deref(),
+        state.config.webhooks.allow_private,
+    ) {
         Ok((url, secret, events)) => {
             state
                 .store

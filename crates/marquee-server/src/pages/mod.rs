@@ -20,6 +20,7 @@ use marquee_store::{TitleQuery, TitleSort};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub mod account;
 pub mod home;
 pub mod ideas;
 pub mod listening;
@@ -50,6 +51,7 @@ pub fn routes() -> Router<AppState> {
             get(password_page).post(password_submit),
         )
         .route("/staff/accounts", get(staff_accounts))
+        .merge(account::routes())
         .merge(ideas::routes())
         .merge(home::routes())
         .merge(listening::routes())
@@ -235,9 +237,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             .await
             .map_err(IntoResponse::into_response)?;
         let headers = parts.headers.clone();
+        let limit = crate::error::BodyLimit::of(&parts.extensions);
         let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|r| PageError(AppError::invalid("form", r.body_text())).into_response())?;
+            .map_err(|r| {
+                PageError(crate::error::body_rejection(r, limit, "form")).into_response()
+            })?;
         let parse = |bytes: axum::body::Bytes| {
             let mut r = Request::new(axum::body::Body::from(bytes));
             *r.method_mut() = axum::http::Method::POST;
@@ -528,6 +533,7 @@ async fn search(
 struct LoginPage {
     l: Layout,
     error: Option<String>,
+    notice: Option<&'static str>,
     email: String,
     next: String,
 }
@@ -535,12 +541,15 @@ struct LoginPage {
 #[derive(Deserialize)]
 struct NextParam {
     next: Option<String>,
+    reset: Option<String>,
 }
 
 async fn login_page(page: Page, Query(p): Query<NextParam>) -> Result<Html<String>, PageError> {
     render(&LoginPage {
         l: page.l,
         error: None,
+        notice: (p.reset.as_deref() == Some("done"))
+            .then_some("Your password is changed. Log in with the new one."),
         email: String::new(),
         next: service::safe_next(p.next.as_deref()),
     })
@@ -584,6 +593,7 @@ async fn login_submit(
                 &LoginPage {
                     l: page.l,
                     error: Some(e.to_string()),
+                    notice: None,
                     email: f.email,
                     next,
                 },

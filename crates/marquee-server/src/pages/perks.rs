@@ -254,25 +254,6 @@ async fn referral(
 
 // ---------- share links ----------
 
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = state.config.server.public_url.as_deref() {
-        return u.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })
-        .unwrap_or("localhost");
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    format!("{}://{host}", if https { "https" } else { "http" })
-}
-
 #[derive(Template)]
 #[template(path = "perks/share.html")]
 struct SharePage {
@@ -321,7 +302,7 @@ async fn share_page(
     render(&SharePage {
         l: page.l,
         t,
-        link: format!("{}{path}", origin(&state, &headers)),
+        link: format!("{}{path}", crate::service::public_origin(&state, &headers)),
         with_ref,
         sharing_on: share.enabled,
         moment: seconds.map(svc::timestamp),
@@ -382,7 +363,7 @@ async fn public_share(
         None if genres.is_empty() => format!("Watch {og_title} on Marquee."),
         None => format!("{genres}. Watch {og_title} on Marquee."),
     };
-    let mut canonical = format!("{}/w/{id}", origin(&state, &headers));
+    let mut canonical = format!("{}/w/{id}", crate::service::public_origin(&state, &headers));
     if let Some(s) = seconds {
         canonical.push_str(&format!("?t={s}"));
     }

@@ -28,8 +28,6 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
-pub mod smtp;
-
 /// `[support]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -1021,7 +1019,7 @@ pub async fn email_transcript(
     to: Option<&str>,
 ) -> Result<(), AppError> {
     let c = readable(state, user, id).await?;
-    if !state.config.smtp.configured() {
+    if !state.mailer.configured() {
         return Err(AppError::Unavailable(
             "e-mail is not configured on this installation".into(),
         ));
@@ -1050,25 +1048,20 @@ pub async fn email_transcript(
             m.body
         ));
     }
-    let date = time::OffsetDateTime::from_unix_timestamp(state.clock.now_ms() / 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
+    let mail = crate::mail::Mail {
+        to,
+        subject: format!("Your Marquee support conversation #{}", c.id),
+        body,
+    };
+    state
+        .mailer
+        .send(&mail, state.clock.now_ms())
+        .await
+        .map_err(|e| match e {
+            crate::mail::MailError::NotConfigured => AppError::Unavailable(e.to_string()),
+            other => {
+                tracing::warn!(error = %other, "transcript e-mail not sent");
+                AppError::Unavailable("the e-mail could not be sent; try again later".into())
+            }
         })
-        .unwrap_or_default();
-    smtp::send(
-        &state.config.smtp,
-        &smtp::Mail {
-            to,
-            subject: format!("Your Marquee support conversation #{}", c.id),
-            body,
-            date,
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        smtp::SmtpError::NotConfigured => AppError::Unavailable(e.to_string()),
-        other => AppError::Unavailable(format!("the e-mail could not be sent: {other}")),
-    })
 }

@@ -140,7 +140,24 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         .send()
         .await
         .unwrap();
-    assert_eq!(error_of(r).await.0, 413);
+    assert_eq!(r.status(), 413);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "payload_too_large", "{v}");
+    // The message names the real limit (1 MiB by default).
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("1048576"),
+        "{v}"
+    );
+    // A form page says so too, rather than a 400.
+    let r = app
+        .req(Method::POST, "/login", None)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email={huge}&password=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("1048576"));
     // Nothing was written by any of these.
     assert_eq!(app.store().count_accounts(None).await.unwrap(), 0);
 }

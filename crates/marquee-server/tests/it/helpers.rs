@@ -136,6 +136,7 @@ pub struct TestAppBuilder {
     clock: Arc<dyn Clock>,
     train_on_start: bool,
     anonymous_limits: bool,
+    public_outbound_only: bool,
     prepare: Option<Prepare>,
 }
 
@@ -175,6 +176,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// Keeps `webhooks.allow_private` as configured (false by default).
+    /// Without it outbound requests may reach 127.0.0.1, where tests stand
+    /// up their webhook receivers and mock connectors.
+    pub fn public_outbound_only(mut self) -> Self {
+        self.public_outbound_only = true;
+        self
+    }
+
     /// Runs `f` on the state before the workers start.
     pub fn prepare(mut self, f: impl FnOnce(&AppState) + Send + 'static) -> Self {
         self.prepare = Some(Box::new(f));
@@ -189,8 +198,12 @@ impl TestAppBuilder {
             clock,
             train_on_start,
             anonymous_limits,
+            public_outbound_only,
             prepare,
         } = self;
+        if !public_outbound_only {
+            config.webhooks.allow_private = true;
+        }
         if !train_on_start {
             config.recs.train_on_start = false;
         }
@@ -225,6 +238,7 @@ impl TestApp {
             clock: Arc::new(SystemClock),
             train_on_start: false,
             anonymous_limits: false,
+            public_outbound_only: false,
             prepare: None,
         }
     }
@@ -451,4 +465,106 @@ pub fn admin_only(path: &str) -> bool {
         || path.contains("webhooks")
         || path.contains("/tokens")
         || path.ends_with("/media")
+}
+
+/// An in-process SMTP server that accepts every message and keeps it:
+/// what the application's mailer sent, as the server saw it.
+pub struct SmtpSink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Each message's SMTP dialogue (commands and DATA), in arrival order.
+    pub mails: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    /// Starts the sink.
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mails: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let keep = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let keep = keep.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut r = BufReader::new(r);
+                    if w.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                        return;
+                    }
+                    let mut log = String::new();
+                    let mut in_data = false;
+                    loop {
+                        let mut line = String::new();
+                        match r.read_line(&mut line).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                        log.push_str(&line);
+                        if in_data {
+                            if line == ".\r\n" {
+                                in_data = false;
+                                keep.lock().unwrap().push(std::mem::take(&mut log));
+                                let _ = w.write_all(b"250 queued\r\n").await;
+                            }
+                            continue;
+                        }
+                        let upper = line.to_ascii_uppercase();
+                        let reply: &[u8] = if upper.starts_with("EHLO") {
+                            b"250-sink\r\n250 AUTH PLAIN\r\n"
+                        } else if upper.starts_with("DATA") {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        } else if upper.starts_with("QUIT") {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else if upper.starts_with("AUTH") {
+                            b"235 ok\r\n"
+                        } else {
+                            b"250 ok\r\n"
+                        };
+                        if w.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { port, mails }
+    }
+
+    /// Points `config.smtp` at the sink (no TLS).
+    pub fn configure(&self, config: &mut Config) {
+        config.smtp.host = Some("127.0.0.1".into());
+        config.smtp.port = self.port;
+        config.smtp.tls = marquee_server::mail::SmtpTls::None;
+        config.smtp.from = "Marquee Support <support@example.com>".into();
+    }
+
+    /// Waits (up to 10 s) until `n` messages arrived; returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        for _ in 0..400 {
+            let got = self.mails.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!(
+            "the SMTP sink got {} mails, expected {n}",
+            self.mails.lock().unwrap().len()
+        );
+    }
+}
+
+/// The value of the form field `name` in a page (entities that askama
+/// writes in tokens and paths undone).
+pub fn field_of(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let i = html.find(&marker).expect("no such field") + marker.len();
+    html[i..i + html[i..].find('"').unwrap()]
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&amp;", "&")
 }

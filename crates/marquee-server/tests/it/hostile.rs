@@ -897,9 +897,9 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
             }
         }
     }
-    // Anonymous forms: log-in and sign-up (double-submit cookie).
+    // Anonymous forms: log-in, sign-up, forgot and reset (double-submit cookie).
     let mut anon = Jar::new(&app);
-    for page in ["/login", "/signup"] {
+    for page in ["/login", "/signup", "/forgot", "/reset?token=x"] {
         let (_, html) = anon.get(page).await;
         for f in forms(&html, page) {
             found.entry(f.action.clone()).or_insert((String::new(), f));
@@ -911,6 +911,8 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/ideas",
         "/login",
         "/signup",
+        "/forgot",
+        "/reset",
         "/staff/support/canned",
         "/staff/perks",
         "/staff/decisions",

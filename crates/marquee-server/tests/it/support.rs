@@ -929,7 +929,6 @@ async fn live_events_reach_the_customer_and_the_inbox() {
 
 #[tokio::test]
 async fn transcripts_are_emailed_only_when_smtp_is_configured() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     // Not configured: 503 and the page says so.
     let app = TestApp::builder().start().await;
     let jane = app.signup("jane@example.com").await;
@@ -957,49 +956,9 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     drop(app);
 
     // A loopback SMTP server that records what it is sent.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-    tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        let (r, mut w) = sock.into_split();
-        let mut r = BufReader::new(r);
-        w.write_all(b"220 test ESMTP\r\n").await.unwrap();
-        let mut log = String::new();
-        let mut in_data = false;
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).await.unwrap() == 0 {
-                break;
-            }
-            log.push_str(&line);
-            if in_data {
-                if line == ".\r\n" {
-                    in_data = false;
-                    w.write_all(b"250 queued\r\n").await.unwrap();
-                }
-                continue;
-            }
-            let reply: &[u8] = if line.starts_with("EHLO") {
-                b"250-test\r\n250 AUTH PLAIN\r\n"
-            } else if line.starts_with("DATA") {
-                in_data = true;
-                b"354 go\r\n"
-            } else if line.starts_with("QUIT") {
-                w.write_all(b"221 bye\r\n").await.unwrap();
-                break;
-            } else {
-                b"250 ok\r\n"
-            };
-            w.write_all(reply).await.unwrap();
-        }
-        let _ = tx.send(log);
-    });
+    let sink = crate::helpers::SmtpSink::start().await;
     let mut config = Config::default();
-    config.smtp.host = Some("127.0.0.1".into());
-    config.smtp.port = port;
-    config.smtp.tls = marquee_server::support::smtp::SmtpTls::None;
-    config.smtp.from = "Marquee Support <support@example.com>".into();
+    sink.configure(&mut config);
     let app = TestApp::builder().config(config).start().await;
     let jane = app.signup("jane@example.com").await;
     let id = open_conv(&app, &jane, "hello\n.leading dot").await["conversation"]["id"]
@@ -1013,10 +972,7 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     )
     .await;
     assert_eq!(s, 202, "{v}");
-    let log = tokio::time::timeout(Duration::from_secs(10), rx)
-        .await
-        .unwrap()
-        .unwrap();
+    let log = sink.wait_for(1).await.remove(0);
     assert!(log.contains("MAIL FROM:<support@example.com>"), "{log}");
     assert!(log.contains("RCPT TO:<jane@example.com>"));
     assert!(log.contains("Subject: Your Marquee support conversation"));

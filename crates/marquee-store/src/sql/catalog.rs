@@ -782,6 +782,63 @@ impl CatalogStore for Backend {
         Ok(())
     }
 
+    async fn create_password_reset(
+        &self,
+        account_id: i64,
+        token_hash: &str,
+        now: Millis,
+        expires_at: Millis,
+        since: Millis,
+        max_recent: u32,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"
+        ))
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query(
+            "INSERT INTO password_resets(token_hash, account_id, created_at, expires_at) \
+             SELECT $1, $2, $3, $4 WHERE (SELECT COUNT(*) FROM password_resets \
+             WHERE account_id = $2 AND created_at >= $5) < $6",
+        )
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(since)
+        .bind(i64::from(max_recent))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn use_password_reset(&self, token_hash: &str, now: Millis) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let account: Option<(i64,)> = sqlx::query_as(
+            "UPDATE password_resets SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((id,)) = account {
+            sqlx::query(
+                "UPDATE password_resets SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(account.map(|(id,)| id))
+    }
+
     async fn delete_account_sessions(&self, account_id: i64) -> Result<()> {
         let _changed = self.changes.on_return(Bump::Auth);
         sqlx::query("DELETE FROM sessions WHERE account_id = $1")

@@ -51,8 +51,9 @@ pub fn run(file: Option<&Path>, cmd: &UserCommand) -> anyhow::Result<()> {
             let hash = marquee_server::auth::hash_password(password.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let first_profile = validate::profile_name(email.split('@').next().unwrap_or("Me"))
-                .unwrap_or_else(|_| "Me".into());
+            let first_profile =
+                validate::profile_name(email.split('@').next().unwrap_or("Me"), role.is_staff())
+                    .unwrap_or_else(|_| "Me".into());
             let account = store
                 .create_account(
                     &NewAccount {

@@ -305,6 +305,7 @@ fn database_locked_for_10_s_answers_503_recovers_and_delivers_queued_webhooks() 
         dir.path().join("marquee.toml"),
         format!(
             "[webhooks]\nbackoff_base_s = 1\nmax_attempts = 40\npoll_interval_ms = 200\ntimeout_s = 5\n\
+             allow_private = true\n\
              [listening]\nwebhook_retry_base_ms = 500\nwebhook_max_attempts = 40\n\
              [[listening.webhooks]]\nurl = \"http://{}/alerts\"\nsecret = \"0123456789abcdef\"\n",
             rx.addr

@@ -1,0 +1,153 @@
+//! Getting back into an account: "forgot password" and the reset link's
+//! page. Both are anonymous forms with CSRF tokens; the answers say nothing
+//! about which addresses have accounts.
+
+use super::{render, render_status, Layout, Page, PageForm};
+use crate::auth::ClientIp;
+use crate::error::PageError;
+use crate::service;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/forgot", get(forgot_page).post(forgot_submit))
+        .route("/reset", get(reset_page).post(reset_submit))
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    l: Layout,
+    email: String,
+    error: Option<String>,
+    sent: bool,
+}
+
+async fn forgot_page(page: Page) -> Result<Html<String>, PageError> {
+    render(&ForgotPage {
+        l: page.l,
+        email: String::new(),
+        error: None,
+        sent: false,
+    })
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    csrf: String,
+    email: String,
+}
+
+async fn forgot_submit(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    PageForm(f): PageForm<ForgotForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::request_password_reset(&state, &f.email, ip, &headers) {
+        Ok(()) => Ok(render(&ForgotPage {
+            l: page.l,
+            email: f.email,
+            error: None,
+            sent: true,
+        })?
+        .into_response()),
+        Err(e) => {
+            let status = e.status();
+            if status.is_server_error() {
+                return Err(e.into());
+            }
+            Ok(render_status(
+                status,
+                &ForgotPage {
+                    l: page.l,
+                    email: f.email,
+                    error: Some(e.to_string()),
+                    sent: false,
+                },
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    l: Layout,
+    token: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenParam {
+    token: Option<String>,
+}
+
+async fn reset_page(page: Page, Query(q): Query<TokenParam>) -> Result<Response, PageError> {
+    let token = q.token.unwrap_or_default();
+    if token.trim().is_empty() {
+        return Ok(Redirect::to("/forgot").into_response());
+    }
+    Ok(render(&ResetPage {
+        l: page.l,
+        token,
+        error: None,
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    csrf: String,
+    token: String,
+    password: String,
+    confirm: String,
+}
+
+async fn reset_submit(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    PageForm(f): PageForm<ResetForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let result = if f.password != f.confirm {
+        Err(crate::error::AppError::invalid(
+            "confirm",
+            "the two passwords differ",
+        ))
+    } else {
+        service::confirm_password_reset(&state, &f.token, &f.password, ip).await
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/login?reset=done").into_response()),
+        Err(e) => {
+            let status = e.status();
+            if status.is_server_error() {
+                return Err(e.into());
+            }
+            Ok(render_status(
+                if status == StatusCode::OK {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    status
+                },
+                &ResetPage {
+                    l: page.l,
+                    token: f.token,
+                    error: Some(e.to_string()),
+                },
+            ))
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Getting back into an account: password reset by mail (issue 22).
+
+use crate::helpers::{call, error_of, post, SmtpSink, TestApp, PASSWORD};
+use marquee_domain::Role;
+use reqwest::Method;
+use serde_json::json;
+
+/// The reset link's token in a mail (quoted-printable soft breaks undone).
+fn token_in(mail: &str) -> String {
+    let unfolded = mail.replace("=\r\n", "").replace("=3D", "=");
+    let at = unfolded
+        .find("/reset?token=")
+        .expect("no reset link in the mail")
+        + 13;
+    unfolded[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+async fn app_with_sink() -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let mut config = marquee_server::Config::default();
+    sink.configure(&mut config);
+    config.server.public_url = Some("https://watch.example.com".into());
+    (TestApp::builder().config(config).start().await, sink)
+}
+
+/// Ask, read the mail, set the password: the old sessions end, the new
+/// password logs in, the link works once.
+#[tokio::test]
+async fn reset_end_to_end_through_the_smtp_sink() {
+    let (app, sink) = app_with_sink().await;
+    let old_session = app.signup("ann@example.com").await;
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": "Ann@Example.com"}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let mails = sink.wait_for(1).await;
+    let mail = &mails[0];
+    assert!(mail.contains("RCPT TO:<ann@example.com>"), "{mail}");
+    assert!(
+        mail.contains("Subject: Reset your Marquee password"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("https://watch.example.com/reset?token="),
+        "{mail}"
+    );
+    let token = token_in(mail);
+    assert!(token.len() >= 22, "a token of at least 128 bits: {token}");
+    // Only its hash is stored.
+    let raw = app
+        .store()
+        .use_password_reset(&token, crate::helpers::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(raw, None, "the raw token must not be a stored key");
+
+    // A too-short password is refused and does not spend the token.
+    let (s, v) = post(
+        &app,
+        "/api/v1/auth/password-reset/confirm",
+        "unused",
+        json!({"token": token, "password": "short"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("password")),
+        "{v}"
+    );
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": token, "password": "a brand new secret"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    // Every old session ended.
+    assert_eq!(
+        app.get("/api/v1/me", Some(&old_session)).await.status(),
+        401
+    );
+    // The new password works, the old one not.
+    let r = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "ann@example.com", "password": "a brand new secret"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "ann@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    // Once only.
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": token, "password": "yet another secret"}),
+        )
+        .await;
+    let (s, _, field) = error_of(r).await;
+    assert_eq!((s, field.as_deref()), (400, Some("token")));
+}
+
+/// Unknown and known addresses get the same answer, and only a known one
+/// gets a mail; the per-address limit holds; bad input is a 4xx.
+#[tokio::test]
+async fn unknown_addresses_get_the_same_answer_and_no_mail() {
+    let (app, sink) = app_with_sink().await;
+    app.signup("known@example.com").await;
+    let known = app
+        .post_json(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": "known@example.com"}),
+        )
+        .await;
+    let unknown = app
+        .post_json(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": "nobody@example.com"}),
+        )
+        .await;
+    assert_eq!(known.status(), 202);
+    assert_eq!(unknown.status(), 202);
+    assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
+    sink.wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mails = sink.mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].contains("RCPT TO:<known@example.com>"));
+
+    // Three per address per hour, then 429, for known and unknown alike.
+    for email in ["known@example.com", "nobody@example.com"] {
+        for _ in 0..2 {
+            let r = app
+                .post_json(
+                    "/api/v1/auth/password-reset",
+                    None,
+                    &json!({"email": email}),
+                )
+                .await;
+            assert_eq!(r.status(), 202);
+        }
+        let r = app
+            .post_json(
+                "/api/v1/auth/password-reset",
+                None,
+                &json!({"email": email}),
+            )
+            .await;
+        assert_eq!(error_of(r).await.0, 429, "{email}");
+    }
+    for (body, field) in [
+        (json!({"email": "not-an-address"}), "email"),
+        (json!({}), "email"),
+        (json!({"email": "a@b.co", "extra": 1}), "extra"),
+    ] {
+        let r = app
+            .post_json("/api/v1/auth/password-reset", None, &body)
+            .await;
+        let (s, _, f) = error_of(r).await;
+        assert_eq!((s, f.as_deref()), (400, Some(field)), "{body}");
+    }
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            &json!({"token": "x".repeat(5000), "password": "long enough"}),
+        )
+        .await;
+    let (s, _, f) = error_of(r).await;
+    assert_eq!((s, f.as_deref()), (400, Some("token")));
+}
+
+/// An admin can send an account a reset link; others cannot.
+#[tokio::test]
+async fn admins_trigger_a_reset() {
+    let (app, sink) = app_with_sink().await;
+    let viewer = app.signup("viewer@example.com").await;
+    let id = crate::helpers::account_id(&app, &viewer).await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let agent = app.login_as("agent@example.com", Role::Agent).await;
+    let path = format!("/api/v1/staff/accounts/{id}/password-reset");
+    assert_eq!(call(&app, Method::POST, &path, &agent, None).await.0, 403);
+    assert_eq!(call(&app, Method::POST, &path, &viewer, None).await.0, 403);
+    let (s, v) = call(&app, Method::POST, &path, &admin, None).await;
+    assert_eq!(s, 202, "{v}");
+    let mails = sink.wait_for(1).await;
+    assert!(mails[0].contains("RCPT TO:<viewer@example.com>"));
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/staff/accounts/999999/password-reset",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+/// The pages: log-in links to "forgot", the form answers the same for
+/// every address, the link's page sets the password and sends the viewer
+/// to log in.
+#[tokio::test]
+async fn reset_pages_walk_through() {
+    let (app, sink) = app_with_sink().await;
+    app.signup("page@example.com").await;
+    let login = app.get("/login", None).await.text().await.unwrap();
+    assert!(login.contains("href=\"/forgot\""));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(app.url("/forgot"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::field_of(&form, "csrf");
+    let r = client
+        .post(app.url("/forgot"))
+        .form(&[("csrf", csrf.as_str()), ("email", "page@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("is on its way"));
+    let token = token_in(&sink.wait_for(1).await[0]);
+    let page = client
+        .get(app.url(&format!("/reset?token={token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::field_of(&page, "csrf");
+    // Two different passwords: said so, token kept.
+    let r = client
+        .post(app.url("/reset"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token.as_str()),
+            ("password", "new password 1"),
+            ("confirm", "new password 2"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("differ"));
+    let r = client
+        .post(app.url("/reset"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token.as_str()),
+            ("password", "new password 1"),
+            ("confirm", "new password 1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?reset=done");
+    let done = client
+        .get(app.url("/login?reset=done"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("Your password is changed"));
+    // Without a CSRF token the form is refused.
+    let r = client
+        .post(app.url("/forgot"))
+        .form(&[("email", "page@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
