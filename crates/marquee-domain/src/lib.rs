@@ -293,6 +293,8 @@ pub struct Credentials {
     pub account: Account,
     /// PHC-format argon2id hash.
     pub password_hash: String,
+    /// Whether the address is confirmed (see `email_verified` in the store).
+    pub email_verified: bool,
 }
 
 /// A viewing profile within an account: its own history and feedback.

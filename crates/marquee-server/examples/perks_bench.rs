@@ -64,6 +64,7 @@ async fn one_run(events: usize, accounts: usize) -> serde_json::Value {
                     plan: plans[i % 3],
                     must_change_password: false,
                     first_profile: "Main".into(),
+                    email_verified: true,
                 },
                 NOW - (i as i64 % 400) * DAY_MS,
             )
@@ -99,6 +100,7 @@ async fn one_run(events: usize, accounts: usize) -> serde_json::Value {
                 plan: Plan::Premium,
                 must_change_password: false,
                 first_profile: "Admin".into(),
+                email_verified: true,
             },
             NOW,
         )

@@ -180,6 +180,7 @@ async fn main() {
                     plan: Plan::Standard,
                     must_change_password: false,
                     first_profile: "Main".into(),
+                    email_verified: true,
                 },
                 now,
             )

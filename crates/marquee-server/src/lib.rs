@@ -461,6 +461,7 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<AdminBootstrap> {
                 plan: marquee_domain::Plan::Premium,
                 must_change_password: one_time,
                 first_profile: "Admin".into(),
+                email_verified: true,
             },
             state.clock.now_ms(),
         )

@@ -215,6 +215,23 @@ pub enum MailJob {
         /// Scheme and host for the link.
         origin: String,
     },
+    /// A new account's confirmation link.
+    VerifyEmail {
+        /// The account.
+        account_id: i64,
+        /// Its address.
+        email: String,
+        /// Scheme and host for the link.
+        origin: String,
+    },
+    /// Someone signed up with an address that has an account: tell its
+    /// owner, with the ways back in.
+    AlreadyRegistered {
+        /// The address.
+        email: String,
+        /// Scheme and host for the links.
+        origin: String,
+    },
     /// A ready mail.
     Send(Mail),
 }

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::AppState;
 use axum::http::HeaderMap;
 use marquee_domain::{validate, Account, Plan, Profile, Role};
-use marquee_store::NewAccount;
+use marquee_store::{NewAccount, TokenPurpose};
 use std::net::IpAddr;
 
 /// A new session: the raw token goes into the cookie or the client, once.
@@ -76,14 +76,33 @@ async fn hashing(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, A
         .map_err(|_| AppError::Unavailable("shutting down".into()))
 }
 
-/// Signs up a viewer with a first profile and starts a session.
+/// What a sign-up led to.
+#[derive(Debug)]
+pub enum SignupOutcome {
+    /// Signed in at once: this installation sends no mail, so the address
+    /// cannot be confirmed (and a taken address is a 409).
+    Session(NewSession),
+    /// A mail went out and the answer says only "look in your inbox": a
+    /// confirmation link for a new account, or, for an address that already
+    /// has one, a note saying so with a way back in. The answer is the same
+    /// either way.
+    CheckEmail {
+        /// The new account (not for the answer: for a referral code).
+        new_account: Option<i64>,
+    },
+}
+
+/// Signs up a viewer with a first profile. Where mail is configured the
+/// address must be confirmed first and the answer does not tell whether it
+/// already had an account; otherwise a session starts at once.
 pub async fn signup(
     state: &AppState,
     email: &str,
     password: &str,
     profile_name: Option<&str>,
     ip: IpAddr,
-) -> Result<NewSession, AppError> {
+    headers: &HeaderMap,
+) -> Result<SignupOutcome, AppError> {
     anonymous_write(state, ip)?;
     let email = validate::email(email)?;
     validate::password(password)?;
@@ -92,31 +111,96 @@ pub async fn signup(
         _ => validate::profile_name(email.split('@').next().unwrap_or("Me"), false)
             .unwrap_or_else(|_| "Me".to_string()),
     };
+    let confirm_by_mail = state.mailer.configured();
     let hash = {
         let _permit = hashing(state).await?;
         auth::hash_password(password.to_string()).await?
     };
-    let account = state
+    let created = state
         .store
         .create_account(
             &NewAccount {
-                email,
+                email: email.clone(),
                 password_hash: hash,
                 role: Role::Viewer,
                 plan: Plan::Standard,
                 must_change_password: false,
                 first_profile,
+                email_verified: !confirm_by_mail,
             },
             state.clock.now_ms(),
         )
-        .await?;
+        .await;
+    if confirm_by_mail {
+        let origin = public_origin(state, headers);
+        return match created {
+            Ok(account) => {
+                state.mail.push(crate::mail::MailJob::VerifyEmail {
+                    account_id: account.id,
+                    email: account.email,
+                    origin,
+                });
+                Ok(SignupOutcome::CheckEmail {
+                    new_account: Some(account.id),
+                })
+            }
+            Err(marquee_store::StoreError::Conflict { .. }) => {
+                state
+                    .mail
+                    .push(crate::mail::MailJob::AlreadyRegistered { email, origin });
+                Ok(SignupOutcome::CheckEmail { new_account: None })
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let account = created?;
     let first = state
         .store
         .profiles(account.id)
         .await?
         .first()
         .map(|p| p.id);
-    start_session(state, account, first).await
+    Ok(SignupOutcome::Session(
+        start_session(state, account, first).await?,
+    ))
+}
+
+/// Confirms an account's address with the mailed token and starts a
+/// session (the link works once, for [`VERIFY_TOKEN_TTL_MS`]).
+pub async fn verify_email(
+    state: &AppState,
+    token: &str,
+    ip: IpAddr,
+) -> Result<NewSession, AppError> {
+    anonymous_write(state, ip)?;
+    let token = token.trim();
+    let invalid = || {
+        AppError::invalid(
+            "token",
+            "this confirmation link is not valid any more (used, expired or mistyped); log in to get a new one",
+        )
+    };
+    if token.is_empty() || token.len() > 200 {
+        return Err(invalid());
+    }
+    let id = state
+        .store
+        .use_account_token(
+            TokenPurpose::VerifyEmail,
+            &auth::token_hash(token),
+            state.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(invalid)?;
+    state.store.set_email_verified(id).await?;
+    let account = state
+        .store
+        .account(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such account".into()))?;
+    let profiles = state.store.profiles(id).await?;
+    let selected = (profiles.len() == 1).then(|| profiles[0].id);
+    start_session(state, account, selected).await
 }
 
 /// Checks credentials under the rate limit and starts a session. A single
@@ -126,6 +210,7 @@ pub async fn login(
     email: &str,
     password: &str,
     ip: Option<IpAddr>,
+    headers: &HeaderMap,
 ) -> Result<NewSession, AppError> {
     if let Some(ip) = ip {
         anonymous_write(state, ip)?;
@@ -185,6 +270,18 @@ pub async fn login(
         return Err(AppError::Unauthorized("wrong e-mail or password".into()));
     };
     state.limiter.succeed(&keys[0]);
+    if !creds.email_verified {
+        // Only someone who knows the password learns this. A new link goes
+        // out (at most three an hour).
+        state.mail.push(crate::mail::MailJob::VerifyEmail {
+            account_id: creds.account.id,
+            email: creds.account.email.clone(),
+            origin: public_origin(state, headers),
+        });
+        return Err(AppError::Forbidden(
+            "confirm your e-mail address first: we sent you a new link".into(),
+        ));
+    }
     state.metrics.logins.with_label_values(&["success"]).inc();
     let profiles = state.store.profiles(creds.account.id).await?;
     let selected = (profiles.len() == 1).then(|| profiles[0].id);
@@ -432,6 +529,8 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// A reset link works this long.
 pub const RESET_TOKEN_TTL_MS: i64 = 30 * 60 * 1000;
+/// A confirmation link works this long.
+pub const VERIFY_TOKEN_TTL_MS: i64 = 48 * 3600 * 1000;
 /// Reset mails one account may be sent per hour.
 pub const RESETS_PER_HOUR: u32 = 3;
 const HOUR_MS: i64 = 3_600_000;
@@ -516,7 +615,11 @@ pub async fn confirm_password_reset(
     };
     let account_id = state
         .store
-        .use_password_reset(&auth::token_hash(token), state.clock.now_ms())
+        .use_account_token(
+            TokenPurpose::PasswordReset,
+            &auth::token_hash(token),
+            state.clock.now_ms(),
+        )
         .await?
         .ok_or_else(invalid)?;
     state.store.set_password(account_id, &hash, false).await?;
@@ -545,40 +648,115 @@ fn reset_mail(email: &str, link: &str) -> crate::mail::Mail {
 /// an account that has not had [`RESETS_PER_HOUR`] links this hour, stores
 /// a token and mails the link.
 async fn run_mail_job(state: &AppState, job: crate::mail::MailJob) -> Result<(), AppError> {
+    use crate::mail::MailJob;
+    if !state.mailer.configured() {
+        return Ok(());
+    }
+    let now = state.clock.now_ms();
     let mail = match job {
-        crate::mail::MailJob::Send(m) => m,
-        crate::mail::MailJob::PasswordReset { email, origin } => {
-            if !state.mailer.configured() {
-                return Ok(());
-            }
+        MailJob::Send(m) => m,
+        MailJob::PasswordReset { email, origin } => {
             let Some(c) = state.store.credentials(&email).await? else {
                 return Ok(());
             };
-            let token = auth::random_token();
-            let now = state.clock.now_ms();
-            let stored = state
-                .store
-                .create_password_reset(
-                    c.account.id,
-                    &auth::token_hash(&token),
-                    now,
-                    now + RESET_TOKEN_TTL_MS,
-                    now - HOUR_MS,
-                    RESETS_PER_HOUR,
-                )
-                .await?;
-            if !stored {
-                tracing::info!(account = c.account.id, "reset mail skipped: hourly limit");
+            let Some(token) = issue_token(
+                state,
+                TokenPurpose::PasswordReset,
+                c.account.id,
+                RESET_TOKEN_TTL_MS,
+            )
+            .await?
+            else {
+                return Ok(());
+            };
+            reset_mail(&c.account.email, &format!("{origin}/reset?token={token}"))
+        }
+        MailJob::VerifyEmail {
+            account_id,
+            email,
+            origin,
+        } => {
+            let Some(token) = issue_token(
+                state,
+                TokenPurpose::VerifyEmail,
+                account_id,
+                VERIFY_TOKEN_TTL_MS,
+            )
+            .await?
+            else {
+                return Ok(());
+            };
+            crate::mail::Mail {
+                to: email,
+                subject: "Confirm your e-mail address for Marquee".into(),
+                body: format!(
+                    "Welcome to Marquee.\n\nOpen this link to confirm your address and start watching:\n\
+                     {origin}/verify?token={token}\n\nThe link works once, for {} hours. \
+                     If you did not sign up, ignore this mail and nothing happens.\n",
+                    VERIFY_TOKEN_TTL_MS / 3_600_000
+                ),
+            }
+        }
+        MailJob::AlreadyRegistered { email, origin } => {
+            let key = [format!("signup-mail:{email}")];
+            if state
+                .limiter
+                .blocked(&key, now, RESETS_PER_HOUR, HOUR_MS)
+                .is_some()
+            {
                 return Ok(());
             }
-            reset_mail(&c.account.email, &format!("{origin}/reset?token={token}"))
+            state.limiter.fail(&key, now);
+            crate::mail::Mail {
+                to: email.clone(),
+                subject: "You already have a Marquee account".into(),
+                body: format!(
+                    "Someone (we hope you) tried to sign up to Marquee with {email}, \
+                     which already has an account.\n\n\
+                     Log in: {origin}/login\nForgot the password? {origin}/forgot\n\n\
+                     If it was not you, ignore this mail: nothing changed.\n"
+                ),
+            }
         }
     };
     state
         .mailer
-        .send(&mail, state.clock.now_ms())
+        .send(&mail, now)
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))
+}
+
+/// Stores a new token of `purpose` for an account (at most
+/// [`RESETS_PER_HOUR`] an hour per purpose) and returns it, or `None` past
+/// the limit.
+async fn issue_token(
+    state: &AppState,
+    purpose: TokenPurpose,
+    account_id: i64,
+    ttl_ms: i64,
+) -> Result<Option<String>, AppError> {
+    let token = auth::random_token();
+    let now = state.clock.now_ms();
+    let stored = state
+        .store
+        .create_account_token(
+            purpose,
+            account_id,
+            &auth::token_hash(&token),
+            now,
+            now + ttl_ms,
+            now - HOUR_MS,
+            RESETS_PER_HOUR,
+        )
+        .await?;
+    if !stored {
+        tracing::info!(
+            account = account_id,
+            purpose = purpose.as_str(),
+            "mail skipped: hourly limit"
+        );
+    }
+    Ok(stored.then_some(token))
 }
 
 /// Starts the mail worker: it runs the queued jobs ([`crate::mail::MailQueue`]).

@@ -296,6 +296,28 @@ pub struct NewAccount {
     pub must_change_password: bool,
     /// Name of the first profile, created with the account.
     pub first_profile: String,
+    /// Whether the address counts as confirmed (false only for a sign-up
+    /// that must confirm it by mail).
+    pub email_verified: bool,
+}
+
+/// What an account token (`account_tokens`) is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// A password-reset link.
+    PasswordReset,
+    /// A link confirming the account's e-mail address.
+    VerifyEmail,
+}
+
+impl TokenPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::PasswordReset => "password_reset",
+            TokenPurpose::VerifyEmail => "verify_email",
+        }
+    }
 }
 
 /// A live log-in session.
@@ -456,11 +478,13 @@ pub trait CatalogStore: Send + Sync {
     /// Ends every session of an account (after a password change).
     async fn delete_account_sessions(&self, account_id: i64) -> Result<()>;
 
-    /// Stores a password-reset token (its hash) for an account, unless the
-    /// account already had `max_recent` issued since `since` (counted in
-    /// the write transaction). Returns whether it was stored.
-    async fn create_password_reset(
+    /// Stores an account token (its hash), unless the account already had
+    /// `max_recent` of that purpose issued since `since` (counted in the
+    /// write transaction). Returns whether it was stored.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_account_token(
         &self,
+        purpose: TokenPurpose,
         account_id: i64,
         token_hash: &str,
         now: Millis,
@@ -468,10 +492,17 @@ pub trait CatalogStore: Send + Sync {
         since: Millis,
         max_recent: u32,
     ) -> Result<bool>;
-    /// Uses a password-reset token: when it is unused and unexpired, marks
-    /// it and every other open token of the account used, and returns the
-    /// account. A token works once.
-    async fn use_password_reset(&self, token_hash: &str, now: Millis) -> Result<Option<i64>>;
+    /// Uses an account token of `purpose`: when it is unused and unexpired,
+    /// marks it and every other open token of that purpose of the account
+    /// used, and returns the account. A token works once.
+    async fn use_account_token(
+        &self,
+        purpose: TokenPurpose,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<i64>>;
+    /// Marks an account's e-mail address confirmed.
+    async fn set_email_verified(&self, account_id: i64) -> Result<()>;
 
     /// Recent history of a profile, newest first.
     async fn history(&self, profile_id: i64, limit: u32) -> Result<Vec<HistoryEntry>>;

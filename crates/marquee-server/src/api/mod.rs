@@ -31,13 +31,13 @@ pub mod support;
     paths(
         list_titles, get_title, list_genres, search, signup, login, logout, me, list_profiles,
         create_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account,
-        password_reset, password_reset_confirm, staff_password_reset
+        password_reset, password_reset_confirm, staff_password_reset, verify_email
     ),
     components(schemas(
         TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
         ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
         NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
-        PasswordResetConfirm, Accepted
+        PasswordResetConfirm, Accepted, VerifyEmailRequest
     )),
     modifiers(&BearerAuth),
     tags((name = "catalog"), (name = "accounts"), (name = "staff"))
@@ -79,6 +79,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/password-reset", post(password_reset))
+        .route("/auth/verify", post(verify_email))
         .route("/auth/password-reset/confirm", post(password_reset_confirm))
         .route(
             "/staff/accounts/{id}/password-reset",
@@ -364,19 +365,43 @@ fn session_response(
 }
 
 /// Creates a viewer account with a first profile and logs it in.
+///
+/// Where `[smtp]` is configured the answer is 202 for every address: a new
+/// account gets a confirmation link (`POST /api/v1/auth/verify`), an address
+/// that has an account gets a note saying so. Without mail the account is
+/// signed in at once (201) and a taken address is a 409.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
-    responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = SessionResponse), (status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(b): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    let s = service::signup(&state, &b.email, &b.password, b.profile_name.as_deref(), ip).await?;
-    if let Some(code) = b.referral_code.as_deref().filter(|c| !c.trim().is_empty()) {
-        crate::perks::attribute(&state, s.account.id, code).await?;
+    let outcome = service::signup(
+        &state,
+        &b.email,
+        &b.password,
+        b.profile_name.as_deref(),
+        ip,
+        &headers,
+    )
+    .await?;
+    let code = b.referral_code.as_deref().filter(|c| !c.trim().is_empty());
+    match outcome {
+        service::SignupOutcome::Session(s) => {
+            if let Some(code) = code {
+                crate::perks::attribute(&state, s.account.id, code).await?;
+            }
+            Ok(session_response(&state, &headers, s, StatusCode::CREATED))
+        }
+        service::SignupOutcome::CheckEmail { new_account } => {
+            if let (Some(id), Some(code)) = (new_account, code) {
+                crate::perks::attribute(&state, id, code).await?;
+            }
+            Ok((StatusCode::ACCEPTED, Json(check_your_inbox())).into_response())
+        }
     }
-    Ok(session_response(&state, &headers, s, StatusCode::CREATED))
 }
 
 /// Logs in. Failed attempts are rate-limited per account and per IP (429).
@@ -388,7 +413,36 @@ async fn login(
     headers: HeaderMap,
     ApiJson(b): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let s = service::login(&state, &b.email, &b.password, Some(ip)).await?;
+    let s = service::login(&state, &b.email, &b.password, Some(ip), &headers).await?;
+    Ok(session_response(&state, &headers, s, StatusCode::OK))
+}
+
+/// The sign-up answer where mail is configured, the same for every address.
+fn check_your_inbox() -> Accepted {
+    Accepted {
+        message: "Look in your inbox: we sent a link to finish signing up.".into(),
+    }
+}
+
+/// Confirms an address with a mailed token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The token from the mailed link.
+    token: String,
+}
+
+/// Confirms the account's e-mail address with the mailed token (single
+/// use, 48 hours) and starts a session.
+#[utoipa::path(post, path = "/api/v1/auth/verify", tag = "accounts", request_body = VerifyEmailRequest,
+    responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn verify_email(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<VerifyEmailRequest>,
+) -> Result<Response, ApiError> {
+    let s = service::verify_email(&state, &b.token, ip).await?;
     Ok(session_response(&state, &headers, s, StatusCode::OK))
 }
 

@@ -20,6 +20,81 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/forgot", get(forgot_page).post(forgot_submit))
         .route("/reset", get(reset_page).post(reset_submit))
+        .route("/verify", get(verify_page).post(verify_submit))
+}
+
+/// After a sign-up where mail is configured: the same page for every address.
+#[derive(Template)]
+#[template(path = "check_email.html")]
+pub(super) struct CheckEmailPage {
+    pub(super) l: Layout,
+    pub(super) email: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    l: Layout,
+    token: String,
+    error: Option<String>,
+}
+
+/// The confirmation link's page: a button, so that a mail scanner that
+/// opens links confirms nothing.
+async fn verify_page(page: Page, Query(q): Query<TokenParam>) -> Result<Response, PageError> {
+    let token = q.token.unwrap_or_default();
+    if token.trim().is_empty() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    Ok(render(&VerifyPage {
+        l: page.l,
+        token,
+        error: None,
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    csrf: String,
+    token: String,
+}
+
+async fn verify_submit(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    PageForm(f): PageForm<VerifyForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::verify_email(&state, &f.token, ip).await {
+        Ok(s) => {
+            let cookie = service::session_cookie(
+                &s.token,
+                s.max_age_s,
+                service::secure_cookies(&state, &headers),
+            );
+            Ok(super::with_cookie(
+                Redirect::to("/").into_response(),
+                &cookie,
+            ))
+        }
+        Err(e) => {
+            let status = e.status();
+            if status.is_server_error() {
+                return Err(e.into());
+            }
+            Ok(render_status(
+                status,
+                &VerifyPage {
+                    l: page.l,
+                    token: f.token,
+                    error: Some(e.to_string()),
+                },
+            ))
+        }
+    }
 }
 
 #[derive(Template)]

@@ -286,7 +286,7 @@ fn landing(account: &Account, selected_profile: bool, next: &str) -> String {
     }
 }
 
-fn with_cookie(mut resp: Response, cookie: &str) -> Response {
+pub(crate) fn with_cookie(mut resp: Response, cookie: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -572,7 +572,7 @@ async fn login_submit(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     let next = service::safe_next(f.next.as_deref());
-    match service::login(&state, &f.email, &f.password, Some(ip)).await {
+    match service::login(&state, &f.email, &f.password, Some(ip), &headers).await {
         Ok(s) => {
             let cookie = service::session_cookie(
                 &s.token,
@@ -656,9 +656,29 @@ async fn signup_submit(
     PageForm(f): PageForm<SignupForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    match service::signup(&state, &f.email, &f.password, f.profile_name.as_deref(), ip).await {
-        Ok(s) => {
-            if let Some(code) = f.ref_code.as_deref().filter(|c| !c.trim().is_empty()) {
+    let outcome = service::signup(
+        &state,
+        &f.email,
+        &f.password,
+        f.profile_name.as_deref(),
+        ip,
+        &headers,
+    )
+    .await;
+    let code = f.ref_code.as_deref().filter(|c| !c.trim().is_empty());
+    match outcome {
+        Ok(service::SignupOutcome::CheckEmail { new_account }) => {
+            if let (Some(id), Some(code)) = (new_account, code) {
+                crate::perks::attribute(&state, id, code).await?;
+            }
+            Ok(render(&account::CheckEmailPage {
+                l: page.l,
+                email: f.email,
+            })?
+            .into_response())
+        }
+        Ok(service::SignupOutcome::Session(s)) => {
+            if let Some(code) = code {
                 crate::perks::attribute(&state, s.account.id, code).await?;
             }
             let cookie = service::session_cookie(

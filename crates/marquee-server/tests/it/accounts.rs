@@ -31,7 +31,7 @@ async fn app_with_sink() -> (TestApp, SmtpSink) {
 #[tokio::test]
 async fn reset_end_to_end_through_the_smtp_sink() {
     let (app, sink) = app_with_sink().await;
-    let old_session = app.signup("ann@example.com").await;
+    let old_session = app.login_as("ann@example.com", Role::Viewer).await;
     let r = app
         .post_json(
             "/api/v1/auth/password-reset",
@@ -56,7 +56,11 @@ async fn reset_end_to_end_through_the_smtp_sink() {
     // Only its hash is stored.
     let raw = app
         .store()
-        .use_password_reset(&token, crate::helpers::now_ms())
+        .use_account_token(
+            marquee_store::TokenPurpose::PasswordReset,
+            &token,
+            crate::helpers::now_ms(),
+        )
         .await
         .unwrap();
     assert_eq!(raw, None, "the raw token must not be a stored key");
@@ -121,7 +125,7 @@ async fn reset_end_to_end_through_the_smtp_sink() {
 #[tokio::test]
 async fn unknown_addresses_get_the_same_answer_and_no_mail() {
     let (app, sink) = app_with_sink().await;
-    app.signup("known@example.com").await;
+    app.login_as("known@example.com", Role::Viewer).await;
     let known = app
         .post_json(
             "/api/v1/auth/password-reset",
@@ -192,7 +196,7 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
 #[tokio::test]
 async fn admins_trigger_a_reset() {
     let (app, sink) = app_with_sink().await;
-    let viewer = app.signup("viewer@example.com").await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
     let id = crate::helpers::account_id(&app, &viewer).await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let agent = app.login_as("agent@example.com", Role::Agent).await;
@@ -220,7 +224,7 @@ async fn admins_trigger_a_reset() {
 #[tokio::test]
 async fn reset_pages_walk_through() {
     let (app, sink) = app_with_sink().await;
-    app.signup("page@example.com").await;
+    app.login_as("page@example.com", Role::Viewer).await;
     let login = app.get("/login", None).await.text().await.unwrap();
     assert!(login.contains("href=\"/forgot\""));
     let client = reqwest::Client::builder()
@@ -299,4 +303,145 @@ async fn reset_pages_walk_through() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+}
+
+/// Where mail is configured, sign-up answers the same for a new and a
+/// taken address; the new one gets a confirmation link, the taken one a
+/// note; the account cannot log in before confirming.
+#[tokio::test]
+async fn signup_answers_the_same_for_taken_addresses_and_confirms_by_mail() {
+    let (app, sink) = app_with_sink().await;
+    // An existing account (made without mail in the way).
+    app.store()
+        .create_account(
+            &marquee_store::NewAccount {
+                email: "taken@example.com".into(),
+                password_hash: marquee_server::auth::hash_password(PASSWORD.into())
+                    .await
+                    .unwrap(),
+                role: Role::Viewer,
+                plan: marquee_domain::Plan::Standard,
+                must_change_password: false,
+                first_profile: "Taken".into(),
+                email_verified: true,
+            },
+            crate::helpers::now_ms(),
+        )
+        .await
+        .unwrap();
+    let new = app
+        .post_json(
+            "/api/v1/auth/signup",
+            None,
+            &json!({"email": "new@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let taken = app
+        .post_json(
+            "/api/v1/auth/signup",
+            None,
+            &json!({"email": "taken@example.com", "password": "some other password"}),
+        )
+        .await;
+    assert_eq!(new.status(), 202);
+    assert_eq!(taken.status(), 202);
+    assert!(new.headers().get("set-cookie").is_none());
+    assert_eq!(new.text().await.unwrap(), taken.text().await.unwrap());
+    let mails = sink.wait_for(2).await;
+    let to_new = mails
+        .iter()
+        .find(|m| m.contains("RCPT TO:<new@example.com>"))
+        .expect("no mail to the new address");
+    let to_taken = mails
+        .iter()
+        .find(|m| m.contains("RCPT TO:<taken@example.com>"))
+        .expect("no mail to the taken address");
+    assert!(to_taken.contains("already has an account"), "{to_taken}");
+    assert!(to_taken.contains("/forgot"), "{to_taken}");
+    assert!(!to_taken.contains("/verify?token="), "{to_taken}");
+    // The taken account's password did not change.
+    let r = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "taken@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Before confirming: no log-in (and a new link goes out).
+    let r = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "new@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(error_of(r).await.0, 403);
+    let unfolded = to_new.replace("=\r\n", "").replace("=3D", "=");
+    let at = unfolded.find("/verify?token=").expect("no link") + 14;
+    let token: String = unfolded[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let r = app
+        .post_json("/api/v1/auth/verify", None, &json!({"token": token}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let session = v["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/me", Some(&session)).await.status(), 200);
+    // Once only; then log-in works.
+    let r = app
+        .post_json("/api/v1/auth/verify", None, &json!({"token": token}))
+        .await;
+    assert_eq!(error_of(r).await.0, 400);
+    let r = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "new@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The sign-up page says the same for both.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let mut bodies = Vec::new();
+    for email in ["another@example.com", "taken@example.com"] {
+        let form = client
+            .get(app.url("/signup"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::helpers::field_of(&form, "csrf");
+        let r = client
+            .post(app.url("/signup"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        bodies.push(r.text().await.unwrap().replace(email, "EMAIL"));
+    }
+    assert!(bodies[0].contains("Look in your inbox"));
+    assert_eq!(
+        bodies[0]
+            .split("<main")
+            .nth(1)
+            .map(|b| b.split("</main>").next()),
+        bodies[1]
+            .split("<main")
+            .nth(1)
+            .map(|b| b.split("</main>").next())
+    );
 }

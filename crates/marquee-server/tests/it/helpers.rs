@@ -369,6 +369,7 @@ impl TestApp {
                     plan: Plan::Standard,
                     must_change_password: false,
                     first_profile: "Main".into(),
+                    email_verified: true,
                 },
                 1,
             )

@@ -35,6 +35,7 @@ pub(crate) async fn account(app: &TestApp, email: &str, role: Role) -> Who {
                 plan: Plan::Standard,
                 must_change_password: false,
                 first_profile: email.split('@').next().unwrap().to_string(),
+                email_verified: true,
             },
             1,
         )

@@ -97,6 +97,7 @@ async fn account_with_plan(app: &TestApp, email: &str, plan: Plan) -> String {
                 plan,
                 must_change_password: false,
                 first_profile: "Main".into(),
+                email_verified: true,
             },
             1,
         )

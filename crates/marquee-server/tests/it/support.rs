@@ -960,7 +960,8 @@ async fn transcripts_are_emailed_only_when_smtp_is_configured() {
     let mut config = Config::default();
     sink.configure(&mut config);
     let app = TestApp::builder().config(config).start().await;
-    let jane = app.signup("jane@example.com").await;
+    // With mail, sign-up waits for the address to be confirmed.
+    let jane = app.login_as("jane@example.com", Role::Viewer).await;
     let id = open_conv(&app, &jane, "hello\n.leading dot").await["conversation"]["id"]
         .as_i64()
         .unwrap();

@@ -11,7 +11,7 @@ use super::{lock, unique_to_conflict, Backend, Db, Tx, FOR_UPDATE};
 use crate::changes::Bump;
 use crate::{
     CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle, NewAccount,
-    Result, SessionRecord, StoreError, TitleQuery, TitleSort,
+    Result, SessionRecord, StoreError, TitleQuery, TitleSort, TokenPurpose,
 };
 use async_trait::async_trait;
 use marquee_domain::{
@@ -138,6 +138,7 @@ struct CredentialsRow {
     #[sqlx(flatten)]
     account: AccountRow,
     password_hash: String,
+    email_verified: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -548,8 +549,8 @@ impl CatalogStore for Backend {
     async fn create_account(&self, new: &NewAccount, now: Millis) -> Result<Account> {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO accounts(email, password_hash, role, plan, must_change_password, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO accounts(email, password_hash, role, plan, must_change_password, created_at, email_verified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&new.email)
         .bind(&new.password_hash)
@@ -557,6 +558,7 @@ impl CatalogStore for Backend {
         .bind(new.plan.as_str())
         .bind(i64::from(new.must_change_password))
         .bind(now)
+        .bind(i64::from(new.email_verified))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique_to_conflict(e, "email"))?;
@@ -579,7 +581,7 @@ impl CatalogStore for Backend {
 
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
         let row: Option<CredentialsRow> = sqlx::query_as(&format!(
-            "SELECT {ACCOUNT_COLS}, password_hash FROM accounts WHERE email = $1"
+            "SELECT {ACCOUNT_COLS}, password_hash, email_verified FROM accounts WHERE email = $1"
         ))
         .bind(email)
         .fetch_optional(&self.pool)
@@ -588,6 +590,7 @@ impl CatalogStore for Backend {
             Ok(Credentials {
                 account: r.account.try_into()?,
                 password_hash: r.password_hash,
+                email_verified: r.email_verified != 0,
             })
         })
         .transpose()
@@ -782,8 +785,9 @@ impl CatalogStore for Backend {
         Ok(())
     }
 
-    async fn create_password_reset(
+    async fn create_account_token(
         &self,
+        purpose: TokenPurpose,
         account_id: i64,
         token_hash: &str,
         now: Millis,
@@ -799,12 +803,13 @@ impl CatalogStore for Backend {
         .execute(&mut *tx)
         .await?;
         let n = sqlx::query(
-            "INSERT INTO password_resets(token_hash, account_id, created_at, expires_at) \
-             SELECT $1, $2, $3, $4 WHERE (SELECT COUNT(*) FROM password_resets \
-             WHERE account_id = $2 AND created_at >= $5) < $6",
+            "INSERT INTO account_tokens(token_hash, account_id, purpose, created_at, expires_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM account_tokens \
+             WHERE account_id = $2 AND purpose = $3 AND created_at >= $6) < $7",
         )
         .bind(token_hash)
         .bind(account_id)
+        .bind(purpose.as_str())
         .bind(now)
         .bind(expires_at)
         .bind(since)
@@ -816,27 +821,45 @@ impl CatalogStore for Backend {
         Ok(n == 1)
     }
 
-    async fn use_password_reset(&self, token_hash: &str, now: Millis) -> Result<Option<i64>> {
+    async fn use_account_token(
+        &self,
+        purpose: TokenPurpose,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
         let account: Option<(i64,)> = sqlx::query_as(
-            "UPDATE password_resets SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id",
+            "UPDATE account_tokens SET used_at = $3 \
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+             RETURNING account_id",
         )
         .bind(token_hash)
+        .bind(purpose.as_str())
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((id,)) = account {
             sqlx::query(
-                "UPDATE password_resets SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL",
+                "UPDATE account_tokens SET used_at = $3 \
+                 WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL",
             )
             .bind(id)
+            .bind(purpose.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(account.map(|(id,)| id))
+    }
+
+    async fn set_email_verified(&self, account_id: i64) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
+        sqlx::query("UPDATE accounts SET email_verified = 1 WHERE id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn delete_account_sessions(&self, account_id: i64) -> Result<()> {

@@ -143,6 +143,7 @@ fn new_account(email: &str) -> NewAccount {
         plan: Plan::Basic,
         must_change_password: false,
         first_profile: "Ann".into(),
+        email_verified: true,
     }
 }
 

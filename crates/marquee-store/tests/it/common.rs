@@ -184,6 +184,7 @@ pub async fn account_at<S: CatalogStore>(
             plan,
             must_change_password: false,
             first_profile: email.split('@').next().unwrap_or(email).into(),
+            email_verified: true,
         },
         at,
     )

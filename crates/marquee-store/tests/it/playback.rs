@@ -41,6 +41,7 @@ async fn seed<S: CatalogStore + PlaybackStore>(s: &S) -> (i64, i64, [i64; 2], Ve
                 plan: Plan::Basic,
                 must_change_password: false,
                 first_profile: "Pat".into(),
+                email_verified: true,
             },
             1,
         )

@@ -63,6 +63,7 @@ pub fn run(file: Option<&Path>, cmd: &UserCommand) -> anyhow::Result<()> {
                         plan,
                         must_change_password: one_time,
                         first_profile,
+                        email_verified: true,
                     },
                     SystemClock.now_ms(),
                 )
