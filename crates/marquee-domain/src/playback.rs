@@ -71,6 +71,71 @@ pub fn device_name(name: &str) -> Result<String, DomainError> {
     crate::text::line("name", name, 60)
 }
 
+/// A name a person recognises for a device, from its `User-Agent`:
+/// "Chrome on Linux", "Safari on iPhone", "Firefox on Windows", "Smart TV".
+/// Unknown agents are "Web browser".
+pub fn device_label(user_agent: &str) -> String {
+    let ua = user_agent;
+    let has = |needle: &str| ua.contains(needle);
+    let tv = [
+        "SmartTV", "SMART-TV", "Tizen", "Web0S", "WebOS", "BRAVIA", "AppleTV", "CrKey", "; AFT",
+        "HbbTV", "Roku",
+    ];
+    if tv.iter().any(|t| has(t)) {
+        return "Smart TV".to_string();
+    }
+    // Order matters: Edge and Opera say "Chrome", Chrome says "Safari".
+    let browser = if has("Edg/") || has("EdgA/") || has("EdgiOS/") {
+        Some("Edge")
+    } else if has("OPR/") || has("Opera") {
+        Some("Opera")
+    } else if has("SamsungBrowser/") {
+        Some("Samsung Internet")
+    } else if has("Firefox/") || has("FxiOS/") {
+        Some("Firefox")
+    } else if has("Chrome/") || has("CriOS/") || has("Chromium/") {
+        Some("Chrome")
+    } else if has("Safari/") && has("Version/") {
+        Some("Safari")
+    } else {
+        None
+    };
+    let system = if has("iPhone") {
+        Some("iPhone")
+    } else if has("iPad") {
+        Some("iPad")
+    } else if has("Android") {
+        Some("Android")
+    } else if has("CrOS") {
+        Some("ChromeOS")
+    } else if has("Windows") {
+        Some("Windows")
+    } else if has("Macintosh") || has("Mac OS X") {
+        Some("Mac")
+    } else if has("Linux") || has("X11") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => format!("Web browser on {s}"),
+        (None, None) => "Web browser".to_string(),
+    }
+}
+
+/// `base`, or `base 2`, `base 3` … : the first not in `taken`.
+pub fn unique_name(base: &str, taken: &[&str]) -> String {
+    if !taken.contains(&base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|n| format!("{base} {n}"))
+        .find(|c| !taken.contains(&c.as_str()))
+        .unwrap_or_else(|| base.to_string())
+}
+
 /// The runtime given to a title with no known duration (MovieLens movies carry
 /// none): a deterministic 85 to 150 minutes derived from the title id, so the
 /// resume rules have something to work with.
@@ -495,6 +560,34 @@ pub fn next_up_resume_ms(episodes: &[EpisodeProgress], title_id: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn device_labels_from_user_agents() {
+        for (ua, want) in [
+            ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36", "Chrome on Linux"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari on iPhone"),
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0", "Firefox on Windows"),
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0", "Edge on Windows"),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15", "Safari on Mac"),
+            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36", "Chrome on Android"),
+            ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0 Mobile/15E148 Safari/604.1", "Chrome on iPad"),
+            ("Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0 TV Safari/537.36", "Smart TV"),
+            ("curl/8.5.0", "Web browser"),
+            ("", "Web browser"),
+        ] {
+            assert_eq!(device_label(ua), want, "{ua}");
+        }
+    }
+
+    #[test]
+    fn unique_names_count_up() {
+        assert_eq!(unique_name("Chrome on Linux", &[]), "Chrome on Linux");
+        assert_eq!(
+            unique_name("Chrome on Linux", &["Chrome on Linux", "Chrome on Linux 2"]),
+            "Chrome on Linux 3"
+        );
+    }
+
     use super::*;
 
     fn report(pos_s: i64, dur_s: i64, sent_at: i64) -> Report {

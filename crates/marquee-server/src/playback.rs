@@ -110,6 +110,54 @@ impl PlaybackConfig {
 }
 
 /// The session's profile, or 409 when none is selected.
+/// Most devices one profile may register.
+pub const MAX_DEVICES_PER_PROFILE: usize = 50;
+
+/// Registers a device of a profile, or returns the one of that name. Without
+/// a name the device is named from its `User-Agent` ("Chrome on Linux"),
+/// counting up past the profile's other devices ("Chrome on Linux 2").
+pub async fn register_device(
+    state: &AppState,
+    profile_id: i64,
+    name: Option<&str>,
+    kind: marquee_domain::playback::DeviceKind,
+    user_agent: &str,
+) -> Result<(marquee_domain::playback::Device, bool), AppError> {
+    use marquee_domain::playback::{device_label, device_name, unique_name};
+    let existing = state.store.devices(profile_id).await?;
+    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => device_name(n)?,
+        None => {
+            let taken: Vec<&str> = existing.iter().map(|d| d.name.as_str()).collect();
+            device_name(&unique_name(&device_label(user_agent), &taken))?
+        }
+    };
+    if existing.len() >= MAX_DEVICES_PER_PROFILE && !existing.iter().any(|d| d.name == name) {
+        return Err(AppError::Conflict {
+            field: Some("name".into()),
+            message: format!("a profile may register at most {MAX_DEVICES_PER_PROFILE} devices"),
+        });
+    }
+    Ok(state
+        .store
+        .register_device(profile_id, &name, kind, state.clock.now_ms())
+        .await?)
+}
+
+/// Renames one of the profile's devices (409 when the name is taken).
+pub async fn rename_device(
+    state: &AppState,
+    profile_id: i64,
+    device_id: i64,
+    name: &str,
+) -> Result<marquee_domain::playback::Device, AppError> {
+    let name = marquee_domain::playback::device_name(name)?;
+    Ok(state
+        .store
+        .rename_device(profile_id, device_id, &name)
+        .await?)
+}
+
 pub fn profile_of(user: &CurrentUser) -> Result<i64, AppError> {
     user.profile_id.ok_or_else(|| AppError::Conflict {
         field: Some("profile".into()),

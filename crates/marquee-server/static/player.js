@@ -38,8 +38,9 @@
     });
   }
   function register() {
-    var name = "Web browser " + Math.random().toString(36).slice(2, 6).toUpperCase();
-    return post("/api/v1/devices", { name: name, kind: "web" }).then(function (r) {
+    // The server names it from the browser ("Chrome on Linux"); the viewer
+    // can rename it.
+    return post("/api/v1/devices", { kind: "web" }).then(function (r) {
       if (!r.body || !r.body.id) throw new Error("could not register this browser");
       localStorage.setItem("marquee.device." + profileId, String(r.body.id));
       deviceId = r.body.id;

@@ -300,6 +300,10 @@ pub trait PlaybackStore: Send + Sync {
     ) -> Result<(Device, bool)>;
     /// A profile's devices, most recently seen first.
     async fn devices(&self, profile_id: i64) -> Result<Vec<Device>>;
+    /// Renames a device of a profile: `NotFound` for another profile's or
+    /// an unknown device, `Conflict` on `name` when the profile has a
+    /// device of that name.
+    async fn rename_device(&self, profile_id: i64, device_id: i64, name: &str) -> Result<Device>;
     /// One device.
     async fn device(&self, id: i64) -> Result<Option<Device>>;
     /// A title with its runtime and media file.

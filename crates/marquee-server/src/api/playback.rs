@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
-use marquee_domain::playback::{device_name, Device, DeviceKind, NextUpReason};
+use marquee_domain::playback::{Device, DeviceKind, NextUpReason};
 use marquee_domain::Millis;
 use marquee_store::playback::{
     ProgressInput, ProgressRefused, StartLimits, StartOutcome, StartPlayback,
@@ -30,11 +30,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        register_device, list_devices, start, progress, stop, streams, title_state, mark_played,
+        register_device, rename_device, list_devices, start, progress, stop, streams, title_state, mark_played,
         mark_unplayed, continue_watching, hide, next_up, play_events, events, set_media
     ),
     components(schemas(
-        Device, DeviceKind, NewDeviceRequest, StartRequest, StartResponse, StartConflict,
+        Device, DeviceKind, NewDeviceRequest, RenameDeviceRequest, StartRequest, StartResponse, StartConflict,
         ActiveStream, ProgressRequest, StopRequest, ProgressAck, TitleProgress, MediaPath, RowItem,
         NextUpReason, PlayEvent, PlaybackEvent, MediaRequest
     )),
@@ -46,6 +46,7 @@ pub struct Doc;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/devices", get(list_devices).post(register_device))
+        .route("/devices/{id}", axum::routing::patch(rename_device))
         .route("/playback/start", post(start))
         .route("/playback/progress", post(progress))
         .route("/playback/stop", post(stop))
@@ -67,8 +68,11 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeviceRequest {
-    /// 1 to 60 characters, e.g. "Living-room TV"; unique within the profile.
-    name: String,
+    /// 1 to 60 characters, e.g. "Living-room TV"; unique within the
+    /// profile. Without it the device is named from its browser and system
+    /// ("Chrome on Linux", then "Chrome on Linux 2").
+    #[serde(default)]
+    name: Option<String>,
     /// tv, phone, tablet or web.
     kind: DeviceKind,
 }
@@ -76,33 +80,52 @@ pub struct NewDeviceRequest {
 /// Registers a device of the current profile (201), or returns the one of
 /// that name (200).
 #[utoipa::path(post, path = "/api/v1/devices", tag = "playback", request_body = NewDeviceRequest,
-    responses((status = 201, body = Device), (status = 200, body = Device), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 201, body = Device), (status = 200, body = Device), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn register_device(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: axum::http::HeaderMap,
     ApiJson(b): ApiJson<NewDeviceRequest>,
 ) -> Result<(StatusCode, Json<Device>), ApiError> {
     let pid = profile_of(&user)?;
-    let name = device_name(&b.name)?;
-    let existing = state.store.devices(pid).await?;
-    if existing.len() >= 50 && !existing.iter().any(|d| d.name == name) {
-        return Err(AppError::Conflict {
-            field: Some("name".into()),
-            message: "a profile may register at most 50 devices".into(),
-        }
-        .into());
-    }
-    let (d, created) = state
-        .store
-        .register_device(pid, &name, b.kind, state.clock.now_ms())
-        .await?;
+    let ua = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (d, created) =
+        crate::playback::register_device(&state, pid, b.name.as_deref(), b.kind, ua).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(d)))
+}
+
+/// A device's new name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameDeviceRequest {
+    /// 1 to 60 characters, unique within the profile.
+    name: String,
+}
+
+/// Renames one of the current profile's devices.
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "playback", params(("id" = i64, Path, description = "Device id")),
+    request_body = RenameDeviceRequest,
+    responses((status = 200, body = Device), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn rename_device(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RenameDeviceRequest>,
+) -> Result<Json<Device>, ApiError> {
+    let pid = profile_of(&user)?;
+    Ok(Json(
+        crate::playback::rename_device(&state, pid, id, &b.name).await?,
+    ))
 }
 
 /// The current profile's devices.

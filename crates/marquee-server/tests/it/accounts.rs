@@ -5,13 +5,12 @@ use marquee_domain::Role;
 use reqwest::Method;
 use serde_json::json;
 
-/// The reset link's token in a mail (quoted-printable soft breaks undone).
-fn token_in(mail: &str) -> String {
+/// The token of the link to `page` (`/reset`, `/verify`) in a mail
+/// (quoted-printable soft breaks undone).
+fn token_in(mail: &str, page: &str) -> String {
     let unfolded = mail.replace("=\r\n", "").replace("=3D", "=");
-    let at = unfolded
-        .find("/reset?token=")
-        .expect("no reset link in the mail")
-        + 13;
+    let marker = format!("{page}?token=");
+    let at = unfolded.find(&marker).expect("no link in the mail") + marker.len();
     unfolded[at..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -51,7 +50,7 @@ async fn reset_end_to_end_through_the_smtp_sink() {
         mail.contains("https://watch.example.com/reset?token="),
         "{mail}"
     );
-    let token = token_in(mail);
+    let token = token_in(mail, "/reset");
     assert!(token.len() >= 22, "a token of at least 128 bits: {token}");
     // Only its hash is stored.
     let raw = app
@@ -249,7 +248,7 @@ async fn reset_pages_walk_through() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("is on its way"));
-    let token = token_in(&sink.wait_for(1).await[0]);
+    let token = token_in(&sink.wait_for(1).await[0], "/reset");
     let page = client
         .get(app.url(&format!("/reset?token={token}")))
         .send()
@@ -378,12 +377,7 @@ async fn signup_answers_the_same_for_taken_addresses_and_confirms_by_mail() {
         )
         .await;
     assert_eq!(error_of(r).await.0, 403);
-    let unfolded = to_new.replace("=\r\n", "").replace("=3D", "=");
-    let at = unfolded.find("/verify?token=").expect("no link") + 14;
-    let token: String = unfolded[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = token_in(to_new, "/verify");
     let r = app
         .post_json("/api/v1/auth/verify", None, &json!({"token": token}))
         .await;

@@ -505,46 +505,46 @@ async fn parallel_comments_and_ideas_never_exceed_the_limit() {
     assert_eq!(r.status(), 201);
     let idea: serde_json::Value = r.json().await.unwrap();
     let id = idea["id"].as_i64().unwrap();
+    // `n` parallel posts; how many were accepted (201; the rest must be 429).
     let burst = |n: usize, path: String, body: fn(usize) -> serde_json::Value| {
-        let mut tasks = Vec::new();
-        for i in 0..n {
-            let (app, token, path) = (app.clone(), token.clone(), path.clone());
-            tasks.push(tokio::spawn(async move {
-                app.post_json(&path, Some(&token), &body(i))
-                    .await
-                    .status()
-                    .as_u16()
-            }));
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let (app, token, path) = (app.clone(), token.clone(), path.clone());
+                tokio::spawn(async move {
+                    app.post_json(&path, Some(&token), &body(i))
+                        .await
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        async move {
+            let mut accepted = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    201 => accepted += 1,
+                    429 => {}
+                    s => panic!("{path} answered {s}"),
+                }
+            }
+            accepted
         }
-        tasks
     };
-    let mut accepted = 0;
-    for t in burst(
+    let comments = burst(
         60,
         format!("/api/v1/ideas/{id}/comments"),
         |i| serde_json::json!({"body": format!("me too #{i}")}),
-    ) {
-        match t.await.unwrap() {
-            201 => accepted += 1,
-            429 => {}
-            s => panic!("comment answered {s}"),
-        }
-    }
-    assert_eq!(accepted, 30, "comments accepted");
+    )
+    .await;
+    assert_eq!(comments, 30, "comments accepted");
     // The idea posted above counts: 4 more fit.
-    let mut accepted = 0;
-    for t in burst(
+    let ideas = burst(
         30,
         "/api/v1/ideas".into(),
         |i| serde_json::json!({"title": format!("Idea number {i}")}),
-    ) {
-        match t.await.unwrap() {
-            201 => accepted += 1,
-            429 => {}
-            s => panic!("idea answered {s}"),
-        }
-    }
-    assert_eq!(accepted, 4, "ideas accepted");
+    )
+    .await;
+    assert_eq!(ideas, 4, "ideas accepted");
 }
 
 // ---------------------------------------------------------------------------
@@ -695,20 +695,7 @@ async fn names_that_hide_text_or_read_as_staff_are_refused() {
 #[tokio::test]
 async fn host_header_never_appears_in_a_page() {
     let app = TestApp::builder().start().await;
-    app.store()
-        .import_titles(
-            "t",
-            &[marquee_store::ImportTitle {
-                external_id: 1,
-                name: "Film".into(),
-                year: None,
-                genres: vec![],
-            }],
-            1,
-        )
-        .await
-        .unwrap();
-    let tid = app.store().search_titles("Film", 1).await.unwrap()[0].id;
+    let tid = app.add_title("Film").await;
     let share = format!("/w/{tid}?t=60");
     let body_with_host = |host: &'static str, path: String| {
         let client = app.client.clone();
@@ -754,20 +741,7 @@ async fn host_header_never_appears_in_a_page() {
     let mut config = marquee_server::Config::default();
     config.server.public_url = Some("https://watch.example.com/".into());
     let app2 = TestApp::builder().config(config).start().await;
-    app2.store()
-        .import_titles(
-            "t",
-            &[marquee_store::ImportTitle {
-                external_id: 1,
-                name: "Film".into(),
-                year: None,
-                genres: vec![],
-            }],
-            1,
-        )
-        .await
-        .unwrap();
-    let tid2 = app2.store().search_titles("Film", 1).await.unwrap()[0].id;
+    let tid2 = app2.add_title("Film").await;
     let r = app2
         .client
         .get(app2.url(&format!("/w/{tid2}")))

@@ -331,6 +331,24 @@ impl TestApp {
         }
     }
 
+    /// Imports one title (no year, no genres) and returns its id.
+    pub async fn add_title(&self, name: &str) -> i64 {
+        self.store()
+            .import_titles(
+                "test",
+                &[marquee_store::ImportTitle {
+                    external_id: 1,
+                    name: name.into(),
+                    year: None,
+                    genres: vec![],
+                }],
+                1,
+            )
+            .await
+            .unwrap();
+        self.store().search_titles(name, 1).await.unwrap()[0].id
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         self.req(Method::GET, path, token).send().await.unwrap()
     }

@@ -439,20 +439,7 @@ async fn referrals_are_attributed_and_self_referral_pays_nothing() {
         (s["enabled"].clone(), s["referral_code"].clone()),
         (json!(false), Value::Null)
     );
-    app.store()
-        .import_titles(
-            "t",
-            &[marquee_store::ImportTitle {
-                external_id: 1,
-                name: "Film".into(),
-                year: None,
-                genres: vec![],
-            }],
-            1,
-        )
-        .await
-        .unwrap();
-    let tid = app.store().search_titles("Film", 1).await.unwrap()[0].id;
+    let tid = app.add_title("Film").await;
     let (s, link) = post(
         &app,
         "/api/v1/me/share-links",

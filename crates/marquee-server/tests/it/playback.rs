@@ -996,3 +996,73 @@ async fn browser_two_contexts_resume_and_also_playing() {
     one.close().await.unwrap();
     two.close().await.unwrap();
 }
+
+/// A device registered without a name is named from its browser, counting
+/// up; the viewer renames it; names stay unique within the profile and
+/// another profile's device cannot be renamed.
+#[tokio::test]
+async fn devices_get_friendly_names_and_can_be_renamed() {
+    let app = TestApp::builder().start().await;
+    let token = app.signup("names@example.com").await;
+    let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+    let mut ids = Vec::new();
+    for want in ["Chrome on Linux", "Chrome on Linux 2"] {
+        let r = app
+            .req(Method::POST, "/api/v1/devices", Some(&token))
+            .header(reqwest::header::USER_AGENT, chrome)
+            .json(&json!({"kind": "web"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["name"], want, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    let (s, v) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/devices/{}", ids[1]),
+        &token,
+        Some(json!({"name": "Work laptop"})),
+    )
+    .await;
+    assert_eq!((s, v["name"].as_str()), (200, Some("Work laptop")), "{v}");
+    // Taken, empty, hidden characters.
+    for (name, status) in [
+        ("Chrome on Linux", 409),
+        ("", 400),
+        ("Work\u{200b} laptop", 400),
+    ] {
+        let (s, v) = call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/devices/{}", ids[1]),
+            &token,
+            Some(json!({"name": name})),
+        )
+        .await;
+        assert_eq!(s, status, "{name:?}: {v}");
+        assert_eq!(v["error"]["field"], "name", "{v}");
+    }
+    // Someone else's device.
+    let other = app.signup("other@example.com").await;
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/devices/{}", ids[0]),
+        &other,
+        Some(json!({"name": "Mine now"})),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let names: Vec<String> = get(&app, "/api/v1/devices", &token)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"Chrome on Linux".to_string()), "{names:?}");
+    assert!(names.contains(&"Work laptop".to_string()), "{names:?}");
+}

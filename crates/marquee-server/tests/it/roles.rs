@@ -27,19 +27,7 @@ async fn role_matrix_on_every_staff_route() {
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     // A title for the title routes.
-    app.store()
-        .import_titles(
-            "test",
-            &[marquee_store::ImportTitle {
-                external_id: 1,
-                name: "A film".into(),
-                year: None,
-                genres: vec![],
-            }],
-            1,
-        )
-        .await
-        .unwrap();
+    app.add_title("A film").await;
     // An idea for the idea routes.
     let r = app
         .req(Method::POST, "/api/v1/ideas", Some(&viewer))

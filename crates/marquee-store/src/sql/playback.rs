@@ -10,7 +10,7 @@
 //! batch is a tuned hot path with a part per dialect (`playback_batch.rs` in
 //! each backend folder); the rules and the write plan are here.
 
-use super::{lock, Backend, Conn, Db, DbRow};
+use super::{lock, unique_to_conflict, Backend, Conn, Db, DbRow};
 use crate::changes::Bump;
 use crate::playback::{
     ActiveStream, ImportSeries, PlayEvent, PlayableTitle, ProgressAck, ProgressInput,
@@ -499,6 +499,22 @@ impl PlaybackStore for Backend {
             .iter()
             .map(device_from_row)
             .collect()
+    }
+
+    async fn rename_device(&self, profile_id: i64, device_id: i64, name: &str) -> Result<Device> {
+        let row = sqlx::query(
+            "UPDATE devices SET name = $1 WHERE id = $2 AND profile_id = $3 RETURNING *",
+        )
+        .bind(name)
+        .bind(device_id)
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| unique_to_conflict(e, "name"))?;
+        match row {
+            Some(r) => device_from_row(&r),
+            None => Err(StoreError::NotFound { what: "device" }),
+        }
     }
 
     async fn device(&self, id: i64) -> Result<Option<Device>> {

@@ -135,37 +135,28 @@ pub trait Raw {
     }
 }
 
-#[async_trait::async_trait]
-impl Raw for SqliteStore {
-    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::raw_sql(sql)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
-    }
-    async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
+/// The same raw SQL for both backends: they differ only in the pool type.
+macro_rules! impl_raw {
+    ($($store:ty),+) => {$(
+        #[async_trait::async_trait]
+        impl Raw for $store {
+            async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+                Ok(sqlx::raw_sql(sql)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected())
+            }
+            async fn count(&self, sql: &str) -> i64 {
+                sqlx::query_scalar(sql)
+                    .fetch_one(self.pool())
+                    .await
+                    .unwrap()
+            }
+        }
+    )+};
 }
 
-#[async_trait::async_trait]
-impl Raw for PgStore {
-    async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::raw_sql(sql)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
-    }
-    async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
-}
+impl_raw!(SqliteStore, PgStore);
 
 /// A new account created at `at`, its first profile named after the
 /// e-mail's local part; its id.
