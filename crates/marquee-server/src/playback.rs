@@ -125,7 +125,9 @@ pub async fn register_device(
 ) -> Result<(marquee_domain::playback::Device, bool), AppError> {
     use marquee_domain::playback::{device_label, device_name, unique_name};
     let existing = state.store.devices(profile_id).await?;
-    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+    // A name given must be a good one (an empty one is a mistake); a
+    // missing one is made from the browser.
+    let name = match name {
         Some(n) => device_name(n)?,
         None => {
             let taken: Vec<&str> = existing.iter().map(|d| d.name.as_str()).collect();
@@ -142,6 +144,14 @@ pub async fn register_device(
         .store
         .register_device(profile_id, &name, kind, state.clock.now_ms())
         .await?)
+}
+
+/// The profile's devices, most recently seen first.
+pub async fn devices(
+    state: &AppState,
+    profile_id: i64,
+) -> Result<Vec<marquee_domain::playback::Device>, AppError> {
+    Ok(state.store.devices(profile_id).await?)
 }
 
 /// Renames one of the profile's devices (409 when the name is taken).

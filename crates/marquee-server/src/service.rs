@@ -288,6 +288,12 @@ pub async fn login(
     start_session(state, creds.account, selected).await
 }
 
+/// Ends every session of the account, this one included.
+pub async fn sign_out_everywhere(state: &AppState, user: &CurrentUser) -> Result<(), AppError> {
+    state.store.delete_account_sessions(user.account.id).await?;
+    Ok(())
+}
+
 /// Ends the session.
 pub async fn logout(state: &AppState, user: &CurrentUser) -> Result<(), AppError> {
     state.store.delete_session(&user.token_hash).await?;

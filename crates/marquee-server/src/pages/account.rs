@@ -4,6 +4,7 @@
 
 use super::{render, render_status, Layout, Page, PageForm};
 use crate::auth::ClientIp;
+use crate::auth::CurrentUser;
 use crate::error::PageError;
 use crate::service;
 use crate::AppState;
@@ -11,7 +12,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
@@ -21,6 +22,97 @@ pub fn routes() -> Router<AppState> {
         .route("/forgot", get(forgot_page).post(forgot_submit))
         .route("/reset", get(reset_page).post(reset_submit))
         .route("/verify", get(verify_page).post(verify_submit))
+        .route("/account", get(account_page))
+        .route("/account/devices/{id}/rename", post(device_rename))
+        .route("/account/sign-out-everywhere", post(sign_out_everywhere))
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    l: Layout,
+    email: String,
+    plan: String,
+    max_streams: u32,
+    profiles: Vec<marquee_domain::Profile>,
+    profile_name: Option<String>,
+    devices: Vec<marquee_domain::playback::Device>,
+    error: Option<String>,
+}
+
+async fn account_view(
+    state: &AppState,
+    page: Page,
+    user: &CurrentUser,
+    error: Option<String>,
+) -> Result<AccountPage, PageError> {
+    let profiles = state.store.profiles(user.account.id).await?;
+    let devices = match user.profile_id {
+        Some(pid) => crate::playback::devices(state, pid).await?,
+        None => Vec::new(),
+    };
+    Ok(AccountPage {
+        profile_name: page.profile.as_ref().map(|p| p.name.clone()),
+        l: page.l,
+        email: user.account.email.clone(),
+        plan: user.account.plan.as_str().to_string(),
+        max_streams: user.account.plan.max_streams(),
+        profiles,
+        devices,
+        error,
+    })
+}
+
+/// Account settings: address, password, plan, profiles, this profile's
+/// devices (rename), linked handles, and signing out everywhere.
+async fn account_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+) -> Result<Html<String>, PageError> {
+    render(&account_view(&state, page, &user, None).await?)
+}
+
+#[derive(Deserialize)]
+struct RenameForm {
+    csrf: String,
+    name: String,
+}
+
+async fn device_rename(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    PageForm(f): PageForm<RenameForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let pid = crate::playback::profile_of(&user)?;
+    match crate::playback::rename_device(&state, pid, id, &f.name).await {
+        Ok(_) => Ok(Redirect::to("/account#devices").into_response()),
+        Err(e) if e.status().is_client_error() => {
+            let status = e.status();
+            let view = account_view(&state, page, &user, Some(e.to_string())).await?;
+            Ok(render_status(status, &view))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    PageForm(f): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    service::sign_out_everywhere(&state, &user).await?;
+    let cookie = service::clear_session_cookie(service::secure_cookies(&state, &headers));
+    Ok(super::with_cookie(
+        Redirect::to("/login").into_response(),
+        &cookie,
+    ))
 }
 
 /// After a sign-up where mail is configured: the same page for every address.

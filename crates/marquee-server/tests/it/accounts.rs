@@ -439,3 +439,95 @@ async fn signup_answers_the_same_for_taken_addresses_and_confirms_by_mail() {
             .map(|b| b.split("</main>").next())
     );
 }
+
+/// The account page shows the address, plan, profiles and this profile's
+/// devices; a device is renamed there; "sign out everywhere" ends every
+/// session.
+#[tokio::test]
+async fn account_page_renames_devices_and_signs_out_everywhere() {
+    let app = TestApp::builder().start().await;
+    let other_session = app.signup("acct@example.com").await;
+    let r = app
+        .req(Method::POST, "/api/v1/devices", Some(&other_session))
+        .json(&json!({"name": "Old name", "kind": "tv"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let device: serde_json::Value = r.json().await.unwrap();
+    let id = device["id"].as_i64().unwrap();
+    // A browser session of the same account.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::field_of(&login, "csrf");
+    let r = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "acct@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = client.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("acct@example.com"), "{html}");
+    assert!(html.contains("standard"), "{html}");
+    assert!(html.contains("value=\"Old name\""), "{html}");
+    let csrf = crate::helpers::field_of(&html, "csrf");
+    let r = client
+        .post(app.url(&format!("/account/devices/{id}/rename")))
+        .form(&[("csrf", csrf.as_str()), ("name", "Living-room TV")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let html = client
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("value=\"Living-room TV\""), "{html}");
+    // A bad name is said on the page.
+    let r = client
+        .post(app.url(&format!("/account/devices/{id}/rename")))
+        .form(&[("csrf", csrf.as_str()), ("name", "   ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Anonymous: not the page (a redirect to log in).
+    let r = app.get("/account", None).await;
+    assert!(!r.text().await.unwrap().contains("Sign out everywhere"));
+    // Sign out everywhere: both sessions end.
+    let r = client
+        .post(app.url("/account/sign-out-everywhere"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&other_session)).await.status(),
+        401
+    );
+    let r = client.get(app.url("/account")).send().await.unwrap();
+    assert_ne!(r.status(), 200);
+}

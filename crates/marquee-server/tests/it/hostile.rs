@@ -862,6 +862,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/perks".to_string(),
         "/support".to_string(),
         format!("/support/conversations/{conv_id}/transcript"),
+        "/account".to_string(),
         "/account/handles".to_string(),
         "/account/password".to_string(),
         "/onboarding".to_string(),

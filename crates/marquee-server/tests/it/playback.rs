@@ -954,7 +954,7 @@ async fn browser_two_contexts_resume_and_also_playing() {
         wait_text(&one, "#clock", |t| clock_secs(t) >= 1236).await;
         // The other browser sees it live.
         let also = wait_text(&two, "#also-playing", |t| {
-            t.starts_with("Also playing on Web browser")
+            t.starts_with("Also playing on Chrome on Linux")
         })
         .await;
         assert!(!also.contains("Living-room TV"), "{also}");
@@ -988,7 +988,7 @@ async fn browser_two_contexts_resume_and_also_playing() {
             .unwrap();
         wait_text(&two, "#clock", |t| clock_secs(t) >= clock_secs(&at)).await;
         wait_text(&one, "#also-playing", |t| {
-            t.starts_with("Also playing on Web browser")
+            t.starts_with("Also playing on Chrome on Linux")
         })
         .await;
     };
