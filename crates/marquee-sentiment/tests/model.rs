@@ -127,34 +127,24 @@ fn small_config() -> TrainConfig {
     cfg
 }
 
+/// Trains on the synthetic set with `cfg` and a seeded RNG.
+fn train_synthetic(cfg: &TrainConfig, seed: u64) -> marquee_sentiment::Result<Model> {
+    let (texts, labels) = synthetic();
+    train(
+        &texts,
+        &labels,
+        cfg,
+        &mut StdRng::seed_from_u64(seed),
+        |_, _| {},
+    )
+}
+
 #[test]
 fn training_learns_and_is_deterministic() {
-    let (texts, labels) = synthetic();
     let cfg = small_config();
-    let a = train(
-        &texts,
-        &labels,
-        &cfg,
-        &mut StdRng::seed_from_u64(7),
-        |_, _| {},
-    )
-    .unwrap();
-    let b = train(
-        &texts,
-        &labels,
-        &cfg,
-        &mut StdRng::seed_from_u64(7),
-        |_, _| {},
-    )
-    .unwrap();
-    let c = train(
-        &texts,
-        &labels,
-        &cfg,
-        &mut StdRng::seed_from_u64(8),
-        |_, _| {},
-    )
-    .unwrap();
+    let a = train_synthetic(&cfg, 7).unwrap();
+    let b = train_synthetic(&cfg, 7).unwrap();
+    let c = train_synthetic(&cfg, 8).unwrap();
     assert_eq!(a.to_bytes(), b.to_bytes());
     assert_ne!(a.to_bytes(), c.to_bytes());
     // Unseen (speaker, topic) combinations.
@@ -279,28 +269,13 @@ fn bad_input_gets_a_label_and_never_panics() {
 
 #[test]
 fn neutral_offset_only_moves_the_neutral_bias() {
-    let (texts, labels) = synthetic();
     let base = small_config();
     let shifted = TrainConfig {
         neutral_offset: 3.0,
         ..small_config()
     };
-    let a = train(
-        &texts,
-        &labels,
-        &base,
-        &mut StdRng::seed_from_u64(7),
-        |_, _| {},
-    )
-    .unwrap();
-    let b = train(
-        &texts,
-        &labels,
-        &shifted,
-        &mut StdRng::seed_from_u64(7),
-        |_, _| {},
-    )
-    .unwrap();
+    let a = train_synthetic(&base, 7).unwrap();
+    let b = train_synthetic(&shifted, 7).unwrap();
     assert_ne!(a.to_bytes(), b.to_bytes());
     for t in ["they adore the app", "we despise the game"] {
         let (pa, pb) = (a.predict(t), b.predict(t));
@@ -314,12 +289,5 @@ fn neutral_offset_only_moves_the_neutral_bias() {
     assert!(bad.set("neutral_offset", "x").is_err());
     assert!(bad.set("no_such_key", "1").is_err());
     bad.set("neutral_offset", "NaN").unwrap();
-    assert!(train(
-        &texts,
-        &labels,
-        &bad,
-        &mut StdRng::seed_from_u64(7),
-        |_, _| {}
-    )
-    .is_err());
+    assert!(train_synthetic(&bad, 7).is_err());
 }
