@@ -16,6 +16,13 @@ pub struct Metrics {
     pub catalog_titles: IntGauge,
     /// Successful log-ins.
     pub logins: IntCounterVec,
+    /// Password hashes being computed now (each holds ~19 MiB).
+    pub hashes_in_flight: IntGauge,
+    /// The most password hashes computed at once since start: the memory
+    /// ceiling `auth.max_concurrent_hashes` keeps. Set from
+    /// [`Metrics::hash_started`]'s watermark when rendered.
+    hashes_in_flight_max: IntGauge,
+    hashes_max: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Metrics {
@@ -42,18 +49,42 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(catalog_titles.clone()))?;
+        let hashes_in_flight = IntGauge::new(
+            "password_hashes_in_flight",
+            "Password hashes being computed now",
+        )?;
+        let hashes_in_flight_max = IntGauge::new(
+            "password_hashes_in_flight_max",
+            "The most password hashes computed at once since start",
+        )?;
         registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(hashes_in_flight.clone()))?;
+        registry.register(Box::new(hashes_in_flight_max.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             catalog_titles,
             logins,
+            hashes_in_flight,
+            hashes_in_flight_max,
+            hashes_max: Default::default(),
         })
+    }
+
+    /// Counts a password hash starting (the caller decrements
+    /// `hashes_in_flight` when it ends) and raises the watermark.
+    pub fn hash_started(&self) {
+        self.hashes_in_flight.inc();
+        let now = self.hashes_in_flight.get();
+        self.hashes_max
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.hashes_in_flight_max
+            .set(self.hashes_max.load(std::sync::atomic::Ordering::Relaxed));
         let mut buf = Vec::new();
         let enc = prometheus::TextEncoder::new();
         if enc.encode(&self.registry.gather(), &mut buf).is_err() {

@@ -67,13 +67,30 @@ fn anonymous_write(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
 }
 
 /// A place among the `auth.max_concurrent_hashes` password hashes computed
-/// at once (19 MiB each), waited for.
-async fn hashing(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
-    state
+/// at once (19 MiB each), counted in the metrics while held.
+struct HashPermit<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    in_flight: &'a prometheus::IntGauge,
+}
+
+impl Drop for HashPermit<'_> {
+    fn drop(&mut self) {
+        self.in_flight.dec();
+    }
+}
+
+/// Waits for a [`HashPermit`].
+async fn hashing(state: &AppState) -> Result<HashPermit<'_>, AppError> {
+    let permit = state
         .hashing
         .acquire()
         .await
-        .map_err(|_| AppError::Unavailable("shutting down".into()))
+        .map_err(|_| AppError::Unavailable("shutting down".into()))?;
+    state.metrics.hash_started();
+    Ok(HashPermit {
+        _permit: permit,
+        in_flight: &state.metrics.hashes_in_flight,
+    })
 }
 
 /// What a sign-up led to.

@@ -10,11 +10,24 @@ use crate::service;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
+
+/// A form's refusal: the form again with the message and the error's status
+/// (4xx); a server error becomes the error page.
+fn refuse<T: Template>(
+    e: crate::error::AppError,
+    form: impl FnOnce(String) -> T,
+) -> Result<Response, PageError> {
+    let status = e.status();
+    if !status.is_client_error() {
+        return Err(e.into());
+    }
+    Ok(render_status(status, &form(e.to_string())))
+}
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -172,20 +185,11 @@ async fn verify_submit(
                 &cookie,
             ))
         }
-        Err(e) => {
-            let status = e.status();
-            if status.is_server_error() {
-                return Err(e.into());
-            }
-            Ok(render_status(
-                status,
-                &VerifyPage {
-                    l: page.l,
-                    token: f.token,
-                    error: Some(e.to_string()),
-                },
-            ))
-        }
+        Err(e) => refuse(e, |m| VerifyPage {
+            l: page.l,
+            token: f.token,
+            error: Some(m),
+        }),
     }
 }
 
@@ -229,21 +233,12 @@ async fn forgot_submit(
             sent: true,
         })?
         .into_response()),
-        Err(e) => {
-            let status = e.status();
-            if status.is_server_error() {
-                return Err(e.into());
-            }
-            Ok(render_status(
-                status,
-                &ForgotPage {
-                    l: page.l,
-                    email: f.email,
-                    error: Some(e.to_string()),
-                    sent: false,
-                },
-            ))
-        }
+        Err(e) => refuse(e, |m| ForgotPage {
+            l: page.l,
+            email: f.email,
+            error: Some(m),
+            sent: false,
+        }),
     }
 }
 
@@ -298,23 +293,10 @@ async fn reset_submit(
     };
     match result {
         Ok(()) => Ok(Redirect::to("/login?reset=done").into_response()),
-        Err(e) => {
-            let status = e.status();
-            if status.is_server_error() {
-                return Err(e.into());
-            }
-            Ok(render_status(
-                if status == StatusCode::OK {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    status
-                },
-                &ResetPage {
-                    l: page.l,
-                    token: f.token,
-                    error: Some(e.to_string()),
-                },
-            ))
-        }
+        Err(e) => refuse(e, |m| ResetPage {
+            l: page.l,
+            token: f.token,
+            error: Some(m),
+        }),
     }
 }

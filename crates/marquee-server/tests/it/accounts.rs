@@ -17,6 +17,27 @@ fn token_in(mail: &str, page: &str) -> String {
         .collect()
 }
 
+/// The status of an API log-in.
+async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
+    app.post_json(
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": email, "password": password}),
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 async fn app_with_sink() -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let mut config = marquee_server::Config::default();
@@ -91,22 +112,11 @@ async fn reset_end_to_end_through_the_smtp_sink() {
         401
     );
     // The new password works, the old one not.
-    let r = app
-        .post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "ann@example.com", "password": "a brand new secret"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let r = app
-        .post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "ann@example.com", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status(), 401);
+    assert_eq!(
+        login_status(&app, "ann@example.com", "a brand new secret").await,
+        200
+    );
+    assert_eq!(login_status(&app, "ann@example.com", PASSWORD).await, 401);
     // Once only.
     let r = app
         .post_json(
@@ -226,11 +236,7 @@ async fn reset_pages_walk_through() {
     app.login_as("page@example.com", Role::Viewer).await;
     let login = app.get("/login", None).await.text().await.unwrap();
     assert!(login.contains("href=\"/forgot\""));
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = browser();
     let form = client
         .get(app.url("/forgot"))
         .send()
@@ -359,24 +365,10 @@ async fn signup_answers_the_same_for_taken_addresses_and_confirms_by_mail() {
     assert!(to_taken.contains("/forgot"), "{to_taken}");
     assert!(!to_taken.contains("/verify?token="), "{to_taken}");
     // The taken account's password did not change.
-    let r = app
-        .post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "taken@example.com", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(login_status(&app, "taken@example.com", PASSWORD).await, 200);
 
     // Before confirming: no log-in (and a new link goes out).
-    let r = app
-        .post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "new@example.com", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(error_of(r).await.0, 403);
+    assert_eq!(login_status(&app, "new@example.com", PASSWORD).await, 403);
     let token = token_in(to_new, "/verify");
     let r = app
         .post_json("/api/v1/auth/verify", None, &json!({"token": token}))
@@ -390,14 +382,7 @@ async fn signup_answers_the_same_for_taken_addresses_and_confirms_by_mail() {
         .post_json("/api/v1/auth/verify", None, &json!({"token": token}))
         .await;
     assert_eq!(error_of(r).await.0, 400);
-    let r = app
-        .post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "new@example.com", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(login_status(&app, "new@example.com", PASSWORD).await, 200);
     // The sign-up page says the same for both.
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -457,11 +442,7 @@ async fn account_page_renames_devices_and_signs_out_everywhere() {
     let device: serde_json::Value = r.json().await.unwrap();
     let id = device["id"].as_i64().unwrap();
     // A browser session of the same account.
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = browser();
     let login = client
         .get(app.url("/login"))
         .send()

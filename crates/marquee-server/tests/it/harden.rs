@@ -1045,3 +1045,54 @@ async fn documented_request_bodies_are_accepted_by_their_routes() {
     assert!(checked >= 30, "only {checked} documented bodies");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// 100 parallel sign-ups (half for a taken address) with the per-address
+/// bucket lifted: argon2 never runs more than `auth.max_concurrent_hashes`
+/// at once, so its memory (19 MiB each) stays under that ceiling; every
+/// request still gets its answer.
+#[tokio::test]
+async fn parallel_signups_stay_under_the_hashing_ceiling() {
+    let mut config = marquee_server::Config::default();
+    config.auth.max_concurrent_hashes = 2;
+    let app = std::sync::Arc::new(TestApp::builder().config(config).start().await);
+    app.signup("taken@example.com").await;
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let email = if i % 2 == 0 {
+                    "taken@example.com".to_string()
+                } else {
+                    format!("new{i}@example.com")
+                };
+                app.post_json(
+                    "/api/v1/auth/signup",
+                    None,
+                    &serde_json::json!({"email": email, "password": PASSWORD}),
+                )
+                .await
+                .status()
+                .as_u16()
+            })
+        })
+        .collect();
+    let mut answers = std::collections::BTreeMap::new();
+    for t in tasks {
+        *answers.entry(t.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(answers.get(&201), Some(&50), "{answers:?}");
+    assert_eq!(answers.get(&409), Some(&50), "{answers:?}");
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let value = |name: &str| -> i64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let most = value("marquee_password_hashes_in_flight_max");
+    assert!((1..=2).contains(&most), "{most} hashes at once");
+    assert_eq!(value("marquee_password_hashes_in_flight"), 0);
+}
