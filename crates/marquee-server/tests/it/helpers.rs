@@ -220,7 +220,15 @@ impl TestAppBuilder {
         } else {
             let db = dir.path().join("marquee.db");
             if demo {
-                std::fs::copy(demo_template().await, &db).unwrap();
+                // The template was closed, but its last transactions (the
+                // sample series) may still sit in its write-ahead log: copy
+                // the log too, and SQLite replays it on open.
+                let template = demo_template().await;
+                std::fs::copy(template, &db).unwrap();
+                let wal = template.with_extension("db-wal");
+                if wal.exists() {
+                    std::fs::copy(&wal, db.with_extension("db-wal")).unwrap();
+                }
             }
             config.database.url = Some(format!("sqlite://{}", db.display()));
         }
