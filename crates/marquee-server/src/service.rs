@@ -170,16 +170,7 @@ pub async fn signup(
             Err(e) => Err(e.into()),
         };
     }
-    let account = created?;
-    let first = state
-        .store
-        .profiles(account.id)
-        .await?
-        .first()
-        .map(|p| p.id);
-    Ok(SignupOutcome::Session(
-        start_session(state, account, first).await?,
-    ))
+    Ok(SignupOutcome::Session(session_for(state, created?).await?))
 }
 
 /// Confirms an account's address with the mailed token and starts a
@@ -190,32 +181,47 @@ pub async fn verify_email(
     ip: IpAddr,
 ) -> Result<NewSession, AppError> {
     anonymous_write(state, ip)?;
-    let token = token.trim();
-    let invalid = || {
-        AppError::invalid(
-            "token",
-            "this confirmation link is not valid any more (used, expired or mistyped); log in to get a new one",
-        )
-    };
-    if token.is_empty() || token.len() > 200 {
-        return Err(invalid());
-    }
-    let id = state
-        .store
-        .use_account_token(
-            TokenPurpose::VerifyEmail,
-            &auth::token_hash(token),
-            state.clock.now_ms(),
-        )
-        .await?
-        .ok_or_else(invalid)?;
+    const WHY: &str = "this confirmation link is not valid any more (used, expired or mistyped); log in to get a new one";
+    let token = token_arg(token, WHY)?;
+    let id = spend_token(state, TokenPurpose::VerifyEmail, token, WHY).await?;
     state.store.set_email_verified(id).await?;
     let account = state
         .store
         .account(id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such account".into()))?;
-    let profiles = state.store.profiles(id).await?;
+    session_for(state, account).await
+}
+
+/// A mailed token as sent: trimmed, not empty, not absurdly long; else the
+/// 400 on `token` saying `why`.
+fn token_arg<'a>(token: &'a str, why: &'static str) -> Result<&'a str, AppError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 200 {
+        return Err(AppError::invalid("token", why));
+    }
+    Ok(token)
+}
+
+/// Spends a mailed token of `purpose` (once, before it expires): its
+/// account, or the 400 on `token` saying `why`.
+async fn spend_token(
+    state: &AppState,
+    purpose: TokenPurpose,
+    token: &str,
+    why: &'static str,
+) -> Result<i64, AppError> {
+    state
+        .store
+        .use_account_token(purpose, &auth::token_hash(token), state.clock.now_ms())
+        .await?
+        .ok_or_else(|| AppError::invalid("token", why))
+}
+
+/// Starts a session for an account, with its profile selected when it has
+/// only one (with several the client picks).
+async fn session_for(state: &AppState, account: Account) -> Result<NewSession, AppError> {
+    let profiles = state.store.profiles(account.id).await?;
     let selected = (profiles.len() == 1).then(|| profiles[0].id);
     start_session(state, account, selected).await
 }
@@ -300,9 +306,7 @@ pub async fn login(
         ));
     }
     state.metrics.logins.with_label_values(&["success"]).inc();
-    let profiles = state.store.profiles(creds.account.id).await?;
-    let selected = (profiles.len() == 1).then(|| profiles[0].id);
-    start_session(state, creds.account, selected).await
+    session_for(state, creds.account).await
 }
 
 /// Ends every session of the account, this one included.
@@ -434,11 +438,17 @@ pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let proxied_https = headers
+    public_https || forwarded_https(headers)
+}
+
+/// Whether the (trusted) proxy says the request came over https. The
+/// header reaches here only from `server.trusted_proxies` (see
+/// `auth::resolve_client_ip`).
+fn forwarded_https(headers: &HeaderMap) -> bool {
+    headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    public_https || proxied_https
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 /// The scheme and host for absolute links: `server.public_url` when set;
@@ -461,11 +471,7 @@ pub fn public_origin(state: &AppState, headers: &HeaderMap) -> String {
                 .iter()
                 .any(|allowed| allowed.eq_ignore_ascii_case(a.host()))
         });
-    let scheme = if headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-    {
+    let scheme = if forwarded_https(headers) {
         "https"
     } else {
         "http"
@@ -622,29 +628,14 @@ pub async fn confirm_password_reset(
 ) -> Result<(), AppError> {
     anonymous_write(state, ip)?;
     validate::password(password)?;
-    let token = token.trim();
-    let invalid = || {
-        AppError::invalid(
-            "token",
-            "this reset link is not valid any more (used, expired or mistyped); ask for a new one",
-        )
-    };
-    if token.is_empty() || token.len() > 200 {
-        return Err(invalid());
-    }
+    const WHY: &str =
+        "this reset link is not valid any more (used, expired or mistyped); ask for a new one";
+    let token = token_arg(token, WHY)?;
     let hash = {
         let _permit = hashing(state).await?;
         auth::hash_password(password.to_string()).await?
     };
-    let account_id = state
-        .store
-        .use_account_token(
-            TokenPurpose::PasswordReset,
-            &auth::token_hash(token),
-            state.clock.now_ms(),
-        )
-        .await?
-        .ok_or_else(invalid)?;
+    let account_id = spend_token(state, TokenPurpose::PasswordReset, token, WHY).await?;
     state.store.set_password(account_id, &hash, false).await?;
     state.store.delete_account_sessions(account_id).await?;
     if let Some(a) = state.store.account(account_id).await? {

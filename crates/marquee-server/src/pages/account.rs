@@ -174,17 +174,7 @@ async fn verify_submit(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     match service::verify_email(&state, &f.token, ip).await {
-        Ok(s) => {
-            let cookie = service::session_cookie(
-                &s.token,
-                s.max_age_s,
-                service::secure_cookies(&state, &headers),
-            );
-            Ok(super::with_cookie(
-                Redirect::to("/").into_response(),
-                &cookie,
-            ))
-        }
+        Ok(s) => Ok(super::session_redirect(&state, &headers, &s, "/")),
         Err(e) => refuse(e, |m| VerifyPage {
             l: page.l,
             token: f.token,

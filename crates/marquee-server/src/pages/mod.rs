@@ -286,6 +286,22 @@ fn landing(account: &Account, selected_profile: bool, next: &str) -> String {
     }
 }
 
+/// A redirect to `to` that sets the new session's cookie (Secure as the
+/// request warrants).
+pub(crate) fn session_redirect(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: &service::NewSession,
+    to: &str,
+) -> Response {
+    let cookie = service::session_cookie(
+        &s.token,
+        s.max_age_s,
+        service::secure_cookies(state, headers),
+    );
+    with_cookie(Redirect::to(to).into_response(), &cookie)
+}
+
 pub(crate) fn with_cookie(mut resp: Response, cookie: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
@@ -574,14 +590,9 @@ async fn login_submit(
     let next = service::safe_next(f.next.as_deref());
     match service::login(&state, &f.email, &f.password, Some(ip), &headers).await {
         Ok(s) => {
-            let cookie = service::session_cookie(
-                &s.token,
-                s.max_age_s,
-                service::secure_cookies(&state, &headers),
-            );
             let profiles = state.store.profiles(s.account.id).await?;
             let to = landing(&s.account, profiles.len() == 1, &next);
-            Ok(with_cookie(Redirect::to(&to).into_response(), &cookie))
+            Ok(session_redirect(&state, &headers, &s, &to))
         }
         Err(e) => {
             let status = e.status();
@@ -681,12 +692,7 @@ async fn signup_submit(
             if let Some(code) = code {
                 crate::perks::attribute(&state, s.account.id, code).await?;
             }
-            let cookie = service::session_cookie(
-                &s.token,
-                s.max_age_s,
-                service::secure_cookies(&state, &headers),
-            );
-            Ok(with_cookie(Redirect::to("/").into_response(), &cookie))
+            Ok(session_redirect(&state, &headers, &s, "/"))
         }
         Err(e) => {
             let status = e.status();
@@ -836,17 +842,12 @@ async fn password_submit(
     page.check_csrf(&f.csrf)?;
     match service::change_password(&state, &user, &f.current_password, &f.new_password).await {
         Ok(s) => {
-            let cookie = service::session_cookie(
-                &s.token,
-                s.max_age_s,
-                service::secure_cookies(&state, &headers),
-            );
             let to = if user.profile_id.is_some() {
                 "/"
             } else {
                 "/profiles"
             };
-            Ok(with_cookie(Redirect::to(to).into_response(), &cookie))
+            Ok(session_redirect(&state, &headers, &s, to))
         }
         Err(e) if e.status().is_client_error() => Ok(render_status(
             e.status(),

@@ -38,6 +38,19 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The CSRF token of the form on `path`, as `client` sees the page.
+async fn form_token(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    let html = client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    crate::helpers::field_of(&html, "csrf")
+}
+
 async fn app_with_sink() -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let mut config = marquee_server::Config::default();
@@ -237,15 +250,7 @@ async fn reset_pages_walk_through() {
     let login = app.get("/login", None).await.text().await.unwrap();
     assert!(login.contains("href=\"/forgot\""));
     let client = browser();
-    let form = client
-        .get(app.url("/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::field_of(&form, "csrf");
+    let csrf = form_token(&client, &app, "/forgot").await;
     let r = client
         .post(app.url("/forgot"))
         .form(&[("csrf", csrf.as_str()), ("email", "page@example.com")])
@@ -255,15 +260,7 @@ async fn reset_pages_walk_through() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("is on its way"));
     let token = token_in(&sink.wait_for(1).await[0], "/reset");
-    let page = client
-        .get(app.url(&format!("/reset?token={token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::field_of(&page, "csrf");
+    let csrf = form_token(&client, &app, &format!("/reset?token={token}")).await;
     // Two different passwords: said so, token kept.
     let r = client
         .post(app.url("/reset"))
@@ -390,15 +387,7 @@ async fn signup_answers_the_same_for_taken_addresses_and_confirms_by_mail() {
         .unwrap();
     let mut bodies = Vec::new();
     for email in ["another@example.com", "taken@example.com"] {
-        let form = client
-            .get(app.url("/signup"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = crate::helpers::field_of(&form, "csrf");
+        let csrf = form_token(&client, &app, "/signup").await;
         let r = client
             .post(app.url("/signup"))
             .form(&[
@@ -443,15 +432,7 @@ async fn account_page_renames_devices_and_signs_out_everywhere() {
     let id = device["id"].as_i64().unwrap();
     // A browser session of the same account.
     let client = browser();
-    let login = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::field_of(&login, "csrf");
+    let csrf = form_token(&client, &app, "/login").await;
     let r = client
         .post(app.url("/login"))
         .form(&[

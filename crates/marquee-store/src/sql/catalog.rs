@@ -189,6 +189,19 @@ fn viewer_plan(uid: i64) -> Plan {
     }
 }
 
+/// Locks an account's row for the rest of the transaction (PostgreSQL;
+/// SQLite's write transaction already serialises), so that a count checked
+/// before an insert cannot be raced.
+async fn lock_account(tx: &mut Tx<'_>, account_id: i64) -> Result<()> {
+    sqlx::query(&format!(
+        "SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"
+    ))
+    .bind(account_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl CatalogStore for Backend {
     async fn migrate(&self) -> Result<()> {
@@ -685,12 +698,7 @@ impl CatalogStore for Backend {
         // The account row is locked so that two concurrent adds cannot both
         // pass the count check (on SQLite the write transaction does it).
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!(
-            "SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"
-        ))
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
+        lock_account(&mut tx, account_id).await?;
         let row: Option<ProfileRow> = sqlx::query_as(
             "INSERT INTO profiles(account_id, name, is_kids, created_at) \
              SELECT $1, $2, $3, $4 WHERE (SELECT COUNT(*) FROM profiles WHERE account_id = $1) < $5 \
@@ -796,12 +804,7 @@ impl CatalogStore for Backend {
         max_recent: u32,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!(
-            "SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"
-        ))
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
+        lock_account(&mut tx, account_id).await?;
         let n = sqlx::query(
             "INSERT INTO account_tokens(token_hash, account_id, purpose, created_at, expires_at) \
              SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM account_tokens \
