@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 pub mod ideas;
 pub mod listening;
 pub mod perks;
+pub mod plans;
 pub mod playback;
 pub mod support;
 pub mod text;
@@ -284,6 +285,20 @@ pub struct Account {
     pub created_at: Millis,
     /// The password was generated and must be changed at next log-in.
     pub must_change_password: bool,
+    /// Subscribed, paused or cancelled.
+    pub status: plans::AccountStatus,
+    /// The price the account pays (recorded when it joined or last changed
+    /// plan, so a later price change can leave it as it is).
+    pub price: plans::Price,
+    /// Disabled by staff: it cannot log in.
+    pub disabled: bool,
+}
+
+impl Account {
+    /// Concurrent streams it may play now (see [`plans::stream_cap`]).
+    pub fn stream_cap(&self) -> u32 {
+        plans::stream_cap(self.plan, self.status)
+    }
 }
 
 /// An account with its password hash, for log-in only.

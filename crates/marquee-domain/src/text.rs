@@ -156,6 +156,23 @@ pub fn display_name(
     Ok(n)
 }
 
+/// One CSV cell: quoted when it holds a separator, quote or line break, and
+/// with a leading `=`, `+`, `-`, `@`, tab or carriage return neutralised by an
+/// apostrophe, so that a spreadsheet never runs a customer's text as a
+/// formula.
+pub fn csv_cell(s: &str) -> String {
+    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +277,15 @@ mod tests {
             "Support"
         );
         assert!(display_name("name", "Marquee\u{200B} Support", 40, true).is_err());
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-5"), "'-5");
+        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
     }
 }

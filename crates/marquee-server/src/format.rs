@@ -19,6 +19,17 @@ pub fn fmt_time(ms: impl std::borrow::Borrow<Millis>) -> String {
     )
 }
 
+/// `2026-11-23T05:04:07.123Z` (RFC 3339, UTC), for machine-read exports.
+pub fn rfc3339(ms: Millis) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// `20:34`, or `1:02:03` past an hour.
 pub fn clock_label(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -45,5 +56,6 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(fmt_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(rfc3339(1_500), "1970-01-01T00:00:01.5Z");
     }
 }

@@ -43,6 +43,7 @@ pub mod outbound;
 pub mod overview;
 pub mod pages;
 pub mod perks;
+pub mod plans;
 pub mod playback;
 pub mod recs;
 pub mod service;
@@ -203,6 +204,10 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/recs"),
     ("GET", "/api/v1/staff/experiments"),
     ("POST", "/api/v1/staff/accounts/1/password-reset"),
+    ("GET", "/api/v1/staff/account-events"),
+    ("GET", "/api/v1/staff/account-events.csv"),
+    ("GET", "/api/v1/staff/churn"),
+    ("POST", "/api/v1/staff/plans/standard/prices"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

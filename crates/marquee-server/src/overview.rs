@@ -55,7 +55,13 @@ pub struct Overview {
     pub perks: PerkSpend,
     /// Support: inbox load now, CSAT and SLA over the last 30 days.
     pub support: crate::support::OverviewSupport,
+    /// Subscriptions over the last 30 days: sign-ups, plan changes, pauses,
+    /// cancellations and their reasons.
+    pub subscriptions: crate::plans::Churn,
 }
+
+/// Days the subscriptions panel looks back.
+pub const CHURN_DAYS: i64 = 30;
 
 /// Reads the overview as of the injected clock.
 pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
@@ -96,5 +102,6 @@ pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
         viewing: s.viewing_trends(since, 5).await?.into(),
         perks: s.perk_spend(since).await?.into(),
         support: crate::support::overview(state).await?,
+        subscriptions: crate::plans::churn(state, CHURN_DAYS).await?,
     })
 }

@@ -293,6 +293,13 @@ pub async fn login(
         return Err(AppError::Unauthorized("wrong e-mail or password".into()));
     };
     state.limiter.succeed(&keys[0]);
+    if creds.account.disabled {
+        // Only someone who knows the password learns this.
+        state.metrics.logins.with_label_values(&["disabled"]).inc();
+        return Err(AppError::Forbidden(
+            "this account is disabled; contact support".into(),
+        ));
+    }
     if !creds.email_verified {
         // Only someone who knows the password learns this. A new link goes
         // out (at most three an hour).
@@ -785,4 +792,42 @@ pub fn spawn_mail_worker(state: AppState) -> tokio::task::JoinHandle<()> {
             state.mail.wait().await;
         }
     })
+}
+
+/// An admin changes another account: its role, its plan (an upgrade or
+/// downgrade recorded with the admin as actor) and whether it is disabled
+/// (a disabled account's sessions end and it cannot log in).
+pub async fn staff_update_account(
+    state: &AppState,
+    admin: &CurrentUser,
+    id: i64,
+    role: Option<Role>,
+    plan: Option<Plan>,
+    disabled: Option<bool>,
+) -> Result<(), AppError> {
+    if state.store.account(id).await?.is_none() {
+        return Err(AppError::NotFound(format!("account {id} not found")));
+    }
+    if let Some(role) = role {
+        state.store.set_role(id, role).await?;
+        tracing::info!(
+            admin = admin.account.id,
+            account = id,
+            role = role.as_str(),
+            "role changed"
+        );
+    }
+    if let Some(plan) = plan {
+        crate::plans::staff_set_plan(state, admin, id, plan).await?;
+    }
+    if let Some(disabled) = disabled {
+        state.store.set_disabled(id, disabled).await?;
+        tracing::info!(
+            admin = admin.account.id,
+            account = id,
+            disabled,
+            "account disabled flag changed"
+        );
+    }
+    Ok(())
 }

@@ -57,6 +57,9 @@ macro_rules! sql_features {
         #[path = "../sql/perks.rs"]
         mod perks;
         #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/plans.rs"]
+        mod plans;
+        #[allow(clippy::duplicate_mod)]
         #[path = "../sql/playback.rs"]
         mod playback;
         #[allow(clippy::duplicate_mod)]
@@ -76,6 +79,7 @@ pub mod listening;
 pub mod outbox;
 pub mod overview;
 pub mod perks;
+pub mod plans;
 pub mod playback;
 pub mod postgres;
 pub mod sqlite;
@@ -93,6 +97,7 @@ pub use listening::ListeningStore;
 pub use outbox::OutboxStore;
 pub use overview::OverviewStore;
 pub use perks::PerksStore;
+pub use plans::PlanStore;
 pub use playback::PlaybackStore;
 pub use support::SupportStore;
 
@@ -348,6 +353,7 @@ pub trait Store:
     + ListeningStore
     + OutboxStore
     + PlaybackStore
+    + PlanStore
     + PerksStore
     + DecisionStore
     + OverviewStore
@@ -370,6 +376,7 @@ impl<T> Store for T where
         + ListeningStore
         + OutboxStore
         + PlaybackStore
+        + PlanStore
         + PerksStore
         + DecisionStore
         + OverviewStore
@@ -445,6 +452,9 @@ pub trait CatalogStore: Send + Sync {
     async fn set_password(&self, account_id: i64, hash: &str, must_change: bool) -> Result<()>;
     /// Changes an account's role.
     async fn set_role(&self, account_id: i64, role: Role) -> Result<()>;
+    /// Disables an account (ending its sessions: it cannot log in) or
+    /// enables it again.
+    async fn set_disabled(&self, account_id: i64, disabled: bool) -> Result<()>;
 
     /// The profiles of an account, oldest first.
     async fn profiles(&self, account_id: i64) -> Result<Vec<Profile>>;

@@ -21,6 +21,7 @@ pub mod home;
 pub mod ideas;
 pub mod listening;
 pub mod perks;
+pub mod plans;
 pub mod playback;
 pub mod support;
 
@@ -98,6 +99,7 @@ pub fn routes() -> Router<AppState> {
         .merge(perks::routes())
         .merge(support::routes())
         .merge(home::routes())
+        .merge(plans::routes())
         .fallback(api_not_found)
 }
 
@@ -125,6 +127,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("perks", perks::Doc::openapi()),
         ("support", support::Doc::openapi()),
         ("home", home::Doc::openapi()),
+        ("plans", plans::Doc::openapi()),
     ]
 }
 
@@ -695,10 +698,18 @@ async fn staff_accounts(
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     /// The new role.
-    role: Role,
+    #[serde(default)]
+    role: Option<Role>,
+    /// The new plan (recorded as an upgrade or downgrade made by this admin).
+    #[serde(default)]
+    plan: Option<Plan>,
+    /// Disable (ending its sessions: it cannot log in) or enable it.
+    #[serde(default)]
+    disabled: Option<bool>,
 }
 
-/// Changes an account's role (admin). An admin cannot demote themself.
+/// Changes an account's role, plan, or whether it is disabled (admin). An
+/// admin cannot demote or disable themself.
 #[utoipa::path(patch, path = "/api/v1/staff/accounts/{id}", tag = "staff", params(("id" = i64, Path)), request_body = UpdateAccountRequest,
     responses((status = 200, body = Account), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
@@ -708,10 +719,16 @@ async fn staff_update_account(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<UpdateAccountRequest>,
 ) -> Result<Json<Account>, ApiError> {
-    if id == user.account.id && b.role != Role::Admin {
+    if b.role.is_none() && b.plan.is_none() && b.disabled.is_none() {
+        return Err(AppError::invalid("role", "give a role, a plan or disabled").into());
+    }
+    if id == user.account.id && b.role.is_some_and(|r| r != Role::Admin) {
         return Err(AppError::invalid("role", "an admin cannot demote themself").into());
     }
-    state.store.set_role(id, b.role).await?;
+    if id == user.account.id && b.disabled == Some(true) {
+        return Err(AppError::invalid("disabled", "an admin cannot disable themself").into());
+    }
+    service::staff_update_account(&state, &user, id, b.role, b.plan, b.disabled).await?;
     let account = state
         .store
         .account(id)

@@ -206,7 +206,7 @@ fn start_conflict(
 pub(crate) fn start_limits(state: &AppState, user: &CurrentUser) -> StartLimits {
     let c = &state.config.playback;
     StartLimits {
-        max_streams: user.account.plan.max_streams(),
+        max_streams: user.account.stream_cap(),
         stream_timeout_ms: c.stream_timeout_ms(),
         max_autoplay_run: c.still_watching_episodes,
         idle_ms: i64::try_from(c.still_watching_idle_min.saturating_mul(60_000))
@@ -226,6 +226,16 @@ async fn start(
     ApiJson(b): ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
     let pid = profile_of(&user)?;
+    if user.account.stream_cap() == 0 {
+        return Err(AppError::Conflict {
+            field: Some("status".into()),
+            message: format!(
+                "your subscription is {}; reactivate it on your account page to watch",
+                user.account.status.as_str()
+            ),
+        }
+        .into());
+    }
     let title = playable(&state, b.title_id, "title_id").await?;
     let device = state
         .store
@@ -288,7 +298,7 @@ async fn start(
             format!(
                 "your {} plan allows {} stream(s) at once; stop one of these first",
                 user.account.plan.as_str(),
-                user.account.plan.max_streams()
+                user.account.stream_cap()
             ),
             wire::all(active),
             false,

@@ -14,6 +14,8 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use marquee_domain::plans::{AccountEventKind, CancelReason, PlanAction, CANCEL_REASONS};
+use marquee_domain::Plan;
 use serde::Deserialize;
 
 /// A form's refusal: the form again with the message and the error's status
@@ -38,6 +40,10 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account_page))
         .route("/account/devices/{id}/rename", post(device_rename))
         .route("/account/sign-out-everywhere", post(sign_out_everywhere))
+        .route("/account/plan", post(plan_submit))
+        .route("/account/pause", post(pause_submit))
+        .route("/account/reactivate", post(reactivate_submit))
+        .route("/account/cancel", post(cancel_submit))
 }
 
 #[derive(Template)]
@@ -45,8 +51,10 @@ pub fn routes() -> Router<AppState> {
 struct AccountPage {
     l: Layout,
     email: String,
-    plan: String,
-    max_streams: u32,
+    sub: crate::plans::Subscription,
+    offers: Vec<crate::plans::PlanOffer>,
+    reasons: Vec<(&'static str, &'static str)>,
+    notice: Option<String>,
     profiles: Vec<marquee_domain::Profile>,
     profile_name: Option<String>,
     devices: Vec<marquee_domain::playback::Device>,
@@ -68,8 +76,10 @@ async fn account_view(
         profile_name: page.profile.as_ref().map(|p| p.name.clone()),
         l: page.l,
         email: user.account.email.clone(),
-        plan: user.account.plan.as_str().to_string(),
-        max_streams: user.account.plan.max_streams(),
+        sub: crate::plans::subscription(state, &user.account).await?,
+        offers: crate::plans::offers(state).await?,
+        reasons: CANCEL_REASONS.map(|r| (r.as_str(), r.label())).to_vec(),
+        notice: None,
         profiles,
         devices,
         error,
@@ -82,8 +92,143 @@ async fn account_page(
     State(state): State<AppState>,
     user: CurrentUser,
     page: Page,
+    Query(q): Query<DoneParam>,
 ) -> Result<Html<String>, PageError> {
-    render(&account_view(&state, page, &user, None).await?)
+    let mut view = account_view(&state, page, &user, None).await?;
+    view.notice = q.done.as_deref().and_then(done_notice).map(|n| {
+        format!(
+            "{n} You are on the {} plan at {} a month.",
+            view.sub.plan.label(),
+            view.sub.price_display
+        )
+    });
+    render(&view)
+}
+
+#[derive(Deserialize)]
+struct DoneParam {
+    done: Option<String>,
+}
+
+/// The confirmation shown after a subscription step (`?done=<kind>`).
+fn done_notice(kind: &str) -> Option<&'static str> {
+    Some(match kind.parse::<AccountEventKind>().ok()? {
+        AccountEventKind::Upgraded => "Upgraded: more screens from now on.",
+        AccountEventKind::Downgraded => "Plan changed: fewer screens from now on.",
+        AccountEventKind::Paused => {
+            "Paused. Nothing plays until you reactivate; you keep your price."
+        }
+        AccountEventKind::Reactivated => "Welcome back: your subscription is active again.",
+        AccountEventKind::Cancelled => {
+            "Cancelled. Thank you for telling us why. You can come back at any time."
+        }
+        AccountEventKind::SignedUp => return None,
+    })
+}
+
+/// Applies a subscription step from a form: back to the account page with a
+/// confirmation, or the page again with the refusal.
+async fn plan_step(
+    state: &AppState,
+    page: Page,
+    user: &CurrentUser,
+    csrf: &str,
+    action: Result<PlanAction, crate::error::AppError>,
+) -> Result<Response, PageError> {
+    page.check_csrf(csrf)?;
+    let result = match action {
+        Ok(a) => crate::plans::apply_own(state, user, &a).await.map(|_| a),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(a) => {
+            let kind = match a {
+                PlanAction::Change(to) if to.rank() > user.account.plan.rank() => "upgraded",
+                PlanAction::Change(_) => "downgraded",
+                PlanAction::Pause => "paused",
+                PlanAction::Reactivate(_) => "reactivated",
+                PlanAction::Cancel { .. } => "cancelled",
+            };
+            Ok(Redirect::to(&format!("/account?done={kind}#plan")).into_response())
+        }
+        Err(e) if e.status().is_client_error() => {
+            let status = e.status();
+            let view = account_view(state, page, user, Some(e.to_string())).await?;
+            Ok(render_status(status, &view))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn form_plan(field: &'static str, v: &str) -> Result<Plan, crate::error::AppError> {
+    v.parse::<Plan>()
+        .map_err(|_| crate::error::AppError::invalid(field, "choose one of the plans"))
+}
+
+#[derive(Deserialize)]
+struct PlanForm {
+    csrf: String,
+    #[serde(default)]
+    plan: String,
+}
+
+async fn plan_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<PlanForm>,
+) -> Result<Response, PageError> {
+    let action = form_plan("plan", &f.plan).map(PlanAction::Change);
+    plan_step(&state, page, &user, &f.csrf, action).await
+}
+
+async fn pause_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
+    plan_step(&state, page, &user, &f.csrf, Ok(PlanAction::Pause)).await
+}
+
+async fn reactivate_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<PlanForm>,
+) -> Result<Response, PageError> {
+    let action = if f.plan.is_empty() {
+        Ok(PlanAction::Reactivate(None))
+    } else {
+        form_plan("plan", &f.plan).map(|p| PlanAction::Reactivate(Some(p)))
+    };
+    plan_step(&state, page, &user, &f.csrf, action).await
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    detail: String,
+}
+
+async fn cancel_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<CancelForm>,
+) -> Result<Response, PageError> {
+    let action = f
+        .reason
+        .parse::<CancelReason>()
+        .map_err(|_| crate::error::AppError::invalid("reason", "tell us why you are leaving"))
+        .map(|reason| PlanAction::Cancel {
+            reason,
+            detail: Some(f.detail),
+        });
+    plan_step(&state, page, &user, &f.csrf, action).await
 }
 
 #[derive(Deserialize)]

@@ -202,6 +202,8 @@ pub struct Panel {
     spend_window: String,
     spend_total: String,
     support: Vec<HBar>,
+    churn: Columns,
+    reasons: Vec<HBar>,
     updated: String,
 }
 
@@ -247,6 +249,54 @@ fn panel(o: Overview) -> Panel {
     } else {
         "–".into()
     };
+    let churn_items: Vec<Col> = o
+        .subscriptions
+        .days
+        .iter()
+        .map(|d| {
+            (
+                d.day,
+                d.cancelled,
+                d.cancelled_over_price,
+                None,
+                format!(
+                    "{} cancelled ({} over the price), {} paused, {} downgraded, {} signed up",
+                    d.cancelled, d.cancelled_over_price, d.paused, d.downgraded, d.signed_up
+                ),
+                format!(
+                    "/api/v1/staff/account-events?kind=cancelled&since={}&until={}",
+                    d.day,
+                    d.day + DAY_MS
+                ),
+            )
+        })
+        .collect();
+    let mut churn = columns(&churn_items, "cancellations");
+    // A date under every fifth column and the last: thirty would overlap.
+    let last = churn.bars.len().saturating_sub(1);
+    for (i, b) in churn.bars.iter_mut().enumerate() {
+        if i % 7 != last % 7 {
+            b.label.clear();
+        }
+    }
+    let reasons = hbars(
+        &o.subscriptions
+            .reasons
+            .iter()
+            .filter(|r| r.count > 0)
+            .map(|r| {
+                (
+                    format!("{}: {}", r.label, r.count),
+                    r.count,
+                    format!("{} cancellation(s)", r.count),
+                    format!(
+                        "/api/v1/staff/account-events?kind=cancelled&since={}",
+                        o.subscriptions.since
+                    ),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
     let (_, m, d) = marquee_domain::perks::civil_from_days(o.at.div_euclid(DAY_MS));
     let mins = o.at.rem_euclid(DAY_MS) / 60_000;
     Panel {
@@ -297,6 +347,8 @@ fn panel(o: Overview) -> Panel {
         spend_window: money(o.perks.window_cents),
         spend_total: money(o.perks.total_cents),
         support: support_bars(&o.support),
+        churn,
+        reasons,
         updated: format!("{m}/{d} {:02}:{:02} UTC", mins / 60, mins % 60),
         o,
     }

@@ -20,6 +20,7 @@ use axum::Router;
 use marquee_domain::support::{
     first_name, Aggregate, ConvMetrics, ConvStatus, Priority, SlaPolicy,
 };
+use marquee_domain::text::csv_cell;
 use marquee_store::support::{
     AgentSettings, AuthorKind, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery, Message,
     ShareInfo, SupportContext,
@@ -1016,16 +1017,6 @@ async fn drill_page(
     })
 }
 
-fn csv_field(s: &str) -> String {
-    // Quote everything; neutralise spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 async fn metrics_csv(
     State(state): State<AppState>,
     _s: Staff,
@@ -1054,10 +1045,10 @@ async fn metrics_csv(
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             m.conversation_id,
-            csv_field(&fmt_time(m.created_at)),
-            csv_field(c.map(|c| c.customer_email.as_str()).unwrap_or("")),
-            csv_field(&agent),
-            csv_field(&team),
+            csv_cell(&fmt_time(m.created_at)),
+            csv_cell(c.map(|c| c.customer_email.as_str()).unwrap_or("")),
+            csv_cell(&agent),
+            csv_cell(&team),
             m.priority.as_str(),
             m.status.as_str(),
             secs(m.first_response_ms),

@@ -7,6 +7,7 @@ pub mod decisions;
 pub mod listening;
 pub mod overview;
 pub mod perks;
+pub mod plans;
 pub mod playback;
 pub mod support;
 

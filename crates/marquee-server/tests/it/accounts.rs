@@ -1,6 +1,6 @@
 //! Getting back into an account: password reset by mail (issue 22).
 
-use crate::helpers::{call, error_of, post, SmtpSink, TestApp, PASSWORD};
+use crate::helpers::{browser, call, error_of, form_token, post, SmtpSink, TestApp, PASSWORD};
 use marquee_domain::Role;
 use reqwest::Method;
 use serde_json::json;
@@ -27,28 +27,6 @@ async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
     .await
     .status()
     .as_u16()
-}
-
-/// A browser-like client: keeps cookies, does not follow redirects.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The CSRF token of the form on `path`, as `client` sees the page.
-async fn form_token(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
-    let html = client
-        .get(app.url(path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    crate::helpers::field_of(&html, "csrf")
 }
 
 async fn app_with_sink() -> (TestApp, SmtpSink) {

@@ -489,6 +489,8 @@ pub fn now_ms() -> i64 {
 /// Staff routes only admins may use (agents get 403).
 pub fn admin_only(path: &str) -> bool {
     path.contains("accounts")
+        || path.contains("account-events")
+        || path.contains("/staff/plans/")
         || path.contains("webhooks")
         || path.contains("/tokens")
         || path.ends_with("/media")
@@ -594,4 +596,79 @@ pub fn field_of(html: &str, name: &str) -> String {
         .replace("&#x2f;", "/")
         .replace("&#47;", "/")
         .replace("&amp;", "&")
+}
+
+/// A local webhook receiver: records requests, fails the first `fail` ones.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+}
+
+pub async fn receiver(fail: usize) -> Receiver {
+    let got: Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(fail));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let g = g.clone();
+            let failures = failures.clone();
+            async move {
+                g.lock().unwrap().push((headers, body));
+                if failures
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok()
+                {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Receiver {
+        url: format!("http://{addr}/hook"),
+        got,
+    }
+}
+
+pub async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token of the form on `path`, as `client` sees the page.
+pub async fn form_token(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    let html = client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    field_of(&html, "csrf")
 }

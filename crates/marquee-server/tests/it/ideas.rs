@@ -1,14 +1,13 @@
 //! The idea box: API, pages, votes, merges, notifications, webhooks.
 
-use crate::helpers::{error_of, TestApp};
-use axum::http::HeaderMap;
+use crate::helpers::{error_of, receiver, wait_until, TestApp};
 use marquee_domain::{ManualClock, Plan, Role};
 use marquee_server::Config;
 use marquee_store::NewAccount;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 const T0: i64 = 1_780_000_000_000;
@@ -505,55 +504,6 @@ async fn concurrent_votes_lose_no_updates() {
         total += i64::from(i.voted);
     }
     assert_eq!(total, 48);
-}
-
-/// A local webhook receiver: records requests, fails the first `fail` ones.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
-}
-
-async fn receiver(fail: usize) -> Receiver {
-    let got: Arc<Mutex<Vec<(HeaderMap, String)>>> = Arc::default();
-    let failures = Arc::new(AtomicUsize::new(fail));
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let g = g.clone();
-            let failures = failures.clone();
-            async move {
-                g.lock().unwrap().push((headers, body));
-                if failures
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok()
-                {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    axum::http::StatusCode::NO_CONTENT
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Receiver {
-        url: format!("http://{addr}/hook"),
-        got,
-    }
-}
-
-async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("gave up waiting for {what}");
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod instances;
 mod listening;
 mod pages;
 mod perks;
+mod plans;
 mod playback;
 mod roles;
 mod snapshots;

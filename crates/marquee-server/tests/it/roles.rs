@@ -13,6 +13,9 @@ async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> u
     if m == Method::PUT {
         r = r.json(&json!({"path": null}));
     }
+    if path.ends_with("/prices") {
+        r = r.json(&json!({"amount_cents": 1549, "currency": "USD"}));
+    }
     r.send().await.unwrap().status().as_u16()
 }
 

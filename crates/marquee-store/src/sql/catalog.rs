@@ -7,6 +7,9 @@
 //! (FTS5 vs tsquery).
 
 use super::catalog_dialect::title_matches;
+use super::plans::{current_prices, record_event_in};
+use crate::plans::SubscriptionWrite;
+use marquee_domain::plans::{AccountEventKind, AccountStatus, Price};
 use super::{lock, unique_to_conflict, Backend, Db, Tx, FOR_UPDATE};
 use crate::changes::Bump;
 use crate::{
@@ -83,7 +86,7 @@ pub(crate) struct MatchRow {
     relevance: f64,
 }
 
-const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password";
+const ACCOUNT_COLS: &str = "id, email, role, plan, created_at, must_change_password, status, price_cents, currency, disabled";
 
 /// An account as [`ACCOUNT_COLS`] selects it.
 #[derive(sqlx::FromRow)]
@@ -94,6 +97,10 @@ pub(crate) struct AccountRow {
     plan: String,
     created_at: Millis,
     must_change_password: i64,
+    status: String,
+    price_cents: i64,
+    currency: String,
+    disabled: i64,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -107,6 +114,12 @@ impl TryFrom<AccountRow> for Account {
             plan: Plan::from_str(&r.plan).map_err(decode_err)?,
             created_at: r.created_at,
             must_change_password: r.must_change_password != 0,
+            status: AccountStatus::from_str(&r.status).map_err(decode_err)?,
+            price: Price {
+                amount_cents: r.price_cents,
+                currency: r.currency,
+            },
+            disabled: r.disabled != 0,
         })
     }
 }
@@ -336,18 +349,24 @@ impl CatalogStore for Backend {
         let _changed = self.changes.on_return(Bump::All);
         let mut counts = ImportCounts::default();
         let mut tx = self.begin_write().await?;
+        let prices = current_prices(&mut tx, now).await?;
         for chunk in users.chunks(CHUNK) {
             let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                "INSERT INTO accounts(email, password_hash, role, plan, source, external_id, created_at) ",
+                "INSERT INTO accounts(email, password_hash, role, plan, source, external_id, created_at, \
+                   price_cents, currency) ",
             );
             qb.push_values(chunk, |mut b, uid| {
+                let plan = viewer_plan(*uid);
+                let price = prices.get(&plan);
                 b.push_bind(viewer_email(source, *uid))
                     .push_bind(password_hash)
                     .push_bind(Role::Viewer.as_str())
-                    .push_bind(viewer_plan(*uid).as_str())
+                    .push_bind(plan.as_str())
                     .push_bind(source)
                     .push_bind(*uid)
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(price.map_or(0, |p| p.amount_cents))
+                    .push_bind(price.map_or("USD", |p| p.currency.as_str()).to_string());
             });
             qb.push(" ON CONFLICT DO NOTHING");
             let done = qb.build().execute(&mut *tx).await?.rows_affected();
@@ -561,9 +580,14 @@ impl CatalogStore for Backend {
 
     async fn create_account(&self, new: &NewAccount, now: Millis) -> Result<Account> {
         let mut tx = self.begin_write().await?;
+        let price = current_prices(&mut tx, now)
+            .await?
+            .remove(&new.plan)
+            .ok_or(StoreError::NotFound { what: "plan price" })?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO accounts(email, password_hash, role, plan, must_change_password, created_at, email_verified) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO accounts(email, password_hash, role, plan, must_change_password, created_at, \
+               email_verified, price_cents, currency) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&new.email)
         .bind(&new.password_hash)
@@ -572,9 +596,22 @@ impl CatalogStore for Backend {
         .bind(i64::from(new.must_change_password))
         .bind(now)
         .bind(i64::from(new.email_verified))
+        .bind(price.amount_cents)
+        .bind(&price.currency)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique_to_conflict(e, "email"))?;
+        let joined = SubscriptionWrite {
+            account_id: id,
+            from: (new.plan, AccountStatus::Active),
+            to: (new.plan, AccountStatus::Active),
+            price: price.clone(),
+            kind: AccountEventKind::SignedUp,
+            reason: None,
+            detail: None,
+            actor_id: None,
+        };
+        record_event_in(&mut tx, &joined, now).await?;
         sqlx::query("INSERT INTO profiles(account_id, name, created_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(&new.first_profile)
@@ -589,6 +626,9 @@ impl CatalogStore for Backend {
             plan: new.plan,
             created_at: now,
             must_change_password: new.must_change_password,
+            status: AccountStatus::Active,
+            price,
+            disabled: false,
         })
     }
 
@@ -667,6 +707,28 @@ impl CatalogStore for Backend {
         if n == 0 {
             return Err(StoreError::NotFound { what: "account" });
         }
+        Ok(())
+    }
+
+    async fn set_disabled(&self, account_id: i64, disabled: bool) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::Auth);
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "account" });
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -755,9 +817,10 @@ impl CatalogStore for Backend {
     async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<SessionRecord>> {
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT a.id, a.email, a.role, a.plan, a.created_at, a.must_change_password, \
+               a.status, a.price_cents, a.currency, a.disabled, \
              s.profile_id, s.csrf_token, s.expires_at \
              FROM sessions s JOIN accounts a ON a.id = s.account_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0",
         )
         .bind(token_hash)
         .bind(now)
