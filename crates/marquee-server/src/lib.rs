@@ -164,6 +164,8 @@ impl AppState {
 pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/staff"),
     ("GET", "/staff/accounts"),
+    ("GET", "/staff/accounts/1"),
+    ("GET", "/staff/accounts?q=example&role=viewer&status=active"),
     ("GET", "/api/v1/staff/stats"),
     ("GET", "/api/v1/staff/accounts"),
     ("GET", "/staff/ideas"),

@@ -55,7 +55,7 @@ async fn start_session(
 /// Spends one of the client address's anonymous writes (sign-up, log-in):
 /// 429 once `auth.anonymous_per_minute` are used up. Runs before any
 /// password hashing, so a flood costs no argon2 work.
-fn anonymous_write(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
+pub fn anonymous_write(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
     state
         .anon
         .take(
@@ -382,8 +382,36 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<NewSession, AppError> {
-    // Guessing the current password is a log-in by other means: the same
-    // failure count, per account.
+    check_current_password(state, user, current, "current_password").await?;
+    validate::password(new).map_err(|e| match e {
+        marquee_domain::DomainError::Invalid { message, .. } => {
+            AppError::invalid("new_password", message)
+        }
+        other => other.into(),
+    })?;
+    let hash = {
+        let _permit = hashing(state).await?;
+        auth::hash_password(new.to_string()).await?
+    };
+    state
+        .store
+        .set_password(user.account.id, &hash, false)
+        .await?;
+    state.store.delete_account_sessions(user.account.id).await?;
+    let mut account = user.account.clone();
+    account.must_change_password = false;
+    start_session(state, account, user.profile_id).await
+}
+
+/// Re-authentication for a sensitive change: the signed-in account's
+/// current password, or a 400 on `field`. Guessing it is a log-in by other
+/// means: the same failure count per account (429 past it).
+pub async fn check_current_password(
+    state: &AppState,
+    user: &CurrentUser,
+    current: &str,
+    field: &str,
+) -> Result<(), AppError> {
     let key = [format!("pwcheck:{}", user.account.id)];
     let cfg = &state.config.auth;
     let now = state.clock.now_ms();
@@ -408,29 +436,113 @@ pub async fn change_password(
     if !ok {
         state.limiter.fail(&key, now);
         return Err(AppError::BadRequest {
-            field: Some("current_password".into()),
+            field: Some(field.into()),
             message: "the current password is wrong".into(),
         });
     }
-    validate::password(new).map_err(|e| match e {
-        marquee_domain::DomainError::Invalid { message, .. } => {
-            AppError::invalid("new_password", message)
-        }
-        other => other.into(),
-    })?;
     state.limiter.succeed(&key[0]);
-    let hash = {
-        let _permit = hashing(state).await?;
-        auth::hash_password(new.to_string()).await?
-    };
-    state
+    Ok(())
+}
+
+/// How long a link confirming a new address works.
+pub const EMAIL_CHANGE_TTL_MS: i64 = 24 * HOUR_MS;
+
+/// Asks to move the account to another address: with the current
+/// password, the new address is checked and mailed a single-use link
+/// (24 hours); the address changes only when the link is used. 409 on
+/// `email` when another account has it.
+pub async fn request_email_change(
+    state: &AppState,
+    user: &CurrentUser,
+    new_email: &str,
+    password: &str,
+    headers: &HeaderMap,
+) -> Result<String, AppError> {
+    let email = validate::email(new_email)?;
+    if email == user.account.email {
+        return Err(AppError::invalid("email", "that is already your address"));
+    }
+    check_current_password(state, user, password, "password").await?;
+    if !state.mailer.configured() {
+        return Err(AppError::Unavailable(
+            "e-mail is not configured on this installation, so a new address cannot be confirmed"
+                .into(),
+        ));
+    }
+    if state.store.credentials(&email).await?.is_some() {
+        return Err(AppError::Conflict {
+            field: Some("email".into()),
+            message: "another account uses that address".into(),
+        });
+    }
+    let token = auth::random_token();
+    let now = state.clock.now_ms();
+    let stored = state
         .store
-        .set_password(user.account.id, &hash, false)
+        .create_email_change(
+            &marquee_store::NewEmailChange {
+                account_id: user.account.id,
+                new_email: email.clone(),
+                token_hash: auth::token_hash(&token),
+                expires_at: now + EMAIL_CHANGE_TTL_MS,
+                window_start: now - HOUR_MS,
+                max_per_window: i64::from(RESETS_PER_HOUR),
+            },
+            now,
+        )
         .await?;
-    state.store.delete_account_sessions(user.account.id).await?;
-    let mut account = user.account.clone();
-    account.must_change_password = false;
-    start_session(state, account, user.profile_id).await
+    if !stored {
+        return Err(AppError::TooManyRequests {
+            retry_after_s: u64::try_from(HOUR_MS / 1000).unwrap_or(3600),
+        });
+    }
+    let origin = public_origin(state, headers);
+    state
+        .mail
+        .push(crate::mail::MailJob::Send(crate::mail::Mail {
+            to: email.clone(),
+            subject: "Confirm your new e-mail address for Marquee".into(),
+            body: format!(
+                "Someone (we hope you) asked to use this address for their Marquee account.\n\n\
+             Open this link to confirm it:\n{origin}/account/email/confirm?token={token}\n\n\
+             The link works once, for 24 hours. If it was not you, ignore this mail: \
+             nothing changes.\n"
+            ),
+        }));
+    Ok(email)
+}
+
+/// Uses a link confirming a new address: the account's address changes,
+/// and the old address is told (with the way back in if it was not them).
+pub async fn confirm_email_change(
+    state: &AppState,
+    token: &str,
+    headers: &HeaderMap,
+) -> Result<String, AppError> {
+    const WHY: &str =
+        "this link is not valid any more (used, expired, replaced by a newer one, or mistyped)";
+    let token = token_arg(token, WHY)?;
+    let Some((id, old, new)) = state
+        .store
+        .confirm_email_change(&auth::token_hash(token), state.clock.now_ms())
+        .await?
+    else {
+        return Err(AppError::invalid("token", WHY));
+    };
+    tracing::info!(account = id, "e-mail address changed");
+    let origin = public_origin(state, headers);
+    state
+        .mail
+        .push(crate::mail::MailJob::Send(crate::mail::Mail {
+            to: old,
+            subject: "Your Marquee e-mail address was changed".into(),
+            body: format!(
+                "The address of your Marquee account is now {new}.\n\n\
+             If you did not ask for this, reset your password at {origin}/forgot \
+             and contact support.\n"
+            ),
+        }));
+    Ok(new)
 }
 
 /// Whether cookies should carry `Secure`: forced by config, or when the
@@ -604,6 +716,7 @@ pub fn request_password_reset(
 /// when the customer asks.
 pub async fn admin_password_reset(
     state: &AppState,
+    admin: &CurrentUser,
     account_id: i64,
     headers: &HeaderMap,
 ) -> Result<(), AppError> {
@@ -621,6 +734,30 @@ pub async fn admin_password_reset(
         email: account.email,
         origin: public_origin(state, headers),
     });
+    audit(state, admin, account_id, "password_reset_sent", None).await
+}
+
+/// Records a staff action on an account in its audit trail.
+async fn audit(
+    state: &AppState,
+    admin: &CurrentUser,
+    account_id: i64,
+    action: &str,
+    detail: Option<String>,
+) -> Result<(), AppError> {
+    tracing::info!(admin = admin.account.id, account = account_id, action, detail = ?detail, "staff action");
+    state
+        .store
+        .record_staff_action(
+            &marquee_store::StaffAction {
+                actor_id: admin.account.id,
+                account_id,
+                action: action.to_string(),
+                detail,
+            },
+            state.clock.now_ms(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -805,29 +942,32 @@ pub async fn staff_update_account(
     plan: Option<Plan>,
     disabled: Option<bool>,
 ) -> Result<(), AppError> {
-    if state.store.account(id).await?.is_none() {
+    if id == admin.account.id && role.is_some_and(|r| r != Role::Admin) {
+        return Err(AppError::invalid("role", "an admin cannot demote themself"));
+    }
+    if id == admin.account.id && disabled == Some(true) {
+        return Err(AppError::invalid(
+            "disabled",
+            "an admin cannot disable themself",
+        ));
+    }
+    let Some(before) = state.store.account(id).await? else {
         return Err(AppError::NotFound(format!("account {id} not found")));
-    }
-    if let Some(role) = role {
+    };
+    if let Some(role) = role.filter(|r| *r != before.role) {
         state.store.set_role(id, role).await?;
-        tracing::info!(
-            admin = admin.account.id,
-            account = id,
-            role = role.as_str(),
-            "role changed"
-        );
+        let detail = format!("{} → {}", before.role.as_str(), role.as_str());
+        audit(state, admin, id, "role_changed", Some(detail)).await?;
     }
-    if let Some(plan) = plan {
+    if let Some(plan) = plan.filter(|p| *p != before.plan) {
         crate::plans::staff_set_plan(state, admin, id, plan).await?;
+        let detail = format!("{} → {}", before.plan.as_str(), plan.as_str());
+        audit(state, admin, id, "plan_changed", Some(detail)).await?;
     }
-    if let Some(disabled) = disabled {
+    if let Some(disabled) = disabled.filter(|d| *d != before.disabled) {
         state.store.set_disabled(id, disabled).await?;
-        tracing::info!(
-            admin = admin.account.id,
-            account = id,
-            disabled,
-            "account disabled flag changed"
-        );
+        let action = if disabled { "disabled" } else { "enabled" };
+        audit(state, admin, id, action, None).await?;
     }
     Ok(())
 }

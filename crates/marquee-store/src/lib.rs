@@ -306,6 +306,70 @@ pub struct NewAccount {
     pub email_verified: bool,
 }
 
+/// Which accounts to list (all given conditions hold).
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// Part of the e-mail address (case-insensitive).
+    pub q: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Plan.
+    pub plan: Option<Plan>,
+    /// Subscription status.
+    pub status: Option<marquee_domain::plans::AccountStatus>,
+    /// Disabled or not.
+    pub disabled: Option<bool>,
+}
+
+/// A pending change of address, to record.
+#[derive(Debug, Clone)]
+pub struct NewEmailChange {
+    /// The account.
+    pub account_id: i64,
+    /// The new address (validated).
+    pub new_email: String,
+    /// sha256 of the mailed token.
+    pub token_hash: String,
+    /// When the link stops working, ms.
+    pub expires_at: Millis,
+    /// The rate window's start, ms.
+    pub window_start: Millis,
+    /// Changes allowed per window.
+    pub max_per_window: i64,
+}
+
+/// A staff action on an account, to record.
+#[derive(Debug, Clone)]
+pub struct StaffAction {
+    /// The staff member.
+    pub actor_id: i64,
+    /// The account acted on.
+    pub account_id: i64,
+    /// `role_changed`, `plan_changed`, `password_reset_sent`, `disabled`, `enabled`.
+    pub action: String,
+    /// What changed, e.g. `viewer → agent`.
+    pub detail: Option<String>,
+}
+
+/// A recorded staff action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffActionRecord {
+    /// Id.
+    pub id: i64,
+    /// The staff member (none once deleted).
+    pub actor_id: Option<i64>,
+    /// Their address, while the account exists.
+    pub actor_email: Option<String>,
+    /// The account acted on.
+    pub account_id: Option<i64>,
+    /// What was done.
+    pub action: String,
+    /// What changed.
+    pub detail: Option<String>,
+    /// When, ms.
+    pub at: Millis,
+}
+
 /// What an account token (`account_tokens`) is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
@@ -445,7 +509,29 @@ pub trait CatalogStore: Send + Sync {
     /// One account.
     async fn account(&self, id: i64) -> Result<Option<Account>>;
     /// Lists accounts, newest first.
-    async fn list_accounts(&self, limit: u32, offset: u32) -> Result<Vec<Account>>;
+    async fn list_accounts(
+        &self,
+        filter: &AccountFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Account>>;
+    /// Records a pending change of address (spending the account's earlier
+    /// pending ones) unless `max_per_window` were made since `window_start`;
+    /// false when the limit held it back.
+    async fn create_email_change(&self, c: &NewEmailChange, now: Millis) -> Result<bool>;
+    /// Spends a pending change of address and makes it (confirmed):
+    /// `(account, old address, new address)`, or none when the token is
+    /// unknown, used or expired. [`StoreError::Conflict`] on `email` when
+    /// another account took the address meanwhile.
+    async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<(i64, String, String)>>;
+    /// Records what a staff member did to an account.
+    async fn record_staff_action(&self, action: &StaffAction, now: Millis) -> Result<()>;
+    /// What staff did to an account, newest first.
+    async fn staff_actions(&self, account_id: i64, limit: u32) -> Result<Vec<StaffActionRecord>>;
     /// Counts accounts of a role.
     async fn count_accounts(&self, role: Option<Role>) -> Result<i64>;
     /// Replaces a password hash.

@@ -32,13 +32,14 @@ pub mod support;
     paths(
         list_titles, get_title, list_genres, search, signup, login, logout, me, list_profiles,
         create_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account,
-        password_reset, password_reset_confirm, staff_password_reset, verify_email
+        password_reset, password_reset_confirm, staff_password_reset, verify_email, change_email,
+        confirm_email_change
     ),
     components(schemas(
         TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
         ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
         NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
-        PasswordResetConfirm, Accepted, VerifyEmailRequest
+        PasswordResetConfirm, Accepted, VerifyEmailRequest, ChangeEmailRequest, EmailChanged
     )),
     modifiers(&BearerAuth),
     tags((name = "catalog"), (name = "accounts"), (name = "staff"))
@@ -82,6 +83,8 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/password-reset", post(password_reset))
         .route("/auth/verify", post(verify_email))
         .route("/auth/password-reset/confirm", post(password_reset_confirm))
+        .route("/account/email", post(change_email))
+        .route("/account/email/confirm", post(confirm_email_change))
         .route(
             "/staff/accounts/{id}/password-reset",
             post(staff_password_reset),
@@ -449,6 +452,62 @@ async fn verify_email(
     Ok(session_response(&state, &headers, s, StatusCode::OK))
 }
 
+/// A change of address.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmailRequest {
+    /// The new address.
+    email: String,
+    /// The current password (re-authentication).
+    password: String,
+}
+
+/// Asks to move the signed-in account to another address: the new address
+/// gets a single-use link (24 hours); nothing changes until it is used.
+/// 400 on `password` when the current password is wrong, 409 on `email`
+/// when another account has the address, 503 without mail.
+#[utoipa::path(post, path = "/api/v1/account/email", tag = "accounts", request_body = ChangeEmailRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn change_email(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<ChangeEmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let email =
+        service::request_email_change(&state, &user, &b.email, &b.password, &headers).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: format!("We sent a link to {email}: open it to confirm the new address."),
+        }),
+    ))
+}
+
+/// The address after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailChanged {
+    /// The account's address now.
+    email: String,
+}
+
+/// Uses the link mailed to a new address: the account's address changes
+/// (and the old address is told). Needs no session: the token is the proof.
+#[utoipa::path(post, path = "/api/v1/account/email/confirm", tag = "accounts", request_body = VerifyEmailRequest,
+    responses((status = 200, body = EmailChanged), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<VerifyEmailRequest>,
+) -> Result<Json<EmailChanged>, ApiError> {
+    service::anonymous_write(&state, ip)?;
+    let email = service::confirm_email_change(&state, &b.token, &headers).await?;
+    Ok(Json(EmailChanged { email }))
+}
+
 /// Asks for a password-reset link.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -514,11 +573,11 @@ async fn password_reset_confirm(
     security(("bearer" = []), ("cookie" = [])))]
 async fn staff_password_reset(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(admin): Admin,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    service::admin_password_reset(&state, id, &headers).await?;
+    service::admin_password_reset(&state, &admin, id, &headers).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -664,31 +723,48 @@ async fn staff_stats(
     }))
 }
 
-/// Paging parameters.
+/// Account search and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct PageParams {
+pub struct AccountListParams {
     /// 1 to 100, default 50.
     limit: Option<u32>,
     /// Default 0.
     offset: Option<u32>,
+    /// Part of the e-mail address.
+    q: Option<String>,
+    /// Only this role.
+    role: Option<Role>,
+    /// Only this plan.
+    plan: Option<Plan>,
+    /// Only this subscription status.
+    status: Option<marquee_domain::plans::AccountStatus>,
+    /// Only disabled (true) or enabled (false) accounts.
+    disabled: Option<bool>,
 }
 
-/// Lists accounts (admin).
-#[utoipa::path(get, path = "/api/v1/staff/accounts", tag = "staff", params(PageParams),
+/// Lists and searches accounts, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/staff/accounts", tag = "staff", params(AccountListParams),
     responses((status = 200, body = Vec<Account>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn staff_accounts(
     State(state): State<AppState>,
     _admin: Admin,
-    ApiQuery(p): ApiQuery<PageParams>,
+    ApiQuery(p): ApiQuery<AccountListParams>,
 ) -> Result<Json<Vec<Account>>, ApiError> {
     let limit = check_limit(p.limit, 50, 100)?;
+    let filter = marquee_store::AccountFilter {
+        q: p.q,
+        role: p.role,
+        plan: p.plan,
+        status: p.status,
+        disabled: p.disabled,
+    };
     Ok(Json(
         state
             .store
-            .list_accounts(limit, p.offset.unwrap_or(0))
+            .list_accounts(&filter, limit, p.offset.unwrap_or(0))
             .await?,
     ))
 }
@@ -721,12 +797,6 @@ async fn staff_update_account(
 ) -> Result<Json<Account>, ApiError> {
     if b.role.is_none() && b.plan.is_none() && b.disabled.is_none() {
         return Err(AppError::invalid("role", "give a role, a plan or disabled").into());
-    }
-    if id == user.account.id && b.role.is_some_and(|r| r != Role::Admin) {
-        return Err(AppError::invalid("role", "an admin cannot demote themself").into());
-    }
-    if id == user.account.id && b.disabled == Some(true) {
-        return Err(AppError::invalid("disabled", "an admin cannot disable themself").into());
     }
     service::staff_update_account(&state, &user, id, b.role, b.plan, b.disabled).await?;
     let account = state

@@ -40,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account_page))
         .route("/account/devices/{id}/rename", post(device_rename))
         .route("/account/sign-out-everywhere", post(sign_out_everywhere))
+        .route("/account/email", post(email_submit))
+        .route(
+            "/account/email/confirm",
+            get(email_confirm_page).post(email_confirm_submit),
+        )
         .route("/account/plan", post(plan_submit))
         .route("/account/pause", post(pause_submit))
         .route("/account/reactivate", post(reactivate_submit))
@@ -55,6 +60,7 @@ struct AccountPage {
     offers: Vec<crate::plans::PlanOffer>,
     reasons: Vec<(&'static str, &'static str)>,
     notice: Option<String>,
+    email_notice: Option<String>,
     profiles: Vec<marquee_domain::Profile>,
     profile_name: Option<String>,
     devices: Vec<marquee_domain::playback::Device>,
@@ -80,6 +86,7 @@ async fn account_view(
         offers: crate::plans::offers(state).await?,
         reasons: CANCEL_REASONS.map(|r| (r.as_str(), r.label())).to_vec(),
         notice: None,
+        email_notice: None,
         profiles,
         devices,
         error,
@@ -95,6 +102,12 @@ async fn account_page(
     Query(q): Query<DoneParam>,
 ) -> Result<Html<String>, PageError> {
     let mut view = account_view(&state, page, &user, None).await?;
+    if q.done.as_deref() == Some("email") {
+        view.email_notice = Some(
+            "We sent a link to the new address: open it to confirm. Until then your address stays as it is."
+                .into(),
+        );
+    }
     view.notice = q.done.as_deref().and_then(done_notice).map(|n| {
         format!(
             "{n} You are on the {} plan at {} a month.",
@@ -103,6 +116,91 @@ async fn account_page(
         )
     });
     render(&view)
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn email_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    PageForm(f): PageForm<EmailForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::request_email_change(&state, &user, &f.email, &f.password, &headers).await {
+        Ok(_) => Ok(Redirect::to("/account?done=email#signin").into_response()),
+        Err(e) if e.status().is_client_error() => {
+            let status = e.status();
+            let view = account_view(&state, page, &user, Some(e.to_string())).await?;
+            Ok(render_status(status, &view))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email_confirm.html")]
+struct EmailConfirmPage {
+    l: Layout,
+    token: String,
+    error: Option<String>,
+    done: Option<String>,
+}
+
+/// The link mailed to a new address: a button, so that a mail scanner that
+/// opens links changes nothing.
+async fn email_confirm_page(
+    page: Page,
+    Query(q): Query<TokenParam>,
+) -> Result<Response, PageError> {
+    let token = q.token.unwrap_or_default();
+    if token.trim().is_empty() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    Ok(render(&EmailConfirmPage {
+        l: page.l,
+        token,
+        error: None,
+        done: None,
+    })?
+    .into_response())
+}
+
+async fn email_confirm_submit(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    PageForm(f): PageForm<VerifyForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let result = match service::anonymous_write(&state, ip) {
+        Ok(()) => service::confirm_email_change(&state, &f.token, &headers).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(email) => Ok(render(&EmailConfirmPage {
+            l: page.l,
+            token: String::new(),
+            error: None,
+            done: Some(email),
+        })?
+        .into_response()),
+        Err(e) => refuse(e, |m| EmailConfirmPage {
+            l: page.l,
+            token: f.token,
+            error: Some(m),
+            done: None,
+        }),
+    }
 }
 
 #[derive(Deserialize)]

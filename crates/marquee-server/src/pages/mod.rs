@@ -4,7 +4,7 @@
 //! the selected profile, and the CSRF token its forms must carry. All text is
 //! escaped by askama; nothing from the outside is marked safe.
 
-use crate::auth::{self, Admin, AuthRejection, ClientIp, CurrentUser};
+use crate::auth::{self, AuthRejection, ClientIp, CurrentUser};
 use crate::error::{AppError, PageError};
 use crate::service;
 use crate::AppState;
@@ -27,6 +27,7 @@ pub mod listening;
 pub mod overview;
 pub mod perks;
 pub mod playback;
+pub mod staff_accounts;
 pub mod support;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
@@ -50,7 +51,7 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(password_page).post(password_submit),
         )
-        .route("/staff/accounts", get(staff_accounts))
+        .merge(staff_accounts::routes())
         .merge(account::routes())
         .merge(ideas::routes())
         .merge(home::routes())
@@ -859,31 +860,4 @@ async fn password_submit(
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Template)]
-#[template(path = "staff_accounts.html")]
-struct StaffAccountsPage {
-    l: Layout,
-    accounts: Vec<Account>,
-    page: u32,
-    has_more: bool,
-}
-
-async fn staff_accounts(
-    State(state): State<AppState>,
-    _admin: Admin,
-    page: Page,
-    Query(p): Query<PageParam>,
-) -> Result<Html<String>, PageError> {
-    let n = p.page.unwrap_or(1).clamp(1, 100_000);
-    let mut accounts = state.store.list_accounts(51, (n - 1) * 50).await?;
-    let has_more = accounts.len() > 50;
-    accounts.truncate(50);
-    render(&StaffAccountsPage {
-        l: page.l,
-        accounts,
-        page: n,
-        has_more,
-    })
 }

@@ -471,3 +471,93 @@ async fn account_page_renames_devices_and_signs_out_everywhere() {
     let r = client.get(app.url("/account")).send().await.unwrap();
     assert_ne!(r.status(), 200);
 }
+
+/// A new address is confirmed by a link mailed to it, with the current
+/// password asked first; the old address is told; the link works once.
+#[tokio::test]
+async fn email_change_needs_the_password_and_a_link_to_the_new_address() {
+    let (app, sink) = app_with_sink().await;
+    let token = app.login_as("old@example.com", Role::Viewer).await;
+    app.login_as("taken@example.com", Role::Viewer).await;
+    let ask = |email: &str, password: &str| json!({"email": email, "password": password});
+    // Wrong password, taken address, same address, bad address: refused, no mail.
+    for (body, status, field) in [
+        (ask("new@example.com", "not my password"), 400, "password"),
+        (ask("Taken@example.com", PASSWORD), 409, "email"),
+        (ask("old@example.com", PASSWORD), 400, "email"),
+        (ask("not-an-address", PASSWORD), 400, "email"),
+    ] {
+        let (s, v) = post(&app, "/api/v1/account/email", &token, body.clone()).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (status, Some(field)),
+            "{body}: {v}"
+        );
+    }
+    let (s, v) = post(
+        &app,
+        "/api/v1/account/email",
+        &token,
+        ask("New@Example.com", PASSWORD),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1, "only the accepted request mails");
+    assert!(
+        mails[0].contains("RCPT TO:<new@example.com>"),
+        "{}",
+        mails[0]
+    );
+    let link = token_in(&mails[0], "/account/email/confirm");
+    // Nothing changed yet.
+    assert_eq!(login_status(&app, "old@example.com", PASSWORD).await, 200);
+    assert_eq!(login_status(&app, "new@example.com", PASSWORD).await, 401);
+    let r = app
+        .post_json(
+            "/api/v1/account/email/confirm",
+            None,
+            &json!({"token": link}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["email"], "new@example.com");
+    assert_eq!(login_status(&app, "new@example.com", PASSWORD).await, 200);
+    assert_eq!(login_status(&app, "old@example.com", PASSWORD).await, 401);
+    let mails = sink.wait_for(2).await;
+    assert!(
+        mails[1].contains("RCPT TO:<old@example.com>"),
+        "{}",
+        mails[1]
+    );
+    assert!(mails[1].contains("new@example.com"));
+    // Once only.
+    let r = app
+        .post_json(
+            "/api/v1/account/email/confirm",
+            None,
+            &json!({"token": link}),
+        )
+        .await;
+    let (s, _, field) = error_of(r).await;
+    assert_eq!((s, field.as_deref()), (400, Some("token")));
+    // The page flow: the link opens a button page; the button confirms.
+    let client = browser();
+    let r = client
+        .get(app.url("/account/email/confirm?token=abc"))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Use this address for my account"), "{html}");
+    let csrf = crate::helpers::field_of(&html, "csrf");
+    let r = client
+        .post(app.url("/account/email/confirm"))
+        .form(&[("csrf", csrf.as_str()), ("token", "abc")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("not valid any more"));
+}

@@ -681,3 +681,180 @@ async fn the_account_page_changes_pauses_and_cancels() {
         "{html}"
     );
 }
+
+/// Logs a browser in through the page; returns it with a CSRF token.
+async fn browser_for(app: &TestApp, email: &str) -> (reqwest::Client, String) {
+    let client = browser();
+    let csrf = form_token(&client, app, "/login").await;
+    let r = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let csrf = form_token(&client, app, "/account").await;
+    (client, csrf)
+}
+
+/// The admins' accounts pages: search and filters, actions, the audit trail;
+/// agents and viewers can neither see nor act.
+#[tokio::test]
+async fn admins_search_accounts_and_act_with_an_audit_trail() {
+    let (_clock, app) = manual_app();
+    let app = app.await;
+    app.login_as("boss@example.com", Role::Admin).await;
+    app.login_as("helper@example.com", Role::Agent).await;
+    let target = account_on(&app, "target_100%@example.com", Plan::Basic).await;
+    account_on(&app, "bystander@example.com", Plan::Premium).await;
+    let id = crate::helpers::account_id(&app, &target).await;
+    let (admin, csrf) = browser_for(&app, "boss@example.com").await;
+    let text = |r: reqwest::Response| async move { r.text().await.unwrap() };
+
+    // Search is a literal substring: "_100%" matches one address, not all.
+    let html = text(
+        admin
+            .get(app.url("/staff/accounts?q=_100%25"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(html.contains("target_100%@example.com"), "{html}");
+    assert!(!html.contains("bystander@example.com"), "{html}");
+    let html = text(
+        admin
+            .get(app.url("/staff/accounts?plan=premium"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        html.contains("bystander@example.com") && !html.contains("target_100"),
+        "{html}"
+    );
+    let html = text(
+        admin
+            .get(app.url("/staff/accounts?role=agent&status=active"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        html.contains("helper@example.com") && !html.contains("bystander"),
+        "{html}"
+    );
+    let html = text(
+        admin
+            .get(app.url("/staff/accounts?q=nobody-here"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(html.contains("No account matches."));
+    // The API filters alike.
+    let api_admin = app.login("boss@example.com").await;
+    let found = get(
+        &app,
+        "/api/v1/staff/accounts?plan=basic&q=TARGET",
+        &api_admin,
+    )
+    .await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/staff/accounts?status=gone",
+        &api_admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("status")),
+        "{v}"
+    );
+
+    // Change plan and role, disable: each confirmed and audited.
+    let update = |form: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        let url = app.url(&format!("/staff/accounts/{id}/update"));
+        async move { admin.post(url).form(&form).send().await.unwrap() }
+    };
+    let r = update(vec![
+        ("csrf", csrf.clone()),
+        ("role", "agent".into()),
+        ("plan", "premium".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/staff/accounts/{id}?done=saved")
+    );
+    let r = update(vec![("csrf", csrf.clone()), ("disabled", "true".into())]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.get("/api/v1/me", Some(&target)).await.status(), 401);
+    let r = update(vec![("csrf", csrf.clone()), ("plan", "gold".into())]).await;
+    assert_eq!(r.status(), 400);
+    let html = text(
+        admin
+            .get(app.url(&format!("/staff/accounts/{id}?done=saved")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        html.contains("Saved. The change is in the audit trail below."),
+        "{html}"
+    );
+    assert!(html.contains("role changed: viewer → agent"), "{html}");
+    assert!(html.contains("plan changed: basic → premium"), "{html}");
+    assert!(
+        html.contains("disabled</td>") || html.contains(">disabled<"),
+        "{html}"
+    );
+    assert!(html.contains("boss@example.com"));
+    assert!(html.contains("Enable: let them log in again"));
+    let a = app.store().account(id).await.unwrap().unwrap();
+    assert_eq!(
+        (a.role, a.plan, a.disabled),
+        (Role::Agent, Plan::Premium, true)
+    );
+    // A forged form changes nothing.
+    let r = update(vec![
+        ("csrf", "forged".into()),
+        ("disabled", "false".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), 403);
+    assert!(app.store().account(id).await.unwrap().unwrap().disabled);
+
+    // Agents (with their own valid token) and viewers are refused.
+    let (agent, agent_csrf) = browser_for(&app, "helper@example.com").await;
+    assert_eq!(
+        agent
+            .get(app.url(&format!("/staff/accounts/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let r = agent
+        .post(app.url(&format!("/staff/accounts/{id}/update")))
+        .form(&[("csrf", agent_csrf.as_str()), ("disabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(app.store().account(id).await.unwrap().unwrap().disabled);
+}

@@ -13,7 +13,8 @@ use marquee_domain::plans::{AccountEventKind, AccountStatus, Price};
 use super::{lock, unique_to_conflict, Backend, Db, Tx, FOR_UPDATE};
 use crate::changes::Bump;
 use crate::{
-    CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle, NewAccount,
+    AccountFilter, CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle,
+    NewAccount, NewEmailChange, StaffAction, StaffActionRecord,
     Result, SessionRecord, StoreError, TitleQuery, TitleSort, TokenPurpose,
 };
 use async_trait::async_trait;
@@ -659,15 +660,150 @@ impl CatalogStore for Backend {
         row.map(Account::try_from).transpose()
     }
 
-    async fn list_accounts(&self, limit: u32, offset: u32) -> Result<Vec<Account>> {
-        let rows: Vec<AccountRow> = sqlx::query_as(&format!(
-            "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id DESC LIMIT $1 OFFSET $2"
-        ))
-        .bind(i64::from(limit))
-        .bind(i64::from(offset))
-        .fetch_all(&self.pool)
-        .await?;
+    async fn list_accounts(
+        &self,
+        filter: &AccountFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Account>> {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE 1 = 1"));
+        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            // A literal substring: the pattern characters are escaped.
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            qb.push(" AND lower(email) LIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(r) = filter.role {
+            qb.push(" AND role = ").push_bind(r.as_str());
+        }
+        if let Some(p) = filter.plan {
+            qb.push(" AND plan = ").push_bind(p.as_str());
+        }
+        if let Some(st) = filter.status {
+            qb.push(" AND status = ").push_bind(st.as_str());
+        }
+        if let Some(d) = filter.disabled {
+            qb.push(" AND disabled = ").push_bind(i64::from(d));
+        }
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(" OFFSET ")
+            .push_bind(i64::from(offset));
+        let rows: Vec<AccountRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(Account::try_from).collect()
+    }
+
+    async fn create_email_change(&self, c: &NewEmailChange, now: Millis) -> Result<bool> {
+        let account_id = c.account_id;
+        let mut tx = self.begin_write().await?;
+        lock_account(&mut tx, account_id).await?;
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM email_changes WHERE account_id = $1 AND created_at >= $2",
+        )
+        .bind(account_id)
+        .bind(c.window_start)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent >= c.max_per_window {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE email_changes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO email_changes(token_hash, account_id, new_email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&c.token_hash)
+        .bind(account_id)
+        .bind(&c.new_email)
+        .bind(now)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<(i64, String, String)>> {
+        let _changed = self.changes.on_return(Bump::Auth);
+        let mut tx = self.begin_write().await?;
+        let row: Option<(i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT c.account_id, a.email, c.new_email FROM email_changes c \
+             JOIN accounts a ON a.id = c.account_id \
+             WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > $2{FOR_UPDATE}"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, old, new)) = row else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE email_changes SET used_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE accounts SET email = $1, email_verified = 1 WHERE id = $2")
+            .bind(&new)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_to_conflict(e, "email"))?;
+        tx.commit().await?;
+        Ok(Some((id, old, new)))
+    }
+
+    async fn record_staff_action(&self, a: &StaffAction, now: Millis) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO staff_audit(actor_id, account_id, action, detail, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(a.actor_id)
+        .bind(a.account_id)
+        .bind(&a.action)
+        .bind(a.detail.as_deref())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn staff_actions(&self, account_id: i64, limit: u32) -> Result<Vec<StaffActionRecord>> {
+        let rows: Vec<(i64, Option<i64>, Option<String>, Option<i64>, String, Option<String>, Millis)> =
+            sqlx::query_as(
+                "SELECT s.id, s.actor_id, a.email, s.account_id, s.action, s.detail, s.at \
+                 FROM staff_audit s LEFT JOIN accounts a ON a.id = s.actor_id \
+                 WHERE s.account_id = $1 ORDER BY s.id DESC LIMIT $2",
+            )
+            .bind(account_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, actor_id, actor_email, account_id, action, detail, at)| StaffActionRecord {
+                id,
+                actor_id,
+                actor_email,
+                account_id,
+                action,
+                detail,
+                at,
+            })
+            .collect())
     }
 
     async fn count_accounts(&self, role: Option<Role>) -> Result<i64> {
