@@ -272,10 +272,9 @@ fn panel(o: Overview) -> Panel {
         })
         .collect();
     let mut churn = columns(&churn_items, "cancellations");
-    // A date under every fifth column and the last: thirty would overlap.
-    let last = churn.bars.len().saturating_sub(1);
+    // A date under every seventh column: thirty would overlap.
     for (i, b) in churn.bars.iter_mut().enumerate() {
-        if i % 7 != last % 7 {
+        if i % 7 != 0 {
             b.label.clear();
         }
     }
