@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/accounts", get(staff_accounts))
         .merge(account::routes())
+        .merge(account::device_routes())
         .merge(ideas::routes())
         .merge(home::routes())
         .merge(listening::routes())
