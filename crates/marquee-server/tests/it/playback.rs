@@ -1129,10 +1129,15 @@ async fn stop_playback_there_reaches_the_other_devices_events() {
         (v["ended"].as_bool(), v["device_id"].as_i64()),
         (Some(true), Some(tv))
     );
-    let ev = sse_until(&mut sse, &mut buf, |e, v| {
-        e == "playback" && v["kind"] == "remote_stop"
-    })
-    .await;
+    // Keep-alives never let `sse_until` time out by itself: bound the wait.
+    let ev = tokio::time::timeout(
+        Duration::from_secs(10),
+        sse_until(&mut sse, &mut buf, |e, v| {
+            e == "playback" && v["kind"] == "remote_stop"
+        }),
+    )
+    .await
+    .expect("no remote_stop event on the TV's stream");
     assert_eq!(ev["play_session_id"], playing);
     assert_eq!(ev["device_id"], tv);
     assert_eq!(ev["stopped_by"], "Phone");
@@ -1179,10 +1184,14 @@ async fn stop_playback_there_reaches_the_other_devices_events() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let ev = sse_until(&mut sse, &mut buf, |e, v| {
-        e == "playback" && v["kind"] == "remote_stop" && v["play_session_id"] == again
-    })
-    .await;
+    let ev = tokio::time::timeout(
+        Duration::from_secs(10),
+        sse_until(&mut sse, &mut buf, |e, v| {
+            e == "playback" && v["kind"] == "remote_stop" && v["play_session_id"] == again
+        }),
+    )
+    .await
+    .expect("no remote_stop event on the TV's stream");
     assert_eq!(ev["stopped_by"], "Phone");
 }
 
