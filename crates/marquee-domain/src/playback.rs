@@ -327,6 +327,18 @@ pub fn stream_cap_reached(active: usize, max_streams: u32) -> bool {
     active >= max_streams as usize
 }
 
+/// Whether some plan allows more streams at once than `plan` does: a
+/// stream-cap refusal then offers an upgrade.
+pub fn bigger_plan_exists(plan: crate::Plan) -> bool {
+    [
+        crate::Plan::Basic,
+        crate::Plan::Standard,
+        crate::Plan::Premium,
+    ]
+    .iter()
+    .any(|p| p.max_streams() > plan.max_streams())
+}
+
 /// A play session as the progress rules see it. The store keeps one per
 /// session of a batch and lets [`progress`] update it report by report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -817,6 +829,14 @@ mod tests {
         assert!(!stream_cap_reached(1, 2));
         assert!(stream_cap_reached(2, 2));
         assert!(stream_cap_reached(0, 0));
+    }
+
+    #[test]
+    fn only_the_biggest_plan_has_no_upgrade() {
+        use crate::Plan;
+        assert!(bigger_plan_exists(Plan::Basic));
+        assert!(bigger_plan_exists(Plan::Standard));
+        assert!(!bigger_plan_exists(Plan::Premium));
     }
 
     #[test]

@@ -325,6 +325,21 @@ pub async fn head_limits(req: Request, next: axum::middleware::Next) -> Response
     }
 }
 
+/// Whether a request says its body is JSON.
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false)
+}
+
 /// JSON body extractor whose every rejection is an [`ApiError`] naming the field.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
@@ -337,19 +352,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            })
-            .unwrap_or(false);
-        if !is_json {
+        if !is_json(&req) {
             return Err(AppError::UnsupportedMediaType.into());
         }
         let limit = BodyLimit::of(req.extensions());
@@ -357,6 +360,34 @@ where
             .await
             .map_err(|r| ApiError(body_rejection(r, limit, "body")))?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON body: `None` for an empty one (whatever its content
+/// type), else as [`ApiJson`] (415 unless JSON, 400 naming the bad field).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = is_json(&req);
+        let limit = BodyLimit::of(req.extensions());
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| ApiError(body_rejection(r, limit, "body")))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType.into());
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
     }
 }
 

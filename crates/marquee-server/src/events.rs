@@ -20,7 +20,8 @@ use utoipa::ToSchema;
 /// Something that happened to one of a profile's streams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlaybackEvent {
-    /// `start`, `progress` or `stop`.
+    /// `start`, `progress`, `stop`, or `remote_stop` (the stream was
+    /// stopped from another screen: its player stops and says why).
     pub kind: String,
     /// The profile.
     pub profile_id: i64,
@@ -40,6 +41,10 @@ pub struct PlaybackEvent {
     pub resume_ms: i64,
     /// Server time, ms.
     pub at: i64,
+    /// For `remote_stop`: the name of the device it was stopped from, when
+    /// known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }
 
 /// Something the listening dashboard should know about now.
@@ -219,6 +224,7 @@ mod tests {
             paused: false,
             resume_ms: pos,
             at: 0,
+            stopped_by: None,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::AppState;
 use marquee_domain::playback::ResumeRules;
 use marquee_domain::{Millis, TitleKind};
 use marquee_store::playback::{
-    PlayableTitle, ProgressAck, ProgressInput, ProgressRefused, RowItem,
+    ActiveStream, PlayableTitle, ProgressAck, ProgressInput, ProgressRefused, RowItem,
 };
 use marquee_store::Store;
 use serde::{Deserialize, Serialize};
@@ -122,6 +122,7 @@ pub async fn register_device(
     name: Option<&str>,
     kind: marquee_domain::playback::DeviceKind,
     user_agent: &str,
+    session: Option<&str>,
 ) -> Result<(marquee_domain::playback::Device, bool), AppError> {
     use marquee_domain::playback::{device_label, device_name, unique_name};
     let existing = state.store.devices(profile_id).await?;
@@ -140,10 +141,219 @@ pub async fn register_device(
             message: format!("a profile may register at most {MAX_DEVICES_PER_PROFILE} devices"),
         });
     }
-    Ok(state
+    let (device, created) = state
         .store
         .register_device(profile_id, &name, kind, state.clock.now_ms())
+        .await?;
+    if let Some(token_hash) = session {
+        state
+            .store
+            .bind_session_device(token_hash, device.id)
+            .await?;
+    }
+    Ok((device, created))
+}
+
+/// Binds the user's log-in session to a device it plays on (see
+/// [`sign_out_device`]).
+pub async fn bind_session_device(
+    state: &AppState,
+    user: &CurrentUser,
+    device_id: i64,
+) -> Result<(), AppError> {
+    Ok(state
+        .store
+        .bind_session_device(&user.token_hash, device_id)
         .await?)
+}
+
+/// A live stream of the account, as the stream list shows it.
+#[derive(Debug, Clone)]
+pub struct LiveStream {
+    /// The stream.
+    pub stream: ActiveStream,
+    /// It plays on the asking device.
+    pub this_device: bool,
+}
+
+/// The account's live streams on all its profiles, oldest first. "This
+/// device" is `this_device` when given, else the device the log-in session
+/// is bound to.
+pub async fn account_streams(
+    state: &AppState,
+    user: &CurrentUser,
+    this_device: Option<i64>,
+) -> Result<Vec<LiveStream>, AppError> {
+    let this_device = match this_device {
+        Some(d) => Some(d),
+        None => state.store.session_device(&user.token_hash).await?,
+    };
+    Ok(live_streams(state, user.account.id)
+        .await?
+        .into_iter()
+        .map(|stream| LiveStream {
+            this_device: Some(stream.device_id) == this_device,
+            stream,
+        })
+        .collect())
+}
+
+async fn live_streams(state: &AppState, account_id: i64) -> Result<Vec<ActiveStream>, AppError> {
+    Ok(state
+        .store
+        .active_streams(
+            account_id,
+            state.clock.now_ms(),
+            state.config.playback.stream_timeout_ms(),
+        )
+        .await?)
+}
+
+fn no_stream(id: i64) -> AppError {
+    AppError::NotFound(format!(
+        "no live stream {id} on this account (it may have ended)"
+    ))
+}
+
+/// "Stop playback there": ends one of the account's live streams, on any of
+/// its profiles, through the same writer as a player's own stop report, then
+/// tells the stream's profile (`remote_stop`, naming the device it was
+/// stopped from) so that the player there stops at once and says why.
+/// `from_device_id` names that device; without it, the session's device.
+/// 404 for another account's stream or one that has ended.
+pub async fn stop_stream(
+    state: &AppState,
+    user: &CurrentUser,
+    play_session_id: i64,
+    from_device_id: Option<i64>,
+) -> Result<ProgressAck, AppError> {
+    let stream = live_streams(state, user.account.id)
+        .await?
+        .into_iter()
+        .find(|s| s.play_session_id == play_session_id)
+        .ok_or_else(|| no_stream(play_session_id))?;
+    let from = match from_device_id {
+        Some(id) => Some(account_device(state, user, id).await?),
+        None => match state.store.session_device(&user.token_hash).await? {
+            Some(id) => state.store.device(id).await?,
+            None => None,
+        },
+    };
+    end_stream(state, &stream, from.map(|d| d.name)).await
+}
+
+/// A device of one of the user's account's profiles, else 400 on
+/// `from_device_id`.
+async fn account_device(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<marquee_domain::playback::Device, AppError> {
+    let not_ours = || AppError::invalid("from_device_id", "is not a device of this account");
+    let device = state.store.device(id).await?.ok_or_else(not_ours)?;
+    match state.store.profile(device.profile_id).await? {
+        Some(p) if p.account_id == user.account.id => Ok(device),
+        _ => Err(not_ours()),
+    }
+}
+
+/// Stops a stream as its own player would (through [`Ingest`]), then
+/// publishes `remote_stop` on its profile.
+async fn end_stream(
+    state: &AppState,
+    stream: &ActiveStream,
+    stopped_by: Option<String>,
+) -> Result<ProgressAck, AppError> {
+    let now = state.clock.now_ms();
+    let ack = state
+        .ingest
+        .submit(ProgressInput {
+            play_session_id: stream.play_session_id,
+            profile_id: stream.profile_id,
+            position_ms: None,
+            paused: true,
+            sent_at: None,
+            // Nobody touched that screen.
+            interaction: false,
+            stop: true,
+            now,
+        })
+        .await?
+        .map_err(|_| no_stream(stream.play_session_id))?;
+    if ack.duplicate {
+        // Its own player stopped it in the meantime.
+        return Err(no_stream(stream.play_session_id));
+    }
+    state.events.publish(PlaybackEvent {
+        kind: "remote_stop".into(),
+        profile_id: ack.profile_id,
+        play_session_id: ack.play_session_id,
+        title_id: ack.title_id,
+        device_id: ack.device_id,
+        device_name: ack.device_name.clone(),
+        position_ms: ack.position_ms,
+        paused: true,
+        resume_ms: ack.resume_ms,
+        at: now,
+        stopped_by,
+    });
+    Ok(ack)
+}
+
+/// What signing a device out did.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedOut {
+    /// Log-in sessions ended.
+    pub sessions: u64,
+    /// Live streams stopped.
+    pub streams: usize,
+    /// The asking session was one of them (its cookie is gone).
+    pub this_session: bool,
+}
+
+/// "Sign out this device": stops the device's live streams (as
+/// [`stop_stream`] does), ends the log-in sessions bound to it and marks it
+/// revoked, so that it must log in and register again. The device must be
+/// one of the current profile's (404 otherwise).
+pub async fn sign_out_device(
+    state: &AppState,
+    user: &CurrentUser,
+    device_id: i64,
+) -> Result<SignedOut, AppError> {
+    let pid = profile_of(user)?;
+    let device = state
+        .store
+        .device(device_id)
+        .await?
+        .filter(|d| d.profile_id == pid)
+        .ok_or_else(|| AppError::NotFound(format!("device {device_id} not found")))?;
+    let own = state.store.session_device(&user.token_hash).await?;
+    let stopped_by = match own {
+        Some(id) if id != device.id => state.store.device(id).await?.map(|d| d.name),
+        _ => None,
+    };
+    let mut streams = 0;
+    for s in live_streams(state, user.account.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.device_id == device.id)
+    {
+        match end_stream(state, &s, stopped_by.clone()).await {
+            Ok(_) => streams += 1,
+            // Ended on its own meanwhile.
+            Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let sessions = state
+        .store
+        .sign_out_device(pid, device.id, state.clock.now_ms())
+        .await?;
+    Ok(SignedOut {
+        sessions,
+        streams,
+        this_session: own == Some(device.id),
+    })
 }
 
 /// The profile's devices, most recently seen first.
@@ -378,6 +588,7 @@ async fn writer(
                                 paused: ack.paused,
                                 resume_ms: ack.resume_ms,
                                 at: job.input.now,
+                                stopped_by: None,
                             });
                         }
                     }

@@ -70,7 +70,9 @@
       return post("/api/v1/playback/stop", { play_session_id: s, position_ms: body.position_ms, sent_at: body.sent_at }, true);
     }
     body.paused = !playing; body.interaction = touched; touched = false;
+    var sent = session;
     return post("/api/v1/playback/progress", body).then(function (r) {
+      if (session !== sent) return; // stopped meanwhile (here or from another screen)
       if (r.status === 409 || r.status === 404) { session = null; playing = false; status("This stream has ended. Press play to go on."); render(); }
     });
   }
@@ -86,6 +88,7 @@
       if (r.status === 409 && r.body) {
         var list = (r.body.active_streams || []).map(function (s) { return s.title_name + " on " + s.device_name; });
         status(r.body.error.message + (list.length ? ": " + list.join("; ") : ""));
+        if (list.length) capDialog(r.body, from, autoplay);
         return;
       }
       if (r.status !== 201) { status((r.body && r.body.error && r.body.error.message) || "could not start"); return; }
@@ -99,6 +102,59 @@
       render();
       return send(false);
     }).catch(function (e) { status(String(e)); });
+  }
+  // The stream cap: list the account's streams, each with "Stop playback
+  // there"; stopping one starts this one. An upgrade link when a bigger plan exists.
+  function capDialog(body, from, autoplay) {
+    var dlg = $("cap-dialog"), ul = $("cap-streams");
+    if (!dlg) return;
+    $("cap-message").textContent = body.error.message;
+    $("cap-upgrade").hidden = !body.upgrade_available;
+    $("cap-status").textContent = "";
+    while (ul.firstChild) ul.removeChild(ul.firstChild);
+    body.active_streams.forEach(function (s) {
+      var li = document.createElement("li");
+      var label = document.createElement("span");
+      label.textContent = s.title_name + " on " + s.device_name + " (" + s.profile_name + ")";
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "cap-stop";
+      b.dataset.sessionId = String(s.play_session_id);
+      b.textContent = "Stop playback on " + s.device_name;
+      b.addEventListener("click", function () {
+        b.disabled = true;
+        post("/api/v1/streams/" + s.play_session_id + "/stop", { from_device_id: deviceId }).then(function (r) {
+          if (r.status !== 200 && r.status !== 404) {
+            b.disabled = false;
+            $("cap-status").textContent = (r.body && r.body.error && r.body.error.message) || "Could not stop it";
+            return;
+          }
+          $("cap-status").textContent = "Stopped playback on " + s.device_name + ". Starting here.";
+          if (dlg.open && dlg.close) dlg.close(); else dlg.removeAttribute("open");
+          return start(from, autoplay);
+        });
+      });
+      li.appendChild(label); li.appendChild(b); ul.appendChild(li);
+    });
+    if (dlg.showModal && !dlg.open) { try { dlg.showModal(); } catch (e) { dlg.setAttribute("open", ""); } }
+    else dlg.setAttribute("open", "");
+  }
+  if ($("cap-close")) {
+    $("cap-close").addEventListener("click", function () {
+      var dlg = $("cap-dialog");
+      if (dlg.open && dlg.close) dlg.close(); else dlg.removeAttribute("open");
+    });
+  }
+  // Another screen stopped this stream ("Stop playback there").
+  function stoppedElsewhere(e) {
+    session = null; playing = false;
+    if (video) video.pause();
+    pos = e.position_ms || pos;
+    $("pause").hidden = true; $("stop").hidden = true; $("play-start").hidden = false;
+    $("resume").dataset.ms = String(e.resume_ms); $("resume").textContent = "Resume from " + fmt(e.resume_ms);
+    $("resume").hidden = e.resume_ms <= 0;
+    status("Playback was stopped from " + (e.stopped_by || "another device"));
+    render();
   }
   function tick() {
     var now = Date.now(), dt = now - lastTick;
@@ -168,11 +224,15 @@
       });
       es.addEventListener("playback", function (m) {
         var e = JSON.parse(m.data);
+        if (e.kind === "remote_stop" && e.device_id === deviceId) {
+          if (session && e.play_session_id === session) stoppedElsewhere(e);
+          return;
+        }
         if (e.device_id === deviceId) return;
-        if (e.kind === "stop") { delete others[e.device_id]; } else { others[e.device_id] = e.device_name; }
+        if (e.kind === "stop" || e.kind === "remote_stop") { delete others[e.device_id]; } else { others[e.device_id] = e.device_name; }
         showOthers();
         if (e.title_id === titleId && !session) {
-          var at = e.kind === "stop" ? e.resume_ms : e.position_ms;
+          var at = (e.kind === "stop" || e.kind === "remote_stop") ? e.resume_ms : e.position_ms;
           var b = $("resume");
           b.dataset.ms = String(at);
           b.textContent = "Resume from " + fmt(at);

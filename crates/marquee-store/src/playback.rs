@@ -290,7 +290,8 @@ pub struct ImportSeries {
 #[async_trait]
 pub trait PlaybackStore: Send + Sync {
     /// Registers a device of a profile; the same name again returns the
-    /// existing device (its kind updated). `true` when created.
+    /// existing device (its kind updated, a sign-out lifted). `true` when
+    /// created.
     async fn register_device(
         &self,
         profile_id: i64,
@@ -298,14 +299,25 @@ pub trait PlaybackStore: Send + Sync {
         kind: DeviceKind,
         now: Millis,
     ) -> Result<(Device, bool)>;
-    /// A profile's devices, most recently seen first.
+    /// A profile's devices, most recently seen first (signed-out ones left out).
     async fn devices(&self, profile_id: i64) -> Result<Vec<Device>>;
     /// Renames a device of a profile: `NotFound` for another profile's or
     /// an unknown device, `Conflict` on `name` when the profile has a
     /// device of that name.
     async fn rename_device(&self, profile_id: i64, device_id: i64, name: &str) -> Result<Device>;
-    /// One device.
+    /// One device (`None` also for a signed-out one).
     async fn device(&self, id: i64) -> Result<Option<Device>>;
+    /// Binds a log-in session to the device it registered or plays on, so
+    /// that signing the device out ends the session. Writes only on change.
+    async fn bind_session_device(&self, token_hash: &str, device_id: i64) -> Result<()>;
+    /// The device a log-in session is bound to, unless signed out.
+    async fn session_device(&self, token_hash: &str) -> Result<Option<i64>>;
+    /// Signs one of a profile's devices out: deletes the log-in sessions
+    /// bound to it and marks it revoked (it disappears from the device list
+    /// and cannot start playback until it registers again). `NotFound` for
+    /// another profile's, an unknown or an already signed-out device.
+    /// Returns how many sessions ended.
+    async fn sign_out_device(&self, profile_id: i64, device_id: i64, now: Millis) -> Result<u64>;
     /// A title with its runtime and media file.
     async fn playable_title(&self, id: i64) -> Result<Option<PlayableTitle>>;
     /// A series' episode ids in viewing order (season, episode).

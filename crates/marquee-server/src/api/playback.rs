@@ -2,12 +2,14 @@
 //! it, the play-event log and live events (SSE).
 
 use crate::auth::{Admin, ClientIp, CurrentUser};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
+use crate::error::{
+    ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail, OptionalJson,
+};
 use crate::events::PlaybackEvent;
 use crate::playback::{media_file, next_up_since, playable, profile_of};
 use crate::wire::{
     self,
-    playback::{ActiveStream, PlayEvent, ProgressAck, RowItem, TitleProgress},
+    playback::{AccountStream, ActiveStream, PlayEvent, ProgressAck, RowItem, TitleProgress},
 };
 use crate::AppState;
 use axum::extract::State;
@@ -31,12 +33,13 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 #[openapi(
     paths(
         register_device, rename_device, list_devices, start, progress, stop, streams, title_state, mark_played,
-        mark_unplayed, continue_watching, hide, next_up, play_events, events, set_media
+        mark_unplayed, continue_watching, hide, next_up, play_events, events, set_media,
+        account_streams, stop_stream
     ),
     components(schemas(
         Device, DeviceKind, NewDeviceRequest, RenameDeviceRequest, StartRequest, StartResponse, StartConflict,
         ActiveStream, ProgressRequest, StopRequest, ProgressAck, TitleProgress, MediaPath, RowItem,
-        NextUpReason, PlayEvent, PlaybackEvent, MediaRequest
+        NextUpReason, PlayEvent, PlaybackEvent, MediaRequest, AccountStream, StopStreamRequest
     )),
     tags((name = "playback", description = "Devices, streams, resume points, Continue Watching and Next Up"))
 )]
@@ -62,6 +65,8 @@ pub fn routes() -> Router<AppState> {
         .route("/playback/events", get(play_events))
         .route("/events", get(events))
         .route("/staff/titles/{id}/media", put(set_media))
+        .route("/streams", get(account_streams))
+        .route("/streams/{id}/stop", post(stop_stream))
 }
 
 /// New device body.
@@ -93,8 +98,15 @@ async fn register_device(
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (d, created) =
-        crate::playback::register_device(&state, pid, b.name.as_deref(), b.kind, ua).await?;
+    let (d, created) = crate::playback::register_device(
+        &state,
+        pid,
+        b.name.as_deref(),
+        b.kind,
+        ua,
+        Some(&user.token_hash),
+    )
+    .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -179,6 +191,8 @@ pub struct StartConflict {
     active_streams: Vec<ActiveStream>,
     /// The player must ask "Are you still watching?" and start again by hand.
     still_watching: bool,
+    /// Stream cap: a plan with more streams exists (`/account#plan`).
+    upgrade_available: bool,
 }
 
 fn start_conflict(
@@ -186,6 +200,7 @@ fn start_conflict(
     message: String,
     active_streams: Vec<ActiveStream>,
     still_watching: bool,
+    upgrade_available: bool,
 ) -> Response {
     let e = AppError::Conflict {
         field: Some(field.into()),
@@ -199,6 +214,7 @@ fn start_conflict(
         },
         active_streams,
         still_watching,
+        upgrade_available,
     };
     (e.status(), Json(body)).into_response()
 }
@@ -245,6 +261,7 @@ async fn start(
     if device.profile_id != pid {
         return Err(AppError::Forbidden("that device belongs to another profile".into()).into());
     }
+    crate::playback::bind_session_device(&state, &user, device.id).await?;
     let now = state.clock.now_ms();
     let outcome = state
         .store
@@ -275,6 +292,7 @@ async fn start(
                 paused: false,
                 resume_ms,
                 at: now,
+                stopped_by: None,
             });
             Ok((
                 StatusCode::CREATED,
@@ -302,12 +320,14 @@ async fn start(
             ),
             wire::all(active),
             false,
+            marquee_domain::playback::bigger_plan_exists(user.account.plan),
         )),
         StartOutcome::StillWatching { .. } => Ok(start_conflict(
             "autoplay",
             "Are you still watching? Start the next episode by hand to go on".into(),
             Vec::new(),
             true,
+            false,
         )),
     }
 }
@@ -705,4 +725,67 @@ async fn set_media(
         title_id: t.id,
         path: b.path,
     }))
+}
+
+/// Stream list parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamListParams {
+    /// The asking device (marks its stream `this_device`); default: the
+    /// device this session registered or plays on.
+    device_id: Option<i64>,
+}
+
+/// The account's live streams on all its profiles, oldest first, each with
+/// its play session id (to stop it) and whether it plays on this device.
+#[utoipa::path(get, path = "/api/v1/streams", tag = "playback", params(StreamListParams),
+    responses((status = 200, body = Vec<AccountStream>), (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn account_streams(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(p): ApiQuery<StreamListParams>,
+) -> Result<Json<Vec<AccountStream>>, ApiError> {
+    Ok(Json(
+        crate::playback::account_streams(&state, &user, p.device_id)
+            .await?
+            .into_iter()
+            .map(|s| AccountStream::new(s.stream, s.this_device))
+            .collect(),
+    ))
+}
+
+/// Optional body of "Stop playback there".
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopStreamRequest {
+    /// The device it is stopped from (its name is shown on the stopped
+    /// screen); default: the device this session registered or plays on.
+    #[serde(default)]
+    from_device_id: Option<i64>,
+}
+
+/// "Stop playback there": ends one of the account's live streams, on any
+/// profile and device. The player there gets a `remote_stop` event naming
+/// the device it was stopped from. 404 for an ended stream or another
+/// account's. The body is optional.
+#[utoipa::path(post, path = "/api/v1/streams/{id}/stop", tag = "playback",
+    params(("id" = i64, Path, description = "Play session id")),
+    request_body(content = StopStreamRequest, description = "Optional"),
+    responses((status = 200, body = ProgressAck), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn stop_stream(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    body: OptionalJson<StopStreamRequest>,
+) -> Result<Json<ProgressAck>, ApiError> {
+    let b = body.0.unwrap_or_default();
+    Ok(Json(
+        crate::playback::stop_stream(&state, &user, id, b.from_device_id)
+            .await?
+            .into(),
+    ))
 }

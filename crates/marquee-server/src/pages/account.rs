@@ -533,3 +533,111 @@ async fn reset_submit(
         }),
     }
 }
+
+// ---------------------------------------------------------------------------
+// Devices and streams (#22 item 4): "Streams now" (an htmx partial the
+// account page polls) with a Stop button per stream, and "Sign out this
+// device" per device. The work is `crate::playback`'s.
+
+/// The routes of "Streams now" and of signing out one device.
+pub fn device_routes() -> Router<AppState> {
+    Router::new()
+        .route("/account/streams", get(streams_partial))
+        .route("/account/streams/{id}/stop", post(stream_stop))
+        .route("/account/devices/{id}/sign-out", post(device_sign_out))
+}
+
+/// One line of "Streams now".
+struct StreamLine {
+    id: i64,
+    title: String,
+    device: String,
+    profile: String,
+    position: String,
+    paused: bool,
+    this_device: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/streams.html")]
+struct StreamsPartial {
+    csrf: String,
+    streams: Vec<StreamLine>,
+    notice: Option<String>,
+}
+
+async fn streams_view(
+    state: &AppState,
+    user: &CurrentUser,
+    notice: Option<String>,
+) -> Result<StreamsPartial, PageError> {
+    let streams = crate::playback::account_streams(state, user, None)
+        .await?
+        .into_iter()
+        .map(|s| StreamLine {
+            id: s.stream.play_session_id,
+            title: s.stream.title_name,
+            device: s.stream.device_name,
+            profile: s.stream.profile_name,
+            position: crate::format::clock_label(s.stream.position_ms),
+            paused: s.stream.paused,
+            this_device: s.this_device,
+        })
+        .collect();
+    Ok(StreamsPartial {
+        csrf: user.csrf_token.clone(),
+        streams,
+        notice,
+    })
+}
+
+/// The account's live streams, each with a Stop button (a fragment).
+async fn streams_partial(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Html<String>, PageError> {
+    render(&streams_view(&state, &user, None).await?)
+}
+
+/// Stop one stream: the fragment again (htmx) or back to the account page.
+async fn stream_stop(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    PageForm(f): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let notice = match crate::playback::stop_stream(&state, &user, id, None).await {
+        Ok(ack) => format!("Stopped playback on {}.", ack.device_name),
+        Err(crate::error::AppError::NotFound(_)) => "That stream had already ended.".to_string(),
+        Err(e) => return Err(e.into()),
+    };
+    if headers.contains_key("hx-request") {
+        return Ok(render(&streams_view(&state, &user, Some(notice)).await?)?.into_response());
+    }
+    Ok(Redirect::to("/account#streams-now").into_response())
+}
+
+/// Sign out one device: its sessions end and it must register again. When
+/// it is this browser's own device, this session ends too: on to log-in.
+async fn device_sign_out(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    PageForm(f): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let out = crate::playback::sign_out_device(&state, &user, id).await?;
+    if out.this_session {
+        let cookie = service::clear_session_cookie(service::secure_cookies(&state, &headers));
+        return Ok(super::with_cookie(
+            Redirect::to("/login").into_response(),
+            &cookie,
+        ));
+    }
+    Ok(Redirect::to("/account#devices").into_response())
+}

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(staff_accounts::routes())
         .merge(account::routes())
+        .merge(account::device_routes())
         .merge(ideas::routes())
         .merge(home::routes())
         .merge(listening::routes())

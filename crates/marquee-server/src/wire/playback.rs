@@ -56,6 +56,59 @@ impl From<store::ActiveStream> for ActiveStream {
     }
 }
 
+/// A live stream in the account's stream list (`GET /api/v1/streams`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountStream {
+    /// The play session: `POST /api/v1/streams/{id}/stop` stops it.
+    pub play_session_id: i64,
+    /// Its profile.
+    pub profile_id: i64,
+    /// Profile name.
+    pub profile_name: String,
+    /// The device.
+    pub device_id: i64,
+    /// Device name.
+    pub device_name: String,
+    /// Device kind.
+    pub device_kind: DeviceKind,
+    /// The title.
+    pub title_id: i64,
+    /// Title name.
+    pub title_name: String,
+    /// Last known position.
+    pub position_ms: i64,
+    /// Paused.
+    pub paused: bool,
+    /// Started, ms.
+    pub started_at: Millis,
+    /// Last progress, ms.
+    pub updated_at: Millis,
+    /// It plays on the asking device (the `device_id` parameter, else the
+    /// device this session registered or plays on).
+    pub this_device: bool,
+}
+
+impl AccountStream {
+    /// A store row, marked as the asking device's or not.
+    pub fn new(v: store::ActiveStream, this_device: bool) -> Self {
+        AccountStream {
+            play_session_id: v.play_session_id,
+            profile_id: v.profile_id,
+            profile_name: v.profile_name,
+            device_id: v.device_id,
+            device_name: v.device_name,
+            device_kind: v.device_kind,
+            title_id: v.title_id,
+            title_name: v.title_name,
+            position_ms: v.position_ms,
+            paused: v.paused,
+            started_at: v.started_at,
+            updated_at: v.last_event_at,
+            this_device,
+        }
+    }
+}
+
 /// An acknowledged progress report or stop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ProgressAck {

@@ -561,3 +561,188 @@ async fn email_change_needs_the_password_and_a_link_to_the_new_address() {
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("not valid any more"));
 }
+
+/// "Sign out this device" on the account page ends the sessions bound to
+/// that device only, stops its stream, and the device must register again
+/// before it plays; "Streams now" lists and stops streams.
+#[tokio::test]
+async fn signing_out_one_device_ends_only_its_sessions() {
+    let app = TestApp::builder().start().await;
+    let title = app.add_title("Night Train").await;
+    let tv_session = app.signup("devices@example.com").await;
+    let phone_session = app.login("devices@example.com").await;
+    async fn register(app: &TestApp, token: &str, name: &str) -> i64 {
+        let (s, v) = post(
+            app,
+            "/api/v1/devices",
+            token,
+            json!({"name": name, "kind": "tv"}),
+        )
+        .await;
+        assert!(s == 201 || s == 200, "{s} {v}");
+        v["id"].as_i64().unwrap()
+    }
+    let tv = register(&app, &tv_session, "Living-room TV").await;
+    let phone = register(&app, &phone_session, "Phone").await;
+    let (s, v) = post(
+        &app,
+        "/api/v1/playback/start",
+        &tv_session,
+        json!({"title_id": title, "device_id": tv}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    // A browser session of the same account, bound to no device.
+    let client = browser();
+    let csrf = form_token(&client, &app, "/login").await;
+    let r = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "devices@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let html = client
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("action=\"/account/devices/{tv}/sign-out\"")),
+        "{html}"
+    );
+    assert!(html.contains("hx-get=\"/account/streams\""), "{html}");
+    let csrf = crate::helpers::field_of(&html, "csrf");
+    // "Streams now" shows the TV's stream with its Stop button.
+    let part = client
+        .get(app.url("/account/streams"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        part.contains("Night Train") && part.contains("Living-room TV"),
+        "{part}"
+    );
+    assert!(part.contains("/stop\""), "{part}");
+
+    let r = client
+        .post(app.url(&format!("/account/devices/{tv}/sign-out")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account#devices");
+    // The TV's session ended; the phone's and the browser's did not.
+    assert_eq!(app.get("/api/v1/me", Some(&tv_session)).await.status(), 401);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&phone_session)).await.status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Its stream stopped; it left the device list.
+    let (_, streams) = call(&app, Method::GET, "/api/v1/streams", &phone_session, None).await;
+    assert_eq!(streams, json!([]));
+    let (_, devices) = call(&app, Method::GET, "/api/v1/devices", &phone_session, None).await;
+    let ids: Vec<i64> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [phone]);
+    // Logged in again, the TV must register before it plays.
+    let tv_again = app.login("devices@example.com").await;
+    let (s, _) = post(
+        &app,
+        "/api/v1/playback/start",
+        &tv_again,
+        json!({"title_id": title, "device_id": tv}),
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(register(&app, &tv_again, "Living-room TV").await, tv);
+    let (s, v) = post(
+        &app,
+        "/api/v1/playback/start",
+        &tv_again,
+        json!({"title_id": title, "device_id": tv}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    // "Stop" in "Streams now" (htmx): the fragment again, saying so.
+    let id = v["play_session_id"].as_i64().unwrap();
+    let r = client
+        .post(app.url(&format!("/account/streams/{id}/stop")))
+        .header("HX-Request", "true")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let part = r.text().await.unwrap();
+    assert!(
+        part.contains("Stopped playback on Living-room TV"),
+        "{part}"
+    );
+    assert!(part.contains("Nothing is playing"), "{part}");
+    // Another profile's device, or an unknown one: 404, nothing signed out.
+    let r = client
+        .post(app.url("/account/devices/999999/sign-out"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Signing out the device this browser registered signs it out too.
+    let r = client
+        .post(app.url("/api/v1/devices"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"name": "This browser", "kind": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mine = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = client
+        .post(app.url(&format!("/account/devices/{mine}/sign-out")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    assert_ne!(
+        client
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&phone_session)).await.status(),
+        200
+    );
+}

@@ -850,6 +850,23 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     .await;
     assert!(s < 300);
     let tid = app.store().search_titles("heat", 1).await.unwrap()[0].id;
+    // A device playing a stream: "Sign out this device" and "Streams now"'s Stop.
+    let (s, dev) = post(
+        &app,
+        "/api/v1/devices",
+        &viewer,
+        json!({"name": "TV", "kind": "tv"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{dev}");
+    let (s, v) = post(
+        &app,
+        "/api/v1/playback/start",
+        &viewer,
+        json!({"title_id": tid, "device_id": dev["id"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
 
     let viewer_pages = vec![
         "/".to_string(),
@@ -863,6 +880,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/support".to_string(),
         format!("/support/conversations/{conv_id}/transcript"),
         "/account".to_string(),
+        "/account/streams".to_string(),
         "/account/handles".to_string(),
         "/account/password".to_string(),
         "/onboarding".to_string(),
@@ -923,6 +941,18 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         assert!(
             found.contains_key(must),
             "no form posts to {must}: {:?}",
+            found.keys()
+        );
+    }
+    for (prefix, suffix) in [
+        ("/account/devices/", "/sign-out"),
+        ("/account/streams/", "/stop"),
+    ] {
+        assert!(
+            found
+                .keys()
+                .any(|k| k.starts_with(prefix) && k.ends_with(suffix)),
+            "no form posts to {prefix}…{suffix}: {:?}",
             found.keys()
         );
     }

@@ -1066,3 +1066,240 @@ async fn devices_get_friendly_names_and_can_be_renamed() {
     assert!(names.contains(&"Chrome on Linux".to_string()), "{names:?}");
     assert!(names.contains(&"Work laptop".to_string()), "{names:?}");
 }
+
+/// Opens device `token`'s live events and waits for the first frame.
+async fn listen(app: &TestApp, token: &str) -> (reqwest::Response, String) {
+    let mut sse = app
+        .req(Method::GET, "/api/v1/events", Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let mut buf = String::new();
+    sse_until(&mut sse, &mut buf, |e, _| e == "streams").await;
+    (sse, buf)
+}
+
+/// "Stop playback there": the phone stops the TV's stream; the TV's live
+/// events say so at once, naming the phone; the stream has ended.
+#[tokio::test]
+async fn stop_playback_there_reaches_the_other_devices_events() {
+    let app = TestApp::builder().start().await;
+    let title = app.add_title("Night Train").await;
+    let phone_session = app.signup("remote@example.com").await;
+    let tv_session = app.login("remote@example.com").await;
+    // Each session registers its own device (and is bound to it).
+    let phone = device(&app, &phone_session, "Phone", "phone").await;
+    let tv = device(&app, &tv_session, "Living-room TV", "tv").await;
+    let (mut sse, mut buf) = listen(&app, &tv_session).await;
+    let playing = started(&app, &tv_session, title, tv).await;
+
+    // The stream list: every field, and whose device it is.
+    let list = get(&app, "/api/v1/streams", &phone_session).await;
+    let s = &list.as_array().unwrap()[0];
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(s["play_session_id"], playing);
+    assert_eq!(s["device_id"], tv);
+    assert_eq!(s["device_name"], "Living-room TV");
+    assert_eq!(s["profile_name"], "remote");
+    assert_eq!(s["title_id"], title);
+    assert_eq!(s["title_name"], "Night Train");
+    assert!(s["started_at"].as_i64().unwrap() > 0);
+    assert!(s["updated_at"].as_i64().unwrap() >= s["started_at"].as_i64().unwrap());
+    assert_eq!(s["this_device"], false);
+    let on_tv = get(&app, "/api/v1/streams", &tv_session).await;
+    assert_eq!(on_tv[0]["this_device"], true, "{on_tv}");
+    let named = get(
+        &app,
+        &format!("/api/v1/streams?device_id={tv}"),
+        &phone_session,
+    )
+    .await;
+    assert_eq!(named[0]["this_device"], true, "{named}");
+
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/streams/{playing}/stop"),
+        &phone_session,
+        json!({"from_device_id": phone}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["ended"].as_bool(), v["device_id"].as_i64()),
+        (Some(true), Some(tv))
+    );
+    // Keep-alives never let `sse_until` time out by itself: bound the wait.
+    let ev = tokio::time::timeout(
+        Duration::from_secs(10),
+        sse_until(&mut sse, &mut buf, |e, v| {
+            e == "playback" && v["kind"] == "remote_stop"
+        }),
+    )
+    .await
+    .expect("no remote_stop event on the TV's stream");
+    assert_eq!(ev["play_session_id"], playing);
+    assert_eq!(ev["device_id"], tv);
+    assert_eq!(ev["stopped_by"], "Phone");
+    // The TV's stream has ended: its next report is refused, the list is empty.
+    let (code, _) = progress(&app, &tv_session, playing, 1_000, crate::helpers::now_ms()).await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        get(&app, "/api/v1/streams", &phone_session).await,
+        json!([])
+    );
+    // Stopping it again: 404.
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/streams/{playing}/stop"),
+        &phone_session,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 404, "{v}");
+    // Ended the way a stop report ends a stream.
+    let log = get(
+        &app,
+        &format!("/api/v1/playback/events?title_id={title}"),
+        &tv_session,
+    )
+    .await;
+    let kinds: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["start", "stop"]);
+
+    // Without a body, the stopping session's own device is named.
+    let again = started(&app, &tv_session, title, tv).await;
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/streams/{again}/stop"),
+            Some(&phone_session),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let ev = tokio::time::timeout(
+        Duration::from_secs(10),
+        sse_until(&mut sse, &mut buf, |e, v| {
+            e == "playback" && v["kind"] == "remote_stop" && v["play_session_id"] == again
+        }),
+    )
+    .await
+    .expect("no remote_stop event on the TV's stream");
+    assert_eq!(ev["stopped_by"], "Phone");
+}
+
+/// Another account's stream cannot be stopped (404, still playing), nor can
+/// another account's device be named as the one it is stopped from.
+#[tokio::test]
+async fn another_accounts_stream_is_not_found() {
+    let app = TestApp::builder().start().await;
+    let title = app.add_title("Night Train").await;
+    let owner = app.signup("owner@example.com").await;
+    let stranger = app.signup("stranger@example.com").await;
+    let tv = device(&app, &owner, "TV", "tv").await;
+    let theirs = device(&app, &stranger, "Their phone", "phone").await;
+    let playing = started(&app, &owner, title, tv).await;
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/streams/{playing}/stop"),
+        &stranger,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(get(&app, "/api/v1/streams", &stranger).await, json!([]));
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/streams/{playing}/stop"),
+        &owner,
+        json!({"from_device_id": theirs}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["field"], "from_device_id");
+    let (s, v) = post(&app, "/api/v1/streams/999999/stop", &owner, json!({})).await;
+    assert_eq!(s, 404, "{v}");
+    // Anonymous: 401.
+    assert_eq!(app.get("/api/v1/streams", None).await.status(), 401);
+    let r = app
+        .post_json(&format!("/api/v1/streams/{playing}/stop"), None, &json!({}))
+        .await;
+    assert_eq!(r.status(), 401);
+    // Unknown fields are refused, naming them.
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/streams/{playing}/stop"),
+        &owner,
+        json!({"device": 1}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("device")),
+        "{v}"
+    );
+    // Still playing.
+    assert_eq!(
+        progress(&app, &owner, playing, 1_000, crate::helpers::now_ms())
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get(&app, "/api/v1/streams", &owner)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A stream-cap refusal lists the blocking streams by id and says whether a
+/// bigger plan exists; stopping one of them lets the start through.
+#[tokio::test]
+async fn cap_refusal_lists_streams_and_stopping_one_lets_playback_start() {
+    let app = TestApp::builder().start().await;
+    let title = app.add_title("Night Train").await;
+    let basic = account_with_plan(&app, "basic@example.com", Plan::Basic).await;
+    let tv = device(&app, &basic, "TV", "tv").await;
+    let phone = device(&app, &basic, "Phone", "phone").await;
+    let on_tv = started(&app, &basic, title, tv).await;
+    let (code, v) = start(&app, &basic, title, phone, false).await;
+    assert_eq!(code, 409, "{v}");
+    let blocking = v["active_streams"].as_array().unwrap();
+    assert_eq!(blocking.len(), 1, "{v}");
+    assert_eq!(blocking[0]["play_session_id"], on_tv);
+    assert_eq!(blocking[0]["device_name"], "TV");
+    assert_eq!(v["upgrade_available"], true);
+    assert_eq!(v["still_watching"], false);
+    let (s, r) = post(
+        &app,
+        &format!("/api/v1/streams/{on_tv}/stop"),
+        &basic,
+        json!({"from_device_id": phone}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (code, v) = start(&app, &basic, title, phone, false).await;
+    assert_eq!(code, 201, "{v}");
+
+    // The biggest plan offers no upgrade.
+    let premium = account_with_plan(&app, "premium@example.com", Plan::Premium).await;
+    for i in 0..4 {
+        let d = device(&app, &premium, &format!("P{i}"), "tv").await;
+        started(&app, &premium, title, d).await;
+    }
+    let d = device(&app, &premium, "P4", "tv").await;
+    let (code, v) = start(&app, &premium, title, d, false).await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["active_streams"].as_array().unwrap().len(), 4);
+    assert_eq!(v["upgrade_available"], false);
+}

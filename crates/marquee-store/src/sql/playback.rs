@@ -473,7 +473,8 @@ impl PlaybackStore for Backend {
         .rows_affected()
             == 1;
         sqlx::query(
-            "UPDATE devices SET kind = $1, last_seen_at = $2 WHERE profile_id = $3 AND name = $4",
+            "UPDATE devices SET kind = $1, last_seen_at = $2, revoked_at = NULL \
+             WHERE profile_id = $3 AND name = $4",
         )
         .bind(kind.as_str())
         .bind(now)
@@ -492,7 +493,10 @@ impl PlaybackStore for Backend {
     }
 
     async fn devices(&self, profile_id: i64) -> Result<Vec<Device>> {
-        sqlx::query("SELECT * FROM devices WHERE profile_id = $1 ORDER BY last_seen_at DESC, id")
+        sqlx::query(
+            "SELECT * FROM devices WHERE profile_id = $1 AND revoked_at IS NULL \
+             ORDER BY last_seen_at DESC, id",
+        )
             .bind(profile_id)
             .fetch_all(&self.pool)
             .await?
@@ -503,7 +507,8 @@ impl PlaybackStore for Backend {
 
     async fn rename_device(&self, profile_id: i64, device_id: i64, name: &str) -> Result<Device> {
         let row = sqlx::query(
-            "UPDATE devices SET name = $1 WHERE id = $2 AND profile_id = $3 RETURNING *",
+            "UPDATE devices SET name = $1 WHERE id = $2 AND profile_id = $3 AND revoked_at IS NULL \
+             RETURNING *",
         )
         .bind(name)
         .bind(device_id)
@@ -518,13 +523,60 @@ impl PlaybackStore for Backend {
     }
 
     async fn device(&self, id: i64) -> Result<Option<Device>> {
-        sqlx::query("SELECT * FROM devices WHERE id = $1")
+        sqlx::query("SELECT * FROM devices WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
             .map(device_from_row)
             .transpose()
+    }
+
+    async fn bind_session_device(&self, token_hash: &str, device_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET device_id = $1 WHERE token_hash = $2 \
+             AND (device_id IS NULL OR device_id <> $1)",
+        )
+        .bind(device_id)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_device(&self, token_hash: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT d.id FROM sessions s JOIN devices d ON d.id = s.device_id \
+             WHERE s.token_hash = $1 AND d.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn sign_out_device(&self, profile_id: i64, device_id: i64, now: Millis) -> Result<u64> {
+        // Sessions change: the server's session cache must not keep them.
+        let _changed = self.changes.on_return(Bump::Auth);
+        let mut tx = self.begin_write().await?;
+        let revoked = sqlx::query(
+            "UPDATE devices SET revoked_at = $1 WHERE id = $2 AND profile_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(device_id)
+        .bind(profile_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if revoked == 0 {
+            return Err(StoreError::NotFound { what: "device" });
+        }
+        let ended = sqlx::query("DELETE FROM sessions WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
     }
 
     async fn playable_title(&self, id: i64) -> Result<Option<PlayableTitle>> {
