@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 /// The longest free-text cancellation comment, in characters.
 pub const MAX_CANCEL_DETAIL: usize = 2000;
 /// The highest price a plan may carry, in minor units (cents).
-pub const MAX_PRICE_CENTS: i64 = 100_000_00;
+pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
 /// Every plan, from the smallest to the biggest.
 pub const PLANS: [Plan; 3] = [Plan::Basic, Plan::Standard, Plan::Premium];
