@@ -339,7 +339,7 @@ pub async fn churn(state: &AppState, days: i64) -> Result<Churn, AppError> {
             }
         }
     }
-    reasons.sort_by(|a, b| b.count.cmp(&a.count));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.count));
     let recent = events(
         state,
         &AccountEventQuery {
