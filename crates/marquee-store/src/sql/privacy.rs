@@ -251,10 +251,9 @@ impl PrivacyStore for Backend {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound { what: "account" })?;
-        let mut report = DeletionReport::default();
 
         // Shared transcripts: revoked (and then erased with their conversations).
-        report.shares_revoked = sqlx::query(&format!(
+        let shares_revoked = sqlx::query(&format!(
             "UPDATE support_shares SET revoked_at = $2, revoked_by = $1 \
              WHERE revoked_at IS NULL AND conversation_id IN {CONVERSATIONS}"
         ))
@@ -466,17 +465,17 @@ impl PrivacyStore for Backend {
         }
         purge_text_indexes(&mut tx).await?;
         tx.commit().await?;
-        report.erased = erased
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| (t.to_string(), n))
-            .collect();
-        report.anonymised = anonymised
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| (t.to_string(), n))
-            .collect();
-        Ok(report)
+        let nonzero = |rows: Vec<(&str, u64)>| {
+            rows.into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(t, n)| (t.to_string(), n))
+                .collect()
+        };
+        Ok(DeletionReport {
+            erased: nonzero(erased),
+            anonymised: nonzero(anonymised),
+            shares_revoked,
+        })
     }
 }
 
