@@ -34,6 +34,14 @@ pub enum AppError {
     /// Logged in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// A password given again to confirm a step (account deletion) is wrong.
+    #[error("{message}")]
+    Reauthenticate {
+        /// The password field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
@@ -105,7 +113,7 @@ impl AppError {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Reauthenticate { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -127,6 +135,7 @@ impl AppError {
             AppError::BadRequest { .. } => "invalid_input",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
+            AppError::Reauthenticate { .. } => "wrong_password",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { .. } => "conflict",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
@@ -147,6 +156,7 @@ impl AppError {
             AppError::BadRequest { field, .. } | AppError::Conflict { field, .. } => {
                 field.as_deref()
             }
+            AppError::Reauthenticate { field, .. } => Some(field),
             _ => None,
         }
     }

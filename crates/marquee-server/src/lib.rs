@@ -45,6 +45,7 @@ pub mod pages;
 pub mod perks;
 pub mod plans;
 pub mod playback;
+pub mod privacy;
 pub mod recs;
 pub mod service;
 pub mod streams;

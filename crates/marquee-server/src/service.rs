@@ -68,7 +68,7 @@ pub fn anonymous_write(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
 
 /// A place among the `auth.max_concurrent_hashes` password hashes computed
 /// at once (19 MiB each), counted in the metrics while held.
-struct HashPermit<'a> {
+pub(crate) struct HashPermit<'a> {
     _permit: tokio::sync::SemaphorePermit<'a>,
     in_flight: &'a prometheus::IntGauge,
 }
@@ -80,7 +80,7 @@ impl Drop for HashPermit<'_> {
 }
 
 /// Waits for a [`HashPermit`].
-async fn hashing(state: &AppState) -> Result<HashPermit<'_>, AppError> {
+pub(crate) async fn hashing(state: &AppState) -> Result<HashPermit<'_>, AppError> {
     let permit = state
         .hashing
         .acquire()

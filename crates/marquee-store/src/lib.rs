@@ -63,6 +63,9 @@ macro_rules! sql_features {
         #[path = "../sql/playback.rs"]
         mod playback;
         #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/privacy.rs"]
+        mod privacy;
+        #[allow(clippy::duplicate_mod)]
         #[path = "../sql/support.rs"]
         mod support;
     };
@@ -82,6 +85,7 @@ pub mod perks;
 pub mod plans;
 pub mod playback;
 pub mod postgres;
+pub mod privacy;
 pub mod sqlite;
 pub mod support;
 pub mod transfer;
@@ -99,6 +103,7 @@ pub use overview::OverviewStore;
 pub use perks::PerksStore;
 pub use plans::PlanStore;
 pub use playback::PlaybackStore;
+pub use privacy::PrivacyStore;
 pub use support::SupportStore;
 
 /// What went wrong in the store.
@@ -419,6 +424,7 @@ pub trait Store:
     + PlaybackStore
     + PlanStore
     + PerksStore
+    + PrivacyStore
     + DecisionStore
     + OverviewStore
     + SupportStore
@@ -442,6 +448,7 @@ impl<T> Store for T where
         + PlaybackStore
         + PlanStore
         + PerksStore
+        + PrivacyStore
         + DecisionStore
         + OverviewStore
         + SupportStore

@@ -23,6 +23,7 @@ pub mod listening;
 pub mod perks;
 pub mod plans;
 pub mod playback;
+pub mod privacy;
 pub mod support;
 
 /// The OpenAPI document.
@@ -103,6 +104,7 @@ pub fn routes() -> Router<AppState> {
         .merge(support::routes())
         .merge(home::routes())
         .merge(plans::routes())
+        .merge(privacy::routes())
         .fallback(api_not_found)
 }
 
@@ -131,6 +133,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("support", support::Doc::openapi()),
         ("home", home::Doc::openapi()),
         ("plans", plans::Doc::openapi()),
+        ("privacy", privacy::Doc::openapi()),
     ]
 }
 

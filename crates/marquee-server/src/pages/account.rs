@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/pause", post(pause_submit))
         .route("/account/reactivate", post(reactivate_submit))
         .route("/account/cancel", post(cancel_submit))
+        .route("/account/delete", post(delete_submit))
 }
 
 #[derive(Template)]
@@ -640,4 +641,53 @@ async fn device_sign_out(
         ));
     }
     Ok(Redirect::to("/account#devices").into_response())
+}
+
+/// "Delete account": the refusal (the form again, with why) or, once done,
+/// the confirmation with what was erased and what is kept.
+#[derive(Template)]
+#[template(path = "account_delete.html")]
+struct DeletePage {
+    l: Layout,
+    error: Option<String>,
+    report: Option<crate::wire::privacy::DeletionReport>,
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf: String,
+    password: String,
+}
+
+/// Deletes the account after checking its password again; the session
+/// cookie is cleared and the confirmation page says what was kept.
+async fn delete_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    headers: HeaderMap,
+    PageForm(f): PageForm<DeleteForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match crate::privacy::delete_account(&state, &user, &f.password).await {
+        Ok(report) => {
+            let cookie = service::clear_session_cookie(service::secure_cookies(&state, &headers));
+            let l = Layout {
+                csrf: page.l.csrf,
+                ..Layout::default()
+            };
+            let resp = render(&DeletePage {
+                l,
+                error: None,
+                report: Some(report),
+            })?
+            .into_response();
+            Ok(super::with_cookie(resp, &cookie))
+        }
+        Err(e) => refuse(e, |m| DeletePage {
+            l: page.l,
+            error: Some(m),
+            report: None,
+        }),
+    }
 }

@@ -9,6 +9,7 @@ pub mod overview;
 pub mod perks;
 pub mod plans;
 pub mod playback;
+pub mod privacy;
 pub mod support;
 
 /// Converts a list of rows to their wire form.

@@ -19,6 +19,7 @@ mod pages;
 mod perks;
 mod plans;
 mod playback;
+mod privacy;
 mod roles;
 mod snapshots;
 mod support;

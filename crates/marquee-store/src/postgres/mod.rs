@@ -177,6 +177,14 @@ pub(crate) const FOR_NO_KEY_UPDATE: &str = " FOR NO KEY UPDATE";
 /// rather than by the database's locale.
 pub(crate) const BYTE_ORDER: &str = " COLLATE \"C\"";
 
+// --- privacy ---
+
+/// After an account's deletion: nothing to do, the tsvector columns went
+/// with their rows (SQLite merges its FTS5 indexes).
+pub(crate) async fn purge_text_indexes(_conn: &mut Conn) -> Result<()> {
+    Ok(())
+}
+
 /// Administrative statements on a PostgreSQL server, for tests and tools
 /// that create and drop whole databases (`CREATE DATABASE ... TEMPLATE`).
 #[derive(Debug, Clone)]

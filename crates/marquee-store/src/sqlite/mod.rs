@@ -141,6 +141,21 @@ pub(crate) const FOR_NO_KEY_UPDATE: &str = "";
 /// (BINARY) collation already does.
 pub(crate) const BYTE_ORDER: &str = "";
 
+// --- privacy ---
+
+/// After an account's deletion: FTS5 keeps deleted text's terms in older
+/// index segments until they are merged, so the indexes over text a
+/// deleted account wrote (ideas, support messages) are merged at once
+/// (PostgreSQL's tsvector columns go with their rows).
+pub(crate) async fn purge_text_indexes(conn: &mut Conn) -> Result<()> {
+    for t in ["ideas_fts", "support_messages_fts"] {
+        sqlx::query(&format!("INSERT INTO {t}({t}) VALUES ('optimize')"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating when missing) the database a `sqlite://` URL names, in WAL mode.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
