@@ -226,6 +226,10 @@ async fn source_columns(conn: &mut sqlx::SqliteConnection, table: &str) -> Resul
         .collect()
 }
 
+/// Tables a migration fills with defaults (SLA policies, the plans' first
+/// prices): the target may hold those rows; the source's replace them.
+const SEEDED_TABLES: &[&str] = &["support_sla", "plan_prices"];
+
 /// Copies every row of `src` into `dst` (which must be empty) and verifies
 /// counts and checksums. Nothing is written to `dst` unless all of it verifies.
 pub async fn copy_sqlite_to_postgres(
@@ -251,7 +255,7 @@ pub async fn copy_sqlite_to_postgres(
         let existing: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", quote(table)))
             .fetch_one(&mut *t)
             .await?;
-        if existing > 0 && table != "support_sla" {
+        if existing > 0 && !SEEDED_TABLES.contains(&table.as_str()) {
             return Err(StoreError::Invalid {
                 field: "to",
                 message: format!("the target is not empty: {table} has {existing} rows"),
@@ -262,7 +266,7 @@ pub async fn copy_sqlite_to_postgres(
 
     let mut reports = Vec::with_capacity(plan.len());
     for (table, cols) in &plan {
-        // Rows a migration seeds (SLA defaults) are replaced by the source's.
+        // Rows a migration seeds (`SEEDED_TABLES`) are replaced by the source's.
         sqlx::query(&format!("DELETE FROM {}", quote(table)))
             .execute(&mut *t)
             .await?;
