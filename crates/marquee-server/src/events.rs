@@ -70,8 +70,8 @@ pub enum ListeningEvent {
 pub struct SupportEvent {
     /// The conversation.
     pub conversation_id: i64,
-    /// Its customer.
-    pub customer_id: i64,
+    /// Its customer (`None`: a visitor's conversation, for staff only).
+    pub customer_id: Option<i64>,
     /// `message`, `conversation`, `typing` or `resync`.
     pub kind: String,
     /// What the customer sees (JSON), if anything.

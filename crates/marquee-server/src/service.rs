@@ -190,7 +190,29 @@ pub async fn verify_email(
         .account(id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such account".into()))?;
+    link_help_conversations(state, id, &account.email).await;
     session_for(state, account).await
+}
+
+/// The account just proved `email` is its own: the support conversations
+/// a visitor opened with that (verified) address join its history. A
+/// failure here only delays the link, so it is logged, not returned.
+async fn link_help_conversations(state: &AppState, account_id: i64, email: &str) {
+    match state
+        .store
+        .link_visitor_conversations(account_id, email, state.clock.now_ms())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            account = account_id,
+            conversations = n,
+            "visitor conversations linked"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, account = account_id, "linking visitor conversations failed")
+        }
+    }
 }
 
 /// A mailed token as sent: trimmed, not empty, not absurdly long; else the
@@ -530,6 +552,7 @@ pub async fn confirm_email_change(
         return Err(AppError::invalid("token", WHY));
     };
     tracing::info!(account = id, "e-mail address changed");
+    link_help_conversations(state, id, &new).await;
     let origin = public_origin(state, headers);
     state
         .mail

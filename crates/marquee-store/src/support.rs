@@ -19,12 +19,20 @@ use serde::Serialize;
 pub struct Conversation {
     /// Id.
     pub id: i64,
-    /// The customer's account.
-    pub account_id: i64,
-    /// The customer's e-mail (shown to staff and the customer only).
+    /// The customer's account; `None` while a visitor's conversation is not
+    /// linked to one.
+    pub account_id: Option<i64>,
+    /// The customer's e-mail (the account's, or the one the visitor gave);
+    /// shown to staff and the customer only.
     pub customer_email: String,
-    /// The customer's plan.
-    pub customer_plan: String,
+    /// The customer's plan (none for a visitor).
+    pub customer_plan: Option<String>,
+    /// Where it started.
+    pub channel: Channel,
+    /// The name a visitor gave, if any.
+    pub visitor_name: Option<String>,
+    /// When the visitor proved the e-mail is theirs.
+    pub visitor_verified_at: Option<Millis>,
     /// Status.
     pub status: ConvStatus,
     /// Priority.
@@ -59,6 +67,69 @@ pub struct Conversation {
     pub last_message_id: i64,
     /// Id of the newest public message.
     pub last_public_message_id: i64,
+}
+
+/// Where a conversation started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The chat of a signed-in customer.
+    Chat,
+    /// The visitor chat (pre-chat form, no log-in).
+    Visitor,
+    /// The offline form, outside business hours.
+    Offline,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Chat => "chat",
+            Channel::Visitor => "visitor",
+            Channel::Offline => "offline",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Channel> {
+        match s {
+            "chat" => Some(Channel::Chat),
+            "visitor" => Some(Channel::Visitor),
+            "offline" => Some(Channel::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// A conversation opened without a log-in (visitor chat or offline form).
+#[derive(Debug, Clone)]
+pub struct NewVisitorConversation<'a> {
+    /// The e-mail the visitor gave.
+    pub email: &'a str,
+    /// The name they gave, if any.
+    pub name: Option<&'a str>,
+    /// The first message.
+    pub body: &'a str,
+    /// [`Channel::Visitor`] or [`Channel::Offline`].
+    pub channel: Channel,
+    /// sha256 of the browser's token.
+    pub token_hash: &'a str,
+    /// sha256 of the verification link's token.
+    pub verify_hash: &'a str,
+    /// When that link stops working.
+    pub verify_expires: Millis,
+}
+
+/// A visitor followed the verification link.
+#[derive(Debug, Clone)]
+pub struct VisitorVerified {
+    /// The conversation, after linking.
+    pub conversation: Conversation,
+    /// The system message that records it.
+    pub message: Message,
+    /// The account it is now linked to, where one has that e-mail.
+    pub linked_account: Option<i64>,
 }
 
 /// What the customer was watching when they wrote.
@@ -395,6 +466,35 @@ pub trait SupportStore: Send + Sync {
         default_capacity: u32,
         now: Millis,
     ) -> Result<SupportWrite>;
+    /// Opens a visitor's conversation (no account yet) with its first
+    /// message, and auto-assigns it.
+    async fn create_visitor_conversation(
+        &self,
+        v: &NewVisitorConversation<'_>,
+        default_capacity: u32,
+        now: Millis,
+    ) -> Result<SupportWrite>;
+    /// The conversation a visitor's browser token opens.
+    async fn visitor_conversation(&self, token_hash: &str) -> Result<Option<Conversation>>;
+    /// Spends a visitor's verification link (single use, before it expires):
+    /// marks the e-mail verified and links every verified conversation of
+    /// that e-mail to the account that has it, if any. `None` when the link
+    /// is unknown, used or expired.
+    /// The browser that followed the link gets a fresh token (`new_token_hash`).
+    async fn verify_visitor(
+        &self,
+        verify_hash: &str,
+        new_token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<VisitorVerified>>;
+    /// Links the verified visitor conversations of `email` to the account
+    /// (called when the account proves the address); returns how many.
+    async fn link_visitor_conversations(
+        &self,
+        account_id: i64,
+        email: &str,
+        now: Millis,
+    ) -> Result<u64>;
     /// One conversation.
     async fn conversation(&self, id: i64) -> Result<Option<Conversation>>;
     /// Several, by id (missing ones are left out).
@@ -412,11 +512,13 @@ pub trait SupportStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Message>>;
     /// A customer message: reopens a pending, snoozed or resolved
-    /// conversation, stamps the playback state, auto-assigns.
+    /// conversation, stamps the playback state, auto-assigns. With an
+    /// account the conversation must be that account's; `None` is the
+    /// visitor whose browser token the caller resolved to this conversation.
     async fn add_customer_message(
         &self,
         conversation_id: i64,
-        account_id: i64,
+        account_id: Option<i64>,
         body: &str,
         default_capacity: u32,
         now: Millis,
@@ -556,7 +658,7 @@ pub struct Mention {
     /// The conversation.
     pub conversation_id: i64,
     /// Its customer.
-    pub account_id: i64,
+    pub account_id: Option<i64>,
     /// Its state.
     pub status: ConvStatus,
     /// The latest matching customer message.

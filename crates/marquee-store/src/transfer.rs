@@ -227,8 +227,9 @@ async fn source_columns(conn: &mut sqlx::SqliteConnection, table: &str) -> Resul
 }
 
 /// Tables a migration fills with defaults (SLA policies, the plans' first
-/// prices): the target may hold those rows; the source's replace them.
-const SEEDED_TABLES: &[&str] = &["support_sla", "plan_prices"];
+/// prices, the first canned responses): the target may hold those rows; the
+/// source's replace them.
+const SEEDED_TABLES: &[&str] = &["support_sla", "plan_prices", "support_canned"];
 
 /// Copies every row of `src` into `dst` (which must be empty) and verifies
 /// counts and checksums. Nothing is written to `dst` unless all of it verifies.

@@ -4,6 +4,7 @@
 
 use crate::auth::{Admin, ClientIp, CurrentUser, Staff};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody};
+use crate::support::visitor::{self, HoursStatus};
 use crate::support::{
     self, assignee_filter, check_agent, check_sla, window, CustomerConversation, MessageView, Next,
     Report,
@@ -35,14 +36,15 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         typing, read, csat, share, unshare, email_transcript, customer_events, stream_error,
         inbox, staff_conversation, staff_message, staff_update, staff_assign, canned_list,
         canned_create, canned_delete, sla_get, sla_put, agents_get, agents_put, metrics,
-        staff_events
+        staff_events, hours, visitor_start, visitor_messages, visitor_post, visitor_verify
     ),
     components(schemas(
         CustomerConversation, MessageView, Conversation, CsatAnswer, ShareInfo, Canned,
         AgentSettings, StreamError, SupportContext, Report, ConvStatus, Priority, SlaPolicy,
         StartConversationRequest, MessageRequest, TypingRequest, ReadRequest, CsatRequest, ShareResponse,
         StreamErrorRequest, StaffMessageRequest, UpdateRequest, AssignRequest, CannedRequest,
-        AgentRequest, ConversationDetail, Started, EmailRequest, EventRecord
+        AgentRequest, ConversationDetail, Started, EmailRequest, EventRecord, HoursStatus,
+        VisitorStartRequest, VisitorStarted, VisitorThread, VerifyRequest, VisitorVerifiedBody
     )),
     tags((name = "support"))
 )]
@@ -69,6 +71,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/support/conversations/{id}/email", post(email_transcript))
         .route("/support/events", get(customer_events))
+        .route("/support/hours", get(hours))
+        .route("/support/visitor", post(visitor_start))
+        .route(
+            "/support/visitor/messages",
+            get(visitor_messages).post(visitor_post),
+        )
+        .route("/support/visitor/verify", post(visitor_verify))
         .route("/playback/errors", post(stream_error))
         .route("/staff/support/conversations", get(inbox))
         .route(
@@ -185,14 +194,13 @@ async fn detail(
             .collect(),
         csat: wire::all(state.store.csat_answers(c.id).await?),
         share: state.store.active_share(c.id).await?.map(Into::into),
-        context: if staff_view {
-            state
+        context: match c.account_id.filter(|_| staff_view) {
+            Some(account_id) => state
                 .store
-                .support_context(c.account_id)
+                .support_context(account_id)
                 .await?
-                .map(Into::into)
-        } else {
-            None
+                .map(Into::into),
+            None => None,
         },
         email_available: state.config.smtp.configured(),
         history: if staff_view {
@@ -200,7 +208,7 @@ async fn detail(
         } else {
             None
         },
-        conversation: (!staff_view || c.account_id == user.account.id)
+        conversation: (!staff_view || c.account_id == Some(user.account.id))
             .then(|| support::customer_view(&c)),
         staff: staff_view.then(|| c.into()),
     })
@@ -216,7 +224,7 @@ async fn get_conversation(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
     let c = support::readable(&state, &user, id).await?;
-    let staff = c.account_id != user.account.id;
+    let staff = c.account_id != Some(user.account.id);
     Ok(Json(detail(&state, &user, c, staff).await?))
 }
 
@@ -243,7 +251,7 @@ async fn list_messages(
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
     let limit = super::check_limit(p.limit, 200, 500)?;
     let c = support::readable(&state, &user, id).await?;
-    let staff = c.account_id != user.account.id;
+    let staff = c.account_id != Some(user.account.id);
     let msgs = state
         .store
         .messages(c.id, staff, p.after.unwrap_or(0), limit)
@@ -582,9 +590,10 @@ async fn staff_message(
     State(state): State<AppState>,
     Staff(user): Staff,
     ApiPath(id): ApiPath<i64>,
+    headers: axum::http::HeaderMap,
     ApiJson(b): ApiJson<StaffMessageRequest>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
-    let w = support::agent_message(&state, &user, id, &b.body, b.internal).await?;
+    let w = support::agent_message(&state, &user, id, &b.body, b.internal, &headers).await?;
     let m = w
         .message
         .as_ref()
@@ -832,4 +841,157 @@ async fn staff_events(
 ) -> Result<Response, ApiError> {
     let permit = state.streams.acquire(s.0.account.id, ip)?;
     Ok(sse_stream(state.support.subscribe_staff(), permit).into_response())
+}
+
+/// Whether someone answers live now, the hours in words, and when the team
+/// is next in (public: the log-in and help pages show it).
+#[utoipa::path(get, path = "/api/v1/support/hours", tag = "support",
+    responses((status = 200, body = HoursStatus)))]
+async fn hours(State(state): State<AppState>) -> Json<HoursStatus> {
+    Json(visitor::hours_status(&state, state.clock.now_ms()))
+}
+
+/// A visitor's first message (no log-in): the pre-chat form, or the
+/// offline form outside business hours.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorStartRequest {
+    /// Where we can reach you; a link to confirm it is mailed there.
+    email: String,
+    /// Your name (optional, at most 80 characters).
+    name: Option<String>,
+    /// Your message, 1 to 4000 characters.
+    body: String,
+}
+
+/// A visitor conversation just opened.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitorStarted {
+    /// The conversation.
+    conversation: CustomerConversation,
+    /// Its first message.
+    message: Option<MessageView>,
+    /// Send it as `X-Visitor-Token` to read and add to this conversation
+    /// (shown once; the help page keeps it in a cookie).
+    visitor_token: String,
+    /// Written outside business hours: the answer comes by e-mail.
+    offline: bool,
+}
+
+/// Opens a conversation without logging in (for customers who cannot).
+/// Mails a single-use link that confirms the address; once confirmed, the
+/// conversation joins the account that uses it. Limited per client address.
+#[utoipa::path(post, path = "/api/v1/support/visitor", tag = "support", request_body = VisitorStartRequest,
+    responses((status = 201, body = VisitorStarted), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn visitor_start(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+    ApiJson(b): ApiJson<VisitorStartRequest>,
+) -> Result<(StatusCode, Json<VisitorStarted>), ApiError> {
+    let s = visitor::start(&state, ip, &headers, &b.email, b.name.as_deref(), &b.body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(VisitorStarted {
+            offline: s.write.conversation.channel == store::Channel::Offline,
+            conversation: support::customer_view(&s.write.conversation),
+            message: s
+                .write
+                .message
+                .as_ref()
+                .map(|m| support::message_view(m, false)),
+            visitor_token: s.token,
+        }),
+    ))
+}
+
+/// A visitor's conversation with its messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitorThread {
+    /// The conversation.
+    conversation: CustomerConversation,
+    /// Whether you confirmed your address.
+    verified: bool,
+    /// Messages, oldest first (no internal notes).
+    messages: Vec<MessageView>,
+}
+
+fn visitor_token(headers: &axum::http::HeaderMap) -> Result<String, AppError> {
+    visitor::token_of(headers).ok_or_else(|| {
+        AppError::Unauthorized(
+            "send the visitor token (X-Visitor-Token) from when you wrote".into(),
+        )
+    })
+}
+
+/// The conversation your visitor token opens.
+#[utoipa::path(get, path = "/api/v1/support/visitor/messages", tag = "support",
+    responses((status = 200, body = VisitorThread), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("X-Visitor-Token" = String, Header, description = "The token from when you wrote")))]
+async fn visitor_messages(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<VisitorThread>, ApiError> {
+    let (c, ms) = visitor::messages(&state, &visitor_token(&headers)?).await?;
+    Ok(Json(VisitorThread {
+        verified: c.visitor_verified_at.is_some(),
+        conversation: support::customer_view(&c),
+        messages: ms.iter().map(|m| support::message_view(m, false)).collect(),
+    }))
+}
+
+/// Adds to the conversation your visitor token opens (reopening it if it
+/// was resolved).
+#[utoipa::path(post, path = "/api/v1/support/visitor/messages", tag = "support", request_body = MessageRequest,
+    responses((status = 201, body = MessageView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)),
+    params(("X-Visitor-Token" = String, Header, description = "The token from when you wrote")))]
+async fn visitor_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+    ApiJson(b): ApiJson<MessageRequest>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let w = visitor::message(&state, ip, &visitor_token(&headers)?, &b.body).await?;
+    let m = w
+        .message
+        .as_ref()
+        .map(|m| support::message_view(m, false))
+        .ok_or_else(|| AppError::Internal("message write returned no message".into()))?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+/// The token from the mailed confirmation link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// As in the link.
+    token: String,
+}
+
+/// A confirmed visitor address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitorVerifiedBody {
+    /// The conversation.
+    conversation: CustomerConversation,
+    /// An account uses this address and the conversation is now part of it.
+    linked: bool,
+    /// A fresh visitor token for this conversation (the old one stops working).
+    visitor_token: String,
+}
+
+/// Confirms a visitor's address with the mailed link (single use, 24 hours):
+/// the conversation joins the account that uses the address, if any.
+#[utoipa::path(post, path = "/api/v1/support/visitor/verify", tag = "support", request_body = VerifyRequest,
+    responses((status = 200, body = VisitorVerifiedBody), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn visitor_verify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(b): ApiJson<VerifyRequest>,
+) -> Result<Json<VisitorVerifiedBody>, ApiError> {
+    let (v, token) = visitor::verify(&state, ip, &b.token).await?;
+    Ok(Json(VisitorVerifiedBody {
+        conversation: support::customer_view(&v.conversation),
+        linked: v.linked_account.is_some(),
+        visitor_token: token,
+    }))
 }

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub mod account;
+pub mod help;
 pub mod home;
 pub mod ideas;
 pub mod listening;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(staff_accounts::routes())
         .merge(account::routes())
+        .merge(help::routes())
         .merge(account::device_routes())
         .merge(ideas::routes())
         .merge(home::routes())

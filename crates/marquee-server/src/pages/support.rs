@@ -198,7 +198,7 @@ async fn transcript_view(
     Ok(render(&TranscriptPage {
         customer: first_name(&c.customer_email),
         lines: lines(&msgs, false),
-        owner: c.account_id == user.account.id,
+        owner: c.account_id == Some(user.account.id),
         share: state.store.active_share(c.id).await?,
         new_share_url,
         email_available: state.config.smtp.configured(),
@@ -249,7 +249,7 @@ async fn unshare_submit(
     let c = support::readable(&state, &user, id).await?;
     support::revoke(&state, &user, id).await?;
     // Staff come back to the inbox's conversation page, the customer to the transcript.
-    let back = if c.account_id == user.account.id {
+    let back = if c.account_id == Some(user.account.id) {
         format!("/support/conversations/{id}/transcript?notice=revoked")
     } else {
         format!("/staff/support/conversations/{id}")
@@ -439,7 +439,7 @@ async fn inbox_list(
     let rows = convs
         .into_iter()
         .map(|c| InboxRow {
-            customer: c.customer_email.clone(),
+            customer: support::customer_label(&c),
             preview: support::preview(c.preview.as_deref().unwrap_or(""), 90),
             when: fmt_time(c.last_message_at),
             breach: breach_of(&c, &sla, now),
@@ -508,7 +508,10 @@ async fn conversation_page(
         l: page.l,
         lines: lines(&msgs, true),
         last_id: msgs.last().map(|m| m.id).unwrap_or(0),
-        ctx: state.store.support_context(c.account_id).await?,
+        ctx: match c.account_id {
+            Some(account_id) => state.store.support_context(account_id).await?,
+            None => None,
+        },
         agents: state
             .store
             .support_agents(state.config.support.default_capacity)

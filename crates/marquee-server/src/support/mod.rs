@@ -10,11 +10,14 @@
 //! - Clients resynchronise from the API by message id after a reconnect or a
 //!   `resync` event, and drop ids they have seen: nothing is lost or doubled.
 
+pub mod visitor;
+
 use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
 use crate::events::{Feed, SupportEvent};
 use crate::format::fmt_time;
 use crate::AppState;
+use marquee_domain::hours::BusinessHours;
 use marquee_domain::support::{
     self as rules, aggregate, conversation_metrics, utc_day, Aggregate, ConvMetrics, ConvStatus,
     Priority, SlaPolicy,
@@ -38,6 +41,14 @@ pub struct SupportConfig {
     pub conversations_per_hour: u32,
     /// Messages one customer may send per minute.
     pub messages_per_minute: u32,
+    /// When the team answers live (`always`, or e.g.
+    /// `mon-fri 09:00-18:00; sat 10:00-14:00`; see `marquee_domain::hours`).
+    /// Outside them the help page offers the offline form.
+    pub hours: String,
+    /// The IANA time zone the hours are in (`Europe/London`).
+    pub timezone: String,
+    /// Visitor conversations (no log-in) one IP address may open per hour.
+    pub visitor_conversations_per_hour: u32,
 }
 
 impl Default for SupportConfig {
@@ -46,6 +57,9 @@ impl Default for SupportConfig {
             default_capacity: 5,
             conversations_per_hour: 10,
             messages_per_minute: 30,
+            hours: "always".into(),
+            timezone: "UTC".into(),
+            visitor_conversations_per_hour: 5,
         }
     }
 }
@@ -56,9 +70,20 @@ impl SupportConfig {
         if self.default_capacity > 1000 {
             return Err("support.default_capacity must be at most 1000".into());
         }
-        if self.conversations_per_hour == 0 || self.messages_per_minute == 0 {
+        BusinessHours::parse(&self.hours).map_err(|e| e.to_string())?;
+        jiff::tz::TimeZone::get(&self.timezone).map_err(|_| {
+            format!(
+                "support.timezone: {:?} is not an IANA time zone (e.g. Europe/London)",
+                self.timezone
+            )
+        })?;
+        if self.conversations_per_hour == 0
+            || self.messages_per_minute == 0
+            || self.visitor_conversations_per_hour == 0
+        {
             return Err(
-                "support.conversations_per_hour and support.messages_per_minute must be positive"
+                "support.conversations_per_hour, support.messages_per_minute and \
+                 support.visitor_conversations_per_hour must be positive"
                     .into(),
             );
         }
@@ -73,8 +98,8 @@ pub struct LiveEvent {
     pub seq: u64,
     /// The conversation.
     pub conversation_id: i64,
-    /// The customer who owns it.
-    pub customer_id: i64,
+    /// The customer who owns it (`None`: a visitor's, for staff only).
+    pub customer_id: Option<i64>,
     /// `message`, `conversation` or `typing`.
     pub kind: &'static str,
     /// What the customer sees (`None`: staff only, e.g. an internal note).
@@ -206,7 +231,7 @@ impl SupportHub {
     fn publish(
         &self,
         conversation_id: i64,
-        customer_id: i64,
+        customer_id: Option<i64>,
         kind: &'static str,
         customer_data: Option<String>,
         staff_data: String,
@@ -219,7 +244,7 @@ impl SupportHub {
             customer_data: customer_data.map(Arc::new),
             staff_data: Arc::new(staff_data),
         });
-        if ev.customer_data.is_some() {
+        if let (Some(customer_id), true) = (customer_id, ev.customer_data.is_some()) {
             if let Ok(map) = self.customers.lock() {
                 if let Some(tx) = map.get(&customer_id) {
                     let _ = tx.send(ev.clone());
@@ -347,6 +372,24 @@ pub fn customer_view(c: &Conversation) -> CustomerConversation {
     }
 }
 
+/// Who the customer is, for staff lists: the account's address, or the
+/// visitor's with where they wrote from and whether the address is proven.
+pub fn customer_label(c: &Conversation) -> String {
+    if c.account_id.is_some() {
+        return c.customer_email.clone();
+    }
+    let via = match c.channel {
+        marquee_store::support::Channel::Offline => "offline form",
+        _ => "visitor chat",
+    };
+    let proven = if c.visitor_verified_at.is_some() {
+        "address confirmed, no account"
+    } else {
+        "address not confirmed"
+    };
+    format!("{} ({via}, {proven})", c.customer_email)
+}
+
 /// The first `n` characters of a text, with an ellipsis when cut.
 pub fn preview(text: &str, n: usize) -> String {
     let mut out: String = text.chars().take(n).collect();
@@ -448,7 +491,7 @@ pub struct Typing {
 
 /// Publishes a typing indicator (not stored).
 pub fn publish_typing(state: &AppState, c: &Conversation, user: &CurrentUser, typing: bool) {
-    let staff = user.account.id != c.account_id;
+    let staff = c.account_id != Some(user.account.id);
     let t = Typing {
         conversation_id: c.id,
         side: if staff { "agent" } else { "customer" }.into(),
@@ -473,7 +516,7 @@ pub async fn readable(
         .conversation(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("conversation {id} not found")))?;
-    if c.account_id != user.account.id && !user.account.role.is_staff() {
+    if c.account_id != Some(user.account.id) && !user.account.role.is_staff() {
         return Err(AppError::Forbidden(
             "this conversation belongs to another customer".into(),
         ));
@@ -488,7 +531,7 @@ pub async fn owned(
     id: i64,
 ) -> Result<Conversation, AppError> {
     let c = readable(state, user, id).await?;
-    if c.account_id != user.account.id {
+    if c.account_id != Some(user.account.id) {
         return Err(AppError::Forbidden(
             "only the customer who opened it can do this".into(),
         ));
@@ -561,7 +604,7 @@ pub async fn customer_message(
             .store
             .add_customer_message(
                 c.id,
-                user.account.id,
+                Some(user.account.id),
                 &body,
                 state.config.support.default_capacity,
                 now,
@@ -580,6 +623,7 @@ pub async fn agent_message(
     id: i64,
     body: &str,
     internal: bool,
+    headers: &axum::http::HeaderMap,
 ) -> Result<SupportWrite, AppError> {
     let c = readable(state, agent, id).await?;
     let body = rules::message_body(body)?;
@@ -609,6 +653,14 @@ pub async fn agent_message(
             .await?
     };
     publish_write(state, &w).await;
+    if let Some(m) = &w.message {
+        visitor::mail_reply(
+            state,
+            &w.conversation,
+            m,
+            &crate::service::public_origin(state, headers),
+        );
+    }
     Ok(w)
 }
 
@@ -692,7 +744,7 @@ pub async fn mark_read(
     message_id: i64,
 ) -> Result<Conversation, AppError> {
     let c = readable(state, user, id).await?;
-    let customer_side = c.account_id == user.account.id;
+    let customer_side = c.account_id == Some(user.account.id);
     let c = {
         let _w = state.support.writes.lock().await;
         state
@@ -731,16 +783,18 @@ pub async fn answer_csat(
         .answer_csat(c.id, score, comment, state.clock.now_ms())
         .await?;
     // A low score earns the customer a recovery perk, once per resolution.
-    if let Err(e) = crate::perks::support_signal(
-        state,
-        c.account_id,
-        &recovery_key(c.id, a.resolution_seq),
-        crate::perks::SupportSignal::Csat(i64::from(score)),
-        a.answered_at,
-    )
-    .await
-    {
-        tracing::warn!(error = %e, conversation = c.id, "support recovery signal failed");
+    if let Some(account_id) = c.account_id {
+        if let Err(e) = crate::perks::support_signal(
+            state,
+            account_id,
+            &recovery_key(c.id, a.resolution_seq),
+            crate::perks::SupportSignal::Csat(i64::from(score)),
+            a.answered_at,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, conversation = c.id, "support recovery signal failed");
+        }
     }
     if let Some(c) = state.store.conversation(c.id).await? {
         publish_conversation(state, &c);
@@ -831,6 +885,10 @@ async fn sweep_sla_breaches(state: &AppState) -> Result<(), AppError> {
         return Ok(());
     }
     for c in state.store.conversations_by_ids(&breached).await? {
+        // Perks go to accounts; a visitor's conversation has none yet.
+        let Some(account_id) = c.account_id else {
+            continue;
+        };
         // The resolution under way, or the one just made.
         let seq = if c.status == marquee_domain::support::ConvStatus::Resolved {
             c.resolution_seq
@@ -839,7 +897,7 @@ async fn sweep_sla_breaches(state: &AppState) -> Result<(), AppError> {
         };
         crate::perks::support_signal(
             state,
-            c.account_id,
+            account_id,
             &recovery_key(c.id, seq),
             crate::perks::SupportSignal::SlaBreach,
             now,

@@ -14,11 +14,18 @@ pub struct Conversation {
     /// Id.
     pub id: i64,
     /// The customer's account.
-    pub account_id: i64,
+    pub account_id: Option<i64>,
     /// The customer's e-mail (shown to staff and the customer only).
     pub customer_email: String,
-    /// The customer's plan.
-    pub customer_plan: String,
+    /// The customer's plan (none for a visitor).
+    pub customer_plan: Option<String>,
+    /// Where it started: `chat` (signed in), `visitor` (the visitor chat) or
+    /// `offline` (the offline form).
+    pub channel: String,
+    /// The name a visitor gave.
+    pub visitor_name: Option<String>,
+    /// When the visitor proved the address is theirs.
+    pub visitor_verified_at: Option<Millis>,
     /// Status.
     pub status: ConvStatus,
     /// Priority.
@@ -62,6 +69,9 @@ impl From<store::Conversation> for Conversation {
             account_id: v.account_id,
             customer_email: v.customer_email,
             customer_plan: v.customer_plan,
+            channel: v.channel.as_str().into(),
+            visitor_name: v.visitor_name,
+            visitor_verified_at: v.visitor_verified_at,
             status: v.status,
             priority: v.priority,
             assignee_id: v.assignee_id,
@@ -523,7 +533,7 @@ pub struct Mention {
     /// The conversation.
     pub conversation_id: i64,
     /// Its customer.
-    pub account_id: i64,
+    pub account_id: Option<i64>,
     /// Its state.
     pub status: ConvStatus,
     /// The latest matching customer message.

@@ -1,21 +1,11 @@
 //! Getting back into an account: password reset by mail (issue 22).
 
-use crate::helpers::{browser, call, error_of, form_token, post, SmtpSink, TestApp, PASSWORD};
+use crate::helpers::{
+    browser, call, error_of, form_token, post, token_in, SmtpSink, TestApp, PASSWORD,
+};
 use marquee_domain::Role;
 use reqwest::Method;
 use serde_json::json;
-
-/// The token of the link to `page` (`/reset`, `/verify`) in a mail
-/// (quoted-printable soft breaks undone).
-fn token_in(mail: &str, page: &str) -> String {
-    let unfolded = mail.replace("=\r\n", "").replace("=3D", "=");
-    let marker = format!("{page}?token=");
-    let at = unfolded.find(&marker).expect("no link in the mail") + marker.len();
-    unfolded[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
 
 /// The status of an API log-in.
 async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {

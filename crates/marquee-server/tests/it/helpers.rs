@@ -672,3 +672,14 @@ pub async fn form_token(client: &reqwest::Client, app: &TestApp, path: &str) -> 
         .unwrap();
     field_of(&html, "csrf")
 }
+
+/// The token of the `page?token=` link in a mail (quoted-printable undone).
+pub fn token_in(mail: &str, page: &str) -> String {
+    let unfolded = mail.replace("=\r\n", "").replace("=3D", "=");
+    let marker = format!("{page}?token=");
+    let at = unfolded.find(&marker).expect("no link in the mail") + marker.len();
+    unfolded[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}

@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod cache;
 mod harden;
+mod help;
 mod helpers;
 mod home;
 mod hostile;

@@ -252,6 +252,16 @@ impl PrivacyStore for Backend {
             .await?
             .ok_or(StoreError::NotFound { what: "account" })?;
 
+        // Conversations opened without logging in under this address carry
+        // it (and what was written there): they go with the account's own.
+        sqlx::query(
+            "UPDATE support_conversations SET account_id = $1 WHERE account_id IS NULL \
+             AND lower(visitor_email) = (SELECT lower(email) FROM accounts WHERE id = $1)",
+        )
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+
         // Shared transcripts: revoked (and then erased with their conversations).
         let shares_revoked = sqlx::query(&format!(
             "UPDATE support_shares SET revoked_at = $2, revoked_by = $1 \

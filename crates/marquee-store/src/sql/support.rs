@@ -10,10 +10,10 @@
 
 use super::{lock, support_mention_match, text, unique_to_conflict, Backend, Conn, Db, FOR_UPDATE};
 use crate::support::{
-    AgentSettings, AssigneeFilter, AuthorKind, Canned, ContextDevice, ContextIdea, ContextPost,
+    AgentSettings, AssigneeFilter, AuthorKind, Canned, Channel, ContextDevice, ContextIdea, ContextPost,
     ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Mention, Message,
     NewStreamError, ShareInfo, StreamError, SupportContext, SupportLoad, SupportStore,
-    SupportWrite, WatchSnapshot,
+    SupportWrite, VisitorVerified, NewVisitorConversation, WatchSnapshot,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -50,7 +50,8 @@ async fn lock_conv(conn: &mut Conn, id: i64) -> Result<()> {
     Ok(())
 }
 
-const CONV_SELECT: &str = "SELECT c.id, c.account_id, a.email AS customer_email, a.plan AS customer_plan, \
+const CONV_SELECT: &str = "SELECT c.id, c.account_id, COALESCE(a.email, c.visitor_email, '') AS customer_email, \
+     a.plan AS customer_plan, c.channel, c.visitor_name, c.visitor_verified_at, \
      c.status, c.priority, c.assignee_id, ag.email AS assignee_email, c.snoozed_until, c.created_at, \
      c.updated_at, c.last_message_at, c.first_reply_at, c.resolved_at, c.customer_read_id, \
      c.agent_read_id, c.resolution_seq, \
@@ -61,16 +62,19 @@ const CONV_SELECT: &str = "SELECT c.id, c.account_id, a.email AS customer_email,
      COALESCE((SELECT MAX(m.id) FROM support_messages m WHERE m.conversation_id = c.id), 0) AS last_message_id, \
      COALESCE((SELECT MAX(m.id) FROM support_messages m WHERE m.conversation_id = c.id AND m.internal = 0), 0) \
        AS last_public_message_id \
-     FROM support_conversations c JOIN accounts a ON a.id = c.account_id \
+     FROM support_conversations c LEFT JOIN accounts a ON a.id = c.account_id \
      LEFT JOIN accounts ag ON ag.id = c.assignee_id";
 
 /// A row of [`CONV_SELECT`].
 #[derive(sqlx::FromRow)]
 struct ConvRow {
     id: i64,
-    account_id: i64,
+    account_id: Option<i64>,
     customer_email: String,
-    customer_plan: String,
+    customer_plan: Option<String>,
+    channel: String,
+    visitor_name: Option<String>,
+    visitor_verified_at: Option<Millis>,
     status: String,
     priority: String,
     assignee_id: Option<i64>,
@@ -98,6 +102,10 @@ impl TryFrom<ConvRow> for Conversation {
             account_id: r.account_id,
             customer_email: r.customer_email,
             customer_plan: r.customer_plan,
+            channel: Channel::parse(&r.channel)
+                .ok_or_else(|| decode_err(format!("unknown channel {:?}", r.channel)))?,
+            visitor_name: r.visitor_name,
+            visitor_verified_at: r.visitor_verified_at,
             status: ConvStatus::from_str(&r.status).map_err(decode_err)?,
             priority: Priority::from_str(&r.priority).map_err(decode_err)?,
             assignee_id: r.assignee_id,
@@ -288,6 +296,20 @@ async fn insert_message(
     Ok(row.into())
 }
 
+/// Links the verified, unlinked visitor conversations of `email` to the account.
+async fn link_verified(conn: &mut Conn, account_id: i64, email: &str, now: Millis) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE support_conversations SET account_id = $1, updated_at = $2 \
+         WHERE account_id IS NULL AND visitor_verified_at IS NOT NULL AND lower(visitor_email) = lower($3)",
+    )
+    .bind(account_id)
+    .bind(now)
+    .bind(email)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
 /// Staff accounts with their stored settings (none where never saved) and load.
 const AGENT_SELECT: &str = "SELECT a.id, a.email, a.role, sa.capacity, sa.available <> 0 AS available, \
      COALESCE(sa.team, 'Support') AS team, COALESCE(sa.last_assigned_at, 0) AS last_assigned_at, \
@@ -437,15 +459,18 @@ async fn set_status_in(
 async fn customer_message(
     conn: &mut Conn,
     conversation_id: i64,
-    account_id: i64,
+    account_id: Option<i64>,
     body: &str,
     now: Millis,
 ) -> Result<Message> {
-    let watch = snapshot(conn, account_id, now).await?;
+    let watch = match account_id {
+        Some(a) => snapshot(conn, a, now).await?,
+        None => None,
+    };
     let message = insert_message(
         conn,
         conversation_id,
-        Some(account_id),
+        account_id,
         AuthorKind::Customer,
         body,
         false,
@@ -459,7 +484,7 @@ async fn customer_message(
         conversation_id,
         Ev {
             kind: "customer_message",
-            actor: Some(account_id),
+            actor: account_id,
             ..Ev::default()
         },
         now,
@@ -534,7 +559,7 @@ impl TryFrom<EventRow> for LogEvent {
 #[derive(sqlx::FromRow)]
 struct MentionRow {
     id: i64,
-    account_id: i64,
+    account_id: Option<i64>,
     status: String,
     message_id: i64,
     body: String,
@@ -576,7 +601,7 @@ impl SupportStore for Backend {
             now,
         )
         .await?;
-        let message = customer_message(&mut tx, id, account_id, body, now).await?;
+        let message = customer_message(&mut tx, id, Some(account_id), body, now).await?;
         let assigned = run_assigner(&mut tx, default_capacity, now).await?;
         let conversation = conv_in(&mut tx, id).await?;
         tx.commit().await?;
@@ -585,6 +610,131 @@ impl SupportStore for Backend {
             message: Some(message),
             assigned,
         })
+    }
+
+    async fn create_visitor_conversation(
+        &self,
+        v: &NewVisitorConversation<'_>,
+        default_capacity: u32,
+        now: Millis,
+    ) -> Result<SupportWrite> {
+        let mut tx = self.begin_write().await?;
+        lock(&mut tx, ASSIGN_LOCK).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO support_conversations(priority, created_at, updated_at, last_message_at, channel, \
+             visitor_email, visitor_name, visitor_token_hash, visitor_verify_hash, visitor_verify_expires) \
+             VALUES ('normal', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(v.channel.as_str())
+        .bind(text(v.email))
+        .bind(v.name.map(text))
+        .bind(v.token_hash)
+        .bind(v.verify_hash)
+        .bind(v.verify_expires)
+        .fetch_one(&mut *tx)
+        .await?;
+        log_event(
+            &mut tx,
+            id,
+            Ev {
+                kind: "created",
+                ..Ev::default()
+            },
+            now,
+        )
+        .await?;
+        let message = customer_message(&mut tx, id, None, v.body, now).await?;
+        let assigned = run_assigner(&mut tx, default_capacity, now).await?;
+        let conversation = conv_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(SupportWrite {
+            conversation,
+            message: Some(message),
+            assigned,
+        })
+    }
+
+    async fn visitor_conversation(&self, token_hash: &str) -> Result<Option<Conversation>> {
+        let mut conn = self.read().await?;
+        sqlx::query_as::<_, ConvRow>(&format!("{CONV_SELECT} WHERE c.visitor_token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(Conversation::try_from)
+            .transpose()
+    }
+
+    async fn verify_visitor(
+        &self,
+        verify_hash: &str,
+        new_token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<VisitorVerified>> {
+        let mut tx = self.begin_write().await?;
+        let found: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, visitor_email FROM support_conversations \
+             WHERE visitor_verify_hash = $1 AND visitor_verify_expires > $2 AND visitor_verified_at IS NULL",
+        )
+        .bind(verify_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, email)) = found else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE support_conversations SET visitor_verified_at = $1, visitor_verify_hash = NULL, \
+             visitor_verify_expires = NULL, visitor_token_hash = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(now)
+        .bind(new_token_hash)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let account: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE lower(email) = lower($1)")
+                .bind(&email)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let note = match account {
+            Some(account_id) => {
+                link_verified(&mut tx, account_id, &email, now).await?;
+                "The visitor confirmed their e-mail address; this conversation is now linked to their account."
+            }
+            None => {
+                "The visitor confirmed their e-mail address. No account uses it yet; the conversation links to one when it does."
+            }
+        };
+        let message = insert_message(
+            &mut tx,
+            id,
+            None,
+            AuthorKind::System,
+            note,
+            false,
+            None,
+            None,
+            now,
+        )
+        .await?;
+        let conversation = conv_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some(VisitorVerified {
+            conversation,
+            message,
+            linked_account: account,
+        }))
+    }
+
+    async fn link_visitor_conversations(&self, account_id: i64, email: &str, now: Millis) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let n = link_verified(&mut tx, account_id, email, now).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn conversation(&self, id: i64) -> Result<Option<Conversation>> {
@@ -677,7 +827,7 @@ impl SupportStore for Backend {
     async fn add_customer_message(
         &self,
         conversation_id: i64,
-        account_id: i64,
+        account_id: Option<i64>,
         body: &str,
         default_capacity: u32,
         now: Millis,
@@ -685,14 +835,14 @@ impl SupportStore for Backend {
         let mut tx = self.begin_write().await?;
         lock(&mut tx, ASSIGN_LOCK).await?;
         let c = conv_in(&mut tx, conversation_id).await?;
-        if c.account_id != account_id {
+        if account_id.is_some() && c.account_id != account_id {
             return Err(StoreError::NotFound {
                 what: "conversation",
             });
         }
         let message = customer_message(&mut tx, c.id, account_id, body, now).await?;
         if c.status != ConvStatus::Open {
-            set_status_in(&mut tx, &c, Some(account_id), ConvStatus::Open, None, now).await?;
+            set_status_in(&mut tx, &c, account_id, ConvStatus::Open, None, now).await?;
         }
         let assigned = run_assigner(&mut tx, default_capacity, now).await?;
         let conversation = conv_in(&mut tx, c.id).await?;
@@ -1010,7 +1160,7 @@ impl SupportStore for Backend {
             c.id,
             Ev {
                 kind: "csat",
-                actor: Some(c.account_id),
+                actor: c.account_id,
                 score: Some(i64::from(score)),
                 ..Ev::default()
             },
@@ -1076,7 +1226,7 @@ impl SupportStore for Backend {
             c.id,
             Ev {
                 kind: "shared",
-                actor: Some(c.account_id),
+                actor: c.account_id,
                 ..Ev::default()
             },
             now,
