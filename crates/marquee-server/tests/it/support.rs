@@ -166,7 +166,7 @@ async fn chat_canned_notes_privacy_and_bad_input() {
         &app,
         "/api/v1/staff/support/canned",
         &agent,
-        json!({"shortcode": "/refund", "body": "I have refunded this month. Enjoy the show!"}),
+        json!({"shortcode": "/goodwill", "body": "I have refunded this month. Enjoy the show!"}),
     )
     .await;
     assert_eq!(s, 201, "{v}");
@@ -174,7 +174,7 @@ async fn chat_canned_notes_privacy_and_bad_input() {
         &app,
         "/api/v1/staff/support/canned",
         &agent,
-        json!({"shortcode": "refund", "body": "x"}),
+        json!({"shortcode": "goodwill", "body": "x"}),
     )
     .await;
     assert_eq!(s, 409);
@@ -187,12 +187,12 @@ async fn chat_canned_notes_privacy_and_bad_input() {
         &app,
         &format!("/api/v1/staff/support/conversations/{id}/messages"),
         &agent,
-        json!({"body": "/refund"}),
+        json!({"body": "/goodwill"}),
     )
     .await;
     assert_eq!(s, 201, "{m}");
     assert_eq!(m["body"], "I have refunded this month. Enjoy the show!");
-    assert_eq!(m["canned_code"], "refund");
+    assert_eq!(m["canned_code"], "goodwill");
     let (s, v) = post(
         &app,
         &format!("/api/v1/staff/support/conversations/{id}/messages"),
@@ -1015,7 +1015,7 @@ mod browser_flow {
             &app,
             "/api/v1/staff/support/canned",
             &agent_token,
-            json!({"shortcode": "refund", "body": "Refunded! Popcorn is on us."}),
+            json!({"shortcode": "popcorn", "body": "Refunded! Popcorn is on us."}),
         )
         .await;
         assert_eq!(s, 201);
@@ -1069,7 +1069,7 @@ mod browser_flow {
             // A canned response by short code.
             wait_for(&agent, "#reply-body")
                 .await
-                .send_keys("/refund")
+                .send_keys("/popcorn")
                 .await
                 .unwrap();
             click(&agent, "#reply-send").await;
