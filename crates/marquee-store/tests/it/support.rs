@@ -104,7 +104,7 @@ async fn check_csat_once_per_resolution<S: CatalogStore + SupportStore>(s: &S) {
     assert!(!s.conversation(id).await.unwrap().unwrap().csat_due);
     // The customer writes again: reopened, and the next resolution asks again.
     let w = s
-        .add_customer_message(id, c, "still broken", 5, 30)
+        .add_customer_message(id, Some(c), "still broken", 5, 30)
         .await
         .unwrap();
     assert_eq!(w.conversation.status, ConvStatus::Open);
@@ -247,7 +247,7 @@ async fn check_mentions_search<S: CatalogStore + SupportStore>(s: &S) {
         .unwrap()
         .conversation
         .id;
-    s.add_customer_message(a, c1, "subtitle sync again!", 5, 200)
+    s.add_customer_message(a, Some(c1), "subtitle sync again!", 5, 200)
         .await
         .unwrap();
     let b = s
