@@ -225,7 +225,7 @@ mod tests {
     fn support(text_len: usize) -> Feed {
         Feed::Support(SupportEvent {
             conversation_id: 7,
-            customer_id: 3,
+            customer_id: Some(3),
             kind: "message".into(),
             customer_data: Some(format!("{{\"body\":\"{}\"}}", "x".repeat(text_len))),
             staff_data: "{}".into(),
