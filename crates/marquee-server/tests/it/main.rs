@@ -15,6 +15,7 @@ mod hostile;
 mod ideas;
 mod instances;
 mod listening;
+mod notify;
 mod pages;
 mod perks;
 mod plans;
