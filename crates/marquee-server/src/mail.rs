@@ -356,6 +356,32 @@ mod tests {
     }
 
     #[test]
+    fn notification_mails_carry_list_unsubscribe() {
+        let m = Mailer::new(&cfg()).unwrap();
+        let msg = m
+            .message(
+                &Mail {
+                    list_unsubscribe: Some(
+                        "https://watch.example.com/unsubscribe?token=abc\r\nBcc: x".into(),
+                    ),
+                    to: "jane@example.com".into(),
+                    subject: "Marquee: news".into(),
+                    body: "hi\n".into(),
+                },
+                0,
+            )
+            .unwrap();
+        let text = String::from_utf8(msg.formatted()).unwrap();
+        assert!(
+            text.contains(
+                "List-Unsubscribe: <https://watch.example.com/unsubscribe?token=abcBcc: x>"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("\r\nBcc:"), "{text}");
+    }
+
+    #[test]
     fn mostly_ascii_text_stays_readable() {
         let m = Mailer::new(&cfg()).unwrap();
         let msg = m

@@ -121,19 +121,28 @@ pub async fn update(
 /// The kinds an unsubscribe token switches off, without using it (for the
 /// confirmation page); 404 for an unknown token.
 pub async fn unsubscribe_kinds(state: &AppState, token: &str) -> Result<Vec<NotifyKind>, AppError> {
-    let found = state.store.unsubscribe_token(&token_hash(token.trim())).await?;
+    let found = state
+        .store
+        .unsubscribe_token(&token_hash(token.trim()))
+        .await?;
     let Some((_, kinds)) = found else {
         return Err(AppError::NotFound(
             "this unsubscribe link is not valid: change your settings on your account page".into(),
         ));
     };
-    Ok(kinds.split_whitespace().filter_map(NotifyKind::parse).collect())
+    Ok(kinds
+        .split_whitespace()
+        .filter_map(NotifyKind::parse)
+        .collect())
 }
 
 /// Uses an unsubscribe token: e-mail off for its kinds (again, if already
 /// off). Returns the kinds.
 pub async fn unsubscribe(state: &AppState, token: &str) -> Result<Vec<NotifyKind>, AppError> {
-    let found = state.store.unsubscribe_token(&token_hash(token.trim())).await?;
+    let found = state
+        .store
+        .unsubscribe_token(&token_hash(token.trim()))
+        .await?;
     let Some((account_id, kinds)) = found else {
         return Err(AppError::NotFound(
             "this unsubscribe link is not valid: change your settings on your account page".into(),

@@ -129,19 +129,18 @@ async fn put_preferences(
     user: CurrentUser,
     ApiJson(b): ApiJson<NotificationPreferencesUpdate>,
 ) -> Result<Json<NotificationPreferences>, ApiError> {
-    let changes = b
-        .0
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                ChannelsPatch {
-                    in_app: v.in_app,
-                    email: v.email,
-                },
-            )
-        })
-        .collect();
+    let changes =
+        b.0.into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    ChannelsPatch {
+                        in_app: v.in_app,
+                        email: v.email,
+                    },
+                )
+            })
+            .collect();
     let kinds = notify::update(&state, user.account.id, &changes).await?;
     Ok(Json(answer(&state, kinds)))
 }

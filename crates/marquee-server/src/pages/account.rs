@@ -51,7 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route("/account/cancel", post(cancel_submit))
         .route("/account/delete", post(delete_submit))
         .route("/account/notifications", post(notifications_submit))
-        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe_submit))
+        .route(
+            "/unsubscribe",
+            get(unsubscribe_page).post(unsubscribe_submit),
+        )
 }
 
 #[derive(Template)]

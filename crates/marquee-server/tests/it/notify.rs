@@ -1,9 +1,7 @@
 //! Notification preferences (issue 22, item 1): in-app and e-mail per kind,
 //! the producers honouring them, the digest mail with its unsubscribe link.
 
-use crate::helpers::{
-    browser, call, error_of, form_token, get, post, SmtpSink, TestApp, PASSWORD,
-};
+use crate::helpers::{browser, call, error_of, form_token, get, post, SmtpSink, TestApp, PASSWORD};
 use marquee_domain::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -168,12 +166,18 @@ async fn a_followed_idea_is_mailed_once_and_the_link_unsubscribes() {
     assert!(mail.contains("Updates on ideas you follow"), "{mail}");
     // Both got it in the app; only the follower by e-mail (the author kept
     // the default, no e-mail).
-    assert_eq!(bell_kinds(&app, &follower).await, vec!["idea.status_changed"]);
+    assert_eq!(
+        bell_kinds(&app, &follower).await,
+        vec!["idea.status_changed"]
+    );
     assert_eq!(bell_kinds(&app, &author).await, vec!["idea.status_changed"]);
 
     // Another pass, and a second instance on the same database (a
     // restart), send nothing again.
-    assert_eq!(marquee_server::notify::run_once(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        marquee_server::notify::run_once(&app.state).await.unwrap(),
+        0
+    );
     let sibling = app.sibling().await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(sink.mails.lock().unwrap().len(), 1);
@@ -307,7 +311,10 @@ async fn the_account_page_form_saves_with_its_token_only() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(kind(&get(&app, PREFS, &token).await, "perks")["email"], false);
+    assert_eq!(
+        kind(&get(&app, PREFS, &token).await, "perks")["email"],
+        false
+    );
     // Checked boxes are on, the others off.
     let r = client
         .post(app.url("/account/notifications"))
@@ -353,11 +360,7 @@ async fn settings_are_exported_and_deleted_with_the_account() {
     .await;
     app.store()
         .add_unsubscribe_tokens(
-            &[(
-                marquee_server::auth::token_hash("t"),
-                id,
-                "perks".into(),
-            )],
+            &[(marquee_server::auth::token_hash("t"), id, "perks".into())],
             1,
         )
         .await
@@ -383,7 +386,10 @@ async fn settings_are_exported_and_deleted_with_the_account() {
     assert_eq!(s, 200, "{report}");
     assert!(app.store().notification_prefs(id).await.unwrap().is_empty());
     assert_eq!(
-        app.store().unsubscribe_token(&marquee_server::auth::token_hash("t")).await.unwrap(),
+        app.store()
+            .unsubscribe_token(&marquee_server::auth::token_hash("t"))
+            .await
+            .unwrap(),
         None
     );
 }
