@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 pub mod hours;
 pub mod ideas;
 pub mod listening;
+pub mod notify;
 pub mod perks;
 pub mod plans;
 pub mod playback;

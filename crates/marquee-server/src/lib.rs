@@ -39,6 +39,7 @@ pub mod listening;
 pub mod mail;
 pub mod markdown;
 pub mod metrics;
+pub mod notify;
 pub mod outbound;
 pub mod overview;
 pub mod pages;
@@ -356,7 +357,7 @@ pub struct Workers {
 
 impl Workers {
     /// Starts every worker of `state`: the live-event fan-out (PostgreSQL),
-    /// the webhook outbox, the perks evaluator, the mail worker, social listening's deliverer
+    /// the webhook outbox, the perks evaluator, the mail worker, the notification mail worker, social listening's deliverer
     /// and connectors, the recommender's job and event writer, and the
     /// playback group-commit writer. Nothing else starts a task: requests
     /// only use what runs here.
@@ -365,6 +366,7 @@ impl Workers {
         tasks.push(webhooks::spawn_worker(state.clone()));
         tasks.push(perks::spawn_worker(state.clone()));
         tasks.push(service::spawn_mail_worker(state.clone()));
+        tasks.push(notify::spawn_worker(state.clone()));
         tasks.extend(state.ingest.start());
         tasks.extend(recs::start(state));
         Workers {

@@ -113,6 +113,27 @@ pub struct Mail {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// An unsubscribe URL for the `List-Unsubscribe` header (notification
+    /// mails), if any.
+    pub list_unsubscribe: Option<String>,
+}
+
+/// The `List-Unsubscribe` header (RFC 2369): `<url>`.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl lettre::message::header::Header for ListUnsubscribe {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
 }
 
 /// The SMTP transport for `[smtp]`, or nothing when it is not configured.
@@ -182,13 +203,21 @@ impl Mailer {
             .collect();
         let date = SystemTime::UNIX_EPOCH
             + Duration::from_millis(u64::try_from(now_ms).unwrap_or_default());
-        Message::builder()
+        let mut b = Message::builder()
             .from(from)
             .to(to)
             .subject(subject)
             .date(date)
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(url) = &mail.list_unsubscribe {
+            // One line, no angle brackets of its own: it is a URL we built.
+            let url: String = url
+                .chars()
+                .filter(|c| !c.is_control() && *c != '<' && *c != '>')
+                .collect();
+            b = b.header(ListUnsubscribe(url));
+        }
+        b.body(mail.body.clone())
             .map_err(|e| MailError::Build(e.to_string()))
     }
 
@@ -301,6 +330,7 @@ mod tests {
         let msg = m
             .message(
                 &Mail {
+                    list_unsubscribe: None,
                     to: "jane@example.com".into(),
                     subject: "Hello\r\nBcc: evil@example.com".into(),
                     body: "Line\n.leading dot\n".into(),
@@ -326,11 +356,38 @@ mod tests {
     }
 
     #[test]
+    fn notification_mails_carry_list_unsubscribe() {
+        let m = Mailer::new(&cfg()).unwrap();
+        let msg = m
+            .message(
+                &Mail {
+                    list_unsubscribe: Some(
+                        "https://watch.example.com/unsubscribe?token=abc\r\nBcc: x".into(),
+                    ),
+                    to: "jane@example.com".into(),
+                    subject: "Marquee: news".into(),
+                    body: "hi\n".into(),
+                },
+                0,
+            )
+            .unwrap();
+        let text = String::from_utf8(msg.formatted()).unwrap();
+        assert!(
+            text.contains(
+                "List-Unsubscribe: <https://watch.example.com/unsubscribe?token=abcBcc: x>"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("\r\nBcc:"), "{text}");
+    }
+
+    #[test]
     fn mostly_ascii_text_stays_readable() {
         let m = Mailer::new(&cfg()).unwrap();
         let msg = m
             .message(
                 &Mail {
+                    list_unsubscribe: None,
                     to: "jane@example.com".into(),
                     subject: "Your conversation · #1".into(),
                     body: "Sam · 10:00\nhello\n.leading dot\n".into(),
@@ -355,6 +412,7 @@ mod tests {
         assert!(!none.configured());
         let m = Mailer::new(&cfg()).unwrap();
         let bad = Mail {
+            list_unsubscribe: None,
             to: "not an address".into(),
             subject: "x".into(),
             body: "y".into(),

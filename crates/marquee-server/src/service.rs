@@ -522,6 +522,7 @@ pub async fn request_email_change(
     state
         .mail
         .push(crate::mail::MailJob::Send(crate::mail::Mail {
+            list_unsubscribe: None,
             to: email.clone(),
             subject: "Confirm your new e-mail address for Marquee".into(),
             body: format!(
@@ -557,6 +558,7 @@ pub async fn confirm_email_change(
     state
         .mail
         .push(crate::mail::MailJob::Send(crate::mail::Mail {
+            list_unsubscribe: None,
             to: old,
             subject: "Your Marquee e-mail address was changed".into(),
             body: format!(
@@ -814,6 +816,7 @@ pub async fn confirm_password_reset(
 /// The reset mail for an account, with its link.
 fn reset_mail(email: &str, link: &str) -> crate::mail::Mail {
     crate::mail::Mail {
+        list_unsubscribe: None,
         to: email.to_string(),
         subject: "Reset your Marquee password".into(),
         body: format!(
@@ -868,6 +871,7 @@ async fn run_mail_job(state: &AppState, job: crate::mail::MailJob) -> Result<(),
                 return Ok(());
             };
             crate::mail::Mail {
+                list_unsubscribe: None,
                 to: email,
                 subject: "Confirm your e-mail address for Marquee".into(),
                 body: format!(
@@ -889,6 +893,7 @@ async fn run_mail_job(state: &AppState, job: crate::mail::MailJob) -> Result<(),
             }
             state.limiter.fail(&key, now);
             crate::mail::Mail {
+                list_unsubscribe: None,
                 to: email.clone(),
                 subject: "You already have a Marquee account".into(),
                 body: format!(

@@ -48,6 +48,9 @@ macro_rules! sql_features {
         #[path = "../sql/listening.rs"]
         mod listening;
         #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/notify.rs"]
+        mod notify;
+        #[allow(clippy::duplicate_mod)]
         #[path = "../sql/outbox.rs"]
         mod outbox;
         #[allow(clippy::duplicate_mod)]
@@ -79,6 +82,7 @@ pub mod home;
 pub mod ideas;
 pub mod jobs;
 pub mod listening;
+pub mod notify;
 pub mod outbox;
 pub mod overview;
 pub mod perks;
@@ -98,6 +102,7 @@ pub use home::HomeStore;
 pub use ideas::IdeaStore;
 pub use jobs::JobStore;
 pub use listening::ListeningStore;
+pub use notify::NotifyStore;
 pub use outbox::OutboxStore;
 pub use overview::OverviewStore;
 pub use perks::PerksStore;
@@ -420,6 +425,7 @@ pub trait Store:
     + IdeaStore
     + JobStore
     + ListeningStore
+    + NotifyStore
     + OutboxStore
     + PlaybackStore
     + PlanStore
@@ -444,6 +450,7 @@ impl<T> Store for T where
         + IdeaStore
         + JobStore
         + ListeningStore
+        + NotifyStore
         + OutboxStore
         + PlaybackStore
         + PlanStore

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 pub mod home;
 pub mod ideas;
 pub mod listening;
+pub mod notify;
 pub mod perks;
 pub mod plans;
 pub mod playback;
@@ -105,6 +106,7 @@ pub fn routes() -> Router<AppState> {
         .merge(home::routes())
         .merge(plans::routes())
         .merge(privacy::routes())
+        .merge(notify::routes())
         .fallback(api_not_found)
 }
 
@@ -134,6 +136,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("home", home::Doc::openapi()),
         ("plans", plans::Doc::openapi()),
         ("privacy", privacy::Doc::openapi()),
+        ("notify", notify::Doc::openapi()),
     ]
 }
 

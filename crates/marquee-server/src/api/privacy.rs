@@ -33,7 +33,8 @@ pub fn routes() -> Router<AppState> {
 /// Everything stored about the signed-in account, as a JSON file to keep
 /// (`Content-Disposition: attachment`): the account (no password hash),
 /// profiles, devices, history, thumbs, playback, ideas, votes, comments,
-/// support conversations, perks, linked handles, notifications,
+/// support conversations, perks, linked handles, notifications and
+/// notification settings,
 /// subscription events and sessions (times only).
 #[utoipa::path(get, path = "/api/v1/account/export", tag = "privacy",
     responses((status = 200, body = AccountExport), (status = 401, body = ErrorBody)),

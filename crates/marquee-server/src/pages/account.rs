@@ -50,6 +50,11 @@ pub fn routes() -> Router<AppState> {
         .route("/account/reactivate", post(reactivate_submit))
         .route("/account/cancel", post(cancel_submit))
         .route("/account/delete", post(delete_submit))
+        .route("/account/notifications", post(notifications_submit))
+        .route(
+            "/unsubscribe",
+            get(unsubscribe_page).post(unsubscribe_submit),
+        )
 }
 
 #[derive(Template)]
@@ -65,6 +70,9 @@ struct AccountPage {
     profiles: Vec<marquee_domain::Profile>,
     profile_name: Option<String>,
     devices: Vec<marquee_domain::playback::Device>,
+    notify: Vec<crate::notify::KindSetting>,
+    notify_notice: Option<String>,
+    email_available: bool,
     error: Option<String>,
 }
 
@@ -90,6 +98,9 @@ async fn account_view(
         email_notice: None,
         profiles,
         devices,
+        notify: crate::notify::preferences(state, user.account.id).await?,
+        notify_notice: None,
+        email_available: crate::notify::email_available(state),
         error,
     })
 }
@@ -103,6 +114,9 @@ async fn account_page(
     Query(q): Query<DoneParam>,
 ) -> Result<Html<String>, PageError> {
     let mut view = account_view(&state, page, &user, None).await?;
+    if q.done.as_deref() == Some("notifications") {
+        view.notify_notice = Some("Saved.".into());
+    }
     if q.done.as_deref() == Some("email") {
         view.email_notice = Some(
             "We sent a link to the new address: open it to confirm. Until then your address stays as it is."
@@ -688,6 +702,110 @@ async fn delete_submit(
             l: page.l,
             error: Some(m),
             report: None,
+        }),
+    }
+}
+
+/// The notification settings form: a checkbox per kind and channel, named
+/// `<kind>.in_app` and `<kind>.email`; an unchecked box is absent.
+async fn notifications_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    PageForm(f): PageForm<std::collections::BTreeMap<String, String>>,
+) -> Result<Response, PageError> {
+    page.check_csrf(f.get("csrf").map_or("", String::as_str))?;
+    let changes = marquee_domain::notify::NOTIFY_KINDS
+        .into_iter()
+        .filter(|k| k.switchable(marquee_domain::notify::Channel::Email))
+        .map(|k| {
+            let on = |ch: &str| Some(f.contains_key(&format!("{}.{ch}", k.as_str())));
+            (
+                k.as_str().to_string(),
+                crate::notify::ChannelsPatch {
+                    in_app: on("in_app"),
+                    email: on("email"),
+                },
+            )
+        })
+        .collect();
+    match crate::notify::update(&state, user.account.id, &changes).await {
+        Ok(_) => Ok(Redirect::to("/account?done=notifications#notifications").into_response()),
+        Err(e) if e.status().is_client_error() => {
+            let status = e.status();
+            let view = account_view(&state, page, &user, Some(e.to_string())).await?;
+            Ok(render_status(status, &view))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    l: Layout,
+    token: String,
+    kinds: Vec<&'static str>,
+    error: Option<String>,
+    done: bool,
+}
+
+/// The unsubscribe link of a notification mail: what it stops, and a
+/// button (so that a mail scanner opening links changes nothing).
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<TokenParam>,
+) -> Result<Response, PageError> {
+    let token = q.token.unwrap_or_default();
+    let (kinds, error) = match crate::notify::unsubscribe_kinds(&state, &token).await {
+        Ok(k) => (k.into_iter().map(|k| k.label()).collect(), None),
+        Err(e) if e.status().is_client_error() => (Vec::new(), Some(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    let status = if error.is_some() {
+        axum::http::StatusCode::NOT_FOUND
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &UnsubscribePage {
+            l: page.l,
+            token,
+            kinds,
+            error,
+            done: false,
+        },
+    ))
+}
+
+async fn unsubscribe_submit(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    PageForm(f): PageForm<VerifyForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let result = match service::anonymous_write(&state, ip) {
+        Ok(()) => crate::notify::unsubscribe(&state, &f.token).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(kinds) => Ok(render(&UnsubscribePage {
+            l: page.l,
+            token: String::new(),
+            kinds: kinds.into_iter().map(|k| k.label()).collect(),
+            error: None,
+            done: true,
+        })?
+        .into_response()),
+        Err(e) => refuse(e, |m| UnsubscribePage {
+            l: page.l,
+            token: f.token,
+            kinds: Vec::new(),
+            error: Some(m),
+            done: false,
         }),
     }
 }

@@ -1110,6 +1110,7 @@ pub async fn email_transcript(
         to,
         subject: format!("Your Marquee support conversation #{}", c.id),
         body,
+        list_unsubscribe: None,
     };
     state
         .mailer

@@ -825,6 +825,18 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     .await;
     assert!(s < 300);
     marquee_server::perks::run_once(&app.state).await.unwrap();
+    // An unsubscribe link as a notification mail carries one.
+    app.store()
+        .add_unsubscribe_tokens(
+            &[(
+                marquee_server::auth::token_hash("hostile-unsubscribe"),
+                viewer_id,
+                "ideas".into(),
+            )],
+            1,
+        )
+        .await
+        .unwrap();
     let (s, _) = post(
         &app,
         "/api/v1/webhooks",
@@ -918,7 +930,13 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     }
     // Anonymous forms: log-in, sign-up, forgot and reset (double-submit cookie).
     let mut anon = Jar::new(&app);
-    for page in ["/login", "/signup", "/forgot", "/reset?token=x"] {
+    for page in [
+        "/login",
+        "/signup",
+        "/forgot",
+        "/reset?token=x",
+        "/unsubscribe?token=hostile-unsubscribe",
+    ] {
         let (_, html) = anon.get(page).await;
         for f in forms(&html, page) {
             found.entry(f.action.clone()).or_insert((String::new(), f));
@@ -937,6 +955,8 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/staff/decisions",
         "/staff/webhooks",
         "/listening/tokens",
+        "/account/notifications",
+        "/unsubscribe",
     ] {
         assert!(
             found.contains_key(must),

@@ -16,6 +16,7 @@ mod hostile;
 mod ideas;
 mod instances;
 mod listening;
+mod notify;
 mod pages;
 mod perks;
 mod plans;

@@ -1,6 +1,7 @@
 //! [`DecisionStore`], written once for both backends (see `sqlite/mod.rs`
 //! for the dialect seam this file is compiled against).
 
+use super::notify::{deliver, Note};
 use super::{text, Backend, Conn, DbRow, FOR_SHARE};
 use crate::decisions::{Decision, DecisionStore, Evidence, EvidenceKind};
 use crate::{Result, StoreError};
@@ -129,19 +130,20 @@ impl DecisionStore for Backend {
             .execute(&mut *tx)
             .await?;
         }
-        let notified = sqlx::query(&format!(
-            "INSERT INTO notifications(account_id, kind, message, link, created_at) \
-             SELECT DISTINCT aud.a, 'decision', $2, $3, $4 FROM ({AUDIENCE}) aud \
-             WHERE aud.a IS NOT NULL AND aud.a <> $5"
-        ))
-        .bind(id)
-        .bind(format!("We heard you: {}", text(title)))
-        .bind(format!("/changelog#decision-{id}"))
-        .bind(now)
-        .bind(actor_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let message = format!("We heard you: {}", text(title));
+        let link = format!("/changelog#decision-{id}");
+        let notified = deliver(
+            &mut tx,
+            &format!("SELECT x.a FROM ({AUDIENCE}) x WHERE x.a <> $2"),
+            &[id, actor_id],
+            &Note {
+                kind: "decision",
+                message: &message,
+                link: &link,
+            },
+            now,
+        )
+        .await?;
         let notified = i64::try_from(notified).unwrap_or(i64::MAX);
         sqlx::query("UPDATE decisions SET notified = $1 WHERE id = $2")
             .bind(notified)

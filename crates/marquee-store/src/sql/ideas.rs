@@ -9,6 +9,7 @@
 //! ([`lock_pair`]) so that two concurrent votes cannot both pass the budget.
 
 use super::ideas_search::{push_similar_match, SIMILAR_RANK};
+use super::notify::{deliver, Note};
 use super::outbox::enqueue_in;
 use super::{lock_pair, text, Backend, Conn, Db, BYTE_ORDER, FOR_UPDATE};
 use crate::ideas::{
@@ -241,23 +242,22 @@ async fn notify_subscribers(
     notice: &Notice,
     now: Millis,
 ) -> Result<u64> {
-    let done = sqlx::query(
-        "INSERT INTO notifications(account_id, kind, message, link, created_at) \
-         SELECT s.account_id, $2, $3, $4, $5 FROM ( \
+    let done = deliver(
+        conn,
+        "SELECT s.account_id AS a FROM ( \
            SELECT author_id AS account_id FROM ideas WHERE id = $1 \
            UNION SELECT account_id FROM idea_votes WHERE idea_id = $1 \
            UNION SELECT author_id FROM idea_comments WHERE idea_id = $1 \
-         ) s WHERE s.account_id <> $6",
+         ) s WHERE s.account_id <> $2",
+        &[idea_id, actor_id],
+        &Note {
+            kind: &notice.kind,
+            message: &notice.message,
+            link: &notice.link,
+        },
+        now,
     )
-    .bind(idea_id)
-    .bind(&notice.kind)
-    .bind(&notice.message)
-    .bind(&notice.link)
-    .bind(now)
-    .bind(actor_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if let Some(ev) = &notice.event {
         enqueue_in(conn, ev, now).await?;
     }

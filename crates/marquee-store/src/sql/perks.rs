@@ -8,6 +8,7 @@
 //! once. Whether an award fits the budget, and what it costs and gives, is
 //! [`decide_award`]'s to say.
 
+use super::notify::{deliver, Note};
 use super::{lock_pair, text, Backend, Conn, FOR_NO_KEY_UPDATE};
 use crate::perks::{
     AuditEntry, AwardOutcome, DaySpend, NewPerkEvent, PerkAward, PerkRule, PerkSpend, PerksStore,
@@ -768,13 +769,17 @@ impl PerksStore for Backend {
             &format!("{}: {} for {}", spec.name, plan.headline, ev.key),
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO notifications(account_id, kind, message, link, created_at) VALUES ($1, 'perk', $2, '/perks', $3)",
+        deliver(
+            &mut tx,
+            "SELECT a.id AS a FROM accounts a WHERE a.id = $1",
+            &[ev.account_id],
+            &Note {
+                kind: "perk",
+                message: "A surprise is waiting for you",
+                link: "/perks",
+            },
+            now,
         )
-        .bind(ev.account_id)
-        .bind("A surprise is waiting for you")
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         let award = award_by_id(&mut tx, id)
             .await?

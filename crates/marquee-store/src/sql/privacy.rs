@@ -165,6 +165,21 @@ const SECTIONS: &[(&str, &str)] = &[
          WHERE account_id = $1 ORDER BY id",
     ),
     (
+        "notification_prefs",
+        "SELECT kind, in_app, email, updated_at FROM notification_prefs \
+         WHERE account_id = $1 ORDER BY kind",
+    ),
+    (
+        "notification_mail",
+        "SELECT id, kind, message, link, created_at FROM notification_mail \
+         WHERE account_id = $1 ORDER BY id",
+    ),
+    (
+        "notification_unsubscribe",
+        "SELECT kind, created_at FROM notification_unsubscribe \
+         WHERE account_id = $1 ORDER BY created_at",
+    ),
+    (
         "account_events",
         "SELECT id, kind, plan, from_plan, amount_cents, currency, reason, detail, at \
          FROM account_events WHERE account_id = $1 ORDER BY id",
@@ -441,6 +456,18 @@ impl PrivacyStore for Backend {
                 "DELETE FROM notifications WHERE account_id = $1".into(),
             ),
             (
+                "notification_prefs",
+                "DELETE FROM notification_prefs WHERE account_id = $1".into(),
+            ),
+            (
+                "notification_mail",
+                "DELETE FROM notification_mail WHERE account_id = $1".into(),
+            ),
+            (
+                "notification_unsubscribe",
+                "DELETE FROM notification_unsubscribe WHERE account_id = $1".into(),
+            ),
+            (
                 "handle_links",
                 "DELETE FROM handle_links WHERE account_id = $1".into(),
             ),
@@ -532,19 +559,22 @@ async fn erase_idea_mentions(conn: &mut Conn, removed: &[(i64, String)]) -> Resu
                 || text.starts_with(&format!("/ideas/{id}#"))
         })
     };
-    let notes: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, message, link FROM notifications WHERE link LIKE '/ideas/%'",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
     let mut n_notes = 0;
-    for (id, message, link) in notes {
-        if mentions(&message) || mentions(&link) {
-            sqlx::query("DELETE FROM notifications WHERE id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            n_notes += 1;
+    // The bell's rows and those still waiting to be e-mailed.
+    for table in ["notifications", "notification_mail"] {
+        let notes: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT id, message, link FROM {table} WHERE link LIKE '/ideas/%'"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, message, link) in notes {
+            if mentions(&message) || mentions(&link) {
+                sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                n_notes += 1;
+            }
         }
     }
     let hooks: Vec<(i64, String)> = sqlx::query_as(
