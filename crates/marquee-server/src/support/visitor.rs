@@ -206,6 +206,7 @@ pub async fn start(
                 " shortly"
             },
         ),
+        list_unsubscribe: None,
     }));
     publish_write(state, &write).await;
     Ok(VisitorStarted { write, token })
@@ -320,5 +321,6 @@ pub fn mail_reply(state: &AppState, c: &Conversation, m: &Message, origin: &str)
             who = super::author_name(m),
             body = m.body,
         ),
+        list_unsubscribe: None,
     }));
 }
