@@ -10,6 +10,8 @@
 //! - Clients resynchronise from the API by message id after a reconnect or a
 //!   `resync` event, and drop ids they have seen: nothing is lost or doubled.
 
+pub mod attachments;
+
 use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
 use crate::events::{Feed, SupportEvent};
@@ -38,6 +40,10 @@ pub struct SupportConfig {
     pub conversations_per_hour: u32,
     /// Messages one customer may send per minute.
     pub messages_per_minute: u32,
+    /// Largest attachment, in bytes (413 above it).
+    pub attachment_max_bytes: u64,
+    /// Most attachments one conversation holds.
+    pub attachments_per_conversation: u32,
 }
 
 impl Default for SupportConfig {
@@ -46,6 +52,8 @@ impl Default for SupportConfig {
             default_capacity: 5,
             conversations_per_hour: 10,
             messages_per_minute: 30,
+            attachment_max_bytes: attachments::DEFAULT_MAX_BYTES,
+            attachments_per_conversation: attachments::DEFAULT_PER_CONVERSATION,
         }
     }
 }
@@ -61,6 +69,12 @@ impl SupportConfig {
                 "support.conversations_per_hour and support.messages_per_minute must be positive"
                     .into(),
             );
+        }
+        if self.attachment_max_bytes == 0 || self.attachment_max_bytes > 1024 * 1024 * 1024 {
+            return Err("support.attachment_max_bytes must be between 1 and 1073741824".into());
+        }
+        if self.attachments_per_conversation == 0 {
+            return Err("support.attachments_per_conversation must be positive".into());
         }
         Ok(())
     }
@@ -274,6 +288,9 @@ pub struct MessageView {
     /// What the customer was watching when they wrote (staff only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<crate::wire::support::WatchSnapshot>,
+    /// Files sent with the message (images, PDFs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<attachments::AttachmentView>,
 }
 
 /// The display name of a message's author: first names only.
@@ -306,6 +323,7 @@ pub fn message_view(m: &Message, staff: bool) -> MessageView {
         } else {
             None
         },
+        attachments: Vec::new(),
     }
 }
 
