@@ -191,7 +191,10 @@ mod tests {
     #[test]
     fn refusals_name_the_field() {
         let e = accept("file", b"<html>").unwrap_err();
-        assert!(matches!(e, DomainError::Invalid { field: "file", .. }), "{e}");
+        assert!(
+            matches!(e, DomainError::Invalid { field: "file", .. }),
+            "{e}"
+        );
         let e = accept("file", b"").unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
         assert_eq!(accept("file", b"%PDF-1.4").unwrap(), AttachmentKind::Pdf);
@@ -222,7 +225,10 @@ mod tests {
         assert_eq!(display_name("...", AttachmentKind::Pdf), "attachment.pdf");
         assert_eq!(display_name(".htaccess", png), "htaccess.png");
         assert_eq!(display_name("r\u{202e}gnp.exe", png), "r_gnp.png");
-        assert_eq!(display_name("résumé.pdf", AttachmentKind::Pdf), "résumé.pdf");
+        assert_eq!(
+            display_name("résumé.pdf", AttachmentKind::Pdf),
+            "résumé.pdf"
+        );
         let long = "x".repeat(500);
         let n = display_name(&long, AttachmentKind::Jpeg);
         assert_eq!(n.chars().count(), MAX_FILE_NAME);

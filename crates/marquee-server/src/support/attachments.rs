@@ -232,7 +232,10 @@ pub async fn read_upload(
             other => {
                 return Err(AppError::invalid(
                     "file",
-                    format!("unknown field {:?}", other.chars().take(40).collect::<String>()),
+                    format!(
+                        "unknown field {:?}",
+                        other.chars().take(40).collect::<String>()
+                    ),
                 ))
             }
         }
@@ -266,7 +269,10 @@ pub fn inspect(bytes: &[u8]) -> Result<(AttachmentKind, Option<(u32, u32)>), App
     let img = reader.decode().map_err(|e| {
         AppError::invalid(
             "file",
-            format!("the file starts like {} but is not a readable image: {e}", kind.mime()),
+            format!(
+                "the file starts like {} but is not a readable image: {e}",
+                kind.mime()
+            ),
         )
     })?;
     Ok((kind, Some((img.width(), img.height()))))
@@ -316,7 +322,11 @@ pub async fn send(
     }
     let cfg = &state.config.support;
     let now = state.clock.now_ms();
-    if !staff_side && !state.support.allow_message(user.account.id, now, cfg.messages_per_minute) {
+    if !staff_side
+        && !state
+            .support
+            .allow_message(user.account.id, now, cfg.messages_per_minute)
+    {
         return Err(AppError::TooManyRequests { retry_after_s: 60 });
     }
     let bytes = up.bytes;
@@ -469,16 +479,14 @@ pub fn disposition(a: &Attachment) -> String {
 }
 
 /// The download response: the stored bytes with safe headers.
-pub async fn download(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-) -> Result<Response, AppError> {
+pub async fn download(state: &AppState, user: &CurrentUser, id: i64) -> Result<Response, AppError> {
     let a = readable(state, user, id).await?;
     let kind = AttachmentKind::from_mime(&a.mime)
         .ok_or_else(|| AppError::Internal(format!("attachment {id} has type {}", a.mime)))?;
     if !is_key(&a.storage_key) {
-        return Err(AppError::Internal(format!("attachment {id}: bad storage key")));
+        return Err(AppError::Internal(format!(
+            "attachment {id}: bad storage key"
+        )));
     }
     let bytes = match tokio::fs::read(dir(state).join(&a.storage_key)).await {
         Ok(b) => b,

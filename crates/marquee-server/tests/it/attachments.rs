@@ -10,13 +10,16 @@ use serde_json::{json, Value};
 
 /// A real PNG of `w`×`h` pixels, made with the `image` crate.
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 30) as u8, (y * 40) as u8, 200]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 40) as u8, 200])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
 
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 /// A `multipart/form-data` body: text fields first, then the file (with the
 /// name and Content-Type the client claims).
@@ -169,20 +172,35 @@ async fn images_and_pdfs_are_attached_and_the_agent_sees_them_inline() {
     let pdf_id = v["attachment"]["id"].as_i64().unwrap();
 
     // The agent replies with an image of their own.
-    let (s, v) = upload(&app, &agent, conv, &[("body", "like this?")], Some(("x.png", "image/png", &png(3, 3)))).await;
+    let (s, v) = upload(
+        &app,
+        &agent,
+        conv,
+        &[("body", "like this?")],
+        Some(("x.png", "image/png", &png(3, 3))),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["message"]["author_kind"], "agent");
 
     // The agent's view: the image as a thumbnail linking to the full
     // image, the PDF as a download link with its size.
-    let (s, html) = page(&app, &agent, &format!("/staff/support/conversations/{conv}")).await;
+    let (s, html) = page(
+        &app,
+        &agent,
+        &format!("/staff/support/conversations/{conv}"),
+    )
+    .await;
     assert_eq!(s, 200);
     let url = format!("/api/v1/support/attachments/{png_id}");
     assert!(
         html.contains(&format!("<a class=\"attachment image\" href=\"{url}\"")),
         "{html}"
     );
-    assert!(html.contains(&format!("<img src=\"{url}\" alt=\"screen shot.png\"")), "{html}");
+    assert!(
+        html.contains(&format!("<img src=\"{url}\" alt=\"screen shot.png\"")),
+        "{html}"
+    );
     assert!(html.contains("width=\"8\" height=\"6\""), "{html}");
     assert!(
         html.contains(&format!(
@@ -194,10 +212,20 @@ async fn images_and_pdfs_are_attached_and_the_agent_sees_them_inline() {
     assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
 
     // The customer's transcript and the API show them too.
-    let (s, html) = page(&app, &customer, &format!("/support/conversations/{conv}/transcript")).await;
+    let (s, html) = page(
+        &app,
+        &customer,
+        &format!("/support/conversations/{conv}/transcript"),
+    )
+    .await;
     assert_eq!(s, 200);
     assert!(html.contains(&format!("<img src=\"{url}\"")), "{html}");
-    let msgs = get(&app, &format!("/api/v1/support/conversations/{conv}/messages"), &customer).await;
+    let msgs = get(
+        &app,
+        &format!("/api/v1/support/conversations/{conv}/messages"),
+        &customer,
+    )
+    .await;
     let with: Vec<&Value> = msgs
         .as_array()
         .unwrap()
@@ -231,7 +259,11 @@ async fn only_real_images_and_pdfs_are_accepted() {
         ("header.png", "image/png", png_then_garbage),
         ("half.png", "image/png", truncated),
         ("empty.png", "image/png", Vec::new()),
-        ("script.pdf", "application/pdf", b"#!/bin/sh\nrm -rf /\n".to_vec()),
+        (
+            "script.pdf",
+            "application/pdf",
+            b"#!/bin/sh\nrm -rf /\n".to_vec(),
+        ),
     ];
     for (name, ctype, bytes) in &cases {
         let (s, v) = upload(&app, &customer, conv, &[], Some((name, ctype, bytes))).await;
@@ -240,12 +272,37 @@ async fn only_real_images_and_pdfs_are_accepted() {
     }
     // No file at all, and a customer writing an internal note.
     let (s, v) = upload(&app, &customer, conv, &[("body", "hi")], None).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("file")), "{v}");
-    let (s, v) = upload(&app, &customer, conv, &[("internal", "true")], Some(("a.pdf", "application/pdf", PDF))).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("internal")), "{v}");
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("file")),
+        "{v}"
+    );
+    let (s, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[("internal", "true")],
+        Some(("a.pdf", "application/pdf", PDF)),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("internal")),
+        "{v}"
+    );
     // Not multipart at all.
-    let (s, v) = post(&app, &format!("/api/v1/support/conversations/{conv}/attachments"), &customer, json!({"file": "x"})).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("file")), "{v}");
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/support/conversations/{conv}/attachments"),
+        &customer,
+        json!({"file": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("file")),
+        "{v}"
+    );
     assert_eq!(attachment_rows(&app, conv).await, 0);
     assert!(stored_files(&app).is_empty(), "{:?}", stored_files(&app));
 }
@@ -260,17 +317,49 @@ async fn size_and_count_limits() {
     let conv = open_conversation(&app, &customer).await;
     let mut big = PDF.to_vec();
     big.extend(std::iter::repeat_n(b' ', 4096));
-    let (s, v) = upload(&app, &customer, conv, &[], Some(("big.pdf", "application/pdf", &big))).await;
+    let (s, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("big.pdf", "application/pdf", &big)),
+    )
+    .await;
     assert_eq!(s, 413, "{v}");
     assert_eq!(v["error"]["field"], "file", "{v}");
     assert_eq!(v["error"]["code"], "payload_too_large", "{v}");
     // Far over the server's general body limit too: still the 413 on `file`.
     let huge = vec![b'%'; 1200 * 1024];
-    let (s, v) = upload(&app, &customer, conv, &[], Some(("huge.pdf", "application/pdf", &huge))).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (413, Some("file")), "{v}");
-    let (s, v) = upload(&app, &customer, conv, &[], Some(("a.pdf", "application/pdf", PDF))).await;
+    let (s, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("huge.pdf", "application/pdf", &huge)),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (413, Some("file")),
+        "{v}"
+    );
+    let (s, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("a.pdf", "application/pdf", PDF)),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
-    let (s, v) = upload(&app, &customer, conv, &[], Some(("b.pdf", "application/pdf", PDF))).await;
+    let (s, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("b.pdf", "application/pdf", PDF)),
+    )
+    .await;
     assert_eq!(s, 409, "{v}");
     assert_eq!(v["error"]["field"], "file", "{v}");
     assert_eq!(attachment_rows(&app, conv).await, 1);
@@ -285,20 +374,44 @@ async fn downloads_are_for_the_conversation_only_and_never_run() {
     let other = app.signup("mallory@example.com").await;
     let conv = open_conversation(&app, &customer).await;
     let picture = png(5, 4);
-    let (_, v) = upload(&app, &customer, conv, &[], Some(("pic.png", "text/html", &picture))).await;
+    let (_, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("pic.png", "text/html", &picture)),
+    )
+    .await;
     let png_id = v["attachment"]["id"].as_i64().unwrap();
-    let (_, v) = upload(&app, &customer, conv, &[], Some(("résumé (x).pdf", "text/html", PDF))).await;
+    let (_, v) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("résumé (x).pdf", "text/html", PDF)),
+    )
+    .await;
     let pdf_id = v["attachment"]["id"].as_i64().unwrap();
     // An internal note's file: staff only.
-    let (s, v) = upload(&app, &agent, conv, &[("internal", "true")], Some(("note.pdf", "application/pdf", PDF))).await;
+    let (s, v) = upload(
+        &app,
+        &agent,
+        conv,
+        &[("internal", "true")],
+        Some(("note.pdf", "application/pdf", PDF)),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     let note_id = v["attachment"]["id"].as_i64().unwrap();
 
     let fetch = |id: i64, token: Option<String>| {
         let app = &app;
         async move {
-            app.get(&format!("/api/v1/support/attachments/{id}"), token.as_deref())
-                .await
+            app.get(
+                &format!("/api/v1/support/attachments/{id}"),
+                token.as_deref(),
+            )
+            .await
         }
     };
     for id in [png_id, pdf_id] {
@@ -316,7 +429,10 @@ async fn downloads_are_for_the_conversation_only_and_never_run() {
     assert_eq!(h["content-type"], "image/png");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox");
-    assert!(h["content-disposition"].to_str().unwrap().starts_with("inline; filename=\"pic.png\""));
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("inline; filename=\"pic.png\""));
     assert_eq!(r.bytes().await.unwrap().as_ref(), picture.as_slice());
 
     let r = fetch(pdf_id, Some(customer.clone())).await;
@@ -333,12 +449,23 @@ async fn downloads_are_for_the_conversation_only_and_never_run() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), PDF);
 
     // Another customer cannot post into the conversation either.
-    let (s, _) = upload(&app, &other, conv, &[], Some(("a.pdf", "application/pdf", PDF))).await;
+    let (s, _) = upload(
+        &app,
+        &other,
+        conv,
+        &[],
+        Some(("a.pdf", "application/pdf", PDF)),
+    )
+    .await;
     assert_eq!(s, 403);
     // Anonymous uploads are 401.
     let (ctype, body) = multipart(&[], Some(("a.pdf", "application/pdf", PDF)));
     let r = app
-        .req(Method::POST, &format!("/api/v1/support/conversations/{conv}/attachments"), None)
+        .req(
+            Method::POST,
+            &format!("/api/v1/support/conversations/{conv}/attachments"),
+            None,
+        )
         .header("content-type", ctype)
         .body(body)
         .send()
@@ -371,27 +498,57 @@ async fn page_forms_check_the_csrf_token_before_the_file() {
                 .send()
                 .await
                 .unwrap();
-            (r.status().as_u16(), r.headers().get("location").map(|l| l.to_str().unwrap().to_string()))
+            (
+                r.status().as_u16(),
+                r.headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_string()),
+            )
         }
     };
     let action = format!("{staff_path}/attachments");
     // No token, a wrong one, the token after the file: refused, nothing kept.
     let (s, _) = send(action.clone(), agent.clone(), vec![]).await;
     assert_eq!(s, 403);
-    let (s, _) = send(action.clone(), agent.clone(), vec![("csrf", "A".repeat(43))]).await;
+    let (s, _) = send(
+        action.clone(),
+        agent.clone(),
+        vec![("csrf", "A".repeat(43))],
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = send(action.clone(), agent.clone(), vec![("body", "x".into()), ("csrf", csrf.clone())]).await;
+    let (s, _) = send(
+        action.clone(),
+        agent.clone(),
+        vec![("body", "x".into()), ("csrf", csrf.clone())],
+    )
+    .await;
     assert_eq!(s, 403);
     assert_eq!(attachment_rows(&app, conv).await, 0);
     // The viewer cannot use the staff form; anonymous is sent to log in.
-    let (_, vhtml) = page(&app, &viewer, &format!("/support/conversations/{conv}/transcript")).await;
+    let (_, vhtml) = page(
+        &app,
+        &viewer,
+        &format!("/support/conversations/{conv}/transcript"),
+    )
+    .await;
     let vcsrf = field_of(&vhtml, "csrf");
-    let (s, _) = send(action.clone(), viewer.clone(), vec![("csrf", vcsrf.clone())]).await;
+    let (s, _) = send(
+        action.clone(),
+        viewer.clone(),
+        vec![("csrf", vcsrf.clone())],
+    )
+    .await;
     assert_eq!(s, 403);
     let (s, _) = send(action.clone(), "nobody".into(), vec![]).await;
     assert_eq!(s, 303);
     // With the token first: stored, and back to the conversation.
-    let (s, loc) = send(action.clone(), agent.clone(), vec![("csrf", csrf.clone()), ("body", "the form".into())]).await;
+    let (s, loc) = send(
+        action.clone(),
+        agent.clone(),
+        vec![("csrf", csrf.clone()), ("body", "the form".into())],
+    )
+    .await;
     assert_eq!((s, loc.as_deref()), (303, Some(staff_path.as_str())));
     // The customer's form on the transcript page.
     let (s, loc) = send(
@@ -411,11 +568,32 @@ async fn deleting_the_account_removes_its_files_and_the_export_lists_them() {
     let keep = app.signup("kept@example.com").await;
     let conv = open_conversation(&app, &customer).await;
     let kept_conv = open_conversation(&app, &keep).await;
-    let (s, _) = upload(&app, &customer, conv, &[], Some(("jane-passport.png", "image/png", &png(4, 4)))).await;
+    let (s, _) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("jane-passport.png", "image/png", &png(4, 4))),
+    )
+    .await;
     assert_eq!(s, 201);
-    let (s, _) = upload(&app, &customer, conv, &[], Some(("jane-bill.pdf", "application/pdf", PDF))).await;
+    let (s, _) = upload(
+        &app,
+        &customer,
+        conv,
+        &[],
+        Some(("jane-bill.pdf", "application/pdf", PDF)),
+    )
+    .await;
     assert_eq!(s, 201);
-    let (s, _) = upload(&app, &keep, kept_conv, &[], Some(("kept.pdf", "application/pdf", PDF))).await;
+    let (s, _) = upload(
+        &app,
+        &keep,
+        kept_conv,
+        &[],
+        Some(("kept.pdf", "application/pdf", PDF)),
+    )
+    .await;
     assert_eq!(s, 201);
     assert_eq!(stored_files(&app).len(), 3);
 
@@ -425,12 +603,22 @@ async fn deleting_the_account_removes_its_files_and_the_export_lists_them() {
     assert!(text.contains("jane-bill.pdf"), "{text}");
     assert!(!text.contains("kept.pdf"), "{text}");
 
-    let (s, v) = post(&app, "/api/v1/account/delete", &customer, json!({"password": PASSWORD})).await;
+    let (s, v) = post(
+        &app,
+        "/api/v1/account/delete",
+        &customer,
+        json!({"password": PASSWORD}),
+    )
+    .await;
     assert!(s < 300, "{s} {v}");
     assert_eq!(attachment_rows(&app, conv).await, 0);
     let left = stored_files(&app);
     assert_eq!(left.len(), 1, "{left:?}");
-    let kept = app.store().conversation_attachments(kept_conv, true).await.unwrap();
+    let kept = app
+        .store()
+        .conversation_attachments(kept_conv, true)
+        .await
+        .unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(left[0], kept[0].storage_key);
 }
