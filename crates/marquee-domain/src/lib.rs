@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicI64, Ordering};
 use utoipa::ToSchema;
 
+pub mod attachments;
 pub mod hours;
 pub mod ideas;
 pub mod listening;

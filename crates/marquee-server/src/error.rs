@@ -59,6 +59,14 @@ pub enum AppError {
         /// The limit.
         limit: usize,
     },
+    /// One field of the body (an uploaded file) is larger than allowed.
+    #[error("{field} is larger than {limit} bytes")]
+    FieldTooLarge {
+        /// The field.
+        field: String,
+        /// The limit.
+        limit: usize,
+    },
     /// The request target (path and query) is longer than allowed.
     #[error("the URL is longer than {limit} bytes")]
     UriTooLong {
@@ -116,7 +124,9 @@ impl AppError {
             AppError::Forbidden(_) | AppError::Reauthenticate { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge { .. } | AppError::FieldTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             AppError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             AppError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -138,7 +148,9 @@ impl AppError {
             AppError::Reauthenticate { .. } => "wrong_password",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { .. } => "conflict",
-            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::PayloadTooLarge { .. } | AppError::FieldTooLarge { .. } => {
+                "payload_too_large"
+            }
             AppError::UriTooLong { .. } => "uri_too_long",
             AppError::HeadersTooLarge { .. } => "headers_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -156,7 +168,9 @@ impl AppError {
             AppError::BadRequest { field, .. } | AppError::Conflict { field, .. } => {
                 field.as_deref()
             }
-            AppError::Reauthenticate { field, .. } => Some(field),
+            AppError::Reauthenticate { field, .. } | AppError::FieldTooLarge { field, .. } => {
+                Some(field)
+            }
             _ => None,
         }
     }

@@ -59,7 +59,11 @@ pub async fn delete_account(
         });
     }
     state.limiter.succeed(&key[0]);
+    // The files of the account's support attachments: their rows go with
+    // the deletion, the files once it committed.
+    let files = crate::support::attachments::account_files(state, user.account.id).await?;
     let report = state.store.delete_account(user.account.id, now).await?;
+    crate::support::attachments::remove_files(state, &files).await;
     tracing::info!(
         account = user.account.id,
         "account deleted at its owner's request"

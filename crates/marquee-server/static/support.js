@@ -63,7 +63,45 @@
         clock(w.position_ms) + ' of ' + clock(w.duration_ms)));
     }
     d.appendChild(document.createTextNode(m.body));
+    const files = attachmentsNode(m.attachments);
+    if (files) d.appendChild(files);
     return d;
+  }
+
+  // Attachments: images as thumbnails linking to the full image, PDFs as a
+  // download link with the size. Only the server's own download URLs are used.
+  function attachmentsNode(list) {
+    if (!list || !list.length) return null;
+    const box = el('span', { 'class': 'attachments' });
+    list.forEach(function (a) {
+      const url = '/api/v1/support/attachments/' + Number(a.id);
+      if (a.image) {
+        const link = el('a', { 'class': 'attachment image', href: url, target: '_blank', rel: 'noopener', 'data-attachment': String(Number(a.id)) });
+        const img = el('img', { src: url, alt: a.file_name, loading: 'lazy' });
+        img.style.cssText = 'display:block;max-width:min(100%,240px);max-height:240px;border-radius:6px;';
+        link.appendChild(img);
+        box.appendChild(link);
+      } else {
+        box.appendChild(el('a', { 'class': 'attachment file', href: url, download: '', 'data-attachment': String(Number(a.id)) }, a.file_name));
+        box.appendChild(el('span', { 'class': 'muted' }, ' (' + a.size + ')'));
+      }
+    });
+    return box;
+  }
+
+  // Sends a file (and the typed text, if any) as one message: multipart,
+  // with the session's CSRF token in the header like every API write.
+  async function upload(conversationId, file, body, internal) {
+    const fd = new FormData();
+    fd.append('file', file, file.name);
+    if (body && body.trim()) fd.append('body', body);
+    if (internal) fd.append('internal', 'true');
+    const r = await fetch('/api/v1/support/conversations/' + Number(conversationId) + '/attachments', {
+      method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf() }, body: fd
+    });
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return { ok: r.ok, status: r.status, data: data };
   }
 
   // ---- The customer widget -------------------------------------------------
@@ -90,6 +128,9 @@
     input.style.cssText = 'width:100%;box-sizing:border-box;';
     const send = el('button', { type: 'submit', id: 'support-send' }, 'Send');
     form.appendChild(input);
+    const file = el('input', { type: 'file', id: 'support-file', accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf', 'aria-label': 'Attach an image or a PDF' });
+    file.style.cssText = 'max-width:100%;font-size:.8rem;';
+    form.appendChild(file);
     form.appendChild(send);
     const error = el('div', { id: 'support-error', 'class': 'error' }, '');
     error.style.display = 'none';
@@ -183,11 +224,17 @@
     form.addEventListener('submit', async function (ev) {
       ev.preventDefault();
       const body = input.value;
-      if (!body.trim()) return;
+      const picked = file.files && file.files[0];
+      if (!body.trim() && !picked) return;
       send.disabled = true;
       showError('');
       let r;
-      if (!S.conv || S.conv.status === 'resolved' && S.fresh) {
+      if (picked && S.conv && !(S.conv.status === 'resolved' && S.fresh)) {
+        r = await upload(S.conv.id, picked, body, false);
+        if (r.ok) { add(r.data.message); file.value = ''; }
+      } else if (picked && !body.trim()) {
+        r = { ok: false, status: 400, data: { error: { message: 'Write a first message, then attach the file.' } } };
+      } else if (!S.conv || S.conv.status === 'resolved' && S.fresh) {
         r = await api('POST', '/api/v1/support/conversations', { body: body });
         if (r.ok) { S.fresh = false; S.conv = r.data.conversation; if (r.data.message) add(r.data.message); renderConv(); }
       } else {

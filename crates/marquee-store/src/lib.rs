@@ -27,6 +27,9 @@ use std::sync::Arc;
 macro_rules! sql_features {
     () => {
         #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/attachments.rs"]
+        mod attachments;
+        #[allow(clippy::duplicate_mod)]
         #[path = "../sql/catalog.rs"]
         mod catalog;
         #[allow(clippy::duplicate_mod)]
@@ -74,6 +77,7 @@ macro_rules! sql_features {
     };
 }
 
+pub mod attachments;
 pub mod changes;
 pub mod decisions;
 pub mod fanout;
@@ -94,6 +98,7 @@ pub mod sqlite;
 pub mod support;
 pub mod transfer;
 
+pub use attachments::AttachmentStore;
 pub use changes::ChangeStore;
 pub use decisions::DecisionStore;
 pub use fanout::FanoutStore;
@@ -417,7 +422,8 @@ pub struct SessionRecord {
 /// It is the sum of the per-feature traits; a backend implements each of them
 /// (one file per feature) and gets `Store` for free from the blanket impl.
 pub trait Store:
-    CatalogStore
+    AttachmentStore
+    + CatalogStore
     + ChangeStore
     + FanoutStore
     + HealthStore
@@ -442,7 +448,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: CatalogStore
+    T: AttachmentStore
+        + CatalogStore
         + ChangeStore
         + FanoutStore
         + HealthStore

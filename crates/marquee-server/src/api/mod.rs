@@ -17,6 +17,7 @@ use marquee_store::{TitleQuery, TitleSort};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+pub mod attachments;
 pub mod home;
 pub mod ideas;
 pub mod listening;
@@ -103,6 +104,7 @@ pub fn routes() -> Router<AppState> {
         .merge(listening::routes())
         .merge(perks::routes())
         .merge(support::routes())
+        .merge(attachments::routes())
         .merge(home::routes())
         .merge(plans::routes())
         .merge(privacy::routes())
@@ -133,6 +135,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("listening", listening::Doc::openapi()),
         ("perks", perks::Doc::openapi()),
         ("support", support::Doc::openapi()),
+        ("support attachments", attachments::Doc::openapi()),
         ("home", home::Doc::openapi()),
         ("plans", plans::Doc::openapi()),
         ("privacy", privacy::Doc::openapi()),

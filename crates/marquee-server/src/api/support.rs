@@ -188,10 +188,7 @@ async fn detail(
 ) -> Result<ConversationDetail, AppError> {
     let msgs = state.store.messages(c.id, staff_view, 0, 10_000).await?;
     Ok(ConversationDetail {
-        messages: msgs
-            .iter()
-            .map(|m| support::message_view(m, staff_view))
-            .collect(),
+        messages: support::attachments::message_views(state, c.id, &msgs, staff_view).await?,
         csat: wire::all(state.store.csat_answers(c.id).await?),
         share: state.store.active_share(c.id).await?.map(Into::into),
         context: match c.account_id.filter(|_| staff_view) {
@@ -257,9 +254,7 @@ async fn list_messages(
         .messages(c.id, staff, p.after.unwrap_or(0), limit)
         .await?;
     Ok(Json(
-        msgs.iter()
-            .map(|m| support::message_view(m, staff))
-            .collect(),
+        support::attachments::message_views(&state, c.id, &msgs, staff).await?,
     ))
 }
 

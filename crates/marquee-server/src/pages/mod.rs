@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub mod account;
+pub mod attachments;
 pub mod help;
 pub mod home;
 pub mod ideas;
@@ -71,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(playback::routes())
         .merge(support::routes())
+        .merge(attachments::routes())
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

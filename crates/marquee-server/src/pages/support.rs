@@ -94,6 +94,23 @@ pub struct Line {
     pub internal: bool,
     /// "Watching X on Y at 20:34" (staff view only).
     pub watch: Option<String>,
+    /// Files sent with it (filled by `with_attachments`).
+    pub attachments: Vec<support::attachments::AttachmentView>,
+}
+
+/// Adds each line's attachments (none on public transcripts: their
+/// downloads need the conversation's customer or staff).
+async fn with_attachments(
+    state: &AppState,
+    conversation_id: i64,
+    mut lines: Vec<Line>,
+    staff: bool,
+) -> Result<Vec<Line>, AppError> {
+    let mut by = support::attachments::by_message(state, conversation_id, staff).await?;
+    for l in &mut lines {
+        l.attachments = by.remove(&l.id).unwrap_or_default();
+    }
+    Ok(lines)
 }
 
 /// `20:34` for a position in ms (templates pass references).
@@ -130,6 +147,7 @@ fn lines(msgs: &[Message], staff: bool) -> Vec<Line> {
             when: fmt_time(m.created_at),
             internal: m.internal,
             watch: if staff { watch_label(m) } else { None },
+            attachments: Vec::new(),
         })
         .collect()
 }
@@ -172,6 +190,7 @@ struct TranscriptPage {
     notice: Option<String>,
     csat: Vec<CsatAnswer>,
     opened: String,
+    max_upload: String,
 }
 
 #[derive(Deserialize)]
@@ -197,7 +216,7 @@ async fn transcript_view(
     });
     Ok(render(&TranscriptPage {
         customer: first_name(&c.customer_email),
-        lines: lines(&msgs, false),
+        lines: with_attachments(state, c.id, lines(&msgs, false), false).await?,
         owner: c.account_id == Some(user.account.id),
         share: state.store.active_share(c.id).await?,
         new_share_url,
@@ -205,6 +224,9 @@ async fn transcript_view(
         notice,
         csat: state.store.csat_answers(c.id).await?,
         opened: fmt_time(c.created_at),
+        max_upload: marquee_domain::attachments::human_size(
+            i64::try_from(state.config.support.attachment_max_bytes).unwrap_or(i64::MAX),
+        ),
         c,
         l: page.l,
     })?
@@ -463,6 +485,7 @@ struct ConversationPage {
     csat: Vec<CsatAnswer>,
     breach: Option<&'static str>,
     opened: String,
+    max_upload: String,
     last_id: i64,
     history: Vec<(String, String)>,
 }
@@ -506,7 +529,10 @@ async fn conversation_page(
     let sla = state.store.sla_policies().await?;
     render(&ConversationPage {
         l: page.l,
-        lines: lines(&msgs, true),
+        lines: with_attachments(&state, c.id, lines(&msgs, true), true).await?,
+        max_upload: marquee_domain::attachments::human_size(
+            i64::try_from(state.config.support.attachment_max_bytes).unwrap_or(i64::MAX),
+        ),
         last_id: msgs.last().map(|m| m.id).unwrap_or(0),
         ctx: match c.account_id {
             Some(account_id) => state.store.support_context(account_id).await?,

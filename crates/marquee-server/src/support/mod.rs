@@ -10,6 +10,7 @@
 //! - Clients resynchronise from the API by message id after a reconnect or a
 //!   `resync` event, and drop ids they have seen: nothing is lost or doubled.
 
+pub mod attachments;
 pub mod visitor;
 
 use crate::auth::{self, CurrentUser};
@@ -49,6 +50,10 @@ pub struct SupportConfig {
     pub timezone: String,
     /// Visitor conversations (no log-in) one IP address may open per hour.
     pub visitor_conversations_per_hour: u32,
+    /// Largest attachment, in bytes (413 above it).
+    pub attachment_max_bytes: u64,
+    /// Most attachments one conversation holds.
+    pub attachments_per_conversation: u32,
 }
 
 impl Default for SupportConfig {
@@ -60,6 +65,8 @@ impl Default for SupportConfig {
             hours: "always".into(),
             timezone: "UTC".into(),
             visitor_conversations_per_hour: 5,
+            attachment_max_bytes: attachments::DEFAULT_MAX_BYTES,
+            attachments_per_conversation: attachments::DEFAULT_PER_CONVERSATION,
         }
     }
 }
@@ -86,6 +93,12 @@ impl SupportConfig {
                  support.visitor_conversations_per_hour must be positive"
                     .into(),
             );
+        }
+        if self.attachment_max_bytes == 0 || self.attachment_max_bytes > 1024 * 1024 * 1024 {
+            return Err("support.attachment_max_bytes must be between 1 and 1073741824".into());
+        }
+        if self.attachments_per_conversation == 0 {
+            return Err("support.attachments_per_conversation must be positive".into());
         }
         Ok(())
     }
@@ -299,6 +312,9 @@ pub struct MessageView {
     /// What the customer was watching when they wrote (staff only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<crate::wire::support::WatchSnapshot>,
+    /// Files sent with the message (images, PDFs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<attachments::AttachmentView>,
 }
 
 /// The display name of a message's author: first names only.
@@ -331,6 +347,7 @@ pub fn message_view(m: &Message, staff: bool) -> MessageView {
         } else {
             None
         },
+        attachments: Vec::new(),
     }
 }
 

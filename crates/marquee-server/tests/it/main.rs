@@ -5,6 +5,7 @@
 
 mod accounts;
 mod api;
+mod attachments;
 mod auth;
 mod browser;
 mod cache;

@@ -120,6 +120,13 @@ const SECTIONS: &[(&str, &str)] = &[
            (SELECT id FROM support_conversations WHERE account_id = $1) ORDER BY id",
     ),
     (
+        "support_attachments",
+        "SELECT id, conversation_id, message_id, file_name, mime, size_bytes, sha256, width, \
+           height, created_at FROM support_attachments WHERE (conversation_id IN \
+           (SELECT id FROM support_conversations WHERE account_id = $1) AND message_id IN \
+           (SELECT id FROM support_messages WHERE internal = 0)) OR uploader_id = $1 ORDER BY id",
+    ),
+    (
         "support_csat",
         "SELECT conversation_id, resolution_seq, score, comment, answered_at FROM support_csat \
          WHERE conversation_id IN (SELECT id FROM support_conversations WHERE account_id = $1) \
@@ -414,7 +421,10 @@ impl PrivacyStore for Backend {
         // The customer's support conversations, with every message, event,
         // CSAT answer and share.
         let conv = |t: &str| format!("DELETE FROM {t} WHERE conversation_id IN {CONVERSATIONS}");
+        // Attachments' rows first (their files are removed by the server
+        // after the commit: `AttachmentStore::account_attachment_keys`).
         for t in [
+            "support_attachments",
             "support_messages",
             "support_events",
             "support_csat",

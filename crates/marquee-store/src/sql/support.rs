@@ -33,7 +33,7 @@ const SNAPSHOT_WINDOW_MS: i64 = 6 * 3600 * 1000;
 
 /// The advisory-lock key that serialises assignment (any constant shared by
 /// every instance on the database: "MQSUPPRT" in ASCII).
-const ASSIGN_LOCK: i64 = 0x4D51_5355_5050_5254;
+pub(super) const ASSIGN_LOCK: i64 = 0x4D51_5355_5050_5254;
 
 fn decode_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(e.into()))
@@ -189,7 +189,7 @@ impl From<MsgRow> for Message {
     }
 }
 
-async fn conv_in(conn: &mut Conn, id: i64) -> Result<Conversation> {
+pub(super) async fn conv_in(conn: &mut Conn, id: i64) -> Result<Conversation> {
     sqlx::query_as::<_, ConvRow>(&format!("{CONV_SELECT} WHERE c.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -358,7 +358,7 @@ impl AgentRow {
 
 /// Places the unassigned queue (oldest first) with the agents who have room
 /// (the choice is [`plan_assignment`]'s).
-async fn run_assigner(
+pub(super) async fn run_assigner(
     conn: &mut Conn,
     default_capacity: u32,
     now: Millis,
@@ -414,7 +414,7 @@ async fn run_assigner(
     Ok(plan.assigned)
 }
 
-async fn set_status_in(
+pub(super) async fn set_status_in(
     conn: &mut Conn,
     c: &Conversation,
     actor: Option<i64>,
@@ -456,7 +456,7 @@ async fn set_status_in(
 
 /// Records a customer message (stamped with what they are watching) and
 /// marks it read on the customer's side.
-async fn customer_message(
+pub(super) async fn customer_message(
     conn: &mut Conn,
     conversation_id: i64,
     account_id: Option<i64>,
@@ -504,6 +504,79 @@ const STREAM_ERROR_SELECT: &str =
     "SELECT e.id, e.title_id, t.name AS title, d.name AS device, e.code, \
      e.message, e.position_ms, e.at FROM stream_errors e LEFT JOIN titles t ON t.id = e.title_id \
      LEFT JOIN devices d ON d.id = e.device_id";
+
+/// An agent's reply or internal note in the open transaction: the message,
+/// its event, the agent's read marker, and for a reply the first-reply time
+/// and the assignment of an unassigned conversation to the replying agent.
+pub(super) async fn agent_message_in(
+    conn: &mut Conn,
+    c: &Conversation,
+    agent_id: i64,
+    body: &str,
+    internal: bool,
+    canned_code: Option<&str>,
+    now: Millis,
+) -> Result<Message> {
+    let message = insert_message(
+        conn,
+        c.id,
+        Some(agent_id),
+        AuthorKind::Agent,
+        body,
+        internal,
+        canned_code,
+        None,
+        now,
+    )
+    .await?;
+    log_event(
+        conn,
+        c.id,
+        Ev {
+            kind: if internal { "note" } else { "agent_message" },
+            actor: Some(agent_id),
+            ..Ev::default()
+        },
+        now,
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE support_conversations SET agent_read_id = $1 WHERE id = $2 AND agent_read_id < $1",
+    )
+    .bind(message.id)
+    .bind(c.id)
+    .execute(&mut *conn)
+    .await?;
+    if !internal {
+        sqlx::query(
+            "UPDATE support_conversations SET first_reply_at = COALESCE(first_reply_at, $1) WHERE id = $2",
+        )
+        .bind(now)
+        .bind(c.id)
+        .execute(&mut *conn)
+        .await?;
+        if c.assignee_id.is_none() {
+            sqlx::query("UPDATE support_conversations SET assignee_id = $1 WHERE id = $2")
+                .bind(agent_id)
+                .bind(c.id)
+                .execute(&mut *conn)
+                .await?;
+            log_event(
+                conn,
+                c.id,
+                Ev {
+                    kind: "assigned",
+                    actor: Some(agent_id),
+                    to: Some(agent_id),
+                    ..Ev::default()
+                },
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(message)
+}
 
 /// A row of the event log as the metrics read it.
 #[derive(sqlx::FromRow)]
@@ -866,64 +939,7 @@ impl SupportStore for Backend {
         let mut tx = self.begin_write().await?;
         lock(&mut tx, ASSIGN_LOCK).await?;
         let c = conv_in(&mut tx, conversation_id).await?;
-        let message = insert_message(
-            &mut tx,
-            c.id,
-            Some(agent_id),
-            AuthorKind::Agent,
-            body,
-            internal,
-            canned_code,
-            None,
-            now,
-        )
-        .await?;
-        log_event(
-            &mut tx,
-            c.id,
-            Ev {
-                kind: if internal { "note" } else { "agent_message" },
-                actor: Some(agent_id),
-                ..Ev::default()
-            },
-            now,
-        )
-        .await?;
-        sqlx::query(
-            "UPDATE support_conversations SET agent_read_id = $1 WHERE id = $2 AND agent_read_id < $1",
-        )
-        .bind(message.id)
-        .bind(c.id)
-        .execute(&mut *tx)
-        .await?;
-        if !internal {
-            sqlx::query(
-                "UPDATE support_conversations SET first_reply_at = COALESCE(first_reply_at, $1) WHERE id = $2",
-            )
-            .bind(now)
-            .bind(c.id)
-            .execute(&mut *tx)
-            .await?;
-            if c.assignee_id.is_none() {
-                sqlx::query("UPDATE support_conversations SET assignee_id = $1 WHERE id = $2")
-                    .bind(agent_id)
-                    .bind(c.id)
-                    .execute(&mut *tx)
-                    .await?;
-                log_event(
-                    &mut tx,
-                    c.id,
-                    Ev {
-                        kind: "assigned",
-                        actor: Some(agent_id),
-                        to: Some(agent_id),
-                        ..Ev::default()
-                    },
-                    now,
-                )
-                .await?;
-            }
-        }
+        let message = agent_message_in(&mut tx, &c, agent_id, body, internal, canned_code, now).await?;
         let conversation = conv_in(&mut tx, c.id).await?;
         tx.commit().await?;
         Ok(SupportWrite {
