@@ -558,12 +558,26 @@ async fn experiment_assignment_is_stable_and_metrics_match_the_log() {
         2,
         "8 profiles should land in both variants"
     );
-    let reports: Value = app
-        .get("/api/v1/staff/experiments", Some(&staff))
-        .await
-        .json()
-        .await
-        .unwrap();
+    // Impressions are logged in batches after the page is served: wait
+    // (up to 10 s) until every page served above is counted.
+    let want_pages: u64 = expected.values().map(|e| e.2).sum();
+    let mut reports = Value::Null;
+    for _ in 0..200 {
+        reports = app
+            .get("/api/v1/staff/experiments", Some(&staff))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let counted: u64 = reports[0]["metrics"]
+            .as_array()
+            .map(|ms| ms.iter().filter_map(|m| m["pages"].as_u64()).sum())
+            .unwrap_or(0);
+        if counted >= want_pages {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let metrics = reports[0]["metrics"].as_array().unwrap();
     assert_eq!(metrics.len(), 2);
     for m in metrics {
