@@ -217,7 +217,7 @@ async fn link_help_conversations(state: &AppState, account_id: i64, email: &str)
 
 /// A mailed token as sent: trimmed, not empty, not absurdly long; else the
 /// 400 on `token` saying `why`.
-fn token_arg<'a>(token: &'a str, why: &'static str) -> Result<&'a str, AppError> {
+pub(crate) fn token_arg<'a>(token: &'a str, why: &'static str) -> Result<&'a str, AppError> {
     let token = token.trim();
     if token.is_empty() || token.len() > 200 {
         return Err(AppError::invalid("token", why));

@@ -278,10 +278,7 @@ pub async fn verify(
 ) -> Result<(VisitorVerified, String), AppError> {
     anonymous_write(state, ip)?;
     const WHY: &str = "this link is not valid any more (used, expired or mistyped)";
-    let token = token.trim();
-    if token.is_empty() || token.len() > 200 {
-        return Err(AppError::invalid("token", WHY));
-    }
+    let token = crate::service::token_arg(token, WHY)?;
     let browser = auth::random_token();
     let v = {
         let _w = state.support.writes.lock().await;
