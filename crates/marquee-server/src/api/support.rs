@@ -277,11 +277,7 @@ async fn post_message(
     ApiJson(b): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let w = support::customer_message(&state, &user, id, &b.body).await?;
-    let m = w
-        .message
-        .as_ref()
-        .map(|m| support::message_view(m, false))
-        .ok_or_else(|| AppError::Internal("message write returned no message".into()))?;
+    let m = support::written_view(&w, false)?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -589,11 +585,7 @@ async fn staff_message(
     ApiJson(b): ApiJson<StaffMessageRequest>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let w = support::agent_message(&state, &user, id, &b.body, b.internal, &headers).await?;
-    let m = w
-        .message
-        .as_ref()
-        .map(|m| support::message_view(m, true))
-        .ok_or_else(|| AppError::Internal("message write returned no message".into()))?;
+    let m = support::written_view(&w, true)?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -947,11 +939,7 @@ async fn visitor_post(
     ApiJson(b): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let w = visitor::message(&state, ip, &visitor_token(&headers)?, &b.body).await?;
-    let m = w
-        .message
-        .as_ref()
-        .map(|m| support::message_view(m, false))
-        .ok_or_else(|| AppError::Internal("message write returned no message".into()))?;
+    let m = support::written_view(&w, false)?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 

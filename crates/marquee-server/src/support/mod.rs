@@ -351,6 +351,15 @@ pub fn message_view(m: &Message, staff: bool) -> MessageView {
     }
 }
 
+/// The view of the message a write produced; a write that was meant to add
+/// a message but returned none is an internal error.
+pub fn written_view(w: &SupportWrite, staff: bool) -> Result<MessageView, AppError> {
+    w.message
+        .as_ref()
+        .map(|m| message_view(m, staff))
+        .ok_or_else(|| AppError::Internal("message write returned no message".into()))
+}
+
 /// A conversation as its customer sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CustomerConversation {
