@@ -1,9 +1,9 @@
 //! Privacy: "Export my data" and "Delete my account". What is erased and
 //! what is kept is documented in `docs/privacy.md`.
 
-use crate::auth::{self, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::service::hashing;
+use crate::service::check_current_password;
 use crate::wire::privacy::{AccountExport, DeletionReport};
 use crate::AppState;
 use marquee_domain::Role;
@@ -30,35 +30,12 @@ pub async fn delete_account(
             "staff accounts cannot delete themselves; an admin removes them".into(),
         ));
     }
-    let key = [format!("pwcheck:{}", user.account.id)];
-    let cfg = &state.config.auth;
+    check_current_password(state, user, password, || AppError::Reauthenticate {
+        field: "password".into(),
+        message: "the password is wrong; your account was not deleted".into(),
+    })
+    .await?;
     let now = state.clock.now_ms();
-    let window_ms = i64::try_from(cfg.login_window_s)
-        .unwrap_or(900)
-        .saturating_mul(1000);
-    if let Some(retry_after_s) = state
-        .limiter
-        .blocked(&key, now, cfg.login_max_failures, window_ms)
-    {
-        return Err(AppError::TooManyRequests { retry_after_s });
-    }
-    let creds = state
-        .store
-        .credentials(&user.account.email)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("account is gone".into()))?;
-    let ok = {
-        let _permit = hashing(state).await?;
-        auth::verify_password(password.to_string(), creds.password_hash).await?
-    };
-    if !ok {
-        state.limiter.fail(&key, now);
-        return Err(AppError::Reauthenticate {
-            field: "password".into(),
-            message: "the password is wrong; your account was not deleted".into(),
-        });
-    }
-    state.limiter.succeed(&key[0]);
     // The files of the account's support attachments: their rows go with
     // the deletion, the files once it committed.
     let files = crate::support::attachments::account_files(state, user.account.id).await?;

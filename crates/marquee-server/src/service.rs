@@ -404,7 +404,10 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<NewSession, AppError> {
-    check_current_password(state, user, current, "current_password").await?;
+    check_current_password(state, user, current, || {
+        wrong_current_password("current_password")
+    })
+    .await?;
     validate::password(new).map_err(|e| match e {
         marquee_domain::DomainError::Invalid { message, .. } => {
             AppError::invalid("new_password", message)
@@ -425,14 +428,24 @@ pub async fn change_password(
     start_session(state, account, user.profile_id).await
 }
 
+/// The refusal of a sensitive change whose current password is wrong: a
+/// 400 on `field`.
+pub fn wrong_current_password(field: &str) -> AppError {
+    AppError::BadRequest {
+        field: Some(field.into()),
+        message: "the current password is wrong".into(),
+    }
+}
+
 /// Re-authentication for a sensitive change: the signed-in account's
-/// current password, or a 400 on `field`. Guessing it is a log-in by other
-/// means: the same failure count per account (429 past it).
+/// current password, or the error `refusal` makes (for a password or
+/// address change [`wrong_current_password`]). Guessing it is a log-in by
+/// other means: the same failure count per account (429 past it).
 pub async fn check_current_password(
     state: &AppState,
     user: &CurrentUser,
     current: &str,
-    field: &str,
+    refusal: impl FnOnce() -> AppError,
 ) -> Result<(), AppError> {
     let key = [format!("pwcheck:{}", user.account.id)];
     let cfg = &state.config.auth;
@@ -457,10 +470,7 @@ pub async fn check_current_password(
     };
     if !ok {
         state.limiter.fail(&key, now);
-        return Err(AppError::BadRequest {
-            field: Some(field.into()),
-            message: "the current password is wrong".into(),
-        });
+        return Err(refusal());
     }
     state.limiter.succeed(&key[0]);
     Ok(())
@@ -484,7 +494,7 @@ pub async fn request_email_change(
     if email == user.account.email {
         return Err(AppError::invalid("email", "that is already your address"));
     }
-    check_current_password(state, user, password, "password").await?;
+    check_current_password(state, user, password, || wrong_current_password("password")).await?;
     if !state.mailer.configured() {
         return Err(AppError::Unavailable(
             "e-mail is not configured on this installation, so a new address cannot be confirmed"
