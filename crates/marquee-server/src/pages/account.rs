@@ -105,6 +105,23 @@ async fn account_view(
     })
 }
 
+/// A refusal of a form on the account page: the account page again with the
+/// message and the error's status (4xx); a server error becomes the error
+/// page.
+async fn account_refusal(
+    state: &AppState,
+    page: Page,
+    user: &CurrentUser,
+    e: crate::error::AppError,
+) -> Result<Response, PageError> {
+    let status = e.status();
+    if !status.is_client_error() {
+        return Err(e.into());
+    }
+    let view = account_view(state, page, user, Some(e.to_string())).await?;
+    Ok(render_status(status, &view))
+}
+
 /// Account settings: address, password, plan, profiles, this profile's
 /// devices (rename), linked handles, and signing out everywhere.
 async fn account_page(
@@ -152,12 +169,7 @@ async fn email_submit(
     page.check_csrf(&f.csrf)?;
     match service::request_email_change(&state, &user, &f.email, &f.password, &headers).await {
         Ok(_) => Ok(Redirect::to("/account?done=email#signin").into_response()),
-        Err(e) if e.status().is_client_error() => {
-            let status = e.status();
-            let view = account_view(&state, page, &user, Some(e.to_string())).await?;
-            Ok(render_status(status, &view))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => account_refusal(&state, page, &user, e).await,
     }
 }
 
@@ -264,12 +276,7 @@ async fn plan_step(
             };
             Ok(Redirect::to(&format!("/account?done={kind}#plan")).into_response())
         }
-        Err(e) if e.status().is_client_error() => {
-            let status = e.status();
-            let view = account_view(state, page, user, Some(e.to_string())).await?;
-            Ok(render_status(status, &view))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => account_refusal(state, page, user, e).await,
     }
 }
 
@@ -361,12 +368,7 @@ async fn device_rename(
     let pid = crate::playback::profile_of(&user)?;
     match crate::playback::rename_device(&state, pid, id, &f.name).await {
         Ok(_) => Ok(Redirect::to("/account#devices").into_response()),
-        Err(e) if e.status().is_client_error() => {
-            let status = e.status();
-            let view = account_view(&state, page, &user, Some(e.to_string())).await?;
-            Ok(render_status(status, &view))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => account_refusal(&state, page, &user, e).await,
     }
 }
 
@@ -731,12 +733,7 @@ async fn notifications_submit(
         .collect();
     match crate::notify::update(&state, user.account.id, &changes).await {
         Ok(_) => Ok(Redirect::to("/account?done=notifications#notifications").into_response()),
-        Err(e) if e.status().is_client_error() => {
-            let status = e.status();
-            let view = account_view(&state, page, &user, Some(e.to_string())).await?;
-            Ok(render_status(status, &view))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => account_refusal(&state, page, &user, e).await,
     }
 }
 
