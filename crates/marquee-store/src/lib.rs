@@ -72,6 +72,9 @@ macro_rules! sql_features {
         #[path = "../sql/privacy.rs"]
         mod privacy;
         #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/proposals.rs"]
+        mod proposals;
+        #[allow(clippy::duplicate_mod)]
         #[path = "../sql/support.rs"]
         mod support;
     };
@@ -94,6 +97,7 @@ pub mod plans;
 pub mod playback;
 pub mod postgres;
 pub mod privacy;
+pub mod proposals;
 pub mod sqlite;
 pub mod support;
 pub mod transfer;
@@ -114,6 +118,7 @@ pub use perks::PerksStore;
 pub use plans::PlanStore;
 pub use playback::PlaybackStore;
 pub use privacy::PrivacyStore;
+pub use proposals::ProposalStore;
 pub use support::SupportStore;
 
 /// What went wrong in the store.
@@ -437,6 +442,7 @@ pub trait Store:
     + PlanStore
     + PerksStore
     + PrivacyStore
+    + ProposalStore
     + DecisionStore
     + OverviewStore
     + SupportStore
@@ -463,6 +469,7 @@ impl<T> Store for T where
         + PlanStore
         + PerksStore
         + PrivacyStore
+        + ProposalStore
         + DecisionStore
         + OverviewStore
         + SupportStore

@@ -79,17 +79,24 @@ async fn decision_from_row(conn: &mut Conn, r: &DbRow) -> Result<Decision> {
     })
 }
 
-#[async_trait]
-impl DecisionStore for Backend {
-    async fn create_decision(
-        &self,
-        title: &str,
-        body: &str,
-        evidence: &[Evidence],
-        actor_id: i64,
-        now: Millis,
-    ) -> Result<Decision> {
-        let mut tx = self.begin_write().await?;
+/// Everyone who reacted to or commented on proposal `$3` (#25).
+const PARTICIPANTS: &str = "
+  UNION SELECT r.account_id FROM proposal_reactions r WHERE r.proposal_id = $3
+  UNION SELECT c.author_id FROM proposal_comments c WHERE c.proposal_id = $3";
+
+/// Records a decision with its evidence on the caller's transaction and
+/// notifies the customers behind the evidence (and, for a proposal's
+/// decision, everyone who took part in its consultation). `Invalid` (field
+/// `evidence`) when a piece does not exist. Returns its id.
+pub(super) async fn record_decision(
+    conn: &mut Conn,
+    title: &str,
+    body: &str,
+    evidence: &[Evidence],
+    actor_id: i64,
+    proposal: Option<i64>,
+    now: Millis,
+) -> Result<i64> {
         for e in evidence {
             let table = match e.kind {
                 EvidenceKind::Alert => "alerts",
@@ -101,7 +108,7 @@ impl DecisionStore for Backend {
             let found: Option<i64> =
                 sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1{FOR_SHARE}"))
                     .bind(e.id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
             if found.is_none() {
                 return Err(StoreError::Invalid {
@@ -117,7 +124,7 @@ impl DecisionStore for Backend {
         .bind(text(body))
         .bind(actor_id)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         for e in evidence {
             sqlx::query(
@@ -127,15 +134,21 @@ impl DecisionStore for Backend {
             .bind(id)
             .bind(e.kind.as_str())
             .bind(e.id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
         let message = format!("We heard you: {}", text(title));
-        let link = format!("/changelog#decision-{id}");
+        let link = match proposal {
+            Some(p) => format!("/changes/{p}"),
+            None => format!("/changelog#decision-{id}"),
+        };
         let notified = deliver(
-            &mut tx,
-            &format!("SELECT x.a FROM ({AUDIENCE}) x WHERE x.a <> $2"),
-            &[id, actor_id],
+            &mut *conn,
+            &format!("SELECT x.a FROM ({AUDIENCE}{}) x WHERE x.a <> $2", if proposal.is_some() { PARTICIPANTS } else { "" }),
+            &match proposal {
+                Some(p) => vec![id, actor_id, p],
+                None => vec![id, actor_id],
+            },
             &Note {
                 kind: "decision",
                 message: &message,
@@ -148,8 +161,23 @@ impl DecisionStore for Backend {
         sqlx::query("UPDATE decisions SET notified = $1 WHERE id = $2")
             .bind(notified)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
+        Ok(id)
+}
+
+#[async_trait]
+impl DecisionStore for Backend {
+    async fn create_decision(
+        &self,
+        title: &str,
+        body: &str,
+        evidence: &[Evidence],
+        actor_id: i64,
+        now: Millis,
+    ) -> Result<Decision> {
+        let mut tx = self.begin_write().await?;
+        let id = record_decision(&mut tx, title, body, evidence, actor_id, None, now).await?;
         let row = sqlx::query(
             "SELECT id, title, body, notified, created_at FROM decisions WHERE id = $1",
         )

@@ -38,7 +38,7 @@ const POST_LOCK_NS: i32 = 0x1deb;
 
 /// Inside a write transaction: refuses the post when the author's posts in
 /// `table` within the limit's window fill it (`posting_wait`).
-async fn check_posting_limit(
+pub(super) async fn check_posting_limit(
     conn: &mut Conn,
     table: &str,
     author_id: i64,

@@ -137,6 +137,46 @@ fn event_from_row(r: &DbRow) -> Result<AccountEvent> {
     })
 }
 
+/// Adds a plan price on the caller's transaction and queues its
+/// `plan.price_changed` webhook (also a shipped price proposal's price).
+pub(super) async fn insert_plan_price(
+    conn: &mut Conn,
+    plan: Plan,
+    price: &Price,
+    effective_from: Millis,
+    created_by: Option<i64>,
+    now: Millis,
+) -> Result<PlanPrice> {
+        let row = sqlx::query(
+            "INSERT INTO plan_prices(plan, amount_cents, currency, effective_from, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, plan, amount_cents, currency, effective_from, created_at, created_by",
+        )
+        .bind(plan.as_str())
+        .bind(price.amount_cents)
+        .bind(&price.currency)
+        .bind(effective_from)
+        .bind(now)
+        .bind(created_by)
+        .fetch_one(&mut *conn)
+        .await?;
+        let out = price_from_row(&row)?;
+        let body = PriceWebhook {
+            event: "plan.price_changed".to_string(),
+            plan,
+            price: price.clone(),
+            effective_from,
+            actor_id: created_by,
+        };
+        let ev = OutboxEvent {
+            event: body.event.clone(),
+            payload: serde_json::to_string(&body)
+                .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
+        };
+        enqueue_in(&mut *conn, &ev, now).await?;
+    Ok(out)
+}
+
 #[async_trait]
 impl PlanStore for Backend {
     async fn plan_prices(&self) -> Result<Vec<PlanPrice>> {
@@ -153,33 +193,7 @@ impl PlanStore for Backend {
         now: Millis,
     ) -> Result<PlanPrice> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO plan_prices(plan, amount_cents, currency, effective_from, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING id, plan, amount_cents, currency, effective_from, created_at, created_by",
-        )
-        .bind(plan.as_str())
-        .bind(price.amount_cents)
-        .bind(&price.currency)
-        .bind(effective_from)
-        .bind(now)
-        .bind(created_by)
-        .fetch_one(&mut *tx)
-        .await?;
-        let out = price_from_row(&row)?;
-        let body = PriceWebhook {
-            event: "plan.price_changed".to_string(),
-            plan,
-            price: price.clone(),
-            effective_from,
-            actor_id: created_by,
-        };
-        let ev = OutboxEvent {
-            event: body.event.clone(),
-            payload: serde_json::to_string(&body)
-                .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
-        };
-        enqueue_in(&mut tx, &ev, now).await?;
+        let out = insert_plan_price(&mut tx, plan, price, effective_from, created_by, now).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -177,6 +177,16 @@ const SECTIONS: &[(&str, &str)] = &[
          WHERE account_id = $1 ORDER BY kind",
     ),
     (
+        "proposal_reactions",
+        "SELECT proposal_id, reaction, would_stay, plan, tenure_band, created_at, updated_at \
+         FROM proposal_reactions WHERE account_id = $1 ORDER BY proposal_id",
+    ),
+    (
+        "proposal_comments",
+        "SELECT id, proposal_id, body, sentiment, hidden, created_at FROM proposal_comments \
+         WHERE author_id = $1 ORDER BY id",
+    ),
+    (
         "notification_mail",
         "SELECT id, kind, message, link, created_at FROM notification_mail \
          WHERE account_id = $1 ORDER BY id",
@@ -468,6 +478,14 @@ impl PrivacyStore for Backend {
             (
                 "notification_prefs",
                 "DELETE FROM notification_prefs WHERE account_id = $1".into(),
+            ),
+            (
+                "proposal_reactions",
+                "DELETE FROM proposal_reactions WHERE account_id = $1".into(),
+            ),
+            (
+                "proposal_comments",
+                "DELETE FROM proposal_comments WHERE author_id = $1".into(),
             ),
             (
                 "notification_mail",

@@ -17,4 +17,5 @@ mod outbox;
 mod overview;
 mod perks;
 mod playback;
+mod proposals;
 mod support;

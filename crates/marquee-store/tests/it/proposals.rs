@@ -1,0 +1,355 @@
+//! Proposals ("listen before you change") against every backend: the life of
+//! a proposal guarded in the store, reactions changed and logged, the
+//! decision notifying everyone who took part, an announcement sent once to
+//! its segment, and grandfathered prices moved once.
+
+use crate::common::{self, Raw};
+
+use marquee_domain::changes::{
+    ChangeKind, Decision, Grandfathering, PriceChange, Reaction, Segment, Status, WouldStay, DAY_MS,
+};
+use marquee_domain::ideas::PostingLimit;
+use marquee_domain::listening::Sentiment;
+use marquee_domain::plans::Price;
+use marquee_domain::{Plan, Role};
+use marquee_store::proposals::{NewComment, ProposalDraft, ProposalStore, ReactionInput};
+use marquee_store::{CatalogStore, StoreError};
+
+const NOW: i64 = 1000 * DAY_MS;
+
+async fn check_a_proposal_from_draft_to_announcement<S>(s: &S)
+where
+    S: CatalogStore + ProposalStore + Raw,
+{
+    let admin = common::account(s, "admin@x.org", Role::Admin).await;
+    // Standard customers: two long-standing (600 days), one new (10 days); a basic one.
+    let old1 = common::account_at(
+        s,
+        "old1@x.org",
+        Role::Viewer,
+        Plan::Standard,
+        NOW - 600 * DAY_MS,
+    )
+    .await;
+    let old2 = common::account_at(
+        s,
+        "old2@x.org",
+        Role::Viewer,
+        Plan::Standard,
+        NOW - 600 * DAY_MS,
+    )
+    .await;
+    let new = common::account_at(
+        s,
+        "new@x.org",
+        Role::Viewer,
+        Plan::Standard,
+        NOW - 10 * DAY_MS,
+    )
+    .await;
+    let basic = common::account_at(
+        s,
+        "basic@x.org",
+        Role::Viewer,
+        Plan::Basic,
+        NOW - 600 * DAY_MS,
+    )
+    .await;
+    s.exec("UPDATE accounts SET price_cents = 1549 WHERE plan = 'standard'")
+        .await;
+    s.exec(&format!(
+        "UPDATE accounts SET price_cents = 999 WHERE id = {old2}"
+    ))
+    .await;
+
+    let segment = Segment {
+        plans: vec![Plan::Standard],
+        ..Segment::default()
+    };
+    let price = PriceChange {
+        plan: Plan::Standard,
+        price: Price::new(1599, "USD").unwrap(),
+        grandfathering: Grandfathering::AfterNotice { notice_days: 30 },
+    };
+    let draft = ProposalDraft {
+        kind: ChangeKind::Price,
+        title: "Standard goes to $15.99".into(),
+        body: "Why.".into(),
+        segment: segment.clone(),
+        price: Some(price.clone()),
+        keywords: vec!["price".into(), "standard".into()],
+        planned_at: NOW + 10 * DAY_MS,
+    };
+    let p = s.create_proposal(&draft, admin, NOW).await.unwrap();
+    assert_eq!((p.status, &p.draft), (Status::Draft, &draft));
+    let groups = s.account_groups(NOW).await.unwrap();
+    let standard: i64 = groups
+        .iter()
+        .filter(|g| g.plan == Plan::Standard)
+        .map(|g| g.accounts)
+        .sum();
+    assert_eq!(standard, 3);
+    assert!(groups
+        .iter()
+        .any(|g| g.plan == Plan::Standard && g.tenure_days == 600 && g.price_cents == 999));
+
+    // Nobody reacts to a draft.
+    let r = |reaction, would_stay| ReactionInput {
+        reaction,
+        would_stay,
+        plan: Plan::Standard,
+        tenure_band: "1–3 years",
+    };
+    assert!(matches!(
+        s.react(p.id, old1, &r(Reaction::Oppose, None), NOW).await,
+        Err(StoreError::Conflict { field: "status" })
+    ));
+    let p = s.publish_proposal(p.id, NOW + 1).await.unwrap();
+    assert_eq!(
+        (p.status, p.published_at),
+        (Status::Consulting, Some(NOW + 1))
+    );
+    assert!(matches!(
+        s.publish_proposal(p.id, NOW + 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.update_proposal(p.id, &draft, NOW + 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    // Reactions: old1 opposes then is unsure; old2 opposes; new supports.
+    s.react(
+        p.id,
+        old1,
+        &r(Reaction::Oppose, Some(WouldStay::No)),
+        NOW + DAY_MS,
+    )
+    .await
+    .unwrap();
+    s.react(
+        p.id,
+        old1,
+        &r(Reaction::Unsure, Some(WouldStay::Unsure)),
+        NOW + DAY_MS + 5,
+    )
+    .await
+    .unwrap();
+    s.react(
+        p.id,
+        old1,
+        &r(Reaction::Unsure, Some(WouldStay::Yes)),
+        NOW + DAY_MS + 6,
+    )
+    .await
+    .unwrap();
+    s.react(
+        p.id,
+        old2,
+        &r(Reaction::Oppose, Some(WouldStay::No)),
+        NOW + DAY_MS + 7,
+    )
+    .await
+    .unwrap();
+    let young = ReactionInput {
+        tenure_band: "under 6 months",
+        ..r(Reaction::Support, Some(WouldStay::Yes))
+    };
+    s.react(p.id, new, &young, NOW + 2 * DAY_MS).await.unwrap();
+    let mine = s.reaction_of(p.id, old1).await.unwrap().unwrap();
+    assert_eq!(
+        (mine.reaction, mine.would_stay),
+        (Reaction::Unsure, Some(WouldStay::Yes))
+    );
+    assert_eq!(
+        s.count(&format!(
+            "SELECT COUNT(*) FROM proposal_reactions WHERE proposal_id = {}",
+            p.id
+        ))
+        .await,
+        3
+    );
+    // The same answer again is not a change.
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM proposal_reaction_log").await,
+        4
+    );
+
+    // Comments, rate-limited per author.
+    let limit = Some(PostingLimit {
+        max: 1,
+        window_ms: DAY_MS,
+    });
+    let c = NewComment {
+        proposal_id: p.id,
+        author_id: old2,
+        body: "<b>Too expensive</b>",
+        sentiment: Sentiment::Negative,
+        score: -0.8,
+        limit,
+    };
+    let saved = s.add_proposal_comment(&c, NOW + DAY_MS).await.unwrap();
+    assert_eq!(
+        (
+            saved.body.as_str(),
+            saved.reaction,
+            saved.author_name.as_str()
+        ),
+        ("<b>Too expensive</b>", Some(Reaction::Oppose), "old2")
+    );
+    assert!(matches!(
+        s.add_proposal_comment(&c, NOW + DAY_MS + 1).await,
+        Err(StoreError::RateLimited { .. })
+    ));
+
+    let f = s.consultation(p.id, NOW, DAY_MS).await.unwrap();
+    let net = |reaction| -> i64 {
+        f.steps
+            .iter()
+            .map(|st| {
+                let plus = if st.reaction == reaction { st.count } else { 0 };
+                let minus = if st.previous == Some(reaction) {
+                    st.count
+                } else {
+                    0
+                };
+                plus - minus
+            })
+            .sum()
+    };
+    assert_eq!(
+        (
+            net(Reaction::Support),
+            net(Reaction::Unsure),
+            net(Reaction::Oppose)
+        ),
+        (1, 1, 1)
+    );
+    assert!(
+        f.steps.iter().all(|st| st.bucket == 1 || st.bucket == 2),
+        "{:?}",
+        f.steps
+    );
+    let stay_no: i64 = f
+        .stay
+        .iter()
+        .filter(|x| x.would_stay == Some(WouldStay::No))
+        .map(|x| x.count)
+        .sum();
+    assert_eq!(stay_no, 1);
+    assert_eq!(f.comment_sentiment, [1, 0, 0]);
+
+    // Shipping records the decision, notifies the three participants, and
+    // schedules the plan's new price for new customers from the planned date.
+    let p = s
+        .decide_proposal(
+            p.id,
+            Decision::Ship,
+            Status::Shipped,
+            "We go ahead, with 30 days' notice.",
+            &[],
+            admin,
+            NOW + 3 * DAY_MS,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.status, p.decision),
+        (Status::Shipped, Some(Decision::Ship))
+    );
+    let did = p.decision_id.unwrap();
+    assert_eq!(
+        s.count(&format!("SELECT notified FROM decisions WHERE id = {did}"))
+            .await,
+        3
+    );
+    assert_eq!(
+        s.count(&format!("SELECT COUNT(*) FROM plan_prices WHERE plan = 'standard' AND amount_cents = 1599 AND effective_from = {}", NOW + 10 * DAY_MS)).await,
+        1
+    );
+    assert!(matches!(
+        s.decide_proposal(
+            p.id,
+            Decision::Withdraw,
+            Status::Withdrawn,
+            "",
+            &[],
+            admin,
+            NOW
+        )
+        .await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    // The announcement goes out once, to the segment only.
+    let at = NOW + 4 * DAY_MS;
+    s.schedule_announcement(
+        p.id,
+        "Standard is changing",
+        "Details.",
+        at,
+        NOW + 3 * DAY_MS,
+    )
+    .await
+    .unwrap();
+    assert!(s.due_announcements(at - 1).await.unwrap().is_empty());
+    assert_eq!(s.due_announcements(at).await.unwrap(), vec![p.id]);
+    let bounds = segment.bounds(at);
+    assert_eq!(
+        s.send_announcement(p.id, &bounds, at - 1).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.send_announcement(p.id, &bounds, at).await.unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        s.send_announcement(p.id, &bounds, at + 1).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM notifications WHERE kind = 'announcement'")
+            .await,
+        3
+    );
+    assert_eq!(s.count(&format!("SELECT COUNT(*) FROM notifications WHERE kind = 'announcement' AND account_id = {basic}")).await, 0);
+    // Announcements are mailed by default.
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM notification_mail WHERE kind = 'announcement'")
+            .await,
+        3
+    );
+    assert!(matches!(
+        s.schedule_announcement(p.id, "again", "x", at, at).await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    // Existing customers move once; the new customer already pays 1549 too.
+    assert_eq!(s.pending_price_moves().await.unwrap(), vec![p.id]);
+    let moved = s
+        .move_existing_prices(p.id, &segment.bounds(NOW + 40 * DAY_MS), NOW + 40 * DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!(moved, Some(3));
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM accounts WHERE price_cents = 1599")
+            .await,
+        3
+    );
+    assert_eq!(
+        s.count(&format!(
+            "SELECT price_cents FROM accounts WHERE id = {basic}"
+        ))
+        .await,
+        699
+    );
+    assert_eq!(
+        s.move_existing_prices(p.id, &segment.bounds(NOW + 41 * DAY_MS), NOW + 41 * DAY_MS)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(s.pending_price_moves().await.unwrap().is_empty());
+}
+
+both_backends!(check_a_proposal_from_draft_to_announcement);
