@@ -90,11 +90,7 @@ async fn upload(
     let up = attachments::read_upload(mp, state.config.support.attachment_max_bytes, None).await?;
     let (w, a) = attachments::send(&state, &user, id, up).await?;
     let staff = w.conversation.account_id != Some(user.account.id);
-    let mut message = w
-        .message
-        .as_ref()
-        .map(|m| support::message_view(m, staff))
-        .ok_or_else(|| AppError::Internal("message write returned no message".into()))?;
+    let mut message = support::written_view(&w, staff)?;
     message.attachments = vec![a.clone()];
     Ok((
         StatusCode::CREATED,
