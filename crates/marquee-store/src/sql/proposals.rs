@@ -153,6 +153,18 @@ async fn status_of(conn: &mut Conn, id: i64, lock: &str) -> Result<Status> {
     decode(&s)
 }
 
+/// Runs a guarded `UPDATE … WHERE id = $2 AND <not yet done>` stamping `$1`:
+/// whether this transaction claimed the proposal (a re-run claims nothing).
+async fn claim(conn: &mut Conn, sql: &str, id: i64, now: Millis) -> Result<bool> {
+    let n = sqlx::query(sql)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
 fn require(status: Status, wanted: &[Status]) -> Result<()> {
     if wanted.contains(&status) {
         Ok(())
@@ -629,16 +641,15 @@ impl ProposalStore for Backend {
     async fn send_announcement(&self, id: i64, bounds: &SegmentBounds, now: Millis) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
         // The claim: a second scheduler (or a re-run) finds nothing to send.
-        let claimed = sqlx::query(
+        if !claim(
+            &mut tx,
             "UPDATE proposals SET announced_at = $1 WHERE id = $2 AND announced_at IS NULL \
              AND announce_at <= $1 AND status IN ('shipped', 'withdrawn')",
+            id,
+            now,
         )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
         .await?
-        .rows_affected();
-        if claimed == 0 {
+        {
             return Ok(None);
         }
         let p = load(&mut tx, id).await?;
@@ -678,16 +689,15 @@ impl ProposalStore for Backend {
 
     async fn move_existing_prices(&self, id: i64, bounds: &SegmentBounds, now: Millis) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query(
+        if !claim(
+            &mut tx,
             "UPDATE proposals SET prices_moved_at = $1, updated_at = $1 WHERE id = $2 \
              AND prices_moved_at IS NULL AND status = 'shipped' AND kind = 'price'",
+            id,
+            now,
         )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
         .await?
-        .rows_affected();
-        if claimed == 0 {
+        {
             return Ok(None);
         }
         let p = load(&mut tx, id).await?;
