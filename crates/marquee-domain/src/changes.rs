@@ -152,6 +152,30 @@ impl Decision {
             Decision::Withdraw => "withdraw",
         }
     }
+
+    /// What the decision's "We heard you" entry starts with.
+    pub fn headline(self) -> &'static str {
+        match self {
+            Decision::Ship => "Going ahead",
+            Decision::Revise => "Revising",
+            Decision::Withdraw => "Withdrawn",
+        }
+    }
+}
+
+impl std::str::FromStr for Decision {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ship" => Ok(Decision::Ship),
+            "revise" => Ok(Decision::Revise),
+            "withdraw" => Ok(Decision::Withdraw),
+            _ => Err(DomainError::invalid(
+                "decision",
+                "must be ship, revise or withdraw",
+            )),
+        }
+    }
 }
 
 /// A step of a proposal's life.
@@ -165,11 +189,14 @@ pub enum Action {
     Decide(Decision),
     /// Schedule its announcement.
     Announce,
+    /// A customer reacts or comments.
+    Answer,
 }
 
 /// The status after `action`, or why it is not allowed now. Edits and
-/// publication need a draft; a decision needs a consultation; only a
-/// decided change (shipped or withdrawn) is announced, once.
+/// publication need a draft; customers' answers and the decision need a
+/// consultation; only a decided change (shipped or withdrawn) is announced,
+/// once.
 pub fn transition(status: Status, announced: bool, action: Action) -> Result<Status, DomainError> {
     let refuse = |msg: &str| Err(DomainError::invalid("status", msg));
     match (status, action) {
@@ -190,6 +217,8 @@ pub fn transition(status: Status, announced: bool, action: Action) -> Result<Sta
         (_, Action::Announce) => {
             refuse("decide first: only a shipped or withdrawn change is announced")
         }
+        (Status::Consulting, Action::Answer) => Ok(status),
+        (_, Action::Answer) => refuse("this proposal is not open for consultation"),
     }
 }
 
@@ -378,6 +407,36 @@ pub enum Grandfathering {
     },
 }
 
+impl Grandfathering {
+    /// The stored mode (the `mode` tag of its JSON form).
+    pub fn mode(self) -> &'static str {
+        match self {
+            Grandfathering::NewCustomersOnly => "new_customers_only",
+            Grandfathering::AfterNotice { .. } => "after_notice",
+        }
+    }
+
+    /// From its stored mode and notice (`None` for an unknown mode, or
+    /// "after notice" without its days).
+    pub fn from_stored(mode: &str, notice_days: Option<u32>) -> Option<Grandfathering> {
+        match (mode, notice_days) {
+            ("new_customers_only", _) => Some(Grandfathering::NewCustomersOnly),
+            ("after_notice", Some(notice_days)) => {
+                Some(Grandfathering::AfterNotice { notice_days })
+            }
+            _ => None,
+        }
+    }
+
+    /// The notice period, days (none: existing customers never move).
+    pub fn notice_days(self) -> Option<u32> {
+        match self {
+            Grandfathering::NewCustomersOnly => None,
+            Grandfathering::AfterNotice { notice_days } => Some(notice_days),
+        }
+    }
+}
+
 /// A plan's new price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -394,12 +453,9 @@ impl PriceChange {
     /// When existing customers move to the new price (`None`: never), for
     /// a change planned at `planned_at`.
     pub fn existing_move_at(&self, planned_at: Millis) -> Option<Millis> {
-        match self.grandfathering {
-            Grandfathering::NewCustomersOnly => None,
-            Grandfathering::AfterNotice { notice_days } => {
-                Some(planned_at + i64::from(notice_days) * DAY_MS)
-            }
-        }
+        self.grandfathering
+            .notice_days()
+            .map(|d| planned_at + i64::from(d) * DAY_MS)
     }
 }
 
@@ -833,6 +889,29 @@ mod tests {
             transition(Status::Shipped, false, Action::Announce).unwrap(),
             Status::Shipped
         );
+        assert_eq!(
+            transition(Status::Consulting, false, Action::Answer).unwrap(),
+            Status::Consulting
+        );
+        for closed in [Status::Draft, Status::Shipped, Status::Withdrawn] {
+            assert!(
+                transition(closed, false, Action::Answer).is_err(),
+                "{closed:?}"
+            );
+        }
+        for d in [Decision::Ship, Decision::Revise, Decision::Withdraw] {
+            assert_eq!(d.as_str().parse::<Decision>().unwrap(), d);
+        }
+        for g in [
+            Grandfathering::NewCustomersOnly,
+            Grandfathering::AfterNotice { notice_days: 30 },
+        ] {
+            assert_eq!(
+                Grandfathering::from_stored(g.mode(), g.notice_days()),
+                Some(g)
+            );
+        }
+        assert_eq!(Grandfathering::from_stored("after_notice", None), None);
         let e = transition(Status::Shipped, true, Action::Announce).unwrap_err();
         assert!(e.to_string().contains("already announced"), "{e}");
     }

@@ -240,21 +240,21 @@ pub trait ProposalStore: Send + Sync {
     /// Records the decision: the proposal's new status, a "We heard you"
     /// decision with `evidence` that notifies the customers behind it and
     /// everyone who reacted or commented, and, when a price change ships,
-    /// the plan's new price from the planned date. `Conflict` unless the
-    /// proposal is still in consultation (`expected`).
+    /// the plan's new price from the planned date. The new status is
+    /// `marquee_domain::changes::transition`'s; `Conflict` unless the
+    /// proposal is still in consultation.
     #[allow(clippy::too_many_arguments)]
     async fn decide_proposal(
         &self,
         id: i64,
         decision: Decision,
-        to: Status,
         note: &str,
         evidence: &[Evidence],
         actor_id: i64,
         now: Millis,
     ) -> Result<Proposal>;
-    /// Schedules the announcement. `Conflict` unless the proposal is
-    /// shipped or withdrawn and not yet announced.
+    /// Schedules (or reschedules) the announcement. `Conflict` unless the
+    /// proposal is shipped or withdrawn and not yet announced.
     async fn schedule_announcement(
         &self,
         id: i64,

@@ -97,27 +97,27 @@ pub(super) async fn record_decision(
     proposal: Option<i64>,
     now: Millis,
 ) -> Result<i64> {
-        for e in evidence {
-            let table = match e.kind {
-                EvidenceKind::Alert => "alerts",
-                EvidenceKind::Post => "posts",
-                EvidenceKind::Idea => "ideas",
-                EvidenceKind::Conversation => "support_conversations",
-            };
-            // FOR SHARE: the evidence cannot vanish before the decision commits.
-            let found: Option<i64> =
-                sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1{FOR_SHARE}"))
-                    .bind(e.id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if found.is_none() {
-                return Err(StoreError::Invalid {
-                    field: "evidence",
-                    message: format!("there is no {} {}", e.kind.as_str(), e.id),
-                });
-            }
+    for e in evidence {
+        let table = match e.kind {
+            EvidenceKind::Alert => "alerts",
+            EvidenceKind::Post => "posts",
+            EvidenceKind::Idea => "ideas",
+            EvidenceKind::Conversation => "support_conversations",
+        };
+        // FOR SHARE: the evidence cannot vanish before the decision commits.
+        let found: Option<i64> =
+            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1{FOR_SHARE}"))
+                .bind(e.id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_none() {
+            return Err(StoreError::Invalid {
+                field: "evidence",
+                message: format!("there is no {} {}", e.kind.as_str(), e.id),
+            });
         }
-        let id: i64 = sqlx::query_scalar(
+    }
+    let id: i64 = sqlx::query_scalar(
             "INSERT INTO decisions(title, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(text(title))
@@ -126,44 +126,47 @@ pub(super) async fn record_decision(
         .bind(now)
         .fetch_one(&mut *conn)
         .await?;
-        for e in evidence {
-            sqlx::query(
-                "INSERT INTO decision_evidence(decision_id, kind, ref_id) VALUES ($1, $2, $3) \
+    for e in evidence {
+        sqlx::query(
+            "INSERT INTO decision_evidence(decision_id, kind, ref_id) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(e.kind.as_str())
-            .bind(e.id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        let message = format!("We heard you: {}", text(title));
-        let link = match proposal {
-            Some(p) => format!("/changes/{p}"),
-            None => format!("/changelog#decision-{id}"),
-        };
-        let notified = deliver(
-            &mut *conn,
-            &format!("SELECT x.a FROM ({AUDIENCE}{}) x WHERE x.a <> $2", if proposal.is_some() { PARTICIPANTS } else { "" }),
-            &match proposal {
-                Some(p) => vec![id, actor_id, p],
-                None => vec![id, actor_id],
-            },
-            &Note {
-                kind: "decision",
-                message: &message,
-                link: &link,
-            },
-            now,
         )
+        .bind(id)
+        .bind(e.kind.as_str())
+        .bind(e.id)
+        .execute(&mut *conn)
         .await?;
-        let notified = i64::try_from(notified).unwrap_or(i64::MAX);
-        sqlx::query("UPDATE decisions SET notified = $1 WHERE id = $2")
-            .bind(notified)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        Ok(id)
+    }
+    let message = format!("We heard you: {}", text(title));
+    let link = match proposal {
+        Some(p) => format!("/changes/{p}"),
+        None => format!("/changelog#decision-{id}"),
+    };
+    let notified = deliver(
+        &mut *conn,
+        &format!(
+            "SELECT x.a FROM ({AUDIENCE}{}) x WHERE x.a <> $2",
+            if proposal.is_some() { PARTICIPANTS } else { "" }
+        ),
+        &match proposal {
+            Some(p) => vec![id, actor_id, p],
+            None => vec![id, actor_id],
+        },
+        &Note {
+            kind: "decision",
+            message: &message,
+            link: &link,
+        },
+        now,
+    )
+    .await?;
+    let notified = i64::try_from(notified).unwrap_or(i64::MAX);
+    sqlx::query("UPDATE decisions SET notified = $1 WHERE id = $2")
+        .bind(notified)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
 }
 
 #[async_trait]

@@ -17,7 +17,9 @@ use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
 
-fn decode<T: FromStr<Err = marquee_domain::DomainError>>(s: &str) -> Result<T> {
+/// A stored name back to its domain type (a stored value the domain refuses
+/// is a decode error). Also used by `proposals.rs`.
+pub(super) fn decode<T: FromStr<Err = marquee_domain::DomainError>>(s: &str) -> Result<T> {
     T::from_str(s).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 

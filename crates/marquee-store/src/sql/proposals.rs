@@ -9,7 +9,7 @@
 use super::decisions::record_decision;
 use super::ideas::check_posting_limit;
 use super::notify::{deliver, Note};
-use super::plans::insert_plan_price;
+use super::plans::{decode, insert_plan_price};
 use super::{text, Backend, Conn, DbRow, FOR_SHARE, FOR_UPDATE};
 use crate::decisions::Evidence;
 use crate::proposals::{
@@ -19,12 +19,12 @@ use crate::proposals::{
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::changes::{
-    AccountGroup, Decision, Grandfathering, PriceChange, Segment,
+    transition, AccountGroup, Action, Decision, Grandfathering, PriceChange, Segment,
     SegmentBounds, Status, WouldStay,
 };
 use marquee_domain::listening::Sentiment;
 use marquee_domain::plans::Price;
-use marquee_domain::{Millis, Plan};
+use marquee_domain::{DomainError, Millis, Plan};
 use sqlx::Row;
 use std::str::FromStr;
 
@@ -34,25 +34,17 @@ const COLUMNS: &str = "id, kind, title, body, status, segment_plans, min_tenure_
     decision_id, decided_at, announce_title, announce_body, announce_at, announced_at, \
     announced_to, prices_moved_at, created_by, created_at, updated_at";
 
-fn decode<T: FromStr>(s: &str) -> Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    T::from_str(s).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
-}
-
-fn opt_decode<T: FromStr>(s: Option<String>) -> Result<Option<T>>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
+fn opt_decode<T: FromStr<Err = DomainError>>(s: Option<String>) -> Result<Option<T>> {
     s.as_deref().map(decode).transpose()
 }
 
-fn plans_column(plans: &[Plan]) -> String {
-    if plans.is_empty() {
+/// Names stored as one column, `|a|b|` (`''`: none), matched with
+/// `LIKE '%|' || name || '|%'`.
+fn name_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.is_empty() {
         String::new()
     } else {
-        let names: Vec<&str> = plans.iter().map(|p| p.as_str()).collect();
         format!("|{}|", names.join("|"))
     }
 }
@@ -80,12 +72,12 @@ fn proposal_from_row(r: &DbRow) -> Result<Proposal> {
                 amount_cents,
                 currency,
             },
-            grandfathering: match g.as_str() {
-                "after_notice" => Grandfathering::AfterNotice {
-                    notice_days: u32_of(r.try_get("notice_days")?).unwrap_or(0),
-                },
-                _ => Grandfathering::NewCustomersOnly,
-            },
+            grandfathering: Grandfathering::from_stored(&g, u32_of(r.try_get("notice_days")?))
+                .ok_or_else(|| {
+                    StoreError::Database(sqlx::Error::Decode(
+                        format!("grandfathering {g:?} without its notice").into(),
+                    ))
+                })?,
         }),
         _ => None,
     };
@@ -113,12 +105,7 @@ fn proposal_from_row(r: &DbRow) -> Result<Proposal> {
         },
         status: decode(&r.try_get::<String, _>("status")?)?,
         published_at: r.try_get("published_at")?,
-        decision: match r.try_get::<Option<String>, _>("decision")?.as_deref() {
-            Some("ship") => Some(Decision::Ship),
-            Some("revise") => Some(Decision::Revise),
-            Some("withdraw") => Some(Decision::Withdraw),
-            _ => None,
-        },
+        decision: opt_decode(r.try_get("decision")?)?,
         decision_note: r.try_get("decision_note")?,
         decision_id: r.try_get("decision_id")?,
         decided_at: r.try_get("decided_at")?,
@@ -143,14 +130,25 @@ async fn load(conn: &mut Conn, id: i64) -> Result<Proposal> {
     proposal_from_row(&row)
 }
 
-/// The proposal's status, the row locked (`FOR UPDATE`) or shared.
-async fn status_of(conn: &mut Conn, id: i64, lock: &str) -> Result<Status> {
-    let s: String = sqlx::query_scalar(&format!("SELECT status FROM proposals WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound { what: "proposal" })?;
-    decode(&s)
+/// Locks the proposal (`FOR UPDATE`, or `FOR SHARE` for customers'
+/// answers) and asks the domain whether `action` may happen now
+/// ([`transition`]): the status after it, or `Conflict` on the refusal's
+/// field.
+async fn step(conn: &mut Conn, id: i64, lock: &str, action: Action) -> Result<Status> {
+    let row = sqlx::query(&format!(
+        "SELECT status, announced_at FROM proposals WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound { what: "proposal" })?;
+    let status: Status = decode(&row.try_get::<String, _>("status")?)?;
+    let announced = row.try_get::<Option<Millis>, _>("announced_at")?.is_some();
+    transition(status, announced, action).map_err(|e| match e {
+        DomainError::Invalid { field, .. } | DomainError::Limit { field, .. } => {
+            StoreError::Conflict { field }
+        }
+    })
 }
 
 /// Runs a guarded `UPDATE … WHERE id = $2 AND <not yet done>` stamping `$1`:
@@ -165,14 +163,6 @@ async fn claim(conn: &mut Conn, sql: &str, id: i64, now: Millis) -> Result<bool>
     Ok(n == 1)
 }
 
-fn require(status: Status, wanted: &[Status]) -> Result<()> {
-    if wanted.contains(&status) {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict { field: "status" })
-    }
-}
-
 /// Binds a draft's columns in `COLUMNS` order from `kind` to `planned_at`.
 fn bind_draft<'q>(
     q: sqlx::query::Query<'q, super::Db, <super::Db as sqlx::Database>::Arguments<'q>>,
@@ -183,7 +173,7 @@ fn bind_draft<'q>(
     q.bind(d.kind.as_str())
         .bind(text(&d.title))
         .bind(text(&d.body))
-        .bind(plans_column(&s.plans))
+        .bind(name_list(s.plans.iter().map(|p| p.as_str())))
         .bind(s.min_tenure_days.map(i64::from))
         .bind(s.max_tenure_days.map(i64::from))
         .bind(s.min_price_cents)
@@ -240,7 +230,12 @@ const COMMENT_SELECT: &str = "SELECT c.id, c.proposal_id, c.author_id, c.body, c
 
 #[async_trait]
 impl ProposalStore for Backend {
-    async fn create_proposal(&self, d: &ProposalDraft, actor_id: i64, now: Millis) -> Result<Proposal> {
+    async fn create_proposal(
+        &self,
+        d: &ProposalDraft,
+        actor_id: i64,
+        now: Millis,
+    ) -> Result<Proposal> {
         let mut tx = self.begin_write().await?;
         let q = sqlx::query(
             "INSERT INTO proposals(kind, title, body, segment_plans, min_tenure_days, \
@@ -263,7 +258,7 @@ impl ProposalStore for Backend {
 
     async fn update_proposal(&self, id: i64, d: &ProposalDraft, now: Millis) -> Result<Proposal> {
         let mut tx = self.begin_write().await?;
-        require(status_of(&mut tx, id, FOR_UPDATE).await?, &[Status::Draft])?;
+        step(&mut tx, id, FOR_UPDATE, Action::Edit).await?;
         let q = sqlx::query(
             "UPDATE proposals SET kind = $1, title = $2, body = $3, segment_plans = $4, \
              min_tenure_days = $5, max_tenure_days = $6, min_price_cents = $7, \
@@ -271,7 +266,11 @@ impl ProposalStore for Backend {
              grandfathering = $12, notice_days = $13, keywords = $14, planned_at = $15, \
              updated_at = $16 WHERE id = $17",
         );
-        bind_draft(q, d).bind(now).bind(id).execute(&mut *tx).await?;
+        bind_draft(q, d)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let p = load(&mut tx, id).await?;
         tx.commit().await?;
         Ok(p)
@@ -288,16 +287,11 @@ impl ProposalStore for Backend {
 
     async fn proposals(&self, statuses: &[Status], limit: u32) -> Result<Vec<Proposal>> {
         let mut conn = self.read().await?;
-        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM proposals WHERE ($1 = '' OR $1 LIKE '%|' || status || '|%') \
              ORDER BY updated_at DESC, id DESC LIMIT $2"
         ))
-        .bind(if names.is_empty() {
-            String::new()
-        } else {
-            format!("|{}|", names.join("|"))
-        })
+        .bind(name_list(statuses.iter().map(|s| s.as_str())))
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
@@ -306,11 +300,12 @@ impl ProposalStore for Backend {
 
     async fn publish_proposal(&self, id: i64, now: Millis) -> Result<Proposal> {
         let mut tx = self.begin_write().await?;
-        require(status_of(&mut tx, id, FOR_UPDATE).await?, &[Status::Draft])?;
+        let to = step(&mut tx, id, FOR_UPDATE, Action::Publish).await?;
         sqlx::query(
-            "UPDATE proposals SET status = 'consulting', published_at = COALESCE(published_at, $1), \
-             updated_at = $1 WHERE id = $2",
+            "UPDATE proposals SET status = $1, published_at = COALESCE(published_at, $2), \
+             updated_at = $2 WHERE id = $3",
         )
+        .bind(to.as_str())
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
@@ -352,7 +347,7 @@ impl ProposalStore for Backend {
         now: Millis,
     ) -> Result<StoredReaction> {
         let mut tx = self.begin_write().await?;
-        require(status_of(&mut tx, proposal_id, FOR_SHARE).await?, &[Status::Consulting])?;
+        step(&mut tx, proposal_id, FOR_SHARE, Action::Answer).await?;
         let previous: Option<String> = sqlx::query_scalar(&format!(
             "SELECT reaction FROM proposal_reactions WHERE proposal_id = $1 AND account_id = $2{FOR_UPDATE}"
         ))
@@ -396,7 +391,11 @@ impl ProposalStore for Backend {
         })
     }
 
-    async fn reaction_of(&self, proposal_id: i64, account_id: i64) -> Result<Option<StoredReaction>> {
+    async fn reaction_of(
+        &self,
+        proposal_id: i64,
+        account_id: i64,
+    ) -> Result<Option<StoredReaction>> {
         let mut conn = self.read().await?;
         let row = sqlx::query(
             "SELECT reaction, would_stay, updated_at FROM proposal_reactions \
@@ -416,10 +415,14 @@ impl ProposalStore for Backend {
         .transpose()
     }
 
-    async fn add_proposal_comment(&self, c: &NewComment<'_>, now: Millis) -> Result<ProposalComment> {
+    async fn add_proposal_comment(
+        &self,
+        c: &NewComment<'_>,
+        now: Millis,
+    ) -> Result<ProposalComment> {
         let mut tx = self.begin_write().await?;
         check_posting_limit(&mut tx, "proposal_comments", c.author_id, c.limit, now).await?;
-        require(status_of(&mut tx, c.proposal_id, FOR_SHARE).await?, &[Status::Consulting])?;
+        step(&mut tx, c.proposal_id, FOR_SHARE, Action::Answer).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO proposal_comments(proposal_id, author_id, body, sentiment, score, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -474,7 +477,12 @@ impl ProposalStore for Backend {
         Ok(pid)
     }
 
-    async fn consultation(&self, proposal_id: i64, from: Millis, bucket_ms: i64) -> Result<ConsultationFigures> {
+    async fn consultation(
+        &self,
+        proposal_id: i64,
+        from: Millis,
+        bucket_ms: i64,
+    ) -> Result<ConsultationFigures> {
         let mut conn = self.read().await?;
         let bucket_ms = bucket_ms.max(1);
         let rows = sqlx::query(
@@ -549,21 +557,15 @@ impl ProposalStore for Backend {
         &self,
         id: i64,
         decision: Decision,
-        to: Status,
         note: &str,
         evidence: &[Evidence],
         actor_id: i64,
         now: Millis,
     ) -> Result<Proposal> {
         let mut tx = self.begin_write().await?;
-        require(status_of(&mut tx, id, FOR_UPDATE).await?, &[Status::Consulting])?;
+        let to = step(&mut tx, id, FOR_UPDATE, Action::Decide(decision)).await?;
         let p = load(&mut tx, id).await?;
-        let verb = match decision {
-            Decision::Ship => "Going ahead",
-            Decision::Revise => "Revising",
-            Decision::Withdraw => "Withdrawn",
-        };
-        let title = format!("{verb}: {}", p.draft.title);
+        let title = format!("{}: {}", decision.headline(), p.draft.title);
         let decision_id =
             record_decision(&mut tx, &title, note, evidence, actor_id, Some(id), now).await?;
         if let (Decision::Ship, Some(price)) = (decision, &p.draft.price) {
@@ -603,13 +605,10 @@ impl ProposalStore for Backend {
         now: Millis,
     ) -> Result<Proposal> {
         let mut tx = self.begin_write().await?;
-        require(
-            status_of(&mut tx, id, FOR_UPDATE).await?,
-            &[Status::Shipped, Status::Withdrawn],
-        )?;
-        let done = sqlx::query(
+        step(&mut tx, id, FOR_UPDATE, Action::Announce).await?;
+        sqlx::query(
             "UPDATE proposals SET announce_title = $1, announce_body = $2, announce_at = $3, \
-             updated_at = $4 WHERE id = $5 AND announced_at IS NULL",
+             updated_at = $4 WHERE id = $5",
         )
         .bind(text(title))
         .bind(text(body))
@@ -617,11 +616,7 @@ impl ProposalStore for Backend {
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done == 0 {
-            return Err(StoreError::Conflict { field: "announce_at" });
-        }
+        .await?;
         let p = load(&mut tx, id).await?;
         tx.commit().await?;
         Ok(p)
@@ -638,7 +633,12 @@ impl ProposalStore for Backend {
         .await?)
     }
 
-    async fn send_announcement(&self, id: i64, bounds: &SegmentBounds, now: Millis) -> Result<Option<u64>> {
+    async fn send_announcement(
+        &self,
+        id: i64,
+        bounds: &SegmentBounds,
+        now: Millis,
+    ) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
         // The claim: a second scheduler (or a re-run) finds nothing to send.
         if !claim(
@@ -653,7 +653,10 @@ impl ProposalStore for Backend {
             return Ok(None);
         }
         let p = load(&mut tx, id).await?;
-        let title = p.announce_title.clone().unwrap_or_else(|| p.draft.title.clone());
+        let title = p
+            .announce_title
+            .clone()
+            .unwrap_or_else(|| p.draft.title.clone());
         let link = format!("/changes/{id}");
         let sent = deliver(
             &mut tx,
@@ -687,7 +690,12 @@ impl ProposalStore for Backend {
         .await?)
     }
 
-    async fn move_existing_prices(&self, id: i64, bounds: &SegmentBounds, now: Millis) -> Result<Option<u64>> {
+    async fn move_existing_prices(
+        &self,
+        id: i64,
+        bounds: &SegmentBounds,
+        now: Millis,
+    ) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
         if !claim(
             &mut tx,
@@ -738,16 +746,9 @@ fn price_columns(p: Option<&PriceChange>) -> PriceColumns<'_> {
             Some(p.plan.as_str()),
             Some(p.price.amount_cents),
             Some(p.price.currency.as_str()),
-            Some(match p.grandfathering {
-                Grandfathering::NewCustomersOnly => "new_customers_only",
-                Grandfathering::AfterNotice { .. } => "after_notice",
-            }),
-            match p.grandfathering {
-                Grandfathering::AfterNotice { notice_days } => Some(i64::from(notice_days)),
-                Grandfathering::NewCustomersOnly => None,
-            },
+            Some(p.grandfathering.mode()),
+            p.grandfathering.notice_days().map(i64::from),
         ),
         None => (None, None, None, None, None),
     }
 }
-

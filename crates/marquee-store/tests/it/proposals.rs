@@ -245,7 +245,6 @@ where
         .decide_proposal(
             p.id,
             Decision::Ship,
-            Status::Shipped,
             "We go ahead, with 30 days' notice.",
             &[],
             admin,
@@ -268,16 +267,8 @@ where
         1
     );
     assert!(matches!(
-        s.decide_proposal(
-            p.id,
-            Decision::Withdraw,
-            Status::Withdrawn,
-            "",
-            &[],
-            admin,
-            NOW
-        )
-        .await,
+        s.decide_proposal(p.id, Decision::Withdraw, "", &[], admin, NOW)
+            .await,
         Err(StoreError::Conflict { .. })
     ));
 
