@@ -1,5 +1,5 @@
 //! Live events: the event types of every live feed ([`PlaybackEvent`],
-//! [`ListeningEvent`], [`SupportEvent`], together a [`Feed`]), and the bus of
+//! [`ListeningEvent`], [`SupportEvent`], [`ChangeEvent`], together a [`Feed`]), and the bus of
 //! a profile's open devices (Server-Sent Events at `/api/v1/events`).
 //!
 //! [`EventBus`] is the seam: this process fans events out through one tokio
@@ -80,6 +80,18 @@ pub struct SupportEvent {
     pub staff_data: String,
 }
 
+/// Something the consultation dashboard of one proposal should refetch for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeEvent {
+    /// The proposal.
+    pub proposal_id: i64,
+    /// `reaction`, `comment`, `status` (published, decided, announced) or
+    /// `posts` (matching posts arrived).
+    pub kind: String,
+    /// Server time, ms.
+    pub at: Millis,
+}
+
 /// One event of a live feed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "feed", content = "event", rename_all = "snake_case")]
@@ -90,6 +102,8 @@ pub enum Feed {
     Listening(ListeningEvent),
     /// Support chat.
     Support(SupportEvent),
+    /// Consultation dashboards.
+    Changes(ChangeEvent),
 }
 
 /// Carries live events to the other server processes.

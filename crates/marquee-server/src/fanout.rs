@@ -162,6 +162,9 @@ fn deliver(state: &AppState, feed: Feed) {
             let _ = state.listening.events.send(e);
         }
         Feed::Support(e) => crate::support::deliver_remote(state, e),
+        Feed::Changes(e) => {
+            let _ = state.changes.events.send(e);
+        }
     }
 }
 

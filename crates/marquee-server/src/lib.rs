@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod api;
 pub mod auth;
+pub mod changes;
 pub mod config;
 pub mod conn;
 pub mod error;
@@ -94,6 +95,8 @@ pub struct AppState {
     pub perks: Arc<perks::Perks>,
     /// Support chat's live hub (customers' widgets and the agent inbox).
     pub support: Arc<support::SupportHub>,
+    /// Proposals' consultation dashboards (live) and the announcement worker's wake-up.
+    pub changes: Arc<changes::ChangesHub>,
     /// The recommender: catalog snapshot, served models, training job, event log.
     pub recs: Arc<recs::Recs>,
     /// Live sessions in memory (see [`auth::SessionCache`]).
@@ -147,6 +150,7 @@ impl AppState {
             listening: Arc::new(listening::Listening::new(&config.listening)?),
             perks: Arc::new(perks::Perks::new(vec![support::sla_breach_source])),
             support: Arc::new(support::SupportHub::default()),
+            changes: Arc::new(changes::ChangesHub::default()),
             recs: Arc::new(recs::Recs::new(config.recs.clone(), &config.data_dir)),
             sessions: Arc::new(auth::SessionCache::new(
                 i64::try_from(config.auth.session_cache_s.saturating_mul(1000)).unwrap_or(i64::MAX),
@@ -357,7 +361,7 @@ pub struct Workers {
 
 impl Workers {
     /// Starts every worker of `state`: the live-event fan-out (PostgreSQL),
-    /// the webhook outbox, the perks evaluator, the mail worker, the notification mail worker, social listening's deliverer
+    /// the webhook outbox, the perks evaluator, the mail worker, the notification mail worker, the announcement worker of proposals, social listening's deliverer
     /// and connectors, the recommender's job and event writer, and the
     /// playback group-commit writer. Nothing else starts a task: requests
     /// only use what runs here.
@@ -367,6 +371,7 @@ impl Workers {
         tasks.push(perks::spawn_worker(state.clone()));
         tasks.push(service::spawn_mail_worker(state.clone()));
         tasks.push(notify::spawn_worker(state.clone()));
+        tasks.push(changes::spawn_worker(state.clone()));
         tasks.extend(state.ingest.start());
         tasks.extend(recs::start(state));
         Workers {

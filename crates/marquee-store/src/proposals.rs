@@ -287,4 +287,7 @@ pub trait ProposalStore: Send + Sync {
         bounds: &SegmentBounds,
         now: Millis,
     ) -> Result<Option<u64>>;
+    /// Idea votes cast per UTC day in `[from, to)` (days without votes
+    /// left out), for the after-change view.
+    async fn idea_votes_per_day(&self, from: Millis, to: Millis) -> Result<Vec<(Millis, i64)>>;
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub mod attachments;
+pub mod changes;
 pub mod home;
 pub mod ideas;
 pub mod listening;
@@ -109,6 +110,7 @@ pub fn routes() -> Router<AppState> {
         .merge(plans::routes())
         .merge(privacy::routes())
         .merge(notify::routes())
+        .merge(changes::routes())
         .fallback(api_not_found)
 }
 
@@ -140,6 +142,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("plans", plans::Doc::openapi()),
         ("privacy", privacy::Doc::openapi()),
         ("notify", notify::Doc::openapi()),
+        ("changes", changes::Doc::openapi()),
     ]
 }
 

@@ -16,7 +16,8 @@ use crate::AppState;
 use marquee_domain::listening::{
     Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
 };
-use marquee_domain::{textmatch, Millis};
+use marquee_domain::textmatch::{self, TextMatch};
+use marquee_domain::Millis;
 use marquee_sentiment::{Label, Model};
 use marquee_store::listening::{PostOrder, PostQuery};
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,15 @@ pub struct Listening {
     pub events: broadcast::Sender<LiveEvent>,
     /// Wakes the webhook deliverer.
     pub webhook_wake: Notify,
+    /// Proposals in consultation and what their posts match: each is a
+    /// series of its own for the detector (`change:<id>`), so a backlash
+    /// against one proposal raises an alert scoped to its posts.
+    scopes: std::sync::RwLock<Vec<(i64, TextMatch)>>,
+}
+
+/// The detector series of a proposal's matching posts.
+pub fn change_series(proposal_id: i64) -> String {
+    format!("change:{proposal_id}")
 }
 
 impl Listening {
@@ -90,12 +100,43 @@ impl Listening {
             warm_lock: tokio::sync::Mutex::new(()),
             events: broadcast::channel(256).0,
             webhook_wake: Notify::new(),
+            scopes: std::sync::RwLock::new(Vec::new()),
         })
     }
 
     /// The topic names, in taxonomy order.
     pub fn topic_names(&self) -> &[String] {
         self.topics.names()
+    }
+
+    /// Replaces the proposals whose matching posts are a detector series.
+    pub fn set_scopes(&self, scopes: Vec<(i64, TextMatch)>) {
+        if let Ok(mut s) = self.scopes.write() {
+            *s = scopes;
+        }
+    }
+
+    /// The detector series a post counts in: its topics, and each
+    /// proposal in consultation whose text it matches.
+    fn series_of(&self, p: &NewPost) -> Vec<String> {
+        let mut series = p.topics.clone();
+        if let Ok(scopes) = self.scopes.read() {
+            for (id, m) in scopes.iter() {
+                if m.matches(&p.text) {
+                    series.push(change_series(*id));
+                }
+            }
+        }
+        series
+    }
+
+    /// What a proposal in consultation matches.
+    pub fn scope(&self, proposal_id: i64) -> Option<TextMatch> {
+        self.scopes.read().ok().and_then(|s| {
+            s.iter()
+                .find(|(id, _)| *id == proposal_id)
+                .map(|(_, m)| m.clone())
+        })
     }
 
     /// The sentiment model.
@@ -198,18 +239,20 @@ pub async fn ingest(
     let mut firings = Vec::new();
     let mut latest = i64::MIN;
     if counts.inserted > 0 {
+        let series: Vec<Vec<String>> = posts.iter().map(|p| state.listening.series_of(p)).collect();
         if let Ok(mut d) = state.listening.detector.lock() {
-            for (p, id) in posts.iter().zip(&ids) {
+            for ((p, id), series) in posts.iter().zip(&ids).zip(&series) {
                 if id.is_some() {
                     latest = latest.max(p.created_at);
                     firings.extend(d.observe(
                         p.created_at,
-                        &p.topics,
+                        series,
                         p.sentiment == Sentiment::Negative,
                     ));
                 }
             }
         }
+
         emit(
             state,
             LiveEvent::Posts {
@@ -233,16 +276,33 @@ pub async fn ingest(
 /// Turns a firing into a stored alert with its driving terms and example
 /// posts, queues its webhooks and announces it.
 pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError> {
-    let topic = (f.series != "all").then_some(f.series.as_str());
-    let fg = state
-        .store
-        .post_texts(f.window_start, f.window_end, topic, 2000)
-        .await?;
+    // A proposal's series is its matching posts, not a topic.
+    let scope = f
+        .series
+        .strip_prefix("change:")
+        .and_then(|id| id.parse::<i64>().ok())
+        .and_then(|id| state.listening.scope(id));
+    let topic = (f.series != "all" && scope.is_none()).then_some(f.series.as_str());
     let span = (f.window_end - f.window_start).max(3_600_000);
-    let bg = state
-        .store
-        .post_texts(f.window_start - 6 * span, f.window_start, topic, 4000)
-        .await?;
+    let (fg, bg) = match &scope {
+        Some(m) => (
+            matching_texts(state, m, f.window_start, f.window_end, 2000).await?,
+            state
+                .store
+                .post_texts(f.window_start - 6 * span, f.window_start, None, 4000)
+                .await?,
+        ),
+        None => (
+            state
+                .store
+                .post_texts(f.window_start, f.window_end, topic, 2000)
+                .await?,
+            state
+                .store
+                .post_texts(f.window_start - 6 * span, f.window_start, topic, 4000)
+                .await?,
+        ),
+    };
     let fg: Vec<String> = fg
         .into_iter()
         .filter(|(_, s)| f.kind == "volume" || *s == Sentiment::Negative)
@@ -257,6 +317,7 @@ pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError>
             from: Some(f.window_start),
             to: Some(f.window_end),
             topic: topic.map(str::to_string),
+            matching: scope.clone(),
             order: PostOrder::MostNegative,
             limit: 5,
             ..Default::default()
@@ -302,6 +363,31 @@ pub async fn raise_alert(state: &AppState, f: Firing) -> Result<Alert, AppError>
         },
     );
     Ok(alert)
+}
+
+/// The texts and sentiments of posts in `[from, to)` that match `m`, at
+/// most `limit`, newest first.
+pub async fn matching_texts(
+    state: &AppState,
+    m: &TextMatch,
+    from: Millis,
+    to: Millis,
+    limit: u32,
+) -> Result<Vec<(String, Sentiment)>, AppError> {
+    Ok(state
+        .store
+        .list_posts(&PostQuery {
+            from: Some(from),
+            to: Some(to),
+            matching: Some(m.clone()),
+            order: PostOrder::Newest,
+            limit,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .map(|p| (p.text, p.sentiment))
+        .collect())
 }
 
 /// Sends a live event to this process's dashboards and the other processes'.

@@ -730,6 +730,20 @@ impl ProposalStore for Backend {
         tx.commit().await?;
         Ok(Some(moved))
     }
+
+    async fn idea_votes_per_day(&self, from: Millis, to: Millis) -> Result<Vec<(Millis, i64)>> {
+        let mut conn = self.read().await?;
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT (created_at / 86400000) * 86400000 AS d, COUNT(*) AS n FROM idea_votes \
+             WHERE created_at >= $1 AND created_at < $2 GROUP BY (created_at / 86400000) \
+             ORDER BY 1",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows)
+    }
 }
 
 type PriceColumns<'a> = (
