@@ -198,7 +198,14 @@ pub enum Action {
 /// consultation; only a decided change (shipped or withdrawn) is announced,
 /// once.
 pub fn transition(status: Status, announced: bool, action: Action) -> Result<Status, DomainError> {
-    let refuse = |msg: &str| Err(DomainError::invalid("status", msg));
+    // A step the proposal's state does not allow is a conflict (409), not
+    // bad input.
+    let refuse = |msg: &str| {
+        Err(DomainError::Limit {
+            field: "status",
+            message: msg.to_string(),
+        })
+    };
     match (status, action) {
         (Status::Draft, Action::Edit) => Ok(Status::Draft),
         (_, Action::Edit) => refuse("only a draft can be edited; revise it first"),
@@ -852,6 +859,74 @@ pub fn recovery(days: &[DayFigures], announced_day: Millis, rule: RecoveryRule) 
     }
 }
 
+/// An amount as people type it ("15.99", "$15", "15,99") in minor units.
+pub fn parse_amount(field: &'static str, raw: &str) -> Result<i64, DomainError> {
+    let t = raw
+        .trim()
+        .trim_start_matches(['$', '€', '£'])
+        .replace(',', ".");
+    let bad = || DomainError::invalid(field, "must be an amount like 15.99");
+    let (whole, frac) = t.split_once('.').unwrap_or((t.as_str(), ""));
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole
+            .chars()
+            .chain(frac.chars())
+            .all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    whole
+        .checked_mul(100)
+        .and_then(|c| c.checked_add(frac))
+        .filter(|c| *c <= crate::plans::MAX_PRICE_CENTS)
+        .ok_or_else(bad)
+}
+
+/// A calendar day `YYYY-MM-DD` as the UTC midnight that starts it, ms.
+pub fn parse_day(field: &'static str, raw: &str) -> Result<Millis, DomainError> {
+    let bad = || DomainError::invalid(field, "must be a date like 2026-12-31");
+    let mut parts = raw.trim().splitn(3, '-');
+    let mut next = || -> Result<i64, DomainError> {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    let (y, m, d) = (next()?, next()?, next()?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if d > month_days[(m - 1) as usize] {
+        return Err(bad());
+    }
+    // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok((era * 146_097 + doe - 719_468) * DAY_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1125,5 +1200,21 @@ mod tests {
         assert_eq!(tenure_band(1095), "3 years or more");
         assert_eq!(tenure_days(NOW - 3 * DAY_MS - 5, NOW), 3);
         assert!(apology_template("Qwikster").contains("\"Qwikster\""));
+    }
+
+    #[test]
+    fn amounts_and_days_parse_as_typed() {
+        assert_eq!(parse_amount("a", "15.99").unwrap(), 1599);
+        assert_eq!(parse_amount("a", "$16").unwrap(), 1600);
+        assert_eq!(parse_amount("a", "9,5").unwrap(), 950);
+        for bad in ["", "abc", "1.234", "-3", "1e3", "99999999999"] {
+            assert!(parse_amount("a", bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_day("d", "1970-01-01").unwrap(), 0);
+        assert_eq!(parse_day("d", "2011-07-12").unwrap(), 1_310_428_800_000);
+        assert_eq!(parse_day("d", "2024-02-29").unwrap(), 1_709_164_800_000);
+        for bad in ["2023-02-29", "2011-13-01", "2011-7", "x", "2011-07-12-3"] {
+            assert!(parse_day("d", bad).is_err(), "{bad}");
+        }
     }
 }

@@ -581,6 +581,17 @@ pub async fn comments(
     ))
 }
 
+/// Comments for staff, hidden ones included, newest first.
+pub async fn staff_comments(
+    state: &AppState,
+    id: i64,
+    limit: u32,
+) -> Result<Vec<CommentView>, AppError> {
+    Ok(wire::all(
+        state.store.proposal_comments(id, true, limit).await?,
+    ))
+}
+
 /// Adds a customer's comment, scored by the listening model like a post.
 pub async fn comment(
     state: &AppState,

@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 pub mod account;
 pub mod attachments;
+pub mod changes;
 pub mod help;
 pub mod home;
 pub mod ideas;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .merge(listening::routes())
         .merge(perks::routes())
         .merge(overview::routes())
+        .merge(changes::routes())
         .route(
             "/static/htmx.min.js",
             get(|| async { static_file("text/javascript", HTMX_JS) }),

@@ -9,6 +9,7 @@ mod attachments;
 mod auth;
 mod browser;
 mod cache;
+mod changes;
 mod harden;
 mod help;
 mod helpers;
