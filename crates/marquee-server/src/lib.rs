@@ -216,6 +216,16 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/account-events.csv"),
     ("GET", "/api/v1/staff/churn"),
     ("POST", "/api/v1/staff/plans/standard/prices"),
+    ("GET", "/staff/changes"),
+    ("GET", "/staff/changes/1"),
+    ("GET", "/staff/changes/1/live"),
+    ("GET", "/api/v1/staff/changes"),
+    ("GET", "/api/v1/staff/changes/overview"),
+    ("GET", "/api/v1/staff/changes/1"),
+    ("GET", "/api/v1/staff/changes/1/impact"),
+    ("GET", "/api/v1/staff/changes/1/dashboard"),
+    ("GET", "/api/v1/staff/changes/1/evidence"),
+    ("GET", "/api/v1/staff/changes/1/after"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

@@ -627,3 +627,65 @@ async fn a_withdrawn_split_is_announced_with_the_apology() {
     let n = get(&app, "/api/v1/notifications", &viewer).await;
     assert!(n.to_string().contains("Qwikster"), "{n}");
 }
+
+#[tokio::test]
+async fn every_proposal_write_is_for_admins_only() {
+    let app = TestApp::builder().start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let agent = app.login_as("agent@example.com", Role::Agent).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let body = json!({"kind": "other", "title": "A change", "body": "Why.", "planned_at": 4_000_000_000_000i64});
+    let (s, _) = post(&app, "/api/v1/staff/changes", &admin, body.clone()).await;
+    assert_eq!(s, 201);
+    let writes: &[(Method, &str, Value)] = &[
+        (Method::POST, "/api/v1/staff/changes", body.clone()),
+        (Method::PUT, "/api/v1/staff/changes/1", body.clone()),
+        (Method::POST, "/api/v1/staff/changes/1/publish", json!({})),
+        (
+            Method::POST,
+            "/api/v1/staff/changes/1/decision",
+            json!({"decision": "ship", "note": "x"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/staff/changes/1/announcement",
+            json!({}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/staff/changes/comments/1/hidden",
+            json!({"hidden": true}),
+        ),
+        (Method::POST, "/staff/changes", json!({})),
+        (Method::POST, "/staff/changes/1/edit", json!({})),
+        (Method::POST, "/staff/changes/1/publish", json!({})),
+        (Method::POST, "/staff/changes/1/decision", json!({})),
+        (Method::POST, "/staff/changes/1/announcement", json!({})),
+        (
+            Method::POST,
+            "/staff/changes/1/comments/1/hidden",
+            json!({}),
+        ),
+    ];
+    for (m, path, b) in writes {
+        for (who, t) in [("agent", &agent), ("viewer", &viewer)] {
+            let r = app
+                .req(m.clone(), path, Some(t))
+                .json(b)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{who} {m} {path}");
+        }
+        let r = app.req(m.clone(), path, None).json(b).send().await.unwrap();
+        assert!(
+            [401, 303].contains(&r.status().as_u16()),
+            "anonymous {m} {path}: {}",
+            r.status()
+        );
+    }
+    // Nothing was written by them.
+    let p = app.store().proposal(1).await.unwrap().unwrap();
+    assert_eq!(p.status, marquee_domain::changes::Status::Draft);
+    assert_eq!(app.store().proposals(&[], 10).await.unwrap().len(), 1);
+}

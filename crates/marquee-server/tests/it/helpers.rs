@@ -491,6 +491,7 @@ pub fn admin_only(path: &str) -> bool {
     path.contains("accounts")
         || path.contains("account-events")
         || path.contains("/staff/plans/")
+        || path.contains("/staff/changes")
         || path.contains("webhooks")
         || path.contains("/tokens")
         || path.ends_with("/media")

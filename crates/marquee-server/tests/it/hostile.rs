@@ -560,6 +560,41 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
     })
     .await;
     assert!(!decided.is_empty());
+    // Comments on a proposal: the customers' page and the staff dashboard.
+    let (s, v) = post(
+        &app,
+        "/api/v1/staff/changes",
+        &admin,
+        json!({"kind": "other", "title": "Hostile comments", "body": "Tell us.", "planned_at": 4_000_000_000_000i64}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let pid = v["proposal"]["id"].as_i64().unwrap();
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/staff/changes/{pid}/publish"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let accepted = push_all(
+        &app,
+        &viewer,
+        &format!("/api/v1/changes/{pid}/comments"),
+        &all,
+        |_, p| json!({ "body": p }),
+    )
+    .await;
+    assert!(!accepted.is_empty());
+    check_page(&app, Some(&viewer), &format!("/changes/{pid}"), &mut seen).await;
+    check_page(
+        &app,
+        Some(&admin),
+        &format!("/staff/changes/{pid}"),
+        &mut seen,
+    )
+    .await;
     check_page(&app, None, "/changelog", &mut seen).await;
     check_page(&app, Some(&agent), "/staff/decisions", &mut seen).await;
     check_page(&app, Some(&agent), "/staff", &mut seen).await;
@@ -825,6 +860,28 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     .await;
     assert!(s < 300);
     marquee_server::perks::run_once(&app.state).await.unwrap();
+    // A proposal in consultation (1: reaction, comment, decision and hide
+    // forms) and a draft (2: edit and publish forms).
+    for title in ["Split DVD rental into Qwikster", "A cheaper plan with ads"] {
+        let (s, v) = post(
+            &app,
+            "/api/v1/staff/changes",
+            &admin,
+            json!({"kind": "product", "title": title, "body": "Why.", "planned_at": 4_000_000_000_000i64}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, _) = post(&app, "/api/v1/staff/changes/1/publish", &admin, json!({})).await;
+    assert_eq!(s, 200);
+    let (s, v) = post(
+        &app,
+        "/api/v1/changes/1/comments",
+        &viewer,
+        json!({"body": "Please don't split it"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
     // An unsubscribe link as a notification mail carries one.
     app.store()
         .add_unsubscribe_tokens(
@@ -897,6 +954,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/account/password".to_string(),
         "/onboarding".to_string(),
         format!("/watch/{tid}"),
+        "/changes/1".to_string(),
     ];
     let mut staff_pages: Vec<String> = marquee_server::STAFF_ROUTES
         .iter()
@@ -905,6 +963,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         .collect();
     staff_pages.push(format!("/staff/support/conversations/{conv_id}"));
     staff_pages.push(format!("/ideas/{idea_id}"));
+    staff_pages.push("/staff/changes/2".to_string());
 
     // Discover the forms each role sees.
     let mut found: BTreeMap<String, (String, Form)> = BTreeMap::new();
@@ -957,6 +1016,12 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/listening/tokens",
         "/account/notifications",
         "/unsubscribe",
+        "/staff/changes",
+        "/staff/changes/1/decision",
+        "/staff/changes/2/edit",
+        "/staff/changes/2/publish",
+        "/changes/1/reaction",
+        "/changes/1/comments",
     ] {
         assert!(
             found.contains_key(must),

@@ -39,6 +39,17 @@ async fn role_matrix_on_every_staff_route() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // A proposal (id 1) for the proposal routes.
+    let r = app
+        .req(Method::POST, "/api/v1/staff/changes", Some(&admin))
+        .json(
+            &json!({"kind": "product", "title": "Split DVD rental into Qwikster",
+                      "body": "Two sites.", "planned_at": 4_000_000_000_000i64}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     assert!(STAFF_ROUTES.len() >= 5);
     for (method, path) in STAFF_ROUTES {
         let anon = call(&app, method, path, None).await;
