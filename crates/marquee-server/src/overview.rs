@@ -58,6 +58,10 @@ pub struct Overview {
     /// Subscriptions over the last 30 days: sign-ups, plan changes, pauses,
     /// cancellations and their reasons.
     pub subscriptions: crate::plans::Churn,
+    /// Proposed changes in consultation now.
+    pub changes_open: Vec<crate::changes::OverviewChange>,
+    /// Announced changes whose trust recovery is being watched (60 days).
+    pub changes_recovering: Vec<crate::changes::OverviewChange>,
 }
 
 /// Days the subscriptions panel looks back.
@@ -89,6 +93,7 @@ pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
     let mut active_alerts = s.list_alerts(Some(AlertStatus::Open), 5).await?;
     active_alerts.extend(s.list_alerts(Some(AlertStatus::Acknowledged), 5).await?);
     active_alerts.truncate(6);
+    let (changes_open, changes_recovering) = crate::changes::overview(state).await?;
     Ok(Overview {
         at: now,
         since,
@@ -103,5 +108,7 @@ pub async fn gather(state: &AppState) -> Result<Overview, AppError> {
         perks: s.perk_spend(since).await?.into(),
         support: crate::support::overview(state).await?,
         subscriptions: crate::plans::churn(state, CHURN_DAYS).await?,
+        changes_open,
+        changes_recovering,
     })
 }

@@ -689,3 +689,75 @@ async fn every_proposal_write_is_for_admins_only() {
     assert_eq!(p.status, marquee_domain::changes::Status::Draft);
     assert_eq!(app.store().proposals(&[], 10).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_consultation_dashboard_updates_live_in_the_browser() {
+    use crate::browser::{browser, log_in_then, start_driver, wait_text};
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::builder().start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let (s, v) = post(
+        &app,
+        "/api/v1/staff/changes",
+        &admin,
+        json!({"kind": "product", "title": "Split DVD rental into Qwikster",
+               "body": "Two sites, two bills.", "planned_at": 4_000_000_000_000i64}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["proposal"]["id"].as_i64().unwrap();
+    post(
+        &app,
+        &format!("/api/v1/staff/changes/{id}/publish"),
+        &admin,
+        json!({}),
+    )
+    .await;
+
+    let c = browser(&driver).await;
+    let page = format!("/staff/changes/{id}");
+    log_in_then(&c, &app, "admin@example.com", PASSWORD, &page).await;
+    wait_text(&c, "#rx-oppose", |t| t == "0").await;
+    // The stream is open before the customer answers.
+    wait_text(&c, "#live-status", |_| true).await;
+    for _ in 0..100 {
+        let class = c
+            .find(fantoccini::Locator::Css("#live-status"))
+            .await
+            .unwrap()
+            .attr("class")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if class.contains("on") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (s, _) = put(
+        &app,
+        &format!("/api/v1/changes/{id}/reaction"),
+        &viewer,
+        json!({"reaction": "oppose", "would_stay": "no"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // No reload: the panel refreshes itself from the event.
+    wait_text(&c, "#rx-oppose", |t| t == "1").await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/changes/{id}/comments"),
+        &viewer,
+        json!({"body": "Two bills is a terrible idea"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    wait_text(&c, "#cm-h + .ch-comment", |t| {
+        t.contains("Two bills is a terrible idea")
+    })
+    .await;
+    c.close().await.unwrap();
+}
