@@ -28,8 +28,8 @@ use super::app;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use marquee_domain::changes::{
-    tenure_band, tenure_days, ChangeKind, Decision, Grandfathering, PriceChange, Reaction,
-    Segment, WouldStay, DAY_MS, TENURE_BANDS,
+    tenure_band, tenure_days, ChangeKind, Decision, Grandfathering, PriceChange, Reaction, Segment,
+    WouldStay, DAY_MS, TENURE_BANDS,
 };
 use marquee_domain::plans::{AccountStatus, CancelReason, PlanAction, Price};
 use marquee_domain::{Account, Clock, ManualClock, Millis, Plan, Role, SystemClock};
@@ -341,7 +341,11 @@ async fn story_2011(config: Config, seed: u64) -> anyhow::Result<()> {
                 would_stay: Some(would_stay),
             },
         );
-        let p_comment = if reaction == Reaction::Oppose { 0.35 } else { 0.1 };
+        let p_comment = if reaction == Reaction::Oppose {
+            0.35
+        } else {
+            0.1
+        };
         if rng.gen::<f64>() < p_comment {
             let text = if rank >= 2 && reaction == Reaction::Oppose {
                 pick(&mut rng, COMMENT_LONG)
@@ -424,9 +428,17 @@ async fn story_2011(config: Config, seed: u64) -> anyhow::Result<()> {
         .collect();
     pool.shuffle(&mut rng);
     let background = [
-        (1, CancelReason::Catalog, "Finished everything I wanted to watch"),
+        (
+            1,
+            CancelReason::Catalog,
+            "Finished everything I wanted to watch",
+        ),
         (4, CancelReason::Quality, "Too much buffering on my TV"),
-        (7, CancelReason::OtherService, "Trying another service for a while"),
+        (
+            7,
+            CancelReason::OtherService,
+            "Trying another service for a while",
+        ),
         (
             14,
             CancelReason::Other,
@@ -518,7 +530,7 @@ async fn story_2011(config: Config, seed: u64) -> anyhow::Result<()> {
         };
         for _ in 0..n {
             let t = pick(&mut prng, CONSULT);
-                let text = fill(&mut prng, t);
+            let text = fill(&mut prng, t);
             posts.push(post(&mut prng, d, text));
         }
         let spike = [60, 40, 22, 10, 4];
