@@ -851,12 +851,14 @@ impl CatalogStore for Backend {
         let mut tx = self.begin_write().await?;
         let mut moved = 0;
         for (id, at) in rows {
-            moved += sqlx::query("UPDATE accounts SET created_at = $1 WHERE id = $2 AND created_at > $1")
-                .bind(*at)
-                .bind(*id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            moved += sqlx::query(
+                "UPDATE accounts SET created_at = $1 WHERE id = $2 AND created_at > $1",
+            )
+            .bind(*at)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         }
         tx.commit().await?;
         Ok(moved)
