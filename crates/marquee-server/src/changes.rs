@@ -932,7 +932,7 @@ pub async fn dashboard(state: &AppState, id: i64) -> Result<Dashboard, AppError>
         .map(|(term, weight)| Concern {
             quotes: fg
                 .iter()
-                .filter(|t| classify::words(t).iter().any(|w| *w == term))
+                .filter(|t| classify::words(t).contains(&term))
                 .take(2)
                 .cloned()
                 .collect(),

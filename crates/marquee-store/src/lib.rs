@@ -566,6 +566,11 @@ pub trait CatalogStore: Send + Sync {
     async fn set_password(&self, account_id: i64, hash: &str, must_change: bool) -> Result<()>;
     /// Changes an account's role.
     async fn set_role(&self, account_id: i64, role: Role) -> Result<()>;
+    /// Moves accounts' sign-up dates earlier, never later: each
+    /// `(account id, created_at)` applies only where the account was
+    /// created after it. For demo data, whose imported viewers all joined
+    /// at import time; returns how many accounts moved.
+    async fn backdate_accounts(&self, rows: &[(i64, Millis)]) -> Result<u64>;
     /// Disables an account (ending its sessions: it cannot log in) or
     /// enables it again.
     async fn set_disabled(&self, account_id: i64, disabled: bool) -> Result<()>;

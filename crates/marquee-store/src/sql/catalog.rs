@@ -846,6 +846,24 @@ impl CatalogStore for Backend {
         Ok(())
     }
 
+    async fn backdate_accounts(&self, rows: &[(i64, Millis)]) -> Result<u64> {
+        let _changed = self.changes.on_return(Bump::Auth);
+        let mut tx = self.begin_write().await?;
+        let mut moved = 0;
+        for (id, at) in rows {
+            moved += sqlx::query(
+                "UPDATE accounts SET created_at = $1 WHERE id = $2 AND created_at > $1",
+            )
+            .bind(*at)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     async fn set_disabled(&self, account_id: i64, disabled: bool) -> Result<()> {
         let _changed = self.changes.on_return(Bump::Auth);
         let mut tx = self.begin_write().await?;

@@ -48,6 +48,12 @@ pub struct BacklashArgs {
     /// minutes with no alert before it.
     #[arg(long)]
     pub check: bool,
+    /// Instead of a day of mentions, replay a whole story in-process on the
+    /// configured database (the server's), e.g. `--story 2011`: a price
+    /// rise put to customers, a split withdrawn with an apology, and the
+    /// recovery after the rise shipped (see `marquee_server::changes`).
+    #[arg(long, value_enum)]
+    pub story: Option<super::story::Story>,
 }
 
 const TITLES: &[&str] = &[
@@ -145,6 +151,9 @@ fn val_texts(path: Option<&Path>) -> Vec<(String, u8)> {
 
 /// Runs the demo.
 pub fn run(file: Option<&Path>, args: &BacklashArgs) -> anyhow::Result<()> {
+    if let Some(story) = args.story {
+        return super::story::run(file, story, args.seed);
+    }
     let config = app::load_config(file)?;
     if !(0..1440).contains(&args.backlash_at) {
         bail!("--backlash-at must be a minute of the day, 0 to 1439");

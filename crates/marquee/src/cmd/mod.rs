@@ -8,5 +8,6 @@ pub mod ingest;
 pub mod migrate_data;
 pub mod sentiment;
 pub mod serve;
+pub mod story;
 pub mod train_recs;
 pub mod user;

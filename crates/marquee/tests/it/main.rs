@@ -9,3 +9,4 @@ mod crash;
 mod faults;
 mod listening;
 mod migrate_data;
+mod story;
