@@ -217,7 +217,7 @@ async fn story_2011(config: Config, seed: u64) -> anyhow::Result<()> {
     if let Some(ids) = store.meta_get(META_KEY).await? {
         println!("The 2011 story already ran on this database (proposals {ids}); nothing to do.");
         for id in ids.split(',') {
-            println!("  {base}/api/v1/staff/changes/{id}/dashboard");
+            println!("  {base}/staff/changes/{id}");
         }
         return Ok(());
     }
@@ -797,10 +797,10 @@ async fn story_2011(config: Config, seed: u64) -> anyhow::Result<()> {
         None => println!("   Not recovered yet."),
     }
     println!();
-    println!("With the server running on this database (as staff):");
-    println!("  {base}/api/v1/staff/changes/{price_id}/dashboard");
-    println!("  {base}/api/v1/staff/changes/{price_id}/after");
-    println!("  {base}/api/v1/staff/changes/{split_id}/dashboard");
+    println!("With the server running on this database (as an admin):");
+    println!("  {base}/staff/changes/{price_id}   the price rise: consultation, decision, recovery");
+    println!("  {base}/staff/changes/{split_id}   the split: withdrawn with an apology");
+    println!("  {base}/changes/{split_id}         the public apology");
     println!("  {base}/listening");
     Ok(())
 }
