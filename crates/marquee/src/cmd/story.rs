@@ -798,7 +798,9 @@ async fn story_2011(config: Config, seed: u64) -> anyhow::Result<()> {
     }
     println!();
     println!("With the server running on this database (as an admin):");
-    println!("  {base}/staff/changes/{price_id}   the price rise: consultation, decision, recovery");
+    println!(
+        "  {base}/staff/changes/{price_id}   the price rise: consultation, decision, recovery"
+    );
     println!("  {base}/staff/changes/{split_id}   the split: withdrawn with an apology");
     println!("  {base}/changes/{split_id}         the public apology");
     println!("  {base}/listening");
