@@ -133,6 +133,7 @@ impl std::str::FromStr for Status {
 
 /// What staff decide after a consultation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[schema(as = ChangeDecision)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Go ahead as proposed.

@@ -34,7 +34,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     ),
     components(schemas(
         ProposalInput, ProposalView, CustomerProposal, ProposalSummary, Announcement,
-        CommentView, ReactRequest, CommentRequest, Dashboard, ReactionPoint, StayRow, Concern,
+        CommentView, ReactRequest, ProposalCommentRequest, Dashboard, ReactionPoint, StayRow, Concern,
         IdeaRef, Marker, DecideRequest, AnnounceRequest, AfterChange, AfterDay, ReasonShift,
         StaffProposal, HideRequest, ChangesOverview, OverviewChange, ChangeKind, Decision,
         Grandfathering, Impact, ImpactRow, PriceChange, Reaction, Recovery, RecoveryRule, Segment,
@@ -154,7 +154,7 @@ async fn list_comments(
 /// A comment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CommentRequest {
+pub struct ProposalCommentRequest {
     /// 1 to 2,000 characters.
     body: String,
 }
@@ -162,14 +162,14 @@ pub struct CommentRequest {
 /// Comments on a proposal in consultation; the comment is sentiment-scored
 /// like a social post. Rate-limited like idea comments (429).
 #[utoipa::path(post, path = "/api/v1/changes/{id}/comments", tag = "changes",
-    params(("id" = i64, Path)), request_body = CommentRequest,
+    params(("id" = i64, Path)), request_body = ProposalCommentRequest,
     responses((status = 201, body = CommentView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn add_comment(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<CommentRequest>,
+    ApiJson(b): ApiJson<ProposalCommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>), ApiError> {
     Ok((
         StatusCode::CREATED,
