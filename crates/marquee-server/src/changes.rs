@@ -533,6 +533,7 @@ pub async fn react(
 
 /// A comment as anyone who may see the proposal reads it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ProposalCommentView)]
 pub struct CommentView {
     /// Id.
     pub id: i64,
