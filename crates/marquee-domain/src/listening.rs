@@ -105,6 +105,9 @@ pub struct NewPost {
     pub topics: Vec<String>,
     /// Brands.
     pub brands: Vec<String>,
+    /// Proposals whose text match the post fits (those whose posts the
+    /// store keeps, see `track_proposal_posts`).
+    pub proposals: Vec<i64>,
 }
 
 /// An ingest API token, as listed (the secret itself is never stored).

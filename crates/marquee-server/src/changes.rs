@@ -36,7 +36,6 @@ use marquee_domain::support::aggregate;
 use marquee_domain::textmatch::TextMatch;
 use marquee_domain::{Account, Millis, Plan, Role};
 use marquee_store::decisions::{Evidence, EvidenceKind};
-use marquee_store::listening::{PostOrder, PostQuery};
 use marquee_store::plans::AccountEventQuery;
 use marquee_store::proposals::{
     NewComment, Proposal, ProposalComment, ProposalDraft, ReactionInput,
@@ -54,6 +53,9 @@ pub const MAX_KEYWORDS: usize = 12;
 const LEAD_DAYS: i64 = 7;
 /// How often the worker looks for due announcements and price moves.
 const POLL: Duration = Duration::from_secs(30);
+/// Days after its decision that a proposal's matching posts are still kept
+/// (and watched for backlash): the longest the after-change view reaches.
+const TRACK_DAYS: i64 = 180;
 
 /// Live consultation events and the worker's wake-up.
 #[derive(Debug)]
@@ -236,11 +238,7 @@ impl From<Proposal> for ProposalView {
 
 /// One proposal (404 when there is none).
 pub async fn get(state: &AppState, id: i64) -> Result<Proposal, AppError> {
-    state
-        .store
-        .proposal(id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("proposal {id} not found")))
+    state.store.proposal(id).await?.ok_or_else(|| not_found(id))
 }
 
 /// Whether `action` may happen to `p` now (the domain's answer, with its
@@ -301,15 +299,36 @@ pub async fn publish(state: &AppState, id: i64) -> Result<Proposal, AppError> {
 }
 
 /// Gives listening's detector the matching rule of every proposal in
-/// consultation, so each gets its own backlash alert.
+/// consultation or decided in the last [`TRACK_DAYS`] days, so each gets its
+/// own backlash alert, and has the store keep their matching posts (filled
+/// once for a new or changed match; ingest keeps them from then on), which
+/// the dashboard and the after-change view read.
 pub async fn refresh_scopes(state: &AppState) -> Result<(), AppError> {
-    let open = state.store.proposals(&[Status::Consulting], 200).await?;
-    state.listening.set_scopes(
-        open.iter()
-            .map(|p| (p.id, matching_of(p)))
-            .filter(|(_, m)| !m.groups.is_empty())
-            .collect(),
-    );
+    let now = state.clock.now_ms();
+    let tracked: Vec<(i64, TextMatch)> = state
+        .store
+        .proposals(
+            &[Status::Consulting, Status::Shipped, Status::Withdrawn],
+            200,
+        )
+        .await?
+        .iter()
+        .filter(|p| p.decided_at.is_none_or(|d| now - d <= TRACK_DAYS * DAY_MS))
+        .map(|p| (p.id, matching_of(p)))
+        .filter(|(_, m)| !m.groups.is_empty())
+        .collect();
+    // Scopes first: a post that arrives while a match is being filled is
+    // either in the fill or linked by its own ingest.
+    state.listening.set_scopes(tracked.clone());
+    for (id, m) in &tracked {
+        if let Some(n) = state.store.track_proposal_posts(*id, m, now).await? {
+            tracing::info!(
+                proposal = id,
+                posts = n,
+                "matching posts of a proposal filled"
+            );
+        }
+    }
     Ok(())
 }
 
@@ -387,6 +406,26 @@ pub struct Announcement {
     pub at: Millis,
 }
 
+/// The 404 of a proposal someone may not see: the same as for none at all.
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("proposal {id} not found"))
+}
+
+/// Proposal `id` if `account` may see it ([`visible_to`]), else 404.
+async fn visible_proposal(
+    state: &AppState,
+    account: Option<&Account>,
+    id: i64,
+    now: Millis,
+) -> Result<Proposal, AppError> {
+    let p = get(state, id).await?;
+    if visible_to(&p, account, now) {
+        Ok(p)
+    } else {
+        Err(not_found(id))
+    }
+}
+
 /// A customer's view of proposal `id` (404 when they may not see it).
 pub async fn for_customer(
     state: &AppState,
@@ -394,10 +433,7 @@ pub async fn for_customer(
     id: i64,
 ) -> Result<CustomerProposal, AppError> {
     let now = state.clock.now_ms();
-    let p = get(state, id).await?;
-    if !visible_to(&p, account, now) {
-        return Err(AppError::NotFound(format!("proposal {id} not found")));
-    }
+    let p = visible_proposal(state, account, id, now).await?;
     let mine = match account {
         Some(a) => state.store.reaction_of(id, a.id).await?,
         None => None,
@@ -490,7 +526,7 @@ fn answering(p: &Proposal, user: &CurrentUser, now: Millis) -> Result<(), AppErr
         ));
     }
     if !visible_to(p, Some(&user.account), now) {
-        return Err(AppError::NotFound(format!("proposal {} not found", p.id)));
+        return Err(not_found(p.id));
     }
     allowed(p, Action::Answer)?;
     if !in_segment(p, &user.account, now) {
@@ -572,11 +608,8 @@ pub async fn comments(
     id: i64,
     limit: u32,
 ) -> Result<Vec<CommentView>, AppError> {
-    let p = get(state, id).await?;
+    visible_proposal(state, account, id, state.clock.now_ms()).await?;
     let staff = account.is_some_and(|a| a.role != Role::Viewer);
-    if !visible_to(&p, account, state.clock.now_ms()) {
-        return Err(AppError::NotFound(format!("proposal {id} not found")));
-    }
     Ok(wire::all(
         state.store.proposal_comments(id, staff, limit).await?,
     ))
@@ -605,11 +638,7 @@ pub async fn comment(
     let p = get(state, id).await?;
     answering(&p, user, now)?;
     let pred = state.listening.model().predict(&body);
-    let sentiment = match pred.label {
-        marquee_sentiment::Label::Negative => Sentiment::Negative,
-        marquee_sentiment::Label::Neutral => Sentiment::Neutral,
-        marquee_sentiment::Label::Positive => Sentiment::Positive,
-    };
+    let sentiment = crate::listening::sentiment_of(pred.label);
     let c = state
         .store
         .add_proposal_comment(
@@ -869,40 +898,14 @@ pub async fn dashboard(state: &AppState, id: i64) -> Result<Dashboard, AppError>
     } else {
         let series = state
             .store
-            .post_series(
-                day_from,
-                day_to.max(day_from + DAY_MS),
-                DAY_MS,
-                None,
-                None,
-                Some(&m),
-            )
-            .await?;
-        let negative = state
-            .store
-            .list_posts(&PostQuery {
-                from: Some(since),
-                matching: Some(m.clone()),
-                sentiment: Some(Sentiment::Negative),
-                order: PostOrder::Newest,
-                limit: 5,
-                ..Default::default()
-            })
+            .proposal_post_days(id, day_from, day_to.max(day_from + DAY_MS))
             .await?;
         let fg = state
             .store
-            .list_posts(&PostQuery {
-                from: Some(since),
-                matching: Some(m.clone()),
-                sentiment: Some(Sentiment::Negative),
-                order: PostOrder::Newest,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await?
-            .into_iter()
-            .map(|p| p.text)
-            .collect::<Vec<_>>();
+            .proposal_posts(id, since, Some(Sentiment::Negative), 1000)
+            .await?;
+        let negative = fg.iter().take(5).cloned().collect();
+        let fg = fg.into_iter().map(|p| p.text).collect::<Vec<_>>();
         (series, negative, fg)
     };
     let (posts_total, posts_negative) = posts
@@ -1055,7 +1058,11 @@ async fn pointing_events(
 /// alerts, its most negative matching posts, its ideas and the support
 /// conversations about it.
 pub async fn evidence_candidates(state: &AppState, id: i64) -> Result<Vec<Evidence>, AppError> {
-    let d = dashboard(state, id).await?;
+    Ok(evidence_of(&dashboard(state, id).await?))
+}
+
+/// [`evidence_candidates`] of a dashboard already computed.
+pub fn evidence_of(d: &Dashboard) -> Vec<Evidence> {
     let mut ev: Vec<Evidence> = Vec::new();
     let mut push = |kind: EvidenceKind, id: i64, label: String| {
         if ev.len() < 50 {
@@ -1082,7 +1089,7 @@ pub async fn evidence_candidates(state: &AppState, id: i64) -> Result<Vec<Eviden
             format!("Support conversation #{}", c.conversation_id),
         );
     }
-    Ok(ev)
+    ev
 }
 
 /// Ships, revises or withdraws a proposal in consultation. The decision is
@@ -1210,13 +1217,15 @@ pub async fn run_once(state: &AppState) -> Result<(u32, u32), AppError> {
 
 /// The announcement worker ([`run_once`] every 30 s, and at once when an
 /// announcement is scheduled). It also keeps listening's per-proposal
-/// series in step with the proposals in consultation.
+/// series and kept posts in step with the proposals ([`refresh_scopes`]).
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(e) = refresh_scopes(&state).await {
-            tracing::warn!(error = %e, "proposal scopes not loaded");
-        }
         loop {
+            // Every pass: proposals published or decided on another
+            // instance reach this one's detector and ingest too.
+            if let Err(e) = refresh_scopes(&state).await {
+                tracing::warn!(error = %e, "proposal scopes not loaded");
+            }
             if let Err(e) = run_once(&state).await {
                 tracing::warn!(error = %e, "announcement pass failed");
             }
@@ -1316,11 +1325,7 @@ pub async fn after_change(state: &AppState, id: i64) -> Result<AfterChange, AppE
         })
         .collect();
     if !m.groups.is_empty() {
-        for b in state
-            .store
-            .post_series(from, to, DAY_MS, None, None, Some(&m))
-            .await?
-        {
+        for b in state.store.proposal_post_days(id, from, to).await? {
             if let Some(d) = days.get_mut(&b.start) {
                 d.posts = b.total;
                 d.negative = b.negative;

@@ -1,27 +1,12 @@
-// Live dashboard: server-sent events trigger an htmx refresh of the
-// server-rendered panel (at most once a second). No markup is built here.
+// Social listening: the live panel itself is refreshed by live.js; this
+// shows a banner when an alert arrives. No markup is built here.
 (function () {
   var live = document.getElementById("live");
-  var dot = document.getElementById("live-status");
-  if (!live || !window.EventSource) return;
-  var es = new EventSource("/listening/stream");
-  var pending = false;
-  function refresh() {
-    if (pending) return;
-    pending = true;
-    setTimeout(function () {
-      pending = false;
-      if (window.htmx) window.htmx.trigger(live, "refresh");
-    }, 1000);
-  }
-  es.onopen = function () { if (dot) dot.className = "live-dot on"; };
-  es.onerror = function () { if (dot) dot.className = "live-dot"; };
-  es.addEventListener("posts", refresh);
-  es.addEventListener("alert", function (e) {
-    refresh();
+  if (!live) return;
+  live.addEventListener("live:alert", function (e) {
     var banner = document.getElementById("alert-banner");
     try {
-      var d = JSON.parse(e.data);
+      var d = JSON.parse(e.detail);
       if (banner && d.alert && d.alert.status === "open") {
         banner.textContent = "New alert #" + d.alert.id + ": " + d.alert.series + " " + d.alert.kind + " over " + d.alert.window;
         banner.hidden = false;

@@ -126,14 +126,40 @@ pub trait ListeningStore: Send + Sync {
 
     /// Inserts classified posts in one transaction, ignoring ones already
     /// there, linking authors to accounts, and (same transaction) moving a
-    /// connector's cursor. Returns the new posts' ids in input order (`None`
-    /// for duplicates).
+    /// connector's cursor. A new post is also linked to, and counted for the
+    /// day under, each proposal its `proposals` names (see
+    /// [`track_proposal_posts`](Self::track_proposal_posts)). Returns the
+    /// new posts' ids in input order (`None` for duplicates).
     async fn insert_posts(
         &self,
         posts: &[NewPost],
         cursor: Option<(&str, &str)>,
         now: Millis,
     ) -> Result<(PostCounts, Vec<Option<i64>>)>;
+    /// Starts (or restarts) keeping the posts that match proposal `id`:
+    /// when `m` differs from the match its posts were last filled for (or
+    /// none was), every stored post that `m` matches is linked and counted
+    /// per day afresh, in one transaction that concurrent ingests wait for.
+    /// Returns the posts linked, or `None` when the match was unchanged.
+    /// From then on [`insert_posts`](Self::insert_posts) keeps them.
+    async fn track_proposal_posts(
+        &self,
+        id: i64,
+        m: &TextMatch,
+        now: Millis,
+    ) -> Result<Option<u64>>;
+    /// Matching posts of proposal `id` per UTC day in `[from, to)` (days
+    /// without posts left out), from the counts kept at ingest.
+    async fn proposal_post_days(&self, id: i64, from: Millis, to: Millis) -> Result<Vec<Bucket>>;
+    /// The newest matching posts of proposal `id` posted at or after
+    /// `since`, optionally of one sentiment.
+    async fn proposal_posts(
+        &self,
+        id: i64,
+        since: Millis,
+        sentiment: Option<Sentiment>,
+        limit: u32,
+    ) -> Result<Vec<Post>>;
     /// A connector's saved cursor.
     async fn connector_cursor(&self, name: &str) -> Result<Option<String>>;
     /// Lists posts.

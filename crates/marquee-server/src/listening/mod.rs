@@ -117,17 +117,26 @@ impl Listening {
     }
 
     /// The detector series a post counts in: its topics, and each
-    /// proposal in consultation whose text it matches.
+    /// proposal whose text it matches (`NewPost::proposals`).
     fn series_of(&self, p: &NewPost) -> Vec<String> {
         let mut series = p.topics.clone();
-        if let Ok(scopes) = self.scopes.read() {
-            for (id, m) in scopes.iter() {
-                if m.matches(&p.text) {
-                    series.push(change_series(*id));
-                }
-            }
-        }
+        series.extend(p.proposals.iter().map(|id| change_series(*id)));
         series
+    }
+
+    /// The proposals (of [`set_scopes`](Self::set_scopes)) whose text
+    /// match `text` fits.
+    fn proposals_of(&self, text: &str) -> Vec<i64> {
+        self.scopes
+            .read()
+            .map(|scopes| {
+                scopes
+                    .iter()
+                    .filter(|(_, m)| m.matches(text))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What a proposal in consultation matches.
@@ -153,6 +162,7 @@ impl Listening {
             .map(|(r, p)| {
                 let w = classify::words(&r.text);
                 NewPost {
+                    proposals: self.proposals_of(&r.text),
                     author: classify::normalize_handle(&r.author).unwrap_or(r.author),
                     topics: self.topics.matches(&w),
                     brands: self.brands.matches(&w),
@@ -162,11 +172,7 @@ impl Listening {
                     url: r.url,
                     lang: r.lang,
                     created_at: r.created_at,
-                    sentiment: match p.label {
-                        Label::Negative => Sentiment::Negative,
-                        Label::Neutral => Sentiment::Neutral,
-                        Label::Positive => Sentiment::Positive,
-                    },
+                    sentiment: sentiment_of(p.label),
                     score: p.score,
                     top_tokens: p
                         .top_tokens
@@ -176,6 +182,16 @@ impl Listening {
                 }
             })
             .collect()
+    }
+}
+
+/// The stored sentiment of a model's label (posts, and proposal comments
+/// scored like posts).
+pub fn sentiment_of(label: Label) -> Sentiment {
+    match label {
+        Label::Negative => Sentiment::Negative,
+        Label::Neutral => Sentiment::Neutral,
+        Label::Positive => Sentiment::Positive,
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! Live: `/staff/changes/{id}/stream` sends an event on every reaction,
 //! comment or status change of the proposal and whenever listening stores
-//! posts; `static/changes.js` then asks htmx to refresh the panel
+//! posts; `static/live.js` then asks htmx to refresh the panel
 //! (`/staff/changes/{id}/live`).
 
 use super::{render, render_status, Layout, Page, PageForm};
@@ -22,7 +22,6 @@ use crate::markdown::{self, SafeHtml};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -37,8 +36,6 @@ use marquee_store::decisions::{Evidence, EvidenceKind};
 use marquee_store::proposals::Proposal;
 use serde::Deserialize;
 use std::convert::Infallible;
-
-const CHANGES_JS: &str = include_str!("../../static/changes.js");
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -58,19 +55,6 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/staff/changes/{id}/comments/{cid}/hidden",
             post(staff_hide),
-        )
-        .route(
-            "/static/changes.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript"),
-                        (header::CACHE_CONTROL, "public, max-age=3600"),
-                    ],
-                    CHANGES_JS,
-                )
-                    .into_response()
-            }),
         )
 }
 
@@ -854,7 +838,16 @@ fn pct(n: i64, of: i64) -> i64 {
 }
 
 async fn live_panel(state: &AppState, id: i64, csrf: &str) -> Result<LivePanel, AppError> {
-    let d = svc::dashboard(state, id).await?;
+    live_panel_of(state, id, svc::dashboard(state, id).await?, csrf).await
+}
+
+/// The live panel of a dashboard already computed.
+async fn live_panel_of(
+    state: &AppState,
+    id: i64,
+    d: svc::Dashboard,
+    csrf: &str,
+) -> Result<LivePanel, AppError> {
     let xs: Vec<Millis> = d.reactions.iter().map(|r| r.start).collect();
     let reactions = time_chart(
         "Reactions over time",
@@ -1085,15 +1078,18 @@ async fn detail_view(
     error: Option<String>,
 ) -> Result<StaffDetailPage, AppError> {
     let p = svc::get(state, id).await?;
-    let impact = svc::impact_of(state, &p.draft).await?;
-    let live = if p.status == Status::Draft {
+    // One dashboard for the live panel, the evidence and the impact.
+    let dash = if p.status == Status::Draft {
         None
     } else {
-        Some(live_panel(state, id, &l.csrf).await?)
+        Some(svc::dashboard(state, id).await?)
     };
-    let evidence = if p.status == Status::Consulting {
-        svc::evidence_candidates(state, id)
-            .await?
+    let impact = match &dash {
+        Some(d) => d.impact.clone(),
+        None => svc::impact_of(state, &p.draft).await?,
+    };
+    let evidence = if let (Status::Consulting, Some(d)) = (p.status, &dash) {
+        svc::evidence_of(d)
             .into_iter()
             .map(|e| EvidenceRow {
                 value: format!("{}:{}", e.kind.as_str(), e.id),
@@ -1102,6 +1098,10 @@ async fn detail_view(
             .collect()
     } else {
         Vec::new()
+    };
+    let live = match dash {
+        Some(d) => Some(live_panel_of(state, id, d, &l.csrf).await?),
+        None => None,
     };
     let (announce_title, announce_body) = match (&p.announce_title, &p.announce_body) {
         (Some(t), Some(b)) => (t.clone(), b.clone()),

@@ -35,6 +35,7 @@ pub mod support;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
+const LIVE_JS: &str = include_str!("../../static/live.js");
 
 /// The page routes.
 pub fn routes() -> Router<AppState> {
@@ -67,6 +68,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/static/htmx.min.js",
             get(|| async { static_file("text/javascript", HTMX_JS) }),
+        )
+        .route(
+            "/static/live.js",
+            get(|| async { static_file("text/javascript", LIVE_JS) }),
         )
         .route(
             "/static/app.css",

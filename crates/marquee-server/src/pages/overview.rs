@@ -5,7 +5,7 @@
 //! ideas → the idea, top titles → the title, perk spend → the perks page.
 //! `/staff/stream` sends an event when a perk is given, a decision recorded,
 //! posts stored or an alert raised, and a tick every
-//! [`TICK`] for viewing and votes; `static/overview.js` then asks htmx to
+//! [`TICK`] for viewing and votes; `static/live.js` then asks htmx to
 //! refresh the panel (`/staff/overview/live`).
 
 use super::{render, Layout, Page};
@@ -15,7 +15,6 @@ use crate::overview::{gather, Overview};
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -23,8 +22,6 @@ use axum::Router;
 use marquee_domain::perks::{money, DAY_MS};
 use std::convert::Infallible;
 use std::time::Duration;
-
-const OVERVIEW_JS: &str = include_str!("../../static/overview.js");
 
 /// Viewing and votes have no event feed: the stream ticks this often.
 pub const TICK: Duration = Duration::from_secs(30);
@@ -35,19 +32,6 @@ pub fn routes() -> Router<AppState> {
         .route("/staff", get(staff_home))
         .route("/staff/overview/live", get(live))
         .route("/staff/stream", get(stream))
-        .route(
-            "/static/overview.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript"),
-                        (header::CACHE_CONTROL, "public, max-age=3600"),
-                    ],
-                    OVERVIEW_JS,
-                )
-                    .into_response()
-            }),
-        )
 }
 
 /// A vertical bar with an optional highlighted part (negative posts,

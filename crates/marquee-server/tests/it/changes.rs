@@ -628,6 +628,117 @@ async fn a_withdrawn_split_is_announced_with_the_apology() {
     assert!(n.to_string().contains("Qwikster"), "{n}");
 }
 
+/// Posts as listening ingests them, at `at + i` minutes.
+async fn ingest_texts(app: &TestApp, tag: &str, at: i64, texts: &[String]) -> Vec<i64> {
+    let raws = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| RawPost {
+            source: "test".into(),
+            external_id: format!("{tag}-{i}"),
+            author: format!("user{}", i % 40),
+            text: t.clone(),
+            url: None,
+            lang: Some("en".into()),
+            created_at: at + i as i64 * 60_000 / 4,
+        })
+        .collect();
+    marquee_server::listening::ingest(&app.state, raws, None)
+        .await
+        .unwrap()
+        .alerts
+}
+
+#[tokio::test]
+async fn a_backlash_about_a_proposal_raises_its_own_alert() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = TestApp::builder().clock(clock.clone()).start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let (s, v) = post(
+        &app,
+        "/api/v1/staff/changes",
+        &admin,
+        json!({"kind": "product", "title": "Split DVD rental into Qwikster",
+               "body": "Two sites, two bills.", "keywords": ["qwikster"],
+               "planned_at": T0 + 20 * DAY}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["proposal"]["id"].as_i64().unwrap();
+    post(
+        &app,
+        &format!("/api/v1/staff/changes/{id}/publish"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    // Three quiet hours: many posts about other things (a topic-free
+    // series of their own), a few calm ones about the split.
+    let mut at = T0 + HOUR;
+    for hour in 0..3 {
+        let texts: Vec<String> = (0..240)
+            .map(|i| {
+                if i % 24 == 0 {
+                    format!("reading about qwikster, not sure yet ({hour}-{i})")
+                } else {
+                    format!("watched a nice film tonight, number {i} of hour {hour}")
+                }
+            })
+            .collect();
+        let alerts = ingest_texts(&app, &format!("quiet{hour}"), at, &texts).await;
+        assert!(alerts.is_empty(), "a false alarm in quiet hour {hour}");
+        at += HOUR;
+        clock.set(at);
+    }
+    // Then a burst of anger about the split alone.
+    let texts: Vec<String> = (0..200)
+        .map(|i| format!("Qwikster is a terrible idea, two bills, I am cancelling ({i})"))
+        .collect();
+    let alerts = ingest_texts(&app, "burst", at, &texts).await;
+    clock.set(at + HOUR);
+    let series = format!("change:{id}");
+    let mut scoped = Vec::new();
+    for a in &alerts {
+        let (s, v) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/listening/alerts/{a}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        if v["alert"]["series"] == series.as_str() {
+            scoped.push(v);
+        }
+    }
+    let alert = scoped
+        .first()
+        .unwrap_or_else(|| panic!("no alert on {series} among {alerts:?}"));
+    // Its terms and examples come from the proposal's posts alone.
+    let examples = alert["examples"].to_string();
+    assert!(examples.to_lowercase().contains("qwikster"), "{alert}");
+    assert!(!examples.contains("nice film"), "{alert}");
+    // The consultation dashboard lists it.
+    let d = get(
+        &app,
+        &format!("/api/v1/staff/changes/{id}/dashboard"),
+        &admin,
+    )
+    .await;
+    let listed: Vec<i64> = d["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        listed.contains(&alert["alert"]["id"].as_i64().unwrap()),
+        "{listed:?}"
+    );
+    assert_eq!(d["posts_total"], 3 * 10 + 200, "{}", d["posts_total"]);
+}
+
 #[tokio::test]
 async fn every_proposal_write_is_for_admins_only() {
     let app = TestApp::builder().start().await;

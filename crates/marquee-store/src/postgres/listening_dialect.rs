@@ -79,3 +79,9 @@ pub(super) async fn link_new_posts(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// What keeps posts from arriving while a proposal's matching posts are
+/// filled afresh: a lock that an ingest's `INSERT` waits for (and that waits
+/// for the ingests under way), so none is both missed by the fill and
+/// counted twice by itself.
+pub(super) const TRACK_LOCK: &str = "LOCK TABLE posts IN SHARE ROW EXCLUSIVE MODE";

@@ -73,16 +73,19 @@ impl AttachmentStore for Backend {
         let mut tx = self.begin_write().await?;
         lock(&mut tx, ASSIGN_LOCK).await?;
         let c = conv_in(&mut tx, conversation_id).await?;
-        let held: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM support_attachments WHERE conversation_id = $1")
-                .bind(c.id)
-                .fetch_one(&mut *tx)
-                .await?;
-        check_count(u64::try_from(held).unwrap_or(0), max_per_conversation).map_err(|e| match e {
-            DomainError::Invalid { field, message } | DomainError::Limit { field, message } => {
-                StoreError::Limit { field, message }
-            }
-        })?;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM support_attachments WHERE conversation_id = $1",
+        )
+        .bind(c.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        check_count(u64::try_from(held).unwrap_or(0), max_per_conversation).map_err(
+            |e| match e {
+                DomainError::Invalid { field, message } | DomainError::Limit { field, message } => {
+                    StoreError::Limit { field, message }
+                }
+            },
+        )?;
         let (message, assigned, uploader) = match sender {
             AttachmentSender::Customer { account_id } => {
                 if c.account_id != Some(account_id) {
@@ -139,11 +142,13 @@ impl AttachmentStore for Backend {
 
     async fn attachment(&self, id: i64) -> Result<Option<Attachment>> {
         let mut conn = self.read().await?;
-        Ok(sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE a.id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(Attachment::from))
+        Ok(
+            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE a.id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(Attachment::from),
+        )
     }
 
     async fn conversation_attachments(

@@ -8,16 +8,16 @@
 
 use super::catalog_dialect::title_matches;
 use super::plans::{current_prices, record_event_in};
-use crate::plans::SubscriptionWrite;
-use marquee_domain::plans::{AccountEventKind, AccountStatus, Price};
 use super::{lock, unique_to_conflict, Backend, Db, Tx, FOR_UPDATE};
 use crate::changes::Bump;
+use crate::plans::SubscriptionWrite;
 use crate::{
     AccountFilter, CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle,
-    NewAccount, NewEmailChange, StaffAction, StaffActionRecord,
-    Result, SessionRecord, StoreError, TitleQuery, TitleSort, TokenPurpose,
+    NewAccount, NewEmailChange, Result, SessionRecord, StaffAction, StaffActionRecord, StoreError,
+    TitleQuery, TitleSort, TokenPurpose,
 };
 use async_trait::async_trait;
+use marquee_domain::plans::{AccountEventKind, AccountStatus, Price};
 use marquee_domain::{
     Account, Credentials, ExternalLinks, GenreCount, HistoryEntry, Millis, Plan, Profile, Role,
     TagCount, Thumb, TitleDetail, TitleKind, TitleSummary, MAX_PROFILES_PER_ACCOUNT,
@@ -713,11 +713,13 @@ impl CatalogStore for Backend {
         if recent >= c.max_per_window {
             return Ok(false);
         }
-        sqlx::query("UPDATE email_changes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE email_changes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO email_changes(token_hash, account_id, new_email, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -782,27 +784,36 @@ impl CatalogStore for Backend {
     }
 
     async fn staff_actions(&self, account_id: i64, limit: u32) -> Result<Vec<StaffActionRecord>> {
-        let rows: Vec<(i64, Option<i64>, Option<String>, Option<i64>, String, Option<String>, Millis)> =
-            sqlx::query_as(
-                "SELECT s.id, s.actor_id, a.email, s.account_id, s.action, s.detail, s.at \
+        let rows: Vec<(
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            String,
+            Option<String>,
+            Millis,
+        )> = sqlx::query_as(
+            "SELECT s.id, s.actor_id, a.email, s.account_id, s.action, s.detail, s.at \
                  FROM staff_audit s LEFT JOIN accounts a ON a.id = s.actor_id \
                  WHERE s.account_id = $1 ORDER BY s.id DESC LIMIT $2",
-            )
-            .bind(account_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        )
+        .bind(account_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, actor_id, actor_email, account_id, action, detail, at)| StaffActionRecord {
-                id,
-                actor_id,
-                actor_email,
-                account_id,
-                action,
-                detail,
-                at,
-            })
+            .map(
+                |(id, actor_id, actor_email, account_id, action, detail, at)| StaffActionRecord {
+                    id,
+                    actor_id,
+                    actor_email,
+                    account_id,
+                    action,
+                    detail,
+                    at,
+                },
+            )
             .collect())
     }
 

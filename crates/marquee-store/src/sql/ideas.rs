@@ -19,8 +19,7 @@ use crate::ideas::{
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::ideas::{
-    self,
-    vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, PostingLimit,
+    self, vote_fits_budget, Author, Idea, IdeaComment, IdeaStatus, Notification, PostingLimit,
     StatusChange,
 };
 use marquee_domain::{Millis, Role};

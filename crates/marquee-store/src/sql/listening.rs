@@ -352,6 +352,7 @@ impl ListeningStore for Backend {
                 );
             }
         }
+        link_proposal_posts(&mut tx, &ordered, &new_ids).await?;
         let any_links: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM handle_links)")
             .fetch_one(&mut *tx)
             .await?;
@@ -389,6 +390,126 @@ impl ListeningStore for Backend {
             },
             ids,
         ))
+    }
+
+    async fn track_proposal_posts(
+        &self,
+        id: i64,
+        m: &TextMatch,
+        now: Millis,
+    ) -> Result<Option<u64>> {
+        let query = m.to_fts5();
+        let current = "SELECT query FROM proposal_post_tracking WHERE proposal_id = $1";
+        let unchanged = |q: Option<String>| q.as_deref() == Some(query.as_str());
+        // Looked up first without the lock: refreshed every pass, the match
+        // is almost always unchanged.
+        if unchanged(
+            sqlx::query_scalar(current)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        ) {
+            return Ok(None);
+        }
+        let mut tx = self.begin_write().await?;
+        if !TRACK_LOCK.is_empty() {
+            sqlx::query(TRACK_LOCK).execute(&mut *tx).await?;
+        }
+        if unchanged(
+            sqlx::query_scalar(current)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?,
+        ) {
+            return Ok(None);
+        }
+        for table in ["proposal_posts", "proposal_post_days"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE proposal_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO proposal_posts(proposal_id, post_id, created_at, sentiment) SELECT ",
+        );
+        qb.push_bind(id)
+            .push(", id, created_at, sentiment FROM posts WHERE 1 = 1");
+        push_matching(&mut qb, m);
+        let linked = qb.build().execute(&mut *tx).await?.rows_affected();
+        sqlx::query(
+            "INSERT INTO proposal_post_days(proposal_id, day, total, negative, positive, score_sum) \
+             SELECT $1, (p.created_at / 86400000) * 86400000 AS d, COUNT(*), \
+             COUNT(*) FILTER (WHERE p.sentiment = 'negative'), \
+             COUNT(*) FILTER (WHERE p.sentiment = 'positive'), COALESCE(SUM(p.score), 0) \
+             FROM proposal_posts l JOIN posts p ON p.id = l.post_id \
+             WHERE l.proposal_id = $1 GROUP BY (p.created_at / 86400000) * 86400000",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO proposal_post_tracking(proposal_id, query, posts, tracked_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (proposal_id) DO UPDATE SET \
+             query = excluded.query, posts = excluded.posts, tracked_at = excluded.tracked_at",
+        )
+        .bind(id)
+        .bind(&query)
+        .bind(linked as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(linked))
+    }
+
+    async fn proposal_post_days(&self, id: i64, from: Millis, to: Millis) -> Result<Vec<Bucket>> {
+        let rows: Vec<(i64, i64, i64, i64, f64)> = sqlx::query_as(
+            "SELECT day, total, negative, positive, score_sum FROM proposal_post_days \
+             WHERE proposal_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(start, total, negative, positive, score_sum)| Bucket {
+                start,
+                total,
+                negative,
+                positive,
+                score_sum,
+            })
+            .collect())
+    }
+
+    async fn proposal_posts(
+        &self,
+        id: i64,
+        since: Millis,
+        sentiment: Option<Sentiment>,
+        limit: u32,
+    ) -> Result<Vec<Post>> {
+        let cols = POST_COLS
+            .split(", ")
+            .map(|c| format!("p.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "SELECT {cols} FROM proposal_posts l JOIN posts p ON p.id = l.post_id \
+             WHERE l.proposal_id = "
+        ));
+        qb.push_bind(id)
+            .push(" AND l.created_at >= ")
+            .push_bind(since);
+        if let Some(s) = sentiment {
+            qb.push(" AND l.sentiment = ").push_bind(s.as_str());
+        }
+        qb.push(" ORDER BY l.created_at DESC, l.post_id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows: Vec<PostRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(Post::try_from).collect()
     }
 
     async fn connector_cursor(&self, name: &str) -> Result<Option<String>> {
@@ -800,4 +921,93 @@ impl ListeningStore for Backend {
         handles.sort();
         Ok(handles)
     }
+}
+
+/// Links each new post to the proposals it names and adds it to their day
+/// counts (see `track_proposal_posts`).
+async fn link_proposal_posts(
+    tx: &mut super::Conn,
+    posts: &[&NewPost],
+    new_ids: &HashMap<(String, String), i64>,
+) -> Result<()> {
+    let mut links: Vec<(i64, i64, Millis, Sentiment)> = Vec::new();
+    let mut days: std::collections::BTreeMap<(i64, Millis), (i64, i64, i64, f64)> =
+        std::collections::BTreeMap::new();
+    for p in posts.iter().filter(|p| !p.proposals.is_empty()) {
+        let key = (
+            text(&p.source).into_owned(),
+            text(&p.external_id).into_owned(),
+        );
+        let Some(&post_id) = new_ids.get(&key) else {
+            continue;
+        };
+        let day = p.created_at.div_euclid(86_400_000) * 86_400_000;
+        for &proposal in &p.proposals {
+            links.push((proposal, post_id, p.created_at, p.sentiment));
+            let d = days.entry((proposal, day)).or_default();
+            d.0 += 1;
+            d.1 += i64::from(p.sentiment == Sentiment::Negative);
+            d.2 += i64::from(p.sentiment == Sentiment::Positive);
+            d.3 += f64::from(p.score);
+        }
+    }
+    if links.is_empty() {
+        return Ok(());
+    }
+    // Only proposals whose posts are kept: one whose tracking has not
+    // started (or that was deleted meanwhile) is filled when it starts.
+    let wanted: Vec<i64> = {
+        let mut v: Vec<i64> = links.iter().map(|l| l.0).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mut tracked = Vec::new();
+    for id in wanted {
+        let yes: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM proposal_post_tracking WHERE proposal_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if yes {
+            tracked.push(id);
+        }
+    }
+    links.retain(|l| tracked.contains(&l.0));
+    for chunk in links.chunks(POST_CHUNK) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO proposal_posts(proposal_id, post_id, created_at, sentiment) ",
+        );
+        qb.push_values(chunk, |mut b, l| {
+            b.push_bind(l.0)
+                .push_bind(l.1)
+                .push_bind(l.2)
+                .push_bind(l.3.as_str());
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *tx).await?;
+    }
+    for ((proposal, day), (total, negative, positive, score)) in days {
+        if !tracked.contains(&proposal) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO proposal_post_days(proposal_id, day, total, negative, positive, score_sum) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (proposal_id, day) DO UPDATE SET \
+             total = proposal_post_days.total + excluded.total, \
+             negative = proposal_post_days.negative + excluded.negative, \
+             positive = proposal_post_days.positive + excluded.positive, \
+             score_sum = proposal_post_days.score_sum + excluded.score_sum",
+        )
+        .bind(proposal)
+        .bind(day)
+        .bind(total)
+        .bind(negative)
+        .bind(positive)
+        .bind(score)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

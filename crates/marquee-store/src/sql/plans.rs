@@ -60,9 +60,9 @@ pub(super) async fn current_prices(conn: &mut Conn, now: Millis) -> Result<HashM
             .filter(|p| p.plan == plan)
             .map(|p| (p.effective_from, p.price.clone()))
             .collect();
-        let price = price_at(&history, now).cloned().ok_or(StoreError::NotFound {
-            what: "plan price",
-        })?;
+        let price = price_at(&history, now)
+            .cloned()
+            .ok_or(StoreError::NotFound { what: "plan price" })?;
         out.insert(plan, price);
     }
     Ok(out)
@@ -112,7 +112,8 @@ pub(super) async fn record_event_in(
     };
     let ev = OutboxEvent {
         event: body.event.clone(),
-        payload: serde_json::to_string(&body).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
+        payload: serde_json::to_string(&body)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
     };
     enqueue_in(conn, &ev, now).await?;
     Ok(id)
@@ -149,7 +150,7 @@ pub(super) async fn insert_plan_price(
     created_by: Option<i64>,
     now: Millis,
 ) -> Result<PlanPrice> {
-        let row = sqlx::query(
+    let row = sqlx::query(
             "INSERT INTO plan_prices(plan, amount_cents, currency, effective_from, created_at, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              RETURNING id, plan, amount_cents, currency, effective_from, created_at, created_by",
@@ -162,20 +163,20 @@ pub(super) async fn insert_plan_price(
         .bind(created_by)
         .fetch_one(&mut *conn)
         .await?;
-        let out = price_from_row(&row)?;
-        let body = PriceWebhook {
-            event: "plan.price_changed".to_string(),
-            plan,
-            price: price.clone(),
-            effective_from,
-            actor_id: created_by,
-        };
-        let ev = OutboxEvent {
-            event: body.event.clone(),
-            payload: serde_json::to_string(&body)
-                .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
-        };
-        enqueue_in(&mut *conn, &ev, now).await?;
+    let out = price_from_row(&row)?;
+    let body = PriceWebhook {
+        event: "plan.price_changed".to_string(),
+        plan,
+        price: price.clone(),
+        effective_from,
+        actor_id: created_by,
+    };
+    let ev = OutboxEvent {
+        event: body.event.clone(),
+        payload: serde_json::to_string(&body)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
+    };
+    enqueue_in(&mut *conn, &ev, now).await?;
     Ok(out)
 }
 

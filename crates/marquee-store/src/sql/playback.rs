@@ -497,12 +497,12 @@ impl PlaybackStore for Backend {
             "SELECT * FROM devices WHERE profile_id = $1 AND revoked_at IS NULL \
              ORDER BY last_seen_at DESC, id",
         )
-            .bind(profile_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(device_from_row)
-            .collect()
+        .bind(profile_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(device_from_row)
+        .collect()
     }
 
     async fn rename_device(&self, profile_id: i64, device_id: i64, name: &str) -> Result<Device> {

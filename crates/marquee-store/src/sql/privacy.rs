@@ -278,11 +278,13 @@ impl PrivacyStore for Backend {
         // Sessions, accounts, profiles and their histories go: every cache.
         let _changed = self.changes.on_return(Bump::All);
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!("SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"))
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound { what: "account" })?;
+        sqlx::query(&format!(
+            "SELECT id FROM accounts WHERE id = $1{FOR_UPDATE}"
+        ))
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound { what: "account" })?;
 
         // Conversations opened without logging in under this address carry
         // it (and what was written there): they go with the account's own.
@@ -385,7 +387,12 @@ impl PrivacyStore for Backend {
         erased.push(("webhook_deliveries (about the removed ideas)", hooks));
         erased.push((
             "ideas",
-            exec(&mut tx, "DELETE FROM ideas WHERE author_id = $1", account_id).await?,
+            exec(
+                &mut tx,
+                "DELETE FROM ideas WHERE author_id = $1",
+                account_id,
+            )
+            .await?,
         ));
         // Comments and votes on other people's ideas: erased, and the ideas'
         // counts recounted the way a withdrawn vote or comment is.
@@ -548,11 +555,10 @@ impl PrivacyStore for Backend {
 /// becomes `null` in every stored delivery (the billing system keeps the
 /// event, by account id, without the address).
 async fn redact_account_webhooks(conn: &mut Conn, account_id: i64) -> Result<u64> {
-    let found: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, payload FROM webhook_deliveries WHERE event LIKE 'account.%'",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let found: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, payload FROM webhook_deliveries WHERE event LIKE 'account.%'")
+            .fetch_all(&mut *conn)
+            .await?;
     let mut n = 0;
     for (id, payload) in found {
         let Ok(mut body) = serde_json::from_str::<Value>(&payload) else {
@@ -605,16 +611,15 @@ async fn erase_idea_mentions(conn: &mut Conn, removed: &[(i64, String)]) -> Resu
             }
         }
     }
-    let hooks: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, payload FROM webhook_deliveries WHERE event LIKE 'idea.%'",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let hooks: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, payload FROM webhook_deliveries WHERE event LIKE 'idea.%'")
+            .fetch_all(&mut *conn)
+            .await?;
     let mut n_hooks = 0;
     for (id, payload) in hooks {
-        let quoted = removed.iter().any(|(_, title)| {
-            payload.contains(&Value::from(title.as_str()).to_string())
-        });
+        let quoted = removed
+            .iter()
+            .any(|(_, title)| payload.contains(&Value::from(title.as_str()).to_string()));
         if quoted {
             sqlx::query("DELETE FROM webhook_deliveries WHERE id = $1")
                 .bind(id)

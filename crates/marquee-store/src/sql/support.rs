@@ -10,10 +10,10 @@
 
 use super::{lock, support_mention_match, text, unique_to_conflict, Backend, Conn, Db, FOR_UPDATE};
 use crate::support::{
-    AgentSettings, AssigneeFilter, AuthorKind, Canned, Channel, ContextDevice, ContextIdea, ContextPost,
-    ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Mention, Message,
-    NewStreamError, ShareInfo, StreamError, SupportContext, SupportLoad, SupportStore,
-    SupportWrite, VisitorVerified, NewVisitorConversation, WatchSnapshot,
+    AgentSettings, AssigneeFilter, AuthorKind, Canned, Channel, ContextDevice, ContextIdea,
+    ContextPost, ContextStream, Conversation, CsatAnswer, EventRecord, InboxQuery, Mention,
+    Message, NewStreamError, NewVisitorConversation, ShareInfo, StreamError, SupportContext,
+    SupportLoad, SupportStore, SupportWrite, VisitorVerified, WatchSnapshot,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -803,7 +803,12 @@ impl SupportStore for Backend {
         }))
     }
 
-    async fn link_visitor_conversations(&self, account_id: i64, email: &str, now: Millis) -> Result<u64> {
+    async fn link_visitor_conversations(
+        &self,
+        account_id: i64,
+        email: &str,
+        now: Millis,
+    ) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         let n = link_verified(&mut tx, account_id, email, now).await?;
         tx.commit().await?;
@@ -939,7 +944,8 @@ impl SupportStore for Backend {
         let mut tx = self.begin_write().await?;
         lock(&mut tx, ASSIGN_LOCK).await?;
         let c = conv_in(&mut tx, conversation_id).await?;
-        let message = agent_message_in(&mut tx, &c, agent_id, body, internal, canned_code, now).await?;
+        let message =
+            agent_message_in(&mut tx, &c, agent_id, body, internal, canned_code, now).await?;
         let conversation = conv_in(&mut tx, c.id).await?;
         tx.commit().await?;
         Ok(SupportWrite {

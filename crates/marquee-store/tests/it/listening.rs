@@ -20,6 +20,7 @@ both_backends!(
 fn post(id: &str, author: &str, at: Millis) -> NewPost {
     NewPost {
         source: "test".into(),
+        proposals: Vec::new(),
         external_id: id.into(),
         author: author.into(),
         text: format!("post {id}"),

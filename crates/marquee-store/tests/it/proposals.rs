@@ -9,9 +9,11 @@ use marquee_domain::changes::{
     ChangeKind, Decision, Grandfathering, PriceChange, Reaction, Segment, Status, WouldStay, DAY_MS,
 };
 use marquee_domain::ideas::PostingLimit;
-use marquee_domain::listening::Sentiment;
+use marquee_domain::listening::{NewPost, Sentiment};
 use marquee_domain::plans::Price;
+use marquee_domain::textmatch::TextMatch;
 use marquee_domain::{Plan, Role};
+use marquee_store::listening::{Bucket, ListeningStore};
 use marquee_store::proposals::{NewComment, ProposalDraft, ProposalStore, ReactionInput};
 use marquee_store::{CatalogStore, StoreError};
 
@@ -343,4 +345,158 @@ where
     assert!(s.pending_price_moves().await.unwrap().is_empty());
 }
 
-both_backends!(check_a_proposal_from_draft_to_announcement);
+both_backends!(
+    check_a_proposal_from_draft_to_announcement,
+    check_matching_posts_are_kept_from_the_fill_and_each_ingest,
+);
+
+async fn check_matching_posts_are_kept_from_the_fill_and_each_ingest<S>(s: &S)
+where
+    S: CatalogStore + ProposalStore + ListeningStore,
+{
+    let admin = common::account(s, "admin@x.org", Role::Admin).await;
+    let draft = ProposalDraft {
+        kind: ChangeKind::Product,
+        title: "Split DVD rental into Qwikster".into(),
+        body: "Why.".into(),
+        segment: Segment::default(),
+        price: None,
+        keywords: vec!["qwikster".into()],
+        planned_at: NOW + 10 * DAY_MS,
+    };
+    let p = s.create_proposal(&draft, admin, NOW).await.unwrap();
+    let post = |id: &str, text: &str, at: i64, sentiment: Sentiment, proposals: Vec<i64>| NewPost {
+        source: "test".into(),
+        external_id: id.into(),
+        author: "@a@x".into(),
+        text: text.into(),
+        url: None,
+        lang: None,
+        created_at: at,
+        sentiment,
+        score: if sentiment == Sentiment::Negative {
+            -0.5
+        } else {
+            0.5
+        },
+        top_tokens: vec![],
+        topics: vec![],
+        brands: vec![],
+        proposals,
+    };
+    let day0 = NOW + 3_600_000;
+    let day1 = NOW + DAY_MS + 3_600_000;
+    // Before its posts are kept, naming the proposal links nothing.
+    let first = vec![
+        post(
+            "a",
+            "Qwikster is a terrible idea",
+            day0,
+            Sentiment::Negative,
+            vec![p.id],
+        ),
+        post(
+            "b",
+            "qwikster? fine by me",
+            day1,
+            Sentiment::Positive,
+            vec![],
+        ),
+        post(
+            "c",
+            "unrelated and unhappy",
+            day0,
+            Sentiment::Negative,
+            vec![],
+        ),
+    ];
+    s.insert_posts(&first, None, NOW).await.unwrap();
+    assert!(s
+        .proposal_post_days(p.id, 0, i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
+    // The fill finds the stored posts the match fits; again, nothing to do.
+    let m = TextMatch {
+        groups: vec![vec!["qwikster".into()]],
+    };
+    assert_eq!(
+        s.track_proposal_posts(p.id, &m, NOW).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(s.track_proposal_posts(p.id, &m, NOW).await.unwrap(), None);
+    let days = |v: Vec<Bucket>| -> Vec<(i64, i64, i64, i64)> {
+        v.iter()
+            .map(|b| (b.start, b.total, b.negative, b.positive))
+            .collect()
+    };
+    assert_eq!(
+        days(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(NOW, 1, 1, 0), (NOW + DAY_MS, 1, 0, 1)]
+    );
+    // From then on each ingest links its new posts, a repeated one once.
+    let second = vec![
+        post(
+            "d",
+            "QWIKSTER again",
+            day0 + 60_000,
+            Sentiment::Negative,
+            vec![p.id],
+        ),
+        post(
+            "a",
+            "Qwikster is a terrible idea",
+            day0,
+            Sentiment::Negative,
+            vec![p.id],
+        ),
+    ];
+    s.insert_posts(&second, None, NOW).await.unwrap();
+    assert_eq!(
+        days(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(NOW, 2, 2, 0), (NOW + DAY_MS, 1, 0, 1)]
+    );
+    assert_eq!(
+        days(
+            s.proposal_post_days(p.id, NOW + DAY_MS, NOW + 2 * DAY_MS)
+                .await
+                .unwrap()
+        ),
+        vec![(NOW + DAY_MS, 1, 0, 1)]
+    );
+    let texts = |v: Vec<marquee_domain::listening::Post>| -> Vec<String> {
+        v.into_iter().map(|p| p.text).collect()
+    };
+    assert_eq!(
+        texts(
+            s.proposal_posts(p.id, 0, Some(Sentiment::Negative), 10)
+                .await
+                .unwrap()
+        ),
+        vec!["QWIKSTER again", "Qwikster is a terrible idea"]
+    );
+    assert_eq!(
+        texts(
+            s.proposal_posts(p.id, NOW + DAY_MS, None, 10)
+                .await
+                .unwrap()
+        ),
+        vec!["qwikster? fine by me"]
+    );
+    assert_eq!(
+        texts(s.proposal_posts(p.id, 0, None, 1).await.unwrap()),
+        vec!["qwikster? fine by me"]
+    );
+    // A changed match is filled afresh.
+    let m = TextMatch {
+        groups: vec![vec!["unrelated".into()]],
+    };
+    assert_eq!(
+        s.track_proposal_posts(p.id, &m, NOW).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        days(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(NOW, 1, 1, 0)]
+    );
+}
