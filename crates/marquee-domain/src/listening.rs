@@ -43,6 +43,88 @@ impl std::str::FromStr for Sentiment {
     }
 }
 
+/// Who gave a post its sentiment label: the fast model at ingest, the
+/// accurate encoder tier when it rescored the post, or a staff member's
+/// correction (which no model overwrites).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelSource {
+    /// The fast tier, at ingest.
+    #[default]
+    Fast,
+    /// The accurate (encoder) tier.
+    Encoder,
+    /// A staff correction.
+    Staff,
+}
+
+impl LabelSource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelSource::Fast => "fast",
+            LabelSource::Encoder => "encoder",
+            LabelSource::Staff => "staff",
+        }
+    }
+
+    /// What the pages say: "fast model", "encoder", "staff".
+    pub fn describe(self) -> &'static str {
+        match self {
+            LabelSource::Fast => "fast model",
+            LabelSource::Encoder => "accurate model",
+            LabelSource::Staff => "corrected by staff",
+        }
+    }
+}
+
+impl std::str::FromStr for LabelSource {
+    type Err = crate::DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fast" => Ok(LabelSource::Fast),
+            "encoder" => Ok(LabelSource::Encoder),
+            "staff" => Ok(LabelSource::Staff),
+            other => Err(crate::DomainError::invalid(
+                "labelled_by",
+                format!("unknown label source {other:?}: use fast, encoder or staff"),
+            )),
+        }
+    }
+}
+
+impl Sentiment {
+    /// The score a label stands for when a person gave it (no model
+    /// probabilities): -1, 0 or 1.
+    pub fn label_score(self) -> f32 {
+        match self {
+            Sentiment::Negative => -1.0,
+            Sentiment::Neutral => 0.0,
+            Sentiment::Positive => 1.0,
+        }
+    }
+}
+
+/// A staff member's correction of a post's sentiment: an event, kept as
+/// training data for the next sentiment model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SentimentCorrection {
+    /// Id (events in order).
+    pub id: i64,
+    /// The corrected post.
+    pub post_id: i64,
+    /// The post's text (the training input).
+    pub text: String,
+    /// The label before the correction.
+    pub previous: Sentiment,
+    /// The label staff gave.
+    pub sentiment: Sentiment,
+    /// Who corrected it (absent once that account is deleted).
+    pub corrected_by: Option<i64>,
+    /// When, ms.
+    pub created_at: Millis,
+}
+
 /// A post, classified, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Post {
@@ -76,6 +158,9 @@ pub struct Post {
     pub brands: Vec<String>,
     /// The Marquee account that linked the author's handle.
     pub account_id: Option<i64>,
+    /// Who gave the sentiment label.
+    #[serde(default)]
+    pub labelled_by: LabelSource,
 }
 
 /// A classified post to store.

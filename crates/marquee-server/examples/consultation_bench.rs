@@ -11,7 +11,7 @@
 //! before), a price proposal put to everyone, one reaction from each
 //! account (one in ten changes it later; most say whether they would stay),
 //! 2,000 comments, and POSTS social posts that mention the price, spread
-//! over the consultation and the 3 days before it, classified and counted by
+//! over the consultation, classified and counted by
 //! listening as they are ingested. Then REQUESTS dashboard reads
 //! (`changes::dashboard`, what `GET /api/v1/staff/changes/{id}/dashboard`
 //! and the live panel call) one after another, and REQUESTS more of the
@@ -42,7 +42,7 @@ const OPENINGS: &[&str] = &[
     "the new price is",
     "honestly the price rise is",
     "that price increase feels",
-    "paying more for the same catalogue is",
+    "paying a higher price for the same catalogue is",
     "the price change for my plan is",
     "raising the price again is",
 ];
@@ -230,7 +230,8 @@ async fn main() {
 
     // Matching posts, in time order, in batches as a connector sends them.
     let t = Instant::now();
-    let from = start - 3 * DAY_MS;
+    // Every post names the price (each opening does), over the consultation.
+    let from = start;
     let step = ((NOW - from) / posts.max(1) as i64).max(1);
     let batch = 5000;
     let mut sent = 0;
@@ -260,10 +261,9 @@ async fn main() {
 
     // The dashboard, in-process.
     let d = changes::dashboard(&state, p.id).await.unwrap();
-    assert!(
-        d.posts_total as usize >= posts * 9 / 10,
-        "the dashboard counts {} matching posts of {posts}",
-        d.posts_total
+    assert_eq!(
+        d.posts_total as usize, posts,
+        "the dashboard counts every matching post once"
     );
     assert_eq!(
         d.totals.iter().sum::<i64>() as usize,

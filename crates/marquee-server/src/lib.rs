@@ -186,6 +186,7 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/listening/posts"),
     ("GET", "/listening/tokens"),
     ("GET", "/api/v1/listening/posts"),
+    ("PUT", "/api/v1/listening/posts/1/sentiment"),
     ("GET", "/api/v1/listening/series"),
     ("GET", "/api/v1/listening/alerts"),
     ("GET", "/api/v1/listening/tokens"),

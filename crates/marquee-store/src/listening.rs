@@ -4,7 +4,8 @@
 use crate::Result;
 use async_trait::async_trait;
 use marquee_domain::listening::{
-    Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
+    Alert, AlertStatus, IngestToken, LabelSource, NewAlert, NewPost, Post, Sentiment,
+    SentimentCorrection,
 };
 use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
@@ -160,6 +161,32 @@ pub trait ListeningStore: Send + Sync {
         sentiment: Option<Sentiment>,
         limit: u32,
     ) -> Result<Vec<Post>>;
+    /// A staff member's correction of post `post_id`'s sentiment: the post
+    /// takes the label (and its score, -1/0/1) as labelled by staff, the
+    /// correction is appended to the corrections log, and the figures kept
+    /// for proposals move with it, in one transaction. Correcting to the
+    /// label it already has is still logged (staff confirmed it). Returns
+    /// the post as it now is; `NotFound` for an unknown post.
+    async fn correct_sentiment(
+        &self,
+        post_id: i64,
+        sentiment: Sentiment,
+        by: i64,
+        now: Millis,
+    ) -> Result<Post>;
+    /// The latest correction of each corrected post that still exists,
+    /// with its text, oldest first: extra training data.
+    async fn sentiment_corrections(&self) -> Result<Vec<SentimentCorrection>>;
+    /// Corrections of one post, newest first.
+    async fn post_corrections(&self, post_id: i64) -> Result<Vec<SentimentCorrection>>;
+    /// A model tier's new labels for posts `(id, sentiment, score)`, in one
+    /// transaction; posts corrected by staff keep theirs. Kept proposal
+    /// figures move with each change. Returns the posts relabelled.
+    async fn relabel_posts(
+        &self,
+        labels: &[(i64, Sentiment, f32)],
+        source: LabelSource,
+    ) -> Result<u64>;
     /// A connector's saved cursor.
     async fn connector_cursor(&self, name: &str) -> Result<Option<String>>;
     /// Lists posts.

@@ -12,9 +12,9 @@ use crate::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use marquee_domain::listening::{Alert, AlertStatus, IngestToken, Post, Sentiment};
+use marquee_domain::listening::{Alert, AlertStatus, IngestToken, LabelSource, Post, Sentiment};
 use marquee_domain::textmatch;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -22,9 +22,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 /// The listening part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(ingest_posts, list_posts, series, list_alerts, get_alert, acknowledge_alert,
+    paths(ingest_posts, list_posts, correct_post, series, list_alerts, get_alert, acknowledge_alert,
         resolve_alert, list_tokens, create_token, revoke_token, my_handles, link_handle, unlink_handle),
-    components(schemas(PostIn, PostTime, IngestOutcome, Post, Sentiment, Alert, AlertStatus,
+    components(schemas(PostIn, PostTime, IngestOutcome, Post, Sentiment, LabelSource,
+        SentimentRequest, Alert, AlertStatus,
         IngestToken, NewTokenRequest, NewTokenResponse, SeriesPoint, AlertDetail, HandleRequest,
         HandlesResponse)),
     tags((name = "listening", description = "Social listening: ingest, posts, alerts"))
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/posts", post(ingest_posts))
         .route("/listening/posts", get(list_posts))
+        .route("/listening/posts/{id}/sentiment", put(correct_post))
         .route("/listening/series", get(series))
         .route("/listening/alerts", get(list_alerts))
         .route("/listening/alerts/{id}", get(get_alert))
@@ -248,6 +250,34 @@ async fn get_alert(
         .ok_or_else(|| AppError::NotFound(format!("alert {id} not found")))?;
     let examples = listening::alert_examples(&state, &alert).await?;
     Ok(Json(AlertDetail { alert, examples }))
+}
+
+/// A staff correction of a post's sentiment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentRequest {
+    /// The right label.
+    pub sentiment: Sentiment,
+}
+
+/// Corrects a post's sentiment (agent or admin). The post is labelled by
+/// staff from then on (`labelled_by: "staff"`, score -1/0/1), the charts and
+/// proposal figures follow, and the correction is kept as training data for
+/// `marquee train sentiment`.
+#[utoipa::path(put, path = "/api/v1/listening/posts/{id}/sentiment", tag = "listening",
+    params(("id" = i64, Path)), request_body = SentimentRequest,
+    responses((status = 200, body = Post), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn correct_post(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<SentimentRequest>,
+) -> Result<Json<Post>, ApiError> {
+    Ok(Json(
+        listening::correct(&state, &user, id, b.sentiment).await?,
+    ))
 }
 
 /// Acknowledges an open alert (agent or admin); 409 when it is not open.

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::events::Feed;
 use crate::AppState;
 use marquee_domain::listening::{
-    Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
+    Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment, SentimentCorrection,
 };
 use marquee_domain::textmatch::{self, TextMatch};
 use marquee_domain::Millis;
@@ -511,6 +511,44 @@ pub async fn set_status(
         },
     );
     Ok(a)
+}
+
+/// A staff member corrects post `post_id`'s sentiment: the post shows the
+/// staff label from now on (no model overwrites it), the charts and the
+/// proposals' figures move with it, and the correction is kept as training
+/// data for `marquee train sentiment`. The dashboards are told.
+pub async fn correct(
+    state: &AppState,
+    user: &CurrentUser,
+    post_id: i64,
+    sentiment: Sentiment,
+) -> Result<Post, AppError> {
+    let post = state
+        .store
+        .correct_sentiment(post_id, sentiment, user.account.id, state.clock.now_ms())
+        .await?;
+    tracing::info!(
+        post = post_id,
+        sentiment = sentiment.as_str(),
+        by = user.account.id,
+        "post sentiment corrected"
+    );
+    emit(
+        state,
+        LiveEvent::Posts {
+            inserted: 0,
+            latest: post.created_at,
+        },
+    );
+    Ok(post)
+}
+
+/// The corrections of one post, newest first.
+pub async fn corrections_of(
+    state: &AppState,
+    post_id: i64,
+) -> Result<Vec<SentimentCorrection>, AppError> {
+    Ok(state.store.post_corrections(post_id).await?)
 }
 
 /// A new token: the secret is shown this once.

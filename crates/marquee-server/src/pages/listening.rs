@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/listening/live", get(live))
         .route("/listening/stream", get(stream))
         .route("/listening/posts", get(posts_page))
+        .route("/listening/posts/{id}/sentiment", post(correct_post))
         .route("/listening/alerts/{id}", get(alert_page))
         .route("/listening/alerts/{id}/{action}", post(alert_action))
         .route("/listening/tokens", get(tokens_page).post(token_create))
@@ -430,6 +431,10 @@ struct PostsPage {
     offset: u32,
     next: Option<String>,
     prev: Option<String>,
+    /// Where a correction form returns to (this page).
+    back: String,
+    /// The post just corrected (its confirmation is shown), or 0.
+    corrected: i64,
 }
 
 fn with_offset(uri: &Uri, offset: u32) -> String {
@@ -446,12 +451,40 @@ fn with_offset(uri: &Uri, offset: u32) -> String {
     format!("/listening/posts?{q}offset={offset}")
 }
 
+/// `uri` without its `corrected=` parameter (the confirmation of a
+/// correction, not a filter), and that parameter's post id.
+fn split_corrected(uri: &Uri) -> Result<(Uri, i64), PageError> {
+    let mut corrected = 0;
+    let mut rest = Vec::new();
+    for kv in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+    {
+        match kv.strip_prefix("corrected=") {
+            Some(v) => corrected = v.parse().unwrap_or(0),
+            None => rest.push(kv),
+        }
+    }
+    let pq = if rest.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{}", uri.path(), rest.join("&"))
+    };
+    let uri = pq
+        .parse()
+        .map_err(|_| PageError(AppError::invalid("query", "not a valid query string")))?;
+    Ok((uri, corrected))
+}
+
 async fn posts_page(
     State(state): State<AppState>,
     _staff: Staff,
     page: Page,
     uri: Uri,
 ) -> Result<Html<String>, PageError> {
+    let (uri, corrected) = split_corrected(&uri)?;
     let p: PostsParams = page_query(&uri)?;
     let q = p.resolve(&state, 50).await?;
     let posts = state.store.list_posts(&q).await?;
@@ -485,7 +518,60 @@ async fn posts_page(
         offset: q.offset,
         next,
         prev,
+        back: uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/listening/posts".into()),
+        corrected,
     })
+}
+
+/// One post with its correction form (the htmx answer to a correction).
+#[derive(Template)]
+#[template(path = "listening/post_item.html")]
+struct PostItem {
+    l: Layout,
+    p: Post,
+    back: String,
+    corrected: i64,
+}
+
+#[derive(Deserialize)]
+struct CorrectForm {
+    csrf: String,
+    sentiment: String,
+    back: Option<String>,
+}
+
+/// A staff correction of a post's sentiment: in place with htmx, else back
+/// to the post list it came from with the confirmation shown.
+async fn correct_post(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    page: Page,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<CorrectForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let sentiment: Sentiment = f.sentiment.parse().map_err(AppError::from)?;
+    let p = svc::correct(&state, &user, id, sentiment).await?;
+    // Only back to a post list of this site.
+    let back = f
+        .back
+        .filter(|b| b == "/listening/posts" || b.starts_with("/listening/posts?"))
+        .unwrap_or_else(|| "/listening/posts".into());
+    if headers.contains_key("hx-request") {
+        return Ok(render(&PostItem {
+            l: page.l,
+            corrected: p.id,
+            p,
+            back,
+        })?
+        .into_response());
+    }
+    let sep = if back.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("{back}{sep}corrected={id}#post-{id}")).into_response())
 }
 
 #[derive(Template)]

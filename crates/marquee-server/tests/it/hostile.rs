@@ -830,6 +830,24 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     .await;
     assert_eq!(s, 201, "{conv}");
     let conv_id = conv["conversation"]["id"].as_i64().unwrap();
+    // A social post, so the post list shows its correction form.
+    let (s, tok) = post(
+        &app,
+        "/api/v1/listening/tokens",
+        &admin,
+        json!({"name": "crawl"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{tok}");
+    let (s, out) = post(
+        &app,
+        "/api/v1/posts",
+        tok["token"].as_str().unwrap(),
+        json!([{"source": "test", "external_id": "1", "author": "@a@x",
+            "text": "the price is too high", "created_at": 1_700_000_000_000i64}]),
+    )
+    .await;
+    assert!(s < 300, "{out}");
     let (s, _) = post(
         &app,
         "/api/v1/staff/support/canned",
@@ -1014,6 +1032,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/staff/decisions",
         "/staff/webhooks",
         "/listening/tokens",
+        "/listening/posts/1/sentiment",
         "/account/notifications",
         "/unsubscribe",
         "/staff/changes",

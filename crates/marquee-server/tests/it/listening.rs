@@ -1453,3 +1453,168 @@ async fn browser_dashboard_updates_live() {
     run.await;
     c.close().await.unwrap();
 }
+
+/// #20: a community manager corrects a post's sentiment through the API and
+/// on the post list (in place with htmx, or by a plain form that returns to
+/// the list with a confirmation); the correction is kept as training data.
+#[tokio::test]
+async fn staff_correct_a_posts_sentiment_and_the_correction_is_kept_for_training() {
+    let app = TestApp::builder().start().await;
+    let (admin, token) = admin_and_token(&app).await;
+    let (agent, csrf) = session(&app, "agent@example.com", Role::Agent).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let at = now_ms() - MIN;
+    let r = ingest(
+        &app,
+        &token,
+        &json!([post(
+            "1",
+            "@a@x",
+            "this new season is sick, cannot stop watching",
+            at
+        )]),
+    )
+    .await;
+    assert!(r.status().is_success());
+    let v: Value = app
+        .get("/api/v1/listening/posts", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = v[0]["id"].as_i64().unwrap();
+    assert_eq!(v[0]["labelled_by"], "fast");
+    let put = |who: String, path: String, body: Value| {
+        let app = &app;
+        async move {
+            app.req(Method::PUT, &path, Some(&who))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let path = format!("/api/v1/listening/posts/{id}/sentiment");
+    // Customers may not; a wrong label names the field; an unknown post is 404.
+    let r = put(
+        viewer.clone(),
+        path.clone(),
+        json!({"sentiment": "positive"}),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let r = put(agent.clone(), path.clone(), json!({"sentiment": "great"})).await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("sentiment"), "{body}");
+    let r = put(
+        agent.clone(),
+        "/api/v1/listening/posts/999999/sentiment".into(),
+        json!({"sentiment": "positive"}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = put(
+        agent.clone(),
+        path.clone(),
+        json!({"sentiment": "positive"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&p["sentiment"], &p["labelled_by"], p["score"].as_f64()),
+        (&json!("positive"), &json!("staff"), Some(1.0))
+    );
+    let v: Value = app
+        .get("/api/v1/listening/posts?sentiment=positive", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // The post list: a form per post, with the label's source shown.
+    let (s, html) = page(&app, "/listening/posts?q=season", &agent).await;
+    assert_eq!(s, 200);
+    assert!(html.contains(&format!("action=\"/listening/posts/{id}/sentiment\"")));
+    assert!(html.contains("corrected by staff"), "{html}");
+    let action = format!("/listening/posts/{id}/sentiment");
+    let (s, _, _) = form(
+        &app,
+        &action,
+        &agent,
+        &[("csrf", "forged"), ("sentiment", "neutral")],
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, loc, _) = form(
+        &app,
+        &action,
+        &agent,
+        &[
+            ("csrf", &csrf),
+            ("sentiment", "neutral"),
+            ("back", "/listening/posts?q=season"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let loc = loc.unwrap();
+    assert_eq!(
+        loc,
+        format!("/listening/posts?q=season&corrected={id}#post-{id}")
+    );
+    let (s, html) = page(&app, loc.split('#').next().unwrap(), &agent).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("Saved: this post now counts as neutral"),
+        "{html}"
+    );
+    // Only back to a post list of this site.
+    let (_, loc, _) = form(
+        &app,
+        &action,
+        &agent,
+        &[
+            ("csrf", &csrf),
+            ("sentiment", "neutral"),
+            ("back", "https://evil.example/listening/posts"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        loc.unwrap(),
+        format!("/listening/posts?corrected={id}#post-{id}")
+    );
+    // With htmx, the post is answered in place.
+    let r = app
+        .req(Method::POST, &action, Some(&agent))
+        .header("hx-request", "true")
+        .form(&[("csrf", csrf.as_str()), ("sentiment", "negative")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.starts_with(&format!("<div class=\"post-item\" id=\"post-{id}\">")));
+    assert!(html.contains("now counts as negative"));
+    let (s, _, _) = form(
+        &app,
+        &action,
+        &agent,
+        &[("csrf", &csrf), ("sentiment", "furious")],
+    )
+    .await;
+    assert_eq!(s, 400);
+
+    // Training reads the latest correction of each post, with its text.
+    let log = app.store().sentiment_corrections().await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].text.as_str(), log[0].sentiment.as_str()),
+        ("this new season is sick, cannot stop watching", "negative")
+    );
+    let p = &app.store().posts_by_id(&[id]).await.unwrap()[0];
+    assert_eq!(p.sentiment.as_str(), "negative");
+}

@@ -10,7 +10,9 @@ async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> u
     if m == Method::PATCH {
         r = r.json(&json!({"role": "agent"}));
     }
-    if m == Method::PUT {
+    if m == Method::PUT && path.ends_with("/sentiment") {
+        r = r.json(&json!({"sentiment": "neutral"}));
+    } else if m == Method::PUT {
         r = r.json(&json!({"path": null}));
     }
     if path.ends_with("/prices") {
@@ -50,6 +52,25 @@ async fn role_matrix_on_every_staff_route() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // A social post (id 1) for the correction route.
+    let r = app
+        .req(Method::POST, "/api/v1/listening/tokens", Some(&admin))
+        .json(&json!({"name": "feed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let feed: serde_json::Value = r.json().await.unwrap();
+    let r = app
+        .req(Method::POST, "/api/v1/posts", feed["token"].as_str())
+        .json(
+            &json!([{"source": "test", "external_id": "1", "author": "@a@x",
+            "text": "the price is too high", "created_at": 1_700_000_000_000i64}]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
     assert!(STAFF_ROUTES.len() >= 5);
     for (method, path) in STAFF_ROUTES {
         let anon = call(&app, method, path, None).await;

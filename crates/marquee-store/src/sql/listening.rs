@@ -11,7 +11,8 @@ use crate::listening::{
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::listening::{
-    check_handle_limit, Alert, AlertStatus, IngestToken, NewAlert, NewPost, Post, Sentiment,
+    check_handle_limit, Alert, AlertStatus, IngestToken, LabelSource, NewAlert, NewPost, Post,
+    Sentiment, SentimentCorrection,
 };
 use marquee_domain::textmatch::TextMatch;
 use marquee_domain::Millis;
@@ -80,7 +81,7 @@ impl From<TokenRow> for IngestToken {
 
 const POST_COLS: &str =
     "id, source, external_id, author, text, url, lang, created_at, ingested_at, \
-     sentiment, score, top_tokens, topics, brands, account_id";
+     sentiment, score, top_tokens, topics, brands, account_id, labelled_by";
 
 #[derive(sqlx::FromRow)]
 struct PostRow {
@@ -99,6 +100,7 @@ struct PostRow {
     topics: String,
     brands: String,
     account_id: Option<i64>,
+    labelled_by: String,
 }
 
 impl TryFrom<PostRow> for Post {
@@ -121,6 +123,7 @@ impl TryFrom<PostRow> for Post {
             topics: split_set(&r.topics),
             brands: split_set(&r.brands),
             account_id: r.account_id,
+            labelled_by: LabelSource::from_str(&r.labelled_by).map_err(decode_err)?,
         })
     }
 }
@@ -510,6 +513,93 @@ impl ListeningStore for Backend {
             .push_bind(i64::from(limit));
         let rows: Vec<PostRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(Post::try_from).collect()
+    }
+
+    async fn correct_sentiment(
+        &self,
+        post_id: i64,
+        sentiment: Sentiment,
+        by: i64,
+        now: Millis,
+    ) -> Result<Post> {
+        let mut tx = self.begin_write().await?;
+        let Some(previous) = relabel(
+            &mut tx,
+            post_id,
+            sentiment,
+            sentiment.label_score(),
+            LabelSource::Staff,
+            true,
+        )
+        .await?
+        else {
+            return Err(StoreError::NotFound { what: "post" });
+        };
+        sqlx::query(
+            "INSERT INTO sentiment_corrections(post_id, previous, sentiment, corrected_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(post_id)
+        .bind(previous.as_str())
+        .bind(sentiment.as_str())
+        .bind(by)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row: PostRow = sqlx::query_as(&format!("SELECT {POST_COLS} FROM posts WHERE id = $1"))
+            .bind(post_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Post::try_from(row)
+    }
+
+    async fn sentiment_corrections(&self) -> Result<Vec<SentimentCorrection>> {
+        let rows: Vec<CorrectionRow> = sqlx::query_as(&format!(
+            "SELECT {CORRECTION_COLS} FROM sentiment_corrections c JOIN posts p ON p.id = c.post_id \
+             WHERE c.id = (SELECT MAX(l.id) FROM sentiment_corrections l WHERE l.post_id = c.post_id) \
+             ORDER BY c.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(SentimentCorrection::try_from)
+            .collect()
+    }
+
+    async fn post_corrections(&self, post_id: i64) -> Result<Vec<SentimentCorrection>> {
+        let rows: Vec<CorrectionRow> = sqlx::query_as(&format!(
+            "SELECT {CORRECTION_COLS} FROM sentiment_corrections c JOIN posts p ON p.id = c.post_id \
+             WHERE c.post_id = $1 ORDER BY c.id DESC"
+        ))
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(SentimentCorrection::try_from)
+            .collect()
+    }
+
+    async fn relabel_posts(
+        &self,
+        labels: &[(i64, Sentiment, f32)],
+        source: LabelSource,
+    ) -> Result<u64> {
+        if labels.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut moved = 0;
+        for &(id, sentiment, score) in labels {
+            if relabel(&mut tx, id, sentiment, score, source, false)
+                .await?
+                .is_some()
+            {
+                moved += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
     }
 
     async fn connector_cursor(&self, name: &str) -> Result<Option<String>> {
@@ -921,6 +1011,93 @@ impl ListeningStore for Backend {
         handles.sort();
         Ok(handles)
     }
+}
+
+const CORRECTION_COLS: &str =
+    "c.id, c.post_id, p.text, c.previous, c.sentiment, c.corrected_by, c.created_at";
+
+#[derive(sqlx::FromRow)]
+struct CorrectionRow {
+    id: i64,
+    post_id: i64,
+    text: String,
+    previous: String,
+    sentiment: String,
+    corrected_by: Option<i64>,
+    created_at: Millis,
+}
+
+impl TryFrom<CorrectionRow> for SentimentCorrection {
+    type Error = StoreError;
+
+    fn try_from(r: CorrectionRow) -> Result<SentimentCorrection> {
+        Ok(SentimentCorrection {
+            id: r.id,
+            post_id: r.post_id,
+            text: r.text,
+            previous: Sentiment::from_str(&r.previous).map_err(decode_err)?,
+            sentiment: Sentiment::from_str(&r.sentiment).map_err(decode_err)?,
+            corrected_by: r.corrected_by,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Gives post `post_id` a new label from `source`, moving the figures kept
+/// for its proposals (`proposal_posts`, `proposal_post_days`) with it.
+/// Unless `over_staff`, a post corrected by staff keeps its label (`None`).
+/// Returns the label it had, or `None` for an unknown (or kept) post.
+async fn relabel(
+    tx: &mut super::Conn,
+    post_id: i64,
+    sentiment: Sentiment,
+    score: f32,
+    source: LabelSource,
+    over_staff: bool,
+) -> Result<Option<Sentiment>> {
+    let row: Option<(String, f64, Millis, String)> = sqlx::query_as(&format!(
+        "SELECT sentiment, score, created_at, labelled_by FROM posts WHERE id = $1{FOR_UPDATE}"
+    ))
+    .bind(post_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((old, old_score, created_at, by)) = row else {
+        return Ok(None);
+    };
+    if !over_staff && by == LabelSource::Staff.as_str() {
+        return Ok(None);
+    }
+    let old = Sentiment::from_str(&old).map_err(decode_err)?;
+    sqlx::query("UPDATE posts SET sentiment = $1, score = $2, labelled_by = $3 WHERE id = $4")
+        .bind(sentiment.as_str())
+        .bind(f64::from(score))
+        .bind(source.as_str())
+        .bind(post_id)
+        .execute(&mut *tx)
+        .await?;
+    let neg = i64::from(sentiment == Sentiment::Negative) - i64::from(old == Sentiment::Negative);
+    let pos = i64::from(sentiment == Sentiment::Positive) - i64::from(old == Sentiment::Positive);
+    let delta = f64::from(score) - old_score;
+    if old != sentiment || delta != 0.0 {
+        sqlx::query("UPDATE proposal_posts SET sentiment = $1 WHERE post_id = $2")
+            .bind(sentiment.as_str())
+            .bind(post_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE proposal_post_days SET negative = negative + $1, positive = positive + $2, \
+             score_sum = score_sum + $3 WHERE day = $4 AND proposal_id IN \
+             (SELECT proposal_id FROM proposal_posts WHERE post_id = $5)",
+        )
+        .bind(neg)
+        .bind(pos)
+        .bind(delta)
+        .bind(created_at.div_euclid(86_400_000) * 86_400_000)
+        .bind(post_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Some(old))
 }
 
 /// Links each new post to the proposals it names and adds it to their day

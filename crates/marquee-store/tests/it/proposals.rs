@@ -348,7 +348,202 @@ where
 both_backends!(
     check_a_proposal_from_draft_to_announcement,
     check_matching_posts_are_kept_from_the_fill_and_each_ingest,
+    check_sign_up_dates_are_only_ever_moved_earlier,
+    check_a_sentiment_correction_moves_the_post_its_proposals_and_the_training_log,
 );
+
+/// Staff correct a post (#20): the post, the figures kept for its proposal
+/// and the corrections log move together; a model tier never overwrites a
+/// staff label; training reads the latest correction of each post.
+async fn check_a_sentiment_correction_moves_the_post_its_proposals_and_the_training_log<S>(s: &S)
+where
+    S: CatalogStore + ProposalStore + ListeningStore,
+{
+    use marquee_domain::listening::LabelSource;
+    let admin = common::account(s, "admin@x.org", Role::Admin).await;
+    let agent = common::account(s, "agent@x.org", Role::Agent).await;
+    let draft = ProposalDraft {
+        kind: ChangeKind::Other,
+        title: "A higher price".into(),
+        body: "Why.".into(),
+        segment: Segment::default(),
+        price: None,
+        keywords: vec!["price".into()],
+        planned_at: NOW + 10 * DAY_MS,
+    };
+    let p = s.create_proposal(&draft, admin, NOW).await.unwrap();
+    let m = TextMatch {
+        groups: vec![vec!["price".into()]],
+    };
+    s.track_proposal_posts(p.id, &m, NOW).await.unwrap();
+    let post = |id: &str, text: &str, sentiment: Sentiment, score: f32| NewPost {
+        source: "test".into(),
+        external_id: id.into(),
+        author: "@a@x".into(),
+        text: text.into(),
+        url: None,
+        lang: None,
+        created_at: NOW + 3_600_000,
+        sentiment,
+        score,
+        top_tokens: vec![],
+        topics: vec![],
+        brands: vec![],
+        proposals: vec![p.id],
+    };
+    let (_, ids) = s
+        .insert_posts(
+            &[
+                post(
+                    "a",
+                    "the price is sick, love it",
+                    Sentiment::Negative,
+                    -0.25,
+                ),
+                post("b", "the price again", Sentiment::Neutral, 0.0),
+            ],
+            None,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let (a, b) = (ids[0].unwrap(), ids[1].unwrap());
+    let day = |s2: Vec<Bucket>| {
+        s2.iter()
+            .map(|x| (x.total, x.negative, x.positive, x.score_sum))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        day(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(2, 1, 0, -0.25)]
+    );
+
+    let fixed = s
+        .correct_sentiment(a, Sentiment::Positive, agent, NOW + DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fixed.sentiment, fixed.score, fixed.labelled_by),
+        (Sentiment::Positive, 1.0, LabelSource::Staff)
+    );
+    assert_eq!(
+        day(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(2, 0, 1, 1.0)]
+    );
+    let negative = s
+        .proposal_posts(p.id, 0, Some(Sentiment::Negative), 10)
+        .await
+        .unwrap();
+    assert!(negative.is_empty(), "{negative:?}");
+    let positive = s
+        .proposal_posts(p.id, 0, Some(Sentiment::Positive), 10)
+        .await
+        .unwrap();
+    assert_eq!(positive.len(), 1);
+    assert_eq!(positive[0].labelled_by, LabelSource::Staff);
+
+    // A model tier relabels the other post, but not the corrected one.
+    let moved = s
+        .relabel_posts(
+            &[
+                (a, Sentiment::Negative, -0.75),
+                (b, Sentiment::Negative, -0.5),
+            ],
+            LabelSource::Encoder,
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(
+        day(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(2, 1, 1, 0.5)]
+    );
+    let now_b = s.posts_by_id(&[a, b]).await.unwrap();
+    assert_eq!(
+        now_b
+            .iter()
+            .map(|x| (x.sentiment, x.labelled_by))
+            .collect::<Vec<_>>(),
+        vec![
+            (Sentiment::Positive, LabelSource::Staff),
+            (Sentiment::Negative, LabelSource::Encoder)
+        ]
+    );
+
+    // A second correction of the same post: training takes the latest.
+    s.correct_sentiment(a, Sentiment::Neutral, admin, NOW + 2 * DAY_MS)
+        .await
+        .unwrap();
+    s.correct_sentiment(b, Sentiment::Negative, agent, NOW + 3 * DAY_MS)
+        .await
+        .unwrap();
+    let log = s.sentiment_corrections().await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|c| (c.post_id, c.text.as_str(), c.previous, c.sentiment))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                a,
+                "the price is sick, love it",
+                Sentiment::Positive,
+                Sentiment::Neutral
+            ),
+            (
+                b,
+                "the price again",
+                Sentiment::Negative,
+                Sentiment::Negative
+            ),
+        ]
+    );
+    let history = s.post_corrections(a).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|c| (c.sentiment, c.corrected_by))
+            .collect::<Vec<_>>(),
+        vec![
+            (Sentiment::Neutral, Some(admin)),
+            (Sentiment::Positive, Some(agent))
+        ]
+    );
+    assert_eq!(
+        day(s.proposal_post_days(p.id, 0, i64::MAX).await.unwrap()),
+        vec![(2, 1, 0, -1.0)]
+    );
+    assert!(matches!(
+        s.correct_sentiment(b + 100, Sentiment::Neutral, agent, NOW)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// The 2011 story seeds demo viewers' tenure with `backdate_accounts`: a
+/// date earlier than the sign-up moves it, a later one never does, and an
+/// unknown account is skipped, all in one write.
+async fn check_sign_up_dates_are_only_ever_moved_earlier<S>(s: &S)
+where
+    S: CatalogStore,
+{
+    let a = common::account_at(s, "a@x.org", Role::Viewer, Plan::Basic, NOW).await;
+    let b = common::account_at(s, "b@x.org", Role::Viewer, Plan::Basic, NOW).await;
+    let moved = s
+        .backdate_accounts(&[
+            (a, NOW - 900 * DAY_MS),
+            (b, NOW + 5 * DAY_MS),
+            (b + 1000, NOW - DAY_MS),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let created = |id| async move { s.account(id).await.unwrap().unwrap().created_at };
+    assert_eq!(created(a).await, NOW - 900 * DAY_MS);
+    assert_eq!(created(b).await, NOW);
+    // Moving it again to a later day than the new one leaves it.
+    assert_eq!(s.backdate_accounts(&[(a, NOW - DAY_MS)]).await.unwrap(), 0);
+    assert_eq!(created(a).await, NOW - 900 * DAY_MS);
+}
 
 async fn check_matching_posts_are_kept_from_the_fill_and_each_ingest<S>(s: &S)
 where
