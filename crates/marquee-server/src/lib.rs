@@ -147,7 +147,14 @@ impl AppState {
             )),
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            listening: Arc::new(listening::Listening::new(&config.listening)?),
+            listening: {
+                let l = listening::Listening::new(&config.listening)?;
+                // A retrained model from an earlier run is served at once.
+                if let Err(e) = l.reload_model(&listening::model_path(&config)) {
+                    tracing::warn!(error = %e, "sentiment model not loaded");
+                }
+                Arc::new(l)
+            },
             perks: Arc::new(perks::Perks::new(vec![support::sla_breach_source])),
             support: Arc::new(support::SupportHub::default()),
             changes: Arc::new(changes::ChangesHub::default()),

@@ -29,6 +29,14 @@ pub struct ListeningConfig {
     pub mastodon: Vec<MastodonConfig>,
     /// Bluesky Jetstream subscriptions.
     pub jetstream: Vec<JetstreamConfig>,
+    /// The sentiment model file to serve, as `marquee train sentiment`
+    /// writes it. Default: `<data_dir>/sentiment/model.bin` when that file
+    /// exists, else the model built into the binary.
+    pub model: Option<std::path::PathBuf>,
+    /// How often the model file is checked; a changed file (a retrained
+    /// model) is loaded and swapped in without a restart, and a file that
+    /// does not load is reported and the served model kept.
+    pub model_check_ms: u64,
 }
 
 /// A named set of keywords.
@@ -266,6 +274,8 @@ impl Default for ListeningConfig {
             webhook_retry_base_ms: 2000,
             mastodon: Vec::new(),
             jetstream: Vec::new(),
+            model: None,
+            model_check_ms: 30_000,
         }
     }
 }

@@ -22,7 +22,7 @@ use marquee_sentiment::{Label, Model};
 use marquee_store::listening::{PostOrder, PostQuery};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, Notify};
 use utoipa::{IntoParams, ToSchema};
 
@@ -62,7 +62,8 @@ pub struct RawPost {
 /// The listening engine of one server.
 #[derive(Debug)]
 pub struct Listening {
-    model: Model,
+    model: std::sync::RwLock<Arc<Model>>,
+    model_info: std::sync::RwLock<ModelInfo>,
     topics: Matcher,
     brands: Matcher,
     detector: Mutex<Detector>,
@@ -78,6 +79,18 @@ pub struct Listening {
     scopes: std::sync::RwLock<Vec<(i64, TextMatch)>>,
 }
 
+/// Which sentiment model is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// `built-in`, or the file it was loaded from.
+    pub source: String,
+    /// The model's fingerprint (sha256 of its bytes).
+    pub fingerprint: String,
+    /// The file's modification time and length when it was loaded (to see
+    /// a retrained file), `None` for the built-in model.
+    pub file_stamp: Option<(std::time::SystemTime, u64)>,
+}
+
 /// The detector series of a proposal's matching posts.
 pub fn change_series(proposal_id: i64) -> String {
     format!("change:{proposal_id}")
@@ -91,8 +104,14 @@ impl Listening {
         // when the process already chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let model = Model::default_model().map_err(|e| anyhow::anyhow!("sentiment model: {e}"))?;
+        let info = ModelInfo {
+            source: "built-in".into(),
+            fingerprint: model.fingerprint(),
+            file_stamp: None,
+        };
         Ok(Listening {
-            model,
+            model: std::sync::RwLock::new(Arc::new(model)),
+            model_info: std::sync::RwLock::new(info),
             topics: Matcher::new(&cfg.topics),
             brands: Matcher::new(&cfg.brands),
             detector: Mutex::new(Detector::new(cfg.detector.clone())),
@@ -148,15 +167,72 @@ impl Listening {
         })
     }
 
-    /// The sentiment model.
-    pub fn model(&self) -> &Model {
-        &self.model
+    /// The sentiment model served now.
+    pub fn model(&self) -> Arc<Model> {
+        match self.model.read() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Which model is served.
+    pub fn model_info(&self) -> ModelInfo {
+        match self.model_info.read() {
+            Ok(i) => i.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves the model in `path` when the file changed since it was last
+    /// looked at (a retrained model): `Ok(true)` when a new model was
+    /// swapped in, `Ok(false)` when the file is absent or unchanged. A file
+    /// that does not load is an error and the served model stays.
+    pub fn reload_model(&self, path: &std::path::Path) -> anyhow::Result<bool> {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(false);
+        };
+        let stamp = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
+        let info = self.model_info();
+        if info.file_stamp == Some(stamp) {
+            return Ok(false);
+        }
+        // Marked as seen first: a bad file is reported once, not every check.
+        let mark = |fingerprint: String, source: String| {
+            if let Ok(mut i) = self.model_info.write() {
+                *i = ModelInfo {
+                    source,
+                    fingerprint,
+                    file_stamp: Some(stamp),
+                };
+            }
+        };
+        let loaded = std::fs::read(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Model::from_bytes(&b).map_err(|e| anyhow::anyhow!("{e}")));
+        match loaded {
+            Ok(model) => {
+                let fingerprint = model.fingerprint();
+                let changed = fingerprint != info.fingerprint;
+                if let Ok(mut m) = self.model.write() {
+                    *m = Arc::new(model);
+                }
+                mark(fingerprint, path.display().to_string());
+                Ok(changed)
+            }
+            Err(e) => {
+                mark(info.fingerprint, info.source);
+                Err(anyhow::anyhow!(
+                    "sentiment model {}: {e}; still serving the previous model",
+                    path.display()
+                ))
+            }
+        }
     }
 
     /// Classifies posts: sentiment with its explanation, topics, brands.
     pub fn classify(&self, raws: Vec<RawPost>) -> Vec<NewPost> {
         let texts: Vec<&str> = raws.iter().map(|r| r.text.as_str()).collect();
-        let preds = self.model.predict_batch(&texts);
+        let preds = self.model().predict_batch(&texts);
         raws.into_iter()
             .zip(preds)
             .map(|(r, p)| {
@@ -616,9 +692,43 @@ impl Drop for Tasks {
     }
 }
 
-/// Starts the webhook deliverer and every configured connector.
+/// The sentiment model file the server serves and watches:
+/// `[listening] model`, or `<data_dir>/sentiment/model.bin`.
+pub fn model_path(config: &crate::Config) -> std::path::PathBuf {
+    config
+        .listening
+        .model
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("sentiment").join("model.bin"))
+}
+
+/// Swaps in a retrained sentiment model when its file changes.
+async fn watch_model(state: AppState) {
+    let path = model_path(&state.config);
+    let every = std::time::Duration::from_millis(state.config.listening.model_check_ms.max(100));
+    loop {
+        tokio::time::sleep(every).await;
+        let (l, p) = (state.listening.clone(), path.clone());
+        match tokio::task::spawn_blocking(move || l.reload_model(&p)).await {
+            Ok(Ok(true)) => tracing::info!(
+                model = %state.listening.model_info().fingerprint,
+                path = %path.display(),
+                "retrained sentiment model loaded"
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sentiment model not loaded"),
+            Err(e) => tracing::warn!(error = %e, "sentiment model check failed"),
+        }
+    }
+}
+
+/// Starts the webhook deliverer, the model watcher and every configured
+/// connector.
 pub fn start(state: &AppState) -> Tasks {
-    let mut tasks = vec![tokio::spawn(webhook::run(state.clone()))];
+    let mut tasks = vec![
+        tokio::spawn(webhook::run(state.clone())),
+        tokio::spawn(watch_model(state.clone())),
+    ];
     for (i, m) in state.config.listening.mastodon.iter().enumerate() {
         tasks.push(tokio::spawn(mastodon::run(state.clone(), m.clone(), i)));
     }

@@ -355,6 +355,19 @@ struct DashboardPage {
     topic: String,
     source: String,
     query: String,
+    /// Which sentiment model labels posts, in words.
+    model: String,
+}
+
+/// "the built-in model (3f2a…)" or "the model trained into PATH (…)".
+fn model_words(state: &AppState) -> String {
+    let info = state.listening.model_info();
+    let short: String = info.fingerprint.chars().take(12).collect();
+    if info.source == "built-in" {
+        format!("the built-in model ({short})")
+    } else {
+        format!("the retrained model in {} ({short})", info.source)
+    }
 }
 
 async fn dashboard(
@@ -374,6 +387,7 @@ async fn dashboard(
         topic: p.topic.clone().unwrap_or_default(),
         source: p.source.clone().unwrap_or_default(),
         query: uri.query().unwrap_or("").to_string(),
+        model: model_words(&state),
     })
 }
 

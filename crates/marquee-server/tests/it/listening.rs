@@ -1618,3 +1618,106 @@ async fn staff_correct_a_posts_sentiment_and_the_correction_is_kept_for_training
     let p = &app.store().posts_by_id(&[id]).await.unwrap()[0];
     assert_eq!(p.sentiment.as_str(), "negative");
 }
+
+/// #20: a retrained sentiment model written where the server looks is
+/// served without a restart; a file that does not load leaves the served
+/// model in place.
+#[tokio::test]
+async fn a_retrained_sentiment_model_is_picked_up_while_serving() {
+    use marquee_sentiment::{train, Label, TrainConfig};
+    use rand::SeedableRng;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.bin");
+    let mut config = Config::default();
+    config.listening.model = Some(path.clone());
+    config.listening.model_check_ms = 100;
+    let app = TestApp::builder().config(config).start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let shown = |html: &str| -> String {
+        let i = html.find("id=\"sentiment-model\"").unwrap();
+        html[i..i + html[i..].find("</p>").unwrap()].to_string()
+    };
+    let (_, html) = page(&app, "/listening", &admin).await;
+    assert!(
+        shown(&html).contains("the built-in model"),
+        "{}",
+        shown(&html)
+    );
+
+    // A small model, trained as `marquee train sentiment` does, written
+    // next to the server (write, then rename: the server never sees half).
+    let mut texts = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..30 {
+        texts.push(format!("zorblax is wonderful {i}"));
+        labels.push(Label::Positive);
+        texts.push(format!("quintessa is dreadful {i}"));
+        labels.push(Label::Negative);
+        texts.push(format!("the schedule for day {i}"));
+        labels.push(Label::Neutral);
+    }
+    let cfg = TrainConfig {
+        epochs: 2,
+        ..TrainConfig::default()
+    };
+    let model = train(
+        &texts,
+        &labels,
+        &cfg,
+        &mut rand::rngs::StdRng::seed_from_u64(7),
+        |_, _| {},
+    )
+    .unwrap();
+    let fingerprint = model.fingerprint();
+    let tmp = dir.path().join("model.bin.tmp");
+    std::fs::write(&tmp, model.to_bytes()).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let mut served = String::new();
+    for _ in 0..100 {
+        let (_, html) = page(&app, "/listening", &admin).await;
+        served = shown(&html);
+        if served.contains("the retrained model") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served.contains(&fingerprint[..12]), "{served}");
+
+    // A broken file: reported, and the retrained model stays served.
+    std::fs::write(&path, b"not a model").unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, html) = page(&app, "/listening", &admin).await;
+    assert!(
+        shown(&html).contains(&fingerprint[..12]),
+        "{}",
+        shown(&html)
+    );
+    let r = app
+        .post_json(
+            "/api/v1/listening/tokens",
+            Some(&admin),
+            &json!({"name": "feed"}),
+        )
+        .await;
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = ingest(
+        &app,
+        &token,
+        &json!([post("z", "@a@x", "zorblax zorblax", now_ms() - MIN)]),
+    )
+    .await;
+    assert!(r.status().is_success());
+    // Ingest labels with the retrained model.
+    assert_eq!(model.predict("zorblax zorblax").label, Label::Positive);
+    let v: Value = app
+        .get("/api/v1/listening/posts", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v[0]["text"], "zorblax zorblax");
+    assert_eq!(v[0]["sentiment"], "positive");
+}
