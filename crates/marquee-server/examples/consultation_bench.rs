@@ -323,6 +323,83 @@ async fn main() {
     }
     let (kept, searched) = (percentile(&mut kept, 0.5), percentile(&mut searched, 0.5));
 
+    // Where a dashboard read spends its time: each part it reads, median of 5.
+    let mut parts: Vec<(&str, f64)> = Vec::new();
+    macro_rules! part {
+        ($name:expr, $e:expr) => {{
+            let mut v = Vec::new();
+            for _ in 0..5 {
+                let t = Instant::now();
+                std::hint::black_box($e);
+                v.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            parts.push(($name, percentile(&mut v, 0.5)));
+        }};
+    }
+    {
+        let day = start - start.rem_euclid(DAY_MS);
+        part!("account_groups", store.account_groups(NOW).await.unwrap());
+        part!(
+            "consultation",
+            store.consultation(p.id, day, DAY_MS).await.unwrap()
+        );
+        part!(
+            "post_days",
+            store
+                .proposal_post_days(p.id, day_from, day_to)
+                .await
+                .unwrap()
+        );
+        part!(
+            "negative_posts",
+            store
+                .proposal_posts(p.id, start, Some(Sentiment::Negative), 5)
+                .await
+                .unwrap()
+        );
+        part!(
+            "negative_post_texts",
+            store
+                .proposal_post_texts(p.id, start, Sentiment::Negative, 1000)
+                .await
+                .unwrap()
+        );
+        part!(
+            "negative_comment_texts",
+            store
+                .proposal_comment_texts(p.id, Sentiment::Negative, 1000)
+                .await
+                .unwrap()
+        );
+        part!(
+            "background_texts",
+            store
+                .post_texts(start - 28 * DAY_MS, start, None, 4000)
+                .await
+                .unwrap()
+        );
+        part!(
+            "conversations",
+            store
+                .conversations_mentioning(&m, start, NOW, 10)
+                .await
+                .unwrap()
+        );
+        part!(
+            "similar_ideas",
+            store.similar_ideas("price", None, 5).await.unwrap()
+        );
+        part!("alerts", store.list_alerts(None, 500).await.unwrap());
+        let fg: Vec<String> = store
+            .proposal_post_texts(p.id, start, Sentiment::Negative, 1000)
+            .await
+            .unwrap();
+        part!(
+            "concerns",
+            listening::classify::distinctive_terms(&fg, &[], 8, 10)
+        );
+    }
+
     // The same over HTTP, through the real server.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -364,6 +441,7 @@ async fn main() {
         "fill_s": {"accounts": accounts_s, "reactions": reactions_s, "posts": posts_s},
         "requests": requests,
         "dashboard_bytes": bytes,
+        "parts_ms": parts.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "post_figures_ms": {
             "kept": kept,
             "full_text_search": searched,

@@ -26,8 +26,8 @@ use crate::wire::support::Mention;
 use crate::AppState;
 use marquee_domain::changes::{
     self as rules, impact, matching, may_move_existing, points_at, recovery, tenure_band,
-    transition, Action, ChangeKind, DayFigures, Decision, Impact, PriceChange, Reaction, Recovery,
-    RecoveryRule, Segment, Status, WouldStay, DAY_MS, REACTIONS,
+    transition, AccountGroup, Action, ChangeKind, DayFigures, Decision, Impact, PriceChange,
+    Reaction, Recovery, RecoveryRule, Segment, Status, WouldStay, DAY_MS, REACTIONS,
 };
 use marquee_domain::ideas::{Idea, PostingLimit};
 use marquee_domain::listening::{Alert, Post, Sentiment};
@@ -42,6 +42,7 @@ use marquee_store::proposals::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 use utoipa::ToSchema;
@@ -64,13 +65,30 @@ pub struct ChangesHub {
     pub events: broadcast::Sender<ChangeEvent>,
     /// Wakes the announcement worker (an announcement was scheduled).
     pub wake: Notify,
+    /// Today's customers grouped by plan, tenure and price, which every
+    /// impact preview reads: kept for the minute it was read in, while no
+    /// account changed through this process (the store's auth version).
+    /// One reader recomputes; the others wait for its answer.
+    groups: tokio::sync::Mutex<Option<GroupsEntry>>,
 }
+
+#[derive(Debug)]
+struct GroupsEntry {
+    /// (auth version, minute) it was read at.
+    key: (u64, i64),
+    groups: Arc<Vec<AccountGroup>>,
+}
+
+/// How long the customer groups of the impact preview are reused: other
+/// instances' account changes show within this, this instance's at once.
+pub const GROUPS_TTL_MS: i64 = 60_000;
 
 impl Default for ChangesHub {
     fn default() -> Self {
         ChangesHub {
             events: broadcast::channel(256).0,
             wake: Notify::new(),
+            groups: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -275,7 +293,7 @@ pub async fn update(state: &AppState, id: i64, input: ProposalInput) -> Result<P
 /// The impact preview of a proposal, over today's active accounts.
 pub async fn impact_of(state: &AppState, d: &ProposalDraft) -> Result<Impact, AppError> {
     let now = state.clock.now_ms();
-    let groups = state.store.account_groups(now).await?;
+    let groups = account_groups(state, now).await?;
     Ok(impact(
         &d.segment,
         d.price.as_ref(),
@@ -283,6 +301,22 @@ pub async fn impact_of(state: &AppState, d: &ProposalDraft) -> Result<Impact, Ap
         &groups,
         now,
     ))
+}
+
+/// Today's customers by plan, tenure and price (see [`ChangesHub`]): the
+/// same minute and no account changed since → the groups already read.
+async fn account_groups(state: &AppState, now: Millis) -> Result<Arc<Vec<AccountGroup>>, AppError> {
+    let key = (state.store.auth_version(), now.div_euclid(GROUPS_TTL_MS));
+    let mut entry = state.changes.groups.lock().await;
+    if let Some(e) = entry.as_ref().filter(|e| e.key == key) {
+        return Ok(e.groups.clone());
+    }
+    let groups = Arc::new(state.store.account_groups(now).await?);
+    *entry = Some(GroupsEntry {
+        key,
+        groups: groups.clone(),
+    });
+    Ok(groups)
 }
 
 /// Puts a draft out for consultation.
@@ -900,12 +934,14 @@ pub async fn dashboard(state: &AppState, id: i64) -> Result<Dashboard, AppError>
             .store
             .proposal_post_days(id, day_from, day_to.max(day_from + DAY_MS))
             .await?;
+        let negative = state
+            .store
+            .proposal_posts(id, since, Some(Sentiment::Negative), 5)
+            .await?;
         let fg = state
             .store
-            .proposal_posts(id, since, Some(Sentiment::Negative), 1000)
+            .proposal_post_texts(id, since, Sentiment::Negative, 1000)
             .await?;
-        let negative = fg.iter().take(5).cloned().collect();
-        let fg = fg.into_iter().map(|p| p.text).collect::<Vec<_>>();
         (series, negative, fg)
     };
     let (posts_total, posts_negative) = posts
@@ -916,12 +952,8 @@ pub async fn dashboard(state: &AppState, id: i64) -> Result<Dashboard, AppError>
     // did not.
     let mut fg: Vec<String> = state
         .store
-        .proposal_comments(id, false, 1000)
-        .await?
-        .into_iter()
-        .filter(|c| c.sentiment == Sentiment::Negative)
-        .map(|c| c.body)
-        .collect();
+        .proposal_comment_texts(id, Sentiment::Negative, 1000)
+        .await?;
     fg.extend(concerns_fg);
     let bg: Vec<String> = state
         .store

@@ -161,6 +161,15 @@ pub trait ListeningStore: Send + Sync {
         sentiment: Option<Sentiment>,
         limit: u32,
     ) -> Result<Vec<Post>>;
+    /// The texts of the newest matching posts of proposal `id` posted at or
+    /// after `since`, of one sentiment.
+    async fn proposal_post_texts(
+        &self,
+        id: i64,
+        since: Millis,
+        sentiment: Sentiment,
+        limit: u32,
+    ) -> Result<Vec<String>>;
     /// A staff member's correction of post `post_id`'s sentiment: the post
     /// takes the label (and its score, -1/0/1) as labelled by staff, the
     /// correction is appended to the corrections log, and the figures kept

@@ -227,6 +227,14 @@ pub trait ProposalStore: Send + Sync {
         include_hidden: bool,
         limit: u32,
     ) -> Result<Vec<ProposalComment>>;
+    /// The texts of the newest visible comments of one sentiment (the
+    /// dashboard's concerns read only these).
+    async fn proposal_comment_texts(
+        &self,
+        proposal_id: i64,
+        sentiment: Sentiment,
+        limit: u32,
+    ) -> Result<Vec<String>>;
     /// Hides or shows a comment; returns its proposal.
     async fn set_proposal_comment_hidden(&self, comment_id: i64, hidden: bool) -> Result<i64>;
     /// The dashboard's counts: reaction steps in buckets of `bucket_ms`

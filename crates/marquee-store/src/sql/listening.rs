@@ -515,6 +515,26 @@ impl ListeningStore for Backend {
         rows.into_iter().map(Post::try_from).collect()
     }
 
+    async fn proposal_post_texts(
+        &self,
+        id: i64,
+        since: Millis,
+        sentiment: Sentiment,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.text FROM proposal_posts l JOIN posts p ON p.id = l.post_id \
+             WHERE l.proposal_id = $1 AND l.sentiment = $2 AND l.created_at >= $3 \
+             ORDER BY l.created_at DESC, l.post_id DESC LIMIT $4",
+        )
+        .bind(id)
+        .bind(sentiment.as_str())
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn correct_sentiment(
         &self,
         post_id: i64,

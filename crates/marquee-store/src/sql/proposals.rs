@@ -17,6 +17,9 @@ use crate::proposals::{
     ReactionInput, ReactionStep, StayCount, StoredReaction,
 };
 use crate::{Result, StoreError};
+
+/// An hour, ms (reaction steps are kept per hour).
+const HOUR_MS: i64 = 3_600_000;
 use async_trait::async_trait;
 use marquee_domain::changes::{
     transition, AccountGroup, Action, Decision, Grandfathering, PriceChange, Segment,
@@ -378,8 +381,19 @@ impl ProposalStore for Backend {
             )
             .bind(proposal_id)
             .bind(r.reaction.as_str())
-            .bind(previous)
+            .bind(previous.as_deref())
             .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO proposal_reaction_hours(proposal_id, hour, reaction, previous, n) \
+                 VALUES ($1, $2, $3, $4, 1) ON CONFLICT (proposal_id, hour, reaction, previous) \
+                 DO UPDATE SET n = proposal_reaction_hours.n + 1",
+            )
+            .bind(proposal_id)
+            .bind(now.div_euclid(HOUR_MS) * HOUR_MS)
+            .bind(r.reaction.as_str())
+            .bind(previous.as_deref().unwrap_or(""))
             .execute(&mut *tx)
             .await?;
         }
@@ -463,6 +477,24 @@ impl ProposalStore for Backend {
         rows.iter().map(comment_from_row).collect()
     }
 
+    async fn proposal_comment_texts(
+        &self,
+        proposal_id: i64,
+        sentiment: Sentiment,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.read().await?;
+        Ok(sqlx::query_scalar(
+            "SELECT body FROM proposal_comments WHERE proposal_id = $1 AND sentiment = $2 \
+             AND hidden = 0 ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(proposal_id)
+        .bind(sentiment.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?)
+    }
+
     async fn set_proposal_comment_hidden(&self, comment_id: i64, hidden: bool) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let pid: i64 = sqlx::query_scalar(
@@ -485,14 +517,16 @@ impl ProposalStore for Backend {
     ) -> Result<ConsultationFigures> {
         let mut conn = self.read().await?;
         let bucket_ms = bucket_ms.max(1);
+        // Kept per hour: `from` counts from its hour's start.
         let rows = sqlx::query(
-            "SELECT (at - $2) / $3 AS b, reaction, previous, COUNT(*) AS n \
-             FROM proposal_reaction_log WHERE proposal_id = $1 AND at >= $2 \
-             GROUP BY (at - $2) / $3, reaction, previous ORDER BY 1",
+            "SELECT (hour - $2) / $3 AS b, reaction, previous, CAST(SUM(n) AS BIGINT) AS n \
+             FROM proposal_reaction_hours WHERE proposal_id = $1 AND hour >= $4 \
+             GROUP BY (hour - $2) / $3, reaction, previous ORDER BY 1",
         )
         .bind(proposal_id)
         .bind(from)
         .bind(bucket_ms)
+        .bind(from.div_euclid(HOUR_MS) * HOUR_MS)
         .fetch_all(&mut *conn)
         .await?;
         let steps = rows
@@ -501,7 +535,9 @@ impl ProposalStore for Backend {
                 Ok(ReactionStep {
                     bucket: r.try_get("b")?,
                     reaction: decode(&r.try_get::<String, _>("reaction")?)?,
-                    previous: opt_decode(r.try_get("previous")?)?,
+                    previous: opt_decode(
+                        Some(r.try_get::<String, _>("previous")?).filter(|p| !p.is_empty()),
+                    )?,
                     count: r.try_get("n")?,
                 })
             })
@@ -696,6 +732,8 @@ impl ProposalStore for Backend {
         bounds: &SegmentBounds,
         now: Millis,
     ) -> Result<Option<u64>> {
+        // Accounts' prices move: caches of account figures go.
+        let _changed = self.changes.on_return(crate::changes::Bump::Auth);
         let mut tx = self.begin_write().await?;
         if !claim(
             &mut tx,
