@@ -84,7 +84,7 @@ enum EvalCommand {
 #[derive(Subcommand)]
 enum TrainCommand {
     /// Train the sentiment model from TweetEval-format data.
-    Sentiment(cmd::sentiment::TrainSentimentArgs),
+    Sentiment(Box<cmd::sentiment::TrainSentimentArgs>),
     /// Train the served recommender on the event log and write its model file.
     Recs(cmd::train_recs::TrainRecsArgs),
 }

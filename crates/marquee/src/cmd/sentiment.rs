@@ -25,9 +25,27 @@ pub struct TrainSentimentArgs {
     /// RNG seed (training order). Same seed and data give the same file, bit for bit.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Where to write the model.
-    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
-    out: PathBuf,
+    /// Where to write the model [default: crates/marquee-sentiment/model/sentiment-v2.bin;
+    /// with --encoder: sentiment-encoder-head.bin].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Accurate tier: a Hugging Face-format checkpoint directory (config.json,
+    /// tokenizer.json, model.safetensors; BERT, MiniLM or RoBERTa family, e.g.
+    /// from bench/sentiment/encoder-model.sh). Trains a classification head on
+    /// its sentence embeddings instead of the fast model; --epochs, --lr,
+    /// --l2, --balance and --average then set the head's hyper-parameters.
+    #[arg(long)]
+    encoder: Option<PathBuf>,
+    /// With --encoder: use only the first N training texts.
+    #[arg(long, requires = "encoder")]
+    limit: Option<usize>,
+    /// With --encoder: threads for embedding (default: all cores).
+    #[arg(long, requires = "encoder")]
+    threads: Option<usize>,
+    /// With --encoder: keep the embeddings of the texts in this file and
+    /// reuse them when the checkpoint and texts are the same.
+    #[arg(long, requires = "encoder")]
+    embeddings_cache: Option<PathBuf>,
     /// Do not write the model, only report val scores (for tuning).
     #[arg(long)]
     dry_run: bool,
@@ -126,8 +144,19 @@ pub struct EvalSentimentArgs {
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Model file (default: the model embedded in the binary).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "encoder")]
     model: Option<PathBuf>,
+    /// Accurate tier: the encoder checkpoint directory (see `train sentiment
+    /// --encoder`); needs --head. Without --text/--csv, scores TweetEval val
+    /// from the default data directory.
+    #[arg(long, requires = "head")]
+    encoder: Option<PathBuf>,
+    /// With --encoder: the head file written by `train sentiment --encoder`.
+    #[arg(long, requires = "encoder")]
+    head: Option<PathBuf>,
+    /// With --encoder: threads for scoring and timing (1 = per-core numbers).
+    #[arg(long, default_value_t = 1, requires = "encoder")]
+    threads: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -150,6 +179,9 @@ fn read_split(dir: &Path, split: &str) -> anyhow::Result<(Vec<String>, Vec<Label
 }
 
 pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.encoder {
+        return encoder::run_train(args, dir);
+    }
     let cfg = args.config();
     let (texts, labels) = read_split(&args.data, "train")?;
     eprintln!(
@@ -217,18 +249,25 @@ pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    let bytes = model.to_bytes();
-    if let Some(parent) = args.out.parent() {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_PATH));
+    write_model(&out, &model.to_bytes())
+}
+
+fn write_model(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(parent) = out.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;
         }
     }
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
     println!(
         "wrote {} ({} bytes, sha256 {})",
-        args.out.display(),
+        out.display(),
         bytes.len(),
-        hex::encode(Sha256::digest(&bytes))
+        hex::encode(Sha256::digest(bytes))
     );
     Ok(())
 }
@@ -284,8 +323,12 @@ pub fn run_eval(args: &EvalSentimentArgs) -> anyhow::Result<()> {
     let (texts, gold) = match (&args.text, &args.labels, &args.csv) {
         (Some(t), Some(l), None) => parse_tweeteval(&read(t)?, &read(l)?)?,
         (None, None, Some(c)) => parse_csv(&read(c)?)?,
+        (None, None, None) if args.encoder.is_some() => read_split(Path::new(DEFAULT_DATA), "val")?,
         _ => bail!("give either --text F --labels F, or --csv F"),
     };
+    if let (Some(dir), Some(head)) = (&args.encoder, &args.head) {
+        return encoder::run_eval(args, dir, head, &texts, &gold);
+    }
     if texts.is_empty() {
         bail!("no texts to evaluate");
     }
@@ -343,10 +386,27 @@ pub fn run_eval(args: &EvalSentimentArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    let m = &metrics;
+    print_metrics(&metrics, &report.model_sha256);
+    if let Some(t) = &report.throughput {
+        println!("model load    {:.2} ms", t.load_ms);
+        println!(
+            "throughput    {:.0} texts/s single, {:.0} texts/s in batches of 1,000 (one thread, wall clock)",
+            t.single_texts_per_s, t.batch_1000_texts_per_s
+        );
+        if let (Some(s), Some(b)) = (t.single_texts_per_cpu_s, t.batch_1000_texts_per_cpu_s) {
+            println!(
+                "              {s:.0} texts/s single, {b:.0} texts/s in batches of 1,000 (per CPU-second of the thread)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The metrics table of `eval sentiment`.
+fn print_metrics(m: &Metrics, model_sha256: &str) {
     println!(
         "protocol sentiment-v1, {} texts, model sha256 {}",
-        m.n, report.model_sha256
+        m.n, model_sha256
     );
     println!("macro-recall  {:.4}", m.macro_recall);
     println!("macro-F1      {:.4}", m.macro_f1);
@@ -367,17 +427,332 @@ pub fn run_eval(args: &EvalSentimentArgs) -> anyhow::Result<()> {
         let r = m.confusion[l.id()];
         println!("  {:<9} {:>6} {:>6} {:>6}", l.name(), r[0], r[1], r[2]);
     }
-    if let Some(t) = &report.throughput {
-        println!("model load    {:.2} ms", t.load_ms);
-        println!(
-            "throughput    {:.0} texts/s single, {:.0} texts/s in batches of 1,000 (one thread, wall clock)",
-            t.single_texts_per_s, t.batch_1000_texts_per_s
+}
+
+fn score_line(name: &str, m: &Metrics) {
+    println!(
+        "{name:<26} macro-recall {:.4}  macro-F1 {:.4}  accuracy {:.4}  recall(neg/neu/pos) {:.3}/{:.3}/{:.3}  n={}",
+        m.macro_recall, m.macro_f1, m.accuracy, m.recall[0], m.recall[1], m.recall[2], m.n
+    );
+}
+
+/// The accurate tier: a transformer encoder (crate `marquee-encoder`) and a
+/// logistic-regression head on its embeddings.
+mod encoder {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use anyhow::{bail, Context};
+    use marquee_encoder::{train_head, Encoder, Head, HeadConfig};
+    use marquee_sentiment::{parse_provenance, shifted_splits, Label, Metrics};
+    use sha2::{Digest, Sha256};
+
+    use super::{
+        print_metrics, read, read_split, score_line, write_model, EvalSentimentArgs,
+        TrainSentimentArgs,
+    };
+
+    const DEFAULT_HEAD_PATH: &str = "sentiment-encoder-head.bin";
+    /// Texts per `embed_batch` call (one progress-bar step); the encoder
+    /// sorts each chunk by length and runs padded batches of 32.
+    const CHUNK: usize = 256;
+
+    /// Size the rayon pool (and candle's matmul threads, which read
+    /// `RAYON_NUM_THREADS`). Must run before anything uses rayon.
+    fn set_threads(n: usize) -> anyhow::Result<()> {
+        let n = n.max(1);
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("configuring threads")
+    }
+
+    fn load(dir: &Path) -> anyhow::Result<Encoder> {
+        if !dir.is_dir() {
+            bail!("encoder directory {} does not exist", dir.display());
+        }
+        let t0 = Instant::now();
+        let enc = Encoder::load_with(|f| std::fs::read(dir.join(f)))
+            .with_context(|| format!("loading the encoder from {}", dir.display()))?;
+        eprintln!(
+            "encoder {} ({}, {} dims, max {} tokens) loaded in {:.1}s",
+            dir.display(),
+            enc.model_type(),
+            enc.dims(),
+            enc.max_tokens(),
+            t0.elapsed().as_secs_f64()
         );
-        if let (Some(s), Some(b)) = (t.single_texts_per_cpu_s, t.batch_1000_texts_per_cpu_s) {
-            println!(
-                "              {s:.0} texts/s single, {b:.0} texts/s in batches of 1,000 (per CPU-second of the thread)"
-            );
+        Ok(enc)
+    }
+
+    /// Embed texts in a fixed order of chunks (texts sorted by length, so
+    /// little padding), with a progress bar. Deterministic for given texts.
+    fn embed_all(enc: &Encoder, texts: &[&str], what: &str) -> anyhow::Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| (texts[i].len(), i));
+        let bar = indicatif::ProgressBar::new(texts.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("embedding {what}"));
+        let start = Instant::now();
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(CHUNK) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, v) in chunk.iter().zip(enc.embed_batch(&batch)?) {
+                out[i] = v;
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "embedded {} {what} texts in {secs:.1}s ({:.1} texts/s, {} threads)",
+            texts.len(),
+            texts.len() as f64 / secs,
+            rayon::current_num_threads()
+        );
+        Ok(out)
+    }
+
+    /// [`embed_all`] through an optional cache file keyed by the encoder's
+    /// fingerprint and the texts.
+    fn embed_cached(
+        enc: &Encoder,
+        texts: &[&str],
+        what: &str,
+        cache: Option<&Path>,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        let Some(cache) = cache else {
+            return embed_all(enc, texts, what);
+        };
+        let mut h = Sha256::new();
+        h.update(b"marquee embeddings cache v1\0");
+        h.update(enc.fingerprint().as_bytes());
+        h.update((enc.max_tokens() as u64).to_le_bytes());
+        h.update((CHUNK as u64).to_le_bytes());
+        for t in texts {
+            h.update((t.len() as u64).to_le_bytes());
+            h.update(t.as_bytes());
+        }
+        let key = h.finalize();
+        let dims = enc.dims();
+        if let Ok(bytes) = std::fs::read(cache) {
+            let want = 32 + 4 * texts.len() * dims;
+            if bytes.len() == want && bytes[..32] == key[..] {
+                eprintln!("embeddings of {what} from {}", cache.display());
+                let floats: Vec<f32> = bytes[32..]
+                    .chunks_exact(4)
+                    .map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+                    .collect();
+                return Ok(floats.chunks(dims).map(<[f32]>::to_vec).collect());
+            }
+        }
+        let emb = embed_all(enc, texts, what)?;
+        let mut bytes = key.to_vec();
+        for x in emb.iter().flatten() {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        std::fs::write(cache, bytes).with_context(|| format!("writing {}", cache.display()))?;
+        Ok(emb)
+    }
+
+    fn head_config(args: &TrainSentimentArgs) -> HeadConfig {
+        let d = HeadConfig::default();
+        HeadConfig {
+            epochs: args.epochs.unwrap_or(d.epochs),
+            lr: args.lr.unwrap_or(d.lr),
+            l2: args.l2.unwrap_or(d.l2),
+            balance: args.balance.unwrap_or(d.balance),
+            average: args.average.unwrap_or(d.average),
         }
     }
-    Ok(())
+
+    fn metrics(head: &Head, emb: &[Vec<f32>], gold: &[Label]) -> anyhow::Result<Metrics> {
+        let pred = emb
+            .iter()
+            .map(|e| Ok(head.predict(e)?.label))
+            .collect::<anyhow::Result<Vec<Label>>>()?;
+        Ok(Metrics::compute(gold, &pred))
+    }
+
+    fn cache_for(base: Option<&Path>, split: &str) -> Option<std::path::PathBuf> {
+        base.map(|p| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(format!(".{split}"));
+            s.into()
+        })
+    }
+
+    pub fn run_train(args: &TrainSentimentArgs, dir: &Path) -> anyhow::Result<()> {
+        set_threads(args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }))?;
+        let cfg = head_config(args);
+        let enc = load(dir)?;
+        let (mut texts, mut labels) = read_split(&args.data, "train")?;
+        let full_train = texts.len();
+        if let Some(n) = args.limit {
+            texts.truncate(n);
+            labels.truncate(n);
+        }
+        eprintln!(
+            "training the head on {} texts, {cfg:?}, seed {}",
+            texts.len(),
+            args.seed
+        );
+        let cache = args.embeddings_cache.as_deref();
+        let xt: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let emb = embed_cached(&enc, &xt, "train", cache_for(cache, "train").as_deref())?;
+        let start = Instant::now();
+        let head = train_head(&emb, &labels, &cfg, args.seed, enc.fingerprint())?;
+        eprintln!("head trained in {:.1}s", start.elapsed().as_secs_f64());
+
+        if args.data.join("val_text.txt").exists() {
+            let (vt, vl) = read_split(&args.data, "val")?;
+            let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
+            let ve = embed_cached(&enc, &vt, "val", cache_for(cache, "val").as_deref())?;
+            score_line("val", &metrics(&head, &ve, &vl)?);
+        }
+        if let Some(p) = &args.probe {
+            let (pt, pl) = marquee_sentiment::parse_csv(&read(p)?)
+                .with_context(|| format!("parsing {}", p.display()))?;
+            let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
+            let pe = embed_all(&enc, &pt, "probe")?;
+            score_line(
+                &format!("probe {}", p.display()),
+                &metrics(&head, &pe, &pl)?,
+            );
+        }
+        if args.shifted {
+            let prov = args.data.join("train_provenance.tsv");
+            let sources = parse_provenance(&read(&prov)?)
+                .with_context(|| format!("parsing {}", prov.display()))?;
+            if sources.len() != full_train {
+                bail!(
+                    "{}: {} lines for {} train texts",
+                    prov.display(),
+                    sources.len(),
+                    full_train
+                );
+            }
+            if texts.len() != full_train {
+                bail!("--shifted needs the whole train set (drop --limit)");
+            }
+            for split in shifted_splits(&sources)? {
+                let e: Vec<&[f32]> = split.train.iter().map(|&i| emb[i].as_slice()).collect();
+                let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
+                let h = train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?;
+                let he: Vec<Vec<f32>> = split.held_out.iter().map(|&i| emb[i].clone()).collect();
+                let hy: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
+                score_line(
+                    &format!("shifted {} (train {})", split.name, e.len()),
+                    &metrics(&h, &he, &hy)?,
+                );
+            }
+        }
+        if args.dry_run {
+            return Ok(());
+        }
+        let out = args.out.clone().unwrap_or_else(|| DEFAULT_HEAD_PATH.into());
+        write_model(&out, &head.to_bytes())
+    }
+
+    /// CPU seconds (user + system) of this process, all threads (Linux only).
+    fn process_cpu_s() -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    }
+
+    #[derive(serde::Serialize)]
+    struct Throughput {
+        load_ms: f64,
+        /// Embedding + head over the evaluated texts, in chunks of 256.
+        texts_per_s: f64,
+        /// Per CPU-second of the whole process (all threads).
+        texts_per_cpu_s: Option<f64>,
+        threads: usize,
+    }
+
+    #[derive(serde::Serialize)]
+    struct EvalReport<'a> {
+        protocol: &'static str,
+        tier: &'static str,
+        encoder: String,
+        encoder_fingerprint: &'a str,
+        head_sha256: String,
+        metrics: &'a Metrics,
+        throughput: Throughput,
+    }
+
+    pub fn run_eval(
+        args: &EvalSentimentArgs,
+        dir: &Path,
+        head_path: &Path,
+        texts: &[String],
+        gold: &[Label],
+    ) -> anyhow::Result<()> {
+        set_threads(args.threads)?;
+        let head_bytes =
+            std::fs::read(head_path).with_context(|| format!("reading {}", head_path.display()))?;
+        let head = Head::from_bytes(&head_bytes)
+            .with_context(|| format!("parsing {}", head_path.display()))?;
+        let t0 = Instant::now();
+        let enc = load(dir)?;
+        let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+        head.check_encoder(&enc).with_context(|| {
+            format!(
+                "{} was not trained on {}",
+                head_path.display(),
+                dir.display()
+            )
+        })?;
+        let xs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let cpu0 = process_cpu_s();
+        let start = Instant::now();
+        let emb = embed_all(&enc, &xs, "eval")?;
+        let m = metrics(&head, &emb, gold)?;
+        let secs = start.elapsed().as_secs_f64();
+        let cpu = match (cpu0, process_cpu_s()) {
+            (Some(a), Some(b)) if b > a => Some(b - a),
+            _ => None,
+        };
+        let report = EvalReport {
+            protocol: "sentiment-v1",
+            tier: "accurate (encoder)",
+            encoder: dir.display().to_string(),
+            encoder_fingerprint: enc.fingerprint(),
+            head_sha256: hex::encode(Sha256::digest(&head_bytes)),
+            metrics: &m,
+            throughput: Throughput {
+                load_ms,
+                texts_per_s: texts.len() as f64 / secs,
+                texts_per_cpu_s: cpu.map(|c| texts.len() as f64 / c),
+                threads: rayon::current_num_threads(),
+            },
+        };
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(());
+        }
+        print_metrics(&m, &report.head_sha256);
+        let t = &report.throughput;
+        println!("encoder       {} ({})", report.encoder, enc.model_type());
+        println!("encoder load  {:.0} ms", t.load_ms);
+        println!(
+            "throughput    {:.1} texts/s on {} thread(s), wall clock (embedding + head, chunks of {CHUNK})",
+            t.texts_per_s, t.threads
+        );
+        if let Some(c) = t.texts_per_cpu_s {
+            println!("              {c:.1} texts/s per CPU-second of the process");
+        }
+        Ok(())
+    }
 }
