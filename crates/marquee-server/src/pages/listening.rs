@@ -451,14 +451,17 @@ struct PostsPage {
     corrected: i64,
 }
 
-fn with_offset(uri: &Uri, offset: u32) -> String {
-    let rest: Vec<&str> = uri
-        .query()
+/// The `key=value` pairs of `uri`'s query but those that start `prefix`.
+fn query_without<'a>(uri: &'a Uri, prefix: &str) -> Vec<&'a str> {
+    uri.query()
         .unwrap_or("")
         .split('&')
-        .filter(|kv| !kv.is_empty() && !kv.starts_with("offset="))
-        .collect();
-    let mut q = rest.join("&");
+        .filter(|kv| !kv.is_empty() && !kv.starts_with(prefix))
+        .collect()
+}
+
+fn with_offset(uri: &Uri, offset: u32) -> String {
+    let mut q = query_without(uri, "offset=").join("&");
     if !q.is_empty() {
         q.push('&');
     }
@@ -468,19 +471,14 @@ fn with_offset(uri: &Uri, offset: u32) -> String {
 /// `uri` without its `corrected=` parameter (the confirmation of a
 /// correction, not a filter), and that parameter's post id.
 fn split_corrected(uri: &Uri) -> Result<(Uri, i64), PageError> {
-    let mut corrected = 0;
-    let mut rest = Vec::new();
-    for kv in uri
+    let corrected = uri
         .query()
         .unwrap_or("")
         .split('&')
-        .filter(|kv| !kv.is_empty())
-    {
-        match kv.strip_prefix("corrected=") {
-            Some(v) => corrected = v.parse().unwrap_or(0),
-            None => rest.push(kv),
-        }
-    }
+        .filter_map(|kv| kv.strip_prefix("corrected="))
+        .next_back()
+        .map_or(0, |v| v.parse().unwrap_or(0));
+    let rest = query_without(uri, "corrected=");
     let pq = if rest.is_empty() {
         uri.path().to_string()
     } else {
