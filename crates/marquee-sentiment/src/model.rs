@@ -42,6 +42,31 @@ impl Prediction {
     pub fn confidence(&self) -> f32 {
         self.probs[self.label.id()]
     }
+
+    /// Two models' opinions of one text combined: probabilities
+    /// `weight · self + (1 − weight) · other` (weight clamped to `[0, 1]`),
+    /// the label and score that follow from them, and the explanation of
+    /// whichever side has an explanation (`self`'s first).
+    pub fn blend(&self, other: &Prediction, weight: f32) -> Prediction {
+        let w = if weight.is_nan() {
+            1.0
+        } else {
+            weight.clamp(0.0, 1.0)
+        };
+        let probs: [f32; 3] =
+            std::array::from_fn(|c| w * self.probs[c] + (1.0 - w) * other.probs[c]);
+        let best = (0..3).fold(0, |b, c| if probs[c] > probs[b] { c } else { b });
+        Prediction {
+            label: Label::from_id(best).unwrap_or(Label::Neutral),
+            score: probs[Label::Positive.id()] - probs[Label::Negative.id()],
+            probs,
+            top_tokens: if self.top_tokens.is_empty() {
+                other.top_tokens.clone()
+            } else {
+                self.top_tokens.clone()
+            },
+        }
+    }
 }
 
 /// A trained sentiment model. Immutable after construction, so it is
@@ -395,5 +420,36 @@ impl<'a> Reader<'a> {
     fn f32(&mut self) -> Result<f32> {
         let b = self.take(4)?;
         Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+#[cfg(test)]
+mod blend_tests {
+    use super::*;
+
+    fn p(probs: [f32; 3]) -> Prediction {
+        let best = (0..3).fold(0, |b, c| if probs[c] > probs[b] { c } else { b });
+        Prediction {
+            label: Label::from_id(best).unwrap(),
+            score: probs[2] - probs[0],
+            probs,
+            top_tokens: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn blend_weighs_probabilities_and_relabels() {
+        let enc = p([0.1, 0.5, 0.4]);
+        let fast = p([0.05, 0.15, 0.8]);
+        assert_eq!(enc.blend(&fast, 1.0), enc);
+        assert_eq!(enc.blend(&fast, 0.0).probs, fast.probs);
+        let half = enc.blend(&fast, 0.5);
+        assert_eq!(half.label, Label::Positive);
+        assert!((half.probs[2] - 0.6).abs() < 1e-6);
+        assert!((half.score - (0.6 - 0.075)).abs() < 1e-6);
+        assert!((half.probs.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // Out-of-range weights are clamped, NaN means "self only".
+        assert_eq!(enc.blend(&fast, 7.0).probs, enc.probs);
+        assert_eq!(enc.blend(&fast, f32::NAN).probs, enc.probs);
     }
 }

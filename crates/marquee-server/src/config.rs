@@ -341,8 +341,10 @@ impl Config {
                         "NEW_USER_PASSWORD",
                         "INGEST_TOKEN",
                         "SENTIMENT_DATA",
-                        // The test suite's PostgreSQL server (README).
+                        // The test suite's PostgreSQL server and encoder
+                        // checkpoint (README).
                         "TEST_POSTGRES",
+                        "TEST_ENCODER_DIR",
                     ])
                     .split("__"),
             )
@@ -457,6 +459,12 @@ impl Config {
             .url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("marquee.db").display()))
+    }
+
+    /// [`database_url`](Self::database_url) with its password redacted, for
+    /// messages.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url_password(&self.database_url())
     }
 
     /// The configuration as TOML with secrets redacted.

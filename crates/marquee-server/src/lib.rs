@@ -361,6 +361,11 @@ async fn metrics_text(
     if let Ok(n) = state.store.count_titles(None).await {
         state.metrics.catalog_titles.set(n);
     }
+    if state.config.listening.encoder.is_some() {
+        if let Ok(n) = state.store.encoder_queue_len().await {
+            state.metrics.sentiment_encoder_queue.set(n);
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

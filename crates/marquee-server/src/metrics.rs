@@ -23,6 +23,13 @@ pub struct Metrics {
     /// [`Metrics::hash_started`]'s watermark when rendered.
     hashes_in_flight_max: IntGauge,
     hashes_max: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Posts the accurate sentiment tier took off its queue, by outcome
+    /// (`labelled`, `failed`).
+    pub sentiment_encoder_posts: IntCounterVec,
+    /// Seconds per accurate-tier batch.
+    pub sentiment_encoder_batch_seconds: prometheus::Histogram,
+    /// Posts waiting for the accurate tier (set when rendered).
+    pub sentiment_encoder_queue: IntGauge,
 }
 
 impl Metrics {
@@ -60,6 +67,27 @@ impl Metrics {
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(hashes_in_flight.clone()))?;
         registry.register(Box::new(hashes_in_flight_max.clone()))?;
+        let sentiment_encoder_posts = IntCounterVec::new(
+            Opts::new(
+                "sentiment_encoder_posts_total",
+                "Posts the accurate sentiment tier took off its queue, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let sentiment_encoder_batch_seconds = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "sentiment_encoder_batch_seconds",
+                "Seconds per accurate-tier sentiment batch",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )?;
+        let sentiment_encoder_queue = IntGauge::new(
+            "sentiment_encoder_queue",
+            "Posts waiting for the accurate sentiment tier",
+        )?;
+        registry.register(Box::new(sentiment_encoder_posts.clone()))?;
+        registry.register(Box::new(sentiment_encoder_batch_seconds.clone()))?;
+        registry.register(Box::new(sentiment_encoder_queue.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -69,6 +97,9 @@ impl Metrics {
             hashes_in_flight,
             hashes_in_flight_max,
             hashes_max: Default::default(),
+            sentiment_encoder_posts,
+            sentiment_encoder_batch_seconds,
+            sentiment_encoder_queue,
         })
     }
 
@@ -79,6 +110,24 @@ impl Metrics {
         let now = self.hashes_in_flight.get();
         self.hashes_max
             .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts one accurate-tier batch: `taken` posts off the queue, of
+    /// which `labelled` got a label.
+    pub fn sentiment_encoder_batch(
+        &self,
+        taken: usize,
+        labelled: usize,
+        took: std::time::Duration,
+    ) {
+        self.sentiment_encoder_posts
+            .with_label_values(&["labelled"])
+            .inc_by(labelled as u64);
+        self.sentiment_encoder_posts
+            .with_label_values(&["failed"])
+            .inc_by(taken.saturating_sub(labelled) as u64);
+        self.sentiment_encoder_batch_seconds
+            .observe(took.as_secs_f64());
     }
 
     /// The text exposition format.

@@ -196,6 +196,22 @@ pub trait ListeningStore: Send + Sync {
         labels: &[(i64, Sentiment, f32)],
         source: LabelSource,
     ) -> Result<u64>;
+    /// Queues posts for the accurate (encoder) tier; a post already queued
+    /// stays queued once.
+    async fn queue_for_encoder(&self, post_ids: &[i64], now: Millis) -> Result<()>;
+    /// Up to `limit` queued posts `(id, text)`, newest first (the dashboard
+    /// shows recent posts, so they are worth relabelling first).
+    async fn queued_for_encoder(&self, limit: u32) -> Result<Vec<(i64, String)>>;
+    /// The accurate tier's labels (as [`relabel_posts`](Self::relabel_posts)
+    /// with [`LabelSource::Encoder`]), and `done` (labelled or given up)
+    /// taken off the queue, in one transaction. Returns the posts relabelled.
+    async fn finish_encoder_batch(
+        &self,
+        labels: &[(i64, Sentiment, f32)],
+        done: &[i64],
+    ) -> Result<u64>;
+    /// Posts waiting for the accurate tier.
+    async fn encoder_queue_len(&self) -> Result<i64>;
     /// A connector's saved cursor.
     async fn connector_cursor(&self, name: &str) -> Result<Option<String>>;
     /// Lists posts.

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod tiny_encoder;
+
 use marquee_store::postgres::PgAdmin;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
         Command::Config => cmd::app::print_config(config),
         Command::Eval(EvalCommand::Recs(args)) => cmd::eval_recs::run(&args),
         Command::Eval(EvalCommand::Sentiment(args)) => cmd::sentiment::run_eval(&args),
-        Command::Train(TrainCommand::Sentiment(args)) => cmd::sentiment::run_train(&args),
+        Command::Train(TrainCommand::Sentiment(args)) => cmd::sentiment::run_train(config, &args),
         Command::Train(TrainCommand::Recs(args)) => cmd::train_recs::run(config, &args),
         Command::Ingest(IngestCommand::Posts(args)) => cmd::ingest::run(config, &args),
         Command::Demo(DemoCommand::Backlash(args)) => cmd::demo::run(config, &args),

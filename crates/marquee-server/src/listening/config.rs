@@ -37,6 +37,28 @@ pub struct ListeningConfig {
     /// model) is loaded and swapped in without a restart, and a file that
     /// does not load is reported and the served model kept.
     pub model_check_ms: u64,
+    /// The accurate tier: a Hugging Face-format encoder checkpoint directory
+    /// (`config.json`, `tokenizer.json`, `model.safetensors`; BERT, MiniLM or
+    /// RoBERTa family). Posts the fast model is unsure about are rescored by
+    /// it in background batches. Unset: the fast tier labels every post. A
+    /// checkpoint or head that does not load is reported on the dashboard
+    /// and in the log, and the fast tier goes on alone.
+    pub encoder: Option<std::path::PathBuf>,
+    /// The classification head for `encoder`, as `marquee train sentiment
+    /// --encoder DIR` writes it. Default:
+    /// `<data_dir>/sentiment/encoder-head.bin`. Watched like `model`.
+    pub encoder_head: Option<std::path::PathBuf>,
+    /// A post goes to the accurate tier when the fast model's most
+    /// probable class has less than this probability (0 to 1; 1 sends
+    /// every post).
+    pub encoder_below: f32,
+    /// Posts per accurate-tier batch.
+    pub encoder_batch: usize,
+    /// The encoder head's weight in the accurate tier's label; the fast
+    /// model's probabilities weigh 1 − this (0 to 1; 1 = the encoder
+    /// alone). `marquee train sentiment --encoder DIR --shifted` reports
+    /// each weight on held-out years.
+    pub encoder_mix: f32,
 }
 
 /// A named set of keywords.
@@ -276,6 +298,11 @@ impl Default for ListeningConfig {
             jetstream: Vec::new(),
             model: None,
             model_check_ms: 30_000,
+            encoder: None,
+            encoder_head: None,
+            encoder_below: 0.7,
+            encoder_batch: 32,
+            encoder_mix: 0.5,
         }
     }
 }
@@ -332,6 +359,21 @@ impl ListeningConfig {
             if !(j.url.starts_with("ws://") || j.url.starts_with("wss://")) {
                 return Err(format!("listening.jetstream url {:?} must be ws(s)", j.url));
             }
+        }
+        if !(0.0..=1.0).contains(&self.encoder_below) {
+            return Err(format!(
+                "listening.encoder_below must be between 0 and 1, not {}",
+                self.encoder_below
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.encoder_mix) {
+            return Err(format!(
+                "listening.encoder_mix must be between 0 and 1, not {}",
+                self.encoder_mix
+            ));
+        }
+        if self.encoder_batch == 0 || self.encoder_batch > 1024 {
+            return Err("listening.encoder_batch must be 1 to 1024".into());
         }
         Ok(())
     }

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, Notify};
 use utoipa::{IntoParams, ToSchema};
 
+pub mod accurate;
 pub mod classify;
 pub mod config;
 pub mod detect;
@@ -62,8 +63,14 @@ pub struct RawPost {
 /// The listening engine of one server.
 #[derive(Debug)]
 pub struct Listening {
-    model: std::sync::RwLock<Arc<Model>>,
-    model_info: std::sync::RwLock<ModelInfo>,
+    /// The fast model and which one it is, swapped together.
+    served: std::sync::RwLock<(Arc<Model>, ModelInfo)>,
+    /// The accurate tier when it serves, and what it is doing.
+    accurate: std::sync::RwLock<(Option<Arc<accurate::AccurateTier>>, accurate::TierStatus)>,
+    /// Wakes the accurate tier when unsure posts are queued.
+    pub accurate_wake: Notify,
+    /// `[listening] encoder_below`.
+    encoder_below: f32,
     topics: Matcher,
     brands: Matcher,
     detector: Mutex<Detector>,
@@ -110,8 +117,10 @@ impl Listening {
             file_stamp: None,
         };
         Ok(Listening {
-            model: std::sync::RwLock::new(Arc::new(model)),
-            model_info: std::sync::RwLock::new(info),
+            served: std::sync::RwLock::new((Arc::new(model), info)),
+            accurate: std::sync::RwLock::new((None, accurate::TierStatus::Off)),
+            accurate_wake: Notify::new(),
+            encoder_below: cfg.encoder_below,
             topics: Matcher::new(&cfg.topics),
             brands: Matcher::new(&cfg.brands),
             detector: Mutex::new(Detector::new(cfg.detector.clone())),
@@ -169,17 +178,45 @@ impl Listening {
 
     /// The sentiment model served now.
     pub fn model(&self) -> Arc<Model> {
-        match self.model.read() {
-            Ok(m) => m.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        match self.served.read() {
+            Ok(m) => m.0.clone(),
+            Err(poisoned) => poisoned.into_inner().0.clone(),
         }
     }
 
     /// Which model is served.
     pub fn model_info(&self) -> ModelInfo {
-        match self.model_info.read() {
-            Ok(i) => i.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        match self.served.read() {
+            Ok(m) => m.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// The accurate tier, when it serves.
+    pub fn accurate(&self) -> Option<Arc<accurate::AccurateTier>> {
+        match self.accurate.read() {
+            Ok(a) => a.0.clone(),
+            Err(poisoned) => poisoned.into_inner().0.clone(),
+        }
+    }
+
+    /// What the accurate tier is doing.
+    pub fn accurate_status(&self) -> accurate::TierStatus {
+        match self.accurate.read() {
+            Ok(a) => a.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// Serves `tier` (or none) with `status`.
+    pub fn set_accurate(
+        &self,
+        tier: Option<Arc<accurate::AccurateTier>>,
+        status: accurate::TierStatus,
+    ) {
+        match self.accurate.write() {
+            Ok(mut a) => *a = (tier, status),
+            Err(poisoned) => *poisoned.into_inner() = (tier, status),
         }
     }
 
@@ -196,31 +233,29 @@ impl Listening {
         if info.file_stamp == Some(stamp) {
             return Ok(false);
         }
-        // Marked as seen first: a bad file is reported once, not every check.
-        let mark = |fingerprint: String, source: String| {
-            if let Ok(mut i) = self.model_info.write() {
-                *i = ModelInfo {
-                    source,
-                    fingerprint,
-                    file_stamp: Some(stamp),
-                };
-            }
-        };
         let loaded = std::fs::read(path)
             .map_err(anyhow::Error::from)
             .and_then(|b| Model::from_bytes(&b).map_err(|e| anyhow::anyhow!("{e}")));
+        let Ok(mut served) = self.served.write() else {
+            return Err(anyhow::anyhow!("the served model's lock is poisoned"));
+        };
         match loaded {
             Ok(model) => {
                 let fingerprint = model.fingerprint();
                 let changed = fingerprint != info.fingerprint;
-                if let Ok(mut m) = self.model.write() {
-                    *m = Arc::new(model);
-                }
-                mark(fingerprint, path.display().to_string());
+                *served = (
+                    Arc::new(model),
+                    ModelInfo {
+                        source: path.display().to_string(),
+                        fingerprint,
+                        file_stamp: Some(stamp),
+                    },
+                );
                 Ok(changed)
             }
             Err(e) => {
-                mark(info.fingerprint, info.source);
+                // Marked as seen: a bad file is reported once, not every check.
+                served.1.file_stamp = Some(stamp);
                 Err(anyhow::anyhow!(
                     "sentiment model {}: {e}; still serving the previous model",
                     path.display()
@@ -229,11 +264,19 @@ impl Listening {
         }
     }
 
-    /// Classifies posts: sentiment with its explanation, topics, brands.
-    pub fn classify(&self, raws: Vec<RawPost>) -> Vec<NewPost> {
+    /// Classifies posts: sentiment with its explanation, topics, brands;
+    /// and whether the fast model is unsure of each (its most probable
+    /// class below `[listening] encoder_below`), so the accurate tier should
+    /// look again.
+    pub fn classify(&self, raws: Vec<RawPost>) -> (Vec<NewPost>, Vec<bool>) {
         let texts: Vec<&str> = raws.iter().map(|r| r.text.as_str()).collect();
         let preds = self.model().predict_batch(&texts);
-        raws.into_iter()
+        let unsure = preds
+            .iter()
+            .map(|p| p.probs.iter().copied().fold(0.0f32, f32::max) < self.encoder_below)
+            .collect();
+        let posts = raws
+            .into_iter()
             .zip(preds)
             .map(|(r, p)| {
                 let w = classify::words(&r.text);
@@ -257,7 +300,8 @@ impl Listening {
                         .collect(),
                 }
             })
-            .collect()
+            .collect();
+        (posts, unsure)
     }
 }
 
@@ -319,7 +363,7 @@ pub async fn ingest(
     warm_up(state).await?;
     let received = raws.len() as u64;
     let l = state.listening.clone();
-    let posts = if raws.len() > 64 {
+    let (posts, unsure) = if raws.len() > 64 {
         tokio::task::spawn_blocking(move || l.classify(raws))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?
@@ -328,6 +372,24 @@ pub async fn ingest(
     };
     let now = state.clock.now_ms();
     let (counts, ids) = state.store.insert_posts(&posts, cursor, now).await?;
+    // Queued while the accurate tier serves or is loading; not while it is
+    // off or failed (nothing would ever take them off the queue).
+    if state.config.listening.encoder.is_some()
+        && !matches!(
+            state.listening.accurate_status(),
+            accurate::TierStatus::Failed { .. }
+        )
+    {
+        let queue: Vec<i64> = ids
+            .iter()
+            .zip(&unsure)
+            .filter_map(|(id, u)| id.filter(|_| *u))
+            .collect();
+        if !queue.is_empty() {
+            state.store.queue_for_encoder(&queue, now).await?;
+            state.listening.accurate_wake.notify_one();
+        }
+    }
     let mut firings = Vec::new();
     let mut latest = i64::MIN;
     if counts.inserted > 0 {
@@ -619,6 +681,11 @@ pub async fn correct(
     Ok(post)
 }
 
+/// Posts waiting for the accurate tier.
+pub async fn accurate_queue(state: &AppState) -> Result<i64, AppError> {
+    Ok(state.store.encoder_queue_len().await?)
+}
+
 /// The corrections of one post, newest first.
 pub async fn corrections_of(
     state: &AppState,
@@ -729,6 +796,9 @@ pub fn start(state: &AppState) -> Tasks {
         tokio::spawn(webhook::run(state.clone())),
         tokio::spawn(watch_model(state.clone())),
     ];
+    if state.config.listening.encoder.is_some() {
+        tasks.push(tokio::spawn(accurate::run(state.clone())));
+    }
     for (i, m) in state.config.listening.mastodon.iter().enumerate() {
         tasks.push(tokio::spawn(mastodon::run(state.clone(), m.clone(), i)));
     }

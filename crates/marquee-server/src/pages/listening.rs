@@ -357,6 +357,39 @@ struct DashboardPage {
     query: String,
     /// Which sentiment model labels posts, in words.
     model: String,
+    /// What the accurate tier does, in words (empty when it is off).
+    accurate: String,
+}
+
+/// The accurate tier in words: serving (and how many posts wait), loading,
+/// or why it is not loaded. Empty when it is not configured.
+async fn accurate_words(state: &AppState) -> Result<String, PageError> {
+    use svc::accurate::TierStatus;
+    Ok(match state.listening.accurate_status() {
+        TierStatus::Off => String::new(),
+        TierStatus::Loading => {
+            "The accurate model is loading; until it is ready, the fast model labels every post."
+                .into()
+        }
+        TierStatus::Serving {
+            encoder,
+            model_type,
+            ..
+        } => {
+            let waiting = svc::accurate_queue(state).await?;
+            format!(
+                "Posts the fast model is unsure about are labelled again by the accurate model ({model_type} encoder in {encoder}); {}.",
+                match waiting {
+                    0 => "none is waiting".to_string(),
+                    1 => "1 post is waiting".to_string(),
+                    n => format!("{n} posts are waiting"),
+                }
+            )
+        }
+        TierStatus::Failed { error } => {
+            format!("The accurate model is not loaded ({error}); the fast model labels every post.")
+        }
+    })
 }
 
 /// "the built-in model (3f2a…)" or "the model trained into PATH (…)".
@@ -388,6 +421,7 @@ async fn dashboard(
         source: p.source.clone().unwrap_or_default(),
         query: uri.query().unwrap_or("").to_string(),
         model: model_words(&state),
+        accurate: accurate_words(&state).await?,
     })
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 const MIN: i64 = 60_000;
 
 /// An admin session and a fresh ingest token.
-async fn admin_and_token(app: &TestApp) -> (String, String) {
+pub(crate) async fn admin_and_token(app: &TestApp) -> (String, String) {
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let r = app
         .post_json(
@@ -35,11 +35,11 @@ async fn admin_and_token(app: &TestApp) -> (String, String) {
     (admin, v["token"].as_str().unwrap().to_string())
 }
 
-fn post(id: &str, author: &str, text: &str, at: i64) -> Value {
+pub(crate) fn post(id: &str, author: &str, text: &str, at: i64) -> Value {
     json!({"source": "test", "external_id": id, "author": author, "text": text, "created_at": at})
 }
 
-async fn ingest(app: &TestApp, token: &str, posts: &Value) -> reqwest::Response {
+pub(crate) async fn ingest(app: &TestApp, token: &str, posts: &Value) -> reqwest::Response {
     app.post_json("/api/v1/posts", Some(token), posts).await
 }
 
@@ -1136,7 +1136,7 @@ async fn session(app: &TestApp, email: &str, role: Role) -> (String, String) {
     )
 }
 
-async fn page(app: &TestApp, path: &str, token: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, path: &str, token: &str) -> (u16, String) {
     let r = app.get(path, Some(token)).await;
     (r.status().as_u16(), r.text().await.unwrap())
 }

@@ -25,6 +25,7 @@ mod plans;
 mod playback;
 mod privacy;
 mod roles;
+mod sentiment_tiers;
 mod snapshots;
 mod support;
 mod voice;

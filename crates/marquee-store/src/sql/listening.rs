@@ -622,6 +622,72 @@ impl ListeningStore for Backend {
         Ok(moved)
     }
 
+    async fn queue_for_encoder(&self, post_ids: &[i64], now: Millis) -> Result<()> {
+        if post_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for chunk in post_ids.chunks(POST_CHUNK) {
+            let mut qb: QueryBuilder<Db> =
+                QueryBuilder::new("INSERT INTO sentiment_queue(post_id, queued_at) ");
+            qb.push_values(chunk, |mut b, id| {
+                b.push_bind(*id).push_bind(now);
+            });
+            qb.push(" ON CONFLICT (post_id) DO NOTHING");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queued_for_encoder(&self, limit: u32) -> Result<Vec<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT p.id, p.text FROM sentiment_queue q JOIN posts p ON p.id = q.post_id \
+             ORDER BY q.post_id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn finish_encoder_batch(
+        &self,
+        labels: &[(i64, Sentiment, f32)],
+        done: &[i64],
+    ) -> Result<u64> {
+        if labels.is_empty() && done.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut moved = 0;
+        for &(id, sentiment, score) in labels {
+            if relabel(&mut tx, id, sentiment, score, LabelSource::Encoder, false)
+                .await?
+                .is_some()
+            {
+                moved += 1;
+            }
+        }
+        for chunk in done.chunks(POST_CHUNK) {
+            let mut qb: QueryBuilder<Db> =
+                QueryBuilder::new("DELETE FROM sentiment_queue WHERE post_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn encoder_queue_len(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sentiment_queue")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn connector_cursor(&self, name: &str) -> Result<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT cursor FROM connector_cursors WHERE name = $1")

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use marquee_domain::listening::{AlertStatus, NewAlert, NewPost, Sentiment};
+use marquee_domain::listening::{AlertStatus, LabelSource, NewAlert, NewPost, Sentiment};
 use marquee_domain::textmatch::{about_idea, all_words, TextMatch};
 use marquee_domain::{Millis, Role};
 use marquee_store::listening::{ListeningStore, PostOrder, PostQuery};
@@ -15,6 +15,7 @@ both_backends!(
     check_large_batches_and_concurrent_overlapping_batches,
     check_handles_tokens_and_orders,
     check_concurrent_alert_webhook_claims_never_overlap,
+    check_the_encoder_queue_relabels_newest_first_and_spares_staff_labels,
 );
 
 fn post(id: &str, author: &str, at: Millis) -> NewPost {
@@ -501,4 +502,70 @@ async fn check_concurrent_alert_webhook_claims_never_overlap<
         "an alert delivery was claimed twice"
     );
     assert_eq!(all.len() as i64, N);
+}
+
+async fn check_the_encoder_queue_relabels_newest_first_and_spares_staff_labels<
+    S: ListeningStore + CatalogStore,
+>(
+    s: &S,
+) {
+    let batch: Vec<NewPost> = (1..=4)
+        .map(|i| post(&format!("q{i}"), "@a@x", i * 1000))
+        .collect();
+    let (_, ids) = s.insert_posts(&batch, None, 5).await.unwrap();
+    let ids: Vec<i64> = ids.into_iter().map(Option::unwrap).collect();
+    assert_eq!(s.encoder_queue_len().await.unwrap(), 0);
+    assert!(s.queued_for_encoder(10).await.unwrap().is_empty());
+
+    // Queued twice, kept once.
+    s.queue_for_encoder(&ids[..3], 10).await.unwrap();
+    s.queue_for_encoder(&ids[1..3], 11).await.unwrap();
+    assert_eq!(s.encoder_queue_len().await.unwrap(), 3);
+    let queued = s.queued_for_encoder(2).await.unwrap();
+    assert_eq!(
+        queued,
+        vec![
+            (ids[2], "post q3".to_string()),
+            (ids[1], "post q2".to_string())
+        ]
+    );
+
+    // Staff corrected one meanwhile: the encoder's label does not replace it.
+    let agent = common::account(s, "agent@x.org", Role::Agent).await;
+    s.correct_sentiment(ids[1], Sentiment::Neutral, agent, 20)
+        .await
+        .unwrap();
+    let moved = s
+        .finish_encoder_batch(
+            &[
+                (ids[2], Sentiment::Positive, 0.8),
+                (ids[1], Sentiment::Positive, 0.7),
+            ],
+            &[ids[2], ids[1]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let now = s.posts_by_id(&ids[..3]).await.unwrap();
+    assert_eq!(
+        now.iter()
+            .map(|p| (p.sentiment, p.labelled_by))
+            .collect::<Vec<_>>(),
+        vec![
+            (Sentiment::Negative, LabelSource::Fast),
+            (Sentiment::Neutral, LabelSource::Staff),
+            (Sentiment::Positive, LabelSource::Encoder),
+        ]
+    );
+    assert_eq!(
+        s.queued_for_encoder(10).await.unwrap(),
+        vec![(ids[0], "post q1".to_string())]
+    );
+    // A post given up on (no label) leaves the queue as it was.
+    assert_eq!(s.finish_encoder_batch(&[], &[ids[0]]).await.unwrap(), 0);
+    assert_eq!(s.encoder_queue_len().await.unwrap(), 0);
+    assert_eq!(
+        s.posts_by_id(&ids[..1]).await.unwrap()[0].labelled_by,
+        LabelSource::Fast
+    );
 }

@@ -46,6 +46,17 @@ pub struct TrainSentimentArgs {
     /// reuse them when the checkpoint and texts are the same.
     #[arg(long, requires = "encoder")]
     embeddings_cache: Option<PathBuf>,
+    /// Add the staff corrections kept in the configured database (`marquee
+    /// config` shows which) to the training texts, each counted
+    /// --correction-weight times (a correction outweighs one tweet). Without
+    /// --out, the model is written where the server serves it from
+    /// (`[listening] model`, or `encoder_head` with --encoder), and a running
+    /// server swaps it in.
+    #[arg(long)]
+    corrections: bool,
+    /// With --corrections: how many times each correction counts.
+    #[arg(long, default_value_t = 3, requires = "corrections")]
+    correction_weight: u32,
     /// Do not write the model, only report val scores (for tuning).
     #[arg(long)]
     dry_run: bool,
@@ -143,8 +154,9 @@ pub struct EvalSentimentArgs {
     /// CSV with a header holding `text` and `label` columns.
     #[arg(long)]
     csv: Option<PathBuf>,
-    /// Model file (default: the model embedded in the binary).
-    #[arg(long, conflicts_with = "encoder")]
+    /// Model file (default: the model embedded in the binary). With
+    /// --encoder and --mix below 1: the fast model mixed in.
+    #[arg(long)]
     model: Option<PathBuf>,
     /// Accurate tier: the encoder checkpoint directory (see `train sentiment
     /// --encoder`); needs --head. Without --text/--csv, scores TweetEval val
@@ -157,6 +169,11 @@ pub struct EvalSentimentArgs {
     /// With --encoder: threads for scoring and timing (1 = per-core numbers).
     #[arg(long, default_value_t = 1, requires = "encoder")]
     threads: usize,
+    /// With --encoder: the encoder head's weight in the label, the fast
+    /// model's being 1 − MIX (as `[listening] encoder_mix` serves it);
+    /// 1 = the encoder alone.
+    #[arg(long, default_value_t = 1.0, requires = "encoder")]
+    mix: f32,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -178,12 +195,90 @@ fn read_split(dir: &Path, split: &str) -> anyhow::Result<(Vec<String>, Vec<Label
     parse_tweeteval(&text, &labels).with_context(|| format!("parsing {split} split"))
 }
 
-pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
+/// The staff corrections of the configured database as training pairs
+/// (each repeated `weight` times), and the configuration they came from.
+fn corrections(
+    config_file: Option<&Path>,
+    weight: u32,
+) -> anyhow::Result<(Vec<String>, Vec<Label>, marquee_server::Config)> {
+    let config = super::app::load_config(config_file)?;
+    let found = super::app::block_on(async {
+        let store = super::app::open_store(&config).await?;
+        let found = store.sentiment_corrections().await;
+        store.close().await;
+        found.context("reading the staff corrections")
+    })?;
+    eprintln!(
+        "{} staff corrections from {}, each counted {weight} times",
+        found.len(),
+        config.database_url_redacted()
+    );
+    let mut texts = Vec::new();
+    let mut labels = Vec::new();
+    for c in found {
+        let label = label_of(c.sentiment);
+        for _ in 0..weight {
+            texts.push(c.text.clone());
+            labels.push(label);
+        }
+    }
+    Ok((texts, labels, config))
+}
+
+/// The model's label for a stored sentiment.
+fn label_of(s: marquee_domain::listening::Sentiment) -> Label {
+    use marquee_domain::listening::Sentiment;
+    match s {
+        Sentiment::Negative => Label::Negative,
+        Sentiment::Neutral => Label::Neutral,
+        Sentiment::Positive => Label::Positive,
+    }
+}
+
+/// The train split plus, with `--corrections`, the staff corrections; and
+/// where the served model lives when corrections were asked for.
+fn training_set(
+    config_file: Option<&Path>,
+    args: &TrainSentimentArgs,
+) -> anyhow::Result<TrainingSet> {
+    let (texts, labels) = read_split(&args.data, "train")?;
+    let base = texts.len();
+    let mut set = TrainingSet {
+        texts,
+        labels,
+        base,
+        config: None,
+    };
+    if args.corrections {
+        let (t, l, config) = corrections(config_file, args.correction_weight)?;
+        set.texts.extend(t);
+        set.labels.extend(l);
+        set.config = Some(config);
+    }
+    Ok(set)
+}
+
+struct TrainingSet {
+    texts: Vec<String>,
+    labels: Vec<Label>,
+    /// How many of `texts` are the train split (the rest are corrections).
+    base: usize,
+    /// The configuration the corrections came from.
+    config: Option<marquee_server::Config>,
+}
+
+pub fn run_train(config_file: Option<&Path>, args: &TrainSentimentArgs) -> anyhow::Result<()> {
+    let set = training_set(config_file, args)?;
     if let Some(dir) = &args.encoder {
-        return encoder::run_train(args, dir);
+        return encoder::run_train(args, dir, set);
     }
     let cfg = args.config();
-    let (texts, labels) = read_split(&args.data, "train")?;
+    let TrainingSet {
+        texts,
+        labels,
+        base,
+        config,
+    } = set;
     eprintln!(
         "training on {} texts, {cfg:?}, seed {}",
         texts.len(),
@@ -220,12 +315,12 @@ pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
         let prov = args.data.join("train_provenance.tsv");
         let sources = parse_provenance(&read(&prov)?)
             .with_context(|| format!("parsing {}", prov.display()))?;
-        if sources.len() != texts.len() {
+        if sources.len() != base {
             bail!(
                 "{}: {} lines for {} train texts",
                 prov.display(),
                 sources.len(),
-                texts.len()
+                base
             );
         }
         for split in shifted_splits(&sources)? {
@@ -249,10 +344,11 @@ pub fn run_train(args: &TrainSentimentArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_PATH));
+    let out = match (&args.out, &config) {
+        (Some(out), _) => out.clone(),
+        (None, Some(config)) => marquee_server::listening::model_path(config),
+        (None, None) => PathBuf::from(DEFAULT_MODEL_PATH),
+    };
     write_model(&out, &model.to_bytes())
 }
 
@@ -262,7 +358,12 @@ fn write_model(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             std::fs::create_dir_all(parent)?;
         }
     }
-    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    // Written beside and renamed: a server watching `out` never reads half a file.
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
     println!(
         "wrote {} ({} bytes, sha256 {})",
         out.display(),
@@ -449,7 +550,7 @@ mod encoder {
 
     use super::{
         print_metrics, read, read_split, score_line, write_model, EvalSentimentArgs,
-        TrainSentimentArgs,
+        TrainSentimentArgs, TrainingSet,
     };
 
     const DEFAULT_HEAD_PATH: &str = "sentiment-encoder-head.bin";
@@ -579,6 +680,36 @@ mod encoder {
         Ok(Metrics::compute(gold, &pred))
     }
 
+    /// The encoder weights the mixture rows of `train sentiment --encoder`
+    /// report (the fast model's weight is one minus).
+    const MIXES: [f32; 4] = [0.3, 0.4, 0.5, 0.6];
+
+    /// Score lines of the head mixed with a fast model, one per weight in
+    /// [`MIXES`].
+    fn mixed_lines(
+        name: &str,
+        head: &Head,
+        fast: &marquee_sentiment::Model,
+        texts: &[&str],
+        emb: &[Vec<f32>],
+        gold: &[Label],
+    ) -> anyhow::Result<()> {
+        let enc = emb
+            .iter()
+            .map(|e| Ok(head.predict(e)?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let fast: Vec<_> = texts.iter().map(|t| fast.predict(t)).collect();
+        for w in MIXES {
+            let pred: Vec<Label> = enc
+                .iter()
+                .zip(&fast)
+                .map(|(e, f)| e.blend(f, w).label)
+                .collect();
+            score_line(&format!("{name} mix {w}"), &Metrics::compute(gold, &pred));
+        }
+        Ok(())
+    }
+
     fn cache_for(base: Option<&Path>, split: &str) -> Option<std::path::PathBuf> {
         base.map(|p| {
             let mut s = p.as_os_str().to_owned();
@@ -587,18 +718,28 @@ mod encoder {
         })
     }
 
-    pub fn run_train(args: &TrainSentimentArgs, dir: &Path) -> anyhow::Result<()> {
+    pub fn run_train(
+        args: &TrainSentimentArgs,
+        dir: &Path,
+        set: TrainingSet,
+    ) -> anyhow::Result<()> {
         set_threads(args.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         }))?;
         let cfg = head_config(args);
         let enc = load(dir)?;
-        let (mut texts, mut labels) = read_split(&args.data, "train")?;
-        let full_train = texts.len();
-        if let Some(n) = args.limit {
-            texts.truncate(n);
-            labels.truncate(n);
+        let TrainingSet {
+            mut texts,
+            mut labels,
+            base: full_train,
+            config,
+        } = set;
+        if let Some(n) = args.limit.filter(|&n| n < full_train) {
+            // The first N of the train split, and every correction.
+            texts.drain(n..full_train);
+            labels.drain(n..full_train);
         }
+        let train_len = args.limit.map_or(full_train, |n| n.min(full_train));
         eprintln!(
             "training the head on {} texts, {cfg:?}, seed {}",
             texts.len(),
@@ -616,16 +757,30 @@ mod encoder {
             let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
             let ve = embed_cached(&enc, &vt, "val", cache_for(cache, "val").as_deref())?;
             score_line("val", &metrics(&head, &ve, &vl)?);
+            mixed_lines(
+                "val",
+                &head,
+                &marquee_sentiment::Model::default_model()?,
+                &vt,
+                &ve,
+                &vl,
+            )?;
         }
         if let Some(p) = &args.probe {
             let (pt, pl) = marquee_sentiment::parse_csv(&read(p)?)
                 .with_context(|| format!("parsing {}", p.display()))?;
             let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
             let pe = embed_all(&enc, &pt, "probe")?;
-            score_line(
-                &format!("probe {}", p.display()),
-                &metrics(&head, &pe, &pl)?,
-            );
+            let name = format!("probe {}", p.display());
+            score_line(&name, &metrics(&head, &pe, &pl)?);
+            mixed_lines(
+                &name,
+                &head,
+                &marquee_sentiment::Model::default_model()?,
+                &pt,
+                &pe,
+                &pl,
+            )?;
         }
         if args.shifted {
             let prov = args.data.join("train_provenance.tsv");
@@ -639,7 +794,7 @@ mod encoder {
                     full_train
                 );
             }
-            if texts.len() != full_train {
+            if train_len != full_train {
                 bail!("--shifted needs the whole train set (drop --limit)");
             }
             for split in shifted_splits(&sources)? {
@@ -648,16 +803,29 @@ mod encoder {
                 let h = train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?;
                 let he: Vec<Vec<f32>> = split.held_out.iter().map(|&i| emb[i].clone()).collect();
                 let hy: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
-                score_line(
-                    &format!("shifted {} (train {})", split.name, e.len()),
-                    &metrics(&h, &he, &hy)?,
-                );
+                let name = format!("shifted {} (train {})", split.name, e.len());
+                score_line(&name, &metrics(&h, &he, &hy)?);
+                // The fast model trained on the same part, as `train sentiment --shifted` does.
+                let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
+                let fast = marquee_sentiment::train(
+                    &xt,
+                    &y,
+                    &marquee_sentiment::TrainConfig::default(),
+                    &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(args.seed),
+                    |_, _| {},
+                )?;
+                let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
+                mixed_lines(&name, &h, &fast, &xh, &he, &hy)?;
             }
         }
         if args.dry_run {
             return Ok(());
         }
-        let out = args.out.clone().unwrap_or_else(|| DEFAULT_HEAD_PATH.into());
+        let out = match (&args.out, &config) {
+            (Some(out), _) => out.clone(),
+            (None, Some(config)) => marquee_server::listening::accurate::head_path(config),
+            (None, None) => DEFAULT_HEAD_PATH.into(),
+        };
         write_model(&out, &head.to_bytes())
     }
 
@@ -685,6 +853,7 @@ mod encoder {
     struct EvalReport<'a> {
         protocol: &'static str,
         tier: &'static str,
+        mix: f32,
         encoder: String,
         encoder_fingerprint: &'a str,
         head_sha256: String,
@@ -715,10 +884,30 @@ mod encoder {
             )
         })?;
         let xs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let fast = if args.mix < 1.0 {
+            Some(match &args.model {
+                Some(p) => marquee_sentiment::Model::from_bytes(
+                    &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+                )?,
+                None => marquee_sentiment::Model::default_model()?,
+            })
+        } else {
+            None
+        };
         let cpu0 = process_cpu_s();
         let start = Instant::now();
         let emb = embed_all(&enc, &xs, "eval")?;
-        let m = metrics(&head, &emb, gold)?;
+        let m = match &fast {
+            None => metrics(&head, &emb, gold)?,
+            Some(fast) => {
+                let pred = emb
+                    .iter()
+                    .zip(&xs)
+                    .map(|(e, t)| Ok(head.predict(e)?.blend(&fast.predict(t), args.mix).label))
+                    .collect::<anyhow::Result<Vec<Label>>>()?;
+                Metrics::compute(gold, &pred)
+            }
+        };
         let secs = start.elapsed().as_secs_f64();
         let cpu = match (cpu0, process_cpu_s()) {
             (Some(a), Some(b)) if b > a => Some(b - a),
@@ -726,7 +915,12 @@ mod encoder {
         };
         let report = EvalReport {
             protocol: "sentiment-v1",
-            tier: "accurate (encoder)",
+            tier: if fast.is_some() {
+                "accurate (encoder mixed with the fast model)"
+            } else {
+                "accurate (encoder)"
+            },
+            mix: args.mix,
             encoder: dir.display().to_string(),
             encoder_fingerprint: enc.fingerprint(),
             head_sha256: hex::encode(Sha256::digest(&head_bytes)),

@@ -9,4 +9,5 @@ mod crash;
 mod faults;
 mod listening;
 mod migrate_data;
+mod sentiment;
 mod story;

@@ -1,0 +1,137 @@
+//! #20: staff corrections made in a running server become training data
+//! for `marquee train sentiment --corrections`, and change the next model.
+
+use crate::common::{bin, http, ingest_token, json, kill9, login, now_ms, start};
+use marquee_sentiment::{Label, Model};
+use std::path::Path;
+
+/// A small TweetEval-format directory: clear positives, negatives and
+/// neutrals that never mention the corrected words.
+fn tiny_tweeteval(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut text = String::new();
+    let mut labels = String::new();
+    for i in 0..40 {
+        for (t, l) in [
+            (format!("i love this show so much {i}"), 2),
+            (format!("what a wonderful film, great night {i}"), 2),
+            (format!("i hate this, awful and boring {i}"), 0),
+            (format!("terrible service, so bad {i}"), 0),
+            (format!("the episode airs on friday at nine {i}"), 1),
+            (format!("season two is listed for the spring {i}"), 1),
+        ] {
+            text.push_str(&t);
+            text.push('\n');
+            labels.push_str(&format!("{l}\n"));
+        }
+    }
+    std::fs::write(dir.join("train_text.txt"), text).unwrap();
+    std::fs::write(dir.join("train_labels.txt"), labels).unwrap();
+}
+
+fn train(dir: &Path, args: &[&str]) -> String {
+    let out = bin(dir)
+        .args(["train", "sentiment", "--data", "tweets", "--epochs", "3"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+fn load(path: &Path) -> Model {
+    Model::from_bytes(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn staff_corrections_change_the_next_trained_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    tiny_tweeteval(&dir.join("tweets"));
+    let corrected = [
+        "qwikster split means two websites and two bills",
+        "two bills for dvds and streaming now, qwikster",
+        "qwikster qwikster, really? two websites",
+    ];
+
+    // Posts come in, and an agent corrects their sentiment to negative.
+    let (mut child, addr) = start(dir);
+    let admin = login(&addr);
+    let token = ingest_token(&addr, &admin);
+    let body: Vec<serde_json::Value> = corrected
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"source": "test", "external_id": format!("c{i}"),
+                "author": "@viewer@example.social", "text": t, "created_at": now_ms() - 60_000})
+        })
+        .collect();
+    let (s, b) = http(
+        &addr,
+        "POST",
+        "/api/v1/posts",
+        Some(&token),
+        &serde_json::Value::Array(body).to_string(),
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = http(&addr, "GET", "/api/v1/listening/posts", Some(&admin), "").unwrap();
+    assert_eq!(s, 200, "{b}");
+    let listed = json(&b);
+    let ids: Vec<i64> = listed["posts"]
+        .as_array()
+        .unwrap_or_else(|| listed.as_array().unwrap())
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{b}");
+    for id in &ids {
+        let (s, b) = http(
+            &addr,
+            "PUT",
+            &format!("/api/v1/listening/posts/{id}/sentiment"),
+            Some(&admin),
+            r#"{"sentiment":"negative"}"#,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{b}");
+    }
+    kill9(&mut child);
+
+    // The same data and seed, with and without the corrections.
+    train(dir, &["--out", "plain.bin"]);
+    let text = train(dir, &["--corrections", "--out", "corrected.bin"]);
+    assert!(text.contains("3 staff corrections"), "{text}");
+    let plain = std::fs::read(dir.join("plain.bin")).unwrap();
+    let with = std::fs::read(dir.join("corrected.bin")).unwrap();
+    assert_ne!(plain, with, "the corrections changed the model file");
+    let (plain, with) = (
+        load(&dir.join("plain.bin")),
+        load(&dir.join("corrected.bin")),
+    );
+    for t in corrected {
+        let (p, w) = (plain.predict(t), with.predict(t));
+        assert_eq!(w.label, Label::Negative, "{t}: {w:?}");
+        assert!(
+            w.probs[Label::Negative.id()] > p.probs[Label::Negative.id()] + 0.1,
+            "{t}: {p:?} → {w:?}"
+        );
+    }
+    // Unrelated text keeps its label.
+    assert_eq!(with.predict("i love this show").label, Label::Positive);
+
+    // Without --out, the model goes where the server serves it from, and
+    // the same data and seed give the same file.
+    let text = train(dir, &["--corrections"]);
+    let served = dir.join("data").join("sentiment").join("model.bin");
+    assert!(text.contains(&served.display().to_string()), "{text}");
+    assert_eq!(
+        std::fs::read(&served).unwrap(),
+        std::fs::read(dir.join("corrected.bin")).unwrap()
+    );
+}
