@@ -138,17 +138,13 @@ type Stamp = Option<(SystemTime, u64)>;
 /// The stamps of the head and the checkpoint's files: a retrained head or
 /// a repaired checkpoint shows up as a change.
 fn stamps(dir: &Path, head: &Path) -> Vec<Stamp> {
-    let stamp = |path: &Path| {
-        let m = std::fs::metadata(path).ok()?;
-        Some((m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()))
-    };
-    let mut v = vec![stamp(head)];
+    let mut v = vec![super::file_stamp(head)];
     for f in [
         marquee_encoder::CONFIG_FILE,
         marquee_encoder::TOKENIZER_FILE,
         marquee_encoder::WEIGHTS_FILE,
     ] {
-        v.push(stamp(&dir.join(f)));
+        v.push(super::file_stamp(&dir.join(f)));
     }
     v
 }

@@ -225,10 +225,9 @@ impl Listening {
     /// swapped in, `Ok(false)` when the file is absent or unchanged. A file
     /// that does not load is an error and the served model stays.
     pub fn reload_model(&self, path: &std::path::Path) -> anyhow::Result<bool> {
-        let Ok(meta) = std::fs::metadata(path) else {
+        let Some(stamp) = file_stamp(path) else {
             return Ok(false);
         };
-        let stamp = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
         let info = self.model_info();
         if info.file_stamp == Some(stamp) {
             return Ok(false);
@@ -273,7 +272,7 @@ impl Listening {
         let preds = self.model().predict_batch(&texts);
         let unsure = preds
             .iter()
-            .map(|p| p.probs.iter().copied().fold(0.0f32, f32::max) < self.encoder_below)
+            .map(|p| p.confidence() < self.encoder_below)
             .collect();
         let posts = raws
             .into_iter()
@@ -757,6 +756,13 @@ impl Drop for Tasks {
             h.abort();
         }
     }
+}
+
+/// A file's modification time and length, to notice a rewritten model
+/// file; `None` when it is absent.
+pub(crate) fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()))
 }
 
 /// The sentiment model file the server serves and watches:

@@ -15,12 +15,16 @@ use std::time::Duration;
 
 /// A tiny checkpoint in `dir` and a head trained on it, written to `head`.
 fn checkpoint_and_head(dir: &Path, head: &Path) -> (Encoder, Head) {
-    let spec = Spec::default();
-    tiny_encoder::write_dir(dir, &spec);
+    checkpoint_and_head_of(&Spec::default(), dir, head)
+}
+
+/// [`checkpoint_and_head`] of the checkpoint `spec` describes.
+fn checkpoint_and_head_of(spec: &Spec, dir: &Path, head: &Path) -> (Encoder, Head) {
+    tiny_encoder::write_dir(dir, spec);
     let enc = Encoder::from_bytes(
-        &tiny_encoder::config_json(&spec),
+        &tiny_encoder::config_json(spec),
         &tiny_encoder::tokenizer_json(),
-        &tiny_encoder::weights(&spec),
+        &tiny_encoder::weights(spec),
     )
     .unwrap();
     let (texts, labels) = tiny_encoder::labelled_texts();
@@ -225,16 +229,7 @@ async fn a_broken_encoder_leaves_the_fast_tier_serving_until_it_is_repaired() {
         seed: 99,
         ..Spec::default()
     };
-    let enc = Encoder::from_bytes(
-        &tiny_encoder::config_json(&spec),
-        &tiny_encoder::tokenizer_json(),
-        &tiny_encoder::weights(&spec),
-    )
-    .unwrap();
-    let (texts, labels) = tiny_encoder::labelled_texts();
-    let emb = enc.embed_batch(&texts).unwrap();
-    let h = train_head(&emb, &labels, &HeadConfig::default(), 3, enc.fingerprint()).unwrap();
-    std::fs::write(&head_path, h.to_bytes()).unwrap();
+    checkpoint_and_head_of(&spec, &other, &head_path);
     let line = wait_for_line(&app, &admin, "not loaded").await;
     assert!(line.contains("head.bin"), "{line}");
     assert!(line.contains("was not trained on"), "{line}");
