@@ -14,6 +14,7 @@ pub mod changes;
 pub mod hours;
 pub mod ideas;
 pub mod listening;
+pub mod maturity;
 pub mod notify;
 pub mod perks;
 pub mod plans;

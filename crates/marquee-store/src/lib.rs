@@ -48,6 +48,9 @@ macro_rules! sql_features {
         #[path = "../sql/jobs.rs"]
         mod jobs;
         #[allow(clippy::duplicate_mod)]
+        #[path = "../sql/library.rs"]
+        mod library;
+        #[allow(clippy::duplicate_mod)]
         #[path = "../sql/listening.rs"]
         mod listening;
         #[allow(clippy::duplicate_mod)]
@@ -88,6 +91,7 @@ pub mod health;
 pub mod home;
 pub mod ideas;
 pub mod jobs;
+pub mod library;
 pub mod listening;
 pub mod notify;
 pub mod outbox;
@@ -110,6 +114,7 @@ pub use health::{ConnectOptions, HealthStore};
 pub use home::HomeStore;
 pub use ideas::IdeaStore;
 pub use jobs::JobStore;
+pub use library::LibraryStore;
 pub use listening::ListeningStore;
 pub use notify::NotifyStore;
 pub use outbox::OutboxStore;
@@ -435,6 +440,7 @@ pub trait Store:
     + HomeStore
     + IdeaStore
     + JobStore
+    + LibraryStore
     + ListeningStore
     + NotifyStore
     + OutboxStore
@@ -462,6 +468,7 @@ impl<T> Store for T where
         + HomeStore
         + IdeaStore
         + JobStore
+        + LibraryStore
         + ListeningStore
         + NotifyStore
         + OutboxStore

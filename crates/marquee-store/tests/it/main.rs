@@ -12,6 +12,7 @@ mod decisions;
 mod home;
 mod ideas;
 mod jobs;
+mod library;
 mod listening;
 mod outbox;
 mod overview;

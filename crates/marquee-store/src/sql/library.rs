@@ -1,0 +1,530 @@
+//! [`LibraryStore`], written once for both backends (see `sqlite/mod.rs`
+//! for the dialect seam this file is compiled against).
+
+use super::{Backend, Tx};
+use crate::changes::Bump;
+use crate::library::{
+    ArtworkRow, EpisodeRow, ItemOutcome, LibraryDetail, LibraryItem, LibraryStore, LibraryTitle,
+    MediaRow, Outcome, PersonRow, Posterless, StoredRating,
+};
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use marquee_domain::{Millis, TitleKind};
+use std::str::FromStr;
+
+/// Where an episode goes: its series and season row ids.
+struct Parent {
+    series_id: i64,
+    season_id: i64,
+}
+
+/// Inserts or updates one title by its key.
+async fn upsert_title(
+    tx: &mut Tx<'_>,
+    t: &LibraryTitle,
+    parent: Option<Parent>,
+    now: Millis,
+) -> Result<(i64, Outcome)> {
+    let existing: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, content_hash FROM titles WHERE catalog_key = $1")
+            .bind(&t.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (series_id, season_id) = match &parent {
+        Some(p) => (Some(p.series_id), Some(p.season_id)),
+        None => (None, None),
+    };
+    let rating = t.maturity.as_ref();
+    let (id, outcome) = match existing {
+        Some((id, Some(hash))) if hash == t.content_hash => return Ok((id, Outcome::Unchanged)),
+        Some((id, _)) => {
+            sqlx::query(
+                "UPDATE titles SET kind = $2, name = $3, year = $4, duration_s = $5, \
+                 synopsis = $6, release_date = $7, maturity = $8, maturity_system = $9, \
+                 maturity_age = $10, available_from = $11, available_until = $12, \
+                 series_id = $13, season_id = $14, episode_number = $15, content_hash = $16, \
+                 updated_at = $17 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(t.kind.as_str())
+            .bind(&t.name)
+            .bind(t.year.map(i64::from))
+            .bind(t.runtime_s)
+            .bind(&t.synopsis)
+            .bind(&t.release_date)
+            .bind(rating.map(|r| r.code.clone()))
+            .bind(rating.map(|r| r.system.clone()))
+            .bind(rating.map(|r| r.min_age))
+            .bind(t.available_from)
+            .bind(t.available_until)
+            .bind(series_id)
+            .bind(season_id)
+            .bind(t.episode)
+            .bind(&t.content_hash)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            for table in [
+                "title_genres",
+                "title_people",
+                "title_languages",
+                "title_external_ids",
+            ] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE title_id = $1"))
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            // Catalog tags only: viewers' (MovieLens) tags carry their user.
+            sqlx::query("DELETE FROM title_tags WHERE title_id = $1 AND source_user IS NULL")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            (id, Outcome::Updated)
+        }
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO titles(kind, name, year, duration_s, synopsis, release_date, \
+                 maturity, maturity_system, maturity_age, available_from, available_until, \
+                 series_id, season_id, episode_number, source, catalog_key, content_hash, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'library', \
+                 $15, $16, $17, $17) RETURNING id",
+            )
+            .bind(t.kind.as_str())
+            .bind(&t.name)
+            .bind(t.year.map(i64::from))
+            .bind(t.runtime_s)
+            .bind(&t.synopsis)
+            .bind(&t.release_date)
+            .bind(rating.map(|r| r.code.clone()))
+            .bind(rating.map(|r| r.system.clone()))
+            .bind(rating.map(|r| r.min_age))
+            .bind(t.available_from)
+            .bind(t.available_until)
+            .bind(series_id)
+            .bind(season_id)
+            .bind(t.episode)
+            .bind(&t.key)
+            .bind(&t.content_hash)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            (id, Outcome::Added)
+        }
+    };
+    write_children(tx, id, t, now).await?;
+    Ok((id, outcome))
+}
+
+/// Genres, tags, people, languages, ids and media of a title just inserted
+/// or cleared.
+async fn write_children(tx: &mut Tx<'_>, id: i64, t: &LibraryTitle, now: Millis) -> Result<()> {
+    for g in dedup(&t.genres) {
+        sqlx::query("INSERT INTO genres(name) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(g)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO title_genres(title_id, genre_id) SELECT $1, id FROM genres WHERE name = $2 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(g)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for tag in dedup(&t.tags) {
+        sqlx::query(
+            "INSERT INTO title_tags(title_id, tag, source_user, tagged_at) VALUES ($1, $2, NULL, $3)",
+        )
+        .bind(id)
+        .bind(tag)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (ord, p) in t.people.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO title_people(title_id, ord, name, role, character) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(ord as i64)
+        .bind(&p.name)
+        .bind(&p.role)
+        .bind(&p.character)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for lang in dedup(&t.languages) {
+        sqlx::query("INSERT INTO title_languages(title_id, lang) VALUES ($1, $2)")
+            .bind(id)
+            .bind(lang)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (kind, value) in &t.ids {
+        sqlx::query(
+            "INSERT INTO title_external_ids(title_id, kind, value) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    // Media rows keep their ids across re-imports (playback refers to them).
+    let locations: Vec<&str> = t.media.iter().map(|m| m.location.as_str()).collect();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT location FROM media_sources WHERE title_id = $1")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+    for gone in stored.iter().filter(|l| !locations.contains(&l.as_str())) {
+        sqlx::query("DELETE FROM media_sources WHERE title_id = $1 AND location = $2")
+            .bind(id)
+            .bind(gone)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for m in &t.media {
+        sqlx::query(
+            "INSERT INTO media_sources(title_id, location, library, size_bytes, subtitles, added_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (title_id, location) DO UPDATE SET \
+             library = excluded.library, size_bytes = excluded.size_bytes, \
+             subtitles = excluded.subtitles",
+        )
+        .bind(id)
+        .bind(&m.location)
+        .bind(&m.library)
+        .bind(m.size_bytes)
+        .bind(m.subtitles.join("\n"))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Distinct values, first spelling kept (case-insensitively).
+fn dedup(v: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::with_capacity(v.len());
+    for s in v {
+        let s = s.trim();
+        if !s.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(s)) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// The season row of a series, created (or renamed) as needed.
+async fn season_id(
+    tx: &mut Tx<'_>,
+    series_id: i64,
+    number: i64,
+    name: Option<&str>,
+) -> Result<i64> {
+    let found: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, name FROM seasons WHERE series_id = $1 AND number = $2")
+            .bind(series_id)
+            .bind(number)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match found {
+        Some((id, old)) => {
+            if name.is_some() && old.as_deref() != name {
+                sqlx::query("UPDATE seasons SET name = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(name)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(id)
+        }
+        None => Ok(sqlx::query_scalar(
+            "INSERT INTO seasons(series_id, number, name) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(series_id)
+        .bind(number)
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ArtRow {
+    title_id: i64,
+    kind: String,
+    size: String,
+    width: i64,
+    height: i64,
+    etag: String,
+    source_hash: String,
+    origin: String,
+}
+
+impl From<ArtRow> for ArtworkRow {
+    fn from(r: ArtRow) -> Self {
+        ArtworkRow {
+            title_id: r.title_id,
+            kind: r.kind,
+            size: r.size,
+            width: r.width,
+            height: r.height,
+            etag: r.etag,
+            source_hash: r.source_hash,
+            origin: r.origin,
+        }
+    }
+}
+
+#[async_trait]
+impl LibraryStore for Backend {
+    async fn upsert_library_item(&self, item: &LibraryItem, now: Millis) -> Result<ItemOutcome> {
+        let mut tx = self.begin_write().await?;
+        let title = upsert_title(&mut tx, &item.title, None, now).await?;
+        let mut episodes = Vec::with_capacity(item.episodes.len());
+        for e in &item.episodes {
+            let Some((number, name)) = &e.season else {
+                return Err(StoreError::Invalid {
+                    field: "season",
+                    message: format!("episode {} has no season", e.key),
+                });
+            };
+            let season = season_id(&mut tx, title.0, *number, name.as_deref()).await?;
+            let parent = Parent {
+                series_id: title.0,
+                season_id: season,
+            };
+            episodes.push(upsert_title(&mut tx, e, Some(parent), now).await?);
+        }
+        tx.commit().await?;
+        let changed = std::iter::once(&title)
+            .chain(&episodes)
+            .any(|(_, o)| *o != Outcome::Unchanged);
+        if changed {
+            self.changes.on_return(Bump::All);
+        }
+        Ok(ItemOutcome { title, episodes })
+    }
+
+    async fn artwork_source(&self, title_id: i64, kind: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(source_hash) FROM title_artwork WHERE title_id = $1 AND kind = $2",
+        )
+        .bind(title_id)
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn set_artwork(&self, rows: &[ArtworkRow], now: Millis) -> Result<()> {
+        let _changed = self.changes.on_return(Bump::All);
+        let mut tx = self.begin_write().await?;
+        let mut cleared: Vec<(i64, &str)> = Vec::new();
+        for r in rows {
+            if !cleared.contains(&(r.title_id, r.kind.as_str())) {
+                sqlx::query("DELETE FROM title_artwork WHERE title_id = $1 AND kind = $2")
+                    .bind(r.title_id)
+                    .bind(&r.kind)
+                    .execute(&mut *tx)
+                    .await?;
+                cleared.push((r.title_id, r.kind.as_str()));
+            }
+            sqlx::query(
+                "INSERT INTO title_artwork(title_id, kind, size, width, height, etag, source_hash, \
+                 origin, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(r.title_id)
+            .bind(&r.kind)
+            .bind(&r.size)
+            .bind(r.width)
+            .bind(r.height)
+            .bind(&r.etag)
+            .bind(&r.source_hash)
+            .bind(&r.origin)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn artwork_of(&self, title_ids: &[i64]) -> Result<Vec<ArtworkRow>> {
+        if title_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT title_id, kind, size, width, height, etag, source_hash, origin \
+             FROM title_artwork WHERE title_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for id in title_ids.iter().take(super::CHUNK) {
+            sep.push_bind(*id);
+        }
+        qb.push(") ORDER BY title_id, kind, size");
+        let rows: Vec<ArtRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(ArtworkRow::from).collect())
+    }
+
+    async fn artwork_exists(&self, etag: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM title_artwork WHERE etag = $1")
+            .bind(etag)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn posterless(&self, after_id: i64, limit: u32) -> Result<Vec<Posterless>> {
+        let rows: Vec<(i64, String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT t.id, t.kind, t.name, t.year, \
+             (SELECT MIN(g.name) FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
+              WHERE tg.title_id = t.id) AS genre \
+             FROM titles t WHERE t.id > $1 AND t.kind <> 'episode' AND NOT EXISTS \
+             (SELECT 1 FROM title_artwork a WHERE a.title_id = t.id AND a.kind = 'poster') \
+             ORDER BY t.id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, name, year, genre)| {
+                Ok(Posterless {
+                    id,
+                    kind: TitleKind::from_str(&kind)?,
+                    name,
+                    year: year.and_then(|y| i32::try_from(y).ok()),
+                    genre,
+                })
+            })
+            .collect()
+    }
+
+    async fn library_detail(&self, id: i64) -> Result<Option<LibraryDetail>> {
+        type Head = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        );
+        let head: Option<Head> = sqlx::query_as(
+            "SELECT synopsis, release_date, maturity, maturity_system, maturity_age, \
+             available_from, available_until, hidden FROM titles WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((synopsis, release_date, code, system, age, from, until, hidden)) = head else {
+            return Ok(None);
+        };
+        let people: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT name, role, character FROM title_people WHERE title_id = $1 ORDER BY ord",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let languages: Vec<String> = sqlx::query_scalar(
+            "SELECT lang FROM title_languages WHERE title_id = $1 ORDER BY lang",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, value FROM title_external_ids WHERE title_id = $1 ORDER BY kind",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let seasons: Vec<(i64, Option<String>)> =
+            sqlx::query_as("SELECT number, name FROM seasons WHERE series_id = $1 ORDER BY number")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        let episodes: Vec<(i64, i64, i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT t.id, s.number, t.episode_number, t.name, t.synopsis, t.duration_s \
+             FROM titles t JOIN seasons s ON s.id = t.season_id \
+             WHERE t.series_id = $1 AND t.kind = 'episode' AND t.hidden = 0 \
+             ORDER BY s.number, t.episode_number, t.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let media: Vec<(String, Option<String>, Option<i64>, String)> = sqlx::query_as(
+            "SELECT location, library, size_bytes, subtitles FROM media_sources \
+             WHERE title_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(LibraryDetail {
+            synopsis,
+            release_date,
+            maturity: match (code, system, age) {
+                (Some(code), Some(system), Some(min_age)) => Some(StoredRating {
+                    code,
+                    system,
+                    min_age,
+                }),
+                _ => None,
+            },
+            available_from: from,
+            available_until: until,
+            hidden: hidden != 0,
+            people: people
+                .into_iter()
+                .map(|(name, role, character)| PersonRow {
+                    name,
+                    role,
+                    character,
+                })
+                .collect(),
+            languages,
+            ids,
+            seasons,
+            episodes: episodes
+                .into_iter()
+                .map(
+                    |(id, season, episode, name, synopsis, runtime_s)| EpisodeRow {
+                        id,
+                        season,
+                        episode,
+                        name,
+                        synopsis,
+                        runtime_s,
+                    },
+                )
+                .collect(),
+            media: media
+                .into_iter()
+                .map(|(location, library, size_bytes, subtitles)| MediaRow {
+                    location,
+                    library,
+                    size_bytes,
+                    subtitles: subtitles
+                        .split('\n')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn title_by_key(&self, key: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM titles WHERE catalog_key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
