@@ -201,6 +201,75 @@ impl Limit {
     }
 }
 
+/// Whether a title may be shown under `limit`: a rated title by the
+/// youngest age its rating is for; an unrated one (the MovieLens demo has
+/// no ratings), under a limit, only when its genres say it is for children
+/// (`kids_by_genre`: one of the operator's kids genres, none of the
+/// excluded ones). The same rule as [`Audience::bounds`], which gives it to
+/// queries.
+pub fn visible(limit: Limit, min_age: Option<u8>, kids_by_genre: bool) -> bool {
+    match (limit.max_age, min_age) {
+        (None, _) => true,
+        (Some(_), None) => kids_by_genre,
+        (Some(max), Some(age)) => age <= max,
+    }
+}
+
+/// Whether an unrated title's genres mark it for children.
+pub fn kids_by_genre(genres: &[String], kids: &[String], excluded: &[String]) -> bool {
+    genres.iter().any(|g| kids.contains(g)) && !genres.iter().any(|g| excluded.contains(g))
+}
+
+/// Who is looking: a profile's limit and the operator's kids genres.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audience {
+    /// The profile's limit.
+    pub limit: Limit,
+    /// Genres that mark an unrated title for children.
+    pub kids_genres: Vec<String>,
+    /// Genres that keep an unrated title from children whatever else it is.
+    pub excluded_genres: Vec<String>,
+}
+
+/// [`visible`] as comparisons a query filters by: a rated title passes when
+/// its youngest age is at most `max_age`; an unrated one when it has one of
+/// `kids_genres` and none of `excluded_genres`. `None`: everything passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds<'a> {
+    /// The highest youngest age.
+    pub max_age: u8,
+    /// See [`Audience::kids_genres`].
+    pub kids_genres: &'a [String],
+    /// See [`Audience::excluded_genres`].
+    pub excluded_genres: &'a [String],
+}
+
+impl Audience {
+    /// The bounds a query applies, `None` when the audience has no limit.
+    pub fn bounds(&self) -> Option<Bounds<'_>> {
+        self.limit.max_age.map(|max_age| Bounds {
+            max_age,
+            kids_genres: &self.kids_genres,
+            excluded_genres: &self.excluded_genres,
+        })
+    }
+
+    /// The rule for one title.
+    pub fn allows(&self, min_age: Option<u8>, genres: &[String]) -> bool {
+        visible(
+            self.limit,
+            min_age,
+            kids_by_genre(genres, &self.kids_genres, &self.excluded_genres),
+        )
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Limit::NONE
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +325,25 @@ mod tests {
         assert!(!Limit::KIDS.allows(None), "unrated is not for children");
         assert!(Limit::NONE.allows(None));
         assert!(Limit::NONE.allows(Some(18)));
+    }
+
+    #[test]
+    fn unrated_titles_reach_children_only_by_their_genres() {
+        let a = Audience {
+            limit: Limit::KIDS,
+            kids_genres: vec!["Children".into(), "Animation".into()],
+            excluded_genres: vec!["Horror".into()],
+        };
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(a.allows(None, &g(&["Animation", "Comedy"])));
+        assert!(!a.allows(None, &g(&["Animation", "Horror"])));
+        assert!(!a.allows(None, &g(&["Drama"])));
+        // A rating decides over genres, both ways.
+        assert!(!a.allows(Some(13), &g(&["Children"])));
+        assert!(a.allows(Some(0), &g(&["Horror"])));
+        let adult = Audience::default();
+        assert!(adult.allows(None, &g(&["Horror"])));
+        assert!(adult.bounds().is_none());
+        assert_eq!(a.bounds().map(|b| b.max_age), Some(KIDS_MAX_AGE));
     }
 }

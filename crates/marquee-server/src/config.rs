@@ -40,6 +40,40 @@ pub struct Config {
     pub smtp: crate::mail::SmtpConfig,
     /// The recommender and the personal home page.
     pub recs: crate::recs::config::RecsConfig,
+    /// The library: the operator's own maturity ratings.
+    pub catalog: CatalogConfig,
+}
+
+/// The library an operator brings (`marquee import catalog`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// Draw a typographic poster for every movie and series without a
+    /// picture (the server's poster worker).
+    pub generate_posters: bool,
+    /// The operator's own maturity ratings, youngest first, each with the
+    /// youngest age it is meant for: `ratings = [["ALL", 0], ["12", 12],
+    /// ["18", 18]]`. They are tried before the MPAA and TV ratings, and a
+    /// kids profile sees those for ages up to 7.
+    pub ratings: Vec<(String, u8)>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            generate_posters: true,
+            ratings: Vec::new(),
+        }
+    }
+}
+
+impl CatalogConfig {
+    /// The ratings as the domain takes them.
+    pub fn operator_system(&self) -> marquee_domain::maturity::OperatorSystem {
+        marquee_domain::maturity::OperatorSystem {
+            ratings: self.ratings.clone(),
+        }
+    }
 }
 
 /// The idea box.
@@ -233,6 +267,7 @@ impl Default for Config {
             support: Default::default(),
             smtp: Default::default(),
             recs: Default::default(),
+            catalog: Default::default(),
         }
     }
 }
@@ -371,6 +406,9 @@ impl Config {
 
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Err(e) = self.catalog.operator_system().check() {
+            return Err(ConfigError(format!("catalog.{e}")));
+        }
         if self.server.addr.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError(format!(
                 "server.addr {:?} is not an address like 127.0.0.1:8080",

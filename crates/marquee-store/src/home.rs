@@ -23,6 +23,10 @@ pub struct CatalogTitle {
     pub plays: i64,
     /// When it was added to the catalog.
     pub created_at: Millis,
+    /// The youngest age its maturity rating is meant for (`None`: not rated).
+    pub maturity_age: Option<i64>,
+    /// Etags of its poster renditions: card and detail (see `title_artwork`).
+    pub poster: Option<(String, Option<String>)>,
 }
 
 /// Where a profile signal comes from.
@@ -163,8 +167,9 @@ pub struct TrainingRun {
 /// The home page's storage.
 #[async_trait]
 pub trait HomeStore: Send + Sync {
-    /// Every movie and series with its genres and popularity, by id.
-    async fn home_catalog(&self) -> Result<Vec<CatalogTitle>>;
+    /// Every movie and series viewers may see at `now` (not hidden, inside
+    /// its availability window) with its genres and popularity, by id.
+    async fn home_catalog(&self, now: Millis) -> Result<Vec<CatalogTitle>>;
     /// `(title id, when)` of every view since `since` (watch history and play starts).
     async fn views_since(&self, since: Millis) -> Result<Vec<(i64, Millis)>>;
     /// The time of the latest view (history or play start), if any.

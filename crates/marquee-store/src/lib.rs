@@ -299,6 +299,8 @@ pub enum TitleSort {
 /// A title listing query.
 #[derive(Debug, Clone, Default)]
 pub struct TitleQuery {
+    /// What the viewer may see.
+    pub visibility: Visibility,
     /// Only titles in this genre.
     pub genre: Option<String>,
     /// Only this kind.
@@ -309,6 +311,19 @@ pub struct TitleQuery {
     pub limit: u32,
     /// Page offset.
     pub offset: u32,
+}
+
+/// Which titles a viewer may see: never a title an editor hid; with `now`,
+/// only titles inside their availability window; and the maturity policy's
+/// bounds (`marquee_domain::maturity::Audience::bounds`: rated titles by
+/// age, unrated ones by their genres). The default sees everything but
+/// hidden titles (staff tools, imports).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// The profile's limit and the kids genres.
+    pub audience: marquee_domain::maturity::Audience,
+    /// Now, ms: titles outside their window are absent. `None`: windows ignored.
+    pub now: Option<Millis>,
 }
 
 /// A new account.
@@ -533,7 +548,15 @@ pub trait CatalogStore: Send + Sync {
     /// One title with tags and links.
     async fn title(&self, id: i64) -> Result<Option<TitleDetail>>;
     /// Full-text search on names, best match first.
-    async fn search_titles(&self, q: &str, limit: u32) -> Result<Vec<TitleSummary>>;
+    async fn search_titles(
+        &self,
+        q: &str,
+        limit: u32,
+        visibility: &Visibility,
+    ) -> Result<Vec<TitleSummary>>;
+    /// The titles of `ids` the viewer may see (an episode by its own rating,
+    /// else its series'), in no particular order.
+    async fn visible_titles(&self, ids: &[i64], visibility: &Visibility) -> Result<Vec<i64>>;
     /// All genres with title counts, largest first.
     async fn genres(&self) -> Result<Vec<GenreCount>>;
 

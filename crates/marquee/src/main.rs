@@ -71,6 +71,10 @@ enum DemoCommand {
 enum ImportCommand {
     /// Import a MovieLens directory (ml-latest-small, ml-100k or ml-1m).
     Movielens(cmd::import::MovielensArgs),
+    /// Import your own library: a folder in the Kodi/Jellyfin layout (.nfo,
+    /// poster.jpg, fanart.jpg beside the media files) or a JSON Lines feed
+    /// (docs/catalog-feed.md). Re-importing updates what changed.
+    Catalog(cmd::catalog::CatalogArgs),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +101,7 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => cmd::app::block_on(cmd::app::migrate(config)),
         Command::MigrateData(args) => cmd::app::block_on(cmd::migrate_data::run(&args)),
         Command::Import(ImportCommand::Movielens(args)) => cmd::import::run(config, &args),
+        Command::Import(ImportCommand::Catalog(args)) => cmd::catalog::run(config, &args),
         Command::User(c) => cmd::user::run(config, &c),
         Command::Config => cmd::app::print_config(config),
         Command::Eval(EvalCommand::Recs(args)) => cmd::eval_recs::run(&args),

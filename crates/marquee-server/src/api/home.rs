@@ -32,7 +32,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         list_experiments, create_experiment, stop_experiment
     ),
     components(schemas(
-        HomePage, Row, RowTitle, TitleRef, Assignment, RecommendationsResponse, SimilarResponse,
+        HomePage, Row, RowTitle, TitleRef, crate::library::art::CardArt, Assignment, RecommendationsResponse, SimilarResponse,
         FeedbackRequest, FeedbackItem, FeedbackResponse, OnboardingRequest, RecsStatus,
         TrainProgress, TrainingRunOut, CacheStats, Experiment, Variant, Target, NewExperiment,
         ExperimentReport, VariantMetrics, Rate
@@ -225,6 +225,9 @@ async fn similar(
     let snap = state.recs.snapshot();
     if snap.cat.pos(id).is_none() {
         return Err(AppError::NotFound(format!("title {id} not found")).into());
+    }
+    if let Some(u) = &user {
+        crate::library::check_visible_for(&state, u, id).await?;
     }
     let mut prof = None;
     if let Some(pid) = user.as_ref().and_then(|u| u.profile_id) {

@@ -21,6 +21,7 @@ pub mod attachments;
 pub mod changes;
 pub mod home;
 pub mod ideas;
+pub mod library;
 pub mod listening;
 pub mod notify;
 pub mod perks;
@@ -43,7 +44,10 @@ pub mod support;
         TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
         ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
         NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
-        PasswordResetConfirm, Accepted, VerifyEmailRequest, ChangeEmailRequest, EmailChanged
+        PasswordResetConfirm, Accepted, VerifyEmailRequest, ChangeEmailRequest, EmailChanged,
+        TitleResponse, crate::library::page::LibraryView, crate::library::page::CastMember,
+        crate::library::page::EpisodeView, crate::library::page::SeasonView,
+        crate::library::art::Picture
     )),
     modifiers(&BearerAuth),
     tags((name = "catalog"), (name = "accounts"), (name = "staff"))
@@ -111,6 +115,7 @@ pub fn routes() -> Router<AppState> {
         .merge(privacy::routes())
         .merge(notify::routes())
         .merge(changes::routes())
+        .merge(library::routes())
         .fallback(api_not_found)
 }
 
@@ -138,6 +143,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("perks", perks::Doc::openapi()),
         ("support", support::Doc::openapi()),
         ("support attachments", attachments::Doc::openapi()),
+        ("library", library::Doc::openapi()),
         ("home", home::Doc::openapi()),
         ("plans", plans::Doc::openapi()),
         ("privacy", privacy::Doc::openapi()),
@@ -245,8 +251,10 @@ pub struct TitlesPage {
     responses((status = 200, body = TitlesPage), (status = 400, body = ErrorBody)))]
 async fn list_titles(
     State(state): State<AppState>,
+    user: Option<CurrentUser>,
     ApiQuery(p): ApiQuery<TitlesParams>,
 ) -> Result<Json<TitlesPage>, ApiError> {
+    let visibility = crate::library::visibility_for(&state, user.as_ref()).await?;
     let limit = check_limit(p.limit, 20, 100)?;
     let offset = p.offset.unwrap_or(0);
     let sort = match p.sort.as_deref() {
@@ -264,6 +272,7 @@ async fn list_titles(
     let items = state
         .store
         .list_titles(&TitleQuery {
+            visibility,
             genre: p.genre,
             kind: p.kind,
             sort,
@@ -278,19 +287,36 @@ async fn list_titles(
     }))
 }
 
-/// One title with tags and links.
+/// A title with its library metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TitleResponse {
+    /// The title, tags and links.
+    #[serde(flatten)]
+    detail: TitleDetail,
+    /// Synopsis, maturity, cast, artwork, seasons and episodes.
+    library: crate::library::page::LibraryView,
+}
+
+/// One title with tags, links and its library metadata.
 #[utoipa::path(get, path = "/api/v1/titles/{id}", tag = "catalog", params(("id" = i64, Path, description = "Title id")),
-    responses((status = 200, body = TitleDetail), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = TitleResponse), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
 async fn get_title(
     State(state): State<AppState>,
+    user: Option<CurrentUser>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<TitleDetail>, ApiError> {
-    state
+) -> Result<Json<TitleResponse>, ApiError> {
+    let v = crate::library::visibility_for(&state, user.as_ref()).await?;
+    if !state.store.visible_titles(&[id], &v).await?.contains(&id) {
+        return Err(AppError::NotFound(format!("title {id} not found")).into());
+    }
+    let detail = state
         .store
         .title(id)
         .await?
-        .map(Json)
-        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")).into())
+        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
+    let library =
+        crate::library::page::view(&state, user.as_ref().and_then(|u| u.profile_id), id).await?;
+    Ok(Json(TitleResponse { detail, library }))
 }
 
 /// Every genre with its title count.
@@ -315,13 +341,15 @@ pub struct SearchParams {
     responses((status = 200, body = Vec<TitleSummary>), (status = 400, body = ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
+    user: Option<CurrentUser>,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<Vec<TitleSummary>>, ApiError> {
     let limit = check_limit(p.limit, 20, 100)?;
     if p.q.len() > 200 {
         return Err(AppError::invalid("q", "must be at most 200 characters").into());
     }
-    Ok(Json(state.store.search_titles(&p.q, limit).await?))
+    let v = crate::library::visibility_for(&state, user.as_ref()).await?;
+    Ok(Json(state.store.search_titles(&p.q, limit, &v).await?))
 }
 
 /// Sign-up body.

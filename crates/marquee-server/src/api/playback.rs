@@ -252,6 +252,7 @@ async fn start(
         }
         .into());
     }
+    crate::library::check_visible_for(&state, &user, b.title_id).await?;
     let title = playable(&state, b.title_id, "title_id").await?;
     let device = state
         .store
@@ -503,6 +504,7 @@ async fn title_state(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<TitleProgress>, ApiError> {
     let pid = profile_of(&user)?;
+    crate::library::check_visible_for(&state, &user, id).await?;
     let t = playable(&state, id, "id").await?;
     Ok(Json(state.store.title_progress(pid, id).await?.map_or(
         TitleProgress {
@@ -525,6 +527,7 @@ async fn set_played(
     played: bool,
 ) -> Result<StatusCode, ApiError> {
     let pid = profile_of(user)?;
+    crate::library::check_visible_for(state, user, id).await?;
     if state.store.playable_title(id).await?.is_none() {
         return Err(AppError::NotFound(format!("title {id} not found")).into());
     }

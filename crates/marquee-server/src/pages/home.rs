@@ -187,6 +187,7 @@ async fn onboarding_groups(state: &AppState, p: &marquee_domain::Profile) -> Vec
                     rank: None,
                     because: None,
                     progress_pct: None,
+                    poster: it.poster.clone(),
                 });
             }
         }
@@ -271,6 +272,7 @@ async fn more_like_this(
     page: Page,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, PageError> {
+    crate::library::check_visible(&state, page.profile.as_ref(), id).await?;
     crate::recs::ensure_catalog(&state).await;
     let snap = state.recs.snapshot();
     let prof = match &page.profile {

@@ -26,6 +26,7 @@ pub mod changes;
 pub mod help;
 pub mod home;
 pub mod ideas;
+pub mod library;
 pub mod listening;
 pub mod overview;
 pub mod perks;
@@ -35,6 +36,8 @@ pub mod support;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
+/// The site's own link-preview image (made by marquee-artwork's `share_image` example).
+const SHARE_JPG: &[u8] = include_bytes!("../../static/share.jpg");
 const LIVE_JS: &str = include_str!("../../static/live.js");
 
 /// The page routes.
@@ -74,12 +77,26 @@ pub fn routes() -> Router<AppState> {
             get(|| async { static_file("text/javascript", LIVE_JS) }),
         )
         .route(
+            "/static/share.jpg",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "image/jpeg"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    SHARE_JPG,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
             "/static/app.css",
             get(|| async { static_file("text/css", APP_CSS) }),
         )
         .merge(playback::routes())
         .merge(support::routes())
         .merge(attachments::routes())
+        .merge(library::routes())
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {
@@ -335,6 +352,7 @@ pub struct GenreRow {
 struct HomePage {
     l: Layout,
     rows: Vec<GenreRow>,
+    art: crate::library::art::Art,
 }
 
 async fn home(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
@@ -356,6 +374,7 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
         let titles = state
             .store
             .list_titles(&TitleQuery {
+                visibility: crate::library::visibility(&state, None),
                 genre: Some(g.name.clone()),
                 sort: TitleSort::Popular,
                 limit: 12,
@@ -368,7 +387,17 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
             titles,
         });
     }
-    Ok(render(&HomePage { l: page.l, rows })?.into_response())
+    let ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r.titles.iter().map(|t| t.id))
+        .collect();
+    let art = crate::library::art::Art::load(state.store.as_ref(), &ids).await?;
+    Ok(render(&HomePage {
+        l: page.l,
+        rows,
+        art,
+    })?
+    .into_response())
 }
 
 #[derive(Template)]
@@ -396,6 +425,7 @@ struct GenrePage {
     l: Layout,
     genre: String,
     titles: Vec<TitleSummary>,
+    art: crate::library::art::Art,
     page: u32,
     has_more: bool,
 }
@@ -415,6 +445,7 @@ async fn genre(
     let mut titles = state
         .store
         .list_titles(&TitleQuery {
+            visibility: crate::library::visibility(&state, page.profile.as_ref()),
             genre: Some(name.clone()),
             sort: TitleSort::Popular,
             limit: GRID + 1,
@@ -423,8 +454,11 @@ async fn genre(
         })
         .await?;
     let has_more = titles.len() > GRID as usize;
+    let ids: Vec<i64> = titles.iter().map(|t| t.id).collect();
+    let art = crate::library::art::Art::load(state.store.as_ref(), &ids).await?;
     titles.truncate(GRID as usize);
     render(&GenrePage {
+        art,
         l: page.l,
         genre: name,
         titles,
@@ -438,6 +472,7 @@ async fn genre(
 struct TitlePage {
     l: Layout,
     t: TitleDetail,
+    lib: crate::library::page::LibraryView,
     can_rate: bool,
     title_id: i64,
     thumb: &'static str,
@@ -460,6 +495,7 @@ async fn title(
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
+    crate::library::check_visible(&state, page.profile.as_ref(), id).await?;
     let t = state
         .store
         .title(id)
@@ -469,10 +505,12 @@ async fn title(
         Some(p) => state.store.feedback(p.id, id).await?,
         None => None,
     };
+    let lib = crate::library::page::view(&state, page.profile.as_ref().map(|p| p.id), id).await?;
     render(&TitlePage {
         can_rate: page.profile.is_some(),
         l: page.l,
         t,
+        lib,
         title_id: id,
         thumb: thumb_name(thumb),
     })
@@ -511,9 +549,7 @@ async fn thumb(
         "none" => None,
         other => return Err(AppError::invalid("thumb", format!("unknown thumb {other:?}")).into()),
     };
-    if state.store.title(id).await?.is_none() {
-        return Err(AppError::NotFound(format!("title {id} not found")).into());
-    }
+    crate::library::check_visible(&state, Some(profile), id).await?;
     state
         .store
         .set_feedback(profile.id, id, value, state.clock.now_ms())
@@ -536,6 +572,7 @@ struct SearchPage {
     l: Layout,
     q: String,
     results: Vec<TitleSummary>,
+    art: crate::library::art::Art,
 }
 
 #[derive(Deserialize)]
@@ -549,8 +586,12 @@ async fn search(
     Query(p): Query<SearchParam>,
 ) -> Result<Html<String>, PageError> {
     let q: String = p.q.unwrap_or_default().chars().take(200).collect();
-    let results = state.store.search_titles(&q, 48).await?;
+    let visibility = crate::library::visibility(&state, page.profile.as_ref());
+    let results = state.store.search_titles(&q, 48, &visibility).await?;
+    let ids: Vec<i64> = results.iter().map(|t| t.id).collect();
+    let art = crate::library::art::Art::load(state.store.as_ref(), &ids).await?;
     render(&SearchPage {
+        art,
         l: page.l,
         q,
         results,

@@ -292,6 +292,7 @@ async fn share_page(
     Query(q): Query<MomentParam>,
 ) -> Result<Html<String>, PageError> {
     let seconds = parse_t(q.t.as_deref())?;
+    crate::library::check_visible(&state, page.profile.as_ref(), id).await?;
     let t = state
         .store
         .title(id)
@@ -324,6 +325,11 @@ struct PublicSharePage {
     seconds: Option<i64>,
     ref_code: Option<String>,
     title_id: i64,
+    /// Absolute URL of the link-preview image, and whether it is the large
+    /// 1200 x 630 one (`summary_large_image`) or a card poster (`summary`).
+    og_image: Option<(String, bool)>,
+    /// The poster shown on the page.
+    poster: Option<crate::library::art::Picture>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +349,7 @@ async fn public_share(
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
+    crate::library::check_visible(&state, page.profile.as_ref(), id).await?;
     let t = state
         .store
         .title(id)
@@ -367,6 +374,8 @@ async fn public_share(
     if let Some(s) = seconds {
         canonical.push_str(&format!("?t={s}"));
     }
+    let origin = crate::service::public_origin(&state, &headers);
+    let (og_image, poster) = crate::library::art::share_pictures(&state, id, &origin).await?;
     let og_type = match t.summary.kind {
         TitleKind::Movie => "video.movie",
         TitleKind::Series => "video.tv_show",
@@ -383,6 +392,8 @@ async fn public_share(
         ref_code: ref_code.clone(),
         title_id: id,
         t,
+        og_image,
+        poster,
     })?
     .into_response();
     Ok(match ref_code {

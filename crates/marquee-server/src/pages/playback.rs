@@ -71,6 +71,7 @@ async fn watch(
         Ok(p) => p,
         Err(_) => return Ok(Redirect::to("/profiles").into_response()),
     };
+    crate::library::check_visible(&state, page.profile.as_ref(), id).await?;
     let t = state
         .store
         .playable_title(id)
@@ -154,13 +155,17 @@ async fn watch(
 /// Range requests (206, 416) and conditional ones.
 async fn media(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Response, PageError> {
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
+    let v = crate::library::visibility_for(&state, Some(&user)).await?;
+    if !state.store.visible_titles(&[id], &v).await?.contains(&id) {
+        return Err(AppError::NotFound(format!("title {id} not found")).into());
+    }
     let t = state
         .store
         .playable_title(id)

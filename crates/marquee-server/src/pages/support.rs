@@ -325,6 +325,8 @@ struct PublicPage {
     description: String,
     opened: String,
     url: String,
+    /// The site's link-preview image, absolute when `server.public_url` is set.
+    image: String,
 }
 
 async fn public_transcript(
@@ -362,6 +364,7 @@ async fn public_transcript(
         description,
         opened: fmt_time(c.created_at),
         url: support::share_url(&state, &token),
+        image: support::share_image_url(&state),
     };
     let html = render(&page)?;
     Ok((

@@ -66,6 +66,8 @@ pub struct CatItem {
     pub kids_ok: bool,
     /// Added, ms.
     pub created_at: i64,
+    /// The card poster and its larger rendition, as page URLs.
+    pub poster: Option<std::sync::Arc<crate::library::art::CardArt>>,
 }
 
 /// The served catalog with its precomputed orders (by id, popularity, newness,
@@ -118,11 +120,19 @@ impl Catalog {
                 };
                 gs.push(k);
             }
-            let kids_ok = t.genres.iter().any(|g| cfg.kids_genres.contains(g))
-                && !t
-                    .genres
-                    .iter()
-                    .any(|g| cfg.kids_excluded_genres.contains(g));
+            // The maturity policy for a kids profile (unrated titles by genre).
+            let kids_ok = marquee_domain::maturity::visible(
+                marquee_domain::maturity::Limit::KIDS,
+                t.maturity_age.map(|a| u8::try_from(a).unwrap_or(u8::MAX)),
+                marquee_domain::maturity::kids_by_genre(
+                    &t.genres,
+                    &cfg.kids_genres,
+                    &cfg.kids_excluded_genres,
+                ),
+            );
+            let poster = t.poster.as_ref().map(|(card, detail)| {
+                std::sync::Arc::new(crate::library::art::CardArt::new(card, detail.as_deref()))
+            });
             pop.push(t.plays as f32);
             items.push(CatItem {
                 id: t.id,
@@ -131,6 +141,7 @@ impl Catalog {
                 genres: gs,
                 kids_ok,
                 created_at: t.created_at,
+                poster,
             });
         }
         items.sort_by_key(|i| i.id);
@@ -548,7 +559,8 @@ pub async fn train(
         Request::Tuned(..) => return Err(TrainError::NotFixed(spec.to_string())),
     };
     progress("loading", 0, 1);
-    let catalog = store.home_catalog().await?;
+    // Everything not yet withdrawn: a title announced for later is learned now.
+    let catalog = store.home_catalog(i64::MAX).await?;
     let inter = store.training_interactions().await?;
     let mut ids: Vec<i64> = catalog.iter().map(|t| t.id).collect();
     ids.extend(inter.iter().map(|e| e.1));
@@ -632,8 +644,8 @@ fn wanted_specs(state: &AppState) -> Vec<String> {
 /// Reloads the catalog and rebinds the models to it.
 pub async fn refresh_catalog(state: &AppState) -> Result<(), marquee_store::StoreError> {
     let store = state.store.as_ref();
-    let titles = store.home_catalog().await?;
     let now = state.clock.now_ms();
+    let titles = store.home_catalog(now).await?;
     let latest = store.latest_view().await?.unwrap_or(now);
     // Trending is "the last days of activity": on a live service that is now; on an
     // imported data set whose last view is older, the days before its last view.

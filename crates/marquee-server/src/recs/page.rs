@@ -40,6 +40,10 @@ pub struct RowTitle {
     /// Continue Watching: percent watched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress_pct: Option<i64>,
+    /// The card poster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::library::art::CardArt>)]
+    pub poster: Option<std::sync::Arc<crate::library::art::CardArt>>,
 }
 
 /// One row of the home page.
@@ -398,6 +402,7 @@ impl<'a> Ctx<'a> {
             rank: None,
             because: None,
             progress_pct: None,
+            poster: it.poster.clone(),
         }
     }
 
@@ -758,6 +763,11 @@ pub fn build(
                             rank: None,
                             because: None,
                             progress_pct: Some(c.pct),
+                            poster: ctx
+                                .cat
+                                .pos(c.series_id.unwrap_or(c.title_id))
+                                .and_then(|k| ctx.cat.items.get(k as usize))
+                                .and_then(|it| it.poster.clone()),
                         }
                     })
                     .collect();
@@ -961,6 +971,7 @@ pub fn similar(snap: &Snapshot, p: Option<&Profile>, title_id: i64, n: usize) ->
                 rank: None,
                 because: None,
                 progress_pct: None,
+                poster: it.poster.clone(),
             }
         })
         .collect()

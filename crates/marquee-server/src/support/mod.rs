@@ -839,7 +839,19 @@ pub async fn share(state: &AppState, user: &CurrentUser, id: i64) -> Result<Stri
     Ok(token)
 }
 
-/// The public URL of a transcript token.
+/// The site's link-preview image for a shared transcript.
+pub fn share_image_url(state: &AppState) -> String {
+    let base = state
+        .config
+        .server
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    format!("{base}/static/share.jpg")
+}
+
+/// The public address of a shared transcript.
 pub fn share_url(state: &AppState, token: &str) -> String {
     let base = state
         .config

@@ -137,6 +137,7 @@ pub struct TestAppBuilder {
     train_on_start: bool,
     anonymous_limits: bool,
     public_outbound_only: bool,
+    posters: bool,
     prepare: Option<Prepare>,
 }
 
@@ -184,6 +185,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// Keeps `catalog.generate_posters` as configured. Without it no poster
+    /// is drawn: unoptimised, the demo's ten thousand would take minutes,
+    /// and pages would change as they arrive.
+    pub fn posters(mut self) -> Self {
+        self.posters = true;
+        self
+    }
+
     /// Runs `f` on the state before the workers start.
     pub fn prepare(mut self, f: impl FnOnce(&AppState) + Send + 'static) -> Self {
         self.prepare = Some(Box::new(f));
@@ -199,8 +208,12 @@ impl TestAppBuilder {
             train_on_start,
             anonymous_limits,
             public_outbound_only,
+            posters,
             prepare,
         } = self;
+        if !posters {
+            config.catalog.generate_posters = false;
+        }
         if !public_outbound_only {
             config.webhooks.allow_private = true;
         }
@@ -247,6 +260,7 @@ impl TestApp {
             train_on_start: false,
             anonymous_limits: false,
             public_outbound_only: false,
+            posters: false,
             prepare: None,
         }
     }
@@ -354,7 +368,11 @@ impl TestApp {
             )
             .await
             .unwrap();
-        self.store().search_titles(name, 1).await.unwrap()[0].id
+        self.store()
+            .search_titles(name, 1, &Default::default())
+            .await
+            .unwrap()[0]
+            .id
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
@@ -495,6 +513,7 @@ pub fn admin_only(path: &str) -> bool {
         || path.contains("webhooks")
         || path.contains("/tokens")
         || path.ends_with("/media")
+        || path.contains("/staff/catalog/")
 }
 
 /// An in-process SMTP server that accepts every message and keeps it:

@@ -312,7 +312,12 @@ async fn xss_corpus_through_every_page_that_shows_user_text() {
         )
         .await
         .unwrap();
-    let tid = app.store().search_titles("XSS2", 1).await.unwrap()[0].id;
+    let tid = app
+        .store()
+        .search_titles("XSS2", 1, &Default::default())
+        .await
+        .unwrap()[0]
+        .id;
 
     // Profile names, through sign-up and profile creation.
     let accepted = push_all(
@@ -936,7 +941,12 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     )
     .await;
     assert!(s < 300);
-    let tid = app.store().search_titles("heat", 1).await.unwrap()[0].id;
+    let tid = app
+        .store()
+        .search_titles("heat", 1, &Default::default())
+        .await
+        .unwrap()[0]
+        .id;
     // A device playing a stream: "Sign out this device" and "Streams now"'s Stop.
     let (s, dev) = post(
         &app,

@@ -143,7 +143,12 @@ async fn signup_form_profiles_and_escaping() {
     assert!(!html.contains("<img src=x"));
 
     // Title page with thumbs; thumbs need the token too.
-    let id = app.store().search_titles("heat", 1).await.unwrap()[0].id;
+    let id = app
+        .store()
+        .search_titles("heat", 1, &Default::default())
+        .await
+        .unwrap()[0]
+        .id;
     let (s, html) = b.get(&format!("/titles/{id}")).await;
     assert_eq!(s, 200);
     assert!(html.contains("I like this"));

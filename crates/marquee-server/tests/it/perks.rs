@@ -580,7 +580,12 @@ async fn share_pages_render_open_graph_tags() {
         )
         .await
         .unwrap();
-    let tid = app.store().search_titles("Tom", 1).await.unwrap()[0].id;
+    let tid = app
+        .store()
+        .search_titles("Tom", 1, &Default::default())
+        .await
+        .unwrap()[0]
+        .id;
     let r = app.get(&format!("/w/{tid}?t=754&ref=abcd2345"), None).await;
     assert_eq!(r.status(), 200);
     let cookies: Vec<String> = r
@@ -801,7 +806,11 @@ async fn decisions_notify_voters_commenters_and_linked_posters() {
 
 /// Plays every episode of a sample series to the end through the playback API.
 async fn finish_series(app: &TestApp, token: &str, name: &str, now: i64) -> i64 {
-    let hits = app.store().search_titles(name, 5).await.unwrap();
+    let hits = app
+        .store()
+        .search_titles(name, 5, &Default::default())
+        .await
+        .unwrap();
     let series = hits
         .iter()
         .find(|t| t.kind == marquee_domain::TitleKind::Series)
@@ -863,7 +872,7 @@ async fn finishing_a_series_earns_a_perk_and_the_overview_shows_the_cost() {
     let cheat = app.signup("cheat@example.com").await;
     let hits = app
         .store()
-        .search_titles("Tiny Planet Shorts", 5)
+        .search_titles("Tiny Planet Shorts", 5, &Default::default())
         .await
         .unwrap();
     let series = hits

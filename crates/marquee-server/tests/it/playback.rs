@@ -63,7 +63,11 @@ async fn state(app: &TestApp, token: &str, title: i64) -> Value {
 
 /// Episode ids of a sample series, in order.
 async fn episodes(app: &TestApp, name: &str) -> Vec<i64> {
-    let hits = app.store().search_titles(name, 5).await.unwrap();
+    let hits = app
+        .store()
+        .search_titles(name, 5, &Default::default())
+        .await
+        .unwrap();
     let series = hits
         .iter()
         .find(|t| t.kind == marquee_domain::TitleKind::Series)
@@ -765,7 +769,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
     // A series is not playable.
     let series = app
         .store()
-        .search_titles("Harbour Lights", 5)
+        .search_titles("Harbour Lights", 5, &Default::default())
         .await
         .unwrap()[0]
         .id;

@@ -367,7 +367,12 @@ async fn chat_canned_notes_privacy_and_bad_input() {
 async fn context_panel_has_what_they_watched_when_they_wrote() {
     let clock = Arc::new(ManualClock::new(T0));
     let app = TestApp::builder().demo().clock(clock.clone()).start().await;
-    let hit = app.store().search_titles("Toy Story", 1).await.unwrap()[0].clone();
+    let hit = app
+        .store()
+        .search_titles("Toy Story", 1, &Default::default())
+        .await
+        .unwrap()[0]
+        .clone();
     let (title, name) = (hit.id, hit.name);
     let agent = app.login_as("agent@example.com", Role::Agent).await;
     let jane = app.signup("jane@example.com").await;

@@ -14,7 +14,7 @@ use crate::plans::SubscriptionWrite;
 use crate::{
     AccountFilter, CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle,
     NewAccount, NewEmailChange, Result, SessionRecord, StaffAction, StaffActionRecord, StoreError,
-    TitleQuery, TitleSort, TokenPurpose,
+    TitleQuery, TitleSort, TokenPurpose, Visibility,
 };
 use async_trait::async_trait;
 use marquee_domain::plans::{AccountEventKind, AccountStatus, Price};
@@ -31,6 +31,61 @@ use super::CHUNK;
 
 /// Lock key serialising `refresh_title_stats` (delete + rebuild).
 const TITLE_STATS_LOCK: i64 = 0x6d71_0001;
+
+/// Adds `AND` conditions keeping to what `v` lets a viewer see, on titles
+/// aliased `t` (an episode's series aliased `ser` when `series` is set: the
+/// series' rating then stands for an unrated episode's).
+pub(crate) fn push_visible<'a>(qb: &mut QueryBuilder<'a, Db>, v: &'a Visibility, series: bool) {
+    qb.push(" AND t.hidden = 0");
+    if let Some(now) = v.now {
+        qb.push(" AND (t.available_from IS NULL OR t.available_from <= ")
+            .push_bind(now)
+            .push(") AND (t.available_until IS NULL OR t.available_until > ")
+            .push_bind(now)
+            .push(")");
+    }
+    let Some(b) = v.audience.bounds() else {
+        return;
+    };
+    let age = if series {
+        "COALESCE(t.maturity_age, ser.maturity_age)"
+    } else {
+        "t.maturity_age"
+    };
+    let owner = if series {
+        "COALESCE(t.series_id, t.id)"
+    } else {
+        "t.id"
+    };
+    qb.push(format!(" AND (({age} IS NOT NULL AND {age} <= "))
+        .push_bind(i64::from(b.max_age))
+        .push(format!(") OR ({age} IS NULL AND "));
+    if b.kids_genres.is_empty() {
+        qb.push("1 = 0");
+    } else {
+        qb.push(format!(
+            "EXISTS (SELECT 1 FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
+             WHERE tg.title_id = {owner} AND g.name IN ("
+        ));
+        let mut sep = qb.separated(", ");
+        for g in b.kids_genres {
+            sep.push_bind(g.as_str());
+        }
+        qb.push("))");
+    }
+    if !b.excluded_genres.is_empty() {
+        qb.push(format!(
+            " AND NOT EXISTS (SELECT 1 FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
+             WHERE tg.title_id = {owner} AND g.name IN ("
+        ));
+        let mut sep = qb.separated(", ");
+        for g in b.excluded_genres {
+            sep.push_bind(g.as_str());
+        }
+        qb.push("))");
+    }
+    qb.push("))");
+}
 
 fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(Box::new(e)))
@@ -486,6 +541,7 @@ impl CatalogStore for Backend {
         qb.push(
             " FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id WHERE t.kind != 'episode'",
         );
+        push_visible(&mut qb, &q.visibility, false);
         if let Some(kind) = q.kind {
             qb.push(" AND t.kind = ").push_bind(kind.as_str());
         }
@@ -547,10 +603,22 @@ impl CatalogStore for Backend {
         }))
     }
 
-    async fn search_titles(&self, q: &str, limit: u32) -> Result<Vec<TitleSummary>> {
-        let mut scored = title_matches(self, q)
+    async fn search_titles(
+        &self,
+        q: &str,
+        limit: u32,
+        visibility: &Visibility,
+    ) -> Result<Vec<TitleSummary>> {
+        let found = title_matches(self, q).await?;
+        let ids: Vec<i64> = found.iter().map(|r| r.summary.id).collect();
+        let visible: std::collections::HashSet<i64> = self
+            .visible_titles(&ids, visibility)
             .await?
             .into_iter()
+            .collect();
+        let mut scored = found
+            .into_iter()
+            .filter(|r| visible.contains(&r.summary.id))
             .map(|r| {
                 let t = TitleSummary::try_from(r.summary)?;
                 // Popularity breaks near-ties.
@@ -564,6 +632,27 @@ impl CatalogStore for Backend {
             .take(limit as usize)
             .map(|(_, t)| t)
             .collect())
+    }
+
+    async fn visible_titles(&self, ids: &[i64], visibility: &Visibility) -> Result<Vec<i64>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                "SELECT t.id FROM titles t LEFT JOIN titles ser ON ser.id = t.series_id \
+                 WHERE t.id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            // An episode is seen only when its series is.
+            qb.push(" AND (ser.id IS NULL OR ser.hidden = 0)");
+            push_visible(&mut qb, visibility, true);
+            let rows: Vec<i64> = qb.build_query_scalar().fetch_all(&self.pool).await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     async fn genres(&self) -> Result<Vec<GenreCount>> {

@@ -41,15 +41,22 @@ fn experiment_of(id: Option<i64>, variant: Option<String>) -> Option<(i64, Strin
 
 #[async_trait]
 impl HomeStore for Backend {
-    async fn home_catalog(&self) -> Result<Vec<CatalogTitle>> {
+    async fn home_catalog(&self, now: Millis) -> Result<Vec<CatalogTitle>> {
         // string_agg: PostgreSQL's, and SQLite's since 3.44 (the bundled one is newer).
         let rows = sqlx::query(
             "SELECT t.id, t.kind, t.name, CAST(t.year AS INTEGER) AS year, t.created_at, COALESCE(s.plays, 0) AS plays, \
              (SELECT string_agg(g.name, '|') FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
-              WHERE tg.title_id = t.id) AS genre_list \
+              WHERE tg.title_id = t.id) AS genre_list, t.maturity_age, \
+             (SELECT a.etag FROM title_artwork a WHERE a.title_id = t.id AND a.kind = 'poster' \
+              AND a.size = 'card') AS poster_card, \
+             (SELECT a.etag FROM title_artwork a WHERE a.title_id = t.id AND a.kind = 'poster' \
+              AND a.size = 'detail') AS poster_detail \
              FROM titles t LEFT JOIN title_stats s ON s.title_id = t.id \
-             WHERE t.kind IN ('movie', 'series') ORDER BY t.id",
+             WHERE t.kind IN ('movie', 'series') AND t.hidden = 0 \
+             AND (t.available_from IS NULL OR t.available_from <= $1) \
+             AND (t.available_until IS NULL OR t.available_until > $1) ORDER BY t.id",
         )
+        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -70,6 +77,11 @@ impl HomeStore for Backend {
                     genres,
                     plays: r.try_get("plays")?,
                     created_at: r.try_get("created_at")?,
+                    maturity_age: r.try_get("maturity_age")?,
+                    poster: r
+                        .try_get::<Option<String>, _>("poster_card")?
+                        .map(|card| Ok::<_, sqlx::Error>((card, r.try_get("poster_detail")?)))
+                        .transpose()?,
                 })
             })
             .collect()

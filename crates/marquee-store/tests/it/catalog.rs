@@ -106,16 +106,36 @@ async fn search_and_genre_listing<S: CatalogStore>(s: &S) {
         title(3, "Amélie", &["Romance"]),
     ];
     s.import_titles("movielens", &titles, 1).await.unwrap();
-    let r = s.search_titles("matr", 10).await.unwrap();
+    let r = s
+        .search_titles("matr", 10, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(r.len(), 2);
-    let r = s.search_titles("matrix reloa", 10).await.unwrap();
+    let r = s
+        .search_titles("matrix reloa", 10, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(r.len(), 1);
-    let r = s.search_titles("amelie", 10).await.unwrap();
+    let r = s
+        .search_titles("amelie", 10, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(r[0].name, "Amélie");
-    let r = s.search_titles("AMÉL", 10).await.unwrap();
+    let r = s
+        .search_titles("AMÉL", 10, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(r[0].name, "Amélie");
-    assert!(s.search_titles("\" OR *", 10).await.unwrap().is_empty());
-    assert!(s.search_titles("') | (x:*", 10).await.unwrap().is_empty());
+    assert!(s
+        .search_titles("\" OR *", 10, &Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .search_titles("') | (x:*", 10, &Default::default())
+        .await
+        .unwrap()
+        .is_empty());
     let q = TitleQuery {
         genre: Some("Action".into()),
         limit: 10,

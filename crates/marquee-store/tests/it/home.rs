@@ -62,7 +62,7 @@ async fn seed<S: CatalogStore>(s: &S) -> (i64, Vec<i64>) {
 
 async fn catalog_signals_and_feedback<S: CatalogStore + HomeStore>(s: &S) {
     let (p, ids) = seed(s).await;
-    let cat = s.home_catalog().await.unwrap();
+    let cat = s.home_catalog(0).await.unwrap();
     assert_eq!(cat.len(), 2);
     assert_eq!(cat[0].name, "Heat");
     assert_eq!(cat[0].genres, vec!["Crime"]);

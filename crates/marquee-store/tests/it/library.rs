@@ -126,7 +126,10 @@ async fn check_reimport_updates_in_place_and_keeps_history<S: LibraryStore + Cat
     assert_eq!(lib.media[0].subtitles.len(), 1);
     assert_eq!(s.title_by_key("tmdb:1").await.unwrap(), Some(id));
     // Search finds the new name.
-    let found = s.search_titles("harbour", 5).await.unwrap();
+    let found = s
+        .search_titles("harbour", 5, &Default::default())
+        .await
+        .unwrap();
     assert!(found.iter().any(|t| t.id == id), "{found:?}");
 
     // A series with two seasons; a re-import that adds an episode adds only it.

@@ -230,7 +230,11 @@ async fn stream_limit_and_series<S: CatalogStore + PlaybackStore>(s: &S) {
     assert_eq!((c.imported, c.unchanged), (5, 0));
     let c = s.import_series("sample", &[series], 5).await.unwrap();
     assert_eq!((c.imported, c.unchanged), (0, 5));
-    let show = s.search_titles("sample show", 5).await.unwrap()[0].id;
+    let show = s
+        .search_titles("sample show", 5, &Default::default())
+        .await
+        .unwrap()[0]
+        .id;
     let eps = s.series_episodes(show).await.unwrap();
     assert_eq!(eps.len(), 4);
     let d = s.title(eps[2]).await.unwrap().unwrap();

@@ -1,6 +1,7 @@
 //! One module per CLI command family.
 
 pub mod app;
+pub mod catalog;
 pub mod demo;
 pub mod eval_recs;
 pub mod import;

@@ -86,6 +86,8 @@ fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
             "admin-password-1",
         ])
         .env("MARQUEE_DEMO__DIR", demo_dir())
+        // Ten thousand posters would compete with the other tests for the CPU.
+        .env("MARQUEE_CATALOG__GENERATE_POSTERS", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

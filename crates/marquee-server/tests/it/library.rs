@@ -1,0 +1,367 @@
+//! Bring your own library (#21): the fixture library (two movies; a series
+//! with two seasons and five episodes; NFO files and pictures) imported,
+//! re-imported, changed and broken; artwork served; the title page and the
+//! API showing what was imported; a feed posted by an admin.
+
+use crate::helpers::TestApp;
+use marquee_domain::Role;
+use marquee_server::import::NoProgress;
+use marquee_server::library::{art, Importer, LibraryReport};
+use reqwest::Method;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/library")
+}
+
+/// Copies a folder tree (the fixture, into a temporary folder we may change).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+async fn import(app: &TestApp, path: &Path) -> LibraryReport {
+    let importer = Importer {
+        store: app.store().as_ref(),
+        art_dir: art::dir(&app.state.config.data_dir),
+        ratings: app.state.config.catalog.operator_system(),
+        now: 1_000,
+    };
+    importer.import_path(path, &mut NoProgress).await.unwrap()
+}
+
+fn rejected_files(r: &LibraryReport) -> Vec<String> {
+    let mut v: Vec<String> = r.rejected.iter().map(|x| x.file.clone()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_library_folder_imports_once_and_reimports_only_what_changed() {
+    let app = TestApp::builder().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("library");
+    copy_tree(&fixture(), &lib);
+
+    let first = import(&app, &lib).await;
+    assert!(first.rejected.is_empty(), "{:#?}", first.rejected);
+    // 2 movies + 1 series + 5 episodes.
+    assert_eq!((first.added, first.updated, first.unchanged), (8, 0, 0));
+    // 2 posters x 3 sizes (card, detail, share) + 1 folder.jpg x 3, 3 backdrops x 2, 1 thumb.
+    assert_eq!(first.artwork_written, 3 * 3 + 3 * 2 + 1, "{first:?}");
+
+    let again = import(&app, &lib).await;
+    assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 8));
+    assert_eq!(again.artwork_written, 0);
+    assert_eq!(again.artwork_unchanged, 7);
+
+    // One plot changes; one poster is replaced by another picture.
+    let nfo = lib.join("Movies/The Quiet Harbor (2019)/movie.nfo");
+    let text = std::fs::read_to_string(&nfo).unwrap();
+    std::fs::write(
+        &nfo,
+        text.replace("keeping a secret", "keeping two secrets"),
+    )
+    .unwrap();
+    std::fs::copy(
+        lib.join("Shows/Lighthouse Keepers/poster.jpg"),
+        lib.join("Movies/The Quiet Harbor (2019)/poster.jpg"),
+    )
+    .unwrap();
+    let changed = import(&app, &lib).await;
+    assert_eq!(
+        (changed.added, changed.updated, changed.unchanged),
+        (0, 1, 7)
+    );
+    assert_eq!(changed.artwork_written, 3);
+
+    let store = app.store();
+    let movie = store.title_by_key("tmdb:9900001").await.unwrap().unwrap();
+    let d = store.library_detail(movie).await.unwrap().unwrap();
+    assert!(d.synopsis.unwrap().contains("two secrets"));
+    assert_eq!(
+        d.maturity.map(|m| (m.code, m.min_age)),
+        Some(("PG-13".into(), 13))
+    );
+    assert!(d
+        .people
+        .iter()
+        .any(|p| p.name == "Ada Brookwell" && p.role == "actor"));
+    assert_eq!(d.media.len(), 1);
+    let night = store
+        .search_titles("Night Train", 1, &Default::default())
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let n = store.library_detail(night).await.unwrap().unwrap();
+    assert_eq!(n.media[0].subtitles.len(), 1, "the .en.srt sidecar");
+}
+
+#[tokio::test]
+async fn broken_files_are_reported_and_the_import_goes_on() {
+    let app = TestApp::builder().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("library");
+    copy_tree(&fixture(), &lib);
+    let m = |name: &str| {
+        let d = lib.join("Movies").join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{name}.mp4")), b"").unwrap();
+        d
+    };
+    // Not XML.
+    std::fs::write(m("Broken (2020)").join("movie.nfo"), b"this is { not xml").unwrap();
+    // No title (and an unknown element, which alone would be fine).
+    std::fs::write(
+        m("Nameless (2020)").join("movie.nfo"),
+        b"<movie><year>2020</year><sparkles>yes</sparkles></movie>",
+    )
+    .unwrap();
+    // A poster that is HTML, a backdrop that claims 100 megapixels.
+    let fake = m("Fake Art (2020)");
+    std::fs::write(
+        fake.join("movie.nfo"),
+        b"<movie><title>Fake Art</title><uniqueid type=\"tmdb\">77</uniqueid></movie>",
+    )
+    .unwrap();
+    std::fs::write(
+        fake.join("poster.jpg"),
+        b"<html><body>not a picture</body></html>",
+    )
+    .unwrap();
+    std::fs::write(fake.join("fanart.png"), bomb_png(10_000, 10_000)).unwrap();
+    // A poster that is a link to a file outside the library.
+    let outside = dir.path().join("outside.jpg");
+    std::fs::copy(lib.join("Shows/Lighthouse Keepers/poster.jpg"), &outside).unwrap();
+    let linked = m("Linked (2020)");
+    std::fs::write(
+        linked.join("movie.nfo"),
+        b"<movie><title>Linked</title><uniqueid type=\"tmdb\">78</uniqueid></movie>",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, linked.join("poster.jpg")).unwrap();
+
+    let r = import(&app, &lib).await;
+    // The fixture's 8 titles and the two good new movies.
+    assert_eq!(r.added, 10, "{:#?}", r.rejected);
+    let files = rejected_files(&r);
+    assert!(
+        files.iter().any(|f| f.ends_with("Broken (2020)/movie.nfo")),
+        "{files:?}"
+    );
+    let nameless = r
+        .rejected
+        .iter()
+        .find(|x| x.file.contains("Nameless"))
+        .unwrap();
+    assert_eq!(nameless.field.as_deref(), Some("title"), "{nameless:?}");
+    let poster = r
+        .rejected
+        .iter()
+        .find(|x| x.file.contains("Fake Art") && x.field.as_deref() == Some("artwork.poster"))
+        .unwrap_or_else(|| panic!("{:#?}", r.rejected));
+    assert!(poster.message.contains("poster.jpg"), "{poster:?}");
+    let bomb = r
+        .rejected
+        .iter()
+        .find(|x| x.file.contains("Fake Art") && x.field.as_deref() == Some("artwork.backdrop"))
+        .unwrap_or_else(|| panic!("{:#?}", r.rejected));
+    assert!(bomb.message.contains("megapixels"), "{bomb:?}");
+    assert!(
+        r.rejected
+            .iter()
+            .any(|x| x.file.contains("Linked") && x.message.contains("outside")),
+        "{:#?}",
+        r.rejected
+    );
+    // The good titles were written, without the refused pictures.
+    let store = app.store();
+    let fake_id = store.title_by_key("tmdb:77").await.unwrap().unwrap();
+    assert!(store.artwork_of(&[fake_id]).await.unwrap().is_empty());
+    assert!(store.title_by_key("tmdb:78").await.unwrap().is_some());
+}
+
+/// A PNG header (signature + IHDR with a correct CRC) claiming a size, and
+/// nothing else: decoding it would allocate width x height x 4 bytes.
+fn bomb_png(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 6, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(13u32.to_be_bytes());
+    out.extend(&ihdr);
+    out.extend(crc32(&ihdr).to_be_bytes());
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn title_pages_show_artwork_synopsis_and_episodes_and_art_is_cached_for_good() {
+    let app = TestApp::builder().start().await;
+    import(&app, &fixture()).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let store = app.store();
+    let series = store.title_by_key("tmdb:9900010").await.unwrap().unwrap();
+    let r = app.get(&format!("/titles/{series}"), Some(&viewer)).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"title-poster\""), "{html}");
+    assert!(html.contains("id=\"title-backdrop\""));
+    assert!(html.contains("id=\"maturity\""));
+    assert_eq!(html.matches("class=\"episode\"").count(), 5, "{html}");
+    assert!(html.contains("Season 2") || html.contains("season-2"));
+    // Logged out: an invitation to sign up, no player.
+    let anon = app
+        .get(&format!("/titles/{series}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(anon.contains("id=\"signup-to-watch\""));
+    assert!(!anon.contains("id=\"play\""));
+
+    // The poster's URL serves a JPEG with a strong ETag, cached for good.
+    let src = html
+        .split("id=\"title-poster\" src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = app.get(&src, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"));
+    let body = r.bytes().await.unwrap();
+    assert_eq!(&body[..2], b"\xff\xd8");
+    let r = app
+        .req(Method::GET, &src, None)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    for bad in [
+        "/art/..%2F..%2Fetc%2Fpasswd",
+        "/art/zz.jpg",
+        "/art/0123456789abcdef0123456789abcdef.jpg",
+    ] {
+        assert_eq!(app.get(bad, None).await.status(), 404, "{bad}");
+    }
+
+    // The API carries the same.
+    let v: Value = app
+        .get(&format!("/api/v1/titles/{series}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["library"]["maturity"], "TV-PG");
+    assert_eq!(v["library"]["seasons"].as_array().unwrap().len(), 2);
+    assert!(v["library"]["poster"]["src"]
+        .as_str()
+        .unwrap()
+        .starts_with("/art/"));
+}
+
+#[tokio::test]
+async fn an_admin_posts_a_feed_once_and_again() {
+    let app = TestApp::builder().posters().start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let feed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/catalog-feed.example.jsonl"),
+    )
+    .unwrap();
+    let post = |token: &str, body: String| {
+        app.req(Method::POST, "/api/v1/staff/catalog/feed", Some(token))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(&viewer, feed.clone()).await.unwrap().status(), 403);
+    let r = post(&admin, feed.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let added = v["added"].as_u64().unwrap();
+    assert!(added >= 3, "{v}");
+    // The example's artwork paths cannot be read from a posted feed: each is
+    // reported, the titles are imported.
+    for x in v["rejected"].as_array().unwrap() {
+        assert!(x["field"].as_str().unwrap().starts_with("artwork."), "{x}");
+    }
+    let v: Value = post(&admin, feed.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["added"], 0);
+    assert_eq!(v["unchanged"].as_u64().unwrap(), added, "{v}");
+
+    // A bad line is rejected with its line and field; the good one goes in.
+    let header = feed.lines().next().unwrap();
+    let body = format!(
+        "{header}\n{{\"type\": \"movie\", \"name\": \"Year Typo\", \"year\": \"nineteen\", \"ids\": {{\"tmdb\": \"5\"}}}}\n\
+         {{\"type\": \"movie\", \"name\": \"Fine\", \"ids\": {{\"tmdb\": \"6\"}}, \"colour\": \"blue\"}}\n\
+         {{\"type\": \"movie\", \"name\": \"Fine Too\", \"ids\": {{\"imdb\": \"tt0000006\"}}}}\n"
+    );
+    let v: Value = post(&admin, body).await.unwrap().json().await.unwrap();
+    assert_eq!(v["added"], 1, "{v}");
+    let rejected = v["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{v}");
+    assert_eq!(rejected[0]["line"], 2);
+    assert_eq!(rejected[0]["field"], "year");
+    assert_eq!(rejected[1]["line"], 3);
+    assert_eq!(rejected[1]["field"], "colour", "{v}");
+    // The new title is found by search, and the poster worker draws it a
+    // poster.
+    let found = app
+        .store()
+        .search_titles("Fine Too", 1, &Default::default())
+        .await
+        .unwrap();
+    let id = found[0].id;
+    let mut art = Vec::new();
+    for _ in 0..200 {
+        art = app.store().artwork_of(&[id]).await.unwrap();
+        if !art.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        art.iter()
+            .any(|a| a.origin == "generated" && a.size == "card"),
+        "{art:?}"
+    );
+}
