@@ -70,6 +70,11 @@ fn fuzz_corpus_config() {
     replay("config", checks::config);
 }
 
+#[test]
+fn fuzz_corpus_nfo() {
+    replay("nfo", checks::nfo);
+}
+
 // ---------------------------------------------------------------------------
 // A cookie-keeping client that can also send raw requests.
 

@@ -365,3 +365,68 @@ async fn an_admin_posts_a_feed_once_and_again() {
         "{art:?}"
     );
 }
+
+#[tokio::test]
+async fn browser_title_page_shows_the_poster_and_episodes_with_progress() {
+    let Some(driver) = crate::browser::start_driver().await else {
+        return;
+    };
+    let app = TestApp::builder().start().await;
+    import(&app, &fixture()).await;
+    app.login_as("viewer@example.com", Role::Viewer).await;
+    let store = app.store();
+    let account = store
+        .credentials("viewer@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .account;
+    let profile = store.profiles(account.id).await.unwrap()[0].id;
+    let series = store.title_by_key("tmdb:9900010").await.unwrap().unwrap();
+    let watched = store
+        .title_by_key("tmdb:9900010/S01E02")
+        .await
+        .unwrap()
+        .unwrap();
+    store.set_played(profile, watched, true, 5).await.unwrap();
+
+    let c = crate::browser::browser(&driver).await;
+    let run = async {
+        crate::browser::log_in(&c, &app, "viewer@example.com", crate::helpers::PASSWORD).await;
+        crate::browser::wait_for(&c, "header.top").await;
+        c.goto(&app.url(&format!("/titles/{series}"))).await.unwrap();
+        crate::browser::wait_for(&c, "#title-poster").await;
+        // The poster is a picture the browser decoded, not a broken link.
+        let width = c
+            .execute(
+                "const i = document.querySelector('#title-poster'); \
+                 return i.complete ? i.naturalWidth : -1;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(width.as_i64().unwrap_or(0) > 100, "poster width {width}");
+        let episodes = c
+            .find_all(fantoccini::Locator::Css("#episodes .episode"))
+            .await
+            .unwrap();
+        assert_eq!(episodes.len(), 5);
+        let bar = c
+            .find(fantoccini::Locator::Css(&format!(
+                "#episode-{watched} progress.episode-progress"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(bar.attr("value").await.unwrap().as_deref(), Some("100"));
+        let synopsis = c
+            .find(fantoccini::Locator::Css("#synopsis"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!synopsis.is_empty());
+    };
+    run.await;
+    c.close().await.unwrap();
+}
