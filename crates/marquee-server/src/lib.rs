@@ -88,6 +88,9 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Wakes the poster worker (titles without a picture were added).
     pub posters_wake: Arc<tokio::sync::Notify>,
+    /// The catalog changed (an import, new posters): the recommender's job
+    /// reloads its catalog snapshot now rather than at its next refresh.
+    pub catalog_changed: Arc<tokio::sync::Notify>,
     /// Live events for the profiles' open devices (SSE).
     pub events: Arc<dyn events::EventBus>,
     /// The group-commit writer of progress reports.
@@ -151,6 +154,7 @@ impl AppState {
             dummy_hash: dummy.into(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             posters_wake: Arc::new(tokio::sync::Notify::new()),
+            catalog_changed: Arc::new(tokio::sync::Notify::new()),
             listening: {
                 let l = listening::Listening::new(&config.listening)?;
                 // A retrained model from an earlier run is served at once.

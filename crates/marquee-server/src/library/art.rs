@@ -55,9 +55,19 @@ fn store_files(
     for (size, r) in renditions {
         let path = art_dir.join(format!("{}.jpg", r.etag));
         if !path.exists() {
-            let part = art_dir.join(format!("{}.jpg.part", r.etag));
+            // A name of its own per writer: another process (a server's
+            // poster worker beside `marquee import catalog`) may be writing
+            // the same picture at the same time.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let part = art_dir.join(format!("{}.jpg.{}-{n}.part", r.etag, std::process::id()));
             std::fs::write(&part, &r.bytes)?;
-            std::fs::rename(&part, &path)?;
+            if let Err(e) = std::fs::rename(&part, &path) {
+                let _ = std::fs::remove_file(&part);
+                if !path.exists() {
+                    return Err(e);
+                }
+            }
         }
         rows.push(ArtworkRow {
             title_id,
@@ -230,7 +240,10 @@ pub fn spawn_poster_worker(state: crate::AppState) -> tokio::task::JoinHandle<()
             .await
             {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(titles = n, "generated posters"),
+                Ok(n) => {
+                    tracing::info!(titles = n, "generated posters");
+                    state.catalog_changed.notify_one();
+                }
                 Err(e) => tracing::warn!(error = %e, "could not generate posters"),
             }
             tokio::select! {

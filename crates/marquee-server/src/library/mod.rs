@@ -647,6 +647,9 @@ pub async fn import_posted_feed(
         // New titles get their posters from the worker.
         state.posters_wake.notify_one();
     }
+    if report.added + report.updated > 0 {
+        state.catalog_changed.notify_one();
+    }
     tracing::info!(
         admin = admin.account.id,
         added = report.added,

@@ -145,8 +145,11 @@ pub async fn view(
         seasons.push(SeasonView {
             number: *number,
             label: match name {
-                Some(n) if !n.trim().is_empty() => n.clone(),
                 _ if *number == 0 => "Specials".to_owned(),
+                Some(n) if !n.trim().is_empty() && !n.contains(&number.to_string()) => {
+                    format!("Season {number}: {}", n.trim())
+                }
+                Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
                 _ => format!("Season {number}"),
             },
             episodes,

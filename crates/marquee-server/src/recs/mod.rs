@@ -944,8 +944,13 @@ async fn run(state: AppState) {
     let cfg = state.recs.cfg.clone();
     let (mut last_cat, mut last_check) = (Instant::now(), Instant::now());
     loop {
+        let mut catalog_changed = false;
         let woke = tokio::select! {
             _ = state.recs.wake.notified() => true,
+            _ = state.catalog_changed.notified() => {
+                catalog_changed = true;
+                false
+            }
             _ = tokio::time::sleep(Duration::from_secs(1)) => false,
         };
         if woke {
@@ -954,7 +959,9 @@ async fn run(state: AppState) {
             let _ = train_all(&state, wanted_specs(&state), "staff").await;
             continue;
         }
-        if last_cat.elapsed() >= Duration::from_secs(cfg.catalog_refresh_s.max(1)) {
+        if catalog_changed
+            || last_cat.elapsed() >= Duration::from_secs(cfg.catalog_refresh_s.max(1))
+        {
             if let Err(e) = refresh_catalog(&state).await {
                 tracing::warn!(error = %e, "could not refresh the catalog");
             }

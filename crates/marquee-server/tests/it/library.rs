@@ -394,7 +394,9 @@ async fn browser_title_page_shows_the_poster_and_episodes_with_progress() {
     let run = async {
         crate::browser::log_in(&c, &app, "viewer@example.com", crate::helpers::PASSWORD).await;
         crate::browser::wait_for(&c, "header.top").await;
-        c.goto(&app.url(&format!("/titles/{series}"))).await.unwrap();
+        c.goto(&app.url(&format!("/titles/{series}")))
+            .await
+            .unwrap();
         crate::browser::wait_for(&c, "#title-poster").await;
         // The poster is a picture the browser decoded, not a broken link.
         let width = c
