@@ -305,9 +305,10 @@ async fn get_title(
     user: Option<CurrentUser>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<TitleResponse>, ApiError> {
-    let v = crate::library::visibility_for(&state, user.as_ref()).await?;
-    if !state.store.visible_titles(&[id], &v).await?.contains(&id) {
-        return Err(AppError::NotFound(format!("title {id} not found")).into());
+    if let Some(u) = &user {
+        crate::library::check_visible_for(&state, u, id).await?;
+    } else {
+        crate::library::check_visible(&state, None, id).await?;
     }
     let detail = state
         .store

@@ -216,13 +216,11 @@ impl Importer<'_> {
         progress.phase("titles", (plan.movies.len() + plan.series.len()) as u64);
         for m in &plan.movies {
             let mut entry = match &m.nfo {
-                Some(f) => match read_nfo(&root, f) {
-                    Ok(NfoDoc::Movie(e)) => e,
-                    Ok(_) => {
-                        report.reject(f, None, None, "expected a <movie> file here");
-                        progress.advance(1);
-                        continue;
-                    }
+                Some(f) => match read_as(&root, f, "<movie>", |d| match d {
+                    NfoDoc::Movie(e) => Some(e),
+                    _ => None,
+                }) {
+                    Ok(e) => e,
                     Err(r) => {
                         report.rejected.push(r);
                         progress.advance(1);
@@ -244,13 +242,12 @@ impl Importer<'_> {
             progress.advance(1);
         }
         for s in &plan.series {
-            let (mut series, season_names) = match read_nfo(&root, &s.nfo) {
-                Ok(NfoDoc::Series(e, names)) => (e, names),
-                Ok(_) => {
-                    report.reject(&s.nfo, None, None, "expected a <tvshow> file here");
-                    progress.advance(1);
-                    continue;
-                }
+            let read = read_as(&root, &s.nfo, "<tvshow>", |d| match d {
+                NfoDoc::Series(e, names) => Some((e, names)),
+                _ => None,
+            });
+            let (mut series, season_names) = match read {
+                Ok(x) => x,
                 Err(r) => {
                     report.rejected.push(r);
                     progress.advance(1);
@@ -262,12 +259,11 @@ impl Importer<'_> {
             let mut media: Vec<PlannedMedia> = Vec::new();
             for ep in &s.episodes {
                 let mut e = match &ep.nfo {
-                    Some(f) => match read_nfo(&root, f) {
-                        Ok(NfoDoc::Episode(e)) => e,
-                        Ok(_) => {
-                            report.reject(f, None, None, "expected an <episodedetails> file here");
-                            continue;
-                        }
+                    Some(f) => match read_as(&root, f, "<episodedetails>", |d| match d {
+                        NfoDoc::Episode(e) => Some(e),
+                        _ => None,
+                    }) {
+                        Ok(e) => e,
                         Err(r) => {
                             report.rejected.push(r);
                             continue;
@@ -523,6 +519,22 @@ fn parent_folder(file: &str) -> &str {
     }
 }
 
+/// [`read_nfo`], refusing a file of another kind than the layout expects
+/// (`what`: its root element).
+fn read_as<T>(
+    root: &Path,
+    rel: &str,
+    what: &str,
+    want: impl FnOnce(NfoDoc) -> Option<T>,
+) -> Result<T, Rejection> {
+    want(read_nfo(root, rel)?).ok_or_else(|| Rejection {
+        file: rel.to_owned(),
+        line: None,
+        field: None,
+        message: format!("expected a {what} file here"),
+    })
+}
+
 /// Reads and parses an `.nfo` of the library (size-checked first).
 fn read_nfo(root: &Path, rel: &str) -> Result<NfoDoc, Rejection> {
     let reject = |message: String| Rejection {
@@ -608,19 +620,6 @@ fn list_folder(root: &Path, report: &mut LibraryReport) -> Result<Vec<ListedFile
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stems_and_folders() {
-        assert_eq!(stem("Shows/A/Season 01/A - S01E01.mkv"), "A - S01E01");
-        assert_eq!(
-            parent_folder("Movies/X (2001)/movie.nfo"),
-            "Movies/X (2001)"
-        );
-    }
-}
 
 /// A feed posted by an admin (`POST /api/v1/staff/catalog/feed`): imported
 /// like `marquee import catalog FILE`, without artwork files (a posted feed
@@ -694,14 +693,7 @@ pub async fn check_visible(
     profile: Option<&marquee_domain::Profile>,
     id: i64,
 ) -> Result<(), crate::error::AppError> {
-    let v = visibility(state, profile);
-    if state.store.visible_titles(&[id], &v).await?.contains(&id) {
-        Ok(())
-    } else {
-        Err(crate::error::AppError::NotFound(format!(
-            "title {id} not found"
-        )))
-    }
+    visible_or_404(state, &visibility(state, profile), id).await
 }
 
 /// [`visibility`] for an API caller: its session's selected profile, if any.
@@ -723,11 +715,33 @@ pub async fn check_visible_for(
     id: i64,
 ) -> Result<(), crate::error::AppError> {
     let v = visibility_for(state, Some(user)).await?;
-    if state.store.visible_titles(&[id], &v).await?.contains(&id) {
+    visible_or_404(state, &v, id).await
+}
+
+async fn visible_or_404(
+    state: &crate::AppState,
+    v: &marquee_store::Visibility,
+    id: i64,
+) -> Result<(), crate::error::AppError> {
+    if state.store.visible_titles(&[id], v).await?.contains(&id) {
         Ok(())
     } else {
         Err(crate::error::AppError::NotFound(format!(
             "title {id} not found"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_and_folders() {
+        assert_eq!(stem("Shows/A/Season 01/A - S01E01.mkv"), "A - S01E01");
+        assert_eq!(
+            parent_folder("Movies/X (2001)/movie.nfo"),
+            "Movies/X (2001)"
+        );
     }
 }

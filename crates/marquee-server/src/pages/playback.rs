@@ -162,10 +162,7 @@ async fn media(
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
-    let v = crate::library::visibility_for(&state, Some(&user)).await?;
-    if !state.store.visible_titles(&[id], &v).await?.contains(&id) {
-        return Err(AppError::NotFound(format!("title {id} not found")).into());
-    }
+    crate::library::check_visible_for(&state, &user, id).await?;
     let t = state
         .store
         .playable_title(id)

@@ -841,26 +841,24 @@ pub async fn share(state: &AppState, user: &CurrentUser, id: i64) -> Result<Stri
 
 /// The site's link-preview image for a shared transcript.
 pub fn share_image_url(state: &AppState) -> String {
-    let base = state
+    format!("{}/static/share.jpg", public_base(state))
+}
+
+/// `server.public_url` without its trailing slash; empty when unset (links
+/// are then relative).
+fn public_base(state: &AppState) -> &str {
+    state
         .config
         .server
         .public_url
         .as_deref()
         .unwrap_or("")
-        .trim_end_matches('/');
-    format!("{base}/static/share.jpg")
+        .trim_end_matches('/')
 }
 
 /// The public address of a shared transcript.
 pub fn share_url(state: &AppState, token: &str) -> String {
-    let base = state
-        .config
-        .server
-        .public_url
-        .as_deref()
-        .unwrap_or("")
-        .trim_end_matches('/');
-    format!("{base}/t/{token}")
+    format!("{}/t/{token}", public_base(state))
 }
 
 /// Revokes a conversation's link (its customer or staff).

@@ -579,7 +579,12 @@ async fn shared_transcripts_are_redacted_counted_and_revocable() {
         html.contains(r#"property="og:description" content="Jane"#),
         "{html}"
     );
-    assert!(html.contains(r#"name="twitter:card" content="summary""#));
+    assert!(html.contains(r#"name="twitter:card" content="summary_large_image""#));
+    assert!(html.contains(r#"property="og:image" content="/static/share.jpg""#));
+    assert_eq!(
+        app.get("/static/share.jpg", None).await.headers()["content-type"],
+        "image/jpeg"
+    );
     for private in [
         "jane.doe",
         "sam.agent",

@@ -34,36 +34,9 @@ async fn upsert_title(
         Some(p) => (Some(p.series_id), Some(p.season_id)),
         None => (None, None),
     };
-    let rating = t.maturity.as_ref();
     let (id, outcome) = match existing {
         Some((id, Some(hash))) if hash == t.content_hash => return Ok((id, Outcome::Unchanged)),
         Some((id, _)) => {
-            sqlx::query(
-                "UPDATE titles SET kind = $2, name = $3, year = $4, duration_s = $5, \
-                 synopsis = $6, release_date = $7, maturity = $8, maturity_system = $9, \
-                 maturity_age = $10, available_from = $11, available_until = $12, \
-                 series_id = $13, season_id = $14, episode_number = $15, content_hash = $16, \
-                 updated_at = $17 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(t.kind.as_str())
-            .bind(&t.name)
-            .bind(t.year.map(i64::from))
-            .bind(t.runtime_s)
-            .bind(&t.synopsis)
-            .bind(&t.release_date)
-            .bind(rating.map(|r| r.code.clone()))
-            .bind(rating.map(|r| r.system.clone()))
-            .bind(rating.map(|r| r.min_age))
-            .bind(t.available_from)
-            .bind(t.available_until)
-            .bind(series_id)
-            .bind(season_id)
-            .bind(t.episode)
-            .bind(&t.content_hash)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
             for table in [
                 "title_genres",
                 "title_people",
@@ -83,36 +56,47 @@ async fn upsert_title(
             (id, Outcome::Updated)
         }
         None => {
+            // The row with its identity; the fields as for an update.
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO titles(kind, name, year, duration_s, synopsis, release_date, \
-                 maturity, maturity_system, maturity_age, available_from, available_until, \
-                 series_id, season_id, episode_number, source, catalog_key, content_hash, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'library', \
-                 $15, $16, $17, $17) RETURNING id",
+                "INSERT INTO titles(kind, name, source, catalog_key, created_at) \
+                 VALUES ($1, $2, 'library', $3, $4) RETURNING id",
             )
             .bind(t.kind.as_str())
             .bind(&t.name)
-            .bind(t.year.map(i64::from))
-            .bind(t.runtime_s)
-            .bind(&t.synopsis)
-            .bind(&t.release_date)
-            .bind(rating.map(|r| r.code.clone()))
-            .bind(rating.map(|r| r.system.clone()))
-            .bind(rating.map(|r| r.min_age))
-            .bind(t.available_from)
-            .bind(t.available_until)
-            .bind(series_id)
-            .bind(season_id)
-            .bind(t.episode)
             .bind(&t.key)
-            .bind(&t.content_hash)
             .bind(now)
             .fetch_one(&mut **tx)
             .await?;
             (id, Outcome::Added)
         }
     };
+    let rating = t.maturity.as_ref();
+    sqlx::query(
+        "UPDATE titles SET kind = $2, name = $3, year = $4, duration_s = $5, \
+         synopsis = $6, release_date = $7, maturity = $8, maturity_system = $9, \
+         maturity_age = $10, available_from = $11, available_until = $12, \
+         series_id = $13, season_id = $14, episode_number = $15, content_hash = $16, \
+         updated_at = $17 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(t.kind.as_str())
+    .bind(&t.name)
+    .bind(t.year.map(i64::from))
+    .bind(t.runtime_s)
+    .bind(&t.synopsis)
+    .bind(&t.release_date)
+    .bind(rating.map(|r| r.code.clone()))
+    .bind(rating.map(|r| r.system.clone()))
+    .bind(rating.map(|r| r.min_age))
+    .bind(t.available_from)
+    .bind(t.available_until)
+    .bind(series_id)
+    .bind(season_id)
+    .bind(t.episode)
+    .bind(&t.content_hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     write_children(tx, id, t, now).await?;
     Ok((id, outcome))
 }
