@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use utoipa::ToSchema;
 
 pub mod attachments;
+pub mod catalog;
 pub mod changes;
 pub mod hours;
 pub mod ideas;

@@ -260,6 +260,12 @@ pub const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/staff/changes/1/evidence"),
     ("GET", "/api/v1/staff/changes/1/after"),
     ("POST", "/api/v1/staff/catalog/feed"),
+    ("GET", "/staff/catalog"),
+    ("GET", "/staff/catalog/1"),
+    ("GET", "/api/v1/staff/titles"),
+    ("GET", "/api/v1/staff/titles/1"),
+    ("GET", "/api/v1/staff/titles/1/audit"),
+    ("PATCH", "/api/v1/staff/titles/1"),
     // Last: it promotes the matrix's viewer (account 1) to agent.
     ("PATCH", "/api/v1/staff/accounts/1"),
 ];

@@ -5,6 +5,7 @@
 
 use crate::Result;
 use async_trait::async_trait;
+use marquee_domain::catalog::TitleFields;
 use marquee_domain::{Millis, TitleKind};
 
 /// A rating as stored: the code, its system and the youngest age it is for.
@@ -198,6 +199,52 @@ pub struct LibraryDetail {
     pub media: Vec<MediaRow>,
 }
 
+/// A title as the catalog editor lists it (hidden ones included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditorRow {
+    /// Id.
+    pub id: i64,
+    /// Movie or series.
+    pub kind: TitleKind,
+    /// Name.
+    pub name: String,
+    /// Year.
+    pub year: Option<i32>,
+    /// The rating code.
+    pub maturity: Option<String>,
+    /// Hidden from viewers.
+    pub hidden: bool,
+    /// Imported from a library (`catalog_key` set) rather than made here or
+    /// by the demo.
+    pub imported: bool,
+}
+
+/// A title the editor creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTitle {
+    /// Movie, series or episode.
+    pub kind: TitleKind,
+    /// Its fields, checked by `marquee_domain::catalog::check`.
+    pub fields: TitleFields,
+    /// The rating as stored.
+    pub rating: Option<StoredRating>,
+    /// An episode's series, season number and episode number.
+    pub episode_of: Option<(i64, i64, i64)>,
+}
+
+/// One entry of the catalog editor's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogAuditEntry {
+    /// When, ms.
+    pub at: Millis,
+    /// The staff member's e-mail (`None` once their account is deleted).
+    pub actor: Option<String>,
+    /// `created`, `edited`, `artwork`.
+    pub action: String,
+    /// What changed, one sentence per line.
+    pub summary: String,
+}
+
 /// See the module documentation.
 #[async_trait]
 pub trait LibraryStore: Send + Sync {
@@ -208,6 +255,15 @@ pub trait LibraryStore: Send + Sync {
     /// the given ones; an unchanged title (same `content_hash`) is not
     /// touched. Episodes missing from a re-import are kept.
     async fn upsert_library_item(&self, item: &LibraryItem, now: Millis) -> Result<ItemOutcome>;
+
+    /// [`LibraryStore::upsert_library_item`] for many items in one
+    /// transaction (an import writes in batches: one commit per title made
+    /// a 100,000-title feed five times slower). Outcomes in the given order.
+    async fn upsert_library_items(
+        &self,
+        items: &[LibraryItem],
+        now: Millis,
+    ) -> Result<Vec<ItemOutcome>>;
 
     /// The `source_hash` of a title's stored artwork of `kind`, if any.
     async fn artwork_source(&self, title_id: i64, kind: &str) -> Result<Option<String>>;
@@ -229,4 +285,41 @@ pub trait LibraryStore: Send + Sync {
 
     /// The id of the title a catalog key names.
     async fn title_by_key(&self, key: &str) -> Result<Option<i64>>;
+
+    /// A title's kind and editable fields (hidden ones too).
+    async fn title_fields(&self, id: i64) -> Result<Option<(TitleKind, TitleFields)>>;
+
+    /// Writes an editor's fields and the audit entry (`summary`) in one
+    /// transaction; `false` when the title does not exist.
+    async fn edit_title(
+        &self,
+        id: i64,
+        fields: &TitleFields,
+        rating: Option<&StoredRating>,
+        actor_id: i64,
+        summary: &str,
+        now: Millis,
+    ) -> Result<bool>;
+
+    /// Creates a title (an episode in its series' season, made when
+    /// missing) with its audit entry; the new id. An episode number taken
+    /// in that season is a conflict on `episode`.
+    async fn create_title(&self, new: &NewTitle, actor_id: i64, now: Millis) -> Result<i64>;
+
+    /// Appends to a title's audit trail (artwork uploads).
+    async fn record_catalog_action(
+        &self,
+        title_id: i64,
+        actor_id: i64,
+        action: &str,
+        summary: &str,
+        now: Millis,
+    ) -> Result<()>;
+
+    /// A title's audit trail, newest first.
+    async fn catalog_audit(&self, title_id: i64, limit: u32) -> Result<Vec<CatalogAuditEntry>>;
+
+    /// Movies and series for the editor, newest first, whose name contains
+    /// `q` (case-insensitive), hidden ones included.
+    async fn editor_titles(&self, q: &str, limit: u32, offset: u32) -> Result<Vec<EditorRow>>;
 }

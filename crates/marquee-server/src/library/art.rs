@@ -42,7 +42,7 @@ pub fn file_of(art_dir: &Path, etag: &str) -> Option<PathBuf> {
 
 /// Writes renditions to files (`.part`, then renamed: a reader never sees
 /// half a picture) and returns their rows.
-fn store_files(
+pub(crate) fn store_files(
     art_dir: &Path,
     title_id: i64,
     kind: &str,

@@ -10,6 +10,7 @@
 //! field. One bad file never stops the import.
 
 pub mod art;
+pub mod editor;
 pub mod page;
 
 use crate::import::Progress;
@@ -28,6 +29,24 @@ use std::path::{Path, PathBuf};
 
 /// The most an `.nfo` file may weigh.
 const MAX_NFO_BYTES: u64 = 1 << 20;
+
+/// Items written per transaction.
+const BATCH: usize = 256;
+
+/// An item turned into rows, waiting for its batch to be written.
+struct Pending {
+    item: LibraryItem,
+    /// Pictures: 0 for the movie or series, `n` for its n-th episode.
+    art: Vec<(usize, ArtworkRef)>,
+    file: String,
+    line: Option<u64>,
+}
+
+/// Items waiting to be written, and where their pictures are read.
+struct Batch {
+    items: Vec<Pending>,
+    artwork_base: Option<PathBuf>,
+}
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -154,6 +173,10 @@ impl Importer<'_> {
             ..Default::default()
         };
         progress.phase("feed lines", 0);
+        let mut batch = Batch {
+            items: Vec::new(),
+            artwork_base: artwork_base.map(Path::to_path_buf),
+        };
         let mut header_seen = false;
         let mut line_no = 0u64;
         let mut buf = Vec::new();
@@ -186,13 +209,14 @@ impl Importer<'_> {
             }
             match feed::parse_line(name, line_no, line) {
                 Ok(item) => {
-                    self.write_item(item, artwork_base, name, Some(line_no), &mut report)
+                    self.write_item(item, name, Some(line_no), &mut batch, &mut report)
                         .await?
                 }
                 Err(r) => report.rejected.push(r),
             }
             progress.advance(1);
         }
+        self.flush(&mut batch, &mut report).await?;
         if !header_seen {
             report.reject(name, Some(1), Some("format"), "the feed is empty: its first line must be the header {\"format\": \"marquee-catalog\", \"version\": 1}");
         }
@@ -213,6 +237,10 @@ impl Importer<'_> {
         let root = root.canonicalize().map_err(io(root))?;
         let listing = list_folder(&root, &mut report)?;
         let plan = layout::plan(&listing);
+        let mut batch = Batch {
+            items: Vec::new(),
+            artwork_base: Some(root.clone()),
+        };
         progress.phase("titles", (plan.movies.len() + plan.series.len()) as u64);
         for m in &plan.movies {
             let mut entry = match &m.nfo {
@@ -237,7 +265,7 @@ impl Importer<'_> {
             entry.artwork = m.artwork.clone();
             let item = Item::Movie(entry);
             let file = m.nfo.clone().unwrap_or_else(|| m.folder.clone());
-            self.write_folder_item(item, &root, &m.media, &file, &mut report)
+            self.write_folder_item(item, &root, &m.media, &file, &mut batch, &mut report)
                 .await?;
             progress.advance(1);
         }
@@ -291,10 +319,11 @@ impl Importer<'_> {
                 season_names,
                 episodes,
             });
-            self.write_folder_item(item, &root, &media, &s.nfo, &mut report)
+            self.write_folder_item(item, &root, &media, &s.nfo, &mut batch, &mut report)
                 .await?;
             progress.advance(1);
         }
+        self.flush(&mut batch, &mut report).await?;
         for f in plan.ignored {
             tracing::debug!(file = %f, "not part of any title");
         }
@@ -302,46 +331,100 @@ impl Importer<'_> {
         Ok(report)
     }
 
+    /// Prepares a folder item (media sizes and sidecars from the listing)
+    /// and writes the batch when it is full.
     async fn write_folder_item(
         &self,
         item: Item,
         root: &Path,
         media: &[PlannedMedia],
         file: &str,
+        batch: &mut Batch,
         report: &mut LibraryReport,
     ) -> Result<(), LibraryError> {
         let sizes: Vec<(String, u64, Vec<String>)> = media
             .iter()
             .map(|m| (m.path.clone(), m.size, m.subtitles.clone()))
             .collect();
-        self.write(item, Some(root), file, None, &sizes, Some(root), report)
-            .await
+        if let Some(p) = self.prepare(item, file, None, &sizes, Some(root), report) {
+            batch.items.push(p);
+        }
+        if batch.items.len() >= BATCH {
+            self.flush(batch, report).await?;
+        }
+        Ok(())
     }
 
+    /// Prepares a feed item and writes the batch when it is full.
     async fn write_item(
         &self,
         item: Item,
-        artwork_base: Option<&Path>,
         file: &str,
         line: Option<u64>,
+        batch: &mut Batch,
         report: &mut LibraryReport,
     ) -> Result<(), LibraryError> {
-        self.write(item, artwork_base, file, line, &[], None, report)
-            .await
+        if let Some(p) = self.prepare(item, file, line, &[], None, report) {
+            batch.items.push(p);
+        }
+        if batch.items.len() >= BATCH {
+            self.flush(batch, report).await?;
+        }
+        Ok(())
     }
 
-    /// Turns one item into rows, writes it, then its artwork.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
+    /// Writes the prepared items in one transaction, then their artwork.
+    async fn flush(
+        &self,
+        batch: &mut Batch,
+        report: &mut LibraryReport,
+    ) -> Result<(), LibraryError> {
+        if batch.items.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut batch.items);
+        let rows: Vec<LibraryItem> = pending.iter().map(|p| p.item.clone()).collect();
+        let outcomes = self.store.upsert_library_items(&rows, self.now).await?;
+        for (p, outcome) in pending.into_iter().zip(outcomes) {
+            report.count(outcome.title.1);
+            for (_, o) in &outcome.episodes {
+                report.count(*o);
+            }
+            for (which, a) in p.art {
+                let id = if which == 0 {
+                    outcome.title.0
+                } else {
+                    match outcome.episodes.get(which - 1) {
+                        Some((id, _)) => *id,
+                        None => continue,
+                    }
+                };
+                match &batch.artwork_base {
+                    Some(base) => {
+                        art::import_picture(self, base, id, &a, &p.file, p.line, report).await?
+                    }
+                    None => report.reject(
+                        &p.file,
+                        p.line,
+                        Some(&format!("artwork.{}", a.kind.as_str())),
+                        "a posted feed cannot point at files: upload the picture in the catalog editor, or import the feed with `marquee import catalog` from its folder",
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns one item into rows (or a rejection when it has no identity).
+    fn prepare(
         &self,
         item: Item,
-        artwork_base: Option<&Path>,
         file: &str,
         line: Option<u64>,
         media: &[(String, u64, Vec<String>)],
         library: Option<&Path>,
         report: &mut LibraryReport,
-    ) -> Result<(), LibraryError> {
+    ) -> Option<Pending> {
         let library = library.map(|p| p.display().to_string());
         let media_row = |loc: &str| {
             let found = media.iter().find(|(p, _, _)| p == loc);
@@ -367,7 +450,7 @@ impl Importer<'_> {
                 Some(_) => format!("path:{}", parent_folder(file)),
                 None => {
                     report.reject(file, line, Some("ids"), "give at least one of tmdb, imdb, tvdb: a re-import recognises the title by it");
-                    return Ok(());
+                    return None;
                 }
             },
         };
@@ -393,42 +476,15 @@ impl Importer<'_> {
             rows.push(self.to_row(&ekey, e, Some((i64::from(s), sname)), &media_row));
             art.extend(e.artwork.iter().map(|a| (rows.len(), a.clone())));
         }
-        let outcome = self
-            .store
-            .upsert_library_item(
-                &LibraryItem {
-                    title,
-                    episodes: rows,
-                },
-                self.now,
-            )
-            .await?;
-        report.count(outcome.title.1);
-        for (_, o) in &outcome.episodes {
-            report.count(*o);
-        }
-        for (which, a) in art {
-            let id = if which == 0 {
-                outcome.title.0
-            } else {
-                match outcome.episodes.get(which - 1) {
-                    Some((id, _)) => *id,
-                    None => continue,
-                }
-            };
-            match artwork_base {
-                Some(base) => {
-                    art::import_picture(self, base, id, &a, file, line, report).await?
-                }
-                None => report.reject(
-                    file,
-                    line,
-                    Some(&format!("artwork.{}", a.kind.as_str())),
-                    "a posted feed cannot point at files: upload the picture in the catalog editor, or import the feed with `marquee import catalog` from its folder",
-                ),
-            }
-        }
-        Ok(())
+        Some(Pending {
+            item: LibraryItem {
+                title,
+                episodes: rows,
+            },
+            art,
+            file: file.to_owned(),
+            line,
+        })
     }
 
     fn to_row(
@@ -619,7 +675,6 @@ fn list_folder(root: &Path, report: &mut LibraryReport) -> Result<Vec<ListedFile
     }
     Ok(out)
 }
-
 
 /// A feed posted by an admin (`POST /api/v1/staff/catalog/feed`): imported
 /// like `marquee import catalog FILE`, without artwork files (a posted feed

@@ -513,7 +513,8 @@ pub fn admin_only(path: &str) -> bool {
         || path.contains("webhooks")
         || path.contains("/tokens")
         || path.ends_with("/media")
-        || path.contains("/staff/catalog/")
+        || path.contains("/staff/catalog")
+        || path.contains("/staff/titles")
 }
 
 /// An in-process SMTP server that accepts every message and keeps it:

@@ -1056,6 +1056,8 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         "/staff/changes/2/publish",
         "/changes/1/reaction",
         "/changes/1/comments",
+        "/staff/catalog",
+        "/staff/catalog/1",
     ] {
         assert!(
             found.contains_key(must),
@@ -1069,6 +1071,7 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
         // Attachments: multipart forms, whose `csrf` field is read first.
         ("/staff/support/conversations/", "/attachments"),
         ("/support/conversations/", "/attachments"),
+        ("/staff/catalog/", "/artwork"),
     ] {
         assert!(
             found

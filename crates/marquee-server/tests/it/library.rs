@@ -432,3 +432,193 @@ async fn browser_title_page_shows_the_poster_and_episodes_with_progress() {
     run.await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_catalog_editor_creates_edits_hides_uploads_and_audits() {
+    let app = TestApp::builder().start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    let send = |method: Method, path: String, body: Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let r = app
+                .req(method, &path, Some(&admin))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = send(
+        Method::POST,
+        "/api/v1/staff/titles".into(),
+        serde_json::json!({"kind": "series", "name": "Tide Tables", "year": 2024, "maturity": "tv-pg"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let series = v["id"].as_i64().unwrap();
+    let (s, v) = send(
+        Method::POST,
+        "/api/v1/staff/titles".into(),
+        serde_json::json!({"kind": "episode", "name": "Low Water", "series_id": series,
+                           "season": 1, "episode": 1, "runtime_min": 42}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = send(
+        Method::POST,
+        "/api/v1/staff/titles".into(),
+        serde_json::json!({"kind": "episode", "name": "Again", "series_id": series,
+                           "season": 1, "episode": 1}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (409, Some("episode")),
+        "{v}"
+    );
+
+    // Refusals name the field and change nothing.
+    for (body, field) in [
+        (serde_json::json!({"maturity": "XXX"}), "maturity"),
+        (serde_json::json!({"name": " "}), "name"),
+        (
+            serde_json::json!({"available_from": 10, "available_until": 5}),
+            "available_until",
+        ),
+        (serde_json::json!({"colour": "blue"}), "colour"),
+    ] {
+        let (s, v) = send(
+            Method::PATCH,
+            format!("/api/v1/staff/titles/{series}"),
+            body,
+        )
+        .await;
+        assert_eq!((s, v["error"]["field"].as_str()), (400, Some(field)), "{v}");
+    }
+
+    // Viewers see it until it is hidden; then it is gone everywhere.
+    assert_eq!(
+        app.get(&format!("/titles/{series}"), Some(&viewer))
+            .await
+            .status(),
+        200
+    );
+    let (s, v) = send(
+        Method::PATCH,
+        format!("/api/v1/staff/titles/{series}"),
+        serde_json::json!({"hidden": true, "maturity": "TV-14", "synopsis": "Tides."}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let changes: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            "Synopsis added",
+            "Maturity rating: TV-PG → TV-14",
+            "Hidden from viewers"
+        ]
+    );
+    assert_eq!(
+        app.get(&format!("/titles/{series}"), Some(&viewer))
+            .await
+            .status(),
+        404
+    );
+    let found: Value = app
+        .get("/api/v1/search?q=tide", Some(&viewer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(found.as_array().unwrap().is_empty(), "{found}");
+    // The same edit again changes nothing and records nothing.
+    let (s, v) = send(
+        Method::PATCH,
+        format!("/api/v1/staff/titles/{series}"),
+        serde_json::json!({"hidden": true}),
+    )
+    .await;
+    assert_eq!((s, v["changes"].as_array().map(Vec::len)), (200, Some(0)));
+
+    // A poster upload makes the renditions; a text file is refused.
+    let poster = std::fs::read(fixture().join("Shows/Lighthouse Keepers/poster.jpg")).unwrap();
+    let r = app
+        .req(
+            Method::PUT,
+            &format!("/api/v1/staff/titles/{series}/artwork/poster"),
+            Some(&admin),
+        )
+        .body(poster)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .req(
+            Method::PUT,
+            &format!("/api/v1/staff/titles/{series}/artwork/poster"),
+            Some(&admin),
+        )
+        .body("<svg onload=alert(1)>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let art = app.store().artwork_of(&[series]).await.unwrap();
+    assert!(
+        art.iter()
+            .any(|a| a.origin == "uploaded" && a.size == "card"),
+        "{art:?}"
+    );
+
+    // The audit trail, newest first, in sentences; and on the editor's page.
+    let trail: Value = app
+        .get(
+            &format!("/api/v1/staff/titles/{series}/audit"),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["artwork", "edited", "created"], "{trail}");
+    assert_eq!(trail[1]["by"], "admin@example.com");
+    let html = app
+        .get(&format!("/staff/catalog/{series}"), Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Maturity rating: TV-PG → TV-14"), "{html}");
+    assert!(html.contains("id=\"editor-hidden\" checked"));
+    let list = app
+        .get("/staff/catalog?q=tide", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Tide Tables") && list.contains("<strong>Hidden</strong>"));
+    // Not for viewers or agents.
+    assert_eq!(
+        app.get(&format!("/api/v1/staff/titles/{series}"), Some(&viewer))
+            .await
+            .status(),
+        403
+    );
+}

@@ -4,11 +4,12 @@
 use super::{Backend, Tx};
 use crate::changes::Bump;
 use crate::library::{
-    ArtworkRow, EpisodeRow, ItemOutcome, LibraryDetail, LibraryItem, LibraryStore, LibraryTitle,
-    MediaRow, Outcome, PersonRow, Posterless, StoredRating,
+    ArtworkRow, CatalogAuditEntry, EditorRow, EpisodeRow, ItemOutcome, LibraryDetail, LibraryItem,
+    LibraryStore, LibraryTitle, MediaRow, NewTitle, Outcome, PersonRow, Posterless, StoredRating,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
+use marquee_domain::catalog::TitleFields;
 use marquee_domain::{Millis, TitleKind};
 use std::str::FromStr;
 
@@ -191,6 +192,62 @@ async fn write_children(tx: &mut Tx<'_>, id: i64, t: &LibraryTitle, now: Millis)
     Ok(())
 }
 
+/// Writes an editor's fields; `false` when the title does not exist.
+async fn write_fields(
+    tx: &mut Tx<'_>,
+    id: i64,
+    f: &TitleFields,
+    rating: Option<&StoredRating>,
+    now: Millis,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE titles SET name = $2, year = $3, synopsis = $4, duration_s = $5, \
+         release_date = $6, maturity = $7, maturity_system = $8, maturity_age = $9, \
+         available_from = $10, available_until = $11, hidden = $12, updated_at = $13 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&f.name)
+    .bind(f.year.map(i64::from))
+    .bind(&f.synopsis)
+    .bind(f.runtime_s)
+    .bind(&f.release_date)
+    .bind(rating.map(|r| r.code.clone()))
+    .bind(rating.map(|r| r.system.clone()))
+    .bind(rating.map(|r| r.min_age))
+    .bind(f.available_from)
+    .bind(f.available_until)
+    .bind(i64::from(f.hidden))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Appends to the catalog audit trail.
+async fn audit(
+    tx: &mut Tx<'_>,
+    title_id: i64,
+    actor_id: i64,
+    action: &str,
+    summary: &str,
+    now: Millis,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO catalog_audit(title_id, actor_id, action, summary, at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(title_id)
+    .bind(actor_id)
+    .bind(action)
+    .bind(summary)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Distinct values, first spelling kept (case-insensitively).
 fn dedup(v: &[String]) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::with_capacity(v.len());
@@ -268,31 +325,51 @@ impl From<ArtRow> for ArtworkRow {
 #[async_trait]
 impl LibraryStore for Backend {
     async fn upsert_library_item(&self, item: &LibraryItem, now: Millis) -> Result<ItemOutcome> {
+        let mut out = self
+            .upsert_library_items(std::slice::from_ref(item), now)
+            .await?;
+        out.pop().ok_or_else(|| StoreError::Invalid {
+            field: "item",
+            message: "nothing was written".into(),
+        })
+    }
+
+    async fn upsert_library_items(
+        &self,
+        items: &[LibraryItem],
+        now: Millis,
+    ) -> Result<Vec<ItemOutcome>> {
         let mut tx = self.begin_write().await?;
-        let title = upsert_title(&mut tx, &item.title, None, now).await?;
-        let mut episodes = Vec::with_capacity(item.episodes.len());
-        for e in &item.episodes {
-            let Some((number, name)) = &e.season else {
-                return Err(StoreError::Invalid {
-                    field: "season",
-                    message: format!("episode {} has no season", e.key),
-                });
-            };
-            let season = season_id(&mut tx, title.0, *number, name.as_deref()).await?;
-            let parent = Parent {
-                series_id: title.0,
-                season_id: season,
-            };
-            episodes.push(upsert_title(&mut tx, e, Some(parent), now).await?);
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let title = upsert_title(&mut tx, &item.title, None, now).await?;
+            let mut episodes = Vec::with_capacity(item.episodes.len());
+            for e in &item.episodes {
+                let Some((number, name)) = &e.season else {
+                    return Err(StoreError::Invalid {
+                        field: "season",
+                        message: format!("episode {} has no season", e.key),
+                    });
+                };
+                let season = season_id(&mut tx, title.0, *number, name.as_deref()).await?;
+                let parent = Parent {
+                    series_id: title.0,
+                    season_id: season,
+                };
+                episodes.push(upsert_title(&mut tx, e, Some(parent), now).await?);
+            }
+            out.push(ItemOutcome { title, episodes });
         }
         tx.commit().await?;
-        let changed = std::iter::once(&title)
-            .chain(&episodes)
-            .any(|(_, o)| *o != Outcome::Unchanged);
+        let changed = out.iter().any(|o| {
+            std::iter::once(&o.title)
+                .chain(&o.episodes)
+                .any(|(_, x)| *x != Outcome::Unchanged)
+        });
         if changed {
             self.changes.on_return(Bump::All);
         }
-        Ok(ItemOutcome { title, episodes })
+        Ok(out)
     }
 
     async fn artwork_source(&self, title_id: i64, kind: &str) -> Result<Option<String>> {
@@ -510,5 +587,210 @@ impl LibraryStore for Backend {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    async fn title_fields(&self, id: i64) -> Result<Option<(TitleKind, TitleFields)>> {
+        type Row = (
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT kind, name, year, synopsis, duration_s, release_date, maturity, \
+             available_from, available_until, hidden FROM titles WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((
+            kind,
+            name,
+            year,
+            synopsis,
+            runtime_s,
+            release_date,
+            maturity,
+            from,
+            until,
+            hidden,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            TitleKind::from_str(&kind)?,
+            TitleFields {
+                name,
+                year: year.and_then(|y| i32::try_from(y).ok()),
+                synopsis,
+                runtime_s,
+                release_date,
+                maturity,
+                available_from: from,
+                available_until: until,
+                hidden: hidden != 0,
+            },
+        )))
+    }
+
+    async fn edit_title(
+        &self,
+        id: i64,
+        fields: &TitleFields,
+        rating: Option<&StoredRating>,
+        actor_id: i64,
+        summary: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let _changed = self.changes.on_return(Bump::All);
+        let mut tx = self.begin_write().await?;
+        let done = write_fields(&mut tx, id, fields, rating, now).await?;
+        if !done {
+            return Ok(false);
+        }
+        audit(&mut tx, id, actor_id, "edited", summary, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_title(&self, new: &NewTitle, actor_id: i64, now: Millis) -> Result<i64> {
+        let _changed = self.changes.on_return(Bump::All);
+        let mut tx = self.begin_write().await?;
+        let (series_id, season_id, episode) = match new.episode_of {
+            Some((series, season, episode)) => {
+                let kind: Option<String> =
+                    sqlx::query_scalar("SELECT kind FROM titles WHERE id = $1")
+                        .bind(series)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if kind.as_deref() != Some("series") {
+                    return Err(StoreError::Invalid {
+                        field: "series_id",
+                        message: format!("title {series} is not a series"),
+                    });
+                }
+                let season = season_id(&mut tx, series, season, None).await?;
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM titles WHERE season_id = $1 AND episode_number = $2",
+                )
+                .bind(season)
+                .bind(episode)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_some() {
+                    return Err(StoreError::Conflict { field: "episode" });
+                }
+                (Some(series), Some(season), Some(episode))
+            }
+            None => (None, None, None),
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO titles(kind, name, series_id, season_id, episode_number, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'marquee', $6) RETURNING id",
+        )
+        .bind(new.kind.as_str())
+        .bind(&new.fields.name)
+        .bind(series_id)
+        .bind(season_id)
+        .bind(episode)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        write_fields(&mut tx, id, &new.fields, new.rating.as_ref(), now).await?;
+        audit(
+            &mut tx,
+            id,
+            actor_id,
+            "created",
+            &format!("Created {}", new.fields.name),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn record_catalog_action(
+        &self,
+        title_id: i64,
+        actor_id: i64,
+        action: &str,
+        summary: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        audit(&mut tx, title_id, actor_id, action, summary, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn catalog_audit(&self, title_id: i64, limit: u32) -> Result<Vec<CatalogAuditEntry>> {
+        let rows: Vec<(Millis, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT c.at, a.email, c.action, c.summary FROM catalog_audit c \
+             LEFT JOIN accounts a ON a.id = c.actor_id WHERE c.title_id = $1 \
+             ORDER BY c.at DESC, c.id DESC LIMIT $2",
+        )
+        .bind(title_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, action, summary)| CatalogAuditEntry {
+                at,
+                actor,
+                action,
+                summary,
+            })
+            .collect())
+    }
+
+    async fn editor_titles(&self, q: &str, limit: u32, offset: u32) -> Result<Vec<EditorRow>> {
+        let pattern = format!(
+            "%{}%",
+            q.trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+            i64,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT id, kind, name, year, maturity, hidden, catalog_key FROM titles \
+                 WHERE kind <> 'episode' AND lower(name) LIKE $1 ESCAPE '\\' \
+                 ORDER BY id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, name, year, maturity, hidden, key)| {
+                Ok(EditorRow {
+                    id,
+                    kind: TitleKind::from_str(&kind)?,
+                    name,
+                    year: year.and_then(|y| i32::try_from(y).ok()),
+                    maturity,
+                    hidden: hidden != 0,
+                    imported: key.is_some(),
+                })
+            })
+            .collect()
     }
 }

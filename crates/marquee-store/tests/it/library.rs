@@ -1,14 +1,18 @@
 //! The library import's storage (#21), run against every backend.
 
+use marquee_domain::catalog::TitleFields;
 use marquee_domain::{Plan, Role, Thumb, TitleKind};
+use marquee_store::library::NewTitle;
 use marquee_store::library::{
     ArtworkRow, LibraryItem, LibraryStore, LibraryTitle, MediaRow, Outcome, PersonRow, StoredRating,
 };
 use marquee_store::{CatalogStore, NewAccount};
+use marquee_store::{StoreError, Visibility};
 
 both_backends!(
     check_reimport_updates_in_place_and_keeps_history,
     check_artwork_rows_replace_by_kind_and_posterless_lists_the_rest,
+    check_the_editor_creates_edits_hides_and_audits,
 );
 
 fn title(key: &str, kind: TitleKind, name: &str, hash: &str) -> LibraryTitle {
@@ -254,4 +258,113 @@ async fn check_artwork_rows_replace_by_kind_and_posterless_lists_the_rest<
     assert_eq!(sizes, vec![("backdrop", "backdrop"), ("poster", "card")]);
     assert!(s.artwork_exists(&"4".repeat(32)).await.unwrap());
     assert!(!s.artwork_exists(&"1".repeat(32)).await.unwrap());
+}
+
+async fn check_the_editor_creates_edits_hides_and_audits<S: LibraryStore + CatalogStore>(s: &S) {
+    let admin = s
+        .create_account(
+            &NewAccount {
+                email: "ed@example.com".into(),
+                password_hash: "h".into(),
+                role: Role::Admin,
+                plan: Plan::Basic,
+                must_change_password: false,
+                first_profile: "Ed".into(),
+                email_verified: true,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let fields = TitleFields {
+        name: "Harbor_100%".into(),
+        year: Some(2020),
+        ..Default::default()
+    };
+    let series = s
+        .create_title(
+            &NewTitle {
+                kind: TitleKind::Series,
+                fields: fields.clone(),
+                rating: None,
+                episode_of: None,
+            },
+            admin.id,
+            10,
+        )
+        .await
+        .unwrap();
+    let ep = NewTitle {
+        kind: TitleKind::Episode,
+        fields: TitleFields {
+            name: "Pilot".into(),
+            runtime_s: Some(1800),
+            ..Default::default()
+        },
+        rating: None,
+        episode_of: Some((series, 1, 1)),
+    };
+    let e1 = s.create_title(&ep, admin.id, 11).await.unwrap();
+    assert!(matches!(
+        s.create_title(&ep, admin.id, 12).await,
+        Err(StoreError::Conflict { field: "episode" })
+    ));
+    let not_series = NewTitle {
+        episode_of: Some((e1, 1, 2)),
+        ..ep.clone()
+    };
+    assert!(matches!(
+        s.create_title(&not_series, admin.id, 12).await,
+        Err(StoreError::Invalid {
+            field: "series_id",
+            ..
+        })
+    ));
+    let lib = s.library_detail(series).await.unwrap().unwrap();
+    assert_eq!(lib.episodes.len(), 1);
+
+    // Hidden: absent for viewers, still listed for the editor.
+    let (kind, mut f) = s.title_fields(series).await.unwrap().unwrap();
+    assert_eq!(kind, TitleKind::Series);
+    f.hidden = true;
+    f.maturity = Some("TV-14".into());
+    let rating = StoredRating {
+        code: "TV-14".into(),
+        system: "tv".into(),
+        min_age: 14,
+    };
+    assert!(s
+        .edit_title(
+            series,
+            &f,
+            Some(&rating),
+            admin.id,
+            "Hidden from viewers",
+            20
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .edit_title(999_999, &f, None, admin.id, "x", 20)
+        .await
+        .unwrap());
+    let v = Visibility::default();
+    assert!(s
+        .visible_titles(&[series, e1], &v)
+        .await
+        .unwrap()
+        .is_empty());
+    // `%` and `_` in the query are letters, not wildcards.
+    let found = s.editor_titles("bor_100%", 10, 0).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].hidden && !found[0].imported);
+    assert_eq!(found[0].maturity.as_deref(), Some("TV-14"));
+    assert!(s.editor_titles("bor_1000", 10, 0).await.unwrap().is_empty());
+    assert!(s.editor_titles("borx100", 10, 0).await.unwrap().is_empty());
+
+    let trail = s.catalog_audit(series, 10).await.unwrap();
+    let actions: Vec<&str> = trail.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["edited", "created"]);
+    assert_eq!(trail[0].actor.as_deref(), Some("ed@example.com"));
+    assert_eq!(trail[0].summary, "Hidden from viewers");
 }
