@@ -4,6 +4,7 @@
 #
 #   bench/catalog/run.sh                 # RUNS=3 TITLES=100000 PICTURES=60
 #   SKIP_BUILD=1 RUNS=5 bench/catalog/run.sh
+#   PARTS=artwork bench/catalog/run.sh     # one part only (import, artwork)
 #
 # 1. Metadata import: a generated feed of TITLES titles (gen_feed.py: movies,
 #    and series of ten episodes; cast, crew, genres, tags, ratings, ids) into
@@ -22,6 +23,7 @@ cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
 TITLES=${TITLES:-100000}
 PICTURES=${PICTURES:-60}
+PARTS=${PARTS:-import artwork}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 command -v /usr/bin/time >/dev/null || { echo "GNU time is required (apt-get install time)"; exit 1; }
@@ -33,6 +35,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 BIN=${BENCH_BIN:-$TARGET/release/marquee}
 
+: > "$WORK/results"
+if [[ " $PARTS " == *" import "* ]]; then
 echo "generating a feed of $TITLES titles..."
 python3 bench/catalog/gen_feed.py "$TITLES" > "$WORK/feed.jsonl"
 python3 - "$WORK/feed.jsonl" "$WORK/flat.jsonl" <<'PY'
@@ -59,7 +63,6 @@ measure() { # label, then the command; prints "label seconds maxrss_kb"
   echo "$label $(cat "$WORK/time")"
 }
 
-: > "$WORK/results"
 export MARQUEE_DATA_DIR="$WORK/data"
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/data" "$WORK/peer.db"
@@ -69,10 +72,12 @@ for run in $(seq 1 "$RUNS"); do
   measure marquee_again env MARQUEE_LOG__FILTER=warn "$BIN" import catalog "$WORK/feed.jsonl" \
     --no-posters >> "$WORK/results"
   grep -q "$TITLES unchanged" "$WORK/out" || { echo "unexpected re-import report:"; cat "$WORK/out"; exit 1; }
-  measure peer_sqlite_utils sqlite-utils insert "$WORK/peer.db" titles "$WORK/flat.jsonl" --nl >> "$WORK/results"
+  measure peer_sqlite_utils sqlite-utils insert "$WORK/peer.db" titles "$WORK/flat.jsonl" --nl --alter >> "$WORK/results"
   tail -3 "$WORK/results"
 done 2>&1
+fi
 
+if [[ " $PARTS " == *" artwork "* ]]; then
 echo "drawing $PICTURES source posters (2000x3000)..."
 mkdir -p "$WORK/pictures"
 python3 - "$WORK/pictures" "$PICTURES" <<'PY'
@@ -89,10 +94,11 @@ for i in range(int(sys.argv[2])):
     img.save(f"{sys.argv[1]}/p{i:04d}.jpg", quality=90)
 PY
 for run in $(seq 1 "$RUNS"); do
-  taskset -c 0 "$TARGET/release/examples/resize_dir" "$WORK/pictures" | awk '{print "artwork_marquee", $5}' >> "$WORK/results"
-  taskset -c 0 python3 bench/catalog/pillow_resize.py "$WORK/pictures" | awk '{print "artwork_pillow", $5}' >> "$WORK/results"
+  taskset -c 0 "$TARGET/release/examples/resize_dir" "$WORK/pictures" | awk '{print "artwork_marquee", $6}' >> "$WORK/results"
+  taskset -c 0 python3 bench/catalog/pillow_resize.py "$WORK/pictures" | awk '{print "artwork_pillow", $6}' >> "$WORK/results"
   tail -2 "$WORK/results"
 done
+fi
 
 python3 - "$WORK/results" "$TITLES" <<'PY'
 import statistics, sys
@@ -102,15 +108,17 @@ for line in open(sys.argv[1]):
     rows.setdefault(k, []).append([float(x) for x in v])
 n = int(sys.argv[2])
 med = lambda k, i: statistics.median(r[i] for r in rows[k])
-print()
-print(f"{'import of ' + str(n) + ' titles':<34} {'median s':>9} {'titles/s':>10} {'peak RSS MB':>12}")
-for k in ("marquee_first", "marquee_again", "peer_sqlite_utils"):
-    s = med(k, 0)
-    print(f"{k:<34} {s:>9.2f} {n / s:>10,.0f} {med(k, 1) / 1024:>12.0f}")
-print(f"ratio marquee first import / sqlite-utils insert, titles/s: "
-      f"{med('peer_sqlite_utils', 0) / med('marquee_first', 0):.2f}")
-print()
-m, p = med("artwork_marquee", 0), med("artwork_pillow", 0)
-print(f"artwork, pictures/s on one core (card + detail + share each): marquee {m:.2f}, pillow {p:.2f}")
-print(f"ratio marquee / pillow: {m / p:.2f}")
+if "marquee_first" in rows:
+    print()
+    print(f"{'import of ' + str(n) + ' titles':<34} {'median s':>9} {'titles/s':>10} {'peak RSS MB':>12}")
+    for k in ("marquee_first", "marquee_again", "peer_sqlite_utils"):
+        s = med(k, 0)
+        print(f"{k:<34} {s:>9.2f} {n / s:>10,.0f} {med(k, 1) / 1024:>12.0f}")
+    print(f"ratio marquee first import / sqlite-utils insert, titles/s: "
+          f"{med('peer_sqlite_utils', 0) / med('marquee_first', 0):.2f}")
+if "artwork_marquee" in rows:
+    print()
+    m, p = med("artwork_marquee", 0), med("artwork_pillow", 0)
+    print(f"artwork, pictures/s on one core (card + detail + share each): marquee {m:.2f}, pillow {p:.2f}")
+    print(f"ratio marquee / pillow: {m / p:.2f}")
 PY

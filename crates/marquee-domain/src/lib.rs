@@ -331,6 +331,63 @@ pub struct Profile {
     pub is_kids: bool,
     /// Creation time, ms.
     pub created_at: Millis,
+    /// The avatar it chose (a key of [`AVATARS`]); `None`: picked by its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+}
+
+/// The avatars a profile may choose: a key and the colour its initial is
+/// set on (white text on each passes WCAG AA).
+pub const AVATARS: &[(&str, &str)] = &[
+    ("red", "#b3261e"),
+    ("orange", "#a14800"),
+    ("green", "#2e6b30"),
+    ("teal", "#00695c"),
+    ("blue", "#1e5aa8"),
+    ("indigo", "#3f3d99"),
+    ("purple", "#6a2c91"),
+    ("grey", "#4f5358"),
+];
+
+impl Profile {
+    /// The colour of its avatar: the chosen one, else one its id picks.
+    pub fn avatar_colour(&self) -> &'static str {
+        let chosen = self
+            .avatar
+            .as_deref()
+            .and_then(|a| AVATARS.iter().find(|(k, _)| *k == a));
+        let i = (self.id.unsigned_abs() % AVATARS.len() as u64) as usize;
+        chosen.or(AVATARS.get(i)).map_or("#4f5358", |(_, c)| c)
+    }
+
+    /// The letter on its avatar.
+    pub fn initial(&self) -> char {
+        self.name
+            .chars()
+            .next()
+            .map_or('?', |c| c.to_uppercase().next().unwrap_or(c))
+    }
+}
+
+/// Checks an avatar key.
+pub fn check_avatar(key: &str) -> Result<String, DomainError> {
+    AVATARS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(k, _)| (*k).to_owned())
+        .ok_or_else(|| {
+            DomainError::invalid(
+                "avatar",
+                format!(
+                    "unknown avatar {key:?}: use one of {}",
+                    AVATARS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
 }
 
 /// A thumbs rating, Netflix style.
@@ -427,6 +484,38 @@ impl DomainError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avatars_are_checked_and_contrast_with_white() {
+        assert_eq!(check_avatar("teal").unwrap(), "teal");
+        assert!(check_avatar("chartreuse").is_err());
+        // Relative luminance of each colour against white (1.0): AA asks 4.5.
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        for (k, hex) in AVATARS {
+            let v = u32::from_str_radix(&hex[1..], 16).unwrap();
+            let [r, g, b] = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+            let l = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+            let ratio = 1.05 / (l + 0.05);
+            assert!(ratio >= 4.5, "{k}: {ratio:.2}");
+        }
+        let p = Profile {
+            id: 3,
+            account_id: 1,
+            name: "éva".into(),
+            is_kids: false,
+            created_at: 0,
+            avatar: Some("blue".into()),
+        };
+        assert_eq!(p.avatar_colour(), "#1e5aa8");
+        assert_eq!(p.initial(), 'É');
+    }
 
     #[test]
     fn role_order_and_parse() {

@@ -397,6 +397,39 @@ pub async fn create_profile(
         .await?)
 }
 
+/// Renames a profile of the caller's account, sets its kids flag and its
+/// avatar (a key of `marquee_domain::AVATARS`). Another account's profile
+/// is a 404.
+pub async fn update_profile(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    name: &str,
+    is_kids: bool,
+    avatar: Option<&str>,
+) -> Result<Profile, AppError> {
+    let name = validate::profile_name(name, user.account.role.is_staff())?;
+    let avatar = avatar
+        .filter(|a| !a.is_empty())
+        .map(marquee_domain::check_avatar)
+        .transpose()?;
+    state
+        .store
+        .update_profile(user.account.id, id, &name, is_kids, avatar.as_deref())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("profile {id} not found")))
+}
+
+/// Deletes a profile of the caller's account with its history, thumbs and
+/// playback state. The last profile stays (409 naming `profile`).
+pub async fn delete_profile(state: &AppState, user: &CurrentUser, id: i64) -> Result<(), AppError> {
+    if state.store.delete_profile(user.account.id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("profile {id} not found")))
+    }
+}
+
 /// Changes the password, ends every other session and starts a new one.
 pub async fn change_password(
     state: &AppState,

@@ -617,6 +617,20 @@ pub trait CatalogStore: Send + Sync {
         is_kids: bool,
         now: Millis,
     ) -> Result<Profile>;
+    /// Renames a profile, sets its kids flag and avatar; `None` when the
+    /// account has no such profile.
+    async fn update_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        name: &str,
+        is_kids: bool,
+        avatar: Option<&str>,
+    ) -> Result<Option<Profile>>;
+    /// Deletes a profile with its history, thumbs and playback state
+    /// (sessions on it lose their selection); `false` when the account has
+    /// no such profile. The last profile of an account is refused.
+    async fn delete_profile(&self, account_id: i64, id: i64) -> Result<bool>;
 
     /// Stores a new session.
     async fn create_session(

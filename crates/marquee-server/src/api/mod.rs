@@ -36,14 +36,14 @@ pub mod support;
     info(title = "Marquee API", version = "1", description = "Catalog, accounts and profiles of a Marquee installation. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."),
     paths(
         list_titles, get_title, list_genres, search, signup, login, logout, me, list_profiles,
-        create_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account,
+        create_profile, update_profile, delete_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account,
         password_reset, password_reset_confirm, staff_password_reset, verify_email, change_email,
         confirm_email_change
     ),
     components(schemas(
         TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
         ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
-        NewProfileRequest, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
+        NewProfileRequest, ProfileUpdate, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
         PasswordResetConfirm, Accepted, VerifyEmailRequest, ChangeEmailRequest, EmailChanged,
         TitleResponse, crate::library::page::LibraryView, crate::library::page::CastMember,
         crate::library::page::EpisodeView, crate::library::page::SeasonView,
@@ -99,6 +99,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/me", get(me))
         .route("/profiles", get(list_profiles).post(create_profile))
+        .route(
+            "/profiles/{id}",
+            patch(update_profile).delete(delete_profile),
+        )
         .route("/profiles/{id}/select", post(select_profile))
         .route("/profiles/{id}/history", get(profile_history))
         .route("/staff/stats", get(staff_stats))
@@ -698,6 +702,68 @@ async fn create_profile(
 ) -> Result<(StatusCode, Json<Profile>), ApiError> {
     let p = service::create_profile(&state, &user, &b.name, b.is_kids).await?;
     Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// A profile's new name, kids flag and avatar (absent fields stay).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// 1 to 40 characters, unique within the account.
+    name: Option<String>,
+    /// A kids profile: the youngest maturity band.
+    is_kids: Option<bool>,
+    /// One of `red`, `orange`, `green`, `teal`, `blue`, `indigo`,
+    /// `purple`, `grey`; empty for the default.
+    avatar: Option<String>,
+}
+
+/// Edits one of the account's profiles.
+#[utoipa::path(patch, path = "/api/v1/profiles/{id}", tag = "accounts", params(("id" = i64, Path)),
+    request_body = ProfileUpdate,
+    responses((status = 200, body = Profile), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn update_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ProfileUpdate>,
+) -> Result<Json<Profile>, ApiError> {
+    let current = state
+        .store
+        .profile(id)
+        .await?
+        .filter(|p| p.account_id == user.account.id)
+        .ok_or_else(|| AppError::NotFound(format!("profile {id} not found")))?;
+    let avatar = match b.avatar {
+        Some(a) => Some(a),
+        None => current.avatar.clone(),
+    };
+    let p = service::update_profile(
+        &state,
+        &user,
+        id,
+        b.name.as_deref().unwrap_or(&current.name),
+        b.is_kids.unwrap_or(current.is_kids),
+        avatar.as_deref(),
+    )
+    .await?;
+    Ok(Json(p))
+}
+
+/// Deletes one of the account's profiles with its history, thumbs and
+/// playback state; an account keeps at least one (409).
+#[utoipa::path(delete, path = "/api/v1/profiles/{id}", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn delete_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    service::delete_profile(&state, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Switches the session to a profile.

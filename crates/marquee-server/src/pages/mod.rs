@@ -54,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/profiles", get(profiles_page).post(profile_create))
         .route("/profiles/{id}/select", post(profile_select))
+        .route("/profiles/{id}/edit", post(profile_edit))
+        .route("/profiles/{id}/delete", post(profile_delete))
         .route(
             "/account/password",
             get(password_page).post(password_submit),
@@ -798,6 +800,7 @@ struct ProfilesPage {
     profiles: Vec<Profile>,
     current: i64,
     error: Option<String>,
+    avatars: &'static [(&'static str, &'static str)],
 }
 
 async fn profiles_view(
@@ -815,6 +818,7 @@ async fn profiles_view(
             profiles,
             current: user.profile_id.unwrap_or(0),
             error: error.map(|e| e.1),
+            avatars: marquee_domain::AVATARS,
         },
     ))
 }
@@ -832,6 +836,52 @@ struct ProfileForm {
     csrf: String,
     name: String,
     is_kids: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProfileEditForm {
+    csrf: String,
+    name: String,
+    is_kids: Option<String>,
+    #[serde(default)]
+    avatar: String,
+}
+
+async fn profile_edit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<ProfileEditForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let avatar = Some(f.avatar.as_str()).filter(|a| !a.is_empty());
+    match service::update_profile(&state, &user, id, &f.name, f.is_kids.is_some(), avatar).await {
+        Ok(_) => Ok(Redirect::to("/profiles?done=saved").into_response()),
+        Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
+            let status = e.status();
+            profiles_view(&state, page, &user, Some((status, e.to_string()))).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn profile_delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    match service::delete_profile(&state, &user, id).await {
+        Ok(()) => Ok(Redirect::to("/profiles?done=deleted").into_response()),
+        Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
+            let status = e.status();
+            profiles_view(&state, page, &user, Some((status, e.to_string()))).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn profile_create(

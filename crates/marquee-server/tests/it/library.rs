@@ -622,3 +622,96 @@ async fn the_catalog_editor_creates_edits_hides_uploads_and_audits() {
         403
     );
 }
+
+#[tokio::test]
+async fn profiles_can_be_edited_given_an_avatar_and_deleted_but_not_the_last() {
+    let app = TestApp::builder().start().await;
+    let token = app.login_as("family@example.com", Role::Viewer).await;
+    let other = app.login_as("other@example.com", Role::Viewer).await;
+    let me: Value = app
+        .get("/api/v1/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let main = me["profiles"][0]["id"].as_i64().unwrap();
+    let r = app
+        .post_json(
+            "/api/v1/profiles",
+            Some(&token),
+            &serde_json::json!({"name": "Sam"}),
+        )
+        .await;
+    let sam = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let patch = |who: &str, id: i64, body: Value| {
+        let req = app
+            .req(Method::PATCH, &format!("/api/v1/profiles/{id}"), Some(who))
+            .json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = patch(
+        &token,
+        sam,
+        serde_json::json!({"name": "Sammy", "is_kids": true, "avatar": "teal"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["name"].as_str(),
+            v["is_kids"].as_bool(),
+            v["avatar"].as_str()
+        ),
+        (Some("Sammy"), Some(true), Some("teal"))
+    );
+    // Absent fields stay.
+    let (_, v) = patch(&token, sam, serde_json::json!({"name": "Sam"})).await;
+    assert_eq!(
+        (v["is_kids"].as_bool(), v["avatar"].as_str()),
+        (Some(true), Some("teal"))
+    );
+    let (s, v) = patch(&token, sam, serde_json::json!({"avatar": "chartreuse"})).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("avatar")),
+        "{v}"
+    );
+    // Another account's profile does not exist for this one.
+    let (s, _) = patch(&other, sam, serde_json::json!({"name": "Mine"})).await;
+    assert_eq!(s, 404);
+    let del = |who: &str, id: i64| {
+        app.req(Method::DELETE, &format!("/api/v1/profiles/{id}"), Some(who))
+            .send()
+    };
+    assert_eq!(del(&other, sam).await.unwrap().status(), 404);
+    // The profile's history goes with it.
+    let store = app.store();
+    let t = app.add_title("A film").await;
+    store.set_played(sam, t, true, 5).await.unwrap();
+    assert_eq!(del(&token, sam).await.unwrap().status(), 204);
+    assert!(store.profile(sam).await.unwrap().is_none());
+    assert!(store.title_progress(sam, t).await.unwrap().is_none());
+    let r = del(&token, main).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "profile");
+    // The page offers the same, with a warning before deleting.
+    let html = app
+        .get("/profiles", Some(&token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("action=\"/profiles/{main}/edit\"")),
+        "{html}"
+    );
+    assert!(
+        !html.contains("/delete\""),
+        "the last profile offers no delete"
+    );
+}

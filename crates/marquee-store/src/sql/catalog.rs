@@ -188,6 +188,7 @@ pub(crate) struct ProfileRow {
     name: String,
     is_kids: i64,
     created_at: Millis,
+    avatar: Option<String>,
 }
 
 impl From<ProfileRow> for Profile {
@@ -198,6 +199,7 @@ impl From<ProfileRow> for Profile {
             name: r.name,
             is_kids: r.is_kids != 0,
             created_at: r.created_at,
+            avatar: r.avatar,
         }
     }
 }
@@ -1036,6 +1038,63 @@ impl CatalogStore for Backend {
         };
         tx.commit().await?;
         Ok(row.into())
+    }
+
+    async fn update_profile(
+        &self,
+        account_id: i64,
+        id: i64,
+        name: &str,
+        is_kids: bool,
+        avatar: Option<&str>,
+    ) -> Result<Option<Profile>> {
+        let _auth = self.changes.on_return(Bump::Auth);
+        let _profile = self.changes.on_return(Bump::Profile(id));
+        let row: Option<ProfileRow> = sqlx::query_as(
+            "UPDATE profiles SET name = $3, is_kids = $4, avatar = $5 \
+             WHERE id = $1 AND account_id = $2 RETURNING *",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(name)
+        .bind(i64::from(is_kids))
+        .bind(avatar)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| unique_to_conflict(e, "name"))?;
+        Ok(row.map(Profile::from))
+    }
+
+    async fn delete_profile(&self, account_id: i64, id: i64) -> Result<bool> {
+        let _auth = self.changes.on_return(Bump::Auth);
+        let _profile = self.changes.on_return(Bump::Profile(id));
+        let mut tx = self.begin_write().await?;
+        lock_account(&mut tx, account_id).await?;
+        let owned: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM profiles WHERE id = $1 AND account_id = $2")
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if owned.is_none() {
+            return Ok(false);
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM profiles WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if n <= 1 {
+            return Err(StoreError::Limit {
+                field: "profile",
+                message: "an account keeps at least one profile".into(),
+            });
+        }
+        sqlx::query("DELETE FROM profiles WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn create_session(

@@ -1,7 +1,7 @@
 //! [`LibraryStore`], written once for both backends (see `sqlite/mod.rs`
 //! for the dialect seam this file is compiled against).
 
-use super::{Backend, Tx};
+use super::{Backend, Db, Tx};
 use crate::changes::Bump;
 use crate::library::{
     ArtworkRow, CatalogAuditEntry, EditorRow, EpisodeRow, ItemOutcome, LibraryDetail, LibraryItem,
@@ -11,7 +11,12 @@ use crate::{Result, StoreError};
 use async_trait::async_trait;
 use marquee_domain::catalog::TitleFields;
 use marquee_domain::{Millis, TitleKind};
+use sqlx::QueryBuilder;
 use std::str::FromStr;
+
+/// Rows per multi-row INSERT of a title's children (at most 5 binds each):
+/// far under either backend's bind limit, whatever a feed lists.
+const MULTI_ROW: usize = 1000;
 
 /// Where an episode goes: its series and season row ids.
 struct Parent {
@@ -98,66 +103,84 @@ async fn upsert_title(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    write_children(tx, id, t, now).await?;
+    write_children(tx, id, t, now, outcome == Outcome::Added).await?;
     Ok((id, outcome))
 }
 
 /// Genres, tags, people, languages, ids and media of a title just inserted
 /// or cleared.
-async fn write_children(tx: &mut Tx<'_>, id: i64, t: &LibraryTitle, now: Millis) -> Result<()> {
-    for g in dedup(&t.genres) {
-        sqlx::query("INSERT INTO genres(name) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(g)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO title_genres(title_id, genre_id) SELECT $1, id FROM genres WHERE name = $2 \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(g)
-        .execute(&mut **tx)
-        .await?;
+async fn write_children(
+    tx: &mut Tx<'_>,
+    id: i64,
+    t: &LibraryTitle,
+    now: Millis,
+    is_new: bool,
+) -> Result<()> {
+    // One multi-row statement per table: a title's five actors, three tags
+    // and two genres are a handful of statements, not a dozen.
+    let genres = dedup(&t.genres);
+    for genres in genres.chunks(MULTI_ROW) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO genres(name) ");
+        qb.push_values(genres, |mut b, g| {
+            b.push_bind(*g);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut **tx).await?;
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO title_genres(title_id, genre_id) SELECT ");
+        qb.push_bind(id).push(", id FROM genres WHERE name IN (");
+        let mut sep = qb.separated(", ");
+        for g in genres {
+            sep.push_bind(*g);
+        }
+        qb.push(") ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut **tx).await?;
     }
-    for tag in dedup(&t.tags) {
-        sqlx::query(
-            "INSERT INTO title_tags(title_id, tag, source_user, tagged_at) VALUES ($1, $2, NULL, $3)",
-        )
-        .bind(id)
-        .bind(tag)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    let tags = dedup(&t.tags);
+    for tags in tags.chunks(MULTI_ROW) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO title_tags(title_id, tag, source_user, tagged_at) ");
+        qb.push_values(tags, |mut b, tag| {
+            b.push_bind(id)
+                .push_bind(*tag)
+                .push_bind(None::<i64>)
+                .push_bind(now);
+        });
+        qb.build().execute(&mut **tx).await?;
     }
-    for (ord, p) in t.people.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO title_people(title_id, ord, name, role, character) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(ord as i64)
-        .bind(&p.name)
-        .bind(&p.role)
-        .bind(&p.character)
-        .execute(&mut **tx)
-        .await?;
+    let people: Vec<(usize, &PersonRow)> = t.people.iter().enumerate().collect();
+    for people in people.chunks(MULTI_ROW) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO title_people(title_id, ord, name, role, character) ");
+        qb.push_values(people, |mut b, (ord, p)| {
+            b.push_bind(id)
+                .push_bind(*ord as i64)
+                .push_bind(&p.name)
+                .push_bind(&p.role)
+                .push_bind(&p.character);
+        });
+        qb.build().execute(&mut **tx).await?;
     }
-    for lang in dedup(&t.languages) {
-        sqlx::query("INSERT INTO title_languages(title_id, lang) VALUES ($1, $2)")
-            .bind(id)
-            .bind(lang)
-            .execute(&mut **tx)
-            .await?;
+    let langs = dedup(&t.languages);
+    for langs in langs.chunks(MULTI_ROW) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO title_languages(title_id, lang) ");
+        qb.push_values(langs, |mut b, l| {
+            b.push_bind(id).push_bind(*l);
+        });
+        qb.build().execute(&mut **tx).await?;
     }
-    for (kind, value) in &t.ids {
-        sqlx::query(
-            "INSERT INTO title_external_ids(title_id, kind, value) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(kind)
-        .bind(value)
-        .execute(&mut **tx)
-        .await?;
+    for ids in t.ids.chunks(MULTI_ROW) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO title_external_ids(title_id, kind, value) ");
+        qb.push_values(ids, |mut b, (kind, value)| {
+            b.push_bind(id).push_bind(kind).push_bind(value);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut **tx).await?;
+    }
+    if is_new && t.media.is_empty() {
+        return Ok(());
     }
     // Media rows keep their ids across re-imports (playback refers to them).
     let locations: Vec<&str> = t.media.iter().map(|m| m.location.as_str()).collect();

@@ -23,7 +23,7 @@ const IDEAS: &str = "(SELECT id FROM ideas WHERE author_id = $1)";
 const SECTIONS: &[(&str, &str)] = &[
     (
         "profiles",
-        "SELECT id, name, is_kids, created_at FROM profiles WHERE account_id = $1 ORDER BY id",
+        "SELECT id, name, is_kids, avatar, created_at FROM profiles WHERE account_id = $1 ORDER BY id",
     ),
     (
         "sessions",
