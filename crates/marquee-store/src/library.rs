@@ -214,9 +214,9 @@ pub struct EditorRow {
     pub maturity: Option<String>,
     /// Hidden from viewers.
     pub hidden: bool,
-    /// Imported from a library (`catalog_key` set) rather than made here or
-    /// by the demo.
-    pub imported: bool,
+    /// Where it came from: `library` (an import), `marquee` (made here) or
+    /// a demo data set (`movielens`, `ml-100k`, …).
+    pub source: String,
 }
 
 /// A title the editor creates.

@@ -791,9 +791,9 @@ impl LibraryStore for Backend {
             Option<i64>,
             Option<String>,
             i64,
-            Option<String>,
+            String,
         )> = sqlx::query_as(
-            "SELECT id, kind, name, year, maturity, hidden, catalog_key FROM titles \
+            "SELECT id, kind, name, year, maturity, hidden, source FROM titles \
                  WHERE kind <> 'episode' AND lower(name) LIKE $1 ESCAPE '\\' \
                  ORDER BY id DESC LIMIT $2 OFFSET $3",
         )
@@ -803,7 +803,7 @@ impl LibraryStore for Backend {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, kind, name, year, maturity, hidden, key)| {
+            .map(|(id, kind, name, year, maturity, hidden, source)| {
                 Ok(EditorRow {
                     id,
                     kind: TitleKind::from_str(&kind)?,
@@ -811,7 +811,7 @@ impl LibraryStore for Backend {
                     year: year.and_then(|y| i32::try_from(y).ok()),
                     maturity,
                     hidden: hidden != 0,
-                    imported: key.is_some(),
+                    source,
                 })
             })
             .collect()

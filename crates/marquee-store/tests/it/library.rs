@@ -357,7 +357,8 @@ async fn check_the_editor_creates_edits_hides_and_audits<S: LibraryStore + Catal
     // `%` and `_` in the query are letters, not wildcards.
     let found = s.editor_titles("bor_100%", 10, 0).await.unwrap();
     assert_eq!(found.len(), 1);
-    assert!(found[0].hidden && !found[0].imported);
+    assert!(found[0].hidden);
+    assert_eq!(found[0].source, "marquee");
     assert_eq!(found[0].maturity.as_deref(), Some("TV-14"));
     assert!(s.editor_titles("bor_1000", 10, 0).await.unwrap().is_empty());
     assert!(s.editor_titles("borx100", 10, 0).await.unwrap().is_empty());
