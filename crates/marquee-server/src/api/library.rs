@@ -22,7 +22,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 #[openapi(
     paths(post_feed, list_titles, create_title, get_title, edit_title, upload_artwork, title_audit),
     components(schemas(FeedImported, FeedRejection, EditorTitle, TitleInput, TitleEdited,
-        TitleCreated, ArtworkUploaded, AuditEntry)),
+        TitleCreated, ArtworkUploaded, TitleAuditEntry)),
     tags((name = "catalog"))
 )]
 pub struct Doc;
@@ -328,7 +328,7 @@ async fn upload_artwork(
 
 /// One entry of a title's audit trail.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntry {
+pub struct TitleAuditEntry {
     /// When, ms.
     at: Millis,
     /// The staff member (`null` once their account is deleted).
@@ -341,19 +341,19 @@ pub struct AuditEntry {
 
 /// A title's audit trail, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/staff/titles/{id}/audit", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<TitleAuditEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn title_audit(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+) -> Result<Json<Vec<TitleAuditEntry>>, ApiError> {
     Ok(Json(
         editor::audit(&state, id)
             .await?
             .into_iter()
-            .map(|a| AuditEntry {
+            .map(|a| TitleAuditEntry {
                 at: a.at,
                 by: a.actor,
                 action: a.action,
