@@ -4,6 +4,7 @@
 //! first and is checked before the file is read; a body that is not
 //! multipart, or whose first field is not the right token, is a 403.
 
+use super::csrf_failed;
 use super::Page;
 use crate::auth::Staff;
 use crate::error::{AppError, PageError};
@@ -26,13 +27,6 @@ pub fn routes() -> Router<AppState> {
             "/support/conversations/{id}/attachments",
             post(customer_submit).layer(DefaultBodyLimit::disable()),
         )
-}
-
-fn csrf_failed() -> PageError {
-    PageError(AppError::Forbidden(
-        "the form expired or came from another site (CSRF check failed); reload the page and try again"
-            .into(),
-    ))
 }
 
 async fn receive(

@@ -343,26 +343,30 @@ async fn save(
         editor::edit(&state, &admin, id, fields).await
     }
     .await;
-    match result {
-        Ok(changes) => {
-            let done = if changes.is_empty() {
-                "unchanged"
-            } else {
-                "saved"
-            };
-            Ok(Redirect::to(&format!("/staff/catalog/{id}?done={done}")).into_response())
+    let result = result.map(|changes| {
+        if changes.is_empty() {
+            "unchanged"
+        } else {
+            "saved"
         }
+    });
+    title_answer(&state, page, id, result, Some(f.fields)).await
+}
+
+/// Answers an editor form: back to the title with a confirmation, or the
+/// title's page again with the refusal (and what was typed).
+async fn title_answer(
+    state: &AppState,
+    page: Page,
+    id: i64,
+    result: Result<&str, AppError>,
+    form: Option<FieldsForm>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(done) => Ok(Redirect::to(&format!("/staff/catalog/{id}?done={done}")).into_response()),
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
             let status = e.status();
-            let view = title_page(
-                &state,
-                page.l,
-                id,
-                Some(f.fields),
-                Some(e.to_string()),
-                None,
-            )
-            .await?;
+            let view = title_page(state, page.l, id, form, Some(e.to_string()), None).await?;
             Ok(render_status(status, &view))
         }
         Err(e) => Err(e.into()),
@@ -377,11 +381,7 @@ async fn upload(
     Path(id): Path<i64>,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let forbidden = || {
-        PageError(AppError::Forbidden(
-            "the form expired or came from another site (CSRF check failed); reload the page and try again".into(),
-        ))
-    };
+    let forbidden = super::csrf_failed;
     let mut mp = mp.map_err(|_| forbidden())?;
     let (mut csrf_ok, mut kind, mut file) = (false, None, None);
     while let Some(field) = mp
@@ -424,13 +424,5 @@ async fn upload(
         editor::upload_artwork(&state, &admin, id, kind, file).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(Redirect::to(&format!("/staff/catalog/{id}?done=artwork")).into_response()),
-        Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
-            let status = e.status();
-            let view = title_page(&state, page.l, id, None, Some(e.to_string()), None).await?;
-            Ok(render_status(status, &view))
-        }
-        Err(e) => Err(e.into()),
-    }
+    title_answer(&state, page, id, result.map(|_| "artwork"), None).await
 }

@@ -112,6 +112,18 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// The refusal of a form without the session's CSRF token.
+fn csrf_error() -> AppError {
+    AppError::Forbidden(
+        "the form expired or came from another site (CSRF check failed); reload the page and try again".into(),
+    )
+}
+
+/// [`csrf_error`] as a page, for forms read field by field (multipart).
+pub(crate) fn csrf_failed() -> PageError {
+    PageError(csrf_error())
+}
+
 /// The 404 page (or JSON under `/api`).
 pub async fn not_found(req: Request) -> Response {
     let e = AppError::NotFound(format!("nothing at {}", req.uri().path()));
@@ -192,9 +204,7 @@ impl Page {
         if !self.l.csrf.is_empty() && auth::same(sent, &self.l.csrf) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(
-                "the form expired or came from another site (CSRF check failed); reload the page and try again".into(),
-            ))
+            Err(csrf_error())
         }
     }
 }
@@ -856,14 +866,10 @@ async fn profile_edit(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     let avatar = Some(f.avatar.as_str()).filter(|a| !a.is_empty());
-    match service::update_profile(&state, &user, id, &f.name, f.is_kids.is_some(), avatar).await {
-        Ok(_) => Ok(Redirect::to("/profiles?done=saved").into_response()),
-        Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
-            let status = e.status();
-            profiles_view(&state, page, &user, Some((status, e.to_string()))).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = service::update_profile(&state, &user, id, &f.name, f.is_kids.is_some(), avatar)
+        .await
+        .map(drop);
+    profiles_answer(&state, page, &user, result, "/profiles?done=saved").await
 }
 
 async fn profile_delete(
@@ -874,14 +880,8 @@ async fn profile_delete(
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    match service::delete_profile(&state, &user, id).await {
-        Ok(()) => Ok(Redirect::to("/profiles?done=deleted").into_response()),
-        Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
-            let status = e.status();
-            profiles_view(&state, page, &user, Some((status, e.to_string()))).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = service::delete_profile(&state, &user, id).await;
+    profiles_answer(&state, page, &user, result, "/profiles?done=deleted").await
 }
 
 async fn profile_create(
@@ -891,11 +891,26 @@ async fn profile_create(
     PageForm(f): PageForm<ProfileForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    match service::create_profile(&state, &user, &f.name, f.is_kids.is_some()).await {
-        Ok(_) => Ok(Redirect::to("/profiles").into_response()),
-        Err(e) if e.status().is_client_error() => {
+    let result = service::create_profile(&state, &user, &f.name, f.is_kids.is_some())
+        .await
+        .map(drop);
+    profiles_answer(&state, page, &user, result, "/profiles").await
+}
+
+/// Answers a profile form: on to `to`, or the profiles page again with the
+/// refusal (a 404, another account's profile, stays a 404 page).
+async fn profiles_answer(
+    state: &AppState,
+    page: Page,
+    user: &CurrentUser,
+    result: Result<(), AppError>,
+    to: &str,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(()) => Ok(Redirect::to(to).into_response()),
+        Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
             let status = e.status();
-            profiles_view(&state, page, &user, Some((status, e.to_string()))).await
+            profiles_view(state, page, user, Some((status, e.to_string()))).await
         }
         Err(e) => Err(e.into()),
     }
