@@ -4,7 +4,7 @@
 #
 #   bench/catalog/run.sh                 # RUNS=3 TITLES=100000 PICTURES=60
 #   SKIP_BUILD=1 RUNS=5 bench/catalog/run.sh
-#   PARTS=artwork bench/catalog/run.sh     # one part only (import, artwork)
+#   PARTS=artwork bench/catalog/run.sh     # one part only (import, artwork, home)
 #
 # 1. Metadata import: a generated feed of TITLES titles (gen_feed.py: movies,
 #    and series of ten episodes; cast, crew, genres, tags, ratings, ids) into
@@ -16,6 +16,11 @@
 # 2. Artwork: PICTURES 2000x3000 JPEG posters (drawn by Pillow) each resized
 #    into card, detail and share renditions at JPEG quality 82 on one thread:
 #    marquee-artwork (`resize_dir` example) beside Pillow (pillow_resize.py).
+# 3. Home page with artwork (PARTS=home, not in the default set: about ten
+#    minutes): bench/home/run.sh on the page endpoint (GET /, HTML) twice in
+#    one run, with the demo's generated posters off (colour tiles, as before
+#    artwork) and on (after the poster worker drew them all): wrk p99 under
+#    load, and the HTML weight and time to first byte per request.
 #
 # Prints each run and the medians, and the ratios.
 set -euo pipefail
@@ -100,6 +105,19 @@ for run in $(seq 1 "$RUNS"); do
 done
 fi
 
+if [[ " $PARTS " == *" home "* ]]; then
+for art in off on; do
+  echo "home page, artwork $art..."
+  SKIP_BUILD=1 BENCH_BIN="$BIN" ARTWORK=$art ENDPOINTS=page RUNS=$RUNS \
+    OUT="$WORK/home_$art" bench/home/run.sh | tee "$WORK/home_$art.txt"
+  p99=$(grep -E '^page ' "$WORK/home_$art.txt" | sed -E 's/.*p99 median=([0-9.]+) ms.*/\1/')
+  rps=$(grep -E '^page ' "$WORK/home_$art.txt" | sed -E 's/.*req\/s median=([0-9.]+) .*/\1/')
+  kb=$(grep -E '^home page HTML' "$WORK/home_$art.txt" | sed -E 's/.*median ([0-9.]+) KB.*/\1/')
+  ttfb=$(grep -E '^home page HTML' "$WORK/home_$art.txt" | sed -E 's/.*TTFB median=([0-9.]+) ms p99=([0-9.]+) ms.*/\1 \2/')
+  echo "home_$art $p99 $rps $kb $ttfb" >> "$WORK/results"
+done
+fi
+
 python3 - "$WORK/results" "$TITLES" <<'PY'
 import statistics, sys
 rows = {}
@@ -121,4 +139,13 @@ if "artwork_marquee" in rows:
     m, p = med("artwork_marquee", 0), med("artwork_pillow", 0)
     print(f"artwork, pictures/s on one core (card + detail + share each): marquee {m:.2f}, pillow {p:.2f}")
     print(f"ratio marquee / pillow: {m / p:.2f}")
+if "home_on" in rows:
+    print()
+    print(f"{'GET / (HTML home page)':<24} {'p99 ms':>8} {'req/s':>8} {'HTML KB':>8} {'TTFB ms':>8} {'TTFB p99':>9}")
+    for k in ("home_off", "home_on"):
+        r = rows[k][-1]
+        print(f"{'artwork ' + k[5:]:<24} {r[0]:>8.2f} {r[1]:>8.0f} {r[2]:>8.1f} {r[3]:>8.2f} {r[4]:>9.2f}")
+    on, off = rows["home_on"][-1], rows["home_off"][-1]
+    print(f"ratio artwork on / off: p99 {on[0] / off[0]:.2f}, req/s {on[1] / off[1]:.2f}, "
+          f"HTML bytes {on[2] / off[2]:.2f}, TTFB median {on[3] / off[3]:.2f}")
 PY

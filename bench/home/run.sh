@@ -5,13 +5,17 @@
 #   CACHE=off bench/home/run.sh  # the cache-miss path: no session or profile cache
 #   ENDPOINTS="home recommendations" bench/home/run.sh
 #   RATE=2500 CONNECTIONS=10 bench/home/run.sh   # paced: about 2,000 req/s offered
+#   ARTWORK=off bench/home/run.sh  # no generated posters (cards are colour tiles)
 #
 # Builds marquee in release mode, starts `marquee serve` on a fresh data
 # directory (first start imports the demo catalog and trains the configured
 # model), logs in PROFILES demo viewers, then runs wrk RUNS times against each
 # endpoint, rotating over the viewers (bench/home/rotate.lua). Prints each run's
 # requests/s and latency percentiles and the server's RSS (VmRSS after the runs,
-# VmHWM = peak), then the medians.
+# VmHWM = peak), then the medians. With ARTWORK=on (the default) the load
+# starts once the poster worker has drawn the demo's posters and the home
+# page shows them. Last, the HTML home page's weight and time to first byte
+# (curl, one request per viewer, twice over), as a browser sees them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
@@ -32,6 +36,10 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exi
 BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/marquee}
 DATA=$(mktemp -d)
 trap 'kill ${SERVER:-} 2>/dev/null || true; rm -rf "$DATA"' EXIT
+ARTWORK=${ARTWORK:-on}
+if [ "$ARTWORK" = off ]; then
+  export MARQUEE_CATALOG__GENERATE_POSTERS=false
+fi
 if [ "$CACHE" = off ]; then
   export MARQUEE_RECS__CACHE_TTL_S=0 MARQUEE_AUTH__SESSION_CACHE_S=0
 fi
@@ -53,6 +61,20 @@ done
 curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/api/v1/staff/recs" >"$OUT/recs_status.json"
 
 python3 bench/home/setup.py "$BASE" "$PROFILES" "$OUT/profiles.json"
+FIRST_TOKEN=$(head -1 "$OUT/profiles.json.txt" | cut -d' ' -f1)
+if [ "$ARTWORK" = on ]; then
+  echo "waiting for the generated posters..."
+  for _ in $(seq 1 600); do
+    M=$(curl -sf "$BASE/metrics")
+    if echo "$M" | grep -q '^marquee_poster_worker_busy 0' \
+      && echo "$M" | grep -Eq '^marquee_posters_generated_total [1-9]' \
+      && curl -sf -H "Authorization: Bearer $FIRST_TOKEN" "$BASE/" | grep -q 'src="/art/'; then
+      break
+    fi
+    sleep 1
+  done
+  echo "posters: $(curl -sf "$BASE/metrics" | grep '^marquee_posters_generated_total')"
+fi
 grep -E "VmRSS|VmHWM" "/proc/$SERVER/status" | sed 's/^/before load: /' | tee "$OUT/rss_start.txt"
 
 rm -f "$OUT"/wrk_*.txt
@@ -69,4 +91,13 @@ curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/api/v1/staff/recs" \
   | python3 -c 'import json,sys; s=json.load(sys.stdin); print("cache", s["cache"], "profiles cached", s["cache_profiles"])' \
   | tee "$OUT/cache.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/loadavg.txt"
+# The HTML home page as a browser gets it: bytes, time to first byte, images.
+: > "$OUT/page_weight.txt"
+for _ in 1 2; do
+  while read -r token _pid; do
+    curl -s -o "$OUT/page.html" -w '%{size_download} %{time_starttransfer}' \
+      -H "Authorization: Bearer $token" "$BASE/" >> "$OUT/page_weight.txt"
+    echo " $(grep -o 'src="/art/' "$OUT/page.html" | wc -l)" >> "$OUT/page_weight.txt"
+  done < "$OUT/profiles.json.txt"
+done
 python3 bench/home/summary.py "$OUT"

@@ -25,3 +25,16 @@ for ep in ["home", "recommendations", "page"]:
         print(f"{ep:16} runs={len(rps)} req/s median={statistics.median(rps):.0f} "
               f"p50 median={statistics.median(p50):.2f} ms p99 median={statistics.median(p99):.2f} ms "
               f"(p99 runs: {', '.join(f'{x:.2f}' for x in p99)}) non-2xx={errs}")
+
+try:
+    rows = [l.split() for l in open(f"{out}/page_weight.txt") if l.strip()]
+except FileNotFoundError:
+    rows = []
+if rows:
+    size = [int(r[0]) for r in rows]
+    ttfb = sorted(float(r[1]) * 1000 for r in rows)
+    imgs = [int(r[2]) for r in rows]
+    p99 = ttfb[min(len(ttfb) - 1, int(len(ttfb) * 0.99))]
+    print(f"home page HTML: {len(rows)} requests, median {statistics.median(size) / 1024:.1f} KB, "
+          f"TTFB median={statistics.median(ttfb):.2f} ms p99={p99:.2f} ms, "
+          f"poster images per page median={statistics.median(imgs):.0f}")

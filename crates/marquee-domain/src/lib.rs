@@ -18,6 +18,7 @@ pub mod listening;
 pub mod maturity;
 pub mod notify;
 pub mod perks;
+pub mod pin;
 pub mod plans;
 pub mod playback;
 pub mod support;
@@ -334,6 +335,10 @@ pub struct Profile {
     /// The avatar it chose (a key of [`AVATARS`]); `None`: picked by its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
+    /// Locked with a 4-digit PIN (see [`pin`]); the PIN itself never leaves
+    /// the store, only its argon2id hash is kept.
+    #[serde(default)]
+    pub has_pin: bool,
 }
 
 /// The avatars a profile may choose: a key and the colour its initial is
@@ -512,6 +517,7 @@ mod tests {
             is_kids: false,
             created_at: 0,
             avatar: Some("blue".into()),
+            has_pin: false,
         };
         assert_eq!(p.avatar_colour(), "#1e5aa8");
         assert_eq!(p.initial(), 'É');

@@ -18,6 +18,7 @@
 
 pub mod als;
 pub mod codec;
+pub mod content;
 pub mod ease;
 pub mod error;
 pub mod experiment;

@@ -42,6 +42,12 @@ pub enum AppError {
         /// What is wrong.
         message: String,
     },
+    /// Opening a profile needs a PIN that was not given (field `pin`).
+    #[error("{0}")]
+    PinRequired(String),
+    /// The PIN given is wrong (field `pin`).
+    #[error("{0}")]
+    WrongPin(String),
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
@@ -121,7 +127,10 @@ impl AppError {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::Reauthenticate { .. } => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_)
+            | AppError::Reauthenticate { .. }
+            | AppError::PinRequired(_)
+            | AppError::WrongPin(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } | AppError::FieldTooLarge { .. } => {
@@ -146,6 +155,8 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::Reauthenticate { .. } => "wrong_password",
+            AppError::PinRequired(_) => "pin_required",
+            AppError::WrongPin(_) => "wrong_pin",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { .. } => "conflict",
             AppError::PayloadTooLarge { .. } | AppError::FieldTooLarge { .. } => {
@@ -171,6 +182,7 @@ impl AppError {
             AppError::Reauthenticate { field, .. } | AppError::FieldTooLarge { field, .. } => {
                 Some(field)
             }
+            AppError::PinRequired(_) | AppError::WrongPin(_) => Some("pin"),
             _ => None,
         }
     }

@@ -30,6 +30,10 @@ pub struct Metrics {
     pub sentiment_encoder_batch_seconds: prometheus::Histogram,
     /// Posts waiting for the accurate tier (set when rendered).
     pub sentiment_encoder_queue: IntGauge,
+    /// Posters the poster worker drew for titles without a picture.
+    pub posters_generated: prometheus::IntCounter,
+    /// 1 while the poster worker is drawing.
+    pub poster_worker_busy: IntGauge,
 }
 
 impl Metrics {
@@ -88,6 +92,14 @@ impl Metrics {
         registry.register(Box::new(sentiment_encoder_posts.clone()))?;
         registry.register(Box::new(sentiment_encoder_batch_seconds.clone()))?;
         registry.register(Box::new(sentiment_encoder_queue.clone()))?;
+        let posters_generated = prometheus::IntCounter::new(
+            "posters_generated_total",
+            "Posters drawn for titles without a picture",
+        )?;
+        let poster_worker_busy =
+            IntGauge::new("poster_worker_busy", "1 while the poster worker is drawing")?;
+        registry.register(Box::new(posters_generated.clone()))?;
+        registry.register(Box::new(poster_worker_busy.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -100,6 +112,8 @@ impl Metrics {
             sentiment_encoder_posts,
             sentiment_encoder_batch_seconds,
             sentiment_encoder_queue,
+            posters_generated,
+            poster_worker_busy,
         })
     }
 

@@ -369,18 +369,151 @@ pub async fn own_profile(
     Ok(p)
 }
 
-/// Selects a profile for the session.
+/// The session's profile, when one is selected and still the account's.
+pub async fn session_profile(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Option<Profile>, AppError> {
+    let Some(id) = user.profile_id else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .profile(id)
+        .await?
+        .filter(|p| p.account_id == user.account.id))
+}
+
+/// Whose PIN switching the session to profile `id` asks for
+/// (`marquee_domain::pin::needed`), with the profile itself.
+pub async fn pin_for_switch(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<(Profile, Option<Profile>), AppError> {
+    let target = own_profile(state, user, id).await?;
+    let current = session_profile(state, user).await?;
+    let guard = marquee_domain::pin::needed(current.as_ref(), &target).cloned();
+    Ok((target, guard))
+}
+
+/// Selects a profile for the session. Where a PIN guards the switch (a
+/// locked profile, or leaving a locked kids profile) it must be given:
+/// 403 `pin_required` without it, 403 `wrong_pin` with the tries left,
+/// 429 once the profile is locked.
 pub async fn select_profile(
     state: &AppState,
     user: &CurrentUser,
     id: i64,
+    pin: Option<&str>,
 ) -> Result<Profile, AppError> {
-    let p = own_profile(state, user, id).await?;
+    let (target, guard) = pin_for_switch(state, user, id).await?;
+    if let Some(guard) = guard {
+        check_pin(state, &guard, pin).await?;
+    }
     state
         .store
-        .set_session_profile(&user.token_hash, p.id)
+        .set_session_profile(&user.token_hash, target.id)
         .await?;
-    Ok(p)
+    Ok(target)
+}
+
+/// Checks `pin` against `profile`'s PIN. Every try is counted in the store
+/// before the hash is checked, so that parallel guesses on several
+/// instances share the [`marquee_domain::pin::TRIES`].
+async fn check_pin(state: &AppState, profile: &Profile, pin: Option<&str>) -> Result<(), AppError> {
+    use marquee_domain::pin;
+    let Some(pin) = pin.filter(|p| !p.is_empty()) else {
+        return Err(AppError::PinRequired(format!(
+            "enter the PIN of the profile {}",
+            profile.name
+        )));
+    };
+    pin::check("pin", pin)?;
+    let now = state.clock.now_ms();
+    let locked = |until: i64| AppError::TooManyRequests {
+        retry_after_s: u64::try_from((until - now).max(1000) / 1000).unwrap_or(1),
+    };
+    let (pin_hash, failures_before) = match state.store.begin_pin_try(profile.id, now).await? {
+        marquee_store::PinTry::NoPin => return Ok(()),
+        marquee_store::PinTry::Locked { until } => return Err(locked(until)),
+        marquee_store::PinTry::Counted {
+            pin_hash,
+            failures_before,
+        } => (pin_hash, failures_before),
+    };
+    if !pin::may_try(failures_before) {
+        let until = now + pin::LOCKOUT_MS;
+        state.store.end_pin_try(profile.id, Some(until)).await?;
+        return Err(locked(until));
+    }
+    let ok = {
+        let _permit = hashing(state).await?;
+        auth::verify_password(pin.to_string(), pin_hash).await?
+    };
+    if ok {
+        state.store.end_pin_try(profile.id, None).await?;
+        return Ok(());
+    }
+    match pin::after_wrong(failures_before + 1, now) {
+        Ok(left) => Err(AppError::WrongPin(format!(
+            "Wrong PIN: {left} {} left",
+            if left == 1 { "try" } else { "tries" }
+        ))),
+        Err(until) => {
+            state.store.end_pin_try(profile.id, Some(until)).await?;
+            Err(AppError::TooManyRequests {
+                retry_after_s: u64::try_from(pin::LOCKOUT_MS / 1000).unwrap_or(900),
+            })
+        }
+    }
+}
+
+/// Refuses managing profiles (adding, editing, deleting, PINs) from a kids
+/// profile: a child could otherwise unlock itself.
+async fn not_from_kids(state: &AppState, user: &CurrentUser) -> Result<(), AppError> {
+    if session_profile(state, user)
+        .await?
+        .is_some_and(|p| p.is_kids)
+    {
+        return Err(AppError::Forbidden(
+            "profiles cannot be managed from a kids profile; switch profile first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets (`Some`, 4 digits) or removes (`None`) a profile's PIN. The
+/// account's password confirms it (403 naming `password` when wrong).
+pub async fn set_profile_pin(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    pin: Option<&str>,
+    password: &str,
+) -> Result<Profile, AppError> {
+    not_from_kids(state, user).await?;
+    if let Some(pin) = pin {
+        marquee_domain::pin::check("pin", pin)?;
+    }
+    own_profile(state, user, id).await?;
+    check_current_password(state, user, password, || AppError::Reauthenticate {
+        field: "password".into(),
+        message: "the password is wrong".into(),
+    })
+    .await?;
+    let hash = match pin {
+        Some(pin) => {
+            let _permit = hashing(state).await?;
+            Some(auth::hash_password(pin.to_string()).await?)
+        }
+        None => None,
+    };
+    state
+        .store
+        .set_profile_pin(user.account.id, id, hash.as_deref())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("profile {id} not found")))
 }
 
 /// Adds a profile to the user's account.
@@ -390,6 +523,7 @@ pub async fn create_profile(
     name: &str,
     is_kids: bool,
 ) -> Result<Profile, AppError> {
+    not_from_kids(state, user).await?;
     let name = validate::profile_name(name, user.account.role.is_staff())?;
     Ok(state
         .store
@@ -408,6 +542,7 @@ pub async fn update_profile(
     is_kids: bool,
     avatar: Option<&str>,
 ) -> Result<Profile, AppError> {
+    not_from_kids(state, user).await?;
     let name = validate::profile_name(name, user.account.role.is_staff())?;
     let avatar = avatar
         .filter(|a| !a.is_empty())
@@ -423,6 +558,7 @@ pub async fn update_profile(
 /// Deletes a profile of the caller's account with its history, thumbs and
 /// playback state. The last profile stays (409 naming `profile`).
 pub async fn delete_profile(state: &AppState, user: &CurrentUser, id: i64) -> Result<(), AppError> {
+    not_from_kids(state, user).await?;
     if state.store.delete_profile(user.account.id, id).await? {
         Ok(())
     } else {

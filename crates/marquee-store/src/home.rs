@@ -19,6 +19,10 @@ pub struct CatalogTitle {
     pub year: Option<i32>,
     /// Genre names, sorted.
     pub genres: Vec<String>,
+    /// Its distinct tags (lower case, at most 24): for content similars.
+    pub tags: Vec<String>,
+    /// Its first 8 people in credit order (cast and crew): for content similars.
+    pub people: Vec<String>,
     /// Viewers who watched or rated it (the denormalised popularity).
     pub plays: i64,
     /// When it was added to the catalog.

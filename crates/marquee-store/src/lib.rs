@@ -502,6 +502,25 @@ impl<T> Store for T where
 {
 }
 
+/// A PIN try begun by [`CatalogStore::begin_pin_try`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinTry {
+    /// The profile has no PIN (or is gone).
+    NoPin,
+    /// Locked until then by earlier wrong tries.
+    Locked {
+        /// When the lock ends, ms.
+        until: Millis,
+    },
+    /// Counted: check the PIN against the hash.
+    Counted {
+        /// The PIN's argon2id hash.
+        pin_hash: String,
+        /// Wrong tries in a row before this one.
+        failures_before: u32,
+    },
+}
+
 /// The foundation: schema, catalog, accounts, profiles, sessions, history and thumbs.
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
@@ -631,6 +650,21 @@ pub trait CatalogStore: Send + Sync {
     /// (sessions on it lose their selection); `false` when the account has
     /// no such profile. The last profile of an account is refused.
     async fn delete_profile(&self, account_id: i64, id: i64) -> Result<bool>;
+    /// Sets (a hash) or clears (`None`) a profile's PIN, forgetting its
+    /// wrong tries; `None` when the account has no such profile.
+    async fn set_profile_pin(
+        &self,
+        account_id: i64,
+        id: i64,
+        pin_hash: Option<&str>,
+    ) -> Result<Option<Profile>>;
+    /// Starts a PIN try on a profile: counts it among the wrong tries in a
+    /// row (in one statement, so that concurrent tries each count) unless
+    /// the profile is locked at `now` or has no PIN.
+    async fn begin_pin_try(&self, id: i64, now: Millis) -> Result<PinTry>;
+    /// Ends a PIN try: `Ok` forgets the wrong tries; a lock end locks the
+    /// profile until then and starts the count again.
+    async fn end_pin_try(&self, id: i64, lock_until: Option<Millis>) -> Result<()>;
 
     /// Stores a new session.
     async fn create_session(

@@ -1,14 +1,16 @@
 //! The JSON API under `/api/v1`, described by OpenAPI at `/api/v1/openapi.json`.
 
 use crate::auth::{Admin, ClientIp, CurrentUser, Staff};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail};
+use crate::error::{
+    ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail, OptionalJson,
+};
 use crate::service;
 pub(crate) use crate::service::check_limit;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use marquee_domain::{
     Account, GenreCount, HistoryEntry, Plan, Profile, Role, TitleDetail, TitleKind, TitleSummary,
@@ -36,14 +38,14 @@ pub mod support;
     info(title = "Marquee API", version = "1", description = "Catalog, accounts and profiles of a Marquee installation. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."),
     paths(
         list_titles, get_title, list_genres, search, signup, login, logout, me, list_profiles,
-        create_profile, update_profile, delete_profile, select_profile, profile_history, staff_stats, staff_accounts, staff_update_account,
+        create_profile, update_profile, delete_profile, select_profile, set_profile_pin, profile_history, staff_stats, staff_accounts, staff_update_account,
         password_reset, password_reset_confirm, staff_password_reset, verify_email, change_email,
         confirm_email_change
     ),
     components(schemas(
         TitleSummary, TitleDetail, GenreCount, Account, Profile, HistoryEntry, Role, Plan, TitleKind,
         ErrorBody, ErrorDetail, SignupRequest, LoginRequest, SessionResponse, MeResponse,
-        NewProfileRequest, ProfileUpdate, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
+        NewProfileRequest, ProfileUpdate, SelectProfileRequest, ProfilePinRequest, StaffStats, UpdateAccountRequest, TitlesPage, PasswordResetRequest,
         PasswordResetConfirm, Accepted, VerifyEmailRequest, ChangeEmailRequest, EmailChanged,
         TitleResponse, crate::library::page::LibraryView, crate::library::page::CastMember,
         crate::library::page::EpisodeView, crate::library::page::SeasonView,
@@ -104,6 +106,7 @@ pub fn routes() -> Router<AppState> {
             patch(update_profile).delete(delete_profile),
         )
         .route("/profiles/{id}/select", post(select_profile))
+        .route("/profiles/{id}/pin", put(set_profile_pin))
         .route("/profiles/{id}/history", get(profile_history))
         .route("/staff/stats", get(staff_stats))
         .route("/staff/accounts", get(staff_accounts))
@@ -766,16 +769,61 @@ async fn delete_profile(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Switches the session to a profile.
+/// Switching profile: the PIN, where one guards the switch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectProfileRequest {
+    /// 4 digits: the PIN of the profile opened, or of the kids profile
+    /// left (see `marquee_domain::pin`).
+    pin: Option<String>,
+}
+
+/// Switches the session to a profile (the body may be empty). Opening a
+/// profile with a PIN, or leaving a kids profile with one, needs that PIN:
+/// 403 `pin_required` without it, 403 `wrong_pin` naming the tries left,
+/// 429 with `Retry-After` after 5 wrong ones in a row (15 minutes).
 #[utoipa::path(post, path = "/api/v1/profiles/{id}/select", tag = "accounts", params(("id" = i64, Path)),
-    responses((status = 200, body = Profile), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    request_body(content = SelectProfileRequest, description = "optional"),
+    responses((status = 200, body = Profile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn select_profile(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiPath(id): ApiPath<i64>,
+    OptionalJson(b): OptionalJson<SelectProfileRequest>,
 ) -> Result<Json<Profile>, ApiError> {
-    Ok(Json(service::select_profile(&state, &user, id).await?))
+    let pin = b.and_then(|b| b.pin);
+    Ok(Json(
+        service::select_profile(&state, &user, id, pin.as_deref()).await?,
+    ))
+}
+
+/// A profile's new PIN, or none, confirmed by the account's password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePinRequest {
+    /// 4 digits; `null` removes the PIN.
+    pin: Option<String>,
+    /// The account's password.
+    password: String,
+}
+
+/// Locks a profile with a 4-digit PIN, or unlocks it (`pin: null`). Not
+/// from a kids profile (403).
+#[utoipa::path(put, path = "/api/v1/profiles/{id}/pin", tag = "accounts", params(("id" = i64, Path)),
+    request_body = ProfilePinRequest,
+    responses((status = 200, body = Profile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn set_profile_pin(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ProfilePinRequest>,
+) -> Result<Json<Profile>, ApiError> {
+    let p = service::set_profile_pin(&state, &user, id, b.pin.as_deref(), &b.password).await?;
+    Ok(Json(p))
 }
 
 /// History parameters.

@@ -231,16 +231,19 @@ pub fn spawn_poster_worker(state: crate::AppState) -> tokio::task::JoinHandle<()
         loop {
             let dir = dir(&state.config.data_dir);
             let mut progress = crate::import::NoProgress;
-            match generate_posters(
+            state.metrics.poster_worker_busy.set(1);
+            let outcome = generate_posters(
                 state.store.as_ref(),
                 &dir,
                 state.clock.now_ms(),
                 &mut progress,
             )
-            .await
-            {
+            .await;
+            state.metrics.poster_worker_busy.set(0);
+            match outcome {
                 Ok(0) => {}
                 Ok(n) => {
+                    state.metrics.posters_generated.inc_by(n);
                     tracing::info!(titles = n, "generated posters");
                     state.catalog_changed.notify_one();
                 }

@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/profiles/{id}/select", post(profile_select))
         .route("/profiles/{id}/edit", post(profile_edit))
         .route("/profiles/{id}/delete", post(profile_delete))
+        .route("/profiles/{id}/pin", post(profile_pin))
         .route(
             "/account/password",
             get(password_page).post(password_submit),
@@ -810,7 +811,26 @@ struct ProfilesPage {
     profiles: Vec<Profile>,
     current: i64,
     error: Option<String>,
+    notice: Option<&'static str>,
+    from_kids: bool,
     avatars: &'static [(&'static str, &'static str)],
+}
+
+/// The confirmation after a profile form (`?done=`).
+fn profiles_notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "saved" => "Profile saved.",
+        "deleted" => "Profile deleted.",
+        "added" => "Profile added.",
+        "pin" => "PIN set: the profile now asks for it.",
+        "unpinned" => "PIN removed.",
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
 }
 
 async fn profiles_view(
@@ -818,16 +838,21 @@ async fn profiles_view(
     page: Page,
     user: &CurrentUser,
     error: Option<(StatusCode, String)>,
+    notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let profiles = state.store.profiles(user.account.id).await?;
+    let current = user.profile_id.unwrap_or(0);
+    let from_kids = profiles.iter().any(|p| p.id == current && p.is_kids);
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
     Ok(render_status(
         status,
         &ProfilesPage {
             l: page.l,
             profiles,
-            current: user.profile_id.unwrap_or(0),
+            current,
             error: error.map(|e| e.1),
+            notice,
+            from_kids,
             avatars: marquee_domain::AVATARS,
         },
     ))
@@ -837,8 +862,10 @@ async fn profiles_page(
     State(state): State<AppState>,
     user: CurrentUser,
     page: Page,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
-    profiles_view(&state, page, &user, None).await
+    let notice = profiles_notice(q.done.as_deref());
+    profiles_view(&state, page, &user, None, notice).await
 }
 
 #[derive(Deserialize)]
@@ -894,7 +921,7 @@ async fn profile_create(
     let result = service::create_profile(&state, &user, &f.name, f.is_kids.is_some())
         .await
         .map(drop);
-    profiles_answer(&state, page, &user, result, "/profiles").await
+    profiles_answer(&state, page, &user, result, "/profiles?done=added").await
 }
 
 /// Answers a profile form: on to `to`, or the profiles page again with the
@@ -910,22 +937,102 @@ async fn profiles_answer(
         Ok(()) => Ok(Redirect::to(to).into_response()),
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
             let status = e.status();
-            profiles_view(state, page, user, Some((status, e.to_string()))).await
+            profiles_view(state, page, user, Some((status, e.to_string())), None).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
+#[derive(Deserialize)]
+struct ProfileSelectForm {
+    csrf: String,
+    #[serde(default)]
+    pin: String,
+}
+
+#[derive(Template)]
+#[template(path = "profile_pin.html")]
+struct ProfilePinPage {
+    l: Layout,
+    target: Profile,
+    guard: Profile,
+    leaving: bool,
+    error: Option<String>,
+}
+
+/// Opens a profile; where a PIN guards the switch, the PIN page asks for it
+/// (again, with the refusal, after a wrong one).
 async fn profile_select(
     State(state): State<AppState>,
     user: CurrentUser,
     page: Page,
     Path(id): Path<i64>,
-    PageForm(f): PageForm<CsrfForm>,
+    PageForm(f): PageForm<ProfileSelectForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
-    service::select_profile(&state, &user, id).await?;
-    Ok(Redirect::to("/").into_response())
+    let pin = Some(f.pin.as_str()).filter(|p| !p.is_empty());
+    match service::select_profile(&state, &user, id, pin).await {
+        Ok(_) => Ok(Redirect::to("/").into_response()),
+        Err(e) if e.field() == Some("pin") || matches!(e, AppError::TooManyRequests { .. }) => {
+            let (target, guard) = service::pin_for_switch(&state, &user, id).await?;
+            let guard = guard.unwrap_or_else(|| target.clone());
+            let (status, error) = match e {
+                AppError::PinRequired(_) => (StatusCode::OK, None),
+                AppError::TooManyRequests { retry_after_s } => (
+                    e.status(),
+                    Some(format!(
+                        "Too many wrong PINs: {} is locked. Try again in {} minutes.",
+                        guard.name,
+                        retry_after_s.div_ceil(60)
+                    )),
+                ),
+                other => (other.status(), Some(other.to_string())),
+            };
+            Ok(render_status(
+                status,
+                &ProfilePinPage {
+                    l: page.l,
+                    leaving: guard.id != target.id,
+                    target,
+                    guard,
+                    error,
+                },
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ProfilePinForm {
+    csrf: String,
+    #[serde(default)]
+    pin: String,
+    password: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// Sets, changes or removes a profile's PIN (the account's password confirms it).
+async fn profile_pin(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Page,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<ProfilePinForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(&f.csrf)?;
+    let remove = f.action == "remove";
+    let pin = (!remove).then_some(f.pin.as_str());
+    let result = service::set_profile_pin(&state, &user, id, pin, &f.password)
+        .await
+        .map(drop);
+    let to = if remove {
+        "/profiles?done=unpinned"
+    } else {
+        "/profiles?done=pin"
+    };
+    profiles_answer(&state, page, &user, result, to).await
 }
 
 #[derive(Template)]

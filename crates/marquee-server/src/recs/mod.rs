@@ -92,6 +92,9 @@ pub struct Catalog {
     pub top: Vec<(u32, f32)>,
     /// Total popularity per genre.
     pub genre_pop: Vec<f32>,
+    /// Genres, tags and people per item: "more like this" for titles the
+    /// model does not know yet.
+    pub content: marquee_recs::content::ContentIndex,
 }
 
 impl Catalog {
@@ -106,7 +109,12 @@ impl Catalog {
         let mut gidx: HashMap<String, u16> = HashMap::new();
         let mut items = Vec::with_capacity(titles.len());
         let mut pop = Vec::with_capacity(titles.len());
-        for t in titles {
+        let mut features: HashMap<i64, (Vec<String>, Vec<String>)> = HashMap::new();
+        for mut t in titles {
+            features.insert(
+                t.id,
+                (std::mem::take(&mut t.tags), std::mem::take(&mut t.people)),
+            );
             let mut gs = Vec::with_capacity(t.genres.len());
             for g in &t.genres {
                 let k = match gidx.get(g) {
@@ -203,6 +211,20 @@ impl Catalog {
             r.truncate(k);
             r
         };
+        let mut content = marquee_recs::content::ContentBuilder::default();
+        for it in &items {
+            use marquee_recs::content::FeatureKind;
+            let (tags, people) = features.remove(&it.id).unwrap_or_default();
+            content.add(
+                it.genres
+                    .iter()
+                    .filter_map(|g| genres.get(*g as usize))
+                    .map(|g| (FeatureKind::Genre, g.as_str()))
+                    .chain(tags.iter().map(|t| (FeatureKind::Tag, t.as_str())))
+                    .chain(people.iter().map(|p| (FeatureKind::Person, p.as_str()))),
+            );
+        }
+        let content = content.build();
         let mut genre_pop = vec![0f32; genres.len()];
         for (i, it) in items.iter().enumerate() {
             for &g in &it.genres {
@@ -210,6 +232,7 @@ impl Catalog {
             }
         }
         Catalog {
+            content,
             trending: rank(&trend, 200),
             top: rank(&top, 200),
             items,

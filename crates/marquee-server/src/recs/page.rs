@@ -909,8 +909,9 @@ fn recommend_from(
     (items, name)
 }
 
-/// "More like this" for a title: the model's most similar titles (same-genre
-/// popular titles when the model does not know it), after the profile's filters.
+/// "More like this" for a title: the model's most similar titles (the most
+/// alike by genres, tags and people when the model does not know it, see
+/// `marquee_recs::content`), after the profile's filters.
 pub fn similar(snap: &Snapshot, p: Option<&Profile>, title_id: i64, n: usize) -> Vec<RowTitle> {
     let cat = &*snap.cat;
     let Some(c) = cat.pos(title_id) else {
@@ -940,20 +941,13 @@ pub fn similar(snap: &Snapshot, p: Option<&Profile>, title_id: i64, n: usize) ->
         }
     }
     if out.len() < n {
-        let gs = &cat.items[c as usize].genres;
-        for &j in &cat.pop_order {
-            if out.len() >= n {
-                break;
-            }
-            let shared = cat.items[j as usize]
-                .genres
-                .iter()
-                .filter(|g| gs.contains(g))
-                .count();
-            if shared > 0 && shared * 2 >= gs.len() && ok(j) && !out.iter().any(|e| e.0 == j) {
-                out.push((j, 0.0));
-            }
-        }
+        // Titles the model does not know (new, no viewers yet), or too few
+        // neighbours: the ones sharing the most genres, tags and people.
+        let have: Vec<u32> = out.iter().map(|e| e.0).collect();
+        let more = cat
+            .content
+            .similar(c, n - out.len(), &cat.pop, |j| ok(j) && !have.contains(&j));
+        out.extend(more);
     }
     out.iter()
         .map(|&(j, s)| {

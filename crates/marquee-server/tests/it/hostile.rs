@@ -1068,6 +1068,8 @@ async fn every_form_refuses_a_post_without_the_right_csrf_token() {
     for (prefix, suffix) in [
         ("/account/devices/", "/sign-out"),
         ("/account/streams/", "/stop"),
+        ("/profiles/", "/pin"),
+        ("/profiles/", "/select"),
         // Attachments: multipart forms, whose `csrf` field is read first.
         ("/staff/support/conversations/", "/attachments"),
         ("/support/conversations/", "/attachments"),

@@ -23,6 +23,7 @@ mod maturity;
 mod notify;
 mod pages;
 mod perks;
+mod pins;
 mod plans;
 mod playback;
 mod privacy;

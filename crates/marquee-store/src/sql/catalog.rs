@@ -13,8 +13,8 @@ use crate::changes::Bump;
 use crate::plans::SubscriptionWrite;
 use crate::{
     AccountFilter, CatalogStore, ImportCounts, ImportLink, ImportRating, ImportTag, ImportTitle,
-    NewAccount, NewEmailChange, Result, SessionRecord, StaffAction, StaffActionRecord, StoreError,
-    TitleQuery, TitleSort, TokenPurpose, Visibility,
+    NewAccount, NewEmailChange, PinTry, Result, SessionRecord, StaffAction, StaffActionRecord,
+    StoreError, TitleQuery, TitleSort, TokenPurpose, Visibility,
 };
 use async_trait::async_trait;
 use marquee_domain::plans::{AccountEventKind, AccountStatus, Price};
@@ -189,6 +189,7 @@ pub(crate) struct ProfileRow {
     is_kids: i64,
     created_at: Millis,
     avatar: Option<String>,
+    pin_hash: Option<String>,
 }
 
 impl From<ProfileRow> for Profile {
@@ -200,6 +201,7 @@ impl From<ProfileRow> for Profile {
             is_kids: r.is_kids != 0,
             created_at: r.created_at,
             avatar: r.avatar,
+            has_pin: r.pin_hash.is_some(),
         }
     }
 }
@@ -1095,6 +1097,68 @@ impl CatalogStore for Backend {
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn set_profile_pin(
+        &self,
+        account_id: i64,
+        id: i64,
+        pin_hash: Option<&str>,
+    ) -> Result<Option<Profile>> {
+        let _auth = self.changes.on_return(Bump::Auth);
+        let row: Option<ProfileRow> = sqlx::query_as(
+            "UPDATE profiles SET pin_hash = $3, pin_failures = 0, pin_locked_until = NULL \
+             WHERE id = $1 AND account_id = $2 RETURNING *",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(pin_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Profile::from))
+    }
+
+    async fn begin_pin_try(&self, id: i64, now: Millis) -> Result<PinTry> {
+        let counted: Option<(String, i64)> = sqlx::query_as(
+            "UPDATE profiles SET pin_failures = pin_failures + 1 \
+             WHERE id = $1 AND pin_hash IS NOT NULL \
+               AND (pin_locked_until IS NULL OR pin_locked_until <= $2) \
+             RETURNING pin_hash, pin_failures",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((pin_hash, failures)) = counted {
+            return Ok(PinTry::Counted {
+                pin_hash,
+                failures_before: u32::try_from(failures - 1).unwrap_or(0),
+            });
+        }
+        let row: Option<(Option<String>, Option<Millis>)> =
+            sqlx::query_as("SELECT pin_hash, pin_locked_until FROM profiles WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some((Some(_), Some(until))) if until > now => PinTry::Locked { until },
+            _ => PinTry::NoPin,
+        })
+    }
+
+    async fn end_pin_try(&self, id: i64, lock_until: Option<Millis>) -> Result<()> {
+        let sql = if lock_until.is_some() {
+            "UPDATE profiles SET pin_failures = 0, pin_locked_until = $2 WHERE id = $1"
+        } else {
+            "UPDATE profiles SET pin_failures = 0, pin_locked_until = NULL WHERE id = $1"
+        };
+        let q = sqlx::query(sql).bind(id);
+        let q = match lock_until {
+            Some(until) => q.bind(until),
+            None => q,
+        };
+        q.execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn create_session(

@@ -47,6 +47,10 @@ impl HomeStore for Backend {
             "SELECT t.id, t.kind, t.name, CAST(t.year AS INTEGER) AS year, t.created_at, COALESCE(s.plays, 0) AS plays, \
              (SELECT string_agg(g.name, '|') FROM title_genres tg JOIN genres g ON g.id = tg.genre_id \
               WHERE tg.title_id = t.id) AS genre_list, t.maturity_age, \
+             (SELECT string_agg(x.tag, '|') FROM (SELECT DISTINCT lower(tag) AS tag FROM title_tags \
+              WHERE title_id = t.id ORDER BY 1 LIMIT 24) x) AS tag_list, \
+             (SELECT string_agg(x.name, '|') FROM (SELECT name FROM title_people \
+              WHERE title_id = t.id ORDER BY ord LIMIT 8) x) AS people_list, \
              (SELECT a.etag FROM title_artwork a WHERE a.title_id = t.id AND a.kind = 'poster' \
               AND a.size = 'card') AS poster_card, \
              (SELECT a.etag FROM title_artwork a WHERE a.title_id = t.id AND a.kind = 'poster' \
@@ -69,7 +73,17 @@ impl HomeStore for Backend {
                     .map(str::to_string)
                     .collect();
                 genres.sort();
+                let list = |col: &str| -> std::result::Result<Vec<String>, sqlx::Error> {
+                    let v: Option<String> = r.try_get(col)?;
+                    Ok(v.unwrap_or_default()
+                        .split('|')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect())
+                };
                 Ok(CatalogTitle {
+                    tags: list("tag_list")?,
+                    people: list("people_list")?,
                     id: r.try_get("id")?,
                     kind: r.try_get("kind")?,
                     name: r.try_get("name")?,

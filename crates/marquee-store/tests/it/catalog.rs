@@ -207,32 +207,8 @@ async fn profile_limit_holds_under_concurrent_adds<S: CatalogStore>(s: &S) {
     let a = s.create_account(&new_account("c@d.co"), 1).await.unwrap();
     let names: Vec<String> = (0..8).map(|i| format!("C{i}")).collect();
     let adds = names.iter().map(|n| s.create_profile(a.id, n, false, 2));
-    let results = futures_join_all(adds).await;
+    let results = futures_util::future::join_all(adds).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 4, "{results:?}");
     assert_eq!(s.profiles(a.id).await.unwrap().len(), 5);
-}
-
-/// Polls every future to completion concurrently (no extra dependency).
-async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(|o| o.unwrap()).collect()
 }

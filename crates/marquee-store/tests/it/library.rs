@@ -6,13 +6,14 @@ use marquee_store::library::NewTitle;
 use marquee_store::library::{
     ArtworkRow, LibraryItem, LibraryStore, LibraryTitle, MediaRow, Outcome, PersonRow, StoredRating,
 };
-use marquee_store::{CatalogStore, NewAccount};
+use marquee_store::{CatalogStore, NewAccount, PinTry};
 use marquee_store::{StoreError, Visibility};
 
 both_backends!(
     check_reimport_updates_in_place_and_keeps_history,
     check_artwork_rows_replace_by_kind_and_posterless_lists_the_rest,
     check_the_editor_creates_edits_hides_and_audits,
+    check_pin_tries_are_counted_once_each_and_lock,
 );
 
 fn title(key: &str, kind: TitleKind, name: &str, hash: &str) -> LibraryTitle {
@@ -368,4 +369,85 @@ async fn check_the_editor_creates_edits_hides_and_audits<S: LibraryStore + Catal
     assert_eq!(actions, vec!["edited", "created"]);
     assert_eq!(trail[0].actor.as_deref(), Some("ed@example.com"));
     assert_eq!(trail[0].summary, "Hidden from viewers");
+}
+
+async fn check_pin_tries_are_counted_once_each_and_lock<S: CatalogStore>(s: &S) {
+    let acct = s
+        .create_account(
+            &NewAccount {
+                email: "pin@example.com".into(),
+                password_hash: "h".into(),
+                role: Role::Viewer,
+                plan: Plan::Basic,
+                must_change_password: false,
+                first_profile: "Kid".into(),
+                email_verified: true,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let kid = s.profiles(acct.id).await.unwrap()[0].id;
+    // No PIN: nothing is counted.
+    assert_eq!(s.begin_pin_try(kid, 10).await.unwrap(), PinTry::NoPin);
+    assert!(!s.profile(kid).await.unwrap().unwrap().has_pin);
+    // Another account cannot set it.
+    assert!(s
+        .set_profile_pin(acct.id + 1, kid, Some("hash"))
+        .await
+        .unwrap()
+        .is_none());
+    let p = s
+        .set_profile_pin(acct.id, kid, Some("hash"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p.has_pin);
+    // Tries made at once are each counted once: every one sees a
+    // different count before it.
+    let tries = futures_util::future::join_all((0..8).map(|_| s.begin_pin_try(kid, 20))).await;
+    let mut before: Vec<u32> = tries
+        .into_iter()
+        .map(|t| match t.unwrap() {
+            PinTry::Counted {
+                pin_hash,
+                failures_before,
+            } => {
+                assert_eq!(pin_hash, "hash");
+                failures_before
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    before.sort_unstable();
+    assert_eq!(before, (0..8).collect::<Vec<u32>>());
+    // A lock refuses tries until it ends, then the count starts again.
+    s.end_pin_try(kid, Some(1_000)).await.unwrap();
+    assert_eq!(
+        s.begin_pin_try(kid, 999).await.unwrap(),
+        PinTry::Locked { until: 1_000 }
+    );
+    assert!(matches!(
+        s.begin_pin_try(kid, 1_000).await.unwrap(),
+        PinTry::Counted {
+            failures_before: 0,
+            ..
+        }
+    ));
+    // A right PIN forgets the wrong ones; removing the PIN clears it all.
+    s.end_pin_try(kid, None).await.unwrap();
+    assert!(matches!(
+        s.begin_pin_try(kid, 1_001).await.unwrap(),
+        PinTry::Counted {
+            failures_before: 0,
+            ..
+        }
+    ));
+    let p = s
+        .set_profile_pin(acct.id, kid, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!p.has_pin);
+    assert_eq!(s.begin_pin_try(kid, 1_002).await.unwrap(), PinTry::NoPin);
 }
