@@ -110,8 +110,8 @@ for art in off on; do
   echo "home page, artwork $art..."
   SKIP_BUILD=1 BENCH_BIN="$BIN" ARTWORK=$art ENDPOINTS=page RUNS=$RUNS \
     OUT="$WORK/home_$art" bench/home/run.sh | tee "$WORK/home_$art.txt"
-  p99=$(grep -E '^page ' "$WORK/home_$art.txt" | sed -E 's/.*p99 median=([0-9.]+) ms.*/\1/')
-  rps=$(grep -E '^page ' "$WORK/home_$art.txt" | sed -E 's/.*req\/s median=([0-9.]+) .*/\1/')
+  p99=$(grep -E '^page +runs=' "$WORK/home_$art.txt" | sed -E 's/.*p99 median=([0-9.]+) ms.*/\1/')
+  rps=$(grep -E '^page +runs=' "$WORK/home_$art.txt" | sed -E 's/.*req\/s median=([0-9.]+) .*/\1/')
   kb=$(grep -E '^home page HTML' "$WORK/home_$art.txt" | sed -E 's/.*median ([0-9.]+) KB.*/\1/')
   ttfb=$(grep -E '^home page HTML' "$WORK/home_$art.txt" | sed -E 's/.*TTFB median=([0-9.]+) ms p99=([0-9.]+) ms.*/\1 \2/')
   echo "home_$art $p99 $rps $kb $ttfb" >> "$WORK/results"

@@ -1,5 +1,5 @@
-//! Time labels shared by the pages and the services (e-mailed transcripts,
-//! row cards): pure formatting, no I/O.
+//! Time labels and counted nouns shared by the pages and the services
+//! (e-mailed transcripts, row cards): pure formatting, no I/O.
 
 use marquee_domain::Millis;
 
@@ -41,9 +41,74 @@ pub fn clock_label(ms: i64) -> String {
     }
 }
 
+/// A running time as people say it: `1 h 50 min`, `45 min`.
+pub fn runtime_label(seconds: i64) -> String {
+    let m = (seconds.max(0) + 30) / 60;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// A number a page counts things with (templates pass fields by value or
+/// by reference).
+pub trait Count {
+    /// As an `i64` (saturating).
+    fn as_count(&self) -> i64;
+}
+
+macro_rules! count_ints {
+    ($($t:ty),*) => {$(
+        impl Count for $t {
+            fn as_count(&self) -> i64 {
+                i64::try_from(*self).unwrap_or(i64::MAX)
+            }
+        }
+    )*};
+}
+count_ints!(i32, i64, u32, u64, usize);
+
+impl<T: Count + ?Sized> Count for &T {
+    fn as_count(&self) -> i64 {
+        (**self).as_count()
+    }
+}
+
+/// `1 post`, `2 posts`, `0 posts`, `1,234 posts`: a count with its noun in
+/// the right number (`one` plus "s"; see [`count_as`] for other plurals).
+pub fn count(n: impl Count, one: &str) -> String {
+    count_as(n, one, &format!("{one}s"))
+}
+
+/// [`count`] with an irregular plural: `count_as(n, "reply", "replies")`.
+pub fn count_as(n: impl Count, one: &str, many: &str) -> String {
+    let n = n.as_count();
+    let digits = n.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{grouped} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counted_nouns() {
+        assert_eq!(count(1, "comment"), "1 comment");
+        assert_eq!(count(0u32, "comment"), "0 comments");
+        assert_eq!(count(2usize, "post"), "2 posts");
+        assert_eq!(count(1234567i64, "title"), "1,234,567 titles");
+        assert_eq!(count_as(3, "reply", "replies"), "3 replies");
+        assert_eq!(count_as(-1, "day", "days"), "-1 days");
+    }
 
     #[test]
     fn clock_labels() {

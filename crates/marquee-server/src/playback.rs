@@ -14,7 +14,6 @@
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::events::{EventBus, PlaybackEvent};
-use crate::format::clock_label;
 use crate::AppState;
 use marquee_domain::playback::ResumeRules;
 use marquee_domain::{Millis, TitleKind};
@@ -454,7 +453,8 @@ pub struct RowCard {
     pub item: RowItem,
     /// Label: "Harbour Lights [Sample] · S1:E2" or the title name.
     pub label: String,
-    /// Sub-label: the episode name or the runtime.
+    /// Sub-label: the episode name, then the time left ("42 min left"), or
+    /// the running time when not started.
     pub sub: String,
     /// Percent watched, 0 to 100.
     pub pct: i64,
@@ -462,9 +462,20 @@ pub struct RowCard {
 
 /// A continuity item as a card.
 pub fn card(item: RowItem) -> RowCard {
+    let when = if item.resume_ms > 0 && item.duration_ms > item.resume_ms {
+        format!(
+            "{} left",
+            crate::format::runtime_label((item.duration_ms - item.resume_ms) / 1000)
+        )
+    } else {
+        crate::format::runtime_label(item.duration_ms / 1000)
+    };
     let (label, sub) = match (&item.series_name, item.season, item.episode) {
-        (Some(series), Some(s), Some(e)) => (format!("{series} · S{s}:E{e}"), item.name.clone()),
-        _ => (item.name.clone(), clock_label(item.duration_ms)),
+        (Some(series), Some(s), Some(e)) => (
+            format!("{series} · S{s}:E{e}"),
+            format!("{} · {when}", item.name),
+        ),
+        _ => (item.name.clone(), when),
     };
     let pct = (item.resume_ms * 100)
         .checked_div(item.duration_ms.max(1))

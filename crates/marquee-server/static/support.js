@@ -107,10 +107,9 @@
   // ---- The customer widget -------------------------------------------------
   function widget(root) {
     const S = { conv: null, lastId: 0, seen: new Set(), typingTimer: null, lastTyping: 0 };
-    root.style.cssText = 'position:fixed;right:1rem;bottom:1rem;z-index:50;';
     const open = el('button', { type: 'button', id: 'support-open' }, 'Help');
     const panel = el('div', { id: 'support-panel', role: 'dialog', 'aria-label': 'Support chat' });
-    panel.style.cssText = 'display:none;width:340px;max-height:70vh;flex-direction:column;background:#1b1b20;border:1px solid #333;border-radius:10px;padding:.6rem;box-shadow:0 6px 24px #000a;';
+    panel.style.display = 'none'; // the look is app.css's (#support-panel); a sheet on phones
     const head = el('div', {}, '');
     head.style.cssText = 'display:flex;justify-content:space-between;align-items:center;';
     head.appendChild(el('strong', {}, 'Marquee Support'));
@@ -118,10 +117,9 @@
     head.appendChild(close);
     const status = el('div', { id: 'support-status', 'class': 'muted' }, '');
     const log = el('div', { id: 'support-log', 'class': 'chat-log' });
-    log.style.cssText = 'overflow-y:auto;flex:1;min-height:120px;max-height:45vh;display:flex;flex-direction:column;gap:.4rem;';
     const typing = el('div', { id: 'support-typing', 'class': 'muted' }, '');
     const seen = el('div', { id: 'support-seen', 'class': 'muted' }, '');
-    const csat = el('div', { id: 'support-csat' });
+    const csat = el('div', { id: 'support-csat', role: 'status' });
     csat.style.display = 'none';
     const form = el('form', { id: 'support-form' });
     const input = el('textarea', { id: 'support-input', rows: '2', maxlength: '4000', placeholder: 'Type your message…', 'aria-label': 'Message' });
@@ -148,6 +146,7 @@
     function isOpen() { return panel.style.display !== 'none'; }
     function setOpen(v) {
       panel.style.display = v ? 'flex' : 'none';
+      root.classList.toggle('open', v);
       open.style.display = v ? 'none' : '';
       try { localStorage.setItem('marquee-support-open', v ? '1' : '0'); } catch (e) { /* private mode */ }
       if (v) { markRead(); input.focus(); }
@@ -181,7 +180,11 @@
     }
 
     function renderCsat(c) {
-      if (!c.csat_due) { csat.style.display = 'none'; csat.textContent = ''; return; }
+      if (!c.csat_due) {
+        // Rated in this page: the thanks stays until the conversation changes.
+        if (S.thanked && S.thanked.id === c.id) { csat.textContent = S.thanked.text; csat.style.display = ''; return; }
+        csat.style.display = 'none'; csat.textContent = ''; return;
+      }
       if (csat.style.display !== 'none') return;
       csat.textContent = '';
       csat.appendChild(el('p', {}, 'Resolved. How did we do?'));
@@ -190,7 +193,11 @@
         const b = el('button', { type: 'button', 'class': 'secondary csat-score', 'data-score': String(s) }, String(s));
         b.addEventListener('click', async function () {
           const r = await api('POST', '/api/v1/support/conversations/' + c.id + '/csat', { score: s, comment: comment.value });
-          if (r.ok) { csat.textContent = 'Thank you!'; S.conv.csat_due = false; } else { showError(errText(r)); }
+          if (r.ok) {
+            S.thanked = { id: c.id, text: 'Thank you! You rated this conversation ' + s + ' of 5.' };
+            csat.textContent = S.thanked.text;
+            S.conv.csat_due = false;
+          } else { showError(errText(r)); }
         });
         csat.appendChild(b);
       }

@@ -382,18 +382,18 @@ impl Art {
 pub struct CardArt {
     /// `/art/<etag>.jpg`, 342 px wide.
     pub src: String,
-    /// `srcset` with the 780 px rendition when there is one.
-    pub srcset: String,
+    /// `srcset` with the 780 px rendition, when there is one (generated
+    /// posters have the card size only, and their cards carry no `srcset`:
+    /// 220 cards on a home page, every byte counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srcset: Option<String>,
 }
 
 impl CardArt {
     /// From the card and detail renditions' etags.
     pub fn new(card: &str, detail: Option<&str>) -> CardArt {
         let src = url(card);
-        let srcset = match detail {
-            Some(d) => format!("{src} 342w, {} 780w", url(d)),
-            None => format!("{src} 342w"),
-        };
+        let srcset = detail.map(|d| format!("{src} 342w, {} 780w", url(d)));
         CardArt { src, srcset }
     }
 }

@@ -8,15 +8,7 @@ use crate::format::clock_label;
 use crate::AppState;
 use marquee_store::library::LibraryDetail;
 
-/// A running time as people say it: `1 h 50 min`, `45 min`.
-pub fn runtime_label(seconds: i64) -> String {
-    let m = (seconds.max(0) + 30) / 60;
-    match (m / 60, m % 60) {
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
-    }
-}
+pub use crate::format::runtime_label;
 
 /// Someone in the cast.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

@@ -14,7 +14,7 @@ use crate::recs::serve;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -26,6 +26,7 @@ use serde::Deserialize;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/home", get(home))
+        .route("/home/rows", get(more_rows))
         .route("/home/go/{id}", get(go))
         .route("/home/feedback/{id}", post(card_feedback))
         .route("/onboarding", get(onboarding_page).post(onboarding_submit))
@@ -46,6 +47,67 @@ struct HomeTemplate {
     continue_watching: Vec<RowCard>,
     next_up: Vec<RowCard>,
     has_cw_row: bool,
+    /// The rows this response carries: `from..to` (the rest follow as the
+    /// viewer scrolls, `/home/rows`).
+    from: usize,
+    to: usize,
+}
+
+/// The rows `from..to` of a home page (clamped), for the templates.
+pub fn rows_in(
+    page: &HomePage,
+    from: impl std::borrow::Borrow<usize>,
+    to: impl std::borrow::Borrow<usize>,
+) -> &[crate::recs::page::Row] {
+    let to = (*to.borrow()).min(page.rows.len());
+    let from = (*from.borrow()).min(to);
+    &page.rows[from..to]
+}
+
+/// Rows in the home page's first response; the others load when scrolled
+/// to, [`MORE_ROWS`] at a time (about 20 cards each).
+const FIRST_ROWS: usize = 4;
+const MORE_ROWS: usize = 4;
+
+/// More rows of the home page (htmx, when the placeholder is revealed).
+#[derive(Template)]
+#[template(path = "home/rows_more.html")]
+struct MoreRows {
+    l: Layout,
+    page: std::sync::Arc<HomePage>,
+    continue_watching: Vec<RowCard>,
+    next_up: Vec<RowCard>,
+    from: usize,
+    to: usize,
+}
+
+#[derive(Deserialize)]
+struct FromParam {
+    from: Option<usize>,
+}
+
+async fn more_rows(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<FromParam>,
+) -> Result<Response, PageError> {
+    let Some(p) = page.profile.clone() else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let (hp, rows) = serve::home_unlogged(&state, p.account_id, p.id).await?;
+    let from = q.from.unwrap_or(FIRST_ROWS).min(hp.rows.len());
+    let to = (from + MORE_ROWS).min(hp.rows.len());
+    serve::log_page_rows(&state, &hp, "home", from..to);
+    let card = |i: &marquee_store::playback::RowItem| playback::card(i.clone());
+    Ok(render(&MoreRows {
+        l: page.l,
+        continue_watching: rows.continue_watching.iter().map(card).collect(),
+        next_up: rows.next_up.iter().map(card).collect(),
+        page: hp,
+        from,
+        to,
+    })?
+    .into_response())
 }
 
 /// The viewer's home page; anonymous visitors go to the log-in page.
@@ -59,7 +121,7 @@ pub async fn home(State(state): State<AppState>, page: Page) -> Result<Response,
     let Some(p) = page.profile.clone() else {
         return Ok(Redirect::to("/profiles").into_response());
     };
-    render_home(&state, page, &p).await
+    render_home(&state, page, &p, false).await
 }
 
 /// Renders a profile's home page (also `/` once a profile is chosen).
@@ -67,8 +129,15 @@ pub async fn render_home(
     state: &AppState,
     page: Page,
     p: &marquee_domain::Profile,
+    all_rows: bool,
 ) -> Result<Response, PageError> {
-    let (hp, rows) = serve::home(state, p).await?;
+    let (hp, rows) = serve::home_unlogged(state, p.account_id, p.id).await?;
+    let to = if all_rows {
+        hp.rows.len()
+    } else {
+        FIRST_ROWS.min(hp.rows.len())
+    };
+    serve::log_page_rows(state, &hp, "home", 0..to);
     let card = |i: &marquee_store::playback::RowItem| playback::card(i.clone());
     let continue_watching = rows.continue_watching.iter().map(card).collect();
     let next_up = rows.next_up.iter().map(card).collect();
@@ -80,6 +149,8 @@ pub async fn render_home(
         continue_watching,
         next_up,
         has_cw_row,
+        from: 0,
+        to,
     })?
     .into_response())
 }
@@ -156,6 +227,14 @@ struct OnboardingTemplate {
     l: Layout,
     groups: Vec<PickGroup>,
     error: Option<String>,
+    /// What was ticked (kept when the form comes back with an error).
+    picked: Vec<i64>,
+}
+
+impl OnboardingTemplate {
+    fn is_picked(&self, id: &i64) -> bool {
+        self.picked.contains(id)
+    }
 }
 
 async fn onboarding_groups(state: &AppState, p: &marquee_domain::Profile) -> Vec<PickGroup> {
@@ -214,6 +293,7 @@ async fn onboarding_page(State(state): State<AppState>, page: Page) -> Result<Re
         l: page.l,
         groups,
         error: None,
+        picked: Vec::new(),
     })?
     .into_response())
 }
@@ -252,6 +332,7 @@ async fn onboarding_submit(
                     l: page.l,
                     groups,
                     error: Some(message),
+                    picked: ids,
                 })?,
             )
                 .into_response())

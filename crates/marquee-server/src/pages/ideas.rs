@@ -264,7 +264,7 @@ async fn create(
         tags: marquee_domain::ideas::split_tags(&f.tags),
     };
     match svc::post_idea(&state, &user, &input).await {
-        Ok(idea) => Ok(Redirect::to(&format!("/ideas/{}", idea.id)).into_response()),
+        Ok(idea) => Ok(Redirect::to(&format!("/ideas/{}?ok=idea_posted", idea.id)).into_response()),
         Err(e @ (AppError::BadRequest { .. } | AppError::TooManyRequests { .. })) => {
             let status = e.status();
             let queued = state.config.ideas.moderation_queue && !page.l.is_staff;
@@ -557,7 +557,10 @@ async fn comment(
         return Ok(crate::auth::login_redirect(&format!("/ideas/{id}")));
     };
     match svc::comment(&state, &user, id, &f.body).await {
-        Ok(c) => Ok(Redirect::to(&format!("/ideas/{id}#comment-{}", c.id)).into_response()),
+        Ok(c) => Ok(
+            Redirect::to(&format!("/ideas/{id}?ok=comment_posted#comment-{}", c.id))
+                .into_response(),
+        ),
         Err(
             e @ (AppError::BadRequest { .. }
             | AppError::Conflict { .. }

@@ -39,6 +39,27 @@ const APP_CSS: &str = include_str!("../../static/app.css");
 /// The site's own link-preview image (made by marquee-artwork's `share_image` example).
 const SHARE_JPG: &[u8] = include_bytes!("../../static/share.jpg");
 const LIVE_JS: &str = include_str!("../../static/live.js");
+const SITE_JS: &str = include_str!("../../static/site.js");
+/// The favicon and the app icons (made by marquee-artwork's `app_icons` example).
+const ICON_SVG: &str = include_str!("../../static/icon.svg");
+const ICON_192: &[u8] = include_bytes!("../../static/icon-192.png");
+const ICON_512: &[u8] = include_bytes!("../../static/icon-512.png");
+/// The web app manifest: the site installs to a phone's home screen.
+const MANIFEST: &str = r##"{
+  "name": "Marquee",
+  "short_name": "Marquee",
+  "start_url": "/",
+  "scope": "/",
+  "display": "standalone",
+  "background_color": "#111111",
+  "theme_color": "#000000",
+  "icons": [
+    {"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any maskable"},
+    {"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any maskable"},
+    {"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml"}
+  ]
+}
+"##;
 
 /// The page routes.
 pub fn routes() -> Router<AppState> {
@@ -80,17 +101,32 @@ pub fn routes() -> Router<AppState> {
             get(|| async { static_file("text/javascript", LIVE_JS) }),
         )
         .route(
+            "/static/site.js",
+            get(|| async { static_file("text/javascript", SITE_JS) }),
+        )
+        .route(
             "/static/share.jpg",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "image/jpeg"),
-                        (header::CACHE_CONTROL, "public, max-age=86400"),
-                    ],
-                    SHARE_JPG,
-                )
-                    .into_response()
-            }),
+            get(|| async { static_bytes("image/jpeg", SHARE_JPG) }),
+        )
+        .route(
+            "/static/icon.svg",
+            get(|| async { static_file("image/svg+xml", ICON_SVG) }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { static_bytes("image/png", ICON_192) }),
+        )
+        .route(
+            "/static/icon-192.png",
+            get(|| async { static_bytes("image/png", ICON_192) }),
+        )
+        .route(
+            "/static/icon-512.png",
+            get(|| async { static_bytes("image/png", ICON_512) }),
+        )
+        .route(
+            "/manifest.webmanifest",
+            get(|| async { static_file("application/manifest+json", MANIFEST) }),
         )
         .route(
             "/static/app.css",
@@ -107,6 +143,17 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn static_bytes(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         body,
     )
@@ -186,6 +233,28 @@ pub struct Layout {
     pub is_admin: bool,
     /// The token forms must carry.
     pub csrf: String,
+    /// The confirmation of the action that led here (`?ok=<key>`, see
+    /// [`toast_for`]), shown as a toast.
+    pub toast: Option<&'static str>,
+}
+
+/// The confirmation a redirect after an action asks for with `?ok=<key>`:
+/// one table, so that a page cannot be made to show words of a link's
+/// choosing.
+pub(crate) fn toast_for(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "profile_saved" => "Profile saved.",
+        "profile_added" => "Profile added.",
+        "profile_deleted" => "Profile deleted.",
+        "pin_set" => "PIN set: the profile now asks for it.",
+        "pin_removed" => "PIN removed.",
+        "idea_posted" => "Your idea is posted. Others can vote on it now.",
+        "comment_posted" => "Comment posted.",
+        "rule_saved" => "Rule saved.",
+        "rule_on" => "Rule switched on: it awards perks again.",
+        "rule_off" => "Rule paused: it awards nothing until switched on.",
+        _ => return None,
+    })
 }
 
 /// A page request: the layout and, when logged in, the user.
@@ -237,6 +306,11 @@ async fn build_page(parts: &mut Parts, state: &AppState) -> Result<Page, AuthRej
         is_staff: user.as_ref().is_some_and(|u| u.account.role.is_staff()),
         is_admin: user.as_ref().is_some_and(|u| u.account.role == Role::Admin),
         csrf: user.as_ref().map(|u| u.csrf_token.clone()).unwrap_or(anon),
+        toast: parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "ok")
+                .and_then(|(_, v)| toast_for(&v))
+        }),
     };
     Ok(Page { l, user, profile })
 }
@@ -368,7 +442,17 @@ struct HomePage {
     art: crate::library::art::Art,
 }
 
-async fn home(State(state): State<AppState>, page: Page) -> Result<Response, PageError> {
+#[derive(Deserialize)]
+struct HomeParams {
+    /// `all`: every row in the first response (for browsers without JavaScript).
+    rows: Option<String>,
+}
+
+async fn home(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<HomeParams>,
+) -> Result<Response, PageError> {
     if let Some(u) = &page.user {
         if u.account.must_change_password {
             return Ok(Redirect::to("/account/password").into_response());
@@ -380,7 +464,8 @@ async fn home(State(state): State<AppState>, page: Page) -> Result<Response, Pag
     // A viewer with a profile gets the personal home page (Continue Watching,
     // Next Up and the recommender's rows); anonymous visitors the catalog.
     if let Some(p) = page.profile.clone() {
-        return home::render_home(&state, page, &p).await;
+        let all_rows = q.rows.as_deref() == Some("all");
+        return home::render_home(&state, page, &p, all_rows).await;
     }
     let mut rows = Vec::new();
     for g in state.store.genres().await?.into_iter().take(10) {
@@ -759,7 +844,8 @@ async fn signup_submit(
             if let Some(code) = code {
                 crate::perks::attribute(&state, s.account.id, code).await?;
             }
-            Ok(session_redirect(&state, &headers, &s, "/"))
+            // A new account starts by picking titles it likes.
+            Ok(session_redirect(&state, &headers, &s, "/onboarding"))
         }
         Err(e) => {
             let status = e.status();
@@ -811,26 +897,8 @@ struct ProfilesPage {
     profiles: Vec<Profile>,
     current: i64,
     error: Option<String>,
-    notice: Option<&'static str>,
     from_kids: bool,
     avatars: &'static [(&'static str, &'static str)],
-}
-
-/// The confirmation after a profile form (`?done=`).
-fn profiles_notice(done: Option<&str>) -> Option<&'static str> {
-    Some(match done? {
-        "saved" => "Profile saved.",
-        "deleted" => "Profile deleted.",
-        "added" => "Profile added.",
-        "pin" => "PIN set: the profile now asks for it.",
-        "unpinned" => "PIN removed.",
-        _ => return None,
-    })
-}
-
-#[derive(Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn profiles_view(
@@ -838,7 +906,6 @@ async fn profiles_view(
     page: Page,
     user: &CurrentUser,
     error: Option<(StatusCode, String)>,
-    notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let profiles = state.store.profiles(user.account.id).await?;
     let current = user.profile_id.unwrap_or(0);
@@ -851,7 +918,6 @@ async fn profiles_view(
             profiles,
             current,
             error: error.map(|e| e.1),
-            notice,
             from_kids,
             avatars: marquee_domain::AVATARS,
         },
@@ -862,10 +928,8 @@ async fn profiles_page(
     State(state): State<AppState>,
     user: CurrentUser,
     page: Page,
-    Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
-    let notice = profiles_notice(q.done.as_deref());
-    profiles_view(&state, page, &user, None, notice).await
+    profiles_view(&state, page, &user, None).await
 }
 
 #[derive(Deserialize)]
@@ -896,7 +960,7 @@ async fn profile_edit(
     let result = service::update_profile(&state, &user, id, &f.name, f.is_kids.is_some(), avatar)
         .await
         .map(drop);
-    profiles_answer(&state, page, &user, result, "/profiles?done=saved").await
+    profiles_answer(&state, page, &user, result, "/profiles?ok=profile_saved").await
 }
 
 async fn profile_delete(
@@ -908,7 +972,7 @@ async fn profile_delete(
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     let result = service::delete_profile(&state, &user, id).await;
-    profiles_answer(&state, page, &user, result, "/profiles?done=deleted").await
+    profiles_answer(&state, page, &user, result, "/profiles?ok=profile_deleted").await
 }
 
 async fn profile_create(
@@ -921,7 +985,7 @@ async fn profile_create(
     let result = service::create_profile(&state, &user, &f.name, f.is_kids.is_some())
         .await
         .map(drop);
-    profiles_answer(&state, page, &user, result, "/profiles?done=added").await
+    profiles_answer(&state, page, &user, result, "/profiles?ok=profile_added").await
 }
 
 /// Answers a profile form: on to `to`, or the profiles page again with the
@@ -937,7 +1001,7 @@ async fn profiles_answer(
         Ok(()) => Ok(Redirect::to(to).into_response()),
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 404 => {
             let status = e.status();
-            profiles_view(state, page, user, Some((status, e.to_string())), None).await
+            profiles_view(state, page, user, Some((status, e.to_string()))).await
         }
         Err(e) => Err(e.into()),
     }
@@ -1028,9 +1092,9 @@ async fn profile_pin(
         .await
         .map(drop);
     let to = if remove {
-        "/profiles?done=unpinned"
+        "/profiles?ok=pin_removed"
     } else {
-        "/profiles?done=pin"
+        "/profiles?ok=pin_set"
     };
     profiles_answer(&state, page, &user, result, to).await
 }

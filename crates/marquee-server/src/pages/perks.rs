@@ -611,7 +611,7 @@ async fn staff_rule_create(
                 .create_perk_rule(&spec, user.account.id, state.clock.now_ms())
                 .await?;
             state.perks.wake.notify_one();
-            Ok(Redirect::to("/staff/perks").into_response())
+            Ok(Redirect::to("/staff/perks?ok=rule_saved").into_response())
         }
         Err(e) if e.status().is_client_error() => {
             let msg = match e.field() {
@@ -662,7 +662,8 @@ async fn staff_rule_enabled(
         .update_perk_rule(id, &rule.spec, user.account.id, state.clock.now_ms())
         .await?;
     state.perks.wake.notify_one();
-    Ok(Redirect::to(&format!("/staff/perks#rule-{id}")).into_response())
+    let ok = if enabled { "rule_on" } else { "rule_off" };
+    Ok(Redirect::to(&format!("/staff/perks?ok={ok}#rule-{id}")).into_response())
 }
 
 #[derive(Template)]

@@ -107,6 +107,9 @@ pub struct Profile {
     pub down: HashSet<i64>,
     /// Never show: watched, played, in progress, rated, hidden, thumbs down.
     pub blocked: HashSet<i64>,
+    /// Titles it watched or played (a positive outside it was only liked:
+    /// a thumb, an onboarding pick).
+    pub watched: HashSet<i64>,
 }
 
 impl Profile {
@@ -117,6 +120,7 @@ impl Profile {
         let mut pos: HashMap<i64, (f32, i64)> = HashMap::new();
         let mut down = HashSet::new();
         let mut blocked = HashSet::new();
+        let mut watched = HashSet::new();
         let bump = |pos: &mut HashMap<i64, (f32, i64)>, t: i64, w: f32, at: i64| {
             let e = pos.entry(t).or_insert((0.0, at));
             e.0 = e.0.max(w);
@@ -126,6 +130,7 @@ impl Profile {
             blocked.insert(s.title_id);
             match s.kind {
                 SignalKind::Watched => {
+                    watched.insert(s.title_id);
                     if s.value.is_none_or(|r| r >= 3.5) {
                         bump(&mut pos, s.title_id, 1.0, s.at);
                     }
@@ -140,6 +145,7 @@ impl Profile {
                 },
                 SignalKind::Hidden => {}
                 SignalKind::Playback => {
+                    watched.insert(s.title_id);
                     let w = if s.value.unwrap_or(0.0) > 0.0 {
                         1.0
                     } else {
@@ -162,6 +168,7 @@ impl Profile {
             positives,
             down,
             blocked,
+            watched,
         }
     }
 }
@@ -503,7 +510,7 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    fn because_row(&mut self, seed: i64, n: usize) -> Option<Row> {
+    fn because_row(&mut self, seed: i64, n: usize, watched: bool) -> Option<Row> {
         let m = self.model?;
         let c = self.cat.pos(seed)?;
         let d = *m.c2m.get(c as usize)?;
@@ -534,7 +541,11 @@ impl<'a> Ctx<'a> {
         let ev = self.title_ref(seed)?;
         Some(Row {
             key: format!("because:{seed}"),
-            title: format!("Because you watched {}", ev.name),
+            title: if watched {
+                format!("Because you watched {}", ev.name)
+            } else {
+                format!("Because you liked {}", ev.name)
+            },
             items: picks
                 .iter()
                 .map(|&(c, s)| RowTitle {
@@ -555,10 +566,13 @@ impl<'a> Ctx<'a> {
         ranks: bool,
     ) -> Option<Row> {
         let n = self.cfg.row_size;
+        // Ranks count the titles shown, 1 to 10: a title the profile cannot
+        // or need not see (outside its maturity, hidden, in an earlier row)
+        // leaves no gap.
         let mut picks: Vec<(u32, f32, u32)> = Vec::new();
-        for (i, &(c, s)) in list.iter().enumerate() {
+        for &(c, s) in list {
             if self.free(c) {
-                picks.push((c, s, i as u32 + 1));
+                picks.push((c, s, picks.len() as u32 + 1));
                 if picks.len() >= n || (ranks && picks.len() >= 10) {
                     break;
                 }
@@ -804,7 +818,8 @@ pub fn build(
                     if made >= cfg.because_rows {
                         break;
                     }
-                    if let Some(r) = ctx.because_row(seed, cfg.row_size) {
+                    if let Some(r) = ctx.because_row(seed, cfg.row_size, p.watched.contains(&seed))
+                    {
                         rows.push(r);
                         made += 1;
                     }

@@ -41,6 +41,18 @@ pub async fn home_of(
     account_id: i64,
     profile_id: i64,
 ) -> Result<(Arc<HomePage>, Arc<cache::Continuity>), AppError> {
+    let (page, cont) = home_unlogged(state, account_id, profile_id).await?;
+    log_page(state, &page, "home");
+    Ok((page, cont))
+}
+
+/// [`home_of`] without logging impressions: for pages that show the rows a
+/// few at a time (and log those with [`log_page_rows`]).
+pub async fn home_unlogged(
+    state: &AppState,
+    account_id: i64,
+    profile_id: i64,
+) -> Result<(Arc<HomePage>, Arc<cache::Continuity>), AppError> {
     super::ensure_catalog(state).await;
     let entry = cache::entry(state, account_id, profile_id).await?;
     let cont = entry.continuity(state).await?;
@@ -81,21 +93,36 @@ pub async fn home_of(
             page
         }
     };
-    log_page(state, &page, "home");
     Ok((page, cont))
 }
 
 /// Queues a page's impressions.
 pub fn log_page(state: &AppState, page: &HomePage, surface: &'static str) {
+    log_page_rows(state, page, surface, 0..page.rows.len());
+}
+
+/// Queues the impressions of the rows in `shown` (those a response carried).
+pub fn log_page_rows(
+    state: &AppState,
+    page: &HomePage,
+    surface: &'static str,
+    shown: std::ops::Range<usize>,
+) {
+    let rows: Vec<(String, Vec<i64>)> = page
+        .rows
+        .iter()
+        .skip(shown.start)
+        .take(shown.len())
+        .map(|r| (r.key.clone(), r.items.iter().map(|i| i.title_id).collect()))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
     state.recs.log_impression(Impression {
         profile_id: page.profile_id,
         surface,
         experiment: experiment_of(page),
-        rows: page
-            .rows
-            .iter()
-            .map(|r| (r.key.clone(), r.items.iter().map(|i| i.title_id).collect()))
-            .collect(),
+        rows,
         at: state.clock.now_ms(),
     });
 }

@@ -61,6 +61,12 @@ pub async fn start_driver() -> Option<Driver> {
 }
 
 pub async fn browser(driver: &Driver) -> Client {
+    browser_sized(driver, 1280, 900).await
+}
+
+/// A browser whose window is `width` × `height` CSS pixels, keeping its
+/// console for [`crate::ui`]'s checks.
+pub async fn browser_sized(driver: &Driver, width: u32, height: u32) -> Client {
     let mut caps = serde_json::Map::new();
     let args = serde_json::json!([
         "--headless=new",
@@ -72,7 +78,8 @@ pub async fn browser(driver: &Driver) -> Client {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1280,900"
+        "--hide-scrollbars",
+        format!("--window-size={width},{height}")
     ]);
     let mut chrome = serde_json::json!({ "args": args });
     if let Ok(bin) = std::env::var("CHROMIUM") {
@@ -81,6 +88,10 @@ pub async fn browser(driver: &Driver) -> Client {
         chrome["binary"] = serde_json::Value::String("/usr/bin/chromium".into());
     }
     caps.insert("goog:chromeOptions".into(), chrome);
+    caps.insert(
+        "goog:loggingPrefs".into(),
+        serde_json::json!({ "browser": "ALL" }),
+    );
     ClientBuilder::rustls()
         .unwrap()
         .capabilities(caps)
@@ -185,6 +196,50 @@ async fn browser_signup_profiles_genre_title() {
             .click()
             .await
             .unwrap();
+        // A new account starts by picking titles it likes.
+        wait_text(&c, "main h1", |t| t == "What do you like?").await;
+        wait_text(&c, "#pick-count", |t| t == "0 of 3 picked").await;
+        // The counter follows the ticks; two are not enough, and they stay
+        // ticked when the page says so.
+        let picks = c
+            .find_all(Locator::Css("#onboarding-form input[name=title_id]"))
+            .await
+            .unwrap();
+        assert!(picks.len() >= 3);
+        for p in &picks[..2] {
+            p.click().await.unwrap();
+        }
+        wait_text(&c, "#pick-count", |t| t == "2 of 3 picked").await;
+        c.find(Locator::Css("#onboarding-save"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#onboarding-error").await;
+        wait_text(&c, "#pick-count", |t| t == "2 of 3 picked").await;
+        let ticked = c
+            .find_all(Locator::Css(
+                "#onboarding-form input[name=title_id]:checked",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(ticked.len(), 2);
+        c.find_all(Locator::Css(
+            "#onboarding-form input[name=title_id]:not(:checked)",
+        ))
+        .await
+        .unwrap()[0]
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "#pick-count", |t| t == "3 of 3 picked").await;
+        c.find(Locator::Css("#onboarding-save"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_text(&c, "main h1", |t| t == "Welcome back, Web").await;
 
         // A second profile, then switch to it.
@@ -205,7 +260,7 @@ async fn browser_signup_profiles_genre_title() {
             .click()
             .await
             .unwrap();
-        wait_text(&c, "main h1", |t| t == "Welcome back, Kiddo").await;
+        wait_text(&c, "main h1", |t| t == "Welcome, Kiddo").await;
         wait_text(&c, "#current-profile", |t| t == "Kiddo").await;
 
         // Open a genre, then a title.

@@ -704,3 +704,210 @@ pub fn token_in(mail: &str, page: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect()
 }
+
+/// A demo site with one of everything a page lists (an idea, a support
+/// conversation, a social post, a perk rule, a proposed change with a
+/// comment, a webhook, a playing device…), its three users, and the pages
+/// each role sees: what the CSRF crawl and the browser walk go through.
+pub struct Site {
+    pub app: TestApp,
+    pub admin: String,
+    pub agent: String,
+    pub viewer: String,
+    /// A viewer's pages.
+    pub viewer_pages: Vec<String>,
+    /// Staff pages (some admin-only: see [`admin_only`]).
+    pub staff_pages: Vec<String>,
+}
+
+/// Builds a [`Site`].
+pub async fn seeded_site() -> Site {
+    let app = TestApp::builder().demo().start().await;
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let agent = app.login_as("agent@example.com", Role::Agent).await;
+    let viewer = app.login_as("viewer@example.com", Role::Viewer).await;
+    // Content, so that the pages show their item forms.
+    let (s, idea) = post(
+        &app,
+        "/api/v1/ideas",
+        &viewer,
+        json!({"title": "Offline downloads on the TV", "description": "please"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{idea}");
+    let idea_id = idea["id"].as_i64().unwrap();
+    let (s, conv) = post(
+        &app,
+        "/api/v1/support/conversations",
+        &viewer,
+        json!({"body": "my TV buffers"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{conv}");
+    let conv_id = conv["conversation"]["id"].as_i64().unwrap();
+    // A social post, so the post list shows its correction form.
+    let (s, tok) = post(
+        &app,
+        "/api/v1/listening/tokens",
+        &admin,
+        json!({"name": "crawl"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{tok}");
+    let (s, out) = post(
+        &app,
+        "/api/v1/posts",
+        tok["token"].as_str().unwrap(),
+        json!([{"source": "test", "external_id": "1", "author": "@a@x",
+            "text": "the price is too high", "created_at": 1_700_000_000_000i64}]),
+    )
+    .await;
+    assert!(s < 300, "{out}");
+    let (s, _) = post(
+        &app,
+        "/api/v1/staff/support/canned",
+        &admin,
+        json!({"shortcode": "hello", "body": "Hi there"}),
+    )
+    .await;
+    assert!(s < 300);
+    let (s, rule) = post(
+        &app,
+        "/api/v1/staff/perks/rules",
+        &admin,
+        json!({"name": "Thanks", "trigger": {"kind": "custom", "name": "thanks"}, "conditions": [],
+            "effect": {"kind": "credit", "amount_cents": 100, "message": "Thank you"},
+            "budget": {"global": {"max_cents": 10000}, "per_profile": {"max_awards": 10, "period_days": 30}}}),
+    )
+    .await;
+    assert!(s < 300, "{rule}");
+    let viewer_id = get(&app, "/api/v1/me", &viewer).await["account"]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, _) = post(
+        &app,
+        "/api/v1/staff/perks/events",
+        &admin,
+        json!({"kind": "custom", "account_id": viewer_id, "name": "thanks", "key": "k1"}),
+    )
+    .await;
+    assert!(s < 300);
+    marquee_server::perks::run_once(&app.state).await.unwrap();
+    // A proposal in consultation (1: reaction, comment, decision and hide
+    // forms) and a draft (2: edit and publish forms).
+    for title in ["Split DVD rental into Qwikster", "A cheaper plan with ads"] {
+        let (s, v) = post(
+            &app,
+            "/api/v1/staff/changes",
+            &admin,
+            json!({"kind": "product", "title": title, "body": "Why.", "planned_at": 4_000_000_000_000i64}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, _) = post(&app, "/api/v1/staff/changes/1/publish", &admin, json!({})).await;
+    assert_eq!(s, 200);
+    let (s, v) = post(
+        &app,
+        "/api/v1/changes/1/comments",
+        &viewer,
+        json!({"body": "Please don't split it"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    // An unsubscribe link as a notification mail carries one.
+    app.store()
+        .add_unsubscribe_tokens(
+            &[(
+                marquee_server::auth::token_hash("hostile-unsubscribe"),
+                viewer_id,
+                "ideas".into(),
+            )],
+            1,
+        )
+        .await
+        .unwrap();
+    let (s, _) = post(
+        &app,
+        "/api/v1/webhooks",
+        &admin,
+        json!({"url": "http://127.0.0.1:9/hook"}),
+    )
+    .await;
+    assert!(s < 300);
+    let (s, _) = post(
+        &app,
+        "/api/v1/listening/tokens",
+        &admin,
+        json!({"name": "feed"}),
+    )
+    .await;
+    assert!(s < 300);
+    let (s, _) = post(
+        &app,
+        "/api/v1/me/handles",
+        &viewer,
+        json!({"handle": "@fan@mastodon.social"}),
+    )
+    .await;
+    assert!(s < 300);
+    let tid = app
+        .store()
+        .search_titles("heat", 1, &Default::default())
+        .await
+        .unwrap()[0]
+        .id;
+    // A device playing a stream: "Sign out this device" and "Streams now"'s Stop.
+    let (s, dev) = post(
+        &app,
+        "/api/v1/devices",
+        &viewer,
+        json!({"name": "TV", "kind": "tv"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{dev}");
+    let (s, v) = post(
+        &app,
+        "/api/v1/playback/start",
+        &viewer,
+        json!({"title_id": tid, "device_id": dev["id"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+
+    let viewer_pages = vec![
+        "/".to_string(),
+        "/profiles".to_string(),
+        format!("/titles/{tid}"),
+        "/ideas".to_string(),
+        "/ideas/new".to_string(),
+        format!("/ideas/{idea_id}"),
+        "/notifications".to_string(),
+        "/perks".to_string(),
+        "/support".to_string(),
+        format!("/support/conversations/{conv_id}/transcript"),
+        "/account".to_string(),
+        "/account/streams".to_string(),
+        "/account/handles".to_string(),
+        "/account/password".to_string(),
+        "/onboarding".to_string(),
+        format!("/watch/{tid}"),
+        "/changes/1".to_string(),
+    ];
+    let mut staff_pages: Vec<String> = marquee_server::STAFF_ROUTES
+        .iter()
+        .filter(|(m, p)| *m == "GET" && !p.starts_with("/api/") && !p.contains("metrics.csv"))
+        .map(|(_, p)| p.to_string())
+        .collect();
+    staff_pages.push(format!("/staff/support/conversations/{conv_id}"));
+    staff_pages.push(format!("/ideas/{idea_id}"));
+    staff_pages.push("/staff/changes/2".to_string());
+    Site {
+        app,
+        admin,
+        agent,
+        viewer,
+        viewer_pages,
+        staff_pages,
+    }
+}

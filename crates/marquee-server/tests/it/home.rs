@@ -336,6 +336,31 @@ async fn onboarding_turns_popular_rows_into_personal_rows() {
     for id in ids_of(&page) {
         assert!(!picks.contains(&id), "a pick is recommended back");
     }
+    // Picks were liked, not watched: their rows say so.
+    let because: Vec<String> = rows(&page)
+        .iter()
+        .filter(|r| r["key"].as_str().unwrap().starts_with("because:"))
+        .map(|r| r["title"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!because.is_empty(), "{k:?}");
+    assert!(
+        because.iter().all(|t| t.starts_with("Because you liked ")),
+        "{because:?}"
+    );
+    // The Top 10 counts what it shows: 1 to 10, no gaps.
+    let top = rows(&page)
+        .iter()
+        .find(|r| r["key"] == "top10")
+        .expect("a Top 10 row")
+        .clone();
+    let ranks: Vec<i64> = top["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["rank"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ranks, (1..=ranks.len() as i64).collect::<Vec<_>>());
+    assert!(ranks.len() <= 10);
 }
 
 #[tokio::test]
@@ -791,9 +816,15 @@ async fn browser_thumbs_down_removes_the_card() {
         let card = wait_for(&c, "section[data-row=top_picks] .rec-card").await;
         let id = card.attr("data-title-id").await.unwrap().unwrap();
         let sel = format!(".rec-card[data-title-id=\"{id}\"]");
-        card.find(fantoccini::Locator::Css(".thumb-down"))
+        // One "⋯" per card opens the page's menu.
+        card.find(fantoccini::Locator::Css(".card-more"))
             .await
             .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#card-menu:not([hidden]) .thumb-down")
+            .await
             .click()
             .await
             .unwrap();

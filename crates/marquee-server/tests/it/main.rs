@@ -31,4 +31,5 @@ mod roles;
 mod sentiment_tiers;
 mod snapshots;
 mod support;
+mod ui;
 mod voice;

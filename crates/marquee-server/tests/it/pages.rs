@@ -114,10 +114,11 @@ async fn signup_form_profiles_and_escaping() {
             ],
         )
         .await;
-    assert_eq!((s, loc.as_deref()), (303, Some("/")));
+    // A new account starts by picking titles it likes.
+    assert_eq!((s, loc.as_deref()), (303, Some("/onboarding")));
     let (s, html) = b.get("/").await;
     assert_eq!(s, 200);
-    assert!(html.contains("Welcome back, Eve"));
+    assert!(html.contains("Welcome, Eve"));
     assert!(html.contains("Drama"));
 
     // A hostile profile name is escaped wherever it is shown.

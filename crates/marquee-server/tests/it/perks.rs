@@ -1233,7 +1233,10 @@ async fn pages_signup_with_referral_staff_forms_and_reveal() {
         .await;
     assert_eq!(
         (s, loc),
-        (303, Some(format!("/staff/perks#rule-{rule_id}")))
+        (
+            303,
+            Some(format!("/staff/perks?ok=rule_off#rule-{rule_id}"))
+        )
     );
     assert_eq!(
         get(

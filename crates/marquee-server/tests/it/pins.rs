@@ -248,8 +248,8 @@ async fn the_pages_set_a_pin_ask_for_it_and_say_what_went_wrong() {
         ],
     )
     .await;
-    assert_eq!((s, to.as_deref()), (303, Some("/profiles?done=pin")));
-    let html = page("/profiles?done=pin").await;
+    assert_eq!((s, to.as_deref()), (303, Some("/profiles?ok=pin_set")));
+    let html = page("/profiles?ok=pin_set").await;
     assert!(html.contains("PIN set"), "{html}");
     assert!(html.contains("locked with a PIN"), "{html}");
 
@@ -277,7 +277,7 @@ async fn the_pages_set_a_pin_ask_for_it_and_say_what_went_wrong() {
         vec![("password", PASSWORD.into()), ("action", "remove".into())],
     )
     .await;
-    assert_eq!((s, to.as_deref()), (303, Some("/profiles?done=unpinned")));
+    assert_eq!((s, to.as_deref()), (303, Some("/profiles?ok=pin_removed")));
     let me = crate::helpers::get(&app, "/api/v1/me", &token).await;
     assert_eq!(me["profiles"][1]["has_pin"], false);
 }

@@ -1,0 +1,212 @@
+//! Every page at phone and desktop width (#24), in headless Chromium: no
+//! horizontal scrolling, no console errors, as a visitor, a viewer, an
+//! agent and an admin.
+
+use crate::browser::{browser_sized, log_in, start_driver, wait_for};
+use crate::helpers::{admin_only, seeded_site, PASSWORD};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, Locator};
+
+/// Chromium's console since the last read (chromedriver's log endpoint).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type": "browser"}"#.into()),
+        )
+    }
+}
+
+/// What is wrong with the page now shown: wider than the window (with the
+/// elements sticking out), or errors in the console.
+async fn problems(c: &Client, width: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    let v = c
+        .execute(
+            "const w = window.innerWidth;
+             const sw = document.documentElement.scrollWidth;
+             const out = [];
+             if (sw > w) {
+               for (const e of document.querySelectorAll('body *')) {
+                 const r = e.getBoundingClientRect();
+                 if (r.right > w + 1 && r.width > 0) {
+                   const kids = Array.from(e.children).some(k => k.getBoundingClientRect().right > w + 1);
+                   if (!kids) out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                     (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') +
+                     ' right=' + Math.round(r.right));
+                 }
+                 if (out.length > 6) break;
+               }
+             }
+             return [sw, out];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let sw = v[0].as_u64().unwrap_or(0);
+    if sw > u64::from(width) {
+        out.push(format!("{sw} px wide at {width}: {}", v[1]));
+    }
+    let here = c.current_url().await.unwrap().to_string();
+    let log = c.issue_cmd(BrowserLog).await.unwrap();
+    for e in log.as_array().into_iter().flatten() {
+        let msg = e["message"].as_str().unwrap_or_default();
+        // The document's own error status (a 404 page) is not a fault of
+        // the page; anything else failing to load, or a script error, is.
+        if e["level"] == "SEVERE" && !msg.starts_with(&format!("{here} - Failed to load resource"))
+        {
+            out.push(format!("console: {msg}"));
+        }
+    }
+    out
+}
+
+/// Loads each page at both widths; returns how many were whole pages (an
+/// htmx fragment fetched on its own has no header and is not checked).
+async fn walk(
+    c: &Client,
+    base: &str,
+    who: &str,
+    pages: &[String],
+    found: &mut Vec<String>,
+) -> usize {
+    let mut checked = 0;
+    for width in [400u32, 1400] {
+        c.set_window_size(width, 900).await.unwrap();
+        for page in pages {
+            c.goto(&format!("{base}{page}")).await.unwrap();
+            wait_for(c, "body").await;
+            if c.find(Locator::Css("header.top")).await.is_err() {
+                let _ = c.issue_cmd(BrowserLog).await;
+                continue;
+            }
+            checked += 1;
+            for p in problems(c, width).await {
+                found.push(format!("{who} {page} @{width}: {p}"));
+            }
+        }
+    }
+    checked
+}
+
+#[tokio::test]
+async fn every_page_fits_a_phone_and_a_desktop_without_console_errors() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let site = seeded_site().await;
+    let app = &site.app;
+    let base = app.url("");
+    let base = base.trim_end_matches('/');
+    let mut found = Vec::new();
+
+    let c = browser_sized(&driver, 400, 900).await;
+    let anonymous: Vec<String> = [
+        "/",
+        "/login",
+        "/signup",
+        "/forgot",
+        "/help",
+        "/genres",
+        "/ideas",
+        "/changelog",
+        "/search?q=heat",
+        "/no-such-page",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    let mut checked = walk(&c, base, "visitor", &anonymous, &mut found).await;
+    c.close().await.unwrap();
+
+    for (who, email, pages) in [
+        ("viewer", "viewer@example.com", site.viewer_pages.clone()),
+        (
+            "agent",
+            "agent@example.com",
+            site.staff_pages
+                .iter()
+                .filter(|p| !admin_only(p))
+                .cloned()
+                .collect(),
+        ),
+        ("admin", "admin@example.com", site.staff_pages.clone()),
+    ] {
+        let c = browser_sized(&driver, 1400, 900).await;
+        log_in(&c, app, email, PASSWORD).await;
+        wait_for(&c, "#nav-account").await;
+        checked += walk(&c, base, who, &pages, &mut found).await;
+        c.close().await.unwrap();
+    }
+    assert!(
+        found.is_empty(),
+        "{} problems:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+    assert!(checked >= 100, "only {checked} pages checked");
+}
+
+#[tokio::test]
+async fn the_menu_collapses_on_a_phone_and_opens_with_its_button() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = crate::helpers::TestApp::builder().start().await;
+    app.signup("phone@example.com").await;
+    let c = browser_sized(&driver, 400, 900).await;
+    log_in(&c, &app, "phone@example.com", PASSWORD).await;
+    wait_for(&c, "#menu-button").await;
+    let shown = |css: &'static str| {
+        let c = c.clone();
+        async move {
+            c.execute(
+                "const e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null;",
+                vec![serde_json::Value::String(css.into())],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap()
+        }
+    };
+    assert!(
+        !shown("#nav-account").await,
+        "the menu starts closed on a phone"
+    );
+    assert!(
+        shown("header.top form.search input").await,
+        "search stays visible"
+    );
+    let button = c
+        .find(fantoccini::Locator::Css("#menu-button"))
+        .await
+        .unwrap();
+    button.click().await.unwrap();
+    assert!(shown("#nav-account").await);
+    assert_eq!(
+        button.attr("aria-expanded").await.unwrap().as_deref(),
+        Some("true")
+    );
+    // A desktop shows the links in the header and no Menu button.
+    c.set_window_size(1400, 900).await.unwrap();
+    c.refresh().await.unwrap();
+    wait_for(&c, "header.top").await;
+    assert!(shown("#nav-account").await);
+    assert!(!shown("#menu-button").await);
+    c.close().await.unwrap();
+}
