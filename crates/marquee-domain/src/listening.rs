@@ -318,6 +318,37 @@ pub struct Alert {
     pub resolved_by: Option<i64>,
 }
 
+impl Alert {
+    /// The alert in words, for people: "Negative posts about price jumped
+    /// to 62% (usually 18%) in the last 15 minutes", "Posts jumped to 340
+    /// (usually 45) in the last hour".
+    pub fn headline(&self) -> String {
+        let about = if self.series == "all" {
+            String::new()
+        } else {
+            format!(" about {}", self.series)
+        };
+        let window = match self.window.as_str() {
+            "15m" => "the last 15 minutes".to_string(),
+            "1h" => "the last hour".to_string(),
+            "1d" => "the last day".to_string(),
+            other => format!("the last {other}"),
+        };
+        if self.kind == "negative_share" {
+            format!(
+                "Negative posts{about} jumped to {:.0}% (usually {:.0}%) in {window}",
+                self.observed * 100.0,
+                self.expected * 100.0
+            )
+        } else {
+            format!(
+                "Posts{about} jumped to {:.0} (usually {:.0}) in {window}",
+                self.observed, self.expected
+            )
+        }
+    }
+}
+
 /// A new alert to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAlert {
@@ -348,6 +379,43 @@ pub struct NewAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_read_as_sentences() {
+        let mut a = Alert {
+            id: 1,
+            series: "price".into(),
+            kind: "negative_share".into(),
+            window: "15m".into(),
+            window_start: 0,
+            window_end: 0,
+            observed: 0.62,
+            expected: 0.18,
+            z: 7.9,
+            posts: 40,
+            terms: vec![],
+            example_post_ids: vec![],
+            status: AlertStatus::Open,
+            raised_at: 0,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+        };
+        assert_eq!(
+            a.headline(),
+            "Negative posts about price jumped to 62% (usually 18%) in the last 15 minutes"
+        );
+        a.series = "all".into();
+        a.kind = "volume".into();
+        a.window = "1h".into();
+        a.observed = 340.0;
+        a.expected = 45.2;
+        assert_eq!(
+            a.headline(),
+            "Posts jumped to 340 (usually 45) in the last hour"
+        );
+    }
 
     #[test]
     fn alerts_move_forward_only() {

@@ -173,9 +173,131 @@ pub fn csv_cell(s: &str) -> String {
     }
 }
 
+/// A social post's text as people wrote it: connectors and scrapers often
+/// hand over JSON escapes as literal text ("doesn\\u2019t") or HTML
+/// entities ("Tom &amp; Jerry"). Decodes `\\uXXXX` (with surrogate pairs),
+/// `\\n`, `\\t`, `\\"`, `\\\\`, the common named entities and numeric
+/// ones; anything that does not decode to a character is kept as it was.
+pub fn clean_post_text(raw: &str) -> String {
+    if !raw.contains('\\') && !raw.contains('&') {
+        return raw.to_string();
+    }
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    let hex4 = |at: usize| -> Option<u32> {
+        let h = raw.get(at..at + 4)?;
+        if h.bytes().all(|c| c.is_ascii_hexdigit()) {
+            u32::from_str_radix(h, 16).ok()
+        } else {
+            None
+        }
+    };
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'u' => {
+                    if let Some(hi) = hex4(i + 2) {
+                        if (0xD800..0xDC00).contains(&hi) && raw.get(i + 6..i + 8) == Some("\\u") {
+                            if let Some(lo) = hex4(i + 8).filter(|lo| (0xDC00..0xE000).contains(lo))
+                            {
+                                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                                if let Some(ch) = char::from_u32(c) {
+                                    out.push(ch);
+                                    i += 12;
+                                    continue;
+                                }
+                            }
+                        }
+                        if let Some(ch) = char::from_u32(hi) {
+                            out.push(ch);
+                            i += 6;
+                            continue;
+                        }
+                    }
+                }
+                b'n' => {
+                    out.push('\n');
+                    i += 2;
+                    continue;
+                }
+                b't' => {
+                    out.push('\t');
+                    i += 2;
+                    continue;
+                }
+                b'"' | b'\\' | b'/' => {
+                    out.push(b[i + 1] as char);
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if b[i] == b'&' {
+            if let Some(end) = raw[i..].find(';').filter(|e| *e <= 10) {
+                let name = &raw[i + 1..i + end];
+                let ch = match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some('\u{a0}'),
+                    _ => name
+                        .strip_prefix("#x")
+                        .or_else(|| name.strip_prefix("#X"))
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
+                        .and_then(char::from_u32),
+                };
+                if let Some(ch) = ch {
+                    out.push(ch);
+                    i += end + 1;
+                    continue;
+                }
+            }
+        }
+        // Copy one whole character.
+        let ch = raw[i..].chars().next().unwrap_or('\u{fffd}');
+        out.push(ch);
+        i += ch.len_utf8().max(1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn post_text_loses_its_escapes() {
+        assert_eq!(clean_post_text("doesn\\u2019t work"), "doesn\u{2019}t work");
+        assert_eq!(
+            clean_post_text("Tom &amp; Jerry &#8217;s &#x1F600;"),
+            "Tom & Jerry \u{2019}s \u{1F600}"
+        );
+        assert_eq!(
+            clean_post_text("\\ud83d\\ude00 ok\\nnext"),
+            "\u{1F600} ok\nnext"
+        );
+        // What does not decode stays as it was.
+        for kept in [
+            "C:\\path\\file",
+            "\\uZZZZ",
+            "a & b",
+            "&unknown;",
+            "\\ud83d alone",
+            "x\\",
+        ] {
+            assert_eq!(
+                clean_post_text(kept),
+                kept.replace("\\ud83d", "\u{fffd}")
+                    .replace("\u{fffd}", "\\ud83d")
+            );
+        }
+        assert_eq!(clean_post_text("plain"), "plain");
+    }
 
     fn field_of(e: DomainError) -> &'static str {
         match e {

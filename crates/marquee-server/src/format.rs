@@ -51,6 +51,17 @@ pub fn runtime_label(seconds: i64) -> String {
     }
 }
 
+/// How long something took, as people read it: `850 ms`, `2.4 s`,
+/// `3 min 05 s`.
+pub fn took(ms: impl Count) -> String {
+    let ms = ms.as_count().max(0);
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60),
+    }
+}
+
 /// A number a page counts things with (templates pass fields by value or
 /// by reference).
 pub trait Count {
@@ -99,6 +110,13 @@ pub fn count_as(n: impl Count, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(took(850), "850 ms");
+        assert_eq!(took(2_400i64), "2.4 s");
+        assert_eq!(took(185_000u64), "3 min 05 s");
+    }
 
     #[test]
     fn counted_nouns() {

@@ -79,8 +79,11 @@ pub fn check_post(
             "must be a handle like @user@host, name.bsky.social or a DID",
         )
     })?;
-    let chars = p.text.chars().count();
-    if p.text.trim().is_empty() {
+    // Escapes a connector left in the text ("doesn\\u2019t", "&amp;") are
+    // decoded, so that the dashboard and the classifiers read the words.
+    let text = marquee_domain::text::clean_post_text(&p.text);
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
         return Err(AppError::invalid(f("text"), "must not be empty"));
     }
     if chars > max_chars {
@@ -122,7 +125,7 @@ pub fn check_post(
         source: p.source,
         external_id: p.external_id,
         author,
-        text: p.text,
+        text,
         url: p.url,
         lang: p.lang,
         created_at,
