@@ -1065,6 +1065,162 @@ pub struct DryRun {
     pub skipped_profile: i64,
 }
 
+// ---------- in words ----------
+
+impl TriggerKind {
+    /// What happened, for people: "A profile finishes a series".
+    pub fn label(self) -> &'static str {
+        match self {
+            TriggerKind::SeriesFinished => "A profile finishes a series",
+            TriggerKind::Anniversary => "An account's yearly anniversary",
+            TriggerKind::SupportRecovery => {
+                "A bad support experience (rated 1–2 or a missed reply time)"
+            }
+            TriggerKind::IdeaLaunched => "An idea the customer posted is launched",
+            TriggerKind::ReferralConverted => "Someone signs up with the customer's referral code",
+            TriggerKind::Custom => "A custom event sent by staff or the API",
+        }
+    }
+}
+
+impl Field {
+    /// Every field, for the rule builder.
+    pub const EVERY: [Field; 4] = Field::ALL;
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        self.as_str()
+    }
+    /// For people: "Days since sign-up".
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Plan => "Plan",
+            Field::TenureDays => "Days since sign-up",
+            Field::TitlesFinished => "Titles finished",
+            Field::Sentiment => "Mood of their posts (−1 to 1)",
+        }
+    }
+}
+
+impl Op {
+    /// Every comparison, for the rule builder.
+    pub const EVERY: [Op; 7] = Op::ALL;
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        self.as_str()
+    }
+    /// For people: "at least".
+    pub fn label(self) -> &'static str {
+        match self {
+            Op::Eq => "is",
+            Op::Ne => "is not",
+            Op::Gt => "more than",
+            Op::Gte => "at least",
+            Op::Lt => "less than",
+            Op::Lte => "at most",
+            Op::In => "is one of",
+        }
+    }
+}
+
+impl EffectKind {
+    /// Every effect, for the rule builder.
+    pub const EVERY: [EffectKind; 4] = [
+        EffectKind::Credit,
+        EffectKind::Badge,
+        EffectKind::Message,
+        EffectKind::EarlyAccess,
+    ];
+    /// For people: "Account credit".
+    pub fn label(self) -> &'static str {
+        match self {
+            EffectKind::Credit => "Account credit",
+            EffectKind::Badge => "A badge on the profile",
+            EffectKind::Message => "A personal message",
+            EffectKind::EarlyAccess => "Early access to a feature",
+        }
+    }
+}
+
+fn value_words(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("“{s}”"),
+        Value::Array(items) => items
+            .iter()
+            .map(value_words)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        other => other.to_string(),
+    }
+}
+
+impl RuleSpec {
+    /// The whole rule as a sentence a community manager reads back:
+    /// "When a profile finishes a series, if days since sign-up is at least
+    /// 30, give $3.00 credit. At most 1 per profile every 30 days; the rule
+    /// stops after $500.00 in all."
+    pub fn in_words(&self) -> String {
+        let t = &self.trigger;
+        let mut when = t.kind.label().to_lowercase();
+        if let (TriggerKind::Custom, Some(name)) = (t.kind, &t.name) {
+            when = format!("the custom event “{name}” arrives");
+        }
+        if let Some(id) = t.series_id {
+            when.push_str(&format!(" (series #{id} only)"));
+        }
+        if let Some(y) = t.years {
+            when.push_str(&format!(
+                " ({y} year{} only)",
+                if y == 1 { "" } else { "s" }
+            ));
+        }
+        let ifs = self
+            .conditions
+            .iter()
+            .map(|c| {
+                let genre = c
+                    .genre
+                    .as_deref()
+                    .map(|g| format!(" in {g}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}{genre} {} {}",
+                    c.field.label().to_lowercase(),
+                    c.op.label(),
+                    value_words(&c.value)
+                )
+            })
+            .collect::<Vec<_>>();
+        let mut out = format!("When {when}");
+        if !ifs.is_empty() {
+            out.push_str(&format!(", if {}", ifs.join(" and ")));
+        }
+        out.push_str(&format!(", give {}.", self.effect.describe()));
+        let p = &self.budget.per_profile;
+        out.push_str(&format!(
+            " At most {} per profile every {} day{}",
+            p.max_awards,
+            p.period_days,
+            if p.period_days == 1 { "" } else { "s" }
+        ));
+        let g = &self.budget.global;
+        match (g.max_cents, g.max_awards) {
+            (Some(c), Some(n)) => out.push_str(&format!(
+                "; the rule stops after {} or {n} perks in all.",
+                money(c)
+            )),
+            (Some(c), None) => {
+                out.push_str(&format!("; the rule stops after {} in all.", money(c)))
+            }
+            (None, Some(n)) => out.push_str(&format!("; the rule stops after {n} perks in all.")),
+            (None, None) => out.push('.'),
+        }
+        if !self.enabled {
+            out.push_str(" Paused.");
+        }
+        out
+    }
+}
+
 /// Replays events (oldest first) through one rule, with budgets simulated
 /// from zero (the rule as if it had been live over the window).
 pub fn dry_run(rule: &RuleSpec, events: &[(TriggerEvent, Facts)]) -> DryRun {
@@ -1192,6 +1348,46 @@ pub fn canonical_email(email: &str) -> String {
         local.to_string()
     };
     format!("{local}@{domain}")
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_rule_reads_as_one_sentence() {
+        let r = parse_rule(&json!({
+            "name": "Finished a series",
+            "trigger": {"kind": "series_finished"},
+            "conditions": [
+                {"field": "tenure_days", "op": "gte", "value": 30},
+                {"field": "plan", "op": "in", "value": ["standard", "premium"]},
+                {"field": "titles_finished", "op": "gt", "value": 2, "genre": "Drama"}
+            ],
+            "effect": {"kind": "credit", "amount_cents": 300},
+            "budget": {"global": {"max_cents": 50000}, "per_profile": {"max_awards": 1, "period_days": 30}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.in_words(),
+            "When a profile finishes a series, if days since sign-up at least 30 and plan is one of \
+             “standard” or “premium” and titles finished in Drama more than 2, give $3.00 credit. \
+             At most 1 per profile every 30 days; the rule stops after $500.00 in all."
+        );
+        let c = parse_rule(&json!({
+            "name": "Welcome",
+            "trigger": {"kind": "custom", "name": "welcome"},
+            "effect": {"kind": "badge", "badge": "Pioneer"},
+            "budget": {"global": {"max_awards": 10}, "per_profile": {"max_awards": 1, "period_days": 1}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.in_words(),
+            "When the custom event “welcome” arrives, give the “Pioneer” badge. At most 1 per \
+             profile every 1 day; the rule stops after 10 perks in all."
+        );
+    }
 }
 
 #[cfg(test)]

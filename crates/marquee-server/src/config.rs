@@ -376,10 +376,12 @@ impl Config {
                         "NEW_USER_PASSWORD",
                         "INGEST_TOKEN",
                         "SENTIMENT_DATA",
-                        // The test suite's PostgreSQL server and encoder
-                        // checkpoint (README).
+                        // The test suite's PostgreSQL server, encoder
+                        // checkpoint and axe-core (README).
                         "TEST_POSTGRES",
                         "TEST_ENCODER_DIR",
+                        "TEST_AXE",
+                        "TEST_AXE_DIR",
                     ])
                     .split("__"),
             )

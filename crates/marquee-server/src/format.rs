@@ -3,20 +3,46 @@
 
 use marquee_domain::Millis;
 
-/// `2026-11-23 05:04 UTC`.
+/// A moment as people read it: `Mon 23 Nov 2026, 05:04 UTC`.
 pub fn fmt_time(ms: impl std::borrow::Borrow<Millis>) -> String {
     let ms: Millis = *ms.borrow();
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return ms.to_string();
     };
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
+        "{} {} {} {}, {:02}:{:02} UTC",
+        DAYS[usize::from(t.weekday().number_days_from_monday())],
         t.day(),
+        MONTHS[usize::from(u8::from(t.month()).saturating_sub(1))],
+        t.year(),
         t.hour(),
         t.minute()
     )
+}
+
+/// A moment in a list, as short as it can be next to `now`: `09:08` today,
+/// `3 Dec` this year, `3 Dec 2025` before.
+pub fn short_when(ms: Millis, now: Millis) -> String {
+    let at =
+        |ms: Millis| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000);
+    let (Ok(t), Ok(n)) = (at(ms), at(now)) else {
+        return fmt_time(ms);
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS[usize::from(u8::from(t.month()).saturating_sub(1))];
+    if t.date() == n.date() {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    } else if t.year() == n.year() {
+        format!("{} {month}", t.day())
+    } else {
+        format!("{} {month} {}", t.day(), t.year())
+    }
 }
 
 /// `2026-11-23T05:04:07.123Z` (RFC 3339, UTC), for machine-read exports.
@@ -138,7 +164,12 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(fmt_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(fmt_time(0), "Thu 1 Jan 1970, 00:00 UTC");
+        assert_eq!(fmt_time(1_796_288_932_853), "Thu 3 Dec 2026, 09:08 UTC");
         assert_eq!(rfc3339(1_500), "1970-01-01T00:00:01.5Z");
+        let now = 1_796_288_932_853; // Thu 3 Dec 2026, 09:08 UTC
+        assert_eq!(short_when(now - 3_600_000, now), "08:08");
+        assert_eq!(short_when(now - 2 * 86_400_000, now), "1 Dec");
+        assert_eq!(short_when(now - 400 * 86_400_000, now), "29 Oct 2025");
     }
 }

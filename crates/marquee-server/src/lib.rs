@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub mod api;
 pub mod auth;
 pub mod changes;
+pub mod chart;
 pub mod config;
 pub mod conn;
 pub mod error;

@@ -262,6 +262,155 @@ pub async fn support_signal(
     .await
 }
 
+/// One line of the perks audit trail, in words.
+#[derive(Debug, Clone)]
+pub struct AuditLine {
+    /// When, ms.
+    pub at: Millis,
+    /// `created`, `changed`, `awarded` or `held` (for the marker's style).
+    pub kind: &'static str,
+    /// The sentence: "admin@example.com created the rule “Finished a series”".
+    pub text: String,
+    /// More detail: the rule in words, or why a perk was held back.
+    pub detail: Option<String>,
+    /// The rule, for its link.
+    pub rule_id: Option<i64>,
+    /// What it cost, cents (awards).
+    pub cost_cents: i64,
+}
+
+/// The newest `limit` audit entries as a timeline people read: who did
+/// what to which rule, who got what and why a perk was held back, with
+/// account e-mails instead of ids.
+pub async fn audit_timeline(state: &AppState, limit: u32) -> Result<Vec<AuditLine>, AppError> {
+    let entries = state.store.perk_audit(limit).await?;
+    let rules = state.store.perk_rules().await?;
+    let rule_name = |id: Option<i64>| {
+        id.and_then(|id| rules.iter().find(|r| r.id == id))
+            .map(|r| format!("“{}”", r.spec.name))
+            .unwrap_or_else(|| "a deleted rule".into())
+    };
+    let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    let mut ids: Vec<i64> = Vec::with_capacity(entries.len() * 2);
+    for e in &entries {
+        ids.extend(e.actor_id);
+        ids.extend(e.account_id);
+    }
+    for id in ids {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+            let name = state
+                .store
+                .account(id)
+                .await?
+                .map(|a| a.email)
+                .unwrap_or_else(|| format!("account #{id} (deleted)"));
+            slot.insert(name);
+        }
+    }
+    let who = |id: Option<i64>| {
+        id.and_then(|id| names.get(&id).cloned())
+            .unwrap_or_else(|| "someone".into())
+    };
+    // Older versions of a rule, to say what a change changed: entries come
+    // newest first, so the version before an update is further down.
+    fn spec_of(e: &marquee_store::perks::AuditEntry) -> Option<RuleSpec> {
+        serde_json::from_str::<serde_json::Value>(&e.detail)
+            .ok()
+            .and_then(|v| perks::parse_rule(&v).ok())
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let line = match e.action.as_str() {
+            "rule_created" => AuditLine {
+                at: e.at,
+                kind: "created",
+                text: format!(
+                    "{} created the rule {}",
+                    who(e.actor_id),
+                    spec_of(e)
+                        .map(|s| format!("“{}”", s.name))
+                        .unwrap_or_else(|| rule_name(e.rule_id))
+                ),
+                detail: spec_of(e).map(|s| s.in_words()),
+                rule_id: e.rule_id,
+                cost_cents: 0,
+            },
+            "rule_updated" => {
+                let now = spec_of(e);
+                let before = entries[i + 1..]
+                    .iter()
+                    .find(|o| {
+                        o.rule_id == e.rule_id
+                            && (o.action == "rule_created" || o.action == "rule_updated")
+                    })
+                    .and_then(spec_of);
+                let verb = match (&before, &now) {
+                    (Some(b), Some(n)) if b.enabled && !n.enabled => "paused",
+                    (Some(b), Some(n)) if !b.enabled && n.enabled => "resumed",
+                    (None, Some(n)) if !n.enabled => "paused",
+                    _ => "changed",
+                };
+                AuditLine {
+                    at: e.at,
+                    kind: "changed",
+                    text: format!(
+                        "{} {verb} the rule {}",
+                        who(e.actor_id),
+                        now.as_ref()
+                            .map(|s| format!("“{}”", s.name))
+                            .unwrap_or_else(|| rule_name(e.rule_id))
+                    ),
+                    detail: (verb == "changed")
+                        .then(|| now.map(|s| s.in_words()))
+                        .flatten(),
+                    rule_id: e.rule_id,
+                    cost_cents: 0,
+                }
+            }
+            "awarded" => AuditLine {
+                at: e.at,
+                kind: "awarded",
+                text: format!("{} gave {} a perk", rule_name(e.rule_id), who(e.account_id)),
+                detail: e
+                    .detail
+                    .split_once(": ")
+                    .map(|(_, rest)| rest.split(" for ").next().unwrap_or(rest).to_string()),
+                rule_id: e.rule_id,
+                cost_cents: e.cost_cents,
+            },
+            held @ ("global_budget_exhausted" | "profile_cap_reached") => AuditLine {
+                at: e.at,
+                kind: "held",
+                text: format!(
+                    "{} held back a perk for {}",
+                    rule_name(e.rule_id),
+                    who(e.account_id)
+                ),
+                detail: Some(
+                    if held == "global_budget_exhausted" {
+                        "The rule's budget is spent."
+                    } else {
+                        "This profile already had its perks for the period."
+                    }
+                    .into(),
+                ),
+                rule_id: e.rule_id,
+                cost_cents: 0,
+            },
+            other => AuditLine {
+                at: e.at,
+                kind: "changed",
+                text: format!("{}: {other}", rule_name(e.rule_id)),
+                detail: (!e.detail.is_empty()).then(|| e.detail.clone()),
+                rule_id: e.rule_id,
+                cost_cents: e.cost_cents,
+            },
+        };
+        out.push(line);
+    }
+    Ok(out)
+}
+
 /// Who a rule would have rewarded over the last [`DRY_RUN_DAYS`] days, and
 /// at what cost, with budgets counted from zero.
 pub async fn dry_run(state: &AppState, rule: &RuleSpec) -> Result<DryRun, AppError> {

@@ -4,6 +4,9 @@
 // - Copy buttons (`<button data-copy="#id">`: copies that element's value
 //   or text, and says so);
 // - the onboarding picker's live "2 of 3 picked" counter;
+// - tables that scroll sideways get a tab stop (keyboard users can scroll);
+// - the perk rule builder shows only the controls its trigger and perk use
+//   (`data-show-trigger`, `data-show-effect`; all show without JavaScript);
 // - the home page's card menu: one "⋯" button per card opens the page's
 //   single menu (thumbs, hide), which posts to /home/feedback/{id} and
 //   takes the card away.
@@ -46,6 +49,37 @@ document.addEventListener("DOMContentLoaded", function () {
       try { document.execCommand("copy"); done(); } catch (err) { /* select stays for a manual copy */ }
     }
   });
+
+  // A table wider than its box scrolls inside itself (app.css); keyboard
+  // users reach it through a tab stop, given only to those that scroll.
+  var scrollables = function (root) {
+    (root || document).querySelectorAll("table, .table-scroll").forEach(function (t) {
+      var scrolls = t.scrollWidth > t.clientWidth + 1 && getComputedStyle(t).overflowX !== "visible";
+      if (scrolls && !t.hasAttribute("tabindex")) {
+        t.setAttribute("tabindex", "0");
+        t.classList.add("scrolls");
+      }
+    });
+  };
+  scrollables();
+  document.body.addEventListener("htmx:afterSettle", function (e) { scrollables(e.target); });
+  window.addEventListener("resize", function () { scrollables(); });
+
+  var builder = document.getElementById("rule-builder");
+  if (builder) {
+    var relevant = function () {
+      var t = builder.elements["trigger"] ? builder.elements["trigger"].value : "";
+      var e = builder.elements["effect"] ? builder.elements["effect"].value : "";
+      builder.querySelectorAll("[data-show-trigger]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-show-trigger") !== t;
+      });
+      builder.querySelectorAll("[data-show-effect]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-show-effect") !== e;
+      });
+    };
+    builder.addEventListener("change", relevant);
+    relevant();
+  }
 
   var picks = document.getElementById("onboarding-form");
   var count = document.getElementById("picked-n");

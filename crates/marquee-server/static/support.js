@@ -333,6 +333,7 @@
       const r = await api('POST', '/api/v1/staff/support/conversations/' + id + '/messages', { body: body.value, internal: internal.checked });
       if (r.ok) { add(r.data); body.value = ''; internal.checked = false; } else { error.textContent = errText(r); error.hidden = false; }
     });
+    cannedMenu(body);
     body.addEventListener('input', function () {
       if (internal.checked || Date.now() - S.lastTyping < 3000) return;
       S.lastTyping = Date.now();
@@ -362,6 +363,79 @@
       clearTimeout(S.timer);
       S.timer = setTimeout(function () { typing.hidden = true; }, 6000);
     });
+  }
+
+  // ---- Canned answers in the composer ----------------------------------------
+  // Typing "/" and a few letters at the start of a word lists the canned
+  // answers whose short code or text match; ↑/↓ choose, Enter or Tab puts
+  // the answer in place of the "/…" typed, Esc closes. A combobox in ARIA
+  // terms: the textarea owns the listbox and names the active option.
+  function cannedMenu(box) {
+    const data = document.getElementById('canned-data');
+    const menu = document.getElementById('canned-menu');
+    if (!data || !menu) return;
+    const all = Array.prototype.map.call(data.content.querySelectorAll('li'), function (li) {
+      return { code: li.getAttribute('data-code'), body: li.getAttribute('data-body'), html: li.innerHTML };
+    });
+    let shown = [];
+    let active = 0;
+    let start = -1;
+    function close() {
+      menu.hidden = true;
+      box.removeAttribute('aria-activedescendant');
+      shown = [];
+    }
+    function paint() {
+      menu.innerHTML = '';
+      shown.forEach(function (c, i) {
+        const li = document.createElement('li');
+        li.id = 'canned-opt-' + i;
+        li.setAttribute('role', 'option');
+        li.setAttribute('aria-selected', i === active ? 'true' : 'false');
+        li.innerHTML = c.html;
+        li.addEventListener('mousedown', function (e) { e.preventDefault(); active = i; pick(); });
+        menu.appendChild(li);
+      });
+      menu.hidden = shown.length === 0;
+      if (shown.length) box.setAttribute('aria-activedescendant', 'canned-opt-' + active);
+    }
+    function pick() {
+      const c = shown[active];
+      if (!c || start < 0) return close();
+      const end = box.selectionStart;
+      box.value = box.value.slice(0, start) + c.body + box.value.slice(end);
+      const at = start + c.body.length;
+      box.setSelectionRange(at, at);
+      close();
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    box.addEventListener('input', function () {
+      const upto = box.value.slice(0, box.selectionStart);
+      const m = /(^|\s)\/([\w-]*)$/.exec(upto);
+      if (!m) return close();
+      start = upto.length - m[2].length - 1;
+      const q = m[2].toLowerCase();
+      shown = all.filter(function (c) {
+        return c.code.toLowerCase().indexOf(q) === 0 || (q.length > 1 && c.body.toLowerCase().indexOf(q) >= 0);
+      }).slice(0, 8);
+      active = 0;
+      paint();
+    });
+    box.addEventListener('keydown', function (e) {
+      if (menu.hidden) return;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        active = (active + (e.key === 'ArrowDown' ? 1 : shown.length - 1)) % shown.length;
+        paint();
+      } else if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        pick();
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        close();
+      }
+    });
+    box.addEventListener('blur', function () { setTimeout(close, 150); });
   }
 
   // ---- The live inbox -------------------------------------------------------

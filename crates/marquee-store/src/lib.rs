@@ -106,6 +106,18 @@ pub mod sqlite;
 pub mod support;
 pub mod transfer;
 
+/// A `LIKE … ESCAPE '\'` pattern matching `q` anywhere, lower-cased (compare
+/// it with `lower(column)`): the pattern characters in `q` are escaped, so
+/// it is a literal substring on both backends.
+pub(crate) fn like_contains(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 pub use attachments::AttachmentStore;
 pub use changes::ChangeStore;
 pub use decisions::DecisionStore;

@@ -439,6 +439,9 @@ pub struct InboxQuery {
     pub assignee: AssigneeFilter,
     /// Page size.
     pub limit: u32,
+    /// Only conversations whose customer (e-mail or name) or any message
+    /// contains this text, case-insensitively.
+    pub search: Option<String>,
 }
 
 /// The result of a write: the conversation after it, the message written

@@ -523,6 +523,8 @@ pub struct InboxParams {
     assignee: Option<String>,
     /// 1 to 200, default 100.
     limit: Option<u32>,
+    /// Only conversations whose customer or any message contains this text.
+    q: Option<String>,
 }
 
 /// The inbox, newest activity first.
@@ -544,6 +546,7 @@ async fn inbox(
                 status: p.status,
                 assignee,
                 limit,
+                search: p.q,
             })
             .await?,
     )))

@@ -19,7 +19,7 @@ use marquee_domain::listening::{
 use marquee_domain::textmatch::{self, TextMatch};
 use marquee_domain::Millis;
 use marquee_sentiment::{Label, Model};
-use marquee_store::listening::{PostOrder, PostQuery};
+use marquee_store::listening::{Bucket, PostOrder, PostQuery};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -744,6 +744,41 @@ pub async fn link(state: &AppState, user: &CurrentUser, handle: &str) -> Result<
 /// The example posts of an alert.
 pub async fn alert_examples(state: &AppState, alert: &Alert) -> Result<Vec<Post>, AppError> {
     Ok(state.store.posts_by_id(&alert.example_post_ids).await?)
+}
+
+/// An alert's series around its window, for the chart of its spike:
+/// buckets as long as the window, 24 of them before it and up to 4 after
+/// (as far as posts have arrived). Returns the first bucket's start, the
+/// bucket length and the buckets (empty ones left out).
+pub async fn alert_history(
+    state: &AppState,
+    alert: &Alert,
+) -> Result<(Millis, i64, usize, Vec<Bucket>), AppError> {
+    let bucket = (alert.window_end - alert.window_start).max(60_000);
+    let from = alert.window_start - 24 * bucket;
+    let latest = state
+        .store
+        .latest_post_time()
+        .await?
+        .unwrap_or(alert.window_end);
+    let after = ((latest + 1 - alert.window_end).max(0) + bucket - 1) / bucket;
+    let n = 25 + after.clamp(0, 4) as usize;
+    let to = from + n as i64 * bucket;
+    let (topic, matching) = match alert.series.strip_prefix("change:") {
+        Some(id) => (
+            None,
+            id.parse().ok().and_then(|id| state.listening.scope(id)),
+        ),
+        None => (
+            (alert.series != "all").then_some(alert.series.as_str()),
+            None,
+        ),
+    };
+    let buckets = state
+        .store
+        .post_series(from, to, bucket, topic, None, matching.as_ref())
+        .await?;
+    Ok((from, bucket, n, buckets))
 }
 
 /// Background tasks; aborted when dropped.

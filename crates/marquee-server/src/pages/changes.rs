@@ -104,7 +104,7 @@ pub struct TimeChart {
 }
 
 fn day_label(ms: Millis) -> String {
-    fmt_time(ms).chars().take(10).collect()
+    crate::chart::day_label(ms)
 }
 
 /// Builds a chart of `series` (name, class, values) over points at `xs`.

@@ -627,6 +627,65 @@ struct AlertPage {
     a: Alert,
     examples: Vec<Post>,
     drill: String,
+    chart: crate::chart::LineChart,
+}
+
+/// The alert's spike: its measure per window-long bucket before, during
+/// and after the alert, the baseline it was tested against as a dashed
+/// line, and its window shaded.
+fn spike_chart(
+    a: &Alert,
+    from: Millis,
+    bucket: i64,
+    n: usize,
+    buckets: &[Bucket],
+) -> crate::chart::LineChart {
+    use crate::chart::{line_chart, ChartIn, SeriesIn, Unit};
+    let times: Vec<Millis> = (0..n as i64).map(|i| from + i * bucket).collect();
+    let share = a.kind != "volume";
+    let values = times
+        .iter()
+        .map(|t| {
+            let b = buckets.iter().find(|b| b.start == *t);
+            match (share, b) {
+                (true, Some(b)) if b.total > 0 => Some(b.negative as f64 / b.total as f64),
+                (true, _) => None,
+                (false, b) => Some(b.map_or(0.0, |b| b.total as f64)),
+            }
+        })
+        .collect();
+    let links = times
+        .iter()
+        .map(|t| Some(drill(*t, t + bucket, &a.series, "")))
+        .collect();
+    let about = if a.series == "all" {
+        String::new()
+    } else {
+        format!(" about {}", a.series)
+    };
+    line_chart(ChartIn {
+        title: if share {
+            format!("Share of negative posts{about}, per {}", a.window)
+        } else {
+            format!("Posts{about}, per {}", a.window)
+        },
+        unit: if share { Unit::Share } else { Unit::Count },
+        times,
+        bucket_ms: bucket,
+        series: vec![SeriesIn {
+            label: if share {
+                "Negative share".into()
+            } else {
+                "Posts".into()
+            },
+            class: "s3",
+            values,
+        }],
+        baseline: Some(("usually".into(), a.expected)),
+        highlight: Some((a.window_start, a.window_end)),
+        links,
+        min_top: if share { 0.0 } else { 1.0 },
+    })
 }
 
 async fn alert_page(
@@ -641,12 +700,15 @@ async fn alert_page(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("alert {id} not found")))?;
     let examples = crate::listening::alert_examples(&state, &a).await?;
+    let (from, bucket, n, buckets) = crate::listening::alert_history(&state, &a).await?;
+    let chart = spike_chart(&a, from, bucket, n, &buckets);
     let drill = drill(a.window_start, a.window_end, &a.series, "");
     render(&AlertPage {
         l: page.l,
         a,
         examples,
         drill,
+        chart,
     })
 }
 

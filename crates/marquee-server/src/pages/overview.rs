@@ -95,14 +95,14 @@ fn columns(items: &[Col], unit: &str) -> Columns {
                     (1.0 - v.clamp(-1.0, 1.0)) / 2.0 * PLOT_H
                 ));
             }
-            let (_, m, dd) = marquee_domain::perks::civil_from_days(d.div_euclid(DAY_MS));
+            let day = crate::chart::day_label(*d);
             VBar {
                 x,
                 y: PLOT_H - h,
                 h,
                 part_y: PLOT_H - part_h,
                 part_h,
-                label: format!("{m}/{dd}"),
+                label: day,
                 title: title.clone(),
                 href: href.clone(),
             }
@@ -280,8 +280,6 @@ fn panel(o: Overview) -> Panel {
             })
             .collect::<Vec<_>>(),
     );
-    let (_, m, d) = marquee_domain::perks::civil_from_days(o.at.div_euclid(DAY_MS));
-    let mins = o.at.rem_euclid(DAY_MS) / 60_000;
     Panel {
         sentiment_total: o.sentiment.iter().map(|d| d.posts).sum(),
         sentiment: columns(&sentiment_items, "posts"),
@@ -332,7 +330,7 @@ fn panel(o: Overview) -> Panel {
         support: support_bars(&o.support),
         churn,
         reasons,
-        updated: format!("{m}/{d} {:02}:{:02} UTC", mins / 60, mins % 60),
+        updated: crate::format::fmt_time(o.at),
         o,
     }
 }

@@ -17,7 +17,7 @@ use axum::Router;
 use marquee_domain::perks::{money, DryRun, DAY_MS};
 use marquee_domain::{TitleDetail, TitleKind};
 use marquee_store::decisions::{Decision, Evidence, EvidenceKind};
-use marquee_store::perks::{AuditEntry, PerkAward, PerkRule, ReferralOutcome, ShareSettings};
+use marquee_store::perks::{PerkAward, PerkRule, ReferralOutcome, ShareSettings};
 use serde::Deserialize;
 
 /// The referral cookie a share page sets, read by the sign-up page.
@@ -43,9 +43,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn when(ms: i64) -> String {
-    let (y, m, d) = marquee_domain::perks::civil_from_days(ms.div_euclid(DAY_MS));
-    let mins = ms.rem_euclid(DAY_MS) / 60_000;
-    format!("{y}-{m:02}-{d:02} {:02}:{:02} UTC", mins / 60, mins % 60)
+    crate::format::fmt_time(ms)
 }
 
 fn day(ms: i64) -> String {
@@ -503,26 +501,320 @@ pub struct RuleView {
 struct StaffPerksPage {
     l: Layout,
     rules: Vec<RuleView>,
-    audit: Vec<(AuditEntry, String)>,
+    audit: Vec<AuditView>,
     spend_total: String,
     spend_30d: String,
     awards_total: i64,
-    draft: String,
+    b: RuleBuilder,
     error: Option<String>,
 }
 
-const EXAMPLE_RULE: &str = r#"{
-  "name": "Finished a series",
-  "trigger": {"kind": "series_finished"},
-  "conditions": [{"field": "tenure_days", "op": "gte", "value": 0}],
-  "effect": {"kind": "credit", "amount_cents": 300, "message": "You made it to the end. Popcorn is on us."},
-  "budget": {"global": {"max_cents": 50000}, "per_profile": {"max_awards": 1, "period_days": 30}}
-}"#;
+impl StaffPerksPage {
+    fn triggers(&self) -> Vec<(&'static str, &'static str)> {
+        marquee_domain::perks::TriggerKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.label()))
+            .collect()
+    }
+    fn fields(&self) -> Vec<(&'static str, &'static str)> {
+        marquee_domain::perks::Field::EVERY
+            .iter()
+            .map(|f| (f.name(), f.label()))
+            .collect()
+    }
+    fn ops(&self) -> Vec<(&'static str, &'static str)> {
+        marquee_domain::perks::Op::EVERY
+            .iter()
+            .map(|o| (o.name(), o.label()))
+            .collect()
+    }
+    fn effects(&self) -> Vec<(&'static str, &'static str)> {
+        marquee_domain::perks::EffectKind::EVERY
+            .iter()
+            .map(|e| (e.as_str(), e.label()))
+            .collect()
+    }
+}
+
+/// An audit line with its time in words.
+#[derive(Debug)]
+pub struct AuditView {
+    line: svc::AuditLine,
+    when: String,
+    cost: String,
+}
+
+/// Conditions the builder offers at once.
+const BUILDER_CONDITIONS: usize = 3;
+
+/// One condition row of the builder.
+#[derive(Debug, Clone, Default)]
+pub struct CondRow {
+    n: usize,
+    field: String,
+    op: String,
+    value: String,
+    genre: String,
+}
+
+/// The perk rule builder's fields: trigger, conditions, effect and budget
+/// as controls (Talon.One's rule builder is the anchor). The JSON a rule
+/// is stored as is what this builds, shown as an export; pasting JSON is
+/// an import for rules made elsewhere (`rule`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RuleBuilder {
+    csrf: String,
+    /// A rule pasted as JSON (the import); when set, the controls are ignored.
+    rule: String,
+    name: String,
+    trigger: String,
+    event_name: String,
+    series_id: String,
+    years: String,
+    c1_field: String,
+    c1_op: String,
+    c1_value: String,
+    c1_genre: String,
+    c2_field: String,
+    c2_op: String,
+    c2_value: String,
+    c2_genre: String,
+    c3_field: String,
+    c3_op: String,
+    c3_value: String,
+    c3_genre: String,
+    effect: String,
+    amount: String,
+    badge: String,
+    feature: String,
+    message: String,
+    cost: String,
+    budget_total: String,
+    budget_awards: String,
+    per_profile: String,
+    period_days: String,
+}
+
+impl RuleBuilder {
+    /// The example a new rule starts from.
+    fn example() -> Self {
+        RuleBuilder {
+            csrf: String::new(),
+            rule: String::new(),
+            name: "Finished a series".into(),
+            trigger: "series_finished".into(),
+            event_name: String::new(),
+            series_id: String::new(),
+            years: String::new(),
+            c1_field: "tenure_days".into(),
+            c1_op: "gte".into(),
+            c1_value: "0".into(),
+            c1_genre: String::new(),
+            c2_field: String::new(),
+            c2_op: "gte".into(),
+            c2_value: String::new(),
+            c2_genre: String::new(),
+            c3_field: String::new(),
+            c3_op: "gte".into(),
+            c3_value: String::new(),
+            c3_genre: String::new(),
+            effect: "credit".into(),
+            amount: "3.00".into(),
+            badge: String::new(),
+            feature: String::new(),
+            message: "You made it to the end. Popcorn is on us.".into(),
+            cost: String::new(),
+            budget_total: "500.00".into(),
+            budget_awards: String::new(),
+            per_profile: "1".into(),
+            period_days: "30".into(),
+        }
+    }
+}
+
+/// Dollars as people type them ("3", "3.5", "$3.50") → cents.
+fn cents(field: &str, label: &str, text: &str) -> Result<Option<i64>, AppError> {
+    let t = text.trim().trim_start_matches('$').replace(',', "");
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let v: f64 = t.parse().map_err(|_| {
+        AppError::invalid(
+            field,
+            format!("{label}: an amount in dollars, e.g. 3.50, not {text:?}"),
+        )
+    })?;
+    if !v.is_finite() || !(0.0..=1_000_000_000.0).contains(&v) {
+        return Err(AppError::invalid(
+            field,
+            format!("{label}: between $0 and $1,000,000,000"),
+        ));
+    }
+    Ok(Some((v * 100.0).round() as i64))
+}
+
+/// A whole number typed into a field.
+fn whole(field: &str, label: &str, text: &str) -> Result<Option<i64>, AppError> {
+    let t = text.trim().replace(',', "");
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse()
+        .map(Some)
+        .map_err(|_| AppError::invalid(field, format!("{label}: a whole number, not {text:?}")))
+}
+
+impl RuleBuilder {
+    fn conditions(&self) -> Vec<CondRow> {
+        [
+            (&self.c1_field, &self.c1_op, &self.c1_value, &self.c1_genre),
+            (&self.c2_field, &self.c2_op, &self.c2_value, &self.c2_genre),
+            (&self.c3_field, &self.c3_op, &self.c3_value, &self.c3_genre),
+        ]
+        .into_iter()
+        .take(BUILDER_CONDITIONS)
+        .enumerate()
+        .map(|(i, (f, o, v, g))| CondRow {
+            n: i + 1,
+            field: f.clone(),
+            op: o.clone(),
+            value: v.clone(),
+            genre: g.clone(),
+        })
+        .collect()
+    }
+
+    /// The rule's JSON, as the API takes it, from the controls.
+    fn to_json(&self) -> Result<serde_json::Value, AppError> {
+        use serde_json::{json, Map, Value};
+        let mut trigger = Map::new();
+        trigger.insert("kind".into(), json!(self.trigger));
+        if self.trigger == "custom" {
+            trigger.insert("name".into(), json!(self.event_name.trim()));
+        }
+        if let Some(id) = whole("series_id", "Series", &self.series_id)? {
+            trigger.insert("series_id".into(), json!(id));
+        }
+        if let Some(y) = whole("years", "Anniversary year", &self.years)? {
+            trigger.insert("years".into(), json!(y));
+        }
+        let mut conditions = Vec::new();
+        for c in self.conditions() {
+            if c.field.is_empty() {
+                continue;
+            }
+            let field = format!("c{}_value", c.n);
+            let label = format!("Condition {}", c.n);
+            let value = if c.field == "plan" {
+                if c.op == "in" {
+                    Value::Array(
+                        c.value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|p| !p.is_empty())
+                            .map(|p| json!(p.to_lowercase()))
+                            .collect(),
+                    )
+                } else {
+                    json!(c.value.trim().to_lowercase())
+                }
+            } else {
+                let t = c.value.trim();
+                match t.parse::<i64>() {
+                    Ok(n) => json!(n),
+                    Err(_) => {
+                        let v: f64 = t.parse().map_err(|_| {
+                            AppError::invalid(&field, format!("{label}: a number, not {t:?}"))
+                        })?;
+                        json!(v)
+                    }
+                }
+            };
+            let mut m = Map::new();
+            m.insert("field".into(), json!(c.field));
+            m.insert("op".into(), json!(c.op));
+            m.insert("value".into(), value);
+            if c.field == "titles_finished" && !c.genre.trim().is_empty() {
+                m.insert("genre".into(), json!(c.genre.trim()));
+            }
+            conditions.push(Value::Object(m));
+        }
+        let mut effect = Map::new();
+        effect.insert("kind".into(), json!(self.effect));
+        if self.effect == "credit" {
+            if let Some(c) = cents("amount", "Credit amount", &self.amount)? {
+                effect.insert("amount_cents".into(), json!(c));
+            }
+        }
+        if self.effect == "badge" {
+            effect.insert("badge".into(), json!(self.badge.trim()));
+        }
+        if self.effect == "early_access" {
+            effect.insert("feature".into(), json!(self.feature.trim()));
+        }
+        if !self.message.trim().is_empty() {
+            effect.insert("message".into(), json!(self.message.trim()));
+        }
+        if let Some(c) = cents("cost", "Cost to the business", &self.cost)? {
+            effect.insert("cost_cents".into(), json!(c));
+        }
+        let mut global = Map::new();
+        if let Some(c) = cents("budget_total", "Total budget", &self.budget_total)? {
+            global.insert("max_cents".into(), json!(c));
+        }
+        if let Some(n) = whole("budget_awards", "Most perks in all", &self.budget_awards)? {
+            global.insert("max_awards".into(), json!(n));
+        }
+        let per_profile = json!({
+            "max_awards": whole("per_profile", "Perks per profile", &self.per_profile)?.unwrap_or(0),
+            "period_days": whole("period_days", "Period", &self.period_days)?.unwrap_or(0),
+        });
+        Ok(json!({
+            "name": self.name.trim(),
+            "trigger": trigger,
+            "conditions": conditions,
+            "effect": effect,
+            "budget": {"global": global, "per_profile": per_profile},
+        }))
+    }
+}
+
+/// A rule's JSON path (from validation) as the builder's control names it.
+fn control_label(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("conditions[") {
+        let n: usize = rest
+            .split(']')
+            .next()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
+        return format!("Condition {}", n + 1);
+    }
+    match path {
+        "name" => "Name",
+        "trigger.name" => "Event name",
+        "trigger.series_id" => "Series",
+        "trigger.years" => "Anniversary year",
+        p if p.starts_with("trigger") => "Trigger",
+        "effect.amount_cents" => "Credit amount",
+        "effect.badge" => "Badge",
+        "effect.feature" => "Feature",
+        "effect.message" => "Message",
+        "effect.cost_cents" => "Cost to the business",
+        p if p.starts_with("effect") => "Effect",
+        p if p.starts_with("budget.global") => "Total budget",
+        "budget.per_profile.max_awards" => "Perks per profile",
+        "budget.per_profile.period_days" => "Period",
+        p if p.starts_with("budget") => "Budget",
+        other => other,
+    }
+    .to_string()
+}
 
 async fn staff_view(
     state: &AppState,
     page: Page,
-    draft: String,
+    b: RuleBuilder,
     error: Option<String>,
 ) -> Result<Response, PageError> {
     let s = &state.store;
@@ -535,23 +827,21 @@ async fn staff_view(
         .into_iter()
         .map(|r| RuleView {
             json: serde_json::to_string_pretty(&r.spec).unwrap_or_default(),
-            summary: format!(
-                "{} → {} · caps: {} per profile per {} days",
-                r.spec.trigger.kind.as_str(),
-                r.spec.effect.describe(),
-                r.spec.budget.per_profile.max_awards,
-                r.spec.budget.per_profile.period_days
-            ),
+            summary: r.spec.in_words(),
             r,
         })
         .collect();
-    let audit = s
-        .perk_audit(50)
+    let audit = svc::audit_timeline(state, 50)
         .await?
         .into_iter()
-        .map(|a| {
-            let at = when(a.at);
-            (a, at)
+        .map(|line| AuditView {
+            when: when(line.at),
+            cost: if line.cost_cents > 0 {
+                money(line.cost_cents)
+            } else {
+                String::new()
+            },
+            line,
         })
         .collect();
     let status = if error.is_some() {
@@ -568,7 +858,7 @@ async fn staff_view(
             spend_total: money(spend.total_cents),
             spend_30d: money(spend.window_cents),
             awards_total: spend.total_awards,
-            draft,
+            b,
             error,
         },
     ))
@@ -579,32 +869,65 @@ async fn staff_perks(
     _staff: Staff,
     page: Page,
 ) -> Result<Response, PageError> {
-    staff_view(&state, page, EXAMPLE_RULE.to_string(), None).await
+    staff_view(&state, page, RuleBuilder::example(), None).await
 }
 
-#[derive(Deserialize)]
-struct RuleForm {
-    csrf: String,
-    rule: String,
-}
-
-fn rule_from_form(text: &str) -> Result<marquee_domain::perks::RuleSpec, AppError> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| AppError::invalid("rule", format!("not JSON: {e}")))?;
+/// The rule a builder form describes (or the pasted JSON, when given), or
+/// a plain-language error naming the control.
+fn rule_from_form(b: &RuleBuilder) -> Result<marquee_domain::perks::RuleSpec, AppError> {
+    let v = if b.rule.trim().is_empty() {
+        b.to_json()?
+    } else {
+        serde_json::from_str(&b.rule).map_err(|e| {
+            AppError::invalid(
+                "rule",
+                format!(
+                    "the pasted rule is not valid JSON (line {}, column {}): check the braces and quotes",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?
+    };
     svc::parse_rule(&v)
+}
+
+/// An error of the builder as one line for people: validation names the
+/// control ("Credit amount: …"); the builder's own checks already do; a
+/// pasted rule keeps its JSON path ("budget: …").
+fn form_error(b: &RuleBuilder, e: &AppError) -> String {
+    const OWN: [&str; 11] = [
+        "amount",
+        "cost",
+        "budget_total",
+        "budget_awards",
+        "per_profile",
+        "period_days",
+        "series_id",
+        "years",
+        "c1_value",
+        "c2_value",
+        "c3_value",
+    ];
+    match e.field() {
+        Some(f) if OWN.contains(&f) || f == "rule" => e.to_string(),
+        Some(f) if !b.rule.trim().is_empty() => format!("{f}: {e}"),
+        Some(f) => format!("{}: {e}", control_label(f)),
+        None => e.to_string(),
+    }
 }
 
 async fn staff_rule_create(
     State(state): State<AppState>,
     Staff(user): Staff,
     page: Page,
-    PageForm(f): PageForm<RuleForm>,
+    PageForm(f): PageForm<RuleBuilder>,
 ) -> Result<Response, PageError> {
     page.check_csrf(&f.csrf)?;
     if !page.l.is_admin {
         return Err(AppError::Forbidden("saving a rule needs the admin role".into()).into());
     }
-    match rule_from_form(&f.rule) {
+    match rule_from_form(&f) {
         Ok(spec) => {
             state
                 .store
@@ -614,11 +937,8 @@ async fn staff_rule_create(
             Ok(Redirect::to("/staff/perks?ok=rule_saved").into_response())
         }
         Err(e) if e.status().is_client_error() => {
-            let msg = match e.field() {
-                Some(field) => format!("{field}: {e}"),
-                None => e.to_string(),
-            };
-            staff_view(&state, page, f.rule, Some(msg)).await
+            let msg = form_error(&f, &e);
+            staff_view(&state, page, f, Some(msg)).await
         }
         Err(e) => Err(e.into()),
     }
@@ -672,32 +992,43 @@ struct DryRunPartial {
     r: Option<DryRun>,
     total: String,
     error: Option<String>,
+    /// The rule in words.
+    words: String,
+    /// The rule as JSON, the export.
+    json: String,
+}
+
+impl DryRunPartial {
+    fn cost(&self, cents: impl std::borrow::Borrow<i64>) -> String {
+        money(*cents.borrow())
+    }
 }
 
 async fn staff_dry_run(
     State(state): State<AppState>,
     _staff: Staff,
     page: Page,
-    PageForm(f): PageForm<RuleForm>,
+    PageForm(f): PageForm<RuleBuilder>,
 ) -> Result<Html<String>, PageError> {
     page.check_csrf(&f.csrf)?;
-    let out = match rule_from_form(&f.rule) {
-        Ok(spec) => svc::dry_run(&state, &spec).await.map(Some),
+    let out = match rule_from_form(&f) {
+        Ok(spec) => svc::dry_run(&state, &spec).await.map(|r| (spec, r)),
         Err(e) => Err(e),
     };
     match out {
-        Ok(r) => render(&DryRunPartial {
-            total: money(r.as_ref().map_or(0, |r| r.total_cents)),
-            r,
+        Ok((spec, r)) => render(&DryRunPartial {
+            total: money(r.total_cents),
+            words: spec.in_words(),
+            json: serde_json::to_string_pretty(&spec).unwrap_or_default(),
+            r: Some(r),
             error: None,
         }),
         Err(e) if e.status().is_client_error() => render(&DryRunPartial {
             r: None,
             total: String::new(),
-            error: Some(match e.field() {
-                Some(field) => format!("{field}: {e}"),
-                None => e.to_string(),
-            }),
+            error: Some(form_error(&f, &e)),
+            words: String::new(),
+            json: String::new(),
         }),
         Err(e) => Err(e.into()),
     }

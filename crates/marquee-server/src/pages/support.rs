@@ -7,6 +7,7 @@
 
 use super::{render, CsrfForm, Layout, Page, PageForm};
 use crate::auth::{self, Admin, CurrentUser, Staff};
+use crate::chart::{line_chart, ChartIn, LineChart, SeriesIn, Unit};
 use crate::error::{AppError, PageError};
 use crate::format::{clock_label, fmt_time};
 use crate::support::{self, Report};
@@ -21,6 +22,7 @@ use marquee_domain::support::{
     first_name, Aggregate, ConvMetrics, ConvStatus, Priority, SlaPolicy,
 };
 use marquee_domain::text::csv_cell;
+use marquee_domain::Millis;
 use marquee_store::support::{
     AgentSettings, AuthorKind, Canned, Conversation, CsatAnswer, EventRecord, InboxQuery, Message,
     ShareInfo, SupportContext,
@@ -381,14 +383,52 @@ async fn public_transcript(
 #[template(path = "support/inbox.html")]
 struct InboxPage {
     l: Layout,
-    filter: String,
-    status: String,
+    side: InboxSide,
 }
 
 #[derive(Deserialize)]
 struct InboxParams {
     assignee: Option<String>,
     status: Option<String>,
+    /// Search text.
+    q: Option<String>,
+    /// The conversation open beside the list (highlighted in it).
+    current: Option<i64>,
+}
+
+impl InboxParams {
+    /// The list's own query string (tab and search), which the split view
+    /// keeps when a conversation is opened from it.
+    fn list_query(&self) -> String {
+        format!(
+            "assignee={}&status={}&q={}",
+            auth::url_encode(self.assignee.as_deref().unwrap_or("any")),
+            auth::url_encode(self.status.as_deref().unwrap_or("")),
+            auth::url_encode(self.q.as_deref().unwrap_or("")),
+        )
+    }
+}
+
+/// The inbox's left column (tabs, search, the live list), shared by the
+/// inbox page and the conversation page of the split view.
+pub struct InboxSide {
+    filter: String,
+    status: String,
+    q: String,
+    list_query: String,
+    current: i64,
+}
+
+impl InboxSide {
+    fn new(q: &InboxParams, current: i64) -> InboxSide {
+        InboxSide {
+            filter: q.assignee.clone().unwrap_or_else(|| "any".into()),
+            status: q.status.clone().unwrap_or_default(),
+            q: q.q.clone().unwrap_or_default(),
+            list_query: q.list_query(),
+            current,
+        }
+    }
 }
 
 async fn inbox_page(
@@ -398,8 +438,7 @@ async fn inbox_page(
 ) -> Result<Html<String>, PageError> {
     render(&InboxPage {
         l: page.l,
-        filter: q.assignee.unwrap_or_else(|| "any".into()),
-        status: q.status.unwrap_or_default(),
+        side: InboxSide::new(&q, 0),
     })
 }
 
@@ -417,6 +456,11 @@ pub struct InboxRow {
 #[template(path = "support/list.html")]
 struct InboxList {
     rows: Vec<InboxRow>,
+    /// Highlighted conversation.
+    current: i64,
+    /// Kept on the links (tab and search).
+    list_query: String,
+    searching: bool,
 }
 
 fn breach_of(c: &Conversation, sla: &[SlaPolicy], now: i64) -> Option<&'static str> {
@@ -457,6 +501,7 @@ async fn inbox_list(
             status,
             assignee,
             limit: 200,
+            search: q.q.clone(),
         })
         .await?;
     let sla = state.store.sla_policies().await?;
@@ -466,13 +511,18 @@ async fn inbox_list(
         .map(|c| InboxRow {
             customer: support::customer_label(&c),
             preview: support::preview(c.preview.as_deref().unwrap_or(""), 90),
-            when: fmt_time(c.last_message_at),
+            when: crate::format::short_when(c.last_message_at, now),
             breach: breach_of(&c, &sla, now),
             unread: c.last_message_id > c.agent_read_id,
             c,
         })
         .collect();
-    render(&InboxList { rows })
+    render(&InboxList {
+        rows,
+        current: q.current.unwrap_or(0),
+        list_query: q.list_query(),
+        searching: q.q.as_deref().is_some_and(|s| !s.trim().is_empty()),
+    })
 }
 
 #[derive(Template)]
@@ -491,6 +541,7 @@ struct ConversationPage {
     max_upload: String,
     last_id: i64,
     history: Vec<(String, String)>,
+    side: InboxSide,
 }
 
 fn history_line(e: &EventRecord) -> Option<String> {
@@ -526,12 +577,14 @@ async fn conversation_page(
     Staff(user): Staff,
     page: Page,
     Path(id): Path<i64>,
+    Query(q): Query<InboxParams>,
 ) -> Result<Html<String>, PageError> {
     let c = support::readable(&state, &user, id).await?;
     let msgs = state.store.messages(c.id, true, 0, 10_000).await?;
     let sla = state.store.sla_policies().await?;
     render(&ConversationPage {
         l: page.l,
+        side: InboxSide::new(&q, c.id),
         lines: with_attachments(&state, c.id, lines(&msgs, true), true).await?,
         max_upload: marquee_domain::attachments::human_size(
             i64::try_from(state.config.support.attachment_max_bytes).unwrap_or(i64::MAX),
@@ -765,72 +818,63 @@ struct WindowParams {
     days: Option<u32>,
 }
 
-/// One chart: a polyline of points, each linking to its conversations.
-pub struct Chart {
-    /// Title.
-    pub title: String,
-    /// The unit shown on hover.
-    pub unit: &'static str,
-    /// The points: (x, y, label, value text, drill-down href).
-    pub points: Vec<(f64, f64, String, String, String)>,
-    /// The polyline's `points` attribute.
-    pub path: String,
-    /// Y-axis maximum label.
-    pub max_label: String,
-}
-
-const W: f64 = 560.0;
-const H: f64 = 160.0;
-
-fn chart<F>(title: &str, unit: &'static str, days: &[Aggregate], qs: &str, f: F) -> Chart
+/// One metric over the window's days as a chart with a date axis, round
+/// value ticks, a tooltip per day and the figures (each day linking to its
+/// conversations) behind it. Days without conversations are gaps for rates
+/// and medians, zero for counts.
+fn chart<F>(
+    title: &str,
+    unit: Unit,
+    window: (Millis, Millis),
+    report: &Report,
+    qs: &str,
+    f: F,
+) -> LineChart
 where
     F: Fn(&Aggregate) -> Option<f64>,
 {
-    let vals: Vec<(usize, f64)> = days
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| f(a).map(|v| (i, v)))
+    const DAY: i64 = 86_400_000;
+    let first = window.0.div_euclid(DAY) * DAY;
+    let times: Vec<Millis> = (0..)
+        .map(|i| first + i * DAY)
+        .take_while(|t| *t < window.1)
         .collect();
-    let max = vals
-        .iter()
-        .map(|(_, v)| *v)
-        .fold(0.0_f64, f64::max)
-        .max(1e-9);
-    let n = days.len().max(2) as f64 - 1.0;
-    let points: Vec<_> = vals
-        .iter()
-        .map(|(i, v)| {
-            let a = &days[*i];
-            let x = 30.0 + (*i as f64) * (W - 40.0) / n;
-            let y = 10.0 + (H - 30.0) * (1.0 - v / max);
-            (
-                x,
-                y,
-                a.key.clone(),
-                format_value(*v, unit),
-                format!("/staff/support/drill?group=day&key={}&{qs}", a.key),
-            )
-        })
-        .collect();
-    Chart {
+    let mut values = Vec::with_capacity(times.len());
+    let mut links = Vec::with_capacity(times.len());
+    for t in &times {
+        let key = marquee_domain::support::utc_day(*t);
+        match report.by_day.iter().find(|a| a.key == key) {
+            Some(a) => {
+                values.push(f(a));
+                links.push(Some(format!(
+                    "/staff/support/drill?group=day&key={key}&{qs}"
+                )));
+            }
+            None => {
+                values.push((unit == Unit::Count).then_some(0.0));
+                links.push(None);
+            }
+        }
+    }
+    line_chart(ChartIn {
         title: title.into(),
         unit,
-        path: points
-            .iter()
-            .map(|(x, y, ..)| format!("{x:.1},{y:.1}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        points,
-        max_label: format_value(max, unit),
-    }
-}
-
-fn format_value(v: f64, unit: &str) -> String {
-    match unit {
-        "min" => format!("{v:.1} min"),
-        "%" => format!("{:.0} %", v * 100.0),
-        _ => format!("{v:.2}"),
-    }
+        times,
+        bucket_ms: DAY,
+        series: vec![SeriesIn {
+            label: title.into(),
+            class: "s1",
+            values,
+        }],
+        baseline: None,
+        highlight: None,
+        links,
+        min_top: match unit {
+            Unit::Share => 1.0,
+            Unit::Score => 5.0,
+            _ => 1.0,
+        },
+    })
 }
 
 fn minutes(ms: Option<i64>) -> Option<f64> {
@@ -885,7 +929,7 @@ struct MetricsPage {
     l: Layout,
     days: u32,
     overall: Option<GroupRow>,
-    charts: Vec<Chart>,
+    charts: Vec<LineChart>,
     agents: Vec<GroupRow>,
     teams: Vec<GroupRow>,
     qs: String,
@@ -924,28 +968,32 @@ async fn metrics_page(
     Query(q): Query<WindowParams>,
 ) -> Result<Html<String>, PageError> {
     let (r, days, qs) = load_report(&state, q.days).await?;
+    let now = state.clock.now_ms();
+    let w = (now + 1 - i64::from(days) * 86_400_000, now + 1);
     let charts = vec![
-        chart("First response (median)", "min", &r.by_day, &qs, |a| {
+        chart("First response (median)", Unit::Minutes, w, &r, &qs, |a| {
             minutes(a.first_response_median_ms)
         }),
-        chart("Next reply (mean)", "min", &r.by_day, &qs, |a| {
+        chart("Next reply (mean)", Unit::Minutes, w, &r, &qs, |a| {
             minutes(a.next_reply_avg_ms)
         }),
-        chart("Resolution (median)", "min", &r.by_day, &qs, |a| {
+        chart("Resolution (median)", Unit::Minutes, w, &r, &qs, |a| {
             minutes(a.resolution_median_ms)
         }),
-        chart("First-contact resolution", "%", &r.by_day, &qs, |a| {
+        chart("First-contact resolution", Unit::Share, w, &r, &qs, |a| {
             a.fcr_rate
         }),
-        chart("CSAT (mean, 1–5)", "", &r.by_day, &qs, |a| a.csat_avg),
-        chart("SLA met", "%", &r.by_day, &qs, |a| a.sla_met_rate),
-        chart("Reassignments", "", &r.by_day, &qs, |a| {
+        chart("CSAT (mean, 1–5)", Unit::Score, w, &r, &qs, |a| {
+            a.csat_avg
+        }),
+        chart("SLA met", Unit::Share, w, &r, &qs, |a| a.sla_met_rate),
+        chart("Reassignments", Unit::Count, w, &r, &qs, |a| {
             Some(f64::from(a.reassignments))
         }),
-        chart("Transcripts shared", "", &r.by_day, &qs, |a| {
+        chart("Transcripts shared", Unit::Count, w, &r, &qs, |a| {
             Some(f64::from(a.shares))
         }),
-        chart("Shared transcript views", "", &r.by_day, &qs, |a| {
+        chart("Shared transcript views", Unit::Count, w, &r, &qs, |a| {
             Some(f64::from(a.share_views))
         }),
     ];
@@ -1077,7 +1125,7 @@ async fn metrics_csv(
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             m.conversation_id,
-            csv_cell(&fmt_time(m.created_at)),
+            csv_cell(&crate::format::rfc3339(m.created_at)),
             csv_cell(c.map(|c| c.customer_email.as_str()).unwrap_or("")),
             csv_cell(&agent),
             csv_cell(&team),

@@ -763,6 +763,29 @@ pub async fn seeded_site() -> Site {
     )
     .await;
     assert!(s < 300, "{out}");
+    // An alert on that topic, so its page (headline, spike chart) is walked.
+    let alert = app
+        .state
+        .store
+        .create_alert(
+            &marquee_domain::listening::NewAlert {
+                series: "all".into(),
+                kind: "negative_share".into(),
+                window: "15m".into(),
+                window_start: 1_700_000_000_000 - 600_000,
+                window_end: 1_700_000_000_000 + 300_000,
+                observed: 1.0,
+                expected: 0.2,
+                z: 4.0,
+                posts: 1,
+                terms: vec![("price".into(), 2.0)],
+                example_post_ids: vec![],
+            },
+            &[],
+            1_700_000_400_000,
+        )
+        .await
+        .unwrap();
     let (s, _) = post(
         &app,
         "/api/v1/staff/support/canned",
@@ -902,6 +925,7 @@ pub async fn seeded_site() -> Site {
     staff_pages.push(format!("/staff/support/conversations/{conv_id}"));
     staff_pages.push(format!("/ideas/{idea_id}"));
     staff_pages.push("/staff/changes/2".to_string());
+    staff_pages.push(format!("/listening/alerts/{}", alert.id));
     Site {
         app,
         admin,

@@ -1180,8 +1180,91 @@ async fn pages_signup_with_referral_staff_forms_and_reveal() {
         .await;
     assert_eq!(s, 200);
     assert!(
-        html.contains("reward <strong>1</strong> profile(s)"),
+        html.contains("reward <strong>1 profile</strong> with <strong>1 perk</strong>"),
         "{html}"
+    );
+
+    // The builder: controls in, a rule in words and its JSON export out;
+    // mistakes named by the control, in words; saving stores what was built.
+    let page = s_b.get("/staff/perks").await.1;
+    assert!(page.contains("id=\"rule-builder\"") && page.contains("A profile finishes a series"));
+    let built = |amount: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Welcome gift".to_string()),
+            ("trigger", "custom".to_string()),
+            ("event_name", "welcome_gift".to_string()),
+            ("c1_field", "tenure_days".to_string()),
+            ("c1_op", "gte".to_string()),
+            ("c1_value", "0".to_string()),
+            ("c2_field", String::new()),
+            ("effect", "credit".to_string()),
+            ("amount", amount.to_string()),
+            ("budget_total", "$20".to_string()),
+            ("per_profile", "1".to_string()),
+            ("period_days", "30".to_string()),
+        ]
+    };
+    let form = |v: &Vec<(&'static str, String)>| {
+        v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>()
+    };
+    let fields = form(&built("1.50"));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, _, html) = s_b.post("/staff/perks/dry-run", &refs).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("When the custom event “welcome_gift” arrives, if days since sign-up at least 0, give $1.50 credit."),
+        "{html}"
+    );
+    assert!(
+        html.contains("&#34;amount_cents&#34;: 150") || html.contains("\"amount_cents\": 150"),
+        "{html}"
+    );
+    let fields = form(&built("lots"));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, _, html) = s_b.post("/staff/perks", &refs).await;
+    assert_eq!(s, 400);
+    assert!(
+        html.contains("Credit amount: an amount in dollars"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"lots\""),
+        "the form keeps what was typed"
+    );
+    let mut fields = form(&built("2"));
+    fields.retain(|(k, _)| *k != "per_profile");
+    fields.push(("per_profile", "0".into()));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, _, html) = s_b.post("/staff/perks", &refs).await;
+    assert_eq!(s, 400);
+    assert!(
+        html.contains("Perks per profile:"),
+        "validation names the control: {html}"
+    );
+    let before = get(&app, "/api/v1/staff/perks/rules", &admin).await;
+    let fields = form(&built("2"));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, loc, _) = s_b.post("/staff/perks", &refs).await;
+    assert_eq!(
+        (s, loc.as_deref()),
+        (303, Some("/staff/perks?ok=rule_saved"))
+    );
+    let after = get(&app, "/api/v1/staff/perks/rules", &admin).await;
+    let rules = after.as_array().unwrap();
+    assert_eq!(rules.len(), before.as_array().unwrap().len() + 1);
+    let saved = rules
+        .iter()
+        .find(|r| r["spec"]["name"] == "Welcome gift")
+        .unwrap_or_else(|| panic!("{after}"));
+    assert_eq!(saved["spec"]["effect"]["amount_cents"], 200);
+    assert_eq!(saved["spec"]["budget"]["global"]["max_cents"], 2000);
+    assert_eq!(saved["spec"]["trigger"]["name"], "welcome_gift");
+    // The audit trail says who did what, in words.
+    let page = s_b.get("/staff/perks").await.1;
+    assert!(
+        page.contains("admin@example.com created the rule “Welcome gift”"),
+        "{page}"
     );
     let (s, idea) = post(
         &app,

@@ -31,6 +31,11 @@ fn html_settings() -> Settings {
         r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",
         "[time]",
     );
+    // Times as pages show them (format::fmt_time, chart labels).
+    s.add_filter(
+        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}",
+        "[time]",
+    );
     s
 }
 

@@ -1060,7 +1060,7 @@ mod browser_flow {
             wait_text(&agent, "#support-inbox", |t| t.contains("My stream froze")).await;
             click(
                 &agent,
-                "#inbox-table a[href^='/staff/support/conversations/']",
+                "#inbox-list a[href^='/staff/support/conversations/']",
             )
             .await;
             wait_text(&agent, "#agent-log", |t| {

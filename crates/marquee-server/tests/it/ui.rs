@@ -1,6 +1,11 @@
 //! Every page at phone and desktop width (#24), in headless Chromium: no
-//! horizontal scrolling, no console errors, as a visitor, a viewer, an
-//! agent and an admin.
+//! horizontal scrolling, no console errors and no serious or critical
+//! accessibility violation by axe-core, as a visitor, a viewer, an agent and
+//! an admin.
+//!
+//! axe-core comes from the npm registry: `.ci/run` installs it and points
+//! `MARQUEE_TEST_AXE` at its `axe.min.js`. Without it the accessibility
+//! check is skipped outside CI and fails in CI, like the browser itself.
 
 use crate::browser::{browser_sized, log_in, start_driver, wait_for};
 use crate::helpers::{admin_only, seeded_site, PASSWORD};
@@ -29,6 +34,49 @@ impl WebDriverCompatibleCommand for BrowserLog {
             Some(r#"{"type": "browser"}"#.into()),
         )
     }
+}
+
+/// axe-core's source, when installed (see the module's documentation).
+fn axe_source() -> Option<String> {
+    match std::env::var("MARQUEE_TEST_AXE") {
+        Ok(path) => Some(
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("MARQUEE_TEST_AXE={path}: {e}")),
+        ),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "MARQUEE_TEST_AXE (axe-core's axe.min.js) is required in CI"
+            );
+            eprintln!("skipping the axe-core check: MARQUEE_TEST_AXE is not set");
+            None
+        }
+    }
+}
+
+/// axe-core's serious and critical violations on the page now shown, one
+/// line each: the rule, its help text and the first elements it names.
+async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
+    c.execute(axe, vec![]).await.unwrap();
+    let v = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then(r => done(r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.impact + ' ' + v.id + ' (' + v.help + '): ' +
+                   v.nodes.slice(0, 4).map(n => n.target.join(' ') +
+                     (n.failureSummary ? ' [' + n.failureSummary.split('\\n').slice(1, 2).join('').trim() + ']' : '')).join('; '))))
+               .catch(e => done(['axe-core failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s.as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// What is wrong with the page now shown: wider than the window (with the
@@ -79,6 +127,7 @@ async fn problems(c: &Client, width: u32) -> Vec<String> {
 /// htmx fragment fetched on its own has no header and is not checked).
 async fn walk(
     c: &Client,
+    axe: Option<&str>,
     base: &str,
     who: &str,
     pages: &[String],
@@ -98,16 +147,23 @@ async fn walk(
             for p in problems(c, width).await {
                 found.push(format!("{who} {page} @{width}: {p}"));
             }
+            if let Some(axe) = axe {
+                for p in axe_violations(c, axe).await {
+                    found.push(format!("{who} {page} @{width}: axe {p}"));
+                }
+            }
         }
     }
     checked
 }
 
 #[tokio::test]
-async fn every_page_fits_a_phone_and_a_desktop_without_console_errors() {
+async fn every_page_fits_a_phone_and_a_desktop_without_console_errors_or_axe_violations() {
     let Some(driver) = start_driver().await else {
         return;
     };
+    let axe = axe_source();
+    let axe = axe.as_deref();
     let site = seeded_site().await;
     let app = &site.app;
     let base = app.url("");
@@ -115,6 +171,23 @@ async fn every_page_fits_a_phone_and_a_desktop_without_console_errors() {
     let mut found = Vec::new();
 
     let c = browser_sized(&driver, 400, 900).await;
+    if let Some(axe) = axe {
+        // The check can fail: a picture without a text alternative on an
+        // otherwise clean page is reported.
+        c.goto(&format!("{base}/help")).await.unwrap();
+        wait_for(&c, "body").await;
+        c.execute(
+            "const i = document.createElement('img'); i.src = '/static/icon.svg'; document.querySelector('main').append(i);",
+            vec![],
+        )
+        .await
+        .unwrap();
+        let seen = axe_violations(&c, axe).await;
+        assert!(
+            seen.iter().any(|v| v.contains("image-alt")),
+            "axe-core did not see a picture without alt: {seen:?}"
+        );
+    }
     let anonymous: Vec<String> = [
         "/",
         "/login",
@@ -130,7 +203,7 @@ async fn every_page_fits_a_phone_and_a_desktop_without_console_errors() {
     .iter()
     .map(|p| p.to_string())
     .collect();
-    let mut checked = walk(&c, base, "visitor", &anonymous, &mut found).await;
+    let mut checked = walk(&c, axe, base, "visitor", &anonymous, &mut found).await;
     c.close().await.unwrap();
 
     for (who, email, pages) in [
@@ -149,7 +222,7 @@ async fn every_page_fits_a_phone_and_a_desktop_without_console_errors() {
         let c = browser_sized(&driver, 1400, 900).await;
         log_in(&c, app, email, PASSWORD).await;
         wait_for(&c, "#nav-account").await;
-        checked += walk(&c, base, who, &pages, &mut found).await;
+        checked += walk(&c, axe, base, who, &pages, &mut found).await;
         c.close().await.unwrap();
     }
     assert!(

@@ -763,13 +763,8 @@ impl CatalogStore for Backend {
             QueryBuilder::new(format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE 1 = 1"));
         if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             // A literal substring: the pattern characters are escaped.
-            let escaped = q
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
             qb.push(" AND lower(email) LIKE ")
-                .push_bind(format!("%{escaped}%"))
+                .push_bind(crate::like_contains(q))
                 .push(" ESCAPE '\\'");
         }
         if let Some(r) = filter.role {

@@ -875,6 +875,19 @@ impl SupportStore for Backend {
                 qb.push(" AND c.assignee_id IS NULL");
             }
         }
+        if let Some(q) = q.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let pattern = crate::like_contains(&text(q));
+            qb.push(" AND (lower(COALESCE(a.email, c.visitor_email, '')) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR lower(COALESCE(c.visitor_name, '')) LIKE ")
+                .push_bind(pattern.clone())
+                .push(
+                    " ESCAPE '\\' OR EXISTS (SELECT 1 FROM support_messages sm \
+                     WHERE sm.conversation_id = c.id AND lower(sm.body) LIKE ",
+                )
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'))");
+        }
         qb.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ")
             .push_bind(i64::from(q.limit));
         let mut conn = self.read().await?;

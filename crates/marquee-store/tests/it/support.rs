@@ -62,6 +62,7 @@ where
             status: None,
             assignee: marquee_store::support::AssigneeFilter::Agent(a1),
             limit: 10,
+            search: None,
         })
         .await
         .unwrap();
@@ -386,7 +387,54 @@ async fn check_agent_defaults_reassign_and_log<S: CatalogStore + SupportStore>(s
     assert!(s.support_context(9999).await.unwrap().is_none());
 }
 
+/// The inbox search: customer e-mail or any message, case-insensitively,
+/// `%` and `_` taken literally, within the tab's filters.
+async fn check_inbox_search<S>(s: &S)
+where
+    S: CatalogStore + SupportStore,
+{
+    use marquee_store::support::{AssigneeFilter, InboxQuery};
+    let ann = common::account(s, "ann@x.org", Role::Viewer).await;
+    let bob = common::account(s, "bob@x.org", Role::Viewer).await;
+    s.create_conversation(ann, "My Stream froze at 50% again", Priority::Normal, 2, 10)
+        .await
+        .unwrap();
+    s.create_conversation(bob, "Billing question", Priority::Normal, 2, 20)
+        .await
+        .unwrap();
+    let find = |q: &str| {
+        let q = InboxQuery {
+            status: None,
+            assignee: AssigneeFilter::Any,
+            limit: 50,
+            search: Some(q.to_string()),
+        };
+        async move {
+            let mut v: Vec<String> = s
+                .inbox(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.customer_email)
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(find("stream FROZE").await, ["ann@x.org"]);
+    assert_eq!(find("BOB@").await, ["bob@x.org"]);
+    assert_eq!(find("50%").await, ["ann@x.org"]);
+    assert!(find("5_%").await.is_empty(), "_ is a literal underscore");
+    assert!(find("refund").await.is_empty());
+    assert_eq!(
+        find("  ").await,
+        ["ann@x.org", "bob@x.org"],
+        "blank: no filter"
+    );
+}
+
 both_backends!(
+    check_inbox_search,
     check_concurrent_assignment_never_overfills,
     check_csat_once_per_resolution,
     check_share_links,
