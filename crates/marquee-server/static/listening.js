@@ -7,8 +7,8 @@
     var banner = document.getElementById("alert-banner");
     try {
       var d = JSON.parse(e.detail);
-      if (banner && d.alert && d.alert.status === "open") {
-        banner.textContent = "New alert #" + d.alert.id + ": " + d.alert.series + " " + d.alert.kind + " over " + d.alert.window;
+      if (banner && d.headline && d.status === "open") {
+        banner.textContent = "New alert: " + d.headline;
         banner.hidden = false;
       }
     } catch (_) {}

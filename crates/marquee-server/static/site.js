@@ -9,7 +9,10 @@
 //   (`data-show-trigger`, `data-show-effect`; all show without JavaScript);
 // - the home page's card menu: one "⋯" button per card opens the page's
 //   single menu (thumbs, hide), which posts to /home/feedback/{id} and
-//   takes the card away.
+//   takes the card away;
+// - confirmations before an action that cannot be undone: a form with
+//   `data-confirm="question"` (and `data-confirm-button="Delete"`) asks in
+//   the page's one <dialog> first; without JavaScript it simply submits.
 document.documentElement.classList.add("js");
 document.addEventListener("DOMContentLoaded", function () {
   var button = document.getElementById("menu-button");
@@ -146,3 +149,26 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 });
+
+// Confirm before destructive forms (data-confirm), in the page's dialog.
+document.addEventListener("submit", function (e) {
+  var form = e.target;
+  var question = form.getAttribute && form.getAttribute("data-confirm");
+  var dialog = document.getElementById("confirm-dialog");
+  if (!question || !dialog || !dialog.showModal || form.getAttribute("data-confirmed")) return;
+  e.preventDefault();
+  var submitter = e.submitter || null;
+  document.getElementById("confirm-text").textContent = question;
+  document.getElementById("confirm-ok").textContent = form.getAttribute("data-confirm-button") || "Yes";
+  dialog.returnValue = "";
+  dialog.onclose = function () {
+    dialog.onclose = null;
+    if (dialog.returnValue !== "ok") return;
+    form.setAttribute("data-confirmed", "1");
+    if (form.requestSubmit && submitter) form.requestSubmit(submitter);
+    else if (form.requestSubmit) form.requestSubmit();
+    else form.submit();
+  };
+  dialog.showModal();
+  document.getElementById("confirm-cancel").focus();
+}, true);

@@ -449,14 +449,22 @@ async fn stream(
         loop {
             match rx.recv().await {
                 Ok(e) => {
-                    let name = match &e {
-                        LiveEvent::Posts { .. } => "posts",
-                        LiveEvent::Alert { .. } => "alert",
+                    // The page's own words: an alert as its headline.
+                    let (name, data) = match &e {
+                        LiveEvent::Posts { .. } => ("posts", serde_json::to_value(&e)),
+                        LiveEvent::Alert { alert } => (
+                            "alert",
+                            Ok(serde_json::json!({
+                                "id": alert.id,
+                                "status": alert.status.as_str(),
+                                "headline": alert.headline(),
+                            })),
+                        ),
                     };
-                    let ev = Event::default()
-                        .event(name)
-                        .json_data(&e)
-                        .unwrap_or_else(|_| Event::default().event(name));
+                    let ev = data
+                        .ok()
+                        .and_then(|d| Event::default().event(name).json_data(d).ok())
+                        .unwrap_or_else(|| Event::default().event(name));
                     return Some((Ok(ev), rx));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

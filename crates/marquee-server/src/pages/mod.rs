@@ -92,6 +92,21 @@ pub fn routes() -> Router<AppState> {
         .merge(perks::routes())
         .merge(overview::routes())
         .merge(changes::routes())
+        .merge(static_routes())
+        .merge(playback::routes())
+        .merge(support::routes())
+        .merge(attachments::routes())
+        .merge(library::routes())
+}
+
+/// The stylesheet, scripts, icons and manifest compiled into the binary,
+/// compressed (gzip or brotli, as the browser accepts; pictures and tiny
+/// bodies are left alone by the layer's default predicate). Only these:
+/// pages and API answers carry the session's CSRF token or a secret next to
+/// text a visitor can put there (a search, a name), and compressing those
+/// together would leak the secret through the response size (BREACH).
+fn static_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/static/htmx.min.js",
             get(|| async { static_file("text/javascript", HTMX_JS) }),
@@ -132,10 +147,7 @@ pub fn routes() -> Router<AppState> {
             "/static/app.css",
             get(|| async { static_file("text/css", APP_CSS) }),
         )
-        .merge(playback::routes())
-        .merge(support::routes())
-        .merge(attachments::routes())
-        .merge(library::routes())
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

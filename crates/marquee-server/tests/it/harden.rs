@@ -1096,3 +1096,46 @@ async fn parallel_signups_stay_under_the_hashing_ceiling() {
     assert!((1..=2).contains(&most), "{most} hashes at once");
     assert_eq!(value("marquee_password_hashes_in_flight"), 0);
 }
+
+// ---------------------------------------------------------------------------
+// Compression.
+
+/// The stylesheet and scripts go compressed to a browser that accepts it;
+/// pictures, pages and API answers never do (a page carries the session's
+/// CSRF token beside text a visitor chose: BREACH).
+#[tokio::test]
+async fn static_text_is_compressed_and_pages_are_not() {
+    let app = TestApp::builder().start().await;
+    let http = reqwest::Client::new();
+    let fetch = |path: &str, enc: &'static str| {
+        http.get(app.url(path))
+            .header("accept-encoding", enc)
+            .send()
+    };
+    for (path, plain_len) in [("/static/htmx.min.js", 52_000), ("/static/app.css", 20_000)] {
+        let r = fetch(path, "gzip").await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-encoding"], "gzip", "{path}");
+        let body = r.bytes().await.unwrap();
+        assert_eq!(&body[..2], &[0x1f, 0x8b], "{path} is not gzip");
+        assert!(body.len() * 2 < plain_len, "{path}: {} bytes", body.len());
+        let r = fetch(path, "br").await.unwrap();
+        assert_eq!(r.headers()["content-encoding"], "br", "{path}");
+        // Without Accept-Encoding: the plain file.
+        let r = http.get(app.url(path)).send().await.unwrap();
+        assert!(r.headers().get("content-encoding").is_none(), "{path}");
+        assert!(r.bytes().await.unwrap().len() > plain_len, "{path}");
+    }
+    for path in [
+        "/static/share.jpg",
+        "/login",
+        "/search?q=secret",
+        "/api/v1/titles?limit=5",
+    ] {
+        let r = fetch(path, "gzip, br").await.unwrap();
+        assert!(
+            r.headers().get("content-encoding").is_none(),
+            "{path} was compressed"
+        );
+    }
+}

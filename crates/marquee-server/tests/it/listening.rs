@@ -1357,17 +1357,20 @@ async fn the_stream_announces_posts_and_alerts() {
     let mut r = app.get("/listening/stream", Some(&admin)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
-    ingest(
-        &app,
-        &token,
-        &json!([post("1", "@a@x.social", "hello marquee", now_ms() - MIN)]),
-    )
-    .await;
+    let t0 = (now_ms() - 5 * 3_600_000) / MIN * MIN;
+    let alerts = quiet_then_backlash(&app, &token, t0).await;
+    assert!(!alerts.is_empty());
     let mut seen = String::new();
+    // Posts as counts; an alert as its headline, in words, not as the
+    // detector's fields.
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(chunk) = r.chunk().await.unwrap() {
             seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("event: posts") && seen.contains("\"inserted\":1") {
+            if seen.contains("event: posts")
+                && seen.contains("\"inserted\":")
+                && seen.contains("event: alert")
+                && seen.contains("\"headline\":\"")
+            {
                 return true;
             }
         }
@@ -1375,6 +1378,16 @@ async fn the_stream_announces_posts_and_alerts() {
     })
     .await;
     assert_eq!(got, Ok(true), "{seen}");
+    let alert_data = seen
+        .split("event: alert\ndata: ")
+        .nth(1)
+        .and_then(|d| d.lines().next())
+        .unwrap_or_default();
+    let d: Value = serde_json::from_str(alert_data).unwrap();
+    let headline = d["headline"].as_str().unwrap();
+    assert!(headline.contains("in the last"), "{headline}");
+    assert!(!headline.contains("negative_share"), "{headline}");
+    assert_eq!(d["status"], "open");
     let r = app.get("/listening/stream", None).await;
     assert_eq!(r.status(), 303);
 }

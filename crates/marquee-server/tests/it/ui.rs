@@ -282,4 +282,124 @@ async fn the_menu_collapses_on_a_phone_and_opens_with_its_button() {
     assert!(shown("#nav-account").await);
     assert!(!shown("#menu-button").await);
     c.close().await.unwrap();
+
+    // An admin's header at 1,400 px: the site's links and the account on one
+    // row, the staff tools on a row of their own.
+    let admin = browser_sized(&driver, 1400, 900).await;
+    app.login_as("boss@example.com", marquee_domain::Role::Admin)
+        .await;
+    log_in(&admin, &app, "boss@example.com", PASSWORD).await;
+    wait_for(&admin, "nav.staff-bar").await;
+    let top = |css: &'static str| {
+        let c = admin.clone();
+        async move {
+            c.execute(
+                "return Math.round(document.querySelector(arguments[0]).getBoundingClientRect().top);",
+                vec![serde_json::Value::String(css.into())],
+            )
+            .await
+            .unwrap()
+            .as_i64()
+            .unwrap()
+        }
+    };
+    // (Within a few pixels: the account's smaller text sits lower.)
+    let row = top("#nav-ideas").await;
+    assert!(
+        (top("#nav-changelog").await - row).abs() < 8,
+        "the main links wrapped"
+    );
+    assert!(
+        (top("#nav-account").await - row).abs() < 8,
+        "the account wrapped"
+    );
+    let staff = top("#nav-staff").await;
+    assert!(
+        staff > row,
+        "staff tools on their own row: {staff} vs {row}"
+    );
+    assert_eq!(top("#nav-accounts").await, staff, "the staff row wrapped");
+    admin.close().await.unwrap();
+}
+
+/// An action that cannot be undone asks first, in the page's dialog:
+/// Cancel keeps the profile, the dialog's own button deletes it.
+#[tokio::test]
+async fn deleting_a_profile_asks_first_in_a_dialog() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = crate::helpers::TestApp::builder().start().await;
+    let token = app.signup("confirm@example.com").await;
+    let r = app
+        .post_json(
+            "/api/v1/profiles",
+            Some(&token),
+            &serde_json::json!({"name": "Theo"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let c = browser_sized(&driver, 400, 900).await;
+    log_in(&c, &app, "confirm@example.com", PASSWORD).await;
+    c.goto(&app.url("/profiles")).await.unwrap();
+    wait_for(&c, "form.danger-zone").await;
+    let open = |c: Client| async move {
+        c.execute(
+            "return document.getElementById('confirm-dialog').open;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap()
+    };
+    let delete_theo = "form[data-confirm*='Theo'] button.danger";
+    c.execute(
+        "document.querySelectorAll('details.profile-edit').forEach(d => d.open = true);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css(delete_theo))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(open(c.clone()).await, "the dialog opens");
+    let text = c
+        .find(Locator::Css("#confirm-text"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("Delete the profile Theo?"), "{text}");
+    c.find(Locator::Css("#confirm-cancel"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(!open(c.clone()).await);
+    let names = || async {
+        app.get("/api/v1/profiles", Some(&token))
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(names().await.contains("Theo"), "Cancel keeps it");
+    c.find(Locator::Css(delete_theo))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let ok = c.find(Locator::Css("#confirm-ok")).await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "Delete Theo");
+    ok.click().await.unwrap();
+    wait_for(&c, "#toast").await;
+    assert!(!names().await.contains("Theo"), "confirmed, it is gone");
+    c.close().await.unwrap();
 }
