@@ -234,6 +234,13 @@ async fn every_page_fits_a_phone_and_a_desktop_without_console_errors_or_axe_vio
     assert!(checked >= 100, "only {checked} pages checked");
 }
 
+/// What `script` returns for the CSS selector `css` (its `arguments[0]`).
+async fn on_element(c: &Client, script: &str, css: &str) -> serde_json::Value {
+    c.execute(script, vec![serde_json::Value::String(css.into())])
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_menu_collapses_on_a_phone_and_opens_with_its_button() {
     let Some(driver) = start_driver().await else {
@@ -247,12 +254,12 @@ async fn the_menu_collapses_on_a_phone_and_opens_with_its_button() {
     let shown = |css: &'static str| {
         let c = c.clone();
         async move {
-            c.execute(
+            on_element(
+                &c,
                 "const e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null;",
-                vec![serde_json::Value::String(css.into())],
+                css,
             )
             .await
-            .unwrap()
             .as_bool()
             .unwrap()
         }
@@ -293,12 +300,12 @@ async fn the_menu_collapses_on_a_phone_and_opens_with_its_button() {
     let top = |css: &'static str| {
         let c = admin.clone();
         async move {
-            c.execute(
+            on_element(
+                &c,
                 "return Math.round(document.querySelector(arguments[0]).getBoundingClientRect().top);",
-                vec![serde_json::Value::String(css.into())],
+                css,
             )
             .await
-            .unwrap()
             .as_i64()
             .unwrap()
         }
