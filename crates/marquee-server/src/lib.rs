@@ -117,6 +117,9 @@ pub struct AppState {
     pub mailer: Arc<mail::Mailer>,
     /// Mail jobs for the mail worker (password resets).
     pub mail: Arc<mail::MailQueue>,
+    /// The signer of media links, its key read from the store once
+    /// (`playback::signed_media_url`).
+    pub media_links: Arc<tokio::sync::OnceCell<marquee_media::sign::Signer>>,
 }
 
 impl AppState {
@@ -176,6 +179,7 @@ impl AppState {
             config: Arc::new(config),
             fanout,
             instance_id: format!("{origin:016x}").into(),
+            media_links: Arc::default(),
         })
     }
 }

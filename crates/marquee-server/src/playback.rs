@@ -52,6 +52,9 @@ pub struct PlaybackConfig {
     pub media_dir: Option<PathBuf>,
     /// The most reports committed in one transaction.
     pub ingest_max_batch: usize,
+    /// How long a signed media link works (seconds): longer than the
+    /// longest title, so a paused film still plays on; default 6 hours.
+    pub media_link_ttl_s: u64,
 }
 
 impl Default for PlaybackConfig {
@@ -69,6 +72,7 @@ impl Default for PlaybackConfig {
             progress_interval_s: 5,
             media_dir: None,
             ingest_max_batch: 512,
+            media_link_ttl_s: 6 * 3600,
         }
     }
 }
@@ -95,6 +99,9 @@ impl PlaybackConfig {
         }
         if self.progress_interval_s >= self.stream_timeout_s {
             return Err("playback.progress_interval_s must be below stream_timeout_s".into());
+        }
+        if !(60..=7 * 86_400).contains(&self.media_link_ttl_s) {
+            return Err("playback.media_link_ttl_s must be 60 s to 7 days".into());
         }
         if self.ingest_max_batch == 0 || self.ingest_max_batch > 5000 {
             return Err("playback.ingest_max_batch must be 1 to 5000".into());
@@ -615,4 +622,101 @@ async fn writer(
             }
         }
     }
+}
+
+/// The signer of media links: the key every instance on this database
+/// shares (made by the first that needs it, 32 random bytes), read once.
+async fn media_signer(state: &AppState) -> Result<&marquee_media::sign::Signer, AppError> {
+    state
+        .media_links
+        .get_or_try_init(|| async {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let key = state
+                .store
+                .media_link_key(&hex::encode(bytes), state.clock.now_ms())
+                .await?;
+            let key = hex::decode(key.trim())
+                .map_err(|_| AppError::Internal("the stored media link key is not hex".into()))?;
+            marquee_media::sign::Signer::new(&key)
+                .map_err(|e| AppError::Internal(format!("media link key: {e}")))
+        })
+        .await
+}
+
+/// What a signed media link carries (`/media/{id}?sub=…&exp=…&sig=…`).
+#[derive(Debug, Default, Deserialize)]
+pub struct MediaLinkQuery {
+    /// The profile it was made for (`p{id}`).
+    pub sub: Option<String>,
+    /// Expiry, Unix ms (text: a malformed one is an invalid link, 403,
+    /// not a rejected query).
+    pub exp: Option<String>,
+    /// HMAC-SHA256, hex.
+    pub sig: Option<String>,
+}
+
+impl MediaLinkQuery {
+    /// Whether the request carries a signature at all.
+    pub fn is_signed(&self) -> bool {
+        self.sig.is_some() || self.exp.is_some() || self.sub.is_some()
+    }
+}
+
+fn media_link_path(title_id: i64) -> String {
+    format!("/media/{title_id}")
+}
+
+/// A link to a title's media file for `profile_id` that works without a
+/// log-in until `[playback] media_link_ttl_s` from now: what the player
+/// (or a CDN in front of it) fetches. The caller has checked that the
+/// profile may watch the title.
+pub async fn signed_media_url(
+    state: &AppState,
+    title_id: i64,
+    profile_id: i64,
+) -> Result<String, AppError> {
+    let signer = media_signer(state).await?;
+    let ttl_ms = i64::try_from(state.config.playback.media_link_ttl_s.saturating_mul(1000))
+        .unwrap_or(i64::MAX);
+    let path = media_link_path(title_id);
+    let link = signer.sign(
+        &path,
+        &format!("p{profile_id}"),
+        state.clock.now_ms().saturating_add(ttl_ms),
+    );
+    Ok(format!("{path}?{}", link.query()))
+}
+
+/// Checks a signed media link: 403 naming what is wrong (expired, or not
+/// signed for this title, profile and expiry).
+pub async fn check_media_link(
+    state: &AppState,
+    title_id: i64,
+    q: &MediaLinkQuery,
+) -> Result<(), AppError> {
+    let (Some(sub), Some(exp), Some(sig)) = (q.sub.as_deref(), q.exp.as_deref(), q.sig.as_deref())
+    else {
+        return Err(AppError::Forbidden(
+            "a media link needs sub, exp and sig; open the title's watch page for a new one".into(),
+        ));
+    };
+    let exp: i64 = exp
+        .parse()
+        .map_err(|_| AppError::Forbidden("this media link is not valid".into()))?;
+    let signer = media_signer(state).await?;
+    signer
+        .verify(
+            &media_link_path(title_id),
+            sub,
+            exp,
+            sig,
+            state.clock.now_ms(),
+        )
+        .map_err(|e| match e {
+            marquee_media::sign::SignError::Expired => AppError::Forbidden(
+                "this media link has expired; open the title's watch page for a new one".into(),
+            ),
+            _ => AppError::Forbidden("this media link is not valid".into()),
+        })
 }

@@ -324,6 +324,10 @@ pub trait PlaybackStore: Send + Sync {
     async fn series_episodes(&self, series_id: i64) -> Result<Vec<i64>>;
     /// Sets or clears a title's media file. `NotFound` for an unknown title.
     async fn set_media_path(&self, title_id: i64, path: Option<&str>) -> Result<()>;
+    /// The key that signs media links, shared by every instance on this
+    /// database: `candidate` (fresh random bytes, hex) is stored if no
+    /// instance stored one before; the stored key is returned either way.
+    async fn media_link_key(&self, candidate: &str, now: Millis) -> Result<String>;
 
     /// Starts a stream: ends the device's previous one, enforces the stream
     /// cap and the still-watching rule, logs a `start` event.

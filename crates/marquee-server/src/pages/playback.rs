@@ -45,7 +45,8 @@ struct WatchPage {
     resume_ms: i64,
     resume_label: String,
     played: bool,
-    media: bool,
+    /// A signed link to the media file, when the title has one.
+    media: Option<String>,
     next_id: i64,
     interval_ms: i64,
     autoplay: bool,
@@ -129,7 +130,10 @@ async fn watch(
         .into_iter()
         .filter(|s| s.profile_id == pid)
         .collect();
-    let media = t.media_path.is_some();
+    let media = match t.media_path {
+        Some(_) => Some(crate::playback::signed_media_url(&state, id, pid).await?),
+        None => None,
+    };
     Ok(render(&WatchPage {
         l: page.l,
         title_id: id,
@@ -152,17 +156,27 @@ async fn watch(
 }
 
 /// Serves a title's media file; `tower_http::services::ServeFile` answers
-/// Range requests (206, 416) and conditional ones.
+/// Range requests (206, 416) and conditional ones. A signed link (made by
+/// the watch page for a profile allowed to watch the title) needs no
+/// log-in, so a CDN can serve it, and stops working when it expires; an
+/// unsigned request needs a session that may watch the title.
 async fn media(
     State(state): State<AppState>,
-    user: CurrentUser,
+    user: Option<CurrentUser>,
     Path(id): Path<String>,
+    axum::extract::Query(link): axum::extract::Query<crate::playback::MediaLinkQuery>,
     req: Request,
 ) -> Result<Response, PageError> {
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
-    crate::library::check_visible_for(&state, &user, id).await?;
+    match (&user, link.is_signed()) {
+        (_, true) => crate::playback::check_media_link(&state, id, &link).await?,
+        (Some(user), false) => crate::library::check_visible_for(&state, user, id).await?,
+        (None, false) => {
+            return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response())
+        }
+    }
     let t = state
         .store
         .playable_title(id)

@@ -814,7 +814,8 @@ async fn media_files_are_served_with_ranges() {
     let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(media.path().join("clip.mp4"), &bytes).unwrap();
     let dir = media.path().to_path_buf();
-    let app = app_with(manual(), move |c| c.playback.media_dir = Some(dir)).await;
+    let clock = manual();
+    let app = app_with(clock.clone(), move |c| c.playback.media_dir = Some(dir)).await;
     let admin = app.login_as("admin@example.com", Role::Admin).await;
     let viewer = app.signup("v@example.com").await;
     // Without a file the player page is the simulated player.
@@ -859,10 +860,66 @@ async fn media_files_are_served_with_ranges() {
         .text()
         .await
         .unwrap();
-    assert!(
-        html.contains("<video id=\"video\" src=\"/media/1\""),
-        "{html}"
+    // The player's link is signed for this profile and works without a
+    // log-in (a CDN can serve it) until it expires.
+    let src = html
+        .split("<video id=\"video\" src=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no video in {html}"))
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(src.starts_with("/media/1?sub=p"), "{src}");
+    assert!(src.contains("&exp=") && src.contains("&sig="), "{src}");
+    let r = app.get(&src, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
+    let r = app
+        .req(Method::GET, &src, None)
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    // Tampered: another title, another profile, a later expiry, a changed
+    // signature, a missing part, a malformed expiry.
+    let sig = src.split("&sig=").nth(1).unwrap().to_string();
+    let exp: i64 = src
+        .split("&exp=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let pid = src
+        .split("sub=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap()
+        .to_string();
+    let flipped = format!(
+        "{}{}",
+        if sig.starts_with('0') { "1" } else { "0" },
+        &sig[1..]
     );
+    for bad in [
+        format!("/media/2?sub={pid}&exp={exp}&sig={sig}"),
+        format!("/media/1?sub=p999&exp={exp}&sig={sig}"),
+        format!("/media/1?sub={pid}&exp={}&sig={sig}", exp + 1),
+        format!("/media/1?sub={pid}&exp={exp}&sig={flipped}"),
+        format!("/media/1?sub={pid}&sig={sig}"),
+        format!("/media/1?sub={pid}&exp=soon&sig={sig}"),
+    ] {
+        let r = app.get(&bad, None).await;
+        assert_eq!(r.status(), 403, "{bad}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("media link"), "{bad}: {body}");
+    }
+    // Six hours later the link has expired, and the error says so.
+    clock.advance(6 * 3_600_000);
+    let r = app.get(&src, None).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("expired"));
 
     let r = app
         .req(Method::GET, "/media/1", Some(&viewer))

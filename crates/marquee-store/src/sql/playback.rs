@@ -624,6 +624,22 @@ impl PlaybackStore for Backend {
         Ok(())
     }
 
+    async fn media_link_key(&self, candidate: &str, now: Millis) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO server_keys(name, value, created_at) VALUES ('media_links', $1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(candidate)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'media_links'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     async fn start_playback(&self, req: &StartPlayback) -> Result<StartOutcome> {
         let _changed = self.changes.on_return(Bump::Profile(req.profile_id));
         let now = req.now;

@@ -11,7 +11,8 @@ use marquee_store::{CatalogStore, ImportTitle, NewAccount, PlaybackStore};
 
 both_backends!(
     progress_never_rewinds_and_replays_are_idempotent,
-    stream_limit_and_series
+    stream_limit_and_series,
+    the_first_media_link_key_stays
 );
 
 const LIMITS: StartLimits = StartLimits {
@@ -262,4 +263,13 @@ async fn stream_limit_and_series<S: CatalogStore + PlaybackStore>(s: &S) {
             .unwrap()
             .played
     );
+}
+
+/// The first instance's key is kept: a later candidate (another instance
+/// starting) gets the stored one back.
+async fn the_first_media_link_key_stays<S: PlaybackStore>(s: &S) {
+    let first = s.media_link_key("aa".repeat(32).as_str(), 1).await.unwrap();
+    assert_eq!(first, "aa".repeat(32));
+    let again = s.media_link_key("bb".repeat(32).as_str(), 2).await.unwrap();
+    assert_eq!(again, first);
 }
