@@ -689,12 +689,13 @@ pub async fn signed_media_url(
 }
 
 /// Checks a signed media link: 403 naming what is wrong (expired, or not
-/// signed for this title, profile and expiry).
+/// signed for this title, profile and expiry). Returns how many more
+/// milliseconds it works.
 pub async fn check_media_link(
     state: &AppState,
     title_id: i64,
     q: &MediaLinkQuery,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
     let (Some(sub), Some(exp), Some(sig)) = (q.sub.as_deref(), q.exp.as_deref(), q.sig.as_deref())
     else {
         return Err(AppError::Forbidden(
@@ -705,18 +706,14 @@ pub async fn check_media_link(
         .parse()
         .map_err(|_| AppError::Forbidden("this media link is not valid".into()))?;
     let signer = media_signer(state).await?;
+    let now = state.clock.now_ms();
     signer
-        .verify(
-            &media_link_path(title_id),
-            sub,
-            exp,
-            sig,
-            state.clock.now_ms(),
-        )
+        .verify(&media_link_path(title_id), sub, exp, sig, now)
         .map_err(|e| match e {
             marquee_media::sign::SignError::Expired => AppError::Forbidden(
                 "this media link has expired; open the title's watch page for a new one".into(),
             ),
             _ => AppError::Forbidden("this media link is not valid".into()),
-        })
+        })?;
+    Ok(exp - now)
 }

@@ -170,13 +170,21 @@ async fn media(
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
-    match (&user, link.is_signed()) {
-        (_, true) => crate::playback::check_media_link(&state, id, &link).await?,
-        (Some(user), false) => crate::library::check_visible_for(&state, user, id).await?,
+    // A signed link may sit in a shared cache (a CDN), never past its expiry;
+    // a session's answer only in the viewer's browser.
+    let cache = match (&user, link.is_signed()) {
+        (_, true) => {
+            let left_ms = crate::playback::check_media_link(&state, id, &link).await?;
+            format!("public, max-age={}", (left_ms / 1000).clamp(0, 3600))
+        }
+        (Some(user), false) => {
+            crate::library::check_visible_for(&state, user, id).await?;
+            "private, max-age=3600".to_string()
+        }
         (None, false) => {
             return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response())
         }
-    }
+    };
     let t = state
         .store
         .playable_title(id)
@@ -196,10 +204,9 @@ async fn media(
         .await
         .map_err(|e| AppError::Internal(format!("serving media: {e}")))?;
     let mut resp = resp.map(axum::body::Body::new).into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("private, max-age=3600"),
-    );
+    if let Ok(v) = header::HeaderValue::from_str(&cache) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
     Ok(resp)
 }
 

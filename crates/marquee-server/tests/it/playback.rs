@@ -873,7 +873,13 @@ async fn media_files_are_served_with_ranges() {
     assert!(src.contains("&exp=") && src.contains("&sig="), "{src}");
     let r = app.get(&src, None).await;
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
+    // A CDN keeps it no longer than the link works.
+    clock.advance(6 * 3_600_000 - 90_000);
+    let r = app.get(&src, None).await;
+    assert_eq!(r.headers()["cache-control"], "public, max-age=90");
+    clock.advance(-(6 * 3_600_000 - 90_000));
     let r = app
         .req(Method::GET, &src, None)
         .header("range", "bytes=0-9")
