@@ -193,6 +193,7 @@ pub const TITLE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/titles/{id}/more-like-this"),
     ("GET", "/watch/{id}"),
     ("GET", "/media/{id}"),
+    ("GET", "/media/{id}/subtitles/0"),
     ("GET", "/w/{id}"),
     ("GET", "/share/{id}"),
     ("GET", "/api/v1/titles/{id}"),

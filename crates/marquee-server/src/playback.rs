@@ -663,37 +663,42 @@ impl MediaLinkQuery {
     }
 }
 
-fn media_link_path(title_id: i64) -> String {
+/// Where a title's media file is served.
+pub fn media_link_path(title_id: i64) -> String {
     format!("/media/{title_id}")
 }
 
-/// A link to a title's media file for `profile_id` that works without a
-/// log-in until `[playback] media_link_ttl_s` from now: what the player
-/// (or a CDN in front of it) fetches. The caller has checked that the
-/// profile may watch the title.
+/// Where a title's `n`th subtitle file is served (as WebVTT).
+pub fn subtitle_link_path(title_id: i64, n: usize) -> String {
+    format!("/media/{title_id}/subtitles/{n}")
+}
+
+/// A link to `path` (a media or subtitle path of a title) for `profile_id`
+/// that works without a log-in until `[playback] media_link_ttl_s` from
+/// now: what the player (or a CDN in front of it) fetches. The caller has
+/// checked that the profile may watch the title.
 pub async fn signed_media_url(
     state: &AppState,
-    title_id: i64,
+    path: &str,
     profile_id: i64,
 ) -> Result<String, AppError> {
     let signer = media_signer(state).await?;
     let ttl_ms = i64::try_from(state.config.playback.media_link_ttl_s.saturating_mul(1000))
         .unwrap_or(i64::MAX);
-    let path = media_link_path(title_id);
     let link = signer.sign(
-        &path,
+        path,
         &format!("p{profile_id}"),
         state.clock.now_ms().saturating_add(ttl_ms),
     );
     Ok(format!("{path}?{}", link.query()))
 }
 
-/// Checks a signed media link: 403 naming what is wrong (expired, or not
-/// signed for this title, profile and expiry). Returns how many more
+/// Checks a signed link to `path`: 403 naming what is wrong (expired, or
+/// not signed for this path, profile and expiry). Returns how many more
 /// milliseconds it works.
 pub async fn check_media_link(
     state: &AppState,
-    title_id: i64,
+    path: &str,
     q: &MediaLinkQuery,
 ) -> Result<i64, AppError> {
     let (Some(sub), Some(exp), Some(sig)) = (q.sub.as_deref(), q.exp.as_deref(), q.sig.as_deref())
@@ -708,7 +713,7 @@ pub async fn check_media_link(
     let signer = media_signer(state).await?;
     let now = state.clock.now_ms();
     signer
-        .verify(&media_link_path(title_id), sub, exp, sig, now)
+        .verify(path, sub, exp, sig, now)
         .map_err(|e| match e {
             marquee_media::sign::SignError::Expired => AppError::Forbidden(
                 "this media link has expired; open the title's watch page for a new one".into(),
@@ -716,4 +721,227 @@ pub async fn check_media_link(
             _ => AppError::Forbidden("this media link is not valid".into()),
         })?;
     Ok(exp - now)
+}
+
+/// Who may fetch a title's media (its file or a subtitle at `path`): a
+/// valid signed link (cacheable by a CDN until it expires) or a session
+/// allowed to watch the title; `None` when a log-in is needed.
+pub async fn authorize_media(
+    state: &AppState,
+    user: Option<&crate::auth::CurrentUser>,
+    title_id: i64,
+    path: &str,
+    link: &MediaLinkQuery,
+) -> Result<Option<MediaAccess>, AppError> {
+    if link.is_signed() {
+        let left_ms = check_media_link(state, path, link).await?;
+        return Ok(Some(MediaAccess::Signed { left_ms }));
+    }
+    match user {
+        Some(user) => {
+            crate::library::check_visible_for(state, user, title_id).await?;
+            Ok(Some(MediaAccess::Session))
+        }
+        None => Ok(None),
+    }
+}
+
+/// How a media request was allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaAccess {
+    /// By a signed link that works `left_ms` more.
+    Signed {
+        /// Milliseconds the link still works.
+        left_ms: i64,
+    },
+    /// By the viewer's session.
+    Session,
+}
+
+impl MediaAccess {
+    /// `Cache-Control`: a signed link may sit in a shared cache (a CDN),
+    /// never past its expiry; a session's answer only in its browser.
+    pub fn cache_control(self) -> String {
+        match self {
+            MediaAccess::Signed { left_ms } => {
+                format!("public, max-age={}", (left_ms / 1000).clamp(0, 3600))
+            }
+            MediaAccess::Session => "private, max-age=3600".into(),
+        }
+    }
+}
+
+/// A title's playable file and the subtitle files beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Sidecar subtitles (`.srt`, `.vtt`), in scan order.
+    pub subtitles: Vec<SubtitleFile>,
+}
+
+/// A subtitle file beside a media file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtitleFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its language code from the file name (`Film.fr.srt` → `fr`).
+    pub lang: Option<String>,
+    /// What the player's menu says ("French", "English (forced)").
+    pub label: String,
+}
+
+/// The file a title plays: the one an admin set (inside the media
+/// directory), else the first one scanned from a library folder that is
+/// still there. URLs (pre-packaged streams) are not played yet.
+pub async fn media_for(state: &AppState, t: &PlayableTitle) -> Result<Option<MediaFile>, AppError> {
+    if let Some(rel) = &t.media_path {
+        return Ok(media_file(state, rel).ok().map(|path| MediaFile {
+            path,
+            subtitles: Vec::new(),
+        }));
+    }
+    for m in state.store.media_sources(t.id).await? {
+        let Some(root) = m.library.as_deref() else {
+            continue;
+        };
+        let Some(path) = inside_library(root, &m.location) else {
+            continue;
+        };
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let subtitles: Vec<SubtitleFile> = m
+            .subtitles
+            .iter()
+            .filter_map(|s| inside_library(root, s))
+            .enumerate()
+            .map(|(i, path)| {
+                let (lang, label) = subtitle_label(&stem, &path, i);
+                SubtitleFile { path, lang, label }
+            })
+            .collect();
+        return Ok(Some(MediaFile { path, subtitles }));
+    }
+    Ok(None)
+}
+
+/// `rel` inside the library folder `root`: a plain relative path to an
+/// existing file that does not leave the folder (symlinks included).
+fn inside_library(root: &str, rel: &str) -> Option<PathBuf> {
+    let rel = marquee_catalog::layout::safe_relative(rel).ok()?;
+    let root = std::path::Path::new(root).canonicalize().ok()?;
+    let full = root.join(rel).canonicalize().ok()?;
+    (full.starts_with(&root) && full.is_file()).then_some(full)
+}
+
+/// A sidecar's language and menu label from its name: `Film.fr.srt` beside
+/// `Film.mkv` is French, `Film.en.forced.srt` "English (forced)", `Film.srt`
+/// "Subtitles".
+fn subtitle_label(media_stem: &str, path: &std::path::Path, i: usize) -> (Option<String>, String) {
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rest = name.strip_prefix(media_stem).unwrap_or(&name);
+    let parts: Vec<String> = rest
+        .split(['.', '_', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    let lang = parts
+        .iter()
+        .find(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase()))
+        .cloned();
+    let forced = parts.iter().any(|p| p == "forced");
+    let mut label = match lang.as_deref().and_then(language_name) {
+        Some(n) => n.to_string(),
+        None => match &lang {
+            Some(code) => code.to_uppercase(),
+            None if i == 0 => "Subtitles".into(),
+            None => format!("Subtitles {}", i + 1),
+        },
+    };
+    if forced {
+        label.push_str(" (forced)");
+    }
+    (lang, label)
+}
+
+/// English names of the languages subtitles most often come in (ISO 639-1
+/// and -2 codes).
+fn language_name(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "en" | "eng" => "English",
+        "fr" | "fre" | "fra" => "French",
+        "de" | "ger" | "deu" => "German",
+        "es" | "spa" => "Spanish",
+        "it" | "ita" => "Italian",
+        "nl" | "dut" | "nld" => "Dutch",
+        "pt" | "por" => "Portuguese",
+        "sv" | "swe" => "Swedish",
+        "da" | "dan" => "Danish",
+        "no" | "nor" | "nb" => "Norwegian",
+        "fi" | "fin" => "Finnish",
+        "pl" | "pol" => "Polish",
+        "ru" | "rus" => "Russian",
+        "ja" | "jpn" => "Japanese",
+        "ko" | "kor" => "Korean",
+        "zh" | "chi" | "zho" => "Chinese",
+        "ar" | "ara" => "Arabic",
+        "he" | "heb" => "Hebrew",
+        "tr" | "tur" => "Turkish",
+        "hi" | "hin" => "Hindi",
+        _ => return None,
+    })
+}
+
+/// The `n`th subtitle file of a title as WebVTT (SubRip converted), at
+/// most 5 MB; 404 when there is no such file or it has no readable cue.
+pub async fn subtitle_vtt(state: &AppState, title_id: i64, n: usize) -> Result<String, AppError> {
+    let t = state
+        .store
+        .playable_title(title_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
+    let file = media_for(state, &t)
+        .await?
+        .and_then(|m| m.subtitles.into_iter().nth(n))
+        .ok_or_else(|| AppError::NotFound(format!("title {title_id} has no subtitle file {n}")))?;
+    let bytes = tokio::fs::read(&file.path)
+        .await
+        .map_err(|e| AppError::NotFound(format!("the subtitle file cannot be read: {e}")))?;
+    if bytes.len() > 5 * 1024 * 1024 {
+        return Err(AppError::NotFound("the subtitle file is over 5 MB".into()));
+    }
+    // Subtitles are often Latin-1 or Windows-1252: lossy, never refused.
+    let text = String::from_utf8_lossy(&bytes);
+    if text.trim_start_matches('\u{feff}').starts_with("WEBVTT") {
+        return Ok(text.trim_start_matches('\u{feff}').to_string());
+    }
+    marquee_media::subtitles::srt_to_vtt(&text)
+        .map_err(|e| AppError::NotFound(format!("the subtitle file: {e}")))
+}
+
+#[cfg(test)]
+mod subtitle_tests {
+    use super::*;
+
+    #[test]
+    fn labels_from_file_names() {
+        let p = |s: &str| std::path::PathBuf::from(format!("/lib/Film (2001)/{s}"));
+        let l = |s: &str, i| subtitle_label("Film (2001)", &p(s), i);
+        assert_eq!(
+            l("Film (2001).fr.srt", 0),
+            (Some("fr".into()), "French".into())
+        );
+        assert_eq!(
+            l("Film (2001).eng.forced.srt", 0),
+            (Some("eng".into()), "English (forced)".into())
+        );
+        assert_eq!(l("Film (2001).xx.vtt", 0), (Some("xx".into()), "XX".into()));
+        assert_eq!(l("Film (2001).srt", 0), (None, "Subtitles".into()));
+        assert_eq!(l("commentary.srt", 2), (None, "Subtitles 3".into()));
+    }
 }

@@ -280,6 +280,9 @@ pub trait LibraryStore: Send + Sync {
     /// Movies and series without a poster, by id, after `after_id`.
     async fn posterless(&self, after_id: i64, limit: u32) -> Result<Vec<Posterless>>;
 
+    /// A title's media files (or URLs) in the order they were scanned.
+    async fn media_sources(&self, title_id: i64) -> Result<Vec<MediaRow>>;
+
     /// The library metadata of a title.
     async fn library_detail(&self, id: i64) -> Result<Option<LibraryDetail>>;
 

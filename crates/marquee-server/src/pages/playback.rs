@@ -5,7 +5,7 @@ use super::{render, Page, PageForm};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, PageError};
 use crate::format::clock_label;
-use crate::playback::{media_dir, media_file, profile_of};
+use crate::playback::profile_of;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, Request, State};
@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/watch/{id}", get(watch))
         .route("/media/{id}", get(media))
+        .route("/media/{id}/subtitles/{n}", get(subtitles))
         .route("/continue-watching/{id}/hide", post(hide))
         .route(
             "/static/player.js",
@@ -47,10 +48,19 @@ struct WatchPage {
     played: bool,
     /// A signed link to the media file, when the title has one.
     media: Option<String>,
+    /// Its subtitle files, as signed WebVTT links.
+    tracks: Vec<Track>,
     next_id: i64,
     interval_ms: i64,
     autoplay: bool,
     others: Vec<ActiveStream>,
+}
+
+/// A `<track>` of the player.
+struct Track {
+    src: String,
+    lang: String,
+    label: String,
 }
 
 #[derive(Deserialize)]
@@ -130,9 +140,30 @@ async fn watch(
         .into_iter()
         .filter(|s| s.profile_id == pid)
         .collect();
-    let media = match t.media_path {
-        Some(_) => Some(crate::playback::signed_media_url(&state, id, pid).await?),
-        None => None,
+    let (media, tracks) = match crate::playback::media_for(&state, &t).await? {
+        Some(file) => {
+            let src = crate::playback::signed_media_url(
+                &state,
+                &crate::playback::media_link_path(id),
+                pid,
+            )
+            .await?;
+            let mut tracks = Vec::with_capacity(file.subtitles.len());
+            for (n, s) in file.subtitles.into_iter().enumerate() {
+                tracks.push(Track {
+                    src: crate::playback::signed_media_url(
+                        &state,
+                        &crate::playback::subtitle_link_path(id, n),
+                        pid,
+                    )
+                    .await?,
+                    lang: s.lang.unwrap_or_default(),
+                    label: s.label,
+                });
+            }
+            (Some(src), tracks)
+        }
+        None => (None, Vec::new()),
     };
     Ok(render(&WatchPage {
         l: page.l,
@@ -146,6 +177,7 @@ async fn watch(
         resume_label: clock_label(resume_ms),
         played,
         media,
+        tracks,
         next_id,
         interval_ms: i64::try_from(state.config.playback.progress_interval_s * 1000)
             .unwrap_or(5000),
@@ -170,44 +202,57 @@ async fn media(
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no title {id:?}")))?;
-    // A signed link may sit in a shared cache (a CDN), never past its expiry;
-    // a session's answer only in the viewer's browser.
-    let cache = match (&user, link.is_signed()) {
-        (_, true) => {
-            let left_ms = crate::playback::check_media_link(&state, id, &link).await?;
-            format!("public, max-age={}", (left_ms / 1000).clamp(0, 3600))
-        }
-        (Some(user), false) => {
-            crate::library::check_visible_for(&state, user, id).await?;
-            "private, max-age=3600".to_string()
-        }
-        (None, false) => {
-            return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response())
-        }
+    let path = crate::playback::media_link_path(id);
+    let Some(access) =
+        crate::playback::authorize_media(&state, user.as_ref(), id, &path, &link).await?
+    else {
+        return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response());
     };
     let t = state
         .store
         .playable_title(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
-    let rel = t
-        .media_path
+    let file = crate::playback::media_for(&state, &t)
+        .await?
         .ok_or_else(|| AppError::NotFound("this title has no media file".into()))?;
-    let path = media_file(&state, &rel).map_err(|_| {
-        AppError::NotFound(format!(
-            "the media file is missing from {}",
-            media_dir(&state).display()
-        ))
-    })?;
-    let resp = tower_http::services::ServeFile::new(&path)
+    let resp = tower_http::services::ServeFile::new(&file.path)
         .oneshot(req)
         .await
         .map_err(|e| AppError::Internal(format!("serving media: {e}")))?;
     let mut resp = resp.map(axum::body::Body::new).into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&cache) {
+    if let Ok(v) = header::HeaderValue::from_str(&access.cache_control()) {
         resp.headers_mut().insert(header::CACHE_CONTROL, v);
     }
     Ok(resp)
+}
+
+/// A title's `n`th subtitle file as WebVTT (SubRip converted), with the
+/// same access as its media file.
+async fn subtitles(
+    State(state): State<AppState>,
+    user: Option<CurrentUser>,
+    Path((id, n)): Path<(String, String)>,
+    axum::extract::Query(link): axum::extract::Query<crate::playback::MediaLinkQuery>,
+) -> Result<Response, PageError> {
+    let (Ok(id), Ok(n)) = (id.parse::<i64>(), n.parse::<usize>()) else {
+        return Err(AppError::NotFound(format!("no subtitles {id}/{n}")).into());
+    };
+    let path = crate::playback::subtitle_link_path(id, n);
+    let Some(access) =
+        crate::playback::authorize_media(&state, user.as_ref(), id, &path, &link).await?
+    else {
+        return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response());
+    };
+    let vtt = crate::playback::subtitle_vtt(&state, id, n).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/vtt; charset=utf-8".to_string()),
+            (header::CACHE_CONTROL, access.cache_control()),
+        ],
+        vtt,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -796,3 +796,98 @@ async fn a_new_title_gets_similars_by_genres_tags_and_cast() {
     );
     assert!(!ids.contains(&harbour));
 }
+
+/// A scanned movie plays from its library folder, with its sidecar SubRip
+/// as a WebVTT track; both links are signed and work without a log-in.
+#[tokio::test]
+async fn a_scanned_movie_plays_from_its_folder_with_its_subtitles() {
+    let app = TestApp::builder().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("library");
+    copy_tree(&fixture(), &lib);
+    let movie = lib.join("Movies/Night Train to Lisbon (2021)/Night Train to Lisbon (2021).mkv");
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&movie, &bytes).unwrap();
+    import(&app, &lib).await;
+    let night = app
+        .store()
+        .search_titles("Night Train", 1, &Default::default())
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let viewer = app.signup("subs@example.com").await;
+    let html = app
+        .get(&format!("/watch/{night}"), Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let attr = |html: &str, before: &str| -> String {
+        html.split(before)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("no {before} in {html}"))
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    };
+    let video = attr(&html, "<video id=\"video\" src=\"");
+    assert!(
+        video.starts_with(&format!("/media/{night}?sub=p")),
+        "{video}"
+    );
+    let track = attr(&html, "<track kind=\"subtitles\" src=\"");
+    assert!(
+        track.starts_with(&format!("/media/{night}/subtitles/0?sub=p")),
+        "{track}"
+    );
+    assert!(html.contains("srclang=\"en\" label=\"English\""), "{html}");
+
+    let r = app.get(&video, None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
+    let r = app.get(&track, None).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/vtt"));
+    assert_eq!(
+        r.text().await.unwrap(),
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.500\nTickets, please.\n\n\
+         00:00:04.000 --> 00:00:06.000\nWe arrive in Lisbon at dawn.\n"
+    );
+    // The subtitle link signs its own path: another track number is refused.
+    let other = track.replace("/subtitles/0?", "/subtitles/1?");
+    assert_eq!(app.get(&other, None).await.status(), 403);
+    // Unsigned: a session that may watch the title; no such track is 404;
+    // without a log-in, to the log-in page.
+    let r = app
+        .get(&format!("/media/{night}/subtitles/0"), Some(&viewer))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .get(&format!("/media/{night}/subtitles/7"), Some(&viewer))
+        .await;
+    assert_eq!(r.status(), 404);
+    let r = app.get(&format!("/media/{night}/subtitles/0"), None).await;
+    assert_eq!(r.status(), 303);
+    // A subtitle file that is not SubRip or WebVTT says so instead of failing.
+    std::fs::write(
+        lib.join("Movies/Night Train to Lisbon (2021)/Night Train to Lisbon (2021).en.srt"),
+        "not subtitles at all",
+    )
+    .unwrap();
+    let r = app.get(&track, None).await;
+    assert_eq!(r.status(), 404);
+    // The file gone from the folder: the simulated player again.
+    std::fs::remove_file(&movie).unwrap();
+    let html = app
+        .get(&format!("/watch/{night}"), Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"screen\""), "{html}");
+    assert_eq!(app.get(&video, None).await.status(), 404);
+}

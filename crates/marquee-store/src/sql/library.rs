@@ -489,6 +489,29 @@ impl LibraryStore for Backend {
             .collect()
     }
 
+    async fn media_sources(&self, title_id: i64) -> Result<Vec<MediaRow>> {
+        let media: Vec<(String, Option<String>, Option<i64>, String)> = sqlx::query_as(
+            "SELECT location, library, size_bytes, subtitles FROM media_sources \
+             WHERE title_id = $1 ORDER BY id",
+        )
+        .bind(title_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(media
+            .into_iter()
+            .map(|(location, library, size_bytes, subtitles)| MediaRow {
+                location,
+                library,
+                size_bytes,
+                subtitles: subtitles
+                    .split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            })
+            .collect())
+    }
+
     async fn library_detail(&self, id: i64) -> Result<Option<LibraryDetail>> {
         type Head = (
             Option<String>,
@@ -542,13 +565,7 @@ impl LibraryStore for Backend {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let media: Vec<(String, Option<String>, Option<i64>, String)> = sqlx::query_as(
-            "SELECT location, library, size_bytes, subtitles FROM media_sources \
-             WHERE title_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let media = self.media_sources(id).await?;
         Ok(Some(LibraryDetail {
             synopsis,
             release_date,
@@ -587,19 +604,7 @@ impl LibraryStore for Backend {
                     },
                 )
                 .collect(),
-            media: media
-                .into_iter()
-                .map(|(location, library, size_bytes, subtitles)| MediaRow {
-                    location,
-                    library,
-                    size_bytes,
-                    subtitles: subtitles
-                        .split('\n')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                })
-                .collect(),
+            media,
         }))
     }
 
