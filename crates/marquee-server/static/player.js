@@ -183,7 +183,8 @@
     var from = moment > 0 ? "moment" : "start";
     start(from, false).then(function () { moment = 0; $("play-start").textContent = "Play from start"; });
   });
-  if (moment > 0) { $("play-start").textContent = "Play from " + fmt(moment); }
+  // The clock shows where a shared moment starts, before it plays.
+  if (moment > 0) { $("play-start").textContent = "Play from " + fmt(moment); pos = moment; render(); }
   $("still-yes").addEventListener("click", function () { touched = true; start("resume", false); });
   $("pause").addEventListener("click", function () {
     touched = true; playing = !playing; lastTick = Date.now();
@@ -243,4 +244,10 @@
     });
   }
   if (el.dataset.autoplay === "1") { start("resume", true); }
+  // Play on the title page: one click, playing where this profile stopped
+  // (or at a shared moment), not a second Play button here.
+  else if (el.dataset.play === "1") {
+    touched = true;
+    start(moment > 0 ? "moment" : "resume", false).then(function () { moment = 0; });
+  }
 })();

@@ -53,6 +53,8 @@ struct WatchPage {
     next_id: i64,
     interval_ms: i64,
     autoplay: bool,
+    /// Start at once where the profile stopped: one click from the title page.
+    play: bool,
     others: Vec<ActiveStream>,
 }
 
@@ -66,6 +68,7 @@ struct Track {
 #[derive(Deserialize)]
 struct WatchParams {
     autoplay: Option<u8>,
+    play: Option<u8>,
 }
 
 async fn watch(
@@ -182,6 +185,7 @@ async fn watch(
         interval_ms: i64::try_from(state.config.playback.progress_interval_s * 1000)
             .unwrap_or(5000),
         autoplay: q.autoplay == Some(1),
+        play: q.play == Some(1),
         others,
     })?
     .into_response())

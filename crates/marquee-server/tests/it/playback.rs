@@ -1075,17 +1075,32 @@ async fn browser_two_contexts_resume_and_also_playing() {
             .is_displayed()
             .await
             .unwrap());
-        two.find(Locator::Css("#resume"))
+        // One click from the title page plays there: the watch page starts
+        // by itself where the first browser stopped, no second Play.
+        two.goto(&app.url(&format!("/titles/{ep}"))).await.unwrap();
+        let play = two.find(Locator::Css("#play")).await.unwrap();
+        assert_eq!(
+            play.attr("href").await.unwrap().as_deref(),
+            Some(format!("/watch/{ep}?play=1").as_str())
+        );
+        play.click().await.unwrap();
+        wait_text(&two, "#status", |t| !t.is_empty()).await;
+        wait_text(&two, "#clock", |t| clock_secs(t) >= clock_secs(&at)).await;
+        assert!(two
+            .find(Locator::Css("#pause"))
             .await
             .unwrap()
-            .click()
+            .is_displayed()
             .await
-            .unwrap();
-        wait_text(&two, "#clock", |t| clock_secs(t) >= clock_secs(&at)).await;
+            .unwrap());
         wait_text(&one, "#also-playing", |t| {
             t.starts_with("Also playing on Chrome on Linux")
         })
         .await;
+        // A shared moment's clock shows where it will start, before Play.
+        one.goto(&format!("{watch}?t=90")).await.unwrap();
+        wait_text(&one, "#play-start", |t| t == "Play from 1:30").await;
+        wait_text(&one, "#clock", |t| clock_secs(t) == 90).await;
     };
     run.await;
     one.close().await.unwrap();
