@@ -216,6 +216,56 @@ pub async fn audit(state: &AppState, id: i64) -> Result<Vec<CatalogAuditEntry>, 
     Ok(state.store.catalog_audit(id, 100).await?)
 }
 
+/// What viewers get when they press Play on a movie or an episode, in
+/// words, for the editor ("Plays …mkv from the library folder, with
+/// subtitles: English."); `None` for a series.
+pub async fn playback_status(state: &AppState, id: i64) -> Result<Option<String>, AppError> {
+    let Some(t) = state.store.playable_title(id).await? else {
+        return Ok(None);
+    };
+    if t.kind == TitleKind::Series {
+        return Ok(None);
+    }
+    let scanned = state.store.media_sources(id).await?;
+    Ok(Some(match crate::playback::media_for(state, &t).await? {
+        Some(file) => {
+            let name = file
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let from = if t.media_path.is_some() {
+                "the media directory"
+            } else {
+                "its library folder"
+            };
+            let subs: Vec<String> = file.subtitles.into_iter().map(|s| s.label).collect();
+            if subs.is_empty() {
+                format!("Plays {name} from {from}, without subtitles.")
+            } else {
+                format!(
+                    "Plays {name} from {from}, with subtitles: {}.",
+                    subs.join(", ")
+                )
+            }
+        }
+        None => match (t.media_path.as_deref(), scanned.first()) {
+            (Some(rel), _) => format!(
+                "The media file {rel} is not in the media directory: viewers get the simulated player until it is back."
+            ),
+            (None, Some(m)) if m.location.contains("://") => format!(
+                "Its media is a stream ({}), which the player does not play yet: viewers get the simulated player.",
+                m.location
+            ),
+            (None, Some(m)) => format!(
+                "The scanned file {} is no longer in its library folder: viewers get the simulated player until it is back or the folder is scanned again.",
+                m.location
+            ),
+            (None, None) => "No media file: viewers get the simulated player. Scan a library folder with marquee import catalog, or set a file in the media directory.".into(),
+        },
+    }))
+}
+
 /// The editor's view of a title's pictures.
 pub async fn pictures(state: &AppState, id: i64) -> Result<Art, AppError> {
     Ok(Art::load(state.store.as_ref(), &[id]).await?)

@@ -271,6 +271,8 @@ struct TitlePage {
     ratings: Vec<String>,
     poster: Option<Picture>,
     backdrop: Option<Picture>,
+    /// What Play does, in words (movies and episodes).
+    playback: Option<String>,
     audit: Vec<CatalogAuditEntry>,
     error: Option<String>,
     done: Option<String>,
@@ -301,6 +303,7 @@ async fn title_page(
             .picture(id, "poster", "card")
             .or_else(|| art.picture(id, "thumb", "thumb")),
         backdrop: art.picture(id, "backdrop", "backdrop"),
+        playback: editor::playback_status(state, id).await?,
         audit: editor::audit(state, id).await?,
         error,
         done: done.map(|d| match d.as_str() {

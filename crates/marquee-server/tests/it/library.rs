@@ -872,6 +872,17 @@ async fn a_scanned_movie_plays_from_its_folder_with_its_subtitles() {
     assert_eq!(r.status(), 404);
     let r = app.get(&format!("/media/{night}/subtitles/0"), None).await;
     assert_eq!(r.status(), 303);
+    // The catalog editor says what Play does, in words.
+    let admin = app.login_as("editor@example.com", Role::Admin).await;
+    let url = format!("/staff/catalog/{night}");
+    let editor = || async { app.get(&url, Some(&admin)).await.text().await.unwrap() };
+    let html = editor().await;
+    assert!(
+        html.contains(
+            "Plays Night Train to Lisbon (2021).mkv from its library folder, with subtitles: English."
+        ),
+        "{html}"
+    );
     // A subtitle file that is not SubRip or WebVTT says so instead of failing.
     std::fs::write(
         lib.join("Movies/Night Train to Lisbon (2021)/Night Train to Lisbon (2021).en.srt"),
@@ -890,4 +901,9 @@ async fn a_scanned_movie_plays_from_its_folder_with_its_subtitles() {
         .unwrap();
     assert!(html.contains("id=\"screen\""), "{html}");
     assert_eq!(app.get(&video, None).await.status(), 404);
+    let html = editor().await;
+    assert!(
+        html.contains("is no longer in its library folder: viewers get the simulated player"),
+        "{html}"
+    );
 }
