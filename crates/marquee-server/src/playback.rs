@@ -827,6 +827,18 @@ pub async fn media_for(state: &AppState, t: &PlayableTitle) -> Result<Option<Med
     Ok(None)
 }
 
+/// A title's playable file, or 404 saying there is none.
+pub async fn media_of(state: &AppState, title_id: i64) -> Result<MediaFile, AppError> {
+    let t = state
+        .store
+        .playable_title(title_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
+    media_for(state, &t)
+        .await?
+        .ok_or_else(|| AppError::NotFound("this title has no media file".into()))
+}
+
 /// `rel` inside the library folder `root`: a plain relative path to an
 /// existing file that does not leave the folder (symlinks included).
 fn inside_library(root: &str, rel: &str) -> Option<PathBuf> {
@@ -900,14 +912,11 @@ fn language_name(code: &str) -> Option<&'static str> {
 /// The `n`th subtitle file of a title as WebVTT (SubRip converted), at
 /// most 5 MB; 404 when there is no such file or it has no readable cue.
 pub async fn subtitle_vtt(state: &AppState, title_id: i64, n: usize) -> Result<String, AppError> {
-    let t = state
-        .store
-        .playable_title(title_id)
+    let file = media_of(state, title_id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
-    let file = media_for(state, &t)
-        .await?
-        .and_then(|m| m.subtitles.into_iter().nth(n))
+        .subtitles
+        .into_iter()
+        .nth(n)
         .ok_or_else(|| AppError::NotFound(format!("title {title_id} has no subtitle file {n}")))?;
     let bytes = tokio::fs::read(&file.path)
         .await

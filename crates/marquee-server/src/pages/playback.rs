@@ -212,14 +212,7 @@ async fn media(
     else {
         return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response());
     };
-    let t = state
-        .store
-        .playable_title(id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("title {id} not found")))?;
-    let file = crate::playback::media_for(&state, &t)
-        .await?
-        .ok_or_else(|| AppError::NotFound("this title has no media file".into()))?;
+    let file = crate::playback::media_of(&state, id).await?;
     let resp = tower_http::services::ServeFile::new(&file.path)
         .oneshot(req)
         .await
