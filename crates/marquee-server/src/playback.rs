@@ -55,6 +55,21 @@ pub struct PlaybackConfig {
     /// How long a signed media link works (seconds): longer than the
     /// longest title, so a paused film still plays on; default 6 hours.
     pub media_link_ttl_s: u64,
+    /// The `ffmpeg` program (a name looked up on `PATH`, or a path): remuxes
+    /// and transcodes to HLS, and makes the demo's sample episodes. Without
+    /// it only direct play and pre-packaged HLS are offered.
+    pub ffmpeg: String,
+    /// The `ffprobe` program: reads scanned files' duration, codecs and tracks.
+    pub ffprobe: String,
+    /// Where HLS segments are cached; default `{data_dir}/hls-cache`.
+    pub hls_cache_dir: Option<PathBuf>,
+    /// The segment cache's cap (MB): the least recently used segments are
+    /// deleted past it.
+    pub hls_cache_mb: u64,
+    /// HLS segment length (seconds).
+    pub hls_segment_s: u32,
+    /// Remux/transcode jobs at once; default (0): one per CPU core.
+    pub transcode_jobs: usize,
 }
 
 impl Default for PlaybackConfig {
@@ -73,6 +88,12 @@ impl Default for PlaybackConfig {
             media_dir: None,
             ingest_max_batch: 512,
             media_link_ttl_s: 6 * 3600,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            hls_cache_dir: None,
+            hls_cache_mb: 4096,
+            hls_segment_s: 6,
+            transcode_jobs: 0,
         }
     }
 }
@@ -102,6 +123,18 @@ impl PlaybackConfig {
         }
         if !(60..=7 * 86_400).contains(&self.media_link_ttl_s) {
             return Err("playback.media_link_ttl_s must be 60 s to 7 days".into());
+        }
+        if !(2..=30).contains(&self.hls_segment_s) {
+            return Err("playback.hls_segment_s must be 2 to 30 seconds".into());
+        }
+        if self.hls_cache_mb == 0 {
+            return Err("playback.hls_cache_mb must be positive".into());
+        }
+        if self.transcode_jobs > 256 {
+            return Err("playback.transcode_jobs must be 0 (one per core) to 256".into());
+        }
+        if self.ffmpeg.trim().is_empty() || self.ffprobe.trim().is_empty() {
+            return Err("playback.ffmpeg and playback.ffprobe must name a program".into());
         }
         if self.ingest_max_batch == 0 || self.ingest_max_batch > 5000 {
             return Err("playback.ingest_max_batch must be 1 to 5000".into());
