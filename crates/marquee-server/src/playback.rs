@@ -829,9 +829,9 @@ pub struct SubtitleFile {
 /// still there. URLs (pre-packaged streams) are not played yet.
 pub async fn media_for(state: &AppState, t: &PlayableTitle) -> Result<Option<MediaFile>, AppError> {
     if let Some(rel) = &t.media_path {
-        return Ok(media_file(state, rel).ok().map(|path| MediaFile {
-            path,
-            subtitles: Vec::new(),
+        return Ok(media_file(state, rel).ok().map(|path| {
+            let subtitles = sidecars_of(&path);
+            MediaFile { path, subtitles }
         }));
     }
     for m in state.store.media_sources(t.id).await? {
@@ -858,6 +858,45 @@ pub async fn media_for(state: &AppState, t: &PlayableTitle) -> Result<Option<Med
         return Ok(Some(MediaFile { path, subtitles }));
     }
     Ok(None)
+}
+
+/// The subtitle files beside an admin-set media file, named after it
+/// (`Episode.en.vtt`, `Episode.fr.srt` beside `Episode.mp4`), by name.
+fn sidecars_of(path: &std::path::Path) -> Vec<SubtitleFile> {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+        return Vec::new();
+    };
+    let stem = stem.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (ext == "srt" || ext == "vtt")
+                && name.starts_with(&stem)
+                && name[stem.len()..].starts_with('.')
+                && p.is_file()
+        })
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let (lang, label) = subtitle_label(&stem, &path, i);
+            SubtitleFile { path, lang, label }
+        })
+        .collect()
 }
 
 /// A title's playable file, or 404 saying there is none.
