@@ -105,6 +105,9 @@ pub enum AppError {
     /// A dependency (the database) is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// `ffmpeg` failed while making a stream (#23); the message says how.
+    #[error("{0}")]
+    Transcoder(String),
     /// The database has no room left (disk full or its size cap); nothing was written.
     #[error("storage is full, nothing was saved: {0}")]
     InsufficientStorage(String),
@@ -143,6 +146,7 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Transcoder(_) => StatusCode::BAD_GATEWAY,
             AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +172,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::TooManyStreams { .. } => "too_many_streams",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Transcoder(_) => "transcoder_failed",
             AppError::InsufficientStorage(_) => "storage_full",
             AppError::Internal(_) => "internal",
         }
@@ -191,6 +196,7 @@ impl AppError {
         match self {
             AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
             AppError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            AppError::Transcoder(detail) => tracing::warn!(%detail, "transcoder failed"),
             AppError::InsufficientStorage(detail) => tracing::error!(%detail, "storage full"),
             _ => {}
         }

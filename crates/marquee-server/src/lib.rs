@@ -41,6 +41,7 @@ pub mod library;
 pub mod listening;
 pub mod mail;
 pub mod markdown;
+pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod outbound;
@@ -120,6 +121,8 @@ pub struct AppState {
     /// The signer of media links, its key read from the store once
     /// (`playback::signed_media_url`).
     pub media_links: Arc<tokio::sync::OnceCell<marquee_media::sign::Signer>>,
+    /// Real media: ffmpeg/ffprobe, the probe worker's wake-up, on-demand HLS.
+    pub media: Arc<media::Media>,
 }
 
 impl AppState {
@@ -132,6 +135,7 @@ impl AppState {
         let dummy = auth::hash_password_blocking(&auth::random_token())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let origin: u64 = rand::random();
+        let media = Arc::new(media::Media::new(&config));
         let fanout = Arc::new(fanout::Fanout::new(origin));
         let events: Arc<dyn events::EventBus> =
             Arc::new(events::LocalEventBus::with_fanout(4096, fanout.clone()));
@@ -180,6 +184,7 @@ impl AppState {
             fanout,
             instance_id: format!("{origin:016x}").into(),
             media_links: Arc::default(),
+            media,
         })
     }
 }
@@ -436,6 +441,7 @@ impl Workers {
         tasks.extend(state.ingest.start());
         tasks.extend(recs::start(state));
         tasks.push(library::art::spawn_poster_worker(state.clone()));
+        tasks.extend(media::start(state));
         Workers {
             tasks,
             listening: listening::start(state),

@@ -70,6 +70,9 @@ pub struct PlaybackConfig {
     pub hls_segment_s: u32,
     /// Remux/transcode jobs at once; default (0): one per CPU core.
     pub transcode_jobs: usize,
+    /// Where an operator's pre-packaged HLS lives (`https://cdn.example.com/`):
+    /// a feed's media URL under it is offered as a `packaged` source.
+    pub cdn_base: Option<String>,
 }
 
 impl Default for PlaybackConfig {
@@ -94,6 +97,7 @@ impl Default for PlaybackConfig {
             hls_cache_mb: 4096,
             hls_segment_s: 6,
             transcode_jobs: 0,
+            cdn_base: None,
         }
     }
 }
@@ -132,6 +136,13 @@ impl PlaybackConfig {
         }
         if self.transcode_jobs > 256 {
             return Err("playback.transcode_jobs must be 0 (one per core) to 256".into());
+        }
+        if let Some(base) = &self.cdn_base {
+            if !(base.starts_with("https://") || base.starts_with("http://"))
+                || !base.ends_with('/')
+            {
+                return Err("playback.cdn_base must be an http(s) URL ending in /".into());
+            }
         }
         if self.ffmpeg.trim().is_empty() || self.ffprobe.trim().is_empty() {
             return Err("playback.ffmpeg and playback.ffprobe must name a program".into());
@@ -914,8 +925,14 @@ pub async fn media_of(state: &AppState, title_id: i64) -> Result<MediaFile, AppE
 /// `rel` inside the library folder `root`: a plain relative path to an
 /// existing file that does not leave the folder (symlinks included).
 fn inside_library(root: &str, rel: &str) -> Option<PathBuf> {
+    inside_folder(std::path::Path::new(root), rel)
+}
+
+/// `rel` inside the folder `root`: a plain relative path to an existing
+/// file that does not leave the folder (symlinks included), canonical.
+pub fn inside_folder(root: &std::path::Path, rel: &str) -> Option<PathBuf> {
     let rel = marquee_catalog::layout::safe_relative(rel).ok()?;
-    let root = std::path::Path::new(root).canonicalize().ok()?;
+    let root = root.canonicalize().ok()?;
     let full = root.join(rel).canonicalize().ok()?;
     (full.starts_with(&root) && full.is_file()).then_some(full)
 }
@@ -955,7 +972,7 @@ fn subtitle_label(media_stem: &str, path: &std::path::Path, i: usize) -> (Option
 
 /// English names of the languages subtitles most often come in (ISO 639-1
 /// and -2 codes).
-fn language_name(code: &str) -> Option<&'static str> {
+pub fn language_name(code: &str) -> Option<&'static str> {
     Some(match code {
         "en" | "eng" => "English",
         "fr" | "fre" | "fra" => "French",

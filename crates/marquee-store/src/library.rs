@@ -325,4 +325,51 @@ pub trait LibraryStore: Send + Sync {
     /// Movies and series for the editor, newest first, whose name contains
     /// `q` (case-insensitive), hidden ones included.
     async fn editor_titles(&self, q: &str, limit: u32, offset: u32) -> Result<Vec<EditorRow>>;
+
+    /// Every media file titles play: scanned ones (`library` set,
+    /// `location` relative to it) and admin-set ones (`library` `None`,
+    /// `location` relative to the media directory), URLs left out.
+    async fn media_locations(&self) -> Result<Vec<MediaLocation>>;
+
+    /// What ffprobe read from these files (absolute paths), when it has.
+    async fn media_probes(&self, paths: &[String]) -> Result<Vec<MediaProbeRow>>;
+
+    /// Writes what ffprobe read from a file, replacing an older reading.
+    async fn save_media_probe(&self, row: &MediaProbeRow) -> Result<()>;
+
+    /// Files ffprobe could not read, newest first.
+    async fn media_probe_failures(&self, limit: u32) -> Result<Vec<MediaProbeRow>>;
+
+    /// Sets a title's runtime when its metadata has none; `true` when set.
+    async fn set_runtime_if_missing(&self, title_id: i64, duration_s: i64) -> Result<bool>;
+}
+
+/// A media file a title plays (see [`LibraryStore::media_locations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaLocation {
+    /// The title.
+    pub title_id: i64,
+    /// Relative to `library`, or to the media directory when `library` is `None`.
+    pub location: String,
+    /// The library folder it was scanned from (absolute).
+    pub library: Option<String>,
+}
+
+/// What ffprobe read from one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaProbeRow {
+    /// The file, absolute.
+    pub path: String,
+    /// Its size when probed.
+    pub size_bytes: i64,
+    /// Its modification time when probed (Unix ms).
+    pub modified_ms: i64,
+    /// ffprobe's JSON, when it read the file.
+    pub probe: Option<String>,
+    /// Why it could not be read.
+    pub error: Option<String>,
+    /// The media's length, when read.
+    pub duration_ms: Option<i64>,
+    /// When.
+    pub probed_at: Millis,
 }

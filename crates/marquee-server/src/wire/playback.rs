@@ -276,3 +276,93 @@ impl From<store::PlayEvent> for PlayEvent {
         }
     }
 }
+
+/// What a title offers this profile's browser (`GET /api/v1/titles/{id}/playback-info`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PlaybackInfo {
+    /// The title.
+    pub title_id: i64,
+    /// Its length: the media's when read, else the catalog's runtime.
+    pub duration_ms: i64,
+    /// Where this profile stopped (0: from the start).
+    pub resume_position_ms: i64,
+    /// What to play, best first; empty when the title has no playable
+    /// media (the simulated player).
+    pub sources: Vec<PlaybackSource>,
+    /// The file's audio tracks (`?audio=INDEX` picks one).
+    pub audio_tracks: Vec<AudioTrackInfo>,
+    /// Subtitle tracks as WebVTT.
+    pub subtitle_tracks: Vec<SubtitleTrackInfo>,
+    /// Whether the server can remux and transcode, and why not.
+    pub transcoding: TranscodingInfo,
+    /// Why the media cannot be played (a corrupt or truncated file).
+    pub problem: Option<String>,
+    /// When the links stop working (Unix ms).
+    pub expires_at: Millis,
+}
+
+/// One way to play a title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PlaybackSource {
+    /// `direct` (the file as it is), `remux` (its streams copied into HLS),
+    /// `transcode` (re-encoded to H.264/AAC HLS) or `packaged` (the
+    /// operator's own HLS on a CDN).
+    pub method: String,
+    /// `file` or `hls`.
+    pub protocol: String,
+    /// A signed link that expires at `expires_at`.
+    pub url: String,
+    /// MIME type.
+    pub mime: String,
+    /// Container (ffprobe's name), when known.
+    pub container: Option<String>,
+    /// Video codec the player gets, when known.
+    pub video_codec: Option<String>,
+    /// Audio codec the player gets, when known.
+    pub audio_codec: Option<String>,
+    /// Width, pixels.
+    pub width: Option<u32>,
+    /// Height, pixels.
+    pub height: Option<u32>,
+}
+
+/// An audio track of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AudioTrackInfo {
+    /// Its stream index (what `?audio=` takes).
+    pub index: u32,
+    /// ISO 639 language, when tagged.
+    pub language: Option<String>,
+    /// The menu label ("English", "French (5.1)").
+    pub label: String,
+    /// Codec.
+    pub codec: String,
+    /// Channels.
+    pub channels: u32,
+    /// Played unless another is picked.
+    pub default: bool,
+}
+
+/// A subtitle track.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SubtitleTrackInfo {
+    /// Its number among the title's subtitle files.
+    pub index: u32,
+    /// ISO 639 language, from the file name.
+    pub language: Option<String>,
+    /// The menu label.
+    pub label: String,
+    /// A signed link to it as WebVTT.
+    pub url: String,
+    /// Always `vtt` (SubRip is converted).
+    pub format: String,
+}
+
+/// Whether remux and transcode are possible here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TranscodingInfo {
+    /// `ffmpeg` runs on the server.
+    pub available: bool,
+    /// Why not, in words for an operator.
+    pub reason: Option<String>,
+}

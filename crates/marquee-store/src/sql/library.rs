@@ -5,7 +5,8 @@ use super::{Backend, Db, Tx};
 use crate::changes::Bump;
 use crate::library::{
     ArtworkRow, CatalogAuditEntry, EditorRow, EpisodeRow, ItemOutcome, LibraryDetail, LibraryItem,
-    LibraryStore, LibraryTitle, MediaRow, NewTitle, Outcome, PersonRow, Posterless, StoredRating,
+    LibraryStore, LibraryTitle, MediaLocation, MediaProbeRow, MediaRow, NewTitle, Outcome,
+    PersonRow, Posterless, StoredRating,
 };
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -820,5 +821,111 @@ impl LibraryStore for Backend {
                 })
             })
             .collect()
+    }
+
+    async fn media_locations(&self) -> Result<Vec<MediaLocation>> {
+        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT title_id, location, library FROM media_sources WHERE library IS NOT NULL \
+             UNION ALL SELECT id, media_path, NULL FROM titles WHERE media_path IS NOT NULL \
+             ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(title_id, location, library)| MediaLocation {
+                title_id,
+                location,
+                library,
+            })
+            .collect())
+    }
+
+    async fn media_probes(&self, paths: &[String]) -> Result<Vec<MediaProbeRow>> {
+        let mut out = Vec::new();
+        for chunk in paths.chunks(MULTI_ROW) {
+            let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                "SELECT path, size_bytes, modified_ms, probe, error, duration_ms, probed_at \
+                 FROM media_probes WHERE path IN (",
+            );
+            let mut list = qb.separated(", ");
+            for p in chunk {
+                list.push_bind(p);
+            }
+            qb.push(")");
+            let rows: Vec<ProbeTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
+            out.extend(rows.into_iter().map(probe_row));
+        }
+        Ok(out)
+    }
+
+    async fn save_media_probe(&self, row: &MediaProbeRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO media_probes(path, size_bytes, modified_ms, probe, error, duration_ms, probed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (path) DO UPDATE SET \
+             size_bytes = excluded.size_bytes, modified_ms = excluded.modified_ms, \
+             probe = excluded.probe, error = excluded.error, \
+             duration_ms = excluded.duration_ms, probed_at = excluded.probed_at",
+        )
+        .bind(&row.path)
+        .bind(row.size_bytes)
+        .bind(row.modified_ms)
+        .bind(&row.probe)
+        .bind(&row.error)
+        .bind(row.duration_ms)
+        .bind(row.probed_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn media_probe_failures(&self, limit: u32) -> Result<Vec<MediaProbeRow>> {
+        let rows: Vec<ProbeTuple> = sqlx::query_as(
+            "SELECT path, size_bytes, modified_ms, probe, error, duration_ms, probed_at \
+             FROM media_probes WHERE error IS NOT NULL ORDER BY probed_at DESC, path LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(probe_row).collect())
+    }
+
+    async fn set_runtime_if_missing(&self, title_id: i64, duration_s: i64) -> Result<bool> {
+        if duration_s <= 0 {
+            return Ok(false);
+        }
+        let _changed = self.changes.on_return(Bump::All);
+        let n =
+            sqlx::query("UPDATE titles SET duration_s = $1 WHERE id = $2 AND duration_s IS NULL")
+                .bind(duration_s)
+                .bind(title_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+type ProbeTuple = (
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
+
+fn probe_row(
+    (path, size_bytes, modified_ms, probe, error, duration_ms, probed_at): ProbeTuple,
+) -> MediaProbeRow {
+    MediaProbeRow {
+        path,
+        size_bytes,
+        modified_ms,
+        probe,
+        error,
+        duration_ms,
+        probed_at,
     }
 }
