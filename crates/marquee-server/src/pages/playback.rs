@@ -19,6 +19,16 @@ use serde::Deserialize;
 use tower::ServiceExt;
 
 const PLAYER_JS: &str = include_str!("../../static/player.js");
+/// hls.js 1.7.4 (Apache-2.0, see `static/hls.LICENSE`): `player.js` loads
+/// it on demand for an HLS source in a browser without native HLS.
+const HLS_JS: &str = include_str!("../../static/hls.min.js");
+
+/// The site's Content-Security-Policy (`crate::app`'s default) plus
+/// `media-src 'self' blob:` for the watch page alone: hls.js plays through
+/// Media Source Extensions, whose `blob:` object URL the `<video>` loads.
+/// Workers stay off (`enableWorker: false` in `player.js`), so no
+/// `worker-src blob:` is needed.
+const WATCH_CSP: &str = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The player routes.
 pub fn routes() -> Router<AppState> {
@@ -30,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/static/player.js",
             get(|| async { super::static_file("text/javascript", PLAYER_JS) }),
+        )
+        .route(
+            "/static/hls.min.js",
+            get(|| async { super::static_file("text/javascript", HLS_JS) })
+                .layer(tower_http::compression::CompressionLayer::new()),
         )
 }
 
@@ -168,7 +183,7 @@ async fn watch(
         }
         None => (None, Vec::new()),
     };
-    Ok(render(&WatchPage {
+    let resp = render(&WatchPage {
         l: page.l,
         title_id: id,
         profile_id: pid,
@@ -187,8 +202,13 @@ async fn watch(
         autoplay: q.autoplay == Some(1),
         play: q.play == Some(1),
         others,
-    })?
-    .into_response())
+    })?;
+    let mut resp = resp.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(WATCH_CSP),
+    );
+    Ok(resp)
 }
 
 /// Serves a title's media file; `tower_http::services::ServeFile` answers

@@ -997,6 +997,95 @@ fn clock_secs(text: &str) -> i64 {
         .fold(0, |acc, p| acc * 60 + p.trim().parse::<i64>().unwrap_or(0))
 }
 
+/// Makes a `secs`-second H.264/AAC MP4 (a test pattern and a tone, a
+/// key frame each second) at `path` with `ffmpeg`, or returns false and
+/// says why when `ffmpeg` is not installed outside CI (`.ci/run` installs it).
+fn make_clip(path: &std::path::Path, secs: u32) -> bool {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &secs.to_string()])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
+        .args([
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+        ])
+        .arg(path)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => panic!("ffmpeg failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "ffmpeg is required in CI: {e}"
+            );
+            eprintln!("skipping browser playback test: ffmpeg not found ({e})");
+            false
+        }
+    }
+}
+
+/// A demo app whose "Harbour Lights" first episode plays `clip.mp4` from
+/// `media` (set through the admin media API), resuming from any position
+/// (a 30-second clip is far below the default resume thresholds); returns
+/// the app and the episode.
+async fn app_with_clip(media: &std::path::Path) -> (TestApp, i64) {
+    let mut config = Config::default();
+    config.playback.progress_interval_s = 1;
+    config.playback.media_dir = Some(media.to_path_buf());
+    config.playback.min_resume_pct = 0.0;
+    config.playback.min_resume_duration_s = 0;
+    let app = TestApp::builder().demo().config(config).start().await;
+    let ep = episodes(&app, "Harbour Lights").await[0];
+    let admin = app.login_as("admin@example.com", Role::Admin).await;
+    let (c, v) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/staff/titles/{ep}/media"),
+        &admin,
+        Some(json!({"path": "clip.mp4"})),
+    )
+    .await;
+    assert_eq!(c, 200, "{v}");
+    (app, ep)
+}
+
+/// What a script returns in the browser, as JSON.
+async fn js(c: &fantoccini::Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+/// The player's real position, seconds.
+async fn current_time(c: &fantoccini::Client) -> f64 {
+    js(c, "return document.getElementById('video').currentTime;")
+        .await
+        .as_f64()
+        .unwrap()
+}
+
+/// Polls `script` (a boolean expression) until it is true.
+async fn wait_js(c: &fantoccini::Client, what: &str, script: &str) {
+    let body = format!("return !!({script});");
+    for _ in 0..150 {
+        if js(c, &body).await == Value::Bool(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = js(
+        c,
+        "const v = document.getElementById('video'); return v ? [v.currentTime, v.paused, v.readyState, v.error && v.error.code, document.getElementById('status').textContent] : null;",
+    )
+    .await;
+    panic!("{what}: never true ({script}); video {state}");
+}
+
 #[tokio::test]
 async fn browser_two_contexts_resume_and_also_playing() {
     use crate::browser::{browser, start_driver, wait_for, wait_text};
@@ -1004,16 +1093,17 @@ async fn browser_two_contexts_resume_and_also_playing() {
     let Some(driver) = start_driver().await else {
         return;
     };
-    let mut config = Config::default();
-    config.playback.progress_interval_s = 1;
-    let app = TestApp::builder().demo().config(config).start().await;
+    let media = tempfile::tempdir().unwrap();
+    if !make_clip(&media.path().join("clip.mp4"), 30) {
+        return;
+    }
+    let (app, ep) = app_with_clip(media.path()).await;
     let token = app.signup("couch@example.com").await;
-    let ep = episodes(&app, "Harbour Lights").await[0];
-    // The tablet stopped at 20:34.
+    // The living-room TV stopped at 0:12.
     let tablet = device(&app, &token, "Living-room TV", "tv").await;
     let s = started(&app, &token, ep, tablet).await;
     assert_eq!(
-        progress(&app, &token, s, 1_234_000, SystemClock.now_ms())
+        progress(&app, &token, s, 12_000, SystemClock.now_ms())
             .await
             .0,
         200
@@ -1037,16 +1127,31 @@ async fn browser_two_contexts_resume_and_also_playing() {
         wait_for(&one, "#row-continue .cw-card").await;
         let watch = app.url(&format!("/watch/{ep}"));
         two.goto(&watch).await.unwrap();
-        wait_text(&two, "#resume", |t| t == "Resume from 20:34").await;
+        wait_text(&two, "#resume", |t| t == "Resume from 0:12").await;
         one.goto(&watch).await.unwrap();
-        wait_text(&one, "#resume", |t| t == "Resume from 20:34").await;
+        wait_text(&one, "#resume", |t| t == "Resume from 0:12").await;
+        // The real video, with the player's own controls instead of the
+        // browser's; its clock shows the media's own length.
+        wait_js(
+            &one,
+            "custom controls",
+            "!document.getElementById('video').hasAttribute('controls') && !document.getElementById('vbar').hidden",
+        )
+        .await;
         one.find(Locator::Css("#resume"))
             .await
             .unwrap()
             .click()
             .await
             .unwrap();
-        wait_text(&one, "#clock", |t| clock_secs(t) >= 1236).await;
+        // It plays a few seconds from where the TV stopped.
+        wait_js(
+            &one,
+            "playing from 0:12",
+            "document.getElementById('video').currentTime >= 15",
+        )
+        .await;
+        wait_text(&one, "#clock", |t| t.ends_with("/ 0:30")).await;
         // The other browser sees it live.
         let also = wait_text(&two, "#also-playing", |t| {
             t.starts_with("Also playing on Chrome on Linux")
@@ -1061,12 +1166,15 @@ async fn browser_two_contexts_resume_and_also_playing() {
             .unwrap();
         let stopped = wait_text(&one, "#status", |t| t.starts_with("Stopped at")).await;
         let at = stopped.trim_start_matches("Stopped at ").to_string();
+        let a_time = current_time(&one).await;
+        assert!(a_time >= 15.0, "{a_time}");
+        assert!(js(&one, "return document.getElementById('video').paused;")
+            .await
+            .as_bool()
+            .unwrap());
         // The second browser, reloaded, offers to resume where the first stopped.
         two.goto(&watch).await.unwrap();
-        let offer = wait_text(&two, "#resume", |t| {
-            t.starts_with("Resume from 20:3") && t != "Resume from 20:34"
-        })
-        .await;
+        let offer = wait_text(&two, "#resume", |t| t != "Resume from 0:12").await;
         assert_eq!(offer, format!("Resume from {at}"));
         assert!(two
             .find(Locator::Css("#resume"))
@@ -1076,7 +1184,8 @@ async fn browser_two_contexts_resume_and_also_playing() {
             .await
             .unwrap());
         // One click from the title page plays there: the watch page starts
-        // by itself where the first browser stopped, no second Play.
+        // by itself where the first browser stopped, no second Play, within
+        // a second of the first browser's real position.
         two.goto(&app.url(&format!("/titles/{ep}"))).await.unwrap();
         let play = two.find(Locator::Css("#play")).await.unwrap();
         assert_eq!(
@@ -1085,7 +1194,17 @@ async fn browser_two_contexts_resume_and_also_playing() {
         );
         play.click().await.unwrap();
         wait_text(&two, "#status", |t| !t.is_empty()).await;
-        wait_text(&two, "#clock", |t| clock_secs(t) >= clock_secs(&at)).await;
+        wait_js(
+            &two,
+            "the second browser playing",
+            "(() => { const v = document.getElementById('video'); return v && !v.paused && v.readyState >= 2 && v.currentTime > 1; })()",
+        )
+        .await;
+        let b_time = current_time(&two).await;
+        assert!(
+            (b_time - a_time).abs() < 1.0,
+            "the second browser started at {b_time} s, the first stopped at {a_time} s"
+        );
         assert!(two
             .find(Locator::Css("#pause"))
             .await
@@ -1097,14 +1216,204 @@ async fn browser_two_contexts_resume_and_also_playing() {
             t.starts_with("Also playing on Chrome on Linux")
         })
         .await;
-        // A shared moment's clock shows where it will start, before Play.
-        one.goto(&format!("{watch}?t=90")).await.unwrap();
-        wait_text(&one, "#play-start", |t| t == "Play from 1:30").await;
-        wait_text(&one, "#clock", |t| clock_secs(t) == 90).await;
+        // Progress reports carry the real position: the server's resume
+        // point moves on with the second browser's video.
+        wait_js(
+            &two,
+            "two seconds on",
+            &format!(
+                "document.getElementById('video').currentTime >= {}",
+                a_time + 2.0
+            ),
+        )
+        .await;
+        let want = ((a_time + 1.0) * 1000.0) as i64;
+        let mut last = Value::Null;
+        for _ in 0..50 {
+            last = state(&app, &token, ep).await;
+            if last["resume_ms"].as_i64().unwrap_or(0) >= want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(last["resume_ms"].as_i64().unwrap_or(0) >= want, "{last}");
+        // A shared moment's clock shows where it will start, before Play,
+        // and the video waits there.
+        one.goto(&format!("{watch}?t=9")).await.unwrap();
+        wait_text(&one, "#play-start", |t| t == "Play from 0:09").await;
+        wait_text(&one, "#clock", |t| clock_secs(t) == 9).await;
+        wait_js(
+            &one,
+            "the video at the moment",
+            "Math.abs(document.getElementById('video').currentTime - 9) < 0.5",
+        )
+        .await;
     };
     run.await;
     one.close().await.unwrap();
     two.close().await.unwrap();
+}
+
+/// The player's own controls: clicking the scrubber seeks and the time left
+/// follows, `k` plays and pauses, the arrow keys skip, the subtitle menu
+/// turns a track on and `c` cycles back to off, and the next episode counts
+/// down at the end.
+#[tokio::test]
+async fn browser_player_controls_seek_play_and_subtitles() {
+    use crate::browser::{browser, start_driver, wait_for, wait_text};
+    use fantoccini::Locator;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let media = tempfile::tempdir().unwrap();
+    if !make_clip(&media.path().join("clip.mp4"), 30) {
+        return;
+    }
+    std::fs::write(
+        media.path().join("clip.en.vtt"),
+        "WEBVTT\n\n00:00:00.000 --> 00:00:30.000\nThe harbour lights come on.\n",
+    )
+    .unwrap();
+    let (app, ep) = app_with_clip(media.path()).await;
+    app.signup("keys@example.com").await;
+    let c = browser(&driver).await;
+    let run = async {
+        crate::browser::log_in(&c, &app, "keys@example.com", PASSWORD).await;
+        wait_text(&c, "main h1", |t| t.starts_with("Welcome")).await;
+        c.goto(&app.url(&format!("/watch/{ep}"))).await.unwrap();
+        wait_for(&c, "#vbar:not([hidden])").await;
+        wait_text(&c, "#remaining", |t| t == "-0:30").await;
+        assert_eq!(
+            js(
+                &c,
+                "return getComputedStyle(document.getElementById('vb-play')).minHeight;"
+            )
+            .await,
+            "44px"
+        );
+        // Clicking the middle of the scrubber seeks there, before Play.
+        let scrub = c.find(Locator::Css("#scrub")).await.unwrap();
+        scrub.click().await.unwrap();
+        wait_js(
+            &c,
+            "seeked to the middle",
+            "Math.abs(document.getElementById('video').currentTime - 15) < 2",
+        )
+        .await;
+        let left = wait_text(&c, "#remaining", |t| t != "-0:30").await;
+        assert!(left.starts_with("-0:1"), "{left}");
+        // k plays from there (the scrubber has focus), and pauses.
+        scrub.send_keys("k").await.unwrap();
+        wait_text(&c, "#status", |t| t == "Playing on this browser").await;
+        wait_js(&c, "playing", "!document.getElementById('video').paused").await;
+        let t0 = current_time(&c).await;
+        assert!((t0 - 15.0).abs() < 2.5, "{t0}");
+        wait_text(&c, "#remaining", |t| t != left).await;
+        assert_eq!(
+            c.find(Locator::Css("#vb-play"))
+                .await
+                .unwrap()
+                .attr("aria-label")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("Pause")
+        );
+        scrub.send_keys("k").await.unwrap();
+        wait_js(&c, "paused", "document.getElementById('video').paused").await;
+        wait_text(&c, "#pause", |t| t == "Play").await;
+        // The arrow keys skip 5 seconds, j 10 back.
+        let before = current_time(&c).await;
+        scrub.send_keys("\u{e014}").await.unwrap(); // ArrowRight
+        wait_js(
+            &c,
+            "five seconds on",
+            &format!(
+                "Math.abs(document.getElementById('video').currentTime - {}) < 0.6",
+                before + 5.0
+            ),
+        )
+        .await;
+        scrub.send_keys("j").await.unwrap();
+        wait_js(
+            &c,
+            "ten seconds back",
+            &format!(
+                "Math.abs(document.getElementById('video').currentTime - {}) < 0.6",
+                before - 5.0
+            ),
+        )
+        .await;
+        // The subtitle menu: Off and the file beside the clip.
+        let subs = c.find(Locator::Css("#subs-button")).await.unwrap();
+        assert_eq!(
+            subs.attr("aria-label").await.unwrap().as_deref(),
+            Some("Subtitles: Off")
+        );
+        subs.click().await.unwrap();
+        wait_for(&c, "#subs-menu:not([hidden])").await;
+        let items = c
+            .find_all(Locator::Css("#subs-menu [role=menuitemradio]"))
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for i in &items {
+            names.push(i.text().await.unwrap());
+        }
+        assert_eq!(names, ["Off", "English"]);
+        items[1].click().await.unwrap();
+        wait_js(
+            &c,
+            "English subtitles on",
+            "document.getElementById('video').textTracks[0].mode === 'showing'",
+        )
+        .await;
+        assert!(c
+            .find(Locator::Css("#subs-menu"))
+            .await
+            .unwrap()
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            subs.attr("aria-label").await.unwrap().as_deref(),
+            Some("Subtitles: English")
+        );
+        // c cycles them: one track, so back to off.
+        scrub.send_keys("c").await.unwrap();
+        wait_js(
+            &c,
+            "subtitles off",
+            "document.getElementById('video').textTracks[0].mode === 'disabled'",
+        )
+        .await;
+        // The end of an episode counts down to the next one; Cancel stays.
+        js(
+            &c,
+            "const v = document.getElementById('video'); v.currentTime = v.duration - 1.5;",
+        )
+        .await;
+        scrub.send_keys("k").await.unwrap();
+        wait_text(&c, "#next-count", |t| t.starts_with("Next episode in")).await;
+        wait_text(&c, "#status", |t| t == "Finished").await;
+        c.find(Locator::Css("#next-cancel"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#next-overlay[hidden]").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(c
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with(&format!("/watch/{ep}")));
+    };
+    run.await;
+    c.close().await.unwrap();
 }
 
 /// A device registered without a name is named from its browser, counting
