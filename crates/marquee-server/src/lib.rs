@@ -28,6 +28,7 @@ pub mod changes;
 pub mod chart;
 pub mod config;
 pub mod conn;
+pub mod demo_media;
 pub mod error;
 pub mod events;
 pub mod fanout;

@@ -387,4 +387,9 @@ pub trait PlaybackStore: Send + Sync {
         series: &[ImportSeries],
         now: Millis,
     ) -> Result<ImportCounts>;
+    /// The titles imported from `source` as `(external_id, id)`, by external id.
+    async fn source_titles(&self, source: &str) -> Result<Vec<(i64, i64)>>;
+    /// Sets a title's runtime (seconds, positive), e.g. to its media's real
+    /// length. `NotFound` for an unknown title.
+    async fn set_runtime(&self, title_id: i64, duration_s: i64, now: Millis) -> Result<()>;
 }

@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod cache;
 mod changes;
+mod demo_media;
 mod harden;
 mod help;
 mod helpers;

@@ -1118,4 +1118,35 @@ impl PlaybackStore for Backend {
         tx.commit().await?;
         Ok(counts)
     }
+
+    async fn source_titles(&self, source: &str) -> Result<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT external_id, id FROM titles WHERE source = $1 AND external_id IS NOT NULL \
+             ORDER BY external_id",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn set_runtime(&self, title_id: i64, duration_s: i64, now: Millis) -> Result<()> {
+        if duration_s <= 0 {
+            return Err(StoreError::Invalid {
+                field: "duration_s",
+                message: "must be positive".into(),
+            });
+        }
+        let _changed = self.changes.on_return(Bump::All);
+        let n = sqlx::query("UPDATE titles SET duration_s = $1, updated_at = $2 WHERE id = $3")
+            .bind(duration_s)
+            .bind(now)
+            .bind(title_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "title" });
+        }
+        Ok(())
+    }
 }
