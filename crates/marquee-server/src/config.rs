@@ -239,6 +239,9 @@ pub struct DemoConfig {
     pub dir: PathBuf,
     /// The password of every demo viewer account (demo data, not a secret).
     pub viewer_password: String,
+    /// On the first start, when ffmpeg is installed, also make real clips
+    /// for the short sample series (`marquee demo media` makes them all).
+    pub media: bool,
 }
 
 /// Logging.
@@ -326,6 +329,7 @@ impl Default for DemoConfig {
             import_on_first_start: true,
             dir: PathBuf::from("data/demo/ml-latest-small"),
             viewer_password: "marquee-demo".into(),
+            media: true,
         }
     }
 }

@@ -50,7 +50,7 @@ enum Command {
     /// Send posts to a running server's ingest API.
     #[command(subcommand)]
     Ingest(IngestCommand),
-    /// Demonstrations against a running server.
+    /// Demonstrations: a backlash against a running server, sample media.
     #[command(subcommand)]
     Demo(DemoCommand),
 }
@@ -65,6 +65,9 @@ enum IngestCommand {
 enum DemoCommand {
     /// Replay a simulated day of mentions with a price-rise backlash at a known minute.
     Backlash(cmd::demo::BacklashArgs),
+    /// Make real clips (ffmpeg) with English and Spanish subtitles for the
+    /// demo catalog's [Sample] series, on the configured database.
+    Media(cmd::demo_media::DemoMediaArgs),
 }
 
 #[derive(Subcommand)]
@@ -110,5 +113,6 @@ fn main() -> anyhow::Result<()> {
         Command::Train(TrainCommand::Recs(args)) => cmd::train_recs::run(config, &args),
         Command::Ingest(IngestCommand::Posts(args)) => cmd::ingest::run(config, &args),
         Command::Demo(DemoCommand::Backlash(args)) => cmd::demo::run(config, &args),
+        Command::Demo(DemoCommand::Media(args)) => cmd::demo_media::run(config, &args),
     }
 }

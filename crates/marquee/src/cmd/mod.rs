@@ -3,6 +3,7 @@
 pub mod app;
 pub mod catalog;
 pub mod demo;
+pub mod demo_media;
 pub mod eval_recs;
 pub mod import;
 pub mod ingest;

@@ -1,9 +1,11 @@
 //! `marquee serve`.
 
+use super::demo_media as demo_media_cmd;
 use super::{app, import};
 use anyhow::Context;
 use marquee_domain::{Clock, SystemClock};
 use marquee_server::{ensure_admin, AdminBootstrap, AppState, Config};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +21,10 @@ pub struct ServeArgs {
     /// Do not import the demo catalog on first start.
     #[arg(long)]
     pub no_demo: bool,
+    /// Do not make real clips for the short sample series on first start
+    /// (`[demo] media = false`).
+    #[arg(long)]
+    pub no_demo_media: bool,
     /// Data directory for the embedded database.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -52,6 +58,9 @@ pub fn run(file: Option<&Path>, args: &ServeArgs) -> anyhow::Result<()> {
     if args.no_demo {
         config.demo.import_on_first_start = false;
     }
+    if args.no_demo_media {
+        config.demo.media = false;
+    }
     config.validate()?;
     app::init_logging(&config);
     app::block_on(serve(config))
@@ -67,7 +76,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let first_start =
         store.count_titles(None).await? == 0 && store.meta_get(DEMO_DONE).await?.is_none();
-    if config.demo.import_on_first_start && first_start {
+    let demo_now = config.demo.import_on_first_start && first_start;
+    if demo_now {
         let dir = demo_dir(&config);
         eprintln!(
             "First start: importing the demo catalog (MovieLens ml-latest-small) from {}",
@@ -83,6 +93,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let state = AppState::new(store.clone(), config.clone(), Arc::new(SystemClock))?;
     let admin = ensure_admin(&state).await?;
+    if demo_now && config.demo.media {
+        first_start_media(&state).await;
+    }
     let listener = tokio::net::TcpListener::bind(&config.server.addr)
         .await
         .with_context(|| format!("binding {}", config.server.addr))?;
@@ -113,6 +126,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     marquee_server::launch(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// On the first start, when ffmpeg is installed, real clips for the short
+/// sample series: three one-minute clips take about 15 s on two cores, all
+/// fifteen sample episodes about two minutes, so `marquee demo media` makes
+/// the rest. Never keeps the server from starting.
+async fn first_start_media(state: &AppState) {
+    use marquee_server::demo_media::{self, Options, FIRST_SERVE_SERIES, HOW_TO_GET_FFMPEG};
+    if let Err(e) = demo_media::tools(&state.config.playback).await {
+        tracing::info!(
+            reason = %e,
+            "the sample episodes play in the simulated player: for real playback, {HOW_TO_GET_FFMPEG}, then run `marquee demo media`"
+        );
+        return;
+    }
+    eprintln!("First start: making real clips for {FIRST_SERVE_SERIES} [Sample] with ffmpeg");
+    let opts = Options {
+        series: Some(FIRST_SERVE_SERIES.into()),
+        ..Options::default()
+    };
+    let mut bars = app::Bars::new(!std::io::stderr().is_terminal());
+    match demo_media::generate(state, &opts, &mut bars).await {
+        Ok(report) => {
+            demo_media_cmd::print_report(&report, &marquee_server::playback::media_dir(state));
+            println!(
+                "  `marquee demo media` makes clips for the other sample series too (about 2 minutes)"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "the sample clips were not made"),
+    }
 }
 
 async fn shutdown_signal() {

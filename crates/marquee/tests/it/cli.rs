@@ -88,6 +88,8 @@ fn start_server(dir: &Path) -> (std::process::Child, String, Vec<String>) {
         .env("MARQUEE_DEMO__DIR", demo_dir())
         // Ten thousand posters would compete with the other tests for the CPU.
         .env("MARQUEE_CATALOG__GENERATE_POSTERS", "false")
+        // Nor the sample series' clips (tested in marquee-server's demo_media).
+        .env("MARQUEE_DEMO__MEDIA", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
