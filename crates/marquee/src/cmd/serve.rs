@@ -133,11 +133,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// fifteen sample episodes about two minutes, so `marquee demo media` makes
 /// the rest. Never keeps the server from starting.
 async fn first_start_media(state: &AppState) {
-    use marquee_server::demo_media::{self, Options, FIRST_SERVE_SERIES, HOW_TO_GET_FFMPEG};
+    use marquee_server::demo_media::{self, Options, FIRST_SERVE_SERIES};
     if let Err(e) = demo_media::tools(&state.config.playback).await {
         tracing::info!(
-            reason = %e,
-            "the sample episodes play in the simulated player: for real playback, {HOW_TO_GET_FFMPEG}, then run `marquee demo media`"
+            "the sample episodes play in the simulated player: real playback needs ffmpeg ({e}), then `marquee demo media`"
         );
         return;
     }
