@@ -19,6 +19,9 @@
 //    video not paused: the picture the viewer sees change), and to the
 //    `playing` event. Includes what the player does on Play: register
 //    the browser as a device, POST /api/v1/playback/start, seek, play().
+//  For the HLS title only frames from HLS count (hls.js: a blob: source);
+//  a frame of the page's own link to the file before the switch is
+//  reported apart (file_frame_ms).
 //  - open: /watch/{id}?play=1 (the title page's Play: one click there, the
 //    watch page starts by itself). Time from navigation start to the first
 //    frame: the page, player.js, the device, playback/start and the media.
@@ -51,8 +54,15 @@ function hook() {
     });
     const cb = (now, meta) => {
       // A frame shown before Play (the preview of preload="metadata") is
-      // not the first frame of playback.
-      if (v.paused || t.click === null && !window.__ffOpen) { v.requestVideoFrameCallback(cb); return; }
+      // not the first frame of playback; for the HLS title, neither is a
+      // frame of the page's own link to the file (played until
+      // playback-info has switched the player to HLS).
+      const hlsSrc = /^blob:|\.m3u8/.test(v.currentSrc || '');
+      if (window.__ffWant === 'hls' && !hlsSrc && !v.paused && t.otherFrame === undefined) t.otherFrame = performance.now();
+      if (v.paused || (t.click === null && !window.__ffOpen) || (window.__ffWant === 'hls' && !hlsSrc)) {
+        v.requestVideoFrameCallback(cb);
+        return;
+      }
       t.frame = performance.now();
       t.mediaTime = meta.mediaTime;
       t.src = v.currentSrc;
@@ -75,12 +85,18 @@ async function measure(browser, key, mode, run) {
     const u = new URL(BASE);
     await page.setCookie({ name: 'marquee_session', value: viewer.token, domain: u.hostname, path: '/', httpOnly: true });
     await page.evaluateOnNewDocument(hook);
+    await page.evaluateOnNewDocument((want) => { window.__ffWant = want; }, key.startsWith('hls') ? 'hls' : key);
     if (mode === 'open') {
       await page.evaluateOnNewDocument(() => { window.__ffOpen = true; });
       await page.goto(`${BASE}/watch/${title.id}?play=1`, { waitUntil: 'domcontentloaded' });
     } else {
       await page.goto(`${BASE}/watch/${title.id}`, { waitUntil: 'load' });
-      await page.waitForFunction(() => { const v = document.getElementById('video'); return v && v.readyState >= 1; }, { timeout: TIMEOUT });
+      // Loaded: the metadata of the source the player settled on (for HLS,
+      // hls.js attached after playback-info).
+      await page.waitForFunction(() => {
+        const v = document.getElementById('video');
+        return v && v.readyState >= 1 && (window.__ffWant !== 'hls' || /^blob:|\.m3u8/.test(v.currentSrc || ''));
+      }, { timeout: TIMEOUT });
       await new Promise((r) => setTimeout(r, 300));
       await page.click('#play-start');
     }
@@ -95,6 +111,7 @@ async function measure(browser, key, mode, run) {
     out.playing_ms = t.playing === null ? null : +(t.playing - from).toFixed(1);
     out.media_time = t.mediaTime;
     out.src = t.src ? t.src.replace(/\?.*/, '?…') : null;
+    if (t.otherFrame !== undefined) out.file_frame_ms = +(t.otherFrame - from).toFixed(1);
     out.error = t.error || (t.frame === null ? `no frame in ${TIMEOUT} ms; player status: ${t.status}` : null);
     // Stop, so the stream is not left open on the account.
     await page.evaluate(() => { const s = document.getElementById('stop'); if (s && !s.hidden) s.click(); });

@@ -9,13 +9,17 @@
 #   MODE=seq CHUNK=2097152 bench/media/run.sh   # each reader reads on like a player, 2 MiB at a time
 #   FIRST_FRAME=off bench/media/run.sh      # Range serving only;  RANGE=off: first frame only
 #   WRK=off bench/media/run.sh              # no wrk cross-check of the load generator
+#   SERVERS="marquee nginx axum-servefile axum-pread" bench/media/run.sh   # + the profiling aid
 #
 # 1. Makes the media with ffmpeg once (cached in $OUT/media): MEDIA_S
-#    seconds (default 90) of 1280x720 30 fps H.264 (testsrc2, constant
-#    3 Mb/s) and AAC stereo (a sine), MP4 with the index first (faststart),
-#    about 35 MB; and the same streams copied into Matroska (.mkv), which
-#    plan.rs sends through HLS (remux: H.264/AAC in a container that is not
-#    WebM).
+#    seconds (default 90) of 1280x720 30 fps H.264 (testsrc2, 3 Mb/s, a
+#    key frame every 2 s) and AAC stereo (a sine), MP4 with the index first
+#    (faststart), about 35 MB; and the same streams copied into Matroska
+#    (.mkv), which plan.rs sends through HLS (remux: H.264/AAC in a
+#    container that is not WebM). Not x264's `nal-hrd=cbr`: its
+#    buffering-period SEI before the SPS plays as MP4 but fails to decode
+#    (PIPELINE_ERROR_DECODE on the second frame) once remuxed to HLS in
+#    Chromium 148's native HLS player.
 # 2. Builds marquee (release; not with SKIP_BUILD=1 or BENCH_BIN=…) and
 #    bench/media/rangeload.rs (std only, `rustc -O`), starts `marquee serve`
 #    on a fresh data directory (demo import; no generated posters, so that
@@ -39,6 +43,11 @@
 #    server's CPU seconds (/proc/PID/stat; nginx: master and workers) and
 #    the client's. WRK=on: one extra run each with wrk (bench/media/range.lua,
 #    full-response latency only), to check that rangeload is not the limit.
+#    SERVERS may add two servers of bench/media/servefile-exp (a bare axum
+#    server built here with the workspace's Cargo.lock, on the same file):
+#    axum-servefile (tower-http ServeFile as Marquee's handler uses it,
+#    nothing else) and axum-pread (one positional read per range): they
+#    separate what ServeFile costs from what Marquee's handler adds.
 # 6. First frame (bench/media/firstframe.cjs, puppeteer-core into UI_TOOLS
 #    as bench/ui/run.sh installs it, the system's Chromium): for the MP4
 #    title (direct) and, when GET /api/v1/titles/{id}/playback-info offers
@@ -57,6 +66,7 @@ MODE=${MODE:-random}
 MEDIA_S=${MEDIA_S:-90}
 OUT=${OUT:-bench/media/results}
 RANGE=${RANGE:-on}
+SERVERS=${SERVERS:-marquee nginx}
 WRK=${WRK:-on}
 FIRST_FRAME=${FIRST_FRAME:-on}
 UI_TOOLS=${UI_TOOLS:-$HOME/.cache/marquee-ui-tools}
@@ -66,10 +76,12 @@ ADMIN_PASSWORD=bench-admin-pass
 # title page, then a new page) is not refused as an autoplay without a gesture.
 CHROME_FLAGS="--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync --autoplay-policy=no-user-gesture-required --mute-audio"
 mkdir -p "$OUT/media"
+rm -f "$OUT"/range.jsonl "$OUT"/firstframe.jsonl "$OUT"/wrk_*.txt "$OUT"/headers-*.txt
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=${PORT:-$(free_port)}
 NGINX_PORT=${NGINX_PORT:-$(free_port)}
+EXP_PORT=${EXP_PORT:-$(free_port)}
 apt_install() {
   echo "installing $1 (apt-get)..."
   { apt-get install -y --no-install-recommends "$1" || { apt-get update && apt-get install -y --no-install-recommends "$1"; }; } >/dev/null
@@ -80,15 +92,15 @@ NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 command -v rustc >/dev/null || { echo "rustc is required (the load generator is bench/media/rangeload.rs)"; exit 1; }
 
 # The media, made once.
-MP4="$OUT/media/bench-${MEDIA_S}s.mp4"
-MKV="$OUT/media/bench-${MEDIA_S}s.mkv"
+MP4="$OUT/media/bench-${MEDIA_S}s-3M.mp4"
+MKV="$OUT/media/bench-${MEDIA_S}s-3M.mkv"
 if [ ! -s "$MP4" ]; then
   echo "making ${MEDIA_S} s of 1280x720 H.264/AAC with ffmpeg (once)..."
   ffmpeg -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=$MEDIA_S" \
     -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$MEDIA_S" \
     -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 60 \
-    -b:v 3M -minrate 3M -maxrate 3M -bufsize 6M -x264-params nal-hrd=cbr \
+    -b:v 3M -maxrate 3M -bufsize 6M \
     -c:a aac -b:a 128k -ac 2 -movflags +faststart -shortest "$MP4.tmp.mp4"
   mv "$MP4.tmp.mp4" "$MP4"
 fi
@@ -103,9 +115,20 @@ if [ ! -x "$LOAD" ] || [ bench/media/rangeload.rs -nt "$LOAD" ]; then
   rustc -O --edition 2021 -o "$LOAD" bench/media/rangeload.rs
 fi
 
+EXP_BIN=
+case " $SERVERS " in *" axum-"*)
+  cp Cargo.lock bench/media/servefile-exp/Cargo.lock
+  cargo build --release --offline --manifest-path bench/media/servefile-exp/Cargo.toml \
+    --target-dir bench/media/servefile-exp/target >/dev/null 2>&1 \
+    || cargo build --release --manifest-path bench/media/servefile-exp/Cargo.toml \
+      --target-dir bench/media/servefile-exp/target >/dev/null
+  EXP_BIN=bench/media/servefile-exp/target/release/servefile-exp
+esac
+
 DATA=$(mktemp -d)
 NGX=$(mktemp -d)
 cleanup() {
+  [ -z "${EXP:-}" ] || { kill "$EXP" 2>/dev/null || true; wait "$EXP" 2>/dev/null || true; }
   [ -z "${SERVER:-}" ] || { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
   [ -z "${NGINX:-}" ] || { kill "$NGINX" 2>/dev/null || true; wait "$NGINX" 2>/dev/null || true; }
   rm -rf "$DATA" "$NGX"
@@ -162,6 +185,12 @@ curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/bench.mp4" -r 0-0 \
   || { echo "nginx does not serve the file:"; curl -s -r 0-0 "http://127.0.0.1:$NGINX_PORT/bench.mp4" | head -3; tail -5 "$NGX/logs/error.log"; exit 1; }
 echo "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$NGINX_PORT, $(pgrep -c -P "$NGINX") workers"
 
+if [ -n "$EXP_BIN" ]; then
+  FILE="$DATA/media/bench.mp4" ADDR=127.0.0.1:$EXP_PORT "$EXP_BIN" &
+  EXP=$!
+  for _ in $(seq 1 50); do curl -sf -o /dev/null -r 0-0 "http://127.0.0.1:$EXP_PORT/pread" && break; sleep 0.1; done
+fi
+
 ADMIN=$(curl -sf -H 'content-type: application/json' \
   -d "{\"email\":\"admin@marquee.local\",\"password\":\"$ADMIN_PASSWORD\"}" "$BASE/api/v1/auth/login" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -178,15 +207,6 @@ python3 bench/media/setup.py "$BASE" admin@marquee.local "$ADMIN_PASSWORD" $((4 
 MEDIA_URL=$BASE$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["titles"]["direct"]["media_url"])' "$OUT/setup.json")
 NGINX_URL=http://127.0.0.1:$NGINX_PORT/bench.mp4
 
-# Both answer a Range with the file's bytes, and the signed link needs no cookie.
-dd if="$MP4" of="$NGX/want" bs=1 skip=1000000 count=65536 status=none
-curl -sf -r 1000000-1065535 -o "$NGX/got-marquee" "$MEDIA_URL"
-curl -sf -r 1000000-1065535 -o "$NGX/got-nginx" "$NGINX_URL"
-cmp "$NGX/want" "$NGX/got-marquee" && cmp "$NGX/want" "$NGX/got-nginx" \
-  || { echo "a server did not answer the Range with the file's bytes"; exit 1; }
-curl -s -o /dev/null -D "$OUT/headers-marquee.txt" -r 0-1023 "$MEDIA_URL"
-curl -s -o /dev/null -D "$OUT/headers-nginx.txt" -r 0-1023 "$NGINX_URL"
-echo "Range checked on both; marquee: $(head -1 "$OUT/headers-marquee.txt" | tr -d '\r'), nginx: $(head -1 "$OUT/headers-nginx.txt" | tr -d '\r')"
 
 # CPU seconds of a server (nginx: the master and its workers).
 cpu_of() {
@@ -198,17 +218,33 @@ cpu_of() {
   done
   echo "$total"
 }
-url_of() { if [ "$1" = marquee ]; then echo "$MEDIA_URL"; else echo "$NGINX_URL"; fi; }
-pid_of() { if [ "$1" = marquee ]; then echo "$SERVER"; else echo "$NGINX"; fi; }
+url_of() {
+  case $1 in
+    marquee) echo "$MEDIA_URL" ;;
+    nginx) echo "$NGINX_URL" ;;
+    axum-servefile) echo "http://127.0.0.1:$EXP_PORT/servefile" ;;
+    axum-pread) echo "http://127.0.0.1:$EXP_PORT/pread" ;;
+  esac
+}
+pid_of() { case $1 in marquee) echo "$SERVER" ;; nginx) echo "$NGINX" ;; *) echo "$EXP" ;; esac; }
 TICK=$(getconf CLK_TCK)
+
+# Each answers a Range with the file's bytes (the signed link needs no cookie).
+dd if="$MP4" of="$NGX/want" bs=1 skip=1000000 count=65536 status=none
+for s in $SERVERS; do
+  curl -sf -r 1000000-1065535 -o "$NGX/got-$s" "$(url_of $s)" && cmp -s "$NGX/want" "$NGX/got-$s" \
+    || { echo "$s did not answer the Range with the file's bytes"; exit 1; }
+  curl -s -o /dev/null -D "$OUT/headers-$s.txt" -r 0-1023 "$(url_of $s)"
+done
+echo "Range checked on $SERVERS; marquee: $(head -1 "$OUT/headers-marquee.txt" | tr -d '\r')"
 
 if [ "$RANGE" = on ]; then
   echo "warm-up (2 s each)..."
-  for s in marquee nginx; do "$LOAD" "$(url_of $s)" "$SIZE" "$READERS" 2 "$CHUNK" "$MODE" 1 >/dev/null; done
+  for s in $SERVERS; do "$LOAD" "$(url_of $s)" "$SIZE" "$READERS" 2 "$CHUNK" "$MODE" 1 >/dev/null; done
   : >"$OUT/range.jsonl"
-  echo "range load: $READERS readers, $MODE ranges of $CHUNK bytes, ${DURATION}s, $RUNS rounds"
+  echo "range load: $READERS readers, $MODE ranges of $CHUNK bytes, ${DURATION}s, $RUNS rounds of: $SERVERS"
   for r in $(seq 1 "$RUNS"); do
-    for s in marquee nginx; do
+    for s in $SERVERS; do
       c0=$(cpu_of "$(pid_of $s)" $s)
       line=$("$LOAD" "$(url_of $s)" "$SIZE" "$READERS" "$DURATION" "$CHUNK" "$MODE" "$r")
       c1=$(cpu_of "$(pid_of $s)" $s)
@@ -218,7 +254,7 @@ if [ "$RANGE" = on ]; then
     done
   done
   if [ "$WRK" = on ] && command -v wrk >/dev/null; then
-    for s in marquee nginx; do
+    for s in $SERVERS; do
       SIZE=$SIZE CHUNK=$CHUNK wrk -t2 -c"$READERS" -d"${DURATION}s" --latency -s bench/media/range.lua "$(url_of $s)" >"$OUT/wrk_$s.txt"
       echo "wrk cross-check, $s: $(grep '^wrk:' "$OUT/wrk_$s.txt"), p99 (full response) $(grep ' 99%' "$OUT/wrk_$s.txt" | tr -s ' ' | cut -d' ' -f3)"
     done

@@ -9,7 +9,9 @@ select their first profile (as bench/home/setup.py, which this reuses). For
 each title, the first viewer's signed media URL is read from the watch page
 (`<video id="video" src="/media/{id}?sub=…&exp=…&sig=…">`), the URL the
 player fetches and a CDN would, and GET /api/v1/titles/{id}/playback-info
-is asked (absent before issue 23's playback info: recorded as such).
+is asked (absent before issue 23's playback info: recorded as such), until
+ffprobe has read the file (up to a minute: before that it offers the file
+as it is).
 Writes OUT (JSON): {"viewers": [{token, profile_id}], "titles": {KEY: {id,
 file, media_url, playback_info_status, playback_info, hls_url}}}.
 """
@@ -18,11 +20,14 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "home"))
 from setup import call, login_viewers  # noqa: E402  (bench/home/setup.py)
+
+PROBE_WAIT_S = 60
 
 
 def get(base, path, token):
@@ -61,11 +66,20 @@ def main():
         if status != 200 or not m:
             sys.exit(f"/watch/{tid}: HTTP {status}, no <video id=\"video\" src=…> in the page")
         media_url = html.unescape(m.group(1))
-        pi_status, pi_text = get(base, f"/api/v1/titles/{tid}/playback-info", viewers[0]["token"])
-        try:
-            pi = json.loads(pi_text) if pi_status == 200 else None
-        except ValueError:
-            pi = None
+        # Until ffprobe has read the file (a background worker, woken by the
+        # first ask), playback-info offers the file as it is: wait for it.
+        deadline = time.time() + PROBE_WAIT_S
+        while True:
+            pi_status, pi_text = get(base, f"/api/v1/titles/{tid}/playback-info", viewers[0]["token"])
+            try:
+                pi = json.loads(pi_text) if pi_status == 200 else None
+            except ValueError:
+                pi = None
+            probed = pi is not None and (pi.get("problem") or any(
+                s.get("container") or s.get("protocol") == "hls" for s in pi.get("sources", [])))
+            if pi is None or probed or time.time() > deadline:
+                break
+            time.sleep(0.5)
         hls = None
         for s in (pi or {}).get("sources", []):
             if s.get("protocol") == "hls":
@@ -80,8 +94,10 @@ def main():
             "playback_info": pi,
             "hls_url": hls,
         }
-        print(f"{key}: {file} -> title {tid} ({movie['name']}); watch page src {media_url[:60]}…; "
-              f"playback-info HTTP {pi_status}" + (f", HLS source {hls}" if hls else ""))
+        srcs = ", ".join(f"{s.get('method')}/{s.get('protocol')}" for s in (pi or {}).get("sources", []))
+        print(f"{key}: {file} -> title {tid} ({movie['name']}); watch page src {media_url[:40]}…; "
+              f"playback-info HTTP {pi_status}" + (f": {srcs}" if pi else "")
+              + (f", problem: {pi['problem']}" if pi and pi.get("problem") else ""))
     with open(out, "w") as f:
         json.dump({"viewers": viewers, "titles": titles}, f, indent=1)
 

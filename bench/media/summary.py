@@ -70,25 +70,31 @@ def main():
         print()
     runs = lines(os.path.join(out, "range.jsonl"))
     if runs:
-        by = {s: [r for r in runs if r["server"] == s] for s in ("marquee", "nginx")}
-        print(f"Range serving, {len(by['marquee'])} runs each (medians; per run in brackets):")
+        order = []
+        for r in runs:  # as run.sh ran them (SERVERS)
+            if r["server"] not in order:
+                order.append(r["server"])
+        by = {s: [r for r in runs if r["server"] == s] for s in order}
+        by = {s: rs for s, rs in by.items() if rs}
+        print(f"Range serving, {len(by.get('marquee', []))} runs each (medians; per run in brackets):")
         print()
-        print("| server | MB/s | TTFB p50 | TTFB p99 | full p99 | server CPU s per GB | errors |")
-        print("|---|---|---|---|---|---|---|")
-        m = {}
+        print("| server | MB/s | / nginx | TTFB p50 | TTFB p99 | full p99 | server CPU s per GB | errors |")
+        print("|---|---|---|---|---|---|---|---|")
+        m = {s: {"mbps": med([r["mb_per_s"] for r in rs]), "ttfb99": med([r["ttfb_p99_ms"] for r in rs])}
+             for s, rs in by.items()}
+        base = m.get("nginx", {}).get("mbps")
         for s, rs in by.items():
-            mbps = med([r["mb_per_s"] for r in rs])
             cpu_gb = med([r["server_cpu_s"] / (r["bytes"] / 1e9) for r in rs if r["bytes"]])
-            m[s] = {"mbps": mbps, "ttfb99": med([r["ttfb_p99_ms"] for r in rs])}
-            print(f"| {s} | {fmt(mbps, ',.0f')} ({', '.join(format(r['mb_per_s'], '.0f') for r in rs)}) "
+            rel = f"{m[s]['mbps'] / base:.2f}" if base else "–"
+            print(f"| {s} | {fmt(m[s]['mbps'], ',.0f')} ({', '.join(format(r['mb_per_s'], '.0f') for r in rs)}) | {rel} "
                   f"| {fmt(med([r['ttfb_p50_ms'] for r in rs]), '.2f')} ms "
                   f"| {fmt(m[s]['ttfb99'], '.2f')} ms ({', '.join(format(r['ttfb_p99_ms'], '.1f') for r in rs)}) "
                   f"| {fmt(med([r['full_p99_ms'] for r in rs]), '.2f')} ms "
                   f"| {fmt(cpu_gb, '.2f')} | {sum(r['errors'] for r in rs)} |")
-        pairs = [a["mb_per_s"] / b["mb_per_s"] for a in by["marquee"] for b in by["nginx"]
-                 if a["run"] == b["run"] and b["mb_per_s"]]
-        if m["marquee"]["mbps"] and m["nginx"]["mbps"]:
-            ratio = m["marquee"]["mbps"] / m["nginx"]["mbps"]
+        if "marquee" in m and base:
+            pairs = [a["mb_per_s"] / b["mb_per_s"] for a in by["marquee"] for b in by["nginx"]
+                     if a["run"] == b["run"] and b["mb_per_s"]]
+            ratio = m["marquee"]["mbps"] / base
             print()
             print(f"Marquee/nginx throughput: **{ratio:.2f}** (medians; per round "
                   f"{', '.join(format(p, '.2f') for p in pairs)}; goal ≥ 0.80: "
@@ -99,7 +105,7 @@ def main():
     if ff:
         print("Play to first frame, headless Chromium (medians; per run in brackets):")
         print()
-        print("| path | measurement | first frame | `playing` | errors |")
+        print("| path | measurement | first frame | `playing` | errors, notes |")
         print("|---|---|---|---|---|")
         for key in ("direct", "hls"):
             skipped = [r for r in ff if r["key"] == key and "skipped" in r]
@@ -112,10 +118,14 @@ def main():
                 if not rs:
                     continue
                 errs = [r["error"] for r in rs if r.get("error")]
+                ff_file = [r["file_frame_ms"] for r in rs if r.get("file_frame_ms") is not None]
+                if ff_file:
+                    errs.append(f"before HLS, the page's link to the file showed a frame at "
+                                f"{', '.join(format(x, '.0f') for x in ff_file)} ms (not counted)")
                 print(f"| {key} | {what} | {fmt(med([r['first_frame_ms'] for r in rs]), '.0f')} ms "
                       f"({', '.join(fmt(r['first_frame_ms'], '.0f') for r in rs)}) "
                       f"| {fmt(med([r['playing_ms'] for r in rs]), '.0f')} ms "
-                      f"| {len(errs)}{': ' + errs[0] if errs else ''} |")
+                      f"| {'; '.join(errs) if errs else 0} |")
         print()
 
 
