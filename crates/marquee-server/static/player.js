@@ -123,6 +123,10 @@
       session = r.body.play_session_id;
       if (from === "here") pos = videoMs();
       else pos = from === "resume" ? r.body.resume_position_ms : (from === "moment" ? moment : 0);
+      // A resume point at the very end of the real media (the catalog's
+      // runtime can be longer than the file) starts it over.
+      if (video && from !== "here" && isFinite(video.duration) && video.duration > 0 &&
+          pos >= Math.min(video.duration * 950, video.duration * 1000 - 2000)) pos = 0;
       seekBefore = false;
       playing = true; lastTick = Date.now(); sinceSend = 0;
       if (video) { seekTo(pos / 1000); playVideo(); }
@@ -189,6 +193,7 @@
   }
   // The end: stop the stream, then count down to the next episode.
   function finished() {
+
     playing = false;
     send(true).then(function () {
       status("Finished");
@@ -281,9 +286,10 @@
   window.addEventListener("pagehide", function () { if (session) send(true); });
 
   // ---- The real video: sources, hls.js, custom controls, errors. ----
-  var hls = null, source = null, audioIndex = null, errorShown = false;
+  var hls = null, source = null, audioIndex = null, errorShown = false, retriedHls = false;
   function seekTo(sec) {
     if (!video) return;
+
     if (video.readyState >= 1) { try { video.currentTime = sec; } catch (e) { /* not seekable yet */ } return; }
     video.addEventListener("loadedmetadata", function once() {
       video.removeEventListener("loadedmetadata", once);
@@ -336,7 +342,7 @@
   function destroyHls() { if (hls) { hls.destroy(); hls = null; } }
   // Plays `src` (a playback-info source), keeping the position and whether
   // it was paused.
-  function useSource(src, keep) {
+  function useSource(src, keep, viaHlsJs) {
     source = src;
     errorShown = false;
     destroyHls();
@@ -344,7 +350,7 @@
       seekTo(keep.time);
       if (!keep.paused) playVideo();
     };
-    if (src.protocol === "hls" && !video.canPlayType("application/vnd.apple.mpegurl")) {
+    if (src.protocol === "hls" && (viaHlsJs || !video.canPlayType("application/vnd.apple.mpegurl"))) {
       return loadHlsJs().then(function (Hls) {
         if (!Hls.isSupported()) { failed("HLS_UNSUPPORTED", "this browser cannot play streamed (HLS) video"); return; }
         hls = new Hls({ enableWorker: false, startPosition: keep.time });
@@ -602,6 +608,12 @@
     // reason (an expired link, a file gone).
     video.addEventListener("error", function () {
       if (hls) return; // hls.js reports its own
+      // A browser's own HLS that fails gets one more try through hls.js.
+      if (source && source.protocol === "hls" && !retriedHls && window.MediaSource) {
+        retriedHls = true;
+        useSource(source, { time: video.currentTime || 0, paused: !playing }, true);
+        return;
+      }
       var codes = { 1: "MEDIA_ERR_ABORTED", 2: "MEDIA_ERR_NETWORK", 3: "MEDIA_ERR_DECODE", 4: "MEDIA_ERR_SRC_NOT_SUPPORTED" };
       var words = { 1: "loading was stopped", 2: "the connection to the server was lost", 3: "this browser could not decode the video", 4: "this browser cannot play this video, or the server refused it" };
       var err = video.error || {};
@@ -622,7 +634,11 @@
       buildAudioMenu();
       useSubtitleList(info.subtitle_tracks);
       var first = info.sources && info.sources[0];
-      if (!first || !first.url) return;
+      if (!first || !first.url) {
+        // A corrupt or truncated file: the server says why.
+        if (info.problem) failed("MEDIA_PROBLEM", String(info.problem));
+        return;
+      }
       if (first.protocol !== "hls" && pathOf(first.url) === pathOf(video.currentSrc || video.getAttribute("src"))) { source = first; return; }
       useSource(first, { time: video.currentTime || 0, paused: video.paused });
     });
