@@ -310,9 +310,14 @@
     });
     return hlsLoading;
   }
-  // The server's words for a failed request ({"error":{"message":…}}).
+  // The server's words for a failed request: JSON ({"error":{"message":…}})
+  // from the API and HLS, an error page's alert from /media.
   function serverMessage(text) {
-    try { var j = JSON.parse(text); return (j && j.error && j.error.message) || ""; } catch (e) { return ""; }
+    try { var j = JSON.parse(text); return (j && j.error && j.error.message) || ""; } catch (e) { /* not JSON */ }
+    try {
+      var p = new DOMParser().parseFromString(String(text), "text/html").querySelector("main p.error");
+      return p ? p.textContent.trim() : "";
+    } catch (e) { return ""; }
   }
   function failed(code, message) {
     if (errorShown) return;

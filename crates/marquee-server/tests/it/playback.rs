@@ -1256,8 +1256,8 @@ async fn browser_two_contexts_resume_and_also_playing() {
 
 /// The player's own controls: clicking the scrubber seeks and the time left
 /// follows, `k` plays and pauses, the arrow keys skip, the subtitle menu
-/// turns a track on and `c` cycles back to off, and the next episode counts
-/// down at the end.
+/// turns a track on and `c` cycles back to off, the next episode counts
+/// down at the end, and a refused link is an error said in words.
 #[tokio::test]
 async fn browser_player_controls_seek_play_and_subtitles() {
     use crate::browser::{browser, start_driver, wait_for, wait_text};
@@ -1275,7 +1275,10 @@ async fn browser_player_controls_seek_play_and_subtitles() {
     )
     .unwrap();
     let (app, ep) = app_with_clip(media.path()).await;
-    app.signup("keys@example.com").await;
+    let token = app.signup("keys@example.com").await;
+    let account = get(&app, "/api/v1/me", &token).await["account"]["id"]
+        .as_i64()
+        .unwrap();
     let c = browser(&driver).await;
     let run = async {
         crate::browser::log_in(&c, &app, "keys@example.com", PASSWORD).await;
@@ -1411,6 +1414,35 @@ async fn browser_player_controls_seek_play_and_subtitles() {
             .unwrap()
             .path()
             .ends_with(&format!("/watch/{ep}")));
+        // A link the server refuses: the player says why in words and
+        // reports it to the support agents' context panel.
+        js(
+            &c,
+            "const v = document.getElementById('video'); v.src = v.currentSrc.replace('sig=', 'sig=0');",
+        )
+        .await;
+        wait_text(&c, "#status", |t| {
+            t == "Playback failed: this media link is not valid"
+        })
+        .await;
+        let mut errors = Vec::new();
+        for _ in 0..50 {
+            errors = app
+                .store()
+                .support_context(account)
+                .await
+                .unwrap()
+                .map(|x| x.stream_errors)
+                .unwrap_or_default();
+            if !errors.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, "MEDIA_ERR_SRC_NOT_SUPPORTED");
+        assert_eq!(errors[0].message, "this media link is not valid");
+        assert_eq!(errors[0].title_id, Some(ep));
     };
     run.await;
     c.close().await.unwrap();
