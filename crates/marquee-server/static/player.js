@@ -62,10 +62,18 @@
     if (video) renderBar();
   }
   function showOthers() {
-    var names = Object.keys(others).map(function (k) { return others[k]; });
+    // "Also playing on Living-room TV: Pilot at 20:34", moving on between
+    // the other screen's reports unless it is paused.
+    var now = Date.now();
+    var names = Object.keys(others).map(function (k) {
+      var o = others[k];
+      if (!o.title) return o.name;
+      return o.name + ": " + o.title + " at " + fmt(o.pos + (o.paused ? 0 : Math.max(0, now - o.at)));
+    });
     var n = $("also-playing");
     n.hidden = names.length === 0;
-    n.textContent = names.length ? "Also playing on " + names.join(", ") : "";
+    var text = names.length ? "Also playing on " + names.join("; ") : "";
+    if (n.textContent !== text) n.textContent = text;
   }
   function send(stop) {
     if (!session) return Promise.resolve();
@@ -225,9 +233,11 @@
   $("next-now").addEventListener("click", goNext);
   $("next-cancel").addEventListener("click", function () { hideNext(); status("Finished. The next episode waits for you."); });
 
+  var shownAt = 0;
   function tick() {
     var now = Date.now(), dt = now - lastTick;
     lastTick = now;
+    if (now - shownAt >= 1000 && Object.keys(others).length) { shownAt = now; showOthers(); }
     if (video) renderBar();
     if (!session || !playing) return;
     if (video) { pos = videoMs(); } else { pos = Math.min(duration, pos + dt); }
@@ -658,7 +668,9 @@
       var es = new EventSource("/api/v1/events");
       es.addEventListener("streams", function (m) {
         others = {};
-        JSON.parse(m.data).forEach(function (s) { if (s.device_id !== deviceId) others[s.device_id] = s.device_name; });
+        JSON.parse(m.data).forEach(function (s) {
+          if (s.device_id !== deviceId) others[s.device_id] = { name: s.device_name, title: s.title_name, title_id: s.title_id, pos: s.position_ms || 0, paused: !!s.paused, at: Date.now() };
+        });
         showOthers();
       });
       es.addEventListener("playback", function (m) {
@@ -668,7 +680,11 @@
           return;
         }
         if (e.device_id === deviceId) return;
-        if (e.kind === "stop" || e.kind === "remote_stop") { delete others[e.device_id]; } else { others[e.device_id] = e.device_name; }
+        if (e.kind === "stop" || e.kind === "remote_stop") { delete others[e.device_id]; } else {
+          var was = others[e.device_id];
+          var title = e.title_id === titleId ? $("title-name").textContent : (was && was.title_id === e.title_id ? was.title : "");
+          others[e.device_id] = { name: e.device_name, title: title, title_id: e.title_id, pos: e.position_ms || 0, paused: !!e.paused, at: Date.now() };
+        }
         showOthers();
         if (e.title_id === titleId && !session) {
           var at = (e.kind === "stop" || e.kind === "remote_stop") ? e.resume_ms : e.position_ms;

@@ -1212,8 +1212,9 @@ async fn browser_two_contexts_resume_and_also_playing() {
             .is_displayed()
             .await
             .unwrap());
+        // with the title and where it is.
         wait_text(&one, "#also-playing", |t| {
-            t.starts_with("Also playing on Chrome on Linux")
+            t.starts_with("Also playing on Chrome on Linux: Pilot [Sample] at 0:")
         })
         .await;
         // Progress reports carry the real position: the server's resume
