@@ -31,9 +31,18 @@ impl Segments {
         i64::from(self.target_s) * 1000
     }
 
-    /// How many segments.
+    /// How many segments. A remainder shorter than half a segment joins
+    /// the last one: a file's audio often runs a few milliseconds past its
+    /// last video frame, and ffmpeg makes no segment of those.
     pub fn count(&self) -> u32 {
-        let n = (self.duration_ms + self.target_ms() - 1) / self.target_ms();
+        let t = self.target_ms();
+        let whole = self.duration_ms / t;
+        let rest = self.duration_ms % t;
+        let n = if rest == 0 || (rest < t / 2 && whole > 0) {
+            whole
+        } else {
+            whole + 1
+        };
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
@@ -42,10 +51,14 @@ impl Segments {
         (i < self.count()).then(|| i64::from(i) * self.target_ms())
     }
 
-    /// Segment `i`'s length.
+    /// Segment `i`'s length (the last one runs to the end).
     pub fn length_ms(&self, i: u32) -> Option<i64> {
         let start = self.start_ms(i)?;
-        Some((self.duration_ms - start).min(self.target_ms()))
+        if i + 1 == self.count() {
+            Some(self.duration_ms - start)
+        } else {
+            Some(self.target_ms())
+        }
     }
 
     /// The segment that holds `position_ms` (clamped to the last).
@@ -59,9 +72,15 @@ impl Segments {
     /// The VOD media playlist; `uri(i)` names segment `i` (relative to the
     /// playlist, and carrying its signature when links are signed).
     pub fn media_playlist(&self, uri: impl Fn(u32) -> String) -> String {
+        // The longest segment, rounded up (RFC 8216 4.3.3.1): the last one
+        // may be up to half a segment longer.
+        let longest = (0..self.count())
+            .filter_map(|i| self.length_ms(i))
+            .max()
+            .unwrap_or(0);
+        let target = ((longest + 999) / 1000).max(i64::from(self.target_s));
         let mut out = format!(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n",
-            self.target_s
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
         );
         for i in 0..self.count() {
             let len = self.length_ms(i).unwrap_or(0);
@@ -100,6 +119,22 @@ mod tests {
             p,
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n\
              #EXTINF:4.000,\nseg0.ts?sig=x\n#EXTINF:4.000,\nseg1.ts?sig=x\n#EXTINF:2.500,\nseg2.ts?sig=x\n#EXT-X-ENDLIST\n"
+        );
+    }
+
+    #[test]
+    fn a_few_milliseconds_past_the_last_frame_join_the_last_segment() {
+        // 10 s of video with 23 ms more of audio, in 2 s segments.
+        let s = Segments::new(10_023, 2);
+        assert_eq!(s.count(), 5);
+        assert_eq!((s.length_ms(3), s.length_ms(4)), (Some(2_000), Some(2_023)));
+        assert_eq!(s.at(10_020), 4);
+        // Half a segment or more is a segment of its own.
+        assert_eq!(Segments::new(11_000, 2).count(), 6);
+        assert_eq!(
+            Segments::new(500, 2).count(),
+            1,
+            "a short clip is one segment"
         );
     }
 

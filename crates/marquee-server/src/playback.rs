@@ -153,6 +153,13 @@ impl PlaybackConfig {
         Ok(())
     }
 
+    /// Where media files live: `media_dir`, else `{data_dir}/media`.
+    pub fn media_dir_in(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("media"))
+    }
+
     /// The stream timeout, ms.
     pub fn stream_timeout_ms(&self) -> i64 {
         i64::try_from(self.stream_timeout_s.saturating_mul(1000)).unwrap_or(i64::MAX)
@@ -488,12 +495,7 @@ pub fn media_file(state: &AppState, rel: &str) -> Result<std::path::PathBuf, App
 
 /// The configured media directory.
 pub fn media_dir(state: &AppState) -> std::path::PathBuf {
-    state
-        .config
-        .playback
-        .media_dir
-        .clone()
-        .unwrap_or_else(|| state.config.data_dir.join("media"))
+    state.config.playback.media_dir_in(&state.config.data_dir)
 }
 
 /// A Continue Watching / Next Up card with a progress bar (the view-model the
@@ -908,6 +910,12 @@ fn sidecars_of(path: &std::path::Path) -> Vec<SubtitleFile> {
             SubtitleFile { path, lang, label }
         })
         .collect()
+}
+
+/// A profile stopped playing a title: the HLS made for it is deleted (its
+/// segments would otherwise wait for the idle sweep).
+pub async fn stream_ended(state: &AppState, profile_id: i64, title_id: i64) {
+    state.media.hls.end(profile_id, title_id).await;
 }
 
 /// A title's playable file, or 404 saying there is none.

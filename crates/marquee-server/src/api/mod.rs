@@ -25,6 +25,7 @@ pub mod home;
 pub mod ideas;
 pub mod library;
 pub mod listening;
+pub mod media;
 pub mod notify;
 pub mod perks;
 pub mod plans;
@@ -113,6 +114,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/accounts/{id}", patch(staff_update_account))
         .merge(ideas::routes())
         .merge(playback::routes())
+        .merge(media::routes())
         .merge(listening::routes())
         .merge(perks::routes())
         .merge(support::routes())
@@ -146,6 +148,7 @@ pub fn feature_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("core", ApiDoc::openapi()),
         ("ideas", ideas::Doc::openapi()),
         ("playback", playback::Doc::openapi()),
+        ("media", media::Doc::openapi()),
         ("listening", listening::Doc::openapi()),
         ("perks", perks::Doc::openapi()),
         ("support", support::Doc::openapi()),

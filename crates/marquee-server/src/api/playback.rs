@@ -473,6 +473,7 @@ async fn stop(
         })
         .await?
         .map_err(refused)?;
+    crate::playback::stream_ended(&state, pid, ack.title_id).await;
     Ok(Json(ack.into()))
 }
 

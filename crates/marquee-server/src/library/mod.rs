@@ -264,7 +264,10 @@ impl Importer<'_> {
             entry.media = m.media.iter().map(|x| x.path.clone()).collect();
             entry.artwork = m.artwork.clone();
             let item = Item::Movie(entry);
-            let file = m.nfo.clone().unwrap_or_else(|| m.folder.clone());
+            // Without an .nfo the movie is known by its own folder (its
+            // key is the folder holding `file`): `Movies/Film (2024)/`,
+            // not `Movies`, which every such movie would share.
+            let file = m.nfo.clone().unwrap_or_else(|| format!("{}/", m.folder));
             self.write_folder_item(item, &root, &m.media, &file, &mut batch, &mut report)
                 .await?;
             progress.advance(1);

@@ -5,8 +5,8 @@
 //! - **Playlist first.** The VOD playlist ([`marquee_media::hls::Segments`])
 //!   lists every segment from the probed duration before any exists, so
 //!   the player sees the whole timeline and can seek anywhere.
-//! - **Jobs of one chunk.** A job makes [`CHUNK`] segments from where the
-//!   player asked (`-ss` to that segment's start, `-copyts` so timestamps
+//! - **Jobs of one chunk.** A job makes up to [`CHUNK`] segments (no more
+//!   than half the cache holds) from where the player asked (`-ss` to that segment's start, `-copyts` so timestamps
 //!   stay those of the file) and exits. A request for a segment that no job
 //!   is making starts one there, killing the viewer's other job: a seek far
 //!   ahead restarts the segmenter at the right place, and a burst of seeks
@@ -35,7 +35,7 @@ use marquee_media::plan::{play_method, Capabilities, PlayMethod};
 use marquee_media::probe::MediaInfo;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::process::{Child, Command};
@@ -58,7 +58,10 @@ pub struct Hls {
     segment_s: u32,
     idle_ms: i64,
     slots: Arc<Semaphore>,
+    jobs: usize,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Orders the cache's uses (least recently used first), whatever the clock.
+    tick: Arc<AtomicU64>,
 }
 
 /// One viewer's HLS of one title and audio track.
@@ -74,8 +77,10 @@ struct Session {
     segments: Segments,
     job: tokio::sync::Mutex<Option<Job>>,
     last_used: AtomicI64,
-    /// Segment → when it was last served (the cache's LRU order).
-    served: Mutex<HashMap<u32, i64>>,
+    /// Segment → when it was last served or finished, as a tick of
+    /// [`Hls::tick`] (the cache's LRU order).
+    served: Mutex<HashMap<u32, u64>>,
+    tick: Arc<AtomicU64>,
 }
 
 /// A running `ffmpeg`.
@@ -117,6 +122,53 @@ impl Session {
         self.dir.join(format!("seg{n}.ts"))
     }
 
+    /// Whether segment `n` is finished: only a finished one has its name.
+    fn is_complete(&self, n: u32) -> bool {
+        self.segment_path(n).is_file()
+    }
+
+    /// Takes in what the job that began at `first` and stops before `end`
+    /// has finished. A job writes `j{first}-{n}.ts` in place and lists it
+    /// in its playlist once complete; a finished one within the job's
+    /// range becomes `seg{n}.ts` (a rename: never half a segment), one past
+    /// it (a tail of audio ffmpeg cut after the range) is deleted. With
+    /// `done`, what is left of the job (a segment it was writing when
+    /// killed) is deleted too.
+    fn harvest(&self, first: u32, end: u32, done: bool) {
+        let list =
+            std::fs::read_to_string(self.dir.join(format!("job{first}.m3u8"))).unwrap_or_default();
+        let prefix = format!("j{first}-");
+        for l in list.lines() {
+            let name = l.trim();
+            let Some(n) = name
+                .strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(".ts"))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let from = self.dir.join(name);
+            if !(first..end).contains(&n) {
+                let _ = std::fs::remove_file(&from);
+                continue;
+            }
+            if std::fs::rename(&from, self.segment_path(n)).is_ok() {
+                if let Ok(mut served) = self.served.lock() {
+                    served.insert(n, self.tick.fetch_add(1, Ordering::Relaxed));
+                }
+            }
+        }
+        if done {
+            if let Ok(entries) = std::fs::read_dir(&self.dir) {
+                for e in entries.filter_map(Result::ok) {
+                    if e.file_name().to_string_lossy().starts_with(&prefix) {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+    }
+
     fn log_path(&self) -> PathBuf {
         self.dir.join("ffmpeg.log")
     }
@@ -124,7 +176,7 @@ impl Session {
     fn touch(&self, now: i64, n: Option<u32>) {
         self.last_used.store(now, Ordering::Relaxed);
         if let (Some(n), Ok(mut served)) = (n, self.served.lock()) {
-            served.insert(n, now);
+            served.insert(n, self.tick.fetch_add(1, Ordering::Relaxed));
         }
     }
 
@@ -146,8 +198,10 @@ impl Session {
         if start_ms > 0 {
             a.extend(["-ss".into(), secs(start_ms)]);
         }
-        a.extend(["-i".into(), self.source.to_string_lossy().into_owned()]);
+        // `-t` before `-i`: on the input, as `-copyts` keeps the file's
+        // timestamps, which an output `-t` would compare against.
         a.extend(["-t".into(), secs(end_ms - start_ms)]);
+        a.extend(["-i".into(), self.source.to_string_lossy().into_owned()]);
         a.extend(["-copyts".into()]);
         if self.info.video.is_some() {
             a.extend(["-map".into(), "0:v:0".into()]);
@@ -178,7 +232,8 @@ impl Session {
                 );
                 a.extend([
                     "-force_key_frames".into(),
-                    format!("expr:gte(t,{}+n_forced*{segment_s})", secs(start_ms)),
+                    // `t` counts from this job's start, even with -copyts.
+                    format!("expr:gte(t,n_forced*{segment_s})"),
                 ]);
             }
         }
@@ -204,8 +259,18 @@ impl Session {
             ]
             .map(String::from),
         );
-        a.push(self.dir.join("seg%d.ts").to_string_lossy().into_owned());
-        a.push(self.dir.join("job.m3u8").to_string_lossy().into_owned());
+        a.push(
+            self.dir
+                .join(format!("j{first}-%d.ts"))
+                .to_string_lossy()
+                .into_owned(),
+        );
+        a.push(
+            self.dir
+                .join(format!("job{first}.m3u8"))
+                .to_string_lossy()
+                .into_owned(),
+        );
         a
     }
 }
@@ -229,7 +294,9 @@ impl Hls {
             segment_s: c.hls_segment_s,
             idle_ms: c.stream_timeout_ms(),
             slots: Arc::new(Semaphore::new(jobs)),
+            jobs,
             sessions: Mutex::new(HashMap::new()),
+            tick: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -268,20 +335,23 @@ impl Hls {
             return;
         }
         let sessions = self.sessions();
-        let served = |f: &SegmentFile| -> i64 {
-            sessions
-                .iter()
-                .find(|s| s.dir == f.dir)
-                .and_then(|s| {
-                    f.number
-                        .and_then(|n| s.served.lock().ok().and_then(|m| m.get(&n).copied()))
-                })
-                .unwrap_or(f.modified_ms)
+        // Least recently used first: a segment's last use is when it was
+        // served or, not served yet, finished; one being written goes last.
+        let used = |f: &SegmentFile| -> u64 {
+            let Some(s) = sessions.iter().find(|s| s.dir == f.dir) else {
+                return 0;
+            };
+            let Some(n) = f.number else { return u64::MAX };
+            s.served
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&n).copied())
+                .unwrap_or(0)
         };
-        let mut order: Vec<(i64, &SegmentFile)> = files
+        let mut order: Vec<(u64, &SegmentFile)> = files
             .iter()
             .filter(|f| f.number.is_some())
-            .map(|f| (served(f), f))
+            .map(|f| (used(f), f))
             .collect();
         order.sort_by_key(|(t, _)| *t);
         for (_, f) in order {
@@ -378,6 +448,7 @@ impl Hls {
             job: tokio::sync::Mutex::new(None),
             last_used: AtomicI64::new(state.clock.now_ms()),
             served: Mutex::new(HashMap::new()),
+            tick: self.tick.clone(),
         });
         let mut map = self
             .sessions
@@ -387,7 +458,7 @@ impl Hls {
     }
 
     /// Segment `n` of a title's HLS, made now when it is not in the cache:
-    /// the path of the finished file.
+    /// its bytes (a few hundred KB to a few MB).
     pub async fn segment(
         &self,
         state: &AppState,
@@ -395,7 +466,7 @@ impl Hls {
         audio: u32,
         profile_id: i64,
         n: u32,
-    ) -> Result<PathBuf, AppError> {
+    ) -> Result<Vec<u8>, AppError> {
         let s = self.session(state, title_id, audio, profile_id).await?;
         if n >= s.segments.count() {
             return Err(AppError::NotFound(format!(
@@ -405,13 +476,22 @@ impl Hls {
         }
         let path = s.segment_path(n);
         let deadline = tokio::time::Instant::now() + SEGMENT_WAIT;
+        // Jobs that covered `n` and finished without it (a segment trimmed
+        // before it was served is made again once).
+        let mut finished_without = 0;
         loop {
             {
                 let mut job = s.job.lock().await;
+                let mut covered_and_done = false;
                 if let Some(j) = job.as_mut() {
+                    s.harvest(j.first, j.end, false);
                     match j.exit(&s.log_path()) {
                         Exit::Running => {}
-                        Exit::Done => *job = None,
+                        Exit::Done => {
+                            s.harvest(j.first, j.end, true);
+                            covered_and_done = (j.first..j.end).contains(&n);
+                            *job = None;
+                        }
                         Exit::Failed(why) => {
                             *job = None;
                             drop(job);
@@ -422,12 +502,24 @@ impl Hls {
                         }
                     }
                 }
-                if path.is_file() {
+                // Read before anything is trimmed: the bytes are the answer.
+                let bytes = if s.is_complete(n) {
+                    match tokio::fs::read(&path).await {
+                        Ok(b) => Some(b),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => {
+                            return Err(AppError::Internal(format!("reading a segment: {e}")))
+                        }
+                    }
+                } else {
+                    None
+                };
+                if let Some(bytes) = bytes {
                     s.touch(state.clock.now_ms(), Some(n));
                     // Near the end of what is made: the next chunk.
                     if job.is_none() {
-                        let ahead = (n + 1..(n + 4).min(s.segments.count()))
-                            .find(|m| !s.segment_path(*m).is_file());
+                        let ahead =
+                            (n + 1..(n + 4).min(s.segments.count())).find(|m| !s.is_complete(*m));
                         if let Some(m) = ahead {
                             if let Ok(slot) = self.slots.clone().try_acquire_owned() {
                                 *job = Some(self.start_job(&s, m, slot, profile_id).await?);
@@ -436,13 +528,22 @@ impl Hls {
                     }
                     drop(job);
                     self.trim_to(self.cap_bytes);
-                    return Ok(path);
+                    return Ok(bytes);
+                }
+                if covered_and_done {
+                    finished_without += 1;
+                    if finished_without > 1 {
+                        return Err(AppError::NotFound(format!(
+                            "segment {n} was not made: the file's keyframes are further apart than the segments"
+                        )));
+                    }
                 }
                 let making = job.as_ref().is_some_and(|j| (j.first..j.end).contains(&n));
                 if !making {
                     if let Some(mut old) = job.take() {
                         old.kill();
                         let _ = old.child.wait().await;
+                        s.harvest(old.first, old.end, true);
                     }
                     // One job per viewer: their other titles' and tracks' stop.
                     self.stop_viewer_jobs(profile_id, &s.key).await;
@@ -488,11 +589,30 @@ impl Hls {
         slot: OwnedSemaphorePermit,
         profile_id: i64,
     ) -> Result<Job, AppError> {
-        let end = (first + CHUNK).min(s.segments.count());
+        // The jobs running at once share half the cache, so that what they
+        // write fits beside what the cache keeps; room is made for this
+        // chunk and what the others have still to write.
+        let per_segment = chunk_estimate(s, 1).max(1);
+        let share = self.cap_bytes / 2 / (self.jobs as u64).max(1);
+        let fits = u32::try_from(share / per_segment).unwrap_or(CHUNK);
+        let end = (first + fits.clamp(1, CHUNK)).min(s.segments.count());
+        let others: u64 = self
+            .sessions()
+            .iter()
+            .filter(|o| o.key != s.key)
+            .filter_map(|o| {
+                let job = o.job.try_lock().ok()?;
+                let j = job.as_ref()?;
+                let left = (j.first..j.end).filter(|n| !o.is_complete(*n)).count() + 1;
+                Some(chunk_estimate(o, u32::try_from(left).unwrap_or(CHUNK)))
+            })
+            .sum();
         self.trim_to(
             self.cap_bytes
-                .saturating_sub(chunk_estimate(s, end - first)),
+                .saturating_sub(chunk_estimate(s, end - first + 1))
+                .saturating_sub(others),
         );
+        let _ = std::fs::remove_file(s.dir.join(format!("job{first}.m3u8")));
         let log = std::fs::File::create(s.log_path())
             .map_err(|e| AppError::Internal(format!("HLS log: {e}")))?;
         let args = s.ffmpeg_args(first, end, self.segment_s);
@@ -531,9 +651,13 @@ impl Hls {
             }
             if let Ok(mut job) = s.job.try_lock() {
                 if let Some(j) = job.as_mut() {
+                    s.harvest(j.first, j.end, false);
                     match j.exit(&s.log_path()) {
                         Exit::Running => {}
-                        Exit::Done => *job = None,
+                        Exit::Done => {
+                            s.harvest(j.first, j.end, true);
+                            *job = None;
+                        }
                         Exit::Failed(why) => {
                             tracing::warn!(title = s.title_id, %why, "HLS job failed");
                             *job = None;
@@ -572,7 +696,6 @@ struct SegmentFile {
     /// `seg{n}.ts`'s n; `None` for a file being written or a log.
     number: Option<u32>,
     size: u64,
-    modified_ms: i64,
 }
 
 /// Every file in the cache's session folders.
@@ -596,17 +719,11 @@ fn segment_files(root: &Path) -> Vec<SegmentFile> {
                 .strip_prefix("seg")
                 .and_then(|r| r.strip_suffix(".ts"))
                 .and_then(|n| n.parse().ok());
-            let modified_ms = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
             out.push(SegmentFile {
                 path: f.path(),
                 dir: dir.clone(),
                 number,
                 size: meta.len(),
-                modified_ms,
             });
         }
     }

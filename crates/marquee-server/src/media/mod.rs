@@ -28,6 +28,8 @@ use std::sync::RwLock;
 use std::time::Duration;
 use tools::Tool;
 
+pub use crate::playback::{MediaAccess, MediaLinkQuery};
+
 /// The media service's state: the programs found, the probe worker's
 /// wake-up, the HLS segmenter.
 pub struct Media {
@@ -432,4 +434,26 @@ async fn packaged_url(
     let query = signed.split_once('?').map_or("", |(_, q)| q);
     let sep = if url.contains('?') { '&' } else { '?' };
     Ok(Some(format!("{url}{sep}{query}")))
+}
+
+/// Who asks for a title's media at `path`: the profile a signed link was made for, or the session's.
+pub async fn viewer(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    id: i64,
+    path: &str,
+    link: &MediaLinkQuery,
+) -> Result<Option<(i64, MediaAccess)>, AppError> {
+    let Some(access) = crate::playback::authorize_media(state, user, id, path, link).await? else {
+        return Ok(None);
+    };
+    let pid = match (&access, link.sub.as_deref(), user) {
+        (MediaAccess::Signed { .. }, Some(sub), _) => sub
+            .strip_prefix('p')
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| AppError::Forbidden("this media link is not valid".into()))?,
+        (_, _, Some(u)) => crate::playback::profile_of(u)?,
+        _ => return Ok(None),
+    };
+    Ok(Some((pid, access)))
 }

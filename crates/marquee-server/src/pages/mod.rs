@@ -32,6 +32,7 @@ pub mod overview;
 pub mod perks;
 pub mod playback;
 pub mod staff_accounts;
+pub mod stream;
 pub mod support;
 
 const HTMX_JS: &str = include_str!("../../static/htmx.min.js");
@@ -94,6 +95,7 @@ pub fn routes() -> Router<AppState> {
         .merge(changes::routes())
         .merge(static_routes())
         .merge(playback::routes())
+        .merge(stream::routes())
         .merge(support::routes())
         .merge(attachments::routes())
         .merge(library::routes())

@@ -21,6 +21,7 @@ mod instances;
 mod library;
 mod listening;
 mod maturity;
+mod media;
 mod notify;
 mod pages;
 mod perks;

@@ -20,6 +20,9 @@ pub struct CatalogArgs {
     /// Do not generate posters for titles without a picture.
     #[arg(long)]
     pub no_posters: bool,
+    /// Do not read the media files with ffprobe (the server does it later).
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 /// Prints what the import did.
@@ -52,6 +55,42 @@ pub fn print_report(r: &LibraryReport, posters: u64, show: usize) {
     }
 }
 
+/// Reads the media files with ffprobe (duration, codecs, tracks) and lists
+/// those it cannot read: corrupt or truncated files offer nothing to play.
+async fn probe_media(
+    store: &dyn marquee_store::Store,
+    config: &marquee_server::Config,
+    bars: &mut app::Bars,
+    show: usize,
+) -> anyhow::Result<()> {
+    use marquee_server::media::{probe, tools};
+    let ffprobe = &config.playback.ffprobe;
+    if let tools::Tool::Missing { reason } = tools::detect(ffprobe).await {
+        println!("media files not read: {reason}; the server reads them once it has ffprobe");
+        return Ok(());
+    }
+    let dir = config.playback.media_dir_in(&config.data_dir);
+    let r = probe::probe_pending(store, &dir, ffprobe, SystemClock.now_ms(), bars).await?;
+    println!(
+        "media files: {} read, {} unchanged, {} missing, {} unreadable, {} runtimes from the media",
+        r.probed,
+        r.unchanged,
+        r.missing,
+        r.failed.len(),
+        r.runtimes_set
+    );
+    if !r.failed.is_empty() {
+        println!("unreadable media (nothing is offered to play for these):");
+        for (file, why) in r.failed.iter().take(show) {
+            println!("  {file}: {why}");
+        }
+        if r.failed.len() > show {
+            println!("  … and {} more", r.failed.len() - show);
+        }
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub fn run(file: Option<&Path>, args: &CatalogArgs) -> anyhow::Result<()> {
     let config = app::load_config(file)?;
@@ -77,6 +116,9 @@ pub fn run(file: Option<&Path>, args: &CatalogArgs) -> anyhow::Result<()> {
                 .await?
         };
         print_report(&report, posters, args.show_rejected);
+        if !args.no_probe {
+            probe_media(store.as_ref(), &config, &mut bars, args.show_rejected).await?;
+        }
         println!("took {:.2} s", started.elapsed().as_secs_f64());
         store.close().await;
         Ok(())
