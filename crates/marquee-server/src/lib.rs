@@ -200,6 +200,8 @@ pub const TITLE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/watch/{id}"),
     ("GET", "/media/{id}"),
     ("GET", "/media/{id}/subtitles/0"),
+    ("GET", "/media/{id}/hls/0/index.m3u8"),
+    ("GET", "/api/v1/titles/{id}/playback-info"),
     ("GET", "/w/{id}"),
     ("GET", "/share/{id}"),
     ("GET", "/api/v1/titles/{id}"),

@@ -239,12 +239,13 @@ pub async fn playback_status(state: &AppState, id: i64) -> Result<Option<String>
             } else {
                 "its library folder"
             };
+            let how = crate::media::how_it_plays(state, &file.path).await?;
             let subs: Vec<String> = file.subtitles.into_iter().map(|s| s.label).collect();
             if subs.is_empty() {
-                format!("Plays {name} from {from}, without subtitles.")
+                format!("Plays {name} from {from}, without subtitles. {how}")
             } else {
                 format!(
-                    "Plays {name} from {from}, with subtitles: {}.",
+                    "Plays {name} from {from}, with subtitles: {}. {how}",
                     subs.join(", ")
                 )
             }
@@ -264,6 +265,12 @@ pub async fn playback_status(state: &AppState, id: i64) -> Result<Option<String>
             (None, None) => "No media file: viewers get the simulated player. Scan a library folder with marquee import catalog, or set a file in the media directory.".into(),
         },
     }))
+}
+
+/// Playback on this server, for the catalog page (ffmpeg, ffprobe,
+/// unreadable files).
+pub async fn media_health(state: &AppState) -> Result<crate::media::MediaHealth, AppError> {
+    crate::media::health(state).await
 }
 
 /// The editor's view of a title's pictures.

@@ -457,3 +457,113 @@ pub async fn viewer(
     };
     Ok(Some((pid, access)))
 }
+
+/// How a media file plays, in words for the catalog editor: what ffprobe
+/// read, and whether browsers get it as it is, remuxed or transcoded, or
+/// why not (no ffmpeg here, or a file that cannot be read).
+pub async fn how_it_plays(state: &AppState, path: &Path) -> Result<String, AppError> {
+    let ffmpeg = state.media.ffmpeg();
+    let no_ffmpeg = match &ffmpeg {
+        Tool::Missing { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    Ok(match reading(state, path).await? {
+        Err(reason) => format!(
+            "It cannot be played: {reason}. Viewers are offered nothing until the file is replaced and scanned again."
+        ),
+        Ok(None) => match state.media.ffprobe() {
+            Tool::Missing { reason } => format!(
+                "It has not been read ({reason}), so browsers get the file as it is."
+            ),
+            _ => "It has not been read yet; the server reads new files within minutes.".into(),
+        },
+        Ok(Some(info)) => {
+            let mut parts = vec![crate::format::clock_label(info.duration_ms)];
+            if let Some(v) = &info.video {
+                parts.push(format!("{} {}×{}", codec_name(&v.codec), v.width, v.height));
+            }
+            let audio: Vec<String> = info
+                .audio
+                .iter()
+                .map(|a| audio_label(a, info.audio.len()))
+                .collect();
+            match audio.len() {
+                0 => parts.push("no audio".into()),
+                1 => parts.push(format!("audio: {}", audio.join(""))),
+                n => parts.push(format!("{n} audio tracks ({})", audio.join(", "))),
+            }
+            let how = match (play_method(&info, None, &Capabilities::browser()), no_ffmpeg) {
+                (PlayMethod::Direct, _) => "browsers play it as it is".to_string(),
+                (PlayMethod::Remux, None) => {
+                    "browsers get it remuxed to HLS (its streams copied, cheap)".into()
+                }
+                (PlayMethod::Transcode, None) => {
+                    "browsers get it transcoded to H.264/AAC HLS (one job per core)".into()
+                }
+                (_, Some(reason)) => format!(
+                    "browsers need it remuxed or transcoded, which this server cannot do ({reason}); it is offered as it is and may not play"
+                ),
+            };
+            format!("Read: {}; {how}.", parts.join(", "))
+        }
+    })
+}
+
+/// A codec's name as people know it.
+fn codec_name(codec: &str) -> String {
+    match codec {
+        "h264" => "H.264".into(),
+        "hevc" => "HEVC".into(),
+        "vp9" => "VP9".into(),
+        "vp8" => "VP8".into(),
+        "av1" => "AV1".into(),
+        "mpeg4" => "MPEG-4".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// What the staff's catalog page says about playback on this server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaHealth {
+    /// Whether files browsers cannot play as they are get remuxed or
+    /// transcoded, and why not.
+    pub transcoding: String,
+    /// Whether media files are read (ffprobe).
+    pub probing: String,
+    /// Files that cannot be played (path, why), newest first.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Playback on this server, in words: ffmpeg, ffprobe, unreadable files.
+pub async fn health(state: &AppState) -> Result<MediaHealth, AppError> {
+    let transcoding = match state.media.ffmpeg() {
+        Tool::Ready { version } => format!(
+            "Files browsers cannot play as they are are remuxed or transcoded to HLS on demand ({version})."
+        ),
+        Tool::Missing { reason } => format!(
+            "No remuxing or transcoding: {reason}. Only files browsers play as they are (MP4, WebM) and pre-packaged HLS are offered."
+        ),
+        Tool::Unknown => "Checking for ffmpeg…".into(),
+    };
+    let probing = match state.media.ffprobe() {
+        Tool::Ready { .. } => {
+            "Media files are read with ffprobe when they are scanned or changed.".into()
+        }
+        Tool::Missing { reason } => format!(
+            "Media files are not read: {reason}. Durations, codecs and audio tracks stay unknown."
+        ),
+        Tool::Unknown => "Checking for ffprobe…".into(),
+    };
+    let unreadable = state
+        .store
+        .media_probe_failures(20)
+        .await?
+        .into_iter()
+        .map(|r| (r.path, r.error.unwrap_or_default()))
+        .collect();
+    Ok(MediaHealth {
+        transcoding,
+        probing,
+        unreadable,
+    })
+}

@@ -58,6 +58,8 @@ struct ListParams {
 #[template(path = "library/editor_list.html")]
 struct ListPage {
     l: Layout,
+    /// Playback on this server (ffmpeg, ffprobe, unreadable files).
+    media: crate::media::MediaHealth,
     q: String,
     titles: Vec<EditorRow>,
     page: u32,
@@ -78,8 +80,10 @@ async fn list_page(
     let mut titles = editor::list(state, &p.q, page).await?;
     let has_more = titles.len() > editor::PAGE as usize;
     titles.truncate(editor::PAGE as usize);
+    let media = editor::media_health(state).await?;
     Ok(ListPage {
         l,
+        media,
         q: p.q,
         titles,
         page,

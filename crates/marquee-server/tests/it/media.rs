@@ -598,4 +598,34 @@ async fn without_ffmpeg_only_direct_play_is_offered_and_it_says_why() {
         .map(|x| s(&x["method"]))
         .collect();
     assert_eq!(methods, ["direct"], "{v}");
+    // The staff's catalog page says why, and which file cannot be played.
+    let admin = app
+        .login_as("catalog-admin@example.com", marquee_domain::Role::Admin)
+        .await;
+    let html = app
+        .get("/staff/catalog", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("No remuxing or transcoding: `/nonexistent/ffmpeg` was not found"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Broken Reel (2024).mp4</span>: not a media file"),
+        "{html}"
+    );
+    // The title's editor says how its file plays.
+    let html = app
+        .get(&format!("/staff/catalog/{two}"), Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("2 audio tracks (English, French)")
+            && html.contains("which this server cannot do"),
+        "{html}"
+    );
 }
