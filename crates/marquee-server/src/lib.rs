@@ -52,6 +52,7 @@ pub mod perks;
 pub mod plans;
 pub mod playback;
 pub mod privacy;
+pub mod ranged;
 pub mod recs;
 pub mod service;
 pub mod streams;

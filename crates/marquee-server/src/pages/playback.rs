@@ -16,7 +16,6 @@ use axum::Router;
 use marquee_domain::TitleKind;
 use marquee_store::playback::ActiveStream;
 use serde::Deserialize;
-use tower::ServiceExt;
 
 const PLAYER_JS: &str = include_str!("../../static/player.js");
 /// hls.js 1.7.4 (Apache-2.0, see `static/hls.LICENSE`): `player.js` loads
@@ -233,11 +232,7 @@ async fn media(
         return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response());
     };
     let file = crate::playback::media_of(&state, id).await?;
-    let resp = tower_http::services::ServeFile::new(&file.path)
-        .oneshot(req)
-        .await
-        .map_err(|e| AppError::Internal(format!("serving media: {e}")))?;
-    let mut resp = resp.map(axum::body::Body::new).into_response();
+    let mut resp = crate::ranged::serve(&file.path, req).await?;
     if let Ok(v) = header::HeaderValue::from_str(&access.cache_control()) {
         resp.headers_mut().insert(header::CACHE_CONTROL, v);
     }

@@ -448,6 +448,28 @@ async fn the_segment_cache_holds_its_cap_under_a_burst_of_seeks() {
     ffmpeg_found(&app).await;
     let two = title(&app, "Two Tongues").await;
     let a = app.signup("seeker-a@example.com").await;
+    // Direct play streams a range longer than one read in several reads.
+    let plain = title(&app, "Plain Clip").await;
+    let v = info(&app, &a, plain, "").await;
+    let on_disk =
+        std::fs::read(lib.join("Movies/Plain Clip (2024)/Plain Clip (2024).mp4")).unwrap();
+    assert!(on_disk.len() as u64 > 2 * marquee_server::ranged::CHUNK);
+    let r = app
+        .client
+        .get(app.url(s(&v["sources"][0]["url"])))
+        .header("Range", "bytes=100-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 100-{}/{}", on_disk.len() - 1, on_disk.len()).as_str()
+    );
+    assert!(
+        r.bytes().await.unwrap() == on_disk[100..],
+        "the bytes of the file"
+    );
     let b = app.signup("seeker-b@example.com").await;
 
     // Watch the cache while two viewers seek about.
