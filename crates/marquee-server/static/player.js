@@ -520,7 +520,7 @@
     $("vb-mute").setAttribute("aria-label", video.muted ? "Sound on" : "Mute");
     $("vb-full").setAttribute("aria-label", fullscreenEl() ? "Leave full screen" : "Full screen");
   }
-  if (video) {
+  function initVideo(known) {
     // Scripted controls replace the browser's (kept for pages without script).
     video.removeAttribute("controls");
     video.tabIndex = 0;
@@ -643,7 +643,7 @@
     });
     // playback-info: the preferred source (the page's own link stays when
     // it is the same file, or when the call fails), audio and subtitle tracks.
-    playbackInfo(null).then(function (info) {
+    var apply = function (info) {
       if (!info) return;
       audioTracks = info.audio_tracks || [];
       buildAudioMenu();
@@ -655,9 +655,28 @@
         return;
       }
       if (first.protocol !== "hls" && pathOf(first.url) === pathOf(video.currentSrc || video.getAttribute("src"))) { source = first; return; }
-      useSource(first, { time: video.currentTime || 0, paused: video.paused });
-    });
+      useSource(first, { time: video.currentTime || (session ? 0 : moment / 1000), paused: video.paused });
+    };
+    if (known) apply(known); else playbackInfo(null).then(apply);
     renderBar();
+  }
+  if (video) initVideo(null);
+  // A title the page had no file for may still have a source (an
+  // operator's packaged HLS): the simulated player becomes a real one.
+  else if ($("screen")) {
+    playbackInfo(null).then(function (info) {
+      if (!info || !info.sources || !info.sources.length || session || starting) return;
+      var v = document.createElement("video");
+      v.id = "video";
+      v.preload = "metadata";
+      v.setAttribute("playsinline", "");
+      $("screen").parentNode.replaceChild(v, $("screen"));
+      video = v;
+      if (info.duration_ms > 0) duration = info.duration_ms;
+      $("shortcuts").hidden = false;
+      initVideo(info);
+      render();
+    });
   }
 
   setInterval(tick, 250);
@@ -692,7 +711,8 @@
           b.dataset.ms = String(at);
           b.textContent = "Resume from " + fmt(at);
           b.hidden = at <= 0;
-          $("play-start").textContent = at > 0 ? "Play from start" : "Play";
+          // A shared moment keeps its "Play from 1:30".
+          if (!(moment > 0)) $("play-start").textContent = at > 0 ? "Play from start" : "Play";
         }
       });
     });

@@ -22,12 +22,30 @@ const PLAYER_JS: &str = include_str!("../../static/player.js");
 /// it on demand for an HLS source in a browser without native HLS.
 const HLS_JS: &str = include_str!("../../static/hls.min.js");
 
-/// The site's Content-Security-Policy (`crate::app`'s default) plus
-/// `media-src 'self' blob:` for the watch page alone: hls.js plays through
+/// The site's Content-Security-Policy (`crate::app`'s default) for the
+/// watch page, which adds `media-src 'self' blob:`: hls.js plays through
 /// Media Source Extensions, whose `blob:` object URL the `<video>` loads.
 /// Workers stay off (`enableWorker: false` in `player.js`), so no
-/// `worker-src blob:` is needed.
-const WATCH_CSP: &str = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// `worker-src blob:` is needed. With `[playback] cdn_base`, its origin may
+/// serve media and be fetched (an operator's packaged HLS, which hls.js
+/// loads with XHR).
+fn watch_csp(cdn_base: Option<&str>) -> String {
+    let cdn = cdn_base
+        .and_then(|b| {
+            let (scheme, rest) = b.split_once("://")?;
+            let host = rest.split('/').next()?;
+            let ok = matches!(scheme, "http" | "https")
+                && !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+            ok.then(|| format!(" {scheme}://{host}"))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; media-src 'self' blob:{cdn}; connect-src 'self'{cdn}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
 
 /// The player routes.
 pub fn routes() -> Router<AppState> {
@@ -203,10 +221,12 @@ async fn watch(
         others,
     })?;
     let mut resp = resp.into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(WATCH_CSP),
-    );
+    if let Ok(v) =
+        header::HeaderValue::from_str(&watch_csp(state.config.playback.cdn_base.as_deref()))
+    {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     Ok(resp)
 }
 
@@ -286,4 +306,29 @@ async fn hide(
         .hide_from_continue_watching(pid, id, state.clock.now_ms())
         .await?;
     Ok(Redirect::to("/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::watch_csp;
+
+    #[test]
+    fn the_watch_page_allows_blob_media_and_the_cdn_origin_only() {
+        let plain = watch_csp(None);
+        assert!(plain.contains("media-src 'self' blob:;"), "{plain}");
+        assert!(plain.contains("connect-src 'self';"), "{plain}");
+        assert!(!plain.contains("worker-src"), "{plain}");
+        let cdn = watch_csp(Some("https://cdn.example.com:8443/shows/"));
+        assert!(
+            cdn.contains("media-src 'self' blob: https://cdn.example.com:8443;"),
+            "{cdn}"
+        );
+        assert!(
+            cdn.contains("connect-src 'self' https://cdn.example.com:8443;"),
+            "{cdn}"
+        );
+        // Nothing that could end the directive or add another.
+        assert_eq!(watch_csp(Some("https://a.example; script-src *")), plain);
+        assert_eq!(watch_csp(Some("ftp://a.example/")), plain);
+    }
 }

@@ -1001,10 +1001,25 @@ fn clock_secs(text: &str) -> i64 {
 /// key frame each second) at `path` with `ffmpeg`, or returns false and
 /// says why when `ffmpeg` is not installed outside CI (`.ci/run` installs it).
 fn make_clip(path: &std::path::Path, secs: u32) -> bool {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+    make_clip_with(path, secs, &[(440, "eng")])
+}
+
+/// The same with one audio track per `(tone Hz, language)`.
+fn make_clip_with(path: &std::path::Path, secs: u32, audio: &[(u32, &str)]) -> bool {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"]);
+    for (hz, _) in audio {
+        cmd.args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency={hz}:sample_rate=48000"));
+    }
+    cmd.args(["-map", "0:v"]);
+    for (n, (_, lang)) in audio.iter().enumerate() {
+        cmd.args(["-map", &format!("{}:a", n + 1)])
+            .arg(format!("-metadata:s:a:{n}"))
+            .arg(format!("language={lang}"));
+    }
+    let out = cmd
         .args(["-t", &secs.to_string()])
         .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
         .args([
@@ -1444,6 +1459,128 @@ async fn browser_player_controls_seek_play_and_subtitles() {
         assert_eq!(errors[0].code, "MEDIA_ERR_SRC_NOT_SUPPORTED");
         assert_eq!(errors[0].message, "this media link is not valid");
         assert_eq!(errors[0].title_id, Some(ep));
+    };
+    run.await;
+    c.close().await.unwrap();
+}
+
+/// Another audio track switches the source in place: playback-info offers
+/// it as remuxed HLS, which a browser without native HLS plays through the
+/// vendored hls.js (Chromium's own HLS is hidden from the player here), from
+/// where it was and still playing.
+#[tokio::test]
+async fn browser_audio_track_switch_plays_hls_through_hls_js() {
+    use crate::browser::{browser, start_driver, wait_for, wait_text};
+    use fantoccini::Locator;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let media = tempfile::tempdir().unwrap();
+    if !make_clip_with(
+        &media.path().join("clip.mp4"),
+        30,
+        &[(440, "eng"), (880, "fra")],
+    ) {
+        return;
+    }
+    let (app, ep) = app_with_clip(media.path()).await;
+    let token = app.signup("hls@example.com").await;
+    // The file is read (ffprobe) in the background: wait for its tracks.
+    let mut info = Value::Null;
+    for _ in 0..150 {
+        info = get(&app, &format!("/api/v1/titles/{ep}/playback-info"), &token).await;
+        if info["audio_tracks"].as_array().map_or(0, Vec::len) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(info["audio_tracks"][1]["label"], "French", "{info}");
+    if info["transcoding"]["available"] != true {
+        eprintln!("skipping the HLS switch: {}", info["transcoding"]["reason"]);
+        return;
+    }
+    let c = browser(&driver).await;
+    let run = async {
+        crate::browser::log_in(&c, &app, "hls@example.com", PASSWORD).await;
+        wait_text(&c, "main h1", |t| t.starts_with("Welcome")).await;
+        c.goto(&app.url(&format!("/watch/{ep}"))).await.unwrap();
+        wait_for(&c, "#audio-wrap:not([hidden])").await;
+        js(
+            &c,
+            "const o = HTMLMediaElement.prototype.canPlayType;
+             HTMLMediaElement.prototype.canPlayType = function (t) { return /mpegurl/i.test(t) ? '' : o.call(this, t); };",
+        )
+        .await;
+        c.find(Locator::Css("#vb-play"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_js(
+            &c,
+            "playing the file",
+            "document.getElementById('video').currentTime >= 2",
+        )
+        .await;
+        let src = js(&c, "return document.getElementById('video').currentSrc;").await;
+        assert!(
+            src.as_str().unwrap().contains(&format!("/media/{ep}?")),
+            "{src}"
+        );
+        c.find(Locator::Css("#audio-button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let items = c
+            .find_all(Locator::Css("#audio-menu [role=menuitemradio]"))
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for i in &items {
+            names.push(i.text().await.unwrap());
+        }
+        assert_eq!(names, ["English", "French"]);
+        let before = current_time(&c).await;
+        items[1].click().await.unwrap();
+        wait_js(
+            &c,
+            "hls.js playing the French track",
+            "!!window.Hls && document.getElementById('video').currentSrc.startsWith('blob:') && !document.getElementById('video').paused && document.getElementById('video').readyState >= 3",
+        )
+        .await;
+        let after = current_time(&c).await;
+        assert!(
+            after >= before - 0.5 && after < before + 4.0,
+            "switched at {before} s, playing at {after} s"
+        );
+        wait_js(
+            &c,
+            "moving on",
+            &format!(
+                "document.getElementById('video').currentTime > {}",
+                after + 1.0
+            ),
+        )
+        .await;
+        assert_eq!(
+            js(
+                &c,
+                "return document.querySelector('#audio-menu [aria-checked=true]').textContent;"
+            )
+            .await,
+            "French"
+        );
+        let status = c
+            .find(Locator::Css("#status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(status, "Playing on this browser");
     };
     run.await;
     c.close().await.unwrap();
