@@ -1464,6 +1464,51 @@ async fn browser_player_controls_seek_play_and_subtitles() {
     c.close().await.unwrap();
 }
 
+/// The vendored hls.js is served from the binary, compressed like the
+/// other static scripts, and the watch page's CSP lets it play (blob: media)
+/// without opening workers.
+#[tokio::test]
+async fn hls_js_is_served_compressed_and_the_watch_page_allows_blob_media() {
+    let app = TestApp::builder().demo().start().await;
+    let http = reqwest::Client::new();
+    let r = http
+        .get(app.url("/static/hls.min.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/javascript");
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let body = r.bytes().await.unwrap();
+    assert!(body.len() < 300_000, "{} bytes", body.len());
+    let plain = http
+        .get(app.url("/static/hls.min.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(plain.len() > 500_000 && plain.contains("enableWorker"));
+    let token = app.signup("csp@example.com").await;
+    let ep = episodes(&app, "Harbour Lights").await[0];
+    let r = app.get(&format!("/watch/{ep}"), Some(&token)).await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("media-src 'self' blob:;"), "{csp}");
+    assert!(
+        !csp.contains("worker-src") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    // Other pages keep the site's policy.
+    let csp = app.get("/", Some(&token)).await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!csp.contains("blob:"), "{csp}");
+}
+
 /// Another audio track switches the source in place: playback-info offers
 /// it as remuxed HLS, which a browser without native HLS plays through the
 /// vendored hls.js (Chromium's own HLS is hidden from the player here), from
