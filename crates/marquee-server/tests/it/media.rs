@@ -162,6 +162,52 @@ async fn ffmpeg_found(app: &TestApp) {
     .await;
 }
 
+/// A server with the three-movie library scanned and read by ffprobe
+/// (as `marquee import catalog` does), once its workers found ffmpeg. Keep
+/// `_dir` bound (not `..`): the library is deleted with it.
+struct Scanned {
+    app: TestApp,
+    clock: Arc<ManualClock>,
+    lib: PathBuf,
+    report: marquee_server::media::probe::ProbeReport,
+    _dir: tempfile::TempDir,
+}
+
+async fn scanned(secs: u32, f: impl FnOnce(&mut Config)) -> Scanned {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = app_with(clock.clone(), f).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), secs);
+    import(&app, &lib).await;
+    let report = probe(&app, &clock).await;
+    ffmpeg_found(&app).await;
+    Scanned {
+        app,
+        clock,
+        lib,
+        report,
+        _dir: dir,
+    }
+}
+
+/// The scan's ffprobe pass.
+async fn probe(app: &TestApp, clock: &ManualClock) -> marquee_server::media::probe::ProbeReport {
+    let media_dir = app
+        .state
+        .config
+        .playback
+        .media_dir_in(&app.state.config.data_dir);
+    probe_pending(
+        app.store().as_ref(),
+        &media_dir,
+        "ffprobe",
+        clock.now_ms(),
+        &mut NoProgress,
+    )
+    .await
+    .unwrap()
+}
+
 async fn info(app: &TestApp, token: &str, id: i64, q: &str) -> Value {
     let r = app
         .get(
@@ -219,43 +265,22 @@ async fn a_scanned_clip_plays_direct_and_as_hls_with_its_tracks() {
     if !have_ffmpeg() {
         return;
     }
-    let clock = Arc::new(ManualClock::new(T0));
-    let app = app_with(clock.clone(), |_| {}).await;
-    let dir = tempfile::tempdir().unwrap();
-    let lib = library(dir.path(), 10);
-    import(&app, &lib).await;
     // The scan's probe: the corrupt file is reported, the others read,
     // and titles without a runtime take the media's.
-    let media_dir = app
-        .state
-        .config
-        .playback
-        .media_dir_in(&app.state.config.data_dir);
-    let report = probe_pending(
-        app.store().as_ref(),
-        &media_dir,
-        "ffprobe",
-        clock.now_ms(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    let Scanned {
+        app,
+        clock,
+        report,
+        _dir: dir,
+        ..
+    } = scanned(10, |_| {}).await;
     assert_eq!(report.probed, 3, "{report:?}");
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(report.failed[0].0.ends_with("Broken Reel (2024).mp4"));
     assert!(report.runtimes_set >= 2, "{report:?}");
     // Probing again reads nothing new.
-    let again = probe_pending(
-        app.store().as_ref(),
-        &media_dir,
-        "ffprobe",
-        clock.now_ms(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    let again = probe(&app, &clock).await;
     assert_eq!((again.probed, again.unchanged), (0, 3), "{again:?}");
-    ffmpeg_found(&app).await;
 
     let (two, plain, broken) = (
         title(&app, "Two Tongues").await,
@@ -426,26 +451,12 @@ async fn the_segment_cache_holds_its_cap_under_a_burst_of_seeks() {
         return;
     }
     let cap: u64 = 1024 * 1024;
-    let clock = Arc::new(ManualClock::new(T0));
-    let app = app_with(clock.clone(), |c| c.playback.hls_cache_mb = 1).await;
-    let dir = tempfile::tempdir().unwrap();
-    let lib = library(dir.path(), 60);
-    import(&app, &lib).await;
-    let media_dir = app
-        .state
-        .config
-        .playback
-        .media_dir_in(&app.state.config.data_dir);
-    probe_pending(
-        app.store().as_ref(),
-        &media_dir,
-        "ffprobe",
-        clock.now_ms(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
-    ffmpeg_found(&app).await;
+    let Scanned {
+        app,
+        lib,
+        _dir: _keep,
+        ..
+    } = scanned(60, |c| c.playback.hls_cache_mb = 1).await;
     let two = title(&app, "Two Tongues").await;
     let a = app.signup("seeker-a@example.com").await;
     // Direct play streams a range longer than one read in several reads.
@@ -536,26 +547,10 @@ async fn ffmpeg_failing_mid_stream_is_an_error_the_player_can_show() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let clock = Arc::new(ManualClock::new(T0));
     let fake_path = fake.to_string_lossy().into_owned();
-    let app = app_with(clock.clone(), |c| c.playback.ffmpeg = fake_path).await;
-    let lib = library(dir.path(), 30);
-    import(&app, &lib).await;
-    let media_dir = app
-        .state
-        .config
-        .playback
-        .media_dir_in(&app.state.config.data_dir);
-    probe_pending(
-        app.store().as_ref(),
-        &media_dir,
-        "ffprobe",
-        clock.now_ms(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
-    ffmpeg_found(&app).await;
+    let Scanned {
+        app, _dir: _keep, ..
+    } = scanned(30, |c| c.playback.ffmpeg = fake_path).await;
     let two = title(&app, "Two Tongues").await;
     let viewer = app.signup("crash@example.com").await;
     let v = info(&app, &viewer, two, "").await;
@@ -582,29 +577,12 @@ async fn without_ffmpeg_only_direct_play_is_offered_and_it_says_why() {
     if !have_ffmpeg() {
         return;
     }
-    let clock = Arc::new(ManualClock::new(T0));
-    let app = app_with(clock.clone(), |c| {
+    let Scanned {
+        app, _dir: _keep, ..
+    } = scanned(4, |c| {
         c.playback.ffmpeg = "/nonexistent/ffmpeg".into();
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let lib = library(dir.path(), 4);
-    import(&app, &lib).await;
-    let media_dir = app
-        .state
-        .config
-        .playback
-        .media_dir_in(&app.state.config.data_dir);
-    probe_pending(
-        app.store().as_ref(),
-        &media_dir,
-        "ffprobe",
-        clock.now_ms(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
-    ffmpeg_found(&app).await;
     let two = title(&app, "Two Tongues").await;
     let viewer = app.signup("noffmpeg@example.com").await;
     let v = info(&app, &viewer, two, "").await;
