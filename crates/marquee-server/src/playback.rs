@@ -1006,15 +1006,21 @@ pub fn language_name(code: &str) -> Option<&'static str> {
     })
 }
 
-/// The `n`th subtitle file of a title as WebVTT (SubRip converted), at
-/// most 5 MB; 404 when there is no such file or it has no readable cue.
+/// The `n`th subtitle track of a title as WebVTT: its sidecar files first
+/// (SubRip converted, at most 5 MB), then the text subtitles inside the
+/// media file (extracted by ffmpeg); 404 when there is no such track or it
+/// has no readable cue.
 pub async fn subtitle_vtt(state: &AppState, title_id: i64, n: usize) -> Result<String, AppError> {
-    let file = media_of(state, title_id)
-        .await?
-        .subtitles
-        .into_iter()
-        .nth(n)
-        .ok_or_else(|| AppError::NotFound(format!("title {title_id} has no subtitle file {n}")))?;
+    let media = media_of(state, title_id).await?;
+    let sidecars = media.subtitles.len();
+    if n >= sidecars {
+        // Past the files beside it: the text subtitles inside the file.
+        return crate::media::embedded_subtitle_vtt(state, &media.path, n - sidecars).await;
+    }
+    let file =
+        media.subtitles.into_iter().nth(n).ok_or_else(|| {
+            AppError::NotFound(format!("title {title_id} has no subtitle file {n}"))
+        })?;
     let bytes = tokio::fs::read(&file.path)
         .await
         .map_err(|e| AppError::NotFound(format!("the subtitle file cannot be read: {e}")))?;

@@ -613,6 +613,8 @@ impl Hls {
                 .saturating_sub(others),
         );
         let _ = std::fs::remove_file(s.dir.join(format!("job{first}.m3u8")));
+        std::fs::create_dir_all(&s.dir)
+            .map_err(|e| AppError::Internal(format!("HLS cache {}: {e}", s.dir.display())))?;
         let log = std::fs::File::create(s.log_path())
             .map_err(|e| AppError::Internal(format!("HLS log: {e}")))?;
         let args = s.ffmpeg_args(first, end, self.segment_s);
@@ -658,12 +660,16 @@ impl Hls {
                             s.harvest(j.first, j.end, true);
                             *job = None;
                         }
-                        Exit::Failed(why) => {
+                        // Left for the request waiting on it, which
+                        // answers with ffmpeg's words and cleans up; one
+                        // nobody waits on any more goes with its session.
+                        Exit::Failed(why) if now - s.last_used.load(Ordering::Relaxed) > 10_000 => {
                             tracing::warn!(title = s.title_id, %why, "HLS job failed");
                             *job = None;
                             drop(job);
                             self.close(&s).await;
                         }
+                        Exit::Failed(_) => {}
                     }
                 }
             }

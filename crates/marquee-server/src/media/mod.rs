@@ -278,6 +278,37 @@ pub async fn playback_info(
             format: "vtt".into(),
         });
     }
+    let sidecars = file.subtitles.len();
+    if let (Ok(Some(probe)), true) = (reading(state, &file.path).await?, ffmpeg.is_ready()) {
+        for (k, t) in probe.subtitles.iter().filter(|t| t.is_text()).enumerate() {
+            let n = sidecars + k;
+            let lang = t.language.as_deref();
+            let mut label = t
+                .title
+                .clone()
+                .or_else(|| {
+                    lang.and_then(crate::playback::language_name)
+                        .map(str::to_string)
+                })
+                .or_else(|| lang.map(str::to_uppercase))
+                .unwrap_or_else(|| format!("Subtitles {}", n + 1));
+            if t.forced {
+                label.push_str(" (forced)");
+            }
+            info.subtitle_tracks.push(SubtitleTrackInfo {
+                index: u32::try_from(n).unwrap_or(u32::MAX),
+                language: t.language.clone(),
+                label,
+                url: signed_media_url(
+                    state,
+                    &crate::playback::subtitle_link_path(title_id, n),
+                    pid,
+                )
+                .await?,
+                format: "vtt".into(),
+            });
+        }
+    }
     let direct_url =
         signed_media_url(state, &crate::playback::media_link_path(title_id), pid).await?;
     let direct = |probe: Option<&MediaInfo>| PlaybackSource {
@@ -566,4 +597,56 @@ pub async fn health(state: &AppState) -> Result<MediaHealth, AppError> {
         probing,
         unreadable,
     })
+}
+
+/// The `k`th text subtitle track inside a media file as WebVTT, extracted
+/// by ffmpeg (at most 5 MB, 60 s); 404 when there is none or it cannot be.
+pub async fn embedded_subtitle_vtt(
+    state: &AppState,
+    path: &Path,
+    k: usize,
+) -> Result<String, AppError> {
+    let none = || {
+        AppError::NotFound(format!(
+            "this title has no subtitle track {k} inside its file"
+        ))
+    };
+    let Ok(Some(info)) = reading(state, path).await? else {
+        return Err(none());
+    };
+    let Some(track) = info.subtitles.iter().filter(|t| t.is_text()).nth(k) else {
+        return Err(none());
+    };
+    if !state.media.ffmpeg().is_ready() {
+        return Err(AppError::NotFound(
+            "subtitles inside the file need ffmpeg, which this server does not have".into(),
+        ));
+    }
+    let run = tokio::process::Command::new(&state.config.playback.ffmpeg)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            &format!("0:{}", track.index),
+            "-f",
+            "webvtt",
+            "pipe:1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .map_err(|_| AppError::Transcoder("extracting subtitles took over 60 s".into()))?
+        .map_err(|e| AppError::Transcoder(format!("ffmpeg could not be run: {e}")))?;
+    if !out.status.success() {
+        return Err(AppError::Transcoder(format!(
+            "the subtitles could not be extracted: {}",
+            tools::last_line(&out.stderr)
+        )));
+    }
+    if out.stdout.len() > 5 * 1024 * 1024 {
+        return Err(AppError::NotFound("the subtitle track is over 5 MB".into()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -98,12 +98,34 @@ pub fn make_clip(out: &Path, secs: u32, two_audio: bool, faststart: bool) {
 }
 
 /// A library folder with three movies: "Two Tongues" (Matroska, two audio
-/// tracks, English subtitles: remuxed), "Plain Clip" (MP4: direct) and
+/// tracks, French subtitles inside and English ones beside it: remuxed), "Plain Clip" (MP4: direct) and
 /// "Broken Reel" (a truncated MP4).
 fn library(root: &Path, secs: u32) -> PathBuf {
     let lib = root.join("library");
     let two = lib.join("Movies/Two Tongues (2024)/Two Tongues (2024).mkv");
-    make_clip(&two, secs, true, false);
+    let plain_two = root.join("two-without-subtitles.mkv");
+    make_clip(&plain_two, secs, true, false);
+    // French subtitles inside the file, English ones beside it.
+    let fr = root.join("inside.fr.srt");
+    std::fs::write(&fr, "1\n00:00:02,000 --> 00:00:04,000\nUn train arrive.\n").unwrap();
+    std::fs::create_dir_all(two.parent().unwrap()).unwrap();
+    ffmpeg(&[
+        "-i",
+        &plain_two.to_string_lossy(),
+        "-i",
+        &fr.to_string_lossy(),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c",
+        "copy",
+        "-c:s",
+        "srt",
+        "-metadata:s:s:0",
+        "language=fre",
+        &two.to_string_lossy(),
+    ]);
     std::fs::write(
         two.with_file_name("Two Tongues (2024).en.srt"),
         "1\n00:00:01,000 --> 00:00:03,000\nHello there.\n\n2\n00:00:04,000 --> 00:00:06,000\nBonjour.\n",
@@ -337,7 +359,27 @@ async fn a_scanned_clip_plays_direct_and_as_hls_with_its_tracks() {
         .map(|a| s(&a["label"]))
         .collect();
     assert_eq!(labels, ["English", "French"], "{v}");
-    assert_eq!(v["subtitle_tracks"][0]["label"], "English");
+    let subs: Vec<&str> = v["subtitle_tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| s(&t["label"]))
+        .collect();
+    assert_eq!(
+        subs,
+        ["English", "French"],
+        "beside the file, then inside it: {v}"
+    );
+    let inside = app
+        .get(s(&v["subtitle_tracks"][1]["url"]), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        inside.starts_with("WEBVTT") && inside.contains("Un train arrive."),
+        "{inside}"
+    );
     let vtt = app
         .get(s(&v["subtitle_tracks"][0]["url"]), None)
         .await
