@@ -841,9 +841,23 @@ pub struct SubtitleFile {
 /// directory), else the first one scanned from a library folder that is
 /// still there. URLs (pre-packaged streams) are not played yet.
 pub async fn media_for(state: &AppState, t: &PlayableTitle) -> Result<Option<MediaFile>, AppError> {
+    media_lookup(state, t, true).await
+}
+
+/// [`media_for`], its subtitles found only `with_subtitles` (the file's
+/// own route serves every range request, and needs only the file).
+async fn media_lookup(
+    state: &AppState,
+    t: &PlayableTitle,
+    with_subtitles: bool,
+) -> Result<Option<MediaFile>, AppError> {
     if let Some(rel) = &t.media_path {
         return Ok(media_file(state, rel).ok().map(|path| {
-            let subtitles = sidecars_of(&path);
+            let subtitles = if with_subtitles {
+                sidecars_of(&path)
+            } else {
+                Vec::new()
+            };
             MediaFile { path, subtitles }
         }));
     }
@@ -861,6 +875,7 @@ pub async fn media_for(state: &AppState, t: &PlayableTitle) -> Result<Option<Med
         let subtitles: Vec<SubtitleFile> = m
             .subtitles
             .iter()
+            .filter(|_| with_subtitles)
             .filter_map(|s| inside_library(root, s))
             .enumerate()
             .map(|(i, path)| {
@@ -927,6 +942,20 @@ pub async fn media_of(state: &AppState, title_id: i64) -> Result<MediaFile, AppE
         .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
     media_for(state, &t)
         .await?
+        .ok_or_else(|| AppError::NotFound("this title has no media file".into()))
+}
+
+/// A title's playable file without its subtitles (what `/media/{id}`
+/// serves), or 404.
+pub async fn media_file_of(state: &AppState, title_id: i64) -> Result<PathBuf, AppError> {
+    let t = state
+        .store
+        .playable_title(title_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
+    media_lookup(state, &t, false)
+        .await?
+        .map(|m| m.path)
         .ok_or_else(|| AppError::NotFound("this title has no media file".into()))
 }
 
