@@ -237,11 +237,12 @@ impl Session {
                 ]);
             }
         }
-        if !has_audio {
-        } else if audio_copy {
-            a.extend(["-c:a".into(), "copy".into()]);
-        } else {
-            a.extend(["-c:a", "aac", "-b:a", "160k", "-ac", "2"].map(String::from));
+        if has_audio {
+            if audio_copy {
+                a.extend(["-c:a".into(), "copy".into()]);
+            } else {
+                a.extend(["-c:a", "aac", "-b:a", "160k", "-ac", "2"].map(String::from));
+            }
         }
         a.extend(
             [

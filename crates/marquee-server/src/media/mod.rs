@@ -278,8 +278,10 @@ pub async fn playback_info(
             format: "vtt".into(),
         });
     }
+    // What ffprobe read, once: the embedded subtitles and the sources.
+    let read = reading(state, &file.path).await?;
     let sidecars = file.subtitles.len();
-    if let (Ok(Some(probe)), true) = (reading(state, &file.path).await?, ffmpeg.is_ready()) {
+    if let (Ok(Some(probe)), true) = (&read, ffmpeg.is_ready()) {
         for (k, t) in probe.subtitles.iter().filter(|t| t.is_text()).enumerate() {
             let n = sidecars + k;
             let lang = t.language.as_deref();
@@ -322,7 +324,7 @@ pub async fn playback_info(
         width: probe.and_then(|i| i.video.as_ref().map(|v| v.width)),
         height: probe.and_then(|i| i.video.as_ref().map(|v| v.height)),
     };
-    match reading(state, &file.path).await? {
+    match read {
         Err(reason) => {
             // A corrupt or truncated file: nothing to offer.
             info.problem = Some(format!("the media file cannot be played: {reason}"));
