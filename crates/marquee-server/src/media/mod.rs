@@ -570,9 +570,13 @@ pub struct MediaHealth {
 /// Playback on this server, in words: ffmpeg, ffprobe, unreadable files.
 pub async fn health(state: &AppState) -> Result<MediaHealth, AppError> {
     let transcoding = match state.media.ffmpeg() {
-        Tool::Ready { version } => format!(
-            "Files browsers cannot play as they are are remuxed or transcoded to HLS on demand ({version})."
-        ),
+        Tool::Ready { version } => {
+            // "ffmpeg version 5.1.6-0+deb12u1 Copyright (c) …": the version.
+            let v = version.split_whitespace().nth(2).unwrap_or("");
+            format!(
+                "Files browsers cannot play as they are get remuxed or transcoded to HLS on demand (ffmpeg {v})."
+            )
+        }
         Tool::Missing { reason } => format!(
             "No remuxing or transcoding: {reason}. Only files browsers play as they are (MP4, WebM) and pre-packaged HLS are offered."
         ),
