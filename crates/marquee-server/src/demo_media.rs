@@ -483,6 +483,7 @@ async fn point_at_clip(state: &AppState, job: &Job, duration_s: i64) -> Result<b
             .store
             .set_media_path(job.title_id, Some(&job.rel))
             .await?;
+        state.media.open.forget(job.title_id);
         changed = true;
     }
     if current.map(|t| t.duration_ms) != Some(duration_s * 1000) {

@@ -946,17 +946,49 @@ pub async fn media_of(state: &AppState, title_id: i64) -> Result<MediaFile, AppE
 }
 
 /// A title's playable file without its subtitles (what `/media/{id}`
-/// serves), or 404.
-pub async fn media_file_of(state: &AppState, title_id: i64) -> Result<PathBuf, AppError> {
+/// serves), open, or 404. A player's Range requests come many to a
+/// playback: the file stays open for a moment
+/// ([`crate::media::open::OpenFiles`]), sparing each request the title
+/// lookup, the path checks and the open.
+pub async fn open_media_file(
+    state: &AppState,
+    title_id: i64,
+) -> Result<std::sync::Arc<crate::media::open::OpenFile>, AppError> {
+    let now = std::time::Instant::now();
+    if let Some(f) = state.media.open.get(title_id, now) {
+        return Ok(f);
+    }
     let t = state
         .store
         .playable_title(title_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("title {title_id} not found")))?;
-    media_lookup(state, &t, false)
+    let path = media_lookup(state, &t, false)
         .await?
         .map(|m| m.path)
-        .ok_or_else(|| AppError::NotFound("this title has no media file".into()))
+        .ok_or_else(|| AppError::NotFound("this title has no media file".into()))?;
+    let opened = tokio::task::spawn_blocking(move || crate::media::open::OpenFile::open(path))
+        .await
+        .map_err(|e| AppError::Internal(format!("opening a media file: {e}")))?
+        .map_err(|e| AppError::NotFound(format!("this title's media file cannot be read: {e}")))?;
+    let opened = std::sync::Arc::new(opened);
+    state.media.open.put(title_id, opened.clone(), now);
+    Ok(opened)
+}
+
+/// Sets or clears a title's media file (a path inside the media
+/// directory, checked), effective at once for `/media/{id}`.
+pub async fn set_media_path(
+    state: &AppState,
+    title_id: i64,
+    rel: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(rel) = rel {
+        media_file(state, rel)?;
+    }
+    state.store.set_media_path(title_id, rel).await?;
+    state.media.open.forget(title_id);
+    Ok(())
 }
 
 /// `rel` inside the library folder `root`: a plain relative path to an

@@ -10,28 +10,30 @@
 //! blocking pool and back per 64 KiB; serving 1 MiB ranges to 32 readers it
 //! reached a third of nginx's throughput (`bench/media`), almost all of it
 //! in those hops. The ranges are parsed by `http-range-header`, the crate
-//! `ServeFile` itself uses.
+//! `ServeFile` itself uses. The file comes open
+//! ([`crate::media::open::OpenFiles`]): a playback's requests share one
+//! open file, so a range costs one hop to the blocking pool per [`CHUNK`]
+//! and nothing else that blocks.
 
 use crate::error::AppError;
+use crate::media::open::OpenFile;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::sync::Arc;
 use tower::ServiceExt;
 
 /// Bytes read at once.
 pub const CHUNK: u64 = 1024 * 1024;
 
-/// Serves `path` for `req` (see the module's doc).
-pub async fn serve(path: &Path, req: Request) -> Result<Response, AppError> {
-    let fast = single_range(path, req.method() == Method::GET, req.headers()).await?;
-    if let Some(resp) = fast {
+/// Serves the open `file` for `req` (see the module's doc).
+pub async fn serve(file: Arc<OpenFile>, req: Request) -> Result<Response, AppError> {
+    if let Some(resp) = single_range(&file, req.method() == Method::GET, req.headers()) {
         return Ok(resp);
     }
-    let resp = tower_http::services::ServeFile::new(path)
+    let resp = tower_http::services::ServeFile::new(&file.path)
         .oneshot(req)
         .await
         .map_err(|e| AppError::Internal(format!("serving a file: {e}")))?;
@@ -39,11 +41,7 @@ pub async fn serve(path: &Path, req: Request) -> Result<Response, AppError> {
 }
 
 /// The fast path, or `None` when `ServeFile` should answer.
-async fn single_range(
-    path: &Path,
-    get: bool,
-    h: &axum::http::HeaderMap,
-) -> Result<Option<Response>, AppError> {
+fn single_range(file: &Arc<OpenFile>, get: bool, h: &axum::http::HeaderMap) -> Option<Response> {
     let conditional = [
         header::IF_RANGE,
         header::IF_MATCH,
@@ -54,38 +52,22 @@ async fn single_range(
     .iter()
     .any(|c| h.contains_key(c));
     if !get || conditional {
-        return Ok(None);
+        return None;
     }
-    let Some(range) = h.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return Ok(None);
-    };
-    let Ok(parsed) = http_range_header::parse_range_header(range) else {
-        return Ok(None);
-    };
-    let owned = path.to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&owned)?;
-        let meta = f.metadata()?;
-        Ok::<_, std::io::Error>((f, meta))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("opening a file: {e}")))?;
-    let Ok((file, meta)) = opened else {
-        // Missing or unreadable: ServeFile says so.
-        return Ok(None);
-    };
-    let len = meta.len();
+    let range = h.get(header::RANGE).and_then(|v| v.to_str().ok())?;
+    let parsed = http_range_header::parse_range_header(range).ok()?;
+    let len = file.len;
     let ranges = match parsed.validate(len) {
         Ok(r) if r.len() == 1 && len > 0 => r,
-        _ => return Ok(None),
+        _ => return None,
     };
     let (start, end) = (*ranges[0].start(), *ranges[0].end());
     if start > end {
-        return Ok(None);
+        return None;
     }
-    let file = Arc::new(file);
+    let reader = file.clone();
     let body = futures_util::stream::unfold(start, move |pos| {
-        let file = file.clone();
+        let file = reader.clone();
         async move {
             if pos > end {
                 return None;
@@ -93,7 +75,7 @@ async fn single_range(
             let n = (end - pos + 1).min(CHUNK);
             let read = tokio::task::spawn_blocking(move || {
                 let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
-                file.read_exact_at(&mut buf, pos).map(|()| buf)
+                file.file.read_exact_at(&mut buf, pos).map(|()| buf)
             })
             .await;
             Some(match read {
@@ -106,7 +88,7 @@ async fn single_range(
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
     let hs = resp.headers_mut();
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let mime = mime_guess::from_path(&file.path).first_or_octet_stream();
     if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
         hs.insert(header::CONTENT_TYPE, v);
     }
@@ -115,13 +97,12 @@ async fn single_range(
     if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
         hs.insert(header::CONTENT_RANGE, v);
     }
-    if let Some(v) = meta
-        .modified()
-        .ok()
+    if let Some(v) = file
+        .modified
         .map(httpdate::fmt_http_date)
         .and_then(|d| HeaderValue::from_str(&d).ok())
     {
         hs.insert(header::LAST_MODIFIED, v);
     }
-    Ok(Some(resp))
+    Some(resp)
 }

@@ -6,7 +6,7 @@ use crate::error::{
     ApiError, ApiJson, ApiPath, ApiQuery, AppError, ErrorBody, ErrorDetail, OptionalJson,
 };
 use crate::events::PlaybackEvent;
-use crate::playback::{media_file, next_up_since, playable, profile_of};
+use crate::playback::{next_up_since, playable, profile_of};
 use crate::wire::{
     self,
     playback::{AccountStream, ActiveStream, PlayEvent, ProgressAck, RowItem, TitleProgress},
@@ -721,10 +721,7 @@ async fn set_media(
     ApiJson(b): ApiJson<MediaRequest>,
 ) -> Result<Json<MediaPath>, ApiError> {
     let t = playable(&state, id, "id").await?;
-    if let Some(rel) = &b.path {
-        media_file(&state, rel)?;
-    }
-    state.store.set_media_path(t.id, b.path.as_deref()).await?;
+    crate::playback::set_media_path(&state, t.id, b.path.as_deref()).await?;
     Ok(Json(MediaPath {
         title_id: t.id,
         path: b.path,

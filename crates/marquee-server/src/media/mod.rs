@@ -10,6 +10,7 @@
 //! `launch`: the tool check and probe worker, and the HLS sweeper.
 
 pub mod hls;
+pub mod open;
 pub mod probe;
 pub mod tools;
 
@@ -39,6 +40,8 @@ pub struct Media {
     pub probe_wake: tokio::sync::Notify,
     /// On-demand HLS: jobs and the segment cache.
     pub hls: hls::Hls,
+    /// Titles' media files kept open for a moment (`/media/{id}` ranges).
+    pub open: open::OpenFiles,
 }
 
 impl Media {
@@ -49,6 +52,7 @@ impl Media {
             ffprobe: RwLock::new(Tool::Unknown),
             probe_wake: tokio::sync::Notify::new(),
             hls: hls::Hls::new(config),
+            open: open::OpenFiles::default(),
         }
     }
 

@@ -209,7 +209,13 @@ pub async fn csrf_cookie_layer(
 ) -> Response {
     // The JSON API never renders forms: bearer clients need no cookie, and
     // cookie-authenticated writes carry the session's token in a header.
-    if req.uri().path().starts_with("/api/") {
+    // Media and static files render none either, and a `Set-Cookie` would
+    // keep a CDN from caching them (a signed media link is meant for one).
+    let path = req.uri().path();
+    if ["/api/", "/media/", "/static/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

@@ -251,8 +251,8 @@ async fn media(
     else {
         return Ok(Redirect::to(&format!("/login?next=/watch/{id}")).into_response());
     };
-    let file = crate::playback::media_file_of(&state, id).await?;
-    let mut resp = crate::ranged::serve(&file, req).await?;
+    let file = crate::playback::open_media_file(&state, id).await?;
+    let mut resp = crate::ranged::serve(file, req).await?;
     if let Ok(v) = header::HeaderValue::from_str(&access.cache_control()) {
         resp.headers_mut().insert(header::CACHE_CONTROL, v);
     }

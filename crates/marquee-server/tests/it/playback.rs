@@ -874,6 +874,8 @@ async fn media_files_are_served_with_ranges() {
     let r = app.get(&src, None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+    // No cookie either: a CDN does not cache an answer that sets one.
+    assert!(r.headers().get("set-cookie").is_none(), "{:?}", r.headers());
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
     // A CDN keeps it no longer than the link works.
     clock.advance(6 * 3_600_000 - 90_000);
@@ -987,6 +989,39 @@ async fn media_files_are_served_with_ranges() {
         }
         assert_eq!(status, want, "{range}");
     }
+    // Another file set for the title is served from the next request on
+    // (the open file kept for the title's ranges is forgotten)...
+    let other: Vec<u8> = (0..5_000u32).map(|i| (i % 13) as u8).collect();
+    std::fs::write(media.path().join("other.mp4"), &other).unwrap();
+    let (c, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/staff/titles/1/media",
+        &admin,
+        Some(json!({"path": "other.mp4"})),
+    )
+    .await;
+    assert_eq!(c, 200, "{v}");
+    let ranged = |range: &'static str| {
+        app.req(Method::GET, "/media/1", Some(&viewer))
+            .header("range", range)
+            .send()
+    };
+    let r = ranged("bytes=0-99").await.unwrap();
+    assert_eq!(r.headers()["content-range"], "bytes 0-99/5000");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &other[..100]);
+    // ...and a file replaced on disk within seconds.
+    let replaced: Vec<u8> = vec![7u8; 3_000];
+    std::fs::write(media.path().join("other.tmp"), &replaced).unwrap();
+    std::fs::rename(
+        media.path().join("other.tmp"),
+        media.path().join("other.mp4"),
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let r = ranged("bytes=0-99").await.unwrap();
+    assert_eq!(r.headers()["content-range"], "bytes 0-99/3000");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &replaced[..100]);
     // Anonymous visitors are sent to log in.
     assert_eq!(app.get("/media/1", None).await.status(), 303);
 }
