@@ -138,7 +138,9 @@
       seekBefore = false;
       playing = true; lastTick = Date.now(); sinceSend = 0;
       if (video) { seekTo(pos / 1000); playVideo(); }
-      $("pause").hidden = false; $("stop").hidden = false; $("resume").hidden = true;
+      // A real video pauses from its own control bar (and k/space); the
+      // row's Pause is the simulated player's.
+      $("pause").hidden = !!video; $("stop").hidden = false; $("resume").hidden = true;
       $("play-start").hidden = true; $("still-watching").hidden = true;
       hideNext();
       status("Playing on this browser");

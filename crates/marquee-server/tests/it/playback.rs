@@ -1255,7 +1255,15 @@ async fn browser_two_contexts_resume_and_also_playing() {
             (b_time - a_time).abs() < 1.0,
             "the second browser started at {b_time} s, the first stopped at {a_time} s"
         );
+        // Playing: Stop is offered; Pause is the control bar's alone.
         assert!(two
+            .find(Locator::Css("#stop"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap());
+        assert!(!two
             .find(Locator::Css("#pause"))
             .await
             .unwrap()
@@ -1375,7 +1383,12 @@ async fn browser_player_controls_seek_play_and_subtitles() {
         );
         scrub.send_keys("k").await.unwrap();
         wait_js(&c, "paused", "document.getElementById('video').paused").await;
-        wait_text(&c, "#pause", |t| t == "Play").await;
+        wait_js(
+            &c,
+            "the bar's button says Play",
+            "document.getElementById('vb-play').getAttribute('aria-label') === 'Play'",
+        )
+        .await;
         // The arrow keys skip 5 seconds, j 10 back.
         let before = current_time(&c).await;
         scrub.send_keys("\u{e014}").await.unwrap(); // ArrowRight
