@@ -1033,9 +1033,42 @@ pub(crate) fn emoji_polarity(c: char) -> Option<i8> {
     EMOJI_MAP.get(&(c as u32)).copied()
 }
 
+/// [`EMOTICONS`] by text (the first entry wins, as a scan of the list
+/// would find it), and the longest one's length: the tokenizer asks for
+/// every chunk of every text, so a hash look-up after a length check
+/// replaces a scan of the whole list.
+/// The bytes emoticons are made of come with it, so that most words are
+/// turned away before hashing.
+struct Emoticons {
+    map: FastMap<&'static str, i8>,
+    longest: usize,
+    bytes: [bool; 256],
+}
+
+static EMOTICON_MAP: LazyLock<Emoticons> = LazyLock::new(|| {
+    let mut map = FastMap::default();
+    let mut bytes = [false; 256];
+    for (e, p) in EMOTICONS {
+        map.entry(*e).or_insert(*p);
+        for b in e.bytes() {
+            bytes[usize::from(b)] = true;
+        }
+    }
+    let longest = EMOTICONS.iter().map(|(e, _)| e.len()).max().unwrap_or(0);
+    Emoticons {
+        map,
+        longest,
+        bytes,
+    }
+});
+
 /// Polarity of an ASCII emoticon, if `s` is one.
 pub(crate) fn emoticon_polarity(s: &str) -> Option<i8> {
-    EMOTICONS.iter().find(|(e, _)| *e == s).map(|(_, p)| *p)
+    let e = &*EMOTICON_MAP;
+    if s.len() > e.longest || !s.bytes().all(|b| e.bytes[usize::from(b)]) {
+        return None;
+    }
+    e.map.get(s).copied()
 }
 
 #[cfg(test)]
@@ -1068,6 +1101,11 @@ mod tests {
         assert!(is_negator("shouldn't"));
         assert!(!is_negator("note"));
         assert_eq!(emoticon_polarity(":("), Some(-1));
+        for (e, _) in EMOTICONS {
+            let first = EMOTICONS.iter().find(|(x, _)| x == e).map(|(_, p)| *p);
+            assert_eq!(emoticon_polarity(e), first, "{e}");
+        }
+        assert_eq!(emoticon_polarity(":-)))))))))))))))"), None);
         assert_eq!(emoticon_polarity("hello"), None);
         assert_eq!(emoji_polarity('\u{1F62D}'), Some(-2));
     }

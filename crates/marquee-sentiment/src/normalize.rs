@@ -179,13 +179,35 @@ fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
     Some(v)
 }
 
+/// Whether `word` has a run of 3+ identical characters (an elongation).
+pub(crate) fn has_long_run(word: &str) -> bool {
+    let mut prev: Option<char> = None;
+    let mut run = 0usize;
+    for c in word.chars() {
+        if Some(c) == prev {
+            run += 1;
+            if run == 3 {
+                return true;
+            }
+        } else {
+            prev = Some(c);
+            run = 1;
+        }
+    }
+    false
+}
+
 /// Squeeze runs of 3+ identical characters to `keep` characters.
-/// Returns the squeezed string and whether anything was squeezed.
-pub(crate) fn squeeze(word: &str, keep: usize) -> (String, bool) {
+/// Returns the squeezed string and whether anything was squeezed. Most
+/// words have no such run: they are handed back as they came, without a
+/// copy.
+pub(crate) fn squeeze(word: String, keep: usize) -> (String, bool) {
+    if !has_long_run(&word) {
+        return (word, false);
+    }
     let mut out = String::with_capacity(word.len());
     let mut prev: Option<char> = None;
     let mut run = 0usize;
-    let mut changed = false;
     for c in word.chars() {
         if Some(c) == prev {
             run += 1;
@@ -196,12 +218,6 @@ pub(crate) fn squeeze(word: &str, keep: usize) -> (String, bool) {
         if run <= keep {
             out.push(c);
         }
-        if run == 3 {
-            changed = true;
-        }
-    }
-    if !changed {
-        return (word.to_string(), false);
     }
     (out, true)
 }
@@ -426,15 +442,15 @@ fn push_word(raw: &str, kind: Kind, out: &mut Vec<Token>) {
     let letters = raw.chars().filter(|c| c.is_alphabetic()).count();
     let allcaps = letters >= 2 && raw.chars().all(|c| !c.is_lowercase());
     let lower = raw.to_lowercase();
-    let (squeezed, elongated) = squeeze(&lower, 2);
     // Elongated words are looked up as written with runs squeezed to two
     // letters (`goood` → `good`), to one (`loove` → `love`), and with only
     // the long runs squeezed to one (`duuuull` → `dull`).
-    let variants: Vec<String> = if elongated {
-        vec![squeeze(&lower, 1).0, squeeze_long_runs(&lower)]
+    let variants: Vec<String> = if has_long_run(&lower) {
+        vec![squeeze(lower.clone(), 1).0, squeeze_long_runs(&lower)]
     } else {
         Vec::new()
     };
+    let (squeezed, elongated) = squeeze(lower, 2);
     let mut polarity = lexicon::word_polarity(&squeezed);
     for v in &variants {
         if polarity == 0 {
@@ -620,6 +636,11 @@ mod tests {
         assert_eq!((t[0].polarity, t[0].ext), (-1, true));
         assert!(t[2].elongated && t[2].ext && t[2].polarity == -1);
         assert_eq!(squeeze_long_runs("duuuull"), "dull");
+        assert_eq!(squeeze("goooood".into(), 2), ("good".into(), true));
+        assert_eq!(squeeze("loooove".into(), 1), ("love".into(), true));
+        assert_eq!(squeeze("good".into(), 1), ("good".into(), false));
+        assert_eq!(squeeze("ééé!".into(), 2), ("éé!".into(), true));
+        assert!(has_long_run("sooo") && !has_long_run("soo") && !has_long_run(""));
         assert_eq!(toks("splendid")[0].polarity, 2);
         assert_eq!(toks("loooove")[0].polarity, 2);
         // The hand-written lexicon wins where both have the word.
