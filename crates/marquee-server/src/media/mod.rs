@@ -269,18 +269,8 @@ pub async fn playback_info(
         return Ok(info);
     };
     for (n, s) in file.subtitles.iter().enumerate() {
-        info.subtitle_tracks.push(SubtitleTrackInfo {
-            index: u32::try_from(n).unwrap_or(u32::MAX),
-            language: s.lang.clone(),
-            label: s.label.clone(),
-            url: signed_media_url(
-                state,
-                &crate::playback::subtitle_link_path(title_id, n),
-                pid,
-            )
-            .await?,
-            format: "vtt".into(),
-        });
+        info.subtitle_tracks
+            .push(subtitle_track(state, title_id, pid, n, s.lang.clone(), s.label.clone()).await?);
     }
     // What ffprobe read, once: the embedded subtitles and the sources.
     let read = reading(state, &file.path).await?;
@@ -301,18 +291,8 @@ pub async fn playback_info(
             if t.forced {
                 label.push_str(" (forced)");
             }
-            info.subtitle_tracks.push(SubtitleTrackInfo {
-                index: u32::try_from(n).unwrap_or(u32::MAX),
-                language: t.language.clone(),
-                label,
-                url: signed_media_url(
-                    state,
-                    &crate::playback::subtitle_link_path(title_id, n),
-                    pid,
-                )
-                .await?,
-                format: "vtt".into(),
-            });
+            info.subtitle_tracks
+                .push(subtitle_track(state, title_id, pid, n, t.language.clone(), label).await?);
         }
     }
     let direct_url =
@@ -557,6 +537,30 @@ fn codec_name(codec: &str) -> String {
         "mpeg4" => "MPEG-4".into(),
         other => other.to_uppercase(),
     }
+}
+
+/// The `n`th subtitle track of a title (sidecar files first, then the
+/// file's own text tracks), its WebVTT link signed for profile `pid`.
+async fn subtitle_track(
+    state: &AppState,
+    title_id: i64,
+    pid: i64,
+    n: usize,
+    language: Option<String>,
+    label: String,
+) -> Result<SubtitleTrackInfo, AppError> {
+    Ok(SubtitleTrackInfo {
+        index: u32::try_from(n).unwrap_or(u32::MAX),
+        language,
+        label,
+        url: signed_media_url(
+            state,
+            &crate::playback::subtitle_link_path(title_id, n),
+            pid,
+        )
+        .await?,
+        format: "vtt".into(),
+    })
 }
 
 /// What the staff's catalog page says about playback on this server.

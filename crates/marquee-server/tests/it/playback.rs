@@ -937,29 +937,19 @@ async fn media_files_are_served_with_ranges() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["accept-ranges"], "bytes");
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
-    let r = app
-        .req(Method::GET, "/media/1", Some(&viewer))
-        .header("range", "bytes=100-199")
-        .send()
-        .await
-        .unwrap();
+    let ranged = |range: &'static str| {
+        app.req(Method::GET, "/media/1", Some(&viewer))
+            .header("range", range)
+            .send()
+    };
+    let r = ranged("bytes=100-199").await.unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 100-199/10000");
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[100..200]);
-    let r = app
-        .req(Method::GET, "/media/1", Some(&viewer))
-        .header("range", "bytes=9990-")
-        .send()
-        .await
-        .unwrap();
+    let r = ranged("bytes=9990-").await.unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[9990..]);
-    let r = app
-        .req(Method::GET, "/media/1", Some(&viewer))
-        .header("range", "bytes=20000-")
-        .send()
-        .await
-        .unwrap();
+    let r = ranged("bytes=20000-").await.unwrap();
     assert_eq!(r.status(), 416);
     // Ranges no player sends (several, reversed, garbage, another unit,
     // empty): refused with 416 by tower-http's ServeFile, never a 500 or a
@@ -974,12 +964,7 @@ async fn media_files_are_served_with_ranges() {
         ("items=0-5", 416),
         ("", 416),
     ] {
-        let r = app
-            .req(Method::GET, "/media/1", Some(&viewer))
-            .header("range", range)
-            .send()
-            .await
-            .unwrap();
+        let r = ranged(range).await.unwrap();
         let status = r.status().as_u16();
         let body = r.bytes().await.unwrap();
         match status {
@@ -1002,11 +987,6 @@ async fn media_files_are_served_with_ranges() {
     )
     .await;
     assert_eq!(c, 200, "{v}");
-    let ranged = |range: &'static str| {
-        app.req(Method::GET, "/media/1", Some(&viewer))
-            .header("range", range)
-            .send()
-    };
     let r = ranged("bytes=0-99").await.unwrap();
     assert_eq!(r.headers()["content-range"], "bytes 0-99/5000");
     assert_eq!(r.bytes().await.unwrap().as_ref(), &other[..100]);
