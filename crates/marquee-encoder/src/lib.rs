@@ -35,8 +35,15 @@
 //! [`marquee_sentiment::Prediction`] (`top_tokens` is empty: an encoder has
 //! no per-token attribution that is cheap and honest).
 //!
-//! Fine-tuning the encoder's last layers is not implemented: only the head
-//! is trained.
+//! # Fine-tuning
+//! [`fine_tune`] trains the encoder's last `k` layers together with the
+//! head, on the hidden states that enter them ([`Encoder::states_below`],
+//! computed once). The trained layers travel in the head file (format
+//! version 2, about 7 MB per MiniLM layer); the checkpoint on disk is never
+//! changed, and a head with top layers runs the checkpoint's first
+//! `num_layers − k` layers and then its own. The top layers run on a BERT
+//! layer written with differentiable candle ops (`layer.rs`), because
+//! candle-transformers' fused layer norm has no backward pass.
 //!
 //! # Why candle and tokenizers
 //! - [`candle`](https://github.com/huggingface/candle) (`candle-core`,
@@ -73,9 +80,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod encoder;
+mod finetune;
 mod head;
+mod layer;
 
-pub use encoder::{Encoder, DEFAULT_BATCH, MAX_TOKENS};
+pub use encoder::{Encoder, States, DEFAULT_BATCH, MAX_TOKENS};
+pub use finetune::{fine_tune, FineTuneConfig};
 pub use head::{train_head, Head, HeadConfig};
 
 /// The checkpoint file a problem was found in.

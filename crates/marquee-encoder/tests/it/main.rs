@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod determinism;
+mod finetune;
 mod head;
 mod minilm;
 mod tiny;

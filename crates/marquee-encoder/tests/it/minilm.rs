@@ -62,3 +62,17 @@ fn minilm_matches_reference_embeddings() {
         assert!((got - want).abs() < tol, "cosine {got} vs reference {want}");
     }
 }
+
+#[test]
+fn minilm_untrained_top_layers_match_the_checkpoint() {
+    let Ok(dir) = std::env::var("MARQUEE_TEST_ENCODER_DIR") else {
+        eprintln!("skipping: set MARQUEE_TEST_ENCODER_DIR to an all-MiniLM-L6-v2 directory (bench/sentiment/encoder-model.sh)");
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let enc = Encoder::load_with(|f| std::fs::read(dir.join(f))).unwrap();
+    let (texts, labels) = crate::tiny::labelled_texts();
+    // Two own layers in a row (the path of one is a part of it); nine texts
+    // keep a debug build quick.
+    crate::finetune::untrained_top_equals_checkpoint(&enc, &texts[..9], &labels[..9], 2);
+}

@@ -38,6 +38,9 @@ pub enum TierStatus {
         encoder: String,
         /// `bert`, `roberta`, ….
         model_type: String,
+        /// How many of the encoder's last layers the head fine-tuned (0:
+        /// the head alone was trained).
+        tuned_layers: usize,
         /// The head file.
         head: String,
         /// sha256 of the head file.
@@ -82,6 +85,12 @@ impl AccurateTier {
         use sha2::Digest;
         let sha = hex::encode(sha2::Sha256::digest(&head_bytes));
         Ok((AccurateTier { encoder, head }, sha))
+    }
+
+    /// How many of the encoder's last layers the head replaces with
+    /// fine-tuned ones.
+    pub fn tuned_layers(&self) -> usize {
+        self.head.top_layers()
     }
 
     /// The model family of the checkpoint.
@@ -194,6 +203,7 @@ async fn load_into(state: &AppState, dir: &Path, head: &Path) {
             let status = TierStatus::Serving {
                 encoder: dir.display().to_string(),
                 model_type: tier.model_type().to_string(),
+                tuned_layers: tier.tuned_layers(),
                 head: head.display().to_string(),
                 head_sha256,
             };

@@ -374,11 +374,17 @@ async fn accurate_words(state: &AppState) -> Result<String, PageError> {
         TierStatus::Serving {
             encoder,
             model_type,
+            tuned_layers,
             ..
         } => {
             let waiting = svc::accurate_queue(state).await?;
+            let tuned = match tuned_layers {
+                0 => String::new(),
+                1 => ", its last layer fine-tuned".to_string(),
+                n => format!(", its last {n} layers fine-tuned"),
+            };
             format!(
-                "Posts the fast model is unsure about are labelled again by the accurate model ({model_type} encoder in {encoder}); {}.",
+                "Posts the fast model is unsure about are labelled again by the accurate model ({model_type} encoder in {encoder}{tuned}); {}.",
                 match waiting {
                     0 => "none is waiting".to_string(),
                     1 => "1 post is waiting".to_string(),

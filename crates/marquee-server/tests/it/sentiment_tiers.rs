@@ -6,7 +6,7 @@
 use crate::helpers::{now_ms, TestApp};
 use crate::listening::{admin_and_token, ingest, page, post};
 use marquee_domain::listening::{LabelSource, Post};
-use marquee_encoder::{train_head, Encoder, Head, HeadConfig};
+use marquee_encoder::{fine_tune, train_head, Encoder, FineTuneConfig, Head, HeadConfig};
 use marquee_server::Config;
 use marquee_testkit::tiny_encoder::{self, Spec};
 use serde_json::Value;
@@ -30,6 +30,24 @@ fn checkpoint_and_head_of(spec: &Spec, dir: &Path, head: &Path) -> (Encoder, Hea
     let (texts, labels) = tiny_encoder::labelled_texts();
     let emb = enc.embed_batch(&texts).unwrap();
     let h = train_head(&emb, &labels, &HeadConfig::default(), 3, enc.fingerprint()).unwrap();
+    std::fs::write(head, h.to_bytes()).unwrap();
+    (enc, h)
+}
+
+/// A tiny checkpoint in `dir` and a head that fine-tuned its last layer
+/// (head file format 2), written to `head`.
+fn checkpoint_and_tuned_head(dir: &Path, head: &Path) -> (Encoder, Head) {
+    let (enc, _) = checkpoint_and_head(dir, head);
+    let (texts, labels) = tiny_encoder::labelled_texts();
+    let cfg = FineTuneConfig {
+        epochs: 5,
+        lr: 1e-2,
+        batch: 8,
+        ..FineTuneConfig::default()
+    };
+    let states = enc.states_below(&texts, 1).unwrap();
+    let h = fine_tune(&enc, &states, &labels, &cfg, 3, |_, _| {}).unwrap();
+    assert_eq!(h.top_layers(), 1);
     std::fs::write(head, h.to_bytes()).unwrap();
     (enc, h)
 }
@@ -79,28 +97,39 @@ async fn posts(app: &TestApp) -> Vec<Post> {
 
 #[tokio::test]
 async fn unsure_posts_are_relabelled_by_the_accurate_tier_in_the_background() {
-    relabelled_posts_carry_the_tiers_label(1.0).await;
+    relabelled_posts_carry_the_tiers_label(1.0, false).await;
 }
 
 #[tokio::test]
 async fn the_accurate_tier_blends_the_encoder_with_the_fast_model() {
-    relabelled_posts_carry_the_tiers_label(0.5).await;
+    relabelled_posts_carry_the_tiers_label(0.5, false).await;
+}
+
+#[tokio::test]
+async fn a_head_with_fine_tuned_layers_is_served_with_its_own_layers() {
+    relabelled_posts_carry_the_tiers_label(1.0, true).await;
 }
 
 /// Posts go through a server whose accurate tier weighs the encoder `mix`;
 /// each ends up labelled by the encoder tier with the label that mix gives.
-async fn relabelled_posts_carry_the_tiers_label(mix: f32) {
+/// `tuned`: the head fine-tuned the encoder's last layer.
+async fn relabelled_posts_carry_the_tiers_label(mix: f32, tuned: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("encoder");
     std::fs::create_dir(&dir).unwrap();
     let head_path = tmp.path().join("head.bin");
-    let (enc, head) = checkpoint_and_head(&dir, &head_path);
+    let (enc, head) = if tuned {
+        checkpoint_and_tuned_head(&dir, &head_path)
+    } else {
+        checkpoint_and_head(&dir, &head_path)
+    };
     let mut config = config(&dir, &head_path);
     config.listening.encoder_mix = mix;
     let app = TestApp::builder().config(config).start().await;
     let (admin, token) = admin_and_token(&app).await;
     let line = wait_for_line(&app, &admin, "labelled again by the accurate model").await;
     assert!(line.contains("bert encoder"), "{line}");
+    assert_eq!(line.contains("its last layer fine-tuned"), tuned, "{line}");
 
     let texts = [
         "the show was great",

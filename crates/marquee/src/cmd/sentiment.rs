@@ -36,6 +36,20 @@ pub struct TrainSentimentArgs {
     /// --l2, --balance and --average then set the head's hyper-parameters.
     #[arg(long)]
     encoder: Option<PathBuf>,
+    /// With --encoder: also fine-tune the encoder's last N layers together
+    /// with the head (0: train the head alone). The trained layers are kept
+    /// in the head file; the checkpoint is not changed.
+    #[arg(long, requires = "encoder", default_value_t = 0)]
+    finetune_layers: usize,
+    /// With --finetune-layers: passes over the training set [default: 2].
+    #[arg(long, requires = "encoder")]
+    finetune_epochs: Option<u32>,
+    /// With --finetune-layers: the layers' AdamW learning rate [default: 5e-5].
+    #[arg(long, requires = "encoder")]
+    finetune_lr: Option<f64>,
+    /// With --finetune-layers: the head's AdamW learning rate [default: 1e-3].
+    #[arg(long, requires = "encoder")]
+    finetune_head_lr: Option<f64>,
     /// With --encoder: use only the first N training texts.
     #[arg(long, requires = "encoder")]
     limit: Option<usize>,
@@ -544,7 +558,9 @@ mod encoder {
     use std::time::Instant;
 
     use anyhow::{bail, Context};
-    use marquee_encoder::{train_head, Encoder, Head, HeadConfig};
+    use marquee_encoder::{
+        fine_tune, train_head, Encoder, FineTuneConfig, Head, HeadConfig, States,
+    };
     use marquee_sentiment::{parse_provenance, shifted_splits, Label, Metrics};
     use sha2::{Digest, Sha256};
 
@@ -590,20 +606,23 @@ mod encoder {
     /// Embed texts in a fixed order of chunks (texts sorted by length, so
     /// little padding), with a progress bar. Deterministic for given texts.
     fn embed_all(enc: &Encoder, texts: &[&str], what: &str) -> anyhow::Result<Vec<Vec<f32>>> {
+        embed_all_with(texts, what, |b| enc.embed_batch(b))
+    }
+
+    /// [`embed_all`] with another embedding function (a fine-tuned head's).
+    fn embed_all_with(
+        texts: &[&str],
+        what: &str,
+        embed: impl Fn(&[&str]) -> marquee_encoder::Result<Vec<Vec<f32>>>,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| (texts[i].len(), i));
-        let bar = indicatif::ProgressBar::new(texts.len() as u64).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(format!("embedding {what}"));
+        let bar = progress_bar(texts.len() as u64, &format!("embedding {what}"));
         let start = Instant::now();
         let mut out = vec![Vec::new(); texts.len()];
         for chunk in order.chunks(CHUNK) {
             let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(enc.embed_batch(&batch)?) {
+            for (&i, v) in chunk.iter().zip(embed(&batch)?) {
                 out[i] = v;
             }
             bar.inc(chunk.len() as u64);
@@ -630,16 +649,7 @@ mod encoder {
         let Some(cache) = cache else {
             return embed_all(enc, texts, what);
         };
-        let mut h = Sha256::new();
-        h.update(b"marquee embeddings cache v1\0");
-        h.update(enc.fingerprint().as_bytes());
-        h.update((enc.max_tokens() as u64).to_le_bytes());
-        h.update((CHUNK as u64).to_le_bytes());
-        for t in texts {
-            h.update((t.len() as u64).to_le_bytes());
-            h.update(t.as_bytes());
-        }
-        let key = h.finalize();
+        let key = cache_key(enc, texts, "embeddings");
         let dims = enc.dims();
         if let Ok(bytes) = std::fs::read(cache) {
             let want = 32 + 4 * texts.len() * dims;
@@ -659,6 +669,26 @@ mod encoder {
         }
         std::fs::write(cache, bytes).with_context(|| format!("writing {}", cache.display()))?;
         Ok(emb)
+    }
+
+    /// The key of a cache file: what it holds, the checkpoint, the
+    /// truncation and the texts.
+    fn cache_key(enc: &Encoder, texts: &[&str], what: &str) -> Vec<u8> {
+        let mut h = Sha256::new();
+        if what == "embeddings" {
+            // The key of files written before the states cache existed.
+            h.update(b"marquee embeddings cache v1\0");
+        } else {
+            h.update(format!("marquee {what} cache v1\0").as_bytes());
+        }
+        h.update(enc.fingerprint().as_bytes());
+        h.update((enc.max_tokens() as u64).to_le_bytes());
+        h.update((CHUNK as u64).to_le_bytes());
+        for t in texts {
+            h.update((t.len() as u64).to_le_bytes());
+            h.update(t.as_bytes());
+        }
+        h.finalize().to_vec()
     }
 
     fn head_config(args: &TrainSentimentArgs) -> HeadConfig {
@@ -718,6 +748,134 @@ mod encoder {
         })
     }
 
+    /// What the head is trained on: frozen embeddings, or the hidden
+    /// states entering the layers being fine-tuned.
+    enum Features {
+        Embeddings(Vec<Vec<f32>>),
+        States(Vec<States>),
+    }
+
+    fn finetune_config(args: &TrainSentimentArgs, head: &HeadConfig) -> FineTuneConfig {
+        let d = FineTuneConfig::default();
+        FineTuneConfig {
+            layers: args.finetune_layers,
+            epochs: args.finetune_epochs.unwrap_or(d.epochs),
+            lr: args.finetune_lr.unwrap_or(d.lr),
+            head_lr: args.finetune_head_lr.unwrap_or(d.head_lr),
+            balance: head.balance,
+            head: head.clone(),
+            ..d
+        }
+    }
+
+    /// [`fine_tune`] with a progress bar.
+    fn tune(
+        enc: &Encoder,
+        states: &[&States],
+        labels: &[Label],
+        cfg: &FineTuneConfig,
+        seed: u64,
+        what: &str,
+        bars: &indicatif::MultiProgress,
+    ) -> anyhow::Result<Head> {
+        eprintln!(
+            "fine-tuning the last {} layer(s) on {} texts ({what}), {cfg:?}, seed {seed}",
+            cfg.layers,
+            states.len()
+        );
+        let bar = bars.add(progress_bar(0, &format!("fine-tuning ({what})")));
+        let head = fine_tune(enc, states, labels, cfg, seed, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+        bar.finish_and_clear();
+        Ok(head)
+    }
+
+    fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::new(len).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(msg.to_string());
+        bar
+    }
+
+    /// The hidden states entering the last `k` layers, through an optional
+    /// cache file keyed like [`embed_cached`]'s. Chunks of [`CHUNK`] texts
+    /// in length order, with a progress bar.
+    fn states_cached(
+        enc: &Encoder,
+        texts: &[&str],
+        k: usize,
+        cache: Option<&Path>,
+    ) -> anyhow::Result<Vec<States>> {
+        let key = cache_key(enc, texts, &format!("states below {k}"));
+        let dims = enc.dims();
+        if let Some(bytes) = cache.and_then(|c| std::fs::read(c).ok()) {
+            if let Some(states) = parse_states(&bytes, &key, texts.len(), dims) {
+                eprintln!(
+                    "hidden states of train from {}",
+                    cache.map_or_else(String::new, |c| c.display().to_string())
+                );
+                return Ok(states);
+            }
+        }
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| (texts[i].len(), i));
+        let bar = progress_bar(
+            texts.len() as u64,
+            &format!("hidden states below the last {k} layer(s)"),
+        );
+        let start = Instant::now();
+        let mut out = vec![States::default(); texts.len()];
+        for chunk in order.chunks(CHUNK) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, v) in chunk.iter().zip(enc.states_below(&batch, k)?) {
+                out[i] = v;
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        eprintln!(
+            "hidden states of {} texts in {:.1}s",
+            texts.len(),
+            start.elapsed().as_secs_f64()
+        );
+        if let Some(cache) = cache {
+            let mut bytes = key.to_vec();
+            for s in &out {
+                bytes.extend_from_slice(&(s.len as u32).to_le_bytes());
+                for x in &s.data {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            std::fs::write(cache, bytes).with_context(|| format!("writing {}", cache.display()))?;
+        }
+        Ok(out)
+    }
+
+    fn parse_states(bytes: &[u8], key: &[u8], n: usize, dims: usize) -> Option<Vec<States>> {
+        let mut rest = bytes.strip_prefix(key)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (len, r) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let (data, r) = r.split_at_checked(4 * len * dims)?;
+            out.push(States {
+                len,
+                data: data
+                    .chunks_exact(4)
+                    .map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+                    .collect(),
+            });
+            rest = r;
+        }
+        rest.is_empty().then_some(out)
+    }
+
     pub fn run_train(
         args: &TrainSentimentArgs,
         dir: &Path,
@@ -745,44 +903,7 @@ mod encoder {
             texts.len(),
             args.seed
         );
-        let cache = args.embeddings_cache.as_deref();
-        let xt: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let emb = embed_cached(&enc, &xt, "train", cache_for(cache, "train").as_deref())?;
-        let start = Instant::now();
-        let head = train_head(&emb, &labels, &cfg, args.seed, enc.fingerprint())?;
-        eprintln!("head trained in {:.1}s", start.elapsed().as_secs_f64());
-
-        if args.data.join("val_text.txt").exists() {
-            let (vt, vl) = read_split(&args.data, "val")?;
-            let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
-            let ve = embed_cached(&enc, &vt, "val", cache_for(cache, "val").as_deref())?;
-            score_line("val", &metrics(&head, &ve, &vl)?);
-            mixed_lines(
-                "val",
-                &head,
-                &marquee_sentiment::Model::default_model()?,
-                &vt,
-                &ve,
-                &vl,
-            )?;
-        }
-        if let Some(p) = &args.probe {
-            let (pt, pl) = marquee_sentiment::parse_csv(&read(p)?)
-                .with_context(|| format!("parsing {}", p.display()))?;
-            let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
-            let pe = embed_all(&enc, &pt, "probe")?;
-            let name = format!("probe {}", p.display());
-            score_line(&name, &metrics(&head, &pe, &pl)?);
-            mixed_lines(
-                &name,
-                &head,
-                &marquee_sentiment::Model::default_model()?,
-                &pt,
-                &pe,
-                &pl,
-            )?;
-        }
-        if args.shifted {
+        let splits = if args.shifted {
             let prov = args.data.join("train_provenance.tsv");
             let sources = parse_provenance(&read(&prov)?)
                 .with_context(|| format!("parsing {}", prov.display()))?;
@@ -797,26 +918,125 @@ mod encoder {
             if train_len != full_train {
                 bail!("--shifted needs the whole train set (drop --limit)");
             }
-            for split in shifted_splits(&sources)? {
+            shifted_splits(&sources)?
+        } else {
+            Vec::new()
+        };
+        let cache = args.embeddings_cache.as_deref();
+        let xt: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ft = finetune_config(args, &cfg);
+        let start = Instant::now();
+        // The head on all of train, and one per shifted split.
+        let (head, split_heads, feats) = if ft.layers == 0 {
+            let emb = embed_cached(&enc, &xt, "train", cache_for(cache, "train").as_deref())?;
+            let start = Instant::now();
+            let head = train_head(&emb, &labels, &cfg, args.seed, enc.fingerprint())?;
+            eprintln!("head trained in {:.1}s", start.elapsed().as_secs_f64());
+            let mut split_heads = Vec::new();
+            for split in &splits {
                 let e: Vec<&[f32]> = split.train.iter().map(|&i| emb[i].as_slice()).collect();
                 let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
-                let h = train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?;
-                let he: Vec<Vec<f32>> = split.held_out.iter().map(|&i| emb[i].clone()).collect();
-                let hy: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
-                let name = format!("shifted {} (train {})", split.name, e.len());
-                score_line(&name, &metrics(&h, &he, &hy)?);
-                // The fast model trained on the same part, as `train sentiment --shifted` does.
-                let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
-                let fast = marquee_sentiment::train(
-                    &xt,
-                    &y,
-                    &marquee_sentiment::TrainConfig::default(),
-                    &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(args.seed),
-                    |_, _| {},
-                )?;
-                let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
-                mixed_lines(&name, &h, &fast, &xh, &he, &hy)?;
+                split_heads.push(train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?);
             }
+            (head, split_heads, Features::Embeddings(emb))
+        } else {
+            let name = format!("states{}.train", ft.layers);
+            let states = states_cached(&enc, &xt, ft.layers, cache_for(cache, &name).as_deref())?;
+            // Candle runs most of a training step on one thread: the
+            // fine-tunes run side by side (each is deterministic on its own).
+            let bars = indicatif::MultiProgress::new();
+            let (head, split_heads) = std::thread::scope(|s| {
+                let all: Vec<&States> = states.iter().collect();
+                let (enc, labels, ft, bars) = (&enc, &labels, &ft, &bars);
+                let main = s.spawn(move || tune(enc, &all, labels, ft, args.seed, "train", bars));
+                let others: Vec<_> = splits
+                    .iter()
+                    .map(|split| {
+                        let st: Vec<&States> = split.train.iter().map(|&i| &states[i]).collect();
+                        let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
+                        s.spawn(move || tune(enc, &st, &y, ft, args.seed, split.name, bars))
+                    })
+                    .collect();
+                let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Head>>| {
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
+                };
+                let head = join(main)?;
+                let split_heads = others
+                    .into_iter()
+                    .map(join)
+                    .collect::<anyhow::Result<Vec<Head>>>()?;
+                anyhow::Ok((head, split_heads))
+            })?;
+            eprintln!(
+                "fine-tuned {} layer(s) and the head ({} run(s)) in {:.1}s",
+                ft.layers,
+                1 + splits.len(),
+                start.elapsed().as_secs_f64()
+            );
+            (head, split_heads, Features::States(states))
+        };
+
+        if args.data.join("val_text.txt").exists() {
+            let (vt, vl) = read_split(&args.data, "val")?;
+            let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
+            let ve = match &feats {
+                Features::Embeddings(_) => {
+                    embed_cached(&enc, &vt, "val", cache_for(cache, "val").as_deref())?
+                }
+                Features::States(_) => embed_all_with(&vt, "val", |b| head.embed_texts(&enc, b))?,
+            };
+            score_line("val", &metrics(&head, &ve, &vl)?);
+            mixed_lines(
+                "val",
+                &head,
+                &marquee_sentiment::Model::default_model()?,
+                &vt,
+                &ve,
+                &vl,
+            )?;
+        }
+        if let Some(p) = &args.probe {
+            let (pt, pl) = marquee_sentiment::parse_csv(&read(p)?)
+                .with_context(|| format!("parsing {}", p.display()))?;
+            let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
+            let pe = embed_all_with(&pt, "probe", |b| head.embed_texts(&enc, b))?;
+            let name = format!("probe {}", p.display());
+            score_line(&name, &metrics(&head, &pe, &pl)?);
+            mixed_lines(
+                &name,
+                &head,
+                &marquee_sentiment::Model::default_model()?,
+                &pt,
+                &pe,
+                &pl,
+            )?;
+        }
+        for (split, h) in splits.iter().zip(&split_heads) {
+            let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
+            let hy: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
+            let he = match &feats {
+                Features::Embeddings(emb) => {
+                    split.held_out.iter().map(|&i| emb[i].clone()).collect()
+                }
+                Features::States(states) => {
+                    let held: Vec<&States> = split.held_out.iter().map(|&i| &states[i]).collect();
+                    h.embed_states(&held)?
+                }
+            };
+            let name = format!("shifted {} (train {})", split.name, y.len());
+            score_line(&name, &metrics(h, &he, &hy)?);
+            // The fast model trained on the same part, as `train sentiment --shifted` does.
+            let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
+            let fast = marquee_sentiment::train(
+                &xt,
+                &y,
+                &marquee_sentiment::TrainConfig::default(),
+                &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(args.seed),
+                |_, _| {},
+            )?;
+            let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
+            mixed_lines(&name, h, &fast, &xh, &he, &hy)?;
         }
         if args.dry_run {
             return Ok(());
@@ -896,7 +1116,7 @@ mod encoder {
         };
         let cpu0 = process_cpu_s();
         let start = Instant::now();
-        let emb = embed_all(&enc, &xs, "eval")?;
+        let emb = embed_all_with(&xs, "eval", |b| head.embed_texts(&enc, b))?;
         let m = match &fast {
             None => metrics(&head, &emb, gold)?,
             Some(fast) => {

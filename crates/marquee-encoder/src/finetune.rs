@@ -1,0 +1,330 @@
+//! Fine-tuning the encoder's last layers together with the head.
+//!
+//! [`fine_tune`] trains on the hidden states that enter the last `k`
+//! layers ([`Encoder::states_below`], computed once: the frozen lower
+//! layers never run again), so an epoch costs about `k / num_layers` of a
+//! forward pass over the data, times three for the backward pass.
+//!
+//! Recipe: the head is first fitted on the frozen embeddings
+//! ([`train_head`], a warm start), then the top layers and the head are
+//! trained together with AdamW on the class-weighted cross-entropy (the
+//! same class weights as the head), the learning rates falling linearly
+//! to zero. Mini-batches group texts of similar length (little padding):
+//! the texts are shuffled, cut into pools of 64 batches, each pool sorted
+//! by length and cut into batches, and the batches shuffled. Every random
+//! choice comes from `StdRng::seed_from_u64(seed)`; with the same seed,
+//! data and thread count the head file is the same bit for bit.
+
+use std::borrow::Borrow;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use marquee_sentiment::Label;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::encoder::{normalise_rows, States};
+use crate::head::Top;
+use crate::layer::{self, Geometry, Layer};
+use crate::{train_head, Encoder, Error, Head, HeadConfig, Result};
+
+/// Hyper-parameters of [`fine_tune`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FineTuneConfig {
+    /// How many of the encoder's last layers are trained (at least 1).
+    pub layers: usize,
+    /// Passes over the training set.
+    pub epochs: u32,
+    /// AdamW learning rate of the layers (falls linearly to 0).
+    pub lr: f64,
+    /// AdamW learning rate of the head (falls linearly to 0).
+    pub head_lr: f64,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f64,
+    /// Texts per step.
+    pub batch: usize,
+    /// Class weights are `(n / (3 n_c))^balance`, as in [`HeadConfig`].
+    pub balance: f32,
+    /// The warm-start head's hyper-parameters.
+    pub head: HeadConfig,
+}
+
+impl Default for FineTuneConfig {
+    fn default() -> Self {
+        FineTuneConfig {
+            layers: 1,
+            epochs: 2,
+            lr: 5e-5,
+            head_lr: 1e-3,
+            weight_decay: 0.01,
+            batch: 32,
+            balance: 1.0,
+            head: HeadConfig::default(),
+        }
+    }
+}
+
+fn err(e: candle_core::Error) -> Error {
+    Error::Inference(e.to_string())
+}
+
+/// A padded batch of states: `[b, len, h]` and the 0/1 mask `[b, len]`.
+fn batch_tensors(states: &[&States], h: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    let len = states.iter().map(|s| s.len).max().unwrap_or(1).max(1);
+    let mut data = vec![0f32; states.len() * len * h];
+    let mut mask = vec![0u32; states.len() * len];
+    for (r, s) in states.iter().enumerate() {
+        data[r * len * h..r * len * h + s.data.len()].copy_from_slice(&s.data);
+        for m in &mut mask[r * len..r * len + s.len] {
+            *m = 1;
+        }
+    }
+    let dev = Device::Cpu;
+    Ok((
+        Tensor::from_vec(data, (states.len(), len, h), &dev)?,
+        Tensor::from_vec(mask, (states.len(), len), &dev)?,
+    ))
+}
+
+fn check_states<S: Borrow<States>>(states: &[S], h: usize) -> Result<()> {
+    if let Some((i, s)) = states
+        .iter()
+        .map(Borrow::borrow)
+        .enumerate()
+        .find(|(_, s)| s.len == 0 || s.data.len() != s.len * h)
+    {
+        return Err(Error::Data(format!(
+            "states {i}: {} numbers for {} tokens of {h}",
+            s.data.len(),
+            s.len
+        )));
+    }
+    Ok(())
+}
+
+/// Run `layers` over `states` in length-sorted batches of 32 and mean-pool
+/// (not normalised); input order.
+pub(crate) fn pool_states<S: Borrow<States>>(
+    states: &[S],
+    h: usize,
+    geometry: Option<&Geometry>,
+    layers: &[Layer],
+) -> Result<Vec<Vec<f32>>> {
+    check_states(states, h)?;
+    let mut order: Vec<usize> = (0..states.len()).collect();
+    order.sort_by_key(|&i| (states[i].borrow().len, i));
+    let mut out = vec![Vec::new(); states.len()];
+    for chunk in order.chunks(crate::DEFAULT_BATCH) {
+        let batch: Vec<&States> = chunk.iter().map(|&i| states[i].borrow()).collect();
+        let (mut hidden, mask) = batch_tensors(&batch, h).map_err(err)?;
+        if let Some(g) = geometry {
+            let add = layer::additive_mask(&mask).map_err(err)?;
+            for l in layers {
+                hidden = l.forward(g, &hidden, &add).map_err(err)?;
+            }
+        }
+        let rows = layer::pool(&hidden, &mask, false)
+            .and_then(|x| x.to_vec2::<f32>())
+            .map_err(err)?;
+        for (&i, v) in chunk.iter().zip(rows) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// The batches of one epoch (see the module docs).
+fn epoch_batches<S: Borrow<States>>(
+    states: &[S],
+    batch: usize,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..states.len()).collect();
+    order.shuffle(rng);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for pool in order.chunks(batch * 64) {
+        let mut pool = pool.to_vec();
+        pool.sort_by_key(|&i| states[i].borrow().len);
+        batches.extend(pool.chunks(batch).map(<[usize]>::to_vec));
+    }
+    batches.shuffle(rng);
+    batches
+}
+
+/// Fine-tune the last `cfg.layers` layers of `encoder` and a head on
+/// `states` (from [`Encoder::states_below`] with `cfg.layers`) with
+/// `labels`. `progress(done, total)` is called after every step. The head
+/// it returns replaces the encoder's last layers with the trained ones
+/// wherever it is used ([`Head::predict_texts`], [`Head::embed_texts`]).
+pub fn fine_tune<S: Borrow<States>>(
+    encoder: &Encoder,
+    states: &[S],
+    labels: &[Label],
+    cfg: &FineTuneConfig,
+    seed: u64,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Head> {
+    let h = encoder.dims();
+    let g = encoder.geometry();
+    let total_layers = encoder.num_layers();
+    if cfg.layers == 0 || cfg.layers > total_layers {
+        return Err(Error::Config(format!(
+            "layers must be between 1 and {total_layers}, not {}",
+            cfg.layers
+        )));
+    }
+    if !(cfg.lr > 0.0 && cfg.lr.is_finite() && cfg.head_lr > 0.0 && cfg.head_lr.is_finite()) {
+        return Err(Error::Config("lr and head_lr must be > 0".into()));
+    }
+    if !(cfg.weight_decay >= 0.0 && cfg.weight_decay.is_finite()) || cfg.batch == 0 {
+        return Err(Error::Config(
+            "weight_decay must be >= 0 and batch >= 1".into(),
+        ));
+    }
+    if !cfg.balance.is_finite() {
+        return Err(Error::Config("balance must be finite".into()));
+    }
+    if states.len() != labels.len() {
+        return Err(Error::Data(format!(
+            "{} texts' states but {} labels",
+            states.len(),
+            labels.len()
+        )));
+    }
+    if states.is_empty() {
+        return Err(Error::Data("no training examples".into()));
+    }
+    check_states(states, h)?;
+
+    let first = total_layers - cfg.layers;
+    let init: Vec<Layer> = (first..total_layers)
+        .map(|l| encoder.layer(l))
+        .collect::<Result<_>>()?;
+
+    // Warm start: the head on the frozen embeddings.
+    let mut frozen = pool_states(states, h, Some(&g), &init)?;
+    normalise_rows(&mut frozen);
+    let warm = train_head(&frozen, labels, &cfg.head, seed, encoder.fingerprint())?;
+    drop(frozen);
+    let (w0, b0) = warm.linear();
+
+    let dev = Device::Cpu;
+    let mut layer_vars: Vec<Vec<Var>> = Vec::new();
+    for l in &init {
+        layer_vars.push(
+            l.t.iter()
+                .map(|t| Var::from_tensor(t).map_err(err))
+                .collect::<Result<_>>()?,
+        );
+    }
+    let w = Var::from_tensor(&Tensor::from_slice(w0, (3, h), &dev).map_err(err)?).map_err(err)?;
+    let b = Var::from_tensor(&Tensor::from_slice(&b0, 3, &dev).map_err(err)?).map_err(err)?;
+    let params = |lr: f64| ParamsAdamW {
+        lr,
+        weight_decay: cfg.weight_decay,
+        ..ParamsAdamW::default()
+    };
+    let mut opt_layers = AdamW::new(
+        layer_vars.iter().flatten().cloned().collect(),
+        params(cfg.lr),
+    )
+    .map_err(err)?;
+    let mut opt_head = AdamW::new(vec![w.clone(), b.clone()], params(cfg.head_lr)).map_err(err)?;
+
+    let n = labels.len();
+    let mut counts = [0usize; 3];
+    for l in labels {
+        counts[l.id()] += 1;
+    }
+    let class_w: [f32; 3] = std::array::from_fn(|c| {
+        if counts[c] == 0 {
+            0.0
+        } else {
+            (n as f32 / (3.0 * counts[c] as f32)).powf(cfg.balance)
+        }
+    });
+
+    let mut rng = StdRng::seed_from_u64(seed);
+    let steps_per_epoch = n.div_ceil(cfg.batch);
+    let total = steps_per_epoch * cfg.epochs as usize;
+    let mut step = 0usize;
+    for _ in 0..cfg.epochs {
+        for batch in epoch_batches(states, cfg.batch, &mut rng) {
+            let frac = 1.0 - step as f64 / total as f64;
+            opt_layers.set_learning_rate(cfg.lr * frac);
+            opt_head.set_learning_rate(cfg.head_lr * frac);
+            let rows: Vec<&States> = batch.iter().map(|&i| states[i].borrow()).collect();
+            let mut target = vec![0f32; rows.len() * 3];
+            for (r, &i) in batch.iter().enumerate() {
+                let y = labels[i].id();
+                target[r * 3 + y] = class_w[y];
+            }
+            let weight_sum: f32 = target.iter().sum();
+            if weight_sum <= 0.0 {
+                step += 1;
+                progress(step, total);
+                continue;
+            }
+            let loss = (|| -> candle_core::Result<Tensor> {
+                let (mut hidden, mask) = batch_tensors(&rows, h)?;
+                let add = layer::additive_mask(&mask)?;
+                for vars in &layer_vars {
+                    let l = Layer {
+                        t: vars.iter().map(|v| v.as_tensor().clone()).collect(),
+                    };
+                    hidden = l.forward(&g, &hidden, &add)?;
+                }
+                let emb = layer::pool(&hidden, &mask, true)?;
+                let logits = emb
+                    .matmul(&w.as_tensor().t()?)?
+                    .broadcast_add(b.as_tensor())?;
+                let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+                let target = Tensor::from_vec(target, (rows.len(), 3), &dev)?;
+                ((logp * target)?.sum_all()? / f64::from(-weight_sum))?.to_dtype(DType::F32)
+            })()
+            .map_err(err)?;
+            let grads = loss.backward().map_err(err)?;
+            opt_layers.step(&grads).map_err(err)?;
+            opt_head.step(&grads).map_err(err)?;
+            step += 1;
+            progress(step, total);
+        }
+    }
+
+    let mut floats = Vec::new();
+    for vars in &layer_vars {
+        for v in vars {
+            floats.extend(
+                v.as_tensor()
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(err)?,
+            );
+        }
+    }
+    let weights = w
+        .as_tensor()
+        .flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(err)?;
+    let bias = b.as_tensor().to_vec1::<f32>().map_err(err)?;
+    if floats
+        .iter()
+        .chain(&weights)
+        .chain(&bias)
+        .any(|x| !x.is_finite())
+    {
+        return Err(Error::Config(
+            "fine-tuning diverged (non-finite weights); lower lr".into(),
+        ));
+    }
+    let top = Top::new(g, floats)?;
+    Ok(Head::with_top(
+        h,
+        encoder.fingerprint(),
+        weights,
+        [bias[0], bias[1], bias[2]],
+        Some(top),
+    ))
+}

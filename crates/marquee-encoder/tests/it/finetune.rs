@@ -1,0 +1,252 @@
+//! Fine-tuning the last layers: the trainable layer equals the checkpoint's,
+//! training changes it and fits the data, the file round-trips and is
+//! deterministic, and the head refuses a model it does not fit.
+
+use marquee_encoder::{fine_tune, train_head, Encoder, Error, FineTuneConfig, Head, HeadConfig};
+use marquee_sentiment::Label;
+
+use crate::tiny::{self, Spec};
+
+fn close(a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        for (d, (p, q)) in x.iter().zip(y).enumerate() {
+            assert!((p - q).abs() < tol, "text {i} dim {d}: {p} vs {q}");
+        }
+    }
+}
+
+fn tuned(
+    enc: &Encoder,
+    texts: &[String],
+    labels: &[Label],
+    cfg: &FineTuneConfig,
+    seed: u64,
+) -> Head {
+    let states = enc.states_below(texts, cfg.layers).unwrap();
+    fine_tune(enc, &states, labels, cfg, seed, |_, _| {}).unwrap()
+}
+
+/// Checks that the layer written with differentiable ops computes what the
+/// checkpoint's own layer computes: with zero epochs the "fine-tuned"
+/// layers are the checkpoint's, so the embeddings must equal the plain ones.
+pub fn untrained_top_equals_checkpoint(
+    enc: &Encoder,
+    texts: &[String],
+    labels: &[Label],
+    layers: usize,
+) {
+    let cfg = FineTuneConfig {
+        layers,
+        epochs: 0,
+        ..FineTuneConfig::default()
+    };
+    let head = tuned(enc, texts, labels, &cfg, 5);
+    assert_eq!(head.top_layers(), layers);
+    let plain = enc.embed_batch(texts).unwrap();
+    close(&head.embed_texts(enc, texts).unwrap(), &plain, 1e-5);
+    let states = enc.states_below(texts, layers).unwrap();
+    close(&head.embed_states(&states).unwrap(), &plain, 1e-5);
+    // The warm start is the plain head on the same embeddings.
+    let warm = train_head(&plain, labels, &cfg.head, 5, enc.fingerprint()).unwrap();
+    let a = head.predict_texts(enc, texts).unwrap();
+    let b = warm.predict_texts(enc, texts).unwrap();
+    for (p, q) in a.iter().zip(&b) {
+        assert_eq!(p.label, q.label);
+        assert!(
+            (p.score - q.score).abs() < 1e-3,
+            "{} vs {}",
+            p.score,
+            q.score
+        );
+    }
+}
+
+#[test]
+fn untrained_top_layer_matches_the_checkpoint() {
+    let (texts, labels) = tiny::labelled_texts();
+    untrained_top_equals_checkpoint(&tiny::encoder(&Spec::default()), &texts, &labels, 1);
+}
+
+fn macro_recall(head: &Head, enc: &Encoder, texts: &[String], labels: &[Label]) -> f64 {
+    let pred: Vec<Label> = head
+        .predict_texts(enc, texts)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.label)
+        .collect();
+    marquee_sentiment::Metrics::compute(labels, &pred).macro_recall
+}
+
+#[test]
+fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
+    let (texts, labels) = tiny::labelled_texts();
+    let enc = tiny::encoder(&Spec::default());
+    // A weak warm start (one head epoch), then enough steps to move.
+    let head_cfg = HeadConfig {
+        epochs: 1,
+        lr: 0.01,
+        ..HeadConfig::default()
+    };
+    let frozen = FineTuneConfig {
+        epochs: 0,
+        head: head_cfg.clone(),
+        ..FineTuneConfig::default()
+    };
+    let trained = FineTuneConfig {
+        epochs: 60,
+        lr: 3e-2,
+        head_lr: 3e-2,
+        batch: 8,
+        head: head_cfg,
+        ..FineTuneConfig::default()
+    };
+    let before = tuned(&enc, &texts, &labels, &frozen, 3);
+    let after = tuned(&enc, &texts, &labels, &trained, 3);
+    assert_ne!(before.to_bytes(), after.to_bytes());
+    let plain = enc.embed_batch(&texts).unwrap();
+    let moved = after.embed_texts(&enc, &texts).unwrap();
+    let diff: f32 = plain
+        .iter()
+        .flatten()
+        .zip(moved.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .sum();
+    assert!(
+        diff > 1e-2,
+        "the layer did not change the embeddings ({diff})"
+    );
+    let (r0, r1) = (
+        macro_recall(&before, &enc, &texts, &labels),
+        macro_recall(&after, &enc, &texts, &labels),
+    );
+    assert!(
+        r1 > r0,
+        "training recall {r1} is not above the frozen head's {r0}"
+    );
+    assert!(r1 > 0.9, "training recall {r1}");
+}
+
+#[test]
+fn same_seed_same_file_and_the_file_round_trips() {
+    let (texts, labels) = tiny::labelled_texts();
+    let cfg = FineTuneConfig {
+        epochs: 3,
+        lr: 1e-3,
+        batch: 8,
+        ..FineTuneConfig::default()
+    };
+    let a = tuned(&tiny::encoder(&Spec::default()), &texts, &labels, &cfg, 11).to_bytes();
+    let b = tuned(&tiny::encoder(&Spec::default()), &texts, &labels, &cfg, 11).to_bytes();
+    assert_eq!(a, b);
+    let enc = tiny::encoder(&Spec::default());
+    assert_ne!(a, tuned(&enc, &texts, &labels, &cfg, 12).to_bytes());
+
+    let head = Head::from_bytes(&a).unwrap();
+    assert_eq!(head.to_bytes(), a);
+    assert_eq!(head.top_layers(), 1);
+    assert_eq!(
+        &a[8..12],
+        &2u32.to_le_bytes(),
+        "a head with layers is format 2"
+    );
+    let p = head.predict_texts(&enc, &texts).unwrap();
+    assert_eq!(p.len(), texts.len());
+
+    // Damage is refused, never a panic.
+    assert!(Head::from_bytes(&a[..a.len() - 4]).is_err());
+    let mut longer = a.clone();
+    longer.extend_from_slice(&[0; 4]);
+    assert!(Head::from_bytes(&longer).is_err());
+    let mut nan = a.clone();
+    let at = nan.len() - 4;
+    nan[at..].copy_from_slice(&f32::NAN.to_le_bytes());
+    assert!(matches!(Head::from_bytes(&nan), Err(Error::BadHead(_))));
+    for cut in (0..a.len()).step_by(97) {
+        let _ = Head::from_bytes(&a[..cut]);
+    }
+}
+
+#[test]
+fn bad_configurations_and_data_are_refused() {
+    let (texts, labels) = tiny::labelled_texts();
+    let enc = tiny::encoder(&Spec::default());
+    let states = enc.states_below(&texts, 1).unwrap();
+    let run = |cfg: FineTuneConfig, labels: &[Label]| {
+        fine_tune(&enc, &states, labels, &cfg, 1, |_, _| {})
+    };
+    // The tiny model has one layer.
+    assert!(matches!(
+        run(
+            FineTuneConfig {
+                layers: 2,
+                ..FineTuneConfig::default()
+            },
+            &labels
+        ),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        run(
+            FineTuneConfig {
+                layers: 0,
+                ..FineTuneConfig::default()
+            },
+            &labels
+        ),
+        Err(Error::Config(_))
+    ));
+    assert!(run(
+        FineTuneConfig {
+            lr: 0.0,
+            ..FineTuneConfig::default()
+        },
+        &labels
+    )
+    .is_err());
+    assert!(run(
+        FineTuneConfig {
+            batch: 0,
+            ..FineTuneConfig::default()
+        },
+        &labels
+    )
+    .is_err());
+    assert!(matches!(
+        run(FineTuneConfig::default(), &labels[1..]),
+        Err(Error::Data(_))
+    ));
+    assert!(enc.states_below(&texts, 2).is_err());
+    let mut broken = states.clone();
+    broken[0].data.pop();
+    assert!(matches!(
+        fine_tune(
+            &enc,
+            &broken,
+            &labels,
+            &FineTuneConfig::default(),
+            1,
+            |_, _| {}
+        ),
+        Err(Error::Data(_))
+    ));
+}
+
+#[test]
+fn a_tuned_head_refuses_another_encoder() {
+    let (texts, labels) = tiny::labelled_texts();
+    let enc = tiny::encoder(&Spec::default());
+    let cfg = FineTuneConfig {
+        epochs: 1,
+        ..FineTuneConfig::default()
+    };
+    let head = tuned(&enc, &texts, &labels, &cfg, 1);
+    let other = tiny::encoder(&Spec {
+        seed: 9,
+        ..Spec::default()
+    });
+    assert!(matches!(
+        head.predict_texts(&other, &texts),
+        Err(Error::Mismatch(_))
+    ));
+}
