@@ -128,7 +128,7 @@ def main():
     ap.add_argument("--mix", type=float, default=0.5,
                     help="the encoder's weight in the blended accurate row")
     ap.add_argument("--embeddings-cache", help="reuse the encoder's train embeddings")
-    ap.add_argument("--finetune-layers", type=int, default=0,
+    ap.add_argument("--finetune-layers", type=int, default=1,
                     help="fine-tune the encoder's last N layers with the head (0: head only)")
     ap.add_argument("--finetune-epochs", type=int, default=None)
     ap.add_argument("--finetune-lr", type=float, default=None)
@@ -300,8 +300,8 @@ def accurate_rows(a, sets):
                "--threads", str(a.train_threads)]
         if a.embeddings_cache:
             cmd += ["--embeddings-cache", a.embeddings_cache]
+        cmd += ["--finetune-layers", str(a.finetune_layers)]
         if a.finetune_layers:
-            cmd += ["--finetune-layers", str(a.finetune_layers)]
             if a.finetune_epochs is not None:
                 cmd += ["--finetune-epochs", str(a.finetune_epochs)]
             if a.finetune_lr is not None:

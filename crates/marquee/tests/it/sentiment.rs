@@ -135,3 +135,88 @@ fn staff_corrections_change_the_next_trained_model() {
         std::fs::read(dir.join("corrected.bin")).unwrap()
     );
 }
+
+/// `train sentiment --encoder --finetune-layers 1` writes a head that
+/// carries the fine-tuned layer (format 2), the same bytes for the same
+/// seed, and `eval sentiment` scores with it.
+#[test]
+fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
+    use marquee_testkit::tiny_encoder::{self, Spec};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    tiny_tweeteval(&dir.join("tweets"));
+    std::fs::create_dir(dir.join("enc")).unwrap();
+    tiny_encoder::write_dir(&dir.join("enc"), &Spec::default());
+    let run = |seed: &str, out: &str| {
+        let text = train(
+            dir,
+            &[
+                "--encoder",
+                "enc",
+                "--finetune-layers",
+                "1",
+                "--finetune-epochs",
+                "1",
+                "--threads",
+                "1",
+                "--seed",
+                seed,
+                "--out",
+                out,
+            ],
+        );
+        assert!(text.contains("fine-tuned 1 layer(s)"), "{text}");
+        std::fs::read(dir.join(out)).unwrap()
+    };
+    let a = run("5", "a.bin");
+    assert_eq!(a, run("5", "b.bin"));
+    assert_ne!(a, run("6", "c.bin"));
+    let head = marquee_encoder::Head::from_bytes(&a).unwrap();
+    assert_eq!(head.top_layers(), 1);
+
+    let out = bin(dir)
+        .args([
+            "eval",
+            "sentiment",
+            "--encoder",
+            "enc",
+            "--head",
+            "a.bin",
+            "--mix",
+            "1",
+            "--text",
+            "tweets/train_text.txt",
+            "--labels",
+            "tweets/train_labels.txt",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("macro-recall"), "{text}");
+
+    // Too many layers for the checkpoint: a clear error, no head written.
+    let out = bin(dir)
+        .args([
+            "train",
+            "sentiment",
+            "--data",
+            "tweets",
+            "--encoder",
+            "enc",
+            "--finetune-layers",
+            "2",
+            "--out",
+            "d.bin",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--finetune-layers 2: the encoder has only 1 layer(s)"),
+        "{err}"
+    );
+    assert!(!dir.join("d.bin").exists());
+}
