@@ -233,17 +233,7 @@ pub fn fine_tune<S: Borrow<States>>(
     let mut opt_head = AdamW::new(vec![w.clone(), b.clone()], params(cfg.head_lr)).map_err(err)?;
 
     let n = labels.len();
-    let mut counts = [0usize; 3];
-    for l in labels {
-        counts[l.id()] += 1;
-    }
-    let class_w: [f32; 3] = std::array::from_fn(|c| {
-        if counts[c] == 0 {
-            0.0
-        } else {
-            (n as f32 / (3.0 * counts[c] as f32)).powf(cfg.balance)
-        }
-    });
+    let class_w = crate::head::class_weights(labels, cfg.balance);
 
     let mut rng = StdRng::seed_from_u64(seed);
     let steps_per_epoch = n.div_ceil(cfg.batch);

@@ -213,17 +213,7 @@ pub fn train_head<E: AsRef<[f32]>>(
         })
         .collect();
 
-    let mut counts = [0usize; CLASSES];
-    for l in labels {
-        counts[l.id()] += 1;
-    }
-    let class_w: [f32; CLASSES] = std::array::from_fn(|c| {
-        if counts[c] == 0 {
-            0.0
-        } else {
-            (n as f32 / (3.0 * counts[c] as f32)).powf(cfg.balance)
-        }
-    });
+    let class_w = class_weights(labels, cfg.balance);
 
     let mut w = vec![0f32; CLASSES * dims];
     let mut bias = [0f32; CLASSES];
@@ -304,6 +294,22 @@ pub fn train_head<E: AsRef<[f32]>>(
         weights: w,
         bias,
         top: None,
+    })
+}
+
+/// Class weights `(n / (3 n_c))^balance` (0 for a class with no example).
+pub(crate) fn class_weights(labels: &[Label], balance: f32) -> [f32; CLASSES] {
+    let n = labels.len();
+    let mut counts = [0usize; CLASSES];
+    for l in labels {
+        counts[l.id()] += 1;
+    }
+    std::array::from_fn(|c| {
+        if counts[c] == 0 {
+            0.0
+        } else {
+            (n as f32 / (3.0 * counts[c] as f32)).powf(balance)
+        }
     })
 }
 

@@ -273,6 +273,23 @@ fn training_set(
     Ok(set)
 }
 
+/// The shifted splits of a train split of `n` texts, from
+/// `train_provenance.tsv` in `data`.
+fn load_shifted(data: &Path, n: usize) -> anyhow::Result<Vec<marquee_sentiment::ShiftedSplit>> {
+    let prov = data.join("train_provenance.tsv");
+    let sources =
+        parse_provenance(&read(&prov)?).with_context(|| format!("parsing {}", prov.display()))?;
+    if sources.len() != n {
+        bail!(
+            "{}: {} lines for {} train texts",
+            prov.display(),
+            sources.len(),
+            n
+        );
+    }
+    Ok(shifted_splits(&sources)?)
+}
+
 struct TrainingSet {
     texts: Vec<String>,
     labels: Vec<Label>,
@@ -327,18 +344,7 @@ pub fn run_train(config_file: Option<&Path>, args: &TrainSentimentArgs) -> anyho
         score(&format!("probe {}", p.display()), &eval(&model, &pt, &pl));
     }
     if args.shifted {
-        let prov = args.data.join("train_provenance.tsv");
-        let sources = parse_provenance(&read(&prov)?)
-            .with_context(|| format!("parsing {}", prov.display()))?;
-        if sources.len() != base {
-            bail!(
-                "{}: {} lines for {} train texts",
-                prov.display(),
-                sources.len(),
-                base
-            );
-        }
-        for split in shifted_splits(&sources)? {
+        for split in load_shifted(&args.data, base)? {
             let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
             let yt: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
             let m = train(
@@ -562,7 +568,7 @@ mod encoder {
     use marquee_encoder::{
         fine_tune, train_head, Encoder, FineTuneConfig, Head, HeadConfig, States,
     };
-    use marquee_sentiment::{parse_provenance, shifted_splits, Label, Metrics};
+    use marquee_sentiment::{Label, Metrics};
     use sha2::{Digest, Sha256};
 
     use super::{
@@ -905,21 +911,10 @@ mod encoder {
             args.seed
         );
         let splits = if args.shifted {
-            let prov = args.data.join("train_provenance.tsv");
-            let sources = parse_provenance(&read(&prov)?)
-                .with_context(|| format!("parsing {}", prov.display()))?;
-            if sources.len() != full_train {
-                bail!(
-                    "{}: {} lines for {} train texts",
-                    prov.display(),
-                    sources.len(),
-                    full_train
-                );
-            }
             if train_len != full_train {
                 bail!("--shifted needs the whole train set (drop --limit)");
             }
-            shifted_splits(&sources)?
+            super::load_shifted(&args.data, full_train)?
         } else {
             Vec::new()
         };
