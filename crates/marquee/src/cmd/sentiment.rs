@@ -622,14 +622,25 @@ mod encoder {
         what: &str,
         embed: impl Fn(&[&str]) -> marquee_encoder::Result<Vec<Vec<f32>>>,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
+        run_chunked(texts, &format!("embedding {what}"), embed)
+    }
+
+    /// Run `f` over `texts` in chunks of [`CHUNK`], in length order (little
+    /// padding), with a progress bar and a timing line; results in input
+    /// order. Deterministic for given texts.
+    fn run_chunked<T: Clone + Default>(
+        texts: &[&str],
+        what: &str,
+        f: impl Fn(&[&str]) -> marquee_encoder::Result<Vec<T>>,
+    ) -> anyhow::Result<Vec<T>> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| (texts[i].len(), i));
-        let bar = progress_bar(texts.len() as u64, &format!("embedding {what}"));
+        let bar = progress_bar(texts.len() as u64, what);
         let start = Instant::now();
-        let mut out = vec![Vec::new(); texts.len()];
+        let mut out = vec![T::default(); texts.len()];
         for chunk in order.chunks(CHUNK) {
             let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(embed(&batch)?) {
+            for (&i, v) in chunk.iter().zip(f(&batch)?) {
                 out[i] = v;
             }
             bar.inc(chunk.len() as u64);
@@ -637,7 +648,7 @@ mod encoder {
         bar.finish_and_clear();
         let secs = start.elapsed().as_secs_f64();
         eprintln!(
-            "embedded {} {what} texts in {secs:.1}s ({:.1} texts/s, {} threads)",
+            "{what}: {} texts in {secs:.1}s ({:.1} texts/s, {} threads)",
             texts.len(),
             texts.len() as f64 / secs,
             rayon::current_num_threads()
@@ -830,27 +841,11 @@ mod encoder {
                 return Ok(states);
             }
         }
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| (texts[i].len(), i));
-        let bar = progress_bar(
-            texts.len() as u64,
+        let out = run_chunked(
+            texts,
             &format!("hidden states below the last {k} layer(s)"),
-        );
-        let start = Instant::now();
-        let mut out = vec![States::default(); texts.len()];
-        for chunk in order.chunks(CHUNK) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(enc.states_below(&batch, k)?) {
-                out[i] = v;
-            }
-            bar.inc(chunk.len() as u64);
-        }
-        bar.finish_and_clear();
-        eprintln!(
-            "hidden states of {} texts in {:.1}s",
-            texts.len(),
-            start.elapsed().as_secs_f64()
-        );
+            |b| enc.states_below(b, k),
+        )?;
         if let Some(cache) = cache {
             let mut bytes = key.to_vec();
             for s in &out {
