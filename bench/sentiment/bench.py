@@ -128,10 +128,11 @@ def main():
     ap.add_argument("--mix", type=float, default=0.5,
                     help="the encoder's weight in the blended accurate row")
     ap.add_argument("--embeddings-cache", help="reuse the encoder's train embeddings")
-    ap.add_argument("--finetune-layers", type=int, default=1,
+    ap.add_argument("--finetune-layers", type=int, default=2,
                     help="fine-tune the encoder's last N layers with the head (0: head only)")
     ap.add_argument("--finetune-epochs", type=int, default=None)
     ap.add_argument("--finetune-lr", type=float, default=None)
+    ap.add_argument("--finetune-dropout", type=float, default=None)
     ap.add_argument("--train-threads", type=int, default=1,
                     help="threads for training the heads (timed rows always use one)")
     a = ap.parse_args()
@@ -306,6 +307,8 @@ def accurate_rows(a, sets):
                 cmd += ["--finetune-epochs", str(a.finetune_epochs)]
             if a.finetune_lr is not None:
                 cmd += ["--finetune-lr", str(a.finetune_lr)]
+            if a.finetune_dropout is not None:
+                cmd += ["--finetune-dropout", str(a.finetune_dropout)]
         print("training the encoder heads (embeds all of train once; cached with "
               "--embeddings-cache)", file=sys.stderr)
         # Training is not timed: let it use every core even though this script

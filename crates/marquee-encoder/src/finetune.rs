@@ -11,9 +11,14 @@
 //! same class weights as the head), the learning rates falling linearly
 //! to zero. Mini-batches group texts of similar length (little padding):
 //! the texts are shuffled, cut into pools of 64 batches, each pool sorted
-//! by length and cut into batches, and the batches shuffled. Every random
-//! choice comes from `StdRng::seed_from_u64(seed)`; with the same seed,
-//! data and thread count the head file is the same bit for bit.
+//! by length and cut into batches, and the batches shuffled. With
+//! `dropout` > 0, training zeroes that share of the trained layers' hidden
+//! outputs (where BERT does, [`Layer::forward_with`]) and of the pooled
+//! embedding before the head, scaling the rest up; serving never drops.
+//! Every random choice comes from `StdRng::seed_from_u64(seed)` (batches)
+//! and a second generator derived from `seed` (dropout masks, so that
+//! `dropout = 0` draws the same batches); with the same seed, data and
+//! thread count the head file is the same bit for bit.
 
 use std::borrow::Borrow;
 
@@ -22,12 +27,15 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use marquee_sentiment::Label;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::encoder::{normalise_rows, States};
 use crate::head::Top;
 use crate::layer::{self, Geometry, Layer};
 use crate::{train_head, Encoder, Error, Head, HeadConfig, Result};
+
+/// Mixed into the seed of the dropout masks' generator.
+const DROPOUT_STREAM: u64 = 0xd409_0a7e_5eed_0001;
 
 /// Hyper-parameters of [`fine_tune`].
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +52,8 @@ pub struct FineTuneConfig {
     pub weight_decay: f64,
     /// Texts per step.
     pub batch: usize,
+    /// Training-time dropout probability (0 ≤ p < 1; see the module docs).
+    pub dropout: f64,
     /// Class weights are `(n / (3 n_c))^balance`, as in [`HeadConfig`].
     pub balance: f32,
     /// The warm-start head's hyper-parameters.
@@ -53,12 +63,13 @@ pub struct FineTuneConfig {
 impl Default for FineTuneConfig {
     fn default() -> Self {
         FineTuneConfig {
-            layers: 1,
+            layers: 2,
             epochs: 1,
             lr: 1e-4,
             head_lr: 1e-3,
             weight_decay: 0.01,
             batch: 32,
+            dropout: 0.0,
             balance: 1.0,
             head: HeadConfig::default(),
         }
@@ -182,6 +193,12 @@ pub fn fine_tune<S: Borrow<States>>(
             "weight_decay must be >= 0 and batch >= 1".into(),
         ));
     }
+    if !(0.0..1.0).contains(&cfg.dropout) {
+        return Err(Error::Config(format!(
+            "dropout must be in [0, 1), not {}",
+            cfg.dropout
+        )));
+    }
     if !cfg.balance.is_finite() {
         return Err(Error::Config("balance must be finite".into()));
     }
@@ -236,6 +253,24 @@ pub fn fine_tune<S: Borrow<States>>(
     let class_w = crate::head::class_weights(labels, cfg.balance);
 
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut drop_rng = StdRng::seed_from_u64(seed ^ DROPOUT_STREAM);
+    let keep = 1.0 - cfg.dropout;
+    let mut dropout = |x: Tensor| -> candle_core::Result<Tensor> {
+        if cfg.dropout == 0.0 {
+            return Ok(x);
+        }
+        let scale = (1.0 / keep) as f32;
+        let m: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if drop_rng.gen::<f64>() < cfg.dropout {
+                    0.0
+                } else {
+                    scale
+                }
+            })
+            .collect();
+        x.mul(&Tensor::from_vec(m, x.shape(), x.device())?)
+    };
     let steps_per_epoch = n.div_ceil(cfg.batch);
     let total = steps_per_epoch * cfg.epochs as usize;
     let mut step = 0usize;
@@ -263,9 +298,9 @@ pub fn fine_tune<S: Borrow<States>>(
                     let l = Layer {
                         t: vars.iter().map(|v| v.as_tensor().clone()).collect(),
                     };
-                    hidden = l.forward(&g, &hidden, &add)?;
+                    hidden = l.forward_with(&g, &hidden, &add, &mut dropout)?;
                 }
-                let emb = layer::pool(&hidden, &mask, true)?;
+                let emb = dropout(layer::pool(&hidden, &mask, true)?)?;
                 let logits = emb
                     .matmul(&w.as_tensor().t()?)?
                     .broadcast_add(b.as_tensor())?;

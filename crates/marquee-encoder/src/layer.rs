@@ -91,6 +91,19 @@ impl Layer {
         hidden: &Tensor,
         mask: &Tensor,
     ) -> candle_core::Result<Tensor> {
+        self.forward_with(g, hidden, mask, &mut Ok)
+    }
+
+    /// [`Layer::forward`] with `drop` applied where BERT applies hidden
+    /// dropout in training: to the attention's output projection and to the
+    /// feed-forward output, each before its residual sum and layer norm.
+    pub fn forward_with(
+        &self,
+        g: &Geometry,
+        hidden: &Tensor,
+        mask: &Tensor,
+        drop: &mut dyn FnMut(Tensor) -> candle_core::Result<Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let t = &self.t;
         let (bs, len, h) = hidden.dims3()?;
         let dh = h / g.heads;
@@ -109,10 +122,10 @@ impl Layer {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((bs, len, h))?;
-        let attn = linear(&ctx, &t[6], &t[7])?;
+        let attn = drop(linear(&ctx, &t[6], &t[7])?)?;
         let attn = layer_norm(&(attn + hidden)?, &t[8], &t[9], g.eps)?;
         let inter = linear(&attn, &t[10], &t[11])?.gelu_erf()?;
-        let out = linear(&inter, &t[12], &t[13])?;
+        let out = drop(linear(&inter, &t[12], &t[13])?)?;
         layer_norm(&(out + attn)?, &t[14], &t[15], g.eps)
     }
 

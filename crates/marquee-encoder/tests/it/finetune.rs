@@ -7,6 +7,14 @@ use marquee_sentiment::Label;
 
 use crate::tiny::{self, Spec};
 
+/// The defaults, with one trained layer: the tiny model has one.
+fn one_layer() -> FineTuneConfig {
+    FineTuneConfig {
+        layers: 1,
+        ..FineTuneConfig::default()
+    }
+}
+
 fn close(a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -39,7 +47,7 @@ pub fn untrained_top_equals_checkpoint(
     let cfg = FineTuneConfig {
         layers,
         epochs: 0,
-        ..FineTuneConfig::default()
+        ..one_layer()
     };
     let head = tuned(enc, texts, labels, &cfg, 5);
     assert_eq!(head.top_layers(), layers);
@@ -91,7 +99,7 @@ fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
     let frozen = FineTuneConfig {
         epochs: 0,
         head: head_cfg.clone(),
-        ..FineTuneConfig::default()
+        ..one_layer()
     };
     let trained = FineTuneConfig {
         epochs: 60,
@@ -99,7 +107,7 @@ fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
         head_lr: 3e-2,
         batch: 8,
         head: head_cfg,
-        ..FineTuneConfig::default()
+        ..one_layer()
     };
     let before = tuned(&enc, &texts, &labels, &frozen, 3);
     let after = tuned(&enc, &texts, &labels, &trained, 3);
@@ -134,7 +142,7 @@ fn same_seed_same_file_and_the_file_round_trips() {
         epochs: 3,
         lr: 1e-3,
         batch: 8,
-        ..FineTuneConfig::default()
+        ..one_layer()
     };
     let a = tuned(&tiny::encoder(&Spec::default()), &texts, &labels, &cfg, 11).to_bytes();
     let b = tuned(&tiny::encoder(&Spec::default()), &texts, &labels, &cfg, 11).to_bytes();
@@ -168,6 +176,41 @@ fn same_seed_same_file_and_the_file_round_trips() {
 }
 
 #[test]
+fn dropout_is_seeded_changes_training_and_never_applies_when_serving() {
+    let (texts, labels) = tiny::labelled_texts();
+    let enc = tiny::encoder(&Spec::default());
+    let cfg = |dropout| FineTuneConfig {
+        epochs: 3,
+        lr: 1e-3,
+        batch: 8,
+        dropout,
+        ..one_layer()
+    };
+    let plain = tuned(&enc, &texts, &labels, &cfg(0.0), 11);
+    let a = tuned(&enc, &texts, &labels, &cfg(0.3), 11);
+    let b = tuned(&enc, &texts, &labels, &cfg(0.3), 11);
+    assert_eq!(a.to_bytes(), b.to_bytes(), "same seed, same dropout masks");
+    assert_ne!(
+        a.to_bytes(),
+        plain.to_bytes(),
+        "dropout changes the trained layer"
+    );
+    assert_ne!(
+        a.to_bytes(),
+        tuned(&enc, &texts, &labels, &cfg(0.3), 12).to_bytes()
+    );
+    // Serving is deterministic: the same head embeds the same text twice
+    // to the same numbers, and the stored head file reproduces them.
+    let e1 = a.embed_texts(&enc, &texts).unwrap();
+    let e2 = Head::from_bytes(&a.to_bytes())
+        .unwrap()
+        .embed_texts(&enc, &texts)
+        .unwrap();
+    assert_eq!(e1, e2);
+    assert_eq!(e1, a.embed_texts(&enc, &texts).unwrap());
+}
+
+#[test]
 fn bad_configurations_and_data_are_refused() {
     let (texts, labels) = tiny::labelled_texts();
     let enc = tiny::encoder(&Spec::default());
@@ -180,7 +223,7 @@ fn bad_configurations_and_data_are_refused() {
         run(
             FineTuneConfig {
                 layers: 2,
-                ..FineTuneConfig::default()
+                ..one_layer()
             },
             &labels
         ),
@@ -190,7 +233,7 @@ fn bad_configurations_and_data_are_refused() {
         run(
             FineTuneConfig {
                 layers: 0,
-                ..FineTuneConfig::default()
+                ..one_layer()
             },
             &labels
         ),
@@ -199,35 +242,40 @@ fn bad_configurations_and_data_are_refused() {
     assert!(run(
         FineTuneConfig {
             lr: 0.0,
-            ..FineTuneConfig::default()
+            ..one_layer()
         },
         &labels
     )
     .is_err());
+    for dropout in [1.0, -0.1, f64::NAN] {
+        assert!(matches!(
+            run(
+                FineTuneConfig {
+                    dropout,
+                    ..one_layer()
+                },
+                &labels
+            ),
+            Err(Error::Config(_))
+        ));
+    }
     assert!(run(
         FineTuneConfig {
             batch: 0,
-            ..FineTuneConfig::default()
+            ..one_layer()
         },
         &labels
     )
     .is_err());
     assert!(matches!(
-        run(FineTuneConfig::default(), &labels[1..]),
+        run(one_layer(), &labels[1..]),
         Err(Error::Data(_))
     ));
     assert!(enc.states_below(&texts, 2).is_err());
     let mut broken = states.clone();
     broken[0].data.pop();
     assert!(matches!(
-        fine_tune(
-            &enc,
-            &broken,
-            &labels,
-            &FineTuneConfig::default(),
-            1,
-            |_, _| {}
-        ),
+        fine_tune(&enc, &broken, &labels, &one_layer(), 1, |_, _| {}),
         Err(Error::Data(_))
     ));
 }
@@ -238,7 +286,7 @@ fn a_tuned_head_refuses_another_encoder() {
     let enc = tiny::encoder(&Spec::default());
     let cfg = FineTuneConfig {
         epochs: 1,
-        ..FineTuneConfig::default()
+        ..one_layer()
     };
     let head = tuned(&enc, &texts, &labels, &cfg, 1);
     let other = tiny::encoder(&Spec {

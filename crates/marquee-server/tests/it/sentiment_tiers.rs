@@ -43,6 +43,7 @@ fn checkpoint_and_tuned_head(dir: &Path, head: &Path) -> (Encoder, Head) {
         epochs: 5,
         lr: 1e-2,
         batch: 8,
+        layers: 1,
         ..FineTuneConfig::default()
     };
     let states = enc.states_below(&texts, 1).unwrap();

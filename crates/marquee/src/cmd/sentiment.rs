@@ -40,8 +40,9 @@ pub struct TrainSentimentArgs {
     /// with the head; 0 trains the head alone on frozen embeddings (about
     /// 3x faster, less accurate: see bench/sentiment/README.md). The trained
     /// layers are kept in the head file; the checkpoint is not changed.
-    #[arg(long, requires = "encoder", default_value_t = 1)]
-    finetune_layers: usize,
+    /// [default: 2, or every layer of a checkpoint with fewer]
+    #[arg(long, requires = "encoder")]
+    finetune_layers: Option<usize>,
     /// With --finetune-layers: passes over the training set [default: 1].
     #[arg(long, requires = "encoder")]
     finetune_epochs: Option<u32>,
@@ -51,6 +52,10 @@ pub struct TrainSentimentArgs {
     /// With --finetune-layers: the head's AdamW learning rate [default: 1e-3].
     #[arg(long, requires = "encoder")]
     finetune_head_lr: Option<f64>,
+    /// With --finetune-layers: training-time dropout in the trained layers
+    /// and before the head, 0 to <1 [default: 0].
+    #[arg(long, requires = "encoder")]
+    finetune_dropout: Option<f64>,
     /// With --encoder: use only the first N training texts.
     #[arg(long, requires = "encoder")]
     limit: Option<usize>,
@@ -773,13 +778,21 @@ mod encoder {
         States(Vec<States>),
     }
 
-    fn finetune_config(args: &TrainSentimentArgs, head: &HeadConfig) -> FineTuneConfig {
+    /// The fine-tuning configuration of `args` for a checkpoint with
+    /// `num_layers` layers: an explicit --finetune-layers is kept as given
+    /// (and refused by the caller when too many), the default is capped.
+    fn finetune_config(
+        args: &TrainSentimentArgs,
+        head: &HeadConfig,
+        num_layers: usize,
+    ) -> FineTuneConfig {
         let d = FineTuneConfig::default();
         FineTuneConfig {
-            layers: args.finetune_layers,
+            layers: args.finetune_layers.unwrap_or(d.layers.min(num_layers)),
             epochs: args.finetune_epochs.unwrap_or(d.epochs),
             lr: args.finetune_lr.unwrap_or(d.lr),
             head_lr: args.finetune_head_lr.unwrap_or(d.head_lr),
+            dropout: args.finetune_dropout.unwrap_or(d.dropout),
             balance: head.balance,
             head: head.clone(),
             ..d
@@ -915,7 +928,7 @@ mod encoder {
         };
         let cache = args.embeddings_cache.as_deref();
         let xt: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ft = finetune_config(args, &cfg);
+        let ft = finetune_config(args, &cfg, enc.num_layers());
         if ft.layers > enc.num_layers() {
             bail!(
                 "--finetune-layers {}: the encoder has only {} layer(s)",

@@ -173,6 +173,19 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     assert_ne!(a, run("6", "c.bin"));
     let head = marquee_encoder::Head::from_bytes(&a).unwrap();
     assert_eq!(head.top_layers(), 1);
+    // Without --finetune-layers the default (2) is capped at the
+    // checkpoint's one layer.
+    let text = train(
+        dir,
+        &["--encoder", "enc", "--threads", "1", "--out", "e.bin"],
+    );
+    assert!(text.contains("fine-tuned 1 layer(s)"), "{text}");
+    assert_eq!(
+        marquee_encoder::Head::from_bytes(&std::fs::read(dir.join("e.bin")).unwrap())
+            .unwrap()
+            .top_layers(),
+        1
+    );
 
     let out = bin(dir)
         .args([
