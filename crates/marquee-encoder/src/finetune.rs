@@ -76,6 +76,42 @@ impl Default for FineTuneConfig {
     }
 }
 
+impl FineTuneConfig {
+    /// Checks the hyper-parameters for an encoder with `total_layers`
+    /// layers: `layers` in 1..=total_layers, positive finite learning
+    /// rates, `weight_decay >= 0`, `batch >= 1`, `dropout` in [0, 1) and a
+    /// finite `balance`. [`fine_tune`] calls it first; callers that do
+    /// expensive work before fine-tuning (computing hidden states) call it
+    /// themselves so that a bad setting fails early.
+    pub fn validate(&self, total_layers: usize) -> Result<()> {
+        if self.layers == 0 || self.layers > total_layers {
+            return Err(Error::Config(format!(
+                "layers must be between 1 and {total_layers}, not {}",
+                self.layers
+            )));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite() && self.head_lr > 0.0 && self.head_lr.is_finite())
+        {
+            return Err(Error::Config("lr and head_lr must be > 0".into()));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) || self.batch == 0 {
+            return Err(Error::Config(
+                "weight_decay must be >= 0 and batch >= 1".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!(
+                "dropout must be in [0, 1), not {}",
+                self.dropout
+            )));
+        }
+        if !self.balance.is_finite() {
+            return Err(Error::Config("balance must be finite".into()));
+        }
+        Ok(())
+    }
+}
+
 fn err(e: candle_core::Error) -> Error {
     Error::Inference(e.to_string())
 }
@@ -179,29 +215,7 @@ pub fn fine_tune<S: Borrow<States>>(
     let h = encoder.dims();
     let g = encoder.geometry();
     let total_layers = encoder.num_layers();
-    if cfg.layers == 0 || cfg.layers > total_layers {
-        return Err(Error::Config(format!(
-            "layers must be between 1 and {total_layers}, not {}",
-            cfg.layers
-        )));
-    }
-    if !(cfg.lr > 0.0 && cfg.lr.is_finite() && cfg.head_lr > 0.0 && cfg.head_lr.is_finite()) {
-        return Err(Error::Config("lr and head_lr must be > 0".into()));
-    }
-    if !(cfg.weight_decay >= 0.0 && cfg.weight_decay.is_finite()) || cfg.batch == 0 {
-        return Err(Error::Config(
-            "weight_decay must be >= 0 and batch >= 1".into(),
-        ));
-    }
-    if !(0.0..1.0).contains(&cfg.dropout) {
-        return Err(Error::Config(format!(
-            "dropout must be in [0, 1), not {}",
-            cfg.dropout
-        )));
-    }
-    if !cfg.balance.is_finite() {
-        return Err(Error::Config("balance must be finite".into()));
-    }
+    cfg.validate(total_layers)?;
     if states.len() != labels.len() {
         return Err(Error::Data(format!(
             "{} texts' states but {} labels",
@@ -254,12 +268,11 @@ pub fn fine_tune<S: Borrow<States>>(
 
     let mut rng = StdRng::seed_from_u64(seed);
     let mut drop_rng = StdRng::seed_from_u64(seed ^ DROPOUT_STREAM);
-    let keep = 1.0 - cfg.dropout;
+    let scale = (1.0 / (1.0 - cfg.dropout)) as f32;
     let mut dropout = |x: Tensor| -> candle_core::Result<Tensor> {
         if cfg.dropout == 0.0 {
             return Ok(x);
         }
-        let scale = (1.0 / keep) as f32;
         let m: Vec<f32> = (0..x.elem_count())
             .map(|_| {
                 if drop_rng.gen::<f64>() < cfg.dropout {

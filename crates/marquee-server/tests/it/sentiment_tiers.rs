@@ -46,7 +46,7 @@ fn checkpoint_and_tuned_head(dir: &Path, head: &Path) -> (Encoder, Head) {
         layers: 1,
         ..FineTuneConfig::default()
     };
-    let states = enc.states_below(&texts, 1).unwrap();
+    let states = enc.states_below(&texts, cfg.layers).unwrap();
     let h = fine_tune(&enc, &states, &labels, &cfg, 3, |_, _| {}).unwrap();
     assert_eq!(h.top_layers(), 1);
     std::fs::write(head, h.to_bytes()).unwrap();

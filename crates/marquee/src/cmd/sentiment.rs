@@ -936,6 +936,11 @@ mod encoder {
                 enc.num_layers()
             );
         }
+        if ft.layers > 0 {
+            // Before the hidden states (minutes on TweetEval) are computed.
+            ft.validate(enc.num_layers())
+                .context("--finetune-* settings")?;
+        }
         let start = Instant::now();
         // The head on all of train, and one per shifted split.
         let (head, split_heads, feats) = if ft.layers == 0 {

@@ -232,4 +232,37 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         "{err}"
     );
     assert!(!dir.join("d.bin").exists());
+
+    // A bad fine-tuning setting fails before any hidden states are computed.
+    for (flag, value, says) in [
+        (
+            "--finetune-dropout",
+            "1.5",
+            "dropout must be in [0, 1), not 1.5",
+        ),
+        ("--finetune-lr", "0", "lr and head_lr must be > 0"),
+    ] {
+        let out = bin(dir)
+            .args([
+                "train",
+                "sentiment",
+                "--data",
+                "tweets",
+                "--encoder",
+                "enc",
+                "--threads",
+                "1",
+                flag,
+                value,
+                "--out",
+                "f.bin",
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+        assert!(!err.contains("hidden states"), "{err}");
+        assert!(!dir.join("f.bin").exists());
+    }
 }
