@@ -40,7 +40,7 @@ pub struct TrainSentimentArgs {
     /// with the head; 0 trains the head alone on frozen embeddings (about
     /// 3x faster, less accurate: see bench/sentiment/README.md). The trained
     /// layers are kept in the head file; the checkpoint is not changed.
-    /// [default: 2, or every layer of a checkpoint with fewer]
+    /// [default: 3, or every layer of a checkpoint with fewer]
     #[arg(long, requires = "encoder")]
     finetune_layers: Option<usize>,
     /// With --finetune-layers: passes over the training set [default: 1].
