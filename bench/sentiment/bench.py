@@ -128,7 +128,7 @@ def main():
     ap.add_argument("--mix", type=float, default=0.5,
                     help="the encoder's weight in the blended accurate row")
     ap.add_argument("--embeddings-cache", help="reuse the encoder's train embeddings")
-    ap.add_argument("--finetune-layers", type=int, default=3,
+    ap.add_argument("--finetune-layers", type=int, default=6,
                     help="fine-tune the encoder's last N layers with the head (0: head only)")
     ap.add_argument("--finetune-epochs", type=int, default=None)
     ap.add_argument("--finetune-lr", type=float, default=None)

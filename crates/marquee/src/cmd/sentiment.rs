@@ -37,10 +37,10 @@ pub struct TrainSentimentArgs {
     #[arg(long)]
     encoder: Option<PathBuf>,
     /// With --encoder: also fine-tune the encoder's last N layers together
-    /// with the head; 0 trains the head alone on frozen embeddings (about
-    /// 3x faster, less accurate: see bench/sentiment/README.md). The trained
+    /// with the head; 0 trains the head alone on frozen embeddings (much
+    /// faster, less accurate: see bench/sentiment/README.md). The trained
     /// layers are kept in the head file; the checkpoint is not changed.
-    /// [default: 3, or every layer of a checkpoint with fewer]
+    /// [default: 6, or every layer of a checkpoint with fewer]
     #[arg(long, requires = "encoder")]
     finetune_layers: Option<usize>,
     /// With --finetune-layers: passes over the training set [default: 1].

@@ -173,7 +173,7 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     assert_ne!(a, run("6", "c.bin"));
     let head = marquee_encoder::Head::from_bytes(&a).unwrap();
     assert_eq!(head.top_layers(), 1);
-    // Without --finetune-layers the default (3) is capped at the
+    // Without --finetune-layers the default (6) is capped at the
     // checkpoint's one layer.
     let text = train(
         dir,
