@@ -41,6 +41,8 @@ pub enum TierStatus {
         /// How many of the encoder's last layers the head fine-tuned (0:
         /// the head alone was trained).
         tuned_layers: usize,
+        /// How many layers the encoder has in all.
+        layers: usize,
         /// The head file.
         head: String,
         /// sha256 of the head file.
@@ -91,6 +93,11 @@ impl AccurateTier {
     /// fine-tuned ones.
     pub fn tuned_layers(&self) -> usize {
         self.head.top_layers()
+    }
+
+    /// How many layers the encoder has in all.
+    pub fn layers(&self) -> usize {
+        self.encoder.num_layers()
     }
 
     /// The model family of the checkpoint.
@@ -204,6 +211,7 @@ async fn load_into(state: &AppState, dir: &Path, head: &Path) {
                 encoder: dir.display().to_string(),
                 model_type: tier.model_type().to_string(),
                 tuned_layers: tier.tuned_layers(),
+                layers: tier.layers(),
                 head: head.display().to_string(),
                 head_sha256,
             };

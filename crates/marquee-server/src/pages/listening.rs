@@ -375,14 +375,11 @@ async fn accurate_words(state: &AppState) -> Result<String, PageError> {
             encoder,
             model_type,
             tuned_layers,
+            layers,
             ..
         } => {
             let waiting = svc::accurate_queue(state).await?;
-            let tuned = match tuned_layers {
-                0 => String::new(),
-                1 => ", its last layer fine-tuned".to_string(),
-                n => format!(", its last {n} layers fine-tuned"),
-            };
+            let tuned = tuned_phrase(tuned_layers, layers);
             format!(
                 "Posts the fast model is unsure about are labelled again by the accurate model ({model_type} encoder in {encoder}{tuned}); {}.",
                 match waiting {
@@ -865,4 +862,35 @@ async fn handle_remove(
         .unlink_handle(user.account.id, &f.handle)
         .await?;
     Ok(Redirect::to("/account/handles").into_response())
+}
+
+/// How the dashboard says how much of the encoder the head fine-tuned.
+fn tuned_phrase(tuned: usize, layers: usize) -> String {
+    match (tuned, layers) {
+        (0, _) => String::new(),
+        (1, 1) => ", its only layer fine-tuned".to_string(),
+        (n, all) if n >= all => format!(", all {all} of its layers fine-tuned"),
+        (1, _) => ", its last layer fine-tuned".to_string(),
+        (n, _) => format!(", its last {n} layers fine-tuned"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fine_tuned_depth_reads_as_plain_words() {
+        for (tuned, layers, want) in [
+            (0, 6, ""),
+            (1, 1, ", its only layer fine-tuned"),
+            (1, 6, ", its last layer fine-tuned"),
+            (3, 6, ", its last 3 layers fine-tuned"),
+            (6, 6, ", all 6 of its layers fine-tuned"),
+        ] {
+            assert_eq!(
+                super::tuned_phrase(tuned, layers),
+                want,
+                "{tuned} of {layers}"
+            );
+        }
+    }
 }
