@@ -85,6 +85,11 @@ pub struct TrainSentimentArgs {
     /// the other years and score the held-out ones. Printed beside val.
     #[arg(long)]
     shifted: bool,
+    /// With --encoder and --shifted: train and score only the shifted
+    /// splits' heads, not the one on all of train, and write nothing (about
+    /// half the training, for comparing settings; no val or probe scores).
+    #[arg(long, requires_all = ["encoder", "shifted"])]
+    shifted_only: bool,
     /// Also score the trained model on this CSV (`text`, `label` columns),
     /// e.g. bench/sentiment/probe/handwritten-reviews.csv.
     #[arg(long)]
@@ -946,8 +951,13 @@ mod encoder {
         let (head, split_heads, feats) = if ft.layers == 0 {
             let emb = embed_cached(&enc, &xt, "train", cache_for(cache, "train").as_deref())?;
             let start = Instant::now();
-            let head = train_head(&emb, &labels, &cfg, args.seed, enc.fingerprint())?;
-            eprintln!("head trained in {:.1}s", start.elapsed().as_secs_f64());
+            let head = if args.shifted_only {
+                None
+            } else {
+                let head = train_head(&emb, &labels, &cfg, args.seed, enc.fingerprint())?;
+                eprintln!("head trained in {:.1}s", start.elapsed().as_secs_f64());
+                Some(head)
+            };
             let mut split_heads = Vec::new();
             for split in &splits {
                 let e: Vec<&[f32]> = split.train.iter().map(|&i| emb[i].as_slice()).collect();
@@ -964,7 +974,9 @@ mod encoder {
             let (head, split_heads) = std::thread::scope(|s| {
                 let all: Vec<&States> = states.iter().collect();
                 let (enc, labels, ft, bars) = (&enc, &labels, &ft, &bars);
-                let main = s.spawn(move || tune(enc, &all, labels, ft, args.seed, "train", bars));
+                let main = (!args.shifted_only).then(|| {
+                    s.spawn(move || tune(enc, &all, labels, ft, args.seed, "train", bars))
+                });
                 let others: Vec<_> = splits
                     .iter()
                     .map(|split| {
@@ -977,7 +989,7 @@ mod encoder {
                     h.join()
                         .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
                 };
-                let head = join(main)?;
+                let head = main.map(join).transpose()?;
                 let split_heads = others
                     .into_iter()
                     .map(join)
@@ -987,13 +999,16 @@ mod encoder {
             eprintln!(
                 "fine-tuned {} layer(s) and the head ({} run(s)) in {:.1}s",
                 ft.layers,
-                1 + splits.len(),
+                usize::from(head.is_some()) + splits.len(),
                 start.elapsed().as_secs_f64()
             );
             (head, split_heads, Features::States(states))
         };
 
-        if args.data.join("val_text.txt").exists() {
+        if let Some(head) = head
+            .as_ref()
+            .filter(|_| args.data.join("val_text.txt").exists())
+        {
             let (vt, vl) = read_split(&args.data, "val")?;
             let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
             let ve = match &feats {
@@ -1012,7 +1027,7 @@ mod encoder {
                 &vl,
             )?;
         }
-        if let Some(p) = &args.probe {
+        if let (Some(p), Some(head)) = (&args.probe, &head) {
             let (pt, pl) = marquee_sentiment::parse_csv(&read(p)?)
                 .with_context(|| format!("parsing {}", p.display()))?;
             let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
@@ -1054,9 +1069,9 @@ mod encoder {
             let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
             mixed_lines(&name, h, &fast, &xh, &he, &hy)?;
         }
-        if args.dry_run {
+        let Some(head) = head.filter(|_| !args.dry_run && !args.shifted_only) else {
             return Ok(());
-        }
+        };
         let out = match (&args.out, &config) {
             (Some(out), _) => out.clone(),
             (None, Some(config)) => marquee_server::listening::accurate::head_path(config),

@@ -209,6 +209,41 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("macro-recall"), "{text}");
 
+    // --shifted-only: the two shifted splits' heads are fine-tuned and
+    // scored (each with its blend), the head on all of train is not, and
+    // nothing is written.
+    let mut prov = String::from("line\ttweeteval_train_index\tstatus\tsemeval_file\n");
+    for i in 0..240 {
+        let year = 2013 + i % 4;
+        prov.push_str(&format!(
+            "{}\t{i}\texact\ttwitter-{year}test-A.tsv\n",
+            i + 1
+        ));
+    }
+    std::fs::write(dir.join("tweets/train_provenance.tsv"), prov).unwrap();
+    let text = train(
+        dir,
+        &[
+            "--encoder",
+            "enc",
+            "--threads",
+            "1",
+            "--shifted",
+            "--shifted-only",
+            "--out",
+            "s.bin",
+        ],
+    );
+    assert!(
+        text.contains("fine-tuned 1 layer(s) and the head (2 run(s))"),
+        "{text}"
+    );
+    for split in ["years-2013-15->2016", "years-2014-16->2013"] {
+        assert!(text.contains(&format!("shifted {split}")), "{text}");
+    }
+    assert!(!text.contains("on 240 texts (train)"), "{text}");
+    assert!(!dir.join("s.bin").exists());
+
     // Too many layers for the checkpoint, or a bad fine-tuning setting: a
     // clear error before any hidden states are computed, no head written.
     for (flag, value, says) in [
