@@ -1017,10 +1017,10 @@ mod encoder {
                 }
                 Features::States(_) => embed_all_with(&vt, "val", |b| head.embed_texts(&enc, b))?,
             };
-            score_line("val", &metrics(&head, &ve, &vl)?);
+            score_line("val", &metrics(head, &ve, &vl)?);
             mixed_lines(
                 "val",
-                &head,
+                head,
                 &marquee_sentiment::Model::default_model()?,
                 &vt,
                 &ve,
@@ -1033,10 +1033,10 @@ mod encoder {
             let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
             let pe = embed_all_with(&pt, "probe", |b| head.embed_texts(&enc, b))?;
             let name = format!("probe {}", p.display());
-            score_line(&name, &metrics(&head, &pe, &pl)?);
+            score_line(&name, &metrics(head, &pe, &pl)?);
             mixed_lines(
                 &name,
-                &head,
+                head,
                 &marquee_sentiment::Model::default_model()?,
                 &pt,
                 &pe,
