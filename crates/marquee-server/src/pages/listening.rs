@@ -395,6 +395,17 @@ async fn accurate_words(state: &AppState) -> Result<String, PageError> {
     })
 }
 
+/// How the dashboard says how much of the encoder the head fine-tuned.
+fn tuned_phrase(tuned: usize, layers: usize) -> String {
+    match (tuned, layers) {
+        (0, _) => String::new(),
+        (1, 1) => ", its only layer fine-tuned".to_string(),
+        (n, all) if n >= all => format!(", all {all} of its layers fine-tuned"),
+        (1, _) => ", its last layer fine-tuned".to_string(),
+        (n, _) => format!(", its last {n} layers fine-tuned"),
+    }
+}
+
 /// "the built-in model (3f2a…)" or "the model trained into PATH (…)".
 fn model_words(state: &AppState) -> String {
     let info = state.listening.model_info();
@@ -862,17 +873,6 @@ async fn handle_remove(
         .unlink_handle(user.account.id, &f.handle)
         .await?;
     Ok(Redirect::to("/account/handles").into_response())
-}
-
-/// How the dashboard says how much of the encoder the head fine-tuned.
-fn tuned_phrase(tuned: usize, layers: usize) -> String {
-    match (tuned, layers) {
-        (0, _) => String::new(),
-        (1, 1) => ", its only layer fine-tuned".to_string(),
-        (n, all) if n >= all => format!(", all {all} of its layers fine-tuned"),
-        (1, _) => ", its last layer fine-tuned".to_string(),
-        (n, _) => format!(", its last {n} layers fine-tuned"),
-    }
 }
 
 #[cfg(test)]

@@ -918,11 +918,19 @@ mod encoder {
             labels.drain(n..full_train);
         }
         let train_len = args.limit.map_or(full_train, |n| n.min(full_train));
-        eprintln!(
-            "training the head on {} texts, {cfg:?}, seed {}",
-            texts.len(),
-            args.seed
-        );
+        if args.shifted_only {
+            eprintln!(
+                "training only the shifted splits' heads, each on the other years of the {} texts, {cfg:?}, seed {}",
+                texts.len(),
+                args.seed
+            );
+        } else {
+            eprintln!(
+                "training the head on {} texts, {cfg:?}, seed {}",
+                texts.len(),
+                args.seed
+            );
+        }
         let splits = if args.shifted {
             if train_len != full_train {
                 bail!("--shifted needs the whole train set (drop --limit)");

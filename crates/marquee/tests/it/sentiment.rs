@@ -242,6 +242,13 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         assert!(text.contains(&format!("shifted {split}")), "{text}");
     }
     assert!(!text.contains("on 240 texts (train)"), "{text}");
+    assert!(
+        text.contains(
+            "training only the shifted splits' heads, each on the other years of the 240 texts"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("training the head on"), "{text}");
     assert!(!dir.join("s.bin").exists());
 
     // Too many layers for the checkpoint, or a bad fine-tuning setting: a
