@@ -32,7 +32,7 @@ use rand::{Rng, SeedableRng};
 use crate::encoder::{normalise_rows, States};
 use crate::head::Top;
 use crate::layer::{self, Geometry, Layer};
-use crate::{train_head, Encoder, Error, Head, HeadConfig, Result};
+use crate::{positive, setting, train_head, Encoder, Error, Head, HeadConfig, Result};
 
 /// Mixed into the seed of the dropout masks' generator.
 const DROPOUT_STREAM: u64 = 0xd409_0a7e_5eed_0001;
@@ -80,33 +80,43 @@ impl FineTuneConfig {
     /// Checks the hyper-parameters for an encoder with `total_layers`
     /// layers: `layers` in 1..=total_layers, positive finite learning
     /// rates, `weight_decay >= 0`, `batch >= 1`, `dropout` in [0, 1) and a
-    /// finite `balance`. [`fine_tune`] calls it first; callers that do
-    /// expensive work before fine-tuning (computing hidden states) call it
-    /// themselves so that a bad setting fails early.
+    /// finite `balance`, each refused as an [`Error::Setting`] naming the
+    /// field (the warm-start `head` is checked by [`HeadConfig::validate`]).
+    /// [`fine_tune`] calls it first; callers that do expensive work before
+    /// fine-tuning (computing hidden states) call it themselves so that a
+    /// bad setting fails early.
     pub fn validate(&self, total_layers: usize) -> Result<()> {
-        if self.layers == 0 || self.layers > total_layers {
-            return Err(Error::Config(format!(
-                "layers must be between 1 and {total_layers}, not {}",
-                self.layers
-            )));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite() && self.head_lr > 0.0 && self.head_lr.is_finite())
-        {
-            return Err(Error::Config("lr and head_lr must be > 0".into()));
-        }
-        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) || self.batch == 0 {
-            return Err(Error::Config(
-                "weight_decay must be >= 0 and batch >= 1".into(),
+        if self.layers == 0 {
+            return Err(setting(
+                "layers",
+                self.layers,
+                "at least 1 layer must be trained",
             ));
         }
+        if self.layers > total_layers {
+            return Err(setting(
+                "layers",
+                self.layers,
+                format!("the encoder has only {total_layers} layer(s)"),
+            ));
+        }
+        positive("lr", self.lr)?;
+        positive("head_lr", self.head_lr)?;
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(setting(
+                "weight_decay",
+                self.weight_decay,
+                "must be a finite number, 0 or more",
+            ));
+        }
+        if self.batch == 0 {
+            return Err(setting("batch", self.batch, "must be at least 1"));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::Config(format!(
-                "dropout must be in [0, 1), not {}",
-                self.dropout
-            )));
+            return Err(setting("dropout", self.dropout, "must be in [0, 1)"));
         }
         if !self.balance.is_finite() {
-            return Err(Error::Config("balance must be finite".into()));
+            return Err(setting("balance", self.balance, "must be a finite number"));
         }
         Ok(())
     }

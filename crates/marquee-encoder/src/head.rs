@@ -33,7 +33,7 @@ use rand::SeedableRng;
 
 use crate::encoder::{normalise_rows, States};
 use crate::layer::{Geometry, Layer};
-use crate::{Encoder, Error, Result};
+use crate::{positive, setting, Encoder, Error, Result};
 
 const MAGIC: &[u8; 8] = b"MQENCHD\0";
 const VERSION: u32 = 1;
@@ -53,6 +53,23 @@ pub struct HeadConfig {
     pub balance: f32,
     /// Return the mean iterate over all SGD steps (Polyak averaging).
     pub average: bool,
+}
+
+impl HeadConfig {
+    /// Checks the hyper-parameters: a positive finite `lr`, a finite
+    /// `l2 >= 0` and a finite `balance`. [`train_head`] calls it first;
+    /// callers that embed texts before training (minutes) call it
+    /// themselves so that a bad setting fails early.
+    pub fn validate(&self) -> Result<()> {
+        positive("lr", f64::from(self.lr))?;
+        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+            return Err(setting("l2", self.l2, "must be a finite number, 0 or more"));
+        }
+        if !self.balance.is_finite() {
+            return Err(setting("balance", self.balance, "must be a finite number"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for HeadConfig {
@@ -165,12 +182,7 @@ pub fn train_head<E: AsRef<[f32]>>(
     {
         return Err(Error::Data("an embedding holds NaN or infinity".into()));
     }
-    if !(cfg.lr > 0.0 && cfg.lr.is_finite() && cfg.l2 >= 0.0 && cfg.l2.is_finite()) {
-        return Err(Error::Config("lr must be > 0 and l2 >= 0".into()));
-    }
-    if !cfg.balance.is_finite() {
-        return Err(Error::Config("balance must be finite".into()));
-    }
+    cfg.validate()?;
 
     // Standardise each dimension (f64 sums in a fixed order).
     let n = embeddings.len();

@@ -154,13 +154,48 @@ pub enum Error {
     /// Training data is malformed.
     #[error("invalid data: {0}")]
     Data(String),
-    /// Invalid training configuration.
+    /// Training failed for a reason of its configuration as a whole
+    /// (it diverged).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// One hyper-parameter is out of range. `field` is its name in
+    /// [`HeadConfig`] or [`FineTuneConfig`] (`lr`, `head_lr`, `layers`, …),
+    /// so that a caller can name its own flag or key for it instead.
+    #[error("invalid setting {field} = {value}: {reason}")]
+    Setting {
+        /// The field's name in the configuration struct.
+        field: &'static str,
+        /// The value given, as written by `Display`.
+        value: String,
+        /// What the value must be.
+        reason: String,
+    },
 }
 
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An [`Error::Setting`].
+pub(crate) fn setting(
+    field: &'static str,
+    value: impl std::fmt::Display,
+    reason: impl Into<String>,
+) -> Error {
+    Error::Setting {
+        field,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// `Ok` when `value` is a finite number above 0.
+pub(crate) fn positive(field: &'static str, value: f64) -> Result<()> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(setting(field, value, "must be a finite number above 0"))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -218,55 +218,99 @@ fn bad_configurations_and_data_are_refused() {
     let run = |cfg: FineTuneConfig, labels: &[Label]| {
         fine_tune(&enc, &states, labels, &cfg, 1, |_, _| {})
     };
-    // The tiny model has one layer.
-    assert!(matches!(
-        run(
+    // Each bad setting is refused naming its field (the tiny model has
+    // one layer).
+    let field = |cfg: FineTuneConfig| match run(cfg, &labels) {
+        Err(Error::Setting { field, .. }) => field,
+        other => panic!("not refused as a setting: {other:?}"),
+    };
+    for (cfg, want) in [
+        (
             FineTuneConfig {
                 layers: 2,
                 ..one_layer()
             },
-            &labels
+            "layers",
         ),
-        Err(Error::Config(_))
-    ));
-    assert!(matches!(
-        run(
+        (
             FineTuneConfig {
                 layers: 0,
                 ..one_layer()
             },
-            &labels
+            "layers",
         ),
-        Err(Error::Config(_))
-    ));
-    assert!(run(
-        FineTuneConfig {
-            lr: 0.0,
-            ..one_layer()
-        },
-        &labels
-    )
-    .is_err());
-    for dropout in [1.0, -0.1, f64::NAN] {
-        assert!(matches!(
-            run(
-                FineTuneConfig {
-                    dropout,
-                    ..one_layer()
-                },
-                &labels
-            ),
-            Err(Error::Config(_))
-        ));
+        (
+            FineTuneConfig {
+                lr: 0.0,
+                ..one_layer()
+            },
+            "lr",
+        ),
+        (
+            FineTuneConfig {
+                head_lr: f64::INFINITY,
+                ..one_layer()
+            },
+            "head_lr",
+        ),
+        (
+            FineTuneConfig {
+                weight_decay: -1.0,
+                ..one_layer()
+            },
+            "weight_decay",
+        ),
+        (
+            FineTuneConfig {
+                batch: 0,
+                ..one_layer()
+            },
+            "batch",
+        ),
+        (
+            FineTuneConfig {
+                dropout: 1.0,
+                ..one_layer()
+            },
+            "dropout",
+        ),
+        (
+            FineTuneConfig {
+                dropout: -0.1,
+                ..one_layer()
+            },
+            "dropout",
+        ),
+        (
+            FineTuneConfig {
+                dropout: f64::NAN,
+                ..one_layer()
+            },
+            "dropout",
+        ),
+        (
+            FineTuneConfig {
+                balance: f32::NAN,
+                ..one_layer()
+            },
+            "balance",
+        ),
+    ] {
+        assert_eq!(field(cfg.clone()), want, "{cfg:?}");
     }
-    assert!(run(
+    let Err(e) = run(
         FineTuneConfig {
-            batch: 0,
+            layers: 2,
             ..one_layer()
         },
-        &labels
-    )
-    .is_err());
+        &labels,
+    ) else {
+        panic!("two layers of a one-layer model were fine-tuned");
+    };
+    assert_eq!(
+        e.to_string(),
+        "invalid setting layers = 2: the encoder has only 1 layer(s)"
+    );
     assert!(matches!(
         run(one_layer(), &labels[1..]),
         Err(Error::Data(_))

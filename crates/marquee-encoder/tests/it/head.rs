@@ -62,4 +62,45 @@ fn untrainable_input_is_refused() {
     .is_err());
     assert!(train_head(&[vec![f32::NAN]], &[Label::Positive], &cfg, 1, "x").is_err());
     assert!(train_head(&[vec![1.0f32]], &[], &cfg, 1, "x").is_err());
+    // Bad hyper-parameters are refused naming the field.
+    for (cfg, want) in [
+        (
+            HeadConfig {
+                lr: 0.0,
+                ..cfg.clone()
+            },
+            "lr",
+        ),
+        (
+            HeadConfig {
+                lr: f32::NAN,
+                ..cfg.clone()
+            },
+            "lr",
+        ),
+        (
+            HeadConfig {
+                l2: -0.5,
+                ..cfg.clone()
+            },
+            "l2",
+        ),
+        (
+            HeadConfig {
+                balance: f32::INFINITY,
+                ..cfg.clone()
+            },
+            "balance",
+        ),
+    ] {
+        assert!(
+            matches!(
+                train_head(&[vec![1.0f32]], &[Label::Positive], &cfg, 1, "x"),
+                Err(marquee_encoder::Error::Setting { field, .. }) if field == want
+            ),
+            "{cfg:?}"
+        );
+        assert!(cfg.validate().is_err());
+    }
+    assert!(cfg.validate().is_ok());
 }

@@ -804,6 +804,32 @@ mod encoder {
         }
     }
 
+    /// A setting the encoder crate refused, named by the flag that sets it:
+    /// `lr` is --finetune-lr in a [`FineTuneConfig`] (`tuning`), --lr in a
+    /// [`HeadConfig`].
+    fn flag_error(e: marquee_encoder::Error, tuning: bool) -> anyhow::Error {
+        let marquee_encoder::Error::Setting {
+            field,
+            value,
+            reason,
+        } = e
+        else {
+            return e.into();
+        };
+        let flag = match field {
+            "layers" => "--finetune-layers",
+            "lr" if tuning => "--finetune-lr",
+            "head_lr" => "--finetune-head-lr",
+            "dropout" => "--finetune-dropout",
+            "lr" => "--lr",
+            "l2" => "--l2",
+            "balance" => "--balance",
+            // Not settable from the command line.
+            _ => return anyhow::anyhow!("{field} = {value}: {reason}"),
+        };
+        anyhow::anyhow!("{flag} {value}: {reason}")
+    }
+
     /// [`fine_tune`] with a progress bar.
     fn tune(
         enc: &Encoder,
@@ -942,17 +968,12 @@ mod encoder {
         let cache = args.embeddings_cache.as_deref();
         let xt: Vec<&str> = texts.iter().map(String::as_str).collect();
         let ft = finetune_config(args, &cfg, enc.num_layers());
-        if ft.layers > enc.num_layers() {
-            bail!(
-                "--finetune-layers {}: the encoder has only {} layer(s)",
-                ft.layers,
-                enc.num_layers()
-            );
-        }
+        // Before the embeddings or hidden states (minutes on TweetEval)
+        // are computed.
+        cfg.validate().map_err(|e| flag_error(e, false))?;
         if ft.layers > 0 {
-            // Before the hidden states (minutes on TweetEval) are computed.
             ft.validate(enc.num_layers())
-                .context("--finetune-* settings")?;
+                .map_err(|e| flag_error(e, true))?;
         }
         let start = Instant::now();
         // The head on all of train, and one per shifted split.

@@ -251,8 +251,9 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     assert!(!text.contains("training the head on"), "{text}");
     assert!(!dir.join("s.bin").exists());
 
-    // Too many layers for the checkpoint, or a bad fine-tuning setting: a
-    // clear error before any hidden states are computed, no head written.
+    // Too many layers for the checkpoint, or a bad fine-tuning or head
+    // setting: an error naming the flag and its value before any hidden
+    // states are computed, no head written.
     for (flag, value, says) in [
         (
             "--finetune-layers",
@@ -262,9 +263,14 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         (
             "--finetune-dropout",
             "1.5",
-            "dropout must be in [0, 1), not 1.5",
+            "--finetune-dropout 1.5: must be in [0, 1)",
         ),
-        ("--finetune-lr", "0", "lr and head_lr must be > 0"),
+        (
+            "--finetune-lr",
+            "0",
+            "--finetune-lr 0: must be a finite number above 0",
+        ),
+        ("--lr", "0", "--lr 0: must be a finite number above 0"),
     ] {
         let out = bin(dir)
             .args([
