@@ -56,6 +56,10 @@ pub struct FineTuneConfig {
     pub dropout: f64,
     /// Class weights are `(n / (3 n_c))^balance`, as in [`HeadConfig`].
     pub balance: f32,
+    /// After training, move every trained number this share of the way
+    /// back to where it started (the checkpoint's layers, the warm-start
+    /// head): 0 keeps the trained model, 0 ≤ pull < 1. See [`Tuned::head`].
+    pub pull: f64,
     /// The warm-start head's hyper-parameters.
     pub head: HeadConfig,
 }
@@ -71,6 +75,7 @@ impl Default for FineTuneConfig {
             batch: 32,
             dropout: 0.0,
             balance: 1.0,
+            pull: 0.0,
             head: HeadConfig::default(),
         }
     }
@@ -79,8 +84,8 @@ impl Default for FineTuneConfig {
 impl FineTuneConfig {
     /// Checks the hyper-parameters for an encoder with `total_layers`
     /// layers: `layers` in 1..=total_layers, positive finite learning
-    /// rates, `weight_decay >= 0`, `batch >= 1`, `dropout` in [0, 1) and a
-    /// finite `balance`, each refused as an [`Error::Setting`] naming the
+    /// rates, `weight_decay >= 0`, `batch >= 1`, `dropout` and `pull` in
+    /// [0, 1) and a finite `balance`, each refused as an [`Error::Setting`] naming the
     /// field (the warm-start `head` is checked by [`HeadConfig::validate`]).
     /// [`fine_tune`] calls it first; callers that do expensive work before
     /// fine-tuning (computing hidden states) call it themselves so that a
@@ -117,6 +122,9 @@ impl FineTuneConfig {
         }
         if !self.balance.is_finite() {
             return Err(setting("balance", self.balance, "must be a finite number"));
+        }
+        if !(0.0..1.0).contains(&self.pull) {
+            return Err(setting("pull", self.pull, "must be in [0, 1)"));
         }
         Ok(())
     }
@@ -212,16 +220,76 @@ fn epoch_batches<S: Borrow<States>>(
 /// Fine-tune the last `cfg.layers` layers of `encoder` and a head on
 /// `states` (from [`Encoder::states_below`] with `cfg.layers`) with
 /// `labels`. `progress(done, total)` is called after every step. The head
-/// it returns replaces the encoder's last layers with the trained ones
-/// wherever it is used ([`Head::predict_texts`], [`Head::embed_texts`]).
+/// it returns (pulled back by `cfg.pull`, see [`Tuned::head`]) replaces the
+/// encoder's last layers with the trained ones wherever it is used
+/// ([`Head::predict_texts`], [`Head::embed_texts`]).
 pub fn fine_tune<S: Borrow<States>>(
     encoder: &Encoder,
     states: &[S],
     labels: &[Label],
     cfg: &FineTuneConfig,
     seed: u64,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Head> {
+    fine_tune_ends(encoder, states, labels, cfg, seed, progress)?.head(cfg.pull)
+}
+
+/// Both ends of one fine-tuning run, from [`fine_tune_ends`]: where the
+/// trained numbers started and where training took them.
+#[derive(Debug, Clone)]
+pub struct Tuned {
+    geometry: Geometry,
+    dims: usize,
+    fingerprint: String,
+    start: (Vec<f32>, Vec<f32>, [f32; 3]),
+    end: (Vec<f32>, Vec<f32>, [f32; 3]),
+}
+
+impl Tuned {
+    /// The head with every trained number (layers, head weights and bias)
+    /// moved `pull` of the way back from where training took it to where
+    /// it started: the checkpoint's layers and the warm-start head fitted
+    /// on the frozen embeddings. 0 is the trained model, bit for bit; a
+    /// small pull trades some fit to the training texts for some of the
+    /// checkpoint's generality (weight-space interpolation, as in
+    /// WiSE-FT). `pull` must be in [0, 1).
+    pub fn head(&self, pull: f64) -> Result<Head> {
+        if !(0.0..1.0).contains(&pull) {
+            return Err(setting("pull", pull, "must be in [0, 1)"));
+        }
+        let mix = |end: &[f32], start: &[f32]| -> Vec<f32> {
+            if pull == 0.0 {
+                return end.to_vec();
+            }
+            end.iter()
+                .zip(start)
+                .map(|(&e, &s)| (f64::from(e) + pull * (f64::from(s) - f64::from(e))) as f32)
+                .collect()
+        };
+        let floats = mix(&self.end.0, &self.start.0);
+        let weights = mix(&self.end.1, &self.start.1);
+        let bias = mix(&self.end.2, &self.start.2);
+        let top = Top::new(self.geometry.clone(), floats)?;
+        Ok(Head::with_top(
+            self.dims,
+            &self.fingerprint,
+            weights,
+            [bias[0], bias[1], bias[2]],
+            Some(top),
+        ))
+    }
+}
+
+/// [`fine_tune`], keeping both ends of the run so that heads at several
+/// pulls ([`Tuned::head`]) can be compared after one training.
+pub fn fine_tune_ends<S: Borrow<States>>(
+    encoder: &Encoder,
+    states: &[S],
+    labels: &[Label],
+    cfg: &FineTuneConfig,
+    seed: u64,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Tuned> {
     let h = encoder.dims();
     let g = encoder.geometry();
     let total_layers = encoder.num_layers();
@@ -367,12 +435,21 @@ pub fn fine_tune<S: Borrow<States>>(
             "fine-tuning diverged (non-finite weights); lower lr".into(),
         ));
     }
-    let top = Top::new(g, floats)?;
-    Ok(Head::with_top(
-        h,
-        encoder.fingerprint(),
-        weights,
-        [bias[0], bias[1], bias[2]],
-        Some(top),
-    ))
+    let mut start = Vec::with_capacity(floats.len());
+    for l in &init {
+        for t in &l.t {
+            start.extend(
+                t.flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(err)?,
+            );
+        }
+    }
+    Ok(Tuned {
+        geometry: g,
+        dims: h,
+        fingerprint: encoder.fingerprint().to_string(),
+        start: (start, w0.to_vec(), b0),
+        end: (floats, weights, [bias[0], bias[1], bias[2]]),
+    })
 }

@@ -85,7 +85,7 @@ mod head;
 mod layer;
 
 pub use encoder::{Encoder, States, DEFAULT_BATCH, MAX_TOKENS};
-pub use finetune::{fine_tune, FineTuneConfig};
+pub use finetune::{fine_tune, fine_tune_ends, FineTuneConfig, Tuned};
 pub use head::{train_head, Head, HeadConfig};
 
 /// The checkpoint file a problem was found in.

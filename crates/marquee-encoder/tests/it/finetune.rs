@@ -2,7 +2,9 @@
 //! training changes it and fits the data, the file round-trips and is
 //! deterministic, and the head refuses a model it does not fit.
 
-use marquee_encoder::{fine_tune, train_head, Encoder, Error, FineTuneConfig, Head, HeadConfig};
+use marquee_encoder::{
+    fine_tune, fine_tune_ends, train_head, Encoder, Error, FineTuneConfig, Head, HeadConfig,
+};
 use marquee_sentiment::Label;
 
 use crate::tiny::{self, Spec};
@@ -133,6 +135,86 @@ fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
         "training recall {r1} is not above the frozen head's {r0}"
     );
     assert!(r1 > 0.9, "training recall {r1}");
+}
+
+#[test]
+fn a_pull_moves_the_trained_numbers_back_toward_the_start() {
+    let (texts, labels) = tiny::labelled_texts();
+    let enc = tiny::encoder(&Spec::default());
+    let trained = FineTuneConfig {
+        epochs: 20,
+        lr: 3e-2,
+        head_lr: 3e-2,
+        batch: 8,
+        ..one_layer()
+    };
+    let states = enc.states_below(&texts, 1).unwrap();
+    let ends = fine_tune_ends(&enc, &states, &labels, &trained, 3, |_, _| {}).unwrap();
+    // No pull is the trained head, bit for bit; `cfg.pull` is the same
+    // as `Tuned::head`.
+    let full = tuned(&enc, &texts, &labels, &trained, 3);
+    assert_eq!(ends.head(0.0).unwrap().to_bytes(), full.to_bytes());
+    let pulled = FineTuneConfig {
+        pull: 0.4,
+        ..trained.clone()
+    };
+    assert_eq!(
+        tuned(&enc, &texts, &labels, &pulled, 3).to_bytes(),
+        ends.head(0.4).unwrap().to_bytes()
+    );
+    // Almost all the way back is the checkpoint's layer and the warm
+    // start: the plain embeddings and the frozen head's predictions.
+    let plain = enc.embed_batch(&texts).unwrap();
+    let back = ends.head(1.0 - 1e-7).unwrap();
+    close(&back.embed_texts(&enc, &texts).unwrap(), &plain, 1e-4);
+    let frozen = tuned(
+        &enc,
+        &texts,
+        &labels,
+        &FineTuneConfig {
+            epochs: 0,
+            ..trained.clone()
+        },
+        3,
+    );
+    for (p, q) in back
+        .predict_texts(&enc, &texts)
+        .unwrap()
+        .iter()
+        .zip(&frozen.predict_texts(&enc, &texts).unwrap())
+    {
+        assert_eq!(p.label, q.label);
+        assert!(
+            (p.score - q.score).abs() < 1e-3,
+            "{} vs {}",
+            p.score,
+            q.score
+        );
+    }
+    // Halfway is between the two: its embeddings differ from both ends'.
+    let dist = |a: &[Vec<f32>], b: &[Vec<f32>]| -> f32 {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .map(|(x, y)| (x - y).abs())
+            .sum()
+    };
+    let end = full.embed_texts(&enc, &texts).unwrap();
+    let half = ends.head(0.5).unwrap().embed_texts(&enc, &texts).unwrap();
+    let whole = dist(&end, &plain);
+    assert!(whole > 1e-2, "training did not move the layer ({whole})");
+    let (to_end, to_start) = (dist(&half, &end), dist(&half, &plain));
+    assert!(
+        to_end > 0.1 * whole && to_start > 0.1 * whole,
+        "halfway is {to_end} from the end and {to_start} from the start of {whole}"
+    );
+    // Out of range: refused naming the field.
+    for pull in [1.0, -0.1, f64::NAN] {
+        assert!(
+            matches!(ends.head(pull), Err(Error::Setting { field: "pull", .. })),
+            "{pull}"
+        );
+    }
 }
 
 #[test]
@@ -294,6 +376,13 @@ fn bad_configurations_and_data_are_refused() {
                 ..one_layer()
             },
             "balance",
+        ),
+        (
+            FineTuneConfig {
+                pull: 1.0,
+                ..one_layer()
+            },
+            "pull",
         ),
     ] {
         assert_eq!(field(cfg.clone()), want, "{cfg:?}");

@@ -56,6 +56,13 @@ pub struct TrainSentimentArgs {
     /// and before the head, 0 to <1 [default: 0].
     #[arg(long, requires = "encoder")]
     finetune_dropout: Option<f64>,
+    /// With --finetune-layers: after training, move the trained layers and
+    /// head this share of the way back to where they started (the
+    /// checkpoint's layers, the head on frozen embeddings), 0 to <1
+    /// [default: 0]. Several comma-separated values, with --shifted-only,
+    /// score each on one fine-tuning run.
+    #[arg(long, requires = "encoder", value_delimiter = ',')]
+    finetune_pull: Vec<f64>,
     /// With --encoder: use only the first N training texts.
     #[arg(long, requires = "encoder")]
     limit: Option<usize>,
@@ -576,7 +583,7 @@ mod encoder {
 
     use anyhow::{bail, Context};
     use marquee_encoder::{
-        fine_tune, train_head, Encoder, FineTuneConfig, Head, HeadConfig, States,
+        fine_tune_ends, train_head, Encoder, FineTuneConfig, Head, HeadConfig, States, Tuned,
     };
     use marquee_sentiment::{Label, Metrics};
     use sha2::{Digest, Sha256};
@@ -798,6 +805,7 @@ mod encoder {
             lr: args.finetune_lr.unwrap_or(d.lr),
             head_lr: args.finetune_head_lr.unwrap_or(d.head_lr),
             dropout: args.finetune_dropout.unwrap_or(d.dropout),
+            pull: args.finetune_pull.first().copied().unwrap_or(d.pull),
             balance: head.balance,
             head: head.clone(),
             ..d
@@ -821,6 +829,7 @@ mod encoder {
             "lr" if tuning => "--finetune-lr",
             "head_lr" => "--finetune-head-lr",
             "dropout" => "--finetune-dropout",
+            "pull" => "--finetune-pull",
             "lr" => "--lr",
             "l2" => "--l2",
             "balance" => "--balance",
@@ -830,7 +839,7 @@ mod encoder {
         anyhow::anyhow!("{flag} {value}: {reason}")
     }
 
-    /// [`fine_tune`] with a progress bar.
+    /// [`fine_tune_ends`] with a progress bar.
     fn tune(
         enc: &Encoder,
         states: &[&States],
@@ -839,19 +848,19 @@ mod encoder {
         seed: u64,
         what: &str,
         bars: &indicatif::MultiProgress,
-    ) -> anyhow::Result<Head> {
+    ) -> anyhow::Result<Tuned> {
         eprintln!(
             "fine-tuning the last {} layer(s) on {} texts ({what}), {cfg:?}, seed {seed}",
             cfg.layers,
             states.len()
         );
         let bar = bars.add(progress_bar(0, &format!("fine-tuning ({what})")));
-        let head = fine_tune(enc, states, labels, cfg, seed, |done, total| {
+        let tuned = fine_tune_ends(enc, states, labels, cfg, seed, |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         })?;
         bar.finish_and_clear();
-        Ok(head)
+        Ok(tuned)
     }
 
     fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
@@ -972,9 +981,32 @@ mod encoder {
         // are computed.
         cfg.validate().map_err(|e| flag_error(e, false))?;
         if ft.layers > 0 {
+            for &pull in &args.finetune_pull {
+                FineTuneConfig { pull, ..ft.clone() }
+                    .validate(enc.num_layers())
+                    .map_err(|e| flag_error(e, true))?;
+            }
             ft.validate(enc.num_layers())
                 .map_err(|e| flag_error(e, true))?;
         }
+        if !args.finetune_pull.is_empty() && ft.layers == 0 {
+            bail!(
+                "--finetune-pull moves fine-tuned layers back: it needs --finetune-layers above 0"
+            );
+        }
+        if args.finetune_pull.len() > 1 && !args.shifted_only {
+            bail!("several --finetune-pull values are compared only with --shifted-only (one head is written)");
+        }
+        // Each split's heads, with what their score lines add to the
+        // split's name: one head, or one per --finetune-pull value.
+        let pulls: Vec<(String, f64)> = match args.finetune_pull.as_slice() {
+            [_, _, ..] => args
+                .finetune_pull
+                .iter()
+                .map(|&p| (format!(" pull {p}"), p))
+                .collect(),
+            _ => vec![(String::new(), ft.pull)],
+        };
         let start = Instant::now();
         // The head on all of train, and one per shifted split.
         let (head, split_heads, feats) = if ft.layers == 0 {
@@ -991,7 +1023,8 @@ mod encoder {
             for split in &splits {
                 let e: Vec<&[f32]> = split.train.iter().map(|&i| emb[i].as_slice()).collect();
                 let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
-                split_heads.push(train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?);
+                let head = train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?;
+                split_heads.push(vec![(String::new(), head)]);
             }
             (head, split_heads, Features::Embeddings(emb))
         } else {
@@ -1014,15 +1047,24 @@ mod encoder {
                         s.spawn(move || tune(enc, &st, &y, ft, args.seed, split.name, bars))
                     })
                     .collect();
-                let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Head>>| {
+                let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Tuned>>| {
                     h.join()
                         .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
                 };
-                let head = main.map(join).transpose()?;
-                let split_heads = others
-                    .into_iter()
-                    .map(join)
-                    .collect::<anyhow::Result<Vec<Head>>>()?;
+                let head = match main.map(join).transpose()? {
+                    Some(tuned) => Some(tuned.head(ft.pull)?),
+                    None => None,
+                };
+                let mut split_heads = Vec::new();
+                for h in others {
+                    let tuned = join(h)?;
+                    split_heads.push(
+                        pulls
+                            .iter()
+                            .map(|(suffix, p)| Ok((suffix.clone(), tuned.head(*p)?)))
+                            .collect::<anyhow::Result<Vec<(String, Head)>>>()?,
+                    );
+                }
                 anyhow::Ok((head, split_heads))
             })?;
             eprintln!(
@@ -1072,20 +1114,9 @@ mod encoder {
                 &pl,
             )?;
         }
-        for (split, h) in splits.iter().zip(&split_heads) {
+        for (split, heads) in splits.iter().zip(&split_heads) {
             let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
             let hy: Vec<Label> = split.held_out.iter().map(|&i| labels[i]).collect();
-            let he = match &feats {
-                Features::Embeddings(emb) => {
-                    split.held_out.iter().map(|&i| emb[i].clone()).collect()
-                }
-                Features::States(states) => {
-                    let held: Vec<&States> = split.held_out.iter().map(|&i| &states[i]).collect();
-                    h.embed_states(&held)?
-                }
-            };
-            let name = format!("shifted {} (train {})", split.name, y.len());
-            score_line(&name, &metrics(h, &he, &hy)?);
             // The fast model trained on the same part, as `train sentiment --shifted` does.
             let xt: Vec<&str> = split.train.iter().map(|&i| texts[i].as_str()).collect();
             let fast = marquee_sentiment::train(
@@ -1096,7 +1127,21 @@ mod encoder {
                 |_, _| {},
             )?;
             let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
-            mixed_lines(&name, h, &fast, &xh, &he, &hy)?;
+            for (suffix, h) in heads {
+                let he = match &feats {
+                    Features::Embeddings(emb) => {
+                        split.held_out.iter().map(|&i| emb[i].clone()).collect()
+                    }
+                    Features::States(states) => {
+                        let held: Vec<&States> =
+                            split.held_out.iter().map(|&i| &states[i]).collect();
+                        h.embed_states(&held)?
+                    }
+                };
+                let name = format!("shifted {} (train {}){suffix}", split.name, y.len());
+                score_line(&name, &metrics(h, &he, &hy)?);
+                mixed_lines(&name, h, &fast, &xh, &he, &hy)?;
+            }
         }
         let Some(head) = head.filter(|_| !args.dry_run && !args.shifted_only) else {
             return Ok(());

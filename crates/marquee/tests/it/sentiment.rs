@@ -230,6 +230,8 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
             "1",
             "--shifted",
             "--shifted-only",
+            "--finetune-pull",
+            "0,0.5",
             "--out",
             "s.bin",
         ],
@@ -238,8 +240,17 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         text.contains("fine-tuned 1 layer(s) and the head (2 run(s))"),
         "{text}"
     );
+    // One fine-tuning per split, each head scored as trained and pulled
+    // halfway back.
     for split in ["years-2013-15->2016", "years-2014-16->2013"] {
-        assert!(text.contains(&format!("shifted {split}")), "{text}");
+        for pull in ["0", "0.5"] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("shifted {split} (train"))
+                        && l.contains(&format!(") pull {pull} macro-recall"))),
+                "{split} pull {pull}: {text}"
+            );
+        }
     }
     assert!(!text.contains("on 240 texts (train)"), "{text}");
     assert!(
@@ -271,6 +282,16 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
             "--finetune-lr 0: must be a finite number above 0",
         ),
         ("--lr", "0", "--lr 0: must be a finite number above 0"),
+        (
+            "--finetune-pull",
+            "1",
+            "--finetune-pull 1: must be in [0, 1)",
+        ),
+        (
+            "--finetune-pull",
+            "0,0.5",
+            "several --finetune-pull values are compared only with --shifted-only",
+        ),
     ] {
         let out = bin(dir)
             .args([
