@@ -269,7 +269,7 @@ impl Tuned {
         let floats = mix(&self.end.0, &self.start.0);
         let weights = mix(&self.end.1, &self.start.1);
         let bias = mix(&self.end.2, &self.start.2);
-        let top = Top::new(self.geometry.clone(), floats)?;
+        let top = Top::new(self.geometry, floats)?;
         Ok(Head::with_top(
             self.dims,
             &self.fingerprint,
