@@ -133,6 +133,7 @@ def main():
     ap.add_argument("--finetune-epochs", type=int, default=None)
     ap.add_argument("--finetune-lr", type=float, default=None)
     ap.add_argument("--finetune-dropout", type=float, default=None)
+    ap.add_argument("--finetune-pull", type=float, default=None)
     ap.add_argument("--train-threads", type=int, default=1,
                     help="threads for training the heads (timed rows always use one)")
     a = ap.parse_args()
@@ -309,6 +310,8 @@ def accurate_rows(a, sets):
                 cmd += ["--finetune-lr", str(a.finetune_lr)]
             if a.finetune_dropout is not None:
                 cmd += ["--finetune-dropout", str(a.finetune_dropout)]
+            if a.finetune_pull is not None:
+                cmd += ["--finetune-pull", str(a.finetune_pull)]
         print("training the encoder heads (embeds all of train once; cached with "
               "--embeddings-cache)", file=sys.stderr)
         # Training is not timed: let it use every core even though this script

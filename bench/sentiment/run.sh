@@ -36,6 +36,7 @@ if [ -n "${ENCODER:-}" ]; then
     [ -n "${FINETUNE_EPOCHS:-}" ] && EXTRA+=(--finetune-epochs "$FINETUNE_EPOCHS")
     [ -n "${FINETUNE_LR:-}" ] && EXTRA+=(--finetune-lr "$FINETUNE_LR")
     [ -n "${FINETUNE_DROPOUT:-}" ] && EXTRA+=(--finetune-dropout "$FINETUNE_DROPOUT")
+    [ -n "${FINETUNE_PULL:-}" ] && EXTRA+=(--finetune-pull "$FINETUNE_PULL")
   fi
 fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
