@@ -19,6 +19,11 @@
 //! and a second generator derived from `seed` (dropout masks, so that
 //! `dropout = 0` draws the same batches); with the same seed, data and
 //! thread count the head file is the same bit for bit.
+//!
+//! [`fine_tune_ends`] keeps where the trained numbers started (the
+//! checkpoint's layers, the warm-start head) beside where training took
+//! them; [`Tuned::head`] interpolates between the two (`pull`), so that
+//! several pulls are compared after one training.
 
 use std::borrow::Borrow;
 
