@@ -37,7 +37,7 @@ use rand::{Rng, SeedableRng};
 use crate::encoder::{normalise_rows, States};
 use crate::head::Top;
 use crate::layer::{self, Geometry, Layer};
-use crate::{positive, setting, train_head, Encoder, Error, Head, HeadConfig, Result};
+use crate::{fraction, positive, setting, train_head, Encoder, Error, Head, HeadConfig, Result};
 
 /// Mixed into the seed of the dropout masks' generator.
 const DROPOUT_STREAM: u64 = 0xd409_0a7e_5eed_0001;
@@ -90,8 +90,9 @@ impl FineTuneConfig {
     /// Checks the hyper-parameters for an encoder with `total_layers`
     /// layers: `layers` in 1..=total_layers, positive finite learning
     /// rates, `weight_decay >= 0`, `batch >= 1`, `dropout` and `pull` in
-    /// [0, 1) and a finite `balance`, each refused as an [`Error::Setting`] naming the
-    /// field (the warm-start `head` is checked by [`HeadConfig::validate`]).
+    /// [0, 1) and a finite `balance`, each refused as an [`Error::Setting`]
+    /// naming the field (the warm-start `head` is checked by
+    /// [`HeadConfig::validate`]).
     /// [`fine_tune`] calls it first; callers that do expensive work before
     /// fine-tuning (computing hidden states) call it themselves so that a
     /// bad setting fails early.
@@ -122,17 +123,25 @@ impl FineTuneConfig {
         if self.batch == 0 {
             return Err(setting("batch", self.batch, "must be at least 1"));
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(setting("dropout", self.dropout, "must be in [0, 1)"));
-        }
+        fraction("dropout", self.dropout)?;
         if !self.balance.is_finite() {
             return Err(setting("balance", self.balance, "must be a finite number"));
         }
-        if !(0.0..1.0).contains(&self.pull) {
-            return Err(setting("pull", self.pull, "must be in [0, 1)"));
-        }
-        Ok(())
+        fraction("pull", self.pull)
     }
+}
+
+/// The tensors' numbers, one after the other, in the order given.
+fn flat<'a>(tensors: impl Iterator<Item = &'a Tensor>) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for t in tensors {
+        out.extend(
+            t.flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(err)?,
+        );
+    }
+    Ok(out)
 }
 
 fn err(e: candle_core::Error) -> Error {
@@ -259,9 +268,7 @@ impl Tuned {
     /// checkpoint's generality (weight-space interpolation, as in
     /// WiSE-FT). `pull` must be in [0, 1).
     pub fn head(&self, pull: f64) -> Result<Head> {
-        if !(0.0..1.0).contains(&pull) {
-            return Err(setting("pull", pull, "must be in [0, 1)"));
-        }
+        fraction("pull", pull)?;
         let mix = |end: &[f32], start: &[f32]| -> Vec<f32> {
             if pull == 0.0 {
                 return end.to_vec();
@@ -413,17 +420,7 @@ pub fn fine_tune_ends<S: Borrow<States>>(
         }
     }
 
-    let mut floats = Vec::new();
-    for vars in &layer_vars {
-        for v in vars {
-            floats.extend(
-                v.as_tensor()
-                    .flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(err)?,
-            );
-        }
-    }
+    let floats = flat(layer_vars.iter().flatten().map(Var::as_tensor))?;
     let weights = w
         .as_tensor()
         .flatten_all()
@@ -440,16 +437,7 @@ pub fn fine_tune_ends<S: Borrow<States>>(
             "fine-tuning diverged (non-finite weights); lower lr".into(),
         ));
     }
-    let mut start = Vec::with_capacity(floats.len());
-    for l in &init {
-        for t in &l.t {
-            start.extend(
-                t.flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(err)?,
-            );
-        }
-    }
+    let start = flat(init.iter().flat_map(|l| &l.t))?;
     Ok(Tuned {
         geometry: g,
         dims: h,

@@ -197,6 +197,15 @@ pub(crate) fn positive(field: &'static str, value: f64) -> Result<()> {
     }
 }
 
+/// `Ok` when `value` is a share in [0, 1): a dropout probability, a pull.
+pub(crate) fn fraction(field: &'static str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(setting(field, value, "must be in [0, 1)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,15 @@ fn close(a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
     }
 }
 
+/// The L1 distance between two lists of embeddings.
+fn dist(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .flatten()
+        .zip(b.iter().flatten())
+        .map(|(x, y)| (x - y).abs())
+        .sum()
+}
+
 fn tuned(
     enc: &Encoder,
     texts: &[String],
@@ -116,12 +125,7 @@ fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
     assert_ne!(before.to_bytes(), after.to_bytes());
     let plain = enc.embed_batch(&texts).unwrap();
     let moved = after.embed_texts(&enc, &texts).unwrap();
-    let diff: f32 = plain
-        .iter()
-        .flatten()
-        .zip(moved.iter().flatten())
-        .map(|(a, b)| (a - b).abs())
-        .sum();
+    let diff = dist(&plain, &moved);
     assert!(
         diff > 1e-2,
         "the layer did not change the embeddings ({diff})"
@@ -192,13 +196,6 @@ fn a_pull_moves_the_trained_numbers_back_toward_the_start() {
         );
     }
     // Halfway is between the two: its embeddings differ from both ends'.
-    let dist = |a: &[Vec<f32>], b: &[Vec<f32>]| -> f32 {
-        a.iter()
-            .flatten()
-            .zip(b.iter().flatten())
-            .map(|(x, y)| (x - y).abs())
-            .sum()
-    };
     let end = full.embed_texts(&enc, &texts).unwrap();
     let half = ends.head(0.5).unwrap().embed_texts(&enc, &texts).unwrap();
     let whole = dist(&end, &plain);

@@ -981,13 +981,15 @@ mod encoder {
         // are computed.
         cfg.validate().map_err(|e| flag_error(e, false))?;
         if ft.layers > 0 {
-            for &pull in &args.finetune_pull {
+            // `ft` carries the first --finetune-pull value; the others
+            // are checked on their own.
+            ft.validate(enc.num_layers())
+                .map_err(|e| flag_error(e, true))?;
+            for &pull in args.finetune_pull.iter().skip(1) {
                 FineTuneConfig { pull, ..ft.clone() }
                     .validate(enc.num_layers())
                     .map_err(|e| flag_error(e, true))?;
             }
-            ft.validate(enc.num_layers())
-                .map_err(|e| flag_error(e, true))?;
         }
         if !args.finetune_pull.is_empty() && ft.layers == 0 {
             bail!(
