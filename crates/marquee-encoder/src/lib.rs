@@ -45,6 +45,12 @@
 //! layer written with differentiable candle ops (`layer.rs`), because
 //! candle-transformers' fused layer norm has no backward pass.
 //!
+//! # Ensembles
+//! [`Ensemble`]: several heads (in practice the same fine-tuning run with
+//! other seeds) whose class probabilities are averaged ([`average`]). Its
+//! file holds the members' head files; an ensemble of one is the plain
+//! head file, so [`Ensemble::from_bytes`] reads either.
+//!
 //! # Why candle and tokenizers
 //! - [`candle`](https://github.com/huggingface/candle) (`candle-core`,
 //!   `candle-nn`, `candle-transformers`) is Hugging Face's own pure-Rust
@@ -80,11 +86,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod encoder;
+mod ensemble;
 mod finetune;
 mod head;
 mod layer;
 
 pub use encoder::{Encoder, States, DEFAULT_BATCH, MAX_TOKENS};
+pub use ensemble::{average, Ensemble, MAX_MEMBERS};
 pub use finetune::{fine_tune, fine_tune_ends, FineTuneConfig, Tuned};
 pub use head::{train_head, Head, HeadConfig};
 

@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod determinism;
+mod ensemble;
 mod finetune;
 mod head;
 mod minilm;

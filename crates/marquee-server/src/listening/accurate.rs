@@ -1,6 +1,8 @@
 //! The accurate sentiment tier: a transformer encoder (crate
 //! `marquee-encoder`) and the classification head trained on its
-//! embeddings. The fast model labels every post at ingest; the posts it is
+//! embeddings (or several heads trained with other seeds, whose
+//! probabilities are averaged: `train sentiment --members`). The fast
+//! model labels every post at ingest; the posts it is
 //! unsure about (`[listening] encoder_below`) are queued in the store, and
 //! [`run`] relabels them in background batches, newest first. Staff
 //! corrections are never overwritten.
@@ -11,17 +13,17 @@
 
 use crate::AppState;
 use marquee_domain::listening::Sentiment;
-use marquee_encoder::{Encoder, Head};
+use marquee_encoder::{Encoder, Ensemble};
 use marquee_sentiment::Model;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// A loaded encoder and its head.
+/// A loaded encoder and its head (or heads, averaged).
 #[derive(Debug)]
 pub struct AccurateTier {
     encoder: Encoder,
-    head: Head,
+    head: Ensemble,
 }
 
 /// What the accurate tier is doing, for the dashboard and the log.
@@ -43,6 +45,9 @@ pub enum TierStatus {
         tuned_layers: usize,
         /// How many layers the encoder has in all.
         layers: usize,
+        /// How many trained heads the head file holds (their
+        /// probabilities are averaged; 1 for a single head).
+        heads: usize,
         /// The head file.
         head: String,
         /// sha256 of the head file.
@@ -73,7 +78,7 @@ impl AccurateTier {
                 dir.display()
             )
         })?;
-        let head = Head::from_bytes(&head_bytes)
+        let head = Ensemble::from_bytes(&head_bytes)
             .with_context(|| format!("encoder head {}", head_path.display()))?;
         let encoder = Encoder::load_with(|f| std::fs::read(dir.join(f)))
             .with_context(|| format!("encoder {}", dir.display()))?;
@@ -98,6 +103,11 @@ impl AccurateTier {
     /// How many layers the encoder has in all.
     pub fn layers(&self) -> usize {
         self.encoder.num_layers()
+    }
+
+    /// How many trained heads are averaged (1 for a single head).
+    pub fn heads(&self) -> usize {
+        self.head.members().len()
     }
 
     /// The model family of the checkpoint.
@@ -212,6 +222,7 @@ async fn load_into(state: &AppState, dir: &Path, head: &Path) {
                 model_type: tier.model_type().to_string(),
                 tuned_layers: tier.tuned_layers(),
                 layers: tier.layers(),
+                heads: tier.heads(),
                 head: head.display().to_string(),
                 head_sha256,
             };

@@ -376,10 +376,14 @@ async fn accurate_words(state: &AppState) -> Result<String, PageError> {
             model_type,
             tuned_layers,
             layers,
+            heads,
             ..
         } => {
             let waiting = svc::accurate_queue(state).await?;
-            let tuned = tuned_phrase(tuned_layers, layers);
+            let mut tuned = tuned_phrase(tuned_layers, layers);
+            if heads > 1 {
+                tuned.push_str(&format!("; {heads} separately trained models, averaged"));
+            }
             format!(
                 "Posts the fast model is unsure about are labelled again by the accurate model ({model_type} encoder in {encoder}{tuned}); {}.",
                 match waiting {

@@ -6,7 +6,7 @@
 use crate::helpers::{now_ms, TestApp};
 use crate::listening::{admin_and_token, ingest, page, post};
 use marquee_domain::listening::{LabelSource, Post};
-use marquee_encoder::{fine_tune, train_head, Encoder, FineTuneConfig, Head, HeadConfig};
+use marquee_encoder::{fine_tune, train_head, Encoder, Ensemble, FineTuneConfig, Head, HeadConfig};
 use marquee_server::Config;
 use marquee_testkit::tiny_encoder::{self, Spec};
 use serde_json::Value;
@@ -38,6 +38,13 @@ fn checkpoint_and_head_of(spec: &Spec, dir: &Path, head: &Path) -> (Encoder, Hea
 /// (head file format 2), written to `head`.
 fn checkpoint_and_tuned_head(dir: &Path, head: &Path) -> (Encoder, Head) {
     let (enc, _) = checkpoint_and_head(dir, head);
+    let h = tuned_head(&enc, 3);
+    std::fs::write(head, h.to_bytes()).unwrap();
+    (enc, h)
+}
+
+/// A head that fine-tuned the tiny encoder's only layer, with `seed`.
+fn tuned_head(enc: &Encoder, seed: u64) -> Head {
     let (texts, labels) = tiny_encoder::labelled_texts();
     let cfg = FineTuneConfig {
         epochs: 5,
@@ -47,10 +54,29 @@ fn checkpoint_and_tuned_head(dir: &Path, head: &Path) -> (Encoder, Head) {
         ..FineTuneConfig::default()
     };
     let states = enc.states_below(&texts, cfg.layers).unwrap();
-    let h = fine_tune(&enc, &states, &labels, &cfg, 3, |_, _| {}).unwrap();
+    let h = fine_tune(enc, &states, &labels, &cfg, seed, |_, _| {}).unwrap();
     assert_eq!(h.top_layers(), 1);
-    std::fs::write(head, h.to_bytes()).unwrap();
-    (enc, h)
+    h
+}
+
+/// A tiny checkpoint in `dir` and two fine-tuned heads (seeds 3 and 4) in
+/// one ensemble file, written to `head`.
+fn checkpoint_and_ensemble(dir: &Path, head: &Path) -> (Encoder, Ensemble) {
+    let (enc, _) = checkpoint_and_head(dir, head);
+    let ens = Ensemble::new(vec![tuned_head(&enc, 3), tuned_head(&enc, 4)]).unwrap();
+    std::fs::write(head, ens.to_bytes()).unwrap();
+    (enc, ens)
+}
+
+/// Which head file a test serves.
+#[derive(Clone, Copy, PartialEq)]
+enum Heads {
+    /// A head on the frozen encoder.
+    Plain,
+    /// A head that fine-tuned the encoder's layer.
+    Tuned,
+    /// Two fine-tuned heads, averaged.
+    Averaged,
 }
 
 fn config(dir: &Path, head: &Path) -> Config {
@@ -98,31 +124,42 @@ async fn posts(app: &TestApp) -> Vec<Post> {
 
 #[tokio::test]
 async fn unsure_posts_are_relabelled_by_the_accurate_tier_in_the_background() {
-    relabelled_posts_carry_the_tiers_label(1.0, false).await;
+    relabelled_posts_carry_the_tiers_label(1.0, Heads::Plain).await;
 }
 
 #[tokio::test]
 async fn the_accurate_tier_blends_the_encoder_with_the_fast_model() {
-    relabelled_posts_carry_the_tiers_label(0.5, false).await;
+    relabelled_posts_carry_the_tiers_label(0.5, Heads::Plain).await;
 }
 
 #[tokio::test]
 async fn a_head_with_fine_tuned_layers_is_served_with_its_own_layers() {
-    relabelled_posts_carry_the_tiers_label(1.0, true).await;
+    relabelled_posts_carry_the_tiers_label(1.0, Heads::Tuned).await;
+}
+
+#[tokio::test]
+async fn an_ensemble_of_heads_is_served_averaged() {
+    relabelled_posts_carry_the_tiers_label(0.5, Heads::Averaged).await;
 }
 
 /// Posts go through a server whose accurate tier weighs the encoder `mix`;
 /// each ends up labelled by the encoder tier with the label that mix gives.
-/// `tuned`: the head fine-tuned the encoder's last layer.
-async fn relabelled_posts_carry_the_tiers_label(mix: f32, tuned: bool) {
+/// `heads`: which head file is served.
+async fn relabelled_posts_carry_the_tiers_label(mix: f32, heads: Heads) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("encoder");
     std::fs::create_dir(&dir).unwrap();
     let head_path = tmp.path().join("head.bin");
-    let (enc, head) = if tuned {
-        checkpoint_and_tuned_head(&dir, &head_path)
-    } else {
-        checkpoint_and_head(&dir, &head_path)
+    let (enc, head) = match heads {
+        Heads::Plain => {
+            let (enc, h) = checkpoint_and_head(&dir, &head_path);
+            (enc, Ensemble::from(h))
+        }
+        Heads::Tuned => {
+            let (enc, h) = checkpoint_and_tuned_head(&dir, &head_path);
+            (enc, Ensemble::from(h))
+        }
+        Heads::Averaged => checkpoint_and_ensemble(&dir, &head_path),
     };
     let mut config = config(&dir, &head_path);
     config.listening.encoder_mix = mix;
@@ -131,7 +168,16 @@ async fn relabelled_posts_carry_the_tiers_label(mix: f32, tuned: bool) {
     let line = wait_for_line(&app, &admin, "labelled again by the accurate model").await;
     assert!(line.contains("bert encoder"), "{line}");
     // The tiny checkpoint has one layer, which the tuned head replaces.
-    assert_eq!(line.contains("its only layer fine-tuned"), tuned, "{line}");
+    assert_eq!(
+        line.contains("its only layer fine-tuned"),
+        heads != Heads::Plain,
+        "{line}"
+    );
+    assert_eq!(
+        line.contains("2 separately trained models, averaged"),
+        heads == Heads::Averaged,
+        "{line}"
+    );
 
     let texts = [
         "the show was great",

@@ -63,6 +63,14 @@ pub struct TrainSentimentArgs {
     /// score each on one fine-tuning run.
     #[arg(long, requires = "encoder", value_delimiter = ',')]
     finetune_pull: Vec<f64>,
+    /// With --encoder: train N heads, the k-th with seed + k (its own
+    /// batches, warm start and dropout masks), and serve the average of
+    /// their probabilities from one file. Each head costs one training and
+    /// one encoder pass per text: N times the time to train and to serve.
+    /// With several, the shifted splits' lines also score each head alone.
+    #[arg(long, default_value_t = 1, requires = "encoder",
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    members: u16,
     /// With --encoder: use only the first N training texts.
     #[arg(long, requires = "encoder")]
     limit: Option<usize>,
@@ -583,9 +591,10 @@ mod encoder {
 
     use anyhow::{bail, Context};
     use marquee_encoder::{
-        fine_tune_ends, train_head, Encoder, FineTuneConfig, Head, HeadConfig, States, Tuned,
+        average, fine_tune_ends, train_head, Encoder, Ensemble, FineTuneConfig, Head, HeadConfig,
+        States, Tuned,
     };
-    use marquee_sentiment::{Label, Metrics};
+    use marquee_sentiment::{Label, Metrics, Prediction};
     use sha2::{Digest, Sha256};
 
     use super::{
@@ -630,22 +639,13 @@ mod encoder {
     /// Embed texts in a fixed order of chunks (texts sorted by length, so
     /// little padding), with a progress bar. Deterministic for given texts.
     fn embed_all(enc: &Encoder, texts: &[&str], what: &str) -> anyhow::Result<Vec<Vec<f32>>> {
-        embed_all_with(texts, what, |b| enc.embed_batch(b))
-    }
-
-    /// [`embed_all`] with another embedding function (a fine-tuned head's).
-    fn embed_all_with(
-        texts: &[&str],
-        what: &str,
-        embed: impl Fn(&[&str]) -> marquee_encoder::Result<Vec<Vec<f32>>>,
-    ) -> anyhow::Result<Vec<Vec<f32>>> {
-        run_chunked(texts, &format!("embedding {what}"), embed)
+        run_chunked(texts, &format!("embedding {what}"), |b| enc.embed_batch(b))
     }
 
     /// Run `f` over `texts` in chunks of [`CHUNK`], in length order (little
     /// padding), with a progress bar and a timing line; results in input
     /// order. Deterministic for given texts.
-    fn run_chunked<T: Clone + Default>(
+    fn run_chunked<T>(
         texts: &[&str],
         what: &str,
         f: impl Fn(&[&str]) -> marquee_encoder::Result<Vec<T>>,
@@ -654,14 +654,24 @@ mod encoder {
         order.sort_by_key(|&i| (texts[i].len(), i));
         let bar = progress_bar(texts.len() as u64, what);
         let start = Instant::now();
-        let mut out = vec![T::default(); texts.len()];
+        let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None).take(texts.len()).collect();
         for chunk in order.chunks(CHUNK) {
             let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(f(&batch)?) {
-                out[i] = v;
+            let results = f(&batch)?;
+            if results.len() != chunk.len() {
+                bail!(
+                    "{what}: {} results for {} texts",
+                    results.len(),
+                    chunk.len()
+                );
+            }
+            for (&i, v) in chunk.iter().zip(results) {
+                out[i] = Some(v);
             }
             bar.inc(chunk.len() as u64);
         }
+        // Every index is in exactly one chunk.
+        let out: Vec<T> = out.into_iter().flatten().collect();
         bar.finish_and_clear();
         let secs = start.elapsed().as_secs_f64();
         eprintln!(
@@ -737,12 +747,52 @@ mod encoder {
         }
     }
 
-    fn metrics(head: &Head, emb: &[Vec<f32>], gold: &[Label]) -> anyhow::Result<Metrics> {
-        let pred = emb
-            .iter()
-            .map(|e| Ok(head.predict(e)?.label))
-            .collect::<anyhow::Result<Vec<Label>>>()?;
-        Ok(Metrics::compute(gold, &pred))
+    fn metrics(pred: &[Prediction], gold: &[Label]) -> Metrics {
+        let labels: Vec<Label> = pred.iter().map(|p| p.label).collect();
+        Metrics::compute(gold, &labels)
+    }
+
+    /// One head's predictions of embeddings it classifies.
+    fn predict_each<E: AsRef<[f32]>>(
+        head: &Head,
+        emb: impl IntoIterator<Item = E>,
+    ) -> anyhow::Result<Vec<Prediction>> {
+        emb.into_iter()
+            .map(|e| Ok(head.predict(e.as_ref())?))
+            .collect()
+    }
+
+    /// One head's predictions of `texts` through the encoder (its own
+    /// fine-tuned layers included), in chunks with a progress bar.
+    fn predict_all(
+        enc: &Encoder,
+        head: &Head,
+        texts: &[&str],
+        what: &str,
+    ) -> anyhow::Result<Vec<Prediction>> {
+        run_chunked(texts, &format!("labelling {what}"), |b| {
+            head.predict_texts(enc, b)
+        })
+    }
+
+    /// The ensemble's predictions: each member's (from `each`), averaged.
+    /// With several members, first a score line for each member alone.
+    fn ensemble_predictions(
+        name: &str,
+        ens: &Ensemble,
+        gold: &[Label],
+        mut each: impl FnMut(&Head) -> anyhow::Result<Vec<Prediction>>,
+    ) -> anyhow::Result<Vec<Prediction>> {
+        let n = ens.members().len();
+        let mut all = Vec::with_capacity(n);
+        for (k, m) in ens.members().iter().enumerate() {
+            let p = each(m)?;
+            if n > 1 {
+                score_line(&format!("{name} head {}/{n}", k + 1), &metrics(&p, gold));
+            }
+            all.push(p);
+        }
+        Ok(average(&all)?)
     }
 
     /// The encoder weights the mixture rows of `train sentiment --encoder`
@@ -753,16 +803,11 @@ mod encoder {
     /// [`MIXES`].
     fn mixed_lines(
         name: &str,
-        head: &Head,
+        enc: &[Prediction],
         fast: &marquee_sentiment::Model,
         texts: &[&str],
-        emb: &[Vec<f32>],
         gold: &[Label],
-    ) -> anyhow::Result<()> {
-        let enc = emb
-            .iter()
-            .map(|e| Ok(head.predict(e)?))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+    ) {
         let fast: Vec<_> = texts.iter().map(|t| fast.predict(t)).collect();
         for w in MIXES {
             let pred: Vec<Label> = enc
@@ -772,7 +817,16 @@ mod encoder {
                 .collect();
             score_line(&format!("{name} mix {w}"), &Metrics::compute(gold, &pred));
         }
-        Ok(())
+    }
+
+    /// The ensemble of the runs' heads at `pull`.
+    fn ensemble_at(tuned: &[Tuned], pull: f64) -> anyhow::Result<Ensemble> {
+        Ok(Ensemble::new(
+            tuned
+                .iter()
+                .map(|t| t.head(pull))
+                .collect::<marquee_encoder::Result<_>>()?,
+        )?)
     }
 
     fn cache_for(base: Option<&Path>, split: &str) -> Option<std::path::PathBuf> {
@@ -1010,14 +1064,26 @@ mod encoder {
             _ => vec![(String::new(), ft.pull)],
         };
         let start = Instant::now();
-        // The head on all of train, and one per shifted split.
+        // The head on all of train, and one per shifted split; each of
+        // `members` heads (an ensemble) with its own seed.
+        let seeds: Vec<u64> = (0..u64::from(args.members))
+            .map(|k| args.seed.wrapping_add(k))
+            .collect();
         let (head, split_heads, feats) = if ft.layers == 0 {
             let emb = embed_cached(&enc, &xt, "train", cache_for(cache, "train").as_deref())?;
             let start = Instant::now();
+            let train_all = |x: &[&[f32]], y: &[Label]| -> anyhow::Result<Ensemble> {
+                let heads = seeds
+                    .iter()
+                    .map(|&seed| train_head(x, y, &cfg, seed, enc.fingerprint()))
+                    .collect::<marquee_encoder::Result<Vec<Head>>>()?;
+                Ok(Ensemble::new(heads)?)
+            };
             let head = if args.shifted_only {
                 None
             } else {
-                let head = train_head(&emb, &labels, &cfg, args.seed, enc.fingerprint())?;
+                let all: Vec<&[f32]> = emb.iter().map(Vec::as_slice).collect();
+                let head = train_all(&all, &labels)?;
                 eprintln!("head trained in {:.1}s", start.elapsed().as_secs_f64());
                 Some(head)
             };
@@ -1025,8 +1091,7 @@ mod encoder {
             for split in &splits {
                 let e: Vec<&[f32]> = split.train.iter().map(|&i| emb[i].as_slice()).collect();
                 let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
-                let head = train_head(&e, &y, &cfg, args.seed, enc.fingerprint())?;
-                split_heads.push(vec![(String::new(), head)]);
+                split_heads.push(vec![(String::new(), train_all(&e, &y)?)]);
             }
             (head, split_heads, Features::Embeddings(emb))
         } else {
@@ -1035,36 +1100,68 @@ mod encoder {
             // Candle runs most of a training step on one thread: the
             // fine-tunes run side by side (each is deterministic on its own).
             let bars = indicatif::MultiProgress::new();
+            let members = seeds.len();
+            let what = |name: &str, k: usize| {
+                if members > 1 {
+                    format!("{name}, head {}/{members}", k + 1)
+                } else {
+                    name.to_string()
+                }
+            };
+            let all: Vec<&States> = states.iter().collect();
             let (head, split_heads) = std::thread::scope(|s| {
-                let all: Vec<&States> = states.iter().collect();
-                let (enc, labels, ft, bars) = (&enc, &labels, &ft, &bars);
-                let main = (!args.shifted_only).then(|| {
-                    s.spawn(move || tune(enc, &all, labels, ft, args.seed, "train", bars))
-                });
-                let others: Vec<_> = splits
+                let (enc, labels, ft, bars, all) = (&enc, &labels, &ft, &bars, &all);
+                let main: Vec<_> = if args.shifted_only {
+                    Vec::new()
+                } else {
+                    seeds
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &seed)| {
+                            let what = what("train", k);
+                            s.spawn(move || tune(enc, all, labels, ft, seed, &what, bars))
+                        })
+                        .collect()
+                };
+                let others: Vec<Vec<_>> = splits
                     .iter()
                     .map(|split| {
-                        let st: Vec<&States> = split.train.iter().map(|&i| &states[i]).collect();
-                        let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
-                        s.spawn(move || tune(enc, &st, &y, ft, args.seed, split.name, bars))
+                        seeds
+                            .iter()
+                            .enumerate()
+                            .map(|(k, &seed)| {
+                                let st: Vec<&States> =
+                                    split.train.iter().map(|&i| &states[i]).collect();
+                                let y: Vec<Label> =
+                                    split.train.iter().map(|&i| labels[i]).collect();
+                                let what = what(split.name, k);
+                                s.spawn(move || tune(enc, &st, &y, ft, seed, &what, bars))
+                            })
+                            .collect()
                     })
                     .collect();
-                let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Tuned>>| {
-                    h.join()
-                        .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
-                };
-                let head = match main.map(join).transpose()? {
-                    Some(tuned) => Some(tuned.head(ft.pull)?),
-                    None => None,
+                let join_all =
+                    |hs: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<Tuned>>>| {
+                        hs.into_iter()
+                            .map(|h| {
+                                h.join()
+                                    .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
+                            })
+                            .collect::<anyhow::Result<Vec<Tuned>>>()
+                    };
+                let head = if main.is_empty() {
+                    None
+                } else {
+                    Some(ensemble_at(&join_all(main)?, ft.pull)?)
                 };
                 let mut split_heads = Vec::new();
-                for h in others {
-                    let tuned = join(h)?;
+                for hs in others {
+                    let tuned = join_all(hs)?;
                     split_heads.push(
                         pulls
                             .iter()
-                            .map(|(suffix, p)| Ok((suffix.clone(), tuned.head(*p)?)))
-                            .collect::<anyhow::Result<Vec<(String, Head)>>>()?,
+                            .map(|(suffix, p)| Ok((suffix.clone(), ensemble_at(&tuned, *p)?)))
+                            .collect::<anyhow::Result<Vec<(String, Ensemble)>>>()?,
                     );
                 }
                 anyhow::Ok((head, split_heads))
@@ -1072,7 +1169,7 @@ mod encoder {
             eprintln!(
                 "fine-tuned {} layer(s) and the head ({} run(s)) in {:.1}s",
                 ft.layers,
-                usize::from(head.is_some()) + splits.len(),
+                (usize::from(head.is_some()) + splits.len()) * members,
                 start.elapsed().as_secs_f64()
             );
             (head, split_heads, Features::States(states))
@@ -1085,36 +1182,42 @@ mod encoder {
             let (vt, vl) = read_split(&args.data, "val")?;
             let vt: Vec<&str> = vt.iter().map(String::as_str).collect();
             let ve = match &feats {
-                Features::Embeddings(_) => {
-                    embed_cached(&enc, &vt, "val", cache_for(cache, "val").as_deref())?
-                }
-                Features::States(_) => embed_all_with(&vt, "val", |b| head.embed_texts(&enc, b))?,
+                Features::Embeddings(_) => Some(embed_cached(
+                    &enc,
+                    &vt,
+                    "val",
+                    cache_for(cache, "val").as_deref(),
+                )?),
+                Features::States(_) => None,
             };
-            score_line("val", &metrics(head, &ve, &vl)?);
+            let vp = ensemble_predictions("val", head, &vl, |m| match &ve {
+                Some(ve) => predict_each(m, ve),
+                None => predict_all(&enc, m, &vt, "val"),
+            })?;
+            score_line("val", &metrics(&vp, &vl));
             mixed_lines(
                 "val",
-                head,
+                &vp,
                 &marquee_sentiment::Model::default_model()?,
                 &vt,
-                &ve,
                 &vl,
-            )?;
+            );
         }
         if let (Some(p), Some(head)) = (&args.probe, &head) {
             let (pt, pl) = marquee_sentiment::parse_csv(&read(p)?)
                 .with_context(|| format!("parsing {}", p.display()))?;
             let pt: Vec<&str> = pt.iter().map(String::as_str).collect();
-            let pe = embed_all_with(&pt, "probe", |b| head.embed_texts(&enc, b))?;
             let name = format!("probe {}", p.display());
-            score_line(&name, &metrics(head, &pe, &pl)?);
+            let pp =
+                ensemble_predictions(&name, head, &pl, |m| predict_all(&enc, m, &pt, "probe"))?;
+            score_line(&name, &metrics(&pp, &pl));
             mixed_lines(
                 &name,
-                head,
+                &pp,
                 &marquee_sentiment::Model::default_model()?,
                 &pt,
-                &pe,
                 &pl,
-            )?;
+            );
         }
         for (split, heads) in splits.iter().zip(&split_heads) {
             let y: Vec<Label> = split.train.iter().map(|&i| labels[i]).collect();
@@ -1130,19 +1233,19 @@ mod encoder {
             )?;
             let xh: Vec<&str> = split.held_out.iter().map(|&i| texts[i].as_str()).collect();
             for (suffix, h) in heads {
-                let he = match &feats {
+                let name = format!("shifted {} (train {}){suffix}", split.name, y.len());
+                let hp = ensemble_predictions(&name, h, &hy, |m| match &feats {
                     Features::Embeddings(emb) => {
-                        split.held_out.iter().map(|&i| emb[i].clone()).collect()
+                        predict_each(m, split.held_out.iter().map(|&i| &emb[i]))
                     }
                     Features::States(states) => {
                         let held: Vec<&States> =
                             split.held_out.iter().map(|&i| &states[i]).collect();
-                        h.embed_states(&held)?
+                        predict_each(m, m.embed_states(&held)?)
                     }
-                };
-                let name = format!("shifted {} (train {}){suffix}", split.name, y.len());
-                score_line(&name, &metrics(h, &he, &hy)?);
-                mixed_lines(&name, h, &fast, &xh, &he, &hy)?;
+                })?;
+                score_line(&name, &metrics(&hp, &hy));
+                mixed_lines(&name, &hp, &fast, &xh, &hy);
             }
         }
         let Some(head) = head.filter(|_| !args.dry_run && !args.shifted_only) else {
@@ -1198,7 +1301,7 @@ mod encoder {
         set_threads(args.threads)?;
         let head_bytes =
             std::fs::read(head_path).with_context(|| format!("reading {}", head_path.display()))?;
-        let head = Head::from_bytes(&head_bytes)
+        let head = Ensemble::from_bytes(&head_bytes)
             .with_context(|| format!("parsing {}", head_path.display()))?;
         let t0 = Instant::now();
         let enc = load(dir)?;
@@ -1223,15 +1326,15 @@ mod encoder {
         };
         let cpu0 = process_cpu_s();
         let start = Instant::now();
-        let emb = embed_all_with(&xs, "eval", |b| head.embed_texts(&enc, b))?;
+        let pred = run_chunked(&xs, "eval", |b| head.predict_texts(&enc, b))?;
         let m = match &fast {
-            None => metrics(&head, &emb, gold)?,
+            None => metrics(&pred, gold),
             Some(fast) => {
-                let pred = emb
+                let pred: Vec<Label> = pred
                     .iter()
                     .zip(&xs)
-                    .map(|(e, t)| Ok(head.predict(e)?.blend(&fast.predict(t), args.mix).label))
-                    .collect::<anyhow::Result<Vec<Label>>>()?;
+                    .map(|(p, t)| p.blend(&fast.predict(t), args.mix).label)
+                    .collect();
                 Metrics::compute(gold, &pred)
             }
         };

@@ -170,7 +170,8 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     };
     let a = run("5", "a.bin");
     assert_eq!(a, run("5", "b.bin"));
-    assert_ne!(a, run("6", "c.bin"));
+    let c = run("6", "c.bin");
+    assert_ne!(a, c);
     let head = marquee_encoder::Head::from_bytes(&a).unwrap();
     assert_eq!(head.top_layers(), 1);
     // Without --finetune-layers the default (6) is capped at the
@@ -208,6 +209,70 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("macro-recall"), "{text}");
+
+    // --members 2: one file with two heads, the k-th trained with seed + k
+    // (so the same heads as two single runs), served averaged.
+    let text = train(
+        dir,
+        &[
+            "--encoder",
+            "enc",
+            "--finetune-layers",
+            "1",
+            "--threads",
+            "1",
+            "--seed",
+            "5",
+            "--members",
+            "2",
+            "--out",
+            "m.bin",
+        ],
+    );
+    assert!(
+        text.contains("fine-tuned 1 layer(s) and the head (2 run(s))"),
+        "{text}"
+    );
+    let m = std::fs::read(dir.join("m.bin")).unwrap();
+    let ens = marquee_encoder::Ensemble::from_bytes(&m).unwrap();
+    assert_eq!(ens.members().len(), 2);
+    assert_eq!(ens.members()[0].to_bytes(), a);
+    assert_eq!(ens.members()[1].to_bytes(), c);
+    let out = bin(dir)
+        .args([
+            "eval",
+            "sentiment",
+            "--encoder",
+            "enc",
+            "--head",
+            "m.bin",
+            "--mix",
+            "1",
+            "--text",
+            "tweets/train_text.txt",
+            "--labels",
+            "tweets/train_labels.txt",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        v["head_sha256"].as_str(),
+        Some(format!("{:x}", sha2::Sha256::digest(&m)).as_str())
+    );
+    assert!(
+        v["metrics"]["macro_recall"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0),
+        "{v}"
+    );
 
     // --shifted-only: the two shifted splits' heads are fine-tuned and
     // scored (each with its blend), the head on all of train is not, and
@@ -261,6 +326,41 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     );
     assert!(!text.contains("training the head on"), "{text}");
     assert!(!dir.join("s.bin").exists());
+    // With --members 2: two fine-tunings per split, each head scored alone
+    // and then their average.
+    let text = train(
+        dir,
+        &[
+            "--encoder",
+            "enc",
+            "--threads",
+            "1",
+            "--shifted",
+            "--shifted-only",
+            "--members",
+            "2",
+        ],
+    );
+    assert!(
+        text.contains("fine-tuned 1 layer(s) and the head (4 run(s))"),
+        "{text}"
+    );
+    for split in ["years-2013-15->2016", "years-2014-16->2013"] {
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("shifted {split} (train")))
+            .collect();
+        for what in [
+            ") head 1/2 macro-recall",
+            ") head 2/2 macro-recall",
+            ") macro-recall",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(what)),
+                "{split} {what}: {text}"
+            );
+        }
+    }
 
     // Too many layers for the checkpoint, or a bad fine-tuning or head
     // setting: an error naming the flag and its value before any hidden
@@ -292,6 +392,8 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
             "0,0.5",
             "several --finetune-pull values are compared only with --shifted-only",
         ),
+        ("--members", "0", "0 is not in 1..=16"),
+        ("--members", "17", "17 is not in 1..=16"),
     ] {
         let out = bin(dir)
             .args([
