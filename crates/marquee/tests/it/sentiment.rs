@@ -286,21 +286,19 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         ));
     }
     std::fs::write(dir.join("tweets/train_provenance.tsv"), prov).unwrap();
-    let text = train(
-        dir,
-        &[
+    let shifted_only = |more: &[&str]| {
+        let mut args = vec![
             "--encoder",
             "enc",
             "--threads",
             "1",
             "--shifted",
             "--shifted-only",
-            "--finetune-pull",
-            "0,0.5",
-            "--out",
-            "s.bin",
-        ],
-    );
+        ];
+        args.extend_from_slice(more);
+        train(dir, &args)
+    };
+    let text = shifted_only(&["--finetune-pull", "0,0.5", "--out", "s.bin"]);
     assert!(
         text.contains("fine-tuned 1 layer(s) and the head (2 run(s))"),
         "{text}"
@@ -328,19 +326,7 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     assert!(!dir.join("s.bin").exists());
     // With --members 2: two fine-tunings per split, each head scored alone
     // and then their average.
-    let text = train(
-        dir,
-        &[
-            "--encoder",
-            "enc",
-            "--threads",
-            "1",
-            "--shifted",
-            "--shifted-only",
-            "--members",
-            "2",
-        ],
-    );
+    let text = shifted_only(&["--members", "2"]);
     assert!(
         text.contains("fine-tuned 1 layer(s) and the head (4 run(s))"),
         "{text}"
