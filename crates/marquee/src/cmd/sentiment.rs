@@ -1287,6 +1287,9 @@ mod encoder {
         encoder: String,
         encoder_fingerprint: &'a str,
         head_sha256: String,
+        /// How many trained heads the file holds (their probabilities
+        /// are averaged).
+        heads: usize,
         metrics: &'a Metrics,
         throughput: Throughput,
     }
@@ -1354,6 +1357,7 @@ mod encoder {
             encoder: dir.display().to_string(),
             encoder_fingerprint: enc.fingerprint(),
             head_sha256: hex::encode(Sha256::digest(&head_bytes)),
+            heads: head.members().len(),
             metrics: &m,
             throughput: Throughput {
                 load_ms,
@@ -1369,6 +1373,12 @@ mod encoder {
         print_metrics(&m, &report.head_sha256);
         let t = &report.throughput;
         println!("encoder       {} ({})", report.encoder, enc.model_type());
+        if report.heads > 1 {
+            println!(
+                "heads         {}, their probabilities averaged",
+                report.heads
+            );
+        }
         println!("encoder load  {:.0} ms", t.load_ms);
         println!(
             "throughput    {:.1} texts/s on {} thread(s), wall clock (embedding + head, chunks of {CHUNK})",

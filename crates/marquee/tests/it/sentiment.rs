@@ -267,6 +267,7 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         v["head_sha256"].as_str(),
         Some(format!("{:x}", sha2::Sha256::digest(&m)).as_str())
     );
+    assert_eq!(v["heads"], 2, "{v}");
     assert!(
         v["metrics"]["macro_recall"]
             .as_f64()
