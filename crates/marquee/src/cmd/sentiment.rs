@@ -795,6 +795,12 @@ mod encoder {
         Ok(average(&all)?)
     }
 
+    /// At most this many fine-tunes run at once: each holds its own
+    /// activations, gradients and optimiser state (about 1.5 GB for
+    /// MiniLM-L6 at batch 32, beside the shared hidden states), so that
+    /// `--members` cannot run the machine out of memory.
+    const SIDE_BY_SIDE: usize = 4;
+
     /// The encoder weights the mixture rows of `train sentiment --encoder`
     /// report (the fast model's weight is one minus).
     const MIXES: [f32; 4] = [0.3, 0.4, 0.5, 0.6];
@@ -1098,7 +1104,8 @@ mod encoder {
             let name = format!("states{}.train", ft.layers);
             let states = states_cached(&enc, &xt, ft.layers, cache_for(cache, &name).as_deref())?;
             // Candle runs most of a training step on one thread: the
-            // fine-tunes run side by side (each is deterministic on its own).
+            // fine-tunes run side by side, at most SIDE_BY_SIDE at once
+            // (each is deterministic on its own).
             let bars = indicatif::MultiProgress::new();
             let members = seeds.len();
             let what = |name: &str, k: usize| {
@@ -1109,63 +1116,62 @@ mod encoder {
                 }
             };
             let all: Vec<&States> = states.iter().collect();
-            let (head, split_heads) = std::thread::scope(|s| {
-                let (enc, labels, ft, bars, all) = (&enc, &labels, &ft, &bars, &all);
-                let main: Vec<_> = if args.shifted_only {
-                    Vec::new()
-                } else {
-                    seeds
-                        .iter()
-                        .enumerate()
-                        .map(|(k, &seed)| {
-                            let what = what("train", k);
-                            s.spawn(move || tune(enc, all, labels, ft, seed, &what, bars))
-                        })
-                        .collect()
-                };
-                let others: Vec<Vec<_>> = splits
-                    .iter()
-                    .map(|split| {
-                        seeds
-                            .iter()
-                            .enumerate()
-                            .map(|(k, &seed)| {
-                                let st: Vec<&States> =
-                                    split.train.iter().map(|&i| &states[i]).collect();
-                                let y: Vec<Label> =
-                                    split.train.iter().map(|&i| labels[i]).collect();
-                                let what = what(split.name, k);
-                                s.spawn(move || tune(enc, &st, &y, ft, seed, &what, bars))
-                            })
-                            .collect()
-                    })
-                    .collect();
-                let join_all =
-                    |hs: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<Tuned>>>| {
-                        hs.into_iter()
-                            .map(|h| {
-                                h.join()
-                                    .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
-                            })
-                            .collect::<anyhow::Result<Vec<Tuned>>>()
-                    };
-                let head = if main.is_empty() {
-                    None
-                } else {
-                    Some(ensemble_at(&join_all(main)?, ft.pull)?)
-                };
-                let mut split_heads = Vec::new();
-                for hs in others {
-                    let tuned = join_all(hs)?;
-                    split_heads.push(
-                        pulls
-                            .iter()
-                            .map(|(suffix, p)| Ok((suffix.clone(), ensemble_at(&tuned, *p)?)))
-                            .collect::<anyhow::Result<Vec<(String, Ensemble)>>>()?,
-                    );
+            // Every fine-tune to run: the head on all of train (unless
+            // --shifted-only), then each split's; `members` of each.
+            let mut jobs: Vec<(Vec<&States>, Vec<Label>, u64, String)> = Vec::new();
+            if !args.shifted_only {
+                for (k, &seed) in seeds.iter().enumerate() {
+                    jobs.push((all.clone(), labels.clone(), seed, what("train", k)));
                 }
-                anyhow::Ok((head, split_heads))
-            })?;
+            }
+            for split in &splits {
+                for (k, &seed) in seeds.iter().enumerate() {
+                    jobs.push((
+                        split.train.iter().map(|&i| &states[i]).collect(),
+                        split.train.iter().map(|&i| labels[i]).collect(),
+                        seed,
+                        what(split.name, k),
+                    ));
+                }
+            }
+            let (enc_ref, ft_ref, bars_ref) = (&enc, &ft, &bars);
+            let mut tuned: Vec<Tuned> = Vec::with_capacity(jobs.len());
+            for wave in jobs.chunks(SIDE_BY_SIDE) {
+                let done = std::thread::scope(|s| {
+                    let handles: Vec<_> = wave
+                        .iter()
+                        .map(|(st, y, seed, what)| {
+                            s.spawn(move || tune(enc_ref, st, y, ft_ref, *seed, what, bars_ref))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join()
+                                .map_err(|_| anyhow::anyhow!("a fine-tuning thread panicked"))?
+                        })
+                        .collect::<anyhow::Result<Vec<Tuned>>>()
+                })?;
+                tuned.extend(done);
+            }
+            drop(jobs);
+            let mut runs = tuned.into_iter();
+            let head = if args.shifted_only {
+                None
+            } else {
+                let t: Vec<Tuned> = runs.by_ref().take(members).collect();
+                Some(ensemble_at(&t, ft.pull)?)
+            };
+            let mut split_heads = Vec::new();
+            for _ in &splits {
+                let t: Vec<Tuned> = runs.by_ref().take(members).collect();
+                split_heads.push(
+                    pulls
+                        .iter()
+                        .map(|(suffix, p)| Ok((suffix.clone(), ensemble_at(&t, *p)?)))
+                        .collect::<anyhow::Result<Vec<(String, Ensemble)>>>()?,
+                );
+            }
             eprintln!(
                 "fine-tuned {} layer(s) and the head ({} run(s)) in {:.1}s",
                 ft.layers,

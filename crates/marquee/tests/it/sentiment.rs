@@ -325,11 +325,11 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
     );
     assert!(!text.contains("training the head on"), "{text}");
     assert!(!dir.join("s.bin").exists());
-    // With --members 2: two fine-tunings per split, each head scored alone
-    // and then their average.
-    let text = shifted_only(&["--members", "2"]);
+    // With --members 3: three fine-tunings per split (six in all, more
+    // than run at once), each head scored alone and then their average.
+    let text = shifted_only(&["--members", "3"]);
     assert!(
-        text.contains("fine-tuned 1 layer(s) and the head (4 run(s))"),
+        text.contains("fine-tuned 1 layer(s) and the head (6 run(s))"),
         "{text}"
     );
     for split in ["years-2013-15->2016", "years-2014-16->2013"] {
@@ -338,8 +338,9 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
             .filter(|l| l.starts_with(&format!("shifted {split} (train")))
             .collect();
         for what in [
-            ") head 1/2 macro-recall",
-            ") head 2/2 macro-recall",
+            ") head 1/3 macro-recall",
+            ") head 2/3 macro-recall",
+            ") head 3/3 macro-recall",
             ") macro-recall",
         ] {
             assert!(
