@@ -94,18 +94,34 @@ impl Ensemble {
             .try_for_each(|m| m.check_encoder(encoder))
     }
 
-    /// Embed `texts` with `encoder` once per member (each with its own
-    /// fine-tuned layers) and average the members' probabilities.
+    /// Embed `texts` with `encoder` once per member with fine-tuned layers
+    /// (each runs its own) and once for all the plain members (they share
+    /// the encoder's embeddings), and average the members' probabilities.
     pub fn predict_texts<S: AsRef<str>>(
         &self,
         encoder: &Encoder,
         texts: &[S],
     ) -> Result<Vec<Prediction>> {
-        let each = self
-            .members
-            .iter()
-            .map(|m| m.predict_texts(encoder, texts))
-            .collect::<Result<Vec<_>>>()?;
+        self.check_encoder(encoder)?;
+        let mut plain: Option<Vec<Vec<f32>>> = None;
+        let mut each = Vec::with_capacity(self.members.len());
+        for m in &self.members {
+            let own;
+            let emb = if m.top_layers() == 0 {
+                match &mut plain {
+                    Some(e) => &*e,
+                    slot => &*slot.insert(encoder.embed_batch(texts)?),
+                }
+            } else {
+                own = m.embed_texts(encoder, texts)?;
+                &own
+            };
+            each.push(
+                emb.iter()
+                    .map(|e| m.predict(e))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
         average(&each)
     }
 

@@ -421,11 +421,7 @@ pub fn fine_tune_ends<S: Borrow<States>>(
     }
 
     let floats = flat(layer_vars.iter().flatten().map(Var::as_tensor))?;
-    let weights = w
-        .as_tensor()
-        .flatten_all()
-        .and_then(|t| t.to_vec1::<f32>())
-        .map_err(err)?;
+    let weights = flat(std::iter::once(w.as_tensor()))?;
     let bias = b.as_tensor().to_vec1::<f32>().map_err(err)?;
     if floats
         .iter()

@@ -2,7 +2,9 @@
 //! (one member is the plain head file), and bad files or mixed encoders are
 //! refused without a panic.
 
-use marquee_encoder::{average, fine_tune, Encoder, Ensemble, Error, FineTuneConfig, Head};
+use marquee_encoder::{
+    average, fine_tune, train_head, Encoder, Ensemble, Error, FineTuneConfig, Head, HeadConfig,
+};
 use marquee_sentiment::{Label, Prediction};
 
 use crate::tiny::{self, Spec};
@@ -59,6 +61,35 @@ fn an_ensemble_averages_its_members_probabilities() {
         .predict_texts(&enc, &texts)
         .unwrap();
     assert_eq!(one, pa);
+}
+
+#[test]
+fn plain_and_fine_tuned_members_average_alike() {
+    // Plain heads share the encoder's embeddings (embedded once); a tuned
+    // member runs its own layers. Either way each member predicts as alone.
+    let (enc, texts, tuned, _) = two();
+    let (_, labels) = tiny::labelled_texts();
+    let emb = enc.embed_batch(&texts).unwrap();
+    let plain = |seed| {
+        train_head(
+            &emb,
+            &labels,
+            &HeadConfig::default(),
+            seed,
+            enc.fingerprint(),
+        )
+        .unwrap()
+    };
+    let members = vec![plain(1), tuned, plain(2)];
+    let each: Vec<Vec<Prediction>> = members
+        .iter()
+        .map(|m| m.predict_texts(&enc, &texts).unwrap())
+        .collect();
+    let ens = Ensemble::new(members).unwrap();
+    assert_eq!(
+        ens.predict_texts(&enc, &texts).unwrap(),
+        average(&each).unwrap()
+    );
 }
 
 #[test]

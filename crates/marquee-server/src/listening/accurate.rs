@@ -2,10 +2,10 @@
 //! `marquee-encoder`) and the classification head trained on its
 //! embeddings (or several heads trained with other seeds, whose
 //! probabilities are averaged: `train sentiment --members`). The fast
-//! model labels every post at ingest; the posts it is
-//! unsure about (`[listening] encoder_below`) are queued in the store, and
-//! [`run`] relabels them in background batches, newest first. Staff
-//! corrections are never overwritten.
+//! model labels every post at ingest; the posts it is unsure about
+//! (`[listening] encoder_below`) are queued in the store, and [`run`]
+//! relabels them in background batches, newest first. Staff corrections
+//! are never overwritten.
 //!
 //! Nothing here is required: without `[listening] encoder`, or with a
 //! checkpoint or head that does not load, the fast tier goes on alone and

@@ -809,14 +809,14 @@ mod encoder {
     /// [`MIXES`].
     fn mixed_lines(
         name: &str,
-        enc: &[Prediction],
+        accurate: &[Prediction],
         fast: &marquee_sentiment::Model,
         texts: &[&str],
         gold: &[Label],
     ) {
         let fast: Vec<_> = texts.iter().map(|t| fast.predict(t)).collect();
         for w in MIXES {
-            let pred: Vec<Label> = enc
+            let pred: Vec<Label> = accurate
                 .iter()
                 .zip(&fast)
                 .map(|(e, f)| e.blend(f, w).label)
