@@ -8,8 +8,10 @@
 //! Recipe: the head is first fitted on the frozen embeddings
 //! ([`train_head`], a warm start), then the top layers and the head are
 //! trained together with AdamW on the class-weighted cross-entropy (the
-//! same class weights as the head), the learning rates falling linearly
-//! to zero. Mini-batches group texts of similar length (little padding):
+//! same class weights as the head, optionally with label smoothing), the
+//! learning rates falling linearly to zero (after an optional linear
+//! warm-up; optionally each layer learning `layer_decay` times slower than
+//! the one above it). Mini-batches group texts of similar length (little padding):
 //! the texts are shuffled, cut into pools of 64 batches, each pool sorted
 //! by length and cut into batches, and the batches shuffled. With
 //! `dropout` > 0, training zeroes that share of the trained layers' hidden
@@ -49,8 +51,19 @@ pub struct FineTuneConfig {
     pub layers: usize,
     /// Passes over the training set.
     pub epochs: u32,
-    /// AdamW learning rate of the layers (falls linearly to 0).
+    /// AdamW learning rate of the top trained layer (falls linearly to 0
+    /// after the warm-up); each layer below gets `layer_decay` times the
+    /// rate of the one above.
     pub lr: f64,
+    /// Layer-wise learning-rate decay, 0 < d ≤ 1: the `i`-th trained layer
+    /// from the top learns at `lr · d^i` (1: every layer at `lr`).
+    pub layer_decay: f64,
+    /// Share of the steps, 0 ≤ w < 1, over which the learning rates rise
+    /// linearly from near 0 to their peak before falling linearly to 0.
+    pub warmup: f64,
+    /// Label smoothing, 0 ≤ ε < 1: the target puts `1 − ε + ε/3` on the
+    /// label and `ε/3` on each other class.
+    pub smoothing: f64,
     /// AdamW learning rate of the head (falls linearly to 0).
     pub head_lr: f64,
     /// AdamW decoupled weight decay.
@@ -75,6 +88,9 @@ impl Default for FineTuneConfig {
             layers: 6,
             epochs: 1,
             lr: 1e-4,
+            layer_decay: 1.0,
+            warmup: 0.0,
+            smoothing: 0.0,
             head_lr: 1e-3,
             weight_decay: 0.01,
             batch: 32,
@@ -89,8 +105,9 @@ impl Default for FineTuneConfig {
 impl FineTuneConfig {
     /// Checks the hyper-parameters for an encoder with `total_layers`
     /// layers: `layers` in 1..=total_layers, positive finite learning
-    /// rates, `weight_decay >= 0`, `batch >= 1`, `dropout` and `pull` in
-    /// [0, 1) and a finite `balance`, each refused as an [`Error::Setting`]
+    /// rates, `layer_decay` in (0, 1], `weight_decay >= 0`, `batch >= 1`,
+    /// `dropout`, `warmup`, `smoothing` and `pull` in [0, 1) and a finite
+    /// `balance`, each refused as an [`Error::Setting`]
     /// naming the field (the warm-start `head` is checked by
     /// [`HeadConfig::validate`]).
     /// [`fine_tune`] calls it first; callers that do expensive work before
@@ -124,6 +141,15 @@ impl FineTuneConfig {
             return Err(setting("batch", self.batch, "must be at least 1"));
         }
         fraction("dropout", self.dropout)?;
+        fraction("warmup", self.warmup)?;
+        fraction("smoothing", self.smoothing)?;
+        if !(self.layer_decay > 0.0 && self.layer_decay <= 1.0) {
+            return Err(setting(
+                "layer_decay",
+                self.layer_decay,
+                "must be above 0 and at most 1",
+            ));
+        }
         if !self.balance.is_finite() {
             return Err(setting("balance", self.balance, "must be a finite number"));
         }
@@ -211,6 +237,20 @@ pub(crate) fn pool_states<S: Borrow<States>>(
         }
     }
     Ok(out)
+}
+
+/// The learning rates' share of their peak at `step` of `total`: rising
+/// linearly over the first `warm` steps (to 1 at step `warm`), then
+/// falling linearly to 0 at `total`. Without warm-up it is
+/// `1 − step/total`.
+fn schedule(step: usize, warm: usize, total: usize) -> f64 {
+    if step < warm {
+        (step + 1) as f64 / (warm + 1) as f64
+    } else if warm == 0 {
+        1.0 - step as f64 / total as f64
+    } else {
+        1.0 - (step - warm) as f64 / (total - warm) as f64
+    }
 }
 
 /// The batches of one epoch (see the module docs).
@@ -346,11 +386,17 @@ pub fn fine_tune_ends<S: Borrow<States>>(
         weight_decay: cfg.weight_decay,
         ..ParamsAdamW::default()
     };
-    let mut opt_layers = AdamW::new(
-        layer_vars.iter().flatten().cloned().collect(),
-        params(cfg.lr),
-    )
-    .map_err(err)?;
+    // One optimizer per layer, so that each learns at its own rate (AdamW
+    // works number by number: with `layer_decay` 1 this trains exactly as
+    // one optimizer over all the layers would).
+    let layer_lr: Vec<f64> = (0..layer_vars.len())
+        .map(|i| cfg.lr * cfg.layer_decay.powi((layer_vars.len() - 1 - i) as i32))
+        .collect();
+    let mut opt_layers: Vec<AdamW> = layer_vars
+        .iter()
+        .zip(&layer_lr)
+        .map(|(vars, &lr)| AdamW::new(vars.clone(), params(lr)).map_err(err))
+        .collect::<Result<_>>()?;
     let mut opt_head = AdamW::new(vec![w.clone(), b.clone()], params(cfg.head_lr)).map_err(err)?;
 
     let n = labels.len();
@@ -376,17 +422,26 @@ pub fn fine_tune_ends<S: Borrow<States>>(
     };
     let steps_per_epoch = n.div_ceil(cfg.batch);
     let total = steps_per_epoch * cfg.epochs as usize;
+    let warm_steps = (cfg.warmup * total as f64).round() as usize;
+    let (on, off) = (
+        (1.0 - cfg.smoothing + cfg.smoothing / 3.0) as f32,
+        (cfg.smoothing / 3.0) as f32,
+    );
     let mut step = 0usize;
     for _ in 0..cfg.epochs {
         for batch in epoch_batches(states, cfg.batch, &mut rng) {
-            let frac = 1.0 - step as f64 / total as f64;
-            opt_layers.set_learning_rate(cfg.lr * frac);
+            let frac = schedule(step, warm_steps, total);
+            for (opt, &lr) in opt_layers.iter_mut().zip(&layer_lr) {
+                opt.set_learning_rate(lr * frac);
+            }
             opt_head.set_learning_rate(cfg.head_lr * frac);
             let rows: Vec<&States> = batch.iter().map(|&i| states[i].borrow()).collect();
             let mut target = vec![0f32; rows.len() * 3];
             for (r, &i) in batch.iter().enumerate() {
                 let y = labels[i].id();
-                target[r * 3 + y] = class_w[y];
+                for (c, t) in target[r * 3..r * 3 + 3].iter_mut().enumerate() {
+                    *t = class_w[y] * if c == y { on } else { off };
+                }
             }
             let weight_sum: f32 = target.iter().sum();
             if weight_sum <= 0.0 {
@@ -413,7 +468,9 @@ pub fn fine_tune_ends<S: Borrow<States>>(
             })()
             .map_err(err)?;
             let grads = loss.backward().map_err(err)?;
-            opt_layers.step(&grads).map_err(err)?;
+            for opt in &mut opt_layers {
+                opt.step(&grads).map_err(err)?;
+            }
             opt_head.step(&grads).map_err(err)?;
             step += 1;
             progress(step, total);
@@ -441,4 +498,35 @@ pub fn fine_tune_ends<S: Borrow<States>>(
         start: (start, w0.to_vec(), b0),
         end: (floats, weights, [bias[0], bias[1], bias[2]]),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schedule;
+
+    #[test]
+    fn the_schedule_rises_over_the_warmup_then_falls_to_zero() {
+        // Without warm-up: 1 − step/total, as before the option existed.
+        for step in 0..10 {
+            assert_eq!(schedule(step, 0, 10), 1.0 - step as f64 / 10.0);
+        }
+        // Warm-up over 4 of 20 steps: 1/5, 2/5, …, the peak at step 4,
+        // then a straight line down to 1/16 at the last step.
+        let f: Vec<f64> = (0..20).map(|s| schedule(s, 4, 20)).collect();
+        for (s, want) in [
+            (0, 0.2),
+            (1, 0.4),
+            (3, 0.8),
+            (4, 1.0),
+            (12, 0.5),
+            (19, 1.0 / 16.0),
+        ] {
+            assert!((f[s] - want).abs() < 1e-12, "step {s}: {}", f[s]);
+        }
+        assert!(f[..4].windows(2).all(|w| w[0] < w[1]));
+        assert!(f[4..].windows(2).all(|w| w[0] > w[1]));
+        assert!(f.iter().all(|&x| x > 0.0 && x <= 1.0));
+        // A warm-up as long as the run only rises.
+        assert!((0..5).all(|s| schedule(s, 5, 5) == (s + 1) as f64 / 6.0));
+    }
 }

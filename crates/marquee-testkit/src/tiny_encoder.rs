@@ -19,6 +19,8 @@ pub struct Spec {
     pub pad_token_id: usize,
     pub vocab_size: usize,
     pub seed: u64,
+    /// Transformer layers (1 unless a test needs several).
+    pub layers: usize,
 }
 
 impl Default for Spec {
@@ -30,6 +32,7 @@ impl Default for Spec {
             pad_token_id: 0,
             vocab_size: 4 + WORDS.len(),
             seed: 1,
+            layers: 1,
         }
     }
 }
@@ -44,7 +47,7 @@ pub fn config_json(spec: &Spec) -> Vec<u8> {
         "model_type": spec.model_type,
         "vocab_size": spec.vocab_size,
         "hidden_size": HIDDEN,
-        "num_hidden_layers": 1,
+        "num_hidden_layers": spec.layers,
         "num_attention_heads": 2,
         "intermediate_size": INTER,
         "hidden_act": "gelu",
@@ -118,20 +121,22 @@ pub fn tensor_shapes(spec: &Spec) -> Vec<(String, Vec<usize>)> {
         ("embeddings.LayerNorm.weight".into(), vec![h]),
         ("embeddings.LayerNorm.bias".into(), vec![h]),
     ];
-    for (name, out, inp) in [
-        ("attention.self.query", h, h),
-        ("attention.self.key", h, h),
-        ("attention.self.value", h, h),
-        ("attention.output.dense", h, h),
-        ("intermediate.dense", i, h),
-        ("output.dense", h, i),
-    ] {
-        v.push((format!("encoder.layer.0.{name}.weight"), vec![out, inp]));
-        v.push((format!("encoder.layer.0.{name}.bias"), vec![out]));
-    }
-    for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
-        v.push((format!("encoder.layer.0.{ln}.weight"), vec![h]));
-        v.push((format!("encoder.layer.0.{ln}.bias"), vec![h]));
+    for l in 0..spec.layers {
+        for (name, out, inp) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", i, h),
+            ("output.dense", h, i),
+        ] {
+            v.push((format!("encoder.layer.{l}.{name}.weight"), vec![out, inp]));
+            v.push((format!("encoder.layer.{l}.{name}.bias"), vec![out]));
+        }
+        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            v.push((format!("encoder.layer.{l}.{ln}.weight"), vec![h]));
+            v.push((format!("encoder.layer.{l}.{ln}.bias"), vec![h]));
+        }
     }
     v
 }

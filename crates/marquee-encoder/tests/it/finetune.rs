@@ -290,6 +290,84 @@ fn dropout_is_seeded_changes_training_and_never_applies_when_serving() {
 }
 
 #[test]
+fn layer_decay_slows_the_lower_layers() {
+    let (texts, labels) = tiny::labelled_texts();
+    let two = tiny::encoder(&Spec {
+        layers: 2,
+        ..Spec::default()
+    });
+    let cfg = |layers, layer_decay| FineTuneConfig {
+        layers,
+        layer_decay,
+        epochs: 10,
+        lr: 3e-2,
+        head_lr: 3e-2,
+        batch: 8,
+        ..FineTuneConfig::default()
+    };
+    let top_only = tuned(&two, &texts, &labels, &cfg(1, 1.0), 3)
+        .embed_texts(&two, &texts)
+        .unwrap();
+    let both = tuned(&two, &texts, &labels, &cfg(2, 1.0), 3)
+        .embed_texts(&two, &texts)
+        .unwrap();
+    let head = tuned(&two, &texts, &labels, &cfg(2, 1e-12), 3);
+    let frozen_below = head.embed_texts(&two, &texts).unwrap();
+    assert_eq!(head.top_layers(), 2);
+    // A decay of 1e-12 leaves the lower layer where it was (its steps are
+    // below f32's resolution): the run trains as if only the top layer
+    // were, while training both at one rate ends elsewhere.
+    let (near, far) = (dist(&frozen_below, &top_only), dist(&both, &top_only));
+    assert!(far > 1e-2, "training both layers changed nothing ({far})");
+    assert!(
+        near < far / 20.0,
+        "the lower layer moved: {near} from the top-only run, vs {far}"
+    );
+    // With one trained layer the decay changes nothing: the top layer
+    // always learns at `lr`.
+    assert_eq!(
+        tuned(&two, &texts, &labels, &cfg(1, 0.5), 3).to_bytes(),
+        tuned(&two, &texts, &labels, &cfg(1, 1.0), 3).to_bytes()
+    );
+}
+
+#[test]
+fn warmup_and_smoothing_are_seeded_and_change_training() {
+    let (texts, labels) = tiny::labelled_texts();
+    let enc = tiny::encoder(&Spec::default());
+    let cfg = |warmup, smoothing| FineTuneConfig {
+        warmup,
+        smoothing,
+        epochs: 30,
+        lr: 3e-2,
+        head_lr: 3e-2,
+        batch: 8,
+        ..one_layer()
+    };
+    let plain = tuned(&enc, &texts, &labels, &cfg(0.0, 0.0), 11);
+    for c in [cfg(0.3, 0.0), cfg(0.0, 0.3)] {
+        let a = tuned(&enc, &texts, &labels, &c, 11);
+        assert_eq!(
+            a.to_bytes(),
+            tuned(&enc, &texts, &labels, &c, 11).to_bytes()
+        );
+        assert_ne!(a.to_bytes(), plain.to_bytes(), "{c:?}");
+    }
+    // Smoothing keeps the model from certainty: on the texts it was
+    // trained on, its most probable class is less probable on average.
+    let confidence = |head: &Head| -> f32 {
+        let p = head.predict_texts(&enc, &texts).unwrap();
+        p.iter()
+            .map(|p| p.probs.iter().copied().fold(0.0, f32::max))
+            .sum::<f32>()
+            / p.len() as f32
+    };
+    let smooth = tuned(&enc, &texts, &labels, &cfg(0.0, 0.5), 11);
+    let (sharp, soft) = (confidence(&plain), confidence(&smooth));
+    assert!(soft < sharp - 0.02, "smoothed {soft} vs plain {sharp}");
+}
+
+#[test]
 fn bad_configurations_and_data_are_refused() {
     let (texts, labels) = tiny::labelled_texts();
     let enc = tiny::encoder(&Spec::default());
@@ -380,6 +458,41 @@ fn bad_configurations_and_data_are_refused() {
                 ..one_layer()
             },
             "pull",
+        ),
+        (
+            FineTuneConfig {
+                layer_decay: 0.0,
+                ..one_layer()
+            },
+            "layer_decay",
+        ),
+        (
+            FineTuneConfig {
+                layer_decay: 1.5,
+                ..one_layer()
+            },
+            "layer_decay",
+        ),
+        (
+            FineTuneConfig {
+                layer_decay: f64::NAN,
+                ..one_layer()
+            },
+            "layer_decay",
+        ),
+        (
+            FineTuneConfig {
+                warmup: 1.0,
+                ..one_layer()
+            },
+            "warmup",
+        ),
+        (
+            FineTuneConfig {
+                smoothing: -0.1,
+                ..one_layer()
+            },
+            "smoothing",
         ),
     ] {
         assert_eq!(field(cfg.clone()), want, "{cfg:?}");

@@ -52,6 +52,17 @@ pub struct TrainSentimentArgs {
     /// With --finetune-layers: the head's AdamW learning rate [default: 1e-3].
     #[arg(long, requires = "encoder")]
     finetune_head_lr: Option<f64>,
+    /// With --finetune-layers: each trained layer learns this many times as
+    /// fast as the one above it (layer-wise decay), above 0 to 1 [default: 1].
+    #[arg(long, requires = "encoder")]
+    finetune_layer_decay: Option<f64>,
+    /// With --finetune-layers: the share of the steps over which the
+    /// learning rates rise to their peak before falling, 0 to <1 [default: 0].
+    #[arg(long, requires = "encoder")]
+    finetune_warmup: Option<f64>,
+    /// With --finetune-layers: label smoothing, 0 to <1 [default: 0].
+    #[arg(long, requires = "encoder")]
+    finetune_smoothing: Option<f64>,
     /// With --finetune-layers: training-time dropout in the trained layers
     /// and before the head, 0 to <1 [default: 0].
     #[arg(long, requires = "encoder")]
@@ -865,6 +876,9 @@ mod encoder {
             lr: args.finetune_lr.unwrap_or(d.lr),
             head_lr: args.finetune_head_lr.unwrap_or(d.head_lr),
             dropout: args.finetune_dropout.unwrap_or(d.dropout),
+            layer_decay: args.finetune_layer_decay.unwrap_or(d.layer_decay),
+            warmup: args.finetune_warmup.unwrap_or(d.warmup),
+            smoothing: args.finetune_smoothing.unwrap_or(d.smoothing),
             pull: args.finetune_pull.first().copied().unwrap_or(d.pull),
             balance: head.balance,
             head: head.clone(),
@@ -889,6 +903,9 @@ mod encoder {
             "lr" if tuning => "--finetune-lr",
             "head_lr" => "--finetune-head-lr",
             "dropout" => "--finetune-dropout",
+            "layer_decay" => "--finetune-layer-decay",
+            "warmup" => "--finetune-warmup",
+            "smoothing" => "--finetune-smoothing",
             "pull" => "--finetune-pull",
             "lr" => "--lr",
             "l2" => "--l2",

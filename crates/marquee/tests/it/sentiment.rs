@@ -369,6 +369,21 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
             "0",
             "--finetune-lr 0: must be a finite number above 0",
         ),
+        (
+            "--finetune-layer-decay",
+            "0",
+            "--finetune-layer-decay 0: must be above 0 and at most 1",
+        ),
+        (
+            "--finetune-warmup",
+            "1",
+            "--finetune-warmup 1: must be in [0, 1)",
+        ),
+        (
+            "--finetune-smoothing",
+            "1.5",
+            "--finetune-smoothing 1.5: must be in [0, 1)",
+        ),
         ("--lr", "0", "--lr 0: must be a finite number above 0"),
         (
             "--finetune-pull",
