@@ -82,3 +82,17 @@ pub fn drop_pg_database_blocking(url: &str, name: &str) {
     })
     .join();
 }
+
+/// Asserts that a finished command succeeded, showing its exit status,
+/// stdout and stderr when it did not; returns its stdout.
+#[track_caller]
+pub fn assert_ok(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

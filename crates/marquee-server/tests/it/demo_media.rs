@@ -36,11 +36,7 @@ fn probe_s(path: &Path) -> f64 {
         .arg(path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("codec_name=h264"), "{text}");
     assert!(text.contains("codec_name=aac"), "{text}");

@@ -15,12 +15,7 @@ fn import_is_idempotent_and_reports_bad_rows() {
         .arg(demo_dir())
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = marquee_testkit::assert_ok(&out);
     assert!(
         text.contains("titles           9742          0          0"),
         "{text}"
@@ -220,12 +215,7 @@ fn user_add_creates_staff() {
         ])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = marquee_testkit::assert_ok(&out);
     assert!(
         text.contains("created admin account boss@example.com"),
         "{text}"
@@ -333,12 +323,7 @@ fn train_recs_writes_a_loadable_model_that_the_server_serves() {
     let spec = "knn:k=5";
     let mut c = bin(dir.path());
     let out = c.args(["train", "recs", "--model", spec]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = marquee_testkit::assert_ok(&out);
     assert!(text.contains("on 60 interactions of 10 profiles"), "{text}");
     let path = marquee_server::recs::model_path(&dir.path().join("data").join("recs"), spec);
     assert!(text.contains(&path.display().to_string()), "{text}");

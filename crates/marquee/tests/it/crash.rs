@@ -26,11 +26,7 @@ fn kill_9_mid_stream_loses_no_acknowledged_position() {
         .arg(&ml)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
 
     let (mut child, addr) = start(dir.path());
     let token = login(&addr);

@@ -314,11 +314,7 @@ fn database_locked_for_10_s_answers_503_recovers_and_delivers_queued_webhooks() 
     .unwrap();
     // A listening alert whose webhook is queued in its outbox.
     let out = bin(dir.path()).arg("migrate").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
     let alert_url = format!("http://{}/alerts", rx.addr);
     rt().block_on(async {
         let store = marquee_store::connect(&db_url(dir.path()), 1)
@@ -627,11 +623,7 @@ fn database_locked_for_10_s_answers_503_recovers_and_delivers_queued_webhooks() 
 /// The database file's size in whole MiB, rounded up, after `marquee migrate`.
 fn migrated_size_mb(dir: &Path) -> u64 {
     let out = bin(dir).arg("migrate").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
     let bytes = std::fs::metadata(dir.join("data/marquee.db"))
         .unwrap()
         .len();
@@ -735,11 +727,7 @@ fn import_into_a_full_database_fails_clearly_and_resumes_after_raising_the_cap()
         .arg(&demo)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ratings"), "{text}");
     assert_eq!(integrity(dir.path()), Vec::<String>::new());

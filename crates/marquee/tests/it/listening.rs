@@ -87,12 +87,7 @@ async fn ingest_posts_reports_bad_lines_and_is_idempotent() {
             .unwrap()
     };
     let out = run();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = marquee_testkit::assert_ok(&out);
     assert!(text.contains("posts.jsonl:3: "), "{text}");
     assert!(
         text.contains("posts.jsonl:6: unknown field `likes`"),
@@ -143,11 +138,7 @@ async fn demo_backlash_alerts_within_five_minutes_without_false_alarms() {
     let text = String::from_utf8_lossy(&out.stdout);
     server.kill().unwrap();
     server.wait().unwrap();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
     assert!(text.contains("False alarms before it: 0"), "{text}");
     assert!(text.contains("ALERT #"), "{text}");
     assert!(count(dir.path(), "simulated").await > 10_000);

@@ -36,11 +36,7 @@ async fn copies_the_demo_installation_and_verifies_it() {
         .arg(&demo)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
 
     let out = command()
         .env_remove("RUST_BACKTRACE")

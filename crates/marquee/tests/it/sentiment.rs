@@ -256,11 +256,7 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    marquee_testkit::assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     use sha2::Digest;
     assert_eq!(
