@@ -11,7 +11,9 @@
 //! same class weights as the head, optionally with label smoothing), the
 //! learning rates falling linearly to zero (after an optional linear
 //! warm-up; optionally each layer learning `layer_decay` times slower than
-//! the one above it). Mini-batches group texts of similar length (little padding):
+//! the one above it). With `token_cutoff` > 0 each training step hides a
+//! random share of each text's tokens (all but the first) from attention
+//! and pooling, from a third generator derived from `seed`. Mini-batches group texts of similar length (little padding):
 //! the texts are shuffled, cut into pools of 64 batches, each pool sorted
 //! by length and cut into batches, and the batches shuffled. With
 //! `dropout` > 0, training zeroes that share of the trained layers' hidden
@@ -43,6 +45,8 @@ use crate::{fraction, positive, setting, train_head, Encoder, Error, Head, HeadC
 
 /// Mixed into the seed of the dropout masks' generator.
 const DROPOUT_STREAM: u64 = 0xd409_0a7e_5eed_0001;
+/// Mixed into the seed of the token cut-off's generator.
+const CUTOFF_STREAM: u64 = 0xc070_ff5e_5eed_0002;
 
 /// Hyper-parameters of [`fine_tune`].
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +68,10 @@ pub struct FineTuneConfig {
     /// Label smoothing, 0 ≤ ε < 1: the target puts `1 − ε + ε/3` on the
     /// label and `ε/3` on each other class.
     pub smoothing: f64,
+    /// Token cut-off, 0 ≤ p < 1: in training, each token but the first is
+    /// hidden from attention and pooling with probability `p` (a fresh
+    /// choice per step), so that no single word carries a label.
+    pub token_cutoff: f64,
     /// AdamW learning rate of the head (falls linearly to 0).
     pub head_lr: f64,
     /// AdamW decoupled weight decay.
@@ -91,6 +99,7 @@ impl Default for FineTuneConfig {
             layer_decay: 1.0,
             warmup: 0.0,
             smoothing: 0.0,
+            token_cutoff: 0.0,
             head_lr: 1e-3,
             weight_decay: 0.01,
             batch: 32,
@@ -106,7 +115,7 @@ impl FineTuneConfig {
     /// Checks the hyper-parameters for an encoder with `total_layers`
     /// layers: `layers` in 1..=total_layers, positive finite learning
     /// rates, `layer_decay` in (0, 1], `weight_decay >= 0`, `batch >= 1`,
-    /// `dropout`, `warmup`, `smoothing` and `pull` in [0, 1) and a finite
+    /// `dropout`, `warmup`, `smoothing`, `token_cutoff` and `pull` in [0, 1) and a finite
     /// `balance`, each refused as an [`Error::Setting`]
     /// naming the field (the warm-start `head` is checked by
     /// [`HeadConfig::validate`]).
@@ -143,6 +152,7 @@ impl FineTuneConfig {
         fraction("dropout", self.dropout)?;
         fraction("warmup", self.warmup)?;
         fraction("smoothing", self.smoothing)?;
+        fraction("token_cutoff", self.token_cutoff)?;
         if !(self.layer_decay > 0.0 && self.layer_decay <= 1.0) {
             return Err(setting(
                 "layer_decay",
@@ -176,13 +186,23 @@ fn err(e: candle_core::Error) -> Error {
 
 /// A padded batch of states: `[b, len, h]` and the 0/1 mask `[b, len]`.
 fn batch_tensors(states: &[&States], h: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    batch_tensors_keeping(states, h, |_| true)
+}
+
+/// [`batch_tensors`], masking out every token but the first (`[CLS]` or
+/// `<s>`) for which `keep` says no: the token cut-off of training.
+fn batch_tensors_keeping(
+    states: &[&States],
+    h: usize,
+    mut keep: impl FnMut(usize) -> bool,
+) -> candle_core::Result<(Tensor, Tensor)> {
     let len = states.iter().map(|s| s.len).max().unwrap_or(1).max(1);
     let mut data = vec![0f32; states.len() * len * h];
     let mut mask = vec![0u32; states.len() * len];
     for (r, s) in states.iter().enumerate() {
         data[r * len * h..r * len * h + s.data.len()].copy_from_slice(&s.data);
-        for m in &mut mask[r * len..r * len + s.len] {
-            *m = 1;
+        for (t, m) in mask[r * len..r * len + s.len].iter_mut().enumerate() {
+            *m = u32::from(t == 0 || keep(t));
         }
     }
     let dev = Device::Cpu;
@@ -404,6 +424,7 @@ pub fn fine_tune_ends<S: Borrow<States>>(
 
     let mut rng = StdRng::seed_from_u64(seed);
     let mut drop_rng = StdRng::seed_from_u64(seed ^ DROPOUT_STREAM);
+    let mut cut_rng = StdRng::seed_from_u64(seed ^ CUTOFF_STREAM);
     let scale = (1.0 / (1.0 - cfg.dropout)) as f32;
     let mut dropout = |x: Tensor| -> candle_core::Result<Tensor> {
         if cfg.dropout == 0.0 {
@@ -450,7 +471,11 @@ pub fn fine_tune_ends<S: Borrow<States>>(
                 continue;
             }
             let loss = (|| -> candle_core::Result<Tensor> {
-                let (mut hidden, mask) = batch_tensors(&rows, h)?;
+                let (mut hidden, mask) = if cfg.token_cutoff == 0.0 {
+                    batch_tensors(&rows, h)?
+                } else {
+                    batch_tensors_keeping(&rows, h, |_| cut_rng.gen::<f64>() >= cfg.token_cutoff)?
+                };
                 let add = layer::additive_mask(&mask)?;
                 for vars in &layer_vars {
                     let l = Layer {
@@ -502,7 +527,43 @@ pub fn fine_tune_ends<S: Borrow<States>>(
 
 #[cfg(test)]
 mod tests {
-    use super::schedule;
+    use super::{batch_tensors, batch_tensors_keeping, schedule, States};
+
+    #[test]
+    fn the_cutoff_hides_tokens_but_never_the_first_or_the_padding() {
+        let h = 2;
+        let a = States {
+            len: 3,
+            data: vec![1.0; 6],
+        };
+        let b = States {
+            len: 1,
+            data: vec![2.0; 2],
+        };
+        let rows = [&a, &b];
+        let mask = |m: candle_core::Tensor| m.to_vec2::<u32>().unwrap();
+        let (x, all) = batch_tensors(&rows, h).unwrap();
+        assert_eq!(mask(all), vec![vec![1, 1, 1], vec![1, 0, 0]]);
+        let (y, none) = batch_tensors_keeping(&rows, h, |_| false).unwrap();
+        assert_eq!(mask(none), vec![vec![1, 0, 0], vec![1, 0, 0]]);
+        // The hidden states are the same: only the mask hides tokens.
+        assert_eq!(
+            x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            y.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
+        let mut asked = Vec::new();
+        let (_, some) = batch_tensors_keeping(&rows, h, |t| {
+            asked.push(t);
+            t != 1
+        })
+        .unwrap();
+        assert_eq!(mask(some), vec![vec![1, 0, 1], vec![1, 0, 0]]);
+        assert_eq!(
+            asked,
+            vec![1, 2],
+            "asked only about real tokens after the first"
+        );
+    }
 
     #[test]
     fn the_schedule_rises_over_the_warmup_then_falls_to_zero() {

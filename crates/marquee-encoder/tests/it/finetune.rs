@@ -332,7 +332,7 @@ fn layer_decay_slows_the_lower_layers() {
 }
 
 #[test]
-fn warmup_and_smoothing_are_seeded_and_change_training() {
+fn warmup_smoothing_and_cutoff_are_seeded_and_change_training() {
     let (texts, labels) = tiny::labelled_texts();
     let enc = tiny::encoder(&Spec::default());
     let cfg = |warmup, smoothing| FineTuneConfig {
@@ -345,7 +345,11 @@ fn warmup_and_smoothing_are_seeded_and_change_training() {
         ..one_layer()
     };
     let plain = tuned(&enc, &texts, &labels, &cfg(0.0, 0.0), 11);
-    for c in [cfg(0.3, 0.0), cfg(0.0, 0.3)] {
+    let cut = FineTuneConfig {
+        token_cutoff: 0.3,
+        ..cfg(0.0, 0.0)
+    };
+    for c in [cfg(0.3, 0.0), cfg(0.0, 0.3), cut] {
         let a = tuned(&enc, &texts, &labels, &c, 11);
         assert_eq!(
             a.to_bytes(),
@@ -493,6 +497,13 @@ fn bad_configurations_and_data_are_refused() {
                 ..one_layer()
             },
             "smoothing",
+        ),
+        (
+            FineTuneConfig {
+                token_cutoff: 1.0,
+                ..one_layer()
+            },
+            "token_cutoff",
         ),
     ] {
         assert_eq!(field(cfg.clone()), want, "{cfg:?}");

@@ -63,6 +63,10 @@ pub struct TrainSentimentArgs {
     /// With --finetune-layers: label smoothing, 0 to <1 [default: 0].
     #[arg(long, requires = "encoder")]
     finetune_smoothing: Option<f64>,
+    /// With --finetune-layers: in training, hide each token but the first
+    /// from the model with this probability, 0 to <1 [default: 0].
+    #[arg(long, requires = "encoder")]
+    finetune_token_cutoff: Option<f64>,
     /// With --finetune-layers: training-time dropout in the trained layers
     /// and before the head, 0 to <1 [default: 0].
     #[arg(long, requires = "encoder")]
@@ -879,6 +883,7 @@ mod encoder {
             layer_decay: args.finetune_layer_decay.unwrap_or(d.layer_decay),
             warmup: args.finetune_warmup.unwrap_or(d.warmup),
             smoothing: args.finetune_smoothing.unwrap_or(d.smoothing),
+            token_cutoff: args.finetune_token_cutoff.unwrap_or(d.token_cutoff),
             pull: args.finetune_pull.first().copied().unwrap_or(d.pull),
             balance: head.balance,
             head: head.clone(),
@@ -906,6 +911,7 @@ mod encoder {
             "layer_decay" => "--finetune-layer-decay",
             "warmup" => "--finetune-warmup",
             "smoothing" => "--finetune-smoothing",
+            "token_cutoff" => "--finetune-token-cutoff",
             "pull" => "--finetune-pull",
             "lr" => "--lr",
             "l2" => "--l2",

@@ -380,6 +380,11 @@ fn fine_tuned_encoder_heads_are_reproducible_and_evaluate() {
             "1.5",
             "--finetune-smoothing 1.5: must be in [0, 1)",
         ),
+        (
+            "--finetune-token-cutoff",
+            "1",
+            "--finetune-token-cutoff 1: must be in [0, 1)",
+        ),
         ("--lr", "0", "--lr 0: must be a finite number above 0"),
         (
             "--finetune-pull",
