@@ -13,16 +13,17 @@
 //! warm-up; optionally each layer learning `layer_decay` times slower than
 //! the one above it). With `token_cutoff` > 0 each training step hides a
 //! random share of each text's tokens (all but the first) from attention
-//! and pooling, from a third generator derived from `seed`. Mini-batches group texts of similar length (little padding):
-//! the texts are shuffled, cut into pools of 64 batches, each pool sorted
-//! by length and cut into batches, and the batches shuffled. With
-//! `dropout` > 0, training zeroes that share of the trained layers' hidden
-//! outputs (where BERT does, [`Layer::forward_with`]) and of the pooled
-//! embedding before the head, scaling the rest up; serving never drops.
-//! Every random choice comes from `StdRng::seed_from_u64(seed)` (batches)
-//! and a second generator derived from `seed` (dropout masks, so that
-//! `dropout = 0` draws the same batches); with the same seed, data and
-//! thread count the head file is the same bit for bit.
+//! and pooling. Mini-batches group texts of similar length (little
+//! padding): the texts are shuffled, cut into pools of 64 batches, each
+//! pool sorted by length and cut into batches, and the batches shuffled.
+//! With `dropout` > 0, training zeroes that share of the trained layers'
+//! hidden outputs (where BERT does, [`Layer::forward_with`]) and of the
+//! pooled embedding before the head, scaling the rest up; serving never
+//! drops. Every random choice comes from `StdRng::seed_from_u64(seed)`
+//! (batches) and two more generators derived from `seed` (dropout masks,
+//! token cut-off; so that with both off the same batches are drawn); with
+//! the same seed, data and thread count the head file is the same bit for
+//! bit.
 //!
 //! [`fine_tune_ends`] keeps where the trained numbers started (the
 //! checkpoint's layers, the warm-start head) beside where training took
@@ -115,10 +116,10 @@ impl FineTuneConfig {
     /// Checks the hyper-parameters for an encoder with `total_layers`
     /// layers: `layers` in 1..=total_layers, positive finite learning
     /// rates, `layer_decay` in (0, 1], `weight_decay >= 0`, `batch >= 1`,
-    /// `dropout`, `warmup`, `smoothing`, `token_cutoff` and `pull` in [0, 1) and a finite
-    /// `balance`, each refused as an [`Error::Setting`]
-    /// naming the field (the warm-start `head` is checked by
-    /// [`HeadConfig::validate`]).
+    /// `dropout`, `warmup`, `smoothing`, `token_cutoff` and `pull` in
+    /// [0, 1) and a finite `balance`, each refused as an
+    /// [`Error::Setting`] naming the field (the warm-start `head` is
+    /// checked by [`HeadConfig::validate`]).
     /// [`fine_tune`] calls it first; callers that do expensive work before
     /// fine-tuning (computing hidden states) call it themselves so that a
     /// bad setting fails early.
