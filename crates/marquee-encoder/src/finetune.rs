@@ -472,11 +472,10 @@ pub fn fine_tune_ends<S: Borrow<States>>(
                 continue;
             }
             let loss = (|| -> candle_core::Result<Tensor> {
-                let (mut hidden, mask) = if cfg.token_cutoff == 0.0 {
-                    batch_tensors(&rows, h)?
-                } else {
-                    batch_tensors_keeping(&rows, h, |_| cut_rng.gen::<f64>() >= cfg.token_cutoff)?
-                };
+                // With no cut-off every draw keeps its token (the draws
+                // come from their own generator, so nothing else changes).
+                let (mut hidden, mask) =
+                    batch_tensors_keeping(&rows, h, |_| cut_rng.gen::<f64>() >= cfg.token_cutoff)?;
                 let add = layer::additive_mask(&mask)?;
                 for vars in &layer_vars {
                     let l = Layer {
