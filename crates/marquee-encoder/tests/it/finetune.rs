@@ -17,6 +17,18 @@ fn one_layer() -> FineTuneConfig {
     }
 }
 
+/// One trained layer with rates high enough that `epochs` passes over the
+/// tiny data set move the layer measurably.
+fn fitting(epochs: u32) -> FineTuneConfig {
+    FineTuneConfig {
+        epochs,
+        lr: 3e-2,
+        head_lr: 3e-2,
+        batch: 8,
+        ..one_layer()
+    }
+}
+
 fn close(a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -113,12 +125,8 @@ fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
         ..one_layer()
     };
     let trained = FineTuneConfig {
-        epochs: 60,
-        lr: 3e-2,
-        head_lr: 3e-2,
-        batch: 8,
         head: head_cfg,
-        ..one_layer()
+        ..fitting(60)
     };
     let before = tuned(&enc, &texts, &labels, &frozen, 3);
     let after = tuned(&enc, &texts, &labels, &trained, 3);
@@ -145,13 +153,7 @@ fn fine_tuning_changes_the_layer_and_fits_better_than_the_frozen_head() {
 fn a_pull_moves_the_trained_numbers_back_toward_the_start() {
     let (texts, labels) = tiny::labelled_texts();
     let enc = tiny::encoder(&Spec::default());
-    let trained = FineTuneConfig {
-        epochs: 20,
-        lr: 3e-2,
-        head_lr: 3e-2,
-        batch: 8,
-        ..one_layer()
-    };
+    let trained = fitting(20);
     let states = enc.states_below(&texts, 1).unwrap();
     let ends = fine_tune_ends(&enc, &states, &labels, &trained, 3, |_, _| {}).unwrap();
     // No pull is the trained head, bit for bit; `cfg.pull` is the same
@@ -299,11 +301,7 @@ fn layer_decay_slows_the_lower_layers() {
     let cfg = |layers, layer_decay| FineTuneConfig {
         layers,
         layer_decay,
-        epochs: 10,
-        lr: 3e-2,
-        head_lr: 3e-2,
-        batch: 8,
-        ..FineTuneConfig::default()
+        ..fitting(10)
     };
     let top_only = tuned(&two, &texts, &labels, &cfg(1, 1.0), 3)
         .embed_texts(&two, &texts)
@@ -338,11 +336,7 @@ fn warmup_smoothing_and_cutoff_are_seeded_and_change_training() {
     let cfg = |warmup, smoothing| FineTuneConfig {
         warmup,
         smoothing,
-        epochs: 30,
-        lr: 3e-2,
-        head_lr: 3e-2,
-        batch: 8,
-        ..one_layer()
+        ..fitting(30)
     };
     let plain = tuned(&enc, &texts, &labels, &cfg(0.0, 0.0), 11);
     let cut = FineTuneConfig {
